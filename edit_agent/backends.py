@@ -1,0 +1,51 @@
+"""Backends by name. Imports are lazy so that naming a light backend never loads torch or diffusers.
+
+Each entry maps a name (what ``--reasoner``/``--editor`` and ``EditSession(reasoner=...)`` take) to
+``"module:factory"``; the factory is called with the keyword options given by the caller.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from edit_agent.errors import UnknownBackendError
+from edit_agent.protocols import Editor, Reasoner
+
+REASONERS: dict[str, str] = {
+    "rules": "edit_agent.reasoners.photo:PhotoRuleReasoner",
+}
+
+EDITORS: dict[str, str] = {
+    "exact": "edit_agent.editors.exact:ExactEditor",
+    "recording": "edit_agent.testing:RecordingEditor",
+}
+
+DEFAULT_REASONER = "rules"
+DEFAULT_EDITOR = "exact"
+
+
+def make_reasoner(spec: str | Reasoner | None = None, **options: Any) -> Reasoner:
+    """Build a reasoner from a registered name, or pass an object through (``None``: the default)."""
+    return _make(spec if spec is not None else DEFAULT_REASONER, REASONERS, "reasoner", Reasoner, options)
+
+
+def make_editor(spec: str | Editor | None = None, **options: Any) -> Editor:
+    """Build an editor from a registered name, or pass an object through (``None``: the default)."""
+    return _make(spec if spec is not None else DEFAULT_EDITOR, EDITORS, "editor", Editor, options)
+
+
+def _make(spec: Any, table: dict[str, str], kind: str, protocol: type, options: dict[str, Any]) -> Any:
+    if not isinstance(spec, str):
+        if not isinstance(spec, protocol):
+            raise UnknownBackendError(
+                f"{type(spec).__name__} is not a {kind}: it must have a `name` and the {kind} methods."
+            )
+        return spec
+    target = table.get(spec)
+    if target is None:
+        known = ", ".join(sorted(table))
+        raise UnknownBackendError(f"Unknown {kind} {spec!r}; choose one of: {known}.")
+    module_name, _, factory_name = target.partition(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    return factory(**options)

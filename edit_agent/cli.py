@@ -1,0 +1,134 @@
+"""The ``edit-agent`` command line.
+
+    edit-agent edit photo.jpg "rotate it 90 degrees" "make it warmer" --out out/
+    edit-agent sessions list | show ID | export ID DIR
+
+Bad input prints one line on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from edit_agent.errors import EditAgentError
+
+EXIT_BAD_INPUT = 2
+
+# Other packages add their subcommands here: each is "module:function(subparsers)".
+COMMAND_PROVIDERS: tuple[str, ...] = ()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EditAgentError as error:
+        print(f"edit-agent: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("edit-agent: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edit-agent", description="Multi-turn, context-aware image editing.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_edit(subparsers)
+    _add_sessions(subparsers)
+    for provider in COMMAND_PROVIDERS:
+        _load(provider)(subparsers)
+    return parser
+
+
+def _load(target: str) -> Callable[[argparse._SubParsersAction], None]:
+    import importlib
+
+    module_name, _, function = target.partition(":")
+    return getattr(importlib.import_module(module_name), function)
+
+
+def _add_edit(subparsers: argparse._SubParsersAction) -> None:
+    edit = subparsers.add_parser("edit", help="run one multi-turn session on an image")
+    edit.add_argument("image", help="PNG, JPEG, WEBP, BMP or GIF file")
+    edit.add_argument("instructions", nargs="+", help="one instruction per turn")
+    edit.add_argument("--out", required=True, type=Path, help="folder for one PNG per turn and the session export")
+    edit.add_argument("--reasoner", default=None, help="reasoner name (default: the offline default)")
+    edit.add_argument("--editor", default=None, help="editor name (default: the offline default)")
+    edit.add_argument("--store", default=None, help="store folder (default: $EDIT_AGENT_HOME or the user data folder)")
+    edit.add_argument("--seed", type=int, default=None, help="seed of the first turn (later turns use seed+1, ...)")
+    edit.set_defaults(func=run_edit)
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from edit_agent.session import EditSession
+
+    session = EditSession(store=args.store, reasoner=args.reasoner, editor=args.editor)
+    args.out.mkdir(parents=True, exist_ok=True)
+    image: object = Path(args.image)
+    for number, instruction in enumerate(args.instructions, 1):
+        seed = None if args.seed is None else args.seed + number - 1
+        result = session.edit(image, instruction, seed=seed)
+        image = None  # later turns continue from the head
+        path = args.out / f"turn-{number:02d}.png"
+        result.image.save(path)
+        print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms)")
+    exported = session.export(args.out / "session")
+    print(f"session {session.id} exported to {exported.parent}")
+    return 0
+
+
+def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
+    sessions = subparsers.add_parser("sessions", help="list, show or export stored sessions")
+    actions = sessions.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="list stored sessions")
+    show = actions.add_parser("show", help="show a session's turns")
+    show.add_argument("session_id")
+    export = actions.add_parser("export", help="export a session to a folder")
+    export.add_argument("session_id")
+    export.add_argument("folder", type=Path)
+    for action in (listing, show, export):
+        action.add_argument("--store", default=None, help="store folder")
+    listing.set_defaults(func=run_sessions_list)
+    show.set_defaults(func=run_sessions_show)
+    export.set_defaults(func=run_sessions_export)
+
+
+def run_sessions_list(args: argparse.Namespace) -> int:
+    from edit_agent.session import open_store
+
+    store = open_store(args.store)
+    for session_id in store.list_sessions():
+        session = store.get_session(session_id)
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(session.created))
+        print(f"{session_id}  {created}  {len(store.turns(session_id))} turns")
+    return 0
+
+
+def run_sessions_show(args: argparse.Namespace) -> int:
+    from edit_agent.session import open_store
+
+    store = open_store(args.store)
+    session = store.get_session(args.session_id)
+    print(f"session {session.id}  reasoner={session.settings.get('reasoner')}  editor={session.settings.get('editor')}")
+    for turn in store.turns(session.id):
+        marker = "*" if turn.id == session.head else " "
+        parent = turn.parent_id or "source"
+        print(f"{marker} {turn.seq:3d} {turn.id} (from {parent}) {turn.instruction!r} -> {turn.intent.text!r}")
+    return 0
+
+
+def run_sessions_export(args: argparse.Namespace) -> int:
+    from edit_agent.session import EditSession
+
+    path = EditSession.open(args.session_id, store=args.store).export(args.folder)
+    print(f"exported to {path.parent}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Exact photo editor: applies the operations named by a self-contained intent, losslessly."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from edit_agent.photo_ops import apply_operations, parse_operations
+from edit_agent.records import EditorInfo, Intent
+
+
+class ExactEditor:
+    """Applies rotate/flip/crop/resize/brightness/... exactly. Never drifts, zooms or shifts colour.
+
+    The seed is accepted for the Protocol and ignored: the result is fully determined by the intent.
+    Crop and resize change the size on purpose; every other operation keeps it.
+    """
+
+    name = "exact"
+
+    def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
+        return apply_operations(image.convert("RGB"), parse_operations(intent.text))
+
+    def info(self) -> EditorInfo:
+        return EditorInfo(backend=self.name)

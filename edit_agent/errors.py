@@ -1,0 +1,49 @@
+"""Errors a user can act on. Every failure that reaches a caller is one of these."""
+
+from __future__ import annotations
+
+
+class EditAgentError(Exception):
+    """Base class of every error edit-agent raises on purpose."""
+
+
+class InvalidImageError(EditAgentError, ValueError):
+    """The image cannot be used: undecodable, of a rejected format, too large or too small."""
+
+
+class InvalidInstructionError(EditAgentError, ValueError):
+    """The instruction is empty, too long or of the wrong type."""
+
+
+class UnsupportedInstructionError(InvalidInstructionError):
+    """The chosen reasoner/editor cannot carry out this instruction (e.g. it needs a generative editor)."""
+
+
+class UnknownSessionError(EditAgentError, KeyError):
+    """No session with this id exists in the store."""
+
+    def __str__(self) -> str:  # KeyError would print the repr with quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownTurnError(EditAgentError, KeyError):
+    """No turn with this id exists in the session."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownBackendError(EditAgentError, ValueError):
+    """No reasoner or editor is registered under this name."""
+
+
+class ModelUnavailableError(EditAgentError, RuntimeError):
+    """The model's weights are not available (not cached, and the hub is unreachable or disabled)."""
+
+
+class OutOfMemoryError(EditAgentError, RuntimeError):
+    """The device ran out of memory during a turn; memory was freed and the session is unchanged."""
+
+
+class ConcurrentEditError(EditAgentError, RuntimeError):
+    """Another process moved the session's head while this turn was running; nothing was committed."""

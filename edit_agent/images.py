@@ -1,0 +1,226 @@
+"""Safe image input: the one function every entry point uses to turn user input into an RGB image.
+
+Rules, in order:
+
+1. Bytes must start with the magic number of an allowed format (PNG, JPEG, WEBP, BMP, GIF);
+   anything else (TIFF, SVG, HTML, random bytes, empty input) is rejected before decoding.
+2. The header's size is checked against :class:`ImageLimits` *before* pixels are decoded, so a
+   decompression bomb costs nothing; truncated files are errors, never half-grey images.
+3. Animated images (GIF, APNG, WEBP) give their first frame.
+4. EXIF orientation is applied, then all metadata is dropped.
+5. Modes become 8-bit RGB: 16-bit and 32-bit integer greyscale are scaled from 0..65535
+   (``v * 255 / 65535``, rounded), not clipped; float images are taken as 0..1 when their maximum
+   is <= 1, else clipped to 0..255; CMYK, palette and greyscale use Pillow's conversion; any
+   alpha channel is composited over white.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+from pydantic import BaseModel, ConfigDict
+
+from edit_agent.errors import InvalidImageError
+
+ImageInput = Union[Image.Image, str, Path, bytes, bytearray, memoryview, np.ndarray]
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+)
+_KNOWN_REJECTED = (
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"%PDF", "PDF"),
+    (b"<svg", "SVG"),
+    (b"<?xml", "XML/SVG"),
+    (b"<!doctype html", "HTML"),
+    (b"<html", "HTML"),
+)
+
+
+class ImageLimits(BaseModel):
+    """Size limits applied to every input image."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_side: int = 4096
+    """Longest allowed side in pixels."""
+    max_pixels: int = 40_000_000
+    """Largest allowed width x height."""
+    min_side: int = 8
+    """Shortest allowed side in pixels."""
+    max_bytes: int = 64 * 1024 * 1024
+    """Largest allowed encoded file."""
+
+
+DEFAULT_LIMITS = ImageLimits()
+
+
+def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
+    """Return ``source`` as a checked, metadata-free RGB image, or raise :class:`InvalidImageError`.
+
+    >>> load_image(Image.new("RGBA", (16, 16), (0, 0, 0, 0))).getpixel((0, 0))
+    (255, 255, 255)
+    """
+    if isinstance(source, Image.Image):
+        _check_size(source.size, limits)
+        return _to_rgb(source)
+    if isinstance(source, np.ndarray):
+        return _from_array(source, limits)
+    if isinstance(source, (str, Path)):
+        return _from_bytes(_read_file(Path(source), limits), limits)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _from_bytes(bytes(source), limits)
+    raise InvalidImageError(
+        f"Unsupported image input of type {type(source).__name__}: pass a PIL image, a file path, "
+        "bytes, or an HxWx3 uint8 array."
+    )
+
+
+def image_hash(image: Image.Image) -> str:
+    """Content hash of an RGB image's pixels and size (the store's file name)."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def encode_png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    # Level 1 is several times faster than the default and only slightly larger.
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _read_file(path: Path, limits: ImageLimits) -> bytes:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InvalidImageError(f"Image file not found: {path}") from None
+    except OSError as error:
+        raise InvalidImageError(f"Cannot read image file {path}: {error.strerror}") from None
+    if path.is_dir():
+        raise InvalidImageError(f"{path} is a folder, not an image file.")
+    if size > limits.max_bytes:
+        raise InvalidImageError(
+            f"Image file {path} is {size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
+        )
+    return path.read_bytes()
+
+
+def _sniff_format(data: bytes) -> str:
+    if not data:
+        raise InvalidImageError("The image is empty (0 bytes).")
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    head = data[:256].lstrip().lower()
+    for magic, name in _KNOWN_REJECTED:
+        if head.startswith(magic.lower()):
+            raise InvalidImageError(
+                f"{name} files are not accepted; use PNG, JPEG, WEBP, BMP or GIF."
+            )
+    raise InvalidImageError(
+        "The data is not a PNG, JPEG, WEBP, BMP or GIF image (unrecognised file signature)."
+    )
+
+
+def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
+    if len(data) > limits.max_bytes:
+        raise InvalidImageError(
+            f"Image data is {len(data) / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
+        )
+    expected = _sniff_format(data)
+    try:
+        image = Image.open(io.BytesIO(data), formats=[expected])
+    except Image.DecompressionBombError as error:
+        raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InvalidImageError(f"Cannot decode the {expected} image: {error}") from None
+    # The header is read; the pixels are not. Check the size before decoding anything.
+    _check_size(image.size, limits)
+    try:
+        image.seek(0)  # first frame of an animation
+        if ImageFile.LOAD_TRUNCATED_IMAGES:
+            raise InvalidImageError("Pillow is set to load truncated images; refusing to guess pixels.")
+        image.load()
+    except InvalidImageError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise InvalidImageError(f"The {expected} image is truncated or corrupt: {error}") from None
+    return _to_rgb(image)
+
+
+def _from_array(array: np.ndarray, limits: ImageLimits) -> Image.Image:
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise InvalidImageError(
+            f"An array image must be HxWx3 uint8; got shape {array.shape} and dtype {array.dtype}."
+        )
+    _check_size((array.shape[1], array.shape[0]), limits)
+    return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
+
+
+def _check_size(size: tuple[int, int], limits: ImageLimits) -> None:
+    width, height = size
+    if width * height > limits.max_pixels:
+        raise InvalidImageError(
+            f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); the limit is "
+            f"{limits.max_pixels / 1e6:.0f} MP. Resize it before editing."
+        )
+    if max(width, height) > limits.max_side:
+        raise InvalidImageError(
+            f"The image is {width}x{height}; its longest side may be at most {limits.max_side} px."
+        )
+    if min(width, height) < limits.min_side:
+        raise InvalidImageError(
+            f"The image is {width}x{height}; each side must be at least {limits.min_side} px."
+        )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    try:
+        image = ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise InvalidImageError(f"Cannot apply the image's EXIF orientation: {error}") from None
+    converted = _convert_mode(image)
+    # A fresh image carries no EXIF, ICC or text chunks from the input.
+    clean = Image.new("RGB", converted.size)
+    clean.paste(converted)
+    return clean
+
+
+def _convert_mode(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode.startswith("I"):
+        values = np.asarray(image, dtype=np.float64)
+        return Image.fromarray(_scaled_uint8(values / 65535.0)).convert("RGB")
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        scale = 1.0 if np.nanmax(values, initial=0.0) <= 1.0 else 255.0
+        return Image.fromarray(_scaled_uint8(values / scale)).convert("RGB")
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _scaled_uint8(unit: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(np.nan_to_num(unit), 0.0, 1.0) * 255.0).astype(np.uint8)

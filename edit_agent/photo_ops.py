@@ -1,0 +1,342 @@
+"""Exact photo operations: parse plain-English phrasing into operations, apply them losslessly.
+
+The parser is strict: every clause must map completely to operations, otherwise it raises
+:class:`UnsupportedInstructionError` (the instruction needs a generative editor). Clauses are
+split on ``,``, ``;``, ``.``, ``and`` and ``then`` and applied in the order written.
+
+>>> ops = parse_operations("Rotate it 90 degrees and make it black and white")
+>>> [op.kind for op in ops]
+['rotate', 'grayscale']
+>>> describe_operations(ops)
+'Rotate the image 90 degrees clockwise, then convert the image to grayscale.'
+>>> parse_operations(describe_operations(ops)) == ops
+True
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from PIL import Image, ImageEnhance, ImageFilter
+from pydantic import BaseModel, ConfigDict
+
+from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
+
+OperationKind = Literal[
+    "rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "warmth",
+    "grayscale", "blur", "sharpen",
+]
+
+DEFAULT_PERCENT = 20.0
+"""Strength of brighten/darken, contrast, saturation and warmth when no percentage is given."""
+DEFAULT_BLUR_RADIUS = 2.0
+MAX_OUTPUT_SIDE = 4096
+
+
+class Operation(BaseModel):
+    """One exact operation. Which fields matter depends on ``kind`` (see :func:`apply_operation`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: OperationKind
+    value: float | None = None
+    """rotate: clockwise degrees (90/180/270); brightness/contrast/saturation/warmth: signed
+    percent; resize: percent; blur: radius in pixels."""
+    target: str | None = None
+    """flip: horizontal/vertical; crop: left/right/top/bottom/square."""
+    size: tuple[int, int] | None = None
+    """resize: exact (width, height)."""
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+_PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)"
+_CLAUSE_SPLIT = re.compile(r"\s*(?:[,;.!]+|\band\b|\bthen\b)\s*")
+# Words that carry no meaning of their own in a photo instruction; anything else left over
+# after the operations are found means the clause asks for more than exact operations can do.
+_FILLER = set(
+    """a an the it its this that image photo picture pic whole entire make made please can could
+    you would like i want to by of be do give me so just also now slightly somewhat little bit lot
+    much very more less way further even really all overall too again some little tone tones look
+    version colors colours color colour into in up down with set apply effect filter add degrees
+    degree percent should get turn convert"""
+    .split()
+)
+
+_RULES: list[tuple[str, str]] = [
+    # (regex, handler name); the first regex that matches a span claims it
+    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down"),
+    (r"\b(?:rotate|spin|turn)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
+     r"(?:\s+(-?\d+)\s*(?:°|degrees?|deg)?)?"
+     r"(?:\s+(clockwise|counter-?clockwise|anti-?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|right))?",
+     "rotate"),
+    (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?"
+     r"(?:\s+(horizontally|vertically|horizontal|vertical|left\s+to\s+right|top\s+to\s+bottom|sideways))?",
+     "flip"),
+    (r"\bcrop\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|into))?(?:\s+(?:the|a))?"
+     r"(?:\s+(left|right|top|bottom)\s+half|\s+(?:(?:centred|centered|center|centre)\s+)?(square))",
+     "crop"),
+    (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
+     r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
+     "resize"),
+    (r"\b(?:grayscale|greyscale|gray\s*scale|grey\s*scale|black\s*(?:and|&)\s*white|b\s*&\s*w|monochrome)\b",
+     "grayscale"),
+    (r"\b(?:brighten|brighter|lighten|lighter|increase\s+(?:the\s+)?brightness|more\s+bright|brightness\s+up)\b",
+     "brighter"),
+    (r"\b(?:darken|darker|dim|dimmer|decrease\s+(?:the\s+)?brightness|reduce\s+(?:the\s+)?brightness|"
+     r"lower\s+(?:the\s+)?brightness)\b", "darker"),
+    (r"\b(?:(?:more|increase(?:\s+the)?|higher|boost(?:\s+the)?|add)\s+contrast|contrastier)\b", "more_contrast"),
+    (r"\b(?:(?:less|decrease(?:\s+the)?|reduce(?:\s+the)?|lower)\s+contrast)\b", "less_contrast"),
+    (r"\b(?:more\s+saturated|saturate|more\s+vivid|more\s+vibrant|more\s+colou?rful|"
+     r"(?:increase|boost)\s+(?:the\s+)?saturation)\b", "more_saturated"),
+    (r"\b(?:less\s+saturated|desaturate|less\s+vivid|less\s+vibrant|less\s+colou?rful|muted|"
+     r"(?:decrease|reduce|lower)\s+(?:the\s+)?saturation)\b", "less_saturated"),
+    (r"\b(?:warmer|warm\s+up|warm)\b", "warmer"),
+    (r"\b(?:cooler|colder|cool\s+down|cool)\b", "cooler"),
+    (r"\b(?:blur|blurry|blurrier|soften)\b(?:[^,;]*?\bradius\s+(\d+(?:\.\d+)?))?", "blur"),
+    (r"\b(?:sharpen|sharper|crisper)\b", "sharpen"),
+]
+_COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in _RULES]
+
+
+def parse_operations(instruction: str) -> list[Operation]:
+    """Map an instruction to exact operations in the order written, or raise.
+
+    Raises :class:`UnsupportedInstructionError` when any part of the instruction is not an exact
+    operation (e.g. "make the car red"), and :class:`InvalidInstructionError` for a value that
+    cannot be applied (e.g. "rotate 45 degrees", "resize to 0x10").
+    """
+    text = re.sub(r"\s+", " ", instruction.strip())
+    operations: list[Operation] = []
+    for clause in _CLAUSE_SPLIT.split(_protect_and(text)):
+        clause = clause.replace("\0", "and").strip()
+        if clause:
+            operations.extend(_parse_clause(clause, instruction))
+    if not operations:
+        raise _unsupported(instruction)
+    return operations
+
+
+def _protect_and(text: str) -> str:
+    # "black and white" is one operation, not two clauses; keep its "and" out of the splitter.
+    return re.sub(r"(black\s*)and(\s*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
+
+
+def _parse_clause(clause: str, instruction: str) -> list[Operation]:
+    found: list[tuple[int, Operation]] = []
+    remaining = clause
+    for pattern, name in _COMPILED:
+        for match in pattern.finditer(remaining):
+            found.append((match.start(), _HANDLERS[name](match, clause)))
+            # Blank the span so later rules cannot claim it and the leftover check ignores it.
+            remaining = remaining[: match.start()] + " " * (match.end() - match.start()) + remaining[match.end():]
+    percent = re.search(_PERCENT, remaining, re.IGNORECASE)
+    if percent:
+        remaining = remaining[: percent.start()] + remaining[percent.end():]
+    leftover = [word for word in re.findall(r"[a-z0-9]+", remaining.lower()) if word not in _FILLER]
+    if not found or leftover:
+        raise _unsupported(instruction, clause)
+    return [operation for _, operation in sorted(found, key=lambda item: item[0])]
+
+
+def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
+    part = f" (the part {clause!r})" if clause and clause.strip() != instruction.strip() else ""
+    return UnsupportedInstructionError(
+        f"{instruction!r}{part} is not an exact photo operation (rotate, flip, crop, resize, "
+        "brightness, contrast, saturation, warmth, grayscale, blur, sharpen); a generative editor "
+        "is needed for it."
+    )
+
+
+def _percent_in(clause: str) -> float:
+    match = re.search(_PERCENT, clause, re.IGNORECASE)
+    return float(match.group(1)) if match else DEFAULT_PERCENT
+
+
+def _signed(kind: OperationKind, sign: int):
+    def handler(match: re.Match[str], clause: str) -> Operation:
+        amount = _percent_in(clause)
+        if sign < 0 and amount > 100:
+            raise InvalidInstructionError(f"Cannot reduce {kind} by more than 100% ({clause!r}).")
+        return Operation(kind=kind, value=sign * amount)
+
+    return handler
+
+
+def _rotate(match: re.Match[str], clause: str) -> Operation:
+    degrees = int(match.group(1)) if match.group(1) else 90
+    direction = (match.group(2) or "clockwise").lower().replace(" ", "")
+    counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise",
+                            "ccw", "left", "totheleft"}
+    if degrees % 90:
+        raise UnsupportedInstructionError(
+            f"Exact rotation supports multiples of 90 degrees, not {degrees} ({clause!r}); "
+            "a generative editor is needed for it."
+        )
+    clockwise = (-degrees if counter else degrees) % 360
+    if clockwise == 0:
+        raise InvalidInstructionError(f"A rotation by {degrees} degrees changes nothing ({clause!r}).")
+    return Operation(kind="rotate", value=float(clockwise))
+
+
+def _flip(match: re.Match[str], clause: str) -> Operation:
+    axis = (match.group(1) or "horizontally").lower()
+    vertical = axis.startswith("vertical") or axis.startswith("top")
+    return Operation(kind="flip", target="vertical" if vertical else "horizontal")
+
+
+def _crop(match: re.Match[str], clause: str) -> Operation:
+    return Operation(kind="crop", target=(match.group(1) or match.group(2)).lower())
+
+
+def _resize(match: re.Match[str], clause: str) -> Operation:
+    if match.group(1):
+        width, height = int(match.group(1)), int(match.group(2))
+        if not (1 <= width <= MAX_OUTPUT_SIDE and 1 <= height <= MAX_OUTPUT_SIDE):
+            raise InvalidInstructionError(
+                f"Resize to {width}x{height} is out of range: each side must be 1 to {MAX_OUTPUT_SIDE} px."
+            )
+        return Operation(kind="resize", size=(width, height))
+    percent = float(match.group(3))
+    if percent <= 0:
+        raise InvalidInstructionError(f"Resize by {percent:g}% is not possible ({clause!r}).")
+    return Operation(kind="resize", value=percent)
+
+
+def _blur(match: re.Match[str], clause: str) -> Operation:
+    return Operation(kind="blur", value=float(match.group(1)) if match.group(1) else DEFAULT_BLUR_RADIUS)
+
+
+_HANDLERS = {
+    "upside_down": lambda match, clause: Operation(kind="rotate", value=180.0),
+    "rotate": _rotate,
+    "flip": _flip,
+    "crop": _crop,
+    "resize": _resize,
+    "grayscale": lambda match, clause: Operation(kind="grayscale"),
+    "brighter": _signed("brightness", +1),
+    "darker": _signed("brightness", -1),
+    "more_contrast": _signed("contrast", +1),
+    "less_contrast": _signed("contrast", -1),
+    "more_saturated": _signed("saturation", +1),
+    "less_saturated": _signed("saturation", -1),
+    "warmer": _signed("warmth", +1),
+    "cooler": _signed("warmth", -1),
+    "blur": _blur,
+    "sharpen": lambda match, clause: Operation(kind="sharpen"),
+}
+
+
+# --- describing --------------------------------------------------------------------------------
+
+def describe_operations(operations: list[Operation]) -> str:
+    """The canonical, self-contained instruction for ``operations`` (it parses back to them)."""
+    text = ", then ".join(_describe(operation) for operation in operations)
+    return text[:1].upper() + text[1:] + "."
+
+
+def _describe(op: Operation) -> str:
+    amount = f"{abs(op.value or 0):g}%"
+    match op.kind:
+        case "rotate":
+            if op.value == 180:
+                return "rotate the image 180 degrees"
+            return "rotate the image 90 degrees " + ("clockwise" if op.value == 90 else "counterclockwise")
+        case "flip":
+            return f"flip the image {op.target}ly"
+        case "crop":
+            return "crop to a centred square" if op.target == "square" else f"crop to the {op.target} half"
+        case "resize":
+            return f"resize to {op.size[0]}x{op.size[1]}" if op.size else f"resize to {op.value:g}%"
+        case "brightness" | "contrast" | "saturation":
+            verb = "increase" if (op.value or 0) > 0 else "decrease"
+            return f"{verb} the {op.kind} by {amount}"
+        case "warmth":
+            return f"make the image {'warmer' if (op.value or 0) > 0 else 'cooler'} by {amount}"
+        case "grayscale":
+            return "convert the image to grayscale"
+        case "blur":
+            return f"blur the image with radius {op.value:g}"
+        case "sharpen":
+            return "sharpen the image"
+    raise AssertionError(op.kind)
+
+
+# --- applying ----------------------------------------------------------------------------------
+
+def apply_operations(image: Image.Image, operations: list[Operation]) -> Image.Image:
+    """Apply ``operations`` in order; the input image is not modified."""
+    for operation in operations:
+        image = apply_operation(image, operation)
+    return image.convert("RGB")
+
+
+def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
+    """Apply one operation exactly (rotations, flips and crops are lossless).
+
+    Enhancements use Pillow's ImageEnhance with factor ``1 + value/100``; warmth multiplies red by
+    ``1 + value/200`` and blue by ``1 - value/200``; grayscale is Pillow's ITU-R 601-2 luma,
+    returned as RGB; blur is a Gaussian blur of the given radius; sharpen is Pillow's SHARPEN filter.
+    """
+    match op.kind:
+        case "rotate":
+            turn = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
+                    270: Image.Transpose.ROTATE_90}[int(op.value or 0)]
+            return image.transpose(turn)
+        case "flip":
+            axis = Image.Transpose.FLIP_LEFT_RIGHT if op.target == "horizontal" else Image.Transpose.FLIP_TOP_BOTTOM
+            return image.transpose(axis)
+        case "crop":
+            return image.crop(_crop_box(image.size, op.target or "square"))
+        case "resize":
+            return image.resize(_resized(image.size, op), Image.Resampling.LANCZOS)
+        case "brightness":
+            return ImageEnhance.Brightness(image).enhance(1 + (op.value or 0) / 100)
+        case "contrast":
+            return ImageEnhance.Contrast(image).enhance(1 + (op.value or 0) / 100)
+        case "saturation":
+            return ImageEnhance.Color(image).enhance(1 + (op.value or 0) / 100)
+        case "warmth":
+            return _warm(image, op.value or 0)
+        case "grayscale":
+            return image.convert("L").convert("RGB")
+        case "blur":
+            return image.filter(ImageFilter.GaussianBlur(op.value or DEFAULT_BLUR_RADIUS))
+        case "sharpen":
+            return image.filter(ImageFilter.SHARPEN)
+    raise AssertionError(op.kind)
+
+
+def _crop_box(size: tuple[int, int], target: str) -> tuple[int, int, int, int]:
+    width, height = size
+    boxes = {
+        "left": (0, 0, width // 2, height),
+        "right": (width // 2, 0, width, height),
+        "top": (0, 0, width, height // 2),
+        "bottom": (0, height // 2, width, height),
+    }
+    if target in boxes:
+        return boxes[target]
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return (left, top, left + side, top + side)
+
+
+def _resized(size: tuple[int, int], op: Operation) -> tuple[int, int]:
+    if op.size:
+        return op.size
+    scale = (op.value or 100) / 100
+    width, height = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+    if max(width, height) > MAX_OUTPUT_SIDE:
+        raise InvalidInstructionError(
+            f"Resizing to {width}x{height} exceeds the {MAX_OUTPUT_SIDE} px limit on a side."
+        )
+    return (width, height)
+
+
+def _warm(image: Image.Image, percent: float) -> Image.Image:
+    red, green, blue = image.convert("RGB").split()
+    red = red.point(lambda v: min(255, round(v * (1 + percent / 200))))
+    blue = blue.point(lambda v: max(0, min(255, round(v * (1 - percent / 200)))))
+    return Image.merge("RGB", (red, green, blue))

@@ -1,0 +1,150 @@
+"""Typed records that cross module boundaries: intents, reasoner output, turns and results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Constraint(Record):
+    """One constraint still in force at a turn, e.g. a rule or a lock."""
+
+    text: str
+    """Human-readable statement, e.g. "every new shape must be blue"."""
+    kind: str = "rule"
+    """What sort of constraint: "rule", "lock", "default", ..."""
+    set_at_turn: int | None = None
+    """1-based position, on the session's history, of the turn that set it."""
+
+
+class Intent(Record):
+    """The self-contained instruction for one turn, plus the constraints in force."""
+
+    text: str
+    """What the editor is asked to do; it must make sense without the history."""
+    constraints: tuple[Constraint, ...] = ()
+
+
+class Thought(Record):
+    """What a reasoner returns: the reasoning trace and the reconstructed intent."""
+
+    reasoning: str
+    intent: Intent
+    fallback: bool = False
+    """True when the reasoner could not produce an intent and fell back to the raw instruction."""
+
+
+class HistoryTurn(Record):
+    """One earlier turn as a reasoner sees it (from the source image towards the head)."""
+
+    turn_id: str
+    instruction: str
+    reasoning: str
+    intent: str
+
+
+class TurnRequest(BaseModel):
+    """Everything a reasoner may use to reconstruct the intent of the current turn."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    instruction: str
+    history: tuple[HistoryTurn, ...] = ()
+    image: Image.Image
+    """The image the turn starts from (the head's output, or the source image)."""
+    source_image: Image.Image
+    """The session's source image (the start of the history)."""
+
+
+class EditorInfo(Record):
+    """Which backend produced an image and how (stored with every turn)."""
+
+    backend: str
+    model: str | None = None
+    steps: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class TurnRecord(Record):
+    """A committed turn, as stored."""
+
+    id: str
+    session_id: str
+    parent_id: str | None
+    seq: int
+    """Creation order within the session (1 for the first turn committed)."""
+    instruction: str
+    reasoning: str
+    intent: Intent
+    fallback: bool
+    input_hash: str
+    output_hash: str
+    editor: EditorInfo
+    seed: int | None
+    timings: dict[str, float]
+    status: str
+    created: float
+
+
+class SessionRecord(Record):
+    id: str
+    created: float
+    settings: dict[str, Any]
+    source_hash: str
+    head: str | None
+
+
+class EditResult(BaseModel):
+    """The outcome of one turn, as the user sees it.
+
+    ``image`` may be given as a PIL image or as a zero-argument loader; a loader runs on first
+    access, so listing a long history does not decode every image.
+
+    >>> from PIL import Image
+    >>> result = EditResult(image=lambda: Image.new("RGB", (4, 4)), instruction="undo", reasoning="",
+    ...                     intent="Undo.", turn_id="t", session_id="s", editor="exact", seconds=0.0)
+    >>> result.image.size
+    (4, 4)
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    instruction: str
+    """The raw instruction the user gave."""
+    reasoning: str
+    intent: str
+    """The self-contained instruction the editor received."""
+    constraints: tuple[Constraint, ...] = ()
+    fallback: bool = False
+    """True when the reasoner fell back to the raw instruction."""
+    turn_id: str
+    session_id: str
+    editor: str
+    """Name of the editor backend that made the image."""
+    seconds: float
+    """Wall time of the turn (reasoning, editing and commit)."""
+
+    _image: Image.Image | None = PrivateAttr(None)
+    _load_image: Callable[[], Image.Image] | None = PrivateAttr(None)
+
+    def __init__(self, *, image: Image.Image | Callable[[], Image.Image], **fields: Any) -> None:
+        super().__init__(**fields)
+        if isinstance(image, Image.Image):
+            self._image = image
+        else:
+            self._load_image = image
+
+    @property
+    def image(self) -> Image.Image:
+        """The edited image (RGB)."""
+        if self._image is None:
+            assert self._load_image is not None
+            self._image = self._load_image()
+        return self._image

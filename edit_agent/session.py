@@ -1,0 +1,358 @@
+"""EditSession: the one path every entry point takes for a turn (reason, edit, commit)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import platformdirs
+from PIL import Image
+
+from edit_agent import __version__
+from edit_agent.backends import make_editor, make_reasoner
+from edit_agent.errors import (
+    EditAgentError,
+    InvalidImageError,
+    InvalidInstructionError,
+    OutOfMemoryError,
+    UnknownTurnError,
+)
+from edit_agent.images import DEFAULT_LIMITS, ImageInput, ImageLimits, image_hash, load_image
+from edit_agent.protocols import Editor, Reasoner
+from edit_agent.records import EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
+from edit_agent.store import Store
+
+MAX_INSTRUCTION_CHARS = 2000
+
+_stores: dict[Path, Store] = {}
+_session_locks: dict[tuple[Path, str], threading.Lock] = {}
+_registry_lock = threading.Lock()
+
+
+def default_store_folder() -> Path:
+    """``$EDIT_AGENT_HOME`` if set, else the per-user data folder (e.g. ~/.local/share/edit-agent)."""
+    configured = os.environ.get("EDIT_AGENT_HOME")
+    return Path(configured).expanduser() if configured else Path(platformdirs.user_data_dir("edit-agent"))
+
+
+def open_store(store: str | Path | Store | None = None) -> Store:
+    """The process-wide :class:`Store` for a folder (one connection per folder per process)."""
+    if isinstance(store, Store):
+        return store
+    folder = Path(store if store is not None else default_store_folder()).expanduser().resolve()
+    with _registry_lock:
+        if folder not in _stores:
+            _stores[folder] = Store(folder)
+        return _stores[folder]
+
+
+def _session_lock(store: Store, session_id: str) -> threading.Lock:
+    # Two EditSession objects for one session in one process edit one at a time.
+    with _registry_lock:
+        return _session_locks.setdefault((store.folder, session_id), threading.Lock())
+
+
+class EditSession:
+    """A multi-turn editing session over one image, persisted in a store.
+
+    >>> session = EditSession(store=getfixture("tmp_path"))
+    >>> result = session.edit(Image.new("RGB", (64, 32), "navy"), "rotate it 90 degrees")
+    >>> result.image.size, result.intent
+    ((32, 64), 'Rotate the image 90 degrees clockwise.')
+    >>> session.edit(None, "make it brighter").intent
+    'Increase the brightness by 20%.'
+    >>> [turn.instruction for turn in session.history]
+    ['rotate it 90 degrees', 'make it brighter']
+    >>> session.undo().instruction
+    'rotate it 90 degrees'
+    """
+
+    def __init__(
+        self,
+        store: str | Path | Store | None = None,
+        reasoner: str | Reasoner | None = None,
+        editor: str | Editor | None = None,
+        *,
+        limits: ImageLimits = DEFAULT_LIMITS,
+        session_id: str | None = None,
+    ) -> None:
+        self._store = open_store(store)
+        self.reasoner = make_reasoner(reasoner)
+        self.editor = make_editor(editor)
+        self.limits = limits
+        self.id = session_id or uuid.uuid4().hex
+        self._lock = _session_lock(self._store, self.id)
+
+    # --- opening, listing, import/export ------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        session_id: str,
+        store: str | Path | Store | None = None,
+        *,
+        reasoner: str | Reasoner | None = None,
+        editor: str | Editor | None = None,
+    ) -> EditSession:
+        """Reopen a stored session (``UnknownSessionError`` if there is none with this id).
+
+        With no reasoner/editor given, the ones the session was created with are used.
+        """
+        opened = open_store(store)
+        settings = opened.get_session(session_id).settings
+        return cls(
+            store=opened,
+            reasoner=reasoner if reasoner is not None else settings.get("reasoner"),
+            editor=editor if editor is not None else settings.get("editor"),
+            session_id=session_id,
+        )
+
+    @staticmethod
+    def list(store: str | Path | Store | None = None) -> list[str]:
+        """Ids of the stored sessions, oldest first."""
+        return open_store(store).list_sessions()
+
+    def export(self, folder: str | Path) -> Path:
+        """Write the session as ``session.jsonl`` plus its PNGs under ``folder`` (created)."""
+        from edit_agent.transfer import export_session
+
+        return export_session(self._store, self.id, Path(folder))
+
+    @classmethod
+    def import_folder(cls, folder: str | Path, store: str | Path | Store | None = None) -> EditSession:
+        """Import a folder written by :meth:`export`; returns the imported session.
+
+        The session keeps its ids unless the store already holds that session, in which case
+        it gets fresh ones.
+        """
+        from edit_agent.transfer import import_session
+
+        opened = open_store(store)
+        return cls.open(import_session(opened, Path(folder)), store=opened)
+
+    # --- the turn ------------------------------------------------------------------------------
+
+    def edit(self, image: ImageInput | None, instruction: str, *, seed: int | None = None) -> EditResult:
+        """Run one turn: reconstruct the intent, edit, commit. Returns the new head.
+
+        ``image`` may be ``None`` after the first turn (continue from the head). A failed turn
+        raises an :class:`EditAgentError` and leaves the session exactly as it was.
+        """
+        started = time.perf_counter()
+        instruction = _validate_instruction(instruction)
+        with self._lock:
+            session = self._record_or_none()
+            head = session.head if session else None
+            input_image = self._input_image(image, session)
+            source_image = self._store.load_image(session.source_hash) if session else input_image
+            request = TurnRequest(
+                instruction=instruction, history=self._history_turns(head),
+                image=input_image, source_image=source_image,
+            )
+            seed = secrets.randbits(31) if seed is None else seed
+            thought, output, timings = self._reason_and_edit(request, seed)
+            timings["total"] = time.perf_counter() - started
+            turn = self._commit(session, head, input_image, output, instruction, thought, seed, timings)
+        return self._result(turn, image=output)
+
+    def _input_image(self, image: ImageInput | None, session: SessionRecord | None) -> Image.Image:
+        if image is not None:
+            return load_image(image, limits=self.limits)
+        if session is None:
+            raise InvalidImageError("The first turn of a session needs an image.")
+        if session.head is None:
+            return self._store.load_image(session.source_hash)
+        return self._store.load_image(self._store.get_turn(self.id, session.head).output_hash)
+
+    def _reason_and_edit(self, request: TurnRequest, seed: int) -> tuple[Thought, Image.Image, dict[str, float]]:
+        # No database transaction is open here: inference can take minutes.
+        with _translated_failures(self.reasoner.name):
+            began = time.perf_counter()
+            thought = self.reasoner.reconstruct(request)
+            reasoned = time.perf_counter()
+        with _translated_failures(self.editor.name):
+            output = self.editor.edit(request.image, thought.intent, seed=seed)
+            edited = time.perf_counter()
+        if not isinstance(output, Image.Image):
+            raise EditAgentError(f"The editor {self.editor.name!r} returned {type(output).__name__}, not an image.")
+        timings = {"reason": reasoned - began, "edit": edited - reasoned}
+        return thought, output.convert("RGB"), timings
+
+    def _commit(
+        self, session: SessionRecord | None, head: str | None, input_image: Image.Image,
+        output: Image.Image, instruction: str, thought: Thought, seed: int, timings: dict[str, float],
+    ) -> TurnRecord:
+        began = time.perf_counter()
+        input_hash = self._store.put_image(input_image)
+        output_hash = self._store.put_image(output)
+        new_session = None
+        if session is None:
+            new_session = SessionRecord(
+                id=self.id, created=time.time(), source_hash=input_hash, head=None,
+                settings=self._settings(),
+            )
+        timings = {**timings, "store": time.perf_counter() - began}
+        turn = TurnRecord(
+            id=uuid.uuid4().hex[:16], session_id=self.id, parent_id=head, seq=0,
+            instruction=instruction, reasoning=thought.reasoning, intent=thought.intent,
+            fallback=thought.fallback, input_hash=input_hash, output_hash=output_hash,
+            editor=self.editor.info(), seed=seed, timings=timings, status="committed",
+            created=time.time(),
+        )
+        return self._store.commit_turn(turn, expected_head=head, new_session=new_session)
+
+    def _settings(self) -> dict[str, str]:
+        return {"reasoner": self.reasoner.name, "editor": self.editor.name, "edit_agent": __version__}
+
+    # --- moving the head ---------------------------------------------------------------------
+
+    def undo(self) -> EditResult | None:
+        """Move the head to its parent; return the new head (``None`` at the source image).
+
+        At the source image there is nothing to undo and nothing changes.
+        """
+        with self._lock:
+            session = self._record_or_none()
+            if session is None or session.head is None:
+                return None
+            parent = self._store.get_turn(self.id, session.head).parent_id
+            self._store.move_head(self.id, parent)
+            return self._result_for(parent)
+
+    def redo(self) -> EditResult | None:
+        """Move the head to the child it was last at (after an undo or checkout) and return it.
+
+        With nothing to redo the head stays and is returned.
+        """
+        with self._lock:
+            session = self._record_or_none()
+            if session is None:
+                return None
+            target = self._store.redo_target(self.id, session.head)
+            if target is None:
+                return self._result_for(session.head)
+            self._store.move_head(self.id, target)
+            return self._result_for(target)
+
+    def checkout(self, turn_id: str) -> EditResult:
+        """Make ``turn_id`` the head; the next edit branches from there."""
+        with self._lock:
+            if self._record_or_none() is None:
+                raise UnknownTurnError(f"No turn {turn_id!r} in session {self.id!r} (it has no turns yet).")
+            self._store.get_turn(self.id, turn_id)  # raises UnknownTurnError
+            self._store.move_head(self.id, turn_id)
+            return self._result_for(turn_id)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    @property
+    def head(self) -> EditResult | None:
+        """The current head turn (``None`` at the source image or before the first edit)."""
+        session = self._record_or_none()
+        return self._result_for(session.head) if session else None
+
+    @property
+    def source_image(self) -> Image.Image | None:
+        session = self._record_or_none()
+        return self._store.load_image(session.source_hash) if session else None
+
+    @property
+    def history(self) -> list[EditResult]:
+        """The turns from the source image to the head (the source itself is not a turn)."""
+        session = self._record_or_none()
+        if session is None:
+            return []
+        return [self._result(turn) for turn in self._path_to(session.head)]
+
+    @property
+    def turns(self) -> list[EditResult]:
+        """Every turn of the tree, in the order they were made."""
+        return [self._result(turn) for turn in self._store.turns(self.id)]
+
+    def turn_records(self) -> list[TurnRecord]:
+        """The stored records of every turn (parents, hashes, seeds, timings)."""
+        return self._store.turns(self.id)
+
+    def _record_or_none(self) -> SessionRecord | None:
+        if not self._store.has_session(self.id):
+            return None
+        return self._store.get_session(self.id)
+
+    def _path_to(self, head: str | None) -> list[TurnRecord]:
+        by_id = {turn.id: turn for turn in self._store.turns(self.id)}
+        path: list[TurnRecord] = []
+        while head is not None:
+            path.append(by_id[head])
+            head = by_id[head].parent_id
+        return path[::-1]
+
+    def _history_turns(self, head: str | None) -> tuple[HistoryTurn, ...]:
+        return tuple(
+            HistoryTurn(turn_id=t.id, instruction=t.instruction, reasoning=t.reasoning, intent=t.intent.text)
+            for t in self._path_to(head)
+        )
+
+    def _result_for(self, turn_id: str | None) -> EditResult | None:
+        return None if turn_id is None else self._result(self._store.get_turn(self.id, turn_id))
+
+    def _result(self, turn: TurnRecord, *, image: Image.Image | None = None) -> EditResult:
+        store, digest = self._store, turn.output_hash
+        return EditResult(
+            image=image if image is not None else (lambda: store.load_image(digest)),
+            instruction=turn.instruction, reasoning=turn.reasoning, intent=turn.intent.text,
+            constraints=turn.intent.constraints, fallback=turn.fallback, turn_id=turn.id,
+            session_id=turn.session_id, editor=turn.editor.backend, seconds=turn.timings.get("total", 0.0),
+        )
+
+    def __repr__(self) -> str:
+        return f"EditSession(id={self.id!r}, reasoner={self.reasoner.name!r}, editor={self.editor.name!r})"
+
+
+def _validate_instruction(instruction: object) -> str:
+    if not isinstance(instruction, str):
+        raise InvalidInstructionError(f"The instruction must be text, not {type(instruction).__name__}.")
+    text = instruction.strip()
+    if not text:
+        raise InvalidInstructionError("The instruction is empty; say what to change.")
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise InvalidInstructionError(
+            f"The instruction has {len(text)} characters; the limit is {MAX_INSTRUCTION_CHARS}."
+        )
+    return text
+
+
+@contextmanager
+def _translated_failures(backend: str) -> Iterator[None]:
+    """Turn backend failures into EditAgentErrors; free accelerator memory after an OOM."""
+    try:
+        yield
+    except EditAgentError:
+        raise
+    except Exception as error:
+        if _is_out_of_memory(error):
+            _free_accelerator_memory()
+            raise OutOfMemoryError(
+                f"{backend} ran out of device memory; memory was freed and the session is unchanged. "
+                "Try a smaller image, fewer steps, NF4 quantization or CPU offload."
+            ) from error
+        raise EditAgentError(f"{backend} failed: {type(error).__name__}: {error}") from error
+
+
+def _is_out_of_memory(error: Exception) -> bool:
+    return type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error).lower()
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")  # only if a backend already loaded it
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,289 @@
+"""The session store: SQLite (through sqlite-utils) for records, content-addressed PNG files for images.
+
+Crash safety comes from the order of writes: an image file is written to a temporary name,
+fsynced and renamed into place before the row that names it is committed, and a turn's row
+and the session's new head are committed together in one ``BEGIN IMMEDIATE`` transaction.
+A process killed at any point leaves either the whole turn or none of it (plus, at worst, an
+unreferenced image file, which the next open sweeps away once it is older than a grace period,
+so that a turn still running in another process keeps its file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from PIL import Image
+
+from edit_agent.errors import ConcurrentEditError, UnknownSessionError, UnknownTurnError
+from edit_agent.images import encode_png, image_hash
+from edit_agent.records import EditorInfo, Intent, SessionRecord, TurnRecord
+
+DATABASE_NAME = "edit_agent.db"
+SCHEMA_VERSION = 1
+ORPHAN_GRACE_SECONDS = 3600.0
+"""Unreferenced image files younger than this are kept: another process may be mid-turn."""
+
+
+class Store:
+    """One folder holding a database and its images. Safe to share between threads."""
+
+    def __init__(self, folder: str | Path, *, orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS) -> None:
+        self.folder = Path(folder).expanduser().resolve()
+        self.images_folder = self.folder / "images"
+        self.images_folder.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.folder / DATABASE_NAME, timeout=60.0, check_same_thread=False)
+        self.db = sqlite_utils.Database(connection)
+        # One connection per Store, shared by threads: sqlite3 connections are not re-entrant.
+        self._lock = threading.RLock()
+        self._prepare()
+        self.sweep_orphans(older_than=orphan_grace_seconds)
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        with self._lock:
+            self.db.execute("PRAGMA busy_timeout = 60000")
+            self.db.enable_wal()
+            # FULL: a committed turn survives power loss, not only a killed process.
+            self.db.execute("PRAGMA synchronous = FULL")
+            with self._write():
+                self._create_tables()
+
+    def _create_tables(self) -> None:
+        self.db["sessions"].create(
+            {"id": str, "created": float, "settings": str, "source_hash": str, "head": str},
+            pk="id", if_not_exists=True,
+        )
+        self.db["turns"].create(
+            {
+                "id": str, "session_id": str, "parent_id": str, "seq": int, "instruction": str,
+                "reasoning": str, "intent": str, "fallback": int, "input_hash": str,
+                "output_hash": str, "editor": str, "seed": int, "timings": str, "status": str,
+                "created": float, "visited": int,
+            },
+            pk="id", if_not_exists=True,
+        )
+        self.db["turns"].create_index(["session_id", "seq"], unique=True, if_not_exists=True)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, taking the database's write lock up front (no upgrade deadlocks)."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.rollback()
+                raise
+            self.db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    # --- images ------------------------------------------------------------------------------
+
+    def image_path(self, digest: str) -> Path:
+        return self.images_folder / digest[:2] / f"{digest}.png"
+
+    def put_image(self, image: Image.Image) -> str:
+        """Store ``image`` durably under its content hash and return the hash."""
+        digest = image_hash(image)
+        path = self.image_path(digest)
+        if path.exists():
+            return digest
+        path.parent.mkdir(exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(encode_png(image))
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        _fsync_folder(path.parent)
+        return digest
+
+    def load_image(self, digest: str) -> Image.Image:
+        with Image.open(self.image_path(digest)) as image:
+            return image.convert("RGB")
+
+    def sweep_orphans(self, *, older_than: float = ORPHAN_GRACE_SECONDS) -> int:
+        """Delete image files no row names (and stale temporary files); return how many."""
+        with self._lock:
+            referenced = {row[0] for row in self.db.execute("SELECT source_hash FROM sessions")}
+            for inputs, outputs in self.db.execute("SELECT input_hash, output_hash FROM turns"):
+                referenced.update((inputs, outputs))
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in self.images_folder.glob("*/*"):
+            digest = path.name.removesuffix(".png")
+            is_orphan = path.suffix == ".tmp" or digest not in referenced
+            if is_orphan and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def create_session(self, record: SessionRecord) -> None:
+        with self._write():
+            self.db["sessions"].insert(_session_row(record))
+
+    def get_session(self, session_id: str) -> SessionRecord:
+        with self._lock:
+            rows = list(self.db["sessions"].rows_where("id = ?", [session_id]))
+        if not rows:
+            raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
+        return _session_record(rows[0])
+
+    def has_session(self, session_id: str) -> bool:
+        with self._lock:
+            return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
+
+    def list_sessions(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self.db.execute("SELECT id FROM sessions ORDER BY created, id")]
+
+    # --- turns ---------------------------------------------------------------------------------
+
+    def turns(self, session_id: str) -> list[TurnRecord]:
+        with self._lock:
+            rows = list(self.db["turns"].rows_where("session_id = ?", [session_id], order_by="seq"))
+        return [_turn_record(row) for row in rows]
+
+    def get_turn(self, session_id: str, turn_id: str) -> TurnRecord:
+        with self._lock:
+            rows = list(self.db["turns"].rows_where("id = ? AND session_id = ?", [turn_id, session_id]))
+        if not rows:
+            raise UnknownTurnError(f"No turn {turn_id!r} in session {session_id!r}.")
+        return _turn_record(rows[0])
+
+    def commit_turn(
+        self, turn: TurnRecord, *, expected_head: str | None, new_session: SessionRecord | None = None
+    ) -> TurnRecord:
+        """Insert ``turn`` and make it the head, atomically; refuse if the head moved meanwhile.
+
+        ``new_session`` is created in the same transaction (a session's first turn), so a failure
+        never leaves a session without its turn. Returns the turn with its assigned ``seq``.
+        """
+        with self._write():
+            if new_session is not None:
+                self.db["sessions"].insert(_session_row(new_session))
+            self._check_head(turn.session_id, expected_head)
+            row = _turn_row(turn)
+            row["seq"] = self._next_seq_locked(turn.session_id)
+            row["visited"] = self._next_visit_locked(turn.session_id)
+            self.db["turns"].insert(row)
+            self.db["sessions"].update(turn.session_id, {"head": turn.id})
+        return turn.model_copy(update={"seq": row["seq"]})
+
+    def import_session(self, session: SessionRecord, turns: list[TurnRecord]) -> None:
+        """Insert a whole session and its turns in one transaction (images must be stored first)."""
+        with self._write():
+            self.db["sessions"].insert(_session_row(session))
+            for visit, turn in enumerate(turns, 1):
+                self.db["turns"].insert({**_turn_row(turn), "visited": visit})
+
+    def move_head(self, session_id: str, turn_id: str | None) -> None:
+        """Make ``turn_id`` (``None``: the source image) the head and remember it as visited."""
+        with self._write():
+            if turn_id is not None:
+                self.db.execute(
+                    "UPDATE turns SET visited = ? WHERE id = ?",
+                    [self._next_visit_locked(session_id), turn_id],
+                )
+            self.db["sessions"].update(session_id, {"head": turn_id})
+
+    def _check_head(self, session_id: str, expected_head: str | None) -> None:
+        row = self.db.execute("SELECT head FROM sessions WHERE id = ?", [session_id]).fetchone()
+        if row is None:
+            raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
+        if row[0] != expected_head:
+            raise ConcurrentEditError(
+                f"Session {session_id} was changed by another process during this turn; "
+                "nothing was saved. Reopen the session and try again."
+            )
+
+    def _next_seq_locked(self, session_id: str) -> int:
+        row = self.db.execute("SELECT MAX(seq) FROM turns WHERE session_id = ?", [session_id]).fetchone()
+        return (row[0] or 0) + 1
+
+    def _next_visit_locked(self, session_id: str) -> int:
+        row = self.db.execute("SELECT MAX(visited) FROM turns WHERE session_id = ?", [session_id]).fetchone()
+        return (row[0] or 0) + 1
+
+    def redo_target(self, session_id: str, head: str | None) -> str | None:
+        """The child of ``head`` that was most recently the head (where redo goes), if any."""
+        with self._lock:
+            condition = "parent_id IS NULL" if head is None else "parent_id = ?"
+            params = [session_id] + ([] if head is None else [head])
+            row = self.db.execute(
+                f"SELECT id FROM turns WHERE session_id = ? AND {condition} ORDER BY visited DESC LIMIT 1",
+                params,
+            ).fetchone()
+        return row[0] if row else None
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder entry is; not every OS lets us open a folder.
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def _session_row(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "created": record.created, "settings": json.dumps(record.settings),
+        "source_hash": record.source_hash, "head": record.head,
+    }
+
+
+def _session_record(row: dict[str, Any]) -> SessionRecord:
+    return SessionRecord(
+        id=row["id"], created=row["created"], settings=json.loads(row["settings"]),
+        source_hash=row["source_hash"], head=row["head"],
+    )
+
+
+def _turn_row(turn: TurnRecord) -> dict[str, Any]:
+    return {
+        "id": turn.id, "session_id": turn.session_id, "parent_id": turn.parent_id, "seq": turn.seq,
+        "instruction": turn.instruction, "reasoning": turn.reasoning,
+        "intent": turn.intent.model_dump_json(), "fallback": int(turn.fallback),
+        "input_hash": turn.input_hash, "output_hash": turn.output_hash,
+        "editor": turn.editor.model_dump_json(), "seed": turn.seed,
+        "timings": json.dumps(turn.timings), "status": turn.status, "created": turn.created,
+    }
+
+
+def _turn_record(row: dict[str, Any]) -> TurnRecord:
+    return TurnRecord(
+        id=row["id"], session_id=row["session_id"], parent_id=row["parent_id"], seq=row["seq"],
+        instruction=row["instruction"], reasoning=row["reasoning"],
+        intent=Intent.model_validate_json(row["intent"]), fallback=bool(row["fallback"]),
+        input_hash=row["input_hash"], output_hash=row["output_hash"],
+        editor=EditorInfo.model_validate_json(row["editor"]), seed=row["seed"],
+        timings=json.loads(row["timings"]), status=row["status"], created=row["created"],
+    )

@@ -1,0 +1,129 @@
+"""Export a session to a folder (``session.jsonl`` + PNGs) and import it back.
+
+The file's first line is the session, each further line one turn::
+
+    {"kind": "session", "id": ..., "created": ..., "settings": {...}, "head": ..., "source": "images/<hash>.png"}
+    {"kind": "turn", "id": ..., "parent_id": ..., "instruction": ..., "input": "images/<hash>.png", "output": ...}
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from edit_agent.errors import EditAgentError, InvalidImageError
+from edit_agent.images import image_hash, load_image
+from edit_agent.records import SessionRecord, TurnRecord
+from edit_agent.store import Store
+
+EXPORT_FILE = "session.jsonl"
+
+
+class InvalidExportError(EditAgentError, ValueError):
+    """A folder given to import is not a valid session export."""
+
+
+def export_session(store: Store, session_id: str, folder: Path) -> Path:
+    """Write the session's records and images under ``folder``; return the JSONL file's path."""
+    session = store.get_session(session_id)
+    turns = store.turns(session_id)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for digest in {session.source_hash} | {h for t in turns for h in (t.input_hash, t.output_hash)}:
+        shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
+    lines = [_session_line(session)] + [_turn_line(turn) for turn in turns]
+    path = folder / EXPORT_FILE
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def import_session(store: Store, folder: Path) -> str:
+    """Import an export folder into ``store`` in one transaction; return the session id."""
+    session, turns = _read_export(folder)
+    images = {digest: _load_checked(folder, digest) for digest in _hashes(session, turns)}
+    if store.has_session(session.id):
+        session, turns = _with_fresh_ids(session, turns)
+    for image in images.values():
+        store.put_image(image)
+    store.import_session(session, turns)
+    return session.id
+
+
+def _image_name(digest: str) -> str:
+    return f"images/{digest}.png"
+
+
+def _session_line(session: SessionRecord) -> dict[str, Any]:
+    data = session.model_dump(exclude={"source_hash"})
+    return {"kind": "session", **data, "source": _image_name(session.source_hash)}
+
+
+def _turn_line(turn: TurnRecord) -> dict[str, Any]:
+    data = turn.model_dump(mode="json", exclude={"input_hash", "output_hash"})
+    return {"kind": "turn", **data, "input": _image_name(turn.input_hash), "output": _image_name(turn.output_hash)}
+
+
+def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
+    path = folder / EXPORT_FILE
+    if not path.is_file():
+        raise InvalidExportError(f"{folder} has no {EXPORT_FILE}; it is not a session export.")
+    try:
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines or lines[0].get("kind") != "session":
+            raise InvalidExportError(f"{path} must start with a session line.")
+        session = SessionRecord(**_without(lines[0], "kind", "source"), source_hash=_digest(lines[0]["source"]))
+        turns = [
+            TurnRecord(**_without(line, "kind", "input", "output"),
+                       input_hash=_digest(line["input"]), output_hash=_digest(line["output"]))
+            for line in lines[1:]
+        ]
+    except (json.JSONDecodeError, ValidationError, KeyError, TypeError, AttributeError) as error:
+        raise InvalidExportError(f"{path} is not a valid session export: {error}") from None
+    _check_tree(session, turns, path)
+    return session, turns
+
+
+def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:
+    ids = {turn.id for turn in turns}
+    dangling = [t.id for t in turns if t.parent_id is not None and t.parent_id not in ids]
+    if dangling or (session.head is not None and session.head not in ids):
+        raise InvalidExportError(f"{path} refers to turns it does not contain: {dangling or [session.head]}.")
+    if any(turn.session_id != session.id for turn in turns):
+        raise InvalidExportError(f"{path} mixes turns of several sessions.")
+
+
+def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in keys}
+
+
+def _digest(name: str) -> str:
+    return Path(name).name.removesuffix(".png")
+
+
+def _hashes(session: SessionRecord, turns: list[TurnRecord]) -> set[str]:
+    return {session.source_hash} | {h for t in turns for h in (t.input_hash, t.output_hash)}
+
+
+def _load_checked(folder: Path, digest: str):
+    image = load_image(folder / _image_name(digest))
+    if image_hash(image) != digest:
+        raise InvalidImageError(f"{folder / _image_name(digest)} does not match its recorded content hash.")
+    return image
+
+
+def _with_fresh_ids(session: SessionRecord, turns: list[TurnRecord]) -> tuple[SessionRecord, list[TurnRecord]]:
+    new_session_id = uuid.uuid4().hex
+    new_ids = {turn.id: uuid.uuid4().hex[:16] for turn in turns}
+    renamed = [
+        turn.model_copy(update={
+            "id": new_ids[turn.id], "session_id": new_session_id,
+            "parent_id": new_ids.get(turn.parent_id) if turn.parent_id else None,
+        })
+        for turn in turns
+    ]
+    head = new_ids[session.head] if session.head else None
+    return session.model_copy(update={"id": new_session_id, "head": head}), renamed
