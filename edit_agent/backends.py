@@ -14,6 +14,7 @@ from edit_agent.protocols import Editor, Reasoner
 
 REASONERS: dict[str, str] = {
     "rules": "edit_agent.reasoners.photo:PhotoRuleReasoner",
+    "scripted": "edit_agent.testing:ScriptedReasoner",
 }
 
 EDITORS: dict[str, str] = {
@@ -27,25 +28,35 @@ DEFAULT_EDITOR = "exact"
 
 def make_reasoner(spec: str | Reasoner | None = None, **options: Any) -> Reasoner:
     """Build a reasoner from a registered name, or pass an object through (``None``: the default)."""
-    return _make(spec if spec is not None else DEFAULT_REASONER, REASONERS, "reasoner", Reasoner, options)
+    return _make(spec if spec is not None else DEFAULT_REASONER, REASONERS, "reasoner", options)
 
 
 def make_editor(spec: str | Editor | None = None, **options: Any) -> Editor:
     """Build an editor from a registered name, or pass an object through (``None``: the default)."""
-    return _make(spec if spec is not None else DEFAULT_EDITOR, EDITORS, "editor", Editor, options)
+    return _make(spec if spec is not None else DEFAULT_EDITOR, EDITORS, "editor", options)
 
 
-def _make(spec: Any, table: dict[str, str], kind: str, protocol: type, options: dict[str, Any]) -> Any:
+def check_backend_name(spec: object, kind: str) -> None:
+    """Raise :class:`UnknownBackendError` now for a name that :func:`make_reasoner`/:func:`make_editor`
+    would not know later (``kind`` is "reasoner" or "editor")."""
+    table = REASONERS if kind == "reasoner" else EDITORS
+    protocol = Reasoner if kind == "reasoner" else Editor
+    if spec is None:
+        return
+    if isinstance(spec, str):
+        if spec not in table:
+            raise UnknownBackendError(f"Unknown {kind} {spec!r}; choose one of: {', '.join(sorted(table))}.")
+    elif not isinstance(spec, protocol):
+        raise UnknownBackendError(
+            f"{type(spec).__name__} is not a {kind}: it must have a `name` and the {kind} methods."
+        )
+
+
+def _make(spec: Any, table: dict[str, str], kind: str, options: dict[str, Any]) -> Any:
+    check_backend_name(spec, kind)
     if not isinstance(spec, str):
-        if not isinstance(spec, protocol):
-            raise UnknownBackendError(
-                f"{type(spec).__name__} is not a {kind}: it must have a `name` and the {kind} methods."
-            )
         return spec
-    target = table.get(spec)
-    if target is None:
-        known = ", ".join(sorted(table))
-        raise UnknownBackendError(f"Unknown {kind} {spec!r}; choose one of: {known}.")
+    target = table[spec]
     module_name, _, factory_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     return factory(**options)

@@ -54,7 +54,7 @@ def _load(target: str) -> Callable[[argparse._SubParsersAction], None]:
 
 def _add_edit(subparsers: argparse._SubParsersAction) -> None:
     edit = subparsers.add_parser("edit", help="run one multi-turn session on an image")
-    edit.add_argument("image", help="PNG, JPEG, WEBP, BMP or GIF file")
+    edit.add_argument("image", help="PNG, JPEG, WEBP, BMP or GIF file, or sample:NAME (e.g. sample:astronaut)")
     edit.add_argument("instructions", nargs="+", help="one instruction per turn")
     edit.add_argument("--out", required=True, type=Path, help="folder for one PNG per turn and the session export")
     edit.add_argument("--reasoner", default=None, help="reasoner name (default: the offline default)")
@@ -65,11 +65,12 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_edit(args: argparse.Namespace) -> int:
+    from edit_agent.samples import resolve_sample
     from edit_agent.session import EditSession
 
     session = EditSession(store=args.store, reasoner=args.reasoner, editor=args.editor)
     args.out.mkdir(parents=True, exist_ok=True)
-    image: object = Path(args.image)
+    image: object = resolve_sample(args.image) or Path(args.image)
     for number, instruction in enumerate(args.instructions, 1):
         seed = None if args.seed is None else args.seed + number - 1
         result = session.edit(image, instruction, seed=seed)

@@ -64,13 +64,19 @@ _FILLER = set(
     .split()
 )
 
+_ROTATION_TAIL = (
+    r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
+    r"(?:\s+(-?\d+)\s*(?:°|degrees?|deg)?)?"
+    r"(?:\s+(clockwise|counter-?clockwise|anti-?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|right))?"
+)
+
 _RULES: list[tuple[str, str]] = [
     # (regex, handler name); the first regex that matches a span claims it
     (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down"),
-    (r"\b(?:rotate|spin|turn)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
-     r"(?:\s+(-?\d+)\s*(?:°|degrees?|deg)?)?"
-     r"(?:\s+(clockwise|counter-?clockwise|anti-?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|right))?",
-     "rotate"),
+    (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate"),
+    # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
+    (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"
+     r"clockwise|counter-?clockwise|anti-?clockwise))" + _ROTATION_TAIL, "rotate"),
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?"
      r"(?:\s+(horizontally|vertically|horizontal|vertical|left\s+to\s+right|top\s+to\s+bottom|sideways))?",
      "flip"),

@@ -15,7 +15,7 @@ import platformdirs
 from PIL import Image
 
 from edit_agent import __version__
-from edit_agent.backends import make_editor, make_reasoner
+from edit_agent.backends import EDITORS, REASONERS, check_backend_name, make_editor, make_reasoner
 from edit_agent.errors import (
     EditAgentError,
     InvalidImageError,
@@ -23,7 +23,7 @@ from edit_agent.errors import (
     OutOfMemoryError,
     UnknownTurnError,
 )
-from edit_agent.images import DEFAULT_LIMITS, ImageInput, ImageLimits, image_hash, load_image
+from edit_agent.images import DEFAULT_LIMITS, ImageInput, ImageLimits, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
 from edit_agent.store import Store
@@ -82,12 +82,28 @@ class EditSession:
         limits: ImageLimits = DEFAULT_LIMITS,
         session_id: str | None = None,
     ) -> None:
+        check_backend_name(reasoner, "reasoner")
+        check_backend_name(editor, "editor")
         self._store = open_store(store)
-        self.reasoner = make_reasoner(reasoner)
-        self.editor = make_editor(editor)
+        # Backends are built on first use: reopening a session to read it loads no model.
+        self._reasoner_spec, self._editor_spec = reasoner, editor
+        self._reasoner: Reasoner | None = None
+        self._editor: Editor | None = None
         self.limits = limits
         self.id = session_id or uuid.uuid4().hex
         self._lock = _session_lock(self._store, self.id)
+
+    @property
+    def reasoner(self) -> Reasoner:
+        if self._reasoner is None:
+            self._reasoner = make_reasoner(self._reasoner_spec)
+        return self._reasoner
+
+    @property
+    def editor(self) -> Editor:
+        if self._editor is None:
+            self._editor = make_editor(self._editor_spec)
+        return self._editor
 
     # --- opening, listing, import/export ------------------------------------------------------
 
@@ -102,14 +118,16 @@ class EditSession:
     ) -> EditSession:
         """Reopen a stored session (``UnknownSessionError`` if there is none with this id).
 
-        With no reasoner/editor given, the ones the session was created with are used.
+        With no reasoner/editor given, the ones the session was created with are used when they
+        are registered names; a session made with a custom object gets the defaults unless the
+        object is passed again.
         """
         opened = open_store(store)
         settings = opened.get_session(session_id).settings
         return cls(
             store=opened,
-            reasoner=reasoner if reasoner is not None else settings.get("reasoner"),
-            editor=editor if editor is not None else settings.get("editor"),
+            reasoner=reasoner if reasoner is not None else _registered(settings.get("reasoner"), REASONERS),
+            editor=editor if editor is not None else _registered(settings.get("editor"), EDITORS),
             session_id=session_id,
         )
 
@@ -159,7 +177,8 @@ class EditSession:
             thought, output, timings = self._reason_and_edit(request, seed)
             timings["total"] = time.perf_counter() - started
             turn = self._commit(session, head, input_image, output, instruction, thought, seed, timings)
-        return self._result(turn, image=output)
+        # The stored "total" ends where the row is written; the caller's figure includes the commit.
+        return self._result(turn, image=output).model_copy(update={"seconds": time.perf_counter() - started})
 
     def _input_image(self, image: ImageInput | None, session: SessionRecord | None) -> Image.Image:
         if image is not None:
@@ -311,7 +330,11 @@ class EditSession:
         )
 
     def __repr__(self) -> str:
-        return f"EditSession(id={self.id!r}, reasoner={self.reasoner.name!r}, editor={self.editor.name!r})"
+        return f"EditSession(id={self.id!r})"
+
+
+def _registered(name: str | None, table: dict[str, str]) -> str | None:
+    return name if name in table else None
 
 
 def _validate_instruction(instruction: object) -> str:

@@ -1,0 +1,89 @@
+"""The edit-agent command line: edit, sessions list/show/export, and clean failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from edit_agent.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def photo_path(tmp_path) -> Path:
+    from skimage import data
+
+    path = tmp_path / "rocket.png"
+    Image.fromarray(data.rocket()).resize((60, 90)).save(path)
+    return path
+
+
+def test_edit_writes_one_png_per_turn_and_the_export(tmp_path, photo_path, capsys):
+    out, store = tmp_path / "out", tmp_path / "store"
+    code = main(["edit", str(photo_path), "rotate it 90 degrees", "make it grayscale", "--out", str(out),
+                 "--store", str(store)])
+    assert code == 0
+    first, second = Image.open(out / "turn-01.png"), Image.open(out / "turn-02.png")
+    rotated = Image.open(photo_path).convert("RGB").transpose(Image.Transpose.ROTATE_270)
+    assert first.convert("RGB").tobytes() == rotated.tobytes()
+    assert second.convert("RGB").tobytes() == rotated.convert("L").convert("RGB").tobytes()
+    lines = (out / "session" / "session.jsonl").read_text().splitlines()
+    assert [json.loads(line)["kind"] for line in lines] == ["session", "turn", "turn"]
+    printed = capsys.readouterr().out
+    assert "Rotate the image 90 degrees clockwise." in printed and "turn-02.png" in printed
+
+
+def test_sessions_list_show_export(tmp_path, photo_path, capsys):
+    store = tmp_path / "store"
+    main(["edit", str(photo_path), "blur it", "--out", str(tmp_path / "o"), "--store", str(store)])
+    capsys.readouterr()
+    assert main(["sessions", "list", "--store", str(store)]) == 0
+    listing = capsys.readouterr().out.strip().splitlines()
+    assert len(listing) == 1 and listing[0].endswith("1 turns")
+    session_id = listing[0].split()[0]
+    assert main(["sessions", "show", session_id, "--store", str(store)]) == 0
+    shown = capsys.readouterr().out
+    assert "'blur it' -> 'Blur the image with radius 2.'" in shown and "*" in shown
+    assert main(["sessions", "export", session_id, str(tmp_path / "exp"), "--store", str(store)]) == 0
+    assert (tmp_path / "exp" / "session.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["edit", "{missing}", "blur it"], "not found"),
+        (["edit", "{html}", "blur it"], "HTML"),
+        (["edit", "{photo}", "make the sky purple"], "generative editor"),
+        (["edit", "{photo}", "   "], "empty"),
+        (["edit", "{photo}", "blur it", "--editor", "nope"], "Unknown editor"),
+        (["sessions", "show", "nope"], "No session"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, photo_path, args, message):
+    html = tmp_path / "page.png"
+    html.write_text("<!DOCTYPE html><html></html>")
+    values = {"missing": tmp_path / "missing.png", "html": html, "photo": photo_path}
+    argv = [a.format(**values) for a in args] + ["--store", str(tmp_path / "store")]
+    if args[0] == "edit":
+        argv += ["--out", str(tmp_path / "out")]
+    completed = subprocess.run(
+        [sys.executable, "-m", "edit_agent.cli", *argv], capture_output=True, text=True, cwd=REPO
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1 and message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_edit_takes_a_bundled_sample_by_name(tmp_path):
+    from edit_agent.samples import sample_image
+
+    out = tmp_path / "out"
+    assert main(["edit", "sample:coffee", "flip it horizontally", "--out", str(out), "--store", str(tmp_path / "s")]) == 0
+    expected = sample_image("coffee").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    assert Image.open(out / "turn-01.png").convert("RGB").tobytes() == expected.tobytes()

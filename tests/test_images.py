@@ -1,0 +1,163 @@
+"""Safe image input: every entry point goes through load_image, so every bad kind is tested here."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edit_agent.errors import InvalidImageError
+from edit_agent.images import ImageLimits, load_image
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims ``width x height`` (what a decompression bomb looks like)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def photo() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut()).resize((128, 128))
+
+
+@pytest.mark.parametrize("width,height", [(50_000, 50_000), (7_000, 7_000)])
+def test_decompression_bomb_is_refused_before_decoding(width, height):
+    with pytest.raises(InvalidImageError, match="bomb|MP"):
+        load_image(png_header_only(width, height))
+
+
+def test_truncated_jpeg_is_an_error(photo):
+    data = encoded(photo, "JPEG", quality=90)
+    with pytest.raises(InvalidImageError, match="truncated|corrupt"):
+        load_image(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (b"", "empty"),
+        (np.random.default_rng(0).bytes(4096), "not a PNG"),
+        (b"<!DOCTYPE html><html><body>not an image</body></html>", "HTML"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "SVG"),
+    ],
+    ids=["zero-bytes", "random-bytes", "html", "svg"],
+)
+def test_non_images_are_rejected(data, match):
+    with pytest.raises(InvalidImageError, match=match):
+        load_image(data)
+
+
+def test_html_saved_as_png_is_rejected_by_its_content(tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_text("<html><head><title>404</title></head></html>")
+    with pytest.raises(InvalidImageError, match="HTML"):
+        load_image(path)
+
+
+def test_tiff_is_rejected(photo):
+    with pytest.raises(InvalidImageError, match="TIFF"):
+        load_image(encoded(photo, "TIFF"))
+
+
+def test_cmyk_becomes_rgb():
+    cmyk = Image.new("CMYK", (16, 16), (0, 255, 255, 0))  # pure red ink-wise
+    image = load_image(encoded(cmyk, "JPEG", quality=100))
+    assert image.mode == "RGB"
+    red, green, blue = image.getpixel((8, 8))
+    assert red > 200 and green < 40 and blue < 40
+
+
+def test_16_bit_is_scaled_not_clipped():
+    values = np.array([[0, 1000, 32768, 65535]] * 8, dtype=np.uint16)
+    wide = Image.fromarray(np.repeat(values, 2, axis=1))
+    assert wide.mode.startswith("I;16")
+    image = load_image(encoded(wide, "PNG"))
+    row = [image.getpixel((x, 0))[0] for x in (0, 2, 4, 6)]
+    assert row == [0, 4, 128, 255]
+
+
+def test_palette_with_transparency_goes_over_white():
+    palette = Image.new("P", (16, 16), 0)
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    palette.paste(1, (0, 0, 8, 16))
+    image = load_image(encoded(palette, "PNG", transparency=0))
+    assert image.getpixel((2, 2)) == (255, 0, 0)
+    assert image.getpixel((12, 2)) == (255, 255, 255)
+
+
+def test_rgba_alpha_goes_over_white():
+    rgba = Image.new("RGBA", (16, 16), (0, 0, 255, 0))
+    assert load_image(encoded(rgba, "PNG")).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_animated_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    image = load_image(data)
+    red, green, blue = image.getpixel((8, 8))
+    assert red > 200 and blue < 50
+
+
+def test_exif_orientation_is_applied_then_stripped(photo):
+    wide = photo.resize((64, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    image = load_image(encoded(wide, "JPEG", exif=exif.tobytes(), quality=95))
+    assert image.size == (32, 64)
+    assert "exif" not in image.info
+    assert not image.getexif()
+
+
+@pytest.mark.parametrize("size", [(1, 1), (100_000, 1)], ids=["1x1", "100000x1"])
+def test_degenerate_sizes_are_rejected(size):
+    with pytest.raises(InvalidImageError, match="at least 8 px|longest side"):
+        load_image(encoded(Image.new("L", size), "PNG"))
+
+
+def test_limits_are_configurable(photo):
+    with pytest.raises(InvalidImageError, match="longest side may be at most 64"):
+        load_image(photo, limits=ImageLimits(max_side=64))
+    assert load_image(photo, limits=ImageLimits(max_side=128)).size == (128, 128)
+
+
+def test_every_input_kind_gives_the_same_pixels(photo, tmp_path):
+    path = tmp_path / "photo.png"
+    photo.save(path)
+    expected = photo.tobytes()
+    for source in (photo, path, str(path), path.read_bytes(), bytearray(path.read_bytes()), np.asarray(photo)):
+        image = load_image(source)
+        assert image.mode == "RGB" and image.tobytes() == expected
+
+
+@pytest.mark.parametrize("bad", [np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.float32), 42, None])
+def test_wrong_python_inputs_are_errors(bad):
+    with pytest.raises(InvalidImageError):
+        load_image(bad)
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(InvalidImageError, match="not found"):
+        load_image(tmp_path / "nope.png")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF"])
+def test_allowed_formats_load(photo, fmt):
+    image = load_image(encoded(photo, fmt))
+    assert image.size == photo.size and image.mode == "RGB"

@@ -1,0 +1,154 @@
+"""Exact photo edits: phrasing -> operations, and results equal to Pillow's exact operations."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageEnhance, ImageFilter
+
+from edit_agent.editors.exact import ExactEditor
+from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.photo_ops import Operation, apply_operations, describe_operations, parse_operations
+from edit_agent.reasoners.photo import PhotoRuleReasoner
+from edit_agent.records import Intent
+from tests.contracts import EditorContract, ReasonerContract
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.coffee()).resize((120, 80))
+
+
+def edit(photo: Image.Image, instruction: str) -> Image.Image:
+    return apply_operations(photo, parse_operations(instruction))
+
+
+T = Image.Transpose
+
+
+@pytest.mark.parametrize(
+    "instruction,expected",
+    [
+        ("rotate 90 degrees", lambda im: im.transpose(T.ROTATE_270)),
+        ("Rotate it 90° clockwise", lambda im: im.transpose(T.ROTATE_270)),
+        ("rotate the image 90 degrees counterclockwise", lambda im: im.transpose(T.ROTATE_90)),
+        ("rotate it anticlockwise", lambda im: im.transpose(T.ROTATE_90)),
+        ("rotate left", lambda im: im.transpose(T.ROTATE_90)),
+        ("rotate 180 degrees", lambda im: im.transpose(T.ROTATE_180)),
+        ("turn it upside down", lambda im: im.transpose(T.ROTATE_180)),
+        ("rotate 270 degrees", lambda im: im.transpose(T.ROTATE_90)),
+        ("flip it horizontally", lambda im: im.transpose(T.FLIP_LEFT_RIGHT)),
+        ("mirror the photo", lambda im: im.transpose(T.FLIP_LEFT_RIGHT)),
+        ("flip vertically", lambda im: im.transpose(T.FLIP_TOP_BOTTOM)),
+        ("crop to the left half", lambda im: im.crop((0, 0, 60, 80))),
+        ("crop to the right half", lambda im: im.crop((60, 0, 120, 80))),
+        ("crop to the top half", lambda im: im.crop((0, 0, 120, 40))),
+        ("crop it to the bottom half", lambda im: im.crop((0, 40, 120, 80))),
+        ("crop to a centred square", lambda im: im.crop((20, 0, 100, 80))),
+        ("crop to a centered square", lambda im: im.crop((20, 0, 100, 80))),
+        ("resize to 64x32", lambda im: im.resize((64, 32), Image.Resampling.LANCZOS)),
+        ("scale it by 50%", lambda im: im.resize((60, 40), Image.Resampling.LANCZOS)),
+        ("make it brighter", lambda im: ImageEnhance.Brightness(im).enhance(1.2)),
+        ("brighten by 35%", lambda im: ImageEnhance.Brightness(im).enhance(1.35)),
+        ("make it darker", lambda im: ImageEnhance.Brightness(im).enhance(0.8)),
+        ("more contrast", lambda im: ImageEnhance.Contrast(im).enhance(1.2)),
+        ("reduce the contrast by 10%", lambda im: ImageEnhance.Contrast(im).enhance(0.9)),
+        ("make it more saturated", lambda im: ImageEnhance.Color(im).enhance(1.2)),
+        ("make it less saturated by 50 percent", lambda im: ImageEnhance.Color(im).enhance(0.5)),
+        ("desaturate it", lambda im: ImageEnhance.Color(im).enhance(0.8)),
+        ("make it grayscale", lambda im: im.convert("L").convert("RGB")),
+        ("make it black and white", lambda im: im.convert("L").convert("RGB")),
+        ("turn it greyscale", lambda im: im.convert("L").convert("RGB")),
+        ("turn it 90 degrees to the left", lambda im: im.transpose(T.ROTATE_90)),
+        ("blur it", lambda im: im.filter(ImageFilter.GaussianBlur(2))),
+        ("blur with radius 5", lambda im: im.filter(ImageFilter.GaussianBlur(5))),
+        ("sharpen the photo", lambda im: im.filter(ImageFilter.SHARPEN)),
+    ],
+)
+def test_operation_equals_pillow(photo, instruction, expected):
+    assert edit(photo, instruction).tobytes() == expected(photo).convert("RGB").tobytes()
+
+
+def test_warmer_and_cooler_follow_the_stated_rule(photo):
+    warm = edit(photo, "make it warmer")
+    cool = edit(photo, "make it cooler by 10%")
+    red, green, blue = photo.getpixel((10, 10))
+    assert warm.getpixel((10, 10)) == (min(255, round(red * 1.1)), green, round(blue * 0.9))
+    assert cool.getpixel((10, 10)) == (round(red * 0.95), green, min(255, round(blue * 1.05)))
+
+
+def test_several_operations_apply_in_the_order_written(photo):
+    result = edit(photo, "rotate it 90 degrees and make it grayscale, then crop to the top half")
+    expected = photo.transpose(T.ROTATE_270).convert("L").convert("RGB")
+    expected = expected.crop((0, 0, expected.width, expected.height // 2))
+    assert result.tobytes() == expected.tobytes()
+    ops = parse_operations("crop to the left half then rotate 90 degrees")
+    assert [op.kind for op in ops] == ["crop", "rotate"]
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    ["ROTATE 90 DEGREES and MAKE IT GRAYSCALE", "Please flip it vertically.", "sharpen, blur and brighten"],
+)
+def test_case_and_punctuation_do_not_matter(instruction):
+    assert parse_operations(instruction) == parse_operations(instruction.lower())
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    ["make the car red", "add snow", "rotate the car 90 degrees", "brighten the sky", "remove the cat",
+     "make it brighter and add a hat", "rotate it 45 degrees", "upscale it"],
+)
+def test_unmappable_instructions_say_a_generative_editor_is_needed(instruction):
+    with pytest.raises(UnsupportedInstructionError, match="generative editor"):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize("instruction", ["resize to 0x10", "resize to 9000x10", "darken by 150%"])
+def test_impossible_values_are_clear_errors(instruction):
+    with pytest.raises(InvalidInstructionError):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [Operation(kind="rotate", value=90.0), Operation(kind="grayscale")],
+        [Operation(kind="rotate", value=270.0), Operation(kind="flip", target="vertical")],
+        [Operation(kind="crop", target="square"), Operation(kind="resize", size=(32, 32))],
+        [Operation(kind="resize", value=25.0), Operation(kind="brightness", value=-30.0)],
+        [Operation(kind="contrast", value=15.0), Operation(kind="saturation", value=-20.0)],
+        [Operation(kind="warmth", value=20.0), Operation(kind="blur", value=3.0), Operation(kind="sharpen")],
+    ],
+)
+def test_canonical_text_parses_back_to_the_same_operations(ops):
+    assert parse_operations(describe_operations(ops)) == ops
+
+
+def test_reasoner_says_which_operations_it_chose():
+    reasoner = PhotoRuleReasoner()
+    image = Image.new("RGB", (16, 16))
+    from edit_agent.records import TurnRequest
+
+    thought = reasoner.reconstruct(
+        TurnRequest(instruction="rotate it 90 degrees and make it grayscale", image=image, source_image=image)
+    )
+    assert "rotate the image 90 degrees clockwise" in thought.reasoning.lower()
+    assert "convert the image to grayscale" in thought.reasoning.lower()
+    assert thought.intent.text == "Rotate the image 90 degrees clockwise, then convert the image to grayscale."
+
+
+def test_exact_editor_applies_the_intent(photo):
+    output = ExactEditor().edit(photo, Intent(text="Rotate the image 180 degrees."))
+    assert output.tobytes() == photo.transpose(T.ROTATE_180).tobytes()
+
+
+class TestExactEditorContract(EditorContract):
+    def make_editor(self):
+        return ExactEditor()
+
+
+class TestPhotoRuleReasonerContract(ReasonerContract):
+    def make_reasoner(self):
+        return PhotoRuleReasoner()

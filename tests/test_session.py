@@ -1,0 +1,302 @@
+"""EditSession: the public API every face uses."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageOps
+
+from edit_agent import EditAgentError, EditResult, EditSession
+from edit_agent.errors import (
+    InvalidImageError,
+    InvalidInstructionError,
+    OutOfMemoryError,
+    UnknownSessionError,
+    UnknownTurnError,
+    UnsupportedInstructionError,
+)
+from edit_agent.records import Intent, Thought
+from edit_agent.testing import RecordingEditor, ScriptedReasoner
+
+
+@pytest.fixture
+def photo() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.chelsea()).resize((90, 60))
+
+
+def inverting_editor() -> RecordingEditor:
+    return RecordingEditor(lambda image, intent: ImageOps.invert(image))
+
+
+def snapshot(session: EditSession):
+    """Everything a failed edit must leave untouched."""
+    head = session.head
+    return (
+        EditSession.list(store=session._store),
+        [t.model_dump() for t in session.turn_records()],
+        head.turn_id if head else None,
+    )
+
+
+def test_first_edit_returns_a_full_result(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    result = session.edit(photo, "  rotate it 90 degrees  ")
+    assert isinstance(result, EditResult)
+    assert result.image.mode == "RGB"
+    assert result.image.tobytes() == photo.transpose(Image.Transpose.ROTATE_270).tobytes()
+    assert result.instruction == "rotate it 90 degrees"
+    assert result.intent == "Rotate the image 90 degrees clockwise."
+    assert "exact operation" in result.reasoning
+    assert result.session_id == session.id
+    assert result.editor == "exact"
+    assert result.seconds > 0
+    assert [turn.turn_id for turn in session.history] == [result.turn_id]
+
+
+@pytest.mark.parametrize("source", ["pil", "path", "bytes", "array"])
+def test_image_may_be_given_in_every_supported_form(tmp_path, photo, source):
+    import numpy as np
+
+    path = tmp_path / "in.png"
+    photo.save(path)
+    given = {"pil": photo, "path": path, "bytes": path.read_bytes(), "array": np.asarray(photo)}[source]
+    result = EditSession(store=tmp_path / "store").edit(given, "flip it vertically")
+    assert result.image.tobytes() == photo.transpose(Image.Transpose.FLIP_TOP_BOTTOM).tobytes()
+
+
+def test_later_turns_continue_from_the_head(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "crop to the left half")
+    second = session.edit(None, "rotate 180 degrees")
+    expected = photo.crop((0, 0, 45, 60)).transpose(Image.Transpose.ROTATE_180)
+    assert second.image.tobytes() == expected.tobytes()
+
+
+def test_first_turn_without_an_image_is_an_error(tmp_path):
+    session = EditSession(store=tmp_path)
+    with pytest.raises(InvalidImageError, match="first turn"):
+        session.edit(None, "make it brighter")
+    assert EditSession.list(store=tmp_path) == []
+
+
+@pytest.mark.parametrize("instruction", ["", "   \n\t", "x" * 2001, None, 42])
+def test_bad_instructions_are_rejected(tmp_path, photo, instruction):
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "make it brighter")
+    before = snapshot(session)
+    with pytest.raises(InvalidInstructionError):
+        session.edit(None, instruction)
+    assert snapshot(session) == before
+
+
+def test_an_instruction_of_2000_characters_is_accepted(tmp_path, photo):
+    instruction = "make it brighter" + " " * 1970 + "please"
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    assert len(session.edit(photo, "x" * 2000).instruction) == 2000
+    assert session.edit(None, instruction).instruction == instruction.strip()
+
+
+def test_unmappable_instruction_leaves_the_session_unchanged(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "make it brighter")
+    before = snapshot(session)
+    with pytest.raises(UnsupportedInstructionError, match="generative editor"):
+        session.edit(None, "make the cat wear a hat")
+    assert snapshot(session) == before
+
+
+def test_a_failing_editor_leaves_the_session_unchanged(tmp_path, photo):
+    def explode(image, intent):
+        if intent.text == "explode":
+            raise RuntimeError("backend crashed")
+        return image
+
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor(explode))
+    session.edit(photo, "fine")
+    before = snapshot(session)
+    with pytest.raises(EditAgentError, match="backend crashed"):
+        session.edit(None, "explode")
+    assert snapshot(session) == before
+
+
+def test_out_of_memory_becomes_a_clear_error_and_the_next_turn_works(tmp_path, photo):
+    class CudaOutOfMemory(RuntimeError):
+        pass
+
+    CudaOutOfMemory.__name__ = "OutOfMemoryError"  # the name torch.cuda uses
+
+    calls = []
+
+    def flaky(image, intent):
+        calls.append(intent.text)
+        if len(calls) == 2:
+            raise CudaOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return image
+
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor(flaky))
+    session.edit(photo, "one")
+    before = snapshot(session)
+    with pytest.raises(OutOfMemoryError, match="memory was freed"):
+        session.edit(None, "two")
+    assert snapshot(session) == before
+    assert session.edit(None, "three").instruction == "three"
+
+
+def test_reasoner_sees_the_raw_history_and_editor_gets_the_intent(tmp_path, photo):
+    reasoner = ScriptedReasoner([
+        Thought(reasoning="first", intent=Intent(text="A")),
+        Thought(reasoning="second", intent=Intent(text="B")),
+    ])
+    editor = RecordingEditor()
+    session = EditSession(store=tmp_path, reasoner=reasoner, editor=editor)
+    session.edit(photo, "make the car red")
+    result = session.edit(None, "and keep it so")
+    assert [c.intent for c in editor.calls] == ["A", "B"]
+    assert [h.instruction for h in reasoner.requests[1].history] == ["make the car red"]
+    assert reasoner.requests[1].history[0].intent == "A"
+    assert reasoner.requests[1].source_image.tobytes() == photo.tobytes()
+    assert (result.reasoning, result.intent, result.instruction) == ("second", "B", "and keep it so")
+
+
+def test_undo_redo_and_history(tmp_path, photo):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=inverting_editor())
+    assert session.history == [] and session.undo() is None and session.redo() is None
+    first = session.edit(photo, "one")
+    second = session.edit(None, "two")
+    assert [t.turn_id for t in session.history] == [first.turn_id, second.turn_id]
+    assert session.undo().turn_id == first.turn_id
+    assert session.undo() is None  # back at the source image
+    assert session.history == []
+    assert session.undo() is None  # nothing left to undo: unchanged
+    assert session.redo().turn_id == first.turn_id
+    assert session.redo().turn_id == second.turn_id
+    assert session.redo().turn_id == second.turn_id  # nothing to redo: the head stays
+    assert len(session.turns) == 2
+
+
+def test_edit_after_undo_continues_from_the_undone_head(tmp_path, photo):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=inverting_editor())
+    session.edit(photo, "one")
+    session.edit(None, "two")
+    session.undo()
+    session.undo()
+    third = session.edit(None, "three")  # from the source image again
+    assert third.image.tobytes() == ImageOps.invert(photo).tobytes()
+    assert [t.instruction for t in session.history] == ["three"]
+    assert len(session.turns) == 3
+
+
+def test_checkout_branches_and_redo_follows_the_last_visited_child(tmp_path, photo):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=inverting_editor())
+    first = session.edit(photo, "one")
+    session.edit(None, "two")
+    session.checkout(first.turn_id)
+    branch = session.edit(None, "branch")
+    assert [t.instruction for t in session.history] == ["one", "branch"]
+    records = {r.id: r for r in session.turn_records()}
+    assert records[branch.turn_id].parent_id == first.turn_id
+    assert [t.instruction for t in session.turns] == ["one", "two", "branch"]
+    session.undo()
+    assert session.redo().turn_id == branch.turn_id
+    with pytest.raises(UnknownTurnError, match="nope"):
+        session.checkout("nope")
+
+
+def test_checkout_of_another_sessions_turn_is_an_error(tmp_path, photo):
+    one = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    two = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    turn = one.edit(photo, "a").turn_id
+    two.edit(photo, "b")
+    with pytest.raises(UnknownTurnError):
+        two.checkout(turn)
+
+
+def test_sessions_reopen_by_id_and_list(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "make it brighter")
+    session.edit(None, "rotate left")
+    other = EditSession(store=tmp_path)
+    other.edit(photo, "blur it")
+    assert EditSession.list(store=tmp_path) == [session.id, other.id]
+    reopened = EditSession.open(session.id, store=tmp_path)
+    assert [t.intent for t in reopened.history] == [t.intent for t in session.history]
+    assert reopened.history[-1].image.tobytes() == session.history[-1].image.tobytes()
+    assert reopened.edit(None, "flip it vertically").intent == "Flip the image vertically."
+
+
+def test_open_unknown_session_is_an_error(tmp_path):
+    with pytest.raises(UnknownSessionError, match="no-such-id"):
+        EditSession.open("no-such-id", store=tmp_path)
+
+
+def test_store_defaults_to_edit_agent_home(tmp_path, photo, monkeypatch):
+    monkeypatch.setenv("EDIT_AGENT_HOME", str(tmp_path / "home"))
+    session = EditSession()
+    session.edit(photo, "sharpen it")
+    assert (tmp_path / "home" / "edit_agent.db").exists()
+    assert EditSession.list() == [session.id]
+
+
+def test_export_and_import_round_trip(tmp_path, photo):
+    session = EditSession(store=tmp_path / "a", reasoner=ScriptedReasoner(), editor=inverting_editor())
+    first = session.edit(photo, "one")
+    session.edit(None, "two")
+    session.checkout(first.turn_id)
+    session.edit(None, "three")
+    exported = session.export(tmp_path / "export" / "deep")
+    assert exported.name == "session.jsonl" and exported.exists()
+    assert len(list((tmp_path / "export" / "deep" / "images").glob("*.png"))) == 2  # photo, inverted
+
+    imported = EditSession.import_folder(tmp_path / "export" / "deep", store=tmp_path / "b")
+    assert imported.id == session.id
+    assert [t.model_dump(exclude={"seq"}) for t in imported.turn_records()] == [
+        t.model_dump(exclude={"seq"}) for t in session.turn_records()
+    ]
+    assert [t.instruction for t in imported.history] == ["one", "three"]
+    assert imported.history[-1].image.tobytes() == photo.tobytes()
+
+    again = EditSession.import_folder(tmp_path / "export" / "deep", store=tmp_path / "b")
+    assert again.id != session.id
+    assert [t.instruction for t in again.history] == ["one", "three"]
+    assert sorted(EditSession.list(store=tmp_path / "b")) == sorted([session.id, again.id])
+
+
+def test_import_rejects_a_tampered_export(tmp_path, photo):
+    from edit_agent.transfer import InvalidExportError
+
+    session = EditSession(store=tmp_path / "a")
+    session.edit(photo, "blur it")
+    folder = tmp_path / "export"
+    session.export(folder)
+    png = next((folder / "images").glob("*.png"))
+    Image.new("RGB", (9, 9)).save(png)
+    with pytest.raises(InvalidImageError, match="content hash"):
+        EditSession.import_folder(folder, store=tmp_path / "b")
+    (folder / "session.jsonl").write_text("not json\n")
+    with pytest.raises(InvalidExportError):
+        EditSession.import_folder(folder, store=tmp_path / "b")
+    with pytest.raises(InvalidExportError):
+        EditSession.import_folder(tmp_path / "empty", store=tmp_path / "b")
+    assert EditSession.list(store=tmp_path / "b") == []
+
+
+def test_backends_by_name_and_unknown_names(tmp_path):
+    from edit_agent.errors import UnknownBackendError
+
+    session = EditSession(store=tmp_path, reasoner="rules", editor="recording")
+    assert session.editor.name == "recording"
+    with pytest.raises(UnknownBackendError, match="choose one of"):
+        EditSession(store=tmp_path, editor="no-such-editor")
+    with pytest.raises(UnknownBackendError, match="not a reasoner"):
+        EditSession(store=tmp_path, reasoner=object())
+
+
+def test_a_session_made_with_custom_objects_reopens_with_the_defaults(tmp_path, photo):
+    class Custom(RecordingEditor):
+        name = "my-own-editor"
+
+    session = EditSession(store=tmp_path, editor=Custom())
+    session.edit(photo, "blur it")
+    reopened = EditSession.open(session.id, store=tmp_path)
+    assert reopened.edit(None, "rotate left").editor == "exact"

@@ -1,0 +1,159 @@
+"""The store: crash safety under SIGKILL, concurrent threads, orphan sweeping."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from edit_agent import EditSession
+from edit_agent.errors import ConcurrentEditError
+from edit_agent.images import image_hash
+from edit_agent.store import Store
+from edit_agent.testing import RecordingEditor, ScriptedReasoner
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from PIL import Image, ImageDraw
+    from edit_agent import EditSession
+    from edit_agent.testing import RecordingEditor, ScriptedReasoner
+
+    store, session_id = sys.argv[1], sys.argv[2]
+
+    def draw(image, intent):
+        # every turn's output differs, so every turn writes new image files
+        out = image.copy()
+        ImageDraw.Draw(out).text((2, 2), intent.text, fill=(255, 255, 0))
+        return out.rotate(7)
+
+    session = EditSession(store=store, reasoner=ScriptedReasoner(), editor=RecordingEditor(draw),
+                          session_id=session_id)
+    image = None if session.head is not None or session.turn_records() else Image.new("RGB", (96, 96), "teal")
+    print("ready", flush=True)
+    number = len(session.turn_records())
+    while True:
+        number += 1
+        result = session.edit(image, f"turn {number}")
+        image = None
+        print(result.turn_id, flush=True)
+    """
+)
+
+
+def check_store(folder: Path, session_id: str, committed: set[str]) -> int:
+    store = Store(folder)
+    try:
+        assert store.integrity_check() == "ok"
+        turns = store.turns(session_id)
+        by_id = {turn.id: turn for turn in turns}
+        assert committed <= set(by_id), "a turn reported as committed is missing"
+        assert [t.seq for t in turns] == list(range(1, len(turns) + 1))
+        session = store.get_session(session_id)
+        assert session.head == turns[-1].id  # each child continues from the head
+        for turn in turns:  # no partial turn: every row's images exist and match their hash
+            assert turn.parent_id is None or turn.parent_id in by_id
+            for digest in (turn.input_hash, turn.output_hash):
+                assert image_hash(store.load_image(digest)) == digest
+        return len(turns)
+    finally:
+        store.close()
+
+
+def test_sigkill_mid_turn_never_loses_or_half_writes_a_turn(tmp_path):
+    folder, session_id = tmp_path / "store", "crash-session"
+    rng = random.Random(0)
+    committed: set[str] = set()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    counts = []
+    for _ in range(20):
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(folder), session_id],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        time.sleep(rng.uniform(0.02, 0.4))
+        child.send_signal(signal.SIGKILL)
+        output, _ = child.communicate()
+        committed.update(line.strip() for line in output.splitlines() if line.strip())
+        counts.append(check_store(folder, session_id, committed))
+    assert counts == sorted(counts) and counts[-1] >= 20  # turns accumulate over the 20 runs
+    reopened = EditSession.open(session_id, store=folder, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    assert len(reopened.history) == counts[-1]
+
+
+def test_two_threads_editing_one_session_are_serialised(tmp_path):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor(delay=0.002))
+    session.edit(Image.new("RGB", (32, 32), "white"), "start")
+    twin = EditSession.open(session.id, store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    errors: list[BaseException] = []
+
+    def work(editor_session: EditSession, name: str) -> None:
+        try:
+            for number in range(15):
+                editor_session.edit(None, f"{name} {number}")
+        except BaseException as error:  # surfaced below, e.g. 'database is locked'
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(s, n)) for s, n in ((session, "a"), (twin, "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    history = session.history
+    assert len(history) == 31 and len(session.turns) == 31  # one chain: nothing lost or branched
+    assert len({turn.turn_id for turn in history}) == 31
+    instructions = [turn.instruction for turn in history[1:]]
+    assert sorted(instructions) == sorted([f"a {n}" for n in range(15)] + [f"b {n}" for n in range(15)])
+
+
+def test_a_head_moved_by_another_process_refuses_the_commit(tmp_path):
+    folder = tmp_path / "store"
+    session = EditSession(store=folder, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    session.edit(Image.new("RGB", (32, 32), "white"), "start")
+    other_process = textwrap.dedent(
+        f"""
+        from edit_agent import EditSession
+        from edit_agent.testing import RecordingEditor, ScriptedReasoner
+        s = EditSession.open({session.id!r}, store={str(folder)!r}, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+        s.edit(None, "from the other process")
+        """
+    )
+
+    def edit_elsewhere_meanwhile(image, intent):
+        subprocess.run([sys.executable, "-c", other_process], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        return image
+
+    session._editor = RecordingEditor(edit_elsewhere_meanwhile)
+    with pytest.raises(ConcurrentEditError, match="another process"):
+        session.edit(None, "mine")
+    assert [t.instruction for t in session.history] == ["start", "from the other process"]
+
+
+def test_orphan_images_are_swept_on_open_after_a_grace_period(tmp_path):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    kept = session.edit(Image.new("RGB", (16, 16), "red"), "one")
+    store = Store(tmp_path)
+    orphan = store.image_path(store.put_image(Image.new("RGB", (16, 16), "blue")))
+    stale_temp = orphan.parent / "leftover.tmp"
+    stale_temp.write_bytes(b"partial")
+    assert Store(tmp_path).sweep_orphans() == 0  # young files may belong to a turn in progress
+    old = time.time() - 7200
+    for path in (orphan, stale_temp):
+        os.utime(path, (old, old))
+    Store(tmp_path)  # opening sweeps
+    assert not orphan.exists() and not stale_temp.exists()
+    assert kept.image.getpixel((0, 0)) == (255, 0, 0)
+    assert Store(tmp_path).integrity_check() == "ok"
