@@ -1,0 +1,129 @@
+"""The langchain-core tools: schemas, an agent loop with a scripted chat model, bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from PIL import Image
+
+from edit_agent import EditSession
+from edit_agent.images import ImageLimits, encode_png
+from edit_agent.testing import RecordingEditor
+from edit_agent.tools import MAX_BASE64_CHARS, OPENAI_TOOL_SCHEMAS, TOOL_LIMITS, make_tools
+
+
+def b64(image: Image.Image) -> str:
+    return base64.b64encode(encode_png(image)).decode()
+
+
+@pytest.fixture
+def tools(tmp_path):
+    return {tool.name: tool for tool in make_tools("user-a", store=tmp_path)}
+
+
+def test_openai_schemas_describe_the_arguments():
+    by_name = {schema["function"]["name"]: schema["function"] for schema in OPENAI_TOOL_SCHEMAS}
+    assert list(by_name) == ["edit_image", "undo_edit", "session_history"]
+    edit = by_name["edit_image"]["parameters"]
+    assert edit["required"] == ["instruction"]
+    assert set(edit["properties"]) == {"instruction", "session_id", "image_base64", "image_id", "seed", "return_image"}
+    assert edit["properties"]["image_base64"]["anyOf"][0]["maxLength"] == MAX_BASE64_CHARS
+    assert "path" not in json.dumps(edit).lower() and "url" not in edit["properties"]
+    assert by_name["undo_edit"]["parameters"]["required"] == ["session_id"]
+    assert all(schema["description"] for schema in by_name.values())
+
+
+def test_a_scripted_agent_edits_then_undoes(tmp_path):
+    editor = RecordingEditor()
+    tools = {tool.name: tool for tool in make_tools("agent-run-1", store=tmp_path, editor=editor)}
+    png = b64(Image.new("RGB", (40, 30), "orange"))
+    model = GenericFakeChatModel(messages=iter([
+        AIMessage(content="", tool_calls=[{
+            "name": "edit_image", "id": "call-1", "args": {"instruction": "make it warmer", "image_base64": png},
+        }]),
+        AIMessage(content="", tool_calls=[{"name": "undo_edit", "id": "call-2", "args": {"session_id": "SESSION"}}]),
+        AIMessage(content="Done: warmed, then undone."),
+    ]))
+    messages: list = [HumanMessage("Warm this up, then change your mind.")]
+    session_id = None
+    while True:
+        reply = model.invoke(messages)
+        messages.append(reply)
+        if not reply.tool_calls:
+            break
+        for call in reply.tool_calls:
+            args = {k: (session_id if v == "SESSION" else v) for k, v in call["args"].items()}
+            result = tools[call["name"]].invoke({**call, "args": args, "type": "tool_call"})
+            assert isinstance(result, ToolMessage) and result.status == "success"
+            session_id = session_id or json.loads(result.content)["session_id"]
+            messages.append(result)
+    edit_reply, undo_reply = json.loads(messages[2].content), json.loads(messages[4].content)
+    assert edit_reply["intent"] == "Make the image warmer by 20%." and edit_reply["size"] == [40, 30]
+    assert messages[2].artifact.turn_id == edit_reply["turn_id"]  # the EditResult rides along
+    assert undo_reply == {"session_id": session_id, "head": None, "note": "Back at the source image."}
+    assert [call.intent for call in editor.calls] == ["Make the image warmer by 20%."]
+    assert EditSession.open(session_id, store=tmp_path).head is None
+
+
+def test_continue_branch_and_history(tools):
+    first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    sid = first["session_id"]
+    second = json.loads(tools["edit_image"].invoke({"instruction": "make it brighter", "session_id": sid,
+                                                    "return_image": True}))
+    assert Image.open(__import__("io").BytesIO(base64.b64decode(second["image_base64"]))).size == (10, 20)
+    branch = json.loads(tools["edit_image"].invoke({"instruction": "flip it vertically", "session_id": sid,
+                                                    "image_id": first["image_id"]}))
+    history = json.loads(tools["session_history"].invoke({"session_id": sid}))
+    assert [t["parent_id"] for t in history["turns"]] == [None, first["turn_id"], first["turn_id"]]
+    assert history["head"] == branch["turn_id"] and history["turns"][2]["is_head"]
+
+
+def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
+    sid = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
+                                                 "image_base64": b64(Image.new("RGB", (16, 16)))}))["session_id"]
+    other = {tool.name: tool for tool in make_tools("user-b", store=tmp_path)}
+    unknown = "0123456789abcdef" * 2
+    for name in ("undo_edit", "session_history"):
+        foreign_error = other[name].invoke({"session_id": sid})
+        unknown_error = other[name].invoke({"session_id": unknown})
+        assert foreign_error == f"Unknown session id {sid}."
+        assert unknown_error.replace(unknown, sid) == foreign_error
+    foreign_edit = other["edit_image"].invoke({"instruction": "make it warmer", "session_id": sid})
+    assert foreign_edit == f"Unknown session id {sid}."
+    assert len(EditSession.open(sid, store=tmp_path).turns) == 1  # nothing happened to the owner's session
+    malformed = other["undo_edit"].invoke({"session_id": "../../etc/passwd"})
+    assert malformed.startswith("Invalid arguments: session_id: String should match pattern")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"instruction": "make it warmer"}, "pass image_base64 to start a session"),
+        ({"instruction": "make it warmer", "image_base64": "not base64!!"}, "not valid base64"),
+        ({"instruction": "make it warmer", "image_base64": base64.b64encode(b"<html></html>").decode()},
+         "HTML files are not accepted"),
+        ({"instruction": "make it warmer", "image_base64": "/etc/passwd"}, "not valid base64"),  # paths are not read
+        ({"instruction": "make it warmer", "image_base64": "/etc/passwd="}, "not a PNG, JPEG"),
+        ({"instruction": "", "image_base64": "AAAA"}, "instruction: String should have at least 1 character"),
+        ({"instruction": "x" * 2001, "image_base64": "AAAA"}, "instruction: String should have at most 2000"),
+        ({"instruction": "make it warmer", "image_base64": "AAAA", "path": "/etc/passwd"}, "Extra inputs"),
+    ],
+)
+def test_bad_arguments_come_back_as_readable_text(tools, arguments, message):
+    reply = tools["edit_image"].invoke(arguments)
+    assert message in reply
+
+
+def test_oversized_images_are_refused(tmp_path):
+    tools = {t.name: t for t in make_tools("user-a", store=tmp_path, limits=ImageLimits(max_side=64))}
+    reply = tools["edit_image"].invoke({"instruction": "make it warmer", "image_base64": b64(Image.new("RGB", (65, 8)))})
+    assert reply == "The image is 65x8; its longest side may be at most 64 px."
+    too_long = tools["edit_image"].invoke({"instruction": "make it warmer", "image_base64": "A" * (MAX_BASE64_CHARS + 1)})
+    assert "image_base64: String should have at most" in too_long
+    assert TOOL_LIMITS.max_bytes * 4 // 3 < MAX_BASE64_CHARS
+    assert EditSession.list(store=tmp_path) == []
