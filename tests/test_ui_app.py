@@ -1,0 +1,221 @@
+"""The chat app's handlers through gradio_client against a launched app (recording editor)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from edit_agent import EditSession
+
+INSTRUCTIONS = ("rotate it 90 degrees", "make it warmer", "flip it vertically")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch_module.setenv("EDIT_AGENT_HOME", str(home))
+    monkeypatch_module.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+    from ui import backends
+    from ui.app import build_demo, launch_options
+    from ui.handlers import AppConfig
+
+    config = AppConfig(store=home / "store", editor="recording", max_upload="1mb")
+    demo = build_demo(config)
+    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(config))
+    try:
+        yield {"url": demo.local_url, "config": config, "editor": backends.editor("recording"), "demo": demo}
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def client(app) -> Client:
+    return Client(app["url"], verbose=False)
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> str:
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (48, 32), (200, 60, 30)).save(path)
+    return str(path)
+
+
+def fresh_state(client: Client) -> dict:
+    state, *_ = client.predict({"token": None, "session_id": None}, api_name="/restore")
+    return state
+
+
+def edit(client: Client, state: dict, text: str, image: str | None = None) -> tuple:
+    message = {"text": text, "files": [handle_file(image)] if image else []}
+    cleared, *view = client.predict(message, state, "rules", "recording", api_name="/edit")
+    assert cleared == {"text": "", "files": []}
+    return tuple(view)
+
+
+def captions(view: tuple) -> list[str]:
+    return [item["caption"] for item in view[3]["value"]]
+
+
+def test_restore_gives_each_visitor_a_token_and_an_empty_view(client: Client):
+    state, chat, image, timeline, status, sessions = client.predict(None, api_name="/restore")
+    assert len(state["token"]) >= 32 and state["session_id"] is None
+    assert chat == [] and image is None and timeline["value"] == []
+    assert "Upload a photo" in status and sessions["choices"] == []
+    assert fresh_state(client)["token"] != state["token"]
+
+
+def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, photo: str):
+    calls_before = len(app["editor"].calls)
+    state = fresh_state(client)
+    view = edit(client, state, INSTRUCTIONS[0], photo)
+    state = view[0]
+    assert state["session_id"]
+    view = edit(client, state, INSTRUCTIONS[1])
+    assert captions(view) == ["Source", "#1: rotate it 90 degrees", "#2: make it warmer ●"]
+    assert [call.intent for call in app["editor"].calls[calls_before:]] == [
+        "Rotate the image 90 degrees clockwise.", "Make the image warmer by 20%.",
+    ]
+    chat = view[1]
+    assert chat[2]["metadata"]["title"] == "Reasoning"
+    assert any("Make the image warmer" in part.get("text", "") for m in chat for part in m["content"])
+    assert Image.open(view[2]).size == (48, 32)  # full size, not the thumbnail (the recording editor copies)
+
+    view = client.predict(state, api_name="/undo")
+    assert captions(view)[-1] == "#2: make it warmer" and "at edit #1" in view[4]
+    view = client.predict(state, api_name="/redo")
+    assert "at edit #2" in view[4]
+
+    session = EditSession.open(state["session_id"], store=app["config"].store)
+    first = session.turn_records()[0].id
+    view = client.predict(state, first, api_name="/checkout")
+    assert view[3]["selected_index"] == 1
+    view = edit(client, state, INSTRUCTIONS[2])
+    assert captions(view)[-1] == "#3 ↳ from #1: flip it vertically ●"
+    records = session.turn_records()
+    assert [r.parent_id for r in records] == [None, records[0].id, records[0].id]
+    assert [turn.instruction for turn in session.history] == [INSTRUCTIONS[0], INSTRUCTIONS[2]]
+
+    view = client.predict(state, "", api_name="/checkout")  # back to the source image
+    assert view[3]["selected_index"] == 0 and "at the source image" in view[4]
+
+
+def test_a_reload_restores_the_session_and_lists_it(client: Client, photo: str):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    again, chat, image, timeline, status, sessions = client.predict(state, api_name="/restore")
+    assert again == state and len(timeline["value"]) == 2
+    assert [value for _, value in sessions["choices"]] == [state["session_id"]]
+    view = client.predict(state, api_name="/new_session")
+    assert view[0]["session_id"] is None and view[0]["token"] == state["token"]
+    view = client.predict(view[0], state["session_id"], api_name="/open_session")
+    assert view[0] == state
+
+
+def test_users_are_isolated_and_foreign_ids_look_unknown(client: Client, photo: str):
+    owner = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    stranger = fresh_state(client)
+    with pytest.raises(AppError) as foreign:
+        client.predict(stranger, owner["session_id"], api_name="/open_session")
+    with pytest.raises(AppError) as unknown:
+        client.predict(stranger, "f" * 32, api_name="/open_session")
+    assert str(foreign.value).replace(owner["session_id"], "ID") == str(unknown.value).replace("f" * 32, "ID")
+    # A stolen session id in the browser state is dropped, not shown.
+    hijack = {**stranger, "session_id": owner["session_id"]}
+    restored = client.predict(hijack, api_name="/restore")
+    assert restored[0]["session_id"] is None and restored[5]["choices"] == []
+    with pytest.raises(AppError, match="Unknown session"):
+        client.predict(hijack, api_name="/undo")
+
+
+def test_bad_input_gives_a_message_and_changes_nothing(app, client: Client, photo: str, tmp_path: Path):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    session = EditSession.open(state["session_id"], store=app["config"].store)
+    before = [turn.turn_id for turn in session.turns]
+    with pytest.raises(AppError, match="Type what to change"):
+        edit(client, state, "   ")
+    with pytest.raises(AppError, match="cannot|not|unsupported|Unsupported"):
+        edit(client, state, "paint a dragon on it")
+    fake = tmp_path / "fake.png"
+    fake.write_text("<html>not an image</html>")
+    with pytest.raises(AppError, match="HTML files are not accepted"):
+        edit(client, state, "make it warmer", str(fake))
+    with pytest.raises(AppError, match="Upload an image"):
+        edit(client, fresh_state(client), "make it warmer")
+    assert [turn.turn_id for turn in session.turns] == before
+
+
+def test_uploads_over_the_size_limit_are_refused_by_the_server(app, tmp_path: Path):
+    import httpx
+
+    big = io.BytesIO()
+    Image.effect_noise((700, 700), 60).convert("RGB").save(big, format="BMP")  # ~1.5 MB, over 1 MB
+    small = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(small, format="PNG")
+    upload = app["url"] + "gradio_api/upload"
+    refused = httpx.post(upload, files={"files": ("big.bmp", big.getvalue(), "image/bmp")})
+    accepted = httpx.post(upload, files={"files": ("small.png", small.getvalue(), "image/png")})
+    assert refused.status_code == 413 and accepted.status_code == 200
+
+
+def test_download_session_zip_imports_back(app, client: Client, photo: str, tmp_path: Path):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    edit(client, state, INSTRUCTIONS[1])
+    archive = client.predict(state, api_name="/export")
+    with zipfile.ZipFile(archive) as opened:
+        names = opened.namelist()
+        opened.extractall(tmp_path / "unzipped")
+    assert "session.jsonl" in names and any(name.endswith(".png") for name in names)
+    imported = EditSession.import_folder(tmp_path / "unzipped", store=tmp_path / "other-store")
+    assert [turn.instruction for turn in imported.history] == list(INSTRUCTIONS[:2])
+
+
+def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo: str):
+    import base64
+
+    import httpx
+
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(api) == {"/edit_image", "/undo_edit", "/session_history"}
+    names = [tool["name"] for tool in httpx.get(app["url"] + "gradio_api/mcp/schema").json()]
+    assert names == ["edit_image", "undo_edit", "session_history"]
+
+    token = "agent-secret-0123456789"
+    png = base64.b64encode(Path(photo).read_bytes()).decode()
+    reply = json.loads(client.predict("make it warmer", token, png, api_name="/edit_image"))
+    assert reply["intent"] == "Make the image warmer by 20%." and "image_base64" not in reply
+    history = json.loads(client.predict(reply["session_id"], token, api_name="/session_history"))
+    assert [turn["turn_id"] for turn in history["turns"]] == [reply["turn_id"]]
+    assert client.predict(reply["session_id"], "another-token-0123456789", api_name="/undo_edit") == (
+        f"Unknown session id {reply['session_id']}."
+    )
+    assert "16 characters" in client.predict(reply["session_id"], "short", api_name="/undo_edit")
+
+
+def test_production_settings(app):
+    from ui.app import launch_options
+
+    options = launch_options(app["config"])
+    assert options["allowed_paths"] == [] and options["run_history"] is False
+    assert options["server_name"] == "127.0.0.1" and options["max_file_size"] == "1mb"
+    demo = app["demo"]
+    assert demo._queue.max_size == app["config"].queue_size
+    edit_fn = next(fn for fn in demo.fns.values() if fn.api_name == "edit")
+    tool_fn = next(fn for fn in demo.fns.values() if fn.api_name == "edit_image")
+    assert edit_fn.concurrency_id == tool_fn.concurrency_id == "gpu" and edit_fn.concurrency_limit == 1
+    assert all(fn.api_name for fn in demo.fns.values() if fn.fn is not None)
+    from gradio.utils import get_upload_folder
+
+    store = Path(app["config"].store).resolve()
+    assert not store.is_relative_to(Path(get_upload_folder()).resolve())

@@ -1,0 +1,1 @@
+"""The Gradio chat app over :class:`edit_agent.EditSession` (see :mod:`ui.app`)."""

@@ -1,0 +1,225 @@
+"""The chat app: a module-level ``demo`` built from the plain handlers in :mod:`ui.handlers`.
+
+    python app.py                      # http://127.0.0.1:7860, offline defaults
+    edit-agent serve --port 8000
+
+The three agent tools (``edit_image``, ``undo_edit``, ``session_history``) are the app's public
+API and, when ``gradio[mcp]`` is installed, its MCP tools; the chat events are callable by
+``gradio_client`` too but left out of the API docs, since they carry the browser's state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from edit_agent.session import default_store_folder
+from edit_agent.tools import make_tools
+from ui import backends, files
+from ui.handlers import AppConfig, ChatApp
+from ui.samples import samples
+
+CSS = """
+.gradio-container { max-width: 1400px !important; margin: auto; }
+#timeline .caption-label { font-size: 0.78rem; white-space: normal; }
+#status { min-height: 2.2em; }
+footer { opacity: 0.6; }
+"""
+
+INTRO = (
+    "## edit-agent\n"
+    "Edit one image over many turns. Each turn keeps the earlier edits and rules in force; "
+    "expand **Reasoning** to see how the instruction was read. Click a turn in the timeline to "
+    "continue from it (a branch)."
+)
+
+
+def build_demo(config: AppConfig | None = None) -> gr.Blocks:
+    """The app for ``config`` (default: :meth:`AppConfig.from_env`)."""
+    config = config or AppConfig.from_env()
+    app = ChatApp(config)
+    # Gradio's file cache (uploads, rendered images) is swept hourly of files older than a day.
+    with gr.Blocks(title="edit-agent", delete_cache=(3600, 24 * 3600)) as demo:
+        # A fixed key and secret, so the browser's session survives a server restart.
+        state = gr.BrowserState(
+            {"token": None, "session_id": None}, storage_key="edit-agent", secret=_browser_secret(config)
+        )
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    label="Chat", height=600, layout="bubble", feedback_options=None,
+                    placeholder="Upload a photo or pick a sample, then say what to change.",
+                    elem_id="chat",
+                )
+                message = gr.MultimodalTextbox(
+                    placeholder="Attach an image to start, or type the next edit…", file_types=["image"],
+                    sources=["upload"], show_label=False, elem_id="message",
+                )
+                with gr.Row():
+                    undo = gr.Button("↶ Undo", size="sm", elem_id="undo")
+                    redo = gr.Button("↷ Redo", size="sm", elem_id="redo")
+                    new = gr.Button("New session", size="sm", elem_id="new-session")
+            with gr.Column(scale=2):
+                image = gr.Image(
+                    label="Current image", type="filepath", format="png", interactive=False, height=340,
+                    buttons=["download", "fullscreen"], elem_id="current-image",
+                )
+                status = gr.Markdown(elem_id="status")
+                timeline = gr.Gallery(
+                    label="Timeline (click a turn to continue from it)", columns=4, height=230,
+                    allow_preview=False, object_fit="cover", elem_id="timeline",
+                )
+                with gr.Accordion("Samples", open=True):
+                    sample_gallery = gr.Gallery(
+                        value=[(files.sample_file(s.name, s.load), s.name) for s in samples()],
+                        show_label=False, columns=4, height=140, allow_preview=False, object_fit="cover",
+                        elem_id="samples",
+                    )
+                with gr.Accordion("My sessions", open=False):
+                    sessions = gr.Dropdown(label="Reopen a session", choices=[], elem_id="sessions")
+                    export = gr.Button("Download session (zip)", size="sm")
+                    export_file = gr.File(label="Session export", interactive=False)
+                with gr.Accordion("Settings (new sessions)", open=False):
+                    reasoner, editor = _settings_panel(config)
+        # Hidden inputs for the API form of a timeline click.
+        turn_id = gr.Textbox(visible=False)
+        checkout = gr.Button(visible=False)
+
+        view = [state, chat, image, timeline, status, sessions]
+        internal: dict[str, Any] = {"api_visibility": "undocumented"}
+        demo.load(app.restore, [state], view, api_name="restore", **internal)
+        message.submit(
+            app.edit, [message, state, reasoner, editor], [message, *view], api_name="edit",
+            concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
+        )
+        undo.click(app.undo, [state], view, api_name="undo", **internal)
+        redo.click(app.redo, [state], view, api_name="redo", **internal)
+        new.click(app.new_session, [state], view, api_name="new_session", **internal)
+        timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal)
+        checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
+        sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
+        export.click(app.export, [state], [export_file], api_name="export", **internal)
+        sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
+        _agent_tools(config)
+    demo.queue(max_size=config.queue_size, default_concurrency_limit=8)
+    return demo
+
+
+def launch_options(config: AppConfig, *, host: str = "127.0.0.1", port: int | None = None) -> dict[str, Any]:
+    """Production settings for ``demo.launch``."""
+    return {
+        "server_name": host,
+        "server_port": port,
+        "max_file_size": config.max_upload,
+        "allowed_paths": [],  # the store is served only through copies in Gradio's cache
+        "run_history": False,  # runs hold users' images; keep none in the browser
+        "mcp_server": mcp_available(),
+        "footer_links": ["api"],
+        "enable_monitoring": False,
+        "show_error": False,
+        "theme": gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"),
+        "css": CSS,
+    }
+
+
+def mcp_available() -> bool:
+    return importlib.util.find_spec("mcp") is not None
+
+
+def _settings_panel(config: AppConfig) -> tuple[gr.Radio, gr.Radio]:
+    pickers = []
+    for kind, configured in (("reasoner", config.reasoner), ("editor", config.editor)):
+        available, unavailable = backends.choices(kind, configured)
+        pickers.append(gr.Radio(available, value=configured, label=kind.capitalize(), elem_id=f"{kind}-picker"))
+        if unavailable:
+            gr.Radio(
+                list(unavailable), label=f"Unavailable {kind}s here", interactive=False,
+                info="; ".join(f"{name}: {reason}" for name, reason in unavailable.items()),
+            )
+    return pickers[0], pickers[1]
+
+
+def _pick_sample(event: gr.SelectData) -> dict[str, Any]:
+    """Put the clicked sample into the message box; sending a message then starts a session."""
+    path = event.value["image"]["path"] if isinstance(event.value, dict) else event.value
+    return {"text": "", "files": [path]}
+
+
+def _browser_secret(config: AppConfig) -> str:
+    """The key that encrypts the browser state, kept in the store folder (created once, mode 600)."""
+    folder = Path(config.store or default_store_folder()).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ui-secret"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _agent_tools(config: AppConfig) -> None:
+    """Serve the langchain tools as API endpoints (and MCP tools): same code, same checks."""
+
+    def call(tool_name: str, owner_token: str, arguments: dict[str, Any]) -> str:
+        if not isinstance(owner_token, str) or len(owner_token) < 16:
+            return "owner_token must be a secret of at least 16 characters; reuse it to reach your sessions."
+        tools = make_tools(
+            owner_token, store=config.store,
+            reasoner=backends.reasoner(config.reasoner), editor=backends.editor(config.editor),
+        )
+        tool = next(tool for tool in tools if tool.name == tool_name)
+        return str(tool.invoke({key: value for key, value in arguments.items() if value not in ("", None)}))
+
+    def edit_image(
+        instruction: str, owner_token: str, image_base64: str = "", session_id: str = "", image_id: str = "",
+        return_image: bool = False,
+    ) -> str:
+        """Edit an image by instruction, one turn of a multi-turn session that keeps earlier edits and rules.
+
+        Args:
+            instruction: what to change, e.g. "make it warmer".
+            owner_token: a secret of your choosing (16+ characters); only the same token reaches the session again.
+            image_base64: base64 PNG/JPEG/WEBP image that starts a new session (leave empty to continue one).
+            session_id: the session to continue, from an earlier reply.
+            image_id: a turn_id of this session to continue from instead of the latest image (a branch).
+            return_image: also return the edited image as base64 PNG (large).
+        Returns:
+            JSON with session_id, turn_id, the reconstructed intent and the constraints in force, or an error message.
+        """
+        return call("edit_image", owner_token, {
+            "instruction": instruction, "image_base64": image_base64, "session_id": session_id,
+            "image_id": image_id, "return_image": return_image,
+        })
+
+    def undo_edit(session_id: str, owner_token: str) -> str:
+        """Undo the latest edit of a session.
+
+        Args:
+            session_id: the session, from an edit_image reply.
+            owner_token: the token the session was created with.
+        Returns:
+            JSON describing the new latest turn, or an error message.
+        """
+        return call("undo_edit", owner_token, {"session_id": session_id})
+
+    def session_history(session_id: str, owner_token: str) -> str:
+        """List every turn of a session and which one is current.
+
+        Args:
+            session_id: the session, from an edit_image reply.
+            owner_token: the token the session was created with.
+        Returns:
+            JSON with the turns (ids, parents, instructions, intents), or an error message.
+        """
+        return call("session_history", owner_token, {"session_id": session_id})
+
+    gr.api(edit_image, api_name="edit_image", concurrency_id="gpu", concurrency_limit=config.gpu_concurrency)
+    gr.api(undo_edit, api_name="undo_edit")
+    gr.api(session_history, api_name="session_history")
+
+
+demo = build_demo()

@@ -1,0 +1,82 @@
+"""Image and export files the browser downloads, written inside Gradio's own file cache.
+
+The store stays outside that cache and is never an allowed path; only copies made for display
+or download land here, named by content hash (so each is written once).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from gradio.utils import get_upload_folder
+from PIL import Image
+
+THUMBNAIL_SIDE = 256
+
+Loader = Callable[[], Image.Image]
+
+
+def cache_folder(*parts: str) -> Path:
+    folder = Path(get_upload_folder()).joinpath("edit-agent", *parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def full_image(digest: str, load: Loader) -> str:
+    """A lossless PNG of the image with this hash (what the download button saves)."""
+    path = cache_folder("images") / f"{digest[:32]}.png"
+    if not path.exists():
+        _write_atomically(path, lambda target: load().save(target, format="PNG", compress_level=1))
+    return str(path)
+
+
+def thumbnail(digest: str, load: Loader) -> str:
+    """A small JPEG for the chat and the timeline."""
+    path = cache_folder("thumbs") / f"{digest[:32]}.jpg"
+    if not path.exists():
+        def write(target: Path) -> None:
+            image: Image.Image = load().copy()
+            image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            image.save(target, format="JPEG", quality=88)
+
+        _write_atomically(path, write)
+    return str(path)
+
+
+def sample_file(name: str, load: Loader) -> str:
+    path = cache_folder("samples") / f"{name}.png"
+    if not path.exists():
+        _write_atomically(path, lambda target: load().save(target, format="PNG"))
+    return str(path)
+
+
+def zip_folder(folder: Path, name: str) -> str:
+    """Zip ``folder`` into the cache as ``name``.zip (one fresh file per request)."""
+    target = cache_folder("exports", f"{time.time_ns()}") / f"{name}.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder))
+    return str(target)
+
+
+def temporary_folder() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="edit-agent-export-")
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    # Concurrent requests may render the same image; a reader must never see half a file.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+

@@ -1,0 +1,271 @@
+"""The app's event handlers: plain functions over EditSession, one per user action.
+
+Every handler takes the browser state ``{"token": ..., "session_id": ...}`` and returns it
+(possibly changed) with the refreshed view. The token is a random secret that the browser keeps;
+a session is visible only to the token that created it, and an unknown or foreign session id gets
+the same error. Errors reach the user as ``gr.Error`` messages; the session is left as it was.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from pydantic import BaseModel, ConfigDict
+
+from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
+from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError
+from edit_agent.images import ImageLimits
+from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
+from edit_agent.session import EditSession, open_store
+from edit_agent.store import Store
+from edit_agent.tools import TOOL_LIMITS, SessionOwners, session_owners
+from ui import backends, files, views
+
+log = logging.getLogger(__name__)
+
+
+class AppConfig(BaseModel):
+    """How the app runs. Defaults run offline on a CPU-only machine."""
+
+    model_config = ConfigDict(frozen=True)
+
+    store: Path | None = None
+    """Store folder; ``None``: ``$EDIT_AGENT_HOME`` or the per-user data folder (never Gradio's cache)."""
+    reasoner: str = DEFAULT_REASONER
+    """Reasoner preselected for new sessions."""
+    editor: str = DEFAULT_EDITOR
+    """Editor preselected for new sessions."""
+    image_limits: ImageLimits = TOOL_LIMITS
+    """Limits on uploaded images (after Gradio's byte limit ``max_upload``)."""
+    max_upload: str = "16mb"
+    """Largest upload Gradio accepts at all."""
+    queue_size: int = 64
+    """Requests waiting beyond this are refused with a 'queue full' message instead of piling up."""
+    gpu_concurrency: int = 1
+    """Edits that may run at once (they share one accelerator)."""
+
+    @classmethod
+    def from_env(cls) -> AppConfig:
+        """``EDIT_AGENT_HOME``, ``EDIT_AGENT_REASONER``, ``EDIT_AGENT_EDITOR`` override the defaults."""
+        overrides: dict[str, Any] = {}
+        if os.environ.get("EDIT_AGENT_HOME"):
+            overrides["store"] = Path(os.environ["EDIT_AGENT_HOME"])
+        for field in ("reasoner", "editor"):
+            if os.environ.get(f"EDIT_AGENT_{field.upper()}"):
+                overrides[field] = os.environ[f"EDIT_AGENT_{field.upper()}"]
+        return cls(**overrides)
+
+
+def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Show SDK errors as messages; log anything else and show a short message, never a trace."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except EditAgentError as error:
+            raise gr.Error(str(error), title="Could not do that") from error
+        except Exception as error:
+            log.exception("unexpected failure in %s", handler.__name__)
+            raise gr.Error(f"Unexpected {type(error).__name__}; nothing was changed.", title="Error") from error
+
+    return wrapper
+
+
+class _NotLoaded:
+    """Stands in for a backend when a handler only reads or moves the head (no model is loaded)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def reconstruct(self, request: TurnRequest) -> Thought:
+        raise AssertionError("read-only session")
+
+    def edit(self, image: object, intent: Intent, *, seed: int | None = None) -> object:
+        raise AssertionError("read-only session")
+
+    def info(self) -> EditorInfo:
+        return EditorInfo(backend=self.name)
+
+
+class ChatApp:
+    """The handlers, bound to one store."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+
+    @functools.cached_property
+    def store(self) -> Store:
+        return open_store(self.config.store)
+
+    @functools.cached_property
+    def owners(self) -> SessionOwners:
+        return session_owners(self.store)
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def _state(self, state: Any) -> dict[str, Any]:
+        """A clean copy of the browser state, with a token (made on first visit)."""
+        state = state if isinstance(state, dict) else {}
+        token = state.get("token")
+        if not isinstance(token, str) or len(token) < 32:
+            token = secrets.token_urlsafe(32)
+        session_id = state.get("session_id")
+        return {"token": token, "session_id": session_id if isinstance(session_id, str) else None}
+
+    def _open(self, state: dict[str, Any], *, for_edit: bool = False) -> EditSession:
+        session_id = self.owners.check(state["session_id"], state["token"])
+        if not for_edit:
+            return EditSession.open(
+                session_id, store=self.store, reasoner=_NotLoaded("reasoner"), editor=_NotLoaded("editor")
+            )
+        settings = self.store.get_session(session_id).settings
+        return EditSession.open(
+            session_id, store=self.store,
+            reasoner=self._backend("reasoner", settings["reasoner"]), editor=self._backend("editor", settings["editor"]),
+        )
+
+    def _backend(self, kind: backends.Kind, name: str) -> Any:
+        reason = backends.unavailable_reason(kind, name)
+        if reason is not None:
+            raise gr.Error(f"The {kind} {name!r} is not available here: {reason}.")
+        return backends.reasoner(name) if kind == "reasoner" else backends.editor(name)
+
+    def _reply(self, state: dict[str, Any]) -> tuple[Any, ...]:
+        if state["session_id"] is None:
+            view = views.empty_view()
+        else:
+            view = views.session_view(state["session_id"], self.store)
+        return (state, *view.values(), self._sessions_menu(state))
+
+    def _sessions_menu(self, state: dict[str, Any]) -> Any:
+        choices = views.session_choices(self.store, self.owners.sessions(state["token"]))
+        return gr.Dropdown(choices=choices, value=state["session_id"])
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    @friendly_errors
+    def restore(self, state: Any) -> tuple[Any, ...]:
+        """Page load: show the session the browser last had, if it is still this user's."""
+        state = self._state(state)
+        if state["session_id"] is not None and not self._owns(state):
+            state["session_id"] = None
+        return self._reply(state)
+
+    @friendly_errors
+    def edit(
+        self, message: Any, state: Any, reasoner: str, editor: str, progress: gr.Progress = gr.Progress()
+    ) -> tuple[Any, ...]:
+        """Run one turn. A message with an image starts a new session from that image."""
+        state = self._state(state)
+        text, image_path = _message_parts(message)
+        if not text:
+            raise InvalidInstructionError("Type what to change (e.g. 'make it warmer').")
+        progress(0.1, desc="Reconstructing the intent and editing…")
+        if image_path is not None:
+            session = EditSession(
+                store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
+                editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
+            )
+            self.owners.claim(session.id, state["token"])
+            session.edit(Path(image_path), text)
+            state["session_id"] = session.id
+        elif state["session_id"] is None:
+            raise InvalidImageError("Upload an image or pick a sample first.")
+        else:
+            self._open(state, for_edit=True).edit(None, text)
+        progress(1.0, desc="Done")
+        return (None, *self._reply(state))
+
+    @friendly_errors
+    def undo(self, state: Any) -> tuple[Any, ...]:
+        state = self._state(state)
+        if state["session_id"] is not None:
+            self._open(state).undo()
+        return self._reply(state)
+
+    @friendly_errors
+    def redo(self, state: Any) -> tuple[Any, ...]:
+        state = self._state(state)
+        if state["session_id"] is not None:
+            self._open(state).redo()
+        return self._reply(state)
+
+    @friendly_errors
+    def checkout(self, state: Any, turn_id: str) -> tuple[Any, ...]:
+        """Make a turn current (``""``: the source image); the next edit branches from it."""
+        state = self._state(state)
+        session = self._open(state)
+        if turn_id:
+            session.checkout(turn_id)
+        else:
+            while session.undo() is not None:  # the SDK moves to the source one step at a time
+                pass
+        return self._reply(state)
+
+    @friendly_errors
+    def select_turn(self, state: Any, event: gr.SelectData) -> tuple[Any, ...]:
+        """A click on the timeline: item 0 is the source, item k the k-th turn made."""
+        state = self._state(state)
+        session = self._open(state)
+        records = session.turn_records()
+        index = event.index if isinstance(event.index, int) else event.index[0]
+        turn_id = "" if index == 0 or index > len(records) else records[index - 1].id
+        return self.checkout(state, turn_id)
+
+    @friendly_errors
+    def new_session(self, state: Any) -> tuple[Any, ...]:
+        state = self._state(state)
+        state["session_id"] = None
+        return self._reply(state)
+
+    @friendly_errors
+    def open_session(self, state: Any, session_id: str | None) -> tuple[Any, ...]:
+        state = self._state(state)
+        if session_id and session_id != state["session_id"]:
+            self.owners.check(session_id, state["token"])
+            state["session_id"] = session_id
+        return self._reply(state)
+
+    @friendly_errors
+    def export(self, state: Any) -> str:
+        """The whole session as a zip (session.jsonl and its PNGs), importable with the SDK."""
+        state = self._state(state)
+        if state["session_id"] is None:
+            raise gr.Error("There is no session to download yet.")
+        session = self._open(state)
+        with files.temporary_folder() as folder:
+            session.export(Path(folder) / "session")
+            return files.zip_folder(Path(folder) / "session", f"edit-session-{session.id[:8]}")
+
+    def _owns(self, state: dict[str, Any]) -> bool:
+        try:
+            self.owners.check(state["session_id"], state["token"])
+        except EditAgentError:
+            return False
+        return True
+
+
+def _message_parts(message: Any) -> tuple[str, str | None]:
+    """(instruction, uploaded image path or None) from the multimodal textbox value."""
+    if isinstance(message, str):
+        return message.strip(), None
+    if not isinstance(message, dict):
+        return "", None
+    text = str(message.get("text") or "").strip()
+    uploads = message.get("files") or []
+    if len(uploads) > 1:
+        raise InvalidImageError("Send one image at a time.")
+    if not uploads:
+        return text, None
+    upload = uploads[0]
+    return text, upload if isinstance(upload, str) else upload.get("path")

@@ -1,0 +1,129 @@
+"""What the app shows for a session: chat messages, the timeline, the current image, a status line.
+
+Everything is rebuilt from the store on each event, so a reload, a second tab or a server restart
+shows exactly what is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from edit_agent.records import TurnRecord
+from edit_agent.store import Store
+from ui import files
+
+EMPTY_CHAT_HINT = "Upload a photo or pick a sample, then say what to change."
+
+
+@dataclass(frozen=True)
+class View:
+    """The values of the components every event refreshes, in output order."""
+
+    chat: list[dict[str, Any]]
+    image: str | None
+    timeline: list[tuple[str, str]]
+    timeline_index: int | None
+    status: str
+
+    def values(self) -> tuple[Any, ...]:
+        import gradio as gr
+
+        timeline = gr.Gallery(value=self.timeline, selected_index=self.timeline_index)
+        return self.chat, self.image, timeline, self.status
+
+
+def empty_view() -> View:
+    return View(chat=[], image=None, timeline=[], timeline_index=None, status=EMPTY_CHAT_HINT)
+
+
+def session_view(session_id: str, store: Store) -> View:
+    record = store.get_session(session_id)
+    turns = store.turns(session_id)
+    by_id = {turn.id: turn for turn in turns}
+    path = _path(by_id, record.head)
+
+    def loader(digest: str):
+        return lambda: store.load_image(digest)
+
+    head_hash = path[-1].output_hash if path else record.source_hash
+    return View(
+        chat=_chat(path, record.source_hash, loader),
+        image=files.full_image(head_hash, loader(head_hash)),
+        timeline=_timeline(turns, record.source_hash, record.head, loader),
+        timeline_index=0 if record.head is None else 1 + [t.id for t in turns].index(record.head),
+        status=_status(session_id, turns, by_id.get(record.head) if record.head else None, record.settings),
+    )
+
+
+def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str]]:
+    """Dropdown entries (label, id) for the user's sessions, newest first."""
+    entries = []
+    for session_id in session_ids:
+        record = store.get_session(session_id)
+        turns = store.turns(session_id)
+        first = turns[0].instruction if turns else ""
+        when = time.strftime("%b %d %H:%M", time.gmtime(record.created))
+        entries.append((f"{when} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {_clip(first, 32)}", session_id))
+    return entries
+
+
+def _path(by_id: dict[str, TurnRecord], head: str | None) -> list[TurnRecord]:
+    path = []
+    while head is not None:
+        path.append(by_id[head])
+        head = by_id[head].parent_id
+    return path[::-1]
+
+
+def _chat(path: list[TurnRecord], source_hash: str, loader) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": {"path": files.thumbnail(source_hash, loader(source_hash))}},
+    ]
+    for turn in path:
+        messages.append({"role": "user", "content": turn.instruction})
+        messages.append({
+            "role": "assistant", "content": turn.reasoning,
+            "metadata": {"title": "Reasoning", "status": "done"},
+        })
+        messages.append({"role": "assistant", "content": {"path": files.thumbnail(turn.output_hash, loader(turn.output_hash))}})
+        messages.append({"role": "assistant", "content": _intent_text(turn)})
+    return messages
+
+
+def _intent_text(turn: TurnRecord) -> str:
+    lines = [f"**Edit #{turn.seq}:** {turn.intent.text}"]
+    if turn.fallback:
+        lines.append("_The reasoner could not rewrite this instruction; the raw text was used._")
+    if turn.intent.constraints:
+        lines.append("**In force:**")
+        for constraint in turn.intent.constraints:
+            origin = f" (turn {constraint.set_at_turn})" if constraint.set_at_turn else ""
+            lines.append(f"- {constraint.text} — _{constraint.kind}{origin}_")
+    return "\n".join(lines)
+
+
+def _timeline(turns: list[TurnRecord], source_hash: str, head: str | None, loader) -> list[tuple[str, str]]:
+    seq_of = {turn.id: turn.seq for turn in turns}
+    items = [(files.thumbnail(source_hash, loader(source_hash)), "Source" + (" ●" if head is None else ""))]
+    previous: str | None = None
+    for turn in turns:
+        branch = "" if turn.parent_id == previous else f" ↳ from #{seq_of[turn.parent_id]}" if turn.parent_id else " ↳ from source"
+        marker = " ●" if turn.id == head else ""
+        caption = f"#{turn.seq}{branch}: {_clip(turn.instruction, 40)}{marker}"
+        items.append((files.thumbnail(turn.output_hash, loader(turn.output_hash)), caption))
+        previous = turn.id
+    return items
+
+
+def _status(session_id: str, turns: list[TurnRecord], head: TurnRecord | None, settings: dict) -> str:
+    position = f"at edit #{head.seq}" if head else "at the source image"
+    return (
+        f"Session `{session_id[:8]}` · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {position} · "
+        f"reasoner **{settings.get('reasoner')}** · editor **{settings.get('editor')}**"
+    )
+
+
+def _clip(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
