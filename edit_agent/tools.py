@@ -1,0 +1,343 @@
+"""Image editing as tools for other LLM agents (langchain-core), plus their OpenAI schemas.
+
+Three tools: ``edit_image``, ``undo_edit`` and ``session_history``. They are built for one
+*owner* (a user or an agent run): a tool set only ever sees the sessions it created, and an id
+it does not own gets exactly the same error as an id that does not exist, so ids cannot be probed.
+Images go in as base64 only (never server paths or URLs) and come back as ids (a turn id names
+the image that turn produced) or, on request, as base64 PNG.
+
+>>> tools = {tool.name: tool for tool in make_tools("agent-1", store=getfixture("tmp_path"))}
+>>> from edit_agent.images import encode_png
+>>> from PIL import Image
+>>> png = base64.b64encode(encode_png(Image.new("RGB", (32, 24), "teal"))).decode()
+>>> reply = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees", "image_base64": png}))
+>>> reply["intent"], reply["size"]
+('Rotate the image 90 degrees clockwise.', [24, 32])
+>>> tools["undo_edit"].invoke({"session_id": "0" * 32})
+'Unknown session id 00000000000000000000000000000000.'
+>>> [schema["function"]["name"] for schema in OPENAI_TOOL_SCHEMAS]
+['edit_image', 'undo_edit', 'session_history']
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edit_agent.backends import make_editor, make_reasoner
+from edit_agent.errors import EditAgentError, UnknownSessionError
+from edit_agent.images import ImageLimits, encode_png, load_image
+from edit_agent.protocols import Editor, Reasoner
+from edit_agent.records import EditResult
+from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, open_store
+from edit_agent.store import Store
+
+SESSION_ID_PATTERN = r"^[0-9a-f]{32}$"
+TURN_ID_PATTERN = r"^[0-9a-f]{16}$"
+
+TOOL_LIMITS = ImageLimits(max_side=4096, max_pixels=16_000_000, max_bytes=12 * 1024 * 1024)
+"""Limits on images that agents send; stricter than the SDK's, since tool input is untrusted."""
+
+MAX_BASE64_CHARS = (TOOL_LIMITS.max_bytes * 4) // 3 + 128
+"""Longest accepted base64 text (the byte limit, encoded, plus room for a data-URL prefix)."""
+
+OWNERS_DATABASE = "owners.db"
+
+
+# --- who owns which session ------------------------------------------------------------------
+
+
+class SessionOwners:
+    """Which owner created which session, kept beside the store's database.
+
+    Owners are stored only as SHA-256 digests, so the file never holds a usable token.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        path = store.folder / OWNERS_DATABASE
+        self._db = sqlite3.connect(path, timeout=60.0, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS owners (session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+                "created REAL NOT NULL)"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
+
+    def claim(self, session_id: str, owner: str) -> None:
+        """Record ``owner`` as the owner of a new session id (before its first turn commits)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO owners VALUES (?, ?, ?)", (session_id, _digest(owner), time.time())
+            )
+        self.check_claimed(session_id, owner)
+
+    def check(self, session_id: object, owner: str) -> str:
+        """Return ``session_id`` if ``owner`` owns a stored session with it, else raise.
+
+        Unknown, malformed and foreign ids raise the same :class:`UnknownSessionError`.
+        """
+        self.check_claimed(session_id, owner)
+        if not self.store.has_session(str(session_id)):
+            raise _unknown(session_id)
+        return str(session_id)
+
+    def check_claimed(self, session_id: object, owner: str) -> None:
+        if not isinstance(session_id, str) or len(session_id) > 64:
+            raise _unknown(session_id)
+        with self._lock:
+            row = self._db.execute("SELECT owner FROM owners WHERE session_id = ?", (session_id,)).fetchone()
+        if row is None or row[0] != _digest(owner):
+            raise _unknown(session_id)
+
+    def sessions(self, owner: str) -> list[str]:
+        """The stored sessions of ``owner``, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT session_id FROM owners WHERE owner = ? ORDER BY created DESC", (_digest(owner),)
+            ).fetchall()
+        return [session_id for (session_id,) in rows if self.store.has_session(session_id)]
+
+
+_owners: dict[Path, SessionOwners] = {}
+_owners_lock = threading.Lock()
+
+
+def session_owners(store: str | Path | Store | None = None) -> SessionOwners:
+    """The process-wide :class:`SessionOwners` of a store folder."""
+    opened = open_store(store)
+    with _owners_lock:
+        if opened.folder not in _owners:
+            _owners[opened.folder] = SessionOwners(opened)
+        return _owners[opened.folder]
+
+
+def _digest(owner: str) -> str:
+    if not isinstance(owner, str) or not owner:
+        raise UnknownSessionError("A session owner must be a non-empty string.")
+    return hashlib.sha256(owner.encode()).hexdigest()
+
+
+def _unknown(session_id: object) -> UnknownSessionError:
+    shown = session_id if isinstance(session_id, str) and len(session_id) <= 64 else "(malformed)"
+    return UnknownSessionError(f"Unknown session id {shown}.")
+
+
+# --- argument schemas ------------------------------------------------------------------------
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EditImageArgs(_Args):
+    """Arguments of ``edit_image``."""
+
+    instruction: str = Field(
+        min_length=1, max_length=MAX_INSTRUCTION_CHARS,
+        description="What to change, in plain words, e.g. 'make it warmer'. Earlier turns stay in force.",
+    )
+    session_id: str | None = Field(
+        None, pattern=SESSION_ID_PATTERN,
+        description="Session to continue (from an earlier edit_image reply). Omit it to start a new "
+        "session, and then pass image_base64.",
+    )
+    image_base64: str | None = Field(
+        None, max_length=MAX_BASE64_CHARS,
+        description="The image to start a new session with: base64 PNG/JPEG/WEBP/BMP/GIF bytes "
+        "(a data: URL prefix is allowed). Only with no session_id.",
+    )
+    image_id: str | None = Field(
+        None, pattern=TURN_ID_PATTERN,
+        description="Edit the image an earlier turn of this session produced (a turn_id from "
+        "session_history) instead of the latest one; the session branches from there.",
+    )
+    seed: int | None = Field(None, ge=0, lt=2**31, description="Seed for generative editors.")
+    return_image: bool = Field(False, description="Also return the edited image as base64 PNG.")
+
+    @model_validator(mode="after")
+    def _one_image_source(self) -> EditImageArgs:
+        if self.session_id is None and self.image_base64 is None:
+            raise ValueError("pass image_base64 to start a session, or session_id to continue one")
+        if self.session_id is not None and self.image_base64 is not None:
+            raise ValueError("image_base64 starts a new session: omit session_id to edit a new image")
+        if self.image_id is not None and self.session_id is None:
+            raise ValueError("image_id needs the session_id it belongs to")
+        return self
+
+
+class SessionArgs(_Args):
+    """Arguments of ``undo_edit`` and ``session_history``."""
+
+    session_id: str = Field(pattern=SESSION_ID_PATTERN, description="The session, from an edit_image reply.")
+
+
+# --- the tools -------------------------------------------------------------------------------
+
+
+class _Toolbox:
+    """The implementation behind the three tools of one owner."""
+
+    def __init__(
+        self, owner: str, *, store: str | Path | Store | None, reasoner: str | Reasoner | None,
+        editor: str | Editor | None, limits: ImageLimits,
+    ) -> None:
+        _digest(owner)  # reject an empty owner now, not at the first call
+        self.owner, self._store_spec, self.limits = owner, store, limits
+        self._reasoner_spec, self._editor_spec = reasoner, editor
+
+    # Built on first use, so that exporting schemas neither opens a store nor loads a model.
+    @cached_property
+    def store(self) -> Store:
+        return open_store(self._store_spec)
+
+    @cached_property
+    def owners(self) -> SessionOwners:
+        return session_owners(self.store)
+
+    @cached_property
+    def reasoner(self) -> Reasoner:
+        return make_reasoner(self._reasoner_spec)
+
+    @cached_property
+    def editor(self) -> Editor:
+        return make_editor(self._editor_spec)
+
+    def _open(self, session_id: str) -> EditSession:
+        self.owners.check(session_id, self.owner)
+        return EditSession.open(session_id, store=self.store, reasoner=self.reasoner, editor=self.editor)
+
+    def edit_image(self, **arguments: Any) -> tuple[str, EditResult]:
+        args = EditImageArgs(**arguments)
+        with _as_tool_errors():
+            if args.session_id is None:
+                image = load_image(_decode_base64(args.image_base64 or ""), limits=self.limits)
+                session = EditSession(store=self.store, reasoner=self.reasoner, editor=self.editor, limits=self.limits)
+                self.owners.claim(session.id, self.owner)
+            else:
+                image = None
+                session = self._open(args.session_id)
+                if args.image_id is not None:
+                    session.checkout(args.image_id)
+            result = session.edit(image, args.instruction, seed=args.seed)
+        reply = _describe(result)
+        if args.return_image:
+            reply["image_base64"] = base64.b64encode(encode_png(result.image)).decode()
+        return json.dumps(reply), result
+
+    def undo_edit(self, session_id: str) -> str:
+        with _as_tool_errors():
+            session = self._open(session_id)
+            head = session.undo()
+        if head is None:
+            return json.dumps({"session_id": session_id, "head": None, "note": "Back at the source image."})
+        return json.dumps({"session_id": session_id, "head": _describe(head)})
+
+    def session_history(self, session_id: str) -> str:
+        with _as_tool_errors():
+            session = self._open(session_id)
+            head = session.head
+            records = session.turn_records()
+        turns = [
+            {
+                "turn_id": turn.id, "parent_id": turn.parent_id, "instruction": turn.instruction,
+                "intent": turn.intent.text, "is_head": head is not None and turn.id == head.turn_id,
+            }
+            for turn in records
+        ]
+        return json.dumps({"session_id": session_id, "head": head.turn_id if head else None, "turns": turns})
+
+
+@contextmanager
+def _as_tool_errors() -> Iterator[None]:
+    """Re-raise the SDK's errors as ToolException, whose text the calling agent reads."""
+    try:
+        yield
+    except EditAgentError as error:
+        raise ToolException(str(error)) from error
+
+
+def _decode_base64(text: str) -> bytes:
+    if text.startswith("data:"):
+        text = text.partition(",")[2]  # drop "data:image/png;base64,"
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ToolException("image_base64 is not valid base64.") from None
+
+
+def _describe(result: EditResult) -> dict[str, Any]:
+    return {
+        "session_id": result.session_id, "turn_id": result.turn_id, "image_id": result.turn_id,
+        "instruction": result.instruction, "intent": result.intent, "reasoning": result.reasoning,
+        "constraints": [constraint.text for constraint in result.constraints],
+        "size": list(result.image.size), "editor": result.editor,
+    }
+
+
+def _validation_message(error: ValidationError) -> str:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'arguments'}: {item['msg']}" for item in error.errors()
+    )
+    return f"Invalid arguments: {problems}."
+
+
+def make_tools(
+    owner: str,
+    *,
+    store: str | Path | Store | None = None,
+    reasoner: str | Reasoner | None = None,
+    editor: str | Editor | None = None,
+    limits: ImageLimits = TOOL_LIMITS,
+) -> list[BaseTool]:
+    """The ``edit_image``, ``undo_edit`` and ``session_history`` tools of one owner.
+
+    ``owner`` scopes the sessions (a user id, or a secret per agent run); the store, reasoner and
+    editor default to the SDK's offline defaults. Errors come back as text the agent can act on.
+    """
+    box = _Toolbox(owner, store=store, reasoner=reasoner, editor=editor, limits=limits)
+    common: dict[str, Any] = {"handle_tool_error": True, "handle_validation_error": _validation_message}
+    return [
+        StructuredTool.from_function(
+            func=box.edit_image, name="edit_image", args_schema=EditImageArgs,
+            response_format="content_and_artifact",
+            description="Edit an image by instruction, one turn of a multi-turn session that remembers "
+            "earlier edits and rules. Start with image_base64; continue with session_id. Returns JSON "
+            "with session_id, turn_id (the new image's id), the reconstructed intent and constraints.",
+            **common,
+        ),
+        StructuredTool.from_function(
+            func=box.undo_edit, name="undo_edit", args_schema=SessionArgs,
+            description="Undo the latest edit of a session (move back one turn). Returns the new latest turn.",
+            **common,
+        ),
+        StructuredTool.from_function(
+            func=box.session_history, name="session_history", args_schema=SessionArgs,
+            description="List every turn of a session (ids, parents, instructions, intents) and which is current.",
+            **common,
+        ),
+    ]
+
+
+def openai_tool_schemas() -> list[dict[str, Any]]:
+    """The three tools as OpenAI function-calling schemas."""
+    return [convert_to_openai_tool(tool) for tool in make_tools("schema")]
+
+
+OPENAI_TOOL_SCHEMAS: list[dict[str, Any]] = openai_tool_schemas()
