@@ -1,0 +1,162 @@
+"""Session files (JSON Lines, one session a line): the WORLD.md format and Edit-R2/EDiVal photo rows.
+
+>>> import io
+>>> line = '{"id": "s1", "start": {"background": "white", "objects": []}, "turns": [{"instruction": "add a circle"}]}'
+>>> [session] = read_sessions(io.StringIO(line))
+>>> complete(session).turns[0].target.objects[0].describe()
+'large red circle at the top left'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from edit_agent.errors import EditAgentError
+from edit_agent.world.scene import Scene
+
+
+class SessionFileError(EditAgentError, ValueError):
+    """A session file cannot be read; the message names the line and what is wrong."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WorldTurn(_Frozen):
+    instruction: str
+    task_type: str | None = None
+    """Computed by the interpreter when absent."""
+    target: Scene | None = None
+    """The ground truth when given; otherwise the interpreter computes it."""
+
+
+class WorldSession(_Frozen):
+    kind: str = "world"
+    id: str
+    start: Scene
+    turns: tuple[WorldTurn, ...]
+
+    def to_json(self) -> str:
+        """One line of a session file; ``task_type`` and ``target`` are always written."""
+        turns = [
+            {"instruction": t.instruction, "task_type": t.task_type, "target": t.target.to_dict() if t.target else None}
+            for t in self.turns
+        ]
+        return json.dumps({"id": self.id, "start": self.start.to_dict(), "turns": turns})
+
+
+class PhotoTurn(_Frozen):
+    instruction: str
+    task_type: str | None = None
+    formatted_instruction: str | None = None
+    unchanged_objects: Any = None
+    all_objects: Any = None
+
+
+class PhotoSession(_Frozen):
+    """An Edit-R2/EDiVal row: one source photo and parallel per-turn lists."""
+
+    kind: str = "photo"
+    id: str
+    source_image: str
+    """Path of the source photo (resolved against the session file's folder when relative)."""
+    turns: tuple[PhotoTurn, ...]
+
+
+SOURCE_KEYS = ("source_image", "image", "image_path", "input_image", "source", "img_path", "path", "image_file")
+ID_KEYS = ("id", "session_id", "image_id", "key", "uid")
+PARALLEL_KEYS = ("instruction", "task_type", "formatted_instruction", "unchanged_objects", "all_objects")
+
+
+def read_sessions(source: str | Path | IO[str]) -> list[WorldSession | PhotoSession]:
+    """Read a session file (path or open text stream). Blank lines are skipped."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise SessionFileError(f"No session file at {path}.")
+        with path.open(encoding="utf-8") as stream:
+            return _read_lines(stream, base=path.parent)
+    return _read_lines(source, base=Path("."))
+
+
+def read_world_sessions(source: str | Path | IO[str]) -> list[WorldSession]:
+    sessions = read_sessions(source)
+    photo = [s.id for s in sessions if isinstance(s, PhotoSession)]
+    if photo:
+        raise SessionFileError(f"Expected MICE-World sessions; {len(photo)} are photo rows (first: {photo[0]!r}).")
+    return sessions  # type: ignore[return-value]
+
+
+def _read_lines(stream: Iterable[str], base: Path) -> list[WorldSession | PhotoSession]:
+    sessions: list[WorldSession | PhotoSession] = []
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("a line must be a JSON object")
+            sessions.append(parse_row(row, base=base, default_id=f"line-{number}"))
+        except (ValueError, ValidationError) as error:
+            raise SessionFileError(f"Session file line {number}: {_first_line(error)}") from None
+    return sessions
+
+
+def parse_row(row: dict[str, Any], *, base: Path = Path("."), default_id: str = "session") -> WorldSession | PhotoSession:
+    if "start" in row:
+        return WorldSession.model_validate(row)
+    if isinstance(row.get("instruction"), list):
+        return _photo_row(row, base, default_id)
+    raise ValueError("neither a MICE-World session (no 'start') nor an Edit-R2/EDiVal row (no 'instruction' list)")
+
+
+def _photo_row(row: dict[str, Any], base: Path, default_id: str) -> PhotoSession:
+    source = next((row[k] for k in SOURCE_KEYS if isinstance(row.get(k), str)), None)
+    if source is None:
+        raise ValueError(f"an Edit-R2/EDiVal row needs a source image path under one of: {', '.join(SOURCE_KEYS)}")
+    n_turns = len(row["instruction"])
+    columns = {}
+    for key in PARALLEL_KEYS:
+        values = row.get(key)
+        if values is None:
+            values = [None] * n_turns
+        if not isinstance(values, list) or len(values) != n_turns:
+            raise ValueError(f"{key!r} must be a list as long as 'instruction' ({n_turns})")
+        columns[key] = values
+    turns = tuple(PhotoTurn(**{key: columns[key][i] for key in PARALLEL_KEYS}) for i in range(n_turns))
+    session_id = next((str(row[k]) for k in ID_KEYS if row.get(k) is not None), default_id)
+    path = Path(source)
+    return PhotoSession(id=session_id, source_image=str(path if path.is_absolute() else base / path), turns=turns)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if not isinstance(error, ValidationError) else (
+        "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3])
+    )
+
+
+def complete(session: WorldSession) -> WorldSession:
+    """The session with every turn's ``task_type`` and ``target`` filled (given targets are kept)."""
+    from edit_agent.world.interpreter import interpret
+
+    outcomes = interpret(session.start, [t.instruction for t in session.turns])
+    turns = tuple(
+        WorldTurn(instruction=t.instruction, task_type=t.task_type or o.task_type, target=t.target or o.target)
+        for t, o in zip(session.turns, outcomes)
+    )
+    return session.model_copy(update={"turns": turns})
+
+
+def write_sessions(sessions: Iterable[WorldSession], stream: IO[str]) -> int:
+    """Write complete sessions, one a line; returns how many were written."""
+    count = 0
+    for session in sessions:
+        stream.write(complete(session).to_json() + "\n")
+        count += 1
+    return count
