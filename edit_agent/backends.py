@@ -15,11 +15,18 @@ from edit_agent.protocols import Editor, Reasoner
 REASONERS: dict[str, str] = {
     "rules": "edit_agent.reasoners.photo:PhotoRuleReasoner",
     "scripted": "edit_agent.testing:ScriptedReasoner",
+    "llm": "edit_agent.reasoners.llm:LLMReasoner",
+    "vlm": "edit_agent.reasoners.vlm:VLMReasoner",
+    "langchain": "edit_agent.reasoners.langchain:LangChainReasoner",
 }
 
 EDITORS: dict[str, str] = {
     "exact": "edit_agent.editors.exact:ExactEditor",
     "recording": "edit_agent.testing:RecordingEditor",
+    "qwen-image-edit": "edit_agent.editors.qwen_image_edit:QwenImageEditEditor",
+    "flux-kontext": "edit_agent.editors.flux_kontext:FluxKontextEditor",
+    "instruct-pix2pix": "edit_agent.editors.instruct_pix2pix:InstructPix2PixEditor",
+    "hybrid": "edit_agent.editors.hybrid:HybridEditor",
 }
 
 DEFAULT_REASONER = "rules"
