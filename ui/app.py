@@ -25,10 +25,17 @@ from ui.samples import samples
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
-#timeline .caption-label { font-size: 0.78rem; white-space: normal; }
+#timeline .caption-label, #samples .caption-label { font-size: 0.72rem; max-width: 92%; }
 #status { min-height: 2.2em; }
 footer { opacity: 0.6; }
 """
+
+# System fonts only: the default theme fonts come from Google, and the app must work offline.
+THEME = gr.themes.Soft(
+    primary_hue="indigo", neutral_hue="slate",
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+)
 
 INTRO = (
     "## edit-agent\n"
@@ -52,7 +59,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chat = gr.Chatbot(
-                    label="Chat", height=600, layout="bubble", feedback_options=None,
+                    label="Chat", height=600, layout="bubble", feedback_options=None, buttons=["copy_all"],
                     placeholder="Upload a photo or pick a sample, then say what to change.",
                     elem_id="chat",
                 )
@@ -71,13 +78,13 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 )
                 status = gr.Markdown(elem_id="status")
                 timeline = gr.Gallery(
-                    label="Timeline (click a turn to continue from it)", columns=4, height=230,
+                    label="Timeline (click a turn to continue from it)", columns=5, height=170,
                     allow_preview=False, object_fit="cover", elem_id="timeline",
                 )
                 with gr.Accordion("Samples", open=True):
                     sample_gallery = gr.Gallery(
                         value=[(files.sample_file(s.name, s.load), s.name) for s in samples()],
-                        show_label=False, columns=4, height=140, allow_preview=False, object_fit="cover",
+                        show_label=False, columns=4, height=220, allow_preview=False, object_fit="cover",
                         elem_id="samples",
                     )
                 with gr.Accordion("My sessions", open=False):
@@ -122,7 +129,7 @@ def launch_options(config: AppConfig, *, host: str = "127.0.0.1", port: int | No
         "footer_links": ["api"],
         "enable_monitoring": False,
         "show_error": False,
-        "theme": gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"),
+        "theme": THEME,
         "css": CSS,
     }
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,12 +11,12 @@ from PIL import Image
 
 from edit_agent.images import load_image
 
-log = logging.getLogger(__name__)
-
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 """scikit-image's bundled photos (``skimage.data``), shipped with the package: no download."""
 
 WORLD_SAMPLES = 4
+WORLD_SIDE = 288
+"""World canvases are rendered larger than the reference 96 px so they read well on screen."""
 
 
 @dataclass(frozen=True)
@@ -46,20 +45,11 @@ def _photo_loader(name: str) -> Callable[[], Image.Image]:
 def _world_samples() -> list[Sample]:
     # MICE-World is optional here: the app must start with or without it.
     try:
-        world = importlib.import_module("edit_agent.world")
+        from edit_agent.world import random_scene, render
     except ImportError:
         return []
-    render = getattr(world, "render_random_scene", None) or getattr(world, "random_canvas", None)
-    if render is None:
-        log.info("edit_agent.world has no render_random_scene(seed=...); no world samples")
-        return []
-    return [Sample(f"world-{seed}", _world_loader(render, seed)) for seed in range(WORLD_SAMPLES)]
 
+    def loader(seed: int) -> Callable[[], Image.Image]:
+        return lambda: render(random_scene(random.Random(seed), 3, 6), WORLD_SIDE)
 
-def _world_loader(render: Callable[..., object], seed: int) -> Callable[[], Image.Image]:
-    def load() -> Image.Image:
-        canvas = render(seed=seed)
-        image = canvas if isinstance(canvas, Image.Image) else getattr(canvas, "image", canvas)
-        return load_image(image)
-
-    return load
+    return [Sample(f"world-{seed}", loader(seed)) for seed in range(WORLD_SAMPLES)]

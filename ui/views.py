@@ -111,7 +111,7 @@ def _timeline(turns: list[TurnRecord], source_hash: str, head: str | None, loade
     for turn in turns:
         branch = "" if turn.parent_id == previous else f" ↳ from #{seq_of[turn.parent_id]}" if turn.parent_id else " ↳ from source"
         marker = " ●" if turn.id == head else ""
-        caption = f"#{turn.seq}{branch}: {_clip(turn.instruction, 40)}{marker}"
+        caption = f"#{turn.seq}{branch}: {_clip(turn.instruction, 28)}{marker}"
         items.append((files.thumbnail(turn.output_hash, loader(turn.output_hash)), caption))
         previous = turn.id
     return items

@@ -1,0 +1,123 @@
+"""A real headless browser (Debian's chromium, driven by Playwright) against the launched app.
+
+Upload, two edits, undo, redo, click an earlier turn and branch from it, reload and find the
+history. Screenshots go to build/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+BROWSER_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EDIT_AGENT_HOME", str(home))
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        from ui.app import build_demo, launch_options
+        from ui.handlers import AppConfig
+
+        config = AppConfig(store=home / "store")  # the default reasoner and editor: real, visible edits
+        demo = build_demo(config)
+        demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(config))
+        try:
+            yield demo.local_url
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def shoot(page, name: str) -> None:
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    page.wait_for_timeout(300)  # let the last image paint
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def send(page, text: str, image: Path | None = None) -> None:
+    box = page.locator("#message")
+    if image is not None:
+        box.locator("input[type=file]").set_input_files(str(image))
+        page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
+    box.locator("textarea").fill(text)
+    box.locator("textarea").press("Enter")
+
+
+def captions(page) -> list[str]:
+    return page.locator("#timeline .caption-label").all_inner_texts()
+
+
+def wait_for_timeline(page, count: int, last: str) -> None:
+    page.wait_for_function(
+        """([count, last]) => {
+            const labels = [...document.querySelectorAll('#timeline .caption-label')].map(e => e.innerText);
+            return labels.length === count && labels[count - 1].includes(last);
+        }""",
+        arg=[count, last],
+    )
+
+
+def wait_for_status(page, text: str) -> None:
+    page.wait_for_function("(text) => document.querySelector('#status').innerText.includes(text)", arg=text)
+
+
+def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
+    from skimage import data
+
+    photo = tmp_path / "cat.png"
+    Image.fromarray(data.chelsea()).save(photo)
+
+    send(page, "make it warmer", photo)
+    wait_for_timeline(page, 2, "#1: make it warmer")
+    send(page, "rotate it 90 degrees")
+    wait_for_timeline(page, 3, "#2: rotate it 90 degrees")
+    wait_for_status(page, "at edit #2")
+    page.get_by_text("Reasoning").last.wait_for()
+    shoot(page, "1-two-edits")
+
+    page.locator("#undo").click()
+    wait_for_status(page, "at edit #1")
+    page.locator("#redo").click()
+    wait_for_status(page, "at edit #2")
+
+    page.locator("#timeline .thumbnail-item").nth(1).click()  # turn #1
+    wait_for_status(page, "at edit #1")
+    send(page, "make it black and white")
+    wait_for_timeline(page, 4, "#3 ↳ from #1: make it black and white")
+    wait_for_status(page, "at edit #3")
+    shoot(page, "2-branch")
+
+    page.reload()
+    wait_for_timeline(page, 4, "#3 ↳ from #1: make it black and white")
+    wait_for_status(page, "at edit #3")
+    chat = page.locator("#chat").inner_text()
+    assert "make it warmer" in chat and "make it black and white" in chat
+    assert "rotate it 90 degrees" not in chat  # the chat shows the branch the head is on
+    assert captions(page)[:3] == ["Source", "#1: make it warmer", "#2: rotate it 90 degrees"]
+    shoot(page, "3-after-reload")

@@ -1,0 +1,25 @@
+"""``edit-agent serve``: start the chat app (added to the CLI through ``COMMAND_PROVIDERS``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser("serve", help="start the chat app (Gradio, with MCP tools)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: 7860 or the next free one)")
+    serve.add_argument("--store", default=None, help="store folder (default: $EDIT_AGENT_HOME or the user data folder)")
+    serve.add_argument("--reasoner", default=None, help="reasoner preselected for new sessions")
+    serve.add_argument("--editor", default=None, help="editor preselected for new sessions")
+    serve.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ui.app import build_demo, launch_options
+    from ui.handlers import AppConfig
+
+    overrides = {key: getattr(args, key) for key in ("store", "reasoner", "editor") if getattr(args, key)}
+    config = AppConfig(**{**AppConfig.from_env().model_dump(), **overrides})
+    build_demo(config).launch(**launch_options(config, host=args.host, port=args.port))
+    return 0
