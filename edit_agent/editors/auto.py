@@ -1,0 +1,55 @@
+"""The offline default editor: world canvases go to the world editor, other images to exact operations.
+
+>>> from edit_agent.world import Scene, parse, render
+>>> image = render(Scene(background="white"))
+>>> out = AutoEditor().edit(image, Intent(text="Change the background to beige."))
+>>> parse(out).background
+'beige'
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from edit_agent.protocols import Editor
+from edit_agent.records import EditorInfo, Intent
+from edit_agent.world.canvas import is_world_canvas
+from edit_agent.world.language import WorldLanguageError
+
+
+class AutoEditor:
+    """Routes by the image: ``world`` editor (default: program) for MICE-World canvases, ``photo``
+    editor (default: exact) otherwise, and also for a photo operation on a world canvas ("rotate it")."""
+
+    name = "auto"
+
+    def __init__(self, *, world: Editor | None = None, photo: Editor | None = None) -> None:
+        self._world = world
+        self._photo = photo
+
+    @property
+    def world(self) -> Editor:
+        if self._world is None:
+            from edit_agent.editors.program import ProgramEditor
+
+            self._world = ProgramEditor()
+        return self._world
+
+    @property
+    def photo(self) -> Editor:
+        if self._photo is None:
+            from edit_agent.editors.exact import ExactEditor
+
+            self._photo = ExactEditor()
+        return self._photo
+
+    def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
+        if is_world_canvas(image):
+            try:
+                return self.world.edit(image, intent, seed=seed)
+            except WorldLanguageError:
+                pass  # not world language: try it as an exact photo operation
+        return self.photo.edit(image, intent, seed=seed)
+
+    def info(self) -> EditorInfo:
+        return EditorInfo(backend=self.name, extra={"world": self.world.name, "photo": self.photo.name})

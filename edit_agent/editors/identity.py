@@ -1,0 +1,22 @@
+"""Identity editor: returns the input unchanged (a baseline that scores perfect consistency only).
+
+>>> from PIL import Image
+>>> IdentityEditor().edit(Image.new("L", (5, 7)), Intent(text="anything")).mode
+'RGB'
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from edit_agent.records import EditorInfo, Intent
+
+
+class IdentityEditor:
+    name = "identity"
+
+    def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
+        return image.convert("RGB").copy()
+
+    def info(self) -> EditorInfo:
+        return EditorInfo(backend=self.name)

@@ -1,0 +1,176 @@
+"""World reasoners and editors: contracts, the self-contained intent, routing, the SDK default."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edit_agent.backends import DEFAULT_EDITOR, EDITORS, REASONERS, make_editor, make_reasoner
+from edit_agent.editors.auto import AutoEditor
+from edit_agent.editors.identity import IdentityEditor
+from edit_agent.editors.program import ProgramEditor
+from edit_agent.errors import UnsupportedInstructionError
+from edit_agent.reasoners.passthrough import PassthroughReasoner
+from edit_agent.reasoners.rules import RuleReasoner
+from edit_agent.records import HistoryTurn, Intent, TurnRequest
+from edit_agent.world import Scene, SceneObject, apply_program, generate_sessions, interpret, parse, render
+from tests.contracts import EditorContract, ReasonerContract
+
+START = Scene(background="white", objects=(
+    SceneObject(shape="circle", color="red", size="small", cell="top-left"),
+    SceneObject(shape="square", color="blue", size="large", cell="center"),
+))
+
+
+def history(*instructions: str) -> tuple[HistoryTurn, ...]:
+    return tuple(HistoryTurn(turn_id=f"t{i}", instruction=text, reasoning="", intent="") for i, text in enumerate(instructions))
+
+
+class WorldReasonerSamples:
+    def sample_image(self) -> Image.Image:
+        return render(START)
+
+    def sample_instruction(self) -> str:
+        return "make it green"
+
+    def sample_history(self) -> tuple[HistoryTurn, ...]:
+        return history("move the circle right", "From now on, don't touch the square")
+
+
+class TestRuleReasonerOnWorld(WorldReasonerSamples, ReasonerContract):
+    def make_reasoner(self):
+        return RuleReasoner()
+
+
+class TestRuleReasonerOnPhotos(ReasonerContract):
+    def make_reasoner(self):
+        return RuleReasoner()
+
+
+class TestPassthroughReasoner(WorldReasonerSamples, ReasonerContract):
+    def make_reasoner(self):
+        return PassthroughReasoner()
+
+
+class WorldEditorSamples:
+    def sample_image(self, size):
+        return render(START, 96).resize(size, Image.Resampling.NEAREST)
+
+    def sample_intent(self):
+        return Intent(text="Recolor the small red circle at the top left to green.")
+
+
+class TestProgramEditor(WorldEditorSamples, EditorContract):
+    def make_editor(self):
+        return ProgramEditor()
+
+
+class TestIdentityEditor(WorldEditorSamples, EditorContract):
+    def make_editor(self):
+        return IdentityEditor()
+
+
+class TestAutoEditorOnWorld(WorldEditorSamples, EditorContract):
+    odd_size = (101, 98)  # a canvas is (nearly) square; a 333x517 image is routed as a photo
+
+    def make_editor(self):
+        return AutoEditor()
+
+
+class TestAutoEditorOnPhotos(EditorContract):
+    def make_editor(self):
+        return AutoEditor()
+
+
+def request(instruction: str, *earlier: str, image: Image.Image | None = None) -> TurnRequest:
+    source = render(START)
+    return TurnRequest(instruction=instruction, history=history(*earlier), image=image or source, source_image=source)
+
+
+def test_rule_reasoner_resolves_and_explains():
+    thought = RuleReasoner().reconstruct(request("make it green", "move the circle right", "From now on, don't touch the square"))
+    assert thought.intent.text == "Recolor the small red circle at the top center to green."
+    assert "'it' is the object edited by turn 1" in thought.reasoning
+    assert [(c.kind, c.set_at_turn) for c in thought.intent.constraints] == [("lock", 2)]
+    thought = RuleReasoner().reconstruct(request("make the square red", "From now on, don't touch the square"))
+    assert thought.intent.text == "Make no change." and "locked" in thought.reasoning
+    thought = RuleReasoner().reconstruct(request("undo", "make the square red", "make the circle green"))
+    assert thought.intent.text == "Recolor the small green circle at the top left to red."
+    assert "Undo reverts turn 2" in thought.reasoning
+
+
+def test_rule_reasoner_notes_drift_and_still_applies():
+    drifted = render(Scene(background="white", objects=START.objects[:1]))  # the square went missing
+    thought = RuleReasoner().reconstruct(request("make the circle blue", image=drifted))
+    assert "differs from the expected state" in thought.reasoning
+
+
+def test_rule_reasoner_routes_photos_and_photo_edits_on_canvases():
+    photo = Image.linear_gradient("L").convert("RGB").resize((64, 48))
+    thought = RuleReasoner().reconstruct(TurnRequest(instruction="rotate it 90 degrees", image=photo, source_image=photo))
+    assert thought.intent.text.startswith("Rotate")
+    thought = RuleReasoner().reconstruct(request("flip it horizontally"))
+    assert "Flip" in thought.intent.text
+    with pytest.raises(UnsupportedInstructionError):
+        RuleReasoner().reconstruct(request("qzx vlorp the wibble"))
+
+
+def test_intent_alone_on_the_previous_target_gives_the_target():
+    """Every construct the generator makes (references, groups, rules, locks, undo, restore, no-ops)."""
+    reasoner = RuleReasoner()
+    for session in generate_sessions(60, turns=(3, 10), seed=17):
+        source = render(session.start)
+        outcomes = interpret(session.start, [t.instruction for t in session.turns])
+        previous = session.start
+        for i, (turn, outcome) in enumerate(zip(session.turns, outcomes)):
+            thought = reasoner.reconstruct(TurnRequest(
+                instruction=turn.instruction, history=history(*[t.instruction for t in session.turns[:i]]),
+                image=render(previous), source_image=source))
+            assert thought.intent.text == outcome.intent
+            assert apply_program(previous, thought.intent.text) == turn.target, (turn.instruction, thought.intent.text)
+            previous = turn.target
+
+
+def test_program_editor_applies_and_raises_on_other_language():
+    out = ProgramEditor().edit(render(START, 48), Intent(text="Move the large blue square at the center to the bottom left."))
+    assert out.size == (48, 48) and parse(out).object_at("bottom-left").shape == "square"
+    with pytest.raises(UnsupportedInstructionError):
+        ProgramEditor().edit(render(START), Intent(text="Rotate the image 90 degrees clockwise."))
+
+
+def test_program_editor_cleans_noise():
+    pixels = np.asarray(render(START), dtype=np.int16) + np.random.default_rng(0).integers(-15, 16, (96, 96, 3))
+    noisy = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    assert ProgramEditor().edit(noisy, Intent(text="Make no change.")).tobytes() == render(START).tobytes()
+
+
+def test_auto_editor_routes_by_image():
+    world = AutoEditor().edit(render(START), Intent(text="Change the background to beige."))
+    assert parse(world).background == "beige"
+    rotated = AutoEditor().edit(render(START), Intent(text="Rotate the image 90 degrees clockwise."))
+    assert parse(rotated).object_at("top-right") is not None  # the exact editor rotated the canvas
+    photo = Image.linear_gradient("L").convert("RGB").resize((64, 48))
+    assert AutoEditor().edit(photo, Intent(text="Rotate the image 90 degrees clockwise.")).size == (48, 64)
+
+
+def test_registry_names_and_default():
+    assert {"rules", "passthrough"} <= set(REASONERS) and {"program", "identity", "auto"} <= set(EDITORS)
+    assert DEFAULT_EDITOR == "auto"
+    assert isinstance(make_reasoner("rules"), RuleReasoner) and isinstance(make_reasoner("passthrough"), PassthroughReasoner)
+    assert isinstance(make_editor("program"), ProgramEditor) and isinstance(make_editor("identity"), IdentityEditor)
+    assert isinstance(make_editor(), AutoEditor)
+
+
+def test_sdk_offline_default_edits_world_canvases(tmp_path):
+    from edit_agent.session import EditSession
+
+    session = EditSession(store=tmp_path)
+    result = session.edit(render(START), "make the circle blue")
+    assert result.intent == "Recolor the small red circle at the top left to blue."
+    assert parse(result.image).object_at("top-left").color == "blue"
+    result = session.edit(None, "From now on, every new shape must be small. Add a triangle at the bottom right.")
+    assert parse(result.image).object_at("bottom-right").size == "small"
+    assert [c.text for c in result.constraints] == ["every new shape must be small"]
+    result = session.edit(None, "undo")
+    assert parse(result.image) == parse(session.history[0].image)
