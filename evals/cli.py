@@ -1,0 +1,154 @@
+"""Subcommands ``eval`` and ``world`` of the ``edit-agent`` command line.
+
+    edit-agent eval --split world-test --reasoner rules --editor program --out runs/rules-program
+    edit-agent eval --compare runs/a runs/b --out runs/comparison
+    edit-agent world generate --n 10 --turns 5 --seed 1 > sessions.jsonl
+    edit-agent world interpret sessions.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from edit_agent.errors import EditAgentError
+
+
+class EvalInputError(EditAgentError, ValueError):
+    """The arguments of ``eval`` or ``world`` do not name usable input."""
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``eval`` and ``world`` (``world interpret``, ``world generate``) to the CLI."""
+    _add_eval(subparsers)
+    _add_world(subparsers)
+
+
+def _add_sessions_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sessions", nargs="?", type=Path, help="session file (JSON Lines, shared/WORLD.md format)")
+    parser.add_argument("--split", default=None, help="a standard split instead of a file: world-dev, world-test, world-long")
+
+
+def _add_eval(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("eval", help="score a reasoner+editor pair on MICE-World sessions (IF/CC/GA/SR)")
+    _add_sessions_argument(parser)
+    parser.add_argument("--reasoner", default="rules", help="reasoner name (default: rules)")
+    parser.add_argument("--editor", default="program", help="editor name (default: program)")
+    parser.add_argument("--out", required=True, type=Path, help="folder for turns.jsonl, summary.json, report.md, plots")
+    parser.add_argument("--size", type=int, default=96, help="canvas side in pixels (divisible by 3, >= 48; default 96)")
+    parser.add_argument("--seed", type=int, default=0, help="editor seed base (turn t uses seed + t)")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N sessions")
+    parser.add_argument("--compare", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="instead of running: compare these run folders in one report and one plot")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_eval_command)
+
+
+def _add_world(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("world", help="MICE-World tools: interpret or generate session files")
+    world = parser.add_subparsers(dest="world_command", required=True)
+    interpret = world.add_parser("interpret", help="write the sessions to stdout with every turn's target filled")
+    _add_sessions_argument(interpret)
+    interpret.set_defaults(func=run_interpret_command)
+    generate = world.add_parser("generate", help="write a seeded session file to stdout (or --out)")
+    generate.add_argument("--n", type=int, required=True, help="number of sessions")
+    generate.add_argument("--turns", type=int, default=5, help="turns per session (1-10; the maximum with --min-turns)")
+    generate.add_argument("--min-turns", type=int, default=None, help="draw each session's length from [min, --turns]")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--prefix", default="world", help="session id prefix")
+    generate.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    for name, help_text in _RATE_OPTIONS.items():
+        generate.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, dest=name, help=help_text)
+    generate.set_defaults(func=run_generate_command)
+
+
+_RATE_OPTIONS = {
+    "undo_rate": "chance that a turn is an undo",
+    "restore_rate": "chance that a turn restores an original attribute",
+    "rule_rate": "chance that a turn sets or lifts a rule",
+    "lock_share": "share of rules that are locks/unlocks",
+    "pronoun_rate": "chance of 'it' when it picks the object meant",
+    "history_rate": "chance of a history reference when one works",
+    "group_rate": "chance that a recolor/resize/remove takes a group",
+    "noop_rate": "chance of a deliberately impossible turn",
+}
+
+
+def resolve_sessions(path: Path | None, split: str | None) -> tuple[Path, str]:
+    """The session file to read and the name to report it under (``--split`` stands for a file)."""
+    if (path is None) == (split is None):
+        raise EvalInputError("Give a session file or --split NAME (exactly one).")
+    if split is not None:
+        from evals.splits import verify_split
+
+        return verify_split(split), split
+    assert path is not None
+    if not path.is_file():
+        raise EvalInputError(f"No session file at {path}.")
+    return path, path.name
+
+
+def run_eval_command(args: argparse.Namespace) -> int:
+    from evals.reports import compare_runs
+
+    if args.compare:
+        report = compare_runs(args.compare, args.out)
+        print(f"comparison of {len(args.compare)} runs -> {report}")
+        return 0
+    from edit_agent.backends import check_backend_name
+    from edit_agent.world.render import check_size
+    from edit_agent.world.sessions import read_world_sessions
+    from evals.reports import write_run
+    from evals.runner import run_sessions, timed
+
+    check_size(args.size)
+    check_backend_name(args.reasoner, "reasoner")
+    check_backend_name(args.editor, "editor")
+    path, name = resolve_sessions(args.sessions, args.split)
+    sessions = read_world_sessions(path)[: args.limit]
+    if not sessions:
+        raise EvalInputError(f"{path} holds no sessions.")
+    workers = args.workers or os.cpu_count() or 1
+    rows, seconds = timed(lambda: run_sessions(
+        sessions, reasoner=args.reasoner, editor=args.editor, size=args.size, seed=args.seed,
+        workers=workers, progress=not args.no_progress))
+    meta = {"reasoner": args.reasoner, "editor": args.editor, "sessions": name, "size": args.size,
+            "seed": args.seed, "workers": workers, "wall_seconds": round(seconds, 2)}
+    summary = write_run(args.out, rows, meta)
+    mean = summary["mean"]
+    print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
+          f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f}  -> {args.out}")
+    return 0
+
+
+def run_interpret_command(args: argparse.Namespace) -> int:
+    from edit_agent.world.sessions import read_world_sessions, write_sessions
+
+    path, _ = resolve_sessions(args.sessions, args.split)
+    write_sessions(read_world_sessions(path), sys.stdout)
+    return 0
+
+
+def run_generate_command(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from edit_agent.world.generator import GeneratorConfig, generate_sessions
+
+    if args.n < 0 or not 1 <= args.turns <= 10 or (args.min_turns is not None and not 1 <= args.min_turns <= args.turns):
+        raise EvalInputError("--n must be >= 0 and turns between 1 and 10 (--min-turns <= --turns).")
+    rates = {name: getattr(args, name) for name in _RATE_OPTIONS if getattr(args, name) is not None}
+    try:
+        config = GeneratorConfig(**rates)
+    except ValidationError as error:
+        raise EvalInputError(f"Bad rate: {error.errors()[0]['loc'][0]} {error.errors()[0]['msg']}.") from None
+    turns = (args.min_turns, args.turns) if args.min_turns is not None else args.turns
+    sessions = generate_sessions(args.n, turns=turns, seed=args.seed, config=config, prefix=args.prefix)
+    text = "".join(session.to_json() + "\n" for session in sessions)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    return 0

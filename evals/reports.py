@@ -1,0 +1,160 @@
+"""Run outputs: turns.jsonl, summary.json, report.md and per-turn plots; comparisons of several runs."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from evals.runner import TurnRow  # noqa: E402
+from evals.scoring import METRICS  # noqa: E402
+
+
+def summarize(sessions: Sequence[Sequence[TurnRow]]) -> dict[str, Any]:
+    """``{"n_sessions", "per_turn": {metric: [turn 1, turn 2, ...]}, "mean": {metric: x}}``.
+
+    A per-turn value averages the sessions that have that turn; a mean averages every turn row.
+    """
+    by_turn: dict[int, list[TurnRow]] = defaultdict(list)
+    for rows in sessions:
+        for row in rows:
+            by_turn[row["turn"]].append(row)
+    all_rows = [row for rows in sessions for row in rows]
+    turns = sorted(by_turn)
+    return {
+        "n_sessions": len(sessions),
+        "per_turn": {m: [_mean(r[m] for r in by_turn[t]) for t in turns] for m in METRICS},
+        "mean": {m: _mean(r[m] for r in all_rows) for m in METRICS},
+    }
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return round(sum(values) / len(values), 6) if values else 0.0
+
+
+def sr_at_length(sessions: Sequence[Sequence[TurnRow]]) -> dict[int, tuple[int, float]]:
+    """SR@k: for each session length k, (number of sessions, share with SR at their last turn)."""
+    by_length: dict[int, list[float]] = defaultdict(list)
+    for rows in sessions:
+        if rows:
+            by_length[len(rows)].append(rows[-1]["SR"])
+    return {k: (len(v), _mean(v)) for k, v in sorted(by_length.items())}
+
+
+def write_run(out: Path, sessions: Sequence[Sequence[TurnRow]], meta: dict[str, Any]) -> dict[str, Any]:
+    """Write every output of one run into ``out``; returns the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "turns.jsonl").open("w", encoding="utf-8") as stream:
+        for rows in sessions:
+            for row in rows:
+                stream.write(json.dumps(row) + "\n")
+    summary = summarize(sessions)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    plot_per_turn({label(meta): summary}, out / "per_turn.png")
+    (out / "report.md").write_text(run_report(sessions, summary, meta), encoding="utf-8")
+    return summary
+
+
+def label(meta: dict[str, Any]) -> str:
+    return f"{meta.get('reasoner')}+{meta.get('editor')} on {meta.get('sessions')}"
+
+
+def run_report(sessions: Sequence[Sequence[TurnRow]], summary: dict[str, Any], meta: dict[str, Any]) -> str:
+    rows = [row for session in sessions for row in session]
+    lines = [
+        f"# {label(meta)}", "",
+        f"Reasoner `{meta.get('reasoner')}`, editor `{meta.get('editor')}`, canvas {meta.get('size')} px, "
+        f"seed {meta.get('seed')}, {summary['n_sessions']} sessions, {len(rows)} turns, "
+        f"{meta.get('workers')} worker(s), wall time {meta.get('wall_seconds', 0):.1f} s.", "",
+        "Scores are exact (MICE-World, shared/WORLD.md): the output is parsed back to a scene and compared slot by slot.",
+        "", "## Per turn", "",
+        "| turn | sessions | IF | CC | GA | SR | PSNR dB (inexact outputs) | exact pixels |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by_turn: dict[int, list[TurnRow]] = defaultdict(list)
+    for row in rows:
+        by_turn[row["turn"]].append(row)
+    for i, turn in enumerate(sorted(by_turn)):
+        group = by_turn[turn]
+        scores = " | ".join(f"{summary['per_turn'][m][i]:.3f}" for m in METRICS)
+        lines.append(f"| {turn} | {len(group)} | {scores} | {_psnr_cell(group)} |")
+    means = " | ".join(f"{summary['mean'][m]:.3f}" for m in METRICS)
+    lines.append(f"| all | {summary['n_sessions']} | {means} | {_psnr_cell(rows)} |")
+    lines += ["", "## SR@k (success at the last turn, by session length k)", "", "| k | sessions | SR@k |", "|---:|---:|---:|"]
+    lines += [f"| {k} | {n} | {sr:.3f} |" for k, (n, sr) in sr_at_length(sessions).items()]
+    lines += ["", "## By task type", "", "| task type | turns | IF | CC | GA | SR |", "|---|---:|---:|---:|---:|---:|"]
+    by_type: dict[str, list[TurnRow]] = defaultdict(list)
+    for row in rows:
+        by_type[row["task_type"]].append(row)
+    for task_type in sorted(by_type):
+        group = by_type[task_type]
+        lines.append(f"| {task_type} | {len(group)} | " + " | ".join(f"{_mean(r[m] for r in group):.3f}" for m in METRICS) + " |")
+    errors = sum(1 for row in rows if row.get("error"))
+    lines += ["", f"Turns where a backend raised (image kept as it was): {errors}.", "", "![per-turn scores](per_turn.png)", ""]
+    return "\n".join(lines)
+
+
+def _psnr_cell(rows: Sequence[TurnRow]) -> str:
+    finite = [r["psnr"] for r in rows if r.get("psnr") is not None]
+    exact = 1 - len(finite) / len(rows) if rows else 0.0
+    return f"{_mean(finite):.1f} | {exact:.1%}" if finite else f"n/a | {exact:.1%}"
+
+
+def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
+    """One panel per metric, one line per run, turn on the x axis."""
+    figure, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.6), sharey=True)
+    for axis, metric in zip(axes, METRICS):
+        for name, summary in summaries.items():
+            values = summary["per_turn"][metric]
+            axis.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+        axis.set_title(metric)
+        axis.set_xlabel("turn")
+        axis.set_ylim(-0.02, 1.02)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("score")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.06 * ((len(labels) + 2) // 3), 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def compare_runs(run_dirs: Sequence[Path], out: Path, *, title: str = "Comparison of runs") -> Path:
+    """Side-by-side report (comparison.md) and one plot (comparison.png) of several run folders."""
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for run_dir in run_dirs:
+        summary_path = Path(run_dir) / "summary.json"
+        if not summary_path.is_file():
+            from evals.cli import EvalInputError
+
+            raise EvalInputError(f"{run_dir} is not a run folder (no summary.json).")
+        meta_path = Path(run_dir) / "run.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"reasoner": "?", "editor": "?", "sessions": str(run_dir)}
+        runs.append((label(meta), meta, json.loads(summary_path.read_text())))
+    plot_per_turn({name: summary for name, _, summary in runs}, out / "comparison.png")
+    lines = [f"# {title}", "", "| run | sessions | IF | CC | GA | SR | SR at last turn | wall s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, meta, summary in runs:
+        means = " | ".join(f"{summary['mean'][m]:.3f}" for m in METRICS)
+        lines.append(f"| {name} | {summary['n_sessions']} | {means} | {summary['per_turn']['SR'][-1]:.3f} | "
+                     f"{meta.get('wall_seconds', 0):.1f} |")
+    for metric in METRICS:
+        width = max(len(s["per_turn"][metric]) for _, _, s in runs)
+        lines += ["", f"## {metric} per turn", "", "| run | " + " | ".join(str(t) for t in range(1, width + 1)) + " |",
+                  "|---|" + "---:|" * width]
+        for name, _, summary in runs:
+            values = summary["per_turn"][metric]
+            lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |" + " |" * (width - len(values)))
+    lines += ["", "![per-turn comparison](comparison.png)", ""]
+    report = out / "comparison.md"
+    report.write_text("\n".join(lines), encoding="utf-8")
+    return report

@@ -1,0 +1,138 @@
+"""Run a reasoner+editor pair over MICE-World sessions and score every turn.
+
+Each session runs as the SDK would run it: the reasoner sees the raw history and the current
+image, the editor edits the previous output; the output is parsed and scored against the
+targets (from the file when given, else from the interpreter). Sessions are spread over worker
+processes; a progress bar shows on long runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from tqdm import tqdm
+
+from edit_agent.backends import make_editor, make_reasoner
+from edit_agent.errors import EditAgentError
+from edit_agent.protocols import Editor, Reasoner
+from edit_agent.records import HistoryTurn, Intent, Thought, TurnRequest
+from edit_agent.world.interpreter import WorldInterpreter
+from edit_agent.world.parse import parse
+from edit_agent.world.render import render
+from edit_agent.world.sessions import WorldSession
+from evals.scoring import psnr, score_session
+
+TurnRow = dict[str, Any]
+
+
+def run_sessions(
+    sessions: Sequence[WorldSession],
+    *,
+    reasoner: str | Reasoner = "rules",
+    editor: str | Editor = "program",
+    size: int = 96,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[list[TurnRow]]:
+    """Per session, the rows of its turns (see :func:`run_session`), in the order given.
+
+    ``workers``: processes (default: all cores). Backend objects (not names) run in this process.
+    """
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(sessions), desc="sessions", unit="session", disable=not progress or len(sessions) < 20)
+    try:
+        if workers == 1 or not isinstance(reasoner, str) or not isinstance(editor, str) or len(sessions) < 2 * workers:
+            pair = _Pair(make_reasoner(reasoner), make_editor(editor))
+            return [_tick(bar, run_session(s, pair.reasoner, pair.editor, size=size, seed=seed)) for s in sessions]
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(reasoner, editor)) as pool:
+            chunksize = max(1, min(16, len(sessions) // (workers * 8)))
+            results = pool.map(_run_in_worker, sessions, [size] * len(sessions), [seed] * len(sessions),
+                               chunksize=chunksize)
+            return [_tick(bar, rows) for rows in results]
+    finally:
+        bar.close()
+
+
+def _tick(bar: tqdm, rows: list[TurnRow]) -> list[TurnRow]:
+    bar.update(1)
+    return rows
+
+
+class _Pair:
+    def __init__(self, reasoner: Reasoner, editor: Editor) -> None:
+        self.reasoner = reasoner
+        self.editor = editor
+
+
+_worker_pair: _Pair | None = None
+
+
+def _init_worker(reasoner: str, editor: str) -> None:
+    global _worker_pair
+    _worker_pair = _Pair(make_reasoner(reasoner), make_editor(editor))
+
+
+def _run_in_worker(session: WorldSession, size: int, seed: int) -> list[TurnRow]:
+    assert _worker_pair is not None
+    return run_session(session, _worker_pair.reasoner, _worker_pair.editor, size=size, seed=seed)
+
+
+def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, size: int = 96, seed: int = 0) -> list[TurnRow]:
+    """Run and score one session; one row per turn (what ``turns.jsonl`` holds)."""
+    world = WorldInterpreter(session.start)
+    source = render(session.start, size)
+    image = source
+    history: list[HistoryTurn] = []
+    targets, parsed, locked, rows = [session.start], [], [], []
+    for index, turn in enumerate(session.turns, 1):
+        outcome = world.step(turn.instruction)
+        target = turn.target or outcome.target  # a file's targets are the ground truth
+        request = TurnRequest(instruction=turn.instruction, history=tuple(history), image=image, source_image=source)
+        thought, error = _reason(reasoner, request)
+        image, edit_error = _edit(editor, image, thought.intent, seed + index)
+        error = error or edit_error
+        scene = parse(image)
+        targets.append(target)
+        parsed.append(scene)
+        locked.append(outcome.locked_cells)
+        history.append(HistoryTurn(turn_id=f"{session.id}:{index}", instruction=turn.instruction,
+                                   reasoning=thought.reasoning, intent=thought.intent.text))
+        rows.append({
+            "session": session.id, "turn": index, "instruction": turn.instruction,
+            "task_type": turn.task_type or outcome.task_type, "reasoning": thought.reasoning,
+            "intent": thought.intent.text, "constraints": [c.text for c in thought.intent.constraints],
+            "target": target.to_dict(), "parsed": scene.to_dict(), "psnr": _finite(psnr(image, target)),
+            "error": error,
+        })
+    for row, score in zip(rows, score_session(targets, parsed, locked)):
+        row.update(IF=score.IF, CC=score.CC, GA=score.GA, SR=score.SR)
+    return rows
+
+
+def _reason(reasoner: Reasoner, request: TurnRequest) -> tuple[Thought, str | None]:
+    try:
+        return reasoner.reconstruct(request), None
+    except EditAgentError as error:  # the turn still runs, on the raw instruction, and the error is kept
+        return Thought(reasoning=f"Reasoner failed: {error}", intent=Intent(text=request.instruction), fallback=True), str(error)
+
+
+def _edit(editor: Editor, image, intent: Intent, seed: int):
+    try:
+        return editor.edit(image, intent, seed=seed), None
+    except EditAgentError as error:  # an editor that cannot act leaves the image as it was
+        return image, str(error)
+
+
+def _finite(value: float) -> float | None:
+    return None if value == float("inf") else round(value, 3)
+
+
+def timed(function: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start

@@ -1,0 +1,122 @@
+"""The runner, the run outputs, comparisons and the CLI subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from contextlib import redirect_stdout
+
+import pytest
+
+from edit_agent.errors import EditAgentError
+from edit_agent.world import generate_sessions, read_world_sessions
+from evals.cli import EvalInputError, add_commands
+from evals.reports import compare_runs, summarize, write_run
+from evals.runner import run_sessions
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    return generate_sessions(24, turns=(2, 6), seed=9)
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="edit-agent")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = args.func(args)
+    return code, out.getvalue()
+
+
+def test_rules_and_program_is_exact(sessions):
+    rows = run_sessions(sessions, reasoner="rules", editor="program", workers=1, progress=False)
+    summary = summarize(rows)
+    assert summary["mean"] == {"IF": 1.0, "CC": 1.0, "GA": 1.0, "SR": 1.0}
+    assert all(v == 1.0 for values in summary["per_turn"].values() for v in values)
+    assert len(summary["per_turn"]["SR"]) == 6 and summary["n_sessions"] == 24
+
+
+def test_baselines_lose_what_they_should(sessions):
+    identity = summarize(run_sessions(sessions, reasoner="rules", editor="identity", workers=1, progress=False))
+    assert identity["mean"]["CC"] == 1.0 and identity["mean"]["IF"] < 0.6
+    passthrough = summarize(run_sessions(sessions, reasoner="passthrough", editor="program", workers=1, progress=False))
+    assert passthrough["mean"]["SR"] < 1.0
+
+
+def test_workers_give_the_same_rows(sessions):
+    one = run_sessions(sessions, reasoner="passthrough", editor="program", workers=1, progress=False)
+    two = run_sessions(sessions, reasoner="passthrough", editor="program", workers=2, progress=False)
+    assert one == two
+
+
+def test_backend_errors_are_kept_per_turn(sessions):
+    rows = run_sessions(sessions[:3], reasoner="passthrough", editor="exact", workers=1, progress=False)
+    assert all(row["error"] for session in rows for row in session)  # world text is no photo operation
+    assert all(row["CC"] == 1.0 for session in rows for row in session)  # the image was kept as it was
+
+
+def test_run_outputs_and_comparison(tmp_path, sessions):
+    rows = run_sessions(sessions[:6], reasoner="rules", editor="program", workers=1, progress=False)
+    meta = {"reasoner": "rules", "editor": "program", "sessions": "six", "size": 96, "seed": 0, "workers": 1, "wall_seconds": 0.5}
+    write_run(tmp_path / "a", rows, meta)
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert set(summary) == {"n_sessions", "per_turn", "mean"}
+    assert set(summary["per_turn"]) == set(summary["mean"]) == {"IF", "CC", "GA", "SR"}
+    turn = json.loads((tmp_path / "a" / "turns.jsonl").read_text().splitlines()[0])
+    for key in ("session", "turn", "instruction", "reasoning", "intent", "target", "parsed", "IF", "CC", "GA", "SR", "psnr"):
+        assert key in turn
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "| turn |" in report and "SR@k" in report and (tmp_path / "a" / "per_turn.png").stat().st_size > 1000
+    write_run(tmp_path / "b", run_sessions(sessions[:6], reasoner="rules", editor="identity", workers=1, progress=False),
+              dict(meta, editor="identity"))
+    path = compare_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "cmp")
+    text = path.read_text()
+    assert "rules+program on six" in text and "rules+identity on six" in text
+    assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 1000
+    with pytest.raises(EvalInputError):
+        compare_runs([tmp_path], tmp_path / "cmp2")
+
+
+def test_cli_eval_generate_interpret(tmp_path):
+    code, out = cli("world", "generate", "--n", "5", "--turns", "3", "--seed", "4", "--undo-rate", "0.3")
+    assert code == 0 and len(out.splitlines()) == 5
+    path = tmp_path / "s.jsonl"
+    stripped = [json.loads(line) for line in out.splitlines()]
+    for row in stripped:
+        for turn in row["turns"]:
+            del turn["target"], turn["task_type"]
+    path.write_text("".join(json.dumps(row) + "\n" for row in stripped))
+    code, interpreted = cli("world", "interpret", str(path))
+    assert code == 0 and interpreted == out  # the interpreter fills exactly the generator's targets
+    code, out = cli("eval", str(path), "--reasoner", "rules", "--editor", "program", "--out", str(tmp_path / "run"),
+                    "--size", "48", "--no-progress", "--workers", "1")
+    assert code == 0 and "SR 1.000" in out
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["n_sessions"] == 5
+    code, out = cli("eval", "--compare", str(tmp_path / "run"), str(tmp_path / "run"), "--out", str(tmp_path / "cmp"))
+    assert code == 0 and (tmp_path / "cmp" / "comparison.md").is_file()
+
+
+@pytest.mark.parametrize("argv", [
+    ("eval", "--out", "x"),  # neither a file nor a split
+    ("eval", "missing.jsonl", "--out", "x"),
+    ("eval", "--split", "world-nope", "--out", "x"),
+    ("eval", "--split", "world-test", "--size", "50", "--out", "x"),
+    ("eval", "--split", "world-test", "--editor", "nope", "--out", "x"),
+    ("world", "generate", "--n", "2", "--turns", "11"),
+    ("world", "generate", "--n", "2", "--undo-rate", "2"),
+    ("world", "interpret"),
+])
+def test_cli_bad_input_raises_edit_agent_errors(argv, tmp_path):
+    with pytest.raises(EditAgentError):
+        cli(*argv)
+
+
+def test_split_stands_for_a_file(tmp_path):
+    code, out = cli("eval", "--split", "world-long", "--limit", "3", "--out", str(tmp_path / "r"), "--no-progress", "--workers", "1")
+    assert code == 0 and "world-long: 3 sessions" in out
+    code, out = cli("world", "interpret", "--split", "world-dev")
+    assert code == 0 and len(out.splitlines()) == 300
+    assert read_world_sessions(io.StringIO(out))[0].id == "world-dev-00000"
