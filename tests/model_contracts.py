@@ -129,3 +129,55 @@ class ModelEditorContract:
         info = self.make_editor().info()
         assert info.steps == 2
         assert info.extra["dtype"] == "float32" and info.extra["device"] == "cpu"
+
+
+class ModelReasonerContract:
+    """Mix into a ``ReasonerContract`` test class for transformers reasoners; define ``reasoner_class``,
+    ``make_model()`` -> (model, tokenizer or processor) and ``make_reasoner()``."""
+
+    reasoner_class: type
+
+    def make_model(self):
+        raise NotImplementedError
+
+    def messages(self):
+        return [{"role": "user", "content": "make it brighter"}]
+
+    def test_lora_load_changes_output_and_unload_restores_it(self, tmp_path) -> None:
+        reasoner = self.make_reasoner()
+        base = reasoner.generate(self.messages())
+        model, _ = self.make_model()
+        torch.manual_seed(1)
+        from peft import get_peft_model
+
+        peft_model = get_peft_model(
+            model, LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        )
+        peft_model.save_pretrained(tmp_path / "adapter")
+        name = reasoner.load_lora(tmp_path / "adapter")
+        assert reasoner.generate(self.messages()) != base
+        reasoner.unload_lora(name)
+        assert reasoner.generate(self.messages()) == base
+
+    def test_missing_model_fails_at_once_naming_model_cache_and_fix(self) -> None:
+        started = time.perf_counter()
+        with pytest.raises(ModelUnavailableError) as caught:
+            self.reasoner_class("edit-agent-tests/not-a-cached-model")
+        assert time.perf_counter() - started < 2.0
+        message = str(caught.value)
+        assert "edit-agent-tests/not-a-cached-model" in message and "hf download" in message
+
+    def test_out_of_memory_is_reported_and_the_next_turn_works(self, monkeypatch) -> None:
+        reasoner = self.make_reasoner()
+        request = self.request(self.sample_instruction())
+        expected = reasoner.reconstruct(request)
+        original = reasoner.model.generate
+
+        def exhausted(*args, **kwargs):
+            raise torch.OutOfMemoryError("CUDA out of memory.")
+
+        monkeypatch.setattr(reasoner.model, "generate", exhausted)
+        with pytest.raises(OutOfMemoryError):
+            reasoner.reconstruct(request)
+        monkeypatch.setattr(reasoner.model, "generate", original)
+        assert reasoner.reconstruct(request) == expected

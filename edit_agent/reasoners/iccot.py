@@ -1,0 +1,126 @@
+"""IC-CoT prompt building and output parsing, shared by the ``llm``, ``vlm`` and ``langchain`` reasoners.
+
+The prompt (after Edit-R2): the editing history as ``Round k: <raw instruction>`` lines, with
+rules, locks and undos marked, then the current instruction; the model reasons briefly inside
+``<think>...</think>`` and then writes only the self-contained instruction.
+
+>>> thought = parse_output("<think>Round 1 set blue as default.</think>Add a blue circle.", "add a circle")
+>>> thought.intent.text, thought.fallback
+('Add a blue circle.', False)
+>>> parse_output("sure! here you go", "add a circle").fallback
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from edit_agent.records import Constraint, HistoryTurn, Intent, Thought, TurnRequest
+
+SYSTEM_PROMPT = """You help a user edit one image over many turns.
+You see the editing history as "Round k:" lines and the user's current instruction.
+Work out what the current instruction means given the whole history: what "it" or "that one"
+refers to, which rules ("from now on ...") and locks ("don't touch ...") are still in force,
+and what an "undo" reverted.
+First reason briefly inside <think>...</think>. Then write only the self-contained instruction
+for this turn: one or two sentences an image editor can follow without the history, naming
+objects explicitly and stating every rule or lock that applies to this edit.
+
+Example.
+History:
+Round 1: From now on every new shape must be blue.
+Round 2: add a circle at the top left
+Current instruction: move it to the center
+Answer:
+<think>"it" is the circle added in round 2; it is blue because of the rule from round 1.</think>
+Move the blue circle from the top left to the center."""
+
+PREFILL = "<think>"
+"""Text the assistant's answer is started with, so that small models keep the format."""
+
+_RULE = re.compile(r"^\s*(from now on|for the rest of the session)\b", re.IGNORECASE)
+_LOCK = re.compile(r"\b(leave .+ unchanged|don'?t touch|do not touch|keep .+ as it is)\b", re.IGNORECASE)
+_UNLOCK = re.compile(r"\byou may change\b", re.IGNORECASE)
+_UNDO = re.compile(r"^\s*(undo|revert the last change)\b", re.IGNORECASE)
+_THINK = re.compile(r"<think>(.*?)</think>", re.IGNORECASE | re.DOTALL)
+_LABEL = re.compile(r"^\s*(answer|instruction|self-contained instruction|final instruction)\s*:\s*", re.IGNORECASE)
+
+
+def round_label(instruction: str) -> str:
+    """The mark a history line gets: ``rule``, ``lock``, ``unlock``, ``undo`` or nothing."""
+    if _UNDO.search(instruction):
+        return "undo"
+    if _UNLOCK.search(instruction):
+        return "unlock"
+    if _LOCK.search(instruction):
+        return "lock"
+    if _RULE.search(instruction):
+        return "rule"
+    return ""
+
+
+def history_lines(history: Sequence[HistoryTurn]) -> list[str]:
+    """``Round k: <raw instruction>`` lines, with rules, locks and undos marked."""
+    lines = []
+    for index, turn in enumerate(history, start=1):
+        label = round_label(turn.instruction)
+        mark = f" [{label}]" if label else ""
+        lines.append(f"Round {index}:{mark} {turn.instruction.strip()}")
+    return lines
+
+
+def user_prompt(request: TurnRequest) -> str:
+    """The user message: the history, then the current instruction."""
+    lines = history_lines(request.history)
+    history = "\n".join(lines) if lines else "(no earlier rounds)"
+    return f"History:\n{history}\nCurrent instruction: {request.instruction.strip()}\nAnswer:"
+
+
+def build_messages(request: TurnRequest, *, with_image: bool = False) -> list[dict]:
+    """Chat messages in the transformers format; with ``with_image`` the user turn starts with the image."""
+    text = user_prompt(request)
+    content: object = [{"type": "image"}, {"type": "text", "text": text}] if with_image else text
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
+
+
+def constraints_from_history(history: Sequence[HistoryTurn]) -> tuple[Constraint, ...]:
+    """Rules and locks set by earlier rounds, as stated (an ``undo`` drops the latest one it can)."""
+    found: list[Constraint] = []
+    for index, turn in enumerate(history, start=1):
+        label = round_label(turn.instruction)
+        if label in ("rule", "lock", "unlock"):
+            found.append(Constraint(text=turn.instruction.strip(), kind=label, set_at_turn=index))
+        elif label == "undo" and found and found[-1].set_at_turn == index - 1:
+            found.pop()
+    return tuple(found)
+
+
+def parse_output(text: str, instruction: str, constraints: tuple[Constraint, ...] = ()) -> Thought:
+    """Split a model's answer into the trace and the instruction, or fall back to ``instruction``.
+
+    Well formed: one ``<think>...</think>`` block, then a non-empty instruction of at most ~60
+    words with no further tags. Anything else is malformed: the raw instruction is used, the
+    thought is marked ``fallback=True`` and its reasoning says so and quotes the output.
+    """
+    match = _THINK.search(text)
+    if match is not None:
+        reasoning = match.group(1).strip()
+        answer = _LABEL.sub("", text[match.end():].strip()).strip().strip('"').strip()
+        # Keep the first paragraph: models often add a chatty second one.
+        answer = answer.split("\n\n")[0].strip()
+        if answer and "<" not in answer and len(answer.split()) <= 60:
+            return Thought(reasoning=reasoning, intent=Intent(text=answer, constraints=constraints))
+        problem = "no instruction after </think>" if not answer else "the instruction after </think> is not clean"
+    else:
+        problem = "no <think>...</think> block"
+    shown = text.strip().replace("\n", " ")
+    shown = shown[:300] + ("..." if len(shown) > 300 else "")
+    return Thought(
+        reasoning=(
+            f"The model's output was malformed ({problem}), so the raw instruction is used as the intent. "
+            f"Model output: {shown!r}"
+        ),
+        intent=Intent(text=instruction.strip(), constraints=constraints),
+        fallback=True,
+    )

@@ -1,0 +1,59 @@
+"""``langchain``: any langchain-core chat model object as the IC-CoT reasoner.
+
+>>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
+>>> from edit_agent.records import TurnRequest
+>>> from PIL import Image
+>>> model = FakeListChatModel(responses=["<think>No history.</think>Make the sky purple."])
+>>> image = Image.new("RGB", (8, 8))
+>>> request = TurnRequest(instruction="make the sky purple", image=image, source_image=image)
+>>> LangChainReasoner(model).reconstruct(request).intent.text
+'Make the sky purple.'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from edit_agent.reasoners import iccot
+from edit_agent.records import Thought, TurnRequest
+
+
+class LangChainReasoner:
+    """IC-CoT over a langchain-core chat model (OpenAI, Anthropic, Ollama, ... or a fake for tests).
+
+    Args:
+        model: the chat model object (what ``--reasoner-model`` cannot name: build it in Python).
+    """
+
+    name = "langchain"
+
+    def __init__(self, model: BaseChatModel) -> None:
+        if not isinstance(model, BaseChatModel):
+            raise TypeError(f"The langchain reasoner needs a langchain-core chat model; got {type(model).__name__}.")
+        self.model = model
+
+    def reconstruct(self, request: TurnRequest) -> Thought:
+        messages = [SystemMessage(content=iccot.SYSTEM_PROMPT), HumanMessage(content=iccot.user_prompt(request))]
+        reply = self.model.invoke(messages)
+        return iccot.parse_output(
+            answer_text(reply), request.instruction, iccot.constraints_from_history(request.history)
+        )
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": type(self.model).__name__}
+
+
+def answer_text(reply: BaseMessage) -> str:
+    """The reply as ``<think>trace</think>answer``.
+
+    Reasoning models served through some providers return the trace apart from the text (in
+    ``additional_kwargs["reasoning_content"]``); it is put back in front so one parser serves all.
+    """
+    text = reply.text if isinstance(reply.text, str) else str(reply.content)
+    trace = reply.additional_kwargs.get("reasoning_content")
+    if trace and "<think>" not in text:
+        text = f"<think>{trace}</think>{text}"
+    return text
