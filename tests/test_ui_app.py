@@ -219,3 +219,16 @@ def test_production_settings(app):
 
     store = Path(app["config"].store).resolve()
     assert not store.is_relative_to(Path(get_upload_folder()).resolve())
+
+
+def test_settings_list_every_backend_once(client: Client):
+    from edit_agent.backends import EDITORS, REASONERS
+
+    reasoners, reasoners_off, editors, editors_off = client.predict("rules", "recording", api_name="/settings")
+    for registry, on, off in ((REASONERS, reasoners, reasoners_off), (EDITORS, editors, editors_off)):
+        shown = [value for _, value in on["choices"]] + [value for _, value in off["choices"]]
+        assert len(shown) == len(set(shown)) and set(shown) <= set(registry)
+        assert off["visible"] == bool(off["choices"])
+        for _, name in off["choices"]:
+            assert f"{name}: " in off["info"]  # each unavailable backend says why
+    assert editors["value"] == "recording" and "rules" in [value for _, value in reasoners["choices"]]

@@ -49,6 +49,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     """The app for ``config`` (default: :meth:`AppConfig.from_env`)."""
     config = config or AppConfig.from_env()
     app = ChatApp(config)
+    backends.check_in_background()
     # Gradio's file cache (uploads, rendered images) is swept hourly of files older than a day.
     with gr.Blocks(title="edit-agent", delete_cache=(3600, 24 * 3600)) as demo:
         # A fixed key and secret, so the browser's session survives a server restart.
@@ -92,7 +93,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                     export = gr.Button("Download session (zip)", size="sm")
                     export_file = gr.File(label="Session export", interactive=False)
                 with gr.Accordion("Settings (new sessions)", open=False):
-                    reasoner, editor = _settings_panel(config)
+                    reasoner, reasoners_unavailable, editor, editors_unavailable = _settings_panel(config)
         # Hidden inputs for the API form of a timeline click.
         turn_id = gr.Textbox(visible=False)
         checkout = gr.Button(visible=False)
@@ -100,6 +101,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         view = [state, chat, image, timeline, status, sessions]
         internal: dict[str, Any] = {"api_visibility": "undocumented"}
         demo.load(app.restore, [state], view, api_name="restore", **internal)
+        demo.load(
+            _settings(config), [reasoner, editor], [reasoner, reasoners_unavailable, editor, editors_unavailable],
+            api_name="settings", **internal,
+        )
         message.submit(
             app.edit, [message, state, reasoner, editor], [message, *view], api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
@@ -138,17 +143,30 @@ def mcp_available() -> bool:
     return importlib.util.find_spec("mcp") is not None
 
 
-def _settings_panel(config: AppConfig) -> tuple[gr.Radio, gr.Radio]:
-    pickers = []
+def _settings_panel(config: AppConfig) -> list[gr.Radio]:
+    """Pickers for new sessions plus a disabled list of what cannot run here; filled on page load."""
+    components = []
     for kind, configured in (("reasoner", config.reasoner), ("editor", config.editor)):
-        available, unavailable = backends.choices(kind, configured)
-        pickers.append(gr.Radio(available, value=configured, label=kind.capitalize(), elem_id=f"{kind}-picker"))
-        if unavailable:
-            gr.Radio(
-                list(unavailable), label=f"Unavailable {kind}s here", interactive=False,
+        components.append(gr.Radio([configured], value=configured, label=kind.capitalize(), elem_id=f"{kind}-picker"))
+        components.append(gr.Radio([], label=f"Unavailable {kind}s here", interactive=False, visible=False,
+                                   elem_id=f"{kind}-unavailable"))
+    return components
+
+
+def _settings(config: AppConfig) -> Any:
+    def settings(reasoner: str, editor: str) -> tuple[Any, ...]:
+        """The backends this machine can run (the slow checks ran in the background at start-up)."""
+        updates: list[Any] = []
+        for kind, current, configured in (("reasoner", reasoner, config.reasoner), ("editor", editor, config.editor)):
+            available, unavailable = backends.choices(kind, configured)
+            updates.append(gr.Radio(choices=available, value=current if current in available else configured))
+            updates.append(gr.Radio(
+                choices=list(unavailable), visible=bool(unavailable),
                 info="; ".join(f"{name}: {reason}" for name, reason in unavailable.items()),
-            )
-    return pickers[0], pickers[1]
+            ))
+        return tuple(updates)
+
+    return settings
 
 
 def _pick_sample(event: gr.SelectData) -> dict[str, Any]:

@@ -1,16 +1,20 @@
 """Which backends this machine can run, and one shared instance of each.
 
 A backend class may define ``availability()`` (a static or class method) returning ``None`` when
-it can run here, or a short reason when it cannot ("needs a CUDA GPU", "weights not in the cache").
-Without it, a backend counts as available when its module imports.
+it can run here, or a short reason when it cannot. Without it the checks are: the module imports;
+the constructor needs no object that only Python code can build; a ``default_model`` is in the
+local Hugging Face cache and, for an editor, there is a CUDA GPU; a default that names another
+registered editor (a hybrid's generative part) is itself available.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from edit_agent.backends import EDITORS, REASONERS, make_editor, make_reasoner
 from edit_agent.protocols import Editor, Reasoner
@@ -41,12 +45,66 @@ def unavailable_reason(kind: Kind, name: str) -> str | None:
     except Exception as error:  # a backend that cannot even import must not take the app down
         return f"cannot load: {type(error).__name__}: {error}"
     check = getattr(factory, "availability", None)
-    if not callable(check):
-        return None
+    if callable(check):
+        try:
+            return check()
+        except Exception as error:
+            return f"availability check failed: {error}"
+    return _required_object(factory) or _model_reason(kind, factory) or _delegate_reason(factory)
+
+
+def _parameters(factory: Any) -> list[inspect.Parameter]:
     try:
-        return check()
-    except Exception as error:
-        return f"availability check failed: {error}"
+        return list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return []
+
+
+def _required_object(factory: Any) -> str | None:
+    for parameter in _parameters(factory):
+        if parameter.default is inspect.Parameter.empty and parameter.kind in (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY,
+        ):
+            return f"needs a {parameter.name} object (build it in Python)"
+    return None
+
+
+def _model_reason(kind: Kind, factory: Any) -> str | None:
+    model = getattr(factory, "default_model", None)
+    if not isinstance(model, str):
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    if not any(isinstance(try_to_load_from_cache(model, probe), str) for probe in ("model_index.json", "config.json")):
+        return f"weights of {model} are not in the local cache"
+    import torch
+
+    if kind == "editor" and not torch.cuda.is_available():
+        return "needs a CUDA GPU"
+    return None
+
+
+def _delegate_reason(factory: Any) -> str | None:
+    for parameter in _parameters(factory):
+        if isinstance(parameter.default, str) and parameter.default in EDITORS:
+            reason = unavailable_reason("editor", parameter.default)
+            if reason is not None:
+                return f"uses {parameter.default} ({reason})"
+    return None
+
+
+_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend-check")
+
+
+def check_in_background() -> Future[None]:
+    """Check every backend in a worker thread: importing model libraries takes seconds, so the
+    app starts serving first and the settings panel fills in when the checks are done."""
+    def check_all() -> None:
+        for kind in ("reasoner", "editor"):
+            for name in registry(kind):
+                unavailable_reason(kind, name)
+
+    return _checker.submit(check_all)
 
 
 def choices(kind: Kind, configured: str) -> tuple[list[str], dict[str, str]]:

@@ -1,0 +1,94 @@
+"""The settings panel's backend checks and the ``serve`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+
+import pytest
+
+from ui import backends
+
+
+class Light:
+    name = "light"
+
+
+class NeedsGpu:
+    name = "needs-gpu"
+
+    @staticmethod
+    def availability() -> str | None:
+        return "needs a CUDA GPU"
+
+
+class NeedsObject:
+    name = "needs-object"
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+
+
+class Wraps:
+    name = "wraps"
+
+    def __init__(self, generative: str = "fake-gpu") -> None:
+        self.generative = generative
+
+
+@pytest.fixture
+def fake_registry(monkeypatch: pytest.MonkeyPatch):
+    module = types.ModuleType("fake_backends")
+    for cls in (Light, NeedsGpu, NeedsObject, Wraps):
+        setattr(module, cls.__name__, cls)
+    monkeypatch.setitem(sys.modules, "fake_backends", module)
+    entries = {
+        "fake-light": "fake_backends:Light", "fake-gpu": "fake_backends:NeedsGpu",
+        "fake-object": "fake_backends:NeedsObject", "fake-wraps": "fake_backends:Wraps",
+        "fake-missing": "no_such_package.editor:Editor",
+    }
+    for name, target in entries.items():
+        monkeypatch.setitem(backends.EDITORS, name, target)
+    backends.unavailable_reason.cache_clear()
+    yield
+    backends.unavailable_reason.cache_clear()
+
+
+def test_unavailable_backends_come_with_a_reason(fake_registry):
+    available, unavailable = backends.choices("editor", "exact")
+    assert "fake-light" in available and "exact" in available
+    assert unavailable["fake-gpu"] == "needs a CUDA GPU"
+    assert unavailable["fake-object"] == "needs a model object (build it in Python)"
+    assert unavailable["fake-wraps"] == "uses fake-gpu (needs a CUDA GPU)"
+    assert unavailable["fake-missing"] == "missing package no_such_package"
+    assert "recording" not in available and "recording" not in unavailable  # test fakes stay hidden
+    assert "recording" in backends.choices("editor", "recording")[0]
+
+
+def test_backends_are_built_once_per_process():
+    assert backends.editor("recording") is backends.editor("recording")
+    assert backends.reasoner("rules") is backends.reasoner("rules")
+
+
+def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    from ui import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--port", "7999", "--store", str(tmp_path), "--editor", "exact"])
+    assert args.func is cli.run_serve and args.host == "127.0.0.1" and args.port == 7999
+
+    launched = {}
+
+    class FakeDemo:
+        def launch(self, **options):
+            launched.update(options)
+
+    import ui.app
+
+    monkeypatch.setattr(ui.app, "build_demo", lambda config: launched.setdefault("config", config) and FakeDemo())
+    assert cli.run_serve(args) == 0
+    assert launched["config"].editor == "exact" and launched["config"].store == tmp_path
+    assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
+    assert launched["allowed_paths"] == [] and launched["run_history"] is False
