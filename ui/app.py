@@ -144,10 +144,15 @@ def mcp_available() -> bool:
 
 
 def _settings_panel(config: AppConfig) -> list[gr.Radio]:
-    """Pickers for new sessions plus a disabled list of what cannot run here; filled on page load."""
+    """Pickers for new sessions plus a disabled list of what cannot run here; narrowed on page load.
+
+    They start with every registered name, so any of them passes Gradio's input check and an
+    unavailable one gets its reason from the handler rather than a bare validation error.
+    """
     components = []
     for kind, configured in (("reasoner", config.reasoner), ("editor", config.editor)):
-        components.append(gr.Radio([configured], value=configured, label=kind.capitalize(), elem_id=f"{kind}-picker"))
+        names = [name for name in backends.registry(kind) if name not in backends.TEST_ONLY or name == configured]
+        components.append(gr.Radio(names, value=configured, label=kind.capitalize(), elem_id=f"{kind}-picker"))
         components.append(gr.Radio([], label=f"Unavailable {kind}s here", interactive=False, visible=False,
                                    elem_id=f"{kind}-unavailable"))
     return components
