@@ -113,9 +113,11 @@ def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     """One panel per metric, one line per run, turn on the x axis."""
     figure, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.6), sharey=True)
     for axis, metric in zip(axes, METRICS):
-        for name, summary in summaries.items():
+        for index, (name, summary) in enumerate(summaries.items()):
             values = summary["per_turn"][metric]
-            axis.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+            # earlier runs draw wider, so a run hidden under an equal one still shows at its edges
+            axis.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name,
+                      linestyle=("-", "--", "-.", ":")[index % 4], linewidth=max(1.0, 3.2 - 0.4 * index))
         axis.set_title(metric)
         axis.set_xlabel("turn")
         axis.set_ylim(-0.02, 1.02)

@@ -292,3 +292,9 @@ def test_program_sentences_apply_in_order():
     assert apply_program(start, text) == scene("small green circle top-left")
     assert apply_program(start, "Make no change.") == start
     assert apply_program(start, "undo") == start  # nothing to undo in a fresh program
+
+
+def test_lock_by_a_group_phrase_locks_only_a_single_match():
+    start = scene("small blue circle top-left", "large blue square center", "large red square bottom-right")
+    assert run(start, "From now on, don't touch every circle")[0].locked_cells == ("top-left",)
+    assert run(start, "From now on, don't touch all squares")[0].constraints == ()

@@ -138,7 +138,8 @@ class _Phraser:
     def _turn(self) -> str:
         rng, config = self.rng, self.config
         roll = rng.random()
-        if roll < config.undo_rate:
+        # an undo with nothing to undo is a no-op; keep a few, but mostly make it an edit instead
+        if roll < config.undo_rate and (self.world.can_undo or rng.random() < 0.15):
             return rng.choice(UNDO)
         rule = self._rule() if rng.random() < config.rule_rate else None
         if rule and rng.random() < config.rule_alone_rate:
@@ -257,6 +258,8 @@ class _Phraser:
                    if getattr(self.world.objects[oid], a) != getattr(self.world.start_objects[oid], a)]
         if changed and rng.random() < 0.85:  # mostly restore something that did change
             oid, attribute = rng.choice(changed)
+        elif not changed and rng.random() < 0.85:  # nothing to restore yet: mostly an edit instead
+            return self._edit()
         else:
             oid, attribute = rng.choice(candidates), rng.choice(("color", "size", "shape", "cell"))
         if attribute == "cell":

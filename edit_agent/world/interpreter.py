@@ -168,6 +168,11 @@ class WorldInterpreter:
     def defaults(self) -> dict[str, str]:
         return {attribute: value for attribute, (value, _) in self._defaults.items()}
 
+    @property
+    def can_undo(self) -> bool:
+        """Whether an undo now would revert something."""
+        return any(not e.is_undo and not e.undone and (e.scene_changed or e.rules_changed) for e in self._log)
+
     def resolve(self, ref: Ref) -> list[int]:
         """The identities a reference picks now (no trace); used to phrase references that work."""
         return self._resolve(ref, _Turn(entry=_LogEntry(turn=0, instruction="", before=self._snapshot())))
@@ -283,9 +288,6 @@ class WorldInterpreter:
             turn.trace.append(f"New rule: every new shape must be {rule.value} (replaces any earlier {rule.attribute} default).")
             return
         assert rule.ref is not None
-        if rule.ref.kind == "group":
-            turn.trace.append(f"The {rule.kind} sets nothing: '{rule.ref.text}' is a group, not one object.")
-            return
         matches = self._resolve(rule.ref, turn)
         if len(matches) != 1:
             turn.trace.append(f"The {rule.kind} sets nothing: '{rule.ref.text}' does not pick exactly one object.")

@@ -38,9 +38,9 @@ SPLITS: dict[str, SplitSpec] = {
 }
 
 CHECKSUMS: dict[str, str] = {
-    "world-dev": "137c4f85a00b144efcc88c83c4bc292014b30c37e0ef94e57423ba6fb00262b1",
-    "world-test": "342172d3b47fe491dbb8aa558134f7387e72056371d8a5525f7908154ef40bfd",
-    "world-long": "2542f6cc3103e0eb5878950b97db4480b999b643c5d766a8d1e9f5967503efce",
+    "world-dev": "bd9f5842ebd1aa54c56a1bde27476177b1f155a0b4316905038339efb29d8560",
+    "world-test": "242d4b3fcf9c45939398baf6aaadc389670bd3f00b217b661f78b2570559d4e9",
+    "world-long": "3651c6670c99145d983533c0966c92d83050e40d906f7f42355fe7839b002311",
 }
 """SHA-256 of each split file, as committed."""
 
