@@ -11,10 +11,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from evals.runner import TurnRow  # noqa: E402
-from evals.scoring import METRICS  # noqa: E402
+from evals.runner import TurnRow
+from evals.scoring import METRICS
 
 
 def summarize(sessions: Sequence[Sequence[TurnRow]]) -> dict[str, Any]:
@@ -72,9 +72,9 @@ def run_report(sessions: Sequence[Sequence[TurnRow]], summary: dict[str, Any], m
     rows = [row for session in sessions for row in session]
     lines = [
         f"# {label(meta)}", "",
-        f"Reasoner `{meta.get('reasoner')}`, editor `{meta.get('editor')}`, canvas {meta.get('size')} px, "
-        f"seed {meta.get('seed')}, {summary['n_sessions']} sessions, {len(rows)} turns, "
-        f"{meta.get('workers')} worker(s), wall time {meta.get('wall_seconds', 0):.1f} s.", "",
+        (f"Reasoner `{meta.get('reasoner')}`, editor `{meta.get('editor')}`, canvas {meta.get('size')} px, "
+         f"seed {meta.get('seed')}, {summary['n_sessions']} sessions, {len(rows)} turns, "
+         f"{meta.get('workers')} worker(s), wall time {meta.get('wall_seconds', 0):.1f} s."), "",
         "Scores are exact (MICE-World, shared/WORLD.md): the output is parsed back to a scene and compared slot by slot.",
         "", "## Per turn", "",
         "| turn | sessions | IF | CC | GA | SR | PSNR dB (inexact outputs) | exact pixels |",

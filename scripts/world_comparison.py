@@ -34,8 +34,8 @@ def main(args: Args) -> None:
     for split in args.splits:
         sessions = read_world_sessions(verify_split(split))
         for reasoner, editor in args.pairs:
-            rows, seconds = timed(lambda: run_sessions(
-                sessions, reasoner=reasoner, editor=editor, size=args.size, seed=args.seed, workers=args.workers))
+            rows, seconds = timed(lambda s=sessions, r=reasoner, e=editor: run_sessions(
+                s, reasoner=r, editor=e, size=args.size, seed=args.seed, workers=args.workers))
             run_dir = args.out / "runs" / f"{split}-{reasoner}-{editor}"
             meta = {"reasoner": reasoner, "editor": editor, "sessions": split, "size": args.size, "seed": args.seed,
                     "workers": args.workers, "wall_seconds": round(seconds, 2)}

@@ -62,9 +62,9 @@ def check_chunk(job: tuple[int, int, int, float, int]) -> tuple[int, int, int, i
 def main(args: Args) -> None:
     lines = [
         "# MICE-World parser check", "",
-        f"{args.scenes} random scenes (0-9 objects, every attribute uniform) per canvas size; scene i is drawn "
-        f"from `random.Random(i)`. Noise: Gaussian, sigma {args.sigma} on a 0-1 scale, per channel, clipped. "
-        f"JPEG: Pillow, quality {args.jpeg_quality}, default 4:2:0 chroma subsampling.", "",
+        (f"{args.scenes} random scenes (0-9 objects, every attribute uniform) per canvas size; scene i is drawn "
+         f"from `random.Random(i)`. Noise: Gaussian, sigma {args.sigma} on a 0-1 scale, per channel, clipped. "
+         f"JPEG: Pillow, quality {args.jpeg_quality}, default 4:2:0 chroma subsampling."), "",
         "Command: `python scripts/world_parse_check.py`", "",
         "| S | clean | noise sigma 0.08 | JPEG q60 | required (noise, JPEG) | seconds |",
         "|---:|---:|---:|---:|---:|---:|",

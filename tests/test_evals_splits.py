@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from edit_agent.world import read_world_sessions
-from evals.splits import CHECKSUMS, SPLITS, file_checksum, split_path, split_text, verify_split
+from evals.splits import (
+    CHECKSUMS,
+    SPLITS,
+    file_checksum,
+    split_path,
+    split_text,
+    verify_split,
+)
 
 
 @pytest.mark.parametrize("name", list(SPLITS))

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edit_agent.backends import DEFAULT_EDITOR, EDITORS, REASONERS, make_editor, make_reasoner
+from edit_agent.backends import (
+    DEFAULT_EDITOR,
+    EDITORS,
+    REASONERS,
+    make_editor,
+    make_reasoner,
+)
 from edit_agent.editors.auto import AutoEditor
 from edit_agent.editors.identity import IdentityEditor
 from edit_agent.editors.program import ProgramEditor
@@ -14,7 +20,15 @@ from edit_agent.errors import UnsupportedInstructionError
 from edit_agent.reasoners.passthrough import PassthroughReasoner
 from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.records import HistoryTurn, Intent, TurnRequest
-from edit_agent.world import Scene, SceneObject, apply_program, generate_sessions, interpret, parse, render
+from edit_agent.world import (
+    Scene,
+    SceneObject,
+    apply_program,
+    generate_sessions,
+    interpret,
+    parse,
+    render,
+)
 from tests.contracts import EditorContract, ReasonerContract
 
 START = Scene(background="white", objects=(

@@ -11,7 +11,14 @@ from PIL import Image
 from pydantic import ValidationError
 
 from edit_agent.errors import InvalidImageError
-from edit_agent.world import Scene, SceneObject, is_world_canvas, parse, random_scene, render
+from edit_agent.world import (
+    Scene,
+    SceneObject,
+    is_world_canvas,
+    parse,
+    random_scene,
+    render,
+)
 from edit_agent.world.parse import canvas_side
 from edit_agent.world.render import template_mask
 from edit_agent.world.scene import BACKGROUND_RGB, CELLS, OBJECT_RGB

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 
 import pytest
+from pydantic import ValidationError
 
 from edit_agent.world import (
     GeneratorConfig,
@@ -123,5 +124,5 @@ def test_missing_file(tmp_path):
 def test_world_session_is_a_record():
     session = generate_sessions(1, turns=2, seed=0)[0]
     assert isinstance(session, WorldSession)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         session.id = "changed"

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from edit_agent.world import Scene, SceneObject, WorldLanguageError, apply_program, interpret
+from edit_agent.world import (
+    Scene,
+    SceneObject,
+    WorldLanguageError,
+    apply_program,
+    interpret,
+)
 
 
 def O(text: str) -> SceneObject:  # "small red circle top-left"

@@ -6,7 +6,12 @@ computed by the interpreter; the generator makes seeded sessions with varied phr
 
 from edit_agent.world.canvas import is_world_canvas
 from edit_agent.world.generator import GeneratorConfig, generate_sessions, random_scene
-from edit_agent.world.interpreter import TurnOutcome, WorldInterpreter, apply_program, interpret
+from edit_agent.world.interpreter import (
+    TurnOutcome,
+    WorldInterpreter,
+    apply_program,
+    interpret,
+)
 from edit_agent.world.language import WorldLanguageError, parse_program, parse_turn
 from edit_agent.world.parse import parse
 from edit_agent.world.render import render

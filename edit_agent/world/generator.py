@@ -21,7 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edit_agent.world.interpreter import WorldInterpreter
 from edit_agent.world.language import CELL_PHRASES, Ref
-from edit_agent.world.scene import BACKGROUNDS, CELLS, COLORS, SHAPES, SIZES, Scene, SceneObject, cell_at, cell_row_col
+from edit_agent.world.scene import (
+    BACKGROUNDS,
+    CELLS,
+    COLORS,
+    SHAPES,
+    SIZES,
+    Scene,
+    SceneObject,
+    cell_at,
+    cell_row_col,
+)
 from edit_agent.world.sessions import WorldSession, WorldTurn
 
 
@@ -173,12 +183,11 @@ class _Phraser:
         empty = [c for c in CELLS if c not in {o.cell for o in self.world.objects.values()}]
         shape = rng.choice(OUT_OF_VOCABULARY_SHAPES) if noop and rng.random() < 0.4 else rng.choice(SHAPES)
         words = []
-        if "size" not in self.world.defaults or rng.random() < 0.3:
-            if rng.random() < 0.7:
-                words.append(rng.choice(SIZE_SAY[rng.choice(SIZES)]))
-        if "color" not in self.world.defaults or rng.random() < 0.3:
-            if rng.random() < 0.8:
-                words.append(rng.choice(COLORS))
+        # an attribute a default rule fills is mostly left unstated
+        if ("size" not in self.world.defaults or rng.random() < 0.3) and rng.random() < 0.7:
+            words.append(rng.choice(SIZE_SAY[rng.choice(SIZES)]))
+        if ("color" not in self.world.defaults or rng.random() < 0.3) and rng.random() < 0.8:
+            words.append(rng.choice(COLORS))
         words.append(shape)
         article = "an" if words[0][0] in "aeiou" else "a"
         occupied = [c for c in CELLS if c not in empty]

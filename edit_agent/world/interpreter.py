@@ -20,8 +20,23 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-from edit_agent.world.language import DIRECTIONS, Edit, Ref, Rule, TurnCommand, parse_program, parse_turn
-from edit_agent.world.scene import CELLS, Scene, SceneObject, cell_at, cell_row_col, cell_words
+from edit_agent.world.language import (
+    DIRECTIONS,
+    Edit,
+    Ref,
+    Rule,
+    TurnCommand,
+    parse_program,
+    parse_turn,
+)
+from edit_agent.world.scene import (
+    CELLS,
+    Scene,
+    SceneObject,
+    cell_at,
+    cell_row_col,
+    cell_words,
+)
 
 GROUP_EDITS = ("recolor", "resize", "remove")
 DEFAULT_ADD = {"color": "red", "size": "large"}

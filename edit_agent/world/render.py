@@ -14,7 +14,14 @@ import numpy as np
 from PIL import Image
 
 from edit_agent.errors import InvalidImageError
-from edit_agent.world.scene import BACKGROUND_RGB, OBJECT_RGB, SHAPES, SIZES, Scene, cell_row_col
+from edit_agent.world.scene import (
+    BACKGROUND_RGB,
+    OBJECT_RGB,
+    SHAPES,
+    SIZES,
+    Scene,
+    cell_row_col,
+)
 
 REFERENCE_SIZE = 96
 TEMPLATES: tuple[tuple[str, str], ...] = tuple((shape, size) for shape in SHAPES for size in SIZES)

@@ -101,9 +101,9 @@ def _read_lines(stream: Iterable[str], base: Path) -> list[WorldSession | PhotoS
         try:
             row = json.loads(line)
             if not isinstance(row, dict):
-                raise ValueError("a line must be a JSON object")
+                raise TypeError("a line must be a JSON object")
             sessions.append(parse_row(row, base=base, default_id=f"line-{number}"))
-        except (ValueError, ValidationError) as error:
+        except (ValueError, TypeError, ValidationError) as error:
             raise SessionFileError(f"Session file line {number}: {_first_line(error)}") from None
     return sessions
 
