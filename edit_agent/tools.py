@@ -293,7 +293,8 @@ def _describe(result: EditResult) -> dict[str, Any]:
 
 def _validation_message(error: ValidationError) -> str:
     problems = "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or 'arguments'}: {item['msg']}" for item in error.errors()
+        ": ".join(filter(None, (".".join(str(part) for part in item["loc"]), item["msg"].removeprefix("Value error, "))))
+        for item in error.errors()
     )
     return f"Invalid arguments: {problems}."
 
