@@ -55,7 +55,7 @@ def page(app_url: str):
 
 def shoot(page, name: str) -> None:
     page.wait_for_function("() => [...document.images].every(image => image.complete)")
-    page.wait_for_timeout(300)  # let the last image paint
+    page.wait_for_timeout(1000)  # let the last image paint and the reasoning slide open
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
@@ -121,3 +121,35 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
     assert "rotate it 90 degrees" not in chat  # the chat shows the branch the head is on
     assert captions(page)[:3] == ["Source", "#1: make it warmer", "#2: rotate it 90 degrees"]
     shoot(page, "3-after-reload")
+
+
+def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
+    page.goto(app_url)
+    page.locator("#new-session").click()
+    wait_for_status(page, "Upload a photo")
+    page.locator("#samples .thumbnail-item").first.click()  # world-0
+    page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
+    send(page, "from now on, every new shape must be blue")
+    wait_for_timeline(page, 2, "#1: from now on")
+    send(page, "add a small circle")
+    wait_for_timeline(page, 3, "#2: add a small circle")
+    chat = page.locator("#chat")
+    assert "Add a small blue circle" in chat.inner_text()
+    assert "every new shape must be blue" in chat.get_by_text("Start scene").last.inner_text()  # the open trace
+    assert "every new shape must be blue" in chat.locator(".message").last.inner_text()
+    shoot(page, "4-world-rule")
+
+
+def test_settings_show_unavailable_backends_disabled_with_reasons(page):
+    from ui import backends
+
+    page.get_by_text("Settings (new sessions)").click()
+    picker = page.locator("#editor-picker")
+    picker.get_by_text("auto", exact=True).wait_for()
+    _, unavailable = backends.choices("editor", "auto")
+    if unavailable:  # here: the generative editors, without cached weights or a GPU
+        disabled = page.locator("#editor-unavailable")
+        name, reason = next(iter(unavailable.items()))
+        assert disabled.locator("input").first.is_disabled()
+        assert f"{name}: {reason}" in disabled.inner_text()
+    shoot(page, "5-settings")

@@ -83,10 +83,9 @@ def _chat(path: list[TurnRecord], source_hash: str, loader) -> list[dict[str, An
     ]
     for turn in path:
         messages.append({"role": "user", "content": turn.instruction})
-        messages.append({
-            "role": "assistant", "content": turn.reasoning,
-            "metadata": {"title": "Reasoning", "status": "done"},
-        })
+        # The latest trace starts open ("status" absent); earlier ones start folded ("done").
+        folded = {"status": "done"} if turn is not path[-1] else {}
+        messages.append({"role": "assistant", "content": turn.reasoning, "metadata": {"title": "Reasoning", **folded}})
         messages.append({"role": "assistant", "content": {"path": files.thumbnail(turn.output_hash, loader(turn.output_hash))}})
         messages.append({"role": "assistant", "content": _intent_text(turn)})
     return messages
