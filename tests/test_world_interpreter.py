@@ -221,7 +221,8 @@ def test_lock_picking_none_or_several_sets_nothing():
     outs = run(start, "make the circle red", "make the square red", "From now on, don't touch the red one", "undo")
     assert outs[2].constraints == () and not outs[2].rules_changed
     assert outs[3].target.object_at("center").color == "blue"  # the undo skips the lock that set nothing
-    assert run(start, "From now on, leave the triangle unchanged")[0].constraints == ()
+    out = run(start, "From now on, leave the triangle unchanged")[0]
+    assert out.constraints == () and out.noop_reason == "the rule sets nothing new"
 
 
 def test_undo_across_rules_and_locks():

@@ -152,7 +152,12 @@ class WorldInterpreter:
         entry.rules_changed = entry.rules_changed and not entry.is_undo
         self._log.append(entry)
         if not entry.scene_changed and turn.noop is None:
-            turn.noop = "the turn changes only the rules, not the image" if turn.rules_only else "the scene is already that way"
+            if not turn.rules_only:
+                turn.noop = "the scene is already that way"
+            elif entry.rules_changed or entry.is_undo:
+                turn.noop = "the turn changes only the rules, not the image"
+            else:
+                turn.noop = "the rule sets nothing new"
         return TurnOutcome(
             turn=entry.turn,
             instruction=instruction,
