@@ -60,6 +60,8 @@ def _add_world(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--prefix", default="world", help="session id prefix")
     generate.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    generate.add_argument("--mix", default=None, metavar="EDIT=WEIGHT,...",
+                          help="relative weights of the plain edits, e.g. add=1,recolor=2,move=0 (others keep theirs)")
     for name, help_text in _RATE_OPTIONS.items():
         generate.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, dest=name, help=help_text)
     generate.set_defaults(func=run_generate_command)
@@ -132,6 +134,24 @@ def run_interpret_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_mix(text: str, weights: dict[str, float]) -> dict[str, float]:
+    mix = dict(weights)
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in mix:
+            raise EvalInputError(f"--mix: unknown edit {name!r}; choose from {', '.join(mix)}.")
+        try:
+            mix[name] = float(value)
+        except ValueError:
+            raise EvalInputError(f"--mix: {item!r} needs a number after '='.") from None
+        if mix[name] < 0:
+            raise EvalInputError(f"--mix: the weight of {name} must be >= 0.")
+    if not any(mix.values()):
+        raise EvalInputError("--mix: at least one edit needs a weight above 0.")
+    return mix
+
+
 def run_generate_command(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -140,6 +160,8 @@ def run_generate_command(args: argparse.Namespace) -> int:
     if args.n < 0 or not 1 <= args.turns <= 10 or (args.min_turns is not None and not 1 <= args.min_turns <= args.turns):
         raise EvalInputError("--n must be >= 0 and turns between 1 and 10 (--min-turns <= --turns).")
     rates = {name: getattr(args, name) for name in _RATE_OPTIONS if getattr(args, name) is not None}
+    if args.mix:
+        rates["edit_weights"] = _parse_mix(args.mix, GeneratorConfig().edit_weights)
     try:
         config = GeneratorConfig(**rates)
     except ValidationError as error:

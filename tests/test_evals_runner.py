@@ -108,10 +108,20 @@ def test_cli_eval_generate_interpret(tmp_path):
     ("world", "generate", "--n", "2", "--turns", "11"),
     ("world", "generate", "--n", "2", "--undo-rate", "2"),
     ("world", "interpret"),
+    ("world", "generate", "--n", "2", "--mix", "teleport=1"),
+    ("world", "generate", "--n", "2", "--mix", "add=x"),
 ])
 def test_cli_bad_input_raises_edit_agent_errors(argv, tmp_path):
     with pytest.raises(EditAgentError):
         cli(*argv)
+
+
+def test_generate_mix_of_edits():
+    code, out = cli("world", "generate", "--n", "30", "--turns", "4", "--mix",
+                    "add=0,remove=0,recolor=1,move=0,resize=0,reshape=0,background=0",
+                    "--undo-rate", "0", "--restore-rate", "0", "--rule-rate", "0")
+    kinds = {turn["task_type"] for line in out.splitlines() for turn in json.loads(line)["turns"]}
+    assert code == 0 and kinds <= {"recolor", "add"}  # add stands in when a scene is empty
 
 
 def test_split_stands_for_a_file(tmp_path):
