@@ -39,7 +39,8 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder for turns.jsonl, summary.json, report.md, plots")
     parser.add_argument("--size", type=int, default=96, help="canvas side in pixels (divisible by 3, >= 48; default 96)")
     parser.add_argument("--seed", type=int, default=0, help="editor seed base (turn t uses seed + t)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes (default: all cores for CPU backends, 1 when a model backend is named)")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N sessions")
     parser.add_argument("--compare", nargs="+", type=Path, metavar="RUN_DIR",
                         help="instead of running: compare these run folders in one report and one plot")
@@ -113,7 +114,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     sessions = read_world_sessions(path)[: args.limit]
     if not sessions:
         raise EvalInputError(f"{path} holds no sessions.")
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or default_workers(args.reasoner, args.editor)
     rows, seconds = timed(lambda: run_sessions(
         sessions, reasoner=args.reasoner, editor=args.editor, size=args.size, seed=args.seed,
         workers=workers, progress=not args.no_progress))
@@ -124,6 +125,16 @@ def run_eval_command(args: argparse.Namespace) -> int:
     print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f}  -> {args.out}")
     return 0
+
+
+CPU_BACKENDS = frozenset({"rules", "passthrough", "program", "identity", "auto", "exact", "scripted", "recording"})
+"""Backends light enough to run one copy per core; any other (a model) runs in one process."""
+
+
+def default_workers(reasoner: str, editor: str) -> int:
+    if reasoner in CPU_BACKENDS and editor in CPU_BACKENDS:
+        return os.cpu_count() or 1
+    return 1
 
 
 def run_interpret_command(args: argparse.Namespace) -> int:

@@ -116,6 +116,13 @@ def test_cli_bad_input_raises_edit_agent_errors(argv, tmp_path):
         cli(*argv)
 
 
+def test_model_backends_run_in_one_process():
+    from evals.cli import default_workers
+
+    assert default_workers("rules", "program") >= 1
+    assert default_workers("llm", "program") == 1 and default_workers("rules", "qwen-image-edit") == 1
+
+
 def test_generate_mix_of_edits():
     code, out = cli("world", "generate", "--n", "30", "--turns", "4", "--mix",
                     "add=0,remove=0,recolor=1,move=0,resize=0,reshape=0,background=0",
