@@ -137,3 +137,14 @@ def test_split_stands_for_a_file(tmp_path):
     code, out = cli("world", "interpret", "--split", "world-dev")
     assert code == 0 and len(out.splitlines()) == 300
     assert read_world_sessions(io.StringIO(out))[0].id == "world-dev-00000"
+
+
+def test_file_targets_are_the_ground_truth():
+    from edit_agent.world import Scene, WorldSession, WorldTurn
+
+    start = Scene(background="white")
+    disagreeing = WorldSession(id="x", start=start, turns=(
+        WorldTurn(instruction="change the background to beige", target=Scene(background="gray")),))
+    [[row]] = run_sessions([disagreeing], reasoner="rules", editor="program", workers=1, progress=False)
+    assert row["target"]["background"] == "gray" and row["parsed"]["background"] == "beige"
+    assert row["SR"] == 0.0 and row["IF"] == 0.0
