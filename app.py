@@ -5,12 +5,12 @@
 
 import os
 
-from ui.app import demo, launch_options
+from ui.app import demo, serve
 from ui.handlers import AppConfig
 
 if __name__ == "__main__":
-    demo.launch(**launch_options(
-        AppConfig.from_env(),
+    serve(
+        demo, AppConfig.from_env(),
         host=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         port=int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None,
-    ))
+    )

@@ -232,3 +232,38 @@ def test_settings_list_every_backend_once(client: Client):
         for _, name in off["choices"]:
             assert f"{name}: " in off["info"]  # each unavailable backend says why
     assert editors["value"] == "recording" and "rules" in [value for _, value in reasoners["choices"]]
+
+
+def test_python_app_py_starts_offline_on_a_fresh_store(tmp_path: Path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "EDIT_AGENT_HOME": str(tmp_path / "fresh"), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+           "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1"}
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.2)
+        assert page.status_code == 200 and "edit-agent" in page.text
+        state, *_ = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(None, api_name="/restore")
+        assert state["token"]
+        assert (tmp_path / "fresh" / "edit_agent.db").exists()  # the store is where EDIT_AGENT_HOME says
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

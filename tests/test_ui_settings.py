@@ -85,6 +85,9 @@ def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
         def launch(self, **options):
             launched.update(options)
 
+        def block_thread(self):
+            launched["blocked"] = True
+
     import ui.app
 
     monkeypatch.setattr(ui.app, "build_demo", lambda config: launched.setdefault("config", config) and FakeDemo())
@@ -92,3 +95,4 @@ def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
     assert launched["config"].editor == "exact" and launched["config"].store == tmp_path
     assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
     assert launched["allowed_paths"] == [] and launched["run_history"] is False
+    assert launched["prevent_thread_lock"] and launched["blocked"]

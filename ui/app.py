@@ -49,7 +49,6 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     """The app for ``config`` (default: :meth:`AppConfig.from_env`)."""
     config = config or AppConfig.from_env()
     app = ChatApp(config)
-    backends.check_in_background()
     # Gradio's file cache (uploads, rendered images) is swept hourly of files older than a day.
     with gr.Blocks(title="edit-agent", delete_cache=(3600, 24 * 3600)) as demo:
         # A fixed key and secret, so the browser's session survives a server restart.
@@ -137,6 +136,14 @@ def launch_options(config: AppConfig, *, host: str = "127.0.0.1", port: int | No
         "theme": THEME,
         "css": CSS,
     }
+
+
+def serve(demo: gr.Blocks, config: AppConfig, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Launch with the production settings and block; backend checks run once the server is up,
+    so that importing model libraries does not delay the first page."""
+    demo.launch(prevent_thread_lock=True, **launch_options(config, host=host, port=port))
+    backends.check_in_background()
+    demo.block_thread()
 
 
 def mcp_available() -> bool:

@@ -16,10 +16,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ui.app import build_demo, launch_options
+    from ui.app import build_demo, serve
     from ui.handlers import AppConfig
 
     overrides = {key: getattr(args, key) for key in ("store", "reasoner", "editor") if getattr(args, key)}
     config = AppConfig(**{**AppConfig.from_env().model_dump(), **overrides})
-    build_demo(config).launch(**launch_options(config, host=args.host, port=args.port))
+    serve(build_demo(config), config, host=args.host, port=args.port)
     return 0
