@@ -13,7 +13,8 @@ from edit_agent.errors import UnknownBackendError
 from edit_agent.protocols import Editor, Reasoner
 
 REASONERS: dict[str, str] = {
-    "rules": "edit_agent.reasoners.photo:PhotoRuleReasoner",
+    "rules": "edit_agent.reasoners.rules:RuleReasoner",
+    "passthrough": "edit_agent.reasoners.passthrough:PassthroughReasoner",
     "scripted": "edit_agent.testing:ScriptedReasoner",
     "llm": "edit_agent.reasoners.llm:LLMReasoner",
     "vlm": "edit_agent.reasoners.vlm:VLMReasoner",
@@ -21,7 +22,10 @@ REASONERS: dict[str, str] = {
 }
 
 EDITORS: dict[str, str] = {
+    "auto": "edit_agent.editors.auto:AutoEditor",
     "exact": "edit_agent.editors.exact:ExactEditor",
+    "program": "edit_agent.editors.program:ProgramEditor",
+    "identity": "edit_agent.editors.identity:IdentityEditor",
     "recording": "edit_agent.testing:RecordingEditor",
     "qwen-image-edit": "edit_agent.editors.qwen_image_edit:QwenImageEditEditor",
     "flux-kontext": "edit_agent.editors.flux_kontext:FluxKontextEditor",
@@ -30,7 +34,7 @@ EDITORS: dict[str, str] = {
 }
 
 DEFAULT_REASONER = "rules"
-DEFAULT_EDITOR = "exact"
+DEFAULT_EDITOR = "auto"
 
 
 def make_reasoner(spec: str | Reasoner | None = None, **options: Any) -> Reasoner:
