@@ -87,3 +87,15 @@ def test_edit_takes_a_bundled_sample_by_name(tmp_path):
     assert main(["edit", "sample:coffee", "flip it horizontally", "--out", str(out), "--store", str(tmp_path / "s")]) == 0
     expected = sample_image("coffee").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     assert Image.open(out / "turn-01.png").convert("RGB").tobytes() == expected.tobytes()
+
+
+def test_world_and_eval_commands_are_wired(tmp_path, capsys):
+    sessions = tmp_path / "sessions.jsonl"
+    assert main(["world", "generate", "--n", "3", "--turns", "2", "--seed", "7"]) == 0
+    sessions.write_text(capsys.readouterr().out)
+    assert len(sessions.read_text().splitlines()) == 3
+    out = tmp_path / "run"
+    assert main(["eval", str(sessions), "--reasoner", "rules", "--editor", "program", "--out", str(out),
+                 "--no-progress", "--workers", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_sessions"] == 3 and summary["mean"]["SR"] == 1.0

@@ -49,7 +49,7 @@ def test_first_edit_returns_a_full_result(tmp_path, photo):
     assert result.intent == "Rotate the image 90 degrees clockwise."
     assert "exact operation" in result.reasoning
     assert result.session_id == session.id
-    assert result.editor == "exact"
+    assert result.editor == "auto"  # the offline default: exact operations for photos
     assert result.seconds > 0
     assert [turn.turn_id for turn in session.history] == [result.turn_id]
 
@@ -299,4 +299,4 @@ def test_a_session_made_with_custom_objects_reopens_with_the_defaults(tmp_path, 
     session = EditSession(store=tmp_path, editor=Custom())
     session.edit(photo, "blur it")
     reopened = EditSession.open(session.id, store=tmp_path)
-    assert reopened.edit(None, "rotate left").editor == "exact"
+    assert reopened.edit(None, "rotate left").editor == "auto"
