@@ -21,6 +21,15 @@ BROWSER_ARGS = [
 TIMEOUT_MS = 30_000
 
 
+def free_port() -> int:
+    # An explicit free port: parallel test workers must not race for Gradio's default range.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("home")
@@ -32,7 +41,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
 
         config = AppConfig(store=home / "store")  # the default reasoner and editor: real, visible edits
         demo = build_demo(config)
-        demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(config))
+        demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(config, port=free_port()))
         try:
             yield demo.local_url
         finally:

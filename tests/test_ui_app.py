@@ -17,6 +17,15 @@ from edit_agent import EditSession
 INSTRUCTIONS = ("rotate it 90 degrees", "make it warmer", "flip it vertically")
 
 
+def free_port() -> int:
+    # An explicit free port: parallel test workers must not race for Gradio's default range.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch):
     home = tmp_path_factory.mktemp("home")
@@ -28,7 +37,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.Mon
 
     config = AppConfig(store=home / "store", editor="recording", max_upload="1mb")
     demo = build_demo(config)
-    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(config))
+    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(config, port=free_port()))
     try:
         yield {"url": demo.local_url, "config": config, "editor": backends.editor("recording"), "demo": demo}
     finally:
@@ -236,16 +245,13 @@ def test_settings_list_every_backend_once(client: Client):
 
 def test_python_app_py_starts_offline_on_a_fresh_store(tmp_path: Path):
     import os
-    import socket
     import subprocess
     import sys
     import time
 
     import httpx
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "EDIT_AGENT_HOME": str(tmp_path / "fresh"), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
            "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1"}
     root = Path(__file__).resolve().parent.parent
