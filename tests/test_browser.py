@@ -162,3 +162,38 @@ def test_settings_show_unavailable_backends_disabled_with_reasons(page):
         assert disabled.locator("input").first.is_disabled()
         assert f"{name}: {reason}" in disabled.inner_text()
     shoot(page, "5-settings")
+
+
+def test_the_session_survives_a_server_restart(tmp_path_factory: pytest.TempPathFactory):
+    from playwright.sync_api import sync_playwright
+
+    from ui.app import build_demo, launch_options
+    from ui.handlers import AppConfig
+
+    home = tmp_path_factory.mktemp("restart")
+    config, port = AppConfig(store=home / "store"), free_port()
+
+    def start():
+        demo = build_demo(config)
+        demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(config, port=port))
+        return demo
+
+    demo = start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            page.goto(demo.local_url)
+            photo = home / "photo.png"
+            Image.new("RGB", (96, 64), (90, 140, 200)).save(photo)
+            send(page, "make it warmer", photo)
+            wait_for_timeline(page, 2, "#1: make it warmer")
+            demo.close()
+            demo = start()  # a new process would read the same store and browser-state secret
+            page.reload()
+            wait_for_timeline(page, 2, "#1: make it warmer")
+            wait_for_status(page, "at edit #1")
+        finally:
+            browser.close()
+            demo.close()
