@@ -96,3 +96,15 @@ def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
     assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
     assert launched["allowed_paths"] == [] and launched["run_history"] is False
     assert launched["prevent_thread_lock"] and launched["blocked"]
+
+
+def test_serve_plugs_into_the_edit_agent_command(monkeypatch: pytest.MonkeyPatch):
+    import edit_agent.cli
+    from ui import cli
+
+    monkeypatch.setattr(edit_agent.cli, "COMMAND_PROVIDERS", (*edit_agent.cli.COMMAND_PROVIDERS, "ui.cli:add_commands"))
+    providers = edit_agent.cli.COMMAND_PROVIDERS
+    if providers.count("ui.cli:add_commands") > 1:  # the lead already registered it
+        monkeypatch.setattr(edit_agent.cli, "COMMAND_PROVIDERS", providers[:-1])
+    args = edit_agent.cli.build_parser().parse_args(["serve", "--host", "127.0.0.1"])
+    assert args.func is cli.run_serve
