@@ -49,17 +49,22 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def page(app_url: str):
+def browser():
+    # One Playwright driver per module: the sync API cannot be started twice at once.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(app_url)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url: str):
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app_url)
+    return page
 
 
 def shoot(page, name: str) -> None:
@@ -164,9 +169,7 @@ def test_settings_show_unavailable_backends_disabled_with_reasons(page):
     shoot(page, "5-settings")
 
 
-def test_the_session_survives_a_server_restart(tmp_path_factory: pytest.TempPathFactory):
-    from playwright.sync_api import sync_playwright
-
+def test_the_session_survives_a_server_restart(browser, tmp_path_factory: pytest.TempPathFactory):
     from ui.app import build_demo, launch_options
     from ui.handlers import AppConfig
 
@@ -179,21 +182,20 @@ def test_the_session_survives_a_server_restart(tmp_path_factory: pytest.TempPath
         return demo
 
     demo = start()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        try:
-            page.goto(demo.local_url)
-            photo = home / "photo.png"
-            Image.new("RGB", (96, 64), (90, 140, 200)).save(photo)
-            send(page, "make it warmer", photo)
-            wait_for_timeline(page, 2, "#1: make it warmer")
-            demo.close()
-            demo = start()  # a new process would read the same store and browser-state secret
-            page.reload()
-            wait_for_timeline(page, 2, "#1: make it warmer")
-            wait_for_status(page, "at edit #1")
-        finally:
-            browser.close()
-            demo.close()
+    context = browser.new_context()  # its own localStorage, apart from the other tests' page
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(demo.local_url)
+        photo = home / "photo.png"
+        Image.new("RGB", (96, 64), (90, 140, 200)).save(photo)
+        send(page, "make it warmer", photo)
+        wait_for_timeline(page, 2, "#1: make it warmer")
+        demo.close()
+        demo = start()  # a new process would read the same store and browser-state secret
+        page.reload()
+        wait_for_timeline(page, 2, "#1: make it warmer")
+        wait_for_status(page, "at edit #1")
+    finally:
+        context.close()
+        demo.close()
