@@ -116,7 +116,7 @@ class TestSmolLM2Default:
 
     @pytest.fixture(scope="class")
     def reasoner(self):
-        return make_reasoner("llm", max_new_tokens=24)
+        return make_reasoner("llm", max_new_tokens=8)
 
     def test_loads_the_gguf_from_the_wheel_and_reasons(self, reasoner) -> None:
         assert reasoner.model_name == str(smollm2_gguf().parent / smollm2_gguf().name)

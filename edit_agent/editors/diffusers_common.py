@@ -110,6 +110,8 @@ class DiffusersEditor:
                     f"got {type(model).__name__}."
                 )
             name = getattr(model, "name_or_path", None) or type(model).__name__
+            # A built pipeline is used in its own dtype (only moved to the device).
+            self.dtype = model.dtype
             return str(name), self._place(model)
         source, local_only = resolve_model(model, probe_file="model_index.json")
         with loading_errors(model):

@@ -111,6 +111,7 @@ class LLMReasoner:
                 raise ValueError("Pass tokenizer=... with a model object.")
             if self.quantization is None:
                 model = model.to(self.device)
+            self.dtype = model.dtype  # a built model is used in its own dtype
             return model.eval(), tokenizer, str(getattr(model, "name_or_path", "") or type(model).__name__)
         if model is None:
             model = smollm2_gguf()
