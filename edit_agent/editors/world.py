@@ -1,0 +1,83 @@
+"""World editor: the project's own flow-matching editing model for MICE-World canvases.
+
+It runs offline with the weights shipped in ``edit_agent/weights/`` (see the README there for the
+command that reproduces them). The input is resampled to the model canvas (nearest neighbour, snapped
+to the WORLD.md palette), edited by integrating the model's flow from seeded noise, snapped to the
+palette again and resampled back to the input size, so the output has exactly the world's colours.
+
+>>> from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
+>>> from edit_agent.world import Scene, render
+>>> editor = WorldEditor(FlowEditorModel(FlowEditorConfig.tiny()), steps=2)
+>>> out = editor.edit(render(Scene(background="white"), 99), Intent(text="Change the background to gray."), seed=0)
+>>> out.size, out.mode
+((99, 99), 'RGB')
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from edit_agent.errors import ModelUnavailableError
+from edit_agent.flow.canvas import from_model_canvas, to_model_canvas, to_pixels, to_tensor
+from edit_agent.flow.model import FlowEditorModel
+from edit_agent.flow.sampling import sample
+from edit_agent.records import EditorInfo, Intent
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
+DEFAULT_STEPS = 2
+"""ODE steps per edit, chosen from the steps-vs-quality table in evals/reports/world_editor_steps.md."""
+
+
+class WorldEditor:
+    """The offline generative editor for world canvases.
+
+    ``model`` is a path to weights saved by :meth:`FlowEditorModel.save`, an already built model, or
+    ``None`` for the shipped weights. ``device`` defaults to CUDA when available. The same seed gives
+    the same image (noise is drawn on the CPU, so also across devices up to float rounding).
+    """
+
+    name = "world"
+
+    def __init__(self, model: str | Path | FlowEditorModel | None = None, *, steps: int = DEFAULT_STEPS,
+                 device: str | torch.device | None = None) -> None:
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1; got {steps}")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if isinstance(model, FlowEditorModel):
+            self.model = model.to(self.device).eval()
+            self._source = "in-memory"
+        else:
+            path = Path(model) if model is not None else DEFAULT_WEIGHTS
+            if not path.exists() or not path.with_suffix(".json").exists():
+                raise ModelUnavailableError(
+                    f"World editor weights not found at {path} (and its .json config); "
+                    "train them with scripts/train_world_editor.py or pass model=<path>."
+                )
+            self.model = FlowEditorModel.load(path, device=self.device)
+            self._source = str(path.name)
+        self.steps = steps
+
+    @torch.no_grad()
+    def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
+        canvas = self.model.config.canvas
+        pixels = to_model_canvas(image, canvas)
+        condition = to_tensor(pixels).to(self.device)
+        ids, mask = self.model.tokenizer([intent.text])
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        text = self.model.encode_text(ids, mask)
+        seed = seed if seed is not None else random.getrandbits(63)
+        noise = torch.randn(condition.shape, generator=torch.Generator().manual_seed(seed)).to(self.device)
+
+        def velocity(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.model.velocity(x_t, t, condition, mask=mask, text=text)
+
+        result = sample(velocity, noise, steps=self.steps).sample
+        return from_model_canvas(to_pixels(result)[0], image.size)
+
+    def info(self) -> EditorInfo:
+        return EditorInfo(backend=self.name, model=self._source, steps=self.steps,
+                          extra={"canvas": self.model.config.canvas, "sampler": "euler-ode"})

@@ -1,0 +1,165 @@
+"""Train the world editor (edit_agent.flow) by supervised flow matching on streamed MICE-World triples.
+
+    python scripts/train_world_editor.py --out edit_agent/weights/world_editor.safetensors
+
+Seeded and resumable: a checkpoint (model, optimizer, step) is written every ``checkpoint_every`` steps
+next to ``out``; ``--resume`` continues from it (the data stream restarts from ``seed + step``).
+The loss is the x0-prediction form of flow matching (equal to the velocity loss weighted by t^2),
+with pixels that the edit changes weighted up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from edit_agent.flow.canvas import snap_to_palette, to_pixels
+from edit_agent.flow.data import make_batch, world_triples
+from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
+from edit_agent.world.parse import parse_array
+
+
+@dataclass
+class Args:
+    out: str = "edit_agent/weights/world_editor.safetensors"
+    """Where the final weights go (config beside them as .json, checkpoint as .ckpt.pt)."""
+    steps: int = 3000
+    """Optimizer steps."""
+    batch: int = 64
+    lr: float = 1e-3
+    warmup: int = 100
+    """Linear warm-up steps, then cosine decay to lr/20."""
+    weight_decay: float = 0.01
+    seed: int = 0
+    threads: int = 2
+    change_weight: float = 9.0
+    """Extra loss weight on pixels where the target differs from the input."""
+    t_one: float = 0.3
+    """Share of samples at t = 1 (pure noise: what the first sampling step sees); the rest uniform in (0, 1)."""
+    noisy: float = 0.3
+    """Share of inputs augmented with jitter/speckles/noise (the target stays clean)."""
+    keep_noop: float = 0.15
+    """Share of no-change turns kept in the stream."""
+    checkpoint_every: int = 250
+    eval_every: int = 250
+    max_minutes: float = 0.0
+    """Stop (saving weights) after this much wall time; 0: no limit."""
+    resume: bool = False
+    tiny: bool = False
+    """Use the tiny test configuration."""
+
+
+def parse_args() -> Args:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in dataclasses.fields(Args):
+        if f.type == "bool":
+            parser.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
+        else:
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    return Args(**vars(parser.parse_args()))
+
+
+def flow_loss(model: FlowEditorModel, image: torch.Tensor, target: torch.Tensor, intents: list[str],
+              generator: torch.Generator, *, t_one: float, change_weight: float) -> torch.Tensor:
+    """Weighted x0-prediction flow-matching loss of one batch."""
+    batch = image.shape[0]
+    t = torch.rand(batch, generator=generator)
+    t = torch.where(torch.rand(batch, generator=generator) < t_one, torch.ones_like(t), t)
+    noise = torch.randn(target.shape, generator=generator)
+    x_t = (1 - t.view(-1, 1, 1, 1)) * target + t.view(-1, 1, 1, 1) * noise
+    ids, mask = model.tokenizer(intents)
+    x0 = model.predict_x0(x_t, t, image, ids, mask)
+    changed = (target != image).any(dim=1, keepdim=True).float()
+    weight = 1.0 + change_weight * changed
+    return (weight * (x0 - target) ** 2).mean()
+
+
+@torch.no_grad()
+def exact_rate(model: FlowEditorModel, image: torch.Tensor, target: torch.Tensor, intents: list[str]) -> float:
+    """Share of a batch whose one-step edit parses to exactly the target scene."""
+    model.eval()
+    ids, mask = model.tokenizer(intents)
+    noise = torch.randn(target.shape, generator=torch.Generator().manual_seed(0))
+    x0 = model.predict_x0(noise, torch.ones(target.shape[0]), image, ids, mask)
+    model.train()
+    out, want = to_pixels(x0), to_pixels(target)
+    return float(np.mean([parse_array(snap_to_palette(o)) == parse_array(w) for o, w in zip(out, want)]))
+
+
+def lr_at(step: int, args: Args) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    checkpoint = out.with_suffix(".ckpt.pt")
+    model = FlowEditorModel(FlowEditorConfig.tiny() if args.tiny else FlowEditorConfig())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    step = 0
+    if args.resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = state["step"]
+    params = sum(p.numel() for p in model.parameters())
+    print(f"parameters: {params / 1e6:.2f}M; starting at step {step}", flush=True)
+
+    stream = world_triples(args.seed + step, keep_noop=args.keep_noop)
+    rng = random.Random(args.seed + step)
+    generator = torch.Generator().manual_seed(args.seed + step)
+    held_stream = world_triples(10_000 + args.seed, keep_noop=0.0)
+    held_out = make_batch([next(held_stream) for _ in range(128)], random.Random(1), canvas=48, noisy=0.0)
+
+    model.train()
+    start = time.time()
+    progress = tqdm(total=args.steps, initial=step, desc="train", dynamic_ncols=True, mininterval=5)
+    average = None
+    while step < args.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, args)
+        batch = make_batch([next(stream) for _ in range(args.batch)], rng, canvas=model.config.canvas,
+                           noisy=args.noisy)
+        loss = flow_loss(model, batch.image, batch.target, batch.intents, generator, t_one=args.t_one,
+                         change_weight=args.change_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        average = loss.item() if average is None else 0.98 * average + 0.02 * loss.item()
+        progress.update(1)
+        progress.set_postfix(loss=f"{average:.4f}", lr=f"{lr_at(step, args):.1e}")
+        if step % args.eval_every == 0 or step == args.steps:
+            rate = exact_rate(model, held_out.image, held_out.target, held_out.intents)
+            print(f"step {step} loss {average:.4f} held-out exact {rate:.3f} "
+                  f"minutes {(time.time() - start) / 60:.1f}", flush=True)
+        out_of_time = args.max_minutes and time.time() - start > args.max_minutes * 60
+        if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                        "args": dataclasses.asdict(args)}, checkpoint)
+            model.save(out)
+        if out_of_time:
+            print(f"stopped by --max-minutes at step {step}", flush=True)
+            break
+    progress.close()
+    model.save(out)
+    print(f"saved {out} after {step} steps in {(time.time() - start) / 60:.1f} minutes", flush=True)
+
+
+if __name__ == "__main__":
+    main(parse_args())

@@ -1,0 +1,92 @@
+"""The world editor backend: the Editor contract, size keeping, seeding, shipped weights, CUDA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from edit_agent.backends import make_editor
+from edit_agent.editors.world import DEFAULT_WEIGHTS, WorldEditor
+from edit_agent.errors import ModelUnavailableError
+from edit_agent.flow.canvas import PALETTE
+from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
+from edit_agent.records import Intent
+from edit_agent.world import Scene, SceneObject, parse, render
+from tests.contracts import EditorContract
+
+SCENE = Scene(background="beige", objects=(
+    SceneObject(shape="circle", color="red", size="large", cell="top-left"),
+    SceneObject(shape="square", color="blue", size="small", cell="center"),
+))
+
+
+def world_image(size: tuple[int, int]) -> Image.Image:
+    side = max(48, (min(size) // 3) * 3)
+    image = render(SCENE, side)
+    return image if image.size == size else image.resize(size, Image.Resampling.NEAREST)
+
+
+def tiny_editor(steps: int = 2) -> WorldEditor:
+    torch.manual_seed(0)
+    model = FlowEditorModel(FlowEditorConfig.tiny())
+    torch.nn.init.normal_(model.head[-1].weight, std=0.2)  # an untrained model would only copy its input
+    return WorldEditor(model, steps=steps, device="cpu")
+
+
+class TestWorldEditorContract(EditorContract):
+    def make_editor(self) -> WorldEditor:
+        return tiny_editor()
+
+    def sample_image(self, size: tuple[int, int]) -> Image.Image:
+        return world_image(size)
+
+    def sample_intent(self) -> Intent:
+        return Intent(text="Recolor the large red circle at the top left to green.")
+
+
+@pytest.mark.parametrize("size", [(48, 48), (97, 61), (333, 517)])
+def test_output_keeps_the_input_size_and_the_world_palette(size: tuple[int, int]) -> None:
+    output = tiny_editor().edit(world_image(size), Intent(text="Make no change."), seed=3)
+    assert output.size == size and output.mode == "RGB"
+    colours = np.unique(np.asarray(output).reshape(-1, 3), axis=0)
+    assert all((PALETTE == colour).all(axis=1).any() for colour in colours)
+
+
+def test_different_seeds_may_differ_but_each_is_reproducible() -> None:
+    editor = tiny_editor()
+    image = world_image((96, 96))
+    intent = Intent(text="Add a small green diamond at the bottom right.")
+    assert editor.edit(image, intent, seed=5).tobytes() == editor.edit(image, intent, seed=5).tobytes()
+
+
+def test_missing_weights_raise_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ModelUnavailableError, match="train_world_editor"):
+        WorldEditor(tmp_path / "nothing.safetensors")
+
+
+def test_untrained_model_keeps_a_world_canvas_exactly() -> None:
+    editor = WorldEditor(FlowEditorModel(FlowEditorConfig.tiny()), steps=1, device="cpu")
+    image = render(SCENE, 96)
+    assert parse(editor.edit(image, Intent(text="Make no change."), seed=0)) == SCENE
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="shipped weights not built yet")
+def test_shipped_weights_load_by_default_and_by_name() -> None:
+    editor = make_editor("world")
+    assert isinstance(editor, WorldEditor)
+    info = editor.info()
+    assert info.backend == "world" and info.model == DEFAULT_WEIGHTS.name and info.steps == editor.steps
+    output = editor.edit(render(SCENE, 96), Intent(text="Make no change."), seed=0)
+    assert parse(output) == SCENE
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_cuda_like_on_cpu() -> None:
+    model = tiny_editor().model
+    cpu = WorldEditor(model, steps=2, device="cpu")
+    image, intent = world_image((96, 96)), Intent(text="Change the background to gray.")
+    expected = np.asarray(cpu.edit(image, intent, seed=1)).astype(int)
+    got = np.asarray(WorldEditor(model, steps=2, device="cuda").edit(image, intent, seed=1)).astype(int)
+    assert (expected != got).any(axis=-1).mean() < 0.01  # float rounding may flip a pixel on a palette boundary
