@@ -17,7 +17,7 @@ from edit_agent.records import Intent
 from edit_agent.testing import RecordingEditor
 from tests import model_fixtures
 from tests.contracts import EditorContract, gradient_image
-from tests.model_contracts import ModelEditorContract, difference
+from tests.model_contracts import ModelEditorContract, difference, lora_weights_folder
 
 
 class TestQwenImageEditEditor(ModelEditorContract, EditorContract):
@@ -79,6 +79,15 @@ class TestFluxKontextEditor(ModelEditorContract, EditorContract):
         first = editor.edit(image, Intent(text="make it snowy"), seed=0)
         second = editor.edit(image, Intent(text="turn the sky deep purple at sunset"), seed=0)
         assert first.tobytes() != second.tobytes()
+
+
+    def test_lora_given_at_construction_is_active(self, tmp_path) -> None:
+        folder = lora_weights_folder(self.make_pipeline(), tmp_path)
+        editor = FluxKontextEditor(self.make_pipeline(), num_inference_steps=2, lora=folder)
+        assert editor.info().extra["lora"] == ["adapter_0"]
+        plain = FluxKontextEditor(self.make_pipeline(), num_inference_steps=2)
+        image = gradient_image(48, 48)
+        assert editor.edit(image, self.sample_intent(), seed=0).tobytes() != plain.edit(image, self.sample_intent(), seed=0).tobytes()
 
 
 class TestInstructPix2PixEditor(ModelEditorContract, EditorContract):

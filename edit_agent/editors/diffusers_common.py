@@ -97,6 +97,7 @@ class DiffusersEditor:
         self.model_name, self.pipeline = self._build(model if model is not None else self.default_model)
         self.pipeline.set_progress_bar_config(disable=True)
         self.adapters: list[str] = []
+        self._weights: dict[str, float] = {}
         for source in [lora] if isinstance(lora, (str, Path)) else list(lora or ()):
             self.load_lora(source)
 
@@ -171,7 +172,7 @@ class DiffusersEditor:
         with loading_errors(source if not isinstance(source, dict) else name):
             self.pipeline.load_lora_weights(source, adapter_name=name, **options)
         self.adapters.append(name)
-        self._weights = {**getattr(self, "_weights", {}), name: weight}
+        self._weights[name] = weight
         self.pipeline.set_adapters(self.adapters, adapter_weights=[self._weights[n] for n in self.adapters])
         return name
 
