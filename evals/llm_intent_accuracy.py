@@ -100,7 +100,12 @@ def main(args: Args) -> dict:
         started = time.perf_counter()
         reasoner = make_reasoner(name, **options)
         loaded = time.perf_counter()
-        rows = [row for session in sessions for row in turn_results(session, reasoner, args.size)]
+        rows = []
+        for number, session in enumerate(sessions, 1):
+            rows += turn_results(session, reasoner, args.size)
+            if name != "rules":  # slow reasoners: show progress
+                correct = sum(row["correct"] for row in rows)
+                print(f"  {name}: {number}/{len(sessions)} sessions, {correct}/{len(rows)} correct", flush=True)
         summary = summarize(rows)
         summary.update(model=getattr(reasoner, "model_name", None), load_seconds=round(loaded - started, 1),
                        seconds_per_turn=round((time.perf_counter() - loaded) / max(1, len(rows)), 3),
