@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from edit_agent.errors import EditAgentError
+from edit_agent.errors import EditAgentError, UnknownBackendError
 
 EXIT_BAD_INPUT = 2
 
@@ -59,6 +59,8 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("--out", required=True, type=Path, help="folder for one PNG per turn and the session export")
     edit.add_argument("--reasoner", default=None, help="reasoner name (default: the offline default)")
     edit.add_argument("--editor", default=None, help="editor name (default: the offline default)")
+    edit.add_argument("--model", default=None, help="editor model id or local folder (for model-backed editors)")
+    edit.add_argument("--reasoner-model", default=None, help="reasoner model id or local folder (llm, vlm)")
     edit.add_argument("--store", default=None, help="store folder (default: $EDIT_AGENT_HOME or the user data folder)")
     edit.add_argument("--seed", type=int, default=None, help="seed of the first turn (later turns use seed+1, ...)")
     edit.set_defaults(func=run_edit)
@@ -68,7 +70,7 @@ def run_edit(args: argparse.Namespace) -> int:
     from edit_agent.samples import resolve_sample
     from edit_agent.session import EditSession
 
-    session = EditSession(store=args.store, reasoner=args.reasoner, editor=args.editor)
+    session = EditSession(store=args.store, **backends_from_args(args))
     args.out.mkdir(parents=True, exist_ok=True)
     image: object = resolve_sample(args.image) or Path(args.image)
     for number, instruction in enumerate(args.instructions, 1):
@@ -81,6 +83,21 @@ def run_edit(args: argparse.Namespace) -> int:
     exported = session.export(args.out / "session")
     print(f"session {session.id} exported to {exported.parent}")
     return 0
+
+
+def backends_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """``reasoner``/``editor`` for EditSession: a name, or a built backend when a model is named."""
+    from edit_agent.backends import make_editor, make_reasoner
+
+    reasoner = args.reasoner
+    if args.reasoner_model:
+        reasoner = make_reasoner(args.reasoner or "llm", model=args.reasoner_model)
+    editor = args.editor
+    if args.model:
+        if not args.editor:
+            raise UnknownBackendError("--model needs --editor NAME (e.g. --editor qwen-image-edit).")
+        editor = make_editor(args.editor, model=args.model)
+    return {"reasoner": reasoner, "editor": editor}
 
 
 def _add_sessions(subparsers: argparse._SubParsersAction) -> None:

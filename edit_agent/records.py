@@ -70,6 +70,9 @@ class EditorInfo(Record):
     model: str | None = None
     steps: int | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None
+    """A sentence about the last edit that the session appends to the turn's reasoning
+    (e.g. which path a routing editor took, and why)."""
 
 
 class TurnRecord(Record):

@@ -200,6 +200,9 @@ class EditSession:
             edited = time.perf_counter()
         if not isinstance(output, Image.Image):
             raise EditAgentError(f"The editor {self.editor.name!r} returned {type(output).__name__}, not an image.")
+        note = self.editor.info().note
+        if note:
+            thought = thought.model_copy(update={"reasoning": f"{thought.reasoning}\n{note}"})
         timings = {"reason": reasoned - began, "edit": edited - reasoned}
         return thought, output.convert("RGB"), timings
 

@@ -165,3 +165,14 @@ def test_nf4_quantizes_the_denoiser_on_cuda(tmp_path) -> None:
     editor = FluxKontextEditor(str(tmp_path), quantization="nf4", num_inference_steps=2)
     assert any(isinstance(module, Linear4bit) for module in editor.pipeline.transformer.modules())
     assert editor.edit(gradient_image(45, 31), Intent(text="x"), seed=0).size == (45, 31)
+
+
+def test_hybrid_path_and_reason_appear_in_the_turns_reasoning(tmp_path):
+    from edit_agent import EditSession
+
+    session = EditSession(store=tmp_path, reasoner="passthrough", editor=HybridEditor(RecordingEditor()))
+    exact = session.edit(gradient_image(40, 30), "make it warmer")
+    generative = session.edit(None, "add a red hat to the dog")
+    assert "Editor path: exact" in exact.reasoning
+    assert "Editor path: generative" in generative.reasoning and "not fully" in generative.reasoning
+    assert session.history[-1].reasoning == generative.reasoning  # stored with the turn

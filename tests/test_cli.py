@@ -99,3 +99,19 @@ def test_world_and_eval_commands_are_wired(tmp_path, capsys):
                  "--no-progress", "--workers", "1"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_sessions"] == 3 and summary["mean"]["SR"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--editor", "instruct-pix2pix", "--model", "edit-agent-tests/not-cached"], "edit-agent-tests/not-cached"),
+        (["--reasoner-model", "edit-agent-tests/no-llm"], "edit-agent-tests/no-llm"),
+        (["--model", "some/model"], "--model needs --editor"),
+    ],
+)
+def test_model_flags_reach_the_backends_and_fail_clearly_offline(tmp_path, flags, message, capsys):
+    argv = ["edit", "sample:coffee", "add snow", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"), *flags]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert main(["sessions", "list", "--store", str(tmp_path / "s")]) == 0
+    assert capsys.readouterr().out == ""  # nothing was stored

@@ -92,6 +92,12 @@ class HybridEditor:
         if self.last_route is not None and self.last_route.path == "generative" and generative is not None:
             inner = generative.info()
             extra["generative"] = inner.backend
-            return EditorInfo(backend=self.name, model=inner.model, steps=inner.steps, extra={**inner.extra, **extra})
+            return EditorInfo(backend=self.name, model=inner.model, steps=inner.steps,
+                              extra={**inner.extra, **extra}, note=self._note())
         generative_name = self._generative_spec if isinstance(self._generative_spec, str) else generative.name
-        return EditorInfo(backend=self.name, extra={**extra, "generative": generative_name})
+        return EditorInfo(backend=self.name, extra={**extra, "generative": generative_name}, note=self._note())
+
+    def _note(self) -> str | None:
+        if self.last_route is None:
+            return None
+        return f"Editor path: {self.last_route.path} ({self.last_route.why})."

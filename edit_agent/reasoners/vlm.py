@@ -1,8 +1,9 @@
 """``vlm``: an image-text chat model (Qwen2.5-VL style) as the IC-CoT reasoner; it also sees the current image.
 
->>> reasoner = VLMReasoner("Qwen/Qwen2.5-VL-7B-Instruct", quantization="nf4")  # doctest: +SKIP
->>> reasoner.reconstruct(request).intent.text  # doctest: +SKIP
-'Make the red car on the left blue.'
+Example (needs the model's weights, so not run as a test)::
+
+    reasoner = VLMReasoner("Qwen/Qwen2.5-VL-7B-Instruct", quantization="nf4")
+    reasoner.reconstruct(request).intent.text  # 'Make the red car on the left blue.'
 """
 
 from __future__ import annotations
