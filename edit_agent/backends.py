@@ -24,6 +24,7 @@ REASONERS: dict[str, str] = {
 EDITORS: dict[str, str] = {
     "auto": "edit_agent.editors.auto:AutoEditor",
     "exact": "edit_agent.editors.exact:ExactEditor",
+    "world": "edit_agent.editors.world:WorldEditor",
     "program": "edit_agent.editors.program:ProgramEditor",
     "identity": "edit_agent.editors.identity:IdentityEditor",
     "recording": "edit_agent.testing:RecordingEditor",

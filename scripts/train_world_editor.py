@@ -43,6 +43,10 @@ class Args:
     threads: int = 2
     change_weight: float = 9.0
     """Extra loss weight on pixels where the target differs from the input."""
+    gate_weight: float = 1.0
+    """Weight of the change gate's binary cross-entropy (target: pixels where target differs from input)."""
+    delta_weight: float = 1.0
+    """Weight of the ungated correction's loss on changed pixels (times ``change_weight``)."""
     t_one: float = 0.3
     """Share of samples at t = 1 (pure noise: what the first sampling step sees); the rest uniform in (0, 1)."""
     noisy: float = 0.3
@@ -53,6 +57,8 @@ class Args:
     eval_every: int = 250
     max_minutes: float = 0.0
     """Stop (saving weights) after this much wall time; 0: no limit."""
+    stop_at: int = 0
+    """Stop (saving weights) after this step, keeping the schedule of ``steps``; 0: run to ``steps``."""
     resume: bool = False
     tiny: bool = False
     """Use the tiny test configuration."""
@@ -69,18 +75,23 @@ def parse_args() -> Args:
 
 
 def flow_loss(model: FlowEditorModel, image: torch.Tensor, target: torch.Tensor, intents: list[str],
-              generator: torch.Generator, *, t_one: float, change_weight: float) -> torch.Tensor:
-    """Weighted x0-prediction flow-matching loss of one batch."""
+              generator: torch.Generator, *, t_one: float, change_weight: float, gate_weight: float = 1.0,
+              delta_weight: float = 1.0) -> torch.Tensor:
+    """Weighted x0-prediction flow-matching loss of one batch, plus the change-gate's cross-entropy."""
     batch = image.shape[0]
     t = torch.rand(batch, generator=generator)
     t = torch.where(torch.rand(batch, generator=generator) < t_one, torch.ones_like(t), t)
     noise = torch.randn(target.shape, generator=generator)
     x_t = (1 - t.view(-1, 1, 1, 1)) * target + t.view(-1, 1, 1, 1) * noise
     ids, mask = model.tokenizer(intents)
-    x0 = model.predict_x0(x_t, t, image, ids, mask)
+    x0, gate, delta = model.predict(x_t, t, image, ids, mask)
     changed = (target != image).any(dim=1, keepdim=True).float()
     weight = 1.0 + change_weight * changed
-    return (weight * (x0 - target) ** 2).mean()
+    # the gate learns where the edit acts; it is what keeps untouched pixels exact
+    gate_loss = torch.nn.functional.binary_cross_entropy_with_logits(gate, changed)
+    # the ungated correction learns what the edit paints there, without waiting for the gate to open
+    delta_loss = (changed * (image + delta - target) ** 2).mean()
+    return (weight * (x0 - target) ** 2).mean() + gate_weight * gate_loss + delta_weight * change_weight * delta_loss
 
 
 @torch.no_grad()
@@ -134,7 +145,8 @@ def main(args: Args) -> None:
         batch = make_batch([next(stream) for _ in range(args.batch)], rng, canvas=model.config.canvas,
                            noisy=args.noisy)
         loss = flow_loss(model, batch.image, batch.target, batch.intents, generator, t_one=args.t_one,
-                         change_weight=args.change_weight)
+                         change_weight=args.change_weight, gate_weight=args.gate_weight,
+                         delta_weight=args.delta_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -147,14 +159,14 @@ def main(args: Args) -> None:
             rate = exact_rate(model, held_out.image, held_out.target, held_out.intents)
             print(f"step {step} loss {average:.4f} held-out exact {rate:.3f} "
                   f"minutes {(time.time() - start) / 60:.1f}", flush=True)
-        out_of_time = args.max_minutes and time.time() - start > args.max_minutes * 60
+        out_of_time = (args.max_minutes and time.time() - start > args.max_minutes * 60) or step == args.stop_at
         if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
             out.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                         "args": dataclasses.asdict(args)}, checkpoint)
             model.save(out)
         if out_of_time:
-            print(f"stopped by --max-minutes at step {step}", flush=True)
+            print(f"stopped early (--max-minutes or --stop-at) at step {step}", flush=True)
             break
     progress.close()
     model.save(out)

@@ -28,7 +28,7 @@ from edit_agent.flow.sampling import sample
 from edit_agent.records import EditorInfo, Intent
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
-DEFAULT_STEPS = 2
+DEFAULT_STEPS = 1
 """ODE steps per edit, chosen from the steps-vs-quality table in evals/reports/world_editor_steps.md."""
 
 

@@ -9,10 +9,11 @@ Architecture: a diffusers ``PixArtTransformer2DModel`` whose patches are the wor
 48x48 canvas, so the 9 tokens are the 9 grid cells), conditioned on the timestep by adaLN and on the
 intent by cross-attention to a small text transformer trained with it. Its input is the noisy sample
 concatenated with the input image (channel concat); its output is a per-pixel feature map that a 1x1
-convolution head turns into a correction *of the input image*: the network predicts
-``x_0 = image + head(features, image, x_t)`` and the head's last layer starts at zero, so copying the
-input (content consistency) is what an untrained model already does. The velocity follows from the
-predicted ``x_0``: ``v = (x_t - x_0) / t``.
+convolution head turns into a correction of the input image and a per-pixel "changes here" logit:
+``x_0 = image + sigmoid(gate) * delta``. The gate is also trained directly to predict where the target
+differs from the input (see :meth:`FlowEditorModel.predict`), so keeping every untouched pixel exactly
+(content consistency) is one easy decision; the delta's layer starts at zero, so an untrained model
+copies its input. The velocity follows from the predicted ``x_0``: ``v = (x_t - x_0) / t``.
 
 >>> model = FlowEditorModel(FlowEditorConfig.tiny())
 >>> ids, mask = model.tokenizer(["Add a small red circle at the center."])
@@ -130,9 +131,9 @@ class FlowEditorModel(nn.Module):
         )
         self.backbone.pos_embed = CellPatchEmbed(self.backbone.pos_embed, self.text, self.tokenizer, config)
         self.head = nn.Sequential(
-            nn.Conv2d(config.pixel_features + 6, config.head_width, 1), nn.SiLU(), nn.Conv2d(config.head_width, 3, 1),
+            nn.Conv2d(config.pixel_features + 3, config.head_width, 1), nn.SiLU(), nn.Conv2d(config.head_width, 4, 1),
         )
-        # zero-initialised last layer: the untrained model copies its input image exactly
+        # zero-initialised delta: the untrained model copies its input image exactly
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
@@ -143,6 +144,13 @@ class FlowEditorModel(nn.Module):
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, image: torch.Tensor, ids: torch.Tensor | None = None,
                    mask: torch.Tensor | None = None, *, text: torch.Tensor | None = None) -> torch.Tensor:
         """The edited image the model expects at ``t = 0``; ``t`` is a (B,) tensor in [0, 1]."""
+        return self.predict(x_t, t, image, ids, mask, text=text)[0]
+
+    def predict(self, x_t: torch.Tensor, t: torch.Tensor, image: torch.Tensor, ids: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None, *, text: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x_0, gate_logits, delta)``: the predicted edit, the (B, 1, H, W) logits of "this pixel changes"
+        and the ungated correction (``x_0 = image + sigmoid(gate_logits) * delta``)."""
         if mask is None:
             raise ValueError("pass the token mask with the ids")
         if text is None:
@@ -153,7 +161,9 @@ class FlowEditorModel(nn.Module):
             torch.cat([x_t, image], dim=1), encoder_hidden_states=text, timestep=t * 1000,
             encoder_attention_mask=mask, added_cond_kwargs={"resolution": None, "aspect_ratio": None},
         ).sample
-        return image + self.head(torch.cat([features, image, x_t], dim=1))
+        out = self.head(torch.cat([features, image], dim=1))
+        delta, gate = out[:, :3], out[:, 3:]
+        return image + torch.sigmoid(gate) * delta, gate, delta
 
     def velocity(self, x_t: torch.Tensor, t: torch.Tensor, image: torch.Tensor, ids: torch.Tensor | None = None,
                  mask: torch.Tensor | None = None, *, text: torch.Tensor | None = None) -> torch.Tensor:
