@@ -91,3 +91,12 @@ def test_runs_on_cuda_like_on_cpu() -> None:
     expected = np.asarray(cpu.edit(image, intent, seed=1)).astype(int)
     got = np.asarray(WorldEditor(model, steps=2, device="cuda").edit(image, intent, seed=1)).astype(int)
     assert (expected != got).any(axis=-1).mean() < 0.01  # float rounding may flip a pixel on a palette boundary
+
+
+def test_keep_unchanged_copies_pixels_the_gate_leaves_alone() -> None:
+    editor = tiny_editor(steps=1)
+    torch.nn.init.constant_(editor.model.head[-1].bias[3:], -20.0)  # gate shut everywhere
+    image = render(SCENE, 48)  # the model canvas: no resampling on the way in or out
+    assert editor.edit(image, Intent(text="Remove the small blue square at the center."), seed=0).tobytes() == image.tobytes()
+    editor.keep_unchanged = False
+    assert editor.info().extra["keep_unchanged"] is False

@@ -23,13 +23,14 @@ from PIL import Image
 
 from edit_agent.errors import ModelUnavailableError
 from edit_agent.flow.canvas import from_model_canvas, to_model_canvas, to_pixels, to_tensor
-from edit_agent.flow.model import FlowEditorModel
+from edit_agent.flow.model import MIN_T, FlowEditorModel
 from edit_agent.flow.sampling import sample
 from edit_agent.records import EditorInfo, Intent
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
 DEFAULT_STEPS = 1
-"""ODE steps per edit, chosen from the steps-vs-quality table in evals/reports/world_editor_steps.md."""
+"""ODE steps per edit, chosen from the steps-vs-quality table in evals/reports/world_editor_steps.md
+(one step keeps the most content; more steps cost time and do not raise SR)."""
 
 
 class WorldEditor:
@@ -43,7 +44,7 @@ class WorldEditor:
     name = "world"
 
     def __init__(self, model: str | Path | FlowEditorModel | None = None, *, steps: int = DEFAULT_STEPS,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, keep_unchanged: bool = True) -> None:
         if steps < 1:
             raise ValueError(f"steps must be at least 1; got {steps}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -60,6 +61,8 @@ class WorldEditor:
             self.model = FlowEditorModel.load(path, device=self.device)
             self._source = str(path.name)
         self.steps = steps
+        self.keep_unchanged = keep_unchanged
+        """Copy the input exactly wherever the model's change gate (at the last step) is below one half."""
 
     @torch.no_grad()
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
@@ -72,12 +75,20 @@ class WorldEditor:
         seed = seed if seed is not None else random.getrandbits(63)
         noise = torch.randn(condition.shape, generator=torch.Generator().manual_seed(seed)).to(self.device)
 
+        gates: list[torch.Tensor] = []
+
         def velocity(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self.model.velocity(x_t, t, condition, mask=mask, text=text)
+            x0, gate, _ = self.model.predict(x_t, t, condition, mask=mask, text=text)
+            gates.append(gate)
+            return (x_t - x0) / t.clamp(min=MIN_T).view(-1, 1, 1, 1)
 
         result = sample(velocity, noise, steps=self.steps).sample
+        if self.keep_unchanged:
+            # pixels the model itself says the edit does not touch are copied exactly from the input
+            result = torch.where(gates[-1] > 0, result, condition)
         return from_model_canvas(to_pixels(result)[0], image.size)
 
     def info(self) -> EditorInfo:
         return EditorInfo(backend=self.name, model=self._source, steps=self.steps,
-                          extra={"canvas": self.model.config.canvas, "sampler": "euler-ode"})
+                          extra={"canvas": self.model.config.canvas, "sampler": "euler-ode",
+                                 "keep_unchanged": self.keep_unchanged})
