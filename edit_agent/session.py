@@ -262,9 +262,13 @@ class EditSession:
             self._store.move_head(self.id, target)
             return self._result_for(target)
 
-    def checkout(self, turn_id: str) -> EditResult:
-        """Make ``turn_id`` the head; the next edit branches from there."""
+    def checkout(self, turn_id: str | None) -> EditResult | None:
+        """Make ``turn_id`` the head (``None``: the source image); the next edit branches from there."""
         with self._lock:
+            if turn_id is None:
+                if self._record_or_none() is not None:
+                    self._store.move_head(self.id, None)
+                return None
             if self._record_or_none() is None:
                 raise UnknownTurnError(f"No turn {turn_id!r} in session {self.id!r} (it has no turns yet).")
             self._store.get_turn(self.id, turn_id)  # raises UnknownTurnError

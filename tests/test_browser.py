@@ -138,6 +138,8 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
 
 
 def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
+    from playwright.sync_api import expect
+
     page.goto(app_url)
     page.locator("#new-session").click()
     wait_for_status(page, "Upload a photo")
@@ -148,9 +150,10 @@ def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
     send(page, "add a small circle")
     wait_for_timeline(page, 3, "#2: add a small circle")
     chat = page.locator("#chat")
-    assert "Add a small blue circle" in chat.inner_text()
-    assert "every new shape must be blue" in chat.get_by_text("Start scene").last.inner_text()  # the open trace
-    assert "every new shape must be blue" in chat.locator(".message").last.inner_text()
+    # expect() retries until the chat has re-rendered, which may land just after the timeline
+    expect(chat).to_contain_text("Add a small blue circle", timeout=60_000)
+    expect(chat.get_by_text("Start scene").last).to_contain_text("every new shape must be blue")  # the open trace
+    expect(chat.locator(".message").last).to_contain_text("every new shape must be blue")
     shoot(page, "4-world-rule")
 
 

@@ -201,6 +201,8 @@ def test_checkout_branches_and_redo_follows_the_last_visited_child(tmp_path, pho
     assert session.redo().turn_id == branch.turn_id
     with pytest.raises(UnknownTurnError, match="nope"):
         session.checkout("nope")
+    assert session.checkout(None) is None and session.history == []  # back to the source image
+    assert session.edit(None, "from the source").image.tobytes() == ImageOps.invert(photo).tobytes()
 
 
 def test_checkout_of_another_sessions_turn_is_an_error(tmp_path, photo):

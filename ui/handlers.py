@@ -205,11 +205,7 @@ class ChatApp:
         """Make a turn current (``""``: the source image); the next edit branches from it."""
         state = self._state(state)
         session = self._open(state)
-        if turn_id:
-            session.checkout(turn_id)
-        else:
-            while session.undo() is not None:  # the SDK moves to the source one step at a time
-                pass
+        session.checkout(turn_id or None)
         return self._reply(state)
 
     @friendly_errors
