@@ -167,8 +167,10 @@ class EditSession:
         with self._lock:
             session = self._record_or_none()
             head = session.head if session else None
-            input_image = self._input_image(image, session)
-            source_image = self._store.load_image(session.source_hash) if session else input_image
+            input_image, input_hash = self._input_image(image, session)
+            source_image = input_image
+            if session is not None and session.source_hash != input_hash:
+                source_image = self._store.load_image(session.source_hash)
             request = TurnRequest(
                 instruction=instruction, history=self._history_turns(head),
                 image=input_image, source_image=source_image,
@@ -176,18 +178,20 @@ class EditSession:
             seed = secrets.randbits(31) if seed is None else seed
             thought, output, timings = self._reason_and_edit(request, seed)
             timings["total"] = time.perf_counter() - started
-            turn = self._commit(session, head, input_image, output, instruction, thought, seed, timings)
+            turn = self._commit(session, head, (input_image, input_hash), output, instruction, thought, seed, timings)
         # The stored "total" ends where the row is written; the caller's figure includes the commit.
         return self._result(turn, image=output).model_copy(update={"seconds": time.perf_counter() - started})
 
-    def _input_image(self, image: ImageInput | None, session: SessionRecord | None) -> Image.Image:
+    def _input_image(
+        self, image: ImageInput | None, session: SessionRecord | None
+    ) -> tuple[Image.Image, str | None]:
+        """The turn's input image, and its hash when it is already in the store (else ``None``)."""
         if image is not None:
-            return load_image(image, limits=self.limits)
+            return load_image(image, limits=self.limits), None
         if session is None:
             raise InvalidImageError("The first turn of a session needs an image.")
-        if session.head is None:
-            return self._store.load_image(session.source_hash)
-        return self._store.load_image(self._store.get_turn(self.id, session.head).output_hash)
+        digest = session.source_hash if session.head is None else self._store.get_turn(self.id, session.head).output_hash
+        return self._store.load_image(digest), digest
 
     def _reason_and_edit(self, request: TurnRequest, seed: int) -> tuple[Thought, Image.Image, dict[str, float]]:
         # No database transaction is open here: inference can take minutes.
@@ -207,11 +211,13 @@ class EditSession:
         return thought, output.convert("RGB"), timings
 
     def _commit(
-        self, session: SessionRecord | None, head: str | None, input_image: Image.Image,
+        self, session: SessionRecord | None, head: str | None, given: tuple[Image.Image, str | None],
         output: Image.Image, instruction: str, thought: Thought, seed: int, timings: dict[str, float],
     ) -> TurnRecord:
         began = time.perf_counter()
-        input_hash = self._store.put_image(input_image)
+        input_image, input_hash = given
+        # An input that came from the store needs no second hash or write.
+        input_hash = input_hash or self._store.put_image(input_image)
         output_hash = self._store.put_image(output)
         new_session = None
         if session is None:
