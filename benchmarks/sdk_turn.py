@@ -5,7 +5,9 @@ a long session.
 
 "SDK time" is a turn's wall time minus the reasoner's and the editor's: validation, loading the
 head, history, hashing, PNG encoding, fsync, the SQLite transaction. The editor used is the
-recording editor with a cheap transform, so every turn writes a new image.
+recording editor with a cheap transform, so every turn writes a new image; the reasoner is the
+pass-through one (the scripted fake keeps every request it saw, which would make a long run
+measure its own memory growth and the garbage collector).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from PIL import Image, ImageOps
 
 from edit_agent import EditSession
 from edit_agent.store import Store
-from edit_agent.testing import RecordingEditor, ScriptedReasoner
+from edit_agent.reasoners.passthrough import PassthroughReasoner
+from edit_agent.testing import RecordingEditor
 
 
 @dataclass
@@ -37,7 +40,7 @@ def inverted(image: Image.Image, intent) -> Image.Image:
 
 
 def sdk_time_per_turn(folder: Path, args: Args) -> list[float]:
-    session = EditSession(store=folder, reasoner=ScriptedReasoner(), editor=RecordingEditor(inverted))
+    session = EditSession(store=folder, reasoner=PassthroughReasoner(), editor=RecordingEditor(inverted))
     image: Image.Image | None = Image.effect_mandelbrot((args.size, args.size), (-2, -1.5, 1, 1.5), 50).convert("RGB")
     wall: list[float] = []
     for number in range(args.turns):
@@ -53,14 +56,14 @@ def sdk_time_per_turn(folder: Path, args: Args) -> list[float]:
 
 
 def open_long_session(folder: Path, args: Args) -> tuple[float, float, float]:
-    session = EditSession(store=folder, reasoner=ScriptedReasoner(), editor=RecordingEditor(inverted))
+    session = EditSession(store=folder, reasoner=PassthroughReasoner(), editor=RecordingEditor(inverted))
     image: Image.Image | None = Image.new("RGB", (args.long_size, args.long_size), "orange")
     for number in range(args.long_session):
         session.edit(image, f"turn {number}")
         image = None
     began = time.perf_counter()
     store = Store(folder)  # a fresh connection, as after a restart
-    reopened = EditSession.open(session.id, store=store, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    reopened = EditSession.open(session.id, store=store, reasoner=PassthroughReasoner(), editor=RecordingEditor())
     opened = time.perf_counter()
     history = reopened.history
     listed = time.perf_counter()
