@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import random
 import time
@@ -62,6 +63,13 @@ class Args:
     resume: bool = False
     tiny: bool = False
     """Use the tiny test configuration."""
+    model: str = ""
+    """JSON object of FlowEditorConfig fields that differ from the defaults, e.g. '{"layers": 6}'."""
+    device: str = "cpu"
+    """Where to train ("cpu", "cuda")."""
+    workers: int = 0
+    """Processes that generate and render batches (0: in the training process). The stream of batches
+    depends on this number, so keep it to reproduce a run."""
 
 
 def parse_args() -> Args:
@@ -78,12 +86,12 @@ def flow_loss(model: FlowEditorModel, image: torch.Tensor, target: torch.Tensor,
               generator: torch.Generator, *, t_one: float, change_weight: float, gate_weight: float = 1.0,
               delta_weight: float = 1.0) -> torch.Tensor:
     """Weighted x0-prediction flow-matching loss of one batch, plus the change-gate's cross-entropy."""
-    batch = image.shape[0]
-    t = torch.rand(batch, generator=generator)
-    t = torch.where(torch.rand(batch, generator=generator) < t_one, torch.ones_like(t), t)
-    noise = torch.randn(target.shape, generator=generator)
+    batch, device = image.shape[0], image.device
+    t = torch.rand(batch, generator=generator, device=device)
+    t = torch.where(torch.rand(batch, generator=generator, device=device) < t_one, torch.ones_like(t), t)
+    noise = torch.randn(target.shape, generator=generator, device=device)
     x_t = (1 - t.view(-1, 1, 1, 1)) * target + t.view(-1, 1, 1, 1) * noise
-    ids, mask = model.tokenizer(intents)
+    ids, mask = (tensor.to(device) for tensor in model.tokenizer(intents))
     x0, gate, delta = model.predict(x_t, t, image, ids, mask)
     changed = (target != image).any(dim=1, keepdim=True).float()
     weight = 1.0 + change_weight * changed
@@ -98,12 +106,40 @@ def flow_loss(model: FlowEditorModel, image: torch.Tensor, target: torch.Tensor,
 def exact_rate(model: FlowEditorModel, image: torch.Tensor, target: torch.Tensor, intents: list[str]) -> float:
     """Share of a batch whose one-step edit parses to exactly the target scene."""
     model.eval()
-    ids, mask = model.tokenizer(intents)
-    noise = torch.randn(target.shape, generator=torch.Generator().manual_seed(0))
-    x0 = model.predict_x0(noise, torch.ones(target.shape[0]), image, ids, mask)
+    device = image.device
+    ids, mask = (tensor.to(device) for tensor in model.tokenizer(intents))
+    noise = torch.randn(target.shape, generator=torch.Generator().manual_seed(0)).to(device)
+    x0 = model.predict_x0(noise, torch.ones(target.shape[0], device=device), image, ids, mask)
     model.train()
     out, want = to_pixels(x0), to_pixels(target)
     return float(np.mean([parse_array(snap_to_palette(o)) == parse_array(w) for o, w in zip(out, want)]))
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Endless rendered batches; with several workers each streams its own seeded share of the world."""
+
+    def __init__(self, seed: int, args: Args, canvas: int) -> None:
+        self.seed, self.args, self.canvas = seed, args, canvas
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        seed = self.seed if info is None else self.seed * 1000 + info.id
+        stream = world_triples(seed, keep_noop=self.args.keep_noop)
+        rng = random.Random(seed)
+        while True:
+            batch = make_batch([next(stream) for _ in range(self.args.batch)], rng, canvas=self.canvas,
+                               noisy=self.args.noisy)
+            yield batch.image, batch.target, batch.intents
+
+
+def batches(seed: int, args: Args, canvas: int):
+    """Iterator of (image, target, intents) batches, generated in ``args.workers`` processes."""
+    stream = BatchStream(seed, args, canvas)
+    if args.workers == 0:
+        return iter(stream)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, prefetch_factor=4,
+                                         persistent_workers=True, pin_memory=args.device != "cpu")
+    return iter(loader)
 
 
 def lr_at(step: int, args: Args) -> float:
@@ -118,22 +154,28 @@ def main(args: Args) -> None:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     checkpoint = out.with_suffix(".ckpt.pt")
-    model = FlowEditorModel(FlowEditorConfig.tiny() if args.tiny else FlowEditorConfig())
+    device = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    overrides = json.loads(args.model) if args.model else {}
+    config = FlowEditorConfig.tiny().model_copy(update=overrides) if args.tiny else FlowEditorConfig(**overrides)
+    model = FlowEditorModel(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     step = 0
     if args.resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
     params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {params / 1e6:.2f}M; starting at step {step}", flush=True)
 
-    stream = world_triples(args.seed + step, keep_noop=args.keep_noop)
-    rng = random.Random(args.seed + step)
-    generator = torch.Generator().manual_seed(args.seed + step)
+    stream = batches(args.seed + step, args, model.config.canvas)
+    generator = torch.Generator(device=device).manual_seed(args.seed + step)
     held_stream = world_triples(10_000 + args.seed, keep_noop=0.0)
-    held_out = make_batch([next(held_stream) for _ in range(128)], random.Random(1), canvas=48, noisy=0.0)
+    held_out = make_batch([next(held_stream) for _ in range(256)], random.Random(1), canvas=model.config.canvas,
+                          noisy=0.0)
+    held_image, held_target = held_out.image.to(device), held_out.target.to(device)
 
     model.train()
     start = time.time()
@@ -142,9 +184,9 @@ def main(args: Args) -> None:
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args)
-        batch = make_batch([next(stream) for _ in range(args.batch)], rng, canvas=model.config.canvas,
-                           noisy=args.noisy)
-        loss = flow_loss(model, batch.image, batch.target, batch.intents, generator, t_one=args.t_one,
+        image, target, intents = next(stream)
+        image, target = image.to(device, non_blocking=True), target.to(device, non_blocking=True)
+        loss = flow_loss(model, image, target, intents, generator, t_one=args.t_one,
                          change_weight=args.change_weight, gate_weight=args.gate_weight,
                          delta_weight=args.delta_weight)
         optimizer.zero_grad(set_to_none=True)
@@ -156,7 +198,7 @@ def main(args: Args) -> None:
         progress.update(1)
         progress.set_postfix(loss=f"{average:.4f}", lr=f"{lr_at(step, args):.1e}")
         if step % args.eval_every == 0 or step == args.steps:
-            rate = exact_rate(model, held_out.image, held_out.target, held_out.intents)
+            rate = exact_rate(model, held_image, held_target, held_out.intents)
             print(f"step {step} loss {average:.4f} held-out exact {rate:.3f} "
                   f"minutes {(time.time() - start) / 60:.1f}", flush=True)
         out_of_time = (args.max_minutes and time.time() - start > args.max_minutes * 60) or step == args.stop_at

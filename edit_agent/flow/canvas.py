@@ -27,11 +27,29 @@ PALETTE = np.array([OBJECT_RGB[c] for c in COLORS] + [BACKGROUND_RGB[b] for b in
 """The 11 colours of WORLD.md, objects first."""
 
 
+def _codes(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.int32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+_SORTED_CODES = np.sort(_codes(PALETTE))
+
+
 def snap_to_palette(pixels: np.ndarray) -> np.ndarray:
-    """Each pixel of an (H, W, 3) array replaced by its nearest palette colour (Euclidean in RGB)."""
-    flat = pixels.reshape(-1, 3).astype(np.int32)
-    distances = ((flat[:, None, :] - PALETTE[None, :, :].astype(np.int32)) ** 2).sum(axis=2)
-    return PALETTE[distances.argmin(axis=1)].reshape(pixels.shape)
+    """Each pixel of an (H, W, 3) array replaced by its nearest palette colour (Euclidean in RGB).
+
+    Pixels already in the palette (all of a clean render) are kept as they are; only the others pay
+    for the distance computation.
+    """
+    flat = pixels.reshape(-1, 3)
+    codes = _codes(flat)
+    where = np.searchsorted(_SORTED_CODES, codes).clip(max=len(_SORTED_CODES) - 1)
+    off = np.nonzero(_SORTED_CODES[where] != codes)[0]
+    out = flat.astype(np.uint8, copy=True)
+    if off.size:
+        distances = ((flat[off, None, :].astype(np.int32) - PALETTE[None, :, :].astype(np.int32)) ** 2).sum(axis=2)
+        out[off] = PALETTE[distances.argmin(axis=1)]
+    return out.reshape(pixels.shape)
 
 
 def to_model_canvas(image: Image.Image, side: int) -> np.ndarray:
@@ -50,10 +68,10 @@ def from_model_canvas(pixels: np.ndarray, size: tuple[int, int]) -> Image.Image:
 
 def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     """(B, H, W, 3) or (H, W, 3) uint8 -> (B, 3, H, W) float in [-1, 1]."""
-    array = torch.from_numpy(np.ascontiguousarray(pixels)).float()
+    array = torch.from_numpy(np.ascontiguousarray(pixels))
     if array.ndim == 3:
         array = array[None]
-    return array.permute(0, 3, 1, 2) / 127.5 - 1.0
+    return array.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
 
 
 def to_pixels(tensor: torch.Tensor) -> np.ndarray:

@@ -63,7 +63,12 @@ class FlowEditorConfig(BaseModel):
     pixel_features: int = 12
     """Features per pixel that the transformer hands to the per-pixel head."""
     head_width: int = 48
-    """Hidden width of the per-pixel (1x1 convolution) head."""
+    """Hidden width of the per-pixel head."""
+    head_kernel: int = 1
+    """Kernel side of the head's convolutions: 1 maps each pixel on its own (the token-to-pixels map of the
+    transformer draws every shape); 3 lets the head also smooth and sharpen shapes from their neighbours."""
+    head_layers: int = 1
+    """Hidden layers of the head (each a convolution of ``head_kernel`` and a SiLU)."""
     vocabulary: tuple[str, ...] = Field(default=WORLD_VOCABULARY)
 
     @classmethod
@@ -113,6 +118,18 @@ class CellPatchEmbed(nn.Module):
         return self.patch_embed(latent) + self.project(words)[None]
 
 
+def pixel_head(config: FlowEditorConfig) -> nn.Sequential:
+    """Per-pixel head: (transformer features, input image) -> (delta RGB, gate logit)."""
+    layers: list[nn.Module] = []
+    channels = config.pixel_features + 3
+    for _ in range(config.head_layers):
+        layers += [nn.Conv2d(channels, config.head_width, config.head_kernel, padding=config.head_kernel // 2),
+                   nn.SiLU()]
+        channels = config.head_width
+    layers.append(nn.Conv2d(channels, 4, 1))
+    return nn.Sequential(*layers)
+
+
 class FlowEditorModel(nn.Module):
     """Predicts the edited image (and so the velocity) from ``(x_t, t, input image, intent tokens)``."""
 
@@ -130,9 +147,7 @@ class FlowEditorModel(nn.Module):
             interpolation_scale=1, norm_num_groups=1,
         )
         self.backbone.pos_embed = CellPatchEmbed(self.backbone.pos_embed, self.text, self.tokenizer, config)
-        self.head = nn.Sequential(
-            nn.Conv2d(config.pixel_features + 3, config.head_width, 1), nn.SiLU(), nn.Conv2d(config.head_width, 4, 1),
-        )
+        self.head = pixel_head(config)
         # zero-initialised delta: the untrained model copies its input image exactly
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
