@@ -3,7 +3,7 @@
 >>> config = TrainConfig(steps=2, group_size=2)
 >>> config.trains_image, config.trains_text
 (True, True)
->>> TrainConfig(text_policy="rules").trains_text
+>>> TrainConfig(mode="image", text_policy="rules").trains_text
 False
 """
 
