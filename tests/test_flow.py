@@ -14,9 +14,9 @@ from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 from edit_agent.flow.sampling import sample, sde_mean, sde_sigma, sde_step, timesteps
 
 
-def tiny_model(seed: int = 0) -> FlowEditorModel:
+def tiny_model(seed: int = 0, config: FlowEditorConfig | None = None) -> FlowEditorModel:
     torch.manual_seed(seed)
-    model = FlowEditorModel(FlowEditorConfig.tiny())
+    model = FlowEditorModel(config or FlowEditorConfig.tiny())
     # give the zero-initialised output layer weights, so the model does more than copy its input
     torch.nn.init.normal_(model.head[-1].weight, std=0.1)
     return model.eval()
@@ -47,8 +47,13 @@ def test_tiny_model_loss_falls() -> None:
     assert after < 0.8 * before
 
 
-def test_untrained_model_copies_its_input() -> None:
-    model = FlowEditorModel(FlowEditorConfig.tiny()).eval()
+CONV_HEAD = FlowEditorConfig.tiny().model_copy(update={"head_kernel": 3, "head_layers": 2})
+"""The shipped weights use a head of 3x3 convolutions; the tiny default keeps the per-pixel one."""
+
+
+@pytest.mark.parametrize("config", [FlowEditorConfig.tiny(), CONV_HEAD], ids=["1x1-head", "3x3-head"])
+def test_untrained_model_copies_its_input(config: FlowEditorConfig) -> None:
+    model = FlowEditorModel(config).eval()
     image = torch.rand(2, 3, 48, 48) * 2 - 1
     ids, mask = model.tokenizer(["Make no change.", "Remove the small red circle at the center."])
     with torch.no_grad():
@@ -56,8 +61,9 @@ def test_untrained_model_copies_its_input() -> None:
     assert torch.equal(x0, image)
 
 
-def test_save_load_round_trip_gives_the_same_output(tmp_path) -> None:
-    model = tiny_model()
+@pytest.mark.parametrize("config", [FlowEditorConfig.tiny(), CONV_HEAD], ids=["1x1-head", "3x3-head"])
+def test_save_load_round_trip_gives_the_same_output(tmp_path, config: FlowEditorConfig) -> None:
+    model = tiny_model(config=config)
     path = tmp_path / "model.safetensors"
     model.save(path)
     loaded = FlowEditorModel.load(path)

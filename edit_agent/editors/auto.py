@@ -1,5 +1,9 @@
 """The offline default editor: world canvases go to the world editor, other images to exact operations.
 
+On a world canvas an intent in MICE-World language goes to the project's trained flow-matching editor
+(``world``, weights shipped in the package); anything else, such as "rotate it", is tried as an exact
+photo operation.
+
 >>> from edit_agent.world import Scene, parse, render
 >>> image = render(Scene(background="white"))
 >>> out = AutoEditor().edit(image, Intent(text="Change the background to beige."))
@@ -14,12 +18,22 @@ from PIL import Image
 from edit_agent.protocols import Editor
 from edit_agent.records import EditorInfo, Intent
 from edit_agent.world.canvas import is_world_canvas
-from edit_agent.world.language import WorldLanguageError
+from edit_agent.world.language import WorldLanguageError, parse_program
+
+
+def is_world_language(text: str) -> bool:
+    """True when ``text`` parses as MICE-World instructions (what the world editor was trained on)."""
+    try:
+        parse_program(text)
+    except WorldLanguageError:
+        return False
+    return True
 
 
 class AutoEditor:
-    """Routes by the image: ``world`` editor (default: program) for MICE-World canvases, ``photo``
-    editor (default: exact) otherwise, and also for a photo operation on a world canvas ("rotate it")."""
+    """Routes by the image: ``world`` editor (default: the trained world editor) for MICE-World canvases,
+    ``photo`` editor (default: exact) otherwise, and also for a photo operation on a world canvas
+    ("rotate it"): an intent the world language cannot parse."""
 
     name = "auto"
 
@@ -30,9 +44,9 @@ class AutoEditor:
     @property
     def world(self) -> Editor:
         if self._world is None:
-            from edit_agent.editors.program import ProgramEditor
+            from edit_agent.editors.world import WorldEditor
 
-            self._world = ProgramEditor()
+            self._world = WorldEditor()
         return self._world
 
     @property
@@ -44,11 +58,8 @@ class AutoEditor:
         return self._photo
 
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
-        if is_world_canvas(image):
-            try:
-                return self.world.edit(image, intent, seed=seed)
-            except WorldLanguageError:
-                pass  # not world language: try it as an exact photo operation
+        if is_world_canvas(image) and is_world_language(intent.text):
+            return self.world.edit(image, intent, seed=seed)
         return self.photo.edit(image, intent, seed=seed)
 
     def info(self) -> EditorInfo:
