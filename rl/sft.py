@@ -1,0 +1,152 @@
+"""Supervised warm start of the LLM text policy on the rule reasoner's traces of MICE-World sessions.
+
+Each example is one turn of a generated session, shown to the model exactly as the ``llm``
+reasoner shows it (the IC-CoT prompt with the ``<think>`` prefill, history built turn by turn as
+the SDK builds it) with the answer the rule reasoner implies: a short trace inside
+``<think>...</think>`` and then the rule reasoner's self-contained intent. Training uses TRL's
+``SFTTrainer`` on a pre-tokenized prompt-completion dataset with a completion-only loss, so the
+prompt tokens are exactly the ones the reasoner feeds at inference.
+
+>>> from edit_agent.world.generator import generate_sessions
+>>> request, thought = next(rule_traces(generate_sessions(1, turns=1, seed=3)))
+>>> answer = completion_text(thought)
+>>> parse_completion(answer, request).intent.text == thought.intent.text
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edit_agent.records import HistoryTurn, Thought, TurnRequest
+from edit_agent.reasoners.rules import RuleReasoner
+from edit_agent.world.interpreter import WorldInterpreter
+from edit_agent.world.render import render
+from edit_agent.world.sessions import WorldSession
+from rl.text_policy import LLMTextPolicy, default_lora_config, parse_completion, prompt_ids
+
+# Lines of the rule trace that describe scenes: the text-only reasoner never sees a scene, so it
+# is not taught to recite one (and the answers stay short enough for the reasoner's token budget).
+_SCENE_LINES = ("Start scene:", "Replaying the", "Note: the current image", "So: ")
+
+
+def compact_reasoning(reasoning: str) -> str:
+    """The rule trace without its scene descriptions: the turn, how references resolve, rules in force.
+
+    >>> compact_reasoning('Start scene: white background.\\nTurn 1 (add): "add a circle".\\nSo: Add a red circle.')
+    'Turn 1 (add): "add a circle".'
+    """
+    return "\n".join(line for line in reasoning.splitlines() if not line.startswith(_SCENE_LINES))
+
+
+def completion_text(thought: Thought) -> str:
+    """What the model should write after the ``<think>`` prefill: trace, ``</think>``, intent."""
+    return f"{compact_reasoning(thought.reasoning)}</think>{thought.intent.text}"
+
+
+def session_requests(session: WorldSession, reasoner: Any, *, size: int = 96) -> Iterator[tuple[TurnRequest, Thought]]:
+    """Each turn's request as the SDK builds it (raw history, the previous image, the source) and
+    ``reasoner``'s thought; the image of each turn is the render of the previous target."""
+    world = WorldInterpreter(session.start)
+    source = render(session.start, size)
+    previous = session.start
+    history: list[HistoryTurn] = []
+    for index, turn in enumerate(session.turns, 1):
+        outcome = world.step(turn.instruction)
+        request = TurnRequest(instruction=turn.instruction, history=tuple(history),
+                              image=render(previous, size), source_image=source)
+        thought = reasoner.reconstruct(request)
+        yield request, thought
+        history.append(HistoryTurn(turn_id=f"{session.id}:{index}", instruction=turn.instruction,
+                                   reasoning=thought.reasoning, intent=thought.intent.text))
+        previous = turn.target or outcome.target
+
+
+def rule_traces(sessions: Iterable[WorldSession], *, size: int = 96) -> Iterator[tuple[TurnRequest, Thought]]:
+    """Every turn of ``sessions`` with the rule reasoner's thought (the SFT teacher)."""
+    teacher = RuleReasoner()
+    for session in sessions:
+        yield from session_requests(session, teacher, size=size)
+
+
+def tokenized_example(tokenizer: Any, request: TurnRequest, thought: Thought) -> dict[str, list[int]]:
+    """``input_ids`` = reasoner prompt + answer + end of turn; ``completion_mask`` marks the answer."""
+    prompt = prompt_ids(tokenizer, request).tolist()
+    answer = tokenizer(completion_text(thought), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return {"input_ids": prompt + answer, "completion_mask": [0] * len(prompt) + [1] * len(answer)}
+
+
+def held_out(sessions: Sequence[WorldSession], *excluded: Sequence[WorldSession]) -> list[WorldSession]:
+    """``sessions`` minus any that also occur (same start and instructions) in ``excluded``."""
+    def key(session: WorldSession) -> tuple:
+        return session.start, tuple(turn.instruction for turn in session.turns)
+
+    seen = {key(session) for group in excluded for session in group}
+    return [session for session in sessions if key(session) not in seen]
+
+
+@dataclass
+class SFTArgs:
+    """Supervised warm start of the text policy; defaults are the CPU run that made ``rl/adapters/world-sft``."""
+
+    out: Path = Path("rl/adapters/world-sft")
+    """Where the LoRA adapter is written (peft format; ``EditSession(reasoner="llm", lora=out)`` loads it)."""
+    work_dir: Path = Path("out/sft-text-policy")
+    """Trainer checkpoints (for resuming) and logs."""
+    sessions: int = 400
+    """Generated training sessions (the examples are their turns)."""
+    min_turns: int = 1
+    max_turns: int = 5
+    data_seed: int = 7
+    """Generator seed of the training sessions (the standard splits use other seeds, and any
+    session that occurs in world-dev or world-test is dropped anyway)."""
+    seed: int = 0
+    max_steps: int = 110
+    batch_size: int = 4
+    learning_rate: float = 1e-3
+    warmup_steps: int = 5
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    save_steps: int = 20
+    resume: bool = True
+    """Continue from the newest checkpoint in ``work_dir`` when there is one."""
+    model: str | None = None
+    """Base model (hub id, folder or .gguf); None is the offline SmolLM2-135M-Instruct."""
+    exclude_splits: tuple[str, ...] = field(default=("world-dev", "world-test", "world-long"))
+
+
+def training_sessions(args: SFTArgs) -> list[WorldSession]:
+    from edit_agent.world.generator import generate_sessions
+    from edit_agent.world.sessions import read_world_sessions
+    from evals.splits import split_path
+
+    generated = generate_sessions(args.sessions, turns=(args.min_turns, args.max_turns), seed=args.data_seed, prefix="sft")
+    return held_out(generated, *(read_world_sessions(split_path(name)) for name in args.exclude_splits))
+
+
+def train_sft(args: SFTArgs, *, policy: LLMTextPolicy | None = None) -> LLMTextPolicy:
+    """Fine-tune the policy's LoRA on rule traces with TRL's ``SFTTrainer``; saves the adapter to ``args.out``."""
+    from datasets import Dataset
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    policy = policy or LLMTextPolicy(args.model, lora_config=default_lora_config(args.lora_rank, args.lora_alpha))
+    rows = [tokenized_example(policy.tokenizer, request, thought)
+            for request, thought in rule_traces(training_sessions(args))]
+    config = SFTConfig(
+        output_dir=str(args.work_dir), max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
+        learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, lr_scheduler_type="linear",
+        completion_only_loss=True, max_length=None, seed=args.seed, data_seed=args.seed,
+        logging_steps=1, save_steps=args.save_steps, save_total_limit=2, report_to=[],
+        use_cpu=policy.model.device.type == "cpu", dataloader_num_workers=0, disable_tqdm=False,
+    )
+    trainer = SFTTrainer(model=policy.model, args=config, train_dataset=Dataset.from_list(rows),
+                         processing_class=policy.tokenizer)
+    checkpoint = get_last_checkpoint(str(args.work_dir)) if args.resume and args.work_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    policy.model.eval()
+    policy.save(args.out)
+    return policy
