@@ -19,7 +19,7 @@ from edit_agent.errors import EditAgentError, UnknownBackendError
 EXIT_BAD_INPUT = 2
 
 # Other packages add their subcommands here: each is "module:function(subparsers)".
-COMMAND_PROVIDERS: tuple[str, ...] = ("evals.cli:add_commands", "ui.cli:add_commands")
+COMMAND_PROVIDERS: tuple[str, ...] = ("evals.cli:add_commands", "ui.cli:add_commands", "rl.cli:add_commands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

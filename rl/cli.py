@@ -1,0 +1,83 @@
+"""Subcommand ``train`` of the ``edit-agent`` command line, and ``python -m rl.cli`` for ``accelerate launch``.
+
+    edit-agent train --config rl/configs/world.yaml
+    edit-agent train --config rl/configs/smoke.yaml --out /tmp/smoke --steps 2
+    edit-agent train --config rl/configs/world.yaml --set mode=image --set text_policy=rules --set time_budget_s=1200
+    accelerate launch --config_file rl/accelerate/ddp.yaml -m rl.cli --config rl/configs/world.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from edit_agent.errors import EditAgentError
+
+
+class TrainConfigError(EditAgentError, ValueError):
+    """The training configuration cannot be read or is not valid."""
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train`` to the CLI."""
+    parser = subparsers.add_parser("train", help="joint text+image RL (Flow-GRPO + GRPO) on MICE-World sessions")
+    _add_arguments(parser)
+    parser.set_defaults(func=run_train_command)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="YAML file of rl.config.TrainConfig fields")
+    parser.add_argument("--out", type=Path, default=None, help="run folder (overrides the config's out)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (overrides the config's steps)")
+    parser.add_argument("--seed", type=int, default=None, help="seed (overrides the config's seed)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override any config field (VALUE read as YAML), e.g. --set time_budget_s=600")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_config(args: argparse.Namespace):
+    import yaml
+    from pydantic import ValidationError
+
+    from rl.config import TrainConfig
+
+    if not args.config.is_file():
+        raise TrainConfigError(f"No config file at {args.config}.")
+    overrides = {"out": args.out, "steps": args.steps, "seed": args.seed,
+                 "progress": False if args.no_progress else None}
+    for item in args.set:
+        field, separator, value = item.partition("=")
+        if not separator:
+            raise TrainConfigError(f"--set needs FIELD=VALUE; got {item!r}")
+        overrides[field.strip()] = yaml.safe_load(value)
+    try:
+        return TrainConfig.from_yaml(args.config, **overrides)
+    except (ValidationError, ValueError) as error:
+        raise TrainConfigError(f"{args.config}: {error}") from None
+
+
+def run_train_command(args: argparse.Namespace) -> int:
+    from rl.trainer import Trainer
+
+    config = load_config(args)
+    final = Trainer(config).train()
+    print(f"rl: {config.steps} steps; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python -m rl.cli`` (what ``accelerate launch -m`` runs)."""
+    parser = argparse.ArgumentParser(prog="rl.cli", description="edit-agent train")
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_train_command(args)
+    except EditAgentError as error:
+        print(f"rl: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

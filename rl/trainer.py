@@ -1,0 +1,458 @@
+"""The joint text+image GRPO trainer: it wires rollouts, the objective's pure functions and accelerate.
+
+One training step:
+1. roll out ``sessions_per_step`` sessions ``group_size`` times each (:func:`rl.rollout.collect_groups`);
+2. per group and turn: reward ``w . (IF, CC, GA)``, group-normalised advantage, trajectory-filter mask;
+3. ``updates_per_batch`` optimiser steps on the same rollouts, each on
+   ``image: masked mean over SDE steps of clipped-ratio loss + beta * KL(policy step || reference step)``
+   ``text:  clipped-ratio loss over the IC-CoT tokens`` (:func:`rl.text_policy.text_policy_loss`),
+   both with the turn's advantage and mask, so a filtered turn contributes exactly nothing;
+4. one JSONL log line; a checkpoint every ``save_every`` steps.
+
+The text policy and the image policy sit in one ``nn.Module`` (:class:`JointPolicy`) that
+``accelerate`` prepares, so DDP/FSDP synchronise both gradients (``accelerate launch --config_file
+rl/accelerate/ddp.yaml -m rl.cli --config ...``); every process rolls out its own sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, DistributedType
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from edit_agent.world.generator import generate_sessions
+from edit_agent.world.sessions import WorldSession
+from rl.config import TrainConfig
+from rl.image_policy import FlowImagePolicy, ImageSample, StepLogProbs
+from rl.interfaces import Reward, RolloutTurns, TextPolicy, TextSample, TurnScores
+from rl.objectives import (
+    clipped_policy_loss,
+    filtered_fraction,
+    group_advantages,
+    masked_mean,
+    trajectory_filter_mask,
+    turn_rewards,
+)
+from rl.rollout import Group, collect_groups
+from rl.text_policy import pad_log_probs, text_policy_loss
+
+LOG_KEYS = (
+    "step", "reward", "reward_per_turn", "IF", "CC", "GA", "IF_per_turn", "filtered_fraction", "kl",
+    "image_clip_fraction", "text_clip_fraction", "image_loss", "text_loss", "loss", "rollouts", "seconds",
+    "rollout_seconds", "update_seconds",
+)
+"""Keys of every line of ``log.jsonl``: per-turn lists are turn 1 first; ``seconds`` is the step's wall time."""
+
+
+@dataclass
+class Batch:
+    """The turn-samples of one step, flattened over (group, rollout, turn), with their advantage and mask."""
+
+    texts: list[TextSample]
+    images: list[ImageSample]
+    advantages: torch.Tensor
+    """(N,) the turn's group-normalised advantage."""
+    mask: torch.Tensor
+    """(N,) 1 where the turn gets gradient (trajectory filtering)."""
+    rewards: torch.Tensor
+    """[groups * G, T] per-turn rewards."""
+    scores: dict[str, torch.Tensor]
+    """``IF``/``CC``/``GA``: [groups * G, T]."""
+    filter_mask: torch.Tensor
+    """[groups * G, T] the filter mask before any switch turned it off (for the logged fraction)."""
+
+
+class JointPolicy(nn.Module):
+    """Both halves in one module, so a single ``accelerator.prepare`` covers their gradients.
+
+    ``forward`` recomputes, with grad, what the loss needs: the image policy's SDE-step log-probs and
+    KL, and the text policy's token log-probs (through the text model registered here).
+    """
+
+    def __init__(self, image: FlowImagePolicy, text: TextPolicy, *, train_image: bool, train_text: bool) -> None:
+        super().__init__()
+        self.image = image
+        self.text_policy = text
+        self.train_image, self.train_text = train_image, train_text
+        # registered so that DDP/FSDP see the text model's parameters; the policy calls the same object
+        text_model = getattr(text, "model", None)
+        self.text_model = text_model if train_text and isinstance(text_model, nn.Module) else None
+        image.requires_grad_(False)
+        if train_image:
+            for parameter in _image_trainable(image):
+                parameter.requires_grad_(True)
+        if not train_text:
+            for parameter in text.trainable_parameters():
+                parameter.requires_grad_(False)
+
+    def forward(self, images: Sequence[ImageSample], texts: Sequence[TextSample]
+                ) -> tuple[StepLogProbs | None, list[torch.Tensor] | None]:
+        image_out = self.image(images) if self.train_image else None
+        text_out = self.text_policy.log_probs(texts) if self.train_text else None
+        return image_out, text_out
+
+
+def _image_trainable(image: FlowImagePolicy) -> list[nn.Parameter]:
+    """The parameters training may change: the adapters (LoRA) or every weight of the editor (full)."""
+    if image.finetune == "lora":
+        return [p for name, p in image.network.named_parameters() if "lora_" in name]
+    return list(image.network.parameters())
+
+
+# ---------------------------------------------------------------------- pure wiring of one batch
+def make_batch(groups: Sequence[Group], config: TrainConfig) -> Batch:
+    """Rewards, advantages and filter masks of each group, flattened to turn-samples."""
+    texts, images, advantages, masks, rewards, filters = [], [], [], [], [], []
+    scores: dict[str, list[torch.Tensor]] = {"IF": [], "CC": [], "GA": []}
+    for group in groups:
+        if_, cc, ga = group.tensor("if_"), group.tensor("cc"), group.tensor("ga")
+        reward = turn_rewards(if_, cc, ga, config.reward_weights)
+        filter_mask = trajectory_filter_mask(if_, threshold=config.filter_threshold)
+        mask = filter_mask if config.filtering else torch.ones_like(filter_mask)
+        advantages.append(group_advantages(reward).flatten())
+        masks.append(mask.flatten())
+        for rollout in group.rollouts:
+            texts += rollout.texts
+            images += rollout.images
+        rewards.append(reward)
+        filters.append(filter_mask)
+        for name, value in zip(scores, (if_, cc, ga)):
+            scores[name].append(value)
+    return Batch(texts=texts, images=images, advantages=torch.cat(advantages), mask=torch.cat(masks),
+                 rewards=torch.cat(rewards), scores={k: torch.cat(v) for k, v in scores.items()},
+                 filter_mask=torch.cat(filters))
+
+
+def image_loss(out: StepLogProbs, batch: Batch, config: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped-ratio loss on every SDE step plus ``beta`` times its KL to the reference, under the turn mask."""
+    old = torch.stack([s.old_log_probs for s in batch.images]).to(out.log_probs.device)
+    advantages = batch.advantages.to(old.device)[:, None]
+    mask = batch.mask.to(old.device)[:, None].expand_as(old)
+    per_step, clipped = clipped_policy_loss(out.log_probs, old, advantages, clip_eps=config.clip_eps)
+    loss = masked_mean(per_step + config.beta * out.kl, mask)
+    return loss, {"kl": float(masked_mean(out.kl.detach(), mask)),
+                  "image_clip_fraction": float(masked_mean(clipped.float(), mask))}
+
+
+def text_loss(new_log_probs: list[torch.Tensor], batch: Batch, config: TrainConfig
+              ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped-ratio loss over the IC-CoT tokens; a filtered turn's tokens are all masked out."""
+    new, token_mask = pad_log_probs(new_log_probs)
+    old, _ = pad_log_probs([s.old_log_probs for s in batch.texts])
+    device = new.device
+    mask = token_mask.to(device) * batch.mask.to(device)[:, None]
+    loss, clip_fraction = text_policy_loss(new, old.to(device), batch.advantages.to(device), mask,
+                                           clip_eps=config.clip_eps)
+    return loss, {"text_clip_fraction": float(clip_fraction)}
+
+
+# ---------------------------------------------------------------------- the trainer
+class Trainer:
+    """Runs a :class:`TrainConfig`; the policies, reward and sessions are built from it unless given.
+
+    Example::
+
+        Trainer(TrainConfig.from_yaml("rl/configs/smoke.yaml")).train()
+    """
+
+    def __init__(self, config: TrainConfig, *, text_policy: TextPolicy | None = None,
+                 image_policy: FlowImagePolicy | None = None, reward: Reward | None = None,
+                 sessions: Sequence[WorldSession] | None = None) -> None:
+        self.config = config
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.accelerator = Accelerator(
+            cpu=config.cpu, kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        self.out = Path(config.out)
+        self.checkpoint = latest_checkpoint(self.out) if config.resume else None
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+        device = self.accelerator.device
+        self.text_policy = text_policy or build_text_policy(config, device=device)
+        self.image_policy = image_policy or build_image_policy(config)
+        self.reward = reward or build_reward(config)
+        self.sessions = list(sessions) if sessions is not None else generate_sessions(
+            config.train_sessions, turns=config.turns, seed=config.session_seed, prefix="rl-train")
+        self.policy = JointPolicy(self.image_policy, self.text_policy, train_image=config.trains_image,
+                                  train_text=config.trains_text)
+        self.optimizer = torch.optim.AdamW(self._parameter_groups(), weight_decay=0.0)
+        self.policy, self.optimizer = self.accelerator.prepare(self.policy, self.optimizer)
+        self.step = 0
+        if self.checkpoint is not None:
+            self._load(self.checkpoint)
+
+    def _parameter_groups(self) -> list[dict[str, Any]]:
+        groups = []
+        if self.config.trains_image:
+            groups.append({"params": _image_trainable(self.image_policy), "lr": self.config.image_lr})
+        if self.config.trains_text:
+            groups.append({"params": list(self.text_policy.trainable_parameters()), "lr": self.config.text_lr})
+        if not any(group["params"] for group in groups):
+            raise ValueError(f"mode {self.config.mode!r} with text_policy {self.config.text_policy!r} trains nothing")
+        return groups
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+    # ------------------------------------------------------------------ loop
+    def train(self) -> Path:
+        """Train up to ``config.steps`` (continuing a resumed run); returns the folder of the final policy."""
+        config = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.accelerator.is_main_process:
+            (self.out / "config.yaml").write_text(config.to_yaml())
+        bar = tqdm(total=config.steps, initial=self.step, desc="rl", unit="step",
+                   disable=not config.progress or not self.accelerator.is_main_process)
+        started = time.perf_counter()
+        while self.step < config.steps:
+            if self._budget_spent(started):
+                print(f"rl: time budget of {config.time_budget_s:.0f} s spent after step {self.step}")
+                self.save_checkpoint()
+                break
+            record = self.train_step()
+            bar.update(1)
+            bar.set_postfix(reward=f"{record['reward']:.3f}", filtered=f"{record['filtered_fraction']:.2f}")
+            if self.step % config.save_every == 0 or self.step == config.steps:
+                self.save_checkpoint()
+        bar.close()
+        final = self.out / "final"
+        if self.accelerator.is_main_process:
+            self.save_policy(final)
+            from rl.plots import plot_log
+
+            plot_log(self.out / "log.jsonl", self.out / "log.png")
+            if config.eval_sessions:
+                summary = evaluate(self.text_policy, self.image_policy, n=config.eval_sessions,
+                                   turns=config.eval_turns, size=config.image_size, out=self.out / "eval")
+                print(f"rl: world-test ({config.eval_sessions} sessions) mean {summary['mean']}")
+        return final
+
+    def _budget_spent(self, started: float) -> bool:
+        """Whether the time budget is spent on any process (all processes stop after the same step)."""
+        if self.config.time_budget_s is None:
+            return False
+        spent = torch.tensor(float(time.perf_counter() - started > self.config.time_budget_s),
+                             device=self.accelerator.device)
+        return bool(self.accelerator.reduce(spent, reduction="sum") > 0)
+
+    def train_step(self) -> dict[str, Any]:
+        """One batch of rollouts and ``updates_per_batch`` optimiser steps; appends and returns the log record."""
+        started = time.perf_counter()
+        groups = self.rollouts()
+        rollout_seconds = time.perf_counter() - started
+        batch = make_batch(groups, self.config)
+        metrics: dict[str, float] = {}
+        for _ in range(self.config.updates_per_batch):
+            metrics = self.update(batch)
+        self.step += 1
+        record = self._record(batch, metrics, groups, rollout_seconds, time.perf_counter() - started)
+        if self.accelerator.is_main_process:
+            with (self.out / "log.jsonl").open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(record) + "\n")
+        return record
+
+    def rollouts(self) -> list[Group]:
+        """This process's groups for the current step (sessions drawn by step, seed and process)."""
+        config = self.config
+        process = self.accelerator.process_index
+        rng = random.Random(f"{config.seed}:{self.step}:{process}")
+        sessions = rng.sample(self.sessions, min(config.sessions_per_step, len(self.sessions)))
+        policy = self.accelerator.unwrap_model(self.policy)
+        policy.eval()
+        with self._full_parameters():
+            return collect_groups(
+                sessions, text_policy=self.text_policy, image_policy=policy.image, reward=self.reward,
+                group_size=config.group_size, turns=config.turns, temperature=config.temperature,
+                seed=config.seed * 1_000_003 + self.step * 101 + process, size=config.image_size,
+            )
+
+    def _full_parameters(self) -> contextlib.AbstractContextManager[Any]:
+        """Sampling calls the unwrapped modules directly, so under FSDP (v1) their shards are gathered first."""
+        if self.accelerator.distributed_type == DistributedType.FSDP:
+            from torch.distributed.fsdp import FullyShardedDataParallel
+
+            return FullyShardedDataParallel.summon_full_params(self.policy, writeback=False)
+        return contextlib.nullcontext()
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One optimiser step on the joint loss of ``batch``."""
+        config = self.config
+        self.policy.train()
+        image_out, text_out = self.policy(batch.images, batch.texts)
+        loss = torch.zeros((), device=self.accelerator.device)
+        metrics: dict[str, float] = {"kl": 0.0, "image_clip_fraction": 0.0, "text_clip_fraction": 0.0,
+                                     "image_loss": 0.0, "text_loss": 0.0}
+        if image_out is not None:
+            part, extra = image_loss(image_out, batch, config)
+            loss = loss + part
+            metrics.update(extra, image_loss=float(part.detach()))
+        if text_out is not None:
+            part, extra = text_loss(text_out, batch, config)
+            loss = loss + part
+            metrics.update(extra, text_loss=float(part.detach()))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.accelerator.backward(loss)
+        self.accelerator.clip_grad_norm_(self.trainable_parameters(), config.max_grad_norm)
+        self.optimizer.step()
+        metrics["loss"] = float(loss.detach())
+        return metrics
+
+    def _record(self, batch: Batch, metrics: dict[str, float], groups: Sequence[Group], rollout_seconds: float,
+                seconds: float) -> dict[str, Any]:
+        """The step's log line; rollout statistics and losses are averaged over all processes."""
+        turns = batch.rewards.shape[1]
+        rollout_stats = torch.cat([
+            batch.rewards.mean(dim=0), batch.scores["IF"].mean(dim=0),
+            torch.stack([batch.rewards.mean(), *(value.mean() for value in batch.scores.values()),
+                         torch.tensor(filtered_fraction(batch.filter_mask))]),
+            torch.tensor([metrics[name] for name in sorted(metrics)]),
+        ]).float()
+        if self.accelerator.num_processes > 1:
+            rollout_stats = self.accelerator.reduce(rollout_stats.to(self.accelerator.device), reduction="mean").cpu()
+        values = [round(float(v), 6) for v in rollout_stats]
+        reward_per_turn, if_per_turn, rest = values[:turns], values[turns:2 * turns], values[2 * turns:]
+        reward, if_, cc, ga, filtered, losses = rest[0], rest[1], rest[2], rest[3], rest[4], rest[5:]
+        return {
+            "step": self.step, "reward": reward, "reward_per_turn": reward_per_turn, "IF": if_, "CC": cc, "GA": ga,
+            "IF_per_turn": if_per_turn, "filtered_fraction": filtered, **dict(zip(sorted(metrics), losses)),
+            "rollouts": sum(len(g.rollouts) for g in groups) * self.accelerator.num_processes,
+            "seconds": round(seconds, 3),
+            "rollout_seconds": round(rollout_seconds, 3),
+            "update_seconds": round(seconds - rollout_seconds, 3),
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path:
+        """``checkpoints/step-NNNNNN/``: the trained tensors of both halves, the optimizer and the step."""
+        folder = self.out / "checkpoints" / f"step-{self.step:06d}"
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            folder.mkdir(parents=True, exist_ok=True)
+            save_file(self.image_policy.trained_state(), str(folder / "image.safetensors"))
+            text = {str(i): p.detach().cpu().contiguous() for i, p in enumerate(self.text_policy.trainable_parameters())}
+            save_file(text, str(folder / "text.safetensors"))
+            torch.save(self.optimizer.state_dict(), folder / "optimizer.pt")
+            (folder / "state.json").write_text(json.dumps({"step": self.step}) + "\n")
+        return folder
+
+    def _load(self, folder: Path) -> None:
+        image_state = load_file(str(folder / "image.safetensors"))
+        self.image_policy.network.load_state_dict(image_state, strict=False)
+        text_state = load_file(str(folder / "text.safetensors"))
+        with torch.no_grad():
+            for index, parameter in enumerate(self.text_policy.trainable_parameters()):
+                parameter.copy_(text_state[str(index)])
+        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        self.step = json.loads((folder / "state.json").read_text())["step"]
+
+    def save_policy(self, folder: Path) -> None:
+        """The trained policy in shippable form: ``image/`` (editor weights) and ``text/`` (adapters)."""
+        self.image_policy.save(folder / "image")
+        if self.config.trains_text:
+            self.text_policy.save(folder / "text")
+
+
+# ---------------------------------------------------------------------- what a config names
+def build_text_policy(config: TrainConfig, *, device: torch.device | str | None = None) -> TextPolicy:
+    """The text half: SmolLM2 (or ``text_model``) with the SFT adapter, the rule reasoner, or the raw instruction."""
+    from rl.text_policy import LLMTextPolicy, RawInstructionPolicy, RulesTextPolicy
+
+    if config.text_policy == "rules":
+        return RulesTextPolicy()
+    if config.text_policy == "raw":
+        return RawInstructionPolicy()
+    adapter = config.text_adapter if config.text_adapter and Path(config.text_adapter).is_dir() else None
+    if config.text_adapter and adapter is None:
+        print(f"rl: no adapter at {config.text_adapter}; the text policy starts from a fresh LoRA")
+    return LLMTextPolicy(config.text_model, lora=adapter, max_new_tokens=config.text_max_new_tokens,
+                         device=str(device) if device is not None else None)
+
+
+def build_image_policy(config: TrainConfig) -> FlowImagePolicy:
+    """The world editor named by ``image_model`` (the shipped weights by default), as an RL policy."""
+    from edit_agent.editors.world import DEFAULT_WEIGHTS
+    from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
+
+    if config.image_model == "tiny":
+        model = FlowEditorModel(FlowEditorConfig.tiny())
+    else:
+        model = FlowEditorModel.load(config.image_model or DEFAULT_WEIGHTS)
+    return FlowImagePolicy(model, steps=config.sde_steps, window=config.sde_window, a=config.sde_a,
+                           finetune=config.image_finetune, lora_rank=config.lora_rank,
+                           lora_alpha=2 * config.lora_rank, keep_unchanged=config.keep_unchanged)
+
+
+def build_reward(config: TrainConfig) -> Reward:
+    """Exact MICE-World scores, weighted later by ``config.reward_weights``."""
+    from rl.rewards import WorldReward
+
+    return WorldReward()
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint under ``out/checkpoints`` (one with its ``state.json``), if any."""
+    folders = sorted(p.parent for p in (out / "checkpoints").glob("step-*/state.json"))
+    return folders[-1] if folders else None
+
+
+# ---------------------------------------------------------------------- evaluation
+def evaluate(text_policy: TextPolicy, image_policy: FlowImagePolicy, *, sessions: Sequence[WorldSession] | None = None,
+             n: int = 50, turns: int = 5, size: int = 96, seed: int = 0, batch: int = 16,
+             out: Path | None = None) -> dict[str, Any]:
+    """Mean and per-turn IF/CC/GA/SR of the deterministic policy: greedy text (temperature 0), ODE images.
+
+    ``sessions`` default to the first ``n`` of world-test (never trained on), cut to ``turns`` turns. Sessions
+    run ``batch`` at a time through the rollout code (one text batch and one image batch per turn) and every
+    turn is scored by ``evals.scoring`` against the interpreter's targets, as ``edit-agent eval`` scores.
+    ``out``: also write ``turns.jsonl``, ``summary.json`` and ``per_turn.png`` there.
+    """
+    from edit_agent.world.parse import parse
+    from edit_agent.world.sessions import read_world_sessions
+    from evals.reports import plot_per_turn, sr_at_length, summarize
+    from evals.scoring import score_session
+    from evals.splits import verify_split
+    from rl.rewards import world_targets
+
+    if sessions is None:
+        sessions = read_world_sessions(verify_split("world-test"))[:n]
+    rows: list[list[dict[str, Any]]] = []
+    for first in range(0, len(sessions), batch):
+        groups = collect_groups(sessions[first:first + batch], text_policy=text_policy, image_policy=image_policy,
+                                reward=_NoReward(), group_size=1, turns=turns, temperature=0.0, seed=seed,
+                                size=size, stochastic=False)
+        for group in groups:
+            [rollout] = group.rollouts
+            targets, locked = world_targets(group.session, len(rollout.images))
+            scores = score_session(targets, [parse(image.image) for image in rollout.images], locked)
+            rows.append([
+                {"session": group.session.id, "turn": index, "instruction": turn.instruction,
+                 "intent": text.thought.intent.text, **score.model_dump(exclude={"PSNR"})}
+                for index, (turn, text, score) in enumerate(zip(group.session.turns, rollout.texts, scores), 1)
+            ])
+    summary = {**summarize(rows), "sr_at_length": sr_at_length(rows)}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "turns.jsonl").open("w", encoding="utf-8") as stream:
+            stream.writelines(json.dumps(row) + "\n" for session_rows in rows for row in session_rows)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        plot_per_turn({"rl policy": summary}, out / "per_turn.png")
+    return summary
+
+
+class _NoReward:
+    """Evaluation scores every turn itself (with SR), so rollouts skip the training reward."""
+
+    def score(self, rollout: RolloutTurns) -> list[TurnScores]:
+        return []

@@ -1,0 +1,47 @@
+"""Evaluate a policy (text policy + world editor weights) on world-test like the trainer's final evaluation.
+
+    python scripts/rl_eval.py --editor rl/runs/world-image/final/image/world_editor.safetensors --text-policy rules \
+        --sessions 100 --out rl/runs/world-image/eval-check
+
+Greedy text (temperature 0), ODE images with ``--steps`` steps, 5-turn world-test sessions scored by
+``evals.scoring``; prints the mean and per-turn IF/CC/GA/SR and writes them under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from edit_agent.editors.world import DEFAULT_WEIGHTS
+from edit_agent.flow.model import FlowEditorModel
+from rl.config import TrainConfig
+from rl.image_policy import FlowImagePolicy
+from rl.trainer import build_text_policy, evaluate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--editor", type=Path, default=DEFAULT_WEIGHTS, help="world editor .safetensors")
+    parser.add_argument("--text-policy", default="rules", choices=["llm", "rules", "raw"])
+    parser.add_argument("--text-adapter", default=None, help="LoRA adapter folder of the llm text policy")
+    parser.add_argument("--steps", type=int, default=4, help="ODE steps of the editor")
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = TrainConfig(mode="image", text_policy=args.text_policy, text_adapter=args.text_adapter)
+    text = build_text_policy(config, device="cuda" if torch.cuda.is_available() else "cpu")
+    image = FlowImagePolicy(FlowEditorModel.load(args.editor), steps=args.steps, window=(0, 1))
+    if torch.cuda.is_available():
+        image = image.to("cuda")
+    summary = evaluate(text, image, n=args.sessions, turns=args.turns, out=args.out)
+    print(json.dumps({"editor": str(args.editor), "text_policy": args.text_policy, **summary}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""The RL trainer on tiny models: smoke runs, trajectory filtering, log-prob consistency, checkpoints, CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from edit_agent.editors.world import WorldEditor
+from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
+from edit_agent.reasoners.rules import RuleReasoner
+from edit_agent.records import Intent, Thought, TurnRequest
+from edit_agent.world.generator import generate_sessions
+from rl.config import TrainConfig
+from rl.image_policy import FlowImagePolicy
+from rl.interfaces import RolloutTurns, TextSample, TurnScores
+from rl.rollout import collect_groups
+from rl.trainer import LOG_KEYS, Trainer, evaluate, make_batch
+
+
+def tiny_editor(seed: int = 0) -> FlowEditorModel:
+    """A tiny editor whose output depends on its noise and weights (the untrained one copies its input)."""
+    torch.manual_seed(seed)
+    model = FlowEditorModel(FlowEditorConfig.tiny())
+    nn.init.normal_(model.head[-1].weight, std=0.3)
+    return model
+
+
+class ChoiceModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(2))
+
+
+class ChoiceTextPolicy:
+    """A one-token text policy with real parameters: token 1 writes the rule reasoner's intent, token 0 the raw one."""
+
+    trainable = True
+
+    def __init__(self) -> None:
+        self.model = ChoiceModel()
+        self.rules = RuleReasoner()
+
+    def sample(self, requests: Sequence[TurnRequest], *, temperature: float, seed: int) -> list[TextSample]:
+        generator = torch.Generator().manual_seed(seed)
+        samples = []
+        for request in requests:
+            with torch.no_grad():
+                logits = self.model.logits / max(temperature, 1e-3)
+                choice = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+                log_prob = torch.log_softmax(self.model.logits, -1)[choice]
+            thought = self.rules.reconstruct(request) if choice else Thought(
+                reasoning="raw", intent=Intent(text=request.instruction))
+            samples.append(TextSample(thought=thought, prompt_ids=torch.zeros(1, dtype=torch.long),
+                                      completion_ids=torch.tensor([choice]), old_log_probs=log_prob.view(1)))
+        return samples
+
+    def log_probs(self, samples: Sequence[TextSample]) -> list[torch.Tensor]:
+        log_softmax = torch.log_softmax(self.model.logits, -1)
+        return [log_softmax[s.completion_ids] for s in samples]
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        return iter([self.model.logits])
+
+    def save(self, folder: str | Path) -> None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), Path(folder) / "choice.pt")
+
+
+class PixelReward:
+    """Scores that vary with the output pixels, so a group's rollouts get different advantages."""
+
+    def score(self, rollout: RolloutTurns) -> list[TurnScores]:
+        return [TurnScores(if_=1.0, cc=float(np.asarray(image).mean() / 255), ga=float(np.asarray(image)[..., 0].mean() / 255))
+                for image in rollout.outputs]
+
+
+class ScriptedIFReward(PixelReward):
+    """PixelReward with IF scripted per rollout, in the order the rollouts are scored."""
+
+    def __init__(self, if_rows: list[list[float]]) -> None:
+        self.rows = itertools.cycle(if_rows)
+
+    def score(self, rollout: RolloutTurns) -> list[TurnScores]:
+        row = next(self.rows)
+        return [TurnScores(if_=row[t], cc=s.cc, ga=s.ga) for t, s in enumerate(super().score(rollout))]
+
+
+def small_config(tmp_path: Path, **fields) -> TrainConfig:
+    values = dict(turns=2, group_size=2, sessions_per_step=1, sde_steps=3, sde_window=(1, 3), image_size=48,
+                  steps=2, updates_per_batch=2, image_lr=1e-3, text_lr=1e-1, out=tmp_path / "run", progress=False,
+                  save_every=1, threads=1, text_policy="llm", mode="joint")
+    values.update(fields)
+    return TrainConfig(**values)
+
+
+SESSIONS = generate_sessions(4, turns=3, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The trainer sets torch's thread count (one thread is fastest for tiny models on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def trainer(config: TrainConfig, *, reward=None, image: FlowImagePolicy | None = None, text=None) -> Trainer:
+    image = image or FlowImagePolicy(tiny_editor(), steps=config.sde_steps, window=config.sde_window,
+                                     finetune=config.image_finetune)
+    return Trainer(config, text_policy=text or ChoiceTextPolicy(), image_policy=image, reward=reward or PixelReward(),
+                   sessions=SESSIONS)
+
+
+def snapshot(parameters) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in parameters]
+
+
+def test_smoke_two_joint_steps_change_every_trainable_parameter(tmp_path):
+    run = trainer(small_config(tmp_path))
+    parameters = run.trainable_parameters()
+    before = snapshot(parameters)
+    final = run.train()
+
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert all(set(LOG_KEYS) <= set(r) for r in records)
+    assert all(math.isfinite(r["loss"]) and r["image_loss"] != 0 and r["text_loss"] != 0 for r in records)
+    assert len(records[0]["reward_per_turn"]) == 2 and records[0]["rollouts"] == 2
+    unchanged = [i for i, (p, b) in enumerate(zip(parameters, before)) if torch.equal(p.detach(), b)]
+    assert not unchanged, f"{len(unchanged)} of {len(parameters)} trainable tensors did not change"
+    assert (tmp_path / "run" / "log.png").stat().st_size > 0
+    editor = WorldEditor(final / "image" / "world_editor.safetensors", steps=3)  # the shipped format
+    assert torch.equal(editor.model.head[-1].weight, run.image_policy.model.head[-1].weight)
+    assert (final / "text" / "choice.pt").exists()
+
+
+def test_smoke_two_joint_steps_with_a_tiny_random_llm_policy(tmp_path):
+    from rl.text_policy import LLMTextPolicy
+    from tests import model_fixtures
+
+    model, tokenizer = model_fixtures.tiny_chat_lm()
+    text = LLMTextPolicy(model, tokenizer=tokenizer, max_new_tokens=6)
+    run = trainer(small_config(tmp_path, text_lr=1e-2), text=text)
+    parameters = run.trainable_parameters()
+    assert any(p is q for p in parameters for q in text.trainable_parameters())
+    before = snapshot(parameters)
+    run.train()
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(math.isfinite(r["loss"]) and r["text_loss"] != 0 for r in records)
+    assert all(not torch.equal(p.detach(), b) for p, b in zip(parameters, before))
+    assert (tmp_path / "run" / "final" / "text" / "adapter_config.json").exists()
+
+
+def test_lora_image_only_trains_the_adapters_and_keeps_the_base(tmp_path):
+    config = small_config(tmp_path, mode="image", text_policy="rules", image_finetune="lora")
+    image = FlowImagePolicy(tiny_editor(), steps=3, window=(1, 3), finetune="lora")
+    run = trainer(config, image=image)
+    base = {n: p.detach().clone() for n, p in image.network.named_parameters() if "lora_" not in n}
+    parameters = run.trainable_parameters()
+    before = snapshot(parameters)
+    run.train()
+    assert parameters and all("lora_" in n for n, p in image.network.named_parameters() if p.requires_grad)
+    assert all(not torch.equal(p.detach(), b) for p, b in zip(parameters, before))
+    assert all(torch.equal(p, base[n]) for n, p in image.network.named_parameters() if n in base)
+
+
+def test_filtered_turns_contribute_exactly_zero_gradient(tmp_path):
+    """Rollout 1 fails turn 1 (IF 0): corrupting what its turn 2 sampled must not move any gradient."""
+    config = small_config(tmp_path, turns=3, sde_steps=3)
+    run = trainer(config, reward=ScriptedIFReward([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]))
+    batch = make_batch(run.rollouts(), config)
+    assert batch.mask.tolist() == [1, 0, 0, 1, 1, 1]  # rollout 1: turns 2 and 3 filtered
+
+    def gradients(batch) -> list[torch.Tensor]:
+        policy = run.accelerator.unwrap_model(run.policy)
+        policy.zero_grad(set_to_none=False)
+        image_out, text_out = policy(batch.images, batch.texts)
+        from rl.trainer import image_loss, text_loss
+
+        (image_loss(image_out, batch, config)[0] + text_loss(text_out, batch, config)[0]).backward()
+        return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in run.trainable_parameters()]
+
+    def corrupted(batch, turns: list[int]):
+        images = list(batch.images)
+        texts = list(batch.texts)
+        for index in turns:
+            sample = images[index]
+            images[index] = type(sample)(**{**sample.__dict__, "next_states": torch.randn_like(sample.next_states),
+                                            "states": torch.randn_like(sample.states)})
+            texts[index] = TextSample(thought=texts[index].thought, prompt_ids=texts[index].prompt_ids,
+                                      completion_ids=1 - texts[index].completion_ids,
+                                      old_log_probs=texts[index].old_log_probs - 1.0)
+        return type(batch)(**{**batch.__dict__, "images": images, "texts": texts})
+
+    clean = gradients(batch)
+    assert any(g.abs().sum() > 0 for g in clean)
+    filtered = gradients(corrupted(batch, [1, 2]))
+    assert all(torch.equal(a, b) for a, b in zip(clean, filtered))
+    kept = gradients(corrupted(batch, [4]))  # a turn that is not filtered does move the gradient
+    assert not all(torch.equal(a, b) for a, b in zip(clean, kept))
+    unfiltered = make_batch(run.rollouts(), small_config(tmp_path, turns=3, sde_steps=3, filtering=False))
+    assert unfiltered.mask.tolist() == [1.0] * 6 and unfiltered.filter_mask.tolist() == batch.filter_mask.tolist()
+
+
+def test_recomputed_log_probs_equal_the_rollouts_at_unchanged_parameters():
+    policy = FlowImagePolicy(tiny_editor(), steps=4, window=(1, 3))
+    [group] = collect_groups(SESSIONS[:1], text_policy=ChoiceTextPolicy(), image_policy=policy, reward=PixelReward(),
+                             group_size=3, turns=2, temperature=0.7, seed=5)
+    samples = [image for rollout in group.rollouts for image in rollout.images]
+    out = policy(samples)
+    old = torch.stack([s.old_log_probs for s in samples])
+    assert out.log_probs.shape == (6, 2)
+    assert torch.allclose(out.log_probs, old, atol=1e-5)
+    assert torch.allclose(out.kl, torch.zeros_like(out.kl))
+    assert out.log_probs.requires_grad
+
+
+def test_checkpoint_and_resume_round_trip(tmp_path):
+    config = small_config(tmp_path, steps=2)
+    first = trainer(config)
+    first.train()
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step-000001", "step-000002"]
+
+    resumed = trainer(small_config(tmp_path, steps=3))
+    assert resumed.step == 2
+    for a, b in zip(first.trainable_parameters(), resumed.trainable_parameters()):
+        assert torch.equal(a.detach(), b.detach())
+    state_a, state_b = first.optimizer.state_dict()["state"], resumed.optimizer.state_dict()["state"]
+    assert state_a.keys() == state_b.keys()
+    assert all(torch.equal(state_a[k]["exp_avg"], state_b[k]["exp_avg"]) for k in state_a)
+    resumed.train()
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
+
+    fresh = trainer(small_config(tmp_path, steps=3, resume=False))
+    assert fresh.step == 0
+
+
+def test_evaluate_scores_the_deterministic_policy_per_turn():
+    policy = FlowImagePolicy(tiny_editor(), steps=2, window=(0, 1))
+    summary = evaluate(ChoiceTextPolicy(), policy, sessions=SESSIONS[:2], turns=2, size=48)
+    assert summary["n_sessions"] == 2
+    assert set(summary["per_turn"]) == {"IF", "CC", "GA", "SR"} and len(summary["per_turn"]["SR"]) == 2
+
+
+def test_config_rejects_training_a_fixed_text_policy_and_bad_windows():
+    with pytest.raises(ValueError, match="text_policy: llm"):
+        TrainConfig(mode="joint", text_policy="rules")
+    with pytest.raises(ValueError, match="sde_window"):
+        TrainConfig(sde_steps=2, sde_window=(1, 3))
+    assert TrainConfig.from_yaml(Path("rl/configs/world.yaml")).mode == "joint"
+
+
+def test_cli_trains_the_smoke_config(tmp_path, capsys):
+    from edit_agent.cli import main
+
+    out = tmp_path / "smoke"
+    assert main(["train", "--config", "rl/configs/smoke.yaml", "--out", str(out), "--no-progress",
+                 "--set", "eval_sessions=1", "--set", "eval_turns=2"]) == 0
+    assert "rl: 2 steps" in capsys.readouterr().out
+    assert len((out / "log.jsonl").read_text().splitlines()) == 2
+    assert (out / "final" / "image" / "world_editor.safetensors").exists()
+    summary = json.loads((out / "eval" / "summary.json").read_text())
+    assert summary["n_sessions"] == 1 and len(summary["per_turn"]["IF"]) == 2
+
+
+def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
+    from edit_agent.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mode: joint\ntext_policy: rules\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert "text_policy: llm" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
