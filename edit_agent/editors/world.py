@@ -29,8 +29,8 @@ from edit_agent.records import EditorInfo, Intent
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
 DEFAULT_STEPS = 1
-"""ODE steps per edit, chosen from the steps-vs-quality table in evals/reports/world_editor_steps.md
-(one step keeps the most content and is fastest; 2-8 steps follow a few more edits at a lower CC)."""
+"""ODE steps per edit, chosen from the steps-vs-quality table in evals/reports/world_editor_steps.md:
+more steps score the same on world-test (SR@1 1.000, CC 1.000 at 1 to 16 steps) and cost linearly more."""
 
 
 class WorldEditor:
