@@ -3,6 +3,8 @@
 Stages (run in this order to reproduce ``rl/adapters/world-sft`` and ``evals/reports/rl_sft.md``)::
 
     python scripts/sft_text_policy.py train                      # TRL SFTTrainer on CPU, resumable
+    python scripts/sft_text_policy.py export --checkpoint out/sft-text-policy/checkpoint-80
+                                                                 # (only when a run is stopped early)
     python scripts/sft_text_policy.py evaluate --adapter none    # untrained SmolLM2
     python scripts/sft_text_policy.py evaluate                   # with rl/adapters/world-sft
     python scripts/sft_text_policy.py speed                      # sampling turns/s (T=0.7, batch 8)
@@ -42,6 +44,13 @@ class EvalArgs:
     max_new_tokens: int = 160
     """The ``llm`` reasoner's default budget."""
     out: Path = Path("out/sft-text-policy/eval")
+
+
+@dataclass
+class ExportArgs:
+    checkpoint: str = "out/sft-text-policy/checkpoint-80"
+    """A trainer checkpoint folder (it holds the adapter as it was at that step)."""
+    out: Path = Path("rl/adapters/world-sft")
 
 
 @dataclass
@@ -87,6 +96,12 @@ def evaluate(args: EvalArgs) -> dict:
     return summary
 
 
+def export(args: ExportArgs) -> None:
+    """Ship the adapter of a checkpoint (a run stopped before ``max_steps`` never reaches its final save)."""
+    LLMTextPolicy.load(args.checkpoint).save(args.out)
+    print(f"adapter of {args.checkpoint} written to {args.out}")
+
+
 def speed(args: SpeedArgs) -> dict:
     lora = None if args.adapter == "none" else args.adapter
     policy = LLMTextPolicy.load(lora, max_new_tokens=args.max_new_tokens) if lora else LLMTextPolicy(max_new_tokens=args.max_new_tokens)
@@ -121,7 +136,8 @@ def parse(stage_args: list[str], kind):
 def main() -> None:
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    stages = {"train": (SFTArgs, train_sft), "evaluate": (EvalArgs, evaluate), "speed": (SpeedArgs, speed)}
+    stages = {"train": (SFTArgs, train_sft), "evaluate": (EvalArgs, evaluate), "speed": (SpeedArgs, speed),
+              "export": (ExportArgs, export)}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=stages)
     known, rest = parser.parse_known_args()
