@@ -62,8 +62,9 @@ def run_train_command(args: argparse.Namespace) -> int:
     from rl.trainer import Trainer
 
     config = load_config(args)
-    final = Trainer(config).train()
-    print(f"rl: {config.steps} steps; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
+    trainer = Trainer(config)
+    final = trainer.train()
+    print(f"rl: {trainer.step} steps; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
     return 0
 
 

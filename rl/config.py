@@ -78,6 +78,8 @@ class TrainConfig(BaseModel):
     clip_eps: float = Field(0.2, gt=0.0)
     beta: float = Field(0.01, ge=0.0)
     """Weight of the image side's KL to the frozen reference editor."""
+    micro_batch: int = Field(8, ge=1)
+    """Turn-samples per forward/backward pass of the update (gradients accumulate over the batch)."""
     updates_per_batch: int = Field(2, ge=1)
     """Optimiser steps on each batch of rollouts (the ratio leaves 1 after the first, so clipping can act)."""
 

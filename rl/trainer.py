@@ -74,6 +74,28 @@ class Batch:
     """[groups * G, T] the filter mask before any switch turned it off (for the logged fraction)."""
 
 
+    def select(self, indices: Sequence[int]) -> Batch:
+        """The turn-samples at ``indices`` (the per-rollout statistics stay whole)."""
+        index = torch.tensor(list(indices), dtype=torch.long)
+        return Batch(texts=[self.texts[i] for i in index], images=[self.images[i] for i in index],
+                     advantages=self.advantages[index], mask=self.mask[index], rewards=self.rewards,
+                     scores=self.scores, filter_mask=self.filter_mask)
+
+
+def _micro_batch_weights(batch: Batch, size: int) -> tuple[list[float], list[float]]:
+    """Each micro-batch's share of the unmasked SDE steps and of the unmasked completion tokens."""
+    steps = [float(batch.mask[i:i + size].sum()) for i in range(0, len(batch.images), size)]
+    tokens = [float(sum(batch.mask[j] * batch.texts[j].completion_ids.numel()
+                        for j in range(i, min(i + size, len(batch.texts)))))
+              for i in range(0, len(batch.texts), size)]
+    return [s / max(sum(steps), 1.0) for s in steps], [t / max(sum(tokens), 1.0) for t in tokens]
+
+
+def _accumulate(metrics: dict[str, float], values: dict[str, float], weight: float) -> None:
+    for name, value in values.items():
+        metrics[name] += weight * value
+
+
 class JointPolicy(nn.Module):
     """Both halves in one module, so a single ``accelerator.prepare`` covers their gradients.
 
@@ -219,20 +241,22 @@ class Trainer:
         while self.step < config.steps:
             if self._budget_spent(started):
                 print(f"rl: time budget of {config.time_budget_s:.0f} s spent after step {self.step}")
-                self.save_checkpoint()
                 break
             record = self.train_step()
             bar.update(1)
             bar.set_postfix(reward=f"{record['reward']:.3f}", filtered=f"{record['filtered_fraction']:.2f}")
-            if self.step % config.save_every == 0 or self.step == config.steps:
+            if self.step % config.save_every == 0:
                 self.save_checkpoint()
         bar.close()
+        if self.step and not (self.out / "checkpoints" / f"step-{self.step:06d}").is_dir():
+            self.save_checkpoint()  # the last step, whatever ended the run
         final = self.out / "final"
         if self.accelerator.is_main_process:
             self.save_policy(final)
-            from rl.plots import plot_log
+            if (self.out / "log.jsonl").is_file():
+                from rl.plots import plot_log
 
-            plot_log(self.out / "log.jsonl", self.out / "log.png")
+                plot_log(self.out / "log.jsonl", self.out / "log.png")
             if config.eval_sessions:
                 summary = evaluate(self.text_policy, self.image_policy, n=config.eval_sessions,
                                    turns=config.eval_turns, size=config.image_size, out=self.out / "eval")
@@ -259,6 +283,7 @@ class Trainer:
         self.step += 1
         record = self._record(batch, metrics, groups, rollout_seconds, time.perf_counter() - started)
         if self.accelerator.is_main_process:
+            self.out.mkdir(parents=True, exist_ok=True)
             with (self.out / "log.jsonl").open("a", encoding="utf-8") as stream:
                 stream.write(json.dumps(record) + "\n")
         return record
@@ -287,26 +312,37 @@ class Trainer:
         return contextlib.nullcontext()
 
     def update(self, batch: Batch) -> dict[str, float]:
-        """One optimiser step on the joint loss of ``batch``."""
+        """One optimiser step on the joint loss of ``batch``, accumulated over micro-batches.
+
+        Each micro-batch's masked means are weighted by its share of the batch's unmasked SDE steps (image)
+        and tokens (text), so the gradient is that of the whole batch's loss while only ``micro_batch``
+        turn-samples hold activations at a time (an LLM's long prompts do not fit all at once).
+        """
         config = self.config
         self.policy.train()
-        image_out, text_out = self.policy(batch.images, batch.texts)
-        loss = torch.zeros((), device=self.accelerator.device)
-        metrics: dict[str, float] = {"kl": 0.0, "image_clip_fraction": 0.0, "text_clip_fraction": 0.0,
-                                     "image_loss": 0.0, "text_loss": 0.0}
-        if image_out is not None:
-            part, extra = image_loss(image_out, batch, config)
-            loss = loss + part
-            metrics.update(extra, image_loss=float(part.detach()))
-        if text_out is not None:
-            part, extra = text_loss(text_out, batch, config)
-            loss = loss + part
-            metrics.update(extra, text_loss=float(part.detach()))
         self.optimizer.zero_grad(set_to_none=True)
-        self.accelerator.backward(loss)
+        image_weights, text_weights = _micro_batch_weights(batch, config.micro_batch)
+        metrics = dict.fromkeys(("kl", "image_clip_fraction", "text_clip_fraction", "image_loss", "text_loss", "loss"),
+                                0.0)
+        chunks = list(range(0, len(batch.images), config.micro_batch))
+        for number, first in enumerate(chunks):
+            part = batch.select(range(first, min(first + config.micro_batch, len(batch.images))))
+            sync = number == len(chunks) - 1
+            with contextlib.nullcontext() if sync else self.accelerator.no_sync(self.policy):
+                image_out, text_out = self.policy(part.images, part.texts)
+                loss = torch.zeros((), device=self.accelerator.device)
+                if image_out is not None:
+                    value, extra = image_loss(image_out, part, config)
+                    loss = loss + image_weights[number] * value
+                    _accumulate(metrics, {**extra, "image_loss": float(value.detach())}, image_weights[number])
+                if text_out is not None:
+                    value, extra = text_loss(text_out, part, config)
+                    loss = loss + text_weights[number] * value
+                    _accumulate(metrics, {**extra, "text_loss": float(value.detach())}, text_weights[number])
+                self.accelerator.backward(loss)
+                metrics["loss"] += float(loss.detach())
         self.accelerator.clip_grad_norm_(self.trainable_parameters(), config.max_grad_norm)
         self.optimizer.step()
-        metrics["loss"] = float(loss.detach())
         return metrics
 
     def _record(self, batch: Batch, metrics: dict[str, float], groups: Sequence[Group], rollout_seconds: float,

@@ -4,9 +4,10 @@
 #
 #   OUT=/some/folder scripts/rl_gpu.sh 480            # 8 minutes in all
 #   OUT=/some/folder scripts/rl_gpu.sh 480 rl/configs/world.yaml
+#   OUT=/some/folder RL_GPU_RUNS="joint image4000" scripts/rl_gpu.sh 540   # also the image-only check
 #
-# Budget split: ~10% per throughput measurement, 15% (at least 60 s) kept for the evaluation and copying,
-# the rest for training (the trainer's own time_budget_s, so it ends at a step boundary and saves).
+# Budget split: 8% and 17% for the two throughput measurements; the rest shared by the runs, each keeping 15% (at least 60 s)
+# for its evaluation; training stops by the trainer's own time_budget_s, at a step boundary, and saves.
 set -uo pipefail
 
 budget=${1:?usage: OUT=DIR scripts/rl_gpu.sh BUDGET_SECONDS [CONFIG]}
@@ -25,35 +26,45 @@ log "budget ${budget}s, config $config"
 gpu_sets=(--set sessions_per_step=8 --set group_size=8 --set threads=4)
 
 # 1. rollouts per second
-slice=$(( budget / 10 ))
+slice=$(( budget * 8 / 100 ))
 timeout "$slice" python scripts/rl_throughput.py --config "$config" --mode image --text-policy rules \
     --batches 3 --threads 4 --run-dir "$out/throughput-image" --out "$out/throughput.jsonl" \
     >> "$out/rl_gpu.log" 2>&1 || log "image-only throughput did not finish in ${slice}s"
+slice=$(( budget * 17 / 100 ))  # loading SmolLM2 and generating take longer
 timeout "$slice" python scripts/rl_throughput.py --config "$config" --batches 2 --threads 4 \
     --run-dir "$out/throughput-joint" --out "$out/throughput.jsonl" \
     >> "$out/rl_gpu.log" 2>&1 || log "joint throughput did not finish in ${slice}s"
 log "throughput: $(cat "$out/throughput.jsonl" 2>/dev/null | tr '\n' ' ')"
 
-# 2. the joint run: train for what is left minus the evaluation reserve, then evaluate on world-test
-reserve=$(( budget * 15 / 100 )); (( reserve < 60 )) && reserve=60
-train_budget=$(( $(left) - reserve - 45 ))  # 45 s: loading SmolLM2 and the editor
-if (( train_budget < 30 )); then
-    log "no time left to train (${train_budget}s)"; exit 0
-fi
-log "joint run: ${train_budget}s of training, then world-test evaluation"
-timeout "$(( $(left) - 10 ))" edit-agent train --config "$config" --out "$out/joint" --no-progress \
-    --set time_budget_s="$train_budget" --set steps=100000 --set save_every=20 \
-    --set eval_sessions=20 --set eval_turns=5 "${gpu_sets[@]}" >> "$out/rl_gpu.log" 2>&1 \
-    || log "the joint run ended early (status $?); its last checkpoint and log are in $out/joint"
-
-# 3. what the report needs, small enough to copy back (checkpoints stay out)
-rm -rf "$out/joint/checkpoints" "$out"/throughput-*/checkpoints
-python - "$out/joint/log.jsonl" <<'EOF' >> "$out/rl_gpu.log" 2>&1 || true
-import json, sys
-records = [json.loads(line) for line in open(sys.argv[1])]
-quarter = max(1, len(records) // 4)
-mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)
-print(f"{len(records)} steps; reward first/last quarter {mean(records[:quarter], 'reward'):.3f} -> "
-      f"{mean(records[-quarter:], 'reward'):.3f}; s/step {mean(records, 'seconds'):.2f}")
-EOF
+# 2. training runs, sharing what is left minus the evaluation reserve of each:
+#    joint      rl/configs/world.yaml as it is (SmolLM2 + the SFT adapter in rl/adapters/world-sft + shipped editor)
+#    image4000  image-only from the earlier 4000-step editor (carry rl/runs/base), rule reasoner, GPU-sized batch:
+#               checks whether a large batch lets the image side's reward rise (it did not at CPU batch sizes)
+runs=(${RL_GPU_RUNS:-joint})
+for index in "${!runs[@]}"; do
+    name=${runs[$index]}
+    remaining_runs=$(( ${#runs[@]} - index ))
+    share=$(( $(left) / remaining_runs ))
+    reserve=$(( share * 15 / 100 )); (( reserve < 60 )) && reserve=60
+    train_budget=$(( share - reserve - 45 ))  # 45 s: loading SmolLM2 and the editor
+    if (( train_budget < 30 )); then
+        log "no time left to train $name (${train_budget}s)"; continue
+    fi
+    extra=()
+    if [[ $name == image4000 ]]; then
+        if [[ ! -f rl/runs/base/world_editor_4000.safetensors ]]; then
+            log "image4000 needs rl/runs/base/world_editor_4000.safetensors (see evals/reports/rl_world.md)"; continue
+        fi
+        extra=(--set mode=image --set text_policy=rules --set image_model=rl/runs/base/world_editor_4000.safetensors
+               --set image_lr=1e-4 --set eval_sessions=100)
+    fi
+    log "$name: ${train_budget}s of training, then world-test evaluation"
+    timeout "$(( share - 10 ))" python -m rl.cli --config "$config" --out "$out/$name" --no-progress \
+        --set time_budget_s="$train_budget" --set steps=100000 --set save_every=20 \
+        --set eval_sessions=20 --set eval_turns=5 "${gpu_sets[@]}" "${extra[@]}" >> "$out/rl_gpu.log" 2>&1 \
+        || log "$name ended early (status $?); its last checkpoint and log are in $out/$name"
+    rm -rf "$out/$name/checkpoints"  # keep what comes back small
+    [[ -f $out/$name/log.jsonl ]] && python scripts/rl_log_summary.py "$out/$name/log.jsonl" | tee -a "$out/rl_gpu.log"
+done
+rm -rf "$out"/throughput-*/checkpoints
 log "done in $(( $(date +%s) - start ))s"

@@ -281,3 +281,24 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
     assert main(["train", "--config", str(bad)]) == 2
     assert "text_policy: llm" in capsys.readouterr().err
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_a_spent_time_budget_ends_the_run_at_a_step_boundary_with_a_checkpoint(tmp_path):
+    run = trainer(small_config(tmp_path, steps=50, save_every=50, time_budget_s=1e-9))
+    final = run.train()
+    assert run.step == 0 and (final / "image" / "world_editor.safetensors").exists()
+    longer = trainer(small_config(tmp_path, steps=50, save_every=50, time_budget_s=0.5, resume=False))
+    longer.train()
+    assert 1 <= longer.step < 50
+    assert (tmp_path / "run" / "checkpoints" / f"step-{longer.step:06d}" / "state.json").exists()
+
+
+def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(tmp_path):
+    runs = [trainer(small_config(tmp_path / str(size), micro_batch=size, turns=3, updates_per_batch=1),
+                    text=ChoiceTextPolicy(), reward=ScriptedIFReward([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]))
+            for size in (64, 2)]
+    first, second = (run.train_step() for run in runs)
+    assert first["loss"] == pytest.approx(second["loss"], abs=1e-6)
+    # gradients, not parameters: Adam turns rounding-level differences of near-zero gradients into lr-sized steps
+    for a, b in zip(*(run.trainable_parameters() for run in runs)):
+        assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-7)
