@@ -127,6 +127,19 @@ def training_sessions(args: SFTArgs) -> list[WorldSession]:
     return held_out(generated, *(read_world_sessions(split_path(name)) for name in args.exclude_splits))
 
 
+def release_accelerate_state() -> None:
+    """Forget accelerate's process-wide singletons that the Trainer configured.
+
+    ``AcceleratorState`` and ``GradientState`` outlive the Trainer; a later ``Accelerator`` in the
+    same process (the RL trainer after a warm start) would inherit this run's gradient
+    accumulation settings instead of its own.
+    """
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
 def train_sft(args: SFTArgs, *, policy: LLMTextPolicy | None = None) -> LLMTextPolicy:
     """Fine-tune the policy's LoRA on rule traces with TRL's ``SFTTrainer``; saves the adapter to ``args.out``."""
     from datasets import Dataset
@@ -146,7 +159,10 @@ def train_sft(args: SFTArgs, *, policy: LLMTextPolicy | None = None) -> LLMTextP
     trainer = SFTTrainer(model=policy.model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=policy.tokenizer)
     checkpoint = get_last_checkpoint(str(args.work_dir)) if args.resume and args.work_dir.is_dir() else None
-    trainer.train(resume_from_checkpoint=checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    finally:
+        release_accelerate_state()
     policy.model.eval()
     policy.save(args.out)
     return policy

@@ -17,6 +17,15 @@ from tests.contracts import gradient_image
 SESSIONS = generate_sessions(3, turns=4, seed=11)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread; on a busy machine extra threads only wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def world_rollout(session, outputs) -> RolloutTurns:
     instructions = [turn.instruction for turn in session.turns[: len(outputs)]]
     return RolloutTurns(start_image=render(session.start), instructions=instructions, outputs=outputs,

@@ -25,6 +25,15 @@ SESSIONS = generate_sessions(1, turns=3, seed=1)
 REQUESTS = [request for request, _ in rule_traces(SESSIONS)]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread; on a busy machine extra threads only wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_policy(**options) -> LLMTextPolicy:
     model, tokenizer = model_fixtures.tiny_chat_lm()
     return LLMTextPolicy(model, tokenizer=tokenizer, max_new_tokens=options.pop("max_new_tokens", 8), **options)
