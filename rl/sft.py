@@ -93,7 +93,7 @@ class SFTArgs:
     """Supervised warm start of the text policy; defaults are the CPU run that made ``rl/adapters/world-sft``."""
 
     out: Path = Path("rl/adapters/world-sft")
-    """Where the LoRA adapter is written (peft format; ``EditSession(reasoner="llm", lora=out)`` loads it)."""
+    """Where the LoRA adapter is written (peft format; ``LLMReasoner(lora=out)`` loads it)."""
     work_dir: Path = Path("out/sft-text-policy")
     """Trainer checkpoints (for resuming) and logs."""
     sessions: int = 400

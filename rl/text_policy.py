@@ -2,7 +2,7 @@
 
 - :class:`LLMTextPolicy`: a transformers causal LM with a peft LoRA. Its prompt and the parsing of
   its answer are the ``llm`` reasoner's own (``edit_agent.reasoners.iccot``), so an adapter trained
-  here is used at inference with ``EditSession(reasoner="llm", lora=<folder>)``.
+  here is used at inference with ``EditSession(reasoner=LLMReasoner(lora=<folder>))``.
 - :class:`RulesTextPolicy`: the exact rule reasoner (no tokens, no gradient): the upper bound on
   world canvases and the teacher of the supervised warm start (``rl/sft.py``).
 - :class:`RawInstructionPolicy`: the raw instruction is the intent: the "no IC-CoT" ablation.
@@ -282,7 +282,7 @@ class LLMTextPolicy:
         return (parameter for parameter in self.model.parameters() if parameter.requires_grad)
 
     def save(self, folder: str | Path) -> None:
-        """Write the LoRA adapter (peft ``save_pretrained``): ``EditSession(reasoner="llm", lora=folder)`` loads it."""
+        """Write the LoRA adapter (peft ``save_pretrained``): ``LLMReasoner(lora=folder)`` loads it."""
         self.model.save_pretrained(str(folder))
 
     # -- inference ---------------------------------------------------------------------
