@@ -23,7 +23,7 @@ nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 log "budget ${budget}s, config $config"
 
 # GPU batches: more sessions per step than the CPU defaults (the editor is tiny; the LLM batches well)
-gpu_sets=(--set sessions_per_step=8 --set group_size=8 --set threads=4)
+gpu_sets=(--set sessions_per_step=8 --set group_size=8 --set micro_batch=16 --set threads=4)
 
 # 1. rollouts per second
 slice=$(( budget * 8 / 100 ))
