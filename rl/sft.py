@@ -28,8 +28,9 @@ from edit_agent.world.render import render
 from edit_agent.world.sessions import WorldSession
 from rl.text_policy import LLMTextPolicy, default_lora_config, parse_completion, prompt_ids
 
-# Lines of the rule trace that describe scenes: the text-only reasoner never sees a scene, so it
-# is not taught to recite one (and the answers stay short enough for the reasoner's token budget).
+# Lines of the rule trace that describe scenes: the prompt already lists what the source and current
+# images hold (iccot.scene_lines), so the model is not taught to recite them again (and the answers stay
+# short enough for the reasoner's token budget).
 _SCENE_LINES = ("Start scene:", "Replaying the", "Note: the current image", "So: ")
 
 

@@ -43,6 +43,24 @@ def test_prompt_lists_rounds_with_rules_locks_and_undos() -> None:
     assert messages[0]["content"] == iccot.SYSTEM_PROMPT and messages[1]["content"][0] == {"type": "image"}
 
 
+def test_prompt_on_a_world_canvas_lists_what_the_source_and_current_images_hold() -> None:
+    from edit_agent.world import Scene, SceneObject, render
+
+    source = render(Scene(background="white", objects=(
+        SceneObject(shape="square", color="red", size="small", cell="center"),)))
+    current = render(Scene(background="beige", objects=(
+        SceneObject(shape="square", color="red", size="small", cell="center"),
+        SceneObject(shape="circle", color="blue", size="large", cell="top-left"))))
+    world = TurnRequest(instruction="move it down", history=HISTORY, image=current, source_image=source)
+    text = iccot.user_prompt(world)
+    assert ("Source image: white background; small red square at the center.\n"
+            "Current image: beige background; large blue circle at the top left, small red square at the center.\n"
+            "Current instruction: move it down") in text
+    # a photo gets no description, and a model that sees the image needs none
+    assert "image:" not in iccot.user_prompt(request("move it down"))
+    assert "image:" not in iccot.build_messages(world, with_image=True)[1]["content"][1]["text"]
+
+
 def test_constraints_in_force_drop_an_undone_lock() -> None:
     constraints = iccot.constraints_from_history(HISTORY)
     assert [(c.kind, c.set_at_turn) for c in constraints] == [("rule", 1)]

@@ -2,7 +2,10 @@
 
 The prompt (after Edit-R2): the editing history as ``Round k: <raw instruction>`` lines, with
 rules, locks and undos marked, then the current instruction; the model reasons briefly inside
-``<think>...</think>`` and then writes only the self-contained instruction.
+``<think>...</think>`` and then writes only the self-contained instruction. A text-only model cannot
+see the image, so on MICE-World canvases the prompt also lists what the source and the current image
+hold (read off them by the exact world parser): naming objects explicitly needs their colours, sizes
+and cells, which the history alone does not give.
 
 >>> thought = parse_output("<think>Round 1 set blue as default.</think>Add a blue circle.", "add a circle")
 >>> thought.intent.text, thought.fallback
@@ -16,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from PIL import Image
+
 from edit_agent.records import Constraint, HistoryTurn, Intent, Thought, TurnRequest
 
 SYSTEM_PROMPT = """You help a user edit one image over many turns.
@@ -26,6 +31,7 @@ and what an "undo" reverted.
 First reason briefly inside <think>...</think>. Then write only the self-contained instruction
 for this turn: one or two sentences an image editor can follow without the history, naming
 objects explicitly and stating every rule or lock that applies to this edit.
+When the images are shape canvases, "Source image:" and "Current image:" list what they hold.
 
 Example.
 History:
@@ -70,16 +76,49 @@ def history_lines(history: Sequence[HistoryTurn]) -> list[str]:
     return lines
 
 
-def user_prompt(request: TurnRequest) -> str:
-    """The user message: the history, then the current instruction."""
+def describe_world_image(image: Image.Image) -> str | None:
+    """What a MICE-World canvas holds, in the words intents use; None for any other image.
+
+    >>> from edit_agent.world import Scene, SceneObject, render
+    >>> describe_world_image(render(Scene(background="sky", objects=(
+    ...     SceneObject(shape="circle", color="red", size="large", cell="top-left"),))))
+    'sky background; large red circle at the top left.'
+    """
+    from edit_agent.world.canvas import is_world_canvas
+    from edit_agent.world.parse import parse
+
+    if not is_world_canvas(image):
+        return None
+    scene = parse(image)
+    objects = ", ".join(obj.describe() for obj in scene.objects) or "no shapes"
+    return f"{scene.background} background; {objects}."
+
+
+def scene_lines(request: TurnRequest) -> list[str]:
+    """``Source image:`` (when there is history) and ``Current image:`` lines for world canvases."""
+    current = describe_world_image(request.image)
+    if current is None:
+        return []
+    lines = []
+    if request.history:
+        source = describe_world_image(request.source_image)
+        if source is not None:
+            lines.append(f"Source image: {source}")
+    return [*lines, f"Current image: {current}"]
+
+
+def user_prompt(request: TurnRequest, *, describe_images: bool = True) -> str:
+    """The user message: the history, what the images hold (world canvases), then the current instruction."""
     lines = history_lines(request.history)
     history = "\n".join(lines) if lines else "(no earlier rounds)"
-    return f"History:\n{history}\nCurrent instruction: {request.instruction.strip()}\nAnswer:"
+    scenes = "".join(f"{line}\n" for line in scene_lines(request)) if describe_images else ""
+    return f"History:\n{history}\n{scenes}Current instruction: {request.instruction.strip()}\nAnswer:"
 
 
 def build_messages(request: TurnRequest, *, with_image: bool = False) -> list[dict]:
-    """Chat messages in the transformers format; with ``with_image`` the user turn starts with the image."""
-    text = user_prompt(request)
+    """Chat messages in the transformers format; with ``with_image`` the user turn starts with the image
+    (the model sees it, so no description is added)."""
+    text = user_prompt(request, describe_images=not with_image)
     content: object = [{"type": "image"}, {"type": "text", "text": text}] if with_image else text
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
 
