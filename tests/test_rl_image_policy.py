@@ -18,12 +18,7 @@ SCENE = Scene(background="sky", objects=(SceneObject(shape="circle", color="red"
 INTENTS = ["Recolor the large red circle at the center to blue.", "Change the background to gray."]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_editor(seed: int = 0) -> FlowEditorModel:

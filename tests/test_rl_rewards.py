@@ -17,13 +17,7 @@ from tests.contracts import gradient_image
 SESSIONS = generate_sessions(3, turns=4, seed=11)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; on a busy machine extra threads only wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def world_rollout(session, outputs) -> RolloutTurns:

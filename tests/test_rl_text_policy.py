@@ -25,13 +25,7 @@ SESSIONS = generate_sessions(1, turns=3, seed=1)
 REQUESTS = [request for request, _ in rule_traces(SESSIONS)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; on a busy machine extra threads only wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_policy(**options) -> LLMTextPolicy:

@@ -104,13 +104,7 @@ def small_config(tmp_path: Path, **fields) -> TrainConfig:
 SESSIONS = generate_sessions(4, turns=3, seed=3)
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_threads():
-    """The trainer sets torch's thread count (one thread is fastest for tiny models on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def trainer(config: TrainConfig, *, reward=None, image: FlowImagePolicy | None = None, text=None) -> Trainer:
