@@ -63,7 +63,7 @@ def browser():
 def page(browser, app_url: str):
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(app_url)
+    open_app(page, app_url)
     return page
 
 
@@ -95,6 +95,13 @@ def wait_for_timeline(page, count: int, last: str) -> None:
         }""",
         arg=[count, last],
     )
+
+
+def open_app(page, url: str) -> None:
+    """Load the app and wait until its page-load restore has filled the status line: an action taken
+    before that (a click, a message) can be overwritten in the view when the restore lands."""
+    page.goto(url)
+    page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').trim().length > 0")
 
 
 def wait_for_status(page, text: str) -> None:
@@ -140,7 +147,7 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
 def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
     from playwright.sync_api import expect
 
-    page.goto(app_url)
+    open_app(page, app_url)
     page.locator("#new-session").click()
     wait_for_status(page, "Upload a photo")
     page.locator("#samples .thumbnail-item").first.click()  # world-0
@@ -189,7 +196,7 @@ def test_the_session_survives_a_server_restart(browser, tmp_path_factory: pytest
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     try:
-        page.goto(demo.local_url)
+        open_app(page, demo.local_url)
         photo = home / "photo.png"
         Image.new("RGB", (96, 64), (90, 140, 200)).save(photo)
         send(page, "make it warmer", photo)
