@@ -34,9 +34,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from edit_agent.flow.canvas import from_model_canvas, to_model_canvas, to_pixels, to_tensor
-from edit_agent.flow.model import MIN_T, FlowEditorModel
-from edit_agent.flow.sampling import sample as integrate
-from edit_agent.flow.sampling import sde_log_prob, sde_mean, sde_sigma
+from edit_agent.flow.model import FlowEditorModel
+from edit_agent.flow.sampling import gated_edit, sde_log_prob, sde_mean, sde_sigma
 from rl.objectives import gaussian_kl_same_sigma
 
 Finetune = Literal["lora", "full"]
@@ -139,19 +138,10 @@ class FlowImagePolicy(nn.Module):
         text = model.encode_text(ids, mask)
         generator = torch.Generator().manual_seed(seed)
         noise = torch.randn(condition.shape, generator=generator).to(device)
-        gates: list[torch.Tensor] = []
-
-        def velocity(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            x0, gate, _ = model.predict(x_t, t, condition, mask=mask, text=text)
-            gates.append(gate)
-            return (x_t - x0) / t.clamp(min=MIN_T).view(-1, 1, 1, 1)
-
-        trajectory = integrate(velocity, noise, steps=self.steps, window=self.window if stochastic else None,
-                               a=self.a, generator=generator)
-        result = trajectory.sample
-        if self.keep_unchanged:
-            result = torch.where(gates[-1] > 0, result, condition)
-        pixels = to_pixels(result)
+        trajectory = gated_edit(model, condition, mask, text, noise, steps=self.steps,
+                                window=self.window if stochastic else None, a=self.a, generator=generator,
+                                keep_unchanged=self.keep_unchanged)
+        pixels = to_pixels(trajectory.sample)
         times = trajectory.times.cpu()
         window = trajectory.sde_steps
         samples = []

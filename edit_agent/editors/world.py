@@ -23,8 +23,8 @@ from PIL import Image
 
 from edit_agent.errors import ModelUnavailableError
 from edit_agent.flow.canvas import from_model_canvas, to_model_canvas, to_pixels, to_tensor
-from edit_agent.flow.model import MIN_T, FlowEditorModel
-from edit_agent.flow.sampling import sample
+from edit_agent.flow.model import FlowEditorModel
+from edit_agent.flow.sampling import gated_edit
 from edit_agent.records import EditorInfo, Intent
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
@@ -75,17 +75,8 @@ class WorldEditor:
         seed = seed if seed is not None else random.getrandbits(63)
         noise = torch.randn(condition.shape, generator=torch.Generator().manual_seed(seed)).to(self.device)
 
-        gates: list[torch.Tensor] = []
-
-        def velocity(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            x0, gate, _ = self.model.predict(x_t, t, condition, mask=mask, text=text)
-            gates.append(gate)
-            return (x_t - x0) / t.clamp(min=MIN_T).view(-1, 1, 1, 1)
-
-        result = sample(velocity, noise, steps=self.steps).sample
-        if self.keep_unchanged:
-            # pixels the model itself says the edit does not touch are copied exactly from the input
-            result = torch.where(gates[-1] > 0, result, condition)
+        result = gated_edit(self.model, condition, mask, text, noise, steps=self.steps,
+                            keep_unchanged=self.keep_unchanged).sample
         return from_model_canvas(to_pixels(result)[0], image.size)
 
     def info(self) -> EditorInfo:

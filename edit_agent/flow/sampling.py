@@ -30,10 +30,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
+
+if TYPE_CHECKING:
+    from edit_agent.flow.model import FlowEditorModel
 
 T_MAX = 0.95
 """Largest ``t`` at which ``sigma_t`` is evaluated (it diverges at ``t = 1``)."""
@@ -144,3 +148,27 @@ def sample(velocity: Velocity, noise: torch.Tensor, *, steps: int, window: tuple
             x = euler_step(x, v, dt)
     traj.sample = x
     return traj
+
+
+def gated_edit(model: FlowEditorModel, condition: torch.Tensor, mask: torch.Tensor, text: torch.Tensor,
+               noise: torch.Tensor, *, steps: int, window: tuple[int, int] | None = None, a: float = 0.7,
+               generator: torch.Generator | None = None, keep_unchanged: bool = True) -> Trajectory:
+    """The world editor's edit of ``condition`` (the input on the model canvas) by its encoded intent.
+
+    :func:`sample` over the model's velocity; with ``keep_unchanged`` the returned ``sample`` copies the
+    input exactly wherever the model's change gate at the last step is shut (what keeps untouched pixels
+    exact). The editor backend and the RL image policy both edit through this, so they give the same pixels.
+    """
+    from edit_agent.flow.model import MIN_T
+
+    gates: list[torch.Tensor] = []
+
+    def velocity(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        x0, gate, _ = model.predict(x_t, t, condition, mask=mask, text=text)
+        gates.append(gate)
+        return (x_t - x0) / t.clamp(min=MIN_T).view(-1, 1, 1, 1)
+
+    trajectory = sample(velocity, noise, steps=steps, window=window, a=a, generator=generator)
+    if keep_unchanged:
+        trajectory.sample = torch.where(gates[-1] > 0, trajectory.sample, condition)
+    return trajectory
