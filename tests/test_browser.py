@@ -99,13 +99,32 @@ def wait_for_timeline(page, count: int, last: str) -> None:
 
 def open_app(page, url: str) -> None:
     """Load the app and wait until its page-load restore has filled the status line: an action taken
-    before that (a click, a message) can be overwritten in the view when the restore lands."""
+    before that (a click, a message) can be overwritten in the view when the restore lands.
+
+    The status line's own text is read, not the whole block's: while the restore is pending the
+    block also holds Gradio's progress tracker, whose timer ("0.0s") is text too."""
     page.goto(url)
-    page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').trim().length > 0")
+    page.wait_for_function(
+        """() => {
+            const status = document.querySelector('#status');
+            const text = status?.querySelector('[data-testid="markdown"]')?.innerText ?? '';
+            const tracker = status?.querySelector('[data-testid="status-tracker"]');
+            return text.trim().length > 0 && (!tracker || tracker.classList.contains('hide'));
+        }"""
+    )
 
 
 def wait_for_status(page, text: str) -> None:
-    page.wait_for_function("(text) => document.querySelector('#status').innerText.includes(text)", arg=text)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("(text) => document.querySelector('#status').innerText.includes(text)", arg=text)
+    except PlaywrightTimeout:
+        # Say what the page showed instead: the status line and any error toasts.
+        shown = page.locator("#status").inner_text()
+        toasts = page.locator("[data-testid='toast-body']").all_inner_texts()
+        shoot(page, "failed-wait-for-status")
+        raise AssertionError(f"status never showed {text!r}; it shows {shown!r}; toasts: {toasts}") from None
 
 
 def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
