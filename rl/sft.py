@@ -112,6 +112,7 @@ class SFTArgs:
     lora_rank: int = 16
     lora_alpha: int = 32
     save_steps: int = 20
+    logging_steps: int = 1
     resume: bool = True
     """Continue from the newest checkpoint in ``work_dir`` when there is one."""
     model: str | None = None
@@ -143,27 +144,44 @@ def release_accelerate_state() -> None:
 
 def train_sft(args: SFTArgs, *, policy: LLMTextPolicy | None = None) -> LLMTextPolicy:
     """Fine-tune the policy's LoRA on rule traces with TRL's ``SFTTrainer``; saves the adapter to ``args.out``."""
+    policy = policy or LLMTextPolicy(args.model, lora_config=default_lora_config(args.lora_rank, args.lora_alpha))
+    fit(policy.model, policy.tokenizer, training_rows(policy.tokenizer, args), args)
+    policy.save(args.out)
+    return policy
+
+
+def train_full(model: Any, tokenizer: Any, args: SFTArgs) -> Any:
+    """Train every weight of ``model`` on rule traces (a model built from scratch, such as
+    :func:`rl.world_lm.new_world_lm`, has no pretrained base for a LoRA); saves model and
+    tokenizer to ``args.out`` as one transformers folder."""
+    from rl.world_lm import save_world_lm
+
+    fit(model, tokenizer, training_rows(tokenizer, args), args)
+    save_world_lm(model, tokenizer, args.out)
+    return model
+
+
+def training_rows(tokenizer: Any, args: SFTArgs) -> list[dict[str, list[int]]]:
+    return [tokenized_example(tokenizer, request, thought) for request, thought in rule_traces(training_sessions(args))]
+
+
+def fit(model: Any, tokenizer: Any, rows: list[dict[str, list[int]]], args: SFTArgs) -> None:
+    """TRL's ``SFTTrainer`` with a completion-only loss over pre-tokenized rows; resumable from ``args.work_dir``."""
     from datasets import Dataset
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    policy = policy or LLMTextPolicy(args.model, lora_config=default_lora_config(args.lora_rank, args.lora_alpha))
-    rows = [tokenized_example(policy.tokenizer, request, thought)
-            for request, thought in rule_traces(training_sessions(args))]
     config = SFTConfig(
         output_dir=str(args.work_dir), max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, lr_scheduler_type="linear",
         completion_only_loss=True, max_length=None, seed=args.seed, data_seed=args.seed,
-        logging_steps=1, save_steps=args.save_steps, save_total_limit=2, report_to=[],
-        use_cpu=policy.model.device.type == "cpu", dataloader_num_workers=0, disable_tqdm=False,
+        logging_steps=args.logging_steps, save_steps=args.save_steps, save_total_limit=2, report_to=[],
+        use_cpu=model.device.type == "cpu", dataloader_num_workers=0, disable_tqdm=False,
     )
-    trainer = SFTTrainer(model=policy.model, args=config, train_dataset=Dataset.from_list(rows),
-                         processing_class=policy.tokenizer)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     checkpoint = get_last_checkpoint(str(args.work_dir)) if args.resume and args.work_dir.is_dir() else None
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     finally:
         release_accelerate_state()
-    policy.model.eval()
-    policy.save(args.out)
-    return policy
+    model.eval()

@@ -37,7 +37,9 @@ from rl.text_policy import LLMTextPolicy
 @dataclass
 class EvalArgs:
     adapter: str = "rl/adapters/world-sft"
-    """LoRA folder, or "none" for the untrained model."""
+    """LoRA folder, or "none" for the base model alone."""
+    model: str = ""
+    """Base model folder (e.g. the world LM, ``scripts/train_world_lm.py``); empty: SmolLM2-135M-Instruct."""
     split: str = "world-dev"
     turns: int = 48
     """Held-out turns scored (whole sessions from the start of the split until this many turns)."""
@@ -75,7 +77,7 @@ def held_out_sessions(split: str, turns: int):
 def evaluate(args: EvalArgs) -> dict:
     lora = None if args.adapter == "none" else args.adapter
     started = time.perf_counter()
-    reasoner = LLMReasoner(max_new_tokens=args.max_new_tokens, lora=lora)
+    reasoner = LLMReasoner(args.model or None, max_new_tokens=args.max_new_tokens, lora=lora)
     loaded = time.perf_counter()
     rows, teacher_rows = [], []
     for session in held_out_sessions(args.split, args.turns):
@@ -90,7 +92,7 @@ def evaluate(args: EvalArgs) -> dict:
                    seconds_per_turn=round((time.perf_counter() - loaded) / max(1, len(rows)), 2),
                    examples=[{**row, "rule_intent": teacher["intent"]} for row, teacher in zip(rows[:8], teacher_rows)])
     args.out.mkdir(parents=True, exist_ok=True)
-    name = "untrained" if lora is None else Path(args.adapter).name
+    name = Path(args.adapter).name if lora is not None else Path(args.model).name if args.model else "untrained"
     (args.out / f"{name}.json").write_text(json.dumps({"args": {k: str(v) for k, v in asdict(args).items()}, **summary}, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "examples"}, indent=2))
     return summary

@@ -1,0 +1,88 @@
+"""A small causal LM for MICE-World intents, built from a config (nothing is downloaded).
+
+SmolLM2-135M reads the long IC-CoT prompt slowly on a CPU and learns the world's intents slowly
+from a LoRA (``evals/reports/rl_sft.md``). This is the smaller alternative the text policy can
+use instead: a Llama-architecture model of a few million parameters with its own byte-level BPE
+tokenizer, learned from the very prompts and answers it will see, then trained on the rule
+reasoner's traces (``rl.sft.train_full``) and post-trained by ``rl/`` like any other text policy.
+
+It is saved as an ordinary transformers folder, so everything that takes a model id or folder
+takes it: ``LLMReasoner(model=folder)``, ``LLMTextPolicy(folder)``, ``text_model:`` in an RL config.
+
+Its chat template leaves out the system message: the model only ever does this one task, and the
+fixed system text would be most of every sequence while telling it nothing.
+
+>>> tokenizer = train_tokenizer(["Add a red circle.", "Move the blue square to the center."], vocab_size=300)
+>>> tokenizer.decode(tokenizer("Add a red circle.")["input_ids"])
+'Add a red circle.'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BEGIN, END, PAD = "<|im_start|>", "<|im_end|>", "<|pad|>"
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class WorldLMShape:
+    """The model's size. The default (about 2.4M parameters) trains on a CPU in minutes."""
+
+    hidden_size: int = 192
+    layers: int = 4
+    heads: int = 4
+    intermediate_size: int = 512
+    max_positions: int = 1024
+    """Longest prompt + answer; a 5-turn world prompt with its answer is about 400 tokens."""
+
+
+def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 1024) -> Any:
+    """A byte-level BPE tokenizer learned from ``texts`` (any text still encodes: unseen words fall back to bytes)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BEGIN, END],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    core.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BEGIN, eos_token=END, pad_token=PAD,
+                                   chat_template=CHAT_TEMPLATE, padding_side="left")
+
+
+def new_world_lm(tokenizer: Any, shape: WorldLMShape = WorldLMShape(), *, seed: int = 0) -> Any:
+    """A randomly initialised Llama-architecture causal LM over ``tokenizer``'s vocabulary."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=shape.hidden_size, intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.layers, num_attention_heads=shape.heads, num_key_value_heads=shape.heads,
+        max_position_embeddings=shape.max_positions, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def save_world_lm(model: Any, tokenizer: Any, folder: str | Path) -> Path:
+    """Write model and tokenizer as one transformers folder (safetensors)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

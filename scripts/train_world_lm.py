@@ -1,0 +1,70 @@
+"""Build the small world LM (``rl/world_lm.py``) and train it on the rule reasoner's traces of short sessions.
+
+    python scripts/train_world_lm.py --out rl/adapters/world-lm-sft --max-minutes 20
+    python scripts/sft_text_policy.py evaluate --model rl/adapters/world-lm-sft --adapter none
+
+The tokenizer is learned from the training prompts and answers themselves; then TRL's
+``SFTTrainer`` trains every weight with a completion-only loss (``rl.sft.train_full``). The
+sessions are generated with a seed of their own, and any session that also occurs in world-dev,
+world-test or world-long is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from edit_agent.reasoners import iccot
+from rl.sft import SFTArgs, completion_text, rule_traces, train_full, training_sessions
+from rl.world_lm import BEGIN, END, WorldLMShape, new_world_lm, train_tokenizer
+
+
+def corpus(args: SFTArgs) -> list[str]:
+    """The texts the tokenizer learns from: each training turn as the chat template lays it out."""
+    return [f"{BEGIN}user\n{iccot.user_prompt(request)}{END}\n{BEGIN}assistant\n{iccot.PREFILL}"
+            f"{completion_text(thought)}{END}" for request, thought in rule_traces(training_sessions(args))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("rl/adapters/world-lm-sft"))
+    parser.add_argument("--work-dir", type=Path, default=Path("out/world-lm-sft"))
+    parser.add_argument("--sessions", type=int, default=3000)
+    parser.add_argument("--min-turns", type=int, default=1)
+    parser.add_argument("--max-turns", type=int, default=3, help="short sessions: longer ones are left to RL")
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--vocab-size", type=int, default=1024)
+    parser.add_argument("--shape", type=json.loads, default={}, help='WorldLMShape overrides, e.g. {"layers": 3}')
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    sft = SFTArgs(out=args.out, work_dir=args.work_dir, sessions=args.sessions, min_turns=args.min_turns,
+                  max_turns=args.max_turns, seed=args.seed, max_steps=args.steps, batch_size=args.batch_size,
+                  learning_rate=args.learning_rate, warmup_steps=max(1, args.steps // 20),
+                  save_steps=max(50, args.steps // 10), logging_steps=25, model=None)
+    started = time.perf_counter()
+    tokenizer = train_tokenizer(corpus(sft), vocab_size=args.vocab_size)
+    shape = replace(WorldLMShape(), **args.shape)
+    model = new_world_lm(tokenizer, shape, seed=args.seed)
+    print(f"world LM: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+          f"vocabulary {len(tokenizer)}, {shape}")
+    train_full(model, tokenizer, sft)
+    record = {"seconds": round(time.perf_counter() - started), "threads": args.threads, "shape": asdict(shape),
+              **{key: str(value) for key, value in vars(args).items() if key != "shape"}}
+    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The small world LM: a tokenizer learned from world text, a Llama built from config, full SFT on rule
+traces, and the saved folder loading as the ``llm`` reasoner and as an RL text policy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from edit_agent.reasoners.llm import LLMReasoner
+from edit_agent.world.generator import generate_sessions
+from rl.sft import SFTArgs, completion_text, rule_traces, train_full
+from rl.text_policy import LLMTextPolicy, prompt_text
+from rl.world_lm import BEGIN, WorldLMShape, new_world_lm, save_world_lm, train_tokenizer
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = WorldLMShape(hidden_size=32, layers=1, heads=2, intermediate_size=64, max_positions=1024)
+REQUESTS_AND_THOUGHTS = list(rule_traces(generate_sessions(2, turns=3, seed=5)))
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from edit_agent.reasoners import iccot
+
+    texts = [iccot.user_prompt(request) + completion_text(thought) for request, thought in REQUESTS_AND_THOUGHTS]
+    return train_tokenizer(texts, vocab_size=400)
+
+
+def test_the_tokenizer_round_trips_text_it_never_saw(tokenizer) -> None:
+    text = "Zébra «quotes» 42 — emoji 🙂 and\nnew lines\tand tabs"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == text
+    assert len(tokenizer) <= 400
+
+
+def test_the_chat_template_drops_the_system_message_and_opens_the_answer(tokenizer) -> None:
+    request, _ = REQUESTS_AND_THOUGHTS[1]
+    prompt = prompt_text(tokenizer, request)
+    assert "You help a user edit" not in prompt  # the system prompt is left out
+    assert prompt.startswith(f"{BEGIN}user\nHistory:") and prompt.endswith(f"{BEGIN}assistant\n<think>")
+
+
+def test_full_sft_changes_every_weight_and_the_folder_loads_as_the_llm_reasoner(tokenizer, tmp_path) -> None:
+    model = new_world_lm(tokenizer, TINY, seed=0)
+    before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    args = SFTArgs(out=tmp_path / "world-lm", work_dir=tmp_path / "work", sessions=4, max_turns=2, max_steps=3,
+                   batch_size=2, learning_rate=1e-2, warmup_steps=0, save_steps=2, logging_steps=1, exclude_splits=())
+    train_full(model, tokenizer, args)
+    changed = [not torch.equal(parameter, before[name]) for name, parameter in model.named_parameters()]
+    assert all(changed)
+
+    reasoner = LLMReasoner(str(args.out), max_new_tokens=12)  # a local folder: nothing is downloaded
+    request, _ = REQUESTS_AND_THOUGHTS[0]
+    messages_prompt = prompt_text(reasoner.tokenizer, request)
+    assert messages_prompt == prompt_text(tokenizer, request)
+    thought = reasoner.reconstruct(request)
+    assert thought.intent.text  # a tiny model falls back to the raw instruction, but answers
+    saved = dict(reasoner.model.named_parameters())
+    assert all(torch.equal(saved[name], parameter) for name, parameter in model.named_parameters())
+
+
+def test_the_saved_folder_is_an_rl_text_policy_whose_log_probs_match_its_samples(tokenizer, tmp_path) -> None:
+    folder = save_world_lm(new_world_lm(tokenizer, replace(TINY, layers=2), seed=1), tokenizer, tmp_path / "lm")
+    policy = LLMTextPolicy(str(folder), max_new_tokens=10)
+    requests = [request for request, _ in REQUESTS_AND_THOUGHTS[:3]]
+    samples = policy.sample(requests, temperature=0.7, seed=3)
+    assert all(sample.completion_ids.numel() > 0 for sample in samples)
+    with torch.no_grad():
+        again = policy.log_probs(samples)
+    for sample, log_probs in zip(samples, again):
+        torch.testing.assert_close(log_probs, sample.old_log_probs, atol=1e-5, rtol=1e-5)
+    assert next(policy.trainable_parameters()) is not None  # the LoRA RL trains
