@@ -82,6 +82,16 @@ class Batch:
                      scores=self.scores, filter_mask=self.filter_mask)
 
 
+def gradient_carrying(batch: Batch) -> Batch:
+    """The turn-samples that trajectory filtering leaves a gradient.
+
+    A filtered turn's terms are masked out of every loss (and out of the micro-batch weights), so
+    it adds exactly zero; skipping it only saves its forward and backward passes, which is most of
+    the update when earlier turns fail often.
+    """
+    return batch.select([index for index, kept in enumerate(batch.mask.tolist()) if kept > 0])
+
+
 def _micro_batch_weights(batch: Batch, size: int) -> tuple[list[float], list[float]]:
     """Each micro-batch's share of the unmasked SDE steps and of the unmasked completion tokens."""
     steps = [float(batch.mask[i:i + size].sum()) for i in range(0, len(batch.images), size)]
@@ -277,9 +287,11 @@ class Trainer:
         groups = self.rollouts()
         rollout_seconds = time.perf_counter() - started
         batch = make_batch(groups, self.config)
+        # Under several processes every one must run the same number of backward passes, so they keep all.
+        update_batch = gradient_carrying(batch) if self.accelerator.num_processes == 1 else batch
         metrics: dict[str, float] = {}
         for _ in range(self.config.updates_per_batch):
-            metrics = self.update(batch)
+            metrics = self.update(update_batch)
         self.step += 1
         record = self._record(batch, metrics, groups, rollout_seconds, time.perf_counter() - started)
         if self.accelerator.is_main_process:

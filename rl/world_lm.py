@@ -86,3 +86,15 @@ def save_world_lm(model: Any, tokenizer: Any, folder: str | Path) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path) -> Path:
+    """Fold an RL-trained LoRA into the world LM and save the result as one plain folder
+    (what the ``llm`` reasoner loads with no peft at inference)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(base), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    return save_world_lm(merged, tokenizer, out)

@@ -296,3 +296,25 @@ def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(tmp_path):
     # gradients, not parameters: Adam turns rounding-level differences of near-zero gradients into lr-sized steps
     for a, b in zip(*(run.trainable_parameters() for run in runs)):
         assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+
+
+def test_skipping_filtered_turns_in_the_update_leaves_the_gradient_unchanged(tmp_path):
+    from rl.trainer import gradient_carrying
+
+    config = small_config(tmp_path, turns=3, updates_per_batch=1, micro_batch=2)
+    run = trainer(config, reward=ScriptedIFReward([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]]))
+    batch = make_batch(run.rollouts(), config)
+    kept = gradient_carrying(batch)
+    assert batch.mask.tolist() == [1, 0, 0, 1, 1, 0] and len(kept.texts) == 3 and kept.mask.tolist() == [1, 1, 1]
+
+    def gradients(update_batch) -> list[torch.Tensor]:
+        run.update(update_batch)  # one optimiser step; the gradients it used stay on the parameters
+        return [p.grad.clone() for p in run.trainable_parameters()]
+
+    before = snapshot(run.trainable_parameters())
+    whole = gradients(batch)
+    with torch.no_grad():
+        for parameter, value in zip(run.trainable_parameters(), before):
+            parameter.copy_(value)
+    for a, b in zip(whole, gradients(kept)):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -72,3 +72,23 @@ def test_the_saved_folder_is_an_rl_text_policy_whose_log_probs_match_its_samples
     for sample, log_probs in zip(samples, again):
         torch.testing.assert_close(log_probs, sample.old_log_probs, atol=1e-5, rtol=1e-5)
     assert next(policy.trainable_parameters()) is not None  # the LoRA RL trains
+
+
+def test_a_merged_rl_adapter_gives_the_same_log_probs_without_peft(tokenizer, tmp_path) -> None:
+    from rl.world_lm import merge_adapter
+
+    base = save_world_lm(new_world_lm(tokenizer, TINY, seed=2), tokenizer, tmp_path / "base")
+    policy = LLMTextPolicy(str(base), max_new_tokens=6)
+    with torch.no_grad():
+        for name, parameter in policy.model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.5)  # as if RL had moved the adapter
+    policy.save(tmp_path / "adapter")
+    samples = policy.sample([request for request, _ in REQUESTS_AND_THOUGHTS[:2]], temperature=1.0, seed=0)
+
+    merged = merge_adapter(base, tmp_path / "adapter", tmp_path / "merged")
+    plain = LLMTextPolicy(str(merged), max_new_tokens=6)  # a fresh, zero LoRA: the merged weights alone
+    with torch.no_grad():
+        for before, after in zip(samples, plain.log_probs(samples)):
+            torch.testing.assert_close(after, before.old_log_probs, atol=1e-4, rtol=1e-4)
+    assert not list((tmp_path / "merged").glob("adapter_*"))

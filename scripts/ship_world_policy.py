@@ -1,0 +1,45 @@
+"""Ship an RL run's text policy as the offline world reasoner (``world-lm``, the ``auto`` default on world canvases).
+
+    python scripts/ship_world_policy.py --run rl/runs/world-lm-joint-s0
+
+Folds the run's LoRA (``final/text``) into its base model (the run's ``text_model``) and writes the
+result to ``edit_agent/weights/world_policy/`` (a plain transformers folder: no peft at inference),
+together with ``rl/adapters/world-lm-rl/`` (the adapter itself, to continue training from) and a
+``policy.json`` naming the run it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from edit_agent.reasoners.world_lm import WORLD_POLICY
+from rl.config import TrainConfig
+from rl.world_lm import merge_adapter
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="an edit-agent train run folder")
+    parser.add_argument("--out", type=Path, default=WORLD_POLICY)
+    parser.add_argument("--adapter-out", type=Path, default=Path("rl/adapters/world-lm-rl"))
+    args = parser.parse_args()
+    config = TrainConfig.from_yaml(args.run / "config.yaml")
+    adapter = args.run / "final" / "text"
+    if config.text_model is None or not (adapter / "adapter_config.json").is_file():
+        raise SystemExit(f"{args.run} has no world-LM text adapter (text_model {config.text_model}, {adapter})")
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    merge_adapter(config.text_model, adapter, args.out)
+    shutil.copytree(adapter, args.adapter_out, dirs_exist_ok=True)
+    summary = args.run / "eval" / "summary.json"
+    record = {"run": str(args.run), "base": config.text_model, "steps": config.steps, "seed": config.seed,
+              "world_test": json.loads(summary.read_text())["mean"] if summary.is_file() else None}
+    (args.out / "policy.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
