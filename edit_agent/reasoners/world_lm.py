@@ -1,0 +1,34 @@
+"""``world-lm``: the project's own RL-trained intent policy for MICE-World canvases.
+
+A 2M-parameter causal LM (``rl/world_lm.py``) trained on the rule reasoner's traces of short sessions,
+then post-trained jointly with the world editor by ``rl/`` on 5-turn sessions (Edit-R2); the LoRA
+is merged into the shipped weights (``edit_agent/weights/world_policy/``, a transformers folder).
+It reads the ``llm`` reasoner's IC-CoT prompt, which on world canvases lists what the source and
+current images hold, so it is the ``llm`` reasoner with these weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edit_agent.errors import ModelUnavailableError
+from edit_agent.reasoners.llm import LLMReasoner
+
+WORLD_POLICY = Path(__file__).resolve().parent.parent / "weights" / "world_policy"
+
+
+class WorldLMReasoner(LLMReasoner):
+    """The ``llm`` reasoner over the shipped world policy (or ``model``: another world LM folder)."""
+
+    name = "world-lm"
+
+    @staticmethod
+    def availability() -> str | None:
+        return None if (WORLD_POLICY / "config.json").is_file() else f"no world policy weights at {WORLD_POLICY}"
+
+    def __init__(self, model: str | Path | None = None, *, max_new_tokens: int = 192, **options: Any) -> None:
+        folder = Path(model) if model is not None else WORLD_POLICY
+        if not (folder / "config.json").is_file():
+            raise ModelUnavailableError(f"No world policy at {folder} (a transformers folder with config.json).")
+        super().__init__(str(folder), max_new_tokens=max_new_tokens, **options)
