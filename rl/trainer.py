@@ -89,7 +89,8 @@ def gradient_carrying(batch: Batch) -> Batch:
     it adds exactly zero; skipping it only saves its forward and backward passes, which is most of
     the update when earlier turns fail often.
     """
-    return batch.select([index for index, kept in enumerate(batch.mask.tolist()) if kept > 0])
+    kept = [index for index, value in enumerate(batch.mask.tolist()) if value > 0]
+    return batch.select(kept) if kept else batch  # nothing kept: the optimiser still takes its (zero) step
 
 
 def _micro_batch_weights(batch: Batch, size: int) -> tuple[list[float], list[float]]:

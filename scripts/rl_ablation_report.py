@@ -33,13 +33,15 @@ def evaluation(folder: Path) -> dict[str, Any]:
 def budget(folder: Path) -> dict[str, Any]:
     """Steps, rollouts and training seconds from the run's log (zeros for an untrained policy)."""
     log = folder / "log.jsonl"
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
-    return {"steps": len(lines), "rollouts": sum(line.get("rollouts", 0) for line in lines),
-            "seconds": sum(line.get("seconds", 0.0) for line in lines)}
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
+    by_step = {record["step"]: record for record in records}  # a resumed run may log a step twice
+    return {"steps": len(by_step), "rollouts": sum(r.get("rollouts", 0) for r in by_step.values()),
+            "seconds": sum(r.get("seconds", 0.0) for r in by_step.values())}
 
 
-def sr_at_5(summary: dict[str, Any]) -> float:
-    return float(summary["sr_at_length"]["5"][1])
+def session_success(summary: dict[str, Any]) -> float:
+    """SR at the last turn (SR@5 for 5-turn sessions)."""
+    return float(summary["per_turn"]["SR"][-1])
 
 
 def cell(values: list[float]) -> str:
@@ -61,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    lines = ["| row | runs | IF | CC | GA | SR@5 | steps x rollouts | train wall time | device |",
+    lines = ["| row | runs | IF | CC | GA | SR at the last turn | steps x rollouts | train wall time | device |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     curves = {}
     for row in args.row:
@@ -71,14 +73,15 @@ def main() -> None:
         budgets = [budget(folder) for folder in runs]
         curves[label] = mean_per_turn(summaries)
         trained = budgets[0]["steps"] > 0
-        steps = f"{budgets[0]['steps']} x {budgets[0]['rollouts'] // max(1, budgets[0]['steps'])}" if trained else "-"
+        steps = " / ".join(f"{b['steps']} x {b['rollouts'] // max(1, b['steps'])}" for b in budgets) if trained else "-"
         wall = f"{statistics.mean(b['seconds'] for b in budgets) / 60:.1f} min" if trained else "-"
         scores = " | ".join(cell([s["mean"][m] for s in summaries]) for m in ("IF", "CC", "GA"))
-        lines.append(f"| {label} | {len(runs)} | {scores} | {cell([sr_at_5(s) for s in summaries])} | {steps} | {wall} | "
+        lines.append(f"| {label} | {len(runs)} | {scores} | {cell([session_success(s) for s in summaries])} | {steps} | {wall} | "
                      f"{args.device if trained else '-'} |")
     lines += ["", "Per turn (mean over a row's runs):", ""]
+    turns = max(len(curve["per_turn"]["IF"]) for curve in curves.values())
     for metric in ("IF", "GA", "SR"):
-        lines += [f"| {metric} | " + " | ".join(f"turn {t}" for t in range(1, 6)) + " |", "|---|" + "---:|" * 5]
+        lines += [f"| {metric} | " + " | ".join(f"turn {t}" for t in range(1, turns + 1)) + " |", "|---|" + "---:|" * turns]
         lines += [f"| {label} | " + " | ".join(f"{v:.3f}" for v in curve["per_turn"][metric]) + " |"
                   for label, curve in curves.items()]
         lines.append("")

@@ -5,7 +5,9 @@
 Folds the run's LoRA (``final/text``) into its base model (the run's ``text_model``) and writes the
 result to ``edit_agent/weights/world_policy/`` (a plain transformers folder: no peft at inference),
 together with ``rl/adapters/world-lm-rl/`` (the adapter itself, to continue training from) and a
-``policy.json`` naming the run it came from.
+``policy.json`` naming the run it came from. Only the text half ships: the editor stays the shipped
+world editor, so evaluate the shipped pair again (``rl_eval.py --text-model edit_agent/weights/world_policy``);
+a joint run's own ``eval/`` used its RL-trained editor.
 """
 
 from __future__ import annotations
@@ -13,11 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 from edit_agent.reasoners.world_lm import WORLD_POLICY
 from rl.config import TrainConfig
 from rl.world_lm import merge_adapter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def in_repo(path: str | Path) -> Path:
+    """A relative path as the run's config meant it: from the repository root."""
+    path = Path(path)
+    return path if path.is_absolute() or path.exists() else ROOT / path
 
 
 def main() -> None:
@@ -30,13 +41,18 @@ def main() -> None:
     adapter = args.run / "final" / "text"
     if config.text_model is None or not (adapter / "adapter_config.json").is_file():
         raise SystemExit(f"{args.run} has no world-LM text adapter (text_model {config.text_model}, {adapter})")
-    if args.out.exists():
-        shutil.rmtree(args.out)
-    merge_adapter(config.text_model, adapter, args.out)
+    # merge beside the destination first, so a failed merge leaves the shipped policy as it was
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.out.parent) as scratch:
+        merged = merge_adapter(in_repo(config.text_model), adapter, Path(scratch) / "policy")
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        merged.rename(args.out)
     shutil.copytree(adapter, args.adapter_out, dirs_exist_ok=True)
+    steps = {json.loads(line)["step"] for line in (args.run / "log.jsonl").read_text().splitlines() if line.strip()}
     summary = args.run / "eval" / "summary.json"
-    record = {"run": str(args.run), "base": config.text_model, "steps": config.steps, "seed": config.seed,
-              "world_test": json.loads(summary.read_text())["mean"] if summary.is_file() else None}
+    record = {"run": str(args.run), "base": str(config.text_model), "steps": max(steps, default=0), "seed": config.seed,
+              "run_eval_with_its_own_editor": json.loads(summary.read_text())["mean"] if summary.is_file() else None}
     (args.out / "policy.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
 

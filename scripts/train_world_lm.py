@@ -1,9 +1,10 @@
 """Build the small world LM (``rl/world_lm.py``) and train it on the rule reasoner's traces of short sessions.
 
-    python scripts/train_world_lm.py --out rl/adapters/world-lm-sft --max-minutes 20
-    python scripts/sft_text_policy.py evaluate --model rl/adapters/world-lm-sft --adapter none
+    python scripts/train_world_lm.py                       # rl/adapters/world-lm-sft (about 20 min, 2 threads)
+    python scripts/rl_eval.py --text-policy llm --text-model rl/adapters/world-lm-sft --out DIR
 
-The tokenizer is learned from the training prompts and answers themselves; then TRL's
+The tokenizer is learned from the training prompts and answers themselves (a rerun that resumes
+from a checkpoint in ``--work-dir`` reuses the checkpoint's tokenizer); then TRL's
 ``SFTTrainer`` trains every weight with a completion-only loss (``rl.sft.train_full``). The
 sessions are generated with a seed of their own, and any session that also occurs in world-dev,
 world-test or world-long is dropped.
@@ -19,6 +20,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
+from transformers import AutoTokenizer
+from transformers.trainer_utils import get_last_checkpoint
 
 from edit_agent.reasoners import iccot
 from rl.sft import SFTArgs, completion_text, rule_traces, train_full, training_sessions
@@ -35,10 +38,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("rl/adapters/world-lm-sft"))
     parser.add_argument("--work-dir", type=Path, default=Path("out/world-lm-sft"))
-    parser.add_argument("--sessions", type=int, default=3000)
+    parser.add_argument("--sessions", type=int, default=8000)
     parser.add_argument("--min-turns", type=int, default=1)
     parser.add_argument("--max-turns", type=int, default=3, help="short sessions: longer ones are left to RL")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--vocab-size", type=int, default=1024)
@@ -54,7 +57,11 @@ def main() -> None:
                   learning_rate=args.learning_rate, warmup_steps=max(1, args.steps // 20),
                   save_steps=max(50, args.steps // 10), logging_steps=25, model=None)
     started = time.perf_counter()
-    tokenizer = train_tokenizer(corpus(sft), vocab_size=args.vocab_size)
+    checkpoint = get_last_checkpoint(str(args.work_dir)) if args.work_dir.is_dir() else None
+    if checkpoint is not None:  # the token ids the checkpoint's weights were trained on
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    else:
+        tokenizer = train_tokenizer(corpus(sft), vocab_size=args.vocab_size)
     shape = replace(WorldLMShape(), **args.shape)
     model = new_world_lm(tokenizer, shape, seed=args.seed)
     print(f"world LM: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "

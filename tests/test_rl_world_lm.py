@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from edit_agent.reasoners.llm import LLMReasoner
+from edit_agent.reasoners.world_lm import WorldLMReasoner
 from edit_agent.world.generator import generate_sessions
 from rl.sft import SFTArgs, completion_text, rule_traces, train_full
 from rl.text_policy import LLMTextPolicy, prompt_text
@@ -51,7 +51,9 @@ def test_full_sft_changes_every_weight_and_the_folder_loads_as_the_llm_reasoner(
     changed = [not torch.equal(parameter, before[name]) for name, parameter in model.named_parameters()]
     assert all(changed)
 
-    reasoner = LLMReasoner(str(args.out), max_new_tokens=12)  # a local folder: nothing is downloaded
+    reasoner = WorldLMReasoner(args.out, max_new_tokens=12)  # a local folder: nothing is downloaded
+    assert reasoner.model.generation_config.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert reasoner.tokenizer.pad_token_id == tokenizer.convert_tokens_to_ids("<|pad|>") != reasoner.tokenizer.eos_token_id
     request, _ = REQUESTS_AND_THOUGHTS[0]
     messages_prompt = prompt_text(reasoner.tokenizer, request)
     assert messages_prompt == prompt_text(tokenizer, request)
