@@ -14,6 +14,8 @@ from edit_agent.protocols import Editor, Reasoner
 
 REASONERS: dict[str, str] = {
     "rules": "edit_agent.reasoners.rules:RuleReasoner",
+    "auto": "edit_agent.reasoners.auto:AutoReasoner",
+    "world-lm": "edit_agent.reasoners.world_lm:WorldLMReasoner",
     "passthrough": "edit_agent.reasoners.passthrough:PassthroughReasoner",
     "scripted": "edit_agent.testing:ScriptedReasoner",
     "llm": "edit_agent.reasoners.llm:LLMReasoner",

@@ -1,4 +1,4 @@
-"""Ship an RL run's text policy as the offline world reasoner (``world-lm``, the ``auto`` default on world canvases).
+"""Ship an RL run's text policy as the offline world reasoner (``world-lm``; ``auto`` uses it on world canvases).
 
     python scripts/ship_world_policy.py --run rl/runs/world-lm-joint-s0
 

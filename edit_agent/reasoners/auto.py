@@ -1,0 +1,56 @@
+"""``auto``: the trained world policy on MICE-World canvases, the rule reasoner elsewhere.
+
+This is Edit-R2's learned reasoner where the project has one. It is not the default yet: on
+world-test the policy is still far below the rule reasoner (``evals/reports/rl_world_lm.md``).
+
+A turn on a world canvas whose instruction is MICE-World language goes to ``world-lm`` (the
+RL-trained policy); anything else (photos, or "rotate it" on a canvas) goes to the rule reasoner,
+whose exact photo operations the ``auto`` editor applies. The world policy is loaded on first use;
+an install without its weights uses the rule reasoner for world turns too.
+
+>>> from PIL import Image
+>>> image = Image.new("RGB", (32, 32), "gray")
+>>> AutoReasoner().reconstruct(TurnRequest(instruction="mirror it", image=image, source_image=image)).intent.text
+'Flip the image horizontally.'
+"""
+
+from __future__ import annotations
+
+from edit_agent.protocols import Reasoner
+from edit_agent.records import Thought, TurnRequest
+from edit_agent.world.canvas import is_world_canvas
+
+
+class AutoReasoner:
+    """Routes each turn: ``world`` reasoner (default ``world-lm``) for world-language turns on world
+    canvases, ``other`` (default ``rules``) for everything else."""
+
+    name = "auto"
+
+    def __init__(self, *, world: Reasoner | None = None, other: Reasoner | None = None) -> None:
+        self._world = world
+        self._other = other
+
+    @property
+    def world(self) -> Reasoner:
+        if self._world is None:
+            from edit_agent.reasoners.world_lm import WorldLMReasoner
+
+            self._world = WorldLMReasoner() if WorldLMReasoner.availability() is None else self.other
+        return self._world
+
+    @property
+    def other(self) -> Reasoner:
+        if self._other is None:
+            from edit_agent.reasoners.rules import RuleReasoner
+
+            self._other = RuleReasoner()
+        return self._other
+
+    def routes_to_world(self, request: TurnRequest) -> bool:
+        from edit_agent.editors.auto import is_world_language
+
+        return is_world_canvas(request.source_image) and is_world_language(request.instruction)
+
+    def reconstruct(self, request: TurnRequest) -> Thought:
+        return (self.world if self.routes_to_world(request) else self.other).reconstruct(request)

@@ -1,0 +1,64 @@
+"""The ``auto`` reasoner's routing, and the ``world-lm`` reasoner loading a world LM folder."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from edit_agent.errors import ModelUnavailableError, UnsupportedInstructionError
+from edit_agent.reasoners.auto import AutoReasoner
+from edit_agent.reasoners.world_lm import WorldLMReasoner
+from edit_agent.records import TurnRequest
+from edit_agent.testing import ScriptedReasoner
+from edit_agent.world import Scene, SceneObject, render
+
+CANVAS = render(Scene(background="white", objects=(SceneObject(shape="circle", color="red", size="small", cell="center"),)))
+PHOTO = Image.new("RGB", (64, 48), (120, 90, 60))
+
+
+def request(instruction: str, image: Image.Image) -> TurnRequest:
+    return TurnRequest(instruction=instruction, image=image, source_image=image)
+
+
+def routed(instruction: str, image: Image.Image) -> tuple[int, str]:
+    world = ScriptedReasoner(["from the world policy"])
+    thought = AutoReasoner(world=world).reconstruct(request(instruction, image))
+    return len(world.requests), thought.intent.text
+
+
+def test_world_language_on_a_world_canvas_goes_to_the_world_policy() -> None:
+    assert routed("move it to the top left", CANVAS) == (1, "from the world policy")
+
+
+def test_photos_and_photo_edits_on_a_canvas_go_to_the_rule_reasoner() -> None:
+    assert routed("make it warmer", PHOTO) == (0, "Make the image warmer by 20%.")
+    calls, intent = routed("rotate it 90 degrees", CANVAS)
+    assert calls == 0 and intent.startswith("Rotate")
+    world = ScriptedReasoner()
+    with pytest.raises(UnsupportedInstructionError):  # world words on a photo are not a world turn
+        AutoReasoner(world=world).reconstruct(request("move it to the top left", PHOTO))
+    assert world.requests == []
+
+
+def test_world_lm_reasoner_needs_a_model_folder(tmp_path) -> None:
+    with pytest.raises(ModelUnavailableError, match="No world policy"):
+        WorldLMReasoner(tmp_path / "missing")
+
+
+def test_without_world_policy_weights_world_turns_use_the_rule_reasoner(monkeypatch, tmp_path) -> None:
+    import edit_agent.reasoners.world_lm as world_lm
+
+    monkeypatch.setattr(world_lm, "WORLD_POLICY", tmp_path / "not-installed")
+    thought = AutoReasoner().reconstruct(request("make the circle blue", CANVAS))
+    assert thought.intent.text == "Recolor the small red circle at the center to blue."
+
+
+def test_the_shipped_world_policy_loads_offline_and_writes_a_world_intent() -> None:
+    from edit_agent.backends import make_reasoner
+    from edit_agent.editors.auto import is_world_language
+
+    reasoner = make_reasoner("world-lm")
+    assert isinstance(reasoner, WorldLMReasoner) and WorldLMReasoner.availability() is None
+    thought = AutoReasoner(world=reasoner).reconstruct(request("make the circle blue", CANVAS))
+    assert not thought.fallback and is_world_language(thought.intent.text)
+    assert "circle" in thought.intent.text and "blue" in thought.intent.text
