@@ -29,7 +29,7 @@ from edit_agent.reasoners import iccot
 from edit_agent.reasoners.llm import LLMReasoner
 from edit_agent.reasoners.passthrough import PassthroughReasoner
 from edit_agent.reasoners.rules import RuleReasoner
-from edit_agent.records import Intent, Thought, TurnRequest
+from edit_agent.records import Thought, TurnRequest
 from rl.interfaces import TextSample
 from rl.objectives import clipped_policy_loss
 

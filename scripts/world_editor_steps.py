@@ -60,7 +60,7 @@ def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
     sessions = read_world_sessions(args.split)[: args.limit]
     lines = [
-        f"| ODE steps | SR@1 (turn 1) | mean IF | mean CC | mean GA | SR at turn 5 | ms per turn |",
+        "| ODE steps | SR@1 (turn 1) | mean IF | mean CC | mean GA | SR at turn 5 | ms per turn |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for steps in args.steps:
