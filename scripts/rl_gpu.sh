@@ -25,7 +25,7 @@ log "budget ${budget}s, config $config"
 # GPU batches: more sessions per step than the CPU defaults (the editor is tiny; the LLM batches well).
 # RL_GPU_SETS replaces them, e.g. for the world LM, whose text RL needs many more prompts per step
 # (evals/reports/rl_world_lm.md, "Probes"):
-#   RL_GPU_SETS="--set sessions_per_step=128 --set micro_batch=256 --set text_lr=3e-4"
+#   RL_GPU_SETS="--set sessions_per_step=128 --set group_size=8 --set micro_batch=256 --set text_lr=3e-4 --set threads=4"
 gpu_sets=(${RL_GPU_SETS:---set sessions_per_step=8 --set group_size=8 --set micro_batch=16 --set threads=4})
 
 # 1. rollouts per second

@@ -8,7 +8,7 @@ Both run text-only GRPO on turn 1 (``rl/configs/world-lm.yaml`` with ``mode: tex
 
 - ``fixed``: every step replays the same ``--sessions`` training sessions. The rollout reward must rise
   (the policy memorises them); if it does not, the update is broken, whatever a long run would show.
-- ``held-out``: fresh training sessions every step (as a real run). Every ``--every`` steps, the greedy
+- ``held-out``: training sessions drawn from a pool of 20,000 (as a real run; few repeat). Every ``--every`` steps, the greedy
   turn-1 intent is compared with the rule reasoner's on ``--held-out`` generated sessions that training never
   sees. This is the cheapest measure of whether RL moves the policy the right way: most of the world LM's
   errors are turn-1 grounding errors, and a greedy intent equal to the rule intent is a correct one.
@@ -17,10 +17,11 @@ Each line of ``<out>/probe.jsonl`` is a step's rollout statistics or an ``{"eval
 
     python scripts/rl_probe.py samples --out rl/runs/probe-samples
 
-``samples`` trains nothing: on ``--held-out`` fresh first turns it measures what GRPO has to learn from. Greedy
-accuracy; at each temperature, the accuracy of single samples, pass@8 and the groups of 8 that mix right and wrong
-intents (the only ones whose advantages say which is right); and whether the reward ranks right above wrong in
-those groups (rollouts through the shipped world editor, scored by the world reward). It writes ``samples.json``.
+``samples`` trains nothing: on ``--prompts`` fresh first turns it measures what GRPO has to learn from. Greedy
+accuracy; then at temperatures 0.7 and 1.0, from one draw of 8 rollouts per prompt (through the shipped world
+editor, scored by the world reward): the accuracy of single samples, pass@8, the groups of 8 that mix right and
+wrong intents (the only ones whose advantages say which is right), and whether the reward ranks right above
+wrong in those groups. It writes ``samples.json``.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from rl.rollout import collect_groups
 from rl.trainer import Trainer, build_image_policy, build_reward, build_text_policy, make_batch
 
 PROBE_DEFAULTS = {"mode": "text", "turns": 1, "sessions_per_step": 32, "group_size": 8, "temperature": 1.0,
-                  "text_lr": 1e-3, "eval_sessions": 0, "time_budget_s": None, "save_every": 10_000,
+                  "text_lr": 1e-3, "train_sessions": 20_000, "eval_sessions": 0, "save_every": 10_000,
                   "progress": False, "resume": False}
+"""A pool of 20,000 training sessions, so that a probe of a few thousand draws sees few prompts twice."""
 
 
 def first_turn_requests(count: int, seed: int) -> list[TurnRequest]:
@@ -61,8 +63,9 @@ def greedy_accuracy(trainer: Trainer, requests: list[TurnRequest], truth: list[s
 
 
 def sample_statistics(config: TrainConfig, count: int) -> dict:
-    """Greedy and sampled turn-1 accuracy, pass@8, mixed groups, and how the reward ranks right and wrong intents."""
-    text = build_text_policy(config)
+    """Per temperature, from one draw of 8 rollouts per prompt: sampled accuracy, pass@8, mixed groups, and how
+    the reward ranks the right intents against the wrong ones in those groups."""
+    text, image, reward = build_text_policy(config), build_image_policy(config), build_reward(config)
     sessions = generate_sessions(count, turns=1, seed=99, prefix="probe-samples")
     requests = [TurnRequest(instruction=s.turns[0].instruction, history=(), image=render(s.start, 96),
                             source_image=render(s.start, 96)) for s in sessions]
@@ -70,31 +73,33 @@ def sample_statistics(config: TrainConfig, count: int) -> dict:
     greedy_right = [s.thought.intent.text == t for s, t in zip(text.sample(requests, temperature=0.0, seed=0), truth)]
     result: dict = {"prompts": count, "greedy_accuracy": sum(greedy_right) / count}
     for temperature in (0.7, 1.0):
-        drawn = text.sample([r for r in requests for _ in range(8)], temperature=temperature, seed=1)
-        right = [[drawn[i * 8 + j].thought.intent.text == truth[i] for j in range(8)] for i in range(count)]
-        result[f"T={temperature}"] = {"sample_accuracy": sum(map(sum, right)) / (8 * count),
-                                      "pass_at_8": sum(any(row) for row in right) / count,
-                                      "mixed_groups": sum(0 < sum(row) < 8 for row in right),
-                                      # the only groups that can teach the greedy answer something; the other mixed
-                                      # groups are sampling slips on prompts greedy already gets right
-                                      "mixed_groups_where_greedy_is_wrong": sum(
-                                          0 < sum(row) < 8 and not ok for row, ok in zip(right, greedy_right))}
-    groups = collect_groups(sessions, text_policy=text, image_policy=build_image_policy(config), reward=build_reward(config),
-                            group_size=8, turns=1, temperature=1.0, seed=3)
-    rewards = make_batch(groups, config).rewards[:, 0]
-    ranked = {"right_above_wrong": 0, "tied": 0, "wrong_above_right": 0}
-    gaps = []
-    for index, (group, intent) in enumerate(zip(groups, truth)):
-        right = [rollout.texts[0].thought.intent.text == intent for rollout in group.rollouts]
-        if not 0 < sum(right) < len(right):
-            continue
-        values = rewards[index * 8:(index + 1) * 8].tolist()
-        gap = (sum(v for v, ok in zip(values, right) if ok) / sum(right)
-               - sum(v for v, ok in zip(values, right) if not ok) / (len(right) - sum(right)))
-        gaps.append(gap)
-        ranked["right_above_wrong" if gap > 1e-6 else "wrong_above_right" if gap < -1e-6 else "tied"] += 1
-    result["reward_in_mixed_groups_at_T=1.0"] = {**ranked, "mean_gap": sum(gaps) / max(len(gaps), 1)}
+        groups = collect_groups(sessions, text_policy=text, image_policy=image, reward=reward, group_size=8, turns=1,
+                                temperature=temperature, seed=3)
+        rewards = make_batch(groups, config).rewards[:, 0].view(count, 8).tolist()
+        right = [[r.texts[0].thought.intent.text == t for r in g.rollouts] for g, t in zip(groups, truth)]
+        mixed = [i for i, row in enumerate(right) if 0 < sum(row) < 8]
+        gaps = [_mean([v for v, ok in zip(rewards[i], right[i]) if ok])
+                - _mean([v for v, ok in zip(rewards[i], right[i]) if not ok]) for i in mixed]
+        result[f"T={temperature}"] = {
+            "sample_accuracy": sum(map(sum, right)) / (8 * count),
+            "pass_at_8": sum(any(row) for row in right) / count,
+            "mixed_groups": len(mixed),
+            # the only groups that can teach the greedy answer something; the other mixed groups are
+            # sampling slips on prompts that greedy already gets right
+            "mixed_groups_where_greedy_is_wrong": sum(not greedy_right[i] for i in mixed),
+            "reward_right_above_wrong": sum(gap > 1e-6 for gap in gaps),
+            "reward_tied": sum(abs(gap) <= 1e-6 for gap in gaps),
+            "reward_wrong_above_right": sum(gap < -1e-6 for gap in gaps),
+            "mean_reward_gap": _mean(gaps),
+            "tied_groups": [{"rule_intent": truth[i], "other_intents": sorted({
+                r.texts[0].thought.intent.text for r, ok in zip(groups[i].rollouts, right[i]) if not ok})}
+                for i, gap in zip(mixed, gaps) if abs(gap) <= 1e-6],
+        }
     return result
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / max(len(values), 1)
 
 
 def main() -> None:
@@ -105,6 +110,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--sessions", type=int, default=16, help="fixed: how many training sessions are replayed")
     parser.add_argument("--held-out", type=int, default=200, help="held-out: sessions of the accuracy check")
+    parser.add_argument("--prompts", type=int, default=40, help="samples: first turns to sample")
     parser.add_argument("--every", type=int, default=10, help="held-out: steps between accuracy checks")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any config field")
     args = parser.parse_args()
@@ -114,7 +120,7 @@ def main() -> None:
     config = TrainConfig.from_yaml(args.config, **overrides)
     if args.kind == "samples":
         args.out.mkdir(parents=True, exist_ok=True)
-        statistics = sample_statistics(config, min(args.held_out, 40))
+        statistics = sample_statistics(config, args.prompts)
         (args.out / "samples.json").write_text(json.dumps(statistics, indent=2) + "\n")
         print(json.dumps(statistics))
         return
