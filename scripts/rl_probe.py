@@ -8,10 +8,11 @@ Both run text-only GRPO on turn 1 (``rl/configs/world-lm.yaml`` with ``mode: tex
 
 - ``fixed``: every step replays the same ``--sessions`` training sessions. The rollout reward must rise
   (the policy memorises them); if it does not, the update is broken, whatever a long run would show.
-- ``held-out``: training sessions drawn from a pool of 20,000 (as a real run; few repeat). Every ``--every`` steps, the greedy
-  turn-1 intent is compared with the rule reasoner's on ``--held-out`` generated sessions that training never
-  sees. This is the cheapest measure of whether RL moves the policy the right way: most of the world LM's
-  errors are turn-1 grounding errors, and a greedy intent equal to the rule intent is a correct one.
+- ``held-out``: training sessions drawn from a pool of 20,000 (as a real run; few repeat). Every ``--every``
+  steps, the greedy turn-1 intent is compared with the rule reasoner's on ``--held-out`` generated sessions
+  that training never sees. This is the cheapest measure of whether RL moves the policy the right way: most
+  of the world LM's errors are turn-1 grounding errors, and a greedy intent equal to the rule intent is a
+  correct one.
 
 Each line of ``<out>/probe.jsonl`` is a step's rollout statistics or an ``{"eval": ...}`` record.
 
@@ -36,7 +37,9 @@ from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.records import TurnRequest
 from edit_agent.world.generator import generate_sessions
 from edit_agent.world.render import render
+from edit_agent.world.sessions import WorldSession
 from rl.config import TrainConfig
+from rl.interfaces import TextPolicy
 from rl.rollout import collect_groups
 from rl.trainer import Trainer, build_image_policy, build_reward, build_text_policy, make_batch
 
@@ -46,20 +49,25 @@ PROBE_DEFAULTS = {"mode": "text", "turns": 1, "sessions_per_step": 32, "group_si
 """A pool of 20,000 training sessions, so that a probe of a few thousand draws sees few prompts twice."""
 
 
-def first_turn_requests(count: int, seed: int) -> list[TurnRequest]:
-    """Turn-1 requests of freshly generated sessions (their own seed and prefix: no training session)."""
+def first_turn_requests(sessions: list[WorldSession], size: int) -> list[TurnRequest]:
+    """The turn-1 request of each session, as a rollout makes it (no history; the start image at ``size``)."""
     requests = []
-    for session in generate_sessions(count, turns=1, seed=seed, prefix="probe-held-out"):
-        image = render(session.start, 96)
+    for session in sessions:
+        image = render(session.start, size)
         requests.append(TurnRequest(instruction=session.turns[0].instruction, history=(), image=image,
                                     source_image=image))
     return requests
 
 
-def greedy_accuracy(trainer: Trainer, requests: list[TurnRequest], truth: list[str]) -> float:
-    """Share of requests whose greedy intent is the rule reasoner's, word for word."""
-    samples = trainer.text_policy.sample(requests, temperature=0.0, seed=0)
-    return sum(s.thought.intent.text == t for s, t in zip(samples, truth)) / len(requests)
+def rule_intents(requests: list[TurnRequest]) -> list[str]:
+    reasoner = RuleReasoner()
+    return [reasoner.reconstruct(request).intent.text for request in requests]
+
+
+def greedy_right(policy: TextPolicy, requests: list[TurnRequest], truth: list[str]) -> list[bool]:
+    """Per request, whether the greedy intent is the rule reasoner's, word for word."""
+    samples = policy.sample(requests, temperature=0.0, seed=0)
+    return [sample.thought.intent.text == intent for sample, intent in zip(samples, truth)]
 
 
 def sample_statistics(config: TrainConfig, count: int) -> dict:
@@ -67,14 +75,13 @@ def sample_statistics(config: TrainConfig, count: int) -> dict:
     the reward ranks the right intents against the wrong ones in those groups."""
     text, image, reward = build_text_policy(config), build_image_policy(config), build_reward(config)
     sessions = generate_sessions(count, turns=1, seed=99, prefix="probe-samples")
-    requests = [TurnRequest(instruction=s.turns[0].instruction, history=(), image=render(s.start, 96),
-                            source_image=render(s.start, 96)) for s in sessions]
-    truth = [RuleReasoner().reconstruct(request).intent.text for request in requests]
-    greedy_right = [s.thought.intent.text == t for s, t in zip(text.sample(requests, temperature=0.0, seed=0), truth)]
-    result: dict = {"prompts": count, "greedy_accuracy": sum(greedy_right) / count}
+    requests = first_turn_requests(sessions, config.image_size)
+    truth = rule_intents(requests)
+    greedy = greedy_right(text, requests, truth)
+    result: dict = {"prompts": count, "greedy_accuracy": _mean(greedy)}
     for temperature in (0.7, 1.0):
         groups = collect_groups(sessions, text_policy=text, image_policy=image, reward=reward, group_size=8, turns=1,
-                                temperature=temperature, seed=3)
+                                temperature=temperature, seed=3, size=config.image_size)
         rewards = make_batch(groups, config).rewards[:, 0].view(count, 8).tolist()
         right = [[r.texts[0].thought.intent.text == t for r in g.rollouts] for g, t in zip(groups, truth)]
         mixed = [i for i, row in enumerate(right) if 0 < sum(row) < 8]
@@ -86,7 +93,7 @@ def sample_statistics(config: TrainConfig, count: int) -> dict:
             "mixed_groups": len(mixed),
             # the only groups that can teach the greedy answer something; the other mixed groups are
             # sampling slips on prompts that greedy already gets right
-            "mixed_groups_where_greedy_is_wrong": sum(not greedy_right[i] for i in mixed),
+            "mixed_groups_where_greedy_is_wrong": sum(not greedy[i] for i in mixed),
             "reward_right_above_wrong": sum(gap > 1e-6 for gap in gaps),
             "reward_tied": sum(abs(gap) <= 1e-6 for gap in gaps),
             "reward_wrong_above_right": sum(gap < -1e-6 for gap in gaps),
@@ -98,7 +105,7 @@ def sample_statistics(config: TrainConfig, count: int) -> dict:
     return result
 
 
-def _mean(values: list[float]) -> float:
+def _mean(values: list[float] | list[bool]) -> float:
     return sum(values) / max(len(values), 1)
 
 
@@ -129,8 +136,11 @@ def main() -> None:
         sessions = generate_sessions(args.sessions, turns=config.turns, seed=config.session_seed, prefix="rl-train")
         config = config.model_copy(update={"sessions_per_step": args.sessions})
     trainer = Trainer(config, sessions=sessions)
-    requests = first_turn_requests(args.held_out, seed=4242) if args.kind == "held-out" else []
-    truth = [RuleReasoner().reconstruct(request).intent.text for request in requests]
+    held_out = []
+    if args.kind == "held-out":
+        held_out = generate_sessions(args.held_out, turns=1, seed=4242, prefix="probe-held-out")
+    requests = first_turn_requests(held_out, config.image_size)
+    truth = rule_intents(requests)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "probe.jsonl").open("w", encoding="utf-8") as log:
         def write(record: dict) -> None:
@@ -138,14 +148,17 @@ def main() -> None:
             log.flush()
             print(json.dumps(record), flush=True)
 
+        def check() -> None:
+            accuracy = _mean(greedy_right(trainer.text_policy, requests, truth))
+            write({"eval": {"step": trainer.step, "greedy_turn1_accuracy": accuracy}})
+
         if requests:
-            write({"eval": {"step": 0, "greedy_turn1_accuracy": greedy_accuracy(trainer, requests, truth)}})
+            check()
         for _ in range(config.steps):
             record = trainer.train_step()
             write({key: record[key] for key in ("step", "reward", "IF", "text_clip_fraction", "seconds")})
             if requests and trainer.step % args.every == 0:
-                write({"eval": {"step": trainer.step,
-                                "greedy_turn1_accuracy": greedy_accuracy(trainer, requests, truth)}})
+                check()
 
 
 if __name__ == "__main__":
