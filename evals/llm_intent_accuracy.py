@@ -10,6 +10,11 @@ is only correct on turns that change nothing; such intents are counted separatel
 Run (the rule reasoner is exact, so it is the upper bound; SmolLM2 is the offline ``llm`` default)::
 
     python evals/llm_intent_accuracy.py --sessions 40 --reasoners rules llm
+    python evals/llm_intent_accuracy.py --sessions 100 --reasoners world-lm --model rl/adapters/world-lm-sft \
+        --max-new-tokens 192 --out DIR/sft.json      # another world LM folder than the shipped one
+
+The summary breaks accuracy down by task type and by turn, so errors that grow with the history
+(what multi-turn RL is meant to fix) show apart from errors of a kind of edit at any turn.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class Args:
     reasoners: list[str] = field(default_factory=lambda: ["rules", "llm"])
     max_new_tokens: int = 96
     """Budget of the llm reasoner's answer (trace and instruction)."""
+    model: str | None = None
+    """For the model reasoners (llm, vlm, world-lm): a model id or folder instead of their default."""
     size: int = 96
     out: Path = Path("evals/reports/llm_intent_accuracy.json")
 
@@ -77,8 +84,10 @@ def turn_results(session: WorldSession, reasoner, size: int) -> list[dict]:
 
 def summarize(rows: list[dict]) -> dict:
     by_type: dict[str, list[bool]] = defaultdict(list)
+    by_turn: dict[int, list[bool]] = defaultdict(list)
     for row in rows:
         by_type[row["task_type"]].append(row["correct"])
+        by_turn[row["turn"]].append(row["correct"])
     count = len(rows) or 1
     return {
         "turns": len(rows),
@@ -86,6 +95,7 @@ def summarize(rows: list[dict]) -> dict:
         "fallback_rate": sum(row["fallback"] for row in rows) / count,
         "not_world_language_rate": sum(not row["understood"] for row in rows) / count,
         "by_task_type": {name: round(sum(v) / len(v), 4) for name, v in sorted(by_type.items())},
+        "by_turn": {turn: round(sum(v) / len(v), 4) for turn, v in sorted(by_turn.items())},
         "task_types": dict(Counter(row["task_type"] for row in rows)),
     }
 
@@ -96,7 +106,10 @@ def main(args: Args) -> dict:
     sessions = sessions[: args.sessions] if args.sessions else sessions
     results = {"split": str(path), "sessions": len(sessions), "reasoners": {}}
     for name in args.reasoners:
-        options = {"max_new_tokens": args.max_new_tokens} if name in ("llm", "vlm") else {}
+        model_reasoner = name in ("llm", "vlm", "world-lm")
+        options = {"max_new_tokens": args.max_new_tokens} if model_reasoner else {}
+        if model_reasoner and args.model:
+            options["model"] = args.model
         started = time.perf_counter()
         reasoner = make_reasoner(name, **options)
         loaded = time.perf_counter()
@@ -126,6 +139,7 @@ def parse_args() -> Args:
     parser.add_argument("--sessions", type=int, default=defaults.sessions)
     parser.add_argument("--reasoners", nargs="+", default=defaults.reasoners)
     parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    parser.add_argument("--model", default=defaults.model)
     parser.add_argument("--size", type=int, default=defaults.size)
     parser.add_argument("--out", type=Path, default=defaults.out)
     return Args(**vars(parser.parse_args()))

@@ -47,6 +47,8 @@ class TrainConfig(BaseModel):
     text_adapter: str | None = "rl/adapters/world-sft"
     """LoRA adapter folder the text policy starts from (the SFT warm start); None or missing: a fresh LoRA."""
     text_max_new_tokens: int = Field(160, ge=8)
+    text_generation_batch: int = Field(32, ge=1)
+    """Requests the text policy decodes at once: 32 is fastest on a CPU; raise it on a GPU."""
 
     # -- rollouts
     turns: int = Field(3, ge=1, le=10)

@@ -22,11 +22,14 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 log "budget ${budget}s, config $config"
 
-# GPU batches: more sessions per step than the CPU defaults (the editor is tiny; the LLM batches well).
+# GPU batches: more sessions per step than the CPU defaults (the editor is tiny; the LLM batches well, so it
+# decodes 256 requests at once where a CPU is fastest at 32: text_generation_batch).
 # RL_GPU_SETS replaces them, e.g. for the world LM, whose text RL needs many more prompts per step
 # (evals/reports/rl_world_lm.md, "Probes"):
-#   RL_GPU_SETS="--set sessions_per_step=128 --set group_size=8 --set micro_batch=256 --set text_lr=3e-4 --set threads=4"
-gpu_sets=(${RL_GPU_SETS:---set sessions_per_step=8 --set group_size=8 --set micro_batch=16 --set threads=4})
+#   RL_GPU_SETS="--set sessions_per_step=128 --set group_size=8 --set micro_batch=256 --set text_lr=3e-4 --set threads=4
+#                --set text_generation_batch=1024"
+gpu_sets=(${RL_GPU_SETS:---set sessions_per_step=8 --set group_size=8 --set micro_batch=16 --set threads=4
+          --set text_generation_batch=256})
 
 # 1. rollouts per second
 slice=$(( budget * 8 / 100 ))
@@ -35,7 +38,7 @@ timeout "$slice" python scripts/rl_throughput.py --config "$config" --mode image
     >> "$out/rl_gpu.log" 2>&1 || log "image-only throughput did not finish in ${slice}s"
 slice=$(( budget * 17 / 100 ))  # loading SmolLM2 and generating take longer
 timeout "$slice" python scripts/rl_throughput.py --config "$config" --batches 2 --threads 4 \
-    --run-dir "$out/throughput-joint" --out "$out/throughput.jsonl" \
+    --set text_generation_batch=256 --run-dir "$out/throughput-joint" --out "$out/throughput.jsonl" \
     >> "$out/rl_gpu.log" 2>&1 || log "joint throughput did not finish in ${slice}s"
 log "throughput: $(cat "$out/throughput.jsonl" 2>/dev/null | tr '\n' ' ')"
 

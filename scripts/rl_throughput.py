@@ -2,6 +2,7 @@
 
     python scripts/rl_throughput.py --config rl/configs/world.yaml --text-policy rules --mode image --batches 3
     python scripts/rl_throughput.py --config rl/configs/world.yaml --batches 3 --out $OUT/throughput.json
+    python scripts/rl_throughput.py --config rl/configs/world-lm.yaml --set text_generation_batch=512
 
 A rollout is one session played for ``turns`` turns (text sample, image sample and reward per turn);
 the first batch is a warm-up and is not counted.
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import yaml
 
 from rl.config import TrainConfig
 from rl.trainer import Trainer
@@ -27,6 +29,7 @@ class Throughput:
     device: str
     mode: str
     text_policy: str
+    text_generation_batch: int
     image_finetune: str
     rollouts_per_batch: int
     turns: int
@@ -55,7 +58,8 @@ def measure(config: TrainConfig, batches: int) -> Throughput:
     device = torch.cuda.get_device_name() if trainer.accelerator.device.type == "cuda" else platform.processor() or "cpu"
     return Throughput(
         device=f"{device} ({trainer.accelerator.device}, {torch.get_num_threads()} threads)", mode=config.mode,
-        text_policy=config.text_policy, image_finetune=config.image_finetune,
+        text_policy=config.text_policy, text_generation_batch=config.text_generation_batch,
+        image_finetune=config.image_finetune,
         rollouts_per_batch=config.sessions_per_step * config.group_size, turns=config.turns,
         rollouts_per_second=round(rollouts / seconds, 4), turn_samples_per_second=round(rollouts * config.turns / seconds, 3),
         seconds_by_part={k: round(v / batches, 3) for k, v in parts.items()}, train_step_seconds=step["seconds"],
@@ -73,10 +77,12 @@ def main() -> None:
     parser.add_argument("--cpu", action="store_true")
     parser.add_argument("--run-dir", type=Path, default=Path("rl/runs/throughput"))
     parser.add_argument("--out", type=Path, default=None, help="append the result as one JSON line here")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any other config field")
     args = parser.parse_args()
+    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
     config = TrainConfig.from_yaml(args.config, mode=args.mode, text_policy=args.text_policy,
                                    image_finetune=args.image_finetune, threads=args.threads, cpu=args.cpu or None,
-                                   out=args.run_dir, resume=False, progress=False, eval_sessions=0)
+                                   out=args.run_dir, resume=False, progress=False, eval_sessions=0, **overrides)
     result = json.dumps(asdict(measure(config, args.batches)))
     print(result)
     if args.out:

@@ -58,6 +58,23 @@ def test_sampling_is_reproducible_under_a_seed(policy: LLMTextPolicy) -> None:
         assert sample.thought.intent.text  # parsed, or the raw instruction when malformed
 
 
+
+def test_generating_in_smaller_batches_keeps_greedy_answers_and_the_request_order() -> None:
+    requests = REQUESTS * 3  # 9 requests: batches of 2 leave a last batch of 1
+    whole = tiny_policy(generation_batch=64).sample(requests, temperature=0.0, seed=0)
+    split = tiny_policy(generation_batch=2).sample(requests, temperature=0.0, seed=0)
+    assert [s.completion_ids.tolist() for s in split] == [s.completion_ids.tolist() for s in whole]
+    for a, b in zip(split, whole):
+        assert a.prompt_ids.tolist() == b.prompt_ids.tolist()
+        torch.testing.assert_close(a.old_log_probs, b.old_log_probs, atol=1e-5, rtol=0)
+    sampled = tiny_policy(generation_batch=2).sample(requests, temperature=1.0, seed=5)
+    again = tiny_policy(generation_batch=2).sample(requests, temperature=1.0, seed=5)
+    assert [s.completion_ids.tolist() for s in sampled] == [s.completion_ids.tolist() for s in again]
+    # each batch draws its own noise: the same requests in two batches are not sampled alike
+    assert sampled[0].completion_ids.tolist() != sampled[3].completion_ids.tolist()
+    with pytest.raises(ValueError, match="generation_batch"):
+        tiny_policy(generation_batch=0)
+
 def test_completion_stops_at_the_first_end_of_turn_token(policy: LLMTextPolicy) -> None:
     eos = policy.tokenizer.eos_token_id
     generated = torch.tensor([5, 6, eos, eos, eos])
