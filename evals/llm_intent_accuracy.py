@@ -100,11 +100,21 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
+def _shown(model: str | None) -> str | None:
+    """A model folder under the working directory as a relative path (reports do not name this machine)."""
+    if model is None or not Path(model).is_absolute():
+        return model
+    try:
+        return str(Path(model).relative_to(Path.cwd()))
+    except ValueError:
+        return model
+
+
 def main(args: Args) -> dict:
     path = Path(args.split) if args.split.endswith(".jsonl") else SPLITS / f"{args.split}.jsonl"
     sessions = read_world_sessions(path)
     sessions = sessions[: args.sessions] if args.sessions else sessions
-    results = {"split": str(path), "sessions": len(sessions), "reasoners": {}}
+    results = {"split": _shown(str(path)), "sessions": len(sessions), "reasoners": {}}
     for name in args.reasoners:
         model_reasoner = name in ("llm", "vlm", "world-lm")
         options = {"max_new_tokens": args.max_new_tokens} if model_reasoner else {}
@@ -120,7 +130,7 @@ def main(args: Args) -> dict:
                 correct = sum(row["correct"] for row in rows)
                 print(f"  {name}: {number}/{len(sessions)} sessions, {correct}/{len(rows)} correct", flush=True)
         summary = summarize(rows)
-        summary.update(model=getattr(reasoner, "model_name", None), load_seconds=round(loaded - started, 1),
+        summary.update(model=_shown(getattr(reasoner, "model_name", None)), load_seconds=round(loaded - started, 1),
                        seconds_per_turn=round((time.perf_counter() - loaded) / max(1, len(rows)), 3),
                        examples=rows[:5])
         results["reasoners"][name] = summary

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from evals.llm_intent_accuracy import Args, main
 
 
-def test_rule_intents_are_exact_at_every_turn_and_the_raw_instruction_is_not(tmp_path) -> None:
+def test_rule_intents_are_exact_at_every_turn_and_the_raw_instruction_is_not(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     out = tmp_path / "accuracy.json"
     results = main(Args(split="world-test", sessions=4, reasoners=["rules", "passthrough"], out=out))
     rules, raw = results["reasoners"]["rules"], results["reasoners"]["passthrough"]
@@ -17,5 +19,6 @@ def test_rule_intents_are_exact_at_every_turn_and_the_raw_instruction_is_not(tmp
     assert raw["intent_accuracy"] < 1.0
     assert sorted(raw["by_turn"]) == list(range(1, turns + 1))
     assert min(raw["by_turn"].values()) <= raw["intent_accuracy"] <= max(raw["by_turn"].values())
+    assert results["split"] == "evals/splits/world-test.jsonl"  # reports do not name the machine's folders
     saved = json.loads(out.read_text())["reasoners"]["passthrough"]
     assert saved["by_turn"] == {str(k): v for k, v in raw["by_turn"].items()}
