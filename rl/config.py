@@ -68,11 +68,6 @@ class TrainConfig(BaseModel):
     """Noise level ``a`` of the Flow-GRPO SDE (``sigma_t = a * sqrt(t / (1 - t))``)."""
     keep_unchanged: bool = True
     """Copy the input where the editor's change gate stays shut (as the shipped editor does)."""
-    screen_sessions: int = Field(0, ge=0)
-    """Online difficulty filtering; 0: off. Each step plays ``screen_sessions`` x ``sessions_per_step`` drawn
-    sessions once with the greedy policy and trains on those it fails (an IF below 1 at some turn, by the
-    reward), topped up with passed ones if too few fail. A group only teaches where its rollouts differ;
-    on a session greedy already passes they differ by sampling slips, which do not move the greedy answer."""
     train_sessions: int = Field(2000, ge=1)
     """Size of the generated training pool (never the evaluation splits)."""
     session_seed: int = 7

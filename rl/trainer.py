@@ -51,10 +51,9 @@ from rl.text_policy import pad_log_probs, text_policy_loss
 LOG_KEYS = (
     "step", "reward", "reward_per_turn", "IF", "CC", "GA", "IF_per_turn", "filtered_fraction", "kl",
     "image_clip_fraction", "text_clip_fraction", "image_loss", "text_loss", "loss", "rollouts", "seconds",
-    "rollout_seconds", "update_seconds", "screen_fail_fraction",
+    "rollout_seconds", "update_seconds",
 )
-"""Keys of every line of ``log.jsonl``: per-turn lists are turn 1 first; ``seconds`` is the step's wall time;
-``screen_fail_fraction``: of the screened sessions, the share greedy failed (None without screening)."""
+"""Keys of every line of ``log.jsonl``: per-turn lists are turn 1 first; ``seconds`` is the step's wall time."""
 
 
 @dataclass
@@ -224,7 +223,6 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self._parameter_groups(), weight_decay=0.0)
         self.policy, self.optimizer = self.accelerator.prepare(self.policy, self.optimizer)
         self.step = 0
-        self.screen_fail_fraction: float | None = None
         if self.checkpoint is not None:
             self._load(self.checkpoint)
 
@@ -308,36 +306,15 @@ class Trainer:
         config = self.config
         process = self.accelerator.process_index
         rng = random.Random(f"{config.seed}:{self.step}:{process}")
+        sessions = rng.sample(self.sessions, min(config.sessions_per_step, len(self.sessions)))
         policy = self.accelerator.unwrap_model(self.policy)
         policy.eval()
-        seed = config.seed * 1_000_003 + self.step * 101 + process
         with self._full_parameters():
-            if config.screen_sessions:
-                sessions = self._screened_sessions(rng, policy.image, seed)
-            else:
-                sessions = rng.sample(self.sessions, min(config.sessions_per_step, len(self.sessions)))
             return collect_groups(
                 sessions, text_policy=self.text_policy, image_policy=policy.image, reward=self.reward,
                 group_size=config.group_size, turns=config.turns, temperature=config.temperature,
-                seed=seed, size=config.image_size,
+                seed=config.seed * 1_000_003 + self.step * 101 + process, size=config.image_size,
             )
-
-    def _screened_sessions(self, rng: random.Random, image_policy: FlowImagePolicy, seed: int) -> list[WorldSession]:
-        """``sessions_per_step`` sessions, those the greedy policy fails first (online difficulty filtering).
-
-        The screen costs one greedy rollout per candidate, an eighth of a group of 8; the reward alone
-        judges failure, so no teacher is consulted.
-        """
-        config = self.config
-        wanted = min(config.sessions_per_step, len(self.sessions))
-        candidates = rng.sample(self.sessions, min(wanted * config.screen_sessions, len(self.sessions)))
-        played = collect_groups(candidates, text_policy=self.text_policy, image_policy=image_policy,
-                                reward=self.reward, group_size=1, turns=config.turns, temperature=0.0,
-                                seed=seed, size=config.image_size, stochastic=False)
-        failed = [group.tensor("if_").min().item() < 1.0 for group in played]
-        self.screen_fail_fraction = sum(failed) / len(failed)
-        ranked = [s for s, f in zip(candidates, failed) if f] + [s for s, f in zip(candidates, failed) if not f]
-        return ranked[:wanted]
 
     def _full_parameters(self) -> contextlib.AbstractContextManager[Any]:
         """Sampling calls the unwrapped modules directly, so under FSDP (v1) their shards are gathered first."""
@@ -403,7 +380,6 @@ class Trainer:
             "seconds": round(seconds, 3),
             "rollout_seconds": round(rollout_seconds, 3),
             "update_seconds": round(seconds - rollout_seconds, 3),
-            "screen_fail_fraction": self.screen_fail_fraction,
         }
 
     # ------------------------------------------------------------------ checkpoints

@@ -318,30 +318,3 @@ def test_skipping_filtered_turns_in_the_update_leaves_the_gradient_unchanged(tmp
             parameter.copy_(value)
     for a, b in zip(whole, gradients(kept)):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
-
-
-class FailsSessionsReward(PixelReward):
-    """IF 0 on every turn of the named sessions, 1 elsewhere."""
-
-    def __init__(self, failing: set[str]) -> None:
-        self.failing = failing
-
-    def score(self, rollout: RolloutTurns) -> list[TurnScores]:
-        if_ = 0.0 if rollout.session.id in self.failing else 1.0
-        return [TurnScores(if_=if_, cc=s.cc, ga=s.ga) for s in super().score(rollout)]
-
-
-def test_screening_trains_on_the_sessions_the_greedy_policy_fails(tmp_path):
-    config = small_config(tmp_path, screen_sessions=4, sessions_per_step=2)  # screens all 4 sessions
-    failing = {SESSIONS[2].id}
-    run = trainer(config, reward=FailsSessionsReward(failing))
-    groups = run.rollouts()
-    assert groups[0].session.id == SESSIONS[2].id and len(groups) == 2  # the failed one, topped up with a passed one
-    assert len(groups[0].rollouts) == config.group_size
-    assert run.screen_fail_fraction == 0.25
-    assert run.train_step()["screen_fail_fraction"] is not None
-
-    unscreened = trainer(small_config(tmp_path / "plain"), reward=FailsSessionsReward(failing))
-    unscreened.train_step()
-    last = json.loads((tmp_path / "plain" / "run" / "log.jsonl").read_text().splitlines()[-1])
-    assert last["screen_fail_fraction"] is None
