@@ -2,6 +2,8 @@
 
     python scripts/train_world_lm.py                       # rl/adapters/world-lm-sft (about 20 min, 2 threads)
     python scripts/rl_eval.py --text-policy llm --text-model rl/adapters/world-lm-sft --out DIR
+    python scripts/train_world_lm.py --init rl/adapters/world-lm-sft --data-seed 11 --sessions 4000 \
+        --steps 500 --learning-rate 2e-4 --out DIR --work-dir DIR2   # more supervision of a trained world LM
 
 The tokenizer is learned from the training prompts and answers themselves (a rerun that resumes
 from a checkpoint in ``--work-dir`` reuses the checkpoint's tokenizer); then TRL's
@@ -20,7 +22,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.trainer_utils import get_last_checkpoint
 
 from edit_agent.reasoners import iccot
@@ -47,23 +49,36 @@ def main() -> None:
     parser.add_argument("--vocab-size", type=int, default=1024)
     parser.add_argument("--shape", type=json.loads, default={}, help='WorldLMShape overrides, e.g. {"layers": 3}')
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-seed", type=int, default=SFTArgs.data_seed,
+                        help="generator seed of the training sessions (another seed: sessions not trained on before)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue training a world LM folder (its tokenizer and weights)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     sft = SFTArgs(out=args.out, work_dir=args.work_dir, sessions=args.sessions, min_turns=args.min_turns,
-                  max_turns=args.max_turns, seed=args.seed, max_steps=args.steps, batch_size=args.batch_size,
+                  max_turns=args.max_turns, seed=args.seed, data_seed=args.data_seed, max_steps=args.steps,
+                  batch_size=args.batch_size,
                   learning_rate=args.learning_rate, warmup_steps=max(1, args.steps // 20),
                   save_steps=max(50, args.steps // 10), logging_steps=25, model=None)
     started = time.perf_counter()
     checkpoint = get_last_checkpoint(str(args.work_dir)) if args.work_dir.is_dir() else None
-    if checkpoint is not None:  # the token ids the checkpoint's weights were trained on
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    if args.init is not None:  # resuming from work_dir still works: the Trainer loads the checkpoint's weights
+        tokenizer = AutoTokenizer.from_pretrained(args.init, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(args.init, local_files_only=True)
+        config = model.config
+        shape = WorldLMShape(hidden_size=config.hidden_size, layers=config.num_hidden_layers,
+                             heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
+                             max_positions=config.max_position_embeddings)
     else:
-        tokenizer = train_tokenizer(corpus(sft), vocab_size=args.vocab_size)
-    shape = replace(WorldLMShape(), **args.shape)
-    model = new_world_lm(tokenizer, shape, seed=args.seed)
+        if checkpoint is not None:  # the token ids the checkpoint's weights were trained on
+            tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+        else:
+            tokenizer = train_tokenizer(corpus(sft), vocab_size=args.vocab_size)
+        shape = replace(WorldLMShape(), **args.shape)
+        model = new_world_lm(tokenizer, shape, seed=args.seed)
     print(f"world LM: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
           f"vocabulary {len(tokenizer)}, {shape}")
     train_full(model, tokenizer, sft)
