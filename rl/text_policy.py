@@ -117,6 +117,10 @@ def forget_gguf_quantization(model: Any) -> None:
         quantizer.remove_quantization_config(model)
 
 
+DEFAULT_GENERATION_BATCH = 32
+"""Requests decoded at once by default: the fastest on a CPU (``evals/reports/rl_world_lm.md``)."""
+
+
 class LLMTextPolicy:
     """The ``llm`` reasoner's model with a trainable peft LoRA, as a :class:`~rl.interfaces.TextPolicy`.
 
@@ -128,9 +132,9 @@ class LLMTextPolicy:
         lora_config: a peft ``LoraConfig`` for a fresh LoRA (default :func:`default_lora_config`).
         max_new_tokens: budget of one answer (trace and instruction).
         generation_batch: requests generated (and re-scored for ``old_log_probs``) per forward batch.
-            Decoding time grows faster than the batch on a CPU (every step copies the whole KV cache,
-            and the batch runs as long as its longest answer), so 32 at a time is about 3x faster
-            there than 512; on a GPU a larger batch pays.
+            On a CPU decoding time grows faster than the batch (a batch also decodes until its longest
+            answer ends): 512 world-LM requests sample 3.6x faster 32 at a time than at once. On a GPU a
+            larger batch pays.
         device, dtype, gguf_file: as :class:`LLMReasoner`.
 
     Example (needs the SmolLM2 package; about a minute to load)::
@@ -150,7 +154,7 @@ class LLMTextPolicy:
         lora: ModelSource | None = None,
         lora_config: Any | None = None,
         max_new_tokens: int = 160,
-        generation_batch: int = 32,
+        generation_batch: int = DEFAULT_GENERATION_BATCH,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         gguf_file: str | None = None,
@@ -176,7 +180,7 @@ class LLMTextPolicy:
         policy.model_name = reasoner.model_name
         policy.tokenizer = reasoner.tokenizer
         policy.max_new_tokens = options.pop("max_new_tokens", reasoner.max_new_tokens)
-        policy.generation_batch = options.pop("generation_batch", 32)
+        policy.generation_batch = options.pop("generation_batch", DEFAULT_GENERATION_BATCH)
         if isinstance(reasoner.model, PeftModel):
             for name, parameter in reasoner.model.named_parameters():
                 parameter.requires_grad_("lora_" in name)

@@ -58,7 +58,6 @@ def test_sampling_is_reproducible_under_a_seed(policy: LLMTextPolicy) -> None:
         assert sample.thought.intent.text  # parsed, or the raw instruction when malformed
 
 
-
 def test_generating_in_smaller_batches_keeps_greedy_answers_and_the_request_order() -> None:
     requests = REQUESTS * 3  # 9 requests: batches of 2 leave a last batch of 1
     whole = tiny_policy(generation_batch=64).sample(requests, temperature=0.0, seed=0)
@@ -74,6 +73,7 @@ def test_generating_in_smaller_batches_keeps_greedy_answers_and_the_request_orde
     assert sampled[0].completion_ids.tolist() != sampled[3].completion_ids.tolist()
     with pytest.raises(ValueError, match="generation_batch"):
         tiny_policy(generation_batch=0)
+
 
 def test_completion_stops_at_the_first_end_of_turn_token(policy: LLMTextPolicy) -> None:
     eos = policy.tokenizer.eos_token_id
