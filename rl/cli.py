@@ -37,8 +37,24 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def load_config(args: argparse.Namespace):
+def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """``--set FIELD=VALUE`` items as config overrides, each VALUE read as YAML.
+
+    >>> parse_overrides(["sessions_per_step=128", "filtering=false"])
+    {'sessions_per_step': 128, 'filtering': False}
+    """
     import yaml
+
+    overrides = {}
+    for item in items:
+        field, separator, value = item.partition("=")
+        if not separator:
+            raise TrainConfigError(f"--set needs FIELD=VALUE; got {item!r}")
+        overrides[field.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def load_config(args: argparse.Namespace):
     from pydantic import ValidationError
 
     from rl.config import TrainConfig
@@ -46,12 +62,7 @@ def load_config(args: argparse.Namespace):
     if not args.config.is_file():
         raise TrainConfigError(f"No config file at {args.config}.")
     overrides = {"out": args.out, "steps": args.steps, "seed": args.seed,
-                 "progress": False if args.no_progress else None}
-    for item in args.set:
-        field, separator, value = item.partition("=")
-        if not separator:
-            raise TrainConfigError(f"--set needs FIELD=VALUE; got {item!r}")
-        overrides[field.strip()] = yaml.safe_load(value)
+                 "progress": False if args.no_progress else None, **parse_overrides(args.set)}
     try:
         return TrainConfig.from_yaml(args.config, **overrides)
     except (ValidationError, ValueError) as error:

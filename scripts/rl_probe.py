@@ -16,6 +16,10 @@ Both run text-only GRPO on turn 1 (``rl/configs/world-lm.yaml`` with ``mode: tex
 
 Each line of ``<out>/probe.jsonl`` is a step's rollout statistics or an ``{"eval": ...}`` record.
 
+    python scripts/rl_probe.py greedy --out DIR --set text_model=rl/adapters/world-lm-sft-5k
+
+``greedy`` trains nothing: it is the held-out check alone, for any text model (``greedy.json``).
+
     python scripts/rl_probe.py samples --out rl/runs/probe-samples
 
 ``samples`` trains nothing: on ``--prompts`` fresh first turns it measures what GRPO has to learn from. Greedy
@@ -31,16 +35,15 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-
 from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.records import TurnRequest
 from edit_agent.world.generator import generate_sessions
-from edit_agent.world.render import render
 from edit_agent.world.sessions import WorldSession
+from rl.cli import parse_overrides
 from rl.config import TrainConfig
 from rl.interfaces import TextPolicy
 from rl.rollout import collect_groups
+from rl.sft import session_requests
 from rl.trainer import Trainer, build_image_policy, build_reward, build_text_policy, make_batch
 
 PROBE_DEFAULTS = {"mode": "text", "turns": 1, "sessions_per_step": 32, "group_size": 8, "temperature": 1.0,
@@ -49,19 +52,16 @@ PROBE_DEFAULTS = {"mode": "text", "turns": 1, "sessions_per_step": 32, "group_si
 """A pool of 20,000 training sessions, so that a probe of a few thousand draws sees few prompts twice."""
 
 
-def first_turn_requests(sessions: list[WorldSession], size: int) -> list[TurnRequest]:
-    """The turn-1 request of each session, as a rollout makes it (no history; the start image at ``size``)."""
-    requests = []
-    for session in sessions:
-        image = render(session.start, size)
-        requests.append(TurnRequest(instruction=session.turns[0].instruction, history=(), image=image,
-                                    source_image=image))
-    return requests
-
-
-def rule_intents(requests: list[TurnRequest]) -> list[str]:
+def first_turns(sessions: list[WorldSession], size: int) -> tuple[list[TurnRequest], list[str]]:
+    """Each session's turn-1 request, as a rollout makes it, and the rule reasoner's intent for it."""
     reasoner = RuleReasoner()
-    return [reasoner.reconstruct(request).intent.text for request in requests]
+    pairs = [next(session_requests(session, reasoner, size=size)) for session in sessions]
+    return [request for request, _ in pairs], [thought.intent.text for _, thought in pairs]
+
+
+def held_out_first_turns(count: int, size: int) -> tuple[list[TurnRequest], list[str]]:
+    """The accuracy check's sessions: generated with a seed of their own, never drawn for training."""
+    return first_turns(generate_sessions(count, turns=1, seed=4242, prefix="probe-held-out"), size)
 
 
 def greedy_right(policy: TextPolicy, requests: list[TurnRequest], truth: list[str]) -> list[bool]:
@@ -75,8 +75,7 @@ def sample_statistics(config: TrainConfig, count: int) -> dict:
     the reward ranks the right intents against the wrong ones in those groups."""
     text, image, reward = build_text_policy(config), build_image_policy(config), build_reward(config)
     sessions = generate_sessions(count, turns=1, seed=99, prefix="probe-samples")
-    requests = first_turn_requests(sessions, config.image_size)
-    truth = rule_intents(requests)
+    requests, truth = first_turns(sessions, config.image_size)
     greedy = greedy_right(text, requests, truth)
     result: dict = {"prompts": count, "greedy_accuracy": _mean(greedy)}
     for temperature in (0.7, 1.0):
@@ -111,7 +110,7 @@ def _mean(values: list[float] | list[bool]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["fixed", "held-out", "samples"])
+    parser.add_argument("kind", choices=["fixed", "held-out", "samples", "greedy"])
     parser.add_argument("--config", type=Path, default=Path("rl/configs/world-lm.yaml"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=60)
@@ -123,8 +122,16 @@ def main() -> None:
     args = parser.parse_args()
 
     overrides = {**PROBE_DEFAULTS, "out": args.out, "steps": args.steps}
-    overrides.update({k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)})
+    overrides.update(parse_overrides(args.set))
     config = TrainConfig.from_yaml(args.config, **overrides)
+    if args.kind == "greedy":
+        args.out.mkdir(parents=True, exist_ok=True)
+        requests, truth = held_out_first_turns(args.held_out, config.image_size)
+        result = {"text_model": config.text_model, "sessions": args.held_out,
+                  "greedy_turn1_accuracy": _mean(greedy_right(build_text_policy(config), requests, truth))}
+        (args.out / "greedy.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result))
+        return
     if args.kind == "samples":
         args.out.mkdir(parents=True, exist_ok=True)
         statistics = sample_statistics(config, args.prompts)
@@ -136,11 +143,7 @@ def main() -> None:
         sessions = generate_sessions(args.sessions, turns=config.turns, seed=config.session_seed, prefix="rl-train")
         config = config.model_copy(update={"sessions_per_step": args.sessions})
     trainer = Trainer(config, sessions=sessions)
-    held_out = []
-    if args.kind == "held-out":
-        held_out = generate_sessions(args.held_out, turns=1, seed=4242, prefix="probe-held-out")
-    requests = first_turn_requests(held_out, config.image_size)
-    truth = rule_intents(requests)
+    requests, truth = held_out_first_turns(args.held_out if args.kind == "held-out" else 0, config.image_size)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "probe.jsonl").open("w", encoding="utf-8") as log:
         def write(record: dict) -> None:

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import yaml
 
+from rl.cli import parse_overrides
 from rl.config import TrainConfig
 from rl.trainer import Trainer
 
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="append the result as one JSON line here")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any other config field")
     args = parser.parse_args()
-    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = parse_overrides(args.set)
     config = TrainConfig.from_yaml(args.config, mode=args.mode, text_policy=args.text_policy,
                                    image_finetune=args.image_finetune, threads=args.threads, cpu=args.cpu or None,
                                    out=args.run_dir, resume=False, progress=False, eval_sessions=0, **overrides)
