@@ -8,6 +8,9 @@ A row is ``label=folder[,folder...]`` (several folders: seeds, shown as mean and
 is an ``edit-agent train`` run (``eval/summary.json``, ``log.jsonl``, ``config.yaml``) or an
 ``rl_eval.py`` output (``summary.json``: a policy evaluated without training). Writes
 ``table.md`` (pasted into the report) and ``per_turn.png`` (one line per row, seeds averaged).
+Where every folder also holds the evaluation's ``turns.jsonl``, ``table.md`` ends with a paired
+comparison of each run against the first row on the same sessions: how many turn-1 intents changed,
+and how many sessions gained or lost success at the last turn.
 """
 
 from __future__ import annotations
@@ -44,6 +47,41 @@ def session_success(summary: dict[str, Any]) -> float:
     return float(summary["per_turn"]["SR"][-1])
 
 
+def turns(folder: Path) -> dict[tuple[str, int], dict[str, Any]] | None:
+    """The evaluation's per-turn rows by (session, turn), or None where the folder does not keep them."""
+    for path in (folder / "eval" / "turns.jsonl", folder / "turns.jsonl"):
+        if path.is_file():
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            return {(row["session"], row["turn"]): row for row in rows}
+    return None
+
+
+def paired_changes(base: dict[tuple[str, int], dict[str, Any]], run: dict[tuple[str, int], dict[str, Any]]) -> str:
+    """One table line's cells: turn-1 intents changed (IF up / down), last-turn successes gained / lost."""
+    first = [key for key in base if key[1] == 1]
+    changed = [key for key in first if run[key]["intent"] != base[key]["intent"]]
+    up = sum(run[key]["IF"] > base[key]["IF"] for key in changed)
+    down = sum(run[key]["IF"] < base[key]["IF"] for key in changed)
+    last_turn = max(turn for _, turn in base)
+    last = [key for key in base if key[1] == last_turn]
+    gained = sum(run[key]["SR"] > base[key]["SR"] for key in last)
+    lost = sum(run[key]["SR"] < base[key]["SR"] for key in last)
+    return f"{len(changed)} of {len(first)} | {up} / {down} | {gained} / {lost}"
+
+
+def paired_table(rows: list[tuple[str, list[Path]]]) -> list[str]:
+    """Each run against the first row's (single) run, on the same sessions; empty where turns are missing."""
+    runs = [(label, folder, turns(folder)) for label, folders in rows for folder in folders]
+    if any(rows_by_key is None for _, _, rows_by_key in runs) or len(rows[0][1]) != 1:
+        return []
+    (base_label, _, base), *others = runs
+    lines = [f"Against {base_label}, on the same sessions:", "",
+             "| run | turn-1 intents changed | turn-1 IF up / down | sessions succeeding at the last turn: gained / lost |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {label} ({folder.name}) | {paired_changes(base, rows_by_key)} |" for label, folder, rows_by_key in others]
+    return lines + [""]
+
+
 def cell(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
@@ -66,9 +104,11 @@ def main() -> None:
     lines = ["| row | runs | IF | CC | GA | SR at the last turn | steps x rollouts | train wall time | device |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     curves = {}
+    rows = []
     for row in args.row:
         label, _, folders = row.partition("=")
         runs = [Path(folder) for folder in folders.split(",")]
+        rows.append((label, runs))
         summaries = [evaluation(folder) for folder in runs]
         budgets = [budget(folder) for folder in runs]
         curves[label] = mean_per_turn(summaries)
@@ -85,6 +125,7 @@ def main() -> None:
         lines += [f"| {label} | " + " | ".join(f"{v:.3f}" for v in curve["per_turn"][metric]) + " |"
                   for label, curve in curves.items()]
         lines.append("")
+    lines += paired_table(rows)
     (args.out / "table.md").write_text("\n".join(lines))
     plot_per_turn(curves, args.out / "per_turn.png")
     print("\n".join(lines))

@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--text-policy", default="rules", choices=["llm", "rules", "raw"])
     parser.add_argument("--text-model", default=None, help="base model of the llm text policy (default SmolLM2)")
     parser.add_argument("--text-adapter", default=None, help="LoRA adapter folder of the llm text policy")
+    parser.add_argument("--max-new-tokens", type=int, default=192,
+                        help="text budget of the llm text policy (192: as rl/configs/world-lm.yaml and the world-lm reasoner)")
     parser.add_argument("--steps", type=int, default=4, help="ODE steps of the editor")
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--turns", type=int, default=5)
@@ -36,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = TrainConfig(mode="image", text_policy=args.text_policy, text_model=args.text_model,
-                         text_adapter=args.text_adapter)
+                         text_adapter=args.text_adapter, text_max_new_tokens=args.max_new_tokens)
     text = build_text_policy(config, device="cuda" if torch.cuda.is_available() else "cpu")
     image = FlowImagePolicy(FlowEditorModel.load(args.editor), steps=args.steps, window=(0, 1))
     if torch.cuda.is_available():
