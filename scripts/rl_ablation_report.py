@@ -26,10 +26,14 @@ from evals.reports import plot_per_turn
 METRICS = ("IF", "CC", "GA", "SR")
 
 
+def evaluation_file(folder: Path, name: str) -> Path | None:
+    """``name`` from a train run's ``eval/`` or an ``rl_eval.py`` output folder, or None where neither has it."""
+    return next((path for path in (folder / "eval" / name, folder / name) if path.is_file()), None)
+
+
 def evaluation(folder: Path) -> dict[str, Any]:
-    for path in (folder / "eval" / "summary.json", folder / "summary.json"):
-        if path.is_file():
-            return json.loads(path.read_text())
+    if (path := evaluation_file(folder, "summary.json")) is not None:
+        return json.loads(path.read_text())
     raise SystemExit(f"{folder}: no eval/summary.json or summary.json (evaluate the run first)")
 
 
@@ -49,11 +53,10 @@ def session_success(summary: dict[str, Any]) -> float:
 
 def turns(folder: Path) -> dict[tuple[str, int], dict[str, Any]] | None:
     """The evaluation's per-turn rows by (session, turn), or None where the folder does not keep them."""
-    for path in (folder / "eval" / "turns.jsonl", folder / "turns.jsonl"):
-        if path.is_file():
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            return {(row["session"], row["turn"]): row for row in rows}
-    return None
+    if (path := evaluation_file(folder, "turns.jsonl")) is None:
+        return None
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(row["session"], row["turn"]): row for row in rows}
 
 
 def paired_changes(base: dict[tuple[str, int], dict[str, Any]], run: dict[tuple[str, int], dict[str, Any]]) -> str:

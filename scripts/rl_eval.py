@@ -17,6 +17,7 @@ import torch
 
 from edit_agent.editors.world import DEFAULT_WEIGHTS
 from edit_agent.flow.model import FlowEditorModel
+from edit_agent.reasoners.world_lm import WORLD_LM_MAX_NEW_TOKENS
 from rl.config import TrainConfig
 from rl.image_policy import FlowImagePolicy
 from rl.trainer import build_text_policy, evaluate
@@ -28,8 +29,8 @@ def main() -> None:
     parser.add_argument("--text-policy", default="rules", choices=["llm", "rules", "raw"])
     parser.add_argument("--text-model", default=None, help="base model of the llm text policy (default SmolLM2)")
     parser.add_argument("--text-adapter", default=None, help="LoRA adapter folder of the llm text policy")
-    parser.add_argument("--max-new-tokens", type=int, default=192,
-                        help="text budget of the llm text policy (192: as rl/configs/world-lm.yaml and the world-lm reasoner)")
+    parser.add_argument("--max-new-tokens", type=int, default=WORLD_LM_MAX_NEW_TOKENS,
+                        help="text budget of the llm text policy (default: the world-lm reasoner's, as in world-lm.yaml)")
     parser.add_argument("--steps", type=int, default=4, help="ODE steps of the editor")
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--turns", type=int, default=5)

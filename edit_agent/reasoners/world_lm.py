@@ -18,6 +18,10 @@ from edit_agent.reasoners.llm import LLMReasoner
 WORLD_POLICY = Path(__file__).resolve().parent.parent / "weights" / "world_policy"
 
 
+WORLD_LM_MAX_NEW_TOKENS = 192
+"""Budget for a world-LM answer: the longest run to about 175 tokens, so the llm reasoner's 160 cuts some off."""
+
+
 class WorldLMReasoner(LLMReasoner):
     """The ``llm`` reasoner over the shipped world policy (or ``model``: another world LM folder)."""
 
@@ -27,7 +31,7 @@ class WorldLMReasoner(LLMReasoner):
     def availability() -> str | None:
         return None if (WORLD_POLICY / "config.json").is_file() else f"no world policy weights at {WORLD_POLICY}"
 
-    def __init__(self, model: str | Path | None = None, *, max_new_tokens: int = 192, **options: Any) -> None:
+    def __init__(self, model: str | Path | None = None, *, max_new_tokens: int = WORLD_LM_MAX_NEW_TOKENS, **options: Any) -> None:
         folder = Path(model) if model is not None else WORLD_POLICY
         if not (folder / "config.json").is_file():
             raise ModelUnavailableError(f"No world policy at {folder} (a transformers folder with config.json).")
