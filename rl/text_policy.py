@@ -130,6 +130,10 @@ class LLMTextPolicy:
         tokenizer: needed with a model object.
         lora: an adapter folder to start from (e.g. ``rl/adapters/world-sft``); else a fresh LoRA.
         lora_config: a peft ``LoraConfig`` for a fresh LoRA (default :func:`default_lora_config`).
+        finetune: ``lora`` trains a peft LoRA; ``full`` trains every weight of the model itself (for a
+            model small enough to fine-tune whole, like the world LM: it was supervised that way, and
+            a LoRA on its attention alone cannot reach the MLPs that hold most of what it learnt).
+            :meth:`save` then writes a plain model folder that :class:`LLMReasoner` loads as it is.
         max_new_tokens: budget of one answer (trace and instruction).
         generation_batch: requests generated (and re-scored for ``old_log_probs``) per forward batch.
             On a CPU decoding time grows faster than the batch (a batch also decodes until its longest
@@ -155,18 +159,26 @@ class LLMTextPolicy:
         lora_config: Any | None = None,
         max_new_tokens: int = 160,
         generation_batch: int = DEFAULT_GENERATION_BATCH,
+        finetune: str = "lora",
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         gguf_file: str | None = None,
     ) -> None:
         if generation_batch < 1:
             raise ValueError(f"generation_batch must be at least 1, got {generation_batch}")
+        if finetune not in ("lora", "full"):
+            raise ValueError(f"finetune must be 'lora' or 'full', got {finetune!r}")
+        if finetune == "full" and (lora is not None or lora_config is not None):
+            raise ValueError("finetune='full' trains the model's own weights: it takes no LoRA adapter or LoRA config")
         self.generation_batch = generation_batch
         loader = LLMReasoner(model, tokenizer=tokenizer, device=device, dtype=dtype, gguf_file=gguf_file)
         self.model_name = loader.model_name
         self.tokenizer = loader.tokenizer
         self.max_new_tokens = max_new_tokens
-        self.model = self._with_lora(loader.model, lora, lora_config)
+        if finetune == "full":
+            self.model = self._all_trainable(loader.model)
+        else:
+            self.model = self._with_lora(loader.model, lora, lora_config)
 
     @classmethod
     def from_reasoner(cls, reasoner: LLMReasoner, **options: Any) -> LLMTextPolicy:
@@ -193,6 +205,13 @@ class LLMTextPolicy:
     def load(cls, folder: ModelSource, model: ModelSource | Any | None = None, **options: Any) -> LLMTextPolicy:
         """A policy that continues training the adapter saved in ``folder`` (see :meth:`save`)."""
         return cls(model, lora=folder, **options)
+
+    @staticmethod
+    def _all_trainable(model: Any) -> Any:
+        forget_gguf_quantization(model)
+        for parameter in model.parameters():
+            parameter.requires_grad_(True)
+        return model
 
     @staticmethod
     def _with_lora(model: Any, lora: ModelSource | None, lora_config: Any | None) -> Any:
@@ -302,9 +321,18 @@ class LLMTextPolicy:
     def trainable_parameters(self) -> Iterator[torch.nn.Parameter]:
         return (parameter for parameter in self.model.parameters() if parameter.requires_grad)
 
+    @property
+    def is_lora(self) -> bool:
+        from peft import PeftModel
+
+        return isinstance(self.model, PeftModel)
+
     def save(self, folder: str | Path) -> None:
-        """Write the LoRA adapter (peft ``save_pretrained``): ``LLMReasoner(lora=folder)`` loads it."""
+        """Write what is trained: the LoRA adapter (``LLMReasoner(lora=folder)`` loads it), or, for a
+        full fine-tune, the whole model with its tokenizer (``LLMReasoner(folder)`` loads it)."""
         self.model.save_pretrained(str(folder))
+        if not self.is_lora:
+            self.tokenizer.save_pretrained(str(folder))
 
     # -- inference ---------------------------------------------------------------------
 

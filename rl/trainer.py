@@ -426,7 +426,7 @@ def build_text_policy(config: TrainConfig, *, device: torch.device | str | None 
     if config.text_adapter and adapter is None:
         print(f"rl: no adapter at {config.text_adapter}; the text policy starts from a fresh LoRA")
     return LLMTextPolicy(config.text_model, lora=adapter, max_new_tokens=config.text_max_new_tokens,
-                         generation_batch=config.text_generation_batch,
+                         generation_batch=config.text_generation_batch, finetune=config.text_finetune,
                          device=str(device) if device is not None else None)
 
 

@@ -5,7 +5,8 @@
 Folds the run's LoRA (``final/text``) into its base model (the run's ``text_model``) and writes the
 result to ``edit_agent/weights/world_policy/`` (a plain transformers folder: no peft at inference),
 together with ``rl/adapters/world-lm-rl/`` (the adapter itself, to continue training from) and a
-``policy.json`` naming the run it came from. Only the text half ships: the editor stays the shipped
+``policy.json`` naming the run it came from. A run with ``text_finetune: full`` saved a plain folder
+already: it is copied as it is (and trains on from ``text_model: edit_agent/weights/world_policy``). Only the text half ships: the editor stays the shipped
 world editor, so evaluate the shipped pair again (``rl_eval.py --text-model edit_agent/weights/world_policy``);
 a joint run's own ``eval/`` used its RL-trained editor.
 """
@@ -38,17 +39,22 @@ def main() -> None:
     parser.add_argument("--adapter-out", type=Path, default=Path("rl/adapters/world-lm-rl"))
     args = parser.parse_args()
     config = TrainConfig.from_yaml(args.run / "config.yaml")
-    adapter = args.run / "final" / "text"
-    if config.text_model is None or not (adapter / "adapter_config.json").is_file():
-        raise SystemExit(f"{args.run} has no world-LM text adapter (text_model {config.text_model}, {adapter})")
-    # merge beside the destination first, so a failed merge leaves the shipped policy as it was
+    trained = args.run / "final" / "text"
+    is_adapter = (trained / "adapter_config.json").is_file()
+    if config.text_model is None or not (is_adapter or (trained / "config.json").is_file()):
+        raise SystemExit(f"{args.run} has no world-LM text policy (text_model {config.text_model}, {trained})")
+    # build beside the destination first, so a failed merge leaves the shipped policy as it was
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.out.parent) as scratch:
-        merged = merge_adapter(in_repo(config.text_model), adapter, Path(scratch) / "policy")
+        if is_adapter:
+            policy = merge_adapter(in_repo(config.text_model), trained, Path(scratch) / "policy")
+        else:
+            policy = Path(shutil.copytree(trained, Path(scratch) / "policy"))
         if args.out.exists():
             shutil.rmtree(args.out)
-        merged.rename(args.out)
-    shutil.copytree(adapter, args.adapter_out, dirs_exist_ok=True)
+        policy.rename(args.out)
+    if is_adapter:
+        shutil.copytree(trained, args.adapter_out, dirs_exist_ok=True)
     steps = {json.loads(line)["step"] for line in (args.run / "log.jsonl").read_text().splitlines() if line.strip()}
     summary = args.run / "eval" / "summary.json"
     record = {"run": str(args.run), "base": str(config.text_model), "steps": max(steps, default=0), "seed": config.seed,

@@ -137,12 +137,13 @@ def test_smoke_two_joint_steps_change_every_trainable_parameter(tmp_path):
     assert (final / "text" / "choice.pt").exists()
 
 
-def test_smoke_two_joint_steps_with_a_tiny_random_llm_policy(tmp_path):
+@pytest.mark.parametrize("finetune, saved", [("lora", "adapter_config.json"), ("full", "config.json")])
+def test_smoke_two_joint_steps_with_a_tiny_random_llm_policy(tmp_path, finetune, saved):
     from rl.text_policy import LLMTextPolicy
     from tests import model_fixtures
 
     model, tokenizer = model_fixtures.tiny_chat_lm()
-    text = LLMTextPolicy(model, tokenizer=tokenizer, max_new_tokens=6)
+    text = LLMTextPolicy(model, tokenizer=tokenizer, max_new_tokens=6, finetune=finetune)
     run = trainer(small_config(tmp_path, text_lr=1e-2), text=text)
     parameters = run.trainable_parameters()
     assert any(p is q for p in parameters for q in text.trainable_parameters())
@@ -151,7 +152,7 @@ def test_smoke_two_joint_steps_with_a_tiny_random_llm_policy(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(math.isfinite(r["loss"]) and r["text_loss"] != 0 for r in records)
     assert all(not torch.equal(p.detach(), b) for p, b in zip(parameters, before))
-    assert (tmp_path / "run" / "final" / "text" / "adapter_config.json").exists()
+    assert (tmp_path / "run" / "final" / "text" / saved).exists()
 
 
 def test_lora_image_only_trains_the_adapters_and_keeps_the_base(tmp_path):

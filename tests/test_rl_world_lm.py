@@ -94,3 +94,49 @@ def test_a_merged_rl_adapter_gives_the_same_log_probs_without_peft(tokenizer, tm
         for before, after in zip(samples, plain.log_probs(samples)):
             torch.testing.assert_close(after, before.old_log_probs, atol=1e-4, rtol=1e-4)
     assert not list((tmp_path / "merged").glob("adapter_*"))
+
+
+def test_a_full_fine_tune_trains_every_weight_and_saves_a_folder_the_reasoner_loads(tokenizer, tmp_path) -> None:
+    from edit_agent.reasoners.llm import LLMReasoner
+    from rl.text_policy import pad_log_probs, text_policy_loss
+
+    base = save_world_lm(new_world_lm(tokenizer, TINY, seed=3), tokenizer, tmp_path / "base")
+    policy = LLMTextPolicy(str(base), max_new_tokens=6, finetune="full")
+    assert not policy.is_lora
+    names = {name for name, _ in policy.model.named_parameters()}
+    assert not any("lora_" in name for name in names)
+    assert {id(p) for p in policy.trainable_parameters()} == {id(p) for p in policy.model.parameters()}
+    before = {name: p.detach().clone() for name, p in policy.model.named_parameters()}
+    samples = policy.sample([request for request, _ in REQUESTS_AND_THOUGHTS[:3]], temperature=1.0, seed=0)
+    old, mask = pad_log_probs([s.old_log_probs for s in samples])
+    new, _ = pad_log_probs(policy.log_probs(samples))
+    loss, _ = text_policy_loss(new, old, torch.tensor([1.0, -1.0, 0.5]), mask)
+    optimizer = torch.optim.Adam(policy.trainable_parameters(), lr=1e-2)
+    loss.backward()
+    optimizer.step()
+    changed = {name for name, p in policy.model.named_parameters() if not torch.equal(p, before[name])}
+    assert changed == names
+
+    policy.save(tmp_path / "trained")
+    assert not list((tmp_path / "trained").glob("adapter_*"))
+    reloaded = LLMTextPolicy(str(tmp_path / "trained"), max_new_tokens=6, finetune="full")
+    with torch.no_grad():
+        expected = policy.log_probs(samples)
+        for want, got in zip(expected, reloaded.log_probs(samples)):
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    request = REQUESTS_AND_THOUGHTS[0][0]
+    assert LLMReasoner(str(tmp_path / "trained"), max_new_tokens=6).reconstruct(request) == \
+        policy.as_reasoner().reconstruct(request)
+
+
+def test_a_full_fine_tune_takes_no_lora(tokenizer, tmp_path) -> None:
+    from rl.config import TrainConfig
+
+    base = save_world_lm(new_world_lm(tokenizer, TINY, seed=3), tokenizer, tmp_path / "base")
+    with pytest.raises(ValueError, match="no LoRA"):
+        LLMTextPolicy(str(base), finetune="full", lora=tmp_path / "adapter")
+    with pytest.raises(ValueError, match="finetune must be"):
+        LLMTextPolicy(str(base), finetune="everything")
+    with pytest.raises(ValueError, match="text_adapter: null"):
+        TrainConfig(text_finetune="full", text_adapter="rl/adapters/world-sft")
+    assert TrainConfig(text_finetune="full", text_adapter=None).text_finetune == "full"
