@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from trl.trainer.utils import entropy_from_logits, pad, selective_log_softmax
@@ -159,7 +159,7 @@ class LLMTextPolicy:
         lora_config: Any | None = None,
         max_new_tokens: int = 160,
         generation_batch: int = DEFAULT_GENERATION_BATCH,
-        finetune: str = "lora",
+        finetune: Literal["lora", "full"] = "lora",
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         gguf_file: str | None = None,
