@@ -61,10 +61,9 @@ def load_config(args: argparse.Namespace):
 
     if not args.config.is_file():
         raise TrainConfigError(f"No config file at {args.config}.")
-    overrides = {"out": args.out, "steps": args.steps, "seed": args.seed,
-                 "progress": False if args.no_progress else None, **parse_overrides(args.set)}
     try:
-        return TrainConfig.from_yaml(args.config, **overrides)
+        return TrainConfig.from_yaml(args.config, parse_overrides(args.set), out=args.out, steps=args.steps,
+                                     seed=args.seed, progress=False if args.no_progress else None)
     except (ValidationError, ValueError) as error:
         raise TrainConfigError(f"{args.config}: {error}") from None
 

@@ -9,6 +9,7 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -142,12 +143,18 @@ class TrainConfig(BaseModel):
         return RewardWeights(if_=self.reward_if, cc=self.reward_cc, ga=self.reward_ga)
 
     @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: object) -> TrainConfig:
-        """Read a YAML file; ``overrides`` (e.g. from the command line) win over the file."""
+    def from_yaml(cls, path: str | Path, settings: Mapping[str, object] | None = None,
+                  **flags: object) -> TrainConfig:
+        """Read a YAML file; command-line ``flags`` and ``settings`` win over the file.
+
+        A flag left at ``None`` was not given and keeps the file's value; ``settings`` (``--set
+        FIELD=VALUE``) apply as written, so ``--set time_budget_s=null`` removes the file's budget.
+        """
         data = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of config fields")
-        return cls.model_validate({**data, **{k: v for k, v in overrides.items() if v is not None}})
+        given = {field: value for field, value in flags.items() if value is not None}
+        return cls.model_validate({**data, **given, **(settings or {})})
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -123,7 +123,7 @@ def main() -> None:
 
     overrides = {**PROBE_DEFAULTS, "out": args.out, "steps": args.steps}
     overrides.update(parse_overrides(args.set))
-    config = TrainConfig.from_yaml(args.config, **overrides)
+    config = TrainConfig.from_yaml(args.config, overrides)
     if args.kind == "greedy":
         args.out.mkdir(parents=True, exist_ok=True)
         requests, truth = held_out_first_turns(args.held_out, config.image_size)

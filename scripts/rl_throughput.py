@@ -80,9 +80,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any other config field")
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
-    config = TrainConfig.from_yaml(args.config, mode=args.mode, text_policy=args.text_policy,
+    config = TrainConfig.from_yaml(args.config, overrides, mode=args.mode, text_policy=args.text_policy,
                                    image_finetune=args.image_finetune, threads=args.threads, cpu=args.cpu or None,
-                                   out=args.run_dir, resume=False, progress=False, eval_sessions=0, **overrides)
+                                   out=args.run_dir, resume=False, progress=False, eval_sessions=0)
     result = json.dumps(asdict(measure(config, args.batches)))
     print(result)
     if args.out:

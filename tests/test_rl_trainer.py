@@ -268,6 +268,19 @@ def test_cli_trains_the_smoke_config(tmp_path, capsys):
     assert summary["n_sessions"] == 1 and len(summary["per_turn"]["IF"]) == 2
 
 
+def test_cli_set_overrides_the_file_even_with_null_and_unset_flags_keep_it():
+    import argparse
+
+    from rl.cli import load_config
+
+    args = argparse.Namespace(config=Path("rl/configs/world-lm.yaml"), out=None, steps=None, seed=3,
+                              no_progress=False, set=["time_budget_s=null", "text_lr=1e-4"])
+    config = load_config(args)
+    assert config.time_budget_s is None  # the file says 840: null removes the budget
+    assert config.text_lr == 1e-4 and config.seed == 3
+    assert config.steps == TrainConfig.from_yaml(Path("rl/configs/world-lm.yaml")).steps  # --steps not given
+
+
 def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
     from edit_agent.cli import main
 
