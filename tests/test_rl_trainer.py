@@ -271,11 +271,12 @@ def test_cli_trains_the_smoke_config(tmp_path, capsys):
 def test_cli_set_overrides_the_file_even_with_null_and_unset_flags_keep_it():
     import argparse
 
-    from rl.cli import load_config
+    from rl.cli import _add_arguments, load_config
 
-    args = argparse.Namespace(config=Path("rl/configs/world-lm.yaml"), out=None, steps=None, seed=3,
-                              no_progress=False, set=["time_budget_s=null", "text_lr=1e-4"])
-    config = load_config(args)
+    parser = argparse.ArgumentParser()
+    _add_arguments(parser)  # the train command's own arguments, so the test reads them as a user's shell does
+    config = load_config(parser.parse_args(["--config", "rl/configs/world-lm.yaml", "--seed", "3",
+                                            "--set", "time_budget_s=null", "--set", "text_lr=1e-4"]))
     assert config.time_budget_s is None  # the file says 840: null removes the budget
     assert config.text_lr == 1e-4 and config.seed == 3
     assert config.steps == TrainConfig.from_yaml(Path("rl/configs/world-lm.yaml")).steps  # --steps not given
