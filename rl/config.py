@@ -35,6 +35,9 @@ class TrainConfig(BaseModel):
     filtering: bool = True
     """Trajectory filtering: after a turn whose IF is at or below ``filter_threshold``, later turns get no gradient."""
     filter_threshold: float = 0.0
+    credit: Literal["turn", "return"] = "turn"
+    """What a turn's advantage is normalised from: ``turn``, its own reward (Edit-R2); ``return``, its
+    reward plus every later turn's, so a turn also answers for the turns built on it."""
 
     # -- models
     image_model: str | None = None

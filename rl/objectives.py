@@ -31,6 +31,18 @@ def turn_rewards(
     return weights.if_ * if_scores + weights.cc * cc_scores + weights.ga * ga_scores
 
 
+def rewards_to_go(rewards: torch.Tensor) -> torch.Tensor:
+    """Each turn's reward plus every later turn's: ``[G, T] -> [G, T]``.
+
+    Credits a turn with what follows from it: an intent that drops a standing constraint is
+    only punished at the later turns whose global awareness it breaks.
+
+    >>> rewards_to_go(torch.tensor([[1.0, 0.5, 0.25]]))
+    tensor([[1.7500, 0.7500, 0.2500]])
+    """
+    return rewards.flip(-1).cumsum(-1).flip(-1)
+
+
 def group_advantages(rewards: torch.Tensor, *, eps: float = 1e-4, clip: float = 5.0) -> torch.Tensor:
     """GRPO advantages: normalise each turn's rewards over the group (dim 0), then clip.
 

@@ -42,6 +42,7 @@ from rl.objectives import (
     filtered_fraction,
     group_advantages,
     masked_mean,
+    rewards_to_go,
     trajectory_filter_mask,
     turn_rewards,
 )
@@ -154,7 +155,8 @@ def make_batch(groups: Sequence[Group], config: TrainConfig) -> Batch:
         reward = turn_rewards(if_, cc, ga, config.reward_weights)
         filter_mask = trajectory_filter_mask(if_, threshold=config.filter_threshold)
         mask = filter_mask if config.filtering else torch.ones_like(filter_mask)
-        advantages.append(group_advantages(reward).flatten())
+        credited = rewards_to_go(reward) if config.credit == "return" else reward
+        advantages.append(group_advantages(credited).flatten())
         masks.append(mask.flatten())
         for rollout in group.rollouts:
             texts += rollout.texts

@@ -9,6 +9,7 @@ from rl.objectives import (
     filtered_fraction,
     group_advantages,
     masked_mean,
+    rewards_to_go,
     trajectory_filter_mask,
     turn_rewards,
 )
@@ -51,3 +52,12 @@ def test_filter_threshold_is_configurable():
     scores = torch.tensor([[0.9, 0.4, 0.9]])
     assert trajectory_filter_mask(scores, threshold=0.5).tolist() == [[1.0, 1.0, 0.0]]
     assert trajectory_filter_mask(scores, threshold=0.0).tolist() == [[1.0, 1.0, 1.0]]
+
+
+def test_return_credit_blames_the_turn_whose_consequences_fail_later():
+    """Both rollouts score the same at turns 1-2; rollout 0 then loses at turn 3 (say, a dropped constraint)."""
+    rewards = torch.tensor([[1.0, 1.0, 0.2], [1.0, 1.0, 1.0]])
+    assert torch.equal(group_advantages(rewards)[:, :2], torch.zeros(2, 2))
+    by_return = group_advantages(rewards_to_go(rewards))
+    assert (by_return[0] < 0).all() and (by_return[1] > 0).all()
+    assert torch.allclose(rewards_to_go(rewards)[:, 0], rewards.sum(dim=1))

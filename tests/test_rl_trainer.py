@@ -21,6 +21,7 @@ from edit_agent.world.generator import generate_sessions
 from rl.config import TrainConfig
 from rl.image_policy import FlowImagePolicy
 from rl.interfaces import RolloutTurns, TextSample, TurnScores
+from rl.objectives import group_advantages, rewards_to_go
 from rl.rollout import collect_groups
 from rl.trainer import LOG_KEYS, Trainer, evaluate, make_batch
 
@@ -204,6 +205,14 @@ def test_filtered_turns_contribute_exactly_zero_gradient(tmp_path):
     assert not all(torch.equal(a, b) for a, b in zip(clean, kept))
     unfiltered = make_batch(run.rollouts(), small_config(tmp_path, turns=3, sde_steps=3, filtering=False))
     assert unfiltered.mask.tolist() == [1.0] * 6 and unfiltered.filter_mask.tolist() == batch.filter_mask.tolist()
+
+
+def test_return_credit_normalises_each_turns_reward_to_go(tmp_path):
+    config = small_config(tmp_path, turns=3, credit="return")
+    batch = make_batch(trainer(config).rollouts(), config)  # one session: batch.rewards is its [G, T]
+    expected = group_advantages(rewards_to_go(batch.rewards)).flatten()
+    assert torch.allclose(batch.advantages, expected)
+    assert not torch.allclose(batch.advantages, group_advantages(batch.rewards).flatten())
 
 
 def test_recomputed_log_probs_equal_the_rollouts_at_unchanged_parameters():
