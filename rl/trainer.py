@@ -226,7 +226,7 @@ class Trainer:
         self.policy, self.optimizer = self.accelerator.prepare(self.policy, self.optimizer)
         self.step = 0
         if self.checkpoint is not None:
-            self._load(self.checkpoint)
+            self.load_checkpoint(self.checkpoint)
 
     def _parameter_groups(self) -> list[dict[str, Any]]:
         groups = []
@@ -398,7 +398,8 @@ class Trainer:
             (folder / "state.json").write_text(json.dumps({"step": self.step}) + "\n")
         return folder
 
-    def _load(self, folder: Path) -> None:
+    def load_checkpoint(self, folder: Path) -> None:
+        """Both halves, the optimizer and the step as ``save_checkpoint`` wrote them into ``folder``."""
         image_state = load_file(str(folder / "image.safetensors"))
         self.image_policy.network.load_state_dict(image_state, strict=False)
         text_state = load_file(str(folder / "text.safetensors"))

@@ -1,0 +1,59 @@
+"""scripts/rl_checkpoints.py: scoring every saved checkpoint of a run reproduces the run's own evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edit_agent.cli import main as cli
+from scripts import rl_checkpoints
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """Two steps of the smoke config with a checkpoint after each and a final evaluation on one test session."""
+    out = tmp_path_factory.mktemp("rl") / "smoke"
+    assert cli(["train", "--config", "rl/configs/smoke.yaml", "--out", str(out), "--no-progress",
+                "--set", "eval_sessions=1", "--set", "eval_turns=2"]) == 0
+    return out
+
+
+def run_script(monkeypatch, *args: str) -> dict:
+    out = args[args.index("--out") + 1]
+    monkeypatch.setattr("sys.argv", ["rl_checkpoints.py", *args])
+    rl_checkpoints.main()
+    with open(out, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_every_checkpoint_and_the_start_get_a_row_and_the_best_ga_is_chosen(smoke_run, tmp_path, monkeypatch):
+    result = run_script(monkeypatch, "--run", str(smoke_run), "--split", "world-dev", "--sessions", "2",
+                        "--turns", "2", "--start", "--out", str(tmp_path / "dev.json"))
+    rows = result["rows"]
+    assert [row["step"] for row in rows] == [0, 1, 2]
+    assert all({"IF", "CC", "GA", "SR", "SR@2"} <= set(row) for row in rows)
+    best = max(rows, key=lambda row: (row["GA"], -row["step"]))
+    assert result["best_step"] == best["step"] and result["split"] == "world-dev"
+
+
+def test_the_last_checkpoint_scores_exactly_what_the_run_reported(smoke_run, tmp_path, monkeypatch):
+    result = run_script(monkeypatch, "--run", str(smoke_run), "--split", "world-test", "--sessions", "1",
+                        "--turns", "2", "--steps", "2", "--out", str(tmp_path / "test.json"))
+    reported = json.loads((smoke_run / "eval" / "summary.json").read_text())["mean"]
+    [row] = result["rows"]
+    assert row["step"] == 2
+    assert {key: row[key] for key in reported} == pytest.approx(reported, abs=1e-9)
+
+
+def test_a_step_that_was_not_saved_is_one_clear_error(smoke_run, tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"steps \[7\]; saved: \[1, 2\]"):
+        run_script(monkeypatch, "--run", str(smoke_run), "--steps", "7", "--out", str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_folder_without_checkpoints_is_one_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="no checkpoint for any step"):
+        run_script(monkeypatch, "--run", str(tmp_path), "--out", str(tmp_path / "x.json"))
