@@ -38,8 +38,12 @@ def chosen_checkpoints(run: Path, steps: set[int] | None, start: bool) -> list[P
 
 
 def score_checkpoints(run: Path, *, split: str, sessions: int, turns: int, start: bool,
-                      steps: set[int] | None = None) -> list[dict]:
-    """One row per checkpoint (only ``steps`` when given): ``step``, the mean IF/CC/GA/SR and SR at ``turns``."""
+                      steps: set[int] | None = None, keep: Path | None = None) -> list[dict]:
+    """One row per checkpoint (only ``steps`` when given): ``step``, the mean IF/CC/GA/SR and SR at ``turns``.
+
+    ``keep``: also write each evaluation (``turns.jsonl``, ``summary.json``, ``per_turn.png``) to ``keep/step-N``,
+    a folder ``rl_ablation_report.py`` reads as a row, with its paired per-session comparison.
+    """
     folders = chosen_checkpoints(run, steps, start)
     config = TrainConfig.from_yaml(run / "config.yaml").model_copy(update={"resume": False, "progress": False})
     chosen = read_world_sessions(verify_split(split))[:sessions]
@@ -49,10 +53,11 @@ def score_checkpoints(run: Path, *, split: str, sessions: int, turns: int, start
     for folder in folders:
         if folder is not None:
             trainer.load_checkpoint(folder)
+        step = trainer.step if folder is not None else 0
         summary = evaluate(trainer.text_policy, trainer.image_policy, sessions=chosen, turns=turns,
-                           size=config.image_size)
+                           size=config.image_size, out=keep / f"step-{step}" if keep is not None else None)
         sr = {str(length): value for length, value in summary["sr_at_length"].items()}[str(turns)][1]
-        rows.append({"step": trainer.step if folder is not None else 0, **summary["mean"], f"SR@{turns}": sr})
+        rows.append({"step": step, **summary["mean"], f"SR@{turns}": sr})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -74,10 +79,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--start", action="store_true", help="also score the untrained start (step 0)")
     parser.add_argument("--steps", type=int, nargs="+", help="score only these saved steps (default: all)")
+    parser.add_argument("--keep", type=Path, help="also write each evaluation's per-turn rows to KEEP/step-N/")
     parser.add_argument("--out", type=Path, required=True, help="JSON file of the rows")
     args = parser.parse_args()
     rows = score_checkpoints(args.run, split=args.split, sessions=args.sessions, turns=args.turns, start=args.start,
-                              steps=set(args.steps) if args.steps else None)
+                              steps=set(args.steps) if args.steps else None, keep=args.keep)
     result = {"run": args.run.name, "split": args.split, "sessions": args.sessions, "turns": args.turns,
               "rows": rows, "best_step": best_step(rows)}
     args.out.parent.mkdir(parents=True, exist_ok=True)

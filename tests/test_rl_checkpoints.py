@@ -41,11 +41,15 @@ def test_every_checkpoint_and_the_start_get_a_row_and_the_best_ga_is_chosen(smok
 
 def test_the_last_checkpoint_scores_exactly_what_the_run_reported(smoke_run, tmp_path, monkeypatch):
     result = run_script(monkeypatch, "--run", str(smoke_run), "--split", "world-test", "--sessions", "1",
-                        "--turns", "2", "--steps", "2", "--out", str(tmp_path / "test.json"))
+                        "--turns", "2", "--steps", "2", "--keep", str(tmp_path / "kept"),
+                        "--out", str(tmp_path / "test.json"))
     reported = json.loads((smoke_run / "eval" / "summary.json").read_text())["mean"]
     [row] = result["rows"]
     assert row["step"] == 2
     assert {key: row[key] for key in reported} == pytest.approx(reported, abs=1e-9)
+    kept = [json.loads(line) for line in (tmp_path / "kept" / "step-2" / "turns.jsonl").read_text().splitlines()]
+    assert [turn["turn"] for turn in kept] == [1, 2]
+    assert sum(turn["GA"] for turn in kept) / 2 == pytest.approx(row["GA"])
 
 
 def test_a_step_that_was_not_saved_is_one_clear_error(smoke_run, tmp_path, monkeypatch):
