@@ -10,7 +10,8 @@ is an ``edit-agent train`` run (``eval/summary.json``, ``log.jsonl``, ``config.y
 ``table.md`` (pasted into the report) and ``per_turn.png`` (one line per row, seeds averaged).
 Where every folder also holds the evaluation's ``turns.jsonl``, ``table.md`` ends with a paired
 comparison of each run against the first row on the same sessions: how many turn-1 intents changed,
-and how many sessions gained or lost success at the last turn.
+how many sessions gained or lost success at the last turn, and the mean per-session GA difference with
+its 95% interval.
 """
 
 from __future__ import annotations
@@ -69,7 +70,23 @@ def paired_changes(base: dict[tuple[str, int], dict[str, Any]], run: dict[tuple[
     last = [key for key in base if key[1] == last_turn]
     gained = sum(run[key]["SR"] > base[key]["SR"] for key in last)
     lost = sum(run[key]["SR"] < base[key]["SR"] for key in last)
-    return f"{len(changed)} of {len(first)} | {up} / {down} | {gained} / {lost}"
+    difference, half_width = paired_ga_difference(base, run)
+    return (f"{len(changed)} of {len(first)} | {up} / {down} | {gained} / {lost} | "
+            f"{difference:+.3f} ({difference - half_width:+.3f} to {difference + half_width:+.3f})")
+
+
+def paired_ga_difference(base: dict[tuple[str, int], dict[str, Any]],
+                         run: dict[tuple[str, int], dict[str, Any]]) -> tuple[float, float]:
+    """The mean over sessions of (run's session GA - base's session GA), and the half-width of its 95% interval.
+
+    Pairing by session removes the spread between easy and hard sessions, so the interval says whether a
+    change of a point or two on a few hundred sessions is more than the luck of which sessions were drawn.
+    """
+    sessions = sorted({session for session, _ in base})
+    differences = [statistics.mean(run[key]["GA"] - base[key]["GA"] for key in base if key[0] == session)
+                   for session in sessions]
+    spread = statistics.stdev(differences) if len(differences) > 1 else 0.0
+    return statistics.mean(differences), 1.96 * spread / len(differences) ** 0.5
 
 
 def paired_table(rows: list[tuple[str, list[Path]]]) -> list[str]:
@@ -79,8 +96,9 @@ def paired_table(rows: list[tuple[str, list[Path]]]) -> list[str]:
         return []
     (base_label, _, base), *others = runs
     lines = [f"Against {base_label}, on the same sessions:", "",
-             "| run | turn-1 intents changed | turn-1 IF up / down | sessions succeeding at the last turn: gained / lost |",
-             "|---|---:|---:|---:|"]
+             "| run | turn-1 intents changed | turn-1 IF up / down | sessions succeeding at the last turn: gained / lost "
+             "| session GA difference (95% interval) |",
+             "|---|---:|---:|---:|---:|"]
     lines += [f"| {label} ({folder.name}) | {paired_changes(base, rows_by_key)} |" for label, folder, rows_by_key in others]
     return lines + [""]
 

@@ -9,7 +9,9 @@ from scripts.rl_ablation_report import paired_changes, paired_table
 
 
 def turn(session: str, number: int, intent: str, instruction_following: float, success: float) -> dict:
-    return {"session": session, "turn": number, "intent": intent, "IF": instruction_following, "SR": success}
+    # GA follows success here, enough to check the paired difference by hand.
+    return {"session": session, "turn": number, "intent": intent, "IF": instruction_following, "SR": success,
+            "GA": success}
 
 
 def by_key(rows: list[dict]) -> dict:
@@ -26,8 +28,9 @@ RL = [turn("a", 1, "Add a red circle.", 1.0, 1.0), turn("a", 2, "Make no change.
 
 
 def test_paired_changes_counts_changed_first_answers_and_last_turn_successes() -> None:
-    assert paired_changes(by_key(SFT), by_key(RL)) == "2 of 3 | 1 / 1 | 1 / 1"
-    assert paired_changes(by_key(SFT), by_key(SFT)) == "0 of 3 | 0 / 0 | 0 / 0"
+    # Session GA differences: a 0, b +1, c -1 -> mean 0, sd 1, half-width 1.96 / sqrt(3) = 1.132.
+    assert paired_changes(by_key(SFT), by_key(RL)) == "2 of 3 | 1 / 1 | 1 / 1 | +0.000 (-1.132 to +1.132)"
+    assert paired_changes(by_key(SFT), by_key(SFT)) == "0 of 3 | 0 / 0 | 0 / 0 | +0.000 (+0.000 to +0.000)"
 
 
 def write_turns(folder: Path, rows: list[dict]) -> Path:
@@ -42,10 +45,20 @@ def test_paired_table_lists_every_run_against_the_first_row(tmp_path: Path) -> N
     lines = paired_table([("SFT", [sft]), ("RL joint", seeds)])
     assert lines[0] == "Against SFT, on the same sessions:"
     assert [line for line in lines if line.startswith("| RL joint")] == [
-        "| RL joint (s0) | 2 of 3 | 1 / 1 | 1 / 1 |", "| RL joint (s1) | 2 of 3 | 1 / 1 | 1 / 1 |"]
+        "| RL joint (s0) | 2 of 3 | 1 / 1 | 1 / 1 | +0.000 (-1.132 to +1.132) |",
+        "| RL joint (s1) | 2 of 3 | 1 / 1 | 1 / 1 | +0.000 (-1.132 to +1.132) |"]
 
 
 def test_paired_table_is_left_out_when_a_run_kept_no_turns(tmp_path: Path) -> None:
     sft = write_turns(tmp_path / "sft", SFT)
     (tmp_path / "summary-only").mkdir()
     assert paired_table([("SFT", [sft]), ("RL", [tmp_path / "summary-only"])]) == []
+
+
+def test_paired_ga_difference_averages_per_session_then_over_sessions() -> None:
+    from scripts.rl_ablation_report import paired_ga_difference
+
+    base = by_key([{"session": s, "turn": t, "GA": 0.5} for s in "ab" for t in (1, 2)])
+    run = by_key([{"session": "a", "turn": 1, "GA": 1.0}, {"session": "a", "turn": 2, "GA": 0.5},
+                  {"session": "b", "turn": 1, "GA": 0.5}, {"session": "b", "turn": 2, "GA": 1.0}])
+    assert paired_ga_difference(base, run) == (0.25, 0.0)  # both sessions gain 0.25: no spread
