@@ -41,8 +41,9 @@ def score_checkpoints(run: Path, *, split: str, sessions: int, turns: int, start
                       steps: set[int] | None = None, keep: Path | None = None) -> list[dict]:
     """One row per checkpoint (only ``steps`` when given): ``step``, the mean IF/CC/GA/SR and SR at ``turns``.
 
-    ``keep``: also write each evaluation (``turns.jsonl``, ``summary.json``, ``per_turn.png``) to ``keep/step-N``,
-    a folder ``rl_ablation_report.py`` reads as a row, with its paired per-session comparison.
+    ``keep``: also write each evaluation (``turns.jsonl``, ``summary.json``, ``per_turn.png``) and the training
+    log up to that step to ``keep/step-N``: a folder ``rl_ablation_report.py`` reads as a row, with its budget
+    and its paired per-session comparison.
     """
     folders = chosen_checkpoints(run, steps, start)
     config = TrainConfig.from_yaml(run / "config.yaml").model_copy(update={"resume": False, "progress": False})
@@ -56,10 +57,20 @@ def score_checkpoints(run: Path, *, split: str, sessions: int, turns: int, start
         step = trainer.step if folder is not None else 0
         summary = evaluate(trainer.text_policy, trainer.image_policy, sessions=chosen, turns=turns,
                            size=config.image_size, out=keep / f"step-{step}" if keep is not None else None)
+        if keep is not None:
+            write_training_log(run, step, keep / f"step-{step}")
         sr = {str(length): value for length, value in summary["sr_at_length"].items()}[str(turns)][1]
         rows.append({"step": step, **summary["mean"], f"SR@{turns}": sr})
         print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def write_training_log(run: Path, step: int, folder: Path) -> None:
+    """The run's ``log.jsonl`` up to ``step`` into ``folder``, so the kept evaluation states its training budget."""
+    lines = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").is_file() else []
+    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+    if kept:
+        (folder / "log.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
 def checkpoint_step(folder: Path) -> int:

@@ -50,6 +50,8 @@ def test_the_last_checkpoint_scores_exactly_what_the_run_reported(smoke_run, tmp
     kept = [json.loads(line) for line in (tmp_path / "kept" / "step-2" / "turns.jsonl").read_text().splitlines()]
     assert [turn["turn"] for turn in kept] == [1, 2]
     assert sum(turn["GA"] for turn in kept) / 2 == pytest.approx(row["GA"])
+    log = [json.loads(line)["step"] for line in (tmp_path / "kept" / "step-2" / "log.jsonl").read_text().splitlines()]
+    assert log == [1, 2]
 
 
 def test_a_step_that_was_not_saved_is_one_clear_error(smoke_run, tmp_path, monkeypatch):
