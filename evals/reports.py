@@ -160,3 +160,33 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, *, title: str = "Compariso
     report = out / "comparison.md"
     report.write_text("\n".join(lines), encoding="utf-8")
     return report
+
+
+def plot_checkpoint_curves(results: Sequence[dict[str, Any]], path: Path, metric: str = "GA") -> None:
+    """Mean ``metric`` by training step: one panel per evaluation set, one line per run.
+
+    ``results`` are ``scripts/rl_checkpoints.py`` outputs (``run``, ``split``, ``sessions``, ``rows``). A run
+    scored at step 0 (its untrained start) also draws that level across its panel, the line RL has to clear.
+    """
+    panels: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for result in results:
+        panels[f"{result['split']}, {result['sessions']} sessions"].append(result)
+    colours = {run: f"C{index}" for index, run in enumerate(dict.fromkeys(r["run"] for r in results))}
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharey=True, squeeze=False)
+    for axis, (title, members) in zip(axes[0], panels.items()):
+        for result in members:
+            steps = [row["step"] for row in result["rows"]]
+            values = [row[metric] for row in result["rows"]]
+            axis.plot(steps, values, marker="o", markersize=4, color=colours[result["run"]], label=result["run"])
+            if steps[0] == 0:
+                axis.axhline(values[0], color="black", linestyle=":", linewidth=1, label="the start (step 0)")
+        axis.set_title(title)
+        axis.set_xlabel("training step")
+        axis.grid(alpha=0.3)
+    handles = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels())}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(5, len(handles)), fontsize=8,
+                  frameon=False)
+    axes[0][0].set_ylabel(f"mean {metric}")
+    figure.tight_layout(rect=(0, 0.09, 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

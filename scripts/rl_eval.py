@@ -1,7 +1,7 @@
 """Evaluate a policy (text policy + world editor weights) on world-test like the trainer's final evaluation.
 
     python scripts/rl_eval.py --editor rl/runs/world-image/final/image/world_editor.safetensors --text-policy rules \
-        --sessions 100 --out rl/runs/world-image/eval-check
+        --out rl/runs/world-image/eval-check
 
 Greedy text (temperature 0), ODE images with ``--steps`` steps, 5-turn world-test sessions scored by
 ``evals.scoring``; prints the mean and per-turn IF/CC/GA/SR and writes them under ``--out``.
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=WORLD_LM_MAX_NEW_TOKENS,
                         help="text budget of the llm text policy (default: the world-lm reasoner's, as in world-lm.yaml)")
     parser.add_argument("--steps", type=int, default=4, help="ODE steps of the editor")
-    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--sessions", type=int, default=500, help="the first N of world-test (500: all of it)")
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)

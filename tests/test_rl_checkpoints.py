@@ -63,3 +63,39 @@ def test_a_step_that_was_not_saved_is_one_clear_error(smoke_run, tmp_path, monke
 def test_a_folder_without_checkpoints_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="no checkpoint for any step"):
         run_script(monkeypatch, "--run", str(tmp_path), "--out", str(tmp_path / "x.json"))
+
+
+def test_the_curves_plot_names_each_line_and_draws_one_panel_per_split(tmp_path, monkeypatch):
+    from scripts import plot_rl_checkpoints
+
+    rows = [{"step": 0, "GA": 0.7}, {"step": 5, "GA": 0.72}]
+    for name, split in (("dev", "world-dev"), ("test", "world-test")):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"run": "run-s0", "split": split, "sessions": 2, "rows": rows}))
+    assert plot_rl_checkpoints.read_result(f"seed 0={tmp_path / 'dev.json'}")["run"] == "seed 0"
+    assert plot_rl_checkpoints.read_result(str(tmp_path / "dev.json"))["run"] == "run-s0"
+
+    captured = keep_figure(monkeypatch)
+    monkeypatch.setattr("sys.argv", ["plot", "--out", str(tmp_path / "curves.png"), f"seed 0={tmp_path / 'dev.json'}",
+                                     str(tmp_path / "test.json")])
+    plot_rl_checkpoints.main()
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    figure = captured["figure"]
+    assert [axis.get_title() for axis in figure.axes] == ["world-dev, 2 sessions", "world-test, 2 sessions"]
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["seed 0", "the start (step 0)", "run-s0"]
+
+
+def keep_figure(monkeypatch) -> dict:
+    """Wrap plt.subplots to keep the figure the plot draws, so the test can read its panels and legend."""
+    import matplotlib.pyplot as plt
+
+    captured: dict = {}
+    real = plt.subplots
+
+    def keeping(*args, **kwargs):
+        figure, axes = real(*args, **kwargs)
+        captured["figure"] = figure
+        return figure, axes
+
+    monkeypatch.setattr(plt, "subplots", keeping)
+    monkeypatch.setattr(plt, "close", lambda figure: None)
+    return captured
