@@ -14,7 +14,9 @@ Both run text-only GRPO on turn 1 (``rl/configs/world-lm.yaml`` with ``mode: tex
   of the world LM's errors are turn-1 grounding errors, and a greedy intent equal to the rule intent is a
   correct one.
 
-Each line of ``<out>/probe.jsonl`` is a step's rollout statistics or an ``{"eval": ...}`` record.
+Each line of ``<out>/probe.jsonl`` is a step's rollout statistics or an ``{"eval": ...}`` record. With
+``--set save_every=N`` a checkpoint is saved every N steps, which ``scripts/rl_checkpoints.py --run <out>`` scores
+on a whole split (the probe writes the ``config.yaml`` it needs).
 
     python scripts/rl_probe.py greedy --out DIR --set text_model=rl/adapters/world-lm-sft-5k
 
@@ -145,6 +147,7 @@ def main() -> None:
     trainer = Trainer(config, sessions=sessions)
     requests, truth = held_out_first_turns(args.held_out if args.kind == "held-out" else 0, config.image_size)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "config.yaml").write_text(config.to_yaml())  # so rl_checkpoints.py can rebuild the policy
     with (args.out / "probe.jsonl").open("w", encoding="utf-8") as log:
         def write(record: dict) -> None:
             log.write(json.dumps(record) + "\n")
@@ -160,6 +163,8 @@ def main() -> None:
         for _ in range(config.steps):
             record = trainer.train_step()
             write({key: record[key] for key in ("step", "reward", "IF", "text_clip_fraction", "seconds")})
+            if trainer.step % config.save_every == 0:
+                trainer.save_checkpoint()
             if requests and trainer.step % args.every == 0:
                 check()
 

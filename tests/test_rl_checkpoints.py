@@ -99,3 +99,18 @@ def keep_figure(monkeypatch) -> dict:
     monkeypatch.setattr(plt, "subplots", keeping)
     monkeypatch.setattr(plt, "close", lambda figure: None)
     return captured
+
+
+def test_a_probe_run_saves_checkpoints_that_the_script_scores(tmp_path, monkeypatch):
+    from scripts import rl_probe
+
+    probe = tmp_path / "probe"
+    monkeypatch.setattr("sys.argv", [
+        "rl_probe.py", "fixed", "--config", "rl/configs/smoke.yaml", "--out", str(probe), "--steps", "2",
+        "--sessions", "1", "--set", "mode=image", "--set", "text_policy=rules", "--set", "group_size=2",
+        "--set", "save_every=1"])
+    rl_probe.main()
+    assert [json.loads(line)["step"] for line in (probe / "probe.jsonl").read_text().splitlines()] == [1, 2]
+    result = run_script(monkeypatch, "--run", str(probe), "--split", "world-dev", "--sessions", "1", "--turns", "1",
+                        "--out", str(tmp_path / "dev.json"))
+    assert [row["step"] for row in result["rows"]] == [1, 2]
