@@ -22,6 +22,13 @@ on a whole split (the probe writes the ``config.yaml`` it needs).
 
 ``greedy`` trains nothing: it is the held-out check alone, for any text model (``greedy.json``).
 
+    python scripts/rl_probe.py editor-noise --out DIR --prompts 12 --set mode=joint --set turns=5 --set temperature=0.7 \
+        --set train_sessions=2000 --set text_model=rl/adapters/world-lm-sft-10k --set text_finetune=full
+
+``editor-noise`` trains nothing: it rolls out ``--prompts`` training sessions twice with the same seeds, once
+through the SDE editor that training samples and once through the deterministic one, and counts how often the
+same intent gets a different reward, and how much that moves the advantages (``editor_noise.json``).
+
     python scripts/rl_probe.py samples --out rl/runs/probe-samples
 
 ``samples`` trains nothing: on ``--prompts`` fresh first turns it measures what GRPO has to learn from. Greedy
@@ -35,7 +42,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from pathlib import Path
+
+import torch
 
 from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.records import TurnRequest
@@ -43,6 +53,7 @@ from edit_agent.world.generator import generate_sessions
 from edit_agent.world.sessions import WorldSession
 from rl.cli import parse_overrides
 from rl.config import TrainConfig
+from rl.image_policy import FlowImagePolicy
 from rl.interfaces import TextPolicy
 from rl.rollout import collect_groups
 from rl.sft import session_requests
@@ -106,13 +117,47 @@ def sample_statistics(config: TrainConfig, count: int) -> dict:
     return result
 
 
+def editor_noise(config: TrainConfig, count: int, *, image: FlowImagePolicy | None = None) -> dict:
+    """How much of the text policy's advantage is the stochastic editor's noise.
+
+    The same ``count`` training sessions are rolled out twice with the same seeds (8 rollouts each, ``config.turns``
+    turns, the sampling temperature of ``config``): once with the SDE editor that training uses and once with the
+    deterministic ODE editor. Where a turn got the same intent both times, any change of its reward or of its
+    group-normalised advantage comes from the editor alone.
+    """
+    text, reward = build_text_policy(config), build_reward(config)
+    image = image or build_image_policy(config)
+    sessions = random.Random(1).sample(
+        generate_sessions(config.train_sessions, turns=config.turns, seed=config.session_seed, prefix="rl-train"), count)
+    runs = {}
+    for stochastic in (True, False):
+        groups = collect_groups(sessions, text_policy=text, image_policy=image, reward=reward, group_size=8,
+                                turns=config.turns, temperature=config.temperature, seed=3, size=config.image_size,
+                                stochastic=stochastic)
+        batch = make_batch(groups, config)
+        intents = [s.thought.intent.text for g in groups for r in g.rollouts for s in r.texts]
+        runs[stochastic] = (batch.rewards.flatten(), batch.advantages, intents)
+    (sde_reward, sde_advantage, sde_intents), (ode_reward, ode_advantage, ode_intents) = runs[True], runs[False]
+    same = torch.tensor([a == b for a, b in zip(sde_intents, ode_intents)])
+    reward_change = (sde_reward - ode_reward).abs()[same]
+    return {
+        "sessions": count, "rollouts_per_session": 8, "turns": config.turns, "temperature": config.temperature,
+        "turn_samples": len(same), "same_intent": int(same.sum()),
+        "same_intent_reward_changed": int((reward_change > 1e-6).sum()),
+        "largest_reward_change": float(reward_change.max()),
+        "reward_sde": float(sde_reward.mean()), "reward_ode": float(ode_reward.mean()),
+        "mean_abs_advantage_sde": float(sde_advantage.abs().mean()),
+        "mean_abs_advantage_change_same_intent": float((sde_advantage - ode_advantage).abs()[same].mean()),
+    }
+
+
 def _mean(values: list[float] | list[bool]) -> float:
     return sum(values) / max(len(values), 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["fixed", "held-out", "samples", "greedy"])
+    parser.add_argument("kind", choices=["fixed", "held-out", "samples", "greedy", "editor-noise"])
     parser.add_argument("--config", type=Path, default=Path("rl/configs/world-lm.yaml"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=60)
@@ -126,12 +171,20 @@ def main() -> None:
     overrides = {**PROBE_DEFAULTS, "out": args.out, "steps": args.steps}
     overrides.update(parse_overrides(args.set))
     config = TrainConfig.from_yaml(args.config, overrides)
+    if config.threads:  # the Trainer sets it for training; the kinds that train nothing must too
+        torch.set_num_threads(config.threads)
     if args.kind == "greedy":
         args.out.mkdir(parents=True, exist_ok=True)
         requests, truth = held_out_first_turns(args.held_out, config.image_size)
         result = {"text_model": config.text_model, "sessions": args.held_out,
                   "greedy_turn1_accuracy": _mean(greedy_right(build_text_policy(config), requests, truth))}
         (args.out / "greedy.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result))
+        return
+    if args.kind == "editor-noise":
+        args.out.mkdir(parents=True, exist_ok=True)
+        result = editor_noise(config, args.prompts)
+        (args.out / "editor_noise.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result))
         return
     if args.kind == "samples":
