@@ -151,6 +151,13 @@ def editor_noise(config: TrainConfig, count: int, *, image: FlowImagePolicy | No
     }
 
 
+def greedy_check(config: TrainConfig, count: int) -> dict:
+    """The held-out check alone: the greedy turn-1 accuracy of ``config``'s text model on ``count`` sessions."""
+    requests, truth = held_out_first_turns(count, config.image_size)
+    return {"text_model": config.text_model, "sessions": count,
+            "greedy_turn1_accuracy": _mean(greedy_right(build_text_policy(config), requests, truth))}
+
+
 def _mean(values: list[float] | list[bool]) -> float:
     return sum(values) / max(len(values), 1)
 
@@ -173,25 +180,16 @@ def main() -> None:
     config = TrainConfig.from_yaml(args.config, overrides)
     if config.threads:  # the Trainer sets it for training; the kinds that train nothing must too
         torch.set_num_threads(config.threads)
-    if args.kind == "greedy":
+    measurements = {
+        "greedy": lambda: greedy_check(config, args.held_out),
+        "editor-noise": lambda: editor_noise(config, args.prompts),
+        "samples": lambda: sample_statistics(config, args.prompts),
+    }
+    if args.kind in measurements:  # the kinds that train nothing: one JSON file each
+        result = measurements[args.kind]()
         args.out.mkdir(parents=True, exist_ok=True)
-        requests, truth = held_out_first_turns(args.held_out, config.image_size)
-        result = {"text_model": config.text_model, "sessions": args.held_out,
-                  "greedy_turn1_accuracy": _mean(greedy_right(build_text_policy(config), requests, truth))}
-        (args.out / "greedy.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / f"{args.kind.replace('-', '_')}.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result))
-        return
-    if args.kind == "editor-noise":
-        args.out.mkdir(parents=True, exist_ok=True)
-        result = editor_noise(config, args.prompts)
-        (args.out / "editor_noise.json").write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result))
-        return
-    if args.kind == "samples":
-        args.out.mkdir(parents=True, exist_ok=True)
-        statistics = sample_statistics(config, args.prompts)
-        (args.out / "samples.json").write_text(json.dumps(statistics, indent=2) + "\n")
-        print(json.dumps(statistics))
         return
     sessions = None
     if args.kind == "fixed":
