@@ -120,7 +120,7 @@ def sample_statistics(config: TrainConfig, count: int) -> dict:
 def editor_noise(config: TrainConfig, count: int, *, image: FlowImagePolicy | None = None) -> dict:
     """How much of the text policy's advantage is the stochastic editor's noise.
 
-    The same ``count`` training sessions are rolled out twice with the same seeds (8 rollouts each, ``config.turns``
+    The same ``count`` training sessions are rolled out twice with the same seeds (``config.group_size`` rollouts each, ``config.turns``
     turns, the sampling temperature of ``config``): once with the SDE editor that training uses and once with the
     deterministic ODE editor. Where a turn got the same intent both times, any change of its reward or of its
     group-normalised advantage comes from the editor alone.
@@ -131,8 +131,8 @@ def editor_noise(config: TrainConfig, count: int, *, image: FlowImagePolicy | No
         generate_sessions(config.train_sessions, turns=config.turns, seed=config.session_seed, prefix="rl-train"), count)
     runs = {}
     for stochastic in (True, False):
-        groups = collect_groups(sessions, text_policy=text, image_policy=image, reward=reward, group_size=8,
-                                turns=config.turns, temperature=config.temperature, seed=3, size=config.image_size,
+        groups = collect_groups(sessions, text_policy=text, image_policy=image, reward=reward,
+                                group_size=config.group_size, turns=config.turns, temperature=config.temperature, seed=3, size=config.image_size,
                                 stochastic=stochastic)
         batch = make_batch(groups, config)
         intents = [s.thought.intent.text for g in groups for r in g.rollouts for s in r.texts]
@@ -141,7 +141,7 @@ def editor_noise(config: TrainConfig, count: int, *, image: FlowImagePolicy | No
     same = torch.tensor([a == b for a, b in zip(sde_intents, ode_intents)])
     reward_change = (sde_reward - ode_reward).abs()[same]
     return {
-        "sessions": count, "rollouts_per_session": 8, "turns": config.turns, "temperature": config.temperature,
+        "sessions": count, "rollouts_per_session": config.group_size, "turns": config.turns, "temperature": config.temperature,
         "turn_samples": len(same), "same_intent": int(same.sum()),
         "same_intent_reward_changed": int((reward_change > 1e-6).sum()),
         "largest_reward_change": float(reward_change.max()),
