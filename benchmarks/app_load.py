@@ -102,9 +102,9 @@ def _start_app(home: Path, port: int, editor: str | None) -> tuple[subprocess.Po
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server, time.perf_counter() - began
-        except OSError:
+        except OSError as error:
             if server.poll() is not None:
-                raise SystemExit("the app exited during start-up")
+                raise SystemExit("the app exited during start-up") from error
             time.sleep(0.1)
 
 
@@ -156,7 +156,7 @@ def _report(
     print(f"{args.users} users x {args.edits} edits = {args.users * args.edits} edits in {wall:.1f} s "
           f"({len(seconds) / wall:.1f} edits/s)")
     if seconds:
-        p95 = seconds[min(len(seconds) - 1, int(round(0.95 * (len(seconds) - 1))))]
+        p95 = seconds[min(len(seconds) - 1, round(0.95 * (len(seconds) - 1)))]
         print(f"seconds per edit (submit to image): p50 {statistics.median(seconds):.2f}  p95 {p95:.2f}  "
               f"max {seconds[-1]:.2f}")
     print(f"errors seen by users: {len(errors)} ({locked} 'database is locked')")

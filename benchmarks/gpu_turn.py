@@ -27,9 +27,11 @@ import gc
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from PIL import Image
@@ -89,7 +91,12 @@ def clip_l(device, dtype):
 
 
 def qwen_image_edit(device, dtype):
-    from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageEditPipeline, QwenImageTransformer2DModel
+    from diffusers import (
+        AutoencoderKLQwenImage,
+        FlowMatchEulerDiscreteScheduler,
+        QwenImageEditPipeline,
+        QwenImageTransformer2DModel,
+    )
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessorPil
 
     from edit_agent.hf_loading import ImageOnlyQwen2VLProcessor
@@ -135,7 +142,12 @@ def flux_kontext(device, dtype):
 
 
 def instruct_pix2pix(device, dtype):
-    from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
 
     with built_on(device, dtype):
         unet = UNet2DConditionModel(in_channels=8, out_channels=4, cross_attention_dim=768, sample_size=64)  # SD 1.5 UNet
@@ -237,7 +249,7 @@ def measure_editor(name: str, args: Args, device: torch.device, dtype: torch.dty
                 rows.append({**row, "skipped": "time budget"})
                 continue
             editor.num_inference_steps = steps
-            seconds, peak = timed(lambda: editor.edit(image, intent, seed=0))
+            seconds, peak = timed(partial(editor.edit, image, intent, seed=0))
             rows.append({**row, "seconds_per_turn": round(seconds, 2), "peak_vram_gib": peak and round(peak, 1)})
             print(json.dumps(rows[-1]), flush=True)
     del editor, pipeline

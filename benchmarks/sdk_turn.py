@@ -22,8 +22,8 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from edit_agent import EditSession
-from edit_agent.store import Store
 from edit_agent.reasoners.passthrough import PassthroughReasoner
+from edit_agent.store import Store
 from edit_agent.testing import RecordingEditor
 
 

@@ -9,8 +9,8 @@
 
 __version__ = "0.1.0"
 
-from edit_agent.errors import EditAgentError  # noqa: E402
-from edit_agent.records import EditResult  # noqa: E402
-from edit_agent.session import EditSession  # noqa: E402
+from edit_agent.errors import EditAgentError
+from edit_agent.records import EditResult
+from edit_agent.session import EditSession
 
 __all__ = ["EditAgentError", "EditResult", "EditSession", "__version__"]

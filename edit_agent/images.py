@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -27,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from edit_agent.errors import InvalidImageError
 
-ImageInput = Union[Image.Image, str, Path, bytes, bytearray, memoryview, np.ndarray]
+ImageInput = Image.Image | str | Path | bytes | bytearray | memoryview | np.ndarray
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 

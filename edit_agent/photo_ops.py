@@ -188,7 +188,7 @@ def _rotate(match: re.Match[str], clause: str) -> Operation:
 
 def _flip(match: re.Match[str], clause: str) -> Operation:
     axis = (match.group(1) or "horizontally").lower()
-    vertical = axis.startswith("vertical") or axis.startswith("top")
+    vertical = axis.startswith(("vertical", "top"))
     return Operation(kind="flip", target="vertical" if vertical else "horizontal")
 
 

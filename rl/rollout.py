@@ -40,6 +40,7 @@ from edit_agent.world.sessions import WorldSession
 from rl.image_policy import FlowImagePolicy, ImageSample
 from rl.interfaces import Reward, RolloutTurns, TextPolicy, TextSample, TurnScores
 
+
 @dataclass
 class Rollout:
     """One play of a session: per turn, the text sample, the image sample and the scores."""

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edit_agent.records import HistoryTurn, Thought, TurnRequest
 from edit_agent.reasoners.rules import RuleReasoner
+from edit_agent.records import HistoryTurn, Thought, TurnRequest
 from edit_agent.world.interpreter import WorldInterpreter
 from edit_agent.world.render import render
 from edit_agent.world.sessions import WorldSession
-from rl.text_policy import LLMTextPolicy, default_lora_config, parse_completion, prompt_ids
+from rl.text_policy import LLMTextPolicy, default_lora_config, prompt_ids
 
 # Lines of the rule trace that describe scenes: the prompt already lists what the source and current
 # images hold (iccot.scene_lines), so the model is not taught to recite them again (and the answers stay

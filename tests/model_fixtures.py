@@ -221,7 +221,12 @@ def tiny_flux_kontext():
 
 
 def tiny_instruct_pix2pix():
-    from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(

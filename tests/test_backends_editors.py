@@ -17,7 +17,7 @@ from edit_agent.records import Intent
 from edit_agent.testing import RecordingEditor
 from tests import model_fixtures
 from tests.contracts import EditorContract, gradient_image
-from tests.model_contracts import ModelEditorContract, difference, lora_weights_folder
+from tests.model_contracts import ModelEditorContract, lora_weights_folder
 
 
 class TestQwenImageEditEditor(ModelEditorContract, EditorContract):

@@ -112,7 +112,7 @@ def test_animated_gif_gives_its_first_frame():
     data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     image = load_image(data)
     red, green, blue = image.getpixel((8, 8))
-    assert red > 200 and blue < 50
+    assert red > 200 and green < 50 and blue < 50
 
 
 def test_exif_orientation_is_applied_then_stripped(photo):

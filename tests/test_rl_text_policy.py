@@ -104,7 +104,7 @@ def test_the_prompt_is_the_llm_reasoners_and_greedy_answers_match(policy: LLMTex
 
 def test_a_text_loss_step_changes_every_lora_parameter_and_nothing_else(policy: LLMTextPolicy) -> None:
     frozen = {name: p.detach().clone() for name, p in policy.model.named_parameters() if not p.requires_grad}
-    trainable = dict((name, p) for name, p in policy.model.named_parameters() if p.requires_grad)
+    trainable = {name: p for name, p in policy.model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name for name in trainable)
     assert {id(p) for p in policy.trainable_parameters()} == {id(p) for p in trainable.values()}
     before = {name: p.detach().clone() for name, p in trainable.items()}

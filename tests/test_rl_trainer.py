@@ -95,9 +95,10 @@ class ScriptedIFReward(PixelReward):
 
 
 def small_config(tmp_path: Path, **fields) -> TrainConfig:
-    values = dict(turns=2, group_size=2, sessions_per_step=1, sde_steps=3, sde_window=(1, 3), image_size=48,
-                  steps=2, updates_per_batch=2, image_lr=1e-3, text_lr=1e-1, out=tmp_path / "run", progress=False,
-                  save_every=1, threads=1, text_policy="llm", mode="joint")
+    values = {"turns": 2, "group_size": 2, "sessions_per_step": 1, "sde_steps": 3, "sde_window": (1, 3),
+              "image_size": 48, "steps": 2, "updates_per_batch": 2, "image_lr": 1e-3, "text_lr": 1e-1,
+              "out": tmp_path / "run", "progress": False, "save_every": 1, "threads": 1, "text_policy": "llm",
+              "mode": "joint"}
     values.update(fields)
     return TrainConfig(**values)
 

@@ -123,7 +123,7 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
 
 def test_a_reload_restores_the_session_and_lists_it(client: Client, photo: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
-    again, chat, image, timeline, status, sessions = client.predict(state, api_name="/restore")
+    again, _chat, _image, timeline, _status, sessions = client.predict(state, api_name="/restore")
     assert again == state and len(timeline["value"]) == 2
     assert [value for _, value in sessions["choices"]] == [state["session_id"]]
     view = client.predict(state, api_name="/new_session")

@@ -51,7 +51,7 @@ def test_output_keeps_the_input_size_and_the_world_palette(size: tuple[int, int]
     output = tiny_editor().edit(world_image(size), Intent(text="Make no change."), seed=3)
     assert output.size == size and output.mode == "RGB"
     colours = np.unique(np.asarray(output).reshape(-1, 3), axis=0)
-    assert all((PALETTE == colour).all(axis=1).any() for colour in colours)
+    assert all((colour == PALETTE).all(axis=1).any() for colour in colours)
 
 
 def test_different_seeds_may_differ_but_each_is_reproducible() -> None:
@@ -80,7 +80,7 @@ def test_shipped_weights_load_by_default_and_by_name() -> None:
     output = editor.edit(render(SCENE, 96), Intent(text="Make no change."), seed=0)
     assert output.size == (96, 96)
     colours = np.unique(np.asarray(output).reshape(-1, 3), axis=0)
-    assert all((PALETTE == colour).all(axis=1).any() for colour in colours)
+    assert all((colour == PALETTE).all(axis=1).any() for colour in colours)
 
 
 SHIPPED_EDITS = [

@@ -54,6 +54,6 @@ class InstructPix2PixEditor(DiffusersEditor):
         )
         return result.images[0]
 
-    def info(self):  # noqa: ANN201 - same type as the base
+    def info(self):  # same type as the base
         base = super().info()
         return base.model_copy(update={"extra": {**base.extra, "image_guidance_scale": self.image_guidance_scale}})

@@ -25,7 +25,7 @@ from edit_agent.flow.canvas import PALETTE, to_model_canvas, to_tensor
 from edit_agent.world.generator import GeneratorConfig, generate_sessions
 from edit_agent.world.interpreter import interpret
 from edit_agent.world.render import render
-from edit_agent.world.scene import BACKGROUNDS, Scene
+from edit_agent.world.scene import Scene
 
 RENDER_SIZES: tuple[tuple[int, float], ...] = ((48, 0.5), (96, 0.5))
 """Sizes the input is rendered at before resampling to the model canvas, with their chances (96 is
@@ -57,7 +57,7 @@ def world_triples(seed: int, *, turns: tuple[int, int] = (1, 10), keep_noop: flo
         try:
             [session] = generate_sessions(1, turns=turns, seed=session_seed, config=config)
             outcomes = interpret(session.start, [turn.instruction for turn in session.turns])
-        except Exception:  # noqa: BLE001 - a generator bug on one seed must not stop a long run
+        except Exception:  # a generator bug on one seed must not stop a long run
             continue
         for outcome in outcomes:
             if outcome.changed or rng.random() < keep_noop:

@@ -91,8 +91,7 @@ def sde_step(x: torch.Tensor, v: torch.Tensor, *, t: float | torch.Tensor, dt: f
              noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One stochastic step: ``(x', mu, log_prob)`` with ``x' = mu + sigma_t sqrt(-dt) eps`` (``eps = noise``)."""
     mu = sde_mean(x, v, t, dt, a)
-    step = -dt if not torch.is_tensor(dt) else -dt
-    x_next = mu + sde_sigma(t, a).to(x.dtype) * math.sqrt(float(step)) * noise
+    x_next = mu + sde_sigma(t, a).to(x.dtype) * math.sqrt(float(-dt)) * noise
     return x_next, mu, sde_log_prob(x_next, mu, t, dt, a)
 
 
