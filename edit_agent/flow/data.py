@@ -3,6 +3,7 @@
 A triple is (scene before turn t, the self-contained intent of turn t, target scene of turn t); the
 intent is the interpreter's, which is what the rule reasoner hands the editor.
 
+>>> from edit_agent.world.scene import BACKGROUNDS
 >>> stream = world_triples(seed=3)
 >>> triple = next(stream)
 >>> isinstance(triple.intent, str) and triple.before.background in BACKGROUNDS
