@@ -60,6 +60,10 @@ class TrainConfig(BaseModel):
     # -- rollouts
     turns: int = Field(3, ge=1, le=10)
     """Turns per rollout (the first ``turns`` of each training session)."""
+    gold_prefix_turns: int = Field(0, ge=0, le=9)
+    """0 (Edit-R2): every rollout starts at turn 1. N > 0: each session's group starts after a random 0..N of
+    its turns played exactly by the rule reasoner (its history, the exact images), so that short rollouts
+    also train the later, history-heavy turns; training sessions then have ``turns + N`` turns."""
     group_size: int = Field(4, ge=2)
     """Rollouts per session (G); advantages are normalised over them."""
     sessions_per_step: int = Field(2, ge=1)

@@ -28,39 +28,109 @@ finished rollout as a whole (CC and GA depend on earlier turns).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
 
 import torch
 from PIL import Image
 
-from edit_agent.records import HistoryTurn, TurnRequest
+from edit_agent.reasoners.rules import RuleReasoner
+from edit_agent.records import HistoryTurn, Thought, TurnRequest
+from edit_agent.world.interpreter import WorldInterpreter
 from edit_agent.world.render import render
 from edit_agent.world.sessions import WorldSession
 from rl.image_policy import FlowImagePolicy, ImageSample
 from rl.interfaces import Reward, RolloutTurns, TextPolicy, TextSample, TurnScores
 
 
+def session_requests(session: WorldSession, reasoner: Any, *, size: int = 96) -> Iterator[tuple[TurnRequest, Thought]]:
+    """Each turn's request as the SDK builds it (raw history, the previous image, the source) and
+    ``reasoner``'s thought; the image of each turn is the render of the previous target."""
+    world = WorldInterpreter(session.start)
+    source = render(session.start, size)
+    previous = session.start
+    history: list[HistoryTurn] = []
+    for index, turn in enumerate(session.turns, 1):
+        outcome = world.step(turn.instruction)
+        request = TurnRequest(instruction=turn.instruction, history=tuple(history),
+                              image=render(previous, size), source_image=source)
+        thought = reasoner.reconstruct(request)
+        yield request, thought
+        history.append(HistoryTurn(turn_id=f"{session.id}:{index}", instruction=turn.instruction,
+                                   reasoning=thought.reasoning, intent=thought.intent.text))
+        previous = turn.target or outcome.target
+
+
+@dataclass(frozen=True)
+class GoldPrefix:
+    """A session's first turns played exactly: the rule reasoner's thoughts and the exact renders of the targets.
+
+    A rollout that starts after it sees what a flawless policy would have left: the teacher's history and the
+    image the session should be at.
+    """
+
+    request: TurnRequest
+    """The request of the first turn the policy plays (gold history, gold image, the source)."""
+    outputs: tuple[Image.Image, ...]
+    """The exact image after each gold turn (what the reward scores for those turns)."""
+
+    @property
+    def turns(self) -> int:
+        return len(self.outputs)
+
+
+def gold_prefix(session: WorldSession, turns: int, *, size: int = 96) -> GoldPrefix:
+    """The first ``turns`` turns of ``session`` played by the rule reasoner; the policy takes over after them.
+
+    >>> from edit_agent.world.generator import generate_sessions
+    >>> [session] = generate_sessions(1, turns=3, seed=2)
+    >>> prefix = gold_prefix(session, 2)
+    >>> prefix.turns, len(prefix.request.history), prefix.request.instruction == session.turns[2].instruction
+    (2, 2, True)
+    """
+    if not 0 <= turns < len(session.turns):
+        raise ValueError(f"a gold prefix of {turns} turns leaves no turn to play in a session of {len(session.turns)}")
+    requests = [request for request, _ in islice(session_requests(session, RuleReasoner(), size=size), turns + 1)]
+    return GoldPrefix(request=requests[-1], outputs=tuple(request.image for request in requests[1:]))
+
+
 @dataclass
 class Rollout:
-    """One play of a session: per turn, the text sample, the image sample and the scores."""
+    """One play of a session: per turn, the text sample, the image sample and the scores.
+
+    With a ``prefix`` the policy plays from turn ``prefix.turns + 1`` on; ``texts``, ``images`` and ``scores``
+    hold the policy's turns only.
+    """
 
     session: WorldSession
     start_image: Image.Image
+    prefix: GoldPrefix | None = None
     texts: list[TextSample] = field(default_factory=list)
     images: list[ImageSample] = field(default_factory=list)
     scores: list[TurnScores] = field(default_factory=list)
 
+    @property
+    def first_turn(self) -> int:
+        """Index in ``session.turns`` of the first turn the policy plays."""
+        return self.prefix.turns if self.prefix else 0
+
     def history(self) -> tuple[HistoryTurn, ...]:
-        """The earlier turns as a reasoner sees them (the policy's own reasonings and intents)."""
-        return tuple(
+        """The earlier turns as a reasoner sees them (the gold prefix, then the policy's own reasonings and intents)."""
+        gold = self.prefix.request.history if self.prefix else ()
+        own = tuple(
             HistoryTurn(turn_id=f"{self.session.id}:{index}", instruction=turn.instruction,
                         reasoning=text.thought.reasoning, intent=text.thought.intent.text)
-            for index, (turn, text) in enumerate(zip(self.session.turns, self.texts), 1)
+            for index, (turn, text) in enumerate(zip(self.session.turns[self.first_turn:], self.texts),
+                                                 self.first_turn + 1)
         )
+        return gold + own
 
     def current_image(self) -> Image.Image:
-        return self.images[-1].image if self.images else self.start_image
+        if self.images:
+            return self.images[-1].image
+        return self.prefix.request.image if self.prefix else self.start_image
 
 
 @dataclass
@@ -80,23 +150,28 @@ class Group:
 def collect_groups(
     sessions: Sequence[WorldSession], *, text_policy: TextPolicy, image_policy: FlowImagePolicy, reward: Reward,
     group_size: int, turns: int, temperature: float, seed: int, size: int = 96, stochastic: bool = True,
+    gold_turns: Sequence[int] | None = None,
 ) -> list[Group]:
-    """Play the first ``turns`` turns of each session ``group_size`` times and score every turn.
+    """Play ``turns`` turns of each session ``group_size`` times and score every turn.
 
+    ``gold_turns`` (one count per session, default none): the policy starts after that many turns played
+    exactly (:func:`gold_prefix`), so that a short rollout lands at a later turn of its session.
     ``seed`` fixes the text and image noise of the whole batch; each rollout of a group still differs,
     since every rollout draws its own noise from the batch's generator.
     """
+    prefixes = [gold_prefix(session, count, size=size) if count else None
+                for session, count in zip(sessions, gold_turns or [0] * len(sessions))]
     rollouts = [
-        Rollout(session=session, start_image=start)
-        for session in sessions
+        Rollout(session=session, start_image=start, prefix=prefix)
+        for session, prefix in zip(sessions, prefixes)
         for start in [render(session.start, size)] * group_size
     ]
     seconds = {"text": 0.0, "image": 0.0, "reward": 0.0}
     for turn in range(turns):
-        playing = [r for r in rollouts if turn < len(r.session.turns)]
+        playing = [r for r in rollouts if r.first_turn + turn < len(r.session.turns)]
         requests = [
-            TurnRequest(instruction=r.session.turns[turn].instruction, history=r.history(), image=r.current_image(),
-                        source_image=r.start_image)
+            TurnRequest(instruction=r.session.turns[r.first_turn + turn].instruction, history=r.history(),
+                        image=r.current_image(), source_image=r.start_image)
             for r in playing
         ]
         started = time.perf_counter()
@@ -111,7 +186,7 @@ def collect_groups(
             rollout.images.append(image)
     started = time.perf_counter()
     for rollout in rollouts:
-        rollout.scores = list(reward.score(_reward_view(rollout)))
+        rollout.scores = list(reward.score(_reward_view(rollout)))[rollout.first_turn:]
     seconds["reward"] = time.perf_counter() - started
     return [
         Group(session=session, rollouts=rollouts[i * group_size:(i + 1) * group_size], seconds=seconds)
@@ -120,10 +195,14 @@ def collect_groups(
 
 
 def _reward_view(rollout: Rollout) -> RolloutTurns:
+    """The whole session so far, gold prefix included: CC and GA at a turn depend on every turn before it."""
+    gold_history = rollout.prefix.request.history if rollout.prefix else ()
+    gold_outputs = list(rollout.prefix.outputs) if rollout.prefix else []
+    played = rollout.first_turn + len(rollout.images)
     return RolloutTurns(
         start_image=rollout.start_image,
-        instructions=[turn.instruction for turn in rollout.session.turns[:len(rollout.images)]],
-        outputs=[image.image for image in rollout.images],
-        intents=[text.thought.intent.text for text in rollout.texts],
+        instructions=[turn.instruction for turn in rollout.session.turns[:played]],
+        outputs=gold_outputs + [image.image for image in rollout.images],
+        intents=[turn.intent for turn in gold_history] + [text.thought.intent.text for text in rollout.texts],
         session=rollout.session,
     )

@@ -8,6 +8,7 @@ the SDK builds it) with the answer the rule reasoner implies: a short trace insi
 prompt tokens are exactly the ones the reasoner feeds at inference.
 
 >>> from edit_agent.world.generator import generate_sessions
+>>> from rl.text_policy import parse_completion
 >>> request, thought = next(rule_traces(generate_sessions(1, turns=1, seed=3)))
 >>> answer = completion_text(thought)
 >>> parse_completion(answer, request).intent.text == thought.intent.text
@@ -22,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from edit_agent.reasoners.rules import RuleReasoner
-from edit_agent.records import HistoryTurn, Thought, TurnRequest
-from edit_agent.world.interpreter import WorldInterpreter
-from edit_agent.world.render import render
+from edit_agent.records import Thought, TurnRequest
 from edit_agent.world.sessions import WorldSession
+from rl.rollout import session_requests
 from rl.text_policy import LLMTextPolicy, default_lora_config, prompt_ids
 
 # Lines of the rule trace that describe scenes: the prompt already lists what the source and current
@@ -46,24 +46,6 @@ def compact_reasoning(reasoning: str) -> str:
 def completion_text(thought: Thought) -> str:
     """What the model should write after the ``<think>`` prefill: trace, ``</think>``, intent."""
     return f"{compact_reasoning(thought.reasoning)}</think>{thought.intent.text}"
-
-
-def session_requests(session: WorldSession, reasoner: Any, *, size: int = 96) -> Iterator[tuple[TurnRequest, Thought]]:
-    """Each turn's request as the SDK builds it (raw history, the previous image, the source) and
-    ``reasoner``'s thought; the image of each turn is the render of the previous target."""
-    world = WorldInterpreter(session.start)
-    source = render(session.start, size)
-    previous = session.start
-    history: list[HistoryTurn] = []
-    for index, turn in enumerate(session.turns, 1):
-        outcome = world.step(turn.instruction)
-        request = TurnRequest(instruction=turn.instruction, history=tuple(history),
-                              image=render(previous, size), source_image=source)
-        thought = reasoner.reconstruct(request)
-        yield request, thought
-        history.append(HistoryTurn(turn_id=f"{session.id}:{index}", instruction=turn.instruction,
-                                   reasoning=thought.reasoning, intent=thought.intent.text))
-        previous = turn.target or outcome.target
 
 
 def rule_traces(sessions: Iterable[WorldSession], *, size: int = 96) -> Iterator[tuple[TurnRequest, Thought]]:

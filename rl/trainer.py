@@ -219,7 +219,8 @@ class Trainer:
         self.image_policy = image_policy or build_image_policy(config)
         self.reward = reward or build_reward(config)
         self.sessions = list(sessions) if sessions is not None else generate_sessions(
-            config.train_sessions, turns=config.turns, seed=config.session_seed, prefix="rl-train")
+            config.train_sessions, turns=config.turns + config.gold_prefix_turns, seed=config.session_seed,
+            prefix="rl-train")
         self.policy = JointPolicy(self.image_policy, self.text_policy, train_image=config.trains_image,
                                   train_text=config.trains_text)
         self.optimizer = torch.optim.AdamW(self._parameter_groups(), weight_decay=0.0)
@@ -309,6 +310,7 @@ class Trainer:
         process = self.accelerator.process_index
         rng = random.Random(f"{config.seed}:{self.step}:{process}")
         sessions = rng.sample(self.sessions, min(config.sessions_per_step, len(self.sessions)))
+        gold_turns = [rng.randint(0, min(config.gold_prefix_turns, len(session.turns) - 1)) for session in sessions]
         policy = self.accelerator.unwrap_model(self.policy)
         policy.eval()
         with self._full_parameters():
@@ -316,6 +318,7 @@ class Trainer:
                 sessions, text_policy=self.text_policy, image_policy=policy.image, reward=self.reward,
                 group_size=config.group_size, turns=config.turns, temperature=config.temperature,
                 seed=config.seed * 1_000_003 + self.step * 101 + process, size=config.image_size,
+                gold_turns=gold_turns,
             )
 
     def _full_parameters(self) -> contextlib.AbstractContextManager[Any]:

@@ -55,8 +55,7 @@ from rl.cli import parse_overrides
 from rl.config import TrainConfig
 from rl.image_policy import FlowImagePolicy
 from rl.interfaces import TextPolicy
-from rl.rollout import collect_groups
-from rl.sft import session_requests
+from rl.rollout import collect_groups, session_requests
 from rl.trainer import Trainer, build_image_policy, build_reward, build_text_policy, make_batch
 
 PROBE_DEFAULTS = {"mode": "text", "turns": 1, "sessions_per_step": 32, "group_size": 8, "temperature": 1.0,

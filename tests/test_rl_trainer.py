@@ -18,11 +18,13 @@ from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.records import Intent, Thought, TurnRequest
 from edit_agent.world.generator import generate_sessions
+from edit_agent.world.render import render
 from rl.config import TrainConfig
 from rl.image_policy import FlowImagePolicy
 from rl.interfaces import RolloutTurns, TextSample, TurnScores
 from rl.objectives import group_advantages, rewards_to_go
-from rl.rollout import collect_groups
+from rl.rewards import WorldReward
+from rl.rollout import Rollout, _reward_view, collect_groups, gold_prefix, session_requests
 from rl.trainer import LOG_KEYS, Trainer, evaluate, make_batch
 
 
@@ -343,3 +345,69 @@ def test_skipping_filtered_turns_in_the_update_leaves_the_gradient_unchanged(tmp
             parameter.copy_(value)
     for a, b in zip(whole, gradients(kept)):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+class RecordingTextPolicy(ChoiceTextPolicy):
+    """ChoiceTextPolicy that keeps every request it is asked to answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[TurnRequest] = []
+
+    def sample(self, requests: Sequence[TurnRequest], *, temperature: float, seed: int) -> list[TextSample]:
+        self.requests.extend(requests)
+        return super().sample(requests, temperature=temperature, seed=seed)
+
+
+class RecordingReward(PixelReward):
+    def __init__(self) -> None:
+        self.views: list[RolloutTurns] = []
+
+    def score(self, rollout: RolloutTurns) -> list[TurnScores]:
+        self.views.append(rollout)
+        return super().score(rollout)
+
+
+def test_a_gold_prefix_hands_the_policy_the_teachers_history_and_the_exact_image():
+    text, reward = RecordingTextPolicy(), RecordingReward()
+    policy = FlowImagePolicy(tiny_editor(), steps=3, window=(1, 3))
+    groups = collect_groups(SESSIONS[:2], text_policy=text, image_policy=policy, reward=reward, group_size=2, turns=1,
+                            temperature=1.0, seed=0, size=48, gold_turns=[2, 0])
+
+    teacher = [request for request, _ in session_requests(SESSIONS[0], RuleReasoner(), size=48)]
+    late, early = text.requests[0], text.requests[2]
+    assert late.instruction == SESSIONS[0].turns[2].instruction
+    assert late.history == teacher[2].history and len(late.history) == 2
+    assert np.array_equal(np.asarray(late.image), np.asarray(teacher[2].image))
+    assert early.instruction == SESSIONS[1].turns[0].instruction and early.history == ()
+
+    # the reward sees the whole session (gold turns, then the policy's), the rollout keeps the policy's turn only
+    view = reward.views[0]
+    assert len(view.outputs) == 3 and view.intents[:2] == [turn.intent for turn in teacher[2].history]
+    assert np.array_equal(np.asarray(view.outputs[1]), np.asarray(teacher[2].image))
+    late_rollout = groups[0].rollouts[0]
+    assert late_rollout.first_turn == 2 and len(late_rollout.scores) == 1
+    assert late_rollout.scores[0] == PixelReward().score(view)[2]
+    assert groups[0].tensor("ga").shape == groups[1].tensor("ga").shape == (2, 1)
+
+
+def test_the_world_reward_scores_a_gold_prefix_as_flawless():
+    [session] = generate_sessions(1, turns=5, seed=11)
+    prefix = gold_prefix(session, 4)
+    rollout = Rollout(session=session, start_image=render(session.start, 96), prefix=prefix)
+    scores = WorldReward().score(_reward_view(rollout))
+    assert len(scores) == 4 and all(s.if_ == 1.0 and s.ga == 1.0 for s in scores)
+    with pytest.raises(ValueError, match="no turn to play"):
+        gold_prefix(session, 5)
+
+
+def test_training_with_gold_prefixes_plays_later_turns(tmp_path):
+    config = small_config(tmp_path, turns=1, gold_prefix_turns=2, train_sessions=6, sessions_per_step=6, steps=1,
+                          mode="text")
+    text = RecordingTextPolicy()
+    run = Trainer(config, text_policy=text, image_policy=FlowImagePolicy(tiny_editor(), steps=3, window=(1, 3)),
+                  reward=PixelReward())
+    assert {len(session.turns) for session in run.sessions} == {3}
+    record = run.train_step()
+    assert math.isfinite(record["loss"]) and len(record["reward_per_turn"]) == 1
+    assert len({len(request.history) for request in text.requests}) > 1  # groups start at different turns
