@@ -22,6 +22,12 @@ on a whole split (the probe writes the ``config.yaml`` it needs).
 
 ``greedy`` trains nothing: it is the held-out check alone, for any text model (``greedy.json``).
 
+    python scripts/rl_probe.py by-turn --out DIR --held-out 100 --set text_model=rl/adapters/world-lm-sft-10k
+    python scripts/rl_probe.py by-turn --out DIR --held-out 100 --checkpoint RUN/checkpoints/step-000030
+
+``by-turn`` trains nothing: greedy accuracy at each of turns 1-5 of held-out sessions, each turn given the rule
+reasoner's history and the exact image, so that every turn is judged on its own (``by_turn.json``).
+
     python scripts/rl_probe.py editor-noise --out DIR --prompts 12 --set mode=joint --set turns=5 --set temperature=0.7 \
         --set train_sessions=2000 --set text_model=rl/adapters/world-lm-sft-10k --set text_finetune=full
 
@@ -157,13 +163,36 @@ def greedy_check(config: TrainConfig, count: int) -> dict:
             "greedy_turn1_accuracy": _mean(greedy_right(build_text_policy(config), requests, truth))}
 
 
+def by_turn_check(config: TrainConfig, count: int, checkpoint: Path | None = None) -> dict:
+    """Greedy accuracy at each turn of ``count`` held-out 5-turn sessions, every turn given the rule reasoner's
+    history and the exact image (so an error is that turn's own, not one carried over): the text model of
+    ``config``, or of ``checkpoint`` (a run's ``checkpoints/step-N``, rebuilt from that run's config.yaml)."""
+    if checkpoint is None:
+        text = build_text_policy(config)
+    else:
+        run_config = TrainConfig.from_yaml(checkpoint.parent.parent / "config.yaml",
+                                           {"resume": False, "threads": config.threads})
+        trainer = Trainer(run_config, sessions=())
+        trainer.load_checkpoint(checkpoint)
+        text = trainer.text_policy
+    reasoner = RuleReasoner()
+    sessions = generate_sessions(count, turns=5, seed=4243, prefix="probe-by-turn")
+    per_session = [list(session_requests(session, reasoner, size=config.image_size)) for session in sessions]
+    accuracy = []
+    for turn in range(5):
+        requests = [pairs[turn][0] for pairs in per_session]
+        accuracy.append(_mean(greedy_right(text, requests, [pairs[turn][1].intent.text for pairs in per_session])))
+    return {"text_model": str(checkpoint or config.text_model), "sessions": count,
+            "greedy_accuracy_by_turn": accuracy, "mean": _mean(accuracy)}
+
+
 def _mean(values: list[float] | list[bool]) -> float:
     return sum(values) / max(len(values), 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["fixed", "held-out", "samples", "greedy", "editor-noise"])
+    parser.add_argument("kind", choices=["fixed", "held-out", "samples", "greedy", "by-turn", "editor-noise"])
     parser.add_argument("--config", type=Path, default=Path("rl/configs/world-lm.yaml"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=60)
@@ -171,6 +200,7 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=200, help="held-out: sessions of the accuracy check")
     parser.add_argument("--prompts", type=int, default=40, help="samples: first turns to sample")
     parser.add_argument("--every", type=int, default=10, help="held-out: steps between accuracy checks")
+    parser.add_argument("--checkpoint", type=Path, help="by-turn: a run's checkpoints/step-N instead of text_model")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any config field")
     args = parser.parse_args()
 
@@ -181,6 +211,7 @@ def main() -> None:
         torch.set_num_threads(config.threads)
     measurements = {
         "greedy": lambda: greedy_check(config, args.held_out),
+        "by-turn": lambda: by_turn_check(config, args.held_out, args.checkpoint),
         "editor-noise": lambda: editor_noise(config, args.prompts),
         "samples": lambda: sample_statistics(config, args.prompts),
     }

@@ -1,4 +1,4 @@
-"""scripts/rl_probe.py editor-noise: the same intents through the SDE and the ODE editor, counted per turn-sample."""
+"""scripts/rl_probe.py: editor-noise (the same intents through the SDE and the ODE editor) and by-turn (greedy accuracy per turn)."""
 
 from __future__ import annotations
 
@@ -46,3 +46,19 @@ def test_an_editor_whose_noise_changes_the_edits_is_counted():
     assert result["same_intent_reward_changed"] > 0
     assert result["reward_sde"] < result["reward_ode"]
     assert result["mean_abs_advantage_change_same_intent"] > 0.0
+
+
+def test_by_turn_judges_each_turn_on_the_teachers_history():
+    rules = rl_probe.by_turn_check(world_config(), 6)
+    assert rules["greedy_accuracy_by_turn"] == [1.0] * 5  # the teacher agrees with itself at every turn
+    raw = rl_probe.by_turn_check(world_config().model_copy(update={"text_policy": "raw"}), 6)
+    assert len(raw["greedy_accuracy_by_turn"]) == 5 and raw["mean"] < 1.0
+
+
+def test_by_turn_reads_a_checkpoint_with_its_runs_config(tmp_path):
+    from edit_agent.cli import main as cli
+
+    out = tmp_path / "smoke"
+    assert cli(["train", "--config", "rl/configs/smoke.yaml", "--out", str(out), "--no-progress"]) == 0
+    result = rl_probe.by_turn_check(world_config(), 2, out / "checkpoints" / "step-000002")
+    assert result["text_model"].endswith("step-000002") and result["greedy_accuracy_by_turn"] == [1.0] * 5
