@@ -7,7 +7,9 @@ Each ``checkpoints/step-N/`` (and the start, step 0, with ``--start``) is loaded
 and evaluated like the trainer's final evaluation: greedy text, ODE images, 5-turn sessions scored by
 ``evals.scoring``. A split the run never trained on (world-dev) lets a run pick its checkpoint without
 looking at world-test; the JSON's ``best_step`` is that choice (the best mean GA, ties to the earlier step).
-``--steps 10 14`` scores only those checkpoints, e.g. the chosen one on world-test.
+``--steps 10 14`` scores only those checkpoints, e.g. the chosen one on world-test. ``--only text`` scores
+each checkpoint's text policy with the editor the run started from, ``--only image`` its editor with the start's
+text policy: which half a joint run's change comes from.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+import torch
 
 from edit_agent.world.sessions import read_world_sessions
 from evals.splits import verify_split
@@ -37,30 +41,54 @@ def chosen_checkpoints(run: Path, steps: set[int] | None, start: bool) -> list[P
     return ([None] if start else []) + chosen
 
 
+HALVES = ("text", "image")
+
+
+def start_halves(trainer: Trainer) -> dict[str, list[torch.Tensor]]:
+    """A copy of each half's weights before any checkpoint is loaded: the policy the run started from."""
+    return {"text": [p.detach().clone() for p in trainer.text_policy.trainable_parameters()],
+            "image": [p.detach().clone() for p in trainer.image_policy.network.parameters()]}
+
+
+def restore_half(trainer: Trainer, start: dict[str, list[torch.Tensor]], half: str) -> None:
+    """Put ``half`` back to the run's start, leaving the other half as the checkpoint set it."""
+    parameters = (trainer.text_policy.trainable_parameters() if half == "text"
+                  else trainer.image_policy.network.parameters())
+    with torch.no_grad():
+        for parameter, value in zip(parameters, start[half], strict=True):
+            parameter.copy_(value)
+
+
 def score_checkpoints(run: Path, *, split: str, sessions: int, turns: int, start: bool,
-                      steps: set[int] | None = None, keep: Path | None = None) -> list[dict]:
+                      steps: set[int] | None = None, keep: Path | None = None, only: str | None = None) -> list[dict]:
     """One row per checkpoint (only ``steps`` when given): ``step``, the mean IF/CC/GA/SR and SR at ``turns``.
 
     ``keep``: also write each evaluation (``turns.jsonl``, ``summary.json``, ``per_turn.png``) and the training
     log up to that step to ``keep/step-N``: a folder ``rl_ablation_report.py`` reads as a row, with its budget
-    and its paired per-session comparison.
+    and its paired per-session comparison. ``only``: "text" or "image", the checkpoint's half that is scored; the
+    other half stays as the run started.
     """
+    if only is not None and only not in HALVES:
+        raise ValueError(f"only must be one of {HALVES}, not {only!r}")
     folders = chosen_checkpoints(run, steps, start)
     config = TrainConfig.from_yaml(run / "config.yaml").model_copy(update={"resume": False, "progress": False})
     chosen = read_world_sessions(verify_split(split))[:sessions]
     trainer = Trainer(config, sessions=())
     trainer.accelerator.unwrap_model(trainer.policy).eval()
+    start_state = start_halves(trainer)
     rows = []
     for folder in folders:
         if folder is not None:
             trainer.load_checkpoint(folder)
+            if only is not None:
+                restore_half(trainer, start_state, next(half for half in HALVES if half != only))
         step = trainer.step if folder is not None else 0
         summary = evaluate(trainer.text_policy, trainer.image_policy, sessions=chosen, turns=turns,
                            size=config.image_size, out=keep / f"step-{step}" if keep is not None else None)
         if keep is not None:
             write_training_log(run, step, keep / f"step-{step}")
         sr = {str(length): value for length, value in summary["sr_at_length"].items()}[str(turns)][1]
-        rows.append({"step": step, **summary["mean"], f"SR@{turns}": sr})
+        rows.append({"step": step, **({"only": only} if only else {}), **summary["mean"], f"SR@{turns}": sr})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -91,12 +119,13 @@ def main() -> None:
     parser.add_argument("--start", action="store_true", help="also score the untrained start (step 0)")
     parser.add_argument("--steps", type=int, nargs="+", help="score only these saved steps (default: all)")
     parser.add_argument("--keep", type=Path, help="also write each evaluation's per-turn rows to KEEP/step-N/")
+    parser.add_argument("--only", choices=HALVES, help="score only this half of each checkpoint; the other stays at the start")
     parser.add_argument("--out", type=Path, required=True, help="JSON file of the rows")
     args = parser.parse_args()
     rows = score_checkpoints(args.run, split=args.split, sessions=args.sessions, turns=args.turns, start=args.start,
-                              steps=set(args.steps) if args.steps else None, keep=args.keep)
+                              steps=set(args.steps) if args.steps else None, keep=args.keep, only=args.only)
     result = {"run": args.run.name, "split": args.split, "sessions": args.sessions, "turns": args.turns,
-              "rows": rows, "best_step": best_step(rows)}
+              **({"only": args.only} if args.only else {}), "rows": rows, "best_step": best_step(rows)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"best mean GA on {args.split}: step {result['best_step']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from edit_agent.cli import main as cli
 from scripts import rl_checkpoints
@@ -52,6 +53,60 @@ def test_the_last_checkpoint_scores_exactly_what_the_run_reported(smoke_run, tmp
     assert sum(turn["GA"] for turn in kept) / 2 == pytest.approx(row["GA"])
     log = [json.loads(line)["step"] for line in (tmp_path / "kept" / "step-2" / "log.jsonl").read_text().splitlines()]
     assert log == [1, 2]
+
+
+@pytest.fixture
+def perturbed_run(smoke_run, tmp_path):
+    """The smoke run with its step-2 editor weights pushed far from the start, so the two halves differ visibly."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    run = tmp_path / "perturbed"
+    shutil.copytree(smoke_run, run)
+    path = run / "checkpoints" / "step-000002" / "image.safetensors"
+    generator = torch.Generator().manual_seed(0)
+    state = {name: value + torch.randn(value.shape, generator=generator) for name, value in load_file(str(path)).items()}
+    save_file(state, str(path))
+    return run
+
+
+def test_only_one_half_of_a_checkpoint_is_scored_with_the_other_half_at_the_start(perturbed_run, tmp_path, monkeypatch):
+    # The smoke run's text policy is the rule reasoner (no weights): its text half alone is the start, its image
+    # half alone is the whole checkpoint.
+    common = ["--run", str(perturbed_run), "--split", "world-dev", "--sessions", "2", "--turns", "2"]
+    whole = run_script(monkeypatch, *common, "--start", "--out", str(tmp_path / "whole.json"))["rows"]
+    text = run_script(monkeypatch, *common, "--steps", "2", "--only", "text", "--out", str(tmp_path / "text.json"))
+    image = run_script(monkeypatch, *common, "--steps", "2", "--only", "image", "--out", str(tmp_path / "image.json"))
+
+    def scores(row: dict) -> dict:
+        return {key: row[key] for key in ("IF", "CC", "GA", "SR")}
+
+    assert scores(whole[0]) != scores(whole[2])  # the perturbed editor scores differently from the start
+    assert text["only"] == "text" and text["rows"][0]["only"] == "text"
+    assert scores(text["rows"][0]) == pytest.approx(scores(whole[0]), abs=1e-9)
+    assert scores(image["rows"][0]) == pytest.approx(scores(whole[2]), abs=1e-9)
+
+
+def test_restoring_a_half_puts_back_the_start_weights_and_keeps_the_other_half(perturbed_run):
+    from rl.config import TrainConfig
+    from rl.trainer import Trainer
+
+    config = TrainConfig.from_yaml(perturbed_run / "config.yaml").model_copy(update={"resume": False})
+    trainer = Trainer(config, sessions=())
+    start = rl_checkpoints.start_halves(trainer)
+    trainer.load_checkpoint(perturbed_run / "checkpoints" / "step-000002")
+    loaded = [p.detach().clone() for p in trainer.image_policy.network.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(loaded, start["image"]))
+    rl_checkpoints.restore_half(trainer, start, "text")  # the rule reasoner has no weights: nothing moves
+    assert all(torch.equal(a, b) for a, b in zip(trainer.image_policy.network.parameters(), loaded))
+    rl_checkpoints.restore_half(trainer, start, "image")
+    assert all(torch.equal(a, b) for a, b in zip(trainer.image_policy.network.parameters(), start["image"]))
+
+
+def test_an_unknown_half_is_one_clear_error(smoke_run):
+    with pytest.raises(ValueError, match="only must be one of"):
+        rl_checkpoints.score_checkpoints(smoke_run, split="world-dev", sessions=1, turns=1, start=False, only="both")
 
 
 def test_a_step_that_was_not_saved_is_one_clear_error(smoke_run, tmp_path, monkeypatch):
