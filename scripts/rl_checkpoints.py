@@ -44,18 +44,22 @@ def chosen_checkpoints(run: Path, steps: set[int] | None, start: bool) -> list[P
 HALVES = ("text", "image")
 
 
+def half_parameters(trainer: Trainer, half: str) -> list[torch.nn.Parameter]:
+    """The weights a checkpoint sets for ``half``: the text policy's trained ones, or every weight of the editor."""
+    if half == "text":
+        return list(trainer.text_policy.trainable_parameters())
+    return list(trainer.image_policy.network.parameters())
+
+
 def start_halves(trainer: Trainer) -> dict[str, list[torch.Tensor]]:
     """A copy of each half's weights before any checkpoint is loaded: the policy the run started from."""
-    return {"text": [p.detach().clone() for p in trainer.text_policy.trainable_parameters()],
-            "image": [p.detach().clone() for p in trainer.image_policy.network.parameters()]}
+    return {half: [p.detach().clone() for p in half_parameters(trainer, half)] for half in HALVES}
 
 
 def restore_half(trainer: Trainer, start: dict[str, list[torch.Tensor]], half: str) -> None:
     """Put ``half`` back to the run's start, leaving the other half as the checkpoint set it."""
-    parameters = (trainer.text_policy.trainable_parameters() if half == "text"
-                  else trainer.image_policy.network.parameters())
     with torch.no_grad():
-        for parameter, value in zip(parameters, start[half], strict=True):
+        for parameter, value in zip(half_parameters(trainer, half), start[half], strict=True):
             parameter.copy_(value)
 
 
