@@ -42,7 +42,7 @@ class TrainConfig(BaseModel):
     # -- models
     image_model: str | None = None
     """World editor weights (a ``.safetensors`` saved by ``FlowEditorModel.save``); None: the shipped weights;
-    ``tiny``: a random ``FlowEditorConfig.tiny()`` model (smoke runs)."""
+    ``tiny``: a random ``FlowEditorConfig.tiny()`` model whose edits vary with its noise (smoke runs)."""
     image_finetune: Literal["lora", "full"] = "full"
     """Full fine-tuning of the editor, or peft LoRA adapters on its transformer blocks and head."""
     lora_rank: int = Field(8, ge=1)

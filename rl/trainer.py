@@ -50,11 +50,13 @@ from rl.rollout import Group, collect_groups
 from rl.text_policy import pad_log_probs, text_policy_loss
 
 LOG_KEYS = (
-    "step", "reward", "reward_per_turn", "IF", "CC", "GA", "IF_per_turn", "filtered_fraction", "kl",
+    "step", "reward", "reward_per_turn", "IF", "CC", "GA", "IF_per_turn", "filtered_fraction", "signal_fraction", "kl",
     "image_clip_fraction", "text_clip_fraction", "image_loss", "text_loss", "loss", "rollouts", "seconds",
     "rollout_seconds", "update_seconds",
 )
-"""Keys of every line of ``log.jsonl``: per-turn lists are turn 1 first; ``seconds`` is the step's wall time."""
+"""Keys of every line of ``log.jsonl``: per-turn lists are turn 1 first; ``seconds`` is the step's wall time;
+``signal_fraction`` is the share of turn-samples with a non-zero advantage (the others tie with their whole group
+and teach nothing)."""
 
 
 @dataclass
@@ -370,17 +372,19 @@ class Trainer:
         rollout_stats = torch.cat([
             batch.rewards.mean(dim=0), batch.scores["IF"].mean(dim=0),
             torch.stack([batch.rewards.mean(), *(value.mean() for value in batch.scores.values()),
-                         torch.tensor(filtered_fraction(batch.filter_mask))]),
+                         torch.tensor(filtered_fraction(batch.filter_mask)),
+                         (batch.advantages != 0).float().mean()]),
             torch.tensor([metrics[name] for name in sorted(metrics)]),
         ]).float()
         if self.accelerator.num_processes > 1:
             rollout_stats = self.accelerator.reduce(rollout_stats.to(self.accelerator.device), reduction="mean").cpu()
         values = [round(float(v), 6) for v in rollout_stats]
         reward_per_turn, if_per_turn, rest = values[:turns], values[turns:2 * turns], values[2 * turns:]
-        reward, if_, cc, ga, filtered, losses = rest[0], rest[1], rest[2], rest[3], rest[4], rest[5:]
+        reward, if_, cc, ga, filtered, signal, losses = rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6:]
         return {
             "step": self.step, "reward": reward, "reward_per_turn": reward_per_turn, "IF": if_, "CC": cc, "GA": ga,
-            "IF_per_turn": if_per_turn, "filtered_fraction": filtered, **dict(zip(sorted(metrics), losses)),
+            "IF_per_turn": if_per_turn, "filtered_fraction": filtered, "signal_fraction": signal,
+            **dict(zip(sorted(metrics), losses)),
             "rollouts": sum(len(g.rollouts) for g in groups) * self.accelerator.num_processes,
             "seconds": round(seconds, 3),
             "rollout_seconds": round(rollout_seconds, 3),
@@ -442,12 +446,26 @@ def build_image_policy(config: TrainConfig) -> FlowImagePolicy:
     from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 
     if config.image_model == "tiny":
-        model = FlowEditorModel(FlowEditorConfig.tiny())
+        model = tiny_random_editor(FlowEditorModel(FlowEditorConfig.tiny()), seed=config.seed)
     else:
         model = FlowEditorModel.load(config.image_model or DEFAULT_WEIGHTS)
     return FlowImagePolicy(model, steps=config.sde_steps, window=config.sde_window, a=config.sde_a,
                            finetune=config.image_finetune, lora_rank=config.lora_rank,
                            lora_alpha=2 * config.lora_rank, keep_unchanged=config.keep_unchanged)
+
+
+def tiny_random_editor(model: nn.Module, *, seed: int) -> nn.Module:
+    """``model`` with a random last head layer, so that its edits depend on its weights and its noise.
+
+    A fresh editor's last layer starts at zero and copies its input whatever the noise: every rollout of a
+    group would then earn the same reward, no sample would carry an advantage and a smoke run would train nothing.
+    The scale is large enough for the rollouts' edits to change how the world reads the canvas (at 0.3 or 1.0 the
+    deltas stay under the reader's thresholds and a group's rewards still tie).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.head[-1].weight.normal_(0.0, 3.0, generator=generator)
+    return model
 
 
 def build_reward(config: TrainConfig) -> Reward:

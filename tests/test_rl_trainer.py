@@ -280,6 +280,25 @@ def test_cli_trains_the_smoke_config(tmp_path, capsys):
     assert summary["n_sessions"] == 1 and len(summary["per_turn"]["IF"]) == 2
 
 
+def test_the_smoke_config_trains_its_editor(tmp_path):
+    """The CLI's smoke run is a real training run: its rollouts differ in reward and every editor weight moves."""
+    from edit_agent.cli import main
+    from rl.trainer import build_image_policy
+
+    config = TrainConfig.from_yaml(Path("rl/configs/smoke.yaml"))
+    torch.manual_seed(config.seed)  # as the trainer does before it builds the editor
+    start = build_image_policy(config).network.state_dict()
+    out = tmp_path / "smoke"
+    assert main(["train", "--config", "rl/configs/smoke.yaml", "--out", str(out), "--no-progress"]) == 0
+
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert all(r["signal_fraction"] > 0 for r in records), [r["signal_fraction"] for r in records]
+    trained = FlowEditorModel.load(out / "final" / "image" / "world_editor.safetensors").state_dict()
+    assert trained.keys() == start.keys()
+    unchanged = [name for name in start if torch.equal(trained[name], start[name])]
+    assert not unchanged, f"{len(unchanged)} of {len(start)} editor tensors did not change: {unchanged[:3]}"
+
+
 def test_cli_set_overrides_the_file_even_with_null_and_unset_flags_keep_it():
     import argparse
 
