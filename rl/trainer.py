@@ -446,26 +446,15 @@ def build_image_policy(config: TrainConfig) -> FlowImagePolicy:
     from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 
     if config.image_model == "tiny":
-        model = tiny_random_editor(FlowEditorModel(FlowEditorConfig.tiny()), seed=config.seed)
+        # A std of 3 makes the rollouts' edits change how the world reads the canvas; at 0.3 or 1.0 they stay under
+        # the reader's thresholds, a group's rewards tie, no sample carries an advantage and a smoke run trains nothing.
+        model = FlowEditorModel(FlowEditorConfig.tiny()).randomize_output(
+            3.0, generator=torch.Generator().manual_seed(config.seed))
     else:
         model = FlowEditorModel.load(config.image_model or DEFAULT_WEIGHTS)
     return FlowImagePolicy(model, steps=config.sde_steps, window=config.sde_window, a=config.sde_a,
                            finetune=config.image_finetune, lora_rank=config.lora_rank,
                            lora_alpha=2 * config.lora_rank, keep_unchanged=config.keep_unchanged)
-
-
-def tiny_random_editor(model: nn.Module, *, seed: int) -> nn.Module:
-    """``model`` with a random last head layer, so that its edits depend on its weights and its noise.
-
-    A fresh editor's last layer starts at zero and copies its input whatever the noise: every rollout of a
-    group would then earn the same reward, no sample would carry an advantage and a smoke run would train nothing.
-    The scale is large enough for the rollouts' edits to change how the world reads the canvas (at 0.3 or 1.0 the
-    deltas stay under the reader's thresholds and a group's rewards still tie).
-    """
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        model.head[-1].weight.normal_(0.0, 3.0, generator=generator)
-    return model
 
 
 def build_reward(config: TrainConfig) -> Reward:

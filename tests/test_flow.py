@@ -16,10 +16,7 @@ from edit_agent.flow.sampling import sample, sde_mean, sde_sigma, sde_step, time
 
 def tiny_model(seed: int = 0, config: FlowEditorConfig | None = None) -> FlowEditorModel:
     torch.manual_seed(seed)
-    model = FlowEditorModel(config or FlowEditorConfig.tiny())
-    # give the zero-initialised output layer weights, so the model does more than copy its input
-    torch.nn.init.normal_(model.head[-1].weight, std=0.1)
-    return model.eval()
+    return FlowEditorModel(config or FlowEditorConfig.tiny()).randomize_output(0.1).eval()
 
 
 def test_tiny_model_loss_falls() -> None:

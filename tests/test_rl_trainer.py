@@ -31,9 +31,7 @@ from rl.trainer import LOG_KEYS, Trainer, evaluate, make_batch
 def tiny_editor(seed: int = 0) -> FlowEditorModel:
     """A tiny editor whose output depends on its noise and weights (the untrained one copies its input)."""
     torch.manual_seed(seed)
-    model = FlowEditorModel(FlowEditorConfig.tiny())
-    nn.init.normal_(model.head[-1].weight, std=0.3)
-    return model
+    return FlowEditorModel(FlowEditorConfig.tiny()).randomize_output(0.3)
 
 
 class ChoiceModel(nn.Module):

@@ -30,8 +30,7 @@ def world_image(size: tuple[int, int]) -> Image.Image:
 
 def tiny_editor(steps: int = 2) -> WorldEditor:
     torch.manual_seed(0)
-    model = FlowEditorModel(FlowEditorConfig.tiny())
-    torch.nn.init.normal_(model.head[-1].weight, std=0.2)  # an untrained model would only copy its input
+    model = FlowEditorModel(FlowEditorConfig.tiny()).randomize_output(0.2)  # an untrained model would only copy its input
     return WorldEditor(model, steps=steps, device="cpu")
 
 

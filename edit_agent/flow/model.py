@@ -152,6 +152,13 @@ class FlowEditorModel(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
+    def randomize_output(self, std: float, *, generator: torch.Generator | None = None) -> FlowEditorModel:
+        """Random weights (normal, ``std``) for the zero-initialised last layer, so that an untrained model's edits
+        depend on its weights and its noise instead of copying the input (tests and smoke runs). Returns ``self``."""
+        with torch.no_grad():
+            self.head[-1].weight.normal_(0.0, std, generator=generator)
+        return self
+
     def encode_text(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Text states for cross-attention; compute once per sampling run and pass as ``text``."""
         return self.text(ids, mask)
