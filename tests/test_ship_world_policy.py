@@ -72,3 +72,39 @@ def test_a_run_without_a_text_policy_is_refused_and_nothing_is_written(tmp_path,
     with pytest.raises(SystemExit, match="no world-LM text policy"):
         ship_world_policy.main()
     assert not out.exists()
+
+
+def test_a_chosen_checkpoint_ships_as_it_was_trained_at_that_step(tmp_path, monkeypatch) -> None:
+    from rl.trainer import Trainer
+
+    run, _ = trained_run(tmp_path, "full")
+    config = TrainConfig.from_yaml(run / "config.yaml").model_copy(
+        update={"out": run, "image_model": "tiny", "text_policy": "llm", "resume": False, "progress": False})
+    (run / "config.yaml").write_text(config.to_yaml())
+    trainer = Trainer(config, sessions=())
+    with torch.no_grad():
+        for parameter in trainer.text_policy.trainable_parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    trainer.step = 1
+    trainer.save_checkpoint()
+    out = tmp_path / "shipped"
+    monkeypatch.setattr(sys, "argv", ["ship", "--run", str(run), "--out", str(out), "--step", "1"])
+    ship_world_policy.main()
+
+    assert json.loads((out / "policy.json").read_text())["steps"] == 1
+    request = REQUESTS_AND_THOUGHTS[0][0]
+    shipped_reasoner = LLMReasoner(str(out), max_new_tokens=config.text_max_new_tokens)
+    assert shipped_reasoner.reconstruct(request) == trainer.text_policy.as_reasoner().reconstruct(request)
+    samples = trainer.text_policy.sample([request], temperature=1.0, seed=0)
+    shipped = LLMTextPolicy(str(out), max_new_tokens=config.text_max_new_tokens, finetune="full")
+    with torch.no_grad():
+        torch.testing.assert_close(shipped.log_probs(samples)[0], samples[0].old_log_probs, atol=1e-4, rtol=1e-4)
+
+
+def test_a_step_without_a_checkpoint_is_refused_and_nothing_is_written(tmp_path, monkeypatch) -> None:
+    run, _ = trained_run(tmp_path, "full")
+    out = tmp_path / "shipped"
+    monkeypatch.setattr(sys, "argv", ["ship", "--run", str(run), "--out", str(out), "--step", "7"])
+    with pytest.raises(SystemExit, match="no checkpoint at step 7"):
+        ship_world_policy.main()
+    assert not out.exists()
