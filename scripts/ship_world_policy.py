@@ -7,7 +7,7 @@ result to ``edit_agent/weights/world_policy/`` (a plain transformers folder: no 
 together with ``rl/adapters/world-lm-rl/`` (the adapter itself, to continue training from) and a
 ``policy.json`` naming the run it came from. A run with ``text_finetune: full`` saved a plain folder
 already: it is copied as it is (and trains on from ``text_model: edit_agent/weights/world_policy``).
-``--step N`` ships the run's ``checkpoints/step-N`` instead of ``final/`` (the step chosen on world-dev).
+``--step N`` ships the run's ``checkpoints/step-N`` instead of ``final/`` (e.g. the step chosen on world-dev).
 Only the text half ships: the editor stays the shipped world editor, so evaluate the shipped pair
 again (``rl_eval.py --text-model edit_agent/weights/world_policy``); a joint run's own ``eval/`` used
 its RL-trained editor.
