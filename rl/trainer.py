@@ -264,7 +264,7 @@ class Trainer:
             if self.step % config.save_every == 0:
                 self.save_checkpoint()
         bar.close()
-        if self.step and not (self.out / "checkpoints" / f"step-{self.step:06d}").is_dir():
+        if self.step and not checkpoint_folder(self.out, self.step).is_dir():
             self.save_checkpoint()  # the last step, whatever ended the run
         final = self.out / "final"
         if self.accelerator.is_main_process:
@@ -394,7 +394,7 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
         """``checkpoints/step-NNNNNN/``: the trained tensors of both halves, the optimizer and the step."""
-        folder = self.out / "checkpoints" / f"step-{self.step:06d}"
+        folder = checkpoint_folder(self.out, self.step)
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             folder.mkdir(parents=True, exist_ok=True)
@@ -462,6 +462,11 @@ def build_reward(config: TrainConfig) -> Reward:
     from rl.rewards import WorldReward
 
     return WorldReward()
+
+
+def checkpoint_folder(out: Path, step: int) -> Path:
+    """Where a run writing to ``out`` keeps its checkpoint of ``step``."""
+    return out / "checkpoints" / f"step-{step:06d}"
 
 
 def latest_checkpoint(out: Path) -> Path | None:

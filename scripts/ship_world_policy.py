@@ -36,9 +36,9 @@ def in_repo(path: str | Path) -> Path:
 
 def checkpoint_text(run: Path, step: int, folder: Path) -> Path:
     """The text policy of ``run``'s ``checkpoints/step-N``, saved as ``final/text`` holds the run's last one."""
-    from rl.trainer import Trainer
+    from rl.trainer import Trainer, checkpoint_folder
 
-    checkpoint = run / "checkpoints" / f"step-{step:06d}"
+    checkpoint = checkpoint_folder(run, step)
     if not (checkpoint / "state.json").is_file():
         raise SystemExit(f"{run} has no checkpoint at step {step}")
     config = TrainConfig.from_yaml(run / "config.yaml")
@@ -84,7 +84,7 @@ def ship(args: argparse.Namespace, config: TrainConfig, trained: Path) -> None:
         shutil.copytree(trained, args.adapter_out, dirs_exist_ok=True)
     steps = {json.loads(line)["step"] for line in (args.run / "log.jsonl").read_text().splitlines() if line.strip()}
     summary = args.run / "eval" / "summary.json" if args.step is None else None  # the run's eval scored final/
-    record = {"run": str(args.run), "base": str(config.text_model), "steps": args.step or max(steps, default=0), "seed": config.seed,
+    record = {"run": str(args.run), "base": str(config.text_model), "steps": args.step if args.step is not None else max(steps, default=0), "seed": config.seed,
               "run_eval_with_its_own_editor": json.loads(summary.read_text())["mean"] if summary and summary.is_file() else None}
     (args.out / "policy.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
