@@ -79,6 +79,35 @@ def new_world_lm(tokenizer: Any, shape: WorldLMShape = WorldLMShape(), *, seed: 
     return model
 
 
+def deepen_world_lm(model: Any) -> Any:
+    """A copy of a trained world LM with twice the layers that computes exactly what ``model`` computes.
+
+    Each layer is followed by a copy of itself whose two output projections (attention ``o_proj``
+    and MLP ``down_proj``) are zero, so the copy adds nothing to the residual stream until training
+    moves them (block expansion, as in LLaMA Pro). Continued SFT then starts from the trained
+    model's answers with the capacity of a model twice as deep, instead of from scratch.
+    """
+    import torch
+    from transformers import LlamaForCausalLM
+
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    depth = config.num_hidden_layers
+    config.num_hidden_layers = 2 * depth
+    deeper = LlamaForCausalLM(config)
+    deeper.generation_config = model.generation_config
+    state = {}
+    for name, tensor in model.state_dict().items():
+        if not name.startswith("model.layers."):
+            state[name] = tensor
+            continue
+        index, rest = name.removeprefix("model.layers.").split(".", 1)
+        state[f"model.layers.{2 * int(index)}.{rest}"] = tensor
+        silent = rest in ("self_attn.o_proj.weight", "mlp.down_proj.weight")
+        state[f"model.layers.{2 * int(index) + 1}.{rest}"] = torch.zeros_like(tensor) if silent else tensor.clone()
+    deeper.load_state_dict(state, strict=True)
+    return deeper.to(model.device)
+
+
 def save_world_lm(model: Any, tokenizer: Any, folder: str | Path) -> Path:
     """Write model and tokenizer as one transformers folder (safetensors)."""
     folder = Path(folder)

@@ -4,6 +4,7 @@
     python scripts/rl_eval.py --text-policy llm --text-model rl/adapters/world-lm-sft --out DIR
     python scripts/train_world_lm.py --init rl/adapters/world-lm-sft --data-seed 11 --sessions 4000 \
         --steps 500 --learning-rate 2e-4 --out DIR --work-dir DIR2   # more supervision of a trained world LM
+    python scripts/train_world_lm.py --init rl/adapters/world-lm-sft-22k-t5 --deepen ...  # the same, twice as deep
 
 The tokenizer is learned from the training prompts and answers themselves (a rerun that resumes
 from a checkpoint in ``--work-dir`` reuses the checkpoint's tokenizer); then TRL's
@@ -27,7 +28,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from edit_agent.reasoners import iccot
 from rl.sft import SFTArgs, completion_text, rule_traces, train_full, training_sessions
-from rl.world_lm import BEGIN, END, WorldLMShape, new_world_lm, train_tokenizer
+from rl.world_lm import BEGIN, END, WorldLMShape, deepen_world_lm, new_world_lm, train_tokenizer
 
 
 def corpus(args: SFTArgs) -> list[str]:
@@ -53,8 +54,12 @@ def main() -> None:
                         help="generator seed of the training sessions (another seed: sessions not trained on before)")
     parser.add_argument("--init", type=Path, default=None,
                         help="continue training a world LM folder (its tokenizer and weights)")
+    parser.add_argument("--deepen", action="store_true",
+                        help="with --init: train a copy with twice the layers that starts from the same answers")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if args.deepen and args.init is None:
+        parser.error("--deepen needs --init (the trained world LM to deepen)")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -68,6 +73,8 @@ def main() -> None:
     if args.init is not None:  # resuming from work_dir still works: the Trainer loads the checkpoint's weights
         tokenizer = AutoTokenizer.from_pretrained(args.init, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(args.init, local_files_only=True)
+        if args.deepen:
+            model = deepen_world_lm(model)
         config = model.config
         shape = WorldLMShape(hidden_size=config.hidden_size, layers=config.num_hidden_layers,
                              heads=config.num_attention_heads, intermediate_size=config.intermediate_size,

@@ -140,3 +140,28 @@ def test_a_full_fine_tune_takes_no_lora(tokenizer, tmp_path) -> None:
     with pytest.raises(ValueError, match="text_adapter: null"):
         TrainConfig(text_finetune="full", text_adapter="rl/adapters/world-sft")
     assert TrainConfig(text_finetune="full", text_adapter=None).text_finetune == "full"
+
+
+def test_a_deepened_world_lm_answers_as_the_trained_one_and_its_new_layers_train(tokenizer, tmp_path) -> None:
+    from rl.world_lm import deepen_world_lm
+
+    trained = new_world_lm(tokenizer, replace(TINY, layers=2), seed=4)
+    deeper = deepen_world_lm(trained)
+    assert deeper.config.num_hidden_layers == 4 and trained.config.num_hidden_layers == 2
+    request, thought = REQUESTS_AND_THOUGHTS[2]
+    ids = tokenizer(prompt_text(tokenizer, request) + completion_text(thought), return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        torch.testing.assert_close(deeper(ids).logits, trained(ids).logits, atol=1e-5, rtol=1e-5)
+
+    folder = save_world_lm(deeper, tokenizer, tmp_path / "deep")
+    policy = LLMTextPolicy(str(folder), max_new_tokens=6, finetune="full")
+    assert policy.model.config.num_hidden_layers == 4
+    with torch.no_grad():
+        torch.testing.assert_close(policy.model(ids).logits, trained(ids).logits, atol=1e-5, rtol=1e-5)
+
+    deeper.train()
+    deeper(ids, labels=ids).loss.backward()
+    new_layer = deeper.model.layers[1]  # the silent copy of layer 0: its output projections get gradient
+    assert new_layer.self_attn.o_proj.weight.grad.abs().sum() > 0
+    assert new_layer.mlp.down_proj.weight.grad.abs().sum() > 0
+    assert deeper.lm_head.weight is deeper.model.embed_tokens.weight  # still tied, as the trained model was
