@@ -4,7 +4,7 @@
 
 Turn 1 is the one turn every policy answers from the same input (no history of its own), so it
 isolates grounding from error build-up. A ``--run`` is ``label=folder`` with an ``rl_eval.py``
-``turns.jsonl``; the kind of instruction is the rule reasoner's (``Turn 1 (recolor): ...``).
+``turns.jsonl``; the kind of instruction is the session's own ``task_type`` for that turn.
 Prints two markdown tables, one column per run.
 """
 
@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
-from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.world.sessions import read_world_sessions
 from evals.splits import split_path
-from rl.rollout import session_requests
 
 
 def turn_one_kinds(split: str) -> dict[str, tuple[str, int]]:
     """Each session's instruction kind at turn 1 and the number of objects it starts with."""
-    teacher, kinds = RuleReasoner(), {}
-    for session in read_world_sessions(split_path(split)):
-        _, thought = next(iter(session_requests(session, teacher)))
-        kind = re.search(r"Turn 1 \(([^)]*)\)", thought.reasoning).group(1)
-        kinds[session.id] = (kind, len(session.start.objects))
-    return kinds
+    return {session.id: (session.turns[0].task_type, len(session.start.objects))
+            for session in read_world_sessions(split_path(split))}
 
 
 def turn_one_if(folder: Path) -> dict[str, float]:
