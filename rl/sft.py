@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edit_agent.reasoners import iccot
 from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.records import Thought, TurnRequest
 from edit_agent.world.sessions import WorldSession
@@ -43,9 +44,18 @@ def compact_reasoning(reasoning: str) -> str:
     return "\n".join(line for line in reasoning.splitlines() if not line.startswith(_SCENE_LINES))
 
 
-def completion_text(thought: Thought) -> str:
-    """What the model should write after the ``<think>`` prefill: trace, ``</think>``, intent."""
-    return f"{compact_reasoning(thought.reasoning)}</think>{thought.intent.text}"
+def completion_text(thought: Thought, request: TurnRequest | None = None) -> str:
+    """What the model should write after the ``<think>`` prefill: trace, ``</think>``, intent.
+
+    With ``request`` (for a model that reads numbered objects) every object of the current image
+    that the trace names is preceded by its number in the prompt's list, so the model learns to
+    pick an object by number and copy its words; the intent itself stays unnumbered.
+    """
+    reasoning = compact_reasoning(thought.reasoning)
+    described = iccot.world_object_descriptions(request.image) if request is not None else None
+    if described is not None:
+        reasoning = iccot.number_objects(reasoning, described[1])
+    return f"{reasoning}</think>{thought.intent.text}"
 
 
 def rule_traces(sessions: Iterable[WorldSession], *, size: int = 96) -> Iterator[tuple[TurnRequest, Thought]]:
@@ -55,10 +65,13 @@ def rule_traces(sessions: Iterable[WorldSession], *, size: int = 96) -> Iterator
         yield from session_requests(session, teacher, size=size)
 
 
-def tokenized_example(tokenizer: Any, request: TurnRequest, thought: Thought) -> dict[str, list[int]]:
+def tokenized_example(
+    tokenizer: Any, request: TurnRequest, thought: Thought, *, numbered_objects: bool = False
+) -> dict[str, list[int]]:
     """``input_ids`` = reasoner prompt + answer + end of turn; ``completion_mask`` marks the answer."""
-    prompt = prompt_ids(tokenizer, request).tolist()
-    answer = tokenizer(completion_text(thought), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    prompt = prompt_ids(tokenizer, request, numbered_objects=numbered_objects).tolist()
+    answer_text = completion_text(thought, request if numbered_objects else None)
+    answer = tokenizer(answer_text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return {"input_ids": prompt + answer, "completion_mask": [0] * len(prompt) + [1] * len(answer)}
 
 
@@ -100,6 +113,8 @@ class SFTArgs:
     model: str | None = None
     """Base model (hub id, folder or .gguf); None is the offline SmolLM2-135M-Instruct."""
     exclude_splits: tuple[str, ...] = field(default=("world-dev", "world-test", "world-long"))
+    numbered_objects: bool = False
+    """Number the current image's objects in prompts and traces (``iccot.describe_world_image``)."""
 
 
 def training_sessions(args: SFTArgs) -> list[WorldSession]:
@@ -126,6 +141,9 @@ def release_accelerate_state() -> None:
 
 def train_sft(args: SFTArgs, *, policy: LLMTextPolicy | None = None) -> LLMTextPolicy:
     """Fine-tune the policy's LoRA on rule traces with TRL's ``SFTTrainer``; saves the adapter to ``args.out``."""
+    if args.numbered_objects:
+        raise ValueError("numbered_objects is recorded in the model's own config, which a LoRA adapter does not carry: "
+                         "train a full world LM (train_full) for it")
     policy = policy or LLMTextPolicy(args.model, lora_config=default_lora_config(args.lora_rank, args.lora_alpha))
     fit(policy.model, policy.tokenizer, training_rows(policy.tokenizer, args), args)
     policy.save(args.out)
@@ -138,13 +156,16 @@ def train_full(model: Any, tokenizer: Any, args: SFTArgs) -> Any:
     tokenizer to ``args.out`` as one transformers folder."""
     from rl.world_lm import save_world_lm
 
+    # the prompt layout the weights learn travels with them, so every reader builds the same prompt
+    setattr(model.config, iccot.NUMBERED_OBJECTS_KEY, args.numbered_objects)
     fit(model, tokenizer, training_rows(tokenizer, args), args)
     save_world_lm(model, tokenizer, args.out)
     return model
 
 
 def training_rows(tokenizer: Any, args: SFTArgs) -> list[dict[str, list[int]]]:
-    return [tokenized_example(tokenizer, request, thought) for request, thought in rule_traces(training_sessions(args))]
+    return [tokenized_example(tokenizer, request, thought, numbered_objects=args.numbered_objects)
+            for request, thought in rule_traces(training_sessions(args))]
 
 
 def fit(model: Any, tokenizer: Any, rows: list[dict[str, list[int]]], args: SFTArgs) -> None:

@@ -60,15 +60,17 @@ def empty_sample(thought: Thought) -> TextSample:
     return TextSample(thought=thought, prompt_ids=no_ids, completion_ids=no_ids, old_log_probs=torch.zeros(0))
 
 
-def prompt_text(tokenizer: Any, request: TurnRequest) -> str:
-    """The exact text :meth:`LLMReasoner.generate` feeds the model: chat template, then the ``<think>`` prefill."""
-    messages = iccot.build_messages(request)
+def prompt_text(tokenizer: Any, request: TurnRequest, *, numbered_objects: bool = False) -> str:
+    """The exact text :meth:`LLMReasoner.generate` feeds the model: chat template, then the ``<think>`` prefill
+    (``numbered_objects``: as for a model that :func:`iccot.reads_numbered_objects`)."""
+    messages = iccot.build_messages(request, numbered_objects=numbered_objects)
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + iccot.PREFILL
 
 
-def prompt_ids(tokenizer: Any, request: TurnRequest) -> torch.Tensor:
+def prompt_ids(tokenizer: Any, request: TurnRequest, *, numbered_objects: bool = False) -> torch.Tensor:
     """(P,) token ids of :func:`prompt_text`, tokenized as the reasoner does (no added special tokens)."""
-    encoded = tokenizer(prompt_text(tokenizer, request), add_special_tokens=False, return_tensors="pt")
+    text = prompt_text(tokenizer, request, numbered_objects=numbered_objects)
+    encoded = tokenizer(text, add_special_tokens=False, return_tensors="pt")
     return encoded["input_ids"][0]
 
 
@@ -251,7 +253,8 @@ class LLMTextPolicy:
         return samples
 
     def _sample_batch(self, requests: Sequence[TurnRequest], *, temperature: float, seed: int) -> list[TextSample]:
-        prompts = [prompt_ids(self.tokenizer, request) for request in requests]
+        numbered = iccot.reads_numbered_objects(self.model)
+        prompts = [prompt_ids(self.tokenizer, request, numbered_objects=numbered) for request in requests]
         completions = self._generate(prompts, temperature=temperature, seed=seed)
         samples = []
         for request, prompt, completion in zip(requests, prompts, completions):

@@ -33,8 +33,10 @@ from rl.world_lm import BEGIN, END, WorldLMShape, deepen_world_lm, new_world_lm,
 
 def corpus(args: SFTArgs) -> list[str]:
     """The texts the tokenizer learns from: each training turn as the chat template lays it out."""
-    return [f"{BEGIN}user\n{iccot.user_prompt(request)}{END}\n{BEGIN}assistant\n{iccot.PREFILL}"
-            f"{completion_text(thought)}{END}" for request, thought in rule_traces(training_sessions(args))]
+    numbered = args.numbered_objects
+    return [f"{BEGIN}user\n{iccot.user_prompt(request, numbered_objects=numbered)}{END}\n{BEGIN}assistant\n{iccot.PREFILL}"
+            f"{completion_text(thought, request if numbered else None)}{END}"
+            for request, thought in rule_traces(training_sessions(args))]
 
 
 def main() -> None:
@@ -56,6 +58,9 @@ def main() -> None:
                         help="continue training a world LM folder (its tokenizer and weights)")
     parser.add_argument("--deepen", action="store_true",
                         help="with --init: train a copy with twice the layers that starts from the same answers")
+    parser.add_argument("--numbered-objects", action=argparse.BooleanOptionalAction, default=None,
+                        help="number the current image's objects in prompts and traces (default: as --init was trained; "
+                             "else off)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if args.deepen and args.init is None:
@@ -67,12 +72,15 @@ def main() -> None:
                   max_turns=args.max_turns, seed=args.seed, data_seed=args.data_seed, max_steps=args.steps,
                   batch_size=args.batch_size,
                   learning_rate=args.learning_rate, warmup_steps=max(1, args.steps // 20),
-                  save_steps=max(50, args.steps // 10), logging_steps=25, model=None)
+                  save_steps=max(50, args.steps // 10), logging_steps=25, model=None,
+                  numbered_objects=bool(args.numbered_objects))
     started = time.perf_counter()
     checkpoint = get_last_checkpoint(str(args.work_dir)) if args.work_dir.is_dir() else None
     if args.init is not None:  # resuming from work_dir still works: the Trainer loads the checkpoint's weights
         tokenizer = AutoTokenizer.from_pretrained(args.init, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(args.init, local_files_only=True)
+        if args.numbered_objects is None:  # keep the prompt layout the weights were trained on
+            sft = replace(sft, numbered_objects=iccot.reads_numbered_objects(model))
         if args.deepen:
             model = deepen_world_lm(model)
         config = model.config
@@ -87,10 +95,11 @@ def main() -> None:
         shape = replace(WorldLMShape(), **args.shape)
         model = new_world_lm(tokenizer, shape, seed=args.seed)
     print(f"world LM: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
-          f"vocabulary {len(tokenizer)}, {shape}")
+          f"vocabulary {len(tokenizer)}, {shape}, numbered objects: {sft.numbered_objects}")
     train_full(model, tokenizer, sft)
     record = {"seconds": round(time.perf_counter() - started), "threads": args.threads, "shape": asdict(shape),
-              **{key: str(value) for key, value in vars(args).items() if key != "shape"}}
+              **{key: str(value) for key, value in vars(args).items() if key != "shape"},
+              "numbered_objects": sft.numbered_objects}
     (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
 

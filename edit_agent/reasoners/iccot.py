@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from PIL import Image
 
@@ -44,6 +45,16 @@ Move the blue circle from the top left to the center."""
 
 PREFILL = "<think>"
 """Text the assistant's answer is started with, so that small models keep the format."""
+
+NUMBERED_OBJECTS_KEY = "iccot_numbered_objects"
+"""Model config attribute of a model trained on prompts whose current-image objects carry numbers
+(:func:`describe_world_image`); a model without it reads the unnumbered prompt."""
+
+
+def reads_numbered_objects(model: Any) -> bool:
+    """Whether ``model`` (a transformers model, peft-wrapped or not) was trained on numbered objects."""
+    return bool(getattr(getattr(model, "config", None), NUMBERED_OBJECTS_KEY, False))
+
 
 _RULE = re.compile(r"^\s*(from now on|for the rest of the session)\b", re.IGNORECASE)
 _LOCK = re.compile(r"\b(leave .+ unchanged|don'?t touch|do not touch|keep .+ as it is)\b", re.IGNORECASE)
@@ -76,27 +87,58 @@ def history_lines(history: Sequence[HistoryTurn]) -> list[str]:
     return lines
 
 
-def describe_world_image(image: Image.Image) -> str | None:
-    """What a MICE-World canvas holds, in the words intents use; None for any other image.
-
-    >>> from edit_agent.world import Scene, SceneObject, render
-    >>> describe_world_image(render(Scene(background="sky", objects=(
-    ...     SceneObject(shape="circle", color="red", size="large", cell="top-left"),))))
-    'sky background; large red circle at the top left.'
-    """
+def world_object_descriptions(image: Image.Image) -> tuple[str, list[str]] | None:
+    """A MICE-World canvas's background and its objects in reading order, in the words intents use;
+    None for any other image."""
     from edit_agent.world.canvas import is_world_canvas
     from edit_agent.world.parse import parse
 
     if not is_world_canvas(image):
         return None
     scene = parse(image)
-    objects = ", ".join(obj.describe() for obj in scene.objects) or "no shapes"
-    return f"{scene.background} background; {objects}."
+    return scene.background, [obj.describe() for obj in scene.objects]
 
 
-def scene_lines(request: TurnRequest) -> list[str]:
-    """``Source image:`` (when there is history) and ``Current image:`` lines for world canvases."""
-    current = describe_world_image(request.image)
+def describe_world_image(image: Image.Image, *, numbered: bool = False) -> str | None:
+    """What a MICE-World canvas holds, in the words intents use; None for any other image.
+
+    With ``numbered`` each object is preceded by its number (``#1``, ``#2``, ...), so that a model
+    can name the object it picks by number and then copy the words after that number, instead of
+    matching attributes across the whole list (see :func:`number_objects`).
+
+    >>> from edit_agent.world import Scene, SceneObject, render
+    >>> canvas = render(Scene(background="sky", objects=(
+    ...     SceneObject(shape="circle", color="red", size="large", cell="top-left"),)))
+    >>> describe_world_image(canvas)
+    'sky background; large red circle at the top left.'
+    >>> describe_world_image(canvas, numbered=True)
+    'sky background; #1 large red circle at the top left.'
+    """
+    described = world_object_descriptions(image)
+    if described is None:
+        return None
+    background, objects = described
+    if numbered:
+        objects = [f"#{number} {text}" for number, text in enumerate(objects, start=1)]
+    return f"{background} background; {', '.join(objects) or 'no shapes'}."
+
+
+def number_objects(text: str, objects: Sequence[str]) -> str:
+    """``text`` with every mention of one of ``objects`` preceded by its number in the list.
+
+    >>> number_objects("'the red one' picks the small red circle at the center.",
+    ...                ["large blue square at the top left", "small red circle at the center"])
+    "'the red one' picks the #2 small red circle at the center."
+    """
+    for number, description in enumerate(objects, start=1):
+        text = re.sub(rf"(?<!#{number} ){re.escape(description)}\b", f"#{number} {description}", text)
+    return text
+
+
+def scene_lines(request: TurnRequest, *, numbered_objects: bool = False) -> list[str]:
+    """``Source image:`` (when there is history) and ``Current image:`` lines for world canvases
+    (with ``numbered_objects``, the current image's objects carry numbers)."""
+    current = describe_world_image(request.image, numbered=numbered_objects)
     if current is None:
         return []
     lines = []
@@ -107,18 +149,18 @@ def scene_lines(request: TurnRequest) -> list[str]:
     return [*lines, f"Current image: {current}"]
 
 
-def user_prompt(request: TurnRequest, *, describe_images: bool = True) -> str:
+def user_prompt(request: TurnRequest, *, describe_images: bool = True, numbered_objects: bool = False) -> str:
     """The user message: the history, what the images hold (world canvases), then the current instruction."""
     lines = history_lines(request.history)
     history = "\n".join(lines) if lines else "(no earlier rounds)"
-    scenes = "".join(f"{line}\n" for line in scene_lines(request)) if describe_images else ""
+    scenes = "".join(f"{line}\n" for line in scene_lines(request, numbered_objects=numbered_objects)) if describe_images else ""
     return f"History:\n{history}\n{scenes}Current instruction: {request.instruction.strip()}\nAnswer:"
 
 
-def build_messages(request: TurnRequest, *, with_image: bool = False) -> list[dict]:
+def build_messages(request: TurnRequest, *, with_image: bool = False, numbered_objects: bool = False) -> list[dict]:
     """Chat messages in the transformers format; with ``with_image`` the user turn starts with the image
     (the model sees it, so no description is added)."""
-    text = user_prompt(request, describe_images=not with_image)
+    text = user_prompt(request, describe_images=not with_image, numbered_objects=numbered_objects)
     content: object = [{"type": "image"}, {"type": "text", "text": text}] if with_image else text
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
 

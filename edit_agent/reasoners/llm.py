@@ -184,7 +184,7 @@ class LLMReasoner:
     # -- reasoning -------------------------------------------------------------------------
 
     def reconstruct(self, request: TurnRequest) -> Thought:
-        messages = iccot.build_messages(request)
+        messages = iccot.build_messages(request, numbered_objects=iccot.reads_numbered_objects(self.model))
         output = self.generate(messages)
         return iccot.parse_output(
             iccot.PREFILL + output, request.instruction, iccot.constraints_from_history(request.history)
