@@ -5,7 +5,9 @@ rules, locks and undos marked, then the current instruction; the model reasons b
 ``<think>...</think>`` and then writes only the self-contained instruction. A text-only model cannot
 see the image, so on MICE-World canvases the prompt also lists what the source and the current image
 hold (read off them by the exact world parser): naming objects explicitly needs their colours, sizes
-and cells, which the history alone does not give.
+and cells, which the history alone does not give. A model whose config sets ``iccot_numbered_objects``
+was trained with the current image's objects numbered (``#1 large red circle at the top left``) and
+gets them numbered: it names the object it picks by number and copies the words after it.
 
 >>> thought = parse_output("<think>Round 1 set blue as default.</think>Add a blue circle.", "add a circle")
 >>> thought.intent.text, thought.fallback
