@@ -5,6 +5,7 @@
     python scripts/train_world_lm.py --init rl/adapters/world-lm-sft --data-seed 11 --sessions 4000 \
         --steps 500 --learning-rate 2e-4 --out DIR --work-dir DIR2   # more supervision of a trained world LM
     python scripts/train_world_lm.py --init rl/adapters/world-lm-sft-22k-t5 --deepen ...  # the same, twice as deep
+    python scripts/train_world_lm.py --init rl/adapters/world-lm-sft-28k-deep8 --numbered-objects ...  # objects numbered
 
 The tokenizer is learned from the training prompts and answers themselves (a rerun that resumes
 from a checkpoint in ``--work-dir`` reuses the checkpoint's tokenizer); then TRL's
