@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,17 @@ def paired_ga_difference(base: dict[tuple[str, int], dict[str, Any]],
     return statistics.mean(differences), 1.96 * spread / len(differences) ** 0.5
 
 
+def run_names(folders: list[Path]) -> list[str]:
+    """What tells a row's runs apart: each folder's path below their common parent (``s1/step-5``), or its name."""
+    if len(folders) < 2:
+        return [folder.name for folder in folders]
+    common = Path(os.path.commonpath([folder.resolve() for folder in folders]))
+    return [folder.resolve().relative_to(common).as_posix() for folder in folders]
+
+
 def paired_table(rows: list[tuple[str, list[Path]]]) -> list[str]:
     """Each run against the first row's (single) run, on the same sessions; empty where turns are missing."""
-    runs = [(label, folder, turns(folder)) for label, folders in rows for folder in folders]
+    runs = [(label, name, turns(folder)) for label, folders in rows for folder, name in zip(folders, run_names(folders))]
     if any(rows_by_key is None for _, _, rows_by_key in runs) or len(rows[0][1]) != 1:
         return []
     (base_label, _, base), *others = runs
@@ -99,7 +108,7 @@ def paired_table(rows: list[tuple[str, list[Path]]]) -> list[str]:
              "| run | turn-1 intents changed | turn-1 IF up / down | sessions succeeding at the last turn: gained / lost "
              "| session GA difference (95% interval) |",
              "|---|---:|---:|---:|---:|"]
-    lines += [f"| {label} ({folder.name}) | {paired_changes(base, rows_by_key)} |" for label, folder, rows_by_key in others]
+    lines += [f"| {label} ({name}) | {paired_changes(base, rows_by_key)} |" for label, name, rows_by_key in others]
     return lines + [""]
 
 

@@ -49,6 +49,16 @@ def test_paired_table_lists_every_run_against_the_first_row(tmp_path: Path) -> N
         "| RL joint (s1) | 2 of 3 | 1 / 1 | 1 / 1 | +0.000 (-1.132 to +1.132) |"]
 
 
+def test_seeds_whose_folders_share_a_name_are_told_apart_by_their_parents(tmp_path: Path) -> None:
+    sft = write_turns(tmp_path / "sft", SFT)
+    seeds = []
+    for seed in (0, 1):
+        (tmp_path / f"seed-{seed}").mkdir()
+        seeds.append(write_turns(tmp_path / f"seed-{seed}" / "step-5", RL))
+    lines = paired_table([("SFT", [sft]), ("RL", seeds)])
+    assert [line.split(" | ")[0] for line in lines if line.startswith("| RL")] == ["| RL (seed-0/step-5)", "| RL (seed-1/step-5)"]
+
+
 def test_paired_table_is_left_out_when_a_run_kept_no_turns(tmp_path: Path) -> None:
     sft = write_turns(tmp_path / "sft", SFT)
     (tmp_path / "summary-only").mkdir()
