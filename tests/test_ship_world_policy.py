@@ -23,13 +23,15 @@ TINY = WorldLMShape(hidden_size=32, layers=1, heads=2, intermediate_size=64)
 REQUESTS_AND_THOUGHTS = list(rule_traces(generate_sessions(1, turns=2, seed=4)))
 
 
-def trained_run(tmp_path, finetune: str):
+def trained_run(tmp_path, finetune: str, numbered_objects: bool = False):
     """A run folder as ``edit-agent train`` leaves it, with a text policy moved away from its base."""
     from edit_agent.reasoners import iccot
 
     texts = [iccot.user_prompt(request) + completion_text(thought) for request, thought in REQUESTS_AND_THOUGHTS]
     tokenizer = train_tokenizer(texts, vocab_size=400)
-    base = save_world_lm(new_world_lm(tokenizer, TINY, seed=1), tokenizer, tmp_path / "base")
+    model = new_world_lm(tokenizer, TINY, seed=1)
+    setattr(model.config, iccot.NUMBERED_OBJECTS_KEY, numbered_objects)
+    base = save_world_lm(model, tokenizer, tmp_path / "base")
     policy = LLMTextPolicy(str(base), max_new_tokens=8, finetune=finetune)
     with torch.no_grad():
         for name, parameter in policy.model.named_parameters():
@@ -61,6 +63,18 @@ def test_the_shipped_folder_answers_as_the_trained_policy(tmp_path, monkeypatch,
             torch.testing.assert_close(log_probs, sample.old_log_probs, atol=1e-4, rtol=1e-4)
     request = REQUESTS_AND_THOUGHTS[0][0]
     assert LLMReasoner(str(out), max_new_tokens=8).reconstruct(request) == policy.as_reasoner().reconstruct(request)
+
+
+@pytest.mark.parametrize("finetune", ["lora", "full"])
+def test_a_policy_trained_on_numbered_objects_ships_reading_them(tmp_path, monkeypatch, finetune) -> None:
+    from edit_agent.reasoners import iccot
+
+    run, _ = trained_run(tmp_path, finetune, numbered_objects=True)
+    out = tmp_path / "shipped"
+    monkeypatch.setattr(sys, "argv", ["ship", "--run", str(run), "--out", str(out), "--adapter-out", str(tmp_path / "adapter")])
+    ship_world_policy.main()
+    # Without the flag the shipped reasoner would prompt with the unnumbered list it was never trained on.
+    assert iccot.reads_numbered_objects(LLMReasoner(str(out), max_new_tokens=8).model)
 
 
 def test_a_run_without_a_text_policy_is_refused_and_nothing_is_written(tmp_path, monkeypatch) -> None:
