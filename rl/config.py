@@ -67,6 +67,12 @@ class TrainConfig(BaseModel):
     group_size: int = Field(4, ge=2)
     """Rollouts per session (G); advantages are normalised over them."""
     sessions_per_step: int = Field(2, ge=1)
+    informative_groups: bool = False
+    """Dynamic sampling (DAPO): train only on groups whose rollouts do not all tie. A tied group's advantages are
+    all zero, so it teaches nothing and only dilutes the mean loss; further batches of ``sessions_per_step``
+    sessions are rolled out, up to ``max_rollout_rounds`` in all, until ``sessions_per_step`` groups carry signal.
+    Tied groups fill what is still missing after the last round, so every step trains on the same number."""
+    max_rollout_rounds: int = Field(4, ge=1)
     temperature: float = Field(0.7, ge=0.0)
     """Text sampling temperature during rollouts (evaluation uses 0)."""
     image_size: int = Field(96, ge=48)

@@ -51,12 +51,13 @@ from rl.text_policy import pad_log_probs, text_policy_loss
 
 LOG_KEYS = (
     "step", "reward", "reward_per_turn", "IF", "CC", "GA", "IF_per_turn", "filtered_fraction", "signal_fraction", "kl",
-    "image_clip_fraction", "text_clip_fraction", "image_loss", "text_loss", "loss", "rollouts", "seconds",
-    "rollout_seconds", "update_seconds",
+    "image_clip_fraction", "text_clip_fraction", "image_loss", "text_loss", "loss", "rollouts", "sessions_rolled",
+    "seconds", "rollout_seconds", "update_seconds",
 )
 """Keys of every line of ``log.jsonl``: per-turn lists are turn 1 first; ``seconds`` is the step's wall time;
 ``signal_fraction`` is the share of turn-samples with a non-zero advantage (the others tie with their whole group
-and teach nothing)."""
+and teach nothing); ``rollouts`` counts the rollouts trained on, ``sessions_rolled`` the sessions played to find them
+(more than ``sessions_per_step`` only with ``informative_groups``)."""
 
 
 @dataclass
@@ -148,18 +149,44 @@ def _image_trainable(image: FlowImagePolicy) -> list[nn.Parameter]:
 
 
 # ---------------------------------------------------------------------- pure wiring of one batch
+@dataclass
+class GroupTerms:
+    """One group's [G, T] rewards, group-normalised advantages and trajectory-filter masks."""
+
+    reward: torch.Tensor
+    advantages: torch.Tensor
+    filter_mask: torch.Tensor
+    """The filter as computed, even when ``config.filtering`` is off (for the logged fraction)."""
+    mask: torch.Tensor
+    """Where the group's turns get gradient: ``filter_mask``, or all ones without filtering."""
+
+
+def group_terms(group: Group, config: TrainConfig) -> GroupTerms:
+    """What the objective makes of one group's scores under ``config`` (weights, filtering, credit)."""
+    if_, cc, ga = group.tensor("if_"), group.tensor("cc"), group.tensor("ga")
+    reward = turn_rewards(if_, cc, ga, config.reward_weights)
+    filter_mask = trajectory_filter_mask(if_, threshold=config.filter_threshold)
+    mask = filter_mask if config.filtering else torch.ones_like(filter_mask)
+    credited = rewards_to_go(reward) if config.credit == "return" else reward
+    return GroupTerms(reward=reward, advantages=group_advantages(credited), filter_mask=filter_mask, mask=mask)
+
+
+def carries_signal(group: Group, config: TrainConfig) -> bool:
+    """Whether any turn of ``group`` that gets gradient has a non-zero advantage (else its policy loss is zero)."""
+    terms = group_terms(group, config)
+    return bool(((terms.advantages != 0) & (terms.mask > 0)).any())
+
+
 def make_batch(groups: Sequence[Group], config: TrainConfig) -> Batch:
     """Rewards, advantages and filter masks of each group, flattened to turn-samples."""
     texts, images, advantages, masks, rewards, filters = [], [], [], [], [], []
     scores: dict[str, list[torch.Tensor]] = {"IF": [], "CC": [], "GA": []}
     for group in groups:
         if_, cc, ga = group.tensor("if_"), group.tensor("cc"), group.tensor("ga")
-        reward = turn_rewards(if_, cc, ga, config.reward_weights)
-        filter_mask = trajectory_filter_mask(if_, threshold=config.filter_threshold)
-        mask = filter_mask if config.filtering else torch.ones_like(filter_mask)
-        credited = rewards_to_go(reward) if config.credit == "return" else reward
-        advantages.append(group_advantages(credited).flatten())
-        masks.append(mask.flatten())
+        terms = group_terms(group, config)
+        reward, filter_mask = terms.reward, terms.filter_mask
+        advantages.append(terms.advantages.flatten())
+        masks.append(terms.mask.flatten())
         for rollout in group.rollouts:
             texts += rollout.texts
             images += rollout.images
@@ -228,6 +255,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self._parameter_groups(), weight_decay=0.0)
         self.policy, self.optimizer = self.accelerator.prepare(self.policy, self.optimizer)
         self.step = 0
+        self.sessions_rolled = 0
         if self.checkpoint is not None:
             self.load_checkpoint(self.checkpoint)
 
@@ -307,20 +335,49 @@ class Trainer:
         return record
 
     def rollouts(self) -> list[Group]:
-        """This process's groups for the current step (sessions drawn by step, seed and process)."""
+        """This process's groups for the current step (sessions drawn by step, seed and process).
+
+        With ``informative_groups`` the step rolls out further batches of unseen sessions until
+        ``sessions_per_step`` groups carry signal (at most ``max_rollout_rounds`` batches); tied groups fill any
+        shortfall, so every process trains on the same number of groups.
+        """
         config = self.config
-        process = self.accelerator.process_index
-        rng = random.Random(f"{config.seed}:{self.step}:{process}")
-        sessions = rng.sample(self.sessions, min(config.sessions_per_step, len(self.sessions)))
+        rng = random.Random(f"{config.seed}:{self.step}:{self.accelerator.process_index}")
+        wanted = config.sessions_per_step
+        rounds = config.max_rollout_rounds if config.informative_groups else 1
+        informative: list[Group] = []
+        tied: list[Group] = []
+        drawn: set[int] = set()
+        self.sessions_rolled = 0
+        for round_index in range(rounds):
+            unseen = [index for index in range(len(self.sessions)) if index not in drawn]
+            if not unseen:
+                break
+            picked = rng.sample(unseen, min(wanted, len(unseen)))
+            drawn.update(picked)
+            sessions = [self.sessions[index] for index in picked]
+            groups = self._collect(sessions, rng, round_index)
+            self.sessions_rolled += len(sessions)
+            if not config.informative_groups:
+                return groups
+            for group in groups:
+                (informative if carries_signal(group, config) else tied).append(group)
+            if len(informative) >= wanted:
+                break
+        return (informative + tied)[:wanted]
+
+    def _collect(self, sessions: Sequence[WorldSession], rng: random.Random, round_index: int) -> list[Group]:
+        """One batch of groups from the current policy; round 0's noise is the same with or without later rounds."""
+        config = self.config
         gold_turns = [rng.randint(0, min(config.gold_prefix_turns, len(session.turns) - 1)) for session in sessions]
+        seed = config.seed * 1_000_003 + self.step * 101 + self.accelerator.process_index + round_index * 1_000_000_007
         policy = self.accelerator.unwrap_model(self.policy)
         policy.eval()
         with self._full_parameters():
             return collect_groups(
                 sessions, text_policy=self.text_policy, image_policy=policy.image, reward=self.reward,
                 group_size=config.group_size, turns=config.turns, temperature=config.temperature,
-                seed=config.seed * 1_000_003 + self.step * 101 + process, size=config.image_size,
-                gold_turns=gold_turns,
+                seed=seed, size=config.image_size, gold_turns=gold_turns,
             )
 
     def _full_parameters(self) -> contextlib.AbstractContextManager[Any]:
@@ -386,6 +443,7 @@ class Trainer:
             "IF_per_turn": if_per_turn, "filtered_fraction": filtered, "signal_fraction": signal,
             **dict(zip(sorted(metrics), losses)),
             "rollouts": sum(len(g.rollouts) for g in groups) * self.accelerator.num_processes,
+            "sessions_rolled": self.sessions_rolled * self.accelerator.num_processes,
             "seconds": round(seconds, 3),
             "rollout_seconds": round(rollout_seconds, 3),
             "update_seconds": round(seconds - rollout_seconds, 3),

@@ -24,8 +24,8 @@ from rl.image_policy import FlowImagePolicy
 from rl.interfaces import RolloutTurns, TextSample, TurnScores
 from rl.objectives import group_advantages, rewards_to_go
 from rl.rewards import WorldReward
-from rl.rollout import Rollout, _reward_view, collect_groups, gold_prefix, session_requests
-from rl.trainer import LOG_KEYS, Trainer, evaluate, make_batch
+from rl.rollout import Group, Rollout, _reward_view, collect_groups, gold_prefix, session_requests
+from rl.trainer import LOG_KEYS, Trainer, carries_signal, evaluate, make_batch
 
 
 def tiny_editor(seed: int = 0) -> FlowEditorModel:
@@ -214,6 +214,71 @@ def test_return_credit_normalises_each_turns_reward_to_go(tmp_path):
     expected = group_advantages(rewards_to_go(batch.rewards)).flatten()
     assert torch.allclose(batch.advantages, expected)
     assert not torch.allclose(batch.advantages, group_advantages(batch.rewards).flatten())
+
+
+class TiedSessionsReward(PixelReward):
+    """PixelReward, except that every rollout of the ``tied`` sessions gets the same perfect scores."""
+
+    def __init__(self, tied: set[str]) -> None:
+        self.tied = tied
+
+    def score(self, rollout: RolloutTurns) -> list[TurnScores]:
+        if rollout.session.id in self.tied:
+            return [TurnScores(if_=1.0, cc=1.0, ga=1.0)] * len(rollout.outputs)
+        return super().score(rollout)
+
+
+def scored_group(rows: list[list[tuple[float, float, float]]]) -> Group:
+    """A group whose rollouts carry only their (IF, CC, GA) per turn: what the objective reads."""
+    rollouts = [Rollout(session=SESSIONS[0], start_image=render(SESSIONS[0].start, 48),
+                        scores=[TurnScores(if_=i, cc=c, ga=g) for i, c, g in row]) for row in rows]
+    return Group(session=SESSIONS[0], rollouts=rollouts)
+
+
+def test_a_group_carries_signal_only_where_a_turn_that_gets_gradient_does_not_tie(tmp_path):
+    config = small_config(tmp_path)
+    assert not carries_signal(scored_group([[(1, 1, 1), (1, 0.5, 1)], [(1, 1, 1), (1, 0.5, 1)]]), config)
+    assert carries_signal(scored_group([[(1, 1, 1), (1, 0.5, 1)], [(1, 1, 1), (1, 0.9, 1)]]), config)
+    # both rollouts fail turn 1 alike, so only filtered turns differ: nothing to learn with filtering, signal without
+    failed_alike = scored_group([[(0, 1, 1), (1, 0.5, 1)], [(0, 1, 1), (1, 0.9, 1)]])
+    assert not carries_signal(failed_alike, config)
+    assert carries_signal(failed_alike, small_config(tmp_path, filtering=False))
+
+
+def informative_run(tmp_path, tied: set[str], **fields) -> Trainer:
+    config = small_config(tmp_path, turns=1, sessions_per_step=2, **fields)
+    return trainer(config, reward=TiedSessionsReward(tied))
+
+
+def test_informative_groups_roll_out_more_sessions_until_every_group_carries_signal(tmp_path):
+    tied = {SESSIONS[0].id, SESSIONS[2].id}  # seed 0's first round draws sessions 2 and 3: one tied, one not
+    run = informative_run(tmp_path, tied, informative_groups=True, max_rollout_rounds=2)
+    groups = run.rollouts()
+    assert run.sessions_rolled == 4
+    assert {group.session.id for group in groups} == {SESSIONS[1].id, SESSIONS[3].id}
+    assert all(carries_signal(group, run.config) for group in groups)
+
+    plain = informative_run(tmp_path, tied)  # off by default: one round, and the same first draw keeps a tied group
+    groups = plain.rollouts()
+    assert plain.sessions_rolled == 2
+    assert any(group.session.id in tied for group in groups)
+
+
+def test_informative_groups_fill_a_shortfall_with_tied_groups_after_the_last_round(tmp_path):
+    tied = {SESSIONS[0].id, SESSIONS[1].id, SESSIONS[2].id}
+    run = informative_run(tmp_path, tied, informative_groups=True, max_rollout_rounds=3)
+    groups = run.rollouts()
+    assert run.sessions_rolled == 4  # the pool ran out before a third round
+    assert len(groups) == 2 and groups[0].session.id == SESSIONS[3].id
+    assert groups[1].session.id in tied and len({group.session.id for group in groups}) == 2
+
+
+def test_a_step_with_informative_groups_logs_the_sessions_it_rolled_and_full_signal(tmp_path):
+    run = informative_run(tmp_path, {SESSIONS[0].id}, informative_groups=True, steps=1)
+    run.train()
+    [record] = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert record["signal_fraction"] == 1.0 and record["rollouts"] == 4
+    assert record["sessions_rolled"] == run.sessions_rolled >= 2
 
 
 def test_recomputed_log_probs_equal_the_rollouts_at_unchanged_parameters():
