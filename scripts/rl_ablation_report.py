@@ -40,12 +40,24 @@ def evaluation(folder: Path) -> dict[str, Any]:
 
 
 def budget(folder: Path) -> dict[str, Any]:
-    """Steps, rollouts and training seconds from the run's log (zeros for an untrained policy)."""
+    """Steps, rollouts trained on, sessions played and training seconds from the run's log (zeros for an untrained
+    policy; sessions played only where the log has them)."""
     log = folder / "log.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
     by_step = {record["step"]: record for record in records}  # a resumed run may log a step twice
     return {"steps": len(by_step), "rollouts": sum(r.get("rollouts", 0) for r in by_step.values()),
+            "sessions_played": sum(r.get("sessions_rolled", 0) for r in by_step.values()),
             "seconds": sum(r.get("seconds", 0.0) for r in by_step.values())}
+
+
+def budget_cell(budgets: list[dict[str, Any]]) -> str:
+    """``steps x rollouts a step`` per run; where a run played more sessions than it trained on
+    (``informative_groups``), how many it played."""
+    cells = []
+    for run in budgets:
+        cell = f"{run['steps']} x {run['rollouts'] // max(1, run['steps'])}"
+        cells.append(cell + (f" ({run['sessions_played']:,} sessions played)" if run["sessions_played"] else ""))
+    return " / ".join(cells)
 
 
 def session_success(summary: dict[str, Any]) -> float:
@@ -143,7 +155,7 @@ def main() -> None:
         budgets = [budget(folder) for folder in runs]
         curves[label] = mean_per_turn(summaries)
         trained = budgets[0]["steps"] > 0
-        steps = " / ".join(f"{b['steps']} x {b['rollouts'] // max(1, b['steps'])}" for b in budgets) if trained else "-"
+        steps = budget_cell(budgets) if trained else "-"
         wall = f"{statistics.mean(b['seconds'] for b in budgets) / 60:.1f} min" if trained else "-"
         scores = " | ".join(cell([s["mean"][m] for s in summaries]) for m in ("IF", "CC", "GA"))
         lines.append(f"| {label} | {len(runs)} | {scores} | {cell([session_success(s) for s in summaries])} | {steps} | {wall} | "

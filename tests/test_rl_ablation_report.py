@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts.rl_ablation_report import paired_changes, paired_table
+from scripts.rl_ablation_report import budget, budget_cell, paired_changes, paired_table
 
 
 def turn(session: str, number: int, intent: str, instruction_following: float, success: float) -> dict:
@@ -72,3 +72,17 @@ def test_paired_ga_difference_averages_per_session_then_over_sessions() -> None:
     run = by_key([{"session": "a", "turn": 1, "GA": 1.0}, {"session": "a", "turn": 2, "GA": 0.5},
                   {"session": "b", "turn": 1, "GA": 0.5}, {"session": "b", "turn": 2, "GA": 1.0}])
     assert paired_ga_difference(base, run) == (0.25, 0.0)  # both sessions gain 0.25: no spread
+
+
+def write_log(folder: Path, records: list[dict]) -> Path:
+    folder.mkdir()
+    (folder / "log.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    return folder
+
+
+def test_the_budget_says_how_many_sessions_a_run_played_where_its_log_has_them(tmp_path: Path) -> None:
+    informative = write_log(tmp_path / "informative", [
+        {"step": 1, "rollouts": 512, "sessions_rolled": 256, "seconds": 200.0},
+        {"step": 2, "rollouts": 512, "sessions_rolled": 192, "seconds": 180.0}])
+    older = write_log(tmp_path / "older", [{"step": 1, "rollouts": 512, "seconds": 100.0}])
+    assert budget_cell([budget(informative), budget(older)]) == "2 x 512 (448 sessions played) / 1 x 512"
