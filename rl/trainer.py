@@ -159,6 +159,8 @@ class GroupTerms:
     """The filter as computed, even when ``config.filtering`` is off (for the logged fraction)."""
     mask: torch.Tensor
     """Where the group's turns get gradient: ``filter_mask``, or all ones without filtering."""
+    scores: dict[str, torch.Tensor]
+    """``IF``/``CC``/``GA``: [G, T], the scores the reward was made of (for the step's log)."""
 
 
 def group_terms(group: Group, config: TrainConfig) -> GroupTerms:
@@ -168,7 +170,8 @@ def group_terms(group: Group, config: TrainConfig) -> GroupTerms:
     filter_mask = trajectory_filter_mask(if_, threshold=config.filter_threshold)
     mask = filter_mask if config.filtering else torch.ones_like(filter_mask)
     credited = rewards_to_go(reward) if config.credit == "return" else reward
-    return GroupTerms(reward=reward, advantages=group_advantages(credited), filter_mask=filter_mask, mask=mask)
+    return GroupTerms(reward=reward, advantages=group_advantages(credited), filter_mask=filter_mask, mask=mask,
+                      scores={"IF": if_, "CC": cc, "GA": ga})
 
 
 def carries_signal(group: Group, config: TrainConfig) -> bool:
@@ -182,18 +185,16 @@ def make_batch(groups: Sequence[Group], config: TrainConfig) -> Batch:
     texts, images, advantages, masks, rewards, filters = [], [], [], [], [], []
     scores: dict[str, list[torch.Tensor]] = {"IF": [], "CC": [], "GA": []}
     for group in groups:
-        if_, cc, ga = group.tensor("if_"), group.tensor("cc"), group.tensor("ga")
         terms = group_terms(group, config)
-        reward, filter_mask = terms.reward, terms.filter_mask
         advantages.append(terms.advantages.flatten())
         masks.append(terms.mask.flatten())
         for rollout in group.rollouts:
             texts += rollout.texts
             images += rollout.images
-        rewards.append(reward)
-        filters.append(filter_mask)
-        for name, value in zip(scores, (if_, cc, ga)):
-            scores[name].append(value)
+        rewards.append(terms.reward)
+        filters.append(terms.filter_mask)
+        for name in scores:
+            scores[name].append(terms.scores[name])
     return Batch(texts=texts, images=images, advantages=torch.cat(advantages), mask=torch.cat(masks),
                  rewards=torch.cat(rewards), scores={k: torch.cat(v) for k, v in scores.items()},
                  filter_mask=torch.cat(filters))

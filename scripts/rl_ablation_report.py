@@ -51,8 +51,8 @@ def budget(folder: Path) -> dict[str, Any]:
 
 
 def budget_cell(budgets: list[dict[str, Any]]) -> str:
-    """``steps x rollouts a step`` per run; where a run played more sessions than it trained on
-    (``informative_groups``), how many it played."""
+    """``steps x rollouts a step`` per run and, where its log records them, the sessions it played (more than it
+    trained on with ``informative_groups``)."""
     cells = []
     for run in budgets:
         cell = f"{run['steps']} x {run['rollouts'] // max(1, run['steps'])}"
