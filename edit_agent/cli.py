@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from edit_agent.errors import EditAgentError, UnknownBackendError
+from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBackendError
 
 EXIT_BAD_INPUT = 2
 
@@ -28,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EditAgentError as error:
+        print(f"edit-agent: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:  # a folder that is a file, a disk that is full: say so, no traceback
         print(f"edit-agent: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -70,13 +73,15 @@ def run_edit(args: argparse.Namespace) -> int:
     from edit_agent.samples import resolve_sample
     from edit_agent.session import EditSession
 
+    if args.out.exists() and not args.out.is_dir():
+        raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
     session = EditSession(store=args.store, **backends_from_args(args))
-    args.out.mkdir(parents=True, exist_ok=True)
     image: object = resolve_sample(args.image) or Path(args.image)
     for number, instruction in enumerate(args.instructions, 1):
         seed = None if args.seed is None else args.seed + number - 1
         result = session.edit(image, instruction, seed=seed)
         image = None  # later turns continue from the head
+        args.out.mkdir(parents=True, exist_ok=True)  # only once a turn has succeeded
         path = args.out / f"turn-{number:02d}.png"
         result.image.save(path)
         print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms)")

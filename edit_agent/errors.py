@@ -19,6 +19,14 @@ class UnsupportedInstructionError(InvalidInstructionError):
     """The chosen reasoner/editor cannot carry out this instruction (e.g. it needs a generative editor)."""
 
 
+class InvalidArgumentError(EditAgentError, ValueError):
+    """Another argument (a seed, a session id, image limits, a folder) has the wrong type or value."""
+
+
+class StoreError(EditAgentError, RuntimeError):
+    """The store folder cannot be opened, or a file it needs is missing or damaged."""
+
+
 class UnknownSessionError(EditAgentError, KeyError):
     """No session with this id exists in the store."""
 

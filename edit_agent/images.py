@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,7 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
     """
     if isinstance(source, Image.Image):
         _check_size(source.size, limits)
+        _load_pixels(source, "given")
         return _to_rgb(source)
     if isinstance(source, np.ndarray):
         return _from_array(source, limits)
@@ -103,18 +105,25 @@ def encode_png(image: Image.Image) -> bytes:
 
 def _read_file(path: Path, limits: ImageLimits) -> bytes:
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except FileNotFoundError:
         raise InvalidImageError(f"Image file not found: {path}") from None
-    except OSError as error:
-        raise InvalidImageError(f"Cannot read image file {path}: {error.strerror}") from None
-    if path.is_dir():
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise InvalidImageError(f"Cannot read image file {path!r}: {getattr(error, 'strerror', None) or error}") from None
+    if stat.S_ISDIR(status.st_mode):
         raise InvalidImageError(f"{path} is a folder, not an image file.")
-    if size > limits.max_bytes:
+    if not stat.S_ISREG(status.st_mode):
+        # Devices and pipes can block or never end (/dev/zero).
+        raise InvalidImageError(f"{path} is not a regular file.")
+    if status.st_size > limits.max_bytes:
         raise InvalidImageError(
-            f"Image file {path} is {size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
+            f"Image file {path} is {status.st_size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
         )
-    return path.read_bytes()
+    try:
+        with path.open("rb") as file:
+            return file.read(limits.max_bytes + 1)  # a file that grew since stat() fails the size check later
+    except OSError as error:
+        raise InvalidImageError(f"Cannot read image file {path}: {error.strerror or error}") from None
 
 
 def _sniff_format(data: bytes) -> str:
@@ -146,22 +155,29 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
         image = Image.open(io.BytesIO(data), formats=[expected])
     except Image.DecompressionBombError as error:
         raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise InvalidImageError(f"Cannot decode the {expected} image: {error}") from None
+    except (OSError, SyntaxError, ValueError):
+        # Pillow's message names an internal BytesIO object; say what the caller can act on.
+        raise InvalidImageError(f"Cannot decode the {expected} image: the data is not a readable {expected} file.") from None
     # The header is read; the pixels are not. Check the size before decoding anything.
     _check_size(image.size, limits)
     try:
         image.seek(0)  # first frame of an animation
-        if ImageFile.LOAD_TRUNCATED_IMAGES:
-            raise InvalidImageError("Pillow is set to load truncated images; refusing to guess pixels.")
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise InvalidImageError(f"The {expected} image is truncated or corrupt: {error}") from None
+    _load_pixels(image, expected)
+    return _to_rgb(image)
+
+
+def _load_pixels(image: Image.Image, kind: str) -> None:
+    """Decode the pixels now, so that a truncated file is an error here, never half-grey pixels later."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise InvalidImageError("Pillow is set to load truncated images; refusing to guess pixels.")
+    try:
         image.load()
-    except InvalidImageError:
-        raise
     except Image.DecompressionBombError as error:
         raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise InvalidImageError(f"The {expected} image is truncated or corrupt: {error}") from None
-    return _to_rgb(image)
+        raise InvalidImageError(f"The {kind} image is truncated or corrupt: {error}") from None
 
 
 def _from_array(array: np.ndarray, limits: ImageLimits) -> Image.Image:
@@ -195,7 +211,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         image = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError) as error:
         raise InvalidImageError(f"Cannot apply the image's EXIF orientation: {error}") from None
-    converted = _convert_mode(image)
+    try:
+        converted = _convert_mode(image)
+    except ValueError as error:
+        raise InvalidImageError(f"Cannot convert an image in mode {image.mode} to RGB: {error}") from None
     # A fresh image carries no EXIF, ICC or text chunks from the input.
     clean = Image.new("RGB", converted.size)
     clean.paste(converted)
@@ -213,7 +232,9 @@ def _convert_mode(image: Image.Image) -> Image.Image:
         values = np.asarray(image, dtype=np.float64)
         scale = 1.0 if np.nanmax(values, initial=0.0) <= 1.0 else 255.0
         return Image.fromarray(_scaled_uint8(values / scale)).convert("RGB")
-    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if mode == "La":  # premultiplied; Pillow converts it to nothing but LA
+        image, mode = image.convert("LA"), "LA"
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in image.info
     if has_alpha:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -32,6 +32,8 @@ DEFAULT_PERCENT = 20.0
 """Strength of brighten/darken, contrast, saturation and warmth when no percentage is given."""
 DEFAULT_BLUR_RADIUS = 2.0
 MAX_OUTPUT_SIDE = 4096
+MAX_OPERATIONS = 20
+"""Operations one instruction may ask for: bounds the work of one turn (a tool call may be untrusted)."""
 
 
 class Operation(BaseModel):
@@ -113,7 +115,8 @@ def parse_operations(instruction: str) -> list[Operation]:
     operation (e.g. "make the car red"), and :class:`InvalidInstructionError` for a value that
     cannot be applied (e.g. "rotate 45 degrees", "resize to 0x10").
     """
-    text = re.sub(r"\s+", " ", instruction.strip())
+    # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
+    text = re.sub(r"[\s\0]+", " ", instruction.strip())
     operations: list[Operation] = []
     for clause in _CLAUSE_SPLIT.split(_protect_and(text)):
         clause = clause.replace("\0", "and").strip()
@@ -121,6 +124,10 @@ def parse_operations(instruction: str) -> list[Operation]:
             operations.extend(_parse_clause(clause, instruction))
     if not operations:
         raise _unsupported(instruction)
+    if len(operations) > MAX_OPERATIONS:
+        raise InvalidInstructionError(
+            f"The instruction asks for {len(operations)} operations; one turn may do at most {MAX_OPERATIONS}."
+        )
     return operations
 
 

@@ -6,11 +6,25 @@ from collections.abc import Callable
 from typing import Any
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+SEED_RANGE = (-(2**63), 2**63 - 1)
+"""Seeds are stored as SQLite integers: signed 64-bit."""
 
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        # Records go to SQLite and JSONL as UTF-8; a lone surrogate would fail there, after the edit ran.
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("text must be valid Unicode (it holds a lone surrogate)") from None
+        return value
 
 
 class Constraint(Record):
@@ -90,7 +104,7 @@ class TurnRecord(Record):
     input_hash: str
     output_hash: str
     editor: EditorInfo
-    seed: int | None
+    seed: int | None = Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])
     timings: dict[str, float]
     status: str
     created: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import secrets
 import threading
@@ -18,14 +19,16 @@ from edit_agent import __version__
 from edit_agent.backends import EDITORS, REASONERS, check_backend_name, make_editor, make_reasoner
 from edit_agent.errors import (
     EditAgentError,
+    InvalidArgumentError,
     InvalidImageError,
     InvalidInstructionError,
     OutOfMemoryError,
+    StoreError,
     UnknownTurnError,
 )
 from edit_agent.images import DEFAULT_LIMITS, ImageInput, ImageLimits, load_image
 from edit_agent.protocols import Editor, Reasoner
-from edit_agent.records import EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
+from edit_agent.records import SEED_RANGE, EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
 from edit_agent.store import Store
 
 MAX_INSTRUCTION_CHARS = 2000
@@ -84,6 +87,7 @@ class EditSession:
     ) -> None:
         check_backend_name(reasoner, "reasoner")
         check_backend_name(editor, "editor")
+        _check_session_arguments(session_id, limits)
         self._store = open_store(store)
         # Backends are built on first use: reopening a session to read it loads no model.
         self._reasoner_spec, self._editor_spec = reasoner, editor
@@ -143,16 +147,19 @@ class EditSession:
         return export_session(self._store, self.id, Path(folder))
 
     @classmethod
-    def import_folder(cls, folder: str | Path, store: str | Path | Store | None = None) -> EditSession:
+    def import_folder(
+        cls, folder: str | Path, store: str | Path | Store | None = None, *, limits: ImageLimits = DEFAULT_LIMITS
+    ) -> EditSession:
         """Import a folder written by :meth:`export`; returns the imported session.
 
-        The session keeps its ids unless the store already holds that session, in which case
-        it gets fresh ones.
+        Every image in the folder is checked against ``limits`` (pass the limits the session was
+        made with if they were wider than the defaults). The session keeps its ids unless the
+        store already holds that session, in which case it gets fresh ones.
         """
         from edit_agent.transfer import import_session
 
         opened = open_store(store)
-        return cls.open(import_session(opened, Path(folder)), store=opened)
+        return cls.open(import_session(opened, Path(folder), limits=limits), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------
 
@@ -164,6 +171,7 @@ class EditSession:
         """
         started = time.perf_counter()
         instruction = _validate_instruction(instruction)
+        seed = _validated_seed(seed)
         with self._lock:
             session = self._record_or_none()
             head = session.head if session else None
@@ -199,16 +207,29 @@ class EditSession:
             began = time.perf_counter()
             thought = self.reasoner.reconstruct(request)
             reasoned = time.perf_counter()
+        if not isinstance(thought, Thought):
+            raise EditAgentError(f"The reasoner {self.reasoner.name!r} returned {type(thought).__name__}, not a Thought.")
         with _translated_failures(self.editor.name):
             output = self.editor.edit(request.image, thought.intent, seed=seed)
             edited = time.perf_counter()
-        if not isinstance(output, Image.Image):
-            raise EditAgentError(f"The editor {self.editor.name!r} returned {type(output).__name__}, not an image.")
-        note = self.editor.info().note
+            note = self.editor.info().note
         if note:
             thought = thought.model_copy(update={"reasoning": f"{thought.reasoning}\n{note}"})
         timings = {"reason": reasoned - began, "edit": edited - reasoned}
-        return thought, output.convert("RGB"), timings
+        return thought, self._checked_output(output), timings
+
+    def _checked_output(self, output: object) -> Image.Image:
+        """The editor's output as RGB, refused (nothing saved) when it breaks this session's size limits.
+
+        Every stored image stays loadable and importable: an empty crop or a 15000 px result
+        would otherwise commit and then break every later turn.
+        """
+        if not isinstance(output, Image.Image):
+            raise EditAgentError(f"The editor {self.editor.name!r} returned {type(output).__name__}, not an image.")
+        try:
+            return load_image(output, limits=self.limits)
+        except InvalidImageError as error:
+            raise InvalidInstructionError(f"The edited image cannot be kept: {error} Nothing was saved.") from None
 
     def _commit(
         self, session: SessionRecord | None, head: str | None, given: tuple[Image.Image, str | None],
@@ -320,6 +341,8 @@ class EditSession:
         by_id = {turn.id: turn for turn in self._store.turns(self.id)}
         path: list[TurnRecord] = []
         while head is not None:
+            if head not in by_id or len(path) > len(by_id):
+                raise StoreError(f"The turns of session {self.id} do not form a tree; the store is damaged.")
             path.append(by_id[head])
             head = by_id[head].parent_id
         return path[::-1]
@@ -353,6 +376,10 @@ def _registered(name: str | None, table: dict[str, str]) -> str | None:
 def _validate_instruction(instruction: object) -> str:
     if not isinstance(instruction, str):
         raise InvalidInstructionError(f"The instruction must be text, not {type(instruction).__name__}.")
+    try:
+        instruction.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInstructionError("The instruction is not valid Unicode text (it holds a lone surrogate).") from None
     text = instruction.strip()
     if not text:
         raise InvalidInstructionError("The instruction is empty; say what to change.")
@@ -361,6 +388,24 @@ def _validate_instruction(instruction: object) -> str:
             f"The instruction has {len(text)} characters; the limit is {MAX_INSTRUCTION_CHARS}."
         )
     return text
+
+
+def _validated_seed(seed: object) -> int | None:
+    """``seed`` as a plain int (numpy integers included), checked before any model runs."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InvalidArgumentError(f"The seed must be an integer or None, not {type(seed).__name__}.")
+    if not SEED_RANGE[0] <= int(seed) <= SEED_RANGE[1]:
+        raise InvalidArgumentError(f"The seed {seed} does not fit in 64 bits; use one from {SEED_RANGE[0]} to {SEED_RANGE[1]}.")
+    return int(seed)
+
+
+def _check_session_arguments(session_id: object, limits: object) -> None:
+    if session_id is not None and (not isinstance(session_id, str) or not session_id.strip()):
+        raise InvalidArgumentError(f"A session id must be non-empty text; got {session_id!r}.")
+    if not isinstance(limits, ImageLimits):
+        raise InvalidArgumentError(f"limits must be an ImageLimits, not {type(limits).__name__}.")
 
 
 @contextmanager

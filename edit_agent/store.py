@@ -24,7 +24,7 @@ from typing import Any
 import sqlite_utils
 from PIL import Image
 
-from edit_agent.errors import ConcurrentEditError, UnknownSessionError, UnknownTurnError
+from edit_agent.errors import ConcurrentEditError, StoreError, UnknownSessionError, UnknownTurnError
 from edit_agent.images import encode_png, image_hash
 from edit_agent.records import EditorInfo, Intent, SessionRecord, TurnRecord
 
@@ -40,12 +40,17 @@ class Store:
     def __init__(self, folder: str | Path, *, orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS) -> None:
         self.folder = Path(folder).expanduser().resolve()
         self.images_folder = self.folder / "images"
-        self.images_folder.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.folder / DATABASE_NAME, timeout=60.0, check_same_thread=False)
-        self.db = sqlite_utils.Database(connection)
         # One connection per Store, shared by threads: sqlite3 connections are not re-entrant.
         self._lock = threading.RLock()
-        self._prepare()
+        try:
+            self.images_folder.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.folder / DATABASE_NAME, timeout=60.0, check_same_thread=False)
+            self.db = sqlite_utils.Database(connection)
+            self._prepare()
+        except (OSError, sqlite3.DatabaseError) as error:
+            raise StoreError(
+                f"Cannot use {self.folder} as a session store: {error}. Pass another folder (or set EDIT_AGENT_HOME)."
+            ) from None
         self.sweep_orphans(older_than=orphan_grace_seconds)
 
     # --- set-up ------------------------------------------------------------------------------
@@ -119,8 +124,12 @@ class Store:
         return digest
 
     def load_image(self, digest: str) -> Image.Image:
-        with Image.open(self.image_path(digest)) as image:
-            return image.convert("RGB")
+        path = self.image_path(digest)
+        try:
+            with Image.open(path) as image:
+                return image.convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise StoreError(f"The stored image {path} cannot be read ({error}); the store is damaged.") from None
 
     def sweep_orphans(self, *, older_than: float = ORPHAN_GRACE_SECONDS) -> int:
         """Delete image files no row names (and stale temporary files); return how many."""
@@ -145,6 +154,7 @@ class Store:
             self.db["sessions"].insert(_session_row(record))
 
     def get_session(self, session_id: str) -> SessionRecord:
+        _check_id(session_id, UnknownSessionError, "session")
         with self._lock:
             rows = list(self.db["sessions"].rows_where("id = ?", [session_id]))
         if not rows:
@@ -153,7 +163,10 @@ class Store:
 
     def has_session(self, session_id: str) -> bool:
         with self._lock:
-            return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
+            return isinstance(session_id, str) and self._session_exists_locked(session_id)
+
+    def _session_exists_locked(self, session_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
 
     def list_sessions(self) -> list[str]:
         with self._lock:
@@ -167,6 +180,7 @@ class Store:
         return [_turn_record(row) for row in rows]
 
     def get_turn(self, session_id: str, turn_id: str) -> TurnRecord:
+        _check_id(turn_id, UnknownTurnError, "turn")
         with self._lock:
             rows = list(self.db["turns"].rows_where("id = ? AND session_id = ?", [turn_id, session_id]))
         if not rows:
@@ -183,6 +197,11 @@ class Store:
         """
         with self._write():
             if new_session is not None:
+                if self._session_exists_locked(new_session.id):
+                    raise ConcurrentEditError(
+                        f"Session {new_session.id} was started by another process during this turn; "
+                        "nothing was saved. Reopen the session and try again."
+                    )
                 self.db["sessions"].insert(_session_row(new_session))
             self._check_head(turn.session_id, expected_head)
             row = _turn_row(turn)
@@ -241,6 +260,13 @@ class Store:
     def integrity_check(self) -> str:
         with self._lock:
             return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _check_id(value: object, error: type[Exception], what: str) -> None:
+    # Without this, passing e.g. an EditResult gives sqlite3's "Error binding parameter".
+    if not isinstance(value, str):
+        hint = " (use its .turn_id)" if what == "turn" and hasattr(value, "turn_id") else ""
+        raise error(f"A {what} id is text; got {type(value).__name__}{hint}.")
 
 
 def _fsync_folder(folder: Path) -> None:

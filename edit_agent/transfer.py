@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edit_agent.errors import EditAgentError, InvalidImageError
-from edit_agent.images import image_hash, load_image
+from edit_agent.errors import EditAgentError, InvalidArgumentError, InvalidImageError
+from edit_agent.images import DEFAULT_LIMITS, ImageLimits, image_hash, load_image
 from edit_agent.records import SessionRecord, TurnRecord
 from edit_agent.store import Store
 
@@ -29,22 +29,50 @@ class InvalidExportError(EditAgentError, ValueError):
 
 
 def export_session(store: Store, session_id: str, folder: Path) -> Path:
-    """Write the session's records and images under ``folder``; return the JSONL file's path."""
+    """Write the session's records and images under ``folder``; return the JSONL file's path.
+
+    A folder that already holds another session's export is refused rather than mixed with it;
+    exporting the same session again refreshes it.
+    """
     session = store.get_session(session_id)
     turns = store.turns(session_id)
-    (folder / "images").mkdir(parents=True, exist_ok=True)
-    for digest in {session.source_hash} | {h for t in turns for h in (t.input_hash, t.output_hash)}:
-        shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
-    lines = [_session_line(session)] + [_turn_line(turn) for turn in turns]
     path = folder / EXPORT_FILE
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    _check_export_target(folder, session.id)
+    try:
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        for digest in _hashes(session, turns):
+            shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
+        lines = [_session_line(session)] + [_turn_line(turn) for turn in turns]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    except OSError as error:
+        raise InvalidArgumentError(f"Cannot export to {folder}: {error.strerror or error}.") from None
     return path
 
 
-def import_session(store: Store, folder: Path) -> str:
-    """Import an export folder into ``store`` in one transaction; return the session id."""
+def _check_export_target(folder: Path, session_id: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise InvalidArgumentError(f"Cannot export to {folder}: it is a file, not a folder.")
+    existing = folder / EXPORT_FILE
+    if not existing.is_file():
+        return
+    try:
+        first = json.loads(existing.read_text(encoding="utf-8").split("\n", 1)[0])
+        existing_id = first.get("id") if isinstance(first, dict) else None
+    except (OSError, ValueError):
+        existing_id = None
+    if existing_id != session_id:
+        raise InvalidArgumentError(
+            f"{folder} already holds an export of another session ({existing_id or 'unreadable'}); choose an empty folder."
+        )
+
+
+def import_session(store: Store, folder: Path, *, limits: ImageLimits = DEFAULT_LIMITS) -> str:
+    """Import an export folder into ``store`` in one transaction; return the session id.
+
+    Records and images are all checked before anything is written to the store.
+    """
     session, turns = _read_export(folder)
-    images = {digest: _load_checked(folder, digest) for digest in _hashes(session, turns)}
+    images = {digest: _load_checked(folder, digest, limits) for digest in _hashes(session, turns)}
     if store.has_session(session.id):
         session, turns = _with_fresh_ids(session, turns)
     for image in images.values():
@@ -72,7 +100,8 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
     if not path.is_file():
         raise InvalidExportError(f"{folder} has no {EXPORT_FILE}; it is not a session export.")
     try:
-        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        text = path.read_text(encoding="utf-8")
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
         if not lines or lines[0].get("kind") != "session":
             raise InvalidExportError(f"{path} must start with a session line.")
         session = SessionRecord(**_without(lines[0], "kind", "source"), source_hash=_digest(lines[0]["source"]))
@@ -81,19 +110,35 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
                        input_hash=_digest(line["input"]), output_hash=_digest(line["output"]))
             for line in lines[1:]
         ]
-    except (json.JSONDecodeError, ValidationError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, ValidationError, KeyError, TypeError, AttributeError) as error:  # ValueError: also bad UTF-8
         raise InvalidExportError(f"{path} is not a valid session export: {error}") from None
     _check_tree(session, turns, path)
     return session, turns
 
 
 def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:
-    ids = {turn.id for turn in turns}
-    dangling = [t.id for t in turns if t.parent_id is not None and t.parent_id not in ids]
-    if dangling or (session.head is not None and session.head not in ids):
+    parents = {turn.id: turn.parent_id for turn in turns}
+    if len(parents) != len(turns) or len({turn.seq for turn in turns}) != len(turns):
+        raise InvalidExportError(f"{path} repeats a turn id or a turn number (seq).")
+    dangling = [t.id for t in turns if t.parent_id is not None and t.parent_id not in parents]
+    if dangling or (session.head is not None and session.head not in parents):
         raise InvalidExportError(f"{path} refers to turns it does not contain: {dangling or [session.head]}.")
     if any(turn.session_id != session.id for turn in turns):
         raise InvalidExportError(f"{path} mixes turns of several sessions.")
+    for turn_id in parents:
+        if _reaches_itself(turn_id, parents):
+            raise InvalidExportError(f"{path} is not a tree: the ancestors of turn {turn_id} loop.")
+
+
+def _reaches_itself(turn_id: str, parents: dict[str, str | None]) -> bool:
+    seen: set[str] = set()
+    current: str | None = turn_id
+    while current is not None:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = parents.get(current)
+    return False
 
 
 def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -108,8 +153,8 @@ def _hashes(session: SessionRecord, turns: list[TurnRecord]) -> set[str]:
     return {session.source_hash} | {h for t in turns for h in (t.input_hash, t.output_hash)}
 
 
-def _load_checked(folder: Path, digest: str):
-    image = load_image(folder / _image_name(digest))
+def _load_checked(folder: Path, digest: str, limits: ImageLimits):
+    image = load_image(folder / _image_name(digest), limits=limits)
     if image_hash(image) != digest:
         raise InvalidImageError(f"{folder / _image_name(digest)} does not match its recorded content hash.")
     return image

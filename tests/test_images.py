@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -161,3 +162,34 @@ def test_missing_file_is_an_error(tmp_path):
 def test_allowed_formats_load(photo, fmt):
     image = load_image(encoded(photo, fmt))
     assert image.size == photo.size and image.mode == "RGB"
+
+
+def test_files_that_are_not_regular_files_are_refused_without_reading(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # reading it would block forever
+    with pytest.raises(InvalidImageError, match="not a regular file"):
+        load_image(fifo)
+    with pytest.raises(InvalidImageError, match="not a regular file"):
+        load_image("/dev/zero")  # reading it would never end
+
+
+def test_a_path_with_a_nul_byte_is_an_image_error():
+    with pytest.raises(InvalidImageError, match="Cannot read"):
+        load_image("a\x00b.png")
+
+
+def test_a_lazily_opened_truncated_pil_image_is_an_image_error(tmp_path, photo):
+    path = tmp_path / "cut.png"
+    path.write_bytes(encoded(photo, "PNG")[:400])
+    with pytest.raises(InvalidImageError, match="truncated or corrupt"):
+        load_image(Image.open(path))
+
+
+def test_undecodable_data_gets_a_message_without_python_internals():
+    with pytest.raises(InvalidImageError) as error:
+        load_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    assert "BytesIO" not in str(error.value)
+
+
+def test_premultiplied_la_becomes_rgb():
+    assert load_image(Image.new("La", (16, 16))).mode == "RGB"

@@ -152,3 +152,14 @@ class TestExactEditorContract(EditorContract):
 class TestPhotoRuleReasonerContract(ReasonerContract):
     def make_reasoner(self):
         return PhotoRuleReasoner()
+
+
+def test_one_instruction_may_ask_for_at_most_twenty_operations():
+    assert len(parse_operations(", ".join(["blur it"] * 20))) == 20
+    with pytest.raises(InvalidInstructionError, match="at most 20"):
+        parse_operations(", ".join(["blur it"] * 21))
+
+
+def test_a_typed_nul_does_not_collide_with_black_and_white():
+    assert parse_operations("make it warmer\x00") == parse_operations("make it warmer")
+    assert parse_operations("black\x00and white") == parse_operations("black and white")

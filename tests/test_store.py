@@ -142,6 +142,29 @@ def test_a_head_moved_by_another_process_refuses_the_commit(tmp_path):
     assert [t.instruction for t in session.history] == ["start", "from the other process"]
 
 
+def test_a_session_started_by_another_process_meanwhile_refuses_the_commit(tmp_path):
+    folder = tmp_path / "store"
+    other_process = textwrap.dedent(
+        f"""
+        from PIL import Image
+        from edit_agent import EditSession
+        from edit_agent.testing import RecordingEditor, ScriptedReasoner
+        s = EditSession(store={str(folder)!r}, session_id="shared", reasoner=ScriptedReasoner(), editor=RecordingEditor())
+        s.edit(Image.new("RGB", (32, 32), "white"), "from the other process")
+        """
+    )
+
+    def start_elsewhere_meanwhile(image, intent):
+        subprocess.run([sys.executable, "-c", other_process], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        return image
+
+    session = EditSession(store=folder, session_id="shared", reasoner=ScriptedReasoner(),
+                          editor=RecordingEditor(start_elsewhere_meanwhile))
+    with pytest.raises(ConcurrentEditError, match="started by another process"):
+        session.edit(Image.new("RGB", (32, 32), "black"), "mine")
+    assert [t.instruction for t in session.history] == ["from the other process"]
+
+
 def test_orphan_images_are_swept_on_open_after_a_grace_period(tmp_path):
     session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
     kept = session.edit(Image.new("RGB", (16, 16), "red"), "one")

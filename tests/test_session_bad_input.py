@@ -1,0 +1,235 @@
+"""Bad arguments, bad editor output and damaged stores or exports: one clear error, nothing changed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edit_agent import EditSession
+from edit_agent.cli import main as cli_main
+from edit_agent.errors import (
+    EditAgentError,
+    InvalidArgumentError,
+    InvalidInstructionError,
+    StoreError,
+    UnknownSessionError,
+    UnknownTurnError,
+)
+from edit_agent.images import ImageLimits
+from edit_agent.records import EditorInfo
+from edit_agent.store import Store
+from edit_agent.testing import RecordingEditor
+from edit_agent.transfer import InvalidExportError
+
+
+@pytest.fixture
+def image() -> Image.Image:
+    return Image.new("RGB", (64, 32), "navy")
+
+
+def stored_state(session: EditSession):
+    head = session.head
+    images = sorted(p.name for p in session._store.images_folder.glob("*/*"))
+    return [t.model_dump() for t in session.turn_records()], head.turn_id if head else None, images
+
+
+@pytest.mark.parametrize("seed", [2**63, -(2**63) - 1, "7", 1.5, True])
+def test_a_bad_seed_is_refused_before_any_model_runs(tmp_path, image, seed):
+    editor = RecordingEditor()
+    session = EditSession(store=tmp_path, editor=editor)
+    session.edit(image, "make it brighter")
+    before = stored_state(session)
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        session.edit(None, "make it darker", seed=seed)
+    assert len(editor.calls) == 1
+    assert stored_state(session) == before
+
+
+def test_numpy_and_64_bit_seeds_are_accepted_and_stored(tmp_path, image):
+    session = EditSession(store=tmp_path)
+    session.edit(image, "make it brighter", seed=np.int64(2**63 - 1))
+    assert session.turn_records()[-1].seed == 2**63 - 1
+
+
+def test_an_instruction_with_a_lone_surrogate_is_refused(tmp_path, image):
+    session = EditSession(store=tmp_path)
+    with pytest.raises(InvalidInstructionError, match="Unicode"):
+        session.edit(image, "make it brighter \ud800")
+    assert EditSession.list(store=tmp_path) == []
+
+
+@pytest.mark.parametrize("kwargs", [{"session_id": 123}, {"session_id": "  "}, {"limits": "x"}])
+def test_bad_session_arguments_are_refused_when_the_session_is_made(tmp_path, kwargs):
+    with pytest.raises(InvalidArgumentError):
+        EditSession(store=tmp_path, **kwargs)
+
+
+def test_ids_of_the_wrong_type_get_unknown_id_errors(tmp_path, image):
+    session = EditSession(store=tmp_path)
+    result = session.edit(image, "make it brighter")
+    with pytest.raises(UnknownTurnError, match="turn_id"):
+        session.checkout(result)
+    with pytest.raises(UnknownSessionError, match="text"):
+        EditSession.open(session, store=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("output", "match"),
+    [
+        (Image.new("RGB", (2000, 1000)), "MP"),  # would commit, then break every later load
+        (Image.new("RGB", (0, 0)), "at least"),
+        (Image.new("RGB", (4, 4)), "at least"),
+    ],
+)
+def test_an_editor_output_outside_the_limits_is_not_saved(tmp_path, image, output, match):
+    limits = ImageLimits(max_pixels=1_000_000)
+    session = EditSession(store=tmp_path, editor=RecordingEditor(lambda img, intent: output), limits=limits)
+    with pytest.raises(InvalidInstructionError, match=match):
+        session.edit(image, "make it brighter")
+    assert EditSession.list(store=tmp_path) == []
+
+
+def test_cropping_an_image_to_nothing_is_a_clear_error(tmp_path):
+    session = EditSession(store=tmp_path)
+    session.edit(Image.new("RGB", (16, 8)), "crop to a square")
+    before = stored_state(session)
+    with pytest.raises(InvalidInstructionError, match="at least 8 px"):
+        session.edit(None, "crop to the left half")
+    assert stored_state(session) == before
+
+
+def test_an_editor_output_in_an_odd_mode_is_converted(tmp_path, image):
+    class PremultipliedEditor:  # returns Pillow's "La", which converts to nothing but "LA"
+        name = "premultiplied"
+
+        def edit(self, image, intent, *, seed=None):
+            return Image.new("La", image.size)
+
+        def info(self):
+            return EditorInfo(backend=self.name)
+
+    session = EditSession(store=tmp_path, editor=PremultipliedEditor())
+    assert session.edit(image, "make it brighter").image.mode == "RGB"
+
+
+def test_a_reasoner_returning_the_wrong_type_is_named(tmp_path, image):
+    class TextReasoner:
+        name = "text-only"
+
+        def reconstruct(self, request):
+            return "brighter"
+
+    session = EditSession(store=tmp_path, reasoner=TextReasoner())
+    with pytest.raises(EditAgentError, match="reasoner 'text-only' returned str"):
+        session.edit(image, "make it brighter")
+
+
+def test_a_store_folder_that_is_a_file_or_not_a_database_is_a_store_error(tmp_path):
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    with pytest.raises(StoreError, match="Cannot use"):
+        Store(a_file)
+    folder = tmp_path / "garbage"
+    folder.mkdir()
+    (folder / "edit_agent.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a database"):
+        Store(folder)
+
+
+def test_a_deleted_stored_image_is_a_store_error(tmp_path, image):
+    session = EditSession(store=tmp_path)
+    result = session.edit(image, "make it brighter")
+    session._store.image_path(session._store.get_turn(session.id, result.turn_id).output_hash).unlink()
+    with pytest.raises(StoreError, match="damaged"):
+        session.edit(None, "make it darker")
+
+
+@pytest.fixture
+def exported(tmp_path, image):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "make it brighter")
+    session.edit(None, "make it darker")
+    return session.export(tmp_path / "export")
+
+
+def rewrite_turns(path, change):
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[1:] = change(lines[1:])
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda turns: [{**turns[0], "parent_id": turns[1]["id"]}, turns[1]], "not a tree"),
+        (lambda turns: [{**turns[0], "parent_id": turns[0]["id"]}, turns[1]], "not a tree"),
+        (lambda turns: [turns[0], turns[0], turns[1]], "repeats"),
+        (lambda turns: [turns[0], {**turns[1], "seq": turns[0]["seq"]}], "repeats"),
+        (lambda turns: [{**turns[0], "seed": 2**70}, turns[1]], "seed"),
+        (lambda turns: [{**turns[0], "instruction": "\ud800"}, turns[1]], "Unicode"),
+    ],
+)
+def test_a_malformed_export_is_refused_and_writes_nothing(tmp_path, exported, change, match):
+    rewrite_turns(exported, change)
+    store = tmp_path / "other"
+    with pytest.raises(InvalidExportError, match=match):
+        EditSession.import_folder(exported.parent, store=store)
+    assert EditSession.list(store=store) == []
+    assert list((store / "images").glob("*/*")) == []
+
+
+def test_an_export_that_is_not_utf8_is_refused(tmp_path, exported):
+    exported.write_bytes(b"\xff\xfe" + exported.read_bytes())
+    with pytest.raises(InvalidExportError):
+        EditSession.import_folder(exported.parent, store=tmp_path / "other")
+
+
+def test_a_session_made_with_wider_limits_round_trips_with_those_limits(tmp_path):
+    wide = ImageLimits(max_side=6000)
+    session = EditSession(store=tmp_path / "a", limits=wide)
+    session.edit(Image.new("RGB", (5000, 100)), "make it brighter")
+    folder = session.export(tmp_path / "export").parent
+    imported = EditSession.import_folder(folder, store=tmp_path / "b", limits=wide)
+    assert imported.head.image.size == (5000, 100)
+
+
+def test_export_refuses_a_folder_holding_another_session(tmp_path, image, exported):
+    other = EditSession(store=tmp_path / "store")
+    other.edit(image, "rotate it 90 degrees")
+    with pytest.raises(InvalidArgumentError, match="another session"):
+        other.export(exported.parent)
+    assert json.loads(exported.read_text().splitlines()[0])["id"] != other.id
+    with pytest.raises(InvalidArgumentError, match="is a file"):
+        other.export(exported)
+
+
+def test_cli_turns_file_system_problems_into_one_line(tmp_path, capsys):
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    assert cli_main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file)]) == 2
+    assert cli_main(["sessions", "list", "--store", str(a_file)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all(line.startswith("edit-agent: error:") for line in errors)
+
+
+def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):
+    out = tmp_path / "out"
+    assert cli_main(["edit", str(tmp_path / "missing.png"), "make it brighter", "--out", str(out),
+                     "--store", str(tmp_path / "store")]) == 2
+    assert not out.exists()
+
+
+def test_sqlite_never_reaches_the_caller_for_a_damaged_tree(tmp_path, image):
+    session = EditSession(store=tmp_path)
+    first = session.edit(image, "make it brighter")
+    session.edit(None, "make it darker")
+    database = sqlite3.connect(tmp_path / "edit_agent.db")
+    with database:
+        database.execute("UPDATE turns SET parent_id = (SELECT head FROM sessions) WHERE id = ?", [first.turn_id])
+    database.close()
+    with pytest.raises(StoreError, match="do not form a tree"):
+        _ = session.history
