@@ -169,7 +169,11 @@ class EditImageArgs(_Args):
         "session_history) instead of the latest one; the session branches from there.",
     )
     seed: int | None = Field(None, ge=0, lt=2**31, description="Seed for generative editors.")
-    return_image: bool = Field(False, description="Also return the edited image as base64 PNG.")
+    return_image: bool = Field(
+        False, description="Also return the edited image as base64 PNG. It is large (about 1.3 characters per "
+        "byte of PNG, often hundreds of thousands): leave it off unless you must see the pixels; the image "
+        "stays in the session under its turn_id.",
+    )
 
     @model_validator(mode="after")
     def _one_image_source(self) -> EditImageArgs:
@@ -244,10 +248,13 @@ class _Toolbox:
     def undo_edit(self, session_id: str) -> str:
         with _as_tool_errors():
             session = self._open(session_id)
+            if session.head is None:  # an agent must be able to tell a no-op from an undo
+                return json.dumps({"session_id": session_id, "undone": False, "head": None,
+                                   "note": "Nothing to undo: the session is at its source image."})
             head = session.undo()
         if head is None:
-            return json.dumps({"session_id": session_id, "head": None, "note": "Back at the source image."})
-        return json.dumps({"session_id": session_id, "head": _describe(head)})
+            return json.dumps({"session_id": session_id, "undone": True, "head": None, "note": "Back at the source image."})
+        return json.dumps({"session_id": session_id, "undone": True, "head": _describe(head)})
 
     def session_history(self, session_id: str) -> str:
         with _as_tool_errors():
@@ -325,7 +332,8 @@ def make_tools(
         ),
         StructuredTool.from_function(
             func=box.undo_edit, name="undo_edit", args_schema=SessionArgs,
-            description="Undo the latest edit of a session (move back one turn). Returns the new latest turn.",
+            description="Undo the latest edit of a session (move back one turn). Returns the new latest turn, "
+            "and undone: false when there was nothing to undo.",
             **common,
         ),
         StructuredTool.from_function(

@@ -64,7 +64,9 @@ def test_a_scripted_agent_edits_then_undoes(tmp_path):
     edit_reply, undo_reply = json.loads(messages[2].content), json.loads(messages[4].content)
     assert edit_reply["intent"] == "Make the image warmer by 20%." and edit_reply["size"] == [40, 30]
     assert messages[2].artifact.turn_id == edit_reply["turn_id"]  # the EditResult rides along
-    assert undo_reply == {"session_id": session_id, "head": None, "note": "Back at the source image."}
+    assert undo_reply == {"session_id": session_id, "undone": True, "head": None, "note": "Back at the source image."}
+    again = json.loads(tools["undo_edit"].invoke({"session_id": session_id}))
+    assert again["undone"] is False and "Nothing to undo" in again["note"]
     assert [call.intent for call in editor.calls] == ["Make the image warmer by 20%."]
     assert EditSession.open(session_id, store=tmp_path).head is None
 
@@ -127,3 +129,10 @@ def test_oversized_images_are_refused(tmp_path):
     assert "image_base64: String should have at most" in too_long
     assert TOOL_LIMITS.max_bytes * 4 // 3 < MAX_BASE64_CHARS
     assert EditSession.list(store=tmp_path) == []
+
+
+def test_undo_that_on_a_photo_points_the_agent_to_undo_edit(tools):
+    started = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
+                                                     "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    reply = tools["edit_image"].invoke({"instruction": "undo that", "session_id": started["session_id"]})
+    assert "undo_edit" in reply

@@ -130,6 +130,12 @@ def test_rule_reasoner_routes_photos_and_photo_edits_on_canvases():
         RuleReasoner().reconstruct(request("qzx vlorp the wibble"))
 
 
+def test_after_a_photo_edit_on_a_canvas_shape_instructions_name_that_turn():
+    with pytest.raises(UnsupportedInstructionError, match=r"Turn 1 \('make it warmer'\) was a photo edit"):
+        RuleReasoner().reconstruct(request("add a small circle", "make it warmer"))
+    assert RuleReasoner().reconstruct(request("rotate it 90 degrees", "make it warmer")).intent.text.startswith("Rotate")
+
+
 def test_intent_alone_on_the_previous_target_gives_the_target():
     """Every construct the generator makes (references, groups, rules, locks, undo, restore, no-ops)."""
     reasoner = RuleReasoner()

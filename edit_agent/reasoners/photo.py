@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from edit_agent.errors import UnsupportedInstructionError
 from edit_agent.photo_ops import describe_operations, parse_operations
 from edit_agent.records import Intent, Thought, TurnRequest
+from edit_agent.world.language import is_undo_request
+
+UNDO_HINT = "Use EditSession.undo() (in the app: the Undo button; for agents: the undo_edit tool)."
 
 
 class PhotoRuleReasoner:
@@ -20,6 +24,9 @@ class PhotoRuleReasoner:
     name = "rules"
 
     def reconstruct(self, request: TurnRequest) -> Thought:
+        if is_undo_request(request.instruction):
+            # Going back a turn is a move in the session, not an operation on the pixels.
+            raise UnsupportedInstructionError(f"{request.instruction!r} asks to go back one turn. {UNDO_HINT}")
         operations = parse_operations(request.instruction)
         steps = "; ".join(f"{i}. {describe_operations([op])[:-1]}" for i, op in enumerate(operations, 1))
         reasoning = (

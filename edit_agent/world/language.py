@@ -321,6 +321,11 @@ _REMOVE = _RefPattern(
 )
 
 
+def is_undo_request(text: str) -> bool:
+    """True for "undo", "undo that", "take it back" and the other ways the language says undo."""
+    return bool(_UNDO.match(normalize(text)))
+
+
 def parse_edit(sentence: str) -> Edit:
     """Parse one sentence that is an edit; raise WorldLanguageError when it is not one.
 
