@@ -228,3 +228,38 @@ def test_the_session_survives_a_server_restart(browser, tmp_path_factory: pytest
     finally:
         context.close()
         demo.close()
+
+
+def test_a_refused_message_keeps_the_page_and_the_typed_text(page, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (96, 64), (200, 120, 40)).save(photo)
+    page.locator("#new-session").click()
+    send(page, "make it warmer", photo)
+    wait_for_status(page, "1 edit")
+    send(page, "make the car red")
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text("not an exact photo operation")
+    box = page.locator("#message textarea")
+    expect(box).to_be_enabled()
+    expect(box).to_have_value("make the car red")  # kept, to be fixed rather than retyped
+    expect(page.locator("#chat")).to_contain_text("Make the image warmer")  # the page is not blanked
+    panels = ", ".join(f"#{name} span.error:visible" for name in ("chat", "message", "current-image", "status", "timeline"))
+    assert page.locator(panels).count() == 0  # no "Error" badge over any panel, only the toast
+    shoot(page, "6-refused")
+
+
+def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
+    phone = browser.new_context(viewport={"width": 400, "height": 850})
+    page = phone.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        photo = tmp_path / "photo.png"
+        Image.new("RGB", (96, 64), (40, 120, 200)).save(photo)
+        send(page, "make it warmer", photo)
+        wait_for_status(page, "1 edit")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400  # no sideways scrolling
+        shoot(page, "7-phone")
+    finally:
+        phone.close()

@@ -79,9 +79,9 @@ def captions(view: tuple) -> list[str]:
 
 
 def test_restore_gives_each_visitor_a_token_and_an_empty_view(client: Client):
-    state, chat, image, timeline, status, sessions = client.predict(None, api_name="/restore")
+    state, chat, image, timeline, status, sessions, export_file = client.predict(None, api_name="/restore")
     assert len(state["token"]) >= 32 and state["session_id"] is None
-    assert chat == [] and image is None and timeline["value"] == []
+    assert chat == [] and image is None and timeline["value"] == [] and export_file is None
     assert "Upload a photo" in status and sessions["choices"] == []
     assert fresh_state(client)["token"] != state["token"]
 
@@ -123,7 +123,7 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
 
 def test_a_reload_restores_the_session_and_lists_it(client: Client, photo: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
-    again, _chat, _image, timeline, _status, sessions = client.predict(state, api_name="/restore")
+    again, _chat, _image, timeline, _status, sessions, _export = client.predict(state, api_name="/restore")
     assert again == state and len(timeline["value"]) == 2
     assert [value for _, value in sessions["choices"]] == [state["session_id"]]
     view = client.predict(state, api_name="/new_session")
@@ -163,6 +163,13 @@ def test_bad_input_gives_a_message_and_changes_nothing(app, client: Client, phot
     with pytest.raises(AppError, match="Upload an image"):
         edit(client, fresh_state(client), "make it warmer")
     assert [turn.turn_id for turn in session.turns] == before
+
+
+def test_undo_that_on_a_photo_moves_back_a_turn(client: Client, photo: str):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    edit(client, state, INSTRUCTIONS[1])
+    view = edit(client, state, "undo that")
+    assert "at edit #1" in view[4] and len(captions(view)) == 3  # moved back; no new turn
 
 
 def test_uploads_over_the_size_limit_are_refused_by_the_server(app, tmp_path: Path):
@@ -206,10 +213,16 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     assert reply["intent"] == "Make the image warmer by 20%." and "image_base64" not in reply
     history = json.loads(client.predict(reply["session_id"], token, api_name="/session_history"))
     assert [turn["turn_id"] for turn in history["turns"]] == [reply["turn_id"]]
-    assert client.predict(reply["session_id"], "another-token-0123456789", api_name="/undo_edit") == (
-        f"Unknown session id {reply['session_id']}."
-    )
-    assert "16 characters" in client.predict(reply["session_id"], "short", api_name="/undo_edit")
+    # Refusals are errors, so that API and MCP clients can tell them from results.
+    with pytest.raises(AppError, match=f"Unknown session id {reply['session_id']}"):
+        client.predict(reply["session_id"], "another-token-0123456789", api_name="/undo_edit")
+    with pytest.raises(AppError, match="16 characters"):
+        client.predict(reply["session_id"], "short", api_name="/undo_edit")
+    with pytest.raises(AppError, match="instruction"):  # sent empty, so not "Field required"
+        client.predict("", token, "", reply["session_id"], api_name="/edit_image")
+    seeded = json.loads(client.predict("make it cooler", token, "", reply["session_id"], "", False, 7, api_name="/edit_image"))
+    assert EditSession.open(reply["session_id"], store=app["config"].store).turn_records()[-1].seed == 7
+    assert seeded["intent"] == "Make the image cooler by 20%."
 
 
 def test_production_settings(app):

@@ -26,7 +26,15 @@ from ui.samples import samples
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
 #timeline .caption-label, #samples .caption-label { font-size: 0.72rem; max-width: 92%; }
+/* Columns that fit the width: fixed column counts overflow on phones and clip the timeline. */
+#timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
+#samples .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
 #status { min-height: 2.2em; }
+/* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
+   downloads the full edit), and Share works only on Hugging Face Spaces. */
+#chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
+/* A refusal is told by its toast; the badge would only cover the status line. */
+#status .error { display: none; }
 footer { opacity: 0.6; }
 """
 
@@ -78,7 +86,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 )
                 status = gr.Markdown(elem_id="status")
                 timeline = gr.Gallery(
-                    label="Timeline (click a turn to continue from it)", columns=5, height=170,
+                    label="Timeline (click a turn to continue from it)", columns=5, height=230,
                     allow_preview=False, object_fit="cover", elem_id="timeline",
                 )
                 with gr.Accordion("Samples", open=True):
@@ -97,20 +105,26 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         turn_id = gr.Textbox(visible=False)
         checkout = gr.Button(visible=False)
 
-        view = [state, chat, image, timeline, status, sessions]
-        internal: dict[str, Any] = {"api_visibility": "undocumented"}
+        view = [state, chat, image, timeline, status, sessions, export_file]
+        # Progress and errors show on the status line only: on every output they blank the whole page.
+        internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
         demo.load(app.restore, [state], view, api_name="restore", **internal)
         demo.load(
             _settings(config), [reasoner, editor], [reasoner, reasoners_unavailable, editor, editors_unavailable],
             api_name="settings", **internal,
         )
-        message.submit(
+        # The box is locked while a turn runs, so nothing typed meanwhile is lost; it unlocks
+        # whether the turn worked or not (a refused message stays in the box to be fixed).
+        turn = message.submit(_lock_box, None, [message], queue=False, api_visibility="private").then(
             app.edit, [message, state, reasoner, editor], [message, *view], api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
         )
+        turn.success(_unlock_box, None, [message], queue=False, api_visibility="private")
+        turn.failure(_unlock_box, None, [message], queue=False, api_visibility="private")
         undo.click(app.undo, [state], view, api_name="undo", **internal)
         redo.click(app.redo, [state], view, api_name="redo", **internal)
         new.click(app.new_session, [state], view, api_name="new_session", **internal)
+        chat.clear(app.new_session, [state], view, api_name=False, **internal)  # the chat's own trash icon
         timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal)
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
@@ -181,6 +195,14 @@ def _settings(config: AppConfig) -> Any:
     return settings
 
 
+def _lock_box() -> Any:
+    return gr.MultimodalTextbox(interactive=False)
+
+
+def _unlock_box() -> Any:
+    return gr.MultimodalTextbox(interactive=True)
+
+
 def _pick_sample(event: gr.SelectData) -> dict[str, Any]:
     """Put the clicked sample into the message box; sending a message then starts a session."""
     path = event.value["image"]["path"] if isinstance(event.value, dict) else event.value
@@ -198,22 +220,34 @@ def _browser_secret(config: AppConfig) -> str:
     return path.read_text().strip()
 
 
+OPTIONAL_FIELDS = ("image_base64", "session_id", "image_id", "seed")
+
+
 def _agent_tools(config: AppConfig) -> None:
     """Serve the langchain tools as API endpoints (and MCP tools): same code, same checks."""
 
     def call(tool_name: str, owner_token: str, arguments: dict[str, Any]) -> str:
+        """Run one tool; a refusal is raised, so that API and MCP clients see an error, not a result."""
         if not isinstance(owner_token, str) or len(owner_token) < 16:
-            return "owner_token must be a secret of at least 16 characters; reuse it to reach your sessions."
+            raise gr.Error(
+                "owner_token must be a secret of at least 16 characters; reuse it to reach your sessions.",
+                print_exception=False,
+            )
         tools = make_tools(
             owner_token, store=config.store,
             reasoner=backends.reasoner(config.reasoner), editor=backends.editor(config.editor),
         )
         tool = next(tool for tool in tools if tool.name == tool_name)
-        return str(tool.invoke({key: value for key, value in arguments.items() if value not in ("", None)}))
+        # Form fields cannot be left out, so an empty optional field means "not given".
+        given = {key: value for key, value in arguments.items() if not (key in OPTIONAL_FIELDS and value in ("", None))}
+        reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": given})
+        if reply.status == "error":
+            raise gr.Error(str(reply.content), print_exception=False)
+        return str(reply.content)
 
     def edit_image(
         instruction: str, owner_token: str, image_base64: str = "", session_id: str = "", image_id: str = "",
-        return_image: bool = False,
+        return_image: bool = False, seed: int | None = None,
     ) -> str:
         """Edit an image by instruction, one turn of a multi-turn session that keeps earlier edits and rules.
 
@@ -223,13 +257,14 @@ def _agent_tools(config: AppConfig) -> None:
             image_base64: base64 PNG/JPEG/WEBP image that starts a new session (leave empty to continue one).
             session_id: the session to continue, from an earlier reply.
             image_id: a turn_id of this session to continue from instead of the latest image (a branch).
-            return_image: also return the edited image as base64 PNG (large).
+            return_image: also return the edited image as base64 PNG (large: leave it off unless you must see the pixels).
+            seed: seed for generative editors (0 to 2**31-1); leave empty for a random one.
         Returns:
             JSON with session_id, turn_id, the reconstructed intent and the constraints in force, or an error message.
         """
         return call("edit_image", owner_token, {
             "instruction": instruction, "image_base64": image_base64, "session_id": session_id,
-            "image_id": image_id, "return_image": return_image,
+            "image_id": image_id, "return_image": return_image, "seed": seed,
         })
 
     def undo_edit(session_id: str, owner_token: str) -> str:

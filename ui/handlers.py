@@ -20,12 +20,13 @@ import gradio as gr
 from pydantic import BaseModel, ConfigDict
 
 from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
-from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError
+from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.images import ImageLimits
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
 from edit_agent.session import EditSession, open_store
 from edit_agent.store import Store
 from edit_agent.tools import TOOL_LIMITS, SessionOwners, session_owners
+from edit_agent.world.language import is_undo_request
 from ui import backends, files, views
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
         except gr.Error:
             raise
         except EditAgentError as error:
-            raise gr.Error(str(error), title="Could not do that") from error
+            # A user's mistake, not a server fault: no traceback in the log.
+            raise gr.Error(str(error), title="Could not do that", print_exception=False) from error
         except Exception as error:
             log.exception("unexpected failure in %s", handler.__name__)
             raise gr.Error(f"Unexpected {type(error).__name__}; nothing was changed.", title="Error") from error
@@ -137,7 +139,7 @@ class ChatApp:
     def _backend(self, kind: backends.Kind, name: str) -> Any:
         reason = backends.unavailable_reason(kind, name)
         if reason is not None:
-            raise gr.Error(f"The {kind} {name!r} is not available here: {reason}.")
+            raise gr.Error(f"The {kind} {name!r} is not available here: {reason}.", print_exception=False)
         return backends.reasoner(name) if kind == "reasoner" else backends.editor(name)
 
     def _reply(self, state: dict[str, Any]) -> tuple[Any, ...]:
@@ -145,7 +147,7 @@ class ChatApp:
             view = views.empty_view()
         else:
             view = views.session_view(state["session_id"], self.store)
-        return (state, *view.values(), self._sessions_menu(state))
+        return (state, *view.values(), self._sessions_menu(state), None)  # None: no stale export link
 
     def _sessions_menu(self, state: dict[str, Any]) -> Any:
         choices = views.session_choices(self.store, self.owners.sessions(state["token"]))
@@ -176,28 +178,48 @@ class ChatApp:
                 store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
                 editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
             )
-            self.owners.claim(session.id, state["token"])
             session.edit(Path(image_path), text)
+            self.owners.claim(session.id, state["token"])  # after the turn: a refused upload leaves no owner row
             state["session_id"] = session.id
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
-            self._open(state, for_edit=True).edit(None, text)
+            self._continue(self._open(state, for_edit=True), text)
         progress(1.0, desc="Done")
         return (None, *self._reply(state))
+
+    @staticmethod
+    def _continue(session: EditSession, text: str) -> None:
+        """One more turn; "undo that", where the reasoner cannot read it as an edit, moves back a turn."""
+        try:
+            session.edit(None, text)
+        except UnsupportedInstructionError:
+            if not is_undo_request(text):
+                raise
+            if session.head is None:
+                gr.Info("Nothing to undo: this is the image the session started from.")
+            else:
+                session.undo()
+                gr.Info("Went back one turn (the Undo button does the same).")
 
     @friendly_errors
     def undo(self, state: Any) -> tuple[Any, ...]:
         state = self._state(state)
-        if state["session_id"] is not None:
-            self._open(state).undo()
+        session = self._open(state) if state["session_id"] is not None else None
+        if session is None or session.head is None:
+            gr.Info("Nothing to undo: this is the image the session started from.")
+        else:
+            session.undo()
         return self._reply(state)
 
     @friendly_errors
     def redo(self, state: Any) -> tuple[Any, ...]:
         state = self._state(state)
-        if state["session_id"] is not None:
-            self._open(state).redo()
+        session = self._open(state) if state["session_id"] is not None else None
+        before = session.head.turn_id if session and session.head else None
+        after = session.redo() if session else None
+        if after is None or after.turn_id == before:
+            gr.Info("Nothing to redo.")
         return self._reply(state)
 
     @friendly_errors
@@ -237,7 +259,7 @@ class ChatApp:
         """The whole session as a zip (session.jsonl and its PNGs), importable with the SDK."""
         state = self._state(state)
         if state["session_id"] is None:
-            raise gr.Error("There is no session to download yet.")
+            raise gr.Error("There is no session to download yet.", print_exception=False)
         session = self._open(state)
         with files.temporary_folder() as folder:
             session.export(Path(folder) / "session")
