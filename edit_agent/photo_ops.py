@@ -68,7 +68,8 @@ _FILLER = set(
 
 _ROTATION_TAIL = (
     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
-    r"(?:\s+(-?\d+)\s*(?:°|degrees?|deg)?)?"
+    # The unit's spaces belong to the unit: "90 counterclockwise" must leave its space to the direction.
+    r"(?:\s+(-?\d+)(?:\s*(?:°|degrees?|deg))?)?"
     r"(?:\s+(clockwise|counter-?clockwise|anti-?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|right))?"
 )
 

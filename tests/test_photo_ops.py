@@ -163,3 +163,8 @@ def test_one_instruction_may_ask_for_at_most_twenty_operations():
 def test_a_typed_nul_does_not_collide_with_black_and_white():
     assert parse_operations("make it warmer\x00") == parse_operations("make it warmer")
     assert parse_operations("black\x00and white") == parse_operations("black and white")
+
+
+@pytest.mark.parametrize("instruction", ["rotate 90 counterclockwise", "rotate 90 anti-clockwise", "rotate 90 left"])
+def test_a_direction_right_after_the_angle_is_read(instruction):
+    assert parse_operations(instruction) == [Operation(kind="rotate", value=270.0)]
