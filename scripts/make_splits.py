@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from evals.splits import SPLITS, file_checksum, split_path, split_text
 
 
@@ -16,4 +18,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, and no stray arguments
     main()

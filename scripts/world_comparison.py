@@ -9,6 +9,7 @@ per-turn rows, turns.jsonl, are left out of the repository: rerun to get them).
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,5 +55,13 @@ def main(args: Args) -> None:
     print(f"-> {args.out / 'world-comparison.md'}")
 
 
+def parse_args() -> Args:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=Args().workers, help="worker processes (default: every core)")
+    parser.add_argument("--out", type=Path, default=Args.out, help="report folder (default: evals/reports)")
+    options = parser.parse_args()
+    return Args(workers=options.workers, out=options.out)
+
+
 if __name__ == "__main__":
-    main(Args())
+    main(parse_args())
