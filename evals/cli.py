@@ -27,7 +27,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_sessions_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sessions", nargs="?", type=Path, help="session file (JSON Lines, shared/WORLD.md format)")
+    parser.add_argument("sessions", nargs="?", type=Path, help="session file (JSON Lines, docs/world.md format)")
     parser.add_argument("--split", default=None, help="a standard split instead of a file: world-dev, world-test, world-long")
 
 

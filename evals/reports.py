@@ -75,7 +75,7 @@ def run_report(sessions: Sequence[Sequence[TurnRow]], summary: dict[str, Any], m
         (f"Reasoner `{meta.get('reasoner')}`, editor `{meta.get('editor')}`, canvas {meta.get('size')} px, "
          f"seed {meta.get('seed')}, {summary['n_sessions']} sessions, {len(rows)} turns, "
          f"{meta.get('workers')} worker(s), wall time {meta.get('wall_seconds', 0):.1f} s."), "",
-        "Scores are exact (MICE-World, shared/WORLD.md): the output is parsed back to a scene and compared slot by slot.",
+        "Scores are exact (MICE-World, docs/world.md): the output is parsed back to a scene and compared slot by slot.",
         "", "## Per turn", "",
         "| turn | sessions | IF | CC | GA | SR | PSNR dB (inexact outputs) | exact pixels |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",

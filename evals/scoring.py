@@ -1,4 +1,4 @@
-"""IF/CC/GA/SR exactly as WORLD.md defines them, over 10 slots (9 cells and the background).
+"""IF/CC/GA/SR exactly as docs/world.md defines them, over 10 slots (9 cells and the background).
 
 >>> from edit_agent.world import Scene
 >>> white, beige = Scene(background="white"), Scene(background="beige")

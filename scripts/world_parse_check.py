@@ -3,7 +3,7 @@ clean, with Gaussian pixel noise (sigma 0.08 on a 0-1 scale) and, separately, af
 
     python scripts/world_parse_check.py            # writes evals/reports/parse_check.md
 
-Spec (shared/WORLD.md, issue 3): clean 100%; noisy and JPEG >= 99% at 96 and 192, >= 97% at 48.
+Spec (docs/world.md): clean 100%; noisy and JPEG >= 99% at 96 and 192, >= 97% at 48.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""IF/CC/GA/SR exactly as shared/WORLD.md defines them."""
+"""IF/CC/GA/SR exactly as docs/world.md defines them."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def test_sde_log_prob_matches_an_independent_gaussian_density(t: float, dt: floa
     x, v, eps = (torch.randn(3, 2, 5, 5, generator=generator) for _ in range(3))
     x_next, mu, log_prob = sde_step(x, v, t=t, dt=dt, a=a, noise=eps)
 
-    # the mean and the noise scale written out from DESIGN.md with plain Python floats
+    # the mean and the noise scale written out from docs/design.md with plain Python floats
     sigma = a * math.sqrt(t / (1 - t))
     expected_mu = x + v * dt + sigma**2 / (2 * t) * (x + (1 - t) * v) * dt
     assert torch.allclose(mu, expected_mu, atol=1e-6)

@@ -1,4 +1,4 @@
-"""The seeded session generator and session files (WORLD.md format, Edit-R2/EDiVal rows)."""
+"""The seeded session generator and session files (docs/world.md format, Edit-R2/EDiVal rows)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The interpreter: every construct of shared/WORLD.md and its no-op cases.
+"""The interpreter: every construct of docs/world.md and its no-op cases.
 
 Every test also checks the self-contained intent: interpreting it alone on T_{t-1} gives T_t.
 """

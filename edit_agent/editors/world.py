@@ -2,7 +2,7 @@
 
 It runs offline with the weights shipped in ``edit_agent/weights/`` (see the README there for the
 command that reproduces them). The input is resampled to the model canvas (nearest neighbour, snapped
-to the WORLD.md palette), edited by integrating the model's flow from seeded noise, snapped to the
+to the docs/world.md palette), edited by integrating the model's flow from seeded noise, snapped to the
 palette again and resampled back to the input size, so the output has exactly the world's colours.
 
 >>> from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel

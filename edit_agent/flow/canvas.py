@@ -1,6 +1,6 @@
 """Pixels in and out of the model: resample to the model canvas and back, keeping the world's exact colours.
 
-Resampling is nearest neighbour both ways and every pixel is snapped to the nearest WORLD.md palette
+Resampling is nearest neighbour both ways and every pixel is snapped to the nearest docs/world.md palette
 colour (objects and backgrounds), so a clean world render of any size goes in and comes out with
 exactly the world's colours and no blended edges.
 
@@ -24,7 +24,7 @@ from PIL import Image
 from edit_agent.world.scene import BACKGROUND_RGB, BACKGROUNDS, COLORS, OBJECT_RGB
 
 PALETTE = np.array([OBJECT_RGB[c] for c in COLORS] + [BACKGROUND_RGB[b] for b in BACKGROUNDS], dtype=np.uint8)
-"""The 11 colours of WORLD.md, objects first."""
+"""The 11 colours of docs/world.md, objects first."""
 
 
 def _codes(rgb: np.ndarray) -> np.ndarray:

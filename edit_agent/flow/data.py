@@ -30,7 +30,7 @@ from edit_agent.world.scene import Scene
 
 RENDER_SIZES: tuple[tuple[int, float], ...] = ((48, 0.5), (96, 0.5))
 """Sizes the input is rendered at before resampling to the model canvas, with their chances (96 is
-WORLD.md's reference size; its nearest-neighbour resample to 48 differs from a 48 render at edges)."""
+docs/world.md's reference size; its nearest-neighbour resample to 48 differs from a 48 render at edges)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Time runs from ``t = 1`` (noise) to ``t = 0`` (the edited image) on the grid of
 directly: run :func:`sample` with an SDE ``window`` to collect a trajectory, then recompute
 :func:`sde_log_prob` under the current policy's velocities for the clipped-ratio loss.
 
-SDE step (DESIGN.md "RL"):
+SDE step (docs/design.md "RL"):
 ``sigma_t = a * sqrt(t / (1 - t))``;
 ``mu = x + v dt + sigma_t^2 / (2 t) * (x + (1 - t) v) * dt``;
 ``x' = mu + sigma_t * sqrt(-dt) * eps``;

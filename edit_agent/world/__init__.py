@@ -1,4 +1,4 @@
-"""MICE-World: a small synthetic world whose every state is known exactly (shared/WORLD.md).
+"""MICE-World: a small synthetic world whose every state is known exactly (docs/world.md).
 
 Scenes render to pixels and parse back; a session's English instructions have one exact meaning,
 computed by the interpreter; the generator makes seeded sessions with varied phrasing.

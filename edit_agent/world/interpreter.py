@@ -1,7 +1,7 @@
 """The exact meaning of a MICE-World session: start scene + instructions -> target scene per turn.
 
 Objects carry a private identity (an integer) so that ``it``, history references, locks and undo
-follow the object through moves, recolours and reshapes, as WORLD.md requires.
+follow the object through moves, recolours and reshapes, as docs/world.md requires.
 
 >>> from edit_agent.world.scene import Scene
 >>> world = WorldInterpreter(Scene(background="white"))

@@ -2,7 +2,7 @@
 
 Parsing is pure syntax; what a command means for a scene is decided by the interpreter.
 Values outside the vocabulary (a background colour for an object, a diagonal move, "pink",
-"a star") parse fine and are marked ``invalid`` so that the turn becomes a no-op, as WORLD.md
+"a star") parse fine and are marked ``invalid`` so that the turn becomes a no-op, as docs/world.md
 requires; text that is not in the language at all raises :class:`WorldLanguageError`.
 
 >>> parse_turn("From now on every new shape must be small. Add a circle at the center.").edit.kind

@@ -1,4 +1,4 @@
-"""Read a scene back from pixels (WORLD.md "Parsing"), robust to a model's noisy output.
+"""Read a scene back from pixels (docs/world.md "Parsing"), robust to a model's noisy output.
 
 >>> from edit_agent.world.render import render
 >>> from edit_agent.world.scene import Scene, SceneObject

@@ -1,4 +1,4 @@
-"""Render a scene to pixels, exactly as WORLD.md says (filled shapes, no anti-aliasing).
+"""Render a scene to pixels, exactly as docs/world.md says (filled shapes, no anti-aliasing).
 
 >>> from edit_agent.world.scene import Scene
 >>> image = render(Scene(background="sky"), size=48)

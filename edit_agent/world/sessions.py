@@ -1,4 +1,4 @@
-"""Session files (JSON Lines, one session a line): the WORLD.md format and Edit-R2/EDiVal photo rows.
+"""Session files (JSON Lines, one session a line): the docs/world.md format and Edit-R2/EDiVal photo rows.
 
 >>> import io
 >>> line = '{"id": "s1", "start": {"background": "white", "objects": []}, "turns": [{"instruction": "add a circle"}]}'
