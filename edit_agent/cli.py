@@ -9,12 +9,17 @@ Bad input prints one line on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBackendError
+
+if TYPE_CHECKING:
+    from edit_agent.session import EditSession
 
 EXIT_BAD_INPUT = 2
 
@@ -70,24 +75,38 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from edit_agent.samples import resolve_sample
     from edit_agent.session import EditSession
 
     if args.out.exists() and not args.out.is_dir():
         raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
     session = EditSession(store=args.store, **backends_from_args(args))
+    created = not args.out.exists()
+    args.out.mkdir(parents=True, exist_ok=True)  # before any turn runs: a bad --out fails at once
+    try:
+        _run_turns(session, args)
+    except BaseException:
+        if created and not any(args.out.iterdir()):
+            args.out.rmdir()  # leave no empty folder behind a failed first turn
+        raise
+    return 0
+
+
+def _run_turns(session: EditSession, args: argparse.Namespace) -> None:
+    from edit_agent.samples import resolve_sample
+
     image: object = resolve_sample(args.image) or Path(args.image)
     for number, instruction in enumerate(args.instructions, 1):
         seed = None if args.seed is None else args.seed + number - 1
         result = session.edit(image, instruction, seed=seed)
         image = None  # later turns continue from the head
-        args.out.mkdir(parents=True, exist_ok=True)  # only once a turn has succeeded
         path = args.out / f"turn-{number:02d}.png"
         result.image.save(path)
         print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms)")
-    exported = session.export(args.out / "session")
+    export_folder = args.out / "session"
+    if (export_folder / "session.jsonl").is_file():
+        shutil.rmtree(export_folder)  # this command's own export from an earlier run: replaced, not mixed
+    exported = session.export(export_folder)
     print(f"session {session.id} exported to {exported.parent}")
-    return 0
 
 
 def backends_from_args(args: argparse.Namespace) -> dict[str, object]:

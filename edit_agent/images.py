@@ -66,6 +66,11 @@ class ImageLimits(BaseModel):
 
 DEFAULT_LIMITS = ImageLimits()
 
+STORED_LIMITS = ImageLimits(min_side=1, max_side=16384, max_pixels=Image.MAX_IMAGE_PIXELS, max_bytes=1024 * 2**20)
+"""What every stored image must fit: an editor's output, and each image of an imported export.
+Wider than the input limits, since an edit may enlarge or shrink, but within Pillow's
+decompression-bomb threshold, so that every stored image loads again."""
+
 
 def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
     """Return ``source`` as a checked, metadata-free RGB image, or raise :class:`InvalidImageError`.
@@ -74,8 +79,9 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
     (255, 255, 255)
     """
     if isinstance(source, Image.Image):
-        _check_size(source.size, limits)
-        _load_pixels(source, "given")
+        check_size(source.size, limits)
+        if isinstance(source, ImageFile.ImageFile) and source.tile:  # opened lazily: pixels still to decode
+            _load_pixels(source, "given")
         return _to_rgb(source)
     if isinstance(source, np.ndarray):
         return _from_array(source, limits)
@@ -109,19 +115,18 @@ def _read_file(path: Path, limits: ImageLimits) -> bytes:
     except FileNotFoundError:
         raise InvalidImageError(f"Image file not found: {path}") from None
     except (OSError, ValueError) as error:  # ValueError: a NUL in the path
-        raise InvalidImageError(f"Cannot read image file {path!r}: {getattr(error, 'strerror', None) or error}") from None
+        shown = str(path).replace("\0", "\\0")
+        raise InvalidImageError(f"Cannot read image file {shown}: {getattr(error, 'strerror', None) or error}") from None
     if stat.S_ISDIR(status.st_mode):
         raise InvalidImageError(f"{path} is a folder, not an image file.")
-    if not stat.S_ISREG(status.st_mode):
-        # Devices and pipes can block or never end (/dev/zero).
-        raise InvalidImageError(f"{path} is not a regular file.")
     if status.st_size > limits.max_bytes:
         raise InvalidImageError(
             f"Image file {path} is {status.st_size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
         )
     try:
         with path.open("rb") as file:
-            return file.read(limits.max_bytes + 1)  # a file that grew since stat() fails the size check later
+            # Capped: a pipe or device (/dev/stdin, /dev/zero) has no size to check first.
+            return file.read(limits.max_bytes + 1)
     except OSError as error:
         raise InvalidImageError(f"Cannot read image file {path}: {error.strerror or error}") from None
 
@@ -159,7 +164,7 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
         # Pillow's message names an internal BytesIO object; say what the caller can act on.
         raise InvalidImageError(f"Cannot decode the {expected} image: the data is not a readable {expected} file.") from None
     # The header is read; the pixels are not. Check the size before decoding anything.
-    _check_size(image.size, limits)
+    check_size(image.size, limits)
     try:
         image.seek(0)  # first frame of an animation
     except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -185,16 +190,17 @@ def _from_array(array: np.ndarray, limits: ImageLimits) -> Image.Image:
         raise InvalidImageError(
             f"An array image must be HxWx3 uint8; got shape {array.shape} and dtype {array.dtype}."
         )
-    _check_size((array.shape[1], array.shape[0]), limits)
+    check_size((array.shape[1], array.shape[0]), limits)
     return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
 
 
-def _check_size(size: tuple[int, int], limits: ImageLimits) -> None:
+def check_size(size: tuple[int, int], limits: ImageLimits, *, advice: str = " Resize it before editing.") -> None:
+    """Raise :class:`InvalidImageError` unless a ``size`` (width, height) fits ``limits``."""
     width, height = size
     if width * height > limits.max_pixels:
         raise InvalidImageError(
             f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); the limit is "
-            f"{limits.max_pixels / 1e6:.0f} MP. Resize it before editing."
+            f"{limits.max_pixels / 1e6:.0f} MP.{advice}"
         )
     if max(width, height) > limits.max_side:
         raise InvalidImageError(

@@ -26,7 +26,7 @@ from edit_agent.errors import (
     StoreError,
     UnknownTurnError,
 )
-from edit_agent.images import DEFAULT_LIMITS, ImageInput, ImageLimits, load_image
+from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_size, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
 from edit_agent.store import Store
@@ -94,7 +94,7 @@ class EditSession:
         self._reasoner: Reasoner | None = None
         self._editor: Editor | None = None
         self.limits = limits
-        self.id = session_id or uuid.uuid4().hex
+        self.id = session_id or uuid.uuid4().hex  # "" too means a new session
         self._lock = _session_lock(self._store, self.id)
 
     @property
@@ -147,19 +147,16 @@ class EditSession:
         return export_session(self._store, self.id, Path(folder))
 
     @classmethod
-    def import_folder(
-        cls, folder: str | Path, store: str | Path | Store | None = None, *, limits: ImageLimits = DEFAULT_LIMITS
-    ) -> EditSession:
+    def import_folder(cls, folder: str | Path, store: str | Path | Store | None = None) -> EditSession:
         """Import a folder written by :meth:`export`; returns the imported session.
 
-        Every image in the folder is checked against ``limits`` (pass the limits the session was
-        made with if they were wider than the defaults). The session keeps its ids unless the
-        store already holds that session, in which case it gets fresh ones.
+        The session keeps its ids unless the store already holds that session or one of its turn
+        ids, in which case it gets fresh ones.
         """
         from edit_agent.transfer import import_session
 
         opened = open_store(store)
-        return cls.open(import_session(opened, Path(folder), limits=limits), store=opened)
+        return cls.open(import_session(opened, Path(folder)), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------
 
@@ -219,15 +216,17 @@ class EditSession:
         return thought, self._checked_output(output), timings
 
     def _checked_output(self, output: object) -> Image.Image:
-        """The editor's output as RGB, refused (nothing saved) when it breaks this session's size limits.
+        """The editor's output as RGB, refused (nothing saved) unless it fits :data:`STORED_LIMITS`.
 
-        Every stored image stays loadable and importable: an empty crop or a 15000 px result
-        would otherwise commit and then break every later turn.
+        An empty crop cannot be written, and a result past Pillow's decompression-bomb threshold
+        would commit and then fail to load at every later turn. The input limits do not apply:
+        an edit may enlarge or shrink the image.
         """
         if not isinstance(output, Image.Image):
             raise EditAgentError(f"The editor {self.editor.name!r} returned {type(output).__name__}, not an image.")
         try:
-            return load_image(output, limits=self.limits)
+            check_size(output.size, STORED_LIMITS, advice="")
+            return load_image(output, limits=STORED_LIMITS)
         except InvalidImageError as error:
             raise InvalidInstructionError(f"The edited image cannot be kept: {error} Nothing was saved.") from None
 
@@ -394,16 +393,18 @@ def _validated_seed(seed: object) -> int | None:
     """``seed`` as a plain int (numpy integers included), checked before any model runs."""
     if seed is None:
         return None
+    if isinstance(seed, numbers.Real) and not isinstance(seed, (bool, numbers.Integral)) and float(seed).is_integer():
+        seed = int(seed)  # 7.0, np.float64(7)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise InvalidArgumentError(f"The seed must be an integer or None, not {type(seed).__name__}.")
+        raise InvalidArgumentError(f"The seed must be an integer or None, not {type(seed).__name__} {seed!r}.")
     if not SEED_RANGE[0] <= int(seed) <= SEED_RANGE[1]:
         raise InvalidArgumentError(f"The seed {seed} does not fit in 64 bits; use one from {SEED_RANGE[0]} to {SEED_RANGE[1]}.")
     return int(seed)
 
 
 def _check_session_arguments(session_id: object, limits: object) -> None:
-    if session_id is not None and (not isinstance(session_id, str) or not session_id.strip()):
-        raise InvalidArgumentError(f"A session id must be non-empty text; got {session_id!r}.")
+    if session_id is not None and (not isinstance(session_id, str) or (session_id and not session_id.strip())):
+        raise InvalidArgumentError(f"A session id must be text with a visible character; got {session_id!r}.")
     if not isinstance(limits, ImageLimits):
         raise InvalidArgumentError(f"limits must be an ImageLimits, not {type(limits).__name__}.")
 

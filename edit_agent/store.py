@@ -213,10 +213,27 @@ class Store:
 
     def import_session(self, session: SessionRecord, turns: list[TurnRecord]) -> None:
         """Insert a whole session and its turns in one transaction (images must be stored first)."""
-        with self._write():
-            self.db["sessions"].insert(_session_row(session))
-            for visit, turn in enumerate(turns, 1):
-                self.db["turns"].insert({**_turn_row(turn), "visited": visit})
+        try:
+            with self._write():
+                self.db["sessions"].insert(_session_row(session))
+                for visit, turn in enumerate(turns, 1):
+                    self.db["turns"].insert({**_turn_row(turn), "visited": visit})
+        except sqlite3.IntegrityError:
+            raise ConcurrentEditError(
+                f"Session {session.id} or one of its turn ids was stored by another import meanwhile; "
+                "nothing was imported. Import again."
+            ) from None
+
+    def existing_turn_ids(self, turn_ids: list[str]) -> set[str]:
+        """Which of ``turn_ids`` the store already holds (in any session)."""
+        with self._lock:
+            return {
+                row[0] for start in range(0, len(turn_ids), 500)
+                for row in self.db.execute(
+                    f"SELECT id FROM turns WHERE id IN ({','.join('?' * len(turn_ids[start:start + 500]))})",
+                    turn_ids[start:start + 500],
+                )
+            }
 
     def move_head(self, session_id: str, turn_id: str | None) -> None:
         """Make ``turn_id`` (``None``: the source image) the head and remember it as visited."""

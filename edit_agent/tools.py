@@ -81,7 +81,7 @@ class SessionOwners:
             self._db.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
 
     def claim(self, session_id: str, owner: str) -> None:
-        """Record ``owner`` as the owner of a new session id (before its first turn commits)."""
+        """Record ``owner`` as the owner of a new session (once its first turn has committed)."""
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO owners VALUES (?, ?, ?)", (session_id, _digest(owner), time.time())
@@ -233,13 +233,14 @@ class _Toolbox:
             if args.session_id is None:
                 image = load_image(_decode_base64(args.image_base64 or ""), limits=self.limits)
                 session = EditSession(store=self.store, reasoner=self.reasoner, editor=self.editor, limits=self.limits)
-                self.owners.claim(session.id, self.owner)
             else:
                 image = None
                 session = self._open(args.session_id)
                 if args.image_id is not None:
                     session.checkout(args.image_id)
             result = session.edit(image, args.instruction, seed=args.seed)
+            if args.session_id is None:
+                self.owners.claim(session.id, self.owner)  # after the turn: a refused one leaves no row
         reply = _describe(result)
         if args.return_image:
             reply["image_base64"] = base64.b64encode(encode_png(result.image)).decode()

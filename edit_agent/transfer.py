@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edit_agent.errors import EditAgentError, InvalidArgumentError, InvalidImageError
-from edit_agent.images import DEFAULT_LIMITS, ImageLimits, image_hash, load_image
+from edit_agent.errors import EditAgentError, InvalidArgumentError, InvalidImageError, StoreError
+from edit_agent.images import STORED_LIMITS, image_hash, load_image
 from edit_agent.records import SessionRecord, TurnRecord
 from edit_agent.store import Store
 
@@ -38,6 +38,9 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     turns = store.turns(session_id)
     path = folder / EXPORT_FILE
     _check_export_target(folder, session.id)
+    missing = [digest for digest in _hashes(session, turns) if not store.image_path(digest).is_file()]
+    if missing:
+        raise StoreError(f"The stored image {store.image_path(missing[0])} is missing; the store is damaged.")
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         for digest in _hashes(session, turns):
@@ -53,7 +56,7 @@ def _check_export_target(folder: Path, session_id: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise InvalidArgumentError(f"Cannot export to {folder}: it is a file, not a folder.")
     existing = folder / EXPORT_FILE
-    if not existing.is_file():
+    if not existing.is_file() or existing.stat().st_size == 0:  # empty: an export cut short
         return
     try:
         first = json.loads(existing.read_text(encoding="utf-8").split("\n", 1)[0])
@@ -66,14 +69,15 @@ def _check_export_target(folder: Path, session_id: str) -> None:
         )
 
 
-def import_session(store: Store, folder: Path, *, limits: ImageLimits = DEFAULT_LIMITS) -> str:
+def import_session(store: Store, folder: Path) -> str:
     """Import an export folder into ``store`` in one transaction; return the session id.
 
-    Records and images are all checked before anything is written to the store.
+    Records and images are all checked before anything is written to the store; images are
+    held to :data:`STORED_LIMITS`, which every image a session stores fits.
     """
     session, turns = _read_export(folder)
-    images = {digest: _load_checked(folder, digest, limits) for digest in _hashes(session, turns)}
-    if store.has_session(session.id):
+    images = {digest: _load_checked(folder, digest) for digest in _hashes(session, turns)}
+    if store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
         session, turns = _with_fresh_ids(session, turns)
     for image in images.values():
         store.put_image(image)
@@ -125,20 +129,16 @@ def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> 
         raise InvalidExportError(f"{path} refers to turns it does not contain: {dangling or [session.head]}.")
     if any(turn.session_id != session.id for turn in turns):
         raise InvalidExportError(f"{path} mixes turns of several sessions.")
+    rooted: set[str] = set()  # turns already known to lead to the source: each is walked once
     for turn_id in parents:
-        if _reaches_itself(turn_id, parents):
-            raise InvalidExportError(f"{path} is not a tree: the ancestors of turn {turn_id} loop.")
-
-
-def _reaches_itself(turn_id: str, parents: dict[str, str | None]) -> bool:
-    seen: set[str] = set()
-    current: str | None = turn_id
-    while current is not None:
-        if current in seen:
-            return True
-        seen.add(current)
-        current = parents.get(current)
-    return False
+        walked: list[str] = []
+        current: str | None = turn_id
+        while current is not None and current not in rooted:
+            if current in walked:
+                raise InvalidExportError(f"{path} is not a tree: the ancestors of turn {turn_id} loop.")
+            walked.append(current)
+            current = parents[current]
+        rooted.update(walked)
 
 
 def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -153,8 +153,8 @@ def _hashes(session: SessionRecord, turns: list[TurnRecord]) -> set[str]:
     return {session.source_hash} | {h for t in turns for h in (t.input_hash, t.output_hash)}
 
 
-def _load_checked(folder: Path, digest: str, limits: ImageLimits):
-    image = load_image(folder / _image_name(digest), limits=limits)
+def _load_checked(folder: Path, digest: str):
+    image = load_image(folder / _image_name(digest), limits=STORED_LIMITS)
     if image_hash(image) != digest:
         raise InvalidImageError(f"{folder / _image_name(digest)} does not match its recorded content hash.")
     return image

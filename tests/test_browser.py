@@ -263,3 +263,17 @@ def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
         shoot(page, "7-phone")
     finally:
         phone.close()
+
+
+def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "big.png"
+    Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
+    page.locator("#new-session").click()
+    send(page, ", ".join(["blur it"] * 12), photo)  # a few seconds of work on a CPU
+    box = page.locator("#message textarea")
+    expect(box).to_be_disabled()  # so nothing typed meanwhile is dropped
+    wait_for_status(page, "1 edit")
+    expect(box).to_be_enabled()
+    expect(box).to_have_value("")

@@ -164,13 +164,20 @@ def test_allowed_formats_load(photo, fmt):
     assert image.size == photo.size and image.mode == "RGB"
 
 
-def test_files_that_are_not_regular_files_are_refused_without_reading(tmp_path):
-    fifo = tmp_path / "pipe.png"
-    os.mkfifo(fifo)  # reading it would block forever
-    with pytest.raises(InvalidImageError, match="not a regular file"):
-        load_image(fifo)
-    with pytest.raises(InvalidImageError, match="not a regular file"):
-        load_image("/dev/zero")  # reading it would never end
+def test_a_pipe_is_read_and_an_endless_device_is_cut_at_the_byte_limit(photo):
+    import threading
+
+    read_end, write_end = os.pipe()
+    data = encoded(photo, "PNG")
+    writer = threading.Thread(target=lambda: (os.write(write_end, data), os.close(write_end)))
+    writer.start()
+    try:
+        assert load_image(f"/dev/fd/{read_end}").size == photo.size  # as in: cat photo.png | edit-agent edit /dev/stdin
+    finally:
+        writer.join()
+        os.close(read_end)
+    with pytest.raises(InvalidImageError, match="the limit is 1 MiB"):
+        load_image("/dev/zero", limits=ImageLimits(max_bytes=2**20))  # would never end
 
 
 def test_a_path_with_a_nul_byte_is_an_image_error():

@@ -49,10 +49,15 @@ def test_a_bad_seed_is_refused_before_any_model_runs(tmp_path, image, seed):
     assert stored_state(session) == before
 
 
-def test_numpy_and_64_bit_seeds_are_accepted_and_stored(tmp_path, image):
+def test_numpy_64_bit_and_whole_float_seeds_are_accepted_and_stored(tmp_path, image):
     session = EditSession(store=tmp_path)
     session.edit(image, "make it brighter", seed=np.int64(2**63 - 1))
-    assert session.turn_records()[-1].seed == 2**63 - 1
+    session.edit(None, "make it darker", seed=np.float64(7))
+    assert [turn.seed for turn in session.turn_records()] == [2**63 - 1, 7]
+
+
+def test_an_empty_session_id_means_a_new_session(tmp_path):
+    assert len(EditSession(store=tmp_path, session_id="").id) == 32
 
 
 def test_an_instruction_with_a_lone_surrogate_is_refused(tmp_path, image):
@@ -80,26 +85,41 @@ def test_ids_of_the_wrong_type_get_unknown_id_errors(tmp_path, image):
 @pytest.mark.parametrize(
     ("output", "match"),
     [
-        (Image.new("RGB", (2000, 1000)), "MP"),  # would commit, then break every later load
-        (Image.new("RGB", (0, 0)), "at least"),
-        (Image.new("RGB", (4, 4)), "at least"),
+        (Image.new("RGB", (2000, 1000)), "MP"),  # past the (here shrunk) bomb threshold: would never load again
+        (Image.new("RGB", (0, 0)), "at least 1 px"),
     ],
 )
-def test_an_editor_output_outside_the_limits_is_not_saved(tmp_path, image, output, match):
-    limits = ImageLimits(max_pixels=1_000_000)
-    session = EditSession(store=tmp_path, editor=RecordingEditor(lambda img, intent: output), limits=limits)
+def test_an_editor_output_that_could_not_be_stored_is_not_saved(tmp_path, image, output, match, monkeypatch):
+    monkeypatch.setattr("edit_agent.session.STORED_LIMITS", ImageLimits(min_side=1, max_pixels=1_000_000))
+    session = EditSession(store=tmp_path, editor=RecordingEditor(lambda img, intent: output))
     with pytest.raises(InvalidInstructionError, match=match):
         session.edit(image, "make it brighter")
     assert EditSession.list(store=tmp_path) == []
 
 
+def test_edits_may_leave_the_input_limits_and_the_session_goes_on(tmp_path):
+    session = EditSession(store=tmp_path, limits=ImageLimits(max_side=64))
+    session.edit(Image.new("RGB", (64, 32)), "resize to 200%")  # 128 px: past this session's input limit
+    session.edit(None, "resize to 4x4")  # under the 8 px input minimum
+    assert EditSession.open(session.id, store=tmp_path).edit(None, "make it darker").image.size == (4, 4)
+
+
 def test_cropping_an_image_to_nothing_is_a_clear_error(tmp_path):
     session = EditSession(store=tmp_path)
-    session.edit(Image.new("RGB", (16, 8)), "crop to a square")
+    session.edit(Image.new("RGB", (16, 8)), "resize to 1x1")
     before = stored_state(session)
-    with pytest.raises(InvalidInstructionError, match="at least 8 px"):
+    with pytest.raises(InvalidInstructionError, match="at least 1 px"):
         session.edit(None, "crop to the left half")
     assert stored_state(session) == before
+
+
+def test_editing_works_where_pillow_is_set_to_load_truncated_images(tmp_path, image, monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # set by much ML code
+    session = EditSession(store=tmp_path)
+    session.edit(image, "make it brighter")
+    assert session.edit(None, "make it darker").image.size == image.size
 
 
 def test_an_editor_output_in_an_odd_mode_is_converted(tmp_path, image):
@@ -188,13 +208,24 @@ def test_an_export_that_is_not_utf8_is_refused(tmp_path, exported):
         EditSession.import_folder(exported.parent, store=tmp_path / "other")
 
 
-def test_a_session_made_with_wider_limits_round_trips_with_those_limits(tmp_path):
-    wide = ImageLimits(max_side=6000)
-    session = EditSession(store=tmp_path / "a", limits=wide)
+def test_a_session_made_with_wider_limits_round_trips_and_goes_on(tmp_path):
+    session = EditSession(store=tmp_path / "a", limits=ImageLimits(max_side=6000))
     session.edit(Image.new("RGB", (5000, 100)), "make it brighter")
+    session.edit(None, "resize to 4x4")
     folder = session.export(tmp_path / "export").parent
-    imported = EditSession.import_folder(folder, store=tmp_path / "b", limits=wide)
-    assert imported.head.image.size == (5000, 100)
+    imported = EditSession.import_folder(folder, store=tmp_path / "b")
+    assert imported.edit(None, "make it darker").image.size == (4, 4)
+    assert imported.history[0].image.size == (5000, 100)
+
+
+def test_an_export_whose_turn_ids_are_taken_gets_fresh_ones(tmp_path, exported):
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    lines[0]["id"] = "f" * 32  # another session id, the same turn ids
+    lines[1:] = [{**line, "session_id": "f" * 32} for line in lines[1:]]
+    exported.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    imported = EditSession.import_folder(exported.parent, store=tmp_path / "store")
+    assert {t.turn_id for t in imported.turns}.isdisjoint({line["id"] for line in lines[1:]})
+    assert len(imported.turns) == 2
 
 
 def test_export_refuses_a_folder_holding_another_session(tmp_path, image, exported):
@@ -210,10 +241,22 @@ def test_export_refuses_a_folder_holding_another_session(tmp_path, image, export
 def test_cli_turns_file_system_problems_into_one_line(tmp_path, capsys):
     a_file = tmp_path / "afile"
     a_file.write_text("x")
-    assert cli_main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file)]) == 2
+    store = str(tmp_path / "store")
+    assert cli_main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file), "--store", store]) == 2
+    assert cli_main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file / "out"), "--store", store]) == 2
     assert cli_main(["sessions", "list", "--store", str(a_file)]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 2 and all(line.startswith("edit-agent: error:") for line in errors)
+    assert len(errors) == 3 and all(line.startswith("edit-agent: error:") for line in errors)
+    assert EditSession.list(store=store) == []  # the bad --out stopped the run before any turn
+
+
+def test_cli_run_twice_into_one_folder_replaces_its_own_export(tmp_path):
+    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]
+    assert cli_main(arguments) == 0 and cli_main(arguments) == 0
+    sessions = EditSession.list(store=tmp_path / "store")
+    exported = json.loads((tmp_path / "out" / "session" / "session.jsonl").read_text().splitlines()[0])
+    assert exported["id"] == sessions[-1] and len(list((tmp_path / "out" / "session" / "images").iterdir())) == 2
 
 
 def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):

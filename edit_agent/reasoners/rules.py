@@ -49,14 +49,14 @@ class RuleReasoner:
     def _world(self, request: TurnRequest) -> Thought:
         start = parse(request.source_image)
         world = WorldInterpreter(start)
-        for number, turn in enumerate(request.history, 1):
+        for turn in request.history:
             try:
                 world.step(turn.instruction)
             except WorldLanguageError:
                 # A photo edit (say "make it warmer") changed the canvas's pixels, so it no longer
                 # reads as a scene; name that turn rather than quote its text as if just typed.
                 raise WorldLanguageError(
-                    f"Turn {number} ({turn.instruction!r}) was a photo edit, so the canvas is no longer a "
+                    f"An earlier turn ({turn.instruction!r}) was a photo edit, so the canvas is no longer a "
                     "MICE-World scene and shape instructions cannot follow it; undo back past that turn "
                     "to edit the shapes again (photo edits still work from here)."
                 ) from None
