@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -110,6 +111,12 @@ def run_eval_command(args: argparse.Namespace) -> int:
     check_size(args.size)
     check_backend_name(args.reasoner, "reasoner")
     check_backend_name(args.editor, "editor")
+    if args.workers is not None and args.workers < 1:
+        raise EvalInputError(f"--workers must be at least 1; got {args.workers}.")
+    if args.limit is not None and args.limit < 1:
+        raise EvalInputError(f"--limit must be at least 1; got {args.limit}.")
+    if args.out.exists() and not args.out.is_dir():  # checked before the work, not after it
+        raise EvalInputError(f"--out {args.out} is a file; give a folder.")
     path, name = resolve_sessions(args.sessions, args.split)
     sessions = read_world_sessions(path)[: args.limit]
     if not sessions:
@@ -156,8 +163,8 @@ def _parse_mix(text: str, weights: dict[str, float]) -> dict[str, float]:
             mix[name] = float(value)
         except ValueError:
             raise EvalInputError(f"--mix: {item!r} needs a number after '='.") from None
-        if mix[name] < 0:
-            raise EvalInputError(f"--mix: the weight of {name} must be >= 0.")
+        if not math.isfinite(mix[name]) or mix[name] < 0:
+            raise EvalInputError(f"--mix: the weight of {name} must be a finite number >= 0.")
     if not any(mix.values()):
         raise EvalInputError("--mix: at least one edit needs a weight above 0.")
     return mix

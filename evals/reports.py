@@ -130,19 +130,33 @@ def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
-def compare_runs(run_dirs: Sequence[Path], out: Path, *, title: str = "Comparison of runs") -> Path:
-    """Side-by-side report (comparison.md) and one plot (comparison.png) of several run folders."""
-    out.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for run_dir in run_dirs:
-        summary_path = Path(run_dir) / "summary.json"
-        if not summary_path.is_file():
-            from evals.cli import EvalInputError
+def _read_run(run_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(label, run.json, summary.json) of a run folder written by :func:`write_run`, or a clear error."""
+    from evals.cli import EvalInputError
 
-            raise EvalInputError(f"{run_dir} is not a run folder (no summary.json).")
-        meta_path = Path(run_dir) / "run.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"reasoner": "?", "editor": "?", "sessions": str(run_dir)}
-        runs.append((label(meta), meta, json.loads(summary_path.read_text())))
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise EvalInputError(f"{run_dir} is not a run folder (no summary.json).")
+    meta_path = run_dir / "run.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {
+            "reasoner": "?", "editor": "?", "sessions": str(run_dir)}
+        complete = all(summary["per_turn"][metric] for metric in METRICS) and all(m in summary["mean"] for m in METRICS)
+        if not complete or "n_sessions" not in summary:
+            raise KeyError("a metric")
+    except (ValueError, KeyError, TypeError) as error:
+        raise EvalInputError(f"{summary_path} is damaged or incomplete ({type(error).__name__}: {error}).") from None
+    return label(meta), meta, summary
+
+
+def compare_runs(run_dirs: Sequence[Path], out: Path, *, title: str = "Comparison of runs") -> Path:
+    """Side-by-side report (comparison.md) and one plot (comparison.png) of several run folders.
+
+    Every folder is read and checked before ``out`` is made, so a bad one leaves nothing behind.
+    """
+    runs = [_read_run(Path(run_dir)) for run_dir in run_dirs]
+    out.mkdir(parents=True, exist_ok=True)
     plot_per_turn({name: summary for name, _, summary in runs}, out / "comparison.png")
     lines = [f"# {title}", "", "| run | sessions | IF | CC | GA | SR | SR at last turn | wall s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, meta, summary in runs:

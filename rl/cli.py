@@ -49,29 +49,44 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
     for item in items:
         field, separator, value = item.partition("=")
         if not separator:
-            raise TrainConfigError(f"--set needs FIELD=VALUE; got {item!r}")
-        overrides[field.strip()] = yaml.safe_load(value)
+            raise TrainConfigError(f"--set needs FIELD=VALUE; got {item!r}.")
+        try:
+            overrides[field.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise TrainConfigError(f"--set {item!r}: the value is not YAML ({_first_line(error)}).") from None
     return overrides
 
 
 def load_config(args: argparse.Namespace):
+    import yaml
     from pydantic import ValidationError
 
     from rl.config import TrainConfig
 
     if not args.config.is_file():
         raise TrainConfigError(f"No config file at {args.config}.")
+    overrides = parse_overrides(args.set)
     try:
-        return TrainConfig.from_yaml(args.config, parse_overrides(args.set), out=args.out, steps=args.steps,
-                                     seed=args.seed, progress=False if args.no_progress else None)
-    except (ValidationError, ValueError) as error:
-        raise TrainConfigError(f"{args.config}: {error}") from None
+        config = TrainConfig.from_yaml(args.config, overrides, out=args.out, steps=args.steps,
+                                       seed=args.seed, progress=False if args.no_progress else None)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, item['loc'])) or 'config'}: {item['msg']}" for item in error.errors())
+        raise TrainConfigError(f"{args.config} (with the command-line overrides): {problems}.") from None
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: also a file that is not UTF-8
+        raise TrainConfigError(f"{args.config}: {_first_line(error)}.") from None
+    if config.out.exists() and not config.out.is_dir():
+        raise TrainConfigError(f"The run folder {config.out} is a file; give a folder with --out.")
+    return config
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0].rstrip(".:") if str(error).strip() else type(error).__name__
 
 
 def run_train_command(args: argparse.Namespace) -> int:
+    config = load_config(args)  # before the trainer's imports: a bad config is refused at once
     from rl.trainer import Trainer
 
-    config = load_config(args)
     trainer = Trainer(config)
     final = trainer.train()
     print(f"rl: {trainer.step} steps; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
@@ -85,9 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run_train_command(args)
-    except EditAgentError as error:
+    except (EditAgentError, OSError) as error:
         print(f"rl: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rl: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ class TrainConfig(BaseModel):
     seed: int = 0
     time_budget_s: float | None = Field(None, gt=0.0)
     """Stop after the step that passes this many seconds of training (the run still saves and evaluates)."""
-    threads: int | None = 1
+    threads: int | None = Field(1, ge=1)
     """torch CPU threads (None: torch's default)."""
     cpu: bool = False
     """Force the CPU even when accelerate finds a GPU."""
@@ -165,7 +165,7 @@ class TrainConfig(BaseModel):
         """
         data = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of config fields")
+            raise ValueError("expected a mapping of config fields")
         given = {field: value for field, value in flags.items() if value is not None}
         return cls.model_validate({**data, **given, **(settings or {})})
 

@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
+from edit_agent.errors import EditAgentError
 from edit_agent.world.generator import generate_sessions
 from edit_agent.world.sessions import WorldSession
 from rl.config import TrainConfig
@@ -224,6 +225,10 @@ def text_loss(new_log_probs: list[torch.Tensor], batch: Batch, config: TrainConf
 
 
 # ---------------------------------------------------------------------- the trainer
+class ResumeError(EditAgentError, RuntimeError):
+    """The run folder cannot be resumed (a damaged checkpoint, another config), or holds a run not to be resumed."""
+
+
 class Trainer:
     """Runs a :class:`TrainConfig`; the policies, reward and sessions are built from it unless given.
 
@@ -277,6 +282,9 @@ class Trainer:
     def train(self) -> Path:
         """Train up to ``config.steps`` (continuing a resumed run); returns the folder of the final policy."""
         config = self.config
+        if self.checkpoint is None and latest_checkpoint(self.out) is not None:
+            raise ResumeError(f"{self.out} holds a run already; with resume off, give another --out.")
+        self._trim_log()
         self.out.mkdir(parents=True, exist_ok=True)
         if self.accelerator.is_main_process:
             (self.out / "config.yaml").write_text(config.to_yaml())
@@ -461,19 +469,39 @@ class Trainer:
             text = {str(i): p.detach().cpu().contiguous() for i, p in enumerate(self.text_policy.trainable_parameters())}
             save_file(text, str(folder / "text.safetensors"))
             torch.save(self.optimizer.state_dict(), folder / "optimizer.pt")
-            (folder / "state.json").write_text(json.dumps({"step": self.step}) + "\n")
+            # Written last and renamed into place: a state.json marks a checkpoint as complete.
+            partial = folder / "state.json.tmp"
+            partial.write_text(json.dumps({"step": self.step}) + "\n")
+            partial.replace(folder / "state.json")
         return folder
 
     def load_checkpoint(self, folder: Path) -> None:
         """Both halves, the optimizer and the step as ``save_checkpoint`` wrote them into ``folder``."""
-        image_state = load_file(str(folder / "image.safetensors"))
-        self.image_policy.network.load_state_dict(image_state, strict=False)
-        text_state = load_file(str(folder / "text.safetensors"))
-        with torch.no_grad():
-            for index, parameter in enumerate(self.text_policy.trainable_parameters()):
-                parameter.copy_(text_state[str(index)])
-        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-        self.step = json.loads((folder / "state.json").read_text())["step"]
+        try:
+            image_state = load_file(str(folder / "image.safetensors"))
+            self.image_policy.network.load_state_dict(image_state, strict=False)
+            text_state = load_file(str(folder / "text.safetensors"))
+            with torch.no_grad():
+                for index, parameter in enumerate(self.text_policy.trainable_parameters()):
+                    parameter.copy_(text_state[str(index)])
+            self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+            self.step = int(json.loads((folder / "state.json").read_text())["step"])
+        except Exception as error:  # torch, pickle and safetensors each raise their own kinds
+            # A damaged checkpoint, or one from a config with other trained parameters.
+            raise ResumeError(
+                f"Cannot resume from {folder}: {str(error).splitlines()[0]}. Resume with the run's own config "
+                f"({self.out / 'config.yaml'}), delete that checkpoint, or give another --out."
+            ) from None
+
+    def _trim_log(self) -> None:
+        """Drop log lines past the resumed checkpoint: a run stopped after it would otherwise log those steps twice."""
+        log = self.out / "log.jsonl"
+        if not self.accelerator.is_main_process or not log.is_file():
+            return
+        lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        kept = [line for line in lines if json.loads(line).get("step", 0) <= self.step]
+        if len(kept) < len(lines):
+            log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def save_policy(self, folder: Path) -> None:
         """The trained policy in shippable form: ``image/`` (editor weights) and ``text/`` (adapters)."""

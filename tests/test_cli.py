@@ -115,3 +115,45 @@ def test_model_flags_reach_the_backends_and_fail_clearly_offline(tmp_path, flags
     assert message in capsys.readouterr().err
     assert main(["sessions", "list", "--store", str(tmp_path / "s")]) == 0
     assert capsys.readouterr().out == ""  # nothing was stored
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--config", "{yaml_error}"], "mapping values are not allowed"),
+        (["train", "--config", "rl/configs/smoke.yaml", "--set", "steps=[1"], "is not YAML"),
+        (["train", "--config", "rl/configs/smoke.yaml", "--set", "threads=-1"], "threads"),
+        (["train", "--config", "rl/configs/smoke.yaml", "--out", "{a_file}"], "is a file"),
+        (["eval", "{binary}", "--out", "{out}"], "not a UTF-8 text file"),
+        (["eval", "{no_turns}", "--out", "{out}"], "turns"),
+        (["eval", "--split", "world-test", "--workers", "-1", "--out", "{out}"], "--workers"),
+        (["eval", "--split", "world-test", "--limit", "-1", "--out", "{out}"], "--limit"),
+        (["eval", "--split", "world-test", "--limit", "1", "--out", "{a_file}"], "is a file"),
+        (["eval", "--split", "world-test", "--size", "60000", "--out", "{out}"], "from 48 to"),
+        (["eval", "--compare", "{damaged_run}", "--out", "{out}"], "damaged or incomplete"),
+        (["world", "generate", "--n", "1", "--mix", "add=nan"], "finite"),
+        (["serve", "--port", "70000"], "--port"),
+        (["serve", "--reasoner", "foo"], "Unknown reasoner"),
+    ],
+)
+def test_bad_command_input_is_one_line_and_leaves_no_output(tmp_path, capsys, argv, message):
+    damaged = tmp_path / "damaged-run"
+    damaged.mkdir()
+    _write(damaged / "summary.json", '{"mean": {}}')
+    values = {
+        "yaml_error": _write(tmp_path / "bad.yaml", "mode: image\n  steps: [1\n"),
+        "a_file": _write(tmp_path / "a-file", "x"),
+        "binary": _write(tmp_path / "binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\xff"),
+        "no_turns": _write(tmp_path / "no-turns.jsonl", '{"id": "a", "start": {"background": "white", "objects": []}, "turns": []}\n'),
+        "damaged_run": damaged,
+        "out": tmp_path / "out",
+    }
+    assert main([part.format(**values) for part in argv]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error, error
+    assert not (tmp_path / "out").exists()

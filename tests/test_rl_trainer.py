@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from rl.interfaces import RolloutTurns, TextSample, TurnScores
 from rl.objectives import group_advantages, rewards_to_go
 from rl.rewards import WorldReward
 from rl.rollout import Group, Rollout, _reward_view, collect_groups, gold_prefix, session_requests
-from rl.trainer import LOG_KEYS, Trainer, carries_signal, evaluate, make_batch
+from rl.trainer import LOG_KEYS, ResumeError, Trainer, carries_signal, evaluate, make_batch
 
 
 def tiny_editor(seed: int = 0) -> FlowEditorModel:
@@ -311,8 +312,25 @@ def test_checkpoint_and_resume_round_trip(tmp_path):
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
 
-    fresh = trainer(small_config(tmp_path, steps=3, resume=False))
-    assert fresh.step == 0
+    with pytest.raises(ResumeError, match="holds a run already"):  # never two runs mixed in one folder
+        trainer(small_config(tmp_path, steps=3, resume=False)).train()
+
+
+def test_a_resumed_run_logs_each_step_once(tmp_path):
+    trainer(small_config(tmp_path, steps=3)).train()
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "step-000003")  # stopped after logging step 3, before saving it
+    resumed = trainer(small_config(tmp_path, steps=4))
+    assert resumed.step == 2
+    resumed.train()
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_a_damaged_checkpoint_is_a_clear_resume_error(tmp_path):
+    trainer(small_config(tmp_path, steps=1)).train()
+    (tmp_path / "run" / "checkpoints" / "step-000001" / "optimizer.pt").write_bytes(b"cut short")
+    with pytest.raises(ResumeError, match="Cannot resume from .*step-000001"):
+        trainer(small_config(tmp_path, steps=2))
 
 
 def test_evaluate_scores_the_deterministic_policy_per_turn():

@@ -16,9 +16,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from edit_agent.backends import check_backend_name
+    from edit_agent.errors import InvalidArgumentError
     from ui.app import build_demo, serve
     from ui.handlers import AppConfig
 
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise InvalidArgumentError(f"--port must be from 1 to 65535; got {args.port}.")
+    check_backend_name(args.reasoner, "reasoner")
+    check_backend_name(args.editor, "editor")
     overrides = {key: getattr(args, key) for key in ("store", "reasoner", "editor") if getattr(args, key)}
     config = AppConfig(**{**AppConfig.from_env().model_dump(), **overrides})
     serve(build_demo(config), config, host=args.host, port=args.port)

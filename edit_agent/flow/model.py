@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from edit_agent.errors import ModelUnavailableError
 from edit_agent.flow.tokenizer import WORLD_VOCABULARY, WorldTokenizer
 from edit_agent.world.scene import CELLS
 
@@ -206,7 +207,15 @@ class FlowEditorModel(nn.Module):
     def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> FlowEditorModel:
         """Load weights saved by :meth:`save` (config from the ``.json`` beside them)."""
         path = Path(path)
-        config = FlowEditorConfig.model_validate(json.loads(path.with_suffix(".json").read_text()))
-        model = cls(config)
-        load_model(model, str(path), device="cpu")
+        if not path.is_file():
+            raise ModelUnavailableError(f"No world editor weights at {path} (a .safetensors file saved by FlowEditorModel.save).")
+        try:
+            config = FlowEditorConfig.model_validate(json.loads(path.with_suffix(".json").read_text()))
+            model = cls(config)
+            load_model(model, str(path), device="cpu")
+        except Exception as error:  # a missing or damaged .json, a truncated file, other shapes
+            raise ModelUnavailableError(
+                f"Cannot load world editor weights from {path} (and {path.with_suffix('.json').name} beside it): "
+                f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            ) from None
         return model.to(device).eval()

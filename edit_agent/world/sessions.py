@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edit_agent.errors import EditAgentError
 from edit_agent.world.scene import Scene
@@ -40,7 +40,7 @@ class WorldSession(_Frozen):
     kind: str = "world"
     id: str
     start: Scene
-    turns: tuple[WorldTurn, ...]
+    turns: tuple[WorldTurn, ...] = Field(min_length=1)
 
     def to_json(self) -> str:
         """One line of a session file; ``task_type`` and ``target`` are always written."""
@@ -80,8 +80,11 @@ def read_sessions(source: str | Path | IO[str]) -> list[WorldSession | PhotoSess
         path = Path(source)
         if not path.is_file():
             raise SessionFileError(f"No session file at {path}.")
-        with path.open(encoding="utf-8") as stream:
-            return _read_lines(stream, base=path.parent)
+        try:
+            with path.open(encoding="utf-8") as stream:
+                return _read_lines(stream, base=path.parent)
+        except UnicodeDecodeError:
+            raise SessionFileError(f"{path} is not a UTF-8 text file of JSON lines.") from None
     return _read_lines(source, base=Path("."))
 
 
