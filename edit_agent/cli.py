@@ -80,6 +80,7 @@ def run_edit(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
     session = EditSession(store=args.store, **backends_from_args(args))
+    _check_earlier_export(args.out / "session", session)
     created = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)  # before any turn runs: a bad --out fails at once
     try:
@@ -103,10 +104,31 @@ def _run_turns(session: EditSession, args: argparse.Namespace) -> None:
         result.image.save(path)
         print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms)")
     export_folder = args.out / "session"
-    if (export_folder / "session.jsonl").is_file():
-        shutil.rmtree(export_folder)  # this command's own export from an earlier run: replaced, not mixed
+    if _exported_session_id(export_folder) is not None:
+        shutil.rmtree(export_folder)  # an earlier run's export of a session this store holds (checked up front)
     exported = session.export(export_folder)
     print(f"session {session.id} exported to {exported.parent}")
+
+
+def _exported_session_id(folder: Path) -> str | None:
+    """The id of the session exported in ``folder``, if it holds an export (else ``None``)."""
+    import json
+
+    try:
+        first = (folder / "session.jsonl").read_text(encoding="utf-8").split("\n", 1)[0]
+        value = json.loads(first).get("id") if first.strip() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _check_earlier_export(folder: Path, session: EditSession) -> None:
+    """Refuse, before any turn, to replace an export of a session that is not in this store: it may be the only copy."""
+    exported = _exported_session_id(folder)
+    if exported is not None and not session._store.has_session(exported):
+        raise InvalidArgumentError(
+            f"{folder} holds an export of session {exported}, which is not in this store; choose another --out."
+        )
 
 
 def backends_from_args(args: argparse.Namespace) -> dict[str, object]:

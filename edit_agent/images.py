@@ -66,7 +66,10 @@ class ImageLimits(BaseModel):
 
 DEFAULT_LIMITS = ImageLimits()
 
-STORED_LIMITS = ImageLimits(min_side=1, max_side=16384, max_pixels=Image.MAX_IMAGE_PIXELS, max_bytes=1024 * 2**20)
+PILLOW_BOMB_PIXELS = 89_478_485
+"""Pillow's default decompression-bomb threshold (a fixed number: code may set Image.MAX_IMAGE_PIXELS to None)."""
+
+STORED_LIMITS = ImageLimits(min_side=1, max_side=16384, max_pixels=PILLOW_BOMB_PIXELS, max_bytes=1024 * 2**20)
 """What every stored image must fit: an editor's output, and each image of an imported export.
 Wider than the input limits, since an edit may enlarge or shrink, but within Pillow's
 decompression-bomb threshold, so that every stored image loads again."""

@@ -131,12 +131,12 @@ def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> 
         raise InvalidExportError(f"{path} mixes turns of several sessions.")
     rooted: set[str] = set()  # turns already known to lead to the source: each is walked once
     for turn_id in parents:
-        walked: list[str] = []
+        walked: set[str] = set()
         current: str | None = turn_id
         while current is not None and current not in rooted:
             if current in walked:
                 raise InvalidExportError(f"{path} is not a tree: the ancestors of turn {turn_id} loop.")
-            walked.append(current)
+            walked.add(current)
             current = parents[current]
         rooted.update(walked)
 

@@ -109,6 +109,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
     from evals.runner import run_sessions, timed
 
     check_size(args.size)
+    if args.size > MAX_EVAL_SIZE:  # every turn renders canvases of this side; 60000 px would need gigabytes each
+        raise EvalInputError(f"--size may be at most {MAX_EVAL_SIZE}; got {args.size}.")
     check_backend_name(args.reasoner, "reasoner")
     check_backend_name(args.editor, "editor")
     if args.workers is not None and args.workers < 1:
@@ -133,6 +135,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f}  -> {args.out}")
     return 0
 
+
+MAX_EVAL_SIZE = 3072
+"""Largest canvas side ``eval --size`` accepts (the standard runs use 96)."""
 
 CPU_BACKENDS = frozenset({"rules", "passthrough", "program", "identity", "auto", "exact", "scripted", "recording"})
 """Backends light enough to run one copy per core; any other (a model) runs in one process."""

@@ -140,13 +140,19 @@ def _read_run(run_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
     meta_path = run_dir / "run.json"
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {
-            "reasoner": "?", "editor": "?", "sessions": str(run_dir)}
         complete = all(summary["per_turn"][metric] for metric in METRICS) and all(m in summary["mean"] for m in METRICS)
         if not complete or "n_sessions" not in summary:
             raise KeyError("a metric")
     except (ValueError, KeyError, TypeError) as error:
         raise EvalInputError(f"{summary_path} is damaged or incomplete ({type(error).__name__}: {error}).") from None
+    meta: Any = {"reasoner": "?", "editor": "?", "sessions": str(run_dir)}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError:
+            meta = None
+        if not isinstance(meta, dict):
+            raise EvalInputError(f"{meta_path} is damaged (not a JSON object).")
     return label(meta), meta, summary
 
 

@@ -121,7 +121,8 @@ class TrainConfig(BaseModel):
     """Run folder: ``log.jsonl``, ``log.png``, ``checkpoints/``, ``final/``, ``eval.json``."""
     save_every: int = Field(50, ge=1)
     resume: bool = True
-    """Continue from the latest checkpoint in ``out`` when there is one."""
+    """Continue from the latest checkpoint in ``out`` when there is one; when off, a folder that
+    holds a run is refused (two runs are never mixed in one folder)."""
     progress: bool = True
     eval_sessions: int = Field(0, ge=0)
     """world-test sessions to evaluate the final policy on (0: no evaluation)."""

@@ -283,7 +283,9 @@ class Trainer:
         """Train up to ``config.steps`` (continuing a resumed run); returns the folder of the final policy."""
         config = self.config
         if self.checkpoint is None and latest_checkpoint(self.out) is not None:
-            raise ResumeError(f"{self.out} holds a run already; with resume off, give another --out.")
+            raise ResumeError(
+                f"{self.out} holds a run already; give another --out, or --set resume=true to continue it."
+            )
         self._trim_log()
         self.out.mkdir(parents=True, exist_ok=True)
         if self.accelerator.is_main_process:
@@ -486,11 +488,14 @@ class Trainer:
                     parameter.copy_(text_state[str(index)])
             self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
             self.step = int(json.loads((folder / "state.json").read_text())["step"])
+        except torch.OutOfMemoryError:
+            raise
         except Exception as error:  # torch, pickle and safetensors each raise their own kinds
             # A damaged checkpoint, or one from a config with other trained parameters.
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ResumeError(
-                f"Cannot resume from {folder}: {str(error).splitlines()[0]}. Resume with the run's own config "
-                f"({self.out / 'config.yaml'}), delete that checkpoint, or give another --out."
+                f"Cannot resume from {folder}: {detail}. Resume with the run's own config "
+                f"({self.out / 'config.yaml'}, with --set resume=true), delete that checkpoint, or give another --out."
             ) from None
 
     def _trim_log(self) -> None:
@@ -499,15 +504,24 @@ class Trainer:
         if not self.accelerator.is_main_process or not log.is_file():
             return
         lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
-        kept = [line for line in lines if json.loads(line).get("step", 0) <= self.step]
-        if len(kept) < len(lines):
-            log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        kept = [line for line in lines if _logged_step(line) is not None and _logged_step(line) <= self.step]
+        if len(kept) < len(lines):  # a torn last line goes too
+            partial = log.with_suffix(".jsonl.tmp")
+            partial.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            partial.replace(log)
 
     def save_policy(self, folder: Path) -> None:
         """The trained policy in shippable form: ``image/`` (editor weights) and ``text/`` (adapters)."""
         self.image_policy.save(folder / "image")
         if self.config.trains_text:
             self.text_policy.save(folder / "text")
+
+
+def _logged_step(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 # ---------------------------------------------------------------------- what a config names

@@ -134,7 +134,8 @@ def _write(path: Path, data: bytes | str) -> Path:
         (["eval", "--split", "world-test", "--workers", "-1", "--out", "{out}"], "--workers"),
         (["eval", "--split", "world-test", "--limit", "-1", "--out", "{out}"], "--limit"),
         (["eval", "--split", "world-test", "--limit", "1", "--out", "{a_file}"], "is a file"),
-        (["eval", "--split", "world-test", "--size", "60000", "--out", "{out}"], "from 48 to"),
+        (["eval", "--split", "world-test", "--size", "60000", "--out", "{out}"], "--size may be at most"),
+        (["train", "--config", "rl/configs/smoke.yaml", "--out", "{old_run}", "--set", "resume=false"], "holds a run"),
         (["eval", "--compare", "{damaged_run}", "--out", "{out}"], "damaged or incomplete"),
         (["world", "generate", "--n", "1", "--mix", "add=nan"], "finite"),
         (["serve", "--port", "70000"], "--port"),
@@ -144,6 +145,9 @@ def _write(path: Path, data: bytes | str) -> Path:
 def test_bad_command_input_is_one_line_and_leaves_no_output(tmp_path, capsys, argv, message):
     damaged = tmp_path / "damaged-run"
     damaged.mkdir()
+    old_run = tmp_path / "old-run"
+    (old_run / "checkpoints" / "step-000001").mkdir(parents=True)
+    _write(old_run / "checkpoints" / "step-000001" / "state.json", '{"step": 1}')
     _write(damaged / "summary.json", '{"mean": {}}')
     values = {
         "yaml_error": _write(tmp_path / "bad.yaml", "mode: image\n  steps: [1\n"),
@@ -151,6 +155,7 @@ def test_bad_command_input_is_one_line_and_leaves_no_output(tmp_path, capsys, ar
         "binary": _write(tmp_path / "binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\xff"),
         "no_turns": _write(tmp_path / "no-turns.jsonl", '{"id": "a", "start": {"background": "white", "objects": []}, "turns": []}\n'),
         "damaged_run": damaged,
+        "old_run": old_run,
         "out": tmp_path / "out",
     }
     assert main([part.format(**values) for part in argv]) == 2

@@ -326,11 +326,21 @@ def test_a_resumed_run_logs_each_step_once(tmp_path):
     assert steps == [1, 2, 3, 4]
 
 
-def test_a_damaged_checkpoint_is_a_clear_resume_error(tmp_path):
+@pytest.mark.parametrize("damaged", [b"cut short", b""])
+def test_a_damaged_checkpoint_is_a_clear_resume_error(tmp_path, damaged):
     trainer(small_config(tmp_path, steps=1)).train()
-    (tmp_path / "run" / "checkpoints" / "step-000001" / "optimizer.pt").write_bytes(b"cut short")
+    (tmp_path / "run" / "checkpoints" / "step-000001" / "optimizer.pt").write_bytes(damaged)
     with pytest.raises(ResumeError, match="Cannot resume from .*step-000001"):
         trainer(small_config(tmp_path, steps=2))
+
+
+def test_a_torn_log_line_does_not_stop_a_resume(tmp_path):
+    trainer(small_config(tmp_path, steps=1)).train()
+    with (tmp_path / "run" / "log.jsonl").open("a") as log:
+        log.write('{"step": 2, "rew')  # killed mid-write
+    trainer(small_config(tmp_path, steps=2)).train()
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]
 
 
 def test_evaluate_scores_the_deterministic_policy_per_turn():

@@ -276,3 +276,15 @@ def test_sqlite_never_reaches_the_caller_for_a_damaged_tree(tmp_path, image):
     database.close()
     with pytest.raises(StoreError, match="do not form a tree"):
         _ = session.history
+
+
+def test_cli_refuses_up_front_to_replace_an_export_of_a_session_it_does_not_hold(tmp_path, image):
+    elsewhere = EditSession(store=tmp_path / "other-store")
+    elsewhere.edit(image, "make it brighter")
+    elsewhere.export(tmp_path / "out" / "session")
+    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]
+    assert cli_main(arguments) == 2
+    assert EditSession.list(store=tmp_path / "store") == []  # refused before any turn
+    exported = json.loads((tmp_path / "out" / "session" / "session.jsonl").read_text().splitlines()[0])
+    assert exported["id"] == elsewhere.id

@@ -129,9 +129,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
         export.click(app.export, [state], [export_file], api_name="export", **internal)
-        # In the turns' queue: a sample picked while a turn runs lands in the box after it, not into the
-        # locked box that the turn's end then clears.
-        sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", concurrency_id="gpu", **internal)
+        sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
         _agent_tools(config)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=8)
     return demo
