@@ -277,3 +277,28 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     wait_for_status(page, "1 edit")
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
+
+
+def test_the_newest_turn_and_the_current_thumbnail_stay_in_view(page, tmp_path: Path):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (96, 64), (90, 160, 60)).save(photo)
+    page.locator("#new-session").click()
+    instructions = ["make it warmer", "make it brighter", "rotate it 90 degrees", "flip it horizontally",
+                    "make it cooler", "blur it", "sharpen it", "make it darker", "crop to a square", "make it warmer"]
+    send(page, instructions[0], photo)
+    for count, text in enumerate(instructions[1:], 2):
+        wait_for_status(page, f"at edit #{count - 1}")
+        send(page, text)
+    wait_for_status(page, f"at edit #{len(instructions)}")
+    # Both settle a moment after the view is redrawn (the chat grows while its images load).
+    page.wait_for_function("""() => {
+        const chat = document.querySelector('#chat .bubble-wrap');
+        return chat.scrollHeight - chat.scrollTop - chat.clientHeight < 4;
+    }""")
+    page.wait_for_function("""() => {
+        const current = document.querySelector('#timeline .thumbnail-item.selected');
+        const strip = current.closest('.grid-wrap').getBoundingClientRect(), box = current.getBoundingClientRect();
+        return box.top >= strip.top - 1 && box.bottom <= strip.bottom + 1;
+    }""")
+    assert captions(page)[-1].startswith("● #10")
+    shoot(page, "8-ten-turns")

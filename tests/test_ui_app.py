@@ -81,7 +81,8 @@ def captions(view: tuple) -> list[str]:
 def test_restore_gives_each_visitor_a_token_and_an_empty_view(client: Client):
     state, chat, image, timeline, status, sessions, export_file = client.predict(None, api_name="/restore")
     assert len(state["token"]) >= 32 and state["session_id"] is None
-    assert chat == [] and image is None and timeline["value"] == [] and export_file is None
+    assert chat == [] and image is None and timeline["value"] == []
+    assert export_file["value"] is None and export_file["visible"] is False  # no stale link, no empty box
     assert "Upload a photo" in status and sessions["choices"] == []
     assert fresh_state(client)["token"] != state["token"]
 
@@ -93,7 +94,7 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
     state = view[0]
     assert state["session_id"]
     view = edit(client, state, INSTRUCTIONS[1])
-    assert captions(view) == ["Source", "#1: rotate it 90 degrees", "#2: make it warmer ●"]
+    assert captions(view) == ["Source", "#1: rotate it 90 degrees", "● #2: make it warmer"]
     assert [call.intent for call in app["editor"].calls[calls_before:]] == [
         "Rotate the image 90 degrees clockwise.", "Make the image warmer by 20%.",
     ]
@@ -112,7 +113,7 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
     view = client.predict(state, first, api_name="/checkout")
     assert view[3]["selected_index"] == 1
     view = edit(client, state, INSTRUCTIONS[2])
-    assert captions(view)[-1] == "#3 ↳ from #1: flip it vertically ●"
+    assert captions(view)[-1] == "● #3 ↳ from #1: flip it vertically"
     records = session.turn_records()
     assert [r.parent_id for r in records] == [None, records[0].id, records[0].id]
     assert [turn.instruction for turn in session.history] == [INSTRUCTIONS[0], INSTRUCTIONS[2]]

@@ -85,9 +85,11 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                     buttons=["download", "fullscreen"], elem_id="current-image",
                 )
                 status = gr.Markdown(elem_id="status")
+                # A heading, not the gallery's own label: that label floats over the first row.
+                gr.Markdown("**Timeline** · click a turn to continue from it", elem_id="timeline-heading")
                 timeline = gr.Gallery(
-                    label="Timeline (click a turn to continue from it)", columns=5, height=230,
-                    allow_preview=False, object_fit="cover", elem_id="timeline",
+                    show_label=False, columns=5, height=230, allow_preview=False, object_fit="cover",
+                    elem_id="timeline",
                 )
                 with gr.Accordion("Samples", open=True):
                     sample_gallery = gr.Gallery(
@@ -98,7 +100,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 with gr.Accordion("My sessions", open=False):
                     sessions = gr.Dropdown(label="Reopen a session", choices=[], elem_id="sessions")
                     export = gr.Button("Download session (zip)", size="sm")
-                    export_file = gr.File(label="Session export", interactive=False)
+                    export_file = gr.File(label="Session export", interactive=False, visible=False)
                 with gr.Accordion("Settings (new sessions)", open=False):
                     reasoner, reasoners_unavailable, editor, editors_unavailable = _settings_panel(config)
         # Hidden inputs for the API form of a timeline click.
@@ -108,7 +110,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         view = [state, chat, image, timeline, status, sessions, export_file]
         # Progress and errors show on the status line only: on every output they blank the whole page.
         internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
-        demo.load(app.restore, [state], view, api_name="restore", **internal)
+        _follow(demo.load(app.restore, [state], view, api_name="restore", **internal))
         demo.load(
             _settings(config), [reasoner, editor], [reasoner, reasoners_unavailable, editor, editors_unavailable],
             api_name="settings", **internal,
@@ -119,16 +121,17 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
             app.edit, [message, state, reasoner, editor], [message, *view], api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
         )
-        turn.success(_unlock_box, None, [message], queue=False, api_visibility="private")
+        _follow(turn.success(_unlock_box, None, [message], queue=False, api_visibility="private"))
         turn.failure(_unlock_box, None, [message], queue=False, api_visibility="private")
-        undo.click(app.undo, [state], view, api_name="undo", **internal)
-        redo.click(app.redo, [state], view, api_name="redo", **internal)
+        _follow(undo.click(app.undo, [state], view, api_name="undo", **internal))
+        _follow(redo.click(app.redo, [state], view, api_name="redo", **internal))
         new.click(app.new_session, [state], view, api_name="new_session", **internal)
         chat.clear(app.new_session, [state], view, api_name=False, **internal)  # the chat's own trash icon
-        timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal)
+        _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
-        sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
-        export.click(app.export, [state], [export_file], api_name="export", **internal)
+        _follow(sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal))
+        export.click(app.export, [state], [export_file], api_name="export", **internal).success(
+            lambda: gr.File(visible=True), None, [export_file], queue=False, api_visibility="private")
         sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
         _agent_tools(config)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=8)
@@ -193,6 +196,27 @@ def _settings(config: AppConfig) -> Any:
         return tuple(updates)
 
     return settings
+
+
+FOLLOW_JS = """
+() => {
+  // Gradio follows the chat only while it is near its end, and the list keeps growing while its
+  // images load: once it settles, show the newest turn and scroll the current thumbnail into view.
+  const follow = () => {
+    const chat = document.querySelector('#chat .bubble-wrap');
+    if (chat) chat.scrollTop = chat.scrollHeight;
+    const current = document.querySelector('#timeline .thumbnail-item.selected');
+    const strip = current && current.closest('.grid-wrap');
+    if (strip) strip.scrollTop += current.getBoundingClientRect().top - strip.getBoundingClientRect().top - 8;
+  };
+  [300, 900, 1800].forEach((delay) => setTimeout(follow, delay));
+}
+"""
+
+
+def _follow(event: Any) -> None:
+    """After ``event`` has redrawn the view, bring the newest turn and the current thumbnail into sight."""
+    event.then(None, None, None, js=FOLLOW_JS, queue=False, api_visibility="private")
 
 
 def _lock_box() -> Any:

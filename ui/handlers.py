@@ -147,7 +147,8 @@ class ChatApp:
             view = views.empty_view()
         else:
             view = views.session_view(state["session_id"], self.store)
-        return (state, *view.values(), self._sessions_menu(state), None)  # None: no stale export link
+        no_export = gr.File(value=None, visible=False)  # no stale link to an earlier session's zip
+        return (state, *view.values(), self._sessions_menu(state), no_export)
 
     def _sessions_menu(self, state: dict[str, Any]) -> Any:
         choices = views.session_choices(self.store, self.owners.sessions(state["token"]))

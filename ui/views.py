@@ -64,7 +64,7 @@ def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str
         record = store.get_session(session_id)
         turns = store.turns(session_id)
         first = turns[0].instruction if turns else ""
-        when = time.strftime("%b %d %H:%M", time.gmtime(record.created))
+        when = time.strftime("%b %d %H:%M", time.localtime(record.created))  # the server's clock: local for a local app
         entries.append((f"{when} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {_clip(first, 32)}", session_id))
     return entries
 
@@ -105,12 +105,12 @@ def _intent_text(turn: TurnRecord) -> str:
 
 def _timeline(turns: list[TurnRecord], source_hash: str, head: str | None, loader) -> list[tuple[str, str]]:
     seq_of = {turn.id: turn.seq for turn in turns}
-    items = [(files.thumbnail(source_hash, loader(source_hash)), "Source" + (" ●" if head is None else ""))]
+    items = [(files.thumbnail(source_hash, loader(source_hash)), ("● " if head is None else "") + "Source")]
     previous: str | None = None
     for turn in turns:
         branch = "" if turn.parent_id == previous else f" ↳ from #{seq_of[turn.parent_id]}" if turn.parent_id else " ↳ from source"
-        marker = " ●" if turn.id == head else ""
-        caption = f"#{turn.seq}{branch}: {_clip(turn.instruction, 28)}{marker}"
+        marker = "● " if turn.id == head else ""  # first: a clipped caption keeps it
+        caption = f"{marker}#{turn.seq}{branch}: {_clip(turn.instruction, 28)}"
         items.append((files.thumbnail(turn.output_hash, loader(turn.output_hash)), caption))
         previous = turn.id
     return items
