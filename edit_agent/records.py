@@ -147,6 +147,8 @@ class EditResult(BaseModel):
     """Name of the editor backend that made the image."""
     seconds: float
     """Wall time of the turn (reasoning, editing and commit)."""
+    seed: int | None = None
+    """The seed the editor got: pass it to ``edit(..., seed=)`` to redo a generative edit exactly."""
 
     _image: Image.Image | None = PrivateAttr(None)
     _load_image: Callable[[], Image.Image] | None = PrivateAttr(None)

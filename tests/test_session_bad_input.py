@@ -54,6 +54,7 @@ def test_numpy_64_bit_and_whole_float_seeds_are_accepted_and_stored(tmp_path, im
     session.edit(image, "make it brighter", seed=np.int64(2**63 - 1))
     session.edit(None, "make it darker", seed=np.float64(7))
     assert [turn.seed for turn in session.turn_records()] == [2**63 - 1, 7]
+    assert [result.seed for result in session.history] == [2**63 - 1, 7]  # what a caller needs to redo an edit
 
 
 def test_an_empty_session_id_means_a_new_session(tmp_path):

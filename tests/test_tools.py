@@ -65,6 +65,7 @@ def test_a_scripted_agent_edits_then_undoes(tmp_path):
     assert edit_reply["intent"] == "Make the image warmer by 20%." and edit_reply["size"] == [40, 30]
     assert messages[2].artifact.turn_id == edit_reply["turn_id"]  # the EditResult rides along
     assert undo_reply == {"session_id": session_id, "undone": True, "head": None, "note": "Back at the source image."}
+    assert isinstance(edit_reply["seed"], int)  # so a generative edit can be redone exactly
     again = json.loads(tools["undo_edit"].invoke({"session_id": session_id}))
     assert again["undone"] is False and "Nothing to undo" in again["note"]
     assert [call.intent for call in editor.calls] == ["Make the image warmer by 20%."]
