@@ -20,6 +20,7 @@ from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBacke
 
 if TYPE_CHECKING:
     from edit_agent.session import EditSession
+    from edit_agent.store import Store
 
 EXIT_BAD_INPUT = 2
 
@@ -32,10 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except EditAgentError as error:
-        print(f"edit-agent: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as error:  # a folder that is a file, a disk that is full: say so, no traceback
+    except (EditAgentError, OSError) as error:  # OSError: a folder that is a file, a full disk; no traceback
         print(f"edit-agent: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -75,16 +73,17 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from edit_agent.session import EditSession
+    from edit_agent.session import EditSession, open_store
 
     if args.out.exists() and not args.out.is_dir():
         raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
-    session = EditSession(store=args.store, **backends_from_args(args))
-    _check_earlier_export(args.out / "session", session)
+    store = open_store(args.store)
+    _check_earlier_export(args.out / "session", store)
+    session = EditSession(store=store, **backends_from_args(args))
     created = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)  # before any turn runs: a bad --out fails at once
     try:
-        _run_turns(session, args)
+        _edit_and_export(session, args)
     except BaseException:
         if created and not any(args.out.iterdir()):
             args.out.rmdir()  # leave no empty folder behind a failed first turn
@@ -92,8 +91,9 @@ def run_edit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_turns(session: EditSession, args: argparse.Namespace) -> None:
+def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
     from edit_agent.samples import resolve_sample
+    from edit_agent.transfer import exported_session_id
 
     image: object = resolve_sample(args.image) or Path(args.image)
     for number, instruction in enumerate(args.instructions, 1):
@@ -104,28 +104,18 @@ def _run_turns(session: EditSession, args: argparse.Namespace) -> None:
         result.image.save(path)
         print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms)")
     export_folder = args.out / "session"
-    if _exported_session_id(export_folder) is not None:
+    if exported_session_id(export_folder) is not None:
         shutil.rmtree(export_folder)  # an earlier run's export of a session this store holds (checked up front)
     exported = session.export(export_folder)
     print(f"session {session.id} exported to {exported.parent}")
 
 
-def _exported_session_id(folder: Path) -> str | None:
-    """The id of the session exported in ``folder``, if it holds an export (else ``None``)."""
-    import json
-
-    try:
-        first = (folder / "session.jsonl").read_text(encoding="utf-8").split("\n", 1)[0]
-        value = json.loads(first).get("id") if first.strip() else None
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def _check_earlier_export(folder: Path, session: EditSession) -> None:
+def _check_earlier_export(folder: Path, store: Store) -> None:
     """Refuse, before any turn, to replace an export of a session that is not in this store: it may be the only copy."""
-    exported = _exported_session_id(folder)
-    if exported is not None and not session._store.has_session(exported):
+    from edit_agent.transfer import exported_session_id
+
+    exported = exported_session_id(folder)
+    if exported is not None and not store.has_session(exported):
         raise InvalidArgumentError(
             f"{folder} holds an export of session {exported}, which is not in this store; choose another --out."
         )

@@ -54,4 +54,9 @@ class OutOfMemoryError(EditAgentError, RuntimeError):
 
 
 class ConcurrentEditError(EditAgentError, RuntimeError):
-    """Another process moved the session's head while this turn was running; nothing was committed."""
+    """Another process changed the session while this turn or import ran (moved its head, started it,
+    or stored the same ids); nothing was committed."""
+
+
+class InvalidExportError(EditAgentError, ValueError):
+    """A folder given to import is not a valid session export."""

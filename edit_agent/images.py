@@ -82,7 +82,7 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
     (255, 255, 255)
     """
     if isinstance(source, Image.Image):
-        check_size(source.size, limits)
+        check_image_size(source.size, limits)
         if isinstance(source, ImageFile.ImageFile) and source.tile:  # opened lazily: pixels still to decode
             _load_pixels(source, "given")
         return _to_rgb(source)
@@ -167,7 +167,7 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
         # Pillow's message names an internal BytesIO object; say what the caller can act on.
         raise InvalidImageError(f"Cannot decode the {expected} image: the data is not a readable {expected} file.") from None
     # The header is read; the pixels are not. Check the size before decoding anything.
-    check_size(image.size, limits)
+    check_image_size(image.size, limits)
     try:
         image.seek(0)  # first frame of an animation
     except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -193,11 +193,11 @@ def _from_array(array: np.ndarray, limits: ImageLimits) -> Image.Image:
         raise InvalidImageError(
             f"An array image must be HxWx3 uint8; got shape {array.shape} and dtype {array.dtype}."
         )
-    check_size((array.shape[1], array.shape[0]), limits)
+    check_image_size((array.shape[1], array.shape[0]), limits)
     return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
 
 
-def check_size(size: tuple[int, int], limits: ImageLimits, *, advice: str = " Resize it before editing.") -> None:
+def check_image_size(size: tuple[int, int], limits: ImageLimits, *, advice: str = " Resize it before editing.") -> None:
     """Raise :class:`InvalidImageError` unless a ``size`` (width, height) fits ``limits``."""
     width, height = size
     if width * height > limits.max_pixels:

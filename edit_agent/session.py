@@ -26,7 +26,7 @@ from edit_agent.errors import (
     StoreError,
     UnknownTurnError,
 )
-from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_size, load_image
+from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
 from edit_agent.store import Store
@@ -225,7 +225,7 @@ class EditSession:
         if not isinstance(output, Image.Image):
             raise EditAgentError(f"The editor {self.editor.name!r} returned {type(output).__name__}, not an image.")
         try:
-            check_size(output.size, STORED_LIMITS, advice="")
+            check_image_size(output.size, STORED_LIMITS, advice="")
             return load_image(output, limits=STORED_LIMITS)
         except InvalidImageError as error:
             raise InvalidInstructionError(f"The edited image cannot be kept: {error} Nothing was saved.") from None

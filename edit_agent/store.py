@@ -226,13 +226,11 @@ class Store:
 
     def existing_turn_ids(self, turn_ids: list[str]) -> set[str]:
         """Which of ``turn_ids`` the store already holds (in any session)."""
+        chunks = [turn_ids[start:start + 500] for start in range(0, len(turn_ids), 500)]  # SQLite caps bound variables
         with self._lock:
             return {
-                row[0] for start in range(0, len(turn_ids), 500)
-                for row in self.db.execute(
-                    f"SELECT id FROM turns WHERE id IN ({','.join('?' * len(turn_ids[start:start + 500]))})",
-                    turn_ids[start:start + 500],
-                )
+                row[0] for chunk in chunks
+                for row in self.db.execute(f"SELECT id FROM turns WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             }
 
     def move_head(self, session_id: str, turn_id: str | None) -> None:

@@ -42,7 +42,7 @@ from edit_agent.backends import make_editor, make_reasoner
 from edit_agent.errors import EditAgentError, UnknownSessionError
 from edit_agent.images import ImageLimits, encode_png, load_image
 from edit_agent.protocols import Editor, Reasoner
-from edit_agent.records import EditResult
+from edit_agent.records import SEED_RANGE, EditResult
 from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, open_store
 from edit_agent.store import Store
 
@@ -168,7 +168,8 @@ class EditImageArgs(_Args):
         description="Edit the image an earlier turn of this session produced (a turn_id from "
         "session_history) instead of the latest one; the session branches from there.",
     )
-    seed: int | None = Field(None, ge=0, lt=2**31, description="Seed for generative editors.")
+    seed: int | None = Field(None, ge=SEED_RANGE[0], le=SEED_RANGE[1],
+                             description="Seed for generative editors (a reply's seed redoes that edit exactly).")
     return_image: bool = Field(
         False, description="Also return the edited image as base64 PNG. It is large (about 1.3 characters per "
         "byte of PNG, often hundreds of thousands): leave it off unless you must see the pixels; the image "

@@ -16,16 +16,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edit_agent.errors import EditAgentError, InvalidArgumentError, InvalidImageError, StoreError
+from edit_agent.errors import EditAgentError, InvalidArgumentError, InvalidExportError, InvalidImageError, StoreError
 from edit_agent.images import STORED_LIMITS, image_hash, load_image
 from edit_agent.records import SessionRecord, TurnRecord
 from edit_agent.store import Store
 
 EXPORT_FILE = "session.jsonl"
-
-
-class InvalidExportError(EditAgentError, ValueError):
-    """A folder given to import is not a valid session export."""
 
 
 def export_session(store: Store, session_id: str, folder: Path) -> Path:
@@ -47,25 +43,34 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
             shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
         lines = [_session_line(session)] + [_turn_line(turn) for turn in turns]
         path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    except OSError as error:
-        raise InvalidArgumentError(f"Cannot export to {folder}: {error.strerror or error}.") from None
+    except OSError as error:  # a full disk, no permission: not the caller's argument, but still one clear error
+        raise EditAgentError(f"Cannot write the export to {folder}: {error.strerror or error}.") from None
     return path
+
+
+def exported_session_id(folder: Path) -> str | None:
+    """The id of the session exported in ``folder``; ``None`` when it holds no export (or an empty
+    file, an export cut short). An export file that cannot be read is refused, never overwritten."""
+    existing = folder / EXPORT_FILE
+    if not existing.is_file() or existing.stat().st_size == 0:
+        return None
+    try:
+        first = json.loads(existing.read_text(encoding="utf-8").split("\n", 1)[0])
+        session_id = first.get("id") if isinstance(first, dict) else None
+    except (OSError, ValueError):
+        session_id = None
+    if not isinstance(session_id, str):
+        raise InvalidArgumentError(f"{existing} is there but cannot be read; choose an empty folder.")
+    return session_id
 
 
 def _check_export_target(folder: Path, session_id: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise InvalidArgumentError(f"Cannot export to {folder}: it is a file, not a folder.")
-    existing = folder / EXPORT_FILE
-    if not existing.is_file() or existing.stat().st_size == 0:  # empty: an export cut short
-        return
-    try:
-        first = json.loads(existing.read_text(encoding="utf-8").split("\n", 1)[0])
-        existing_id = first.get("id") if isinstance(first, dict) else None
-    except (OSError, ValueError):
-        existing_id = None
-    if existing_id != session_id:
+    existing_id = exported_session_id(folder)
+    if existing_id is not None and existing_id != session_id:
         raise InvalidArgumentError(
-            f"{folder} already holds an export of another session ({existing_id or 'unreadable'}); choose an empty folder."
+            f"{folder} already holds an export of another session ({existing_id}); choose an empty folder."
         )
 
 

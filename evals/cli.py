@@ -14,11 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-from edit_agent.errors import EditAgentError
+from evals.errors import EvalInputError
 
-
-class EvalInputError(EditAgentError, ValueError):
-    """The arguments of ``eval`` or ``world`` do not name usable input."""
+MAX_EVAL_SIZE = 3072
+"""Largest canvas side ``eval --size`` accepts (the standard runs use 96)."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -98,6 +97,8 @@ def resolve_sessions(path: Path | None, split: str | None) -> tuple[Path, str]:
 def run_eval_command(args: argparse.Namespace) -> int:
     from evals.reports import compare_runs
 
+    if args.out.exists() and not args.out.is_dir():  # checked before the work, not after it
+        raise EvalInputError(f"--out {args.out} is a file; give a folder.")
     if args.compare:
         report = compare_runs(args.compare, args.out)
         print(f"comparison of {len(args.compare)} runs -> {report}")
@@ -117,8 +118,6 @@ def run_eval_command(args: argparse.Namespace) -> int:
         raise EvalInputError(f"--workers must be at least 1; got {args.workers}.")
     if args.limit is not None and args.limit < 1:
         raise EvalInputError(f"--limit must be at least 1; got {args.limit}.")
-    if args.out.exists() and not args.out.is_dir():  # checked before the work, not after it
-        raise EvalInputError(f"--out {args.out} is a file; give a folder.")
     path, name = resolve_sessions(args.sessions, args.split)
     sessions = read_world_sessions(path)[: args.limit]
     if not sessions:
@@ -135,9 +134,6 @@ def run_eval_command(args: argparse.Namespace) -> int:
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f}  -> {args.out}")
     return 0
 
-
-MAX_EVAL_SIZE = 3072
-"""Largest canvas side ``eval --size`` accepts (the standard runs use 96)."""
 
 CPU_BACKENDS = frozenset({"rules", "passthrough", "program", "identity", "auto", "exact", "scripted", "recording"})
 """Backends light enough to run one copy per core; any other (a model) runs in one process."""

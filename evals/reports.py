@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt
 
+from evals.errors import EvalInputError
 from evals.runner import TurnRow
 from evals.scoring import METRICS
 
@@ -132,28 +133,28 @@ def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
 
 def _read_run(run_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(label, run.json, summary.json) of a run folder written by :func:`write_run`, or a clear error."""
-    from evals.cli import EvalInputError
-
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         raise EvalInputError(f"{run_dir} is not a run folder (no summary.json).")
     meta_path = run_dir / "run.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        complete = all(summary["per_turn"][metric] for metric in METRICS) and all(m in summary["mean"] for m in METRICS)
-        if not complete or "n_sessions" not in summary:
-            raise KeyError("a metric")
-    except (ValueError, KeyError, TypeError) as error:
-        raise EvalInputError(f"{summary_path} is damaged or incomplete ({type(error).__name__}: {error}).") from None
-    meta: Any = {"reasoner": "?", "editor": "?", "sessions": str(run_dir)}
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except ValueError:
-            meta = None
-        if not isinstance(meta, dict):
-            raise EvalInputError(f"{meta_path} is damaged (not a JSON object).")
+    summary = _json_object(summary_path)
+    missing = [f"per_turn.{m}" for m in METRICS if not summary.get("per_turn", {}).get(m)]
+    missing += [f"mean.{m}" for m in METRICS if m not in summary.get("mean", {})]
+    missing += [] if "n_sessions" in summary else ["n_sessions"]
+    if missing:
+        raise EvalInputError(f"{summary_path} is incomplete: it lacks {', '.join(missing)}.")
+    meta = _json_object(meta_path) if meta_path.is_file() else {"reasoner": "?", "editor": "?", "sessions": str(run_dir)}
     return label(meta), meta, summary
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise EvalInputError(f"{path} is damaged: {error}.") from None
+    if not isinstance(value, dict):
+        raise EvalInputError(f"{path} is damaged: not a JSON object.")
+    return value
 
 
 def compare_runs(run_dirs: Sequence[Path], out: Path, *, title: str = "Comparison of runs") -> Path:

@@ -85,10 +85,9 @@ def _first_line(error: Exception) -> str:
 
 def run_train_command(args: argparse.Namespace) -> int:
     config = load_config(args)  # before the trainer's imports: a bad config is refused at once
-    from rl.trainer import Trainer, latest_checkpoint
+    from rl.trainer import Trainer, check_run_folder
 
-    if not config.resume and latest_checkpoint(config.out) is not None:  # before the models are built
-        raise TrainConfigError(f"{config.out} holds a run already; give another --out, or --set resume=true to continue it.")
+    check_run_folder(config)  # before the models are built
     trainer = Trainer(config)
     final = trainer.train()
     print(f"rl: {trainer.step} steps; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")

@@ -225,8 +225,15 @@ def text_loss(new_log_probs: list[torch.Tensor], batch: Batch, config: TrainConf
 
 
 # ---------------------------------------------------------------------- the trainer
-class ResumeError(EditAgentError, RuntimeError):
-    """The run folder cannot be resumed (a damaged checkpoint, another config), or holds a run not to be resumed."""
+class RunFolderError(EditAgentError, RuntimeError):
+    """A run folder cannot be used: its checkpoint is damaged or from another config, or it holds a run
+    and the config says not to resume it."""
+
+
+def check_run_folder(config: TrainConfig) -> None:
+    """Refuse a folder that holds a run when ``resume`` is off: two runs are never mixed in one folder."""
+    if not config.resume and latest_checkpoint(Path(config.out)) is not None:
+        raise RunFolderError(f"{config.out} holds a run already; write to another folder, or resume it (resume: true).")
 
 
 class Trainer:
@@ -282,10 +289,7 @@ class Trainer:
     def train(self) -> Path:
         """Train up to ``config.steps`` (continuing a resumed run); returns the folder of the final policy."""
         config = self.config
-        if self.checkpoint is None and latest_checkpoint(self.out) is not None:
-            raise ResumeError(
-                f"{self.out} holds a run already; give another --out, or --set resume=true to continue it."
-            )
+        check_run_folder(config)
         self._trim_log()
         self.out.mkdir(parents=True, exist_ok=True)
         if self.accelerator.is_main_process:
@@ -493,9 +497,9 @@ class Trainer:
         except Exception as error:  # torch, pickle and safetensors each raise their own kinds
             # A damaged checkpoint, or one from a config with other trained parameters.
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ResumeError(
+            raise RunFolderError(
                 f"Cannot resume from {folder}: {detail}. Resume with the run's own config "
-                f"({self.out / 'config.yaml'}, with --set resume=true), delete that checkpoint, or give another --out."
+                f"({self.out / 'config.yaml'}, with resume: true), delete that checkpoint, or write to another folder."
             ) from None
 
     def _trim_log(self) -> None:
@@ -504,7 +508,8 @@ class Trainer:
         if not self.accelerator.is_main_process or not log.is_file():
             return
         lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
-        kept = [line for line in lines if _logged_step(line) is not None and _logged_step(line) <= self.step]
+        logged = [(line, _logged_step(line)) for line in lines]
+        kept = [line for line, step in logged if step is not None and step <= self.step]
         if len(kept) < len(lines):  # a torn last line goes too
             partial = log.with_suffix(".jsonl.tmp")
             partial.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

@@ -126,8 +126,8 @@ def _write(path: Path, data: bytes | str) -> Path:
     ("argv", "message"),
     [
         (["train", "--config", "{yaml_error}"], "mapping values are not allowed"),
-        (["train", "--config", "rl/configs/smoke.yaml", "--set", "steps=[1"], "is not YAML"),
-        (["train", "--config", "rl/configs/smoke.yaml", "--set", "threads=-1"], "threads"),
+        (["train", "--config", "rl/configs/smoke.yaml", "--out", "{out}", "--set", "steps=[1"], "is not YAML"),
+        (["train", "--config", "rl/configs/smoke.yaml", "--out", "{out}", "--set", "threads=-1"], "threads"),
         (["train", "--config", "rl/configs/smoke.yaml", "--out", "{a_file}"], "is a file"),
         (["eval", "{binary}", "--out", "{out}"], "not a UTF-8 text file"),
         (["eval", "{no_turns}", "--out", "{out}"], "turns"),
@@ -136,7 +136,7 @@ def _write(path: Path, data: bytes | str) -> Path:
         (["eval", "--split", "world-test", "--limit", "1", "--out", "{a_file}"], "is a file"),
         (["eval", "--split", "world-test", "--size", "60000", "--out", "{out}"], "--size may be at most"),
         (["train", "--config", "rl/configs/smoke.yaml", "--out", "{old_run}", "--set", "resume=false"], "holds a run"),
-        (["eval", "--compare", "{damaged_run}", "--out", "{out}"], "damaged or incomplete"),
+        (["eval", "--compare", "{damaged_run}", "--out", "{out}"], "is incomplete"),
         (["world", "generate", "--n", "1", "--mix", "add=nan"], "finite"),
         (["serve", "--port", "70000"], "--port"),
         (["serve", "--reasoner", "foo"], "Unknown reasoner"),
@@ -162,3 +162,4 @@ def test_bad_command_input_is_one_line_and_leaves_no_output(tmp_path, capsys, ar
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and message in error, error
     assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in old_run.rglob("*")) == ["checkpoints", "state.json", "step-000001"]

@@ -11,7 +11,8 @@ import pytest
 
 from edit_agent.errors import EditAgentError
 from edit_agent.world import generate_sessions, read_world_sessions
-from evals.cli import EvalInputError, add_commands
+from evals.cli import add_commands
+from evals.errors import EvalInputError
 from evals.reports import compare_runs, summarize, write_run
 from evals.runner import run_sessions
 

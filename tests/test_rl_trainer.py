@@ -26,7 +26,7 @@ from rl.interfaces import RolloutTurns, TextSample, TurnScores
 from rl.objectives import group_advantages, rewards_to_go
 from rl.rewards import WorldReward
 from rl.rollout import Group, Rollout, _reward_view, collect_groups, gold_prefix, session_requests
-from rl.trainer import LOG_KEYS, ResumeError, Trainer, carries_signal, evaluate, make_batch
+from rl.trainer import LOG_KEYS, RunFolderError, Trainer, carries_signal, evaluate, make_batch
 
 
 def tiny_editor(seed: int = 0) -> FlowEditorModel:
@@ -312,7 +312,11 @@ def test_checkpoint_and_resume_round_trip(tmp_path):
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
 
-    with pytest.raises(ResumeError, match="holds a run already"):  # never two runs mixed in one folder
+
+
+def test_a_fresh_run_refuses_a_folder_that_holds_a_run(tmp_path):
+    trainer(small_config(tmp_path, steps=1)).train()
+    with pytest.raises(RunFolderError, match="holds a run already"):  # never two runs mixed in one folder
         trainer(small_config(tmp_path, steps=3, resume=False)).train()
 
 
@@ -330,7 +334,7 @@ def test_a_resumed_run_logs_each_step_once(tmp_path):
 def test_a_damaged_checkpoint_is_a_clear_resume_error(tmp_path, damaged):
     trainer(small_config(tmp_path, steps=1)).train()
     (tmp_path / "run" / "checkpoints" / "step-000001" / "optimizer.pt").write_bytes(damaged)
-    with pytest.raises(ResumeError, match="Cannot resume from .*step-000001"):
+    with pytest.raises(RunFolderError, match="Cannot resume from .*step-000001"):
         trainer(small_config(tmp_path, steps=2))
 
 

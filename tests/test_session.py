@@ -265,7 +265,7 @@ def test_export_and_import_round_trip(tmp_path, photo):
 
 
 def test_import_rejects_a_tampered_export(tmp_path, photo):
-    from edit_agent.transfer import InvalidExportError
+    from edit_agent.errors import InvalidExportError
 
     session = EditSession(store=tmp_path / "a")
     session.edit(photo, "blur it")

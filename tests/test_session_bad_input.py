@@ -14,6 +14,7 @@ from edit_agent.cli import main as cli_main
 from edit_agent.errors import (
     EditAgentError,
     InvalidArgumentError,
+    InvalidExportError,
     InvalidInstructionError,
     StoreError,
     UnknownSessionError,
@@ -23,7 +24,6 @@ from edit_agent.images import ImageLimits
 from edit_agent.records import EditorInfo
 from edit_agent.store import Store
 from edit_agent.testing import RecordingEditor
-from edit_agent.transfer import InvalidExportError
 
 
 @pytest.fixture
@@ -267,7 +267,7 @@ def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):
     assert not out.exists()
 
 
-def test_sqlite_never_reaches_the_caller_for_a_damaged_tree(tmp_path, image):
+def test_a_cycle_in_the_stored_turns_is_a_store_error(tmp_path, image):
     session = EditSession(store=tmp_path)
     first = session.edit(image, "make it brighter")
     session.edit(None, "make it darker")

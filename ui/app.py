@@ -131,7 +131,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         _follow(sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal))
         export.click(app.export, [state], [export_file], api_name="export", **internal).success(
-            lambda: gr.File(visible=True), None, [export_file], queue=False, api_visibility="private")
+            _show_export, None, [export_file], queue=False, api_visibility="private")
         sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
         _agent_tools(config)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=8)
@@ -219,6 +219,10 @@ def _follow(event: Any) -> None:
     event.then(None, None, None, js=FOLLOW_JS, queue=False, api_visibility="private")
 
 
+def _show_export() -> Any:
+    return gr.File(visible=True)
+
+
 def _lock_box() -> Any:
     return gr.MultimodalTextbox(interactive=False)
 
@@ -244,7 +248,7 @@ def _browser_secret(config: AppConfig) -> str:
     return path.read_text().strip()
 
 
-OPTIONAL_FIELDS = ("image_base64", "session_id", "image_id", "seed")
+_TOOL_OPTIONAL_FIELDS = ("image_base64", "session_id", "image_id", "seed")
 
 
 def _agent_tools(config: AppConfig) -> None:
@@ -263,7 +267,7 @@ def _agent_tools(config: AppConfig) -> None:
         )
         tool = next(tool for tool in tools if tool.name == tool_name)
         # Form fields cannot be left out, so an empty optional field means "not given".
-        given = {key: value for key, value in arguments.items() if not (key in OPTIONAL_FIELDS and value in ("", None))}
+        given = {key: value for key, value in arguments.items() if not (key in _TOOL_OPTIONAL_FIELDS and value in ("", None))}
         reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": given})
         if reply.status == "error":
             raise gr.Error(str(reply.content), print_exception=False)
@@ -282,9 +286,9 @@ def _agent_tools(config: AppConfig) -> None:
             session_id: the session to continue, from an earlier reply.
             image_id: a turn_id of this session to continue from instead of the latest image (a branch).
             return_image: also return the edited image as base64 PNG (large: leave it off unless you must see the pixels).
-            seed: seed for generative editors (0 to 2**31-1); leave empty for a random one.
+            seed: seed for generative editors (a reply's seed redoes that edit exactly); leave empty for a random one.
         Returns:
-            JSON with session_id, turn_id, the reconstructed intent and the constraints in force, or an error message.
+            JSON with session_id, turn_id, the reconstructed intent, the constraints in force and the seed; a refusal is raised as an error.
         """
         return call("edit_image", owner_token, {
             "instruction": instruction, "image_base64": image_base64, "session_id": session_id,
@@ -298,7 +302,7 @@ def _agent_tools(config: AppConfig) -> None:
             session_id: the session, from an edit_image reply.
             owner_token: the token the session was created with.
         Returns:
-            JSON describing the new latest turn, or an error message.
+            JSON describing the new latest turn, with undone: false when there was nothing to undo; a refusal is raised as an error.
         """
         return call("undo_edit", owner_token, {"session_id": session_id})
 
@@ -309,7 +313,7 @@ def _agent_tools(config: AppConfig) -> None:
             session_id: the session, from an edit_image reply.
             owner_token: the token the session was created with.
         Returns:
-            JSON with the turns (ids, parents, instructions, intents), or an error message.
+            JSON with the turns (ids, parents, instructions, intents); a refusal is raised as an error.
         """
         return call("session_history", owner_token, {"session_id": session_id})
 

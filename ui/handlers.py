@@ -197,20 +197,13 @@ class ChatApp:
         except UnsupportedInstructionError:
             if not is_undo_request(text):
                 raise
-            if session.head is None:
-                gr.Info("Nothing to undo: this is the image the session started from.")
-            else:
-                session.undo()
+            if _undo_one_turn(session):
                 gr.Info("Went back one turn (the Undo button does the same).")
 
     @friendly_errors
     def undo(self, state: Any) -> tuple[Any, ...]:
         state = self._state(state)
-        session = self._open(state) if state["session_id"] is not None else None
-        if session is None or session.head is None:
-            gr.Info("Nothing to undo: this is the image the session started from.")
-        else:
-            session.undo()
+        _undo_one_turn(self._open(state) if state["session_id"] is not None else None)
         return self._reply(state)
 
     @friendly_errors
@@ -272,6 +265,15 @@ class ChatApp:
         except EditAgentError:
             return False
         return True
+
+
+def _undo_one_turn(session: EditSession | None) -> bool:
+    """Move back one turn; with nothing to undo, say so (an undo that silently does nothing looks broken)."""
+    if session is None or session.head is None:
+        gr.Info("Nothing to undo: this is the image the session started from.")
+        return False
+    session.undo()
+    return True
 
 
 def _message_parts(message: Any) -> tuple[str, str | None]:

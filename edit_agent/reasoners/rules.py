@@ -53,12 +53,12 @@ class RuleReasoner:
             try:
                 world.step(turn.instruction)
             except WorldLanguageError:
-                # A photo edit (say "make it warmer") changed the canvas's pixels, so it no longer
-                # reads as a scene; name that turn rather than quote its text as if just typed.
+                # Most often a photo edit (say "make it warmer") that changed the canvas's pixels, so it
+                # no longer reads as a scene; name that turn rather than quote its text as if just typed.
                 raise WorldLanguageError(
-                    f"An earlier turn ({turn.instruction!r}) was a photo edit, so the canvas is no longer a "
-                    "MICE-World scene and shape instructions cannot follow it; undo back past that turn "
-                    "to edit the shapes again (photo edits still work from here)."
+                    f"An earlier turn ({turn.instruction!r}) is not MICE-World language (a photo edit?), so "
+                    "shape instructions cannot follow it; undo back past that turn to edit the shapes again "
+                    "(photo edits still work from here)."
                 ) from None
         outcome = world.step(request.instruction)
         reasoning = world_reasoning(start, len(request.history), outcome, parse(request.image))
