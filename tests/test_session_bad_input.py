@@ -289,3 +289,13 @@ def test_cli_refuses_up_front_to_replace_an_export_of_a_session_it_does_not_hold
     assert EditSession.list(store=tmp_path / "store") == []  # refused before any turn
     exported = json.loads((tmp_path / "out" / "session" / "session.jsonl").read_text().splitlines()[0])
     assert exported["id"] == elsewhere.id
+
+
+def test_cli_refuses_up_front_an_unreadable_earlier_export(tmp_path):
+    (tmp_path / "out" / "session").mkdir(parents=True)
+    (tmp_path / "out" / "session" / "session.jsonl").write_text("garbage, not json")
+    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]
+    assert cli_main(arguments) == 2
+    assert EditSession.list(store=tmp_path / "store") == []
+    assert not (tmp_path / "out" / "turn-01.png").exists()
