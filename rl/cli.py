@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edit_agent.errors import EditAgentError
+from edit_agent.errors import EditAgentError, one_line
 
 
 class TrainConfigError(EditAgentError, ValueError):
@@ -53,7 +53,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
         try:
             overrides[field.strip()] = yaml.safe_load(value)
         except yaml.YAMLError as error:
-            raise TrainConfigError(f"--set {item!r}: the value is not YAML ({_first_line(error)}).") from None
+            raise TrainConfigError(f"--set {item!r}: the value is not YAML ({one_line(error)}).") from None
     return overrides
 
 
@@ -70,17 +70,15 @@ def load_config(args: argparse.Namespace):
         config = TrainConfig.from_yaml(args.config, overrides, out=args.out, steps=args.steps,
                                        seed=args.seed, progress=False if args.no_progress else None)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, item['loc'])) or 'config'}: {item['msg']}" for item in error.errors())
-        raise TrainConfigError(f"{args.config} (with the command-line overrides): {problems}.") from None
+        raise TrainConfigError(f"{args.config} (with the command-line overrides): {one_line(error)}.") from None
     except (yaml.YAMLError, ValueError) as error:  # ValueError: also a file that is not UTF-8
-        raise TrainConfigError(f"{args.config}: {_first_line(error)}.") from None
+        raise TrainConfigError(f"{args.config}: {one_line(error)}.") from None
     if config.out.exists() and not config.out.is_dir():
         raise TrainConfigError(f"The run folder {config.out} is a file; give a folder with --out.")
     return config
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0].rstrip(".:") if str(error).strip() else type(error).__name__
+
 
 
 def run_train_command(args: argparse.Namespace) -> int:

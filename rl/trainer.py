@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from edit_agent.errors import EditAgentError
+from edit_agent.errors import EditAgentError, one_line
 from edit_agent.world.generator import generate_sessions
 from edit_agent.world.sessions import WorldSession
 from rl.config import TrainConfig
@@ -496,9 +496,8 @@ class Trainer:
             raise
         except Exception as error:  # torch, pickle and safetensors each raise their own kinds
             # A damaged checkpoint, or one from a config with other trained parameters.
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise RunFolderError(
-                f"Cannot resume from {folder}: {detail}. Resume with the run's own config "
+                f"Cannot resume from {folder}: {one_line(error)}. Resume with the run's own config "
                 f"({self.out / 'config.yaml'}, with resume: true), delete that checkpoint, or write to another folder."
             ) from None
 

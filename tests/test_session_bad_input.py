@@ -299,3 +299,18 @@ def test_cli_refuses_up_front_an_unreadable_earlier_export(tmp_path):
     assert cli_main(arguments) == 2
     assert EditSession.list(store=tmp_path / "store") == []
     assert not (tmp_path / "out" / "turn-01.png").exists()
+
+
+def test_one_line_condenses_any_error_for_a_message():
+    from pydantic import BaseModel, ValidationError
+
+    from edit_agent.errors import one_line
+
+    class Fields(BaseModel):
+        steps: int
+
+    with pytest.raises(ValidationError) as invalid:
+        Fields(steps="many")
+    assert one_line(invalid.value).startswith("steps: Input should be a valid integer")
+    assert one_line(ValueError("first line.\nsecond")) == "first line"
+    assert one_line(EOFError()) == "EOFError"  # torch.load of an empty file raises one with no text

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from edit_agent.errors import ModelUnavailableError
+from edit_agent.errors import ModelUnavailableError, one_line
 from edit_agent.flow.tokenizer import WORLD_VOCABULARY, WorldTokenizer
 from edit_agent.world.scene import CELLS
 
@@ -216,6 +216,6 @@ class FlowEditorModel(nn.Module):
         except Exception as error:  # a missing or damaged .json, a truncated file, other shapes
             raise ModelUnavailableError(
                 f"Cannot load world editor weights from {path} (and {path.with_suffix('.json').name} beside it): "
-                f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                f"{type(error).__name__}: {one_line(error)}"
             ) from None
         return model.to(device).eval()

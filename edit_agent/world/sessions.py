@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edit_agent.errors import EditAgentError
+from edit_agent.errors import EditAgentError, one_line
 from edit_agent.world.scene import Scene
 
 
@@ -107,7 +107,7 @@ def _read_lines(stream: Iterable[str], base: Path) -> list[WorldSession | PhotoS
                 raise TypeError("a line must be a JSON object")
             sessions.append(parse_row(row, base=base, default_id=f"line-{number}"))
         except (ValueError, TypeError, ValidationError) as error:
-            raise SessionFileError(f"Session file line {number}: {_first_line(error)}") from None
+            raise SessionFileError(f"Session file line {number}: {one_line(error)}") from None
     return sessions
 
 
@@ -136,12 +136,6 @@ def _photo_row(row: dict[str, Any], base: Path, default_id: str) -> PhotoSession
     session_id = next((str(row[k]) for k in ID_KEYS if row.get(k) is not None), default_id)
     path = Path(source)
     return PhotoSession(id=session_id, source_image=str(path if path.is_absolute() else base / path), turns=turns)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if not isinstance(error, ValidationError) else (
-        "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3])
-    )
 
 
 def complete(session: WorldSession) -> WorldSession:
