@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from edit_agent import EditSession
 from edit_agent.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,3 +164,54 @@ def test_bad_command_input_is_one_line_and_leaves_no_output(tmp_path, capsys, ar
     assert error.count("\n") == 1 and message in error, error
     assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in old_run.rglob("*")) == ["checkpoints", "state.json", "step-000001"]
+
+
+
+def test_cli_turns_file_system_problems_into_one_line(tmp_path, capsys):
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    store = str(tmp_path / "store")
+    assert main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file), "--store", store]) == 2
+    assert main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file / "out"), "--store", store]) == 2
+    assert main(["sessions", "list", "--store", str(a_file)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("edit-agent: error:") for line in errors)
+    assert EditSession.list(store=store) == []  # the bad --out stopped the run before any turn
+
+
+def test_cli_run_twice_into_one_folder_replaces_its_own_export(tmp_path):
+    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]
+    assert main(arguments) == 0 and main(arguments) == 0
+    sessions = EditSession.list(store=tmp_path / "store")
+    exported = json.loads((tmp_path / "out" / "session" / "session.jsonl").read_text().splitlines()[0])
+    assert exported["id"] == sessions[-1] and len(list((tmp_path / "out" / "session" / "images").iterdir())) == 2
+
+
+def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):
+    out = tmp_path / "out"
+    assert main(["edit", str(tmp_path / "missing.png"), "make it brighter", "--out", str(out),
+                     "--store", str(tmp_path / "store")]) == 2
+    assert not out.exists()
+
+
+def test_cli_refuses_up_front_to_replace_an_export_of_a_session_it_does_not_hold(tmp_path):
+    elsewhere = EditSession(store=tmp_path / "other-store")
+    elsewhere.edit(Image.new("RGB", (64, 32), "navy"), "make it brighter")
+    elsewhere.export(tmp_path / "out" / "session")
+    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]
+    assert main(arguments) == 2
+    assert EditSession.list(store=tmp_path / "store") == []  # refused before any turn
+    exported = json.loads((tmp_path / "out" / "session" / "session.jsonl").read_text().splitlines()[0])
+    assert exported["id"] == elsewhere.id
+
+
+def test_cli_refuses_up_front_an_unreadable_earlier_export(tmp_path):
+    (tmp_path / "out" / "session").mkdir(parents=True)
+    (tmp_path / "out" / "session" / "session.jsonl").write_text("garbage, not json")
+    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]
+    assert main(arguments) == 2
+    assert EditSession.list(store=tmp_path / "store") == []
+    assert not (tmp_path / "out" / "turn-01.png").exists()

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from edit_agent import EditSession
-from edit_agent.cli import main as cli_main
 from edit_agent.errors import (
     EditAgentError,
     InvalidArgumentError,
@@ -239,34 +238,6 @@ def test_export_refuses_a_folder_holding_another_session(tmp_path, image, export
         other.export(exported)
 
 
-def test_cli_turns_file_system_problems_into_one_line(tmp_path, capsys):
-    a_file = tmp_path / "afile"
-    a_file.write_text("x")
-    store = str(tmp_path / "store")
-    assert cli_main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file), "--store", store]) == 2
-    assert cli_main(["edit", "sample:astronaut", "make it brighter", "--out", str(a_file / "out"), "--store", store]) == 2
-    assert cli_main(["sessions", "list", "--store", str(a_file)]) == 2
-    errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 3 and all(line.startswith("edit-agent: error:") for line in errors)
-    assert EditSession.list(store=store) == []  # the bad --out stopped the run before any turn
-
-
-def test_cli_run_twice_into_one_folder_replaces_its_own_export(tmp_path):
-    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
-                 "--store", str(tmp_path / "store")]
-    assert cli_main(arguments) == 0 and cli_main(arguments) == 0
-    sessions = EditSession.list(store=tmp_path / "store")
-    exported = json.loads((tmp_path / "out" / "session" / "session.jsonl").read_text().splitlines()[0])
-    assert exported["id"] == sessions[-1] and len(list((tmp_path / "out" / "session" / "images").iterdir())) == 2
-
-
-def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):
-    out = tmp_path / "out"
-    assert cli_main(["edit", str(tmp_path / "missing.png"), "make it brighter", "--out", str(out),
-                     "--store", str(tmp_path / "store")]) == 2
-    assert not out.exists()
-
-
 def test_a_cycle_in_the_stored_turns_is_a_store_error(tmp_path, image):
     session = EditSession(store=tmp_path)
     first = session.edit(image, "make it brighter")
@@ -277,28 +248,6 @@ def test_a_cycle_in_the_stored_turns_is_a_store_error(tmp_path, image):
     database.close()
     with pytest.raises(StoreError, match="do not form a tree"):
         _ = session.history
-
-
-def test_cli_refuses_up_front_to_replace_an_export_of_a_session_it_does_not_hold(tmp_path, image):
-    elsewhere = EditSession(store=tmp_path / "other-store")
-    elsewhere.edit(image, "make it brighter")
-    elsewhere.export(tmp_path / "out" / "session")
-    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
-                 "--store", str(tmp_path / "store")]
-    assert cli_main(arguments) == 2
-    assert EditSession.list(store=tmp_path / "store") == []  # refused before any turn
-    exported = json.loads((tmp_path / "out" / "session" / "session.jsonl").read_text().splitlines()[0])
-    assert exported["id"] == elsewhere.id
-
-
-def test_cli_refuses_up_front_an_unreadable_earlier_export(tmp_path):
-    (tmp_path / "out" / "session").mkdir(parents=True)
-    (tmp_path / "out" / "session" / "session.jsonl").write_text("garbage, not json")
-    arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
-                 "--store", str(tmp_path / "store")]
-    assert cli_main(arguments) == 2
-    assert EditSession.list(store=tmp_path / "store") == []
-    assert not (tmp_path / "out" / "turn-01.png").exists()
 
 
 def test_one_line_condenses_any_error_for_a_message():
