@@ -169,6 +169,8 @@ def collect_groups(
     seconds = {"text": 0.0, "image": 0.0, "reward": 0.0}
     for turn in range(turns):
         playing = [r for r in rollouts if r.first_turn + turn < len(r.session.turns)]
+        if not playing:  # every session is shorter than ``turns``: nothing left to play (and no empty batch)
+            break
         requests = [
             TurnRequest(instruction=r.session.turns[r.first_turn + turn].instruction, history=r.history(),
                         image=r.current_image(), source_image=r.start_image)

@@ -525,3 +525,11 @@ def test_training_with_gold_prefixes_plays_later_turns(tmp_path):
     record = run.train_step()
     assert math.isfinite(record["loss"]) and len(record["reward_per_turn"]) == 1
     assert len({len(request.history) for request in text.requests}) > 1  # groups start at different turns
+
+
+def test_sessions_shorter_than_the_turns_asked_for_play_what_they_have():
+    short = [session.model_copy(update={"turns": session.turns[:1]}) for session in SESSIONS[:2]]
+    policy = FlowImagePolicy(tiny_editor(), steps=3, window=(1, 3))
+    groups = collect_groups(short, text_policy=ChoiceTextPolicy(), image_policy=policy, reward=PixelReward(),
+                            group_size=2, turns=3, temperature=0.7, seed=0, size=48)
+    assert [len(rollout.images) for group in groups for rollout in group.rollouts] == [1, 1, 1, 1]
