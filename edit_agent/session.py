@@ -301,6 +301,18 @@ class EditSession:
             self._store.move_head(self.id, turn_id)
             return self._result_for(turn_id)
 
+    @property
+    def can_undo(self) -> bool:
+        """Whether :meth:`undo` would move the head (it is on a turn, not the source image)."""
+        session = self._record_or_none()
+        return session is not None and session.head is not None
+
+    @property
+    def can_redo(self) -> bool:
+        """Whether :meth:`redo` would move the head (it has a child to go to)."""
+        session = self._record_or_none()
+        return session is not None and self._store.redo_target(self.id, session.head) is not None
+
     # --- reading -------------------------------------------------------------------------------
 
     @property

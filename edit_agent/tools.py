@@ -250,7 +250,7 @@ class _Toolbox:
     def undo_edit(self, session_id: str) -> str:
         with _as_tool_errors():
             session = self._open(session_id)
-            if session.head is None:  # an agent must be able to tell a no-op from an undo
+            if not session.can_undo:  # an agent must be able to tell a no-op from an undo
                 return json.dumps({"session_id": session_id, "undone": False, "head": None,
                                    "note": "Nothing to undo: the session is at its source image."})
             head = session.undo()

@@ -175,6 +175,15 @@ def test_undo_redo_and_history(tmp_path, photo):
     assert len(session.turns) == 2
 
 
+def test_can_undo_and_can_redo_say_whether_the_head_would_move(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    assert not session.can_undo and not session.can_redo  # no turn yet
+    session.edit(photo, "make it brighter")
+    assert session.can_undo and not session.can_redo
+    session.undo()
+    assert not session.can_undo and session.can_redo  # at the source, the turn is ahead
+
+
 def test_edit_after_undo_continues_from_the_undone_head(tmp_path, photo):
     session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=inverting_editor())
     session.edit(photo, "one")

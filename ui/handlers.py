@@ -210,10 +210,10 @@ class ChatApp:
     def redo(self, state: Any) -> tuple[Any, ...]:
         state = self._state(state)
         session = self._open(state) if state["session_id"] is not None else None
-        before = session.head.turn_id if session and session.head else None
-        after = session.redo() if session else None
-        if after is None or after.turn_id == before:
+        if session is None or not session.can_redo:
             gr.Info("Nothing to redo.")
+        else:
+            session.redo()
         return self._reply(state)
 
     @friendly_errors
@@ -269,7 +269,7 @@ class ChatApp:
 
 def _undo_one_turn(session: EditSession | None) -> bool:
     """Move back one turn; with nothing to undo, say so (an undo that silently does nothing looks broken)."""
-    if session is None or session.head is None:
+    if session is None or not session.can_undo:
         gr.Info("Nothing to undo: this is the image the session started from.")
         return False
     session.undo()
