@@ -40,6 +40,19 @@ def test_photos_and_photo_edits_on_a_canvas_go_to_the_rule_reasoner() -> None:
     assert world.requests == []
 
 
+def test_after_a_photo_edit_on_a_canvas_shape_turns_are_explained_not_sent_to_the_policy() -> None:
+    from edit_agent.records import HistoryTurn
+
+    world = ScriptedReasoner(["from the world policy"])
+    after_photo_edit = TurnRequest(
+        instruction="add a small circle", image=CANVAS, source_image=CANVAS,
+        history=(HistoryTurn(turn_id="t1", instruction="make it warmer", reasoning="", intent=""),),
+    )
+    with pytest.raises(UnsupportedInstructionError, match="make it warmer"):
+        AutoReasoner(world=world).reconstruct(after_photo_edit)
+    assert world.requests == []
+
+
 def test_world_lm_reasoner_needs_a_model_folder(tmp_path) -> None:
     with pytest.raises(ModelUnavailableError, match="No world policy"):
         WorldLMReasoner(tmp_path / "missing")

@@ -48,9 +48,15 @@ class AutoReasoner:
         return self._other
 
     def routes_to_world(self, request: TurnRequest) -> bool:
+        """World-language turns on a world canvas whose history is world language too: after a photo
+        edit the pixels no longer read as a scene, and the rule reasoner says which turn did that."""
         from edit_agent.editors.auto import is_world_language
 
-        return is_world_canvas(request.source_image) and is_world_language(request.instruction)
+        return (
+            is_world_canvas(request.source_image)
+            and is_world_language(request.instruction)
+            and all(is_world_language(turn.instruction) for turn in request.history)
+        )
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         return (self.world if self.routes_to_world(request) else self.other).reconstruct(request)
