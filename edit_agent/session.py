@@ -23,13 +23,12 @@ from edit_agent.errors import (
     InvalidImageError,
     InvalidInstructionError,
     OutOfMemoryError,
-    StoreError,
     UnknownTurnError,
 )
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
-from edit_agent.store import Store
+from edit_agent.store import Store, branch_to
 
 MAX_INSTRUCTION_CHARS = 2000
 
@@ -349,14 +348,7 @@ class EditSession:
         return self._store.get_session(self.id)
 
     def _path_to(self, head: str | None) -> list[TurnRecord]:
-        by_id = {turn.id: turn for turn in self._store.turns(self.id)}
-        path: list[TurnRecord] = []
-        while head is not None:
-            if head not in by_id or len(path) > len(by_id):
-                raise StoreError(f"The turns of session {self.id} do not form a tree; the store is damaged.")
-            path.append(by_id[head])
-            head = by_id[head].parent_id
-        return path[::-1]
+        return branch_to({turn.id: turn for turn in self._store.turns(self.id)}, head)
 
     def _history_turns(self, head: str | None) -> tuple[HistoryTurn, ...]:
         return tuple(

@@ -277,6 +277,20 @@ class Store:
             return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+def branch_to(turns: dict[str, TurnRecord], head: str | None) -> list[TurnRecord]:
+    """The turns from the source image to ``head``, oldest first, from a session's turns by id.
+
+    A missing parent or a loop means a damaged store: a :class:`StoreError`, never an endless walk.
+    """
+    path: list[TurnRecord] = []
+    while head is not None:
+        if head not in turns or len(path) > len(turns):
+            raise StoreError("The turns of a session do not form a tree; the store is damaged.")
+        path.append(turns[head])
+        head = turns[head].parent_id
+    return path[::-1]
+
+
 def _check_id(value: object, error: type[Exception], what: str) -> None:
     # Without this, passing e.g. an EditResult gives sqlite3's "Error binding parameter".
     if not isinstance(value, str):

@@ -34,12 +34,13 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     turns = store.turns(session_id)
     path = folder / EXPORT_FILE
     _check_export_target(folder, session.id)
-    missing = [digest for digest in _hashes(session, turns) if not store.image_path(digest).is_file()]
+    digests = _hashes(session, turns)
+    missing = [digest for digest in digests if not store.image_path(digest).is_file()]
     if missing:
         raise StoreError(f"The stored image {store.image_path(missing[0])} is missing; the store is damaged.")
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
-        for digest in _hashes(session, turns):
+        for digest in digests:
             shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
         lines = [_session_line(session)] + [_turn_line(turn) for turn in turns]
         path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
@@ -109,8 +110,7 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
     if not path.is_file():
         raise InvalidExportError(f"{folder} has no {EXPORT_FILE}; it is not a session export.")
     try:
-        text = path.read_text(encoding="utf-8")
-        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if not lines or lines[0].get("kind") != "session":
             raise InvalidExportError(f"{path} must start with a session line.")
         session = SessionRecord(**_without(lines[0], "kind", "source"), source_hash=_digest(lines[0]["source"]))

@@ -78,9 +78,6 @@ def load_config(args: argparse.Namespace):
     return config
 
 
-
-
-
 def run_train_command(args: argparse.Namespace) -> int:
     config = load_config(args)  # before the trainer's imports: a bad config is refused at once
     from rl.trainer import Trainer, check_run_folder

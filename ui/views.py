@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edit_agent.records import TurnRecord
-from edit_agent.store import Store
+from edit_agent.store import Store, branch_to
 from ui import files
 
 EMPTY_CHAT_HINT = "Upload a photo or pick a sample, then say what to change."
@@ -42,7 +42,7 @@ def session_view(session_id: str, store: Store) -> View:
     record = store.get_session(session_id)
     turns = store.turns(session_id)
     by_id = {turn.id: turn for turn in turns}
-    path = _path(by_id, record.head)
+    path = branch_to(by_id, record.head)
 
     def loader(digest: str):
         return lambda: store.load_image(digest)
@@ -67,14 +67,6 @@ def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str
         when = time.strftime("%b %d %H:%M", time.localtime(record.created))  # the server's clock: local for a local app
         entries.append((f"{when} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {_clip(first, 32)}", session_id))
     return entries
-
-
-def _path(by_id: dict[str, TurnRecord], head: str | None) -> list[TurnRecord]:
-    path = []
-    while head is not None:
-        path.append(by_id[head])
-        head = by_id[head].parent_id
-    return path[::-1]
 
 
 def _chat(path: list[TurnRecord], source_hash: str, loader) -> list[dict[str, Any]]:
