@@ -100,7 +100,10 @@ class TrainConfig(BaseModel):
     micro_batch: int = Field(8, ge=1)
     """Turn-samples per forward/backward pass of the update (gradients accumulate over the batch)."""
     updates_per_batch: int = Field(2, ge=1)
-    """Optimiser steps on each batch of rollouts (the ratio leaves 1 after the first, so clipping can act)."""
+    """Passes over each batch of rollouts (the ratio leaves 1 after the first, so clipping can act)."""
+    minibatches: int = Field(1, ge=1)
+    """Optimiser steps per pass: the pass's turn-samples are shuffled and split into this many parts, one step
+    each, as PPO does (1: one step on the whole batch's gradient). More steps per rollout, at the same compute."""
 
     # -- optimisation
     steps: int = Field(200, ge=1)

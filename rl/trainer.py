@@ -3,7 +3,7 @@
 One training step:
 1. roll out ``sessions_per_step`` sessions ``group_size`` times each (:func:`rl.rollout.collect_groups`);
 2. per group and turn: reward ``w . (IF, CC, GA)``, group-normalised advantage, trajectory-filter mask;
-3. ``updates_per_batch`` optimiser steps on the same rollouts, each on
+3. ``updates_per_batch`` passes over the same rollouts, each of ``minibatches`` optimiser steps on
    ``image: masked mean over SDE steps of clipped-ratio loss + beta * KL(policy step || reference step)``
    ``text:  clipped-ratio loss over the IC-CoT tokens`` (:func:`rl.text_policy.text_policy_loss`),
    both with the turn's advantage and mask, so a filtered turn contributes exactly nothing;
@@ -96,6 +96,16 @@ def gradient_carrying(batch: Batch) -> Batch:
     """
     kept = [index for index, value in enumerate(batch.mask.tolist()) if value > 0]
     return batch.select(kept) if kept else batch  # nothing kept: the optimiser still takes its (zero) step
+
+
+def minibatch_indices(size: int, parts: int, shuffle: random.Random) -> list[list[int]]:
+    """``range(size)`` shuffled and cut into ``min(parts, size)`` parts whose sizes differ by at most one."""
+    order = list(range(size))
+    count = max(1, min(parts, size))
+    if count == 1:
+        return [order]  # one full-batch step, in rollout order, as before minibatches existed
+    shuffle.shuffle(order)
+    return [order[part::count] for part in range(count)]
 
 
 def _micro_batch_weights(batch: Batch, size: int) -> tuple[list[float], list[float]]:
@@ -339,8 +349,9 @@ class Trainer:
         # Under several processes every one must run the same number of backward passes, so they keep all.
         update_batch = gradient_carrying(batch) if self.accelerator.num_processes == 1 else batch
         metrics: dict[str, float] = {}
+        shuffle = random.Random(f"minibatches:{self.config.seed}:{self.step}")
         for _ in range(self.config.updates_per_batch):
-            metrics = self.update(update_batch)
+            metrics = self._one_pass(update_batch, shuffle)
         self.step += 1
         record = self._record(batch, metrics, groups, rollout_seconds, time.perf_counter() - started)
         if self.accelerator.is_main_process:
@@ -402,6 +413,20 @@ class Trainer:
 
             return FullyShardedDataParallel.summon_full_params(self.policy, writeback=False)
         return contextlib.nullcontext()
+
+    def _one_pass(self, batch: Batch, shuffle: random.Random) -> dict[str, float]:
+        """``minibatches`` optimiser steps that together see every turn-sample once; the metrics of the pass.
+
+        Every process splits into the same number of parts (its own batch has the same size), so their
+        optimiser steps stay in lockstep.
+        """
+        parts = minibatch_indices(len(batch.images), self.config.minibatches, shuffle)
+        totals: dict[str, float] = {}
+        for indices in parts:
+            share = len(indices) / len(batch.images)
+            for name, value in self.update(batch.select(indices)).items():
+                totals[name] = totals.get(name, 0.0) + share * value
+        return totals
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One optimiser step on the joint loss of ``batch``, accumulated over micro-batches.

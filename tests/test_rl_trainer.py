@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -437,6 +439,28 @@ def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(tmp_path):
     # gradients, not parameters: Adam turns rounding-level differences of near-zero gradients into lr-sized steps
     for a, b in zip(*(run.trainable_parameters() for run in runs)):
         assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+
+
+def test_minibatch_indices_cover_every_turn_sample_once_in_near_equal_parts():
+    from rl.trainer import minibatch_indices
+
+    parts = minibatch_indices(10, 4, random.Random(0))
+    assert sorted(i for part in parts for i in part) == list(range(10))
+    assert sorted(len(part) for part in parts) == [2, 2, 3, 3]
+    assert len(minibatch_indices(3, 8, random.Random(0))) == 3  # never an empty optimiser step
+    assert minibatch_indices(5, 1, random.Random(0)) == [[0, 1, 2, 3, 4]]  # one step keeps rollout order
+
+
+def test_minibatches_take_one_optimiser_step_each_per_pass(tmp_path):
+    counts = {}
+    for minibatches in (1, 3):
+        run = trainer(small_config(tmp_path / str(minibatches), turns=3, updates_per_batch=2, minibatches=minibatches,
+                                   steps=1))
+        with mock.patch.object(run.optimizer, "step", wraps=run.optimizer.step) as optimiser_step:
+            record = run.train_step()
+        assert math.isfinite(record["loss"])
+        counts[minibatches] = optimiser_step.call_count
+    assert counts == {1: 2, 3: 6}
 
 
 def test_skipping_filtered_turns_in_the_update_leaves_the_gradient_unchanged(tmp_path):
