@@ -8,7 +8,7 @@ from PIL import Image
 from edit_agent.errors import ModelUnavailableError, UnsupportedInstructionError
 from edit_agent.reasoners.auto import AutoReasoner
 from edit_agent.reasoners.world_lm import WorldLMReasoner
-from edit_agent.records import TurnRequest
+from edit_agent.records import HistoryTurn, TurnRequest
 from edit_agent.testing import ScriptedReasoner
 from edit_agent.world import Scene, SceneObject, render
 
@@ -41,8 +41,6 @@ def test_photos_and_photo_edits_on_a_canvas_go_to_the_rule_reasoner() -> None:
 
 
 def test_after_a_photo_edit_on_a_canvas_shape_turns_are_explained_not_sent_to_the_policy() -> None:
-    from edit_agent.records import HistoryTurn
-
     world = ScriptedReasoner(["from the world policy"])
     after_photo_edit = TurnRequest(
         instruction="add a small circle", image=CANVAS, source_image=CANVAS,
@@ -75,3 +73,23 @@ def test_the_shipped_world_policy_loads_offline_and_writes_a_world_intent() -> N
     thought = AutoReasoner(world=reasoner).reconstruct(request("make the circle blue", CANVAS))
     assert not thought.fallback and is_world_language(thought.intent.text)
     assert "circle" in thought.intent.text and "blue" in thought.intent.text
+
+
+@pytest.mark.parametrize("turn, refusal", [
+    (request("move it to the top left", PHOTO), "MICE-World canvases only"),
+    (request("make it warmer", CANVAS), "'make it warmer' is not one"),
+    (TurnRequest(instruction="add a small circle", image=CANVAS, source_image=CANVAS,
+                 history=(HistoryTurn(turn_id="t1", instruction="make it warmer", reasoning="", intent=""),)),
+     "earlier turn \\('make it warmer'\\)"),
+])
+def test_world_lm_chosen_by_name_refuses_turns_it_was_not_trained_on(turn, refusal) -> None:
+    from edit_agent.backends import make_reasoner
+
+    reasoner = make_reasoner("world-lm")
+    prompts: list = []
+    reasoner.generate = lambda messages: prompts.append(messages) or "x"
+    with pytest.raises(UnsupportedInstructionError, match=refusal):
+        reasoner.reconstruct(turn)
+    assert prompts == []  # refused before the model is asked to guess
+    reasoner.reconstruct(request("make the circle blue", CANVAS))
+    assert len(prompts) == 1

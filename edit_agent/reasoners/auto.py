@@ -17,8 +17,8 @@ an install without its weights uses the rule reasoner for world turns too.
 from __future__ import annotations
 
 from edit_agent.protocols import Reasoner
+from edit_agent.reasoners.world_turns import world_turn_refusal
 from edit_agent.records import Thought, TurnRequest
-from edit_agent.world.canvas import is_world_canvas
 
 
 class AutoReasoner:
@@ -50,13 +50,7 @@ class AutoReasoner:
     def routes_to_world(self, request: TurnRequest) -> bool:
         """World-language turns on a world canvas whose history is world language too: after a photo
         edit the pixels no longer read as a scene, and the rule reasoner says which turn did that."""
-        from edit_agent.editors.auto import is_world_language
-
-        return (
-            is_world_canvas(request.source_image)
-            and is_world_language(request.instruction)
-            and all(is_world_language(turn.instruction) for turn in request.history)
-        )
+        return world_turn_refusal(request) is None
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         return (self.world if self.routes_to_world(request) else self.other).reconstruct(request)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edit_agent.errors import ModelUnavailableError
+from edit_agent.errors import ModelUnavailableError, UnsupportedInstructionError
 from edit_agent.reasoners.llm import LLMReasoner
+from edit_agent.reasoners.world_turns import world_turn_refusal
+from edit_agent.records import Thought, TurnRequest
 
 WORLD_POLICY = Path(__file__).resolve().parent.parent / "weights" / "world_policy"
 
@@ -36,3 +38,10 @@ class WorldLMReasoner(LLMReasoner):
         if not (folder / "config.json").is_file():
             raise ModelUnavailableError(f"No world policy at {folder} (a transformers folder with config.json).")
         super().__init__(str(folder), max_new_tokens=max_new_tokens, **options)
+
+    def reconstruct(self, request: TurnRequest) -> Thought:
+        """The world policy's thought; a turn outside what it was trained on is refused, not guessed at."""
+        refusal = world_turn_refusal(request)
+        if refusal is not None:
+            raise UnsupportedInstructionError(refusal)
+        return super().reconstruct(request)
