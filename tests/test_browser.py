@@ -279,6 +279,25 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     expect(box).to_have_value("")
 
 
+def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "big.png"
+    Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
+    page.locator("#new-session").click()
+    send(page, ", ".join(["blur it"] * 12), photo)
+    box = page.locator("#message textarea")
+    expect(box).to_be_disabled()
+    page.locator("#samples .thumbnail-item").first.click()  # picked mid-turn, to start the next session from
+    wait_for_status(page, "1 edit")
+    expect(box).to_be_enabled()
+    expect(box).to_have_value("")
+    page.wait_for_function("() => document.querySelectorAll('#message img').length === 1")  # the sample, not the photo
+    shoot(page, "9-sample-picked-mid-turn")
+    send(page, "add a small circle")
+    wait_for_timeline(page, 2, "#1: add a small circle")  # a new session from the world sample
+
+
 def test_the_newest_turn_and_the_current_thumbnail_stay_in_view(page, tmp_path: Path):
     photo = tmp_path / "photo.png"
     Image.new("RGB", (96, 64), (90, 160, 60)).save(photo)

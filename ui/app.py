@@ -116,12 +116,14 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
             api_name="settings", **internal,
         )
         # The box is locked while a turn runs, so nothing typed meanwhile is lost; it unlocks
-        # whether the turn worked or not (a refused message stays in the box to be fixed).
-        turn = message.submit(_lock_box, None, [message], queue=False, api_visibility="private").then(
-            app.edit, [message, state, reasoner, editor], [message, *view], api_name="edit",
+        # whether the turn worked or not (a refused message stays in the box to be fixed). A turn
+        # that worked empties it, unless a sample was picked meanwhile: that pick stays.
+        sent = gr.State(None)
+        turn = message.submit(_lock_box, [message], [message, sent], queue=False, api_visibility="private").then(
+            app.edit, [message, state, reasoner, editor], view, api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
         )
-        _follow(turn.success(_unlock_box, None, [message], queue=False, api_visibility="private"))
+        _follow(turn.success(_finish_box, [message, sent], [message], queue=False, api_visibility="private"))
         turn.failure(_unlock_box, None, [message], queue=False, api_visibility="private")
         _follow(undo.click(app.undo, [state], view, api_name="undo", **internal))
         _follow(redo.click(app.redo, [state], view, api_name="redo", **internal))
@@ -223,8 +225,24 @@ def _show_export() -> Any:
     return gr.File(visible=True)
 
 
-def _lock_box() -> Any:
-    return gr.MultimodalTextbox(interactive=False)
+def _lock_box(message: Any) -> tuple[Any, Any]:
+    """Lock the box for the turn and remember what it sent."""
+    return gr.MultimodalTextbox(interactive=False), _box_contents(message)
+
+
+def _finish_box(message: Any, sent: Any) -> Any:
+    """After a turn that worked: empty the box if it still holds what was sent, and unlock it."""
+    if _box_contents(message) == sent:
+        return gr.MultimodalTextbox(value=None, interactive=True)
+    return gr.MultimodalTextbox(interactive=True)
+
+
+def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
+    """The box's text and file paths: enough to tell the message sent from a sample picked since."""
+    if not isinstance(message, dict):
+        return str(message or ""), ()
+    files = tuple(str(f if isinstance(f, str) else (f or {}).get("path")) for f in message.get("files") or [])
+    return str(message.get("text") or ""), files
 
 
 def _unlock_box() -> Any:

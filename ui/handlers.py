@@ -187,7 +187,7 @@ class ChatApp:
         else:
             self._continue(self._open(state, for_edit=True), text)
         progress(1.0, desc="Done")
-        return (None, *self._reply(state))
+        return self._reply(state)
 
     @staticmethod
     def _continue(session: EditSession, text: str) -> None:
