@@ -98,6 +98,11 @@ def gradient_carrying(batch: Batch) -> Batch:
     return batch.select(kept) if kept else batch  # nothing kept: the optimiser still takes its (zero) step
 
 
+def step_rng(seed: int, step: int, process_index: int) -> random.Random:
+    """The generator that draws a step's sessions on one process (``step`` counts from 0)."""
+    return random.Random(f"{seed}:{step}:{process_index}")
+
+
 def minibatch_indices(size: int, parts: int, shuffle: random.Random) -> list[list[int]]:
     """``range(size)`` shuffled and cut into ``min(parts, size)`` parts whose sizes differ by at most one."""
     order = list(range(size))
@@ -368,7 +373,7 @@ class Trainer:
         shortfall, so every process trains on the same number of groups.
         """
         config = self.config
-        rng = random.Random(f"{config.seed}:{self.step}:{self.accelerator.process_index}")
+        rng = step_rng(config.seed, self.step, self.accelerator.process_index)
         wanted = config.sessions_per_step
         rounds = config.max_rollout_rounds if config.informative_groups else 1
         informative: list[Group] = []
