@@ -150,11 +150,37 @@ class JointPolicy(nn.Module):
             for parameter in text.trainable_parameters():
                 parameter.requires_grad_(False)
 
-    def forward(self, images: Sequence[ImageSample], texts: Sequence[TextSample]
-                ) -> tuple[StepLogProbs | None, list[torch.Tensor] | None]:
+    def forward(self, images: Sequence[ImageSample], texts: Sequence[TextSample],
+                text_rows: Sequence[int] | None = None) -> tuple[StepLogProbs | None, list[torch.Tensor] | None]:
+        """``text_rows``: the texts whose log-probs are recomputed (None: all); see :meth:`_text_log_probs`."""
         image_out = self.image(images) if self.train_image else None
-        text_out = self.text_policy.log_probs(texts) if self.train_text else None
+        text_out = self._text_log_probs(texts, text_rows) if self.train_text else None
         return image_out, text_out
+
+    def _text_log_probs(self, texts: Sequence[TextSample], rows: Sequence[int] | None) -> list[torch.Tensor]:
+        """New log-probs for the texts at ``rows``; every other text stands in with its old log-probs.
+
+        A text with no advantage (its group tied) or masked out by the filter has a zero loss and a zero
+        gradient whatever its log-probs are; with its old ones its ratio is 1, so it is not counted as
+        clipped either. Its tokens still count in the loss's token mean, so the gradient is exactly that of
+        the full batch, while the forward and backward passes are paid only for the rows that carry it.
+        """
+        if rows is None:
+            return self.text_policy.log_probs(texts)
+        computed = dict(zip(rows, self.text_policy.log_probs([texts[row] for row in rows])))
+        device = next(iter(computed.values())).device
+        return [computed[row] if row in computed else texts[row].old_log_probs.to(device) for row in range(len(texts))]
+
+
+def text_gradient_rows(batch: Batch) -> list[int]:
+    """The turn-samples whose text loss has a gradient: a non-zero advantage and not filtered out.
+
+    Never empty: with no such row the first is kept, so that every text parameter stays in the graph
+    (DDP expects a gradient for each) and receives its zero.
+    """
+    rows = [row for row, (advantage, mask) in enumerate(zip(batch.advantages.tolist(), batch.mask.tolist()))
+            if advantage != 0 and mask > 0]
+    return rows or [0]
 
 
 def _image_trainable(image: FlowImagePolicy) -> list[nn.Parameter]:
@@ -451,7 +477,7 @@ class Trainer:
             part = batch.select(range(first, min(first + config.micro_batch, len(batch.images))))
             sync = number == len(chunks) - 1
             with contextlib.nullcontext() if sync else self.accelerator.no_sync(self.policy):
-                image_out, text_out = self.policy(part.images, part.texts)
+                image_out, text_out = self.policy(part.images, part.texts, text_gradient_rows(part))
                 loss = torch.zeros((), device=self.accelerator.device)
                 if image_out is not None:
                     value, extra = image_loss(image_out, part, config)

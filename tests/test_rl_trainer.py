@@ -485,6 +485,48 @@ def test_skipping_filtered_turns_in_the_update_leaves_the_gradient_unchanged(tmp
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+class ScriptedReward:
+    """IF scripted per rollout, in the order the rollouts are scored; CC and GA always 1."""
+
+    def __init__(self, if_rows: list[list[float]]) -> None:
+        self.rows = itertools.cycle(if_rows)
+
+    def score(self, rollout: RolloutTurns) -> list[TurnScores]:
+        return [TurnScores(if_=value, cc=1.0, ga=1.0) for value in next(self.rows)[:len(rollout.outputs)]]
+
+
+@pytest.mark.parametrize("mode", ["text", "joint"])
+def test_texts_without_gradient_skip_the_forward_and_leave_the_gradient_unchanged(tmp_path, mode):
+    from rl import trainer as trainer_module
+    from rl.text_policy import LLMTextPolicy
+    from tests import model_fixtures
+
+    model, tokenizer = model_fixtures.tiny_chat_lm()
+    text = LLMTextPolicy(model, tokenizer=tokenizer, max_new_tokens=6, finetune="full")
+    config = small_config(tmp_path, mode=mode, turns=2, sessions_per_step=2, micro_batch=3, updates_per_batch=1)
+    # group 1 ties at both turns; group 2's first rollout fails turn 1, so its turn 2 is filtered out
+    run = trainer(config, text=text, reward=ScriptedReward([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.5]]))
+    batch = make_batch(run.rollouts(), config)
+    assert trainer_module.text_gradient_rows(batch) == [4, 6, 7]
+    assert trainer_module.text_gradient_rows(batch.select([0, 1])) == [0]  # never empty
+
+    def gradients(everything: bool) -> tuple[list[torch.Tensor], list[int]]:
+        run.optimizer.zero_grad(set_to_none=True)
+        rows = (lambda part: list(range(len(part.texts)))) if everything else trainer_module.text_gradient_rows
+        with mock.patch.object(trainer_module, "text_gradient_rows", rows), \
+                mock.patch.object(run.optimizer, "step"), \
+                mock.patch.object(text, "log_probs", wraps=text.log_probs) as log_probs:
+            run.update(batch)
+        return [p.grad.clone() for p in run.trainable_parameters()], [len(c.args[0]) for c in log_probs.call_args_list]
+
+    (full, full_rows), (skipped, skipped_rows) = gradients(True), gradients(False)
+    # micro-batches of 3: rows 0-2 carry nothing (row 0 keeps the graph), then rows 4 and 6-7
+    assert full_rows == [3, 3, 2] and skipped_rows == [1, 1, 2]
+    assert any(g.abs().sum() > 0 for g in skipped)
+    for a, b in zip(full, skipped):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 class RecordingTextPolicy(ChoiceTextPolicy):
     """ChoiceTextPolicy that keeps every request it is asked to answer."""
 
