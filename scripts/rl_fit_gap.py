@@ -1,6 +1,7 @@
 """Does an RL run improve the sessions it trained on more than sessions it never saw? The generalisation gap.
 
     python scripts/rl_fit_gap.py --run rl/runs/t1-mb8-s0 --steps 5 10 --out gap.jsonl
+    python scripts/rl_fit_gap.py --run rl/runs/t1-1024x8-s0 --steps 3 --sessions 1280 --out gap.jsonl
 
 For a run with ``turns: 1`` (one first turn per session, not ``informative_groups``), the sessions its first
 ``max(--steps)`` steps trained on are drawn again from the run's pool exactly as the trainer drew them, and as
@@ -32,6 +33,8 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="an edit-agent train run folder")
     parser.add_argument("--steps", type=int, nargs="+", required=True, help="saved steps to score")
     parser.add_argument("--out", type=Path, required=True, help="JSONL file, one line per policy")
+    parser.add_argument("--sessions", type=int, default=None,
+                        help="score only the first N of each set (both are in random order); default: all")
     args = parser.parse_args()
     config = TrainConfig.from_yaml(args.run / "config.yaml").model_copy(update={"resume": False, "progress": False})
     if config.turns != 1 or config.informative_groups or config.gold_prefix_turns:
@@ -45,6 +48,7 @@ def main() -> None:
     trained = [pool[index] for index in drawn]
     seen = set(drawn)
     unseen = [session for index, session in enumerate(pool) if index not in seen][:len(trained)]
+    trained, unseen = trained[:args.sessions], unseen[:args.sessions]  # draws and pool order are random already
     trainer.accelerator.unwrap_model(trainer.policy).eval()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as stream:
