@@ -87,6 +87,13 @@ def captions(page) -> list[str]:
     return page.locator("#timeline .caption-label").all_inner_texts()
 
 
+def clipped_captions(page) -> list[str]:
+    """Timeline captions whose text overflows their label (cut off by an ellipsis or the line clamp)."""
+    return page.evaluate("""() => [...document.querySelectorAll('#timeline .caption-label')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+        .map(e => e.innerText)""")
+
+
 def wait_for_timeline(page, count: int, last: str) -> None:
     page.wait_for_function(
         """([count, last]) => {
@@ -139,6 +146,7 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
     wait_for_timeline(page, 3, "#2: rotate it 90 degrees")
     wait_for_status(page, "at edit #2")
     page.get_by_text("Reasoning").last.wait_for()
+    assert clipped_captions(page) == []  # a short instruction reads whole under its thumbnail
     shoot(page, "1-two-edits")
 
     page.locator("#undo").click()

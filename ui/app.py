@@ -26,8 +26,14 @@ from ui.samples import samples
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
 #timeline .caption-label, #samples .caption-label { font-size: 0.72rem; max-width: 92%; }
+/* A turn's caption is its instruction: up to two lines across the thumbnail, not one clipped to a word. */
+#timeline .caption-label {
+  left: var(--block-label-margin); white-space: normal; line-height: 1.25;
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2;
+  overflow: clip; overflow-clip-margin: content-box;  /* no sliver of a third line in the padding */
+}
 /* Columns that fit the width: fixed column counts overflow on phones and clip the timeline. */
-#timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
+#timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(100px, 1fr)) !important; }
 #samples .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
 #status { min-height: 2.2em; }
 /* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
