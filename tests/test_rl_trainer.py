@@ -485,14 +485,11 @@ def test_skipping_filtered_turns_in_the_update_leaves_the_gradient_unchanged(tmp
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
-class ScriptedReward:
-    """IF scripted per rollout, in the order the rollouts are scored; CC and GA always 1."""
-
-    def __init__(self, if_rows: list[list[float]]) -> None:
-        self.rows = itertools.cycle(if_rows)
+class ScriptedReward(ScriptedIFReward):
+    """ScriptedIFReward with CC and GA always 1, so rollouts with the same IF tie."""
 
     def score(self, rollout: RolloutTurns) -> list[TurnScores]:
-        return [TurnScores(if_=value, cc=1.0, ga=1.0) for value in next(self.rows)[:len(rollout.outputs)]]
+        return [TurnScores(if_=s.if_, cc=1.0, ga=1.0) for s in super().score(rollout)]
 
 
 @pytest.mark.parametrize("mode", ["text", "joint"])

@@ -240,7 +240,7 @@ def _finish_box(message: Any, sent: Any) -> Any:
     """After a turn that worked: empty the box if it still holds what was sent, and unlock it."""
     if _box_contents(message) == sent:
         return gr.MultimodalTextbox(value=None, interactive=True)
-    return gr.MultimodalTextbox(interactive=True)
+    return _unlock_box()
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
