@@ -34,6 +34,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import PIL.Image
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -237,9 +238,7 @@ class _Toolbox:
             else:
                 image = None
                 session = self._open(args.session_id)
-                if args.image_id is not None:
-                    session.checkout(args.image_id)
-            result = session.edit(image, args.instruction, seed=args.seed)
+            result = _edit_from(session, args.image_id, image, args.instruction, seed=args.seed)
             if args.session_id is None:
                 self.owners.claim(session.id, self.owner)  # after the turn: a refused one leaves no row
         reply = _describe(result)
@@ -290,6 +289,21 @@ def _decode_base64(text: str) -> bytes:
     except (binascii.Error, ValueError):
         raise ToolException("image_base64 is not valid base64.") from None
 
+
+
+def _edit_from(session: EditSession, image_id: str | None, image: PIL.Image.Image | None, instruction: str,
+               *, seed: int | None) -> EditResult:
+    """One turn on ``image_id`` (default: the head). A refused or failed turn leaves the head where it was:
+    the checkout that branches from ``image_id`` is undone, so the agent's next edit continues as before."""
+    if image_id is None:
+        return session.edit(image, instruction, seed=seed)
+    previous = session.head
+    session.checkout(image_id)
+    try:
+        return session.edit(image, instruction, seed=seed)
+    except BaseException:
+        session.checkout(previous.turn_id if previous is not None else None)
+        raise
 
 def _describe(result: EditResult) -> dict[str, Any]:
     return {

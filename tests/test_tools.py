@@ -86,6 +86,21 @@ def test_continue_branch_and_history(tools):
     assert history["head"] == branch["turn_id"] and history["turns"][2]["is_head"]
 
 
+
+def test_a_refused_edit_on_an_earlier_image_leaves_the_head_where_it_was(tools):
+    first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    sid = first["session_id"]
+    second = json.loads(tools["edit_image"].invoke({"instruction": "make it brighter", "session_id": sid}))
+    refused = tools["edit_image"].invoke({"instruction": "make the car red", "session_id": sid,
+                                          "image_id": first["image_id"]})
+    assert "generative editor" in refused
+    history = json.loads(tools["session_history"].invoke({"session_id": sid}))
+    assert history["head"] == second["turn_id"] and len(history["turns"]) == 2
+    tools["edit_image"].invoke({"instruction": "flip it", "session_id": sid})
+    history = json.loads(tools["session_history"].invoke({"session_id": sid}))
+    assert history["turns"][-1]["parent_id"] == second["turn_id"]  # the next edit continues from the head
+
 def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
     sid = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
                                                  "image_base64": b64(Image.new("RGB", (16, 16)))}))["session_id"]
