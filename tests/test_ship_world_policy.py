@@ -116,3 +116,11 @@ def test_a_step_without_a_checkpoint_is_refused_and_nothing_is_written(tmp_path,
     with pytest.raises(SystemExit, match="no checkpoint at step 7"):
         ship_world_policy.main()
     assert not out.exists()
+
+
+def test_the_ready_one_turn_config_is_the_recipe_of_the_shipped_policy() -> None:
+    """`edit-agent train --config rl/configs/world-lm-one-turn.yaml` reruns what ships: same start, seed and steps."""
+    shipped = json.loads((ship_world_policy.WORLD_POLICY / "policy.json").read_text())
+    config = TrainConfig.from_yaml("rl/configs/world-lm-one-turn.yaml")
+    assert (config.text_model, config.seed, config.steps) == (shipped["base"], shipped["seed"], shipped["steps"])
+    assert config.steps % config.save_every == 0  # the shipped step is saved as a checkpoint, ready to ship
