@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+import numpy
 from PIL import Image, ImageEnhance, ImageFilter
 from pydantic import BaseModel, ConfigDict
 
@@ -54,7 +55,9 @@ class Operation(BaseModel):
 # --- parsing ---------------------------------------------------------------------------------
 
 _PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)"
-_CLAUSE_SPLIT = re.compile(r"\s*(?:[,;.!]+|\band\b|\bthen\b)\s*")
+# A full stop ends a clause, except between two digits: "brighter by 12.5%" is one clause.
+_CLAUSE_SPLIT = re.compile(r"\s*(?:(?:[,;!]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\b)\s*")
+_NEGATIVE_PERCENT = re.compile(r"[-\u2212]\s*" + _PERCENT, re.IGNORECASE)
 # Words that carry no meaning of their own in a photo instruction; anything else left over
 # after the operations are found means the clause asks for more than exact operations can do.
 _FILLER = set(
@@ -121,6 +124,11 @@ def parse_operations(instruction: str) -> list[Operation]:
     operations: list[Operation] = []
     for clause in _CLAUSE_SPLIT.split(_protect_and(text)):
         clause = clause.replace("\0", "and").strip()
+        if _NEGATIVE_PERCENT.search(clause):
+            # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
+            raise InvalidInstructionError(
+                f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
+            )
         if clause:
             operations.extend(_parse_clause(clause, instruction))
     if not operations:
@@ -171,6 +179,8 @@ def _percent_in(clause: str) -> float:
 def _signed(kind: OperationKind, sign: int):
     def handler(match: re.Match[str], clause: str) -> Operation:
         amount = _percent_in(clause)
+        if amount == 0:
+            raise InvalidInstructionError(f"A change of 0% changes nothing ({clause!r}).")
         if sign < 0 and amount > 100:
             raise InvalidInstructionError(f"Cannot reduce {kind} by more than 100% ({clause!r}).")
         return Operation(kind=kind, value=sign * amount)
@@ -250,8 +260,13 @@ def describe_operations(operations: list[Operation]) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+def _number(value: float) -> str:
+    """``value`` in plain digits, exactly as it parses back (``:g`` would write 1e+06, which the parser cannot read)."""
+    return numpy.format_float_positional(value, trim="-")
+
+
 def _describe(op: Operation) -> str:
-    amount = f"{abs(op.value or 0):g}%"
+    amount = f"{_number(abs(op.value or 0))}%"
     match op.kind:
         case "rotate":
             if op.value == 180:
@@ -262,7 +277,7 @@ def _describe(op: Operation) -> str:
         case "crop":
             return "crop to a centred square" if op.target == "square" else f"crop to the {op.target} half"
         case "resize":
-            return f"resize to {op.size[0]}x{op.size[1]}" if op.size else f"resize to {op.value:g}%"
+            return f"resize to {op.size[0]}x{op.size[1]}" if op.size else f"resize to {_number(op.value)}%"
         case "brightness" | "contrast" | "saturation":
             verb = "increase" if (op.value or 0) > 0 else "decrease"
             return f"{verb} the {op.kind} by {amount}"
@@ -271,7 +286,7 @@ def _describe(op: Operation) -> str:
         case "grayscale":
             return "convert the image to grayscale"
         case "blur":
-            return f"blur the image with radius {op.value:g}"
+            return f"blur the image with radius {_number(op.value)}"
         case "sharpen":
             return "sharpen the image"
     raise AssertionError(op.kind)

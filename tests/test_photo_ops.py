@@ -105,11 +105,28 @@ def test_unmappable_instructions_say_a_generative_editor_is_needed(instruction):
         parse_operations(instruction)
 
 
-@pytest.mark.parametrize("instruction", ["resize to 0x10", "resize to 9000x10", "darken by 150%"])
+@pytest.mark.parametrize("instruction", ["resize to 0x10", "resize to 9000x10", "darken by 150%", "brighter by 0%"])
 def test_impossible_values_are_clear_errors(instruction):
     with pytest.raises(InvalidInstructionError):
         parse_operations(instruction)
 
+
+
+@pytest.mark.parametrize(
+    ("instruction", "expected"),
+    [("make it brighter by 12.5%", Operation(kind="brightness", value=12.5)),
+     ("resize to 50.5%", Operation(kind="resize", value=50.5)),
+     ("blur it with radius 1.5", Operation(kind="blur", value=1.5)),
+     ("make it warmer by 0.5 percent.", Operation(kind="warmth", value=0.5))],
+)
+def test_a_decimal_point_is_part_of_the_number_not_the_end_of_a_clause(instruction, expected):
+    assert parse_operations(instruction) == [expected]
+
+
+@pytest.mark.parametrize("instruction", ["make it brighter by -50%", "make it warmer by \u221230 percent"])
+def test_a_minus_sign_on_an_amount_is_refused_not_dropped(instruction):
+    with pytest.raises(InvalidInstructionError, match="without a minus sign"):
+        parse_operations(instruction)
 
 @pytest.mark.parametrize(
     "ops",
@@ -120,6 +137,7 @@ def test_impossible_values_are_clear_errors(instruction):
         [Operation(kind="resize", value=25.0), Operation(kind="brightness", value=-30.0)],
         [Operation(kind="contrast", value=15.0), Operation(kind="saturation", value=-20.0)],
         [Operation(kind="warmth", value=20.0), Operation(kind="blur", value=3.0), Operation(kind="sharpen")],
+        [Operation(kind="brightness", value=1_000_000.0), Operation(kind="warmth", value=-0.125)],
     ],
 )
 def test_canonical_text_parses_back_to_the_same_operations(ops):
