@@ -174,6 +174,18 @@ def test_auto_editor_routes_by_image():
     assert AutoEditor().edit(photo, Intent(text="Rotate the image 90 degrees clockwise.")).size == (48, 64)
 
 
+
+def test_a_photo_edit_through_the_auto_editor_never_builds_the_world_editor(tmp_path):
+    from edit_agent.editors.exact import ExactEditor
+    from edit_agent.editors.world import WorldEditor
+    from edit_agent.session import EditSession
+
+    session = EditSession(store=tmp_path)
+    result = session.edit(Image.linear_gradient("L").convert("RGB").resize((64, 48)), "rotate it 90 degrees")
+    assert result.image.size == (48, 64)
+    assert session.editor._world is None  # loading it costs torch and its weights: seconds, for nothing
+    assert session.turn_records()[-1].editor.extra == {"world": WorldEditor.name, "photo": ExactEditor.name}
+
 def test_registry_names_and_default():
     assert {"rules", "passthrough"} <= set(REASONERS) and {"program", "identity", "auto"} <= set(EDITORS)
     assert DEFAULT_EDITOR == "auto"

@@ -20,6 +20,11 @@ from edit_agent.records import EditorInfo, Intent
 from edit_agent.world.canvas import is_world_canvas
 from edit_agent.world.language import WorldLanguageError, parse_program
 
+DEFAULT_WORLD_EDITOR = "world"
+"""``WorldEditor.name``, the editor built for world canvases unless one is given."""
+DEFAULT_PHOTO_EDITOR = "exact"
+"""``ExactEditor.name``, the editor built for everything else unless one is given."""
+
 
 def is_world_language(text: str) -> bool:
     """True when ``text`` parses as MICE-World instructions (what the world editor was trained on)."""
@@ -63,4 +68,7 @@ class AutoEditor:
         return self.photo.edit(image, intent, seed=seed)
 
     def info(self) -> EditorInfo:
-        return EditorInfo(backend=self.name, extra={"world": self.world.name, "photo": self.photo.name})
+        # Names only: building the world editor loads torch and its weights, which a photo edit never needs.
+        world = self._world.name if self._world is not None else DEFAULT_WORLD_EDITOR
+        photo = self._photo.name if self._photo is not None else DEFAULT_PHOTO_EDITOR
+        return EditorInfo(backend=self.name, extra={"world": world, "photo": photo})
