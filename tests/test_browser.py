@@ -6,6 +6,7 @@ history. Screenshots go to build/screenshots/ for a person to look at.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -281,10 +282,18 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     page.locator("#new-session").click()
     send(page, ", ".join(["blur it"] * 12), photo)  # a few seconds of work on a CPU
     box = page.locator("#message textarea")
+    history_buttons = [page.locator(f"#{name}") for name in ("undo", "redo", "new-session")]
     expect(box).to_be_disabled()  # so nothing typed meanwhile is dropped
+    # ... and the head cannot move under the turn: the page would then show another current image
+    for button in history_buttons:
+        expect(button).to_be_disabled()
+    expect(page.locator("#timeline")).to_have_class(re.compile(r"\bbusy\b"))
     wait_for_status(page, "1 edit")
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
+    for button in history_buttons:
+        expect(button).to_be_enabled()
+    expect(page.locator("#timeline")).not_to_have_class(re.compile(r"\bbusy\b"))
 
 
 def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path):

@@ -36,6 +36,8 @@ CSS = """
 #timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(100px, 1fr)) !important; }
 #samples .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
 #status { min-height: 2.2em; }
+/* While a turn runs the timeline waits with the other history controls (see _history_controls). */
+#timeline.busy .thumbnail-item { pointer-events: none; opacity: 0.6; }
 /* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
    downloads the full edit), and Share works only on Hugging Face Spaces. */
 #chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
@@ -124,13 +126,20 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # The box is locked while a turn runs, so nothing typed meanwhile is lost; it unlocks
         # whether the turn worked or not (a refused message stays in the box to be fixed). A turn
         # that worked empties it, unless a sample was picked meanwhile: that pick stays.
+        # The controls that move the head or switch the session wait too: a move made meanwhile
+        # would be drawn over by the turn's own view when it lands, and the page would show a
+        # different current image than the one the next turn continues from.
         sent = gr.State(None)
-        turn = message.submit(_lock_box, [message], [message, sent], queue=False, api_visibility="private").then(
+        history_controls = [undo, redo, new, sessions, timeline]
+        turn = message.submit(
+            _lock_box, [message], [message, sent, *history_controls], queue=False, api_visibility="private"
+        ).then(
             app.edit, [message, state, reasoner, editor], view, api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
         )
-        _follow(turn.success(_finish_box, [message, sent], [message], queue=False, api_visibility="private"))
-        turn.failure(_unlock_box, None, [message], queue=False, api_visibility="private")
+        _follow(turn.success(_finish_box, [message, sent], [message, *history_controls], queue=False,
+                             api_visibility="private"))
+        turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private")
         _follow(undo.click(app.undo, [state], view, api_name="undo", **internal))
         _follow(redo.click(app.redo, [state], view, api_name="redo", **internal))
         new.click(app.new_session, [state], view, api_name="new_session", **internal)
@@ -231,16 +240,22 @@ def _show_export() -> Any:
     return gr.File(visible=True)
 
 
-def _lock_box(message: Any) -> tuple[Any, Any]:
-    """Lock the box for the turn and remember what it sent."""
-    return gr.MultimodalTextbox(interactive=False), _box_contents(message)
+def _lock_box(message: Any) -> tuple[Any, ...]:
+    """Lock the box and the history controls for the turn, and remember what the box sent."""
+    return gr.MultimodalTextbox(interactive=False), _box_contents(message), *_history_controls(locked=True)
 
 
-def _finish_box(message: Any, sent: Any) -> Any:
-    """After a turn that worked: empty the box if it still holds what was sent, and unlock it."""
+def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
+    """After a turn that worked: empty the box if it still holds what was sent, and unlock everything."""
     if _box_contents(message) == sent:
-        return gr.MultimodalTextbox(value=None, interactive=True)
+        return gr.MultimodalTextbox(value=None, interactive=True), *_history_controls(locked=False)
     return _unlock_box()
+
+
+def _history_controls(*, locked: bool) -> tuple[Any, ...]:
+    """Undo, redo, new session, reopen a session, and the timeline (whose clicks the ``busy`` class stops)."""
+    buttons = tuple(gr.Button(interactive=not locked) for _ in range(3))
+    return *buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=["busy"] if locked else [])
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
@@ -251,8 +266,8 @@ def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
     return str(message.get("text") or ""), files
 
 
-def _unlock_box() -> Any:
-    return gr.MultimodalTextbox(interactive=True)
+def _unlock_box() -> tuple[Any, ...]:
+    return gr.MultimodalTextbox(interactive=True), *_history_controls(locked=False)
 
 
 def _pick_sample(event: gr.SelectData) -> dict[str, Any]:
