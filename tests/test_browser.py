@@ -148,6 +148,8 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
     wait_for_status(page, "at edit #2")
     page.get_by_text("Reasoning").last.wait_for()
     assert clipped_captions(page) == []  # a short instruction reads whole under its thumbnail
+    # A gallery's "download all" zips thumbnails, not edits, and covers a turn: the galleries have none.
+    assert page.locator("#timeline [aria-label*='ownload'], #samples [aria-label*='ownload']").count() == 0
     shoot(page, "1-two-edits")
 
     page.locator("#undo").click()

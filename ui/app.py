@@ -43,7 +43,14 @@ CSS = """
 #chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
 /* A refusal is told by its toast; the badge would only cover the status line. */
 #status .error { display: none; }
-footer { opacity: 0.6; }
+/* Why a backend cannot run here is the only place a user learns it: body colour, not a pale hint.
+   Its options are struck through, so that they do not read as choices. */
+#reasoner-unavailable .info-text, #editor-unavailable .info-text { color: var(--body-text-color); font-size: 0.8rem; }
+#reasoner-unavailable label.disabled span, #editor-unavailable label.disabled span {
+  text-decoration: line-through; color: #64748b;
+}
+/* Gradio's footer is pale on a pale page; slate-600 reads (about 7:1). */
+footer, footer a, footer button { color: #475569 !important; }
 """
 
 # System fonts only: the default theme fonts come from Google, and the app must work offline.
@@ -74,8 +81,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
+                # No label: its badge would sit over the first message in view.
                 chat = gr.Chatbot(
-                    label="Chat", height=600, layout="bubble", feedback_options=None, buttons=["copy_all"],
+                    label="Chat", show_label=False, height=600, layout="bubble", feedback_options=None, buttons=["copy_all"],
                     placeholder="Upload a photo or pick a sample, then say what to change.",
                     elem_id="chat",
                 )
@@ -95,15 +103,17 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 status = gr.Markdown(elem_id="status")
                 # A heading, not the gallery's own label: that label floats over the first row.
                 gr.Markdown("**Timeline** · click a turn to continue from it", elem_id="timeline-heading")
+                # No gallery buttons: "download all" would zip the thumbnails, not the edits (the session
+                # zip under "My sessions" holds those), and the button covers the first row's last turn.
                 timeline = gr.Gallery(
                     show_label=False, columns=5, height=230, allow_preview=False, object_fit="cover",
-                    elem_id="timeline",
+                    buttons=[], elem_id="timeline",
                 )
                 with gr.Accordion("Samples", open=True):
                     sample_gallery = gr.Gallery(
                         value=[(files.sample_file(s.name, s.load), s.name) for s in samples()],
                         show_label=False, columns=4, height=220, allow_preview=False, object_fit="cover",
-                        elem_id="samples",
+                        buttons=[], elem_id="samples",
                     )
                 with gr.Accordion("My sessions", open=False):
                     sessions = gr.Dropdown(label="Reopen a session", choices=[], elem_id="sessions")
