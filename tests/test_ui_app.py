@@ -171,6 +171,14 @@ def test_undo_that_on_a_photo_moves_back_a_turn(client: Client, photo: str):
     assert "at edit #1" in view[4] and len(captions(view)) == 3  # moved back; no new turn
 
 
+
+@pytest.mark.parametrize("text", ["redo", "redo that", "undo the last two edits", "go back to the original"])
+def test_a_history_move_typed_in_the_chat_points_to_the_buttons(app, client: Client, photo: str, text: str):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    with pytest.raises(AppError, match="move in the history: use ↶ Undo or ↷ Redo"):
+        edit(client, state, text)
+    assert len(EditSession.open(state["session_id"], store=app["config"].store).turns) == 1
+
 def test_uploads_over_the_size_limit_are_refused_by_the_server(app, tmp_path: Path):
     import httpx
 

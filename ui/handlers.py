@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -195,10 +196,16 @@ class ChatApp:
         try:
             session.edit(None, text)
         except UnsupportedInstructionError:
-            if not is_undo_request(text):
-                raise
-            if _undo_one_turn(session):
-                gr.Info("Went back one turn (the Undo button does the same).")
+            if is_undo_request(text):
+                if _undo_one_turn(session):
+                    gr.Info("Went back one turn (the Undo button does the same).")
+                return
+            if _HISTORY_MOVE.search(text):  # not an edit the editor failed at: a move the buttons make
+                raise InvalidInstructionError(
+                    "That reads as a move in the history: use ↶ Undo or ↷ Redo, or click a turn in the "
+                    "timeline (Source is the original) to continue from it."
+                ) from None
+            raise
 
     @friendly_errors
     def undo(self, state: Any) -> tuple[Any, ...]:
@@ -267,9 +274,17 @@ class ChatApp:
         return True
 
 
+_HISTORY_MOVE = re.compile(r"\b(?:undo|redo|revert|go\s+back|back\s+to|restore\s+the\s+original|original\s+image)\b",
+                           re.IGNORECASE)
+"""Words of a request to move in the history rather than to edit ("redo that", "go back to the original")."""
+
+
 def _undo_one_turn(session: EditSession | None) -> bool:
     """Move back one turn; with nothing to undo, say so (an undo that silently does nothing looks broken)."""
-    if session is None or not session.can_undo:
+    if session is None:
+        gr.Info("Nothing to undo yet: upload a photo or pick a sample to start a session.")
+        return False
+    if not session.can_undo:
         gr.Info("Nothing to undo: this is the image the session started from.")
         return False
     session.undo()
