@@ -100,6 +100,7 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
     assert chat[2]["metadata"]["title"] == "Reasoning"
     assert any("Make the image warmer" in part.get("text", "") for m in chat for part in m["content"])
     assert Image.open(view[2]).size == (48, 32)  # full size, not the thumbnail (the recording editor copies)
+    assert Path(view[2]).name == f"edit-session-{state['session_id'][:8]}-edit-2.png"  # what a download saves
 
     view = client.predict(state, api_name="/undo")
     assert captions(view)[-1] == "#2: make it warmer" and "at edit #1" in view[4]
@@ -118,6 +119,7 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
 
     view = client.predict(state, "", api_name="/checkout")  # back to the source image
     assert view[3]["selected_index"] == 0 and "at the source image" in view[4]
+    assert Path(view[2]).name == f"edit-session-{state['session_id'][:8]}-source.png"
 
 
 def test_a_reload_restores_the_session_and_lists_it(client: Client, photo: str):

@@ -1,7 +1,7 @@
 """Image and export files the browser downloads, written inside Gradio's own file cache.
 
 The store stays outside that cache and is never an allowed path; only copies made for display
-or download land here, named by content hash (so each is written once).
+or download land here, filed by content hash (so each is written once; a download keeps a readable name).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def cache_folder(*parts: str) -> Path:
     return folder
 
 
-def full_image(digest: str, load: Loader) -> str:
-    """A lossless PNG of the image with this hash (what the download button saves)."""
-    path = cache_folder("images") / f"{digest[:32]}.png"
+def full_image(digest: str, load: Loader, name: str) -> str:
+    """A lossless PNG of the image with this hash, saved by the download button as ``name``.png."""
+    path = cache_folder("images", digest[:32]) / f"{name}.png"
     if not path.exists():
         _write_atomically(path, lambda target: load().save(target, format="PNG", compress_level=1))
     return str(path)
