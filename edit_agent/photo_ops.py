@@ -23,6 +23,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 from pydantic import BaseModel, ConfigDict
 
 from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.images import STORED_LIMITS
 
 OperationKind = Literal[
     "rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "warmth",
@@ -32,7 +33,8 @@ OperationKind = Literal[
 DEFAULT_PERCENT = 20.0
 """Strength of brighten/darken, contrast, saturation and warmth when no percentage is given."""
 DEFAULT_BLUR_RADIUS = 2.0
-MAX_OUTPUT_SIDE = 4096
+MAX_OUTPUT_SIDE = STORED_LIMITS.max_side
+"""A resize may leave the input limits, up to what the store can keep (and load again)."""
 MAX_OPERATIONS = 20
 """Operations one instruction may ask for: bounds the work of one turn (a tool call may be untrusted)."""
 
@@ -221,6 +223,7 @@ def _resize(match: re.Match[str], clause: str) -> Operation:
             raise InvalidInstructionError(
                 f"Resize to {width}x{height} is out of range: each side must be 1 to {MAX_OUTPUT_SIDE} px."
             )
+        _check_output_pixels(width, height)
         return Operation(kind="resize", size=(width, height))
     percent = float(match.group(3))
     if percent <= 0:
@@ -361,7 +364,17 @@ def _resized(size: tuple[int, int], op: Operation) -> tuple[int, int]:
         raise InvalidInstructionError(
             f"Resizing to {width}x{height} exceeds the {MAX_OUTPUT_SIDE} px limit on a side."
         )
+    _check_output_pixels(width, height)
     return (width, height)
+
+
+def _check_output_pixels(width: int, height: int) -> None:
+    """Refuse before resizing, not after: the result would be allocated only to be refused by the store."""
+    if width * height > STORED_LIMITS.max_pixels:
+        raise InvalidInstructionError(
+            f"Resizing to {width}x{height} gives {width * height / 1e6:.0f} MP, over the "
+            f"{STORED_LIMITS.max_pixels / 1e6:.0f} MP an image may have."
+        )
 
 
 def _warm(image: Image.Image, percent: float) -> Image.Image:

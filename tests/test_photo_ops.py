@@ -105,7 +105,7 @@ def test_unmappable_instructions_say_a_generative_editor_is_needed(instruction):
         parse_operations(instruction)
 
 
-@pytest.mark.parametrize("instruction", ["resize to 0x10", "resize to 9000x10", "darken by 150%", "brighter by 0%"])
+@pytest.mark.parametrize("instruction", ["resize to 0x10", "resize to 20000x10", "resize to 16384x16384", "darken by 150%", "brighter by 0%"])
 def test_impossible_values_are_clear_errors(instruction):
     with pytest.raises(InvalidInstructionError):
         parse_operations(instruction)
@@ -186,3 +186,10 @@ def test_a_typed_nul_does_not_collide_with_black_and_white():
 @pytest.mark.parametrize("instruction", ["rotate 90 counterclockwise", "rotate 90 anti-clockwise", "rotate 90 left"])
 def test_a_direction_right_after_the_angle_is_read(instruction):
     assert parse_operations(instruction) == [Operation(kind="rotate", value=270.0)]
+
+
+def test_a_resize_may_leave_the_input_limits_up_to_what_the_store_keeps():
+    large = Image.new("RGB", (3000, 2000))  # at the input limit's scale; the result is past 4096 px a side
+    assert apply_operations(large, parse_operations("resize to 200%")).size == (6000, 4000)
+    with pytest.raises(InvalidInstructionError, match="MP"):  # refused before anything is allocated
+        apply_operations(large, parse_operations("resize to 500%"))  # 15000x10000: 150 MP
