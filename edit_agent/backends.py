@@ -7,9 +7,10 @@ Each entry maps a name (what ``--reasoner``/``--editor`` and ``EditSession(reaso
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
-from edit_agent.errors import UnknownBackendError
+from edit_agent.errors import InvalidArgumentError, UnknownBackendError
 from edit_agent.protocols import Editor, Reasoner
 
 REASONERS: dict[str, str] = {
@@ -73,4 +74,16 @@ def _make(spec: Any, table: dict[str, str], kind: str, options: dict[str, Any]) 
     target = table[spec]
     module_name, _, factory_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
+    _check_options(factory, spec, kind, options)
     return factory(**options)
+
+
+def _check_options(factory: Any, name: str, kind: str, options: dict[str, Any]) -> None:
+    """One clear error for an option the backend does not take (``--model`` for the exact editor, say)."""
+    parameters = inspect.signature(factory).parameters
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+        return
+    unknown = sorted(set(options) - set(parameters))
+    if unknown:
+        takes = ", ".join(sorted(parameters)) or "no options"
+        raise InvalidArgumentError(f"The {kind} {name!r} does not take {', '.join(unknown)} (it takes: {takes}).")

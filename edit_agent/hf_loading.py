@@ -23,7 +23,7 @@ from huggingface_hub import constants, try_to_load_from_cache
 from huggingface_hub.errors import HfHubHTTPError
 from transformers import Qwen2VLProcessor
 
-from edit_agent.errors import ModelUnavailableError, OutOfMemoryError
+from edit_agent.errors import EditAgentError, ModelUnavailableError, OutOfMemoryError, one_line
 
 ModelSource = str | os.PathLike[str]
 
@@ -53,6 +53,8 @@ def resolve_model(model: ModelSource, *, probe_file: str) -> tuple[str, bool]:
     pipeline, ``config.json`` for a transformers model); finding it in the cache means the model
     was downloaded.
     """
+    if not str(model).strip():  # Path("") is the current folder, which is never meant
+        raise unavailable(model, "no model was named")
     path = Path(model).expanduser()
     if path.is_dir():
         return str(path), True
@@ -73,10 +75,12 @@ def loading_errors(model: ModelSource) -> Iterator[None]:
     """Report a failed download or an incomplete cache as :class:`ModelUnavailableError`."""
     try:
         yield
-    except ModelUnavailableError:
+    except EditAgentError:
         raise
-    except (OSError, HfHubHTTPError) as error:
-        raise unavailable(model, f"loading failed ({type(error).__name__}: {error})") from error
+    # A folder or file that is not a model of this kind makes the libraries raise ValueError
+    # ("Couldn't instantiate the backend tokenizer", "not a GGUF file"), not OSError.
+    except (OSError, HfHubHTTPError, ValueError) as error:
+        raise unavailable(model, f"loading failed ({type(error).__name__}: {one_line(error)})") from error
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:

@@ -206,3 +206,13 @@ class TestLangChainReasoner(ReasonerContract):
     def test_rejects_what_is_not_a_chat_model(self) -> None:
         with pytest.raises(TypeError, match="chat model"):
             LangChainReasoner("gpt-4o")
+
+
+@pytest.mark.parametrize("source", ["", "{folder}", "{folder}/junk.gguf"])
+def test_a_folder_or_file_that_holds_no_model_is_reported_as_unavailable(tmp_path, source) -> None:
+    from edit_agent.errors import ModelUnavailableError
+    from edit_agent.reasoners.llm import LLMReasoner
+
+    (tmp_path / "junk.gguf").write_text("not a model")
+    with pytest.raises(ModelUnavailableError, match="is not available"):
+        LLMReasoner(source.format(folder=tmp_path))

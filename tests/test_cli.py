@@ -63,13 +63,16 @@ def test_sessions_list_show_export(tmp_path, photo_path, capsys):
         (["edit", "{photo}", "make the sky purple"], "generative editor"),
         (["edit", "{photo}", "   "], "empty"),
         (["edit", "{photo}", "blur it", "--editor", "nope"], "Unknown editor"),
+        (["edit", "{photo}", "blur it", "--editor", "exact", "--model", "some/model"], "does not take model"),
+        (["edit", "{photo}", "blur it", "--reasoner", "llm", "--reasoner-model", "{empty}"], "is not available"),
         (["sessions", "show", "nope"], "No session"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, photo_path, args, message):
     html = tmp_path / "page.png"
     html.write_text("<!DOCTYPE html><html></html>")
-    values = {"missing": tmp_path / "missing.png", "html": html, "photo": photo_path}
+    (tmp_path / "empty").mkdir()  # a folder that holds no model
+    values = {"missing": tmp_path / "missing.png", "html": html, "photo": photo_path, "empty": tmp_path / "empty"}
     argv = [a.format(**values) for a in args] + ["--store", str(tmp_path / "store")]
     if args[0] == "edit":
         argv += ["--out", str(tmp_path / "out")]
