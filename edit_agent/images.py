@@ -176,12 +176,20 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
     return _to_rgb(image)
 
 
+CLOSED_IMAGE = (
+    "The image was closed before its pixels were read: use it inside its `with Image.open(...)` block "
+    "(or call image.load() there), or pass the path instead."
+)
+
+
 def _load_pixels(image: Image.Image, kind: str) -> None:
     """Decode the pixels now, so that a truncated file is an error here, never half-grey pixels later."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise InvalidImageError("Pillow is set to load truncated images; refusing to guess pixels.")
     try:
         image.load()
+    except AssertionError:  # Pillow asserts its file is open: a ``with Image.open(...)`` block has ended
+        raise InvalidImageError(CLOSED_IMAGE) from None
     except Image.DecompressionBombError as error:
         raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -218,7 +226,11 @@ def check_image_size(size: tuple[int, int], limits: ImageLimits, *, advice: str 
 def _to_rgb(image: Image.Image) -> Image.Image:
     try:
         image = ImageOps.exif_transpose(image)
-    except (OSError, ValueError, SyntaxError) as error:
+    except ValueError as error:
+        if "closed image" in str(error):  # Pillow's own words once close() has dropped the pixels
+            raise InvalidImageError(CLOSED_IMAGE) from None
+        raise InvalidImageError(f"Cannot apply the image's EXIF orientation: {error}") from None
+    except (OSError, SyntaxError) as error:
         raise InvalidImageError(f"Cannot apply the image's EXIF orientation: {error}") from None
     try:
         converted = _convert_mode(image)
@@ -232,7 +244,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _convert_mode(image: Image.Image) -> Image.Image:
     mode = image.mode
-    if mode == "RGB":
+    if mode == "RGB" and "transparency" not in image.info:  # an RGB PNG may still key one colour out (tRNS)
         return image
     if mode.startswith("I"):
         values = np.asarray(image, dtype=np.float64)

@@ -108,6 +108,26 @@ def test_rgba_alpha_goes_over_white():
     assert load_image(encoded(rgba, "PNG")).getpixel((0, 0)) == (255, 255, 255)
 
 
+
+def test_an_rgb_png_with_a_transparent_colour_goes_over_white():
+    keyed = Image.new("RGB", (16, 16), (0, 255, 0))
+    keyed.paste((200, 10, 10), (0, 0, 8, 16))
+    image = load_image(encoded(keyed, "PNG", transparency=(0, 255, 0)))  # tRNS: green is see-through
+    assert image.getpixel((2, 2)) == (200, 10, 10) and image.getpixel((12, 2)) == (255, 255, 255)
+
+
+def test_a_closed_pil_image_is_an_image_error_that_says_why(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (16, 16), "teal").save(path)
+    with Image.open(path) as unread:
+        pass  # the block ends before the pixels were read
+    read = Image.open(path)
+    read.load()
+    read.close()  # read, then released
+    for image in (unread, read):
+        with pytest.raises(InvalidImageError, match="closed before its pixels were read"):
+            load_image(image)
+
 def test_animated_gif_gives_its_first_frame():
     frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 0, 255))]
     data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
