@@ -70,3 +70,12 @@ def one_line(error: BaseException) -> str:
         return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'value'}: {item['msg']}" for item in errors()[:3])
     text = str(error).strip()
     return text.splitlines()[0].rstrip(".:") if text else type(error).__name__
+
+
+def is_valid_text(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate): what SQLite, JSON and file names can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

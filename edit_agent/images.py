@@ -20,12 +20,13 @@ import hashlib
 import io
 import stat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edit_agent.errors import InvalidImageError
+from edit_agent.errors import InvalidArgumentError, InvalidImageError, one_line
 
 ImageInput = Image.Image | str | Path | bytes | bytearray | memoryview | np.ndarray
 
@@ -54,14 +55,22 @@ class ImageLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_side: int = 4096
+    max_side: int = Field(4096, ge=1)
     """Longest allowed side in pixels."""
-    max_pixels: int = 40_000_000
+    max_pixels: int = Field(40_000_000, ge=1)
     """Largest allowed width x height."""
-    min_side: int = 8
+    min_side: int = Field(8, ge=1)
     """Shortest allowed side in pixels."""
-    max_bytes: int = 64 * 1024 * 1024
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1)
     """Largest allowed encoded file."""
+
+    def __init__(self, **limits: Any) -> None:
+        try:
+            super().__init__(**limits)
+        except ValidationError as error:  # one EditAgentError, like every other bad argument
+            raise InvalidArgumentError(f"Invalid image limits: {one_line(error)}.") from None
+        if self.min_side > self.max_side:
+            raise InvalidArgumentError(f"Invalid image limits: min_side {self.min_side} is over max_side {self.max_side}.")
 
 
 DEFAULT_LIMITS = ImageLimits()

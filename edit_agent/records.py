@@ -95,7 +95,7 @@ class TurnRecord(Record):
     id: str
     session_id: str
     parent_id: str | None
-    seq: int
+    seq: int = Field(ge=0, le=2**63 - 1)  # what a SQLite INTEGER holds
     """Creation order within the session (1 for the first turn committed)."""
     instruction: str
     reasoning: str

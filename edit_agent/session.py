@@ -24,6 +24,7 @@ from edit_agent.errors import (
     InvalidInstructionError,
     OutOfMemoryError,
     UnknownTurnError,
+    is_valid_text,
 )
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner
@@ -47,11 +48,21 @@ def open_store(store: str | Path | Store | None = None) -> Store:
     """The process-wide :class:`Store` for a folder (one connection per folder per process)."""
     if isinstance(store, Store):
         return store
-    folder = Path(store if store is not None else default_store_folder()).expanduser().resolve()
+    folder = (as_folder(store, "The store") if store is not None else default_store_folder()).resolve()
     with _registry_lock:
         if folder not in _stores:
             _stores[folder] = Store(folder)
         return _stores[folder]
+
+
+def as_folder(value: object, what: str) -> Path:
+    """A folder argument as a path; one clear error for a number, ``None``, an empty name or a NUL byte."""
+    if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
+        raise InvalidArgumentError(f"{what} must be a folder path (text or a Path), not {type(value).__name__}.")
+    text = os.fspath(value)
+    if not text.strip() or "\0" in text or not is_valid_text(text):
+        raise InvalidArgumentError(f"{what} {text!r} is not a usable folder path.")
+    return Path(text).expanduser()
 
 
 def _session_lock(store: Store, session_id: str) -> threading.Lock:
@@ -143,7 +154,7 @@ class EditSession:
         """Write the session as ``session.jsonl`` plus its PNGs under ``folder`` (created)."""
         from edit_agent.transfer import export_session
 
-        return export_session(self._store, self.id, Path(folder))
+        return export_session(self._store, self.id, as_folder(folder, "The export folder"))
 
     @classmethod
     def import_folder(cls, folder: str | Path, store: str | Path | Store | None = None) -> EditSession:
@@ -154,8 +165,9 @@ class EditSession:
         """
         from edit_agent.transfer import import_session
 
+        source = as_folder(folder, "The folder to import")
         opened = open_store(store)
-        return cls.open(import_session(opened, Path(folder)), store=opened)
+        return cls.open(import_session(opened, source), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------
 
@@ -380,10 +392,8 @@ def _registered(name: str | None, table: dict[str, str]) -> str | None:
 def _validate_instruction(instruction: object) -> str:
     if not isinstance(instruction, str):
         raise InvalidInstructionError(f"The instruction must be text, not {type(instruction).__name__}.")
-    try:
-        instruction.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInstructionError("The instruction is not valid Unicode text (it holds a lone surrogate).") from None
+    if not is_valid_text(instruction):
+        raise InvalidInstructionError("The instruction is not valid Unicode text (it holds a lone surrogate).")
     text = instruction.strip()
     if not text:
         raise InvalidInstructionError("The instruction is empty; say what to change.")
@@ -408,7 +418,9 @@ def _validated_seed(seed: object) -> int | None:
 
 
 def _check_session_arguments(session_id: object, limits: object) -> None:
-    if session_id is not None and (not isinstance(session_id, str) or (session_id and not session_id.strip())):
+    if session_id is not None and (
+        not isinstance(session_id, str) or (session_id and not session_id.strip()) or not is_valid_text(session_id)
+    ):
         raise InvalidArgumentError(f"A session id must be text with a visible character; got {session_id!r}.")
     if not isinstance(limits, ImageLimits):
         raise InvalidArgumentError(f"limits must be an ImageLimits, not {type(limits).__name__}.")

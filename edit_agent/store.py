@@ -24,7 +24,7 @@ from typing import Any
 import sqlite_utils
 from PIL import Image
 
-from edit_agent.errors import ConcurrentEditError, StoreError, UnknownSessionError, UnknownTurnError
+from edit_agent.errors import ConcurrentEditError, StoreError, UnknownSessionError, UnknownTurnError, is_valid_text
 from edit_agent.images import encode_png, image_hash
 from edit_agent.records import EditorInfo, Intent, SessionRecord, TurnRecord
 
@@ -296,6 +296,8 @@ def _check_id(value: object, error: type[Exception], what: str) -> None:
     if not isinstance(value, str):
         hint = " (use its .turn_id)" if what == "turn" and hasattr(value, "turn_id") else ""
         raise error(f"A {what} id is text; got {type(value).__name__}{hint}.")
+    if not is_valid_text(value):  # SQLite cannot even bind it; no stored id is like it
+        raise error(f"No {what} {value!r}: an id is valid Unicode text.")
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -40,7 +40,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edit_agent.backends import make_editor, make_reasoner
-from edit_agent.errors import EditAgentError, UnknownSessionError
+from edit_agent.errors import EditAgentError, UnknownSessionError, is_valid_text
 from edit_agent.images import ImageLimits, encode_png, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult
@@ -130,8 +130,8 @@ def session_owners(store: str | Path | Store | None = None) -> SessionOwners:
 
 
 def _digest(owner: str) -> str:
-    if not isinstance(owner, str) or not owner:
-        raise UnknownSessionError("A session owner must be a non-empty string.")
+    if not isinstance(owner, str) or not owner or not is_valid_text(owner):
+        raise UnknownSessionError("A session owner must be a non-empty string of valid Unicode text.")
     return hashlib.sha256(owner.encode()).hexdigest()
 
 

@@ -67,10 +67,11 @@ def test_an_instruction_with_a_lone_surrogate_is_refused(tmp_path, image):
     assert EditSession.list(store=tmp_path) == []
 
 
-@pytest.mark.parametrize("kwargs", [{"session_id": 123}, {"session_id": "  "}, {"limits": "x"}])
+@pytest.mark.parametrize("kwargs", [{"session_id": 123}, {"session_id": "  "}, {"session_id": "a\ud800"},
+                                    {"limits": "x"}, {"store": 123}, {"store": ""}, {"store": "a\0b"}])
 def test_bad_session_arguments_are_refused_when_the_session_is_made(tmp_path, kwargs):
     with pytest.raises(InvalidArgumentError):
-        EditSession(store=tmp_path, **kwargs)
+        EditSession(**{"store": tmp_path, **kwargs})
 
 
 def test_ids_of_the_wrong_type_get_unknown_id_errors(tmp_path, image):
@@ -80,6 +81,27 @@ def test_ids_of_the_wrong_type_get_unknown_id_errors(tmp_path, image):
         session.checkout(result)
     with pytest.raises(UnknownSessionError, match="text"):
         EditSession.open(session, store=tmp_path)
+    with pytest.raises(UnknownTurnError):
+        session.checkout("a\udcff")  # a lone surrogate: no stored id is like it
+    with pytest.raises(UnknownSessionError):
+        EditSession.open("\udcff", store=tmp_path)
+    assert session.head.turn_id == result.turn_id
+
+
+@pytest.mark.parametrize("folder", [None, 123, "", "a\0b"])
+def test_an_export_or_import_folder_that_is_no_path_is_one_clear_error(tmp_path, image, folder):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "make it brighter")
+    with pytest.raises(InvalidArgumentError, match="folder"):
+        session.export(folder)
+    with pytest.raises(InvalidArgumentError, match="folder"):
+        EditSession.import_folder(folder, store=tmp_path / "other")
+
+
+@pytest.mark.parametrize("limits", [{"max_side": -1}, {"max_side": "big"}, {"min_side": 100, "max_side": 50}])
+def test_impossible_image_limits_are_refused_when_made(limits):
+    with pytest.raises(InvalidArgumentError, match="image limits"):
+        ImageLimits(**limits)
 
 
 @pytest.mark.parametrize(
@@ -190,6 +212,7 @@ def rewrite_turns(path, change):
         (lambda turns: [turns[0], turns[0], turns[1]], "repeats"),
         (lambda turns: [turns[0], {**turns[1], "seq": turns[0]["seq"]}], "repeats"),
         (lambda turns: [{**turns[0], "seed": 2**70}, turns[1]], "seed"),
+        (lambda turns: [{**turns[0], "seq": 2**70}, turns[1]], "seq"),
         (lambda turns: [{**turns[0], "instruction": "\ud800"}, turns[1]], "Unicode"),
     ],
 )
