@@ -50,7 +50,10 @@ def open_store(store: str | Path | Store | None = None) -> Store:
         return store
     folder = (as_folder(store, "The store") if store is not None else default_store_folder()).resolve()
     with _registry_lock:
-        if folder not in _stores:
+        cached = _stores.get(folder)
+        if cached is None or not cached.is_on_disk():  # a deleted folder starts again, empty
+            if cached is not None:
+                cached.close()
             _stores[folder] = Store(folder)
         return _stores[folder]
 

@@ -97,6 +97,11 @@ class Store:
         with self._lock:
             self.db.close()
 
+    def is_on_disk(self) -> bool:
+        """Whether the database file is still there: an open connection outlives a deleted folder
+        and would write into the deleted file, where nothing can find it again."""
+        return (self.folder / DATABASE_NAME).is_file()
+
     # --- images ------------------------------------------------------------------------------
 
     def image_path(self, digest: str) -> Path:

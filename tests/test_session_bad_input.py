@@ -286,3 +286,15 @@ def test_one_line_condenses_any_error_for_a_message():
     assert one_line(invalid.value).startswith("steps: Input should be a valid integer")
     assert one_line(ValueError("first line.\nsecond")) == "first line"
     assert one_line(EOFError()) == "EOFError"  # torch.load of an empty file raises one with no text
+
+
+def test_a_store_folder_deleted_while_the_process_runs_starts_again_empty(tmp_path, image):
+    import shutil
+
+    store = tmp_path / "store"
+    EditSession(store=store).edit(image, "make it brighter")
+    shutil.rmtree(store)
+    assert EditSession.list(store) == []  # not the sessions of the deleted database
+    session = EditSession(store=store)
+    session.edit(image, "make it darker")
+    assert EditSession.list(store) == [session.id] and (store / "images").is_dir()
