@@ -162,6 +162,7 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
     send(page, "make it black and white")
     wait_for_timeline(page, 4, "#3 ↳ from #1: make it black and white")
     wait_for_status(page, "at edit #3")
+    assert clipped_captions(page) == []  # a branch's caption names its parent and still reads whole
     shoot(page, "2-branch")
 
     page.reload()

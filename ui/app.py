@@ -26,14 +26,16 @@ from ui.samples import samples
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
 #timeline .caption-label, #samples .caption-label { font-size: 0.72rem; max-width: 92%; }
-/* A turn's caption is its instruction: up to two lines across the thumbnail, not one clipped to a word. */
+/* A turn's caption is its instruction: up to three lines across the thumbnail (a branch also names
+   the turn it comes from), not one line clipped to a word. */
 #timeline .caption-label {
   left: var(--block-label-margin); white-space: normal; line-height: 1.25;
-  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2;
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3;
   overflow: clip; overflow-clip-margin: content-box;  /* no sliver of a third line in the padding */
 }
-/* Columns that fit the width: fixed column counts overflow on phones and clip the timeline. */
-#timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(100px, 1fr)) !important; }
+/* Columns that fit the width: fixed column counts overflow on phones and clip the timeline. A turn is
+   at least 116 px wide, so that its caption reads in two or three lines (two rows show at once). */
+#timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(116px, 1fr)) !important; }
 #samples .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
 #status { min-height: 2.2em; }
 /* While a turn runs the timeline waits with the other history controls (see _history_controls). */
@@ -106,7 +108,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 # No gallery buttons: "download all" would zip the thumbnails, not the edits (the session
                 # zip under "My sessions" holds those), and the button covers the first row's last turn.
                 timeline = gr.Gallery(
-                    show_label=False, columns=5, height=230, allow_preview=False, object_fit="cover",
+                    show_label=False, columns=3, height=320, allow_preview=False, object_fit="cover",
                     buttons=[], elem_id="timeline",
                 )
                 with gr.Accordion("Samples", open=True):
