@@ -48,7 +48,7 @@ def open_store(store: str | Path | Store | None = None) -> Store:
     """The process-wide :class:`Store` for a folder (one connection per folder per process)."""
     if isinstance(store, Store):
         return store
-    folder = (as_folder(store, "The store") if store is not None else default_store_folder()).resolve()
+    folder = (_as_folder(store, "The store") if store is not None else default_store_folder()).resolve()
     with _registry_lock:
         cached = _stores.get(folder)
         if cached is None or not cached.is_on_disk():  # a deleted folder starts again, empty
@@ -58,7 +58,7 @@ def open_store(store: str | Path | Store | None = None) -> Store:
         return _stores[folder]
 
 
-def as_folder(value: object, what: str) -> Path:
+def _as_folder(value: object, what: str) -> Path:
     """A folder argument as a path; one clear error for a number, ``None``, an empty name or a NUL byte."""
     if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
         raise InvalidArgumentError(f"{what} must be a folder path (text or a Path), not {type(value).__name__}.")
@@ -157,7 +157,7 @@ class EditSession:
         """Write the session as ``session.jsonl`` plus its PNGs under ``folder`` (created)."""
         from edit_agent.transfer import export_session
 
-        return export_session(self._store, self.id, as_folder(folder, "The export folder"))
+        return export_session(self._store, self.id, _as_folder(folder, "The export folder"))
 
     @classmethod
     def import_folder(cls, folder: str | Path, store: str | Path | Store | None = None) -> EditSession:
@@ -168,7 +168,7 @@ class EditSession:
         """
         from edit_agent.transfer import import_session
 
-        source = as_folder(folder, "The folder to import")
+        source = _as_folder(folder, "The folder to import")
         opened = open_store(store)
         return cls.open(import_session(opened, source), store=opened)
 
