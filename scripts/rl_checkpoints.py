@@ -18,11 +18,10 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from edit_agent.world.sessions import read_world_sessions
 from evals.splits import verify_split
 from rl.config import TrainConfig
+from rl.halves import HALVES, restore_half, start_halves
 from rl.trainer import Trainer, evaluate
 
 
@@ -39,28 +38,6 @@ def chosen_checkpoints(run: Path, steps: set[int] | None, start: bool) -> list[P
         wanted = "any step" if steps is None else f"steps {sorted(steps)}"
         raise FileNotFoundError(f"{run}: no checkpoint for {wanted}; saved: {[checkpoint_step(f) for f in saved]}")
     return ([None] if start else []) + chosen
-
-
-HALVES = ("text", "image")
-
-
-def half_parameters(trainer: Trainer, half: str) -> list[torch.nn.Parameter]:
-    """The weights a checkpoint sets for ``half``: the text policy's trained ones, or every weight of the editor."""
-    if half == "text":
-        return list(trainer.text_policy.trainable_parameters())
-    return list(trainer.image_policy.network.parameters())
-
-
-def start_halves(trainer: Trainer) -> dict[str, list[torch.Tensor]]:
-    """A copy of each half's weights before any checkpoint is loaded: the policy the run started from."""
-    return {half: [p.detach().clone() for p in half_parameters(trainer, half)] for half in HALVES}
-
-
-def restore_half(trainer: Trainer, start: dict[str, list[torch.Tensor]], half: str) -> None:
-    """Put ``half`` back to the run's start, leaving the other half as the checkpoint set it."""
-    with torch.no_grad():
-        for parameter, value in zip(half_parameters(trainer, half), start[half], strict=True):
-            parameter.copy_(value)
 
 
 def score_checkpoints(run: Path, *, split: str, sessions: int, turns: int, start: bool,

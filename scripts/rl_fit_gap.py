@@ -8,6 +8,10 @@ For a run with ``turns: 1`` (one first turn per session, not ``informative_group
 many pool sessions it never drew are taken as the control. The start and each chosen checkpoint are scored on
 both sets like ``rl_checkpoints.py`` scores a split (greedy text, ODE images): a policy that learns something
 general gains on both; one that fits its training sessions gains on them only.
+
+``--matched-noise K`` also scores, for each checkpoint, the start with K random changes of its text weights as
+large as the checkpoint's, tensor by tensor (Gaussian, the same root mean square): whether the loss on unseen
+sessions comes from the size of the update or from its direction.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import argparse
 import json
 from pathlib import Path
 
+import torch
+
 from rl.config import TrainConfig
+from rl.halves import HALVES, half_parameters, restore_half, start_halves
 from rl.trainer import Trainer, checkpoint_folder, evaluate, step_rng
 
 
@@ -28,6 +35,17 @@ def trained_session_indices(config: TrainConfig, pool_size: int, steps: int) -> 
     return indices
 
 
+def matched_noise(start: list[torch.Tensor], moved: list[torch.Tensor], seed: int) -> list[torch.Tensor]:
+    """Gaussian changes with, tensor by tensor, the root mean square of ``moved - start``: an update as large
+    as the trained one in a random direction."""
+    generator = torch.Generator().manual_seed(seed)
+    noise = []
+    for before, after in zip(start, moved, strict=True):
+        rms = (after.float() - before.float()).pow(2).mean().sqrt()
+        noise.append((torch.randn(before.shape, generator=generator) * rms).to(before.dtype))
+    return noise
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="an edit-agent train run folder")
@@ -35,6 +53,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="JSONL file, one line per policy")
     parser.add_argument("--sessions", type=int, default=None,
                         help="score only the first N of each set (both are in random order); default: all")
+    parser.add_argument("--matched-noise", type=int, default=0, metavar="K",
+                        help="also score the start plus K random changes as large as each checkpoint's text update")
     args = parser.parse_args()
     config = TrainConfig.from_yaml(args.run / "config.yaml").model_copy(update={"resume": False, "progress": False})
     if config.turns != 1 or config.informative_groups or config.gold_prefix_turns:
@@ -50,18 +70,37 @@ def main() -> None:
     unseen = [session for index, session in enumerate(pool) if index not in seen][:len(trained)]
     trained, unseen = trained[:args.sessions], unseen[:args.sessions]  # draws and pool order are random already
     trainer.accelerator.unwrap_model(trainer.policy).eval()
+    start = start_halves(trainer)
+    text = half_parameters(trainer, "text")
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as stream:
-        for folder in [None, *(checkpoint_folder(args.run, step) for step in sorted(set(args.steps)))]:
-            if folder is not None:
-                trainer.load_checkpoint(folder)
-            row = {"run": args.run.name, "step": trainer.step if folder is not None else 0, "sessions": len(trained)}
+
+        def score(row: dict) -> None:
+            """The current policy's turn-1 means on both sets, as one line of ``--out``."""
             for name, sessions in (("trained", trained), ("unseen", unseen)):
                 summary = evaluate(trainer.text_policy, trainer.image_policy, sessions=sessions, turns=1,
                                    size=config.image_size)
                 row[name] = {key: round(value, 4) for key, value in summary["mean"].items()}
             stream.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
+
+        for folder in [None, *(checkpoint_folder(args.run, step) for step in sorted(set(args.steps)))]:
+            if folder is not None:
+                trainer.load_checkpoint(folder)
+            step = trainer.step if folder is not None else 0
+            score({"run": args.run.name, "step": step, "sessions": len(trained)})
+            if folder is None or not args.matched_noise:
+                continue
+            moved = [parameter.detach().clone() for parameter in text]
+            for seed in range(args.matched_noise):
+                for half in HALVES:
+                    restore_half(trainer, start, half)
+                with torch.no_grad():
+                    for parameter, change in zip(text, matched_noise(start["text"], moved, seed), strict=True):
+                        parameter.add_(change)
+                score({"run": args.run.name, "step": 0, "noise_like_step": step, "noise_seed": seed,
+                       "sessions": len(trained)})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from edit_agent.cli import main as cli
+from rl.halves import restore_half, start_halves
 from scripts import rl_checkpoints
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -94,13 +95,13 @@ def test_restoring_a_half_puts_back_the_start_weights_and_keeps_the_other_half(p
 
     config = TrainConfig.from_yaml(perturbed_run / "config.yaml").model_copy(update={"resume": False})
     trainer = Trainer(config, sessions=())
-    start = rl_checkpoints.start_halves(trainer)
+    start = start_halves(trainer)
     trainer.load_checkpoint(perturbed_run / "checkpoints" / "step-000002")
     loaded = [p.detach().clone() for p in trainer.image_policy.network.parameters()]
     assert any(not torch.equal(a, b) for a, b in zip(loaded, start["image"]))
-    rl_checkpoints.restore_half(trainer, start, "text")  # the rule reasoner has no weights: nothing moves
+    restore_half(trainer, start, "text")  # the rule reasoner has no weights: nothing moves
     assert all(torch.equal(a, b) for a, b in zip(trainer.image_policy.network.parameters(), loaded))
-    rl_checkpoints.restore_half(trainer, start, "image")
+    restore_half(trainer, start, "image")
     assert all(torch.equal(a, b) for a, b in zip(trainer.image_policy.network.parameters(), start["image"]))
 
 

@@ -9,7 +9,7 @@ import pytest
 from edit_agent.world.generator import generate_sessions
 from rl.config import TrainConfig
 from rl.trainer import Trainer
-from scripts.rl_fit_gap import trained_session_indices
+from scripts.rl_fit_gap import matched_noise, trained_session_indices
 from tests.test_rl_trainer import ChoiceTextPolicy, PixelReward, tiny_editor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -30,3 +30,21 @@ def test_trained_session_indices_replay_the_trainers_draws(tmp_path: Path, monke
         trainer.rollouts()
     assert drawn == [pool[index].id for index in trained_session_indices(config, len(pool), 3)]
     assert len(set(drawn)) > 3  # different sessions at different steps
+
+
+def test_matched_noise_is_as_large_as_the_update_tensor_by_tensor_in_a_random_direction() -> None:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    start = [torch.randn(64, 64, generator=generator), torch.randn(256, generator=generator), torch.zeros(8)]
+    moved = [start[0] + 0.01 * torch.randn(64, 64, generator=generator), start[1] + 0.3, start[2].clone()]
+    first, second = matched_noise(start, moved, seed=0), matched_noise(start, moved, seed=1)
+    for noise, before, after in zip(first, start, moved, strict=True):
+        assert noise.shape == before.shape
+        rms = (after - before).pow(2).mean().sqrt()
+        assert noise.pow(2).mean().sqrt() == pytest.approx(rms, rel=0.15, abs=1e-12)
+    assert torch.equal(first[2], torch.zeros(8))  # a tensor the update left alone stays
+    cosine = torch.nn.functional.cosine_similarity(first[1], torch.full((256,), 0.3), dim=0)
+    assert abs(cosine) < 0.3  # not the update's direction
+    assert not torch.equal(first[0], second[0])
+    assert torch.equal(first[0], matched_noise(start, moved, seed=0)[0])  # a seed gives the same noise
