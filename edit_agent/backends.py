@@ -79,8 +79,18 @@ def _make(spec: Any, table: dict[str, str], kind: str, options: dict[str, Any]) 
 
 
 def _check_options(factory: Any, name: str, kind: str, options: dict[str, Any]) -> None:
-    """One clear error for an option the backend does not take (``--model`` for the exact editor, say)."""
+    """One clear error for an option the backend does not take (``--model`` for the exact editor, say) or
+    one it cannot do without (``langchain`` needs a chat model object)."""
     parameters = inspect.signature(factory).parameters
+    required = [key for key, parameter in parameters.items()
+                if parameter.default is inspect.Parameter.empty
+                and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    missing = [key for key in required if key not in options]
+    if missing:
+        raise InvalidArgumentError(
+            f"The {kind} {name!r} needs {', '.join(missing)}, so its name alone cannot build it: pass an object "
+            f"(e.g. EditSession({kind}=...)) built in Python."
+        )
     if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
         return
     unknown = sorted(set(options) - set(parameters))

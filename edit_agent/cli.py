@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBackendError
 
@@ -41,8 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr, like every other bad input (the full usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edit-agent", description="Multi-turn, context-aware image editing.")
+    parser = OneLineParser(prog="edit-agent", description="Multi-turn, context-aware image editing.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_edit(subparsers)
     _add_sessions(subparsers)

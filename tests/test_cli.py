@@ -64,6 +64,8 @@ def test_sessions_list_show_export(tmp_path, photo_path, capsys):
         (["edit", "{photo}", "   "], "empty"),
         (["edit", "{photo}", "blur it", "--editor", "nope"], "Unknown editor"),
         (["edit", "{photo}", "blur it", "--editor", "exact", "--model", "some/model"], "does not take model"),
+        (["edit", "{photo}", "blur it", "--reasoner", "langchain"], "needs model"),
+        (["edit", "{photo}", "blur it", "--no-such-flag"], "unrecognized arguments"),
         (["edit", "{photo}", "blur it", "--reasoner", "llm", "--reasoner-model", "{empty}"], "is not available"),
         (["sessions", "show", "nope"], "No session"),
     ],
