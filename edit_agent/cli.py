@@ -9,6 +9,7 @@ Bad input prints one line on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader stopped early (`... | head`): what it read was right
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 0
     except (EditAgentError, OSError) as error:  # OSError: a folder that is a file, a full disk; no traceback
         print(f"edit-agent: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -220,3 +220,12 @@ def test_cli_refuses_up_front_an_unreadable_earlier_export(tmp_path):
     assert main(arguments) == 2
     assert EditSession.list(store=tmp_path / "store") == []
     assert not (tmp_path / "out" / "turn-01.png").exists()
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    process = subprocess.Popen([sys.executable, "-m", "edit_agent.cli", "world", "interpret", "--split", "world-dev"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    assert process.stdout.read(100)  # like `| head -c 100`
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0 and "Broken pipe" not in stderr
