@@ -25,7 +25,8 @@ TextPolicyKind = Literal["llm", "rules", "raw"]
 class TrainConfig(BaseModel):
     """Everything a run needs; ``edit-agent train --config FILE`` reads it from YAML."""
 
-    model_config = ConfigDict(extra="forbid")
+    # No inf or NaN anywhere: a learning rate of .inf trains to all-NaN weights and exits 0.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # -- what is trained (the ablations)
     mode: TrainMode = "joint"
@@ -111,7 +112,7 @@ class TrainConfig(BaseModel):
     image_lr: float = Field(1e-5, gt=0.0)
     text_lr: float = Field(1e-5, gt=0.0)
     max_grad_norm: float = Field(1.0, gt=0.0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1)  # what torch.manual_seed takes
     time_budget_s: float | None = Field(None, gt=0.0)
     """Stop after the step that passes this many seconds of training (the run still saves and evaluates)."""
     threads: int | None = Field(1, ge=1)

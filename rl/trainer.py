@@ -348,7 +348,7 @@ class Trainer:
             if self.step % config.save_every == 0:
                 self.save_checkpoint()
         bar.close()
-        if self.step and not checkpoint_folder(self.out, self.step).is_dir():
+        if self.step and not (checkpoint_folder(self.out, self.step) / "state.json").is_file():  # none, or cut short
             self.save_checkpoint()  # the last step, whatever ended the run
         final = self.out / "final"
         if self.accelerator.is_main_process:

@@ -364,6 +364,13 @@ def test_config_rejects_training_a_fixed_text_policy_and_bad_windows():
     assert TrainConfig.from_yaml(Path("rl/configs/world.yaml")).mode == "joint"
 
 
+
+@pytest.mark.parametrize("setting", [{"image_lr": float("inf")}, {"reward_if": float("nan")}, {"sde_a": float("inf")},
+                                     {"seed": 2**64}, {"seed": -1}])
+def test_config_refuses_values_that_would_train_nonsense_or_crash(setting):
+    with pytest.raises(ValueError, match=next(iter(setting))):  # pydantic's error names the field
+        TrainConfig(**setting)
+
 def test_cli_trains_the_smoke_config(tmp_path, capsys):
     from edit_agent.cli import main
 
@@ -428,6 +435,15 @@ def test_a_spent_time_budget_ends_the_run_at_a_step_boundary_with_a_checkpoint(t
     longer.train()
     assert 1 <= longer.step < 50
     assert (tmp_path / "run" / "checkpoints" / f"step-{longer.step:06d}" / "state.json").exists()
+
+
+def test_a_last_checkpoint_cut_short_is_written_again_when_the_run_is_rerun(tmp_path):
+    trainer(small_config(tmp_path, steps=3, save_every=2)).train()
+    last = tmp_path / "run" / "checkpoints" / "step-000003"
+    (last / "state.json").unlink()  # as a kill in the middle of the final save leaves it
+    rerun = trainer(small_config(tmp_path, steps=3, save_every=2))  # resumes from step 2, the last complete one
+    rerun.train()
+    assert rerun.step == 3 and json.loads((last / "state.json").read_text())["step"] == 3
 
 
 def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(tmp_path):
