@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, DistributedType
 from safetensors.torch import load_file, save_file
@@ -271,10 +272,32 @@ class RunFolderError(EditAgentError, RuntimeError):
     and the config says not to resume it."""
 
 
+RESUMABLE_SETTINGS = frozenset({"steps", "time_budget_s", "save_every", "eval_sessions", "eval_turns", "threads",
+                                "cpu", "micro_batch", "progress", "resume", "out"})
+"""What a resumed run may change: how long it goes on, how it saves, evaluates and uses the machine. Anything
+else would train the rest of the run by another recipe than the one its ``config.yaml`` records."""
+
+
 def check_run_folder(config: TrainConfig) -> None:
-    """Refuse a folder that holds a run when ``resume`` is off: two runs are never mixed in one folder."""
-    if not config.resume and latest_checkpoint(Path(config.out)) is not None:
+    """Refuse a folder that holds a run when ``resume`` is off, or when the run was made with other settings:
+    two runs are never mixed in one folder."""
+    out = Path(config.out)
+    if latest_checkpoint(out) is None:
+        return
+    if not config.resume:
         raise RunFolderError(f"{config.out} holds a run already; write to another folder, or resume it (resume: true).")
+    saved = yaml.safe_load((out / "config.yaml").read_text()) if (out / "config.yaml").is_file() else None
+    if not isinstance(saved, dict):
+        return
+    current = config.model_dump(mode="json")
+    changed = [f"{key}: {saved[key]!r} there, {value!r} here" for key, value in current.items()
+               if key not in RESUMABLE_SETTINGS and key in saved and saved[key] != value]
+    if changed:
+        raise RunFolderError(
+            f"{config.out} holds a run made with other settings ({'; '.join(changed[:3])}); resume it with its own "
+            f"config.yaml (only {', '.join(sorted(RESUMABLE_SETTINGS - {'out', 'resume', 'progress'}))} may change), "
+            "or write to another folder."
+        )
 
 
 class Trainer:

@@ -437,6 +437,17 @@ def test_a_spent_time_budget_ends_the_run_at_a_step_boundary_with_a_checkpoint(t
     assert (tmp_path / "run" / "checkpoints" / f"step-{longer.step:06d}" / "state.json").exists()
 
 
+
+def test_resuming_with_another_recipe_is_refused_but_more_steps_are_not(tmp_path):
+    trainer(small_config(tmp_path, steps=2, save_every=1)).train()
+    saved = (tmp_path / "run" / "config.yaml").read_text()
+    with pytest.raises(RunFolderError, match="image_lr"):  # the rest of the run would follow another recipe
+        trainer(small_config(tmp_path, steps=4, save_every=1, image_lr=0.5)).train()
+    assert (tmp_path / "run" / "config.yaml").read_text() == saved  # the record of the run is untouched
+    longer = trainer(small_config(tmp_path, steps=3, save_every=1))
+    longer.train()
+    assert longer.step == 3
+
 def test_a_last_checkpoint_cut_short_is_written_again_when_the_run_is_rerun(tmp_path):
     trainer(small_config(tmp_path, steps=3, save_every=2)).train()
     last = tmp_path / "run" / "checkpoints" / "step-000003"
