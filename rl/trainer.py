@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from edit_agent.errors import EditAgentError, one_line
+from edit_agent.errors import EditAgentError, ModelUnavailableError, one_line
 from edit_agent.world.generator import generate_sessions
 from edit_agent.world.sessions import WorldSession
 from rl.config import TrainConfig
@@ -616,9 +616,13 @@ def build_text_policy(config: TrainConfig, *, device: torch.device | str | None 
         return RulesTextPolicy()
     if config.text_policy == "raw":
         return RawInstructionPolicy()
-    adapter = config.text_adapter if config.text_adapter and Path(config.text_adapter).is_dir() else None
-    if config.text_adapter and adapter is None:
-        print(f"rl: no adapter at {config.text_adapter}; the text policy starts from a fresh LoRA")
+    adapter = config.text_adapter
+    if adapter is not None and not Path(adapter).is_dir():
+        # A mistyped path, or a relative one read from another folder, must not quietly lose the SFT warm start.
+        raise ModelUnavailableError(
+            f"No LoRA adapter at {Path(adapter).resolve()} (text_adapter); run from the folder the path is relative "
+            "to, give the right path, or set text_adapter: null to start from a fresh LoRA."
+        )
     return LLMTextPolicy(config.text_model, lora=adapter, max_new_tokens=config.text_max_new_tokens,
                          generation_batch=config.text_generation_batch, finetune=config.text_finetune,
                          device=str(device) if device is not None else None)

@@ -371,6 +371,14 @@ def test_config_refuses_values_that_would_train_nonsense_or_crash(setting):
     with pytest.raises(ValueError, match=next(iter(setting))):  # pydantic's error names the field
         TrainConfig(**setting)
 
+
+def test_a_missing_text_adapter_is_an_error_not_a_silent_fresh_lora(tmp_path):
+    from edit_agent.errors import ModelUnavailableError
+    from rl.trainer import build_text_policy
+
+    with pytest.raises(ModelUnavailableError, match="text_adapter: null"):
+        build_text_policy(TrainConfig(text_policy="llm", text_adapter=str(tmp_path / "typo-adapter")))
+
 def test_cli_trains_the_smoke_config(tmp_path, capsys):
     from edit_agent.cli import main
 
