@@ -67,7 +67,8 @@ def one_line(error: BaseException) -> str:
     error's first line, or its type's name when it has no text."""
     errors = getattr(error, "errors", None)
     if callable(errors) and type(error).__name__ == "ValidationError":  # pydantic's, without importing it here
-        return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'value'}: {item['msg']}" for item in errors()[:3])
+        return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'value'}: {item['msg'].removeprefix('Value error, ')}"
+                         for item in errors()[:3])
     text = str(error).strip()
     return text.splitlines()[0].rstrip(".:") if text else type(error).__name__
 

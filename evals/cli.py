@@ -26,6 +26,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_world(subparsers)
 
 
+def _folder(text: str) -> Path:
+    """An --out folder; an empty name would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the folder name is empty")
+    return Path(text)
+
+
 def _add_sessions_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sessions", nargs="?", type=Path, help="session file (JSON Lines, docs/world.md format)")
     parser.add_argument("--split", default=None, help="a standard split instead of a file: world-dev, world-test, world-long")
@@ -36,7 +43,7 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     _add_sessions_argument(parser)
     parser.add_argument("--reasoner", default="rules", help="reasoner name (default: rules)")
     parser.add_argument("--editor", default="program", help="editor name (default: program)")
-    parser.add_argument("--out", required=True, type=Path, help="folder for turns.jsonl, summary.json, report.md, plots")
+    parser.add_argument("--out", required=True, type=_folder, help="folder for turns.jsonl, summary.json, report.md, plots")
     parser.add_argument("--size", type=int, default=96, help="canvas side in pixels (divisible by 3, >= 48; default 96)")
     parser.add_argument("--seed", type=int, default=0, help="editor seed base (turn t uses seed + t)")
     parser.add_argument("--workers", type=int, default=None,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from edit_agent.cli import OneLineParser
 from edit_agent.errors import EditAgentError, one_line
 
 
@@ -29,7 +30,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="YAML file of rl.config.TrainConfig fields")
-    parser.add_argument("--out", type=Path, default=None, help="run folder (overrides the config's out)")
+    parser.add_argument("--out", type=str, default=None, help="run folder (overrides the config's out)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (overrides the config's steps)")
     parser.add_argument("--seed", type=int, default=None, help="seed (overrides the config's seed)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -91,7 +92,7 @@ def run_train_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m rl.cli`` (what ``accelerate launch -m`` runs)."""
-    parser = argparse.ArgumentParser(prog="rl.cli", description="edit-agent train")
+    parser = OneLineParser(prog="rl.cli", description="edit-agent train")
     _add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rl.objectives import RewardWeights
 
@@ -129,9 +129,16 @@ class TrainConfig(BaseModel):
     """Continue from the latest checkpoint in ``out`` when there is one; when off, a folder that
     holds a run is refused (two runs are never mixed in one folder)."""
     progress: bool = True
-    eval_sessions: int = Field(0, ge=0)
+    eval_sessions: int = Field(0, ge=0, le=500)  # world-test has 500
     """world-test sessions to evaluate the final policy on (0: no evaluation)."""
     eval_turns: int = Field(5, ge=1, le=10)
+
+    @field_validator("out", mode="before")
+    @classmethod
+    def _out_names_a_folder(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():  # Path("") is the current folder, never meant
+            raise ValueError("out must name a folder")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

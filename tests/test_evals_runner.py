@@ -149,3 +149,13 @@ def test_file_targets_are_the_ground_truth():
     [[row]] = run_sessions([disagreeing], reasoner="rules", editor="program", workers=1, progress=False)
     assert row["target"]["background"] == "gray" and row["parsed"]["background"] == "beige"
     assert row["SR"] == 0.0 and row["IF"] == 0.0
+
+
+def test_an_empty_out_folder_is_refused_not_taken_as_the_current_folder(tmp_path, monkeypatch, capsys):
+    from edit_agent.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main(["eval", "--split", "world-test", "--limit", "1", "--out", ""])
+    assert stopped.value.code == 2 and "folder name is empty" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

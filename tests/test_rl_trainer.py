@@ -366,7 +366,7 @@ def test_config_rejects_training_a_fixed_text_policy_and_bad_windows():
 
 
 @pytest.mark.parametrize("setting", [{"image_lr": float("inf")}, {"reward_if": float("nan")}, {"sde_a": float("inf")},
-                                     {"seed": 2**64}, {"seed": -1}])
+                                     {"seed": 2**64}, {"seed": -1}, {"eval_sessions": 501}, {"out": " "}])
 def test_config_refuses_values_that_would_train_nonsense_or_crash(setting):
     with pytest.raises(ValueError, match=next(iter(setting))):  # pydantic's error names the field
         TrainConfig(**setting)

@@ -110,6 +110,8 @@ def test_edival_rows(tmp_path):
     ('{"id": "x"}', "neither"),
     ('{"image": "a.png", "instruction": ["a", "b"], "task_type": ["x"]}', "as long as"),
     ('{"instruction": ["a"]}', "source image"),
+    ('{"id": "s\\ud800", "start": {"background": "white", "objects": []}, "turns": [{"instruction": "add a red circle"}]}',
+     "lone surrogate"),
 ])
 def test_bad_files_name_the_line(line, message):
     with pytest.raises(SessionFileError, match=message):

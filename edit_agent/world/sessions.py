@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from edit_agent.errors import EditAgentError, one_line
+from edit_agent.errors import EditAgentError, is_valid_text, one_line
 from edit_agent.world.scene import Scene
 
 
@@ -41,6 +41,13 @@ class WorldSession(_Frozen):
     id: str
     start: Scene
     turns: tuple[WorldTurn, ...] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_valid_text(cls, value: str) -> str:
+        if not is_valid_text(value):  # it becomes turn ids and file names; a lone surrogate breaks both later
+            raise ValueError("the id is not valid Unicode text (it holds a lone surrogate)")
+        return value
 
     def to_json(self) -> str:
         """One line of a session file; ``task_type`` and ``target`` are always written."""
