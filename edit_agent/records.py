@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are stored as SQLite integers: signed 64-bit."""
 
+MAX_INSTRUCTION_CHARS = 2000
+"""Longest instruction a turn takes (the SDK, the tools and session files alike)."""
+
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

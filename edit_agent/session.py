@@ -28,10 +28,17 @@ from edit_agent.errors import (
 )
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner
-from edit_agent.records import SEED_RANGE, EditResult, HistoryTurn, SessionRecord, Thought, TurnRecord, TurnRequest
+from edit_agent.records import (
+    MAX_INSTRUCTION_CHARS,
+    SEED_RANGE,
+    EditResult,
+    HistoryTurn,
+    SessionRecord,
+    Thought,
+    TurnRecord,
+    TurnRequest,
+)
 from edit_agent.store import Store, branch_to
-
-MAX_INSTRUCTION_CHARS = 2000
 
 _stores: dict[Path, Store] = {}
 _session_locks: dict[tuple[Path, str], threading.Lock] = {}

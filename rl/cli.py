@@ -49,7 +49,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
     overrides = {}
     for item in items:
         field, separator, value = item.partition("=")
-        if not separator:
+        if not separator or not field.strip():
             raise TrainConfigError(f"--set needs FIELD=VALUE; got {item!r}.")
         try:
             overrides[field.strip()] = yaml.safe_load(value)

@@ -433,6 +433,8 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
     assert main(["train", "--config", str(bad)]) == 2
     assert "text_policy: llm" in capsys.readouterr().err
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["train", "--config", "rl/configs/smoke.yaml", "--set", "=3"]) == 2
+    assert "--set needs FIELD=VALUE" in capsys.readouterr().err
 
 
 def test_a_spent_time_budget_ends_the_run_at_a_step_boundary_with_a_checkpoint(tmp_path):

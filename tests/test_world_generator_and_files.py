@@ -112,6 +112,8 @@ def test_edival_rows(tmp_path):
     ('{"instruction": ["a"]}', "source image"),
     ('{"id": "s\\ud800", "start": {"background": "white", "objects": []}, "turns": [{"instruction": "add a red circle"}]}',
      "lone surrogate"),
+    ('{"id": "x", "start": {"background": "white", "objects": []}, "turns": [{"instruction": "%s"}]}'
+     % ("add a red circle " * 200), "at most 2000 characters"),
 ])
 def test_bad_files_name_the_line(line, message):
     with pytest.raises(SessionFileError, match=message):

@@ -17,6 +17,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edit_agent.errors import EditAgentError, is_valid_text, one_line
+from edit_agent.records import MAX_INSTRUCTION_CHARS
 from edit_agent.world.scene import Scene
 
 
@@ -29,7 +30,7 @@ class _Frozen(BaseModel):
 
 
 class WorldTurn(_Frozen):
-    instruction: str
+    instruction: str = Field(max_length=MAX_INSTRUCTION_CHARS)
     task_type: str | None = None
     """Computed by the interpreter when absent."""
     target: Scene | None = None
