@@ -48,13 +48,13 @@ def session_view(session_id: str, store: Store) -> View:
         return lambda: store.load_image(digest)
 
     head_hash = path[-1].output_hash if path else record.source_hash
-    head_number = None if record.head is None else 1 + [t.id for t in turns].index(record.head)  # its "#k"
-    download_name = f"edit-session-{session_id[:8]}-" + ("source" if head_number is None else f"edit-{head_number}")
+    # The head's "#k" is its seq, as the timeline and the status line write it.
+    download_name = f"edit-session-{session_id[:8]}-" + (f"edit-{path[-1].seq}" if path else "source")
     return View(
         chat=_chat(path, record.source_hash, loader),
         image=files.full_image(head_hash, loader(head_hash), download_name),
         timeline=_timeline(turns, record.source_hash, record.head, loader),
-        timeline_index=head_number or 0,
+        timeline_index=0 if record.head is None else 1 + [t.id for t in turns].index(record.head),
         status=_status(session_id, turns, by_id.get(record.head) if record.head else None, record.settings),
     )
 
