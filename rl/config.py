@@ -11,15 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from rl.objectives import RewardWeights
 
 TrainMode = Literal["joint", "text", "image"]
 TextPolicyKind = Literal["llm", "rules", "raw"]
+
+
+def _takes_bool(annotation: object) -> bool:
+    return annotation is bool or bool in get_args(annotation)
+
+
+def _kind(annotation: object) -> str:
+    """What a field takes, as an error message says it."""
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(map(repr, get_args(annotation)))
+    if get_origin(annotation) is tuple:
+        return "a list of numbers"
+    types = set(get_args(annotation) or (annotation,)) - {type(None)}
+    if types <= {int, float}:
+        return "a whole number" if types == {int} else "a number"
+    return "a text"
 
 
 class TrainConfig(BaseModel):
@@ -132,6 +148,14 @@ class TrainConfig(BaseModel):
     eval_sessions: int = Field(0, ge=0, le=500)  # world-test has 500
     """world-test sessions to evaluate the final policy on (0: no evaluation)."""
     eval_turns: int = Field(5, ge=1, le=10)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_or_false_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic reads true as 1 for a number, so "steps: true" would train one step without a word
+        if isinstance(value, bool) and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"takes {_kind(cls.model_fields[info.field_name].annotation)}, not {str(value).lower()}")
+        return value
 
     @field_validator("out", mode="before")
     @classmethod

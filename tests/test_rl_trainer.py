@@ -372,6 +372,14 @@ def test_config_refuses_values_that_would_train_nonsense_or_crash(setting):
         TrainConfig(**setting)
 
 
+@pytest.mark.parametrize("setting", [{"steps": True}, {"text_lr": False}, {"time_budget_s": True}, {"mode": True}])
+def test_config_refuses_true_or_false_for_a_setting_that_is_not_a_switch(setting):
+    # pydantic alone reads true as 1: "--set steps=true" trained one step and said nothing
+    with pytest.raises(ValueError, match=f"{next(iter(setting))}\n.*not (true|false)"):
+        TrainConfig(**setting)
+    assert TrainConfig(resume=False, filtering=True).resume is False  # the real switches still take them
+
+
 def test_a_missing_text_adapter_is_an_error_not_a_silent_fresh_lora(tmp_path):
     from edit_agent.errors import ModelUnavailableError
     from rl.trainer import build_text_policy
