@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from edit_agent.folders import out_folder_problem
 from evals.errors import EvalInputError
 
 MAX_EVAL_SIZE = 3072
@@ -104,8 +105,9 @@ def resolve_sessions(path: Path | None, split: str | None) -> tuple[Path, str]:
 def run_eval_command(args: argparse.Namespace) -> int:
     from evals.reports import compare_runs
 
-    if args.out.exists() and not args.out.is_dir():  # checked before the work, not after it
-        raise EvalInputError(f"--out {args.out} is a file; give a folder.")
+    problem = out_folder_problem(args.out)
+    if problem:
+        raise EvalInputError(f"--out {args.out}: {problem}.")
     if args.compare:
         report = compare_runs(args.compare, args.out)
         print(f"comparison of {len(args.compare)} runs -> {report}")

@@ -34,6 +34,7 @@ from torch import nn
 from tqdm import tqdm
 
 from edit_agent.errors import EditAgentError, ModelUnavailableError, one_line
+from edit_agent.folders import out_folder_problem
 from edit_agent.world.generator import generate_sessions
 from edit_agent.world.sessions import WorldSession
 from rl.config import TrainConfig
@@ -282,6 +283,9 @@ def check_run_folder(config: TrainConfig) -> None:
     """Refuse a folder that holds a run when ``resume`` is off, or when the run was made with other settings:
     two runs are never mixed in one folder."""
     out = Path(config.out)
+    problem = out_folder_problem(out)
+    if problem:
+        raise RunFolderError(f"out {config.out}: {problem}.")
     if latest_checkpoint(out) is None:
         return
     if not config.resume:
