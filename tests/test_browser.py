@@ -297,6 +297,14 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     for button in history_buttons:
         expect(button).to_be_enabled()
     expect(page.locator("#timeline")).not_to_have_class(re.compile(r"\bbusy\b"))
+    # The chat's trash icon (a new session) is out of reach during the next turn, and back after it.
+    trash = page.locator('#chat button[aria-label="Clear"]')
+    expect(trash).to_be_visible()
+    send(page, ", ".join(["blur it"] * 12))
+    expect(box).to_be_disabled()
+    expect(trash).to_be_hidden()
+    wait_for_status(page, "at edit #2")
+    expect(trash).to_be_visible()
 
 
 def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path):

@@ -40,6 +40,8 @@ CSS = """
 #status { min-height: 2.2em; }
 /* While a turn runs the timeline waits with the other history controls (see _history_controls). */
 #timeline.busy .thumbnail-item { pointer-events: none; opacity: 0.6; }
+/* ... and so does the chat's trash icon (a new session): hidden, so that neither a click nor the keyboard reaches it. */
+#chat.busy button[aria-label="Clear"] { visibility: hidden; }
 /* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
    downloads the full edit), and Share works only on Hugging Face Spaces. */
 #chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
@@ -142,7 +144,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # would be drawn over by the turn's own view when it lands, and the page would show a
         # different current image than the one the next turn continues from.
         sent = gr.State(None)
-        history_controls = [undo, redo, new, sessions, timeline]
+        history_controls = [undo, redo, new, sessions, timeline, chat]
         turn = message.submit(
             _lock_box, [message], [message, sent, *history_controls], queue=False, api_visibility="private"
         ).then(
@@ -265,9 +267,11 @@ def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
 
 
 def _history_controls(*, locked: bool) -> tuple[Any, ...]:
-    """Undo, redo, new session, reopen a session, and the timeline (whose clicks the ``busy`` class stops)."""
+    """Undo, redo, new session, reopen a session, the timeline and the chat's trash icon (the last two have no
+    interactive switch: the ``busy`` class stops them)."""
     buttons = tuple(gr.Button(interactive=not locked) for _ in range(3))
-    return *buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=["busy"] if locked else [])
+    busy = ["busy"] if locked else []
+    return *buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), gr.Chatbot(elem_classes=busy)
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
