@@ -181,42 +181,61 @@ class EditSession:
 
     # --- the turn ------------------------------------------------------------------------------
 
-    def edit(self, image: ImageInput | None, instruction: str, *, seed: int | None = None) -> EditResult:
+    def edit(
+        self, image: ImageInput | None, instruction: str, *, seed: int | None = None, from_turn: str | None = None,
+    ) -> EditResult:
         """Run one turn: reconstruct the intent, edit, commit. Returns the new head.
 
-        ``image`` may be ``None`` after the first turn (continue from the head). A failed turn
-        raises an :class:`EditAgentError` and leaves the session exactly as it was.
+        ``image`` may be ``None`` after the first turn (continue from the head). ``from_turn`` edits
+        the image that earlier turn produced instead, with that turn's history: the session branches
+        there, in one step with the edit (``checkout`` then ``edit`` would let another thread's turn
+        come between them). A failed turn raises an :class:`EditAgentError` and leaves the session
+        exactly as it was.
         """
         started = time.perf_counter()
         instruction = _validate_instruction(instruction)
         seed = _validated_seed(seed)
+        if image is not None and from_turn is not None:
+            raise InvalidArgumentError("Give an image or from_turn, not both: from_turn edits the image that turn made.")
         with self._lock:
             session = self._record_or_none()
             head = session.head if session else None
-            input_image, input_hash = self._input_image(image, session)
+            parent = head if from_turn is None else self._existing_turn(from_turn)
+            input_image, input_hash = self._input_image(image, session, parent)
             source_image = input_image
             if session is not None and session.source_hash != input_hash:
                 source_image = self._store.load_image(session.source_hash)
             request = TurnRequest(
-                instruction=instruction, history=self._history_turns(head),
+                instruction=instruction, history=self._history_turns(parent),
                 image=input_image, source_image=source_image,
             )
             seed = secrets.randbits(31) if seed is None else seed
             thought, output, timings = self._reason_and_edit(request, seed)
             timings["total"] = time.perf_counter() - started
-            turn = self._commit(session, head, (input_image, input_hash), output, instruction, thought, seed, timings)
+            turn = self._commit(session, (head, parent), (input_image, input_hash), output, instruction, thought,
+                                seed, timings)
         # The stored "total" ends where the row is written; the caller's figure includes the commit.
         return self._result(turn, image=output).model_copy(update={"seconds": time.perf_counter() - started})
 
+    def _existing_turn(self, turn_id: object) -> str:
+        """``turn_id`` if it names a turn of this session, else one clear error."""
+        if not isinstance(turn_id, str):
+            raise InvalidArgumentError(f"from_turn must be a turn id (text), not {type(turn_id).__name__}.")
+        if not is_valid_text(turn_id):
+            raise InvalidArgumentError("from_turn is not valid Unicode text.")
+        if self._record_or_none() is None:
+            raise UnknownTurnError(f"No turn {turn_id!r} in session {self.id!r} (it has no turns yet).")
+        return self._store.get_turn(self.id, turn_id).id  # raises UnknownTurnError
+
     def _input_image(
-        self, image: ImageInput | None, session: SessionRecord | None
+        self, image: ImageInput | None, session: SessionRecord | None, parent: str | None
     ) -> tuple[Image.Image, str | None]:
         """The turn's input image, and its hash when it is already in the store (else ``None``)."""
         if image is not None:
             return load_image(image, limits=self.limits), None
         if session is None:
             raise InvalidImageError("The first turn of a session needs an image.")
-        digest = session.source_hash if session.head is None else self._store.get_turn(self.id, session.head).output_hash
+        digest = session.source_hash if parent is None else self._store.get_turn(self.id, parent).output_hash
         return self._store.load_image(digest), digest
 
     def _reason_and_edit(self, request: TurnRequest, seed: int) -> tuple[Thought, Image.Image, dict[str, float]]:
@@ -252,10 +271,14 @@ class EditSession:
             raise InvalidInstructionError(f"The edited image cannot be kept: {error} Nothing was saved.") from None
 
     def _commit(
-        self, session: SessionRecord | None, head: str | None, given: tuple[Image.Image, str | None],
-        output: Image.Image, instruction: str, thought: Thought, seed: int, timings: dict[str, float],
+        self, session: SessionRecord | None, head_and_parent: tuple[str | None, str | None],
+        given: tuple[Image.Image, str | None], output: Image.Image, instruction: str, thought: Thought, seed: int,
+        timings: dict[str, float],
     ) -> TurnRecord:
+        """Store the turn as a child of ``parent``, provided the head is still ``head`` (another process
+        may have moved it meanwhile)."""
         began = time.perf_counter()
+        head, parent = head_and_parent
         input_image, input_hash = given
         # An input that came from the store needs no second hash or write.
         input_hash = input_hash or self._store.put_image(input_image)
@@ -268,7 +291,7 @@ class EditSession:
             )
         timings = {**timings, "store": time.perf_counter() - began}
         turn = TurnRecord(
-            id=uuid.uuid4().hex[:16], session_id=self.id, parent_id=head, seq=0,
+            id=uuid.uuid4().hex[:16], session_id=self.id, parent_id=parent, seq=0,
             instruction=instruction, reasoning=thought.reasoning, intent=thought.intent,
             fallback=thought.fallback, input_hash=input_hash, output_hash=output_hash,
             editor=self.editor.info(), seed=seed, timings=timings, status="committed",
@@ -286,13 +309,19 @@ class EditSession:
 
         At the source image there is nothing to undo and nothing changes.
         """
+        return self.undo_step()[1]
+
+    def undo_step(self) -> tuple[bool, EditResult | None]:
+        """Like :meth:`undo`, and also whether the head moved: ``(False, None)`` at the source image,
+        ``(True, None)`` back to it. Read in the same step as the move, so two undos at once never both
+        report one."""
         with self._lock:
             session = self._record_or_none()
             if session is None or session.head is None:
-                return None
+                return False, None
             parent = self._store.get_turn(self.id, session.head).parent_id
             self._store.move_head(self.id, parent)
-            return self._result_for(parent)
+            return True, self._result_for(parent)
 
     def redo(self) -> EditResult | None:
         """Move the head to the child it was last at (after an undo or checkout) and return it.

@@ -25,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -34,13 +35,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import PIL.Image
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edit_agent.backends import make_editor, make_reasoner
-from edit_agent.errors import EditAgentError, UnknownSessionError, is_valid_text
+from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownSessionError, is_valid_text
 from edit_agent.images import ImageLimits, encode_png, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult
@@ -131,7 +131,7 @@ def session_owners(store: str | Path | Store | None = None) -> SessionOwners:
 
 def _digest(owner: str) -> str:
     if not isinstance(owner, str) or not owner or not is_valid_text(owner):
-        raise UnknownSessionError("A session owner must be a non-empty string of valid Unicode text.")
+        raise InvalidArgumentError("A session owner must be a non-empty string of valid Unicode text.")
     return hashlib.sha256(owner.encode()).hexdigest()
 
 
@@ -154,6 +154,12 @@ class EditImageArgs(_Args):
         min_length=1, max_length=MAX_INSTRUCTION_CHARS,
         description="What to change, in plain words, e.g. 'make it warmer'. Earlier turns stay in force.",
     )
+
+    @field_validator("instruction", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        # measured as the SDK measures it: surrounding spaces are not part of the instruction
+        return value.strip() if isinstance(value, str) else value
     session_id: str | None = Field(
         None, pattern=SESSION_ID_PATTERN,
         description="Session to continue (from an earlier edit_image reply). Omit it to start a new "
@@ -238,21 +244,22 @@ class _Toolbox:
             else:
                 image = None
                 session = self._open(args.session_id)
-            result = _edit_from(session, args.image_id, image, args.instruction, seed=args.seed)
+            # image_id branches in the same step as the edit: a refused edit moves nothing, and a parallel
+            # call on the session cannot slip its own turn between the branch and the edit.
+            result = session.edit(image, args.instruction, seed=args.seed, from_turn=args.image_id)
             if args.session_id is None:
                 self.owners.claim(session.id, self.owner)  # after the turn: a refused one leaves no row
         reply = _describe(result)
         if args.return_image:
-            reply["image_base64"] = base64.b64encode(encode_png(result.image)).decode()
+            reply.update(_returned_image(result))
         return json.dumps(reply), result
 
     def undo_edit(self, session_id: str) -> str:
         with _as_tool_errors():
-            session = self._open(session_id)
-            if not session.can_undo:  # an agent must be able to tell a no-op from an undo
-                return json.dumps({"session_id": session_id, "undone": False, "head": None,
-                                   "note": "Nothing to undo: the session is at its source image."})
-            head = session.undo()
+            moved, head = self._open(session_id).undo_step()
+        if not moved:  # an agent must be able to tell a no-op from an undo
+            return json.dumps({"session_id": session_id, "undone": False, "head": None,
+                               "note": "Nothing to undo: the session is at its source image."})
         if head is None:
             return json.dumps({"session_id": session_id, "undone": True, "head": None, "note": "Back at the source image."})
         return json.dumps({"session_id": session_id, "undone": True, "head": _describe(head)})
@@ -281,29 +288,39 @@ def _as_tool_errors() -> Iterator[None]:
         raise ToolException(str(error)) from error
 
 
+_DATA_URL_PREFIX = re.compile(r"data:[^,]*,", re.IGNORECASE)
+
+
 def _decode_base64(text: str) -> bytes:
-    if text.startswith("data:"):
-        text = text.partition(",")[2]  # drop "data:image/png;base64,"
+    """Standard or URL-safe base64, padded or not, wrapped or not, with or without a data: URL prefix."""
+    text = "".join(text.split())
+    prefix = _DATA_URL_PREFIX.match(text)
+    if prefix:
+        text = text[prefix.end():]  # drop "data:image/png;base64,"
+    text = text.translate(_URL_SAFE_TO_STANDARD).rstrip("=")
     try:
-        return base64.b64decode("".join(text.split()), validate=True)
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise ToolException("image_base64 is not valid base64.") from None
+        raise ToolException(
+            "image_base64 is not valid base64: it may hold only A-Z, a-z, 0-9, +, / (or -, _) and = padding, "
+            "after an optional data: URL prefix."
+        ) from None
+
+
+_URL_SAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
 
 
-def _edit_from(session: EditSession, image_id: str | None, image: PIL.Image.Image | None, instruction: str,
-               *, seed: int | None) -> EditResult:
-    """One turn on ``image_id`` (default: the head). A refused or failed turn leaves the head where it was:
-    the checkout that branches from ``image_id`` is undone, so the agent's next edit continues as before."""
-    if image_id is None:
-        return session.edit(image, instruction, seed=seed)
-    previous = session.head
-    session.checkout(image_id)
-    try:
-        return session.edit(image, instruction, seed=seed)
-    except BaseException:
-        session.checkout(previous.turn_id if previous is not None else None)
-        raise
+def _returned_image(result: EditResult) -> dict[str, str]:
+    """The edited image as base64 PNG, unless it is larger than the images the tool takes in: an
+    enlarged result can be hundreds of megabytes of text, more than any agent's context holds."""
+    png = encode_png(result.image)
+    if len(png) > TOOL_LIMITS.max_bytes:
+        return {"image_note": f"The image ({result.image.width}x{result.image.height}, a {len(png) / 2**20:.1f} MiB PNG) "
+                "is larger than the 12 MiB the tools pass, so it was left out; it stays in the session under its "
+                "turn_id (continue from it with image_id)."}
+    return {"image_base64": base64.b64encode(png).decode()}
+
 
 def _describe(result: EditResult) -> dict[str, Any]:
     return {

@@ -214,6 +214,63 @@ def test_checkout_branches_and_redo_follows_the_last_visited_child(tmp_path, pho
     assert session.edit(None, "from the source").image.tobytes() == ImageOps.invert(photo).tobytes()
 
 
+def test_edit_from_an_earlier_turn_branches_there_with_that_turns_history(tmp_path, photo):
+    reasoner = ScriptedReasoner()
+    session = EditSession(store=tmp_path, reasoner=reasoner, editor=inverting_editor())
+    first = session.edit(photo, "one")
+    second = session.edit(None, "two")
+    branch = session.edit(None, "branch", from_turn=first.turn_id)
+    assert [t.instruction for t in reasoner.requests[-1].history] == ["one"]  # not "two": it is not on the branch
+    assert branch.image.tobytes() == photo.tobytes()  # the inverse of turn one's image, not of turn two's
+    assert {r.id: r.parent_id for r in session.turn_records()}[branch.turn_id] == first.turn_id
+    assert session.head.turn_id == branch.turn_id
+    session.undo()
+    assert session.redo().turn_id == branch.turn_id
+    assert second.turn_id in {t.turn_id for t in session.turns}
+
+
+def test_a_refused_edit_from_an_earlier_turn_changes_nothing(tmp_path, photo):
+    def refuse(image, intent):
+        raise InvalidInstructionError("refused")
+
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=inverting_editor())
+    first = session.edit(photo, "one")
+    second = session.edit(None, "two")
+    session.undo()  # the head is at one, and redo would go to two
+    before = session.turn_records()
+    refusing = EditSession.open(session.id, store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor(refuse))
+    with pytest.raises(InvalidInstructionError):
+        refusing.edit(None, "refused", from_turn=second.turn_id)
+    assert session.turn_records() == before and session.head.turn_id == first.turn_id
+    assert session.redo().turn_id == second.turn_id
+
+
+@pytest.mark.parametrize(("from_turn", "error"), [("nope", UnknownTurnError), (7, EditAgentError)])
+def test_edit_from_a_turn_that_is_not_in_the_session_is_an_error(tmp_path, photo, from_turn, error):
+    other = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    foreign = other.edit(photo, "elsewhere").turn_id
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    with pytest.raises(UnknownTurnError):
+        session.edit(None, "a", from_turn=foreign)  # no turns yet, and not this session's
+    session.edit(photo, "a")
+    for bad in (foreign, from_turn):
+        with pytest.raises(error if bad == from_turn else UnknownTurnError):
+            session.edit(None, "b", from_turn=bad)
+    with pytest.raises(EditAgentError, match="not both"):
+        session.edit(photo, "b", from_turn=session.head.turn_id)
+    assert [t.instruction for t in session.turns] == ["a"]
+
+
+def test_undo_step_says_whether_the_head_moved(tmp_path, photo):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    first = session.edit(photo, "one")
+    session.edit(None, "two")
+    moved, head = session.undo_step()
+    assert moved and head.turn_id == first.turn_id == session.head.turn_id
+    assert session.undo_step() == (True, None)
+    assert session.undo_step() == (False, None)
+
+
 def test_checkout_of_another_sessions_turn_is_an_error(tmp_path, photo):
     one = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
     two = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())

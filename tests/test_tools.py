@@ -101,6 +101,91 @@ def test_a_refused_edit_on_an_earlier_image_leaves_the_head_where_it_was(tools):
     history = json.loads(tools["session_history"].invoke({"session_id": sid}))
     assert history["turns"][-1]["parent_id"] == second["turn_id"]  # the next edit continues from the head
 
+def test_a_branch_edit_and_a_plain_edit_at_once_each_continue_from_their_own_image(tmp_path):
+    # Agent frameworks run tool calls in parallel: the branch must not let the other call's turn in
+    # between its checkout and its edit, nor leave the other call editing the branch's image.
+    from concurrent.futures import ThreadPoolExecutor
+
+    tools = {t.name: t for t in make_tools("user-a", store=tmp_path, editor=RecordingEditor(delay=0.01))}
+    for _ in range(8):
+        first = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
+                                                       "image_base64": b64(Image.new("RGB", (16, 16)))}))
+        sid = first["session_id"]
+        second = json.loads(tools["edit_image"].invoke({"instruction": "make it brighter", "session_id": sid}))
+        with ThreadPoolExecutor(2) as pool:
+            branch = pool.submit(tools["edit_image"].invoke, {"instruction": "make it cooler", "session_id": sid,
+                                                              "image_id": first["turn_id"]})
+            plain = pool.submit(tools["edit_image"].invoke, {"instruction": "make it darker", "session_id": sid})
+            branch, plain = json.loads(branch.result()), json.loads(plain.result())
+        parents = {t["turn_id"]: t["parent_id"] for t in json.loads(
+            tools["session_history"].invoke({"session_id": sid}))["turns"]}
+        assert parents[branch["turn_id"]] == first["turn_id"]
+        assert parents[plain["turn_id"]] in {second["turn_id"], branch["turn_id"]}  # the head when it ran
+
+
+def test_a_refused_edit_on_an_earlier_image_leaves_where_redo_goes(tmp_path, tools):
+    first = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
+                                                   "image_base64": b64(Image.new("RGB", (16, 16)))}))
+    sid = first["session_id"]
+    second = json.loads(tools["edit_image"].invoke({"instruction": "make it brighter", "session_id": sid}))
+    third = json.loads(tools["edit_image"].invoke({"instruction": "make it cooler", "session_id": sid,
+                                                   "image_id": first["turn_id"]}))
+    session = EditSession.open(sid, store=tmp_path)
+    session.checkout(second["turn_id"])
+    session.undo()  # at turn one; redo goes to two
+    refused = tools["edit_image"].invoke({"instruction": "make the car red", "session_id": sid,
+                                          "image_id": third["turn_id"]})
+    assert "generative editor" in refused
+    assert session.head.turn_id == first["turn_id"] and session.redo().turn_id == second["turn_id"]
+
+
+def test_two_undos_at_once_undo_once_and_say_so(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    tools = {t.name: t for t in make_tools("user-a", store=tmp_path)}
+    for _ in range(8):
+        sid = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
+                                                     "image_base64": b64(Image.new("RGB", (16, 16)))}))["session_id"]
+        with ThreadPoolExecutor(2) as pool:
+            replies = [json.loads(reply) for reply in pool.map(tools["undo_edit"].invoke, [{"session_id": sid}] * 2)]
+        assert sorted(reply["undone"] for reply in replies) == [False, True]
+
+
+@pytest.mark.parametrize("encode", [
+    lambda png: base64.b64encode(png).decode().rstrip("="),  # unpadded
+    lambda png: base64.urlsafe_b64encode(png).decode(),  # the URL-safe alphabet
+    lambda png: "  DATA:image/png;base64," + base64.b64encode(png).decode() + "\n",  # spaces, capitals
+])
+def test_common_base64_variants_are_read(tools, encode):
+    png = encode_png(Image.effect_noise((40, 30), 80).convert("RGB"))  # noise: its base64 has + and / (- and _)
+    reply = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer", "image_base64": encode(png)}))
+    assert reply["size"] == [40, 30]
+
+
+def test_instruction_length_is_counted_without_surrounding_spaces_as_the_sdk_counts(tools):
+    reply = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer" + " " * 1990,
+                                                   "image_base64": b64(Image.new("RGB", (16, 16)))}))
+    assert reply["instruction"] == "make it warmer"
+
+
+def test_a_returned_image_larger_than_the_tools_take_in_is_left_out_with_a_note(tmp_path, monkeypatch):
+    import edit_agent.tools as tools_module
+
+    monkeypatch.setattr(tools_module, "TOOL_LIMITS", ImageLimits(max_bytes=2000))
+    tools = {t.name: t for t in make_tools("user-a", store=tmp_path)}
+    noise = b64(Image.effect_noise((40, 40), 80).convert("RGB"))  # about 5 KB of PNG after the resize below
+    reply = json.loads(tools["edit_image"].invoke({"instruction": "resize to 200%", "image_base64": noise,
+                                                   "return_image": True}))
+    assert "image_base64" not in reply and "left out" in reply["image_note"] and reply["size"] == [80, 80]
+
+
+def test_an_empty_owner_is_an_argument_error():
+    from edit_agent.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="owner"):
+        make_tools("")
+
+
 def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
     sid = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
                                                  "image_base64": b64(Image.new("RGB", (16, 16)))}))["session_id"]
@@ -125,7 +210,8 @@ def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
         ({"instruction": "make it warmer", "image_base64": "not base64!!"}, "not valid base64"),
         ({"instruction": "make it warmer", "image_base64": base64.b64encode(b"<html></html>").decode()},
          "HTML files are not accepted"),
-        ({"instruction": "make it warmer", "image_base64": "/etc/passwd"}, "not valid base64"),  # paths are not read
+        ({"instruction": "make it warmer", "image_base64": "/etc/passwd"}, "not a PNG, JPEG"),  # paths are not read
+        ({"instruction": "make it warmer", "image_base64": "https://example.com/cat.png"}, "not valid base64"),
         ({"instruction": "make it warmer", "image_base64": "/etc/passwd="}, "not a PNG, JPEG"),
         ({"instruction": "", "image_base64": "AAAA"}, "instruction: String should have at least 1 character"),
         ({"instruction": "x" * 2001, "image_base64": "AAAA"}, "instruction: String should have at most 2000"),
