@@ -227,11 +227,42 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
         client.predict(reply["session_id"], "another-token-0123456789", api_name="/undo_edit")
     with pytest.raises(AppError, match="16 characters"):
         client.predict(reply["session_id"], "short", api_name="/undo_edit")
+    with pytest.raises(AppError, match="session_id: String should match pattern"):  # sent empty: not "Field required"
+        client.predict("", token, api_name="/undo_edit")
     with pytest.raises(AppError, match="instruction"):  # sent empty, so not "Field required"
         client.predict("", token, "", reply["session_id"], api_name="/edit_image")
     seeded = json.loads(client.predict("make it cooler", token, "", reply["session_id"], "", False, 7, api_name="/edit_image"))
     assert EditSession.open(reply["session_id"], store=app["config"].store).turn_records()[-1].seed == 7
     assert seeded["intent"] == "Make the image cooler by 20%."
+
+
+def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_schema(app, tmp_path):
+    # The mcp library's transport refuses requests over 4 MiB with HTTP 413, which MCP clients raise
+    # as a crash; edit_image takes images up to 12 MiB.
+    import asyncio
+    import base64
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    path = tmp_path / "noise.png"
+    Image.effect_noise((1300, 1300), 90).convert("RGB").save(path, compress_level=0)
+    png = base64.b64encode(path.read_bytes()).decode()
+    assert len(png) > 4 * 2**20
+
+    async def call() -> tuple[Any, Any]:
+        async with streamablehttp_client(app["url"] + "gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = await session.list_tools()
+                reply = await session.call_tool("edit_image", {
+                    "instruction": "make it warmer", "owner_token": "agent-secret-0123456789", "image_base64": png})
+                return tools, reply
+
+    tools, reply = asyncio.run(call())
+    assert not reply.isError and json.loads(reply.content[0].text)["size"] == [1300, 1300]
+    described = {tool.name: tool.inputSchema["properties"] for tool in tools.tools}["edit_image"]
+    assert "12 MiB" in described["image_base64"]["description"] and "BMP" in described["image_base64"]["description"]
 
 
 def test_production_settings(app):

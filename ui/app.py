@@ -10,6 +10,7 @@ API and, when ``gradio[mcp]`` is installed, its MCP tools; the chat events are c
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import secrets
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from edit_agent.session import default_store_folder
-from edit_agent.tools import make_tools
+from edit_agent.tools import MAX_BASE64_CHARS, make_tools
 from ui import backends, files
 from ui.handlers import AppConfig, ChatApp
 from ui.samples import samples
@@ -306,8 +307,26 @@ def _browser_secret(config: AppConfig) -> str:
 _TOOL_OPTIONAL_FIELDS = ("image_base64", "session_id", "image_id", "seed")
 
 
+MCP_MAX_REQUEST_BYTES = MAX_BASE64_CHARS + 2**20
+"""Largest MCP request: the largest image edit_image takes, as base64, plus room for the rest of the call."""
+
+
+def _allow_tool_sized_mcp_requests() -> None:
+    """Gradio builds its MCP transport with the mcp library's 4 MiB request limit, under the 12 MiB
+    images that edit_image takes: a larger call failed with HTTP 413, which MCP clients raise as a
+    crash instead of a tool error. Raise the transport's limit to the tool's own."""
+    if not mcp_available():
+        return
+    from gradio.mcp import GradioMCPServer
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+    GradioMCPServer.StreamableHTTPSessionManager = functools.partial(
+        StreamableHTTPSessionManager, max_request_body_size=MCP_MAX_REQUEST_BYTES)
+
+
 def _agent_tools(config: AppConfig) -> None:
     """Serve the langchain tools as API endpoints (and MCP tools): same code, same checks."""
+    _allow_tool_sized_mcp_requests()
 
     def call(tool_name: str, owner_token: str, arguments: dict[str, Any]) -> str:
         """Run one tool; a refusal is raised, so that API and MCP clients see an error, not a result."""
@@ -321,8 +340,10 @@ def _agent_tools(config: AppConfig) -> None:
             reasoner=backends.reasoner(config.reasoner), editor=backends.editor(config.editor),
         )
         tool = next(tool for tool in tools if tool.name == tool_name)
-        # Form fields cannot be left out, so an empty optional field means "not given".
-        given = {key: value for key, value in arguments.items() if not (key in _TOOL_OPTIONAL_FIELDS and value in ("", None))}
+        # Form fields cannot be left out, so an empty optional field of edit_image means "not given"
+        # (the other tools' session_id is required: an empty one is a bad id, not a missing one).
+        optional = _TOOL_OPTIONAL_FIELDS if tool_name == "edit_image" else ()
+        given = {key: value for key, value in arguments.items() if not (key in optional and value in ("", None))}
         reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": given})
         if reply.status == "error":
             raise gr.Error(str(reply.content), print_exception=False)
@@ -335,12 +356,12 @@ def _agent_tools(config: AppConfig) -> None:
         """Edit an image by instruction, one turn of a multi-turn session that keeps earlier edits and rules.
 
         Args:
-            instruction: what to change, e.g. "make it warmer".
+            instruction: what to change, e.g. "make it warmer" (1 to 2000 characters).
             owner_token: a secret of your choosing (16+ characters); only the same token reaches the session again.
-            image_base64: base64 PNG/JPEG/WEBP image that starts a new session (leave empty to continue one).
-            session_id: the session to continue, from an earlier reply.
-            image_id: a turn_id of this session to continue from instead of the latest image (a branch).
-            return_image: also return the edited image as base64 PNG (large: leave it off unless you must see the pixels).
+            image_base64: base64 PNG/JPEG/WEBP/BMP/GIF (data: URL prefix allowed) to start a session; at most 12 MiB, 4096 px a side, 16 MP.
+            session_id: the session to continue (32 hex characters, from an earlier reply); leave empty to start one.
+            image_id: a turn_id of this session (16 hex characters) to continue from instead of the latest image (a branch).
+            return_image: also return the edited image as base64 PNG (large: leave it off unless needed; over 12 MiB it is left out).
             seed: seed for generative editors (a reply's seed redoes that edit exactly); leave empty for a random one.
         Returns:
             JSON with session_id, turn_id, the reconstructed intent, the constraints in force and the seed; a refusal is raised as an error.
@@ -354,7 +375,7 @@ def _agent_tools(config: AppConfig) -> None:
         """Undo the latest edit of a session.
 
         Args:
-            session_id: the session, from an edit_image reply.
+            session_id: the session (32 hex characters), from an edit_image reply.
             owner_token: the token the session was created with.
         Returns:
             JSON describing the new latest turn, with undone: false when there was nothing to undo; a refusal is raised as an error.
@@ -365,7 +386,7 @@ def _agent_tools(config: AppConfig) -> None:
         """List every turn of a session and which one is current.
 
         Args:
-            session_id: the session, from an edit_image reply.
+            session_id: the session (32 hex characters), from an edit_image reply.
             owner_token: the token the session was created with.
         Returns:
             JSON with the turns (ids, parents, instructions, intents); a refusal is raised as an error.
