@@ -219,8 +219,8 @@ def check_image_size(size: tuple[int, int], limits: ImageLimits, *, advice: str 
     width, height = size
     if width * height > limits.max_pixels:
         raise InvalidImageError(
-            f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); the limit is "
-            f"{limits.max_pixels / 1e6:.0f} MP.{advice}"
+            f"The image is {width}x{height} ({width * height:,} pixels); the limit is "
+            f"{limits.max_pixels:,} pixels ({limits.max_pixels / 1e6:g} MP).{advice}"
         )
     if max(width, height) > limits.max_side:
         raise InvalidImageError(

@@ -250,14 +250,14 @@ def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_sch
     png = base64.b64encode(path.read_bytes()).decode()
     assert len(png) > 4 * 2**20
 
-    async def call() -> tuple[Any, Any]:
-        async with streamablehttp_client(app["url"] + "gradio_api/mcp/") as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                tools = await session.list_tools()
-                reply = await session.call_tool("edit_image", {
-                    "instruction": "make it warmer", "owner_token": "agent-secret-0123456789", "image_base64": png})
-                return tools, reply
+    async def call():
+        url = app["url"] + "gradio_api/mcp/"
+        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            reply = await session.call_tool("edit_image", {
+                "instruction": "make it warmer", "owner_token": "agent-secret-0123456789", "image_base64": png})
+            return tools, reply
 
     tools, reply = asyncio.run(call())
     assert not reply.isError and json.loads(reply.content[0].text)["size"] == [1300, 1300]

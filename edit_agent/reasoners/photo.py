@@ -7,7 +7,7 @@ from edit_agent.photo_ops import describe_operations, parse_operations
 from edit_agent.records import Intent, Thought, TurnRequest
 from edit_agent.world.language import is_undo_request
 
-UNDO_HINT = "Use EditSession.undo() (in the app: the Undo button; for agents: the undo_edit tool)."
+UNDO_HINT = "Going back is a move in the session: the undo_edit tool (agents), the Undo button (the app) or EditSession.undo() (Python)."
 
 
 class PhotoRuleReasoner:
