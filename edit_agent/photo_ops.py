@@ -11,6 +11,8 @@ split on ``,``, ``;``, ``.``, ``and`` and ``then`` and applied in the order writ
 'Rotate the image 90 degrees clockwise, then convert the image to grayscale.'
 >>> parse_operations(describe_operations(ops)) == ops
 True
+>>> parse_operations(describe_operations([]))
+[]
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ _CLAUSE_SPLIT = re.compile(r"\s*(?:(?:[,;!]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\
 _NEGATIVE_PERCENT = re.compile(r"[-\u2212]\s*" + _PERCENT, re.IGNORECASE)
 # Words that carry no meaning of their own in a photo instruction; anything else left over
 # after the operations are found means the clause asks for more than exact operations can do.
-_FILLER = set(
+FILLER_WORDS = set(
     """a an the it its this that image photo picture pic whole entire make made please can could
     you would like i want to by of be do give me so just also now slightly somewhat little bit lot
     much very more less way further even really all overall too again some little tone tones look
@@ -94,6 +96,8 @@ _RULES: list[tuple[str, str]] = [
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
      r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
      "resize"),
+    (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double"),
+    (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it)\b", "halve"),
     (r"\b(?:grayscale|greyscale|gray\s*scale|grey\s*scale|black\s*(?:and|&)\s*white|b\s*&\s*w|monochrome)\b",
      "grayscale"),
     (r"\b(?:brighten|brighter|lighten|lighter|increase\s+(?:the\s+)?brightness|more\s+bright|brightness\s+up)\b",
@@ -113,6 +117,10 @@ _RULES: list[tuple[str, str]] = [
 ]
 _COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in _RULES]
 
+NO_CHANGE_INTENT = "Make no change."
+"""The intent of a turn that leaves the pixels as they are (it only lifts a rule, say); MICE-World says it alike."""
+_NO_CHANGE = re.compile(r"(?:make no changes?|do nothing|no changes?|change nothing|leave it as it is)\.?", re.IGNORECASE)
+
 
 def parse_operations(instruction: str) -> list[Operation]:
     """Map an instruction to exact operations in the order written, or raise.
@@ -121,18 +129,11 @@ def parse_operations(instruction: str) -> list[Operation]:
     operation (e.g. "make the car red"), and :class:`InvalidInstructionError` for a value that
     cannot be applied (e.g. "rotate 45 degrees", "resize to 0x10").
     """
-    # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
-    text = re.sub(r"[\s\0]+", " ", instruction.strip())
+    if _NO_CHANGE.fullmatch(instruction.strip()):
+        return []
     operations: list[Operation] = []
-    for clause in _CLAUSE_SPLIT.split(_protect_and(text)):
-        clause = clause.replace("\0", "and").strip()
-        if _NEGATIVE_PERCENT.search(clause):
-            # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
-            raise InvalidInstructionError(
-                f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
-            )
-        if clause:
-            operations.extend(_parse_clause(clause, instruction))
+    for clause in split_clauses(instruction):
+        operations.extend(parse_clause(clause, instruction))
     if not operations:
         raise _unsupported(instruction)
     if len(operations) > MAX_OPERATIONS:
@@ -140,6 +141,24 @@ def parse_operations(instruction: str) -> list[Operation]:
             f"The instruction asks for {len(operations)} operations; one turn may do at most {MAX_OPERATIONS}."
         )
     return operations
+
+
+def split_clauses(instruction: str) -> list[str]:
+    """The instruction's clauses in the order written (see the module docstring)."""
+    # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
+    text = re.sub(r"[\s\0]+", " ", instruction.strip())
+    clauses = [clause.replace("\0", "and").strip() for clause in _CLAUSE_SPLIT.split(_protect_and(text))]
+    return [clause for clause in clauses if clause]
+
+
+def parse_clause(clause: str, instruction: str) -> list[Operation]:
+    """The operations of one clause of ``instruction``, or raise as :func:`parse_operations` does."""
+    if _NEGATIVE_PERCENT.search(clause):
+        # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
+        raise InvalidInstructionError(
+            f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
+        )
+    return _parse_clause(clause, instruction)
 
 
 def _protect_and(text: str) -> str:
@@ -158,7 +177,7 @@ def _parse_clause(clause: str, instruction: str) -> list[Operation]:
     percent = re.search(_PERCENT, remaining, re.IGNORECASE)
     if percent:
         remaining = remaining[: percent.start()] + remaining[percent.end():]
-    leftover = [word for word in re.findall(r"[a-z0-9]+", remaining.lower()) if word not in _FILLER]
+    leftover = [word for word in re.findall(r"[a-z0-9]+", remaining.lower()) if word not in FILLER_WORDS]
     if not found or leftover:
         raise _unsupported(instruction, clause)
     return [operation for _, operation in sorted(found, key=lambda item: item[0])]
@@ -241,6 +260,8 @@ _HANDLERS = {
     "flip": _flip,
     "crop": _crop,
     "resize": _resize,
+    "double": lambda match, clause: Operation(kind="resize", value=200.0),
+    "halve": lambda match, clause: Operation(kind="resize", value=50.0),
     "grayscale": lambda match, clause: Operation(kind="grayscale"),
     "brighter": _signed("brightness", +1),
     "darker": _signed("brightness", -1),
@@ -259,6 +280,8 @@ _HANDLERS = {
 
 def describe_operations(operations: list[Operation]) -> str:
     """The canonical, self-contained instruction for ``operations`` (it parses back to them)."""
+    if not operations:
+        return NO_CHANGE_INTENT
     text = ", then ".join(_describe(operation) for operation in operations)
     return text[:1].upper() + text[1:] + "."
 

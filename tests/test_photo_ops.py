@@ -49,6 +49,11 @@ T = Image.Transpose
         ("crop to a centered square", lambda im: im.crop((20, 0, 100, 80))),
         ("resize to 64x32", lambda im: im.resize((64, 32), Image.Resampling.LANCZOS)),
         ("scale it by 50%", lambda im: im.resize((60, 40), Image.Resampling.LANCZOS)),
+        ("make it half the size", lambda im: im.resize((60, 40), Image.Resampling.LANCZOS)),
+        ("make it twice as big", lambda im: im.resize((240, 160), Image.Resampling.LANCZOS)),
+        ("double the size of the image", lambda im: im.resize((240, 160), Image.Resampling.LANCZOS)),
+        ("make no change", lambda im: im),
+        ("Make no change.", lambda im: im),
         ("make it brighter", lambda im: ImageEnhance.Brightness(im).enhance(1.2)),
         ("brighten by 35%", lambda im: ImageEnhance.Brightness(im).enhance(1.35)),
         ("make it darker", lambda im: ImageEnhance.Brightness(im).enhance(0.8)),
@@ -98,7 +103,7 @@ def test_case_and_punctuation_do_not_matter(instruction):
 @pytest.mark.parametrize(
     "instruction",
     ["make the car red", "add snow", "rotate the car 90 degrees", "brighten the sky", "remove the cat",
-     "make it brighter and add a hat", "rotate it 45 degrees", "upscale it"],
+     "make it brighter and add a hat", "rotate it 45 degrees", "upscale it", "make no change and rotate it"],
 )
 def test_unmappable_instructions_say_a_generative_editor_is_needed(instruction):
     with pytest.raises(UnsupportedInstructionError, match="generative editor"):

@@ -1,24 +1,35 @@
-"""Rule reasoner for exact photo edits: maps the instruction to operations; no weights."""
+"""Rule reasoner for exact photo edits: maps the instruction to operations, keeps rules in force; no weights."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from edit_agent.errors import UnsupportedInstructionError
-from edit_agent.photo_ops import describe_operations, parse_operations
-from edit_agent.records import Intent, Thought, TurnRequest
+from edit_agent.photo_ops import Operation, describe_operations
+from edit_agent.photo_rules import ReadTurn, RuleInForce, check_conflicts, next_rules, read_turn, rules_in_force
+from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.language import is_undo_request
 
-UNDO_HINT = "Going back is a move in the session: the undo_edit tool (agents), the Undo button (the app) or EditSession.undo() (Python)."
+UNDO_HINT = ("Going back is a move in the session: the undo_edit tool (agents), the Undo button (the app) "
+             "or EditSession.undo() (Python).")
 
 
 class PhotoRuleReasoner:
-    """Rewrites a photo instruction into the canonical text of its exact operations.
+    """Rewrites a photo instruction into the canonical text of its exact operations, followed by those of
+    every rule still in force ("from now on keep it black and white"), so that the intent stands alone.
 
     >>> from PIL import Image
+    >>> from edit_agent.records import HistoryTurn
     >>> image = Image.new("RGB", (8, 8))
     >>> thought = PhotoRuleReasoner().reconstruct(
     ...     TurnRequest(instruction="mirror it and darken", image=image, source_image=image))
     >>> thought.intent.text
     'Flip the image horizontally, then decrease the brightness by 20%.'
+    >>> earlier = HistoryTurn(turn_id="t1", instruction="from now on keep it square", reasoning="", intent="")
+    >>> thought = PhotoRuleReasoner().reconstruct(
+    ...     TurnRequest(instruction="crop to the left half", image=image, source_image=image, history=(earlier,)))
+    >>> thought.intent.text, [c.text for c in thought.intent.constraints]
+    ('Crop to the left half, then crop to a centred square.', ['the image stays square'])
     """
 
     name = "rules"
@@ -27,11 +38,38 @@ class PhotoRuleReasoner:
         if is_undo_request(request.instruction):
             # Going back a turn is a move in the session, not an operation on the pixels.
             raise UnsupportedInstructionError(f"{request.instruction!r} asks to go back one turn. {UNDO_HINT}")
-        operations = parse_operations(request.instruction)
-        steps = "; ".join(f"{i}. {describe_operations([op])[:-1]}" for i, op in enumerate(operations, 1))
-        reasoning = (
-            f"The instruction maps completely to {len(operations)} exact operation"
-            f"{'s' if len(operations) > 1 else ''}, applied in the order written: {steps}. "
-            "They act on the current image only, so no earlier turn needs to be repeated."
-        )
-        return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations)))
+        turn = read_turn(request.instruction)
+        before = rules_in_force([earlier.instruction for earlier in request.history])
+        after = next_rules(before, turn, len(request.history) + 1)
+        check_conflicts(turn.operations, after)
+        # Rules set earlier are applied again after an edit (a turn that only lifts a rule edits nothing).
+        kept = [held for held in after if held.rule not in turn.sets] if turn.operations else []
+        operations = turn.operations + [held.rule.operation for held in kept if turn.operations[-1] != held.rule.operation]
+        constraints = tuple(Constraint(text=held.rule.statement, kind="rule", set_at_turn=held.set_at_turn)
+                            for held in after)
+        return Thought(reasoning=_reasoning(turn, before, kept, len(request.history) + 1),
+                       intent=Intent(text=describe_operations(operations), constraints=constraints))
+
+
+def _reasoning(turn: ReadTurn, before: Sequence[RuleInForce], kept: Sequence[RuleInForce], number: int) -> str:
+    sentences = [_operations_sentence(turn.operations)] if turn.operations else []
+    for rule in turn.sets:
+        held = next((held for held in before if held.rule == rule), None)
+        sentences.append(f"The rule of turn {held.set_at_turn} already says that {rule.statement}." if held else
+                         f"From now on {rule.statement} (a rule of this turn, turn {number}): it applies now and "
+                         "after every later edit.")
+    lifted = before if turn.lifts_all else [held for held in before if held.rule in turn.lifts]
+    sentences += [f"The rule of turn {held.set_at_turn} ({held.rule.statement}) is lifted." for held in lifted]
+    sentences += [f"Still in force from turn {held.set_at_turn}: {held.rule.statement}, so "
+                  f"'{describe_operations([held.rule.operation])[:-1].lower()}' follows this edit." for held in kept]
+    if not (turn.sets or lifted or kept):
+        sentences.append("They act on the current image only, so no earlier turn needs to be repeated.")
+    if not turn.operations:
+        sentences.append("So the image stays as it is.")
+    return " ".join(sentences)
+
+
+def _operations_sentence(operations: list[Operation]) -> str:
+    steps = "; ".join(f"{i}. {describe_operations([op])[:-1]}" for i, op in enumerate(operations, 1))
+    return (f"The instruction maps completely to {len(operations)} exact operation"
+            f"{'s' if len(operations) > 1 else ''}, applied in the order written: {steps}.")
