@@ -320,7 +320,7 @@ class EditSession:
             if session is None or session.head is None:
                 return False, None
             parent = self._store.get_turn(self.id, session.head).parent_id
-            self._store.move_head(self.id, parent)
+            self._store.move_head(self.id, parent, expected_head=session.head)
             return True, self._result_for(parent)
 
     def redo(self) -> EditResult | None:
@@ -335,7 +335,7 @@ class EditSession:
             target = self._store.redo_target(self.id, session.head)
             if target is None:
                 return self._result_for(session.head)
-            self._store.move_head(self.id, target)
+            self._store.move_head(self.id, target, expected_head=session.head)
             return self._result_for(target)
 
     def checkout(self, turn_id: str | None) -> EditResult | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
 import threading
@@ -24,14 +25,37 @@ from typing import Any
 import sqlite_utils
 from PIL import Image
 
-from edit_agent.errors import ConcurrentEditError, StoreError, UnknownSessionError, UnknownTurnError, is_valid_text
+from edit_agent.errors import (
+    ConcurrentEditError,
+    StoreError,
+    UnknownSessionError,
+    UnknownTurnError,
+    is_valid_text,
+    one_line,
+)
 from edit_agent.images import encode_png, image_hash
 from edit_agent.records import EditorInfo, Intent, SessionRecord, TurnRecord
 
 DATABASE_NAME = "edit_agent.db"
 SCHEMA_VERSION = 1
+ANY_HEAD = object()
+"""``move_head``'s default: an absolute move, made from wherever the head is."""
 ORPHAN_GRACE_SECONDS = 3600.0
 """Unreferenced image files younger than this are kept: another process may be mid-turn."""
+
+
+_COLUMNS: dict[str, dict[str, type]] = {
+    "sessions": {"id": str, "created": float, "settings": str, "source_hash": str, "head": str},
+    "turns": {
+        "id": str, "session_id": str, "parent_id": str, "seq": int, "instruction": str,
+        "reasoning": str, "intent": str, "fallback": int, "input_hash": str,
+        "output_hash": str, "editor": str, "seed": int, "timings": str, "status": str,
+        "created": float, "visited": int,
+    },
+}
+_IMAGE_NAME = re.compile(r"[0-9a-f]{64}\.png|tmp\w+\.tmp")
+"""What the store itself writes under images/<2 hex>/: the sweep leaves any other file alone."""
+_IMAGE_FOLDER = re.compile(r"[0-9a-f]{2}")
 
 
 class Store:
@@ -46,45 +70,56 @@ class Store:
             self.images_folder.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.folder / DATABASE_NAME, timeout=60.0, check_same_thread=False)
             self.db = sqlite_utils.Database(connection)
-            self._prepare()
+            had_records = self._prepare()
+            # A new (or emptied) database beside existing images names none of them: sweeping then would
+            # delete every image of a store whose database was lost, so only a store with records sweeps.
+            if had_records:
+                self.sweep_orphans(older_than=orphan_grace_seconds)
         except (OSError, sqlite3.DatabaseError) as error:
             raise StoreError(
                 f"Cannot use {self.folder} as a session store: {error}. Pass another folder (or set EDIT_AGENT_HOME)."
             ) from None
-        self.sweep_orphans(older_than=orphan_grace_seconds)
 
     # --- set-up ------------------------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> bool:
+        """Set the database up; return whether it already held the store's tables."""
         with self._lock:
             self.db.execute("PRAGMA busy_timeout = 60000")
             self.db.enable_wal()
             # FULL: a committed turn survives power loss, not only a killed process.
             self.db.execute("PRAGMA synchronous = FULL")
             with self._write():
+                had_records = self._check_schema()
                 self._create_tables()
+        return had_records
+
+    def _check_schema(self) -> bool:
+        """Refuse a database another program (or a newer edit-agent) made; return whether tables exist."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.folder} was made by a newer edit-agent (store version {version}; this one "
+                             f"reads {SCHEMA_VERSION}). Upgrade edit-agent, or pass another folder.")
+        tables = set(self.db.table_names())
+        if not tables:
+            return False
+        missing = {name for name, columns in _COLUMNS.items()
+                   if name not in tables or not set(columns) <= set(self.db[name].columns_dict)}
+        if missing or version != SCHEMA_VERSION:
+            raise StoreError(f"{self.folder / DATABASE_NAME} is not an edit-agent session store "
+                             "(its tables are not the store's); pass another folder.")
+        return True
 
     def _create_tables(self) -> None:
-        self.db["sessions"].create(
-            {"id": str, "created": float, "settings": str, "source_hash": str, "head": str},
-            pk="id", if_not_exists=True,
-        )
-        self.db["turns"].create(
-            {
-                "id": str, "session_id": str, "parent_id": str, "seq": int, "instruction": str,
-                "reasoning": str, "intent": str, "fallback": int, "input_hash": str,
-                "output_hash": str, "editor": str, "seed": int, "timings": str, "status": str,
-                "created": float, "visited": int,
-            },
-            pk="id", if_not_exists=True,
-        )
+        self.db["sessions"].create(_COLUMNS["sessions"], pk="id", if_not_exists=True)
+        self.db["turns"].create(_COLUMNS["turns"], pk="id", if_not_exists=True)
         self.db["turns"].create_index(["session_id", "seq"], unique=True, if_not_exists=True)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction, taking the database's write lock up front (no upgrade deadlocks)."""
-        with self._lock:
+        with self._lock, _database_errors(self.folder):
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -92,6 +127,11 @@ class Store:
                 self.db.rollback()
                 raise
             self.db.commit()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock, _database_errors(self.folder):
+            yield
 
     def close(self) -> None:
         with self._lock:
@@ -137,19 +177,27 @@ class Store:
             raise StoreError(f"The stored image {path} cannot be read ({error}); the store is damaged.") from None
 
     def sweep_orphans(self, *, older_than: float = ORPHAN_GRACE_SECONDS) -> int:
-        """Delete image files no row names (and stale temporary files); return how many."""
-        with self._lock:
+        """Delete the store's image files no row names (and its stale temporary files); return how many.
+
+        Only files the store writes (``images/<2 hex>/<64 hex>.png`` and its ``.tmp`` files) are
+        candidates: anything else in the folder is not ours to delete. Housekeeping only: a file that
+        another process removes meanwhile, or one that cannot be removed, is left alone.
+        """
+        with self._reading():
             referenced = {row[0] for row in self.db.execute("SELECT source_hash FROM sessions")}
             for inputs, outputs in self.db.execute("SELECT input_hash, output_hash FROM turns"):
                 referenced.update((inputs, outputs))
         cutoff = time.time() - older_than
         removed = 0
         for path in self.images_folder.glob("*/*"):
-            digest = path.name.removesuffix(".png")
-            is_orphan = path.suffix == ".tmp" or digest not in referenced
-            if is_orphan and path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-                removed += 1
+            if not (_IMAGE_FOLDER.fullmatch(path.parent.name) and _IMAGE_NAME.fullmatch(path.name)):
+                continue
+            if path.suffix == ".png" and path.stem in referenced:
+                continue
+            with contextlib.suppress(OSError):
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
         return removed
 
     # --- sessions ------------------------------------------------------------------------------
@@ -160,33 +208,33 @@ class Store:
 
     def get_session(self, session_id: str) -> SessionRecord:
         _check_id(session_id, UnknownSessionError, "session")
-        with self._lock:
+        with self._reading():
             rows = list(self.db["sessions"].rows_where("id = ?", [session_id]))
         if not rows:
             raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
         return _session_record(rows[0])
 
     def has_session(self, session_id: str) -> bool:
-        with self._lock:
+        with self._reading():
             return isinstance(session_id, str) and self._session_exists_locked(session_id)
 
     def _session_exists_locked(self, session_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
 
     def list_sessions(self) -> list[str]:
-        with self._lock:
+        with self._reading():
             return [row[0] for row in self.db.execute("SELECT id FROM sessions ORDER BY created, id")]
 
     # --- turns ---------------------------------------------------------------------------------
 
     def turns(self, session_id: str) -> list[TurnRecord]:
-        with self._lock:
+        with self._reading():
             rows = list(self.db["turns"].rows_where("session_id = ?", [session_id], order_by="seq"))
         return [_turn_record(row) for row in rows]
 
     def get_turn(self, session_id: str, turn_id: str) -> TurnRecord:
         _check_id(turn_id, UnknownTurnError, "turn")
-        with self._lock:
+        with self._reading():
             rows = list(self.db["turns"].rows_where("id = ? AND session_id = ?", [turn_id, session_id]))
         if not rows:
             raise UnknownTurnError(f"No turn {turn_id!r} in session {session_id!r}.")
@@ -232,15 +280,21 @@ class Store:
     def existing_turn_ids(self, turn_ids: list[str]) -> set[str]:
         """Which of ``turn_ids`` the store already holds (in any session)."""
         chunks = [turn_ids[start:start + 500] for start in range(0, len(turn_ids), 500)]  # SQLite caps bound variables
-        with self._lock:
+        with self._reading():
             return {
                 row[0] for chunk in chunks
                 for row in self.db.execute(f"SELECT id FROM turns WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             }
 
-    def move_head(self, session_id: str, turn_id: str | None) -> None:
-        """Make ``turn_id`` (``None``: the source image) the head and remember it as visited."""
+    def move_head(self, session_id: str, turn_id: str | None, *, expected_head: str | object | None = ANY_HEAD) -> None:
+        """Make ``turn_id`` (``None``: the source image) the head and remember it as visited.
+
+        A move relative to the head (undo, redo) passes the head it started from: when another process
+        moved it meanwhile, the move is refused rather than made from the wrong place.
+        """
         with self._write():
+            if expected_head is not ANY_HEAD:
+                self._check_head(session_id, expected_head)
             if turn_id is not None:
                 self.db.execute(
                     "UPDATE turns SET visited = ? WHERE id = ?",
@@ -254,7 +308,7 @@ class Store:
             raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
         if row[0] != expected_head:
             raise ConcurrentEditError(
-                f"Session {session_id} was changed by another process during this turn; "
+                f"Session {session_id} was changed by another process meanwhile; "
                 "nothing was saved. Reopen the session and try again."
             )
 
@@ -268,7 +322,7 @@ class Store:
 
     def redo_target(self, session_id: str, head: str | None) -> str | None:
         """The child of ``head`` that was most recently the head (where redo goes), if any."""
-        with self._lock:
+        with self._reading():
             condition = "parent_id IS NULL" if head is None else "parent_id = ?"
             params = [session_id] + ([] if head is None else [head])
             row = self.db.execute(
@@ -294,6 +348,17 @@ def branch_to(turns: dict[str, TurnRecord], head: str | None) -> list[TurnRecord
         path.append(turns[head])
         head = turns[head].parent_id
     return path[::-1]
+
+
+@contextlib.contextmanager
+def _database_errors(folder: Path) -> Iterator[None]:
+    """A damaged, foreign or full database is a StoreError with the folder, not a raw sqlite3 traceback."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise  # a constraint the caller checks for (a concurrent import)
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"The session store at {folder} cannot be used: {error}.") from None
 
 
 def _check_id(value: object, error: type[Exception], what: str) -> None:
@@ -322,11 +387,21 @@ def _session_row(record: SessionRecord) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _stored_record(kind: str, row: dict[str, Any]) -> Iterator[None]:
+    try:
+        yield
+    except (ValueError, TypeError) as error:  # pydantic's ValidationError is a ValueError; so is bad JSON
+        raise StoreError(f"The stored {kind} {row.get('id')!r} cannot be read ({one_line(error)}); "
+                         "the store is damaged.") from None
+
+
 def _session_record(row: dict[str, Any]) -> SessionRecord:
-    return SessionRecord(
-        id=row["id"], created=row["created"], settings=json.loads(row["settings"]),
-        source_hash=row["source_hash"], head=row["head"],
-    )
+    with _stored_record("session", row):
+        return SessionRecord(
+            id=row["id"], created=row["created"], settings=json.loads(row["settings"]),
+            source_hash=row["source_hash"], head=row["head"],
+        )
 
 
 def _turn_row(turn: TurnRecord) -> dict[str, Any]:
@@ -341,6 +416,11 @@ def _turn_row(turn: TurnRecord) -> dict[str, Any]:
 
 
 def _turn_record(row: dict[str, Any]) -> TurnRecord:
+    with _stored_record("turn", row):
+        return _turn_record_unchecked(row)
+
+
+def _turn_record_unchecked(row: dict[str, Any]) -> TurnRecord:
     return TurnRecord(
         id=row["id"], session_id=row["session_id"], parent_id=row["parent_id"], seq=row["seq"],
         instruction=row["instruction"], reasoning=row["reasoning"],

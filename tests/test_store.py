@@ -170,7 +170,7 @@ def test_orphan_images_are_swept_on_open_after_a_grace_period(tmp_path):
     kept = session.edit(Image.new("RGB", (16, 16), "red"), "one")
     store = Store(tmp_path)
     orphan = store.image_path(store.put_image(Image.new("RGB", (16, 16), "blue")))
-    stale_temp = orphan.parent / "leftover.tmp"
+    stale_temp = orphan.parent / "tmpx8_k2q1.tmp"  # as put_image's mkstemp names them
     stale_temp.write_bytes(b"partial")
     assert Store(tmp_path).sweep_orphans() == 0  # young files may belong to a turn in progress
     old = time.time() - 7200
@@ -180,3 +180,70 @@ def test_orphan_images_are_swept_on_open_after_a_grace_period(tmp_path):
     assert not orphan.exists() and not stale_temp.exists()
     assert kept.image.getpixel((0, 0)) == (255, 0, 0)
     assert Store(tmp_path).integrity_check() == "ok"
+
+
+def test_the_sweep_deletes_only_the_stores_own_files_and_nothing_when_the_database_is_new(tmp_path):
+    old = time.time() - 7200
+    # A folder of someone's pictures opened as a store (say by "edit-agent sessions list --store ~/Pictures").
+    pictures = tmp_path / "pictures"
+    (pictures / "images" / "holiday").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(pictures / "images" / "holiday" / "beach.png")
+    # A real store whose database was lost: its images are all that is left of its sessions.
+    lost = tmp_path / "lost"
+    store = Store(lost)
+    images = [store.image_path(store.put_image(Image.new("RGB", (16, 16), color))) for color in ("red", "blue")]
+    store.close()
+    for name in ("edit_agent.db", "edit_agent.db-wal", "edit_agent.db-shm"):
+        (lost / name).unlink(missing_ok=True)
+    # In a live store, files the store did not write stay too: a stray note, a folder.
+    live = tmp_path / "live"
+    Store(live).close()
+    note = live / "images" / "ab" / "notes.txt"
+    note.parent.mkdir()
+    note.write_text("mine")
+    (live / "images" / "ab" / "subfolder").mkdir()
+    everything = [*pictures.rglob("*"), *images, note]
+    for path in everything:
+        os.utime(path, (old, old))
+    for folder in (pictures, lost, live):
+        Store(folder).close()
+    assert all(path.exists() for path in everything) and images
+
+
+def test_a_foreign_newer_or_damaged_database_is_one_store_error(tmp_path):
+    import sqlite3
+
+    from edit_agent.errors import StoreError
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "edit_agent.db") as connection:
+        connection.execute("CREATE TABLE sessions (name TEXT)")
+    newer = tmp_path / "newer"
+    Store(newer).close()
+    with sqlite3.connect(newer / "edit_agent.db") as connection:
+        connection.execute("PRAGMA user_version = 7")
+    for folder, message in ((foreign, "not an edit-agent session store"), (newer, "newer edit-agent")):
+        with pytest.raises(StoreError, match=message):
+            Store(folder)
+    damaged = tmp_path / "damaged"
+    session = EditSession(store=damaged, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    session.edit(Image.new("RGB", (16, 16)), "one")
+    with sqlite3.connect(damaged / "edit_agent.db") as connection:  # a stored row no record can be made of
+        connection.execute("UPDATE sessions SET settings = 'not json'")
+    with pytest.raises(StoreError, match="damaged"):
+        EditSession.open(session.id, store=damaged).undo()
+
+
+def test_an_undo_started_before_another_process_moved_the_head_is_refused(tmp_path):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    first = session.edit(Image.new("RGB", (16, 16)), "one")
+    second = session.edit(None, "two")
+    other = Store(tmp_path)  # another process: its own connection
+    third = EditSession.open(session.id, store=other, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    store = Store(tmp_path)
+    # The undo read head two; the other process then commits three on top of it.
+    third.edit(None, "three")
+    with pytest.raises(ConcurrentEditError, match="changed by another process"):
+        store.move_head(session.id, first.turn_id, expected_head=second.turn_id)
+    assert store.get_session(session.id).head == third.head.turn_id  # the other process's turn stays the head
