@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -15,8 +15,13 @@ MAX_INSTRUCTION_CHARS = 2000
 """Longest instruction a turn takes (the SDK, the tools and session files alike)."""
 
 
+LATEST_TIMESTAMP = 253402300799.0
+"""The end of year 9999: a later ``created`` cannot be shown as a date."""
+
+
 class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No inf or NaN: SQLite keeps NaN as NULL, and an infinite time cannot be shown as a date.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -92,6 +97,12 @@ class EditorInfo(Record):
     (e.g. which path a routing editor took, and why)."""
 
 
+def _an_id(value: str | None) -> str | None:
+    if value is not None and (not value or value != value.strip()):
+        raise ValueError(f"an id is text with no surrounding spaces, not {value!r}")
+    return value
+
+
 class TurnRecord(Record):
     """A committed turn, as stored."""
 
@@ -109,16 +120,21 @@ class TurnRecord(Record):
     editor: EditorInfo
     seed: int | None = Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])
     timings: dict[str, float]
-    status: str
-    created: float
+    status: Literal["committed"]
+    created: float = Field(ge=0.0, le=LATEST_TIMESTAMP)
+
+    _ids = field_validator("id", "session_id", "parent_id")(_an_id)
 
 
 class SessionRecord(Record):
     id: str
-    created: float
-    settings: dict[str, Any]
+    created: float = Field(ge=0.0, le=LATEST_TIMESTAMP)
+    settings: dict[str, str | None]
+    """Which reasoner and editor made the session, and with which edit-agent version."""
     source_hash: str
     head: str | None
+
+    _ids = field_validator("id", "head")(_an_id)
 
 
 class EditResult(BaseModel):

@@ -153,20 +153,29 @@ class Store:
         path = self.image_path(digest)
         if path.exists():
             return digest
-        path.parent.mkdir(exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        except OSError as error:
+            raise self._unwritable(error) from None
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(encode_png(image))
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, path)
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
+            if isinstance(error, OSError):  # a full disk, a read-only folder
+                raise self._unwritable(error) from None
             raise
         _fsync_folder(path.parent)
         return digest
+
+    def _unwritable(self, error: OSError) -> StoreError:
+        return StoreError(f"Cannot write an image into the session store at {self.folder}: "
+                          f"{error.strerror or error}. Nothing was saved.")
 
     def load_image(self, digest: str) -> Image.Image:
         path = self.image_path(digest)
@@ -319,6 +328,12 @@ class Store:
     def _next_visit_locked(self, session_id: str) -> int:
         row = self.db.execute("SELECT MAX(visited) FROM turns WHERE session_id = ?", [session_id]).fetchone()
         return (row[0] or 0) + 1
+
+    def visit_order(self, session_id: str) -> list[str]:
+        """The session's turn ids, least recently the head first (what redo follows)."""
+        with self._reading():
+            return [row[0] for row in self.db.execute(
+                "SELECT id FROM turns WHERE session_id = ? ORDER BY visited, seq", [session_id])]
 
     def redo_target(self, session_id: str, head: str | None) -> str | None:
         """The child of ``head`` that was most recently the head (where redo goes), if any."""

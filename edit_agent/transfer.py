@@ -2,13 +2,18 @@
 
 The file's first line is the session, each further line one turn::
 
-    {"kind": "session", "id": ..., "created": ..., "settings": {...}, "head": ..., "source": "images/<hash>.png"}
-    {"kind": "turn", "id": ..., "parent_id": ..., "instruction": ..., "input": "images/<hash>.png", "output": ...}
+    {"kind": "session", "id": ..., "created": ..., "settings": {...}, "head": ..., "source": "images/<hash>.png",
+     "turns": <how many turn lines follow>}
+    {"kind": "turn", "id": ..., "parent_id": ..., "instruction": ..., "input": "images/<hash>.png", "output": ...,
+     "visited": <1 for the turn least recently the head>}
+
+"turns" and "visited" are optional on import (exports made before them read as complete, in file order).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -16,9 +21,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edit_agent.errors import EditAgentError, InvalidArgumentError, InvalidExportError, InvalidImageError, StoreError
+from edit_agent.errors import (
+    EditAgentError,
+    InvalidArgumentError,
+    InvalidExportError,
+    InvalidImageError,
+    StoreError,
+    one_line,
+)
 from edit_agent.images import STORED_LIMITS, image_hash, load_image
-from edit_agent.records import SessionRecord, TurnRecord
+from edit_agent.records import MAX_INSTRUCTION_CHARS, SessionRecord, TurnRecord
 from edit_agent.store import Store
 
 EXPORT_FILE = "session.jsonl"
@@ -32,18 +44,23 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     """
     session = store.get_session(session_id)
     turns = store.turns(session_id)
+    visited = {turn_id: rank for rank, turn_id in enumerate(store.visit_order(session_id), 1)}
     path = folder / EXPORT_FILE
     _check_export_target(folder, session.id)
     digests = _hashes(session, turns)
-    missing = [digest for digest in digests if not store.image_path(digest).is_file()]
-    if missing:
-        raise StoreError(f"The stored image {store.image_path(missing[0])} is missing; the store is damaged.")
+    for digest in digests:  # an export of a damaged store would only fail later, at its import
+        if image_hash(store.load_image(digest)) != digest:
+            raise StoreError(f"The stored image {store.image_path(digest)} does not match its content hash; "
+                             "the store is damaged.")
+    lines = [_session_line(session, len(turns))] + [_turn_line(turn, visited[turn.id]) for turn in turns]
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         for digest in digests:
             shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
-        lines = [_session_line(session)] + [_turn_line(turn) for turn in turns]
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        # Written whole under another name, then renamed: a full disk never leaves half a session file.
+        partial = path.with_name(EXPORT_FILE + ".partial")
+        partial.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        os.replace(partial, path)
     except OSError as error:  # a full disk, no permission: not the caller's argument, but still one clear error
         raise EditAgentError(f"Cannot write the export to {folder}: {error.strerror or error}.") from None
     return path
@@ -82,12 +99,19 @@ def import_session(store: Store, folder: Path) -> str:
     held to :data:`STORED_LIMITS`, which every image a session stores fits.
     """
     session, turns = _read_export(folder)
-    images = {digest: _load_checked(folder, digest) for digest in _hashes(session, turns)}
-    if store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
-        session, turns = _with_fresh_ids(session, turns)
-    for image in images.values():
-        store.put_image(image)
-    store.import_session(session, turns)
+    added: list[Path] = []  # images this import adds: removed again if it fails
+    try:
+        for digest in sorted(_hashes(session, turns)):  # one at a time: a long session's images need not fit in memory
+            if not store.image_path(digest).exists():
+                store.put_image(_load_checked(folder, digest))
+                added.append(store.image_path(digest))
+        if store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
+            session, turns = _with_fresh_ids(session, turns)
+        store.import_session(session, turns)
+    except BaseException:
+        for image in added:
+            image.unlink(missing_ok=True)
+        raise
     return session.id
 
 
@@ -95,34 +119,79 @@ def _image_name(digest: str) -> str:
     return f"images/{digest}.png"
 
 
-def _session_line(session: SessionRecord) -> dict[str, Any]:
+def _session_line(session: SessionRecord, n_turns: int) -> dict[str, Any]:
     data = session.model_dump(exclude={"source_hash"})
-    return {"kind": "session", **data, "source": _image_name(session.source_hash)}
+    # "turns": a file cut short at a line boundary still reads as JSON Lines; the count tells.
+    return {"kind": "session", **data, "source": _image_name(session.source_hash), "turns": n_turns}
 
 
-def _turn_line(turn: TurnRecord) -> dict[str, Any]:
+def _turn_line(turn: TurnRecord, visited: int) -> dict[str, Any]:
     data = turn.model_dump(mode="json", exclude={"input_hash", "output_hash"})
-    return {"kind": "turn", **data, "input": _image_name(turn.input_hash), "output": _image_name(turn.output_hash)}
+    # "visited": the order the turns were last the head in, which is where redo goes.
+    return {"kind": "turn", **data, "input": _image_name(turn.input_hash), "output": _image_name(turn.output_hash),
+            "visited": visited}
 
 
 def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
+    """The session and its turns (in the order they were last the head, seq renumbered from 1), checked."""
     path = folder / EXPORT_FILE
     if not path.is_file():
         raise InvalidExportError(f"{folder} has no {EXPORT_FILE}; it is not a session export.")
+    lines = _json_lines(path)
     try:
-        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if not lines or lines[0].get("kind") != "session":
+        if not lines or not isinstance(lines[0], dict) or lines[0].get("kind") != "session":
             raise InvalidExportError(f"{path} must start with a session line.")
-        session = SessionRecord(**_without(lines[0], "kind", "source"), source_hash=_digest(lines[0]["source"]))
+        header = lines[0]
+        session = SessionRecord(**_without(header, "kind", "source", "turns"), source_hash=_digest(header["source"]))
+        if any(not isinstance(line, dict) or line.get("kind") != "turn" for line in lines[1:]):
+            raise InvalidExportError(f"{path}: every line after the first must be a turn line (kind: turn).")
         turns = [
-            TurnRecord(**_without(line, "kind", "input", "output"),
+            TurnRecord(**_without(line, "kind", "input", "output", "visited"),
                        input_hash=_digest(line["input"]), output_hash=_digest(line["output"]))
             for line in lines[1:]
         ]
-    except (ValueError, ValidationError, KeyError, TypeError, AttributeError) as error:  # ValueError: also bad UTF-8
-        raise InvalidExportError(f"{path} is not a valid session export: {error}") from None
+        visits = [line.get("visited", number) for number, line in enumerate(lines[1:])]
+    except (ValidationError, KeyError, TypeError, AttributeError) as error:
+        raise InvalidExportError(f"{path} is not a valid session export: {one_line(error)}") from None
+    written = header.get("turns", len(turns))
+    if isinstance(written, int) and len(turns) < written:
+        raise InvalidExportError(f"{path} holds {len(turns)} of the {written} turns it was written with; "
+                                 "the file was cut short.")
     _check_tree(session, turns, path)
-    return session, turns
+    if written != len(turns):
+        raise InvalidExportError(f"{path} says it holds {written!r} turns but holds {len(turns)}.")
+    _check_turns(session, turns, path)
+    renumbered = {turn.id: number for number, turn in enumerate(sorted(turns, key=lambda t: t.seq), 1)}
+    turns = [turn.model_copy(update={"seq": renumbered[turn.id]}) for turn in turns]
+    return session, [turn for _, turn in sorted(zip(visits, turns, strict=True), key=lambda pair: pair[0])]
+
+
+def _json_lines(path: Path) -> list[Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8
+        raise InvalidExportError(f"{path} cannot be read as UTF-8 text: {one_line(error)}") from None
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                lines.append(json.loads(line))
+            except ValueError as error:
+                raise InvalidExportError(f"{path}, line {number}: not JSON ({error.msg}).") from None
+    return lines
+
+
+def _check_turns(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:
+    """What the SDK would have written: each turn edits its parent's image (the source for the first),
+    with an instruction a turn takes."""
+    outputs = {turn.id: turn.output_hash for turn in turns}
+    for turn in turns:
+        expected = session.source_hash if turn.parent_id is None else outputs[turn.parent_id]
+        if turn.input_hash != expected:
+            raise InvalidExportError(f"{path}: turn {turn.id} edits an image that is not its parent's result.")
+        if not turn.instruction.strip() or len(turn.instruction) > MAX_INSTRUCTION_CHARS:
+            raise InvalidExportError(f"{path}: turn {turn.id} has an empty instruction or one over "
+                                     f"{MAX_INSTRUCTION_CHARS} characters.")
 
 
 def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:
@@ -159,7 +228,10 @@ def _hashes(session: SessionRecord, turns: list[TurnRecord]) -> set[str]:
 
 
 def _load_checked(folder: Path, digest: str):
-    image = load_image(folder / _image_name(digest), limits=STORED_LIMITS)
+    path = folder / _image_name(digest)
+    if path.exists() and not path.is_file():  # a named pipe would block the import for ever
+        raise InvalidExportError(f"{path} is not a regular file.")
+    image = load_image(path, limits=STORED_LIMITS)
     if image_hash(image) != digest:
         raise InvalidImageError(f"{folder / _image_name(digest)} does not match its recorded content hash.")
     return image

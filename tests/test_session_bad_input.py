@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 
 import numpy as np
@@ -214,6 +216,12 @@ def rewrite_turns(path, change):
         (lambda turns: [{**turns[0], "seed": 2**70}, turns[1]], "seed"),
         (lambda turns: [{**turns[0], "seq": 2**70}, turns[1]], "seq"),
         (lambda turns: [{**turns[0], "instruction": "\ud800"}, turns[1]], "Unicode"),
+        (lambda turns: [{**turns[0], "created": float("nan")}, turns[1]], "created"),
+        (lambda turns: [{**turns[0], "status": "pending"}, turns[1]], "status"),
+        (lambda turns: [turns[0], {**turns[1], "input": turns[0]["input"]}], "not its parent's result"),
+        (lambda turns: [turns[0], {**turns[1], "instruction": " "}], "empty instruction"),
+        (lambda turns: [turns[0], {**turns[1], "kind": "session"}], "every line after the first"),
+        (lambda turns: [turns[0]], "cut short"),
     ],
 )
 def test_a_malformed_export_is_refused_and_writes_nothing(tmp_path, exported, change, match):
@@ -298,3 +306,71 @@ def test_a_store_folder_deleted_while_the_process_runs_starts_again_empty(tmp_pa
     session = EditSession(store=store)
     session.edit(image, "make it darker")
     assert EditSession.list(store) == [session.id] and (store / "images").is_dir()
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"id": " "}, "id"), ({"id": ""}, "id"), ({"created": float("inf")}, "created"),
+    ({"settings": {"reasoner": ["x"]}}, "settings"),
+])
+def test_a_malformed_session_line_is_refused_and_writes_nothing(tmp_path, exported, change, match):
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    lines[0].update(change)
+    exported.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    store = tmp_path / "other"
+    with pytest.raises(InvalidExportError, match=match):
+        EditSession.import_folder(exported.parent, store=store)
+    assert EditSession.list(store=store) == []
+
+
+def test_a_bad_json_line_is_named_by_its_number(exported):
+    lines = exported.read_text().splitlines()
+    lines[2] = lines[2][:-5]
+    exported.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidExportError, match="line 3: not JSON"):
+        EditSession.import_folder(exported.parent, store=exported.parent.parent / "other")
+
+
+def test_an_export_image_that_is_a_named_pipe_is_refused_without_blocking(tmp_path, exported):
+    image = next((exported.parent / "images").glob("*.png"))
+    image.unlink()
+    os.mkfifo(image)
+
+    def blocked(*_):
+        raise TimeoutError("the import blocked on the pipe")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(20)  # a regression would otherwise hang the whole suite
+    try:
+        with pytest.raises(InvalidExportError, match="not a regular file"):
+            EditSession.import_folder(exported.parent, store=tmp_path / "other")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_imported_turn_numbered_near_the_integer_limit_can_still_be_edited(tmp_path, exported):
+    rewrite_turns(exported, lambda turns: [turns[0], {**turns[1], "seq": 2**63 - 1}])
+    imported = EditSession.import_folder(exported.parent, store=tmp_path / "other")
+    assert [turn.seq for turn in imported.turn_records()] == [1, 2]
+    assert imported.edit(None, "make it brighter").instruction == "make it brighter"
+
+
+def test_export_and_import_keep_where_redo_goes(tmp_path, image):
+    session = EditSession(store=tmp_path / "store")
+    first = session.edit(image, "make it brighter")
+    second = session.edit(None, "make it darker")
+    session.checkout(first.turn_id)
+    session.edit(None, "make it warmer")  # a branch made after turn two
+    session.checkout(second.turn_id)
+    session.undo()  # at turn one; redo goes to two, the child last visited
+    imported = EditSession.import_folder(session.export(tmp_path / "export").parent, store=tmp_path / "other")
+    assert imported.redo().instruction == "make it darker"
+
+
+def test_an_export_from_a_damaged_store_is_refused(tmp_path):
+    session = EditSession(store=tmp_path / "store")
+    result = session.edit(Image.effect_noise((64, 32), 80).convert("RGB"), "make it brighter")
+    stored = session._store.image_path(session._store.get_turn(session.id, result.turn_id).output_hash)
+    stored.write_bytes(stored.read_bytes()[: stored.stat().st_size // 2])  # a file cut short
+    with pytest.raises(StoreError, match="damaged"):
+        session.export(tmp_path / "export")
