@@ -247,3 +247,23 @@ def test_an_undo_started_before_another_process_moved_the_head_is_refused(tmp_pa
     with pytest.raises(ConcurrentEditError, match="changed by another process"):
         store.move_head(session.id, first.turn_id, expected_head=second.turn_id)
     assert store.get_session(session.id).head == third.head.turn_id  # the other process's turn stays the head
+
+
+def test_a_full_disk_while_storing_an_image_is_a_store_error_and_saves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import edit_agent.store as store_module
+    from edit_agent.errors import StoreError
+
+    noisy = RecordingEditor(lambda image, intent: Image.effect_noise(image.size, 50).convert("RGB"))  # a new image
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=noisy)
+    session.edit(Image.new("RGB", (16, 16)), "one")
+
+    def disk_full(image):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "encode_png", disk_full)
+    with pytest.raises(StoreError, match="No space left on device. Nothing was saved"):
+        session.edit(None, "two", seed=1)
+    assert [turn.instruction for turn in session.turns] == ["one"]
+    assert not list((tmp_path / "images").rglob("*.tmp"))
