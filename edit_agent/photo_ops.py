@@ -39,6 +39,8 @@ MAX_OUTPUT_SIDE = STORED_LIMITS.max_side
 """A resize may leave the input limits, up to what the store can keep (and load again)."""
 MAX_OPERATIONS = 20
 """Operations one instruction may ask for: bounds the work of one turn (a tool call may be untrusted)."""
+MAX_INTENT_OPERATIONS = MAX_OPERATIONS + 2
+"""Operations an intent may hold: the instruction's, then those of the two rules a photo session can keep."""
 
 
 class Operation(BaseModel):
@@ -122,25 +124,30 @@ NO_CHANGE_INTENT = "Make no change."
 _NO_CHANGE = re.compile(r"(?:make no changes?|do nothing|no changes?|change nothing|leave it as it is)\.?", re.IGNORECASE)
 
 
-def parse_operations(instruction: str) -> list[Operation]:
+def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS) -> list[Operation]:
     """Map an instruction to exact operations in the order written, or raise.
 
     Raises :class:`UnsupportedInstructionError` when any part of the instruction is not an exact
     operation (e.g. "make the car red"), and :class:`InvalidInstructionError` for a value that
     cannot be applied (e.g. "rotate 45 degrees", "resize to 0x10").
     """
-    if _NO_CHANGE.fullmatch(instruction.strip()):
+    if is_no_change(instruction):
         return []
     operations: list[Operation] = []
     for clause in split_clauses(instruction):
         operations.extend(parse_clause(clause, instruction))
     if not operations:
         raise _unsupported(instruction)
-    if len(operations) > MAX_OPERATIONS:
+    if len(operations) > limit:
         raise InvalidInstructionError(
-            f"The instruction asks for {len(operations)} operations; one turn may do at most {MAX_OPERATIONS}."
+            f"The instruction asks for {len(operations)} operations; one turn may do at most {limit}."
         )
     return operations
+
+
+def is_no_change(instruction: str) -> bool:
+    """Whether the instruction asks for no change at all ("make no change", "do nothing")."""
+    return bool(_NO_CHANGE.fullmatch(instruction.strip()))
 
 
 def split_clauses(instruction: str) -> list[str]:

@@ -18,10 +18,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError
-from edit_agent.photo_ops import FILLER_WORDS, Operation, describe_operations, parse_clause, split_clauses
+from edit_agent.photo_ops import (
+    FILLER_WORDS,
+    MAX_OPERATIONS,
+    Operation,
+    describe_operations,
+    is_no_change,
+    parse_clause,
+    split_clauses,
+)
 
 
 @dataclass(frozen=True)
@@ -63,57 +71,108 @@ class ReadTurn:
 _PERSIST = re.compile(
     r"\b(?:from\s+now\s+on|from\s+here\s+on(?:wards?)?|from\s+this\s+point\s+on|going\s+forward|"
     r"for\s+the\s+rest\s+of\s+the\s+session|always|keep(?:s|ing)?|stays?|remains?)\b", re.I)
+# "keep it that way", "always" after an edit: the edit just written is the rule
+_KEEP_THAT = re.compile(r"\b(?:that\s+way|like\s+that|as\s+it\s+is\s+now|always)\b", re.I)
 _LIFT = re.compile(
-    r"\b(?:forget|drop|remove|cancel|clear|lift|stop|end|ignore|no\s+longer|don'?t|do\s+not|never\s+mind)\b", re.I)
-_ALL_RULES = re.compile(r"\brules?\b|\bconstraints?\b", re.I)
+    r"\b(?:forget|drop|remove|cancel|clear|lift|stop|ignore|no\s+longer|no\s+more|never\s+mind|"
+    r"(?:don'?t|do\s+not)\s+keep)\b", re.I)
+# "don't forget to keep it square", "do not lift the square rule": the rule stays
+_NOT_LIFT = re.compile(r"\b(?:don'?t|do\s+not|never)\s+(?:forget|drop|remove|cancel|clear|lift|stop|ignore)\b", re.I)
+_ALL_RULES = re.compile(r"\b(?:rules?|constraints?|both)\b", re.I)
 _RULE_WORDS = FILLER_WORDS | {
     "sure", "must", "should", "everything", "every", "each", "edit", "edits", "result", "results", "on", "from",
     "is", "stays", "stay", "any", "anymore", "about", "s", "t", "longer", "there", "here", "rest", "session",
-    "crop", "cropped", "converted", "shape", "format", "mode",
+    "crop", "cropped", "converted", "shape", "format", "mode", "rule", "rules", "making", "being", "needs",
+    "need", "has", "have", "had", "be", "keeping",
 }
+_BARE_NAME_WORDS = {"it", "the", "image", "photo", "picture", "also", "too", "a", "and"}
+"""What may stand beside a rule's name in a clause that continues the one before ("keep it square and b&w")."""
 # "but" joins a rule to an edit ("make it brighter but keep it square"); the operations' parser splits on
 # the other joiners itself.
 _BUT = re.compile(r"\s*\bbut\b\s*", re.I)
+_LIFT_WORDS = re.compile(r"\b(?:forget|lift|no\s+longer|no\s+more)\b", re.I)
+
+
+@dataclass
+class _Reading:
+    """read_turn's state from one clause to the next."""
+
+    operations: list[Operation] = field(default_factory=list)
+    sets: list[PhotoRule] = field(default_factory=list)
+    lifts: list[PhotoRule] = field(default_factory=list)
+    lifts_all: bool = False
+    last: str = ""
+    """What the previous clause did: "set", "lift", "operations", "pending" (a bare "from now on")."""
+    last_operations: list[Operation] = field(default_factory=list)
 
 
 def read_turn(instruction: str) -> ReadTurn:
     """Read an instruction's operations and rule changes, clause by clause, or raise as the parser does."""
-    operations: list[Operation] = []
-    sets: list[PhotoRule] = []
-    lifts: list[PhotoRule] = []
-    lifts_all = False
-    # Persistence carries over a comma or an "and": "from now on, black and white", "keep it square and b&w".
-    persisting = pending = False
+    if is_no_change(instruction):
+        return ReadTurn(operations=[], sets=[], lifts=[])
+    reading = _Reading()
     for part in _BUT.split(instruction):
         for clause in split_clauses(part):
-            lifted = _lifted(clause)
-            if lifted is not None:
-                lifts.extend(lifted)
-                lifts_all = lifts_all or not lifted
-                persisting = False
-                continue
-            if not _leftover(_PERSIST.sub(" ", clause)):  # "from now on," alone: the next clause is the rule
-                persisting = pending = True
-                continue
-            rule = _set_rule(clause, instruction, persisting=persisting, pending=pending)
-            pending = False
-            if rule is not None:
-                sets.append(rule)
-                operations.append(rule.operation)
-                persisting = True
-                continue
-            operations.extend(parse_clause(clause, instruction))
-            persisting = False
-    if not (operations or lifts or lifts_all):
-        operations = parse_clause(instruction, instruction)  # raises, naming the whole instruction
-    return ReadTurn(operations=operations, sets=sets, lifts=lifts, lifts_all=lifts_all)
+            _read_clause(reading, clause, instruction)
+    if reading.last == "pending":
+        raise _not_a_rule(instruction, instruction)
+    if not (reading.operations or reading.lifts or reading.lifts_all):
+        parse_clause(instruction, instruction)  # raises, naming the whole instruction
+    if len(reading.operations) > MAX_OPERATIONS:
+        raise InvalidInstructionError(
+            f"The instruction asks for {len(reading.operations)} operations; one turn may do at most {MAX_OPERATIONS}.")
+    return ReadTurn(operations=reading.operations, sets=reading.sets, lifts=reading.lifts, lifts_all=reading.lifts_all)
 
 
-def _lifted(clause: str) -> list[PhotoRule] | None:
-    """The rules a clause lifts ([] for every rule: "drop the rules"), or None when it lifts nothing."""
-    if not _LIFT.search(clause):
-        return None
+def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
     named = [rule for rule in RULES if rule.mention.search(clause)]
+    if _NOT_LIFT.search(clause):  # a reminder: the rule is set (again)
+        clause = "keep " + _NOT_LIFT.sub(" ", clause)
+    lifted = _lifted(clause, named, continuing=reading.last == "lift")
+    if lifted is not None:
+        reading.lifts.extend(lifted)
+        reading.lifts_all = reading.lifts_all or not lifted
+        reading.last = "lift"
+        return
+    if not _leftover(_KEEP_THAT.sub(" ", _PERSIST.sub(" ", clause))):  # persistence alone
+        if _KEEP_THAT.search(clause) and reading.last == "operations":
+            _keep_the_last_operations(reading, clause, instruction)
+        else:
+            reading.last = "pending"  # "from now on,": the next clause is the rule
+        return
+    rule = _set_rule(clause, named, instruction, pending=reading.last == "pending",
+                     continuing=reading.last == "set")
+    if rule is not None:
+        reading.sets.append(rule)
+        reading.operations.append(rule.operation)
+        reading.last = "set"
+        return
+    try:
+        operations = parse_clause(clause, instruction)
+    except UnsupportedInstructionError:
+        if _LIFT_WORDS.search(clause):  # "forget it": a lift that names no rule
+            raise InvalidInstructionError(
+                f"{instruction!r}: to lift a rule, name it: 'forget the black and white rule', 'stop keeping it "
+                "square' or 'drop all rules'.") from None
+        raise
+    reading.operations.extend(operations)
+    reading.last, reading.last_operations = "operations", operations
+
+
+def _keep_the_last_operations(reading: _Reading, clause: str, instruction: str) -> None:
+    """ "make it black and white and keep it that way": the operations just read become rules."""
+    rules = [next((rule for rule in RULES if rule.operation == operation), None) for operation in reading.last_operations]
+    if not rules or None in rules:
+        raise _not_a_rule(instruction, clause)
+    reading.sets.extend(rule for rule in rules if rule is not None)
+    reading.last = "set"
+
+
+def _lifted(clause: str, named: list[PhotoRule], *, continuing: bool) -> list[PhotoRule] | None:
+    """The rules a clause lifts ([] for every rule: "drop the rules"), or None when it lifts nothing.
+    After a lift, a clause that only names rules lifts them too ("forget the square and b&w rules")."""
+    if not (_LIFT.search(clause) or continuing):
+        return None
     if not named and not _ALL_RULES.search(clause):
         return None
     rest = clause
@@ -122,23 +181,27 @@ def _lifted(clause: str) -> list[PhotoRule] | None:
     return None if _leftover(rest) else named
 
 
-def _set_rule(clause: str, instruction: str, *, persisting: bool, pending: bool) -> PhotoRule | None:
+def _set_rule(clause: str, named: list[PhotoRule], instruction: str, *, pending: bool,
+              continuing: bool) -> PhotoRule | None:
     """The rule a clause sets, or None when the clause says nothing persistent: "from now on keep it square";
-    after another rule, "square" alone (``persisting``); after a bare "from now on", the whole clause (``pending``)."""
-    named = [rule for rule in RULES if rule.mention.search(clause)]
+    after a bare "from now on", the whole clause (``pending``); after another rule, its name alone
+    (``continuing``: "keep it square and b&w", but "keep it square and make it b&w" is a one-time edit)."""
     rest = _PERSIST.sub(" ", clause)
     for rule in named:
         rest = rule.mention.sub(" ", rest)
     if not (_PERSIST.search(clause) or pending):
-        if persisting and len(named) == 1 and not _leftover(rest):
-            return named[0]
-        return None
+        bare = not [word for word in re.findall(r"[a-z0-9]+", rest.lower()) if word not in _BARE_NAME_WORDS]
+        return named[0] if continuing and len(named) == 1 and bare else None
     if len(named) != 1 or _leftover(rest):
-        raise UnsupportedInstructionError(
-            f"{instruction!r}: with exact operations, a rule for the rest of a photo session can keep the image "
-            f"{' or '.join(rule.name for rule in RULES)} ({clause!r} is neither); other rules need a generative editor."
-        )
+        raise _not_a_rule(instruction, clause)
     return named[0]
+
+
+def _not_a_rule(instruction: str, clause: str) -> UnsupportedInstructionError:
+    return UnsupportedInstructionError(
+        f"{instruction!r}: with exact operations, a rule for the rest of a photo session can keep the image "
+        f"{' or '.join(rule.name for rule in RULES)} ({clause!r} is neither); other rules need a generative editor."
+    )
 
 
 def _leftover(text: str) -> list[str]:
@@ -180,16 +243,22 @@ def rules_in_force(instructions: Sequence[str]) -> list[RuleInForce]:
     return in_force
 
 
+def breaks(rule: PhotoRule, operation: Operation) -> bool:
+    """Whether ``operation`` can leave an image that obeyed ``rule`` no longer obeying it."""
+    if rule.operation.kind == "grayscale":
+        return operation.kind in ("saturation", "warmth")
+    return (operation.kind == "crop" and operation.target != "square") or (
+        operation.kind == "resize" and operation.size is not None and operation.size[0] != operation.size[1])
+
+
 def check_conflicts(operations: Sequence[Operation], in_force: Sequence[RuleInForce]) -> None:
-    """Refuse an edit that a rule in force would undo at once (colour under black and white, a
-    non-square size under square): it would change nothing, or not what was asked."""
+    """Refuse an edit that a rule in force would undo at once: colour under black and white (it would
+    change nothing), an exact size that is not square under square (it would not be the size asked for).
+    A crop to one half under square is no conflict: the square crop after it keeps the rule."""
     for held in in_force:
         for operation in operations:
-            colour_under_grayscale = held.rule.operation.kind == "grayscale" and operation.kind in ("saturation", "warmth")
-            oblong_under_square = (held.rule.operation.kind == "crop" and operation.kind == "resize"
-                                   and operation.size is not None and operation.size[0] != operation.size[1])
-            undone = colour_under_grayscale or oblong_under_square
-            if undone:
+            oblong_crop = operation.kind == "crop"
+            if breaks(held.rule, operation) and not oblong_crop:
                 asked = describe_operations([operation])[:-1].lower()
                 raise InvalidInstructionError(
                     f"A rule keeps the image {held.rule.name} (turn {held.set_at_turn}), so '{asked}' would not hold; "

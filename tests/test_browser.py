@@ -195,6 +195,25 @@ def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
     shoot(page, "4-world-rule")
 
 
+def test_a_photo_rule_holds_and_shows_as_a_constraint(page, app_url: str, tmp_path: Path):
+    from playwright.sync_api import expect
+    from skimage import data
+
+    open_app(page, app_url)
+    page.locator("#new-session").click()
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).resize((256, 256)).save(photo)
+    send(page, "from now on keep it black and white", photo)
+    wait_for_timeline(page, 2, "#1: from now on keep it black and white")
+    send(page, "rotate it 90 degrees and make it brighter")
+    wait_for_timeline(page, 3, "#2: rotate it 90 degrees and make it brighter")
+    last = page.locator("#chat .message").last
+    expect(last).to_contain_text("then convert the image to grayscale", timeout=60_000)  # the intent repeats the rule
+    expect(last).to_contain_text("the image stays black and white")  # listed as in force
+    expect(last).to_contain_text("turn 1")
+    shoot(page, "5-photo-rule")
+
+
 def test_settings_show_unavailable_backends_disabled_with_reasons(page):
     from ui import backends
 

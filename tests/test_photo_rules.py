@@ -33,6 +33,22 @@ def is_gray(image: Image.Image) -> bool:
     ("forget the black and white rule", [], [], ["black and white"]),
     ("stop keeping it square", [], [], ["square"]),
     ("no longer keep it black and white", [], [], ["black and white"]),
+    # a one-time edit after a rule stays one-time; a bare name after a rule is a rule too
+    ("keep it square and make it black and white", ["crop", "grayscale"], ["square"], []),
+    ("keep it black and white and then crop to a square", ["grayscale", "crop"], ["black and white"], []),
+    ("keep it square and b&w", ["crop", "grayscale"], ["square", "black and white"], []),
+    # persistence after the edit it keeps
+    ("make it black and white and keep it that way", ["grayscale"], ["black and white"], []),
+    ("crop it to a square, always", ["crop"], ["square"], []),
+    ("rotate it and from now on, keep it square", ["rotate", "crop"], ["square"], []),
+    # a reminder keeps the rule; natural lifts lift it
+    ("don't forget to keep it square", ["crop"], ["square"], []),
+    ("do not lift the black and white rule", ["grayscale"], ["black and white"], []),
+    ("stop making it black and white", [], [], ["black and white"]),
+    ("no more black and white", [], [], ["black and white"]),
+    ("the image no longer has to be square", [], [], ["square"]),
+    ("forget the black and white and square rules", [], [], ["black and white", "square"]),
+    ("make no change", [], [], []),
 ])
 def test_rules_are_read_from_plain_phrasing(instruction, operations, sets, lifts):
     turn = read_turn(instruction)
@@ -40,8 +56,21 @@ def test_rules_are_read_from_plain_phrasing(instruction, operations, sets, lifts
     assert [rule.name for rule in turn.sets] == sets and [rule.name for rule in turn.lifts] == lifts
 
 
-def test_drop_all_rules_lifts_every_rule():
-    assert read_turn("drop all the rules").lifts_all
+@pytest.mark.parametrize("instruction", ["drop all the rules", "forget both rules", "clear all constraints"])
+def test_lifting_every_rule(instruction):
+    assert read_turn(instruction).lifts_all
+
+
+@pytest.mark.parametrize("instruction", ["make it brighter and keep the colours", "from now on",
+                                         "rotate it and keep it that way"])
+def test_persistence_that_names_no_rule_exact_operations_keep_is_refused(instruction):
+    with pytest.raises(UnsupportedInstructionError, match="black and white or square"):
+        read_turn(instruction)
+
+
+def test_a_lift_that_names_no_rule_says_how_to_name_one():
+    with pytest.raises(InvalidInstructionError, match="forget the black and white rule"):
+        read_turn("forget it")
 
 
 @pytest.mark.parametrize("instruction", ["from now on keep the sky untouched", "from now on, rotate it"])
@@ -58,7 +87,7 @@ def test_a_rule_holds_after_later_edits_and_is_carried_in_each_intent(tmp_path, 
     assert rotated.intent == ("Rotate the image 90 degrees clockwise, then increase the brightness by 20%, "
                               "then convert the image to grayscale.")
     assert [(c.text, c.kind, c.set_at_turn) for c in rotated.constraints] == [("the image stays black and white", "rule", 1)]
-    assert "Still in force from turn 1" in rotated.reasoning
+    assert "In force from turn 1: the image stays black and white, so 'convert" in rotated.reasoning
 
 
 def test_the_square_rule_crops_again_after_a_crop_that_breaks_it(tmp_path, photo):
@@ -114,3 +143,29 @@ def test_the_agent_tool_reports_the_rules_in_force(tmp_path, photo):
                                                      "image_base64": base64.b64encode(encode_png(photo)).decode()}))
     reply = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "session_id": started["session_id"]}))
     assert reply["constraints"] == ["the image stays square"] and reply["size"] == [60, 60]
+
+
+def test_a_rule_set_before_a_crop_in_the_same_turn_holds_at_its_end(tmp_path, photo):
+    result = EditSession(store=tmp_path).edit(photo, "from now on keep it square, then crop to the left half")
+    assert result.image.size == (30, 30)
+
+
+def test_the_rules_operations_do_not_count_against_the_instructions_limit(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "keep it square and b&w")
+    assert session.edit(None, ", ".join(["flip it"] * 20)).image.size == (60, 60)  # 20 asked, 22 applied
+    with pytest.raises(InvalidInstructionError, match="at most 20"):
+        session.edit(None, ", ".join(["flip it"] * 21))
+
+
+def test_a_world_canvas_keeps_its_own_rules_and_lifts_none_of_ours(tmp_path):
+    from edit_agent.world import Scene, SceneObject, render
+    from edit_agent.world.language import WorldLanguageError
+
+    canvas = render(Scene(background="white", objects=(
+        SceneObject(shape="square", color="red", size="small", cell="top-left"),)))
+    session = EditSession(store=tmp_path, reasoner="rules", editor="program")
+    session.edit(canvas, "from now on every new shape must be black")
+    with pytest.raises(WorldLanguageError):  # the world's rule is not a photo rule to lift
+        session.edit(None, "forget the rules")
+    assert session.edit(None, "add a small circle").intent == "Add a small black circle at the top center."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from edit_agent.photo_ops import apply_operations, parse_operations
+from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, apply_operations, parse_operations
 from edit_agent.records import EditorInfo, Intent
 
 
@@ -18,7 +18,7 @@ class ExactEditor:
     name = "exact"
 
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
-        return apply_operations(image.convert("RGB"), parse_operations(intent.text))
+        return apply_operations(image.convert("RGB"), parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS))
 
     def info(self) -> EditorInfo:
         return EditorInfo(backend=self.name)

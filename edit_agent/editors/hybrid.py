@@ -24,7 +24,7 @@ from PIL import Image
 
 from edit_agent.editors.exact import ExactEditor
 from edit_agent.errors import UnsupportedInstructionError
-from edit_agent.photo_ops import describe_operations, parse_operations
+from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, describe_operations, parse_operations
 from edit_agent.protocols import Editor
 from edit_agent.records import EditorInfo, Intent
 
@@ -65,7 +65,7 @@ class HybridEditor:
     def route(self, intent: Intent) -> Route:
         """Which editor ``intent`` goes to, and why."""
         try:
-            operations = parse_operations(intent.text)
+            operations = parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS)
         except UnsupportedInstructionError as error:
             return Route(
                 "generative",

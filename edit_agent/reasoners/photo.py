@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edit_agent.errors import UnsupportedInstructionError
-from edit_agent.photo_ops import Operation, describe_operations
-from edit_agent.photo_rules import ReadTurn, RuleInForce, check_conflicts, next_rules, read_turn, rules_in_force
+from edit_agent.photo_ops import Operation, describe_operations, parse_operations
+from edit_agent.photo_rules import (
+    ReadTurn,
+    RuleInForce,
+    breaks,
+    check_conflicts,
+    next_rules,
+    read_turn,
+    rules_in_force,
+)
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.language import is_undo_request
 
@@ -34,24 +42,46 @@ class PhotoRuleReasoner:
 
     name = "rules"
 
+    def __init__(self, *, keep_rules: bool = True) -> None:
+        self.keep_rules = keep_rules
+        """Off for a photo edit on a MICE-World canvas: its rules are the world's, not ours."""
+
     def reconstruct(self, request: TurnRequest) -> Thought:
         if is_undo_request(request.instruction):
             # Going back a turn is a move in the session, not an operation on the pixels.
             raise UnsupportedInstructionError(f"{request.instruction!r} asks to go back one turn. {UNDO_HINT}")
+        if not self.keep_rules:
+            operations = parse_operations(request.instruction)
+            return Thought(reasoning=_reasoning(ReadTurn(operations, [], []), [], []),
+                           intent=Intent(text=describe_operations(operations)))
         turn = read_turn(request.instruction)
         before = rules_in_force([earlier.instruction for earlier in request.history])
-        after = next_rules(before, turn, len(request.history) + 1)
+        number = len(request.history) + 1
+        after = next_rules(before, turn, number)
         check_conflicts(turn.operations, after)
-        # Rules set earlier are applied again after an edit (a turn that only lifts a rule edits nothing).
-        kept = [held for held in after if held.rule not in turn.sets] if turn.operations else []
-        operations = turn.operations + [held.rule.operation for held in kept if turn.operations[-1] != held.rule.operation]
+        again = _applied_again(turn.operations, after)
+        operations = turn.operations + [held.rule.operation for held in again]
         constraints = tuple(Constraint(text=held.rule.statement, kind="rule", set_at_turn=held.set_at_turn)
                             for held in after)
-        return Thought(reasoning=_reasoning(turn, before, kept, len(request.history) + 1),
+        return Thought(reasoning=_reasoning(turn, before, again, number),
                        intent=Intent(text=describe_operations(operations), constraints=constraints))
 
 
-def _reasoning(turn: ReadTurn, before: Sequence[RuleInForce], kept: Sequence[RuleInForce], number: int) -> str:
+def _applied_again(operations: list[Operation], in_force: Sequence[RuleInForce]) -> list[RuleInForce]:
+    """The rules whose operation follows the turn's own: each rule in force, unless the turn edits nothing
+    (it only lifts a rule) or already ends with that operation, nothing after it able to break the rule."""
+    if not operations:
+        return []
+    again = []
+    for held in in_force:
+        rule_operation = held.rule.operation
+        last = max((i for i, operation in enumerate(operations) if operation == rule_operation), default=None)
+        if last is None or any(breaks(held.rule, operation) for operation in operations[last + 1:]):
+            again.append(held)
+    return again
+
+
+def _reasoning(turn: ReadTurn, before: Sequence[RuleInForce], again: Sequence[RuleInForce], number: int = 0) -> str:
     sentences = [_operations_sentence(turn.operations)] if turn.operations else []
     for rule in turn.sets:
         held = next((held for held in before if held.rule == rule), None)
@@ -60,9 +90,13 @@ def _reasoning(turn: ReadTurn, before: Sequence[RuleInForce], kept: Sequence[Rul
                          "after every later edit.")
     lifted = before if turn.lifts_all else [held for held in before if held.rule in turn.lifts]
     sentences += [f"The rule of turn {held.set_at_turn} ({held.rule.statement}) is lifted." for held in lifted]
-    sentences += [f"Still in force from turn {held.set_at_turn}: {held.rule.statement}, so "
-                  f"'{describe_operations([held.rule.operation])[:-1].lower()}' follows this edit." for held in kept]
-    if not (turn.sets or lifted or kept):
+    sentences += [f"In force from turn {held.set_at_turn}: {held.rule.statement}, so "
+                  f"'{describe_operations([held.rule.operation])[:-1].lower()}' follows this edit." for held in again]
+    if turn.operations:
+        kept = [held for held in before if held not in again and held not in lifted and held.rule not in turn.sets]
+        sentences += [f"In force from turn {held.set_at_turn}: {held.rule.statement}, which this edit keeps."
+                      for held in kept]
+    if not (turn.sets or lifted or before):
         sentences.append("They act on the current image only, so no earlier turn needs to be repeated.")
     if not turn.operations:
         sentences.append("So the image stays as it is.")

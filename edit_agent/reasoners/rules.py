@@ -33,6 +33,7 @@ class RuleReasoner:
 
     def __init__(self) -> None:
         self._photo = PhotoRuleReasoner()
+        self._photo_on_world = PhotoRuleReasoner(keep_rules=False)
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         if not is_world_canvas(request.source_image):
@@ -42,7 +43,7 @@ class RuleReasoner:
         except WorldLanguageError as world_error:
             # a world canvas may still get a photo edit ("rotate it"); only then is it not world language
             try:
-                return self._photo.reconstruct(request)
+                return self._photo_on_world.reconstruct(request)
             except UnsupportedInstructionError:
                 raise world_error from None
 
