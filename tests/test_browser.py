@@ -204,14 +204,14 @@ def test_a_photo_rule_holds_and_shows_as_a_constraint(page, app_url: str, tmp_pa
     photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).resize((256, 256)).save(photo)
     send(page, "from now on keep it black and white", photo)
-    wait_for_timeline(page, 2, "#1: from now on keep it black and white")
+    wait_for_timeline(page, 2, "#1: from now on keep it")  # captions are clipped
     send(page, "rotate it 90 degrees and make it brighter")
-    wait_for_timeline(page, 3, "#2: rotate it 90 degrees and make it brighter")
+    wait_for_timeline(page, 3, "#2: rotate it 90 degrees")
     last = page.locator("#chat .message").last
     expect(last).to_contain_text("then convert the image to grayscale", timeout=60_000)  # the intent repeats the rule
     expect(last).to_contain_text("the image stays black and white")  # listed as in force
     expect(last).to_contain_text("turn 1")
-    shoot(page, "5-photo-rule")
+    shoot(page, "10-photo-rule")
 
 
 def test_settings_show_unavailable_backends_disabled_with_reasons(page):
