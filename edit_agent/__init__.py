@@ -9,8 +9,12 @@
 
 __version__ = "0.1.0"
 
-from edit_agent.errors import EditAgentError
-from edit_agent.records import EditResult
-from edit_agent.session import EditSession
+from edit_agent.offline_imports import keep_imports_off_the_hub
+
+keep_imports_off_the_hub()  # before anything imports diffusers, peft or bitsandbytes
+
+from edit_agent.errors import EditAgentError  # noqa: E402
+from edit_agent.records import EditResult  # noqa: E402
+from edit_agent.session import EditSession  # noqa: E402
 
 __all__ = ["EditAgentError", "EditResult", "EditSession", "__version__"]
