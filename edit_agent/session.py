@@ -240,16 +240,17 @@ class EditSession:
 
     def _reason_and_edit(self, request: TurnRequest, seed: int) -> tuple[Thought, Image.Image, dict[str, float]]:
         # No database transaction is open here: inference can take minutes.
+        editor = self.editor  # built first: a missing editor model fails before the reasoner's work
         with _translated_failures(self.reasoner.name):
             began = time.perf_counter()
             thought = self.reasoner.reconstruct(request)
             reasoned = time.perf_counter()
         if not isinstance(thought, Thought):
             raise EditAgentError(f"The reasoner {self.reasoner.name!r} returned {type(thought).__name__}, not a Thought.")
-        with _translated_failures(self.editor.name):
-            output = self.editor.edit(request.image, thought.intent, seed=seed)
+        with _translated_failures(editor.name):
+            output = editor.edit(request.image, thought.intent, seed=seed)
             edited = time.perf_counter()
-            note = self.editor.info().note
+            note = editor.info().note
         if note:
             thought = thought.model_copy(update={"reasoning": f"{thought.reasoning}\n{note}"})
         timings = {"reason": reasoned - began, "edit": edited - reasoned}

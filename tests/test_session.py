@@ -368,3 +368,26 @@ def test_a_session_made_with_custom_objects_reopens_with_the_defaults(tmp_path, 
     session.edit(photo, "blur it")
     reopened = EditSession.open(session.id, store=tmp_path)
     assert reopened.edit(None, "rotate left").editor == "auto"
+
+
+def test_an_editor_that_cannot_be_built_fails_before_the_reasoner_works(tmp_path, photo, monkeypatch):
+    import sys
+    import types
+
+    from edit_agent import backends
+    from edit_agent.errors import ModelUnavailableError
+
+    class Missing:
+        name = "missing"
+
+        def __init__(self) -> None:
+            raise ModelUnavailableError("Model 'big/editor' is not available offline.")
+
+    module = types.ModuleType("missing_editor")
+    module.Missing = Missing
+    monkeypatch.setitem(sys.modules, "missing_editor", module)
+    monkeypatch.setitem(backends.EDITORS, "missing", "missing_editor:Missing")
+    reasoner = ScriptedReasoner()
+    with pytest.raises(ModelUnavailableError, match="not available"):
+        EditSession(store=tmp_path, reasoner=reasoner, editor="missing").edit(photo, "make it warmer")
+    assert reasoner.requests == []  # a slow reasoner would have run for nothing

@@ -71,6 +71,35 @@ def test_backends_are_built_once_per_process():
     assert backends.reasoner("rules") is backends.reasoner("rules")
 
 
+def test_a_backend_that_is_loading_does_not_hold_up_the_others(monkeypatch: pytest.MonkeyPatch):
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    class Loading:
+        name = "loading"
+
+        def __init__(self) -> None:  # a model load that takes a while
+            started.set()
+            release.wait(30)
+
+    module = types.ModuleType("loading_backend")
+    module.Loading = Loading
+    monkeypatch.setitem(sys.modules, "loading_backend", module)
+    monkeypatch.setitem(backends.EDITORS, "loading", "loading_backend:Loading")
+    loader = threading.Thread(target=backends.editor, args=("loading",))
+    loader.start()
+    try:
+        assert started.wait(10)
+        other = threading.Thread(target=backends.editor, args=("recording",))
+        other.start()
+        other.join(10)
+        assert not other.is_alive()  # it waited for the other backend's load before
+    finally:
+        release.set()
+        loader.join()
+
+
 def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
     from ui import cli
 

@@ -60,6 +60,16 @@ def test_different_seeds_may_differ_but_each_is_reproducible() -> None:
     assert editor.edit(image, intent, seed=5).tobytes() == editor.edit(image, intent, seed=5).tobytes()
 
 
+def test_a_photo_is_refused_not_redrawn_as_a_mosaic_of_world_cells() -> None:
+    from skimage import data
+
+    from edit_agent.errors import UnsupportedInstructionError
+
+    photo = Image.fromarray(data.astronaut()).resize((96, 96))
+    with pytest.raises(UnsupportedInstructionError, match="MICE-World canvases only"):
+        tiny_editor().edit(photo, Intent(text="Increase the brightness by 20%."), seed=0)
+
+
 def test_missing_weights_raise_a_clear_error(tmp_path) -> None:
     with pytest.raises(ModelUnavailableError, match="train_world_editor"):
         WorldEditor(tmp_path / "nothing.safetensors")

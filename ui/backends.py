@@ -24,7 +24,15 @@ Kind = Literal["reasoner", "editor"]
 TEST_ONLY = frozenset({"recording", "scripted"})
 """Fakes from ``edit_agent.testing``: offered in the settings only when the app is configured with one."""
 
-_build_lock = threading.Lock()
+_build_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def _build_lock(kind: Kind, name: str) -> threading.Lock:
+    """One lock per backend: two first requests for it must not load its weights twice, and a backend
+    that is loading must not hold up the requests for the others (built ones answer at once)."""
+    with _locks_lock:
+        return _build_locks.setdefault((kind, name), threading.Lock())
 
 
 def registry(kind: Kind) -> dict[str, str]:
@@ -124,13 +132,13 @@ def choices(kind: Kind, configured: str) -> tuple[list[str], dict[str, str]]:
 
 def reasoner(name: str) -> Reasoner:
     """The process's one instance of a reasoner: models load once, not per request."""
-    with _build_lock:  # two first requests must not load the same weights twice
+    with _build_lock("reasoner", name):
         return _reasoner(name)
 
 
 def editor(name: str) -> Editor:
     """The process's one instance of an editor."""
-    with _build_lock:
+    with _build_lock("editor", name):
         return _editor(name)
 
 

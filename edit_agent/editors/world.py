@@ -21,11 +21,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from edit_agent.errors import ModelUnavailableError
+from edit_agent.errors import ModelUnavailableError, UnsupportedInstructionError
 from edit_agent.flow.canvas import from_model_canvas, to_model_canvas, to_pixels, to_tensor
 from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit
 from edit_agent.records import EditorInfo, Intent
+from edit_agent.world.canvas import is_world_canvas
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
 DEFAULT_STEPS = 1
@@ -67,6 +68,12 @@ class WorldEditor:
     @torch.no_grad()
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
         canvas = self.model.config.canvas
+        # It draws MICE-World cells: a photo would come back as a mosaic. Checked at the model's square
+        # canvas, so that a canvas stretched to any size still counts.
+        if not is_world_canvas(image.convert("RGB").resize((canvas, canvas), Image.Resampling.NEAREST)):
+            raise UnsupportedInstructionError(
+                "The world editor edits MICE-World canvases only; this image is not one. Use the auto, exact "
+                "or a generative editor for photos.")
         pixels = to_model_canvas(image, canvas)
         condition = to_tensor(pixels).to(self.device)
         ids, mask = self.model.tokenizer([intent.text])
