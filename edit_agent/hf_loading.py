@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from huggingface_hub import constants, try_to_load_from_cache
 from huggingface_hub.errors import HfHubHTTPError
+from safetensors import SafetensorError
 from transformers import Qwen2VLProcessor
 
 from edit_agent.errors import EditAgentError, ModelUnavailableError, OutOfMemoryError, one_line
@@ -38,12 +39,22 @@ def hub_offline() -> bool:
 
 def unavailable(model: ModelSource, why: str) -> ModelUnavailableError:
     """The one message for missing weights: which model, where we looked, how to get it."""
+    if _is_local_path(model):  # a folder or file: the cache and `hf download` are beside the point
+        return ModelUnavailableError(
+            f"Model {str(model)!r} is not available: {why}. It names a local folder or file; pass one that "
+            "holds the weights of this kind of model."
+        )
     return ModelUnavailableError(
         f"Model {str(model)!r} is not available: {why}. Looked in the Hugging Face cache at "
         f"{constants.HF_HUB_CACHE} (set HF_HOME or HF_HUB_CACHE to use another). To fix: on a machine "
         f"with network run `hf download {model}` (and copy the cache here), or pass a local folder "
         "that holds the weights."
     )
+
+
+def _is_local_path(model: ModelSource) -> bool:
+    text = str(model)
+    return isinstance(model, Path) or text.startswith(("/", "./", "../", "~")) or Path(text).exists()
 
 
 def resolve_model(model: ModelSource, *, probe_file: str) -> tuple[str, bool]:
@@ -79,7 +90,8 @@ def loading_errors(model: ModelSource) -> Iterator[None]:
         raise
     # A folder or file that is not a model of this kind makes the libraries raise ValueError
     # ("Couldn't instantiate the backend tokenizer", "not a GGUF file"), not OSError.
-    except (OSError, HfHubHTTPError, ValueError) as error:
+    # A damaged weights file raises safetensors' own error; a missing optional library (gguf), ImportError.
+    except (OSError, HfHubHTTPError, ValueError, SafetensorError, ImportError) as error:
         raise unavailable(model, f"loading failed ({type(error).__name__}: {one_line(error)})") from error
 
 

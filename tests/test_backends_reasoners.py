@@ -204,7 +204,9 @@ class TestLangChainReasoner(ReasonerContract):
         assert answer_text(reply) == "<think>it = circle</think>Move the circle."
 
     def test_rejects_what_is_not_a_chat_model(self) -> None:
-        with pytest.raises(TypeError, match="chat model"):
+        from edit_agent.errors import InvalidArgumentError
+
+        with pytest.raises(InvalidArgumentError, match="chat model object"):  # "--reasoner-model gpt-4o" too
             LangChainReasoner("gpt-4o")
 
 
@@ -216,3 +218,28 @@ def test_a_folder_or_file_that_holds_no_model_is_reported_as_unavailable(tmp_pat
     (tmp_path / "junk.gguf").write_text("not a model")
     with pytest.raises(ModelUnavailableError, match="is not available"):
         LLMReasoner(source.format(folder=tmp_path))
+
+
+def test_a_local_path_that_holds_no_model_is_not_sent_to_the_hub_cache(tmp_path) -> None:
+    from edit_agent.hf_loading import unavailable
+
+    message = str(unavailable(tmp_path / "nope", "no such folder"))
+    assert "local folder or file" in message and "hf download" not in message
+    assert "hf download org/model" in str(unavailable("org/model", "not in the cache"))
+
+
+def test_damaged_weights_are_reported_as_unavailable(tmp_path) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from edit_agent.errors import ModelUnavailableError
+    from edit_agent.reasoners.llm import LLMReasoner
+    from tests.model_fixtures import qwen_tokenizer
+
+    folder = tmp_path / "lm"
+    LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(folder)
+    qwen_tokenizer().save_pretrained(folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # a download cut short
+    with pytest.raises(ModelUnavailableError, match="is not available"):
+        LLMReasoner(str(folder))

@@ -17,6 +17,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from edit_agent.errors import InvalidArgumentError
 from edit_agent.reasoners import iccot
 from edit_agent.records import Thought, TurnRequest
 
@@ -32,7 +33,9 @@ class LangChainReasoner:
 
     def __init__(self, model: BaseChatModel) -> None:
         if not isinstance(model, BaseChatModel):
-            raise TypeError(f"The langchain reasoner needs a langchain-core chat model; got {type(model).__name__}.")
+            raise InvalidArgumentError(
+                f"The langchain reasoner needs a langchain-core chat model object (build it in Python); got "
+                f"{type(model).__name__}.")
         self.model = model
 
     def reconstruct(self, request: TurnRequest) -> Thought:

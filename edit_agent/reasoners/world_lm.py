@@ -1,8 +1,8 @@
 """``world-lm``: the project's own RL-trained intent policy for MICE-World canvases.
 
-A 2M-parameter causal LM (``rl/world_lm.py``) trained on the rule reasoner's traces of short sessions,
-then post-trained jointly with the world editor by ``rl/`` on 5-turn sessions (Edit-R2), every weight
-trained; the result ships as ``edit_agent/weights/world_policy/`` (a transformers folder).
+A 3.7M-parameter, 8-layer causal LM (``rl/world_lm.py``) trained on the rule reasoner's traces of sessions
+of 1-5 turns, then post-trained jointly with the world editor by ``rl/`` (one-turn rollouts, Edit-R2's
+objective), every weight trained; the result ships as ``edit_agent/weights/world_policy/`` (a transformers folder).
 It reads the ``llm`` reasoner's IC-CoT prompt, which on world canvases lists what the source and
 current images hold, so it is the ``llm`` reasoner with these weights.
 """
