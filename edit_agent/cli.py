@@ -103,21 +103,45 @@ def run_edit(args: argparse.Namespace) -> int:
 
 
 def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
+    """Run the turns; export the session whatever happens once one turn has committed, so that a later
+    turn's failure loses neither the turns before it nor the session's id."""
     from edit_agent.samples import resolve_sample
+
+    for stale in args.out.glob("turn-[0-9][0-9].png"):  # an earlier run's turns would mix with this one's
+        stale.unlink()
+    image: object = resolve_sample(args.image) or Path(args.image)
+    try:
+        for number, instruction in enumerate(args.instructions, 1):
+            image = _run_turn(session, args, number, instruction, image)
+    finally:
+        if session.turns:
+            _export(session, args.out / "session")
+
+
+def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instruction: str, image: object) -> None:
+    """One instruction: an edit, or "undo that" (a move back, as the app's Undo button makes)."""
+    from edit_agent.world.language import is_undo_request
+
+    path = args.out / f"turn-{number:02d}.png"
+    if image is None and is_undo_request(instruction):
+        head = session.undo()
+        (head.image if head is not None else session.source_image).save(path)
+        print(f"turn {number}: undo, back at {f'edit #{len(session.history)}' if head else 'the source image'}  ->  {path}")
+        return None
+    seed = None if args.seed is None else args.seed + number - 1
+    result = session.edit(image, instruction, seed=seed)
+    result.image.save(path)
+    fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
+    print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")
+    return None  # later turns continue from the head
+
+
+def _export(session: EditSession, folder: Path) -> None:
     from edit_agent.transfer import exported_session_id
 
-    image: object = resolve_sample(args.image) or Path(args.image)
-    for number, instruction in enumerate(args.instructions, 1):
-        seed = None if args.seed is None else args.seed + number - 1
-        result = session.edit(image, instruction, seed=seed)
-        image = None  # later turns continue from the head
-        path = args.out / f"turn-{number:02d}.png"
-        result.image.save(path)
-        print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms)")
-    export_folder = args.out / "session"
-    if exported_session_id(export_folder) is not None:
-        shutil.rmtree(export_folder)  # an earlier run's export of a session this store holds (checked up front)
-    exported = session.export(export_folder)
+    if exported_session_id(folder) is not None:
+        shutil.rmtree(folder)  # an earlier run's export of a session this store holds (checked up front)
+    exported = session.export(folder)
     print(f"session {session.id} exported to {exported.parent}")
 
 
@@ -163,10 +187,24 @@ def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
     export.set_defaults(func=run_sessions_export)
 
 
-def run_sessions_list(args: argparse.Namespace) -> int:
-    from edit_agent.session import open_store
+def _existing_store(folder: str | None) -> Store | None:
+    """The store a read-only command names; None for a default store not made yet (it holds no sessions).
+    A --store that holds no store is an error: a typo must not create one."""
+    from edit_agent.session import default_store_folder, open_store
+    from edit_agent.store import DATABASE_NAME
 
-    store = open_store(args.store)
+    path = Path(folder).expanduser() if folder else default_store_folder()
+    if not (path / DATABASE_NAME).is_file():
+        if folder:
+            raise InvalidArgumentError(f"No session store at {path} (it holds no {DATABASE_NAME}).")
+        return None
+    return open_store(path)
+
+
+def run_sessions_list(args: argparse.Namespace) -> int:
+    store = _existing_store(args.store)
+    if store is None:
+        return 0
     for session_id in store.list_sessions():
         session = store.get_session(session_id)
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(session.created))
@@ -175,22 +213,29 @@ def run_sessions_list(args: argparse.Namespace) -> int:
 
 
 def run_sessions_show(args: argparse.Namespace) -> int:
-    from edit_agent.session import open_store
+    from edit_agent.errors import UnknownSessionError
 
-    store = open_store(args.store)
+    store = _existing_store(args.store)
+    if store is None:
+        raise UnknownSessionError(f"No session {args.session_id!r}: no session has been stored yet.")
     session = store.get_session(args.session_id)
     print(f"session {session.id}  reasoner={session.settings.get('reasoner')}  editor={session.settings.get('editor')}")
     for turn in store.turns(session.id):
         marker = "*" if turn.id == session.head else " "
         parent = turn.parent_id or "source"
-        print(f"{marker} {turn.seq:3d} {turn.id} (from {parent}) {turn.instruction!r} -> {turn.intent.text!r}")
+        fallback = "  [the reasoner's answer could not be read: raw instruction used]" if turn.fallback else ""
+        print(f"{marker} {turn.seq:3d} {turn.id} (from {parent}) {turn.instruction!r} -> {turn.intent.text!r}{fallback}")
     return 0
 
 
 def run_sessions_export(args: argparse.Namespace) -> int:
+    from edit_agent.errors import UnknownSessionError
     from edit_agent.session import EditSession
 
-    path = EditSession.open(args.session_id, store=args.store).export(args.folder)
+    store = _existing_store(args.store)
+    if store is None:
+        raise UnknownSessionError(f"No session {args.session_id!r}: no session has been stored yet.")
+    path = EditSession.open(args.session_id, store=store).export(args.folder)
     print(f"exported to {path.parent}")
     return 0
 

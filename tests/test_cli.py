@@ -232,3 +232,31 @@ def test_a_reader_that_stops_early_is_not_an_error():
     process.stdout.close()
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0 and "Broken pipe" not in stderr
+
+
+def test_undo_that_moves_back_and_a_later_failure_keeps_the_turns_before_it(tmp_path, capsys):
+    out, store = tmp_path / "out", tmp_path / "store"
+    assert main(["edit", "sample:astronaut", "rotate it 90 degrees", "crop to a centred square", "undo that",
+                 "make the car red", "--out", str(out), "--store", str(store)]) == 2
+    printed = capsys.readouterr()
+    assert "turn 3: undo, back at edit #1" in printed.out and "generative editor" in printed.err
+    assert Image.open(out / "turn-03.png").size == Image.open(out / "turn-01.png").size  # turn 1's image again
+    session_id = EditSession.list(store=store)[0]
+    assert f"session {session_id} exported" in printed.out  # the id is not lost with the failed turn
+    imported = EditSession.import_folder(out / "session", store=tmp_path / "other")
+    assert [turn.instruction for turn in imported.turns] == ["rotate it 90 degrees", "crop to a centred square"]
+
+
+def test_a_rerun_into_the_same_folder_leaves_no_turn_image_of_the_run_before(tmp_path):
+    out, store = tmp_path / "out", ["--store", str(tmp_path / "store")]
+    assert main(["edit", "sample:astronaut", "flip it", "blur it", "--out", str(out), *store]) == 0
+    assert main(["edit", "sample:astronaut", "flip it", "--out", str(out), *store]) == 0
+    assert sorted(path.name for path in out.glob("turn-*.png")) == ["turn-01.png"]
+
+
+def test_reading_a_store_that_is_not_there_creates_none(tmp_path, capsys, monkeypatch):
+    assert main(["sessions", "list", "--store", str(tmp_path / "typo")]) == 2
+    assert "No session store at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
+    monkeypatch.setenv("EDIT_AGENT_HOME", str(tmp_path / "fresh"))
+    assert main(["sessions", "list"]) == 0  # the default store before its first session: nothing to list
+    assert not (tmp_path / "fresh").exists()
