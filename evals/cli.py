@@ -144,8 +144,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
-CPU_BACKENDS = frozenset({"rules", "passthrough", "program", "identity", "auto", "exact", "scripted", "recording"})
-"""Backends light enough to run one copy per core; any other (a model) runs in one process."""
+CPU_BACKENDS = frozenset({"rules", "passthrough", "program", "identity", "exact", "scripted", "recording"})
+"""Backends light enough to run one copy per core; any other (a model) runs in one process. Not ``auto``:
+on MICE-World sessions it is the world LM and the world editor, which every worker would load."""
 
 
 def default_workers(reasoner: str, editor: str) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ def summarize(sessions: Sequence[Sequence[TurnRow]]) -> dict[str, Any]:
         "n_sessions": len(sessions),
         "per_turn": {m: [_mean(r[m] for r in by_turn[t]) for t in turns] for m in METRICS},
         "mean": {m: _mean(r[m] for r in all_rows) for m in METRICS},
+        # success at each session's own last turn: per_turn's last SR holds only the longest sessions
+        "last_turn_SR": _mean(rows[-1]["SR"] for rows in sessions if rows),
     }
 
 
@@ -131,6 +133,21 @@ def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
+def _distinct_names(runs: list[tuple[str, dict[str, Any], dict[str, Any]]],
+                    run_dirs: Sequence[Path]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Runs that share a label are told apart by their folder (and a number for a folder given twice):
+    one name per run, or the plot would draw only the last of them."""
+    counts = Counter(name for name, _, _ in runs)
+    named = [(f"{name} ({Path(folder).name})" if counts[name] > 1 else name, meta, summary)
+             for (name, meta, summary), folder in zip(runs, run_dirs, strict=True)]
+    seen: Counter[str] = Counter()
+    distinct = []
+    for name, meta, summary in named:
+        seen[name] += 1
+        distinct.append((name if seen[name] == 1 else f"{name} #{seen[name]}", meta, summary))
+    return distinct
+
+
 def _read_run(run_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(label, run.json, summary.json) of a run folder written by :func:`write_run`, or a clear error."""
     summary_path = run_dir / "summary.json"
@@ -143,8 +160,22 @@ def _read_run(run_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
     missing += [] if "n_sessions" in summary else ["n_sessions"]
     if missing:
         raise EvalInputError(f"{summary_path} is incomplete: it lacks {', '.join(missing)}.")
+    numbers = [*(v for m in METRICS for v in _as_list(summary["per_turn"][m])), *(summary["mean"][m] for m in METRICS),
+               summary.get("last_turn_SR", 0.0)]
+    if not all(_is_number(value) for value in numbers) or not isinstance(summary["n_sessions"], int):
+        raise EvalInputError(f"{summary_path} is damaged: its scores must be numbers (per_turn lists of numbers).")
     meta = _json_object(meta_path) if meta_path.is_file() else {"reasoner": "?", "editor": "?", "sessions": str(run_dir)}
+    if not _is_number(meta.get("wall_seconds", 0)):
+        raise EvalInputError(f"{meta_path} is damaged: wall_seconds must be a number.")
     return label(meta), meta, summary
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [None]  # not a list: reported as damaged
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _json_object(path: Path) -> dict[str, Any]:
@@ -162,14 +193,16 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, *, title: str = "Compariso
 
     Every folder is read and checked before ``out`` is made, so a bad one leaves nothing behind.
     """
-    runs = [_read_run(Path(run_dir)) for run_dir in run_dirs]
+    runs = _distinct_names([_read_run(Path(run_dir)) for run_dir in run_dirs], run_dirs)
     out.mkdir(parents=True, exist_ok=True)
     plot_per_turn({name: summary for name, _, summary in runs}, out / "comparison.png")
-    lines = [f"# {title}", "", "| run | sessions | IF | CC | GA | SR | SR at last turn | wall s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"# {title}", "", "| run | sessions | IF | CC | GA | SR | SR at each session's last turn | wall s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, meta, summary in runs:
         means = " | ".join(f"{summary['mean'][m]:.3f}" for m in METRICS)
-        lines.append(f"| {name} | {summary['n_sessions']} | {means} | {summary['per_turn']['SR'][-1]:.3f} | "
-                     f"{meta.get('wall_seconds', 0):.1f} |")
+        # summaries written before last_turn_SR: their splits have one session length, where the two agree
+        last = summary.get("last_turn_SR", summary["per_turn"]["SR"][-1])
+        lines.append(f"| {name} | {summary['n_sessions']} | {means} | {last:.3f} | {meta.get('wall_seconds', 0):.1f} |")
     for metric in METRICS:
         width = max(len(s["per_turn"][metric]) for _, _, s in runs)
         lines += ["", f"## {metric} per turn", "", "| run | " + " | ".join(str(t) for t in range(1, width + 1)) + " |",

@@ -64,7 +64,7 @@ def test_run_outputs_and_comparison(tmp_path, sessions):
     meta = {"reasoner": "rules", "editor": "program", "sessions": "six", "size": 96, "seed": 0, "workers": 1, "wall_seconds": 0.5}
     write_run(tmp_path / "a", rows, meta)
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
-    assert set(summary) == {"n_sessions", "per_turn", "mean"}
+    assert set(summary) == {"n_sessions", "per_turn", "mean", "last_turn_SR"}
     assert set(summary["per_turn"]) == set(summary["mean"]) == {"IF", "CC", "GA", "SR"}
     turn = json.loads((tmp_path / "a" / "turns.jsonl").read_text().splitlines()[0])
     for key in ("session", "turn", "instruction", "reasoning", "intent", "target", "parsed", "IF", "CC", "GA", "SR", "psnr"):
@@ -79,6 +79,33 @@ def test_run_outputs_and_comparison(tmp_path, sessions):
     assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 1000
     with pytest.raises(EvalInputError):
         compare_runs([tmp_path], tmp_path / "cmp2")
+    # two runs with one label (another seed, say) stay two rows and two lines, named by their folders
+    write_run(tmp_path / "c", rows, meta)
+    text = compare_runs([tmp_path / "a", tmp_path / "c", tmp_path / "a"], tmp_path / "cmp3").read_text()
+    assert "| rules+program on six (a) |" in text and "| rules+program on six (c) |" in text
+    assert "| rules+program on six (a) #2 |" in text
+
+
+def test_success_at_the_last_turn_counts_every_session_at_its_own_length(tmp_path, sessions):
+    short = [session.model_copy(update={"turns": session.turns[:1]}) for session in sessions[:3]]
+    rows = run_sessions([*short, *sessions[3:4]], reasoner="rules", editor="identity", workers=1, progress=False)
+    summary = summarize(rows)
+    expected = sum(session_rows[-1]["SR"] for session_rows in rows) / len(rows)
+    assert summary["last_turn_SR"] == pytest.approx(expected)
+    assert summary["per_turn"]["SR"][-1] == rows[3][-1]["SR"]  # the last turn only the longest session has
+
+
+@pytest.mark.parametrize("damage", [{"per_turn": {"IF": ["x"]}}, {"per_turn": {"IF": 1}}, {"mean": {"IF": "high"}}])
+def test_a_run_whose_scores_are_not_numbers_is_refused_and_nothing_is_written(tmp_path, sessions, damage):
+    rows = run_sessions(sessions[:2], reasoner="rules", editor="program", workers=1, progress=False)
+    write_run(tmp_path / "a", rows, {"reasoner": "rules", "editor": "program", "sessions": "two"})
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    for key, values in damage.items():
+        summary[key].update(values)
+    (tmp_path / "a" / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(EvalInputError, match="must be numbers"):
+        compare_runs([tmp_path / "a"], tmp_path / "cmp")
+    assert not (tmp_path / "cmp").exists()
 
 
 def test_cli_eval_generate_interpret(tmp_path):
@@ -122,6 +149,7 @@ def test_model_backends_run_in_one_process():
 
     assert default_workers("rules", "program") >= 1
     assert default_workers("llm", "program") == 1 and default_workers("rules", "qwen-image-edit") == 1
+    assert default_workers("auto", "auto") == 1  # on world sessions: the world LM and editor, per worker
 
 
 def test_generate_mix_of_edits():
