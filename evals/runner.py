@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm import tqdm
@@ -21,6 +22,7 @@ from edit_agent.errors import EditAgentError
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import HistoryTurn, Intent, Thought, TurnRequest
 from edit_agent.world.interpreter import WorldInterpreter
+from edit_agent.world.language import WorldLanguageError
 from edit_agent.world.parse import parse
 from edit_agent.world.render import render
 from edit_agent.world.sessions import WorldSession
@@ -90,7 +92,7 @@ def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, si
     history: list[HistoryTurn] = []
     targets, parsed, locked, rows = [session.start], [], [], []
     for index, turn in enumerate(session.turns, 1):
-        outcome = world.step(turn.instruction)
+        outcome = _interpret(world, session, index, locked[-1] if locked else ())
         target = turn.target or outcome.target  # a file's targets are the ground truth
         request = TurnRequest(instruction=turn.instruction, history=tuple(history), image=image, source_image=source)
         thought, error = _reason(reasoner, request)
@@ -112,6 +114,28 @@ def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, si
     for row, score in zip(rows, score_session(targets, parsed, locked)):
         row.update(IF=score.IF, CC=score.CC, GA=score.GA, SR=score.SR)
     return rows
+
+
+@dataclass(frozen=True)
+class _GivenTurn:
+    """What scoring needs of a turn the interpreter cannot read but the file gives the target of."""
+
+    target: None = None
+    task_type: str = "unread"
+    locked_cells: tuple[str, ...] = ()
+
+
+def _interpret(world: WorldInterpreter, session: WorldSession, index: int, locked: tuple[str, ...]) -> Any:
+    """The interpreter's outcome of turn ``index``. A turn it cannot read is scored on the file's target,
+    with the locks in force before it (a file from elsewhere need not be in our words); without a target
+    it is an error that names the session and the turn."""
+    turn = session.turns[index - 1]
+    try:
+        return world.step(turn.instruction)
+    except WorldLanguageError as error:
+        if turn.target is None:
+            raise WorldLanguageError(f"Session {session.id}, turn {index}: {error}") from None
+        return _GivenTurn(locked_cells=tuple(locked))
 
 
 def _reason(reasoner: Reasoner, request: TurnRequest) -> tuple[Thought, str | None]:

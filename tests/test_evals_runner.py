@@ -187,3 +187,18 @@ def test_an_empty_out_folder_is_refused_not_taken_as_the_current_folder(tmp_path
         main(["eval", "--split", "world-test", "--limit", "1", "--out", ""])
     assert stopped.value.code == 2 and "folder name is empty" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_turn_in_other_words_is_scored_on_the_files_target_and_without_one_is_located():
+    from edit_agent.world import Scene, WorldSession, WorldTurn
+    from edit_agent.world.language import WorldLanguageError
+
+    start = Scene(background="white")
+    foreign = WorldSession(id="theirs", start=start, turns=(
+        WorldTurn(instruction="give the canvas a beige coat", target=Scene(background="beige")),))
+    [[row]] = run_sessions([foreign], reasoner="passthrough", editor="program", workers=1, progress=False)
+    assert row["target"]["background"] == "beige" and row["task_type"] == "unread" and row["IF"] == 0.0
+    untargeted = WorldSession(id="mine", start=start, turns=(
+        WorldTurn(instruction="change the background to beige"), WorldTurn(instruction="make the car red")))
+    with pytest.raises(WorldLanguageError, match="Session mine, turn 2: "):
+        run_sessions([untargeted], reasoner="rules", editor="program", workers=1, progress=False)
