@@ -70,6 +70,11 @@ def test_a_photo_is_refused_not_redrawn_as_a_mosaic_of_world_cells() -> None:
         tiny_editor().edit(photo, Intent(text="Increase the brightness by 20%."), seed=0)
 
 
+def test_make_no_change_returns_the_input_pixel_for_pixel() -> None:
+    image = render(SCENE, 288)  # larger than the model's canvas: a redraw would move the shapes' edges
+    assert tiny_editor().edit(image, Intent(text="Make no change."), seed=1).tobytes() == image.tobytes()
+
+
 def test_missing_weights_raise_a_clear_error(tmp_path) -> None:
     with pytest.raises(ModelUnavailableError, match="train_world_editor"):
         WorldEditor(tmp_path / "nothing.safetensors")

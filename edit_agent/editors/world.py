@@ -27,6 +27,7 @@ from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit
 from edit_agent.records import EditorInfo, Intent
 from edit_agent.world.canvas import is_world_canvas
+from edit_agent.world.interpreter import NO_CHANGE_INTENT
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
 DEFAULT_STEPS = 1
@@ -67,6 +68,8 @@ class WorldEditor:
 
     @torch.no_grad()
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
+        if intent.text.strip() == NO_CHANGE_INTENT:  # the model redraws at 48 px: a no-op would still move edges
+            return image.convert("RGB").copy()
         canvas = self.model.config.canvas
         # It draws MICE-World cells: a photo would come back as a mosaic. Checked at the model's square
         # canvas, so that a canvas stretched to any size still counts.
