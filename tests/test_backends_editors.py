@@ -128,6 +128,12 @@ class TestHybridEditor(EditorContract):
         info = hybrid.info()
         assert info.extra["route"] == "generative" and "not fully" in info.extra["route_reason"]
 
+    def test_an_unknown_generative_editor_is_refused_when_the_hybrid_is_built(self) -> None:
+        from edit_agent.errors import UnknownBackendError
+
+        with pytest.raises(UnknownBackendError, match="Unknown editor 'nonexistent'"):
+            make_editor("hybrid", generative="nonexistent")
+
     def test_generative_editor_by_name_is_built_only_when_needed(self) -> None:
         hybrid = make_editor("hybrid", generative="qwen-image-edit", model="edit-agent-tests/not-a-cached-model")
         image = gradient_image(20, 20)

@@ -23,7 +23,7 @@ from typing import Any
 from PIL import Image
 
 from edit_agent.editors.exact import ExactEditor
-from edit_agent.errors import UnsupportedInstructionError
+from edit_agent.errors import InvalidArgumentError, UnsupportedInstructionError
 from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, describe_operations, parse_operations
 from edit_agent.protocols import Editor
 from edit_agent.records import EditorInfo, Intent
@@ -47,6 +47,13 @@ class HybridEditor:
     name = "hybrid"
 
     def __init__(self, generative: str | Editor = "qwen-image-edit", **generative_options: Any) -> None:
+        from edit_agent.backends import check_backend_name
+
+        # The name is checked now (the editor itself is built at the first generative turn): a typo
+        # must not wait until turns have committed.
+        check_backend_name(generative, "editor")
+        if generative == "hybrid":
+            raise InvalidArgumentError("The hybrid editor's generative editor cannot be another hybrid editor.")
         self.exact = ExactEditor()
         self._generative_spec = generative
         self._generative_options = generative_options
