@@ -13,6 +13,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from edit_agent.folders import out_folder_problem
 from evals.errors import EvalInputError
@@ -88,8 +89,9 @@ _RATE_OPTIONS = {
 }
 
 
-def resolve_sessions(path: Path | None, split: str | None) -> tuple[Path, str]:
-    """The session file to read and the name to report it under (``--split`` stands for a file)."""
+def resolve_sessions(path: Path | None, split: str | None) -> tuple[Path | TextIO, str]:
+    """The session file to read and the name to report it under (``--split`` stands for a file, ``-`` for
+    standard input)."""
     if (path is None) == (split is None):
         raise EvalInputError("Give a session file or --split NAME (exactly one).")
     if split is not None:
@@ -97,6 +99,8 @@ def resolve_sessions(path: Path | None, split: str | None) -> tuple[Path, str]:
 
         return verify_split(split), split
     assert path is not None
+    if str(path) == "-":  # the usual name for standard input
+        return sys.stdin, "stdin"
     if not path.is_file():
         raise EvalInputError(f"No session file at {path}.")
     return path, path.name
@@ -198,7 +202,7 @@ def run_generate_command(args: argparse.Namespace) -> int:
     turns = (args.min_turns, args.turns) if args.min_turns is not None else args.turns
     sessions = generate_sessions(args.n, turns=turns, seed=args.seed, config=config, prefix=args.prefix)
     text = "".join(session.to_json() + "\n" for session in sessions)
-    if args.out is None:
+    if args.out is None or str(args.out) == "-":
         sys.stdout.write(text)
     else:
         args.out.write_text(text, encoding="utf-8")

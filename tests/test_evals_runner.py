@@ -202,3 +202,24 @@ def test_a_turn_in_other_words_is_scored_on_the_files_target_and_without_one_is_
         WorldTurn(instruction="change the background to beige"), WorldTurn(instruction="make the car red")))
     with pytest.raises(WorldLanguageError, match="Session mine, turn 2: "):
         run_sessions([untargeted], reasoner="rules", editor="program", workers=1, progress=False)
+
+
+def test_a_dash_reads_sessions_from_standard_input_and_writes_generated_ones_to_standard_output(monkeypatch):
+    code, generated = cli("world", "generate", "--n", "3", "--turns", "2", "--out", "-")
+    assert code == 0 and len(generated.splitlines()) == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO(generated))
+    code, interpreted = cli("world", "interpret", "-")
+    assert code == 0 and interpreted == generated
+
+
+def test_a_byte_order_mark_is_read_and_a_repeated_session_id_is_refused(tmp_path):
+    from edit_agent.world.sessions import SessionFileError
+
+    _, generated = cli("world", "generate", "--n", "2", "--turns", "1")
+    marked = tmp_path / "bom.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + generated.encode())
+    assert len(read_world_sessions(marked)) == 2
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(generated + generated)
+    with pytest.raises(SessionFileError, match="line 3: the id 'world-00000' is used already, on line 1"):
+        read_world_sessions(twice)

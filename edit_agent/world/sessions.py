@@ -89,7 +89,7 @@ def read_sessions(source: str | Path | IO[str]) -> list[WorldSession | PhotoSess
         if not path.is_file():
             raise SessionFileError(f"No session file at {path}.")
         try:
-            with path.open(encoding="utf-8") as stream:
+            with path.open(encoding="utf-8-sig") as stream:  # -sig: a byte-order mark some editors write
                 return _read_lines(stream, base=path.parent)
         except UnicodeDecodeError:
             raise SessionFileError(f"{path} is not a UTF-8 text file of JSON lines.") from None
@@ -106,6 +106,7 @@ def read_world_sessions(source: str | Path | IO[str]) -> list[WorldSession]:
 
 def _read_lines(stream: Iterable[str], base: Path) -> list[WorldSession | PhotoSession]:
     sessions: list[WorldSession | PhotoSession] = []
+    first_line: dict[str, int] = {}  # id -> line: a repeated id would make the per-turn rows ambiguous
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -116,6 +117,11 @@ def _read_lines(stream: Iterable[str], base: Path) -> list[WorldSession | PhotoS
             sessions.append(parse_row(row, base=base, default_id=f"line-{number}"))
         except (ValueError, TypeError, ValidationError) as error:
             raise SessionFileError(f"Session file line {number}: {one_line(error)}") from None
+        session_id = sessions[-1].id
+        if session_id in first_line:
+            raise SessionFileError(f"Session file line {number}: the id {session_id!r} is used already, on line "
+                                   f"{first_line[session_id]}; each session needs its own.")
+        first_line[session_id] = number
     return sessions
 
 
