@@ -66,6 +66,24 @@ def test_unavailable_backends_come_with_a_reason(fake_registry):
     assert "recording" in backends.choices("editor", "recording")[0]
 
 
+def test_the_llm_reasoner_is_unavailable_without_its_offline_model_wheel(monkeypatch: pytest.MonkeyPatch):
+    from edit_agent.errors import ModelUnavailableError
+    from edit_agent.reasoners.llm import LLMReasoner
+
+    assert backends.unavailable_reason("reasoner", "llm") is None  # the test setup installs the wheel
+    backends.unavailable_reason.cache_clear()
+
+    def not_installed():
+        raise ModelUnavailableError("The offline default reasoner model SmolLM2 is not installed.")
+
+    monkeypatch.setattr(LLMReasoner, "offline_default", staticmethod(not_installed))
+    try:
+        assert "not installed" in backends.unavailable_reason("reasoner", "llm")
+        assert backends.unavailable_reason("reasoner", "world-lm") is None  # its weights ship in the package
+    finally:
+        backends.unavailable_reason.cache_clear()
+
+
 def test_backends_are_built_once_per_process():
     assert backends.editor("recording") is backends.editor("recording")
     assert backends.reasoner("rules") is backends.reasoner("rules")

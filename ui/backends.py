@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any, Literal
 
 from edit_agent.backends import EDITORS, REASONERS, make_editor, make_reasoner
+from edit_agent.errors import EditAgentError
 from edit_agent.protocols import Editor, Reasoner
 
 Kind = Literal["reasoner", "editor"]
@@ -80,7 +81,7 @@ def _required_object(factory: Any) -> str | None:
 def _model_reason(kind: Kind, factory: Any) -> str | None:
     model = getattr(factory, "default_model", None)
     if not isinstance(model, str):
-        return None
+        return _offline_default_reason(factory)
     from huggingface_hub import try_to_load_from_cache
 
     if not any(isinstance(try_to_load_from_cache(model, probe), str) for probe in ("model_index.json", "config.json")):
@@ -89,6 +90,18 @@ def _model_reason(kind: Kind, factory: Any) -> str | None:
 
     if kind == "editor" and not torch.cuda.is_available():
         return "needs a CUDA GPU"
+    return None
+
+
+def _offline_default_reason(factory: Any) -> str | None:
+    """Why a backend's offline default model (a file inside a PyPI wheel) is missing, or None."""
+    locate = getattr(factory, "offline_default", None)
+    if not callable(locate):
+        return None
+    try:
+        locate()
+    except EditAgentError as error:
+        return str(error)
     return None
 
 

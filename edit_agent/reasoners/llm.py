@@ -80,6 +80,8 @@ class LLMReasoner:
     """
 
     name = "llm"
+    offline_default = staticmethod(smollm2_gguf)
+    """Where the model a name alone builds comes from (raises ModelUnavailableError when it is not installed)."""
 
     def __init__(
         self,
