@@ -72,6 +72,7 @@ def test_constraints_in_force_drop_an_undone_lock() -> None:
         ("Move the circle.", "no <think>"),
         ("<think>reasoning</think>", "no instruction"),
         ("<think>a</think><think>b</think>Move it.", "not clean"),
+        ("<think>the circle, the circle, the circle", "token budget ran out"),
     ],
 )
 def test_malformed_output_falls_back_to_the_raw_instruction_and_says_so(output: str, problem: str) -> None:
@@ -89,6 +90,17 @@ def test_well_formed_output_keeps_trace_and_first_paragraph_only() -> None:
     assert not thought.fallback
     assert thought.reasoning == "It is the blue circle."
     assert thought.intent.text == "Move the blue circle to the center."
+
+
+@pytest.mark.parametrize("after", [
+    "The answer is:\n\nMove the blue circle to the center.",  # a lead-in paragraph is not the instruction
+    "**Instruction:** Move the blue circle to the center.",
+    "```\nMove the blue circle to the center.\n```",
+    '"Move the blue circle to the center."',
+])
+def test_common_wrappers_around_the_instruction_are_taken_off(after: str) -> None:
+    thought = iccot.parse_output(f"<think>It is the blue circle.</think>{after}", "move it to the center")
+    assert not thought.fallback and thought.intent.text == "Move the blue circle to the center."
 
 
 # -- llm -----------------------------------------------------------------------------------

@@ -63,7 +63,11 @@ _LOCK = re.compile(r"\b(leave .+ unchanged|don'?t touch|do not touch|keep .+ as 
 _UNLOCK = re.compile(r"\byou may change\b", re.IGNORECASE)
 _UNDO = re.compile(r"^\s*(undo|revert the last change)\b", re.IGNORECASE)
 _THINK = re.compile(r"<think>(.*?)</think>", re.IGNORECASE | re.DOTALL)
-_LABEL = re.compile(r"^\s*(answer|instruction|self-contained instruction|final instruction)\s*:\s*", re.IGNORECASE)
+# "Instruction:", "**Final answer:**", "The answer is:" before the instruction
+_LABEL = re.compile(
+    r"^\s*[*_]{0,2}\s*(?:the\s+|here\s+is\s+the\s+)?(?:final\s+|rewritten\s+|self-contained\s+)?"
+    r"(?:answer|instruction|intent)(?:\s+is)?\s*[*_]{0,2}\s*:\s*[*_]{0,2}\s*", re.IGNORECASE)
+_FENCE = re.compile(r"^\s*```\w*\s*$", re.MULTILINE)
 
 
 def round_label(instruction: str) -> str:
@@ -179,6 +183,16 @@ def constraints_from_history(history: Sequence[HistoryTurn]) -> tuple[Constraint
     return tuple(found)
 
 
+def _answer(after_think: str) -> str:
+    """The instruction in what follows ``</think>``: the first paragraph that is not a lead-in ("The answer
+    is:"), without a label, quotes, emphasis or code fences; models often add a chatty paragraph after it."""
+    for paragraph in re.split(r"\n\s*\n", _FENCE.sub("", after_think)):
+        candidate = _LABEL.sub("", paragraph.strip()).strip().strip('"*`').strip()
+        if candidate and not candidate.endswith(":"):
+            return candidate
+    return ""
+
+
 def parse_output(text: str, instruction: str, constraints: tuple[Constraint, ...] = ()) -> Thought:
     """Split a model's answer into the trace and the instruction, or fall back to ``instruction``.
 
@@ -189,12 +203,12 @@ def parse_output(text: str, instruction: str, constraints: tuple[Constraint, ...
     match = _THINK.search(text)
     if match is not None:
         reasoning = match.group(1).strip()
-        answer = _LABEL.sub("", text[match.end():].strip()).strip().strip('"').strip()
-        # Keep the first paragraph: models often add a chatty second one.
-        answer = answer.split("\n\n")[0].strip()
+        answer = _answer(text[match.end():])
         if answer and "<" not in answer and len(answer.split()) <= 60:
             return Thought(reasoning=reasoning, intent=Intent(text=answer, constraints=constraints))
         problem = "no instruction after </think>" if not answer else "the instruction after </think> is not clean"
+    elif re.search(r"<think>", text, re.IGNORECASE):
+        problem = "it ended inside <think>: the token budget ran out before the instruction"
     else:
         problem = "no <think>...</think> block"
     shown = text.strip().replace("\n", " ")
