@@ -12,11 +12,15 @@ import argparse
 import math
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from edit_agent.folders import out_folder_problem
 from evals.errors import EvalInputError
+
+if TYPE_CHECKING:
+    from edit_agent.world.sessions import WorldSession
 
 MAX_EVAL_SIZE = 3072
 """Largest canvas side ``eval --size`` accepts (the standard runs use 96)."""
@@ -188,7 +192,7 @@ def _parse_mix(text: str, weights: dict[str, float]) -> dict[str, float]:
 def run_generate_command(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from edit_agent.world.generator import GeneratorConfig, generate_sessions
+    from edit_agent.world.generator import GeneratorConfig, iter_sessions
 
     if args.n < 0 or not 1 <= args.turns <= 10 or (args.min_turns is not None and not 1 <= args.min_turns <= args.turns):
         raise EvalInputError("--n must be >= 0 and turns between 1 and 10 (--min-turns <= --turns).")
@@ -200,10 +204,16 @@ def run_generate_command(args: argparse.Namespace) -> int:
     except ValidationError as error:
         raise EvalInputError(f"Bad rate: {error.errors()[0]['loc'][0]} {error.errors()[0]['msg']}.") from None
     turns = (args.min_turns, args.turns) if args.min_turns is not None else args.turns
-    sessions = generate_sessions(args.n, turns=turns, seed=args.seed, config=config, prefix=args.prefix)
-    text = "".join(session.to_json() + "\n" for session in sessions)
+    sessions = iter_sessions(args.n, turns=turns, seed=args.seed, config=config, prefix=args.prefix)
     if args.out is None or str(args.out) == "-":
-        sys.stdout.write(text)
+        _write_lines(sessions, sys.stdout)
     else:
-        args.out.write_text(text, encoding="utf-8")
+        with args.out.open("w", encoding="utf-8") as stream:
+            _write_lines(sessions, stream)
     return 0
+
+
+def _write_lines(sessions: Iterable[WorldSession], stream: TextIO) -> None:
+    """One JSON line per session as it is made: the output starts at once and memory stays flat."""
+    for session in sessions:
+        stream.write(session.to_json() + "\n")

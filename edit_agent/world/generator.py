@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from itertools import combinations
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,12 +74,21 @@ def generate_sessions(
     prefix: str = "world",
 ) -> list[WorldSession]:
     """``n`` sessions; ``turns`` is a fixed count or an inclusive (min, max) range within 1-10."""
+    return list(iter_sessions(n, turns=turns, seed=seed, config=config, prefix=prefix))
+
+
+def iter_sessions(
+    n: int, *, turns: int | tuple[int, int] = 5, seed: int = 0, config: GeneratorConfig | None = None,
+    prefix: str = "world",
+) -> Iterator[WorldSession]:
+    """The sessions of :func:`generate_sessions`, one at a time (a million need not fit in memory)."""
     config = config or GeneratorConfig()
     rng = random.Random(seed)
     low, high = (turns, turns) if isinstance(turns, int) else turns
     if not 1 <= low <= high:
         raise ValueError(f"turns must be at least 1 (and min <= max); got {turns!r}")
-    return [_Phraser(rng, config).session(f"{prefix}-{i:05d}", rng.randint(low, high)) for i in range(n)]
+    for i in range(n):
+        yield _Phraser(rng, config).session(f"{prefix}-{i:05d}", rng.randint(low, high))
 
 
 def random_scene(rng: random.Random, min_objects: int = 0, max_objects: int = 9) -> Scene:
