@@ -47,6 +47,17 @@ class TestQwenImageEditEditor(ModelEditorContract, EditorContract):
         editor = QwenImageEditEditor(model_fixtures.tiny_qwen_image_edit(plus=True), num_inference_steps=2)
         assert editor.plus and isinstance(editor.pipeline, QwenImageEditPlusPipeline)
 
+    def test_a_folder_is_plus_by_its_model_index_not_by_its_name(self, tmp_path) -> None:
+        import json
+
+        from edit_agent.editors.qwen_image_edit import _is_plus
+
+        for folder, pipeline in (("my_qwen_edit", "QwenImageEditPlusPipeline"), ("surplus_qwen", "QwenImageEditPipeline")):
+            (tmp_path / folder).mkdir()
+            (tmp_path / folder / "model_index.json").write_text(json.dumps({"_class_name": pipeline}))
+        assert _is_plus(str(tmp_path / "my_qwen_edit")) and not _is_plus(str(tmp_path / "surplus_qwen"))
+        assert _is_plus("Qwen/Qwen-Image-Edit-2509") and not _is_plus("Qwen/Qwen-Image-Edit")  # ids not cached here
+
     def test_reference_images_need_plus(self) -> None:
         with pytest.raises(ValueError, match="Plus"):
             self.make_editor().edit(gradient_image(32, 32), self.sample_intent(), reference_images=[gradient_image(32, 32)])

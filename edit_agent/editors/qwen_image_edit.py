@@ -9,7 +9,10 @@ Example (needs the model's weights, so not run as a test)::
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,12 +29,30 @@ _PIPELINE_AREA = 1024 * 1024
 _PLUS_MARKERS = ("2509", "2511", "plus")
 
 
+def _is_plus(model: object) -> bool:
+    """Whether ``model`` is a Plus pipeline: what its ``model_index.json`` says (a local folder or the
+    Hub cache), else the markers in its name (2509, 2511, plus)."""
+    if not isinstance(model, str | Path):
+        return False
+    index = Path(model) / "model_index.json"
+    if not index.is_file():
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(str(model), "model_index.json")
+        index = Path(cached) if isinstance(cached, str) else None
+    if index is not None:
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(index.read_text(encoding="utf-8")).get("_class_name") == "QwenImageEditPlusPipeline"
+    return any(mark in Path(str(model)).name.lower() for mark in _PLUS_MARKERS)
+
+
 class QwenImageEditEditor(DiffusersEditor):
     """Qwen-Image-Edit by id, folder or pipeline object.
 
     Args:
-        model: default ``Qwen/Qwen-Image-Edit``; an id or folder naming 2509/2511/Plus (or a
-            QwenImageEditPlusPipeline) selects the Plus pipeline.
+        model: default ``Qwen/Qwen-Image-Edit``; an id or folder whose ``model_index.json`` names
+            QwenImageEditPlusPipeline (without one at hand: whose name has 2509/2511/plus), or a
+            QwenImageEditPlusPipeline object, selects the Plus pipeline.
         plus: force the Plus pipeline (True) or the single-image one (False).
         **options: see :class:`~edit_agent.editors.diffusers_common.DiffusersEditor`.
 
@@ -50,7 +71,7 @@ class QwenImageEditEditor(DiffusersEditor):
             if isinstance(model, QwenImageEditPlusPipeline):
                 plus = True
             else:
-                plus = isinstance(model, str) and any(mark in model.lower() for mark in _PLUS_MARKERS)
+                plus = _is_plus(model)
         self.plus = plus
         self.pipeline_class = QwenImageEditPlusPipeline if plus else QwenImageEditPipeline
         self._module = pipeline_qwenimage_edit_plus if plus else pipeline_qwenimage_edit
