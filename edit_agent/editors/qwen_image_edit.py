@@ -34,11 +34,14 @@ def _is_plus(model: object) -> bool:
     Hub cache), else the markers in its name (2509, 2511, plus)."""
     if not isinstance(model, str | Path):
         return False
-    index = Path(model) / "model_index.json"
+    index: Path | None = Path(model) / "model_index.json"
     if not index.is_file():
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(str(model), "model_index.json")
+        try:
+            cached = try_to_load_from_cache(str(model), "model_index.json")
+        except ValueError:  # a path that is not there is no repo id either; loading reports it
+            cached = None
         index = Path(cached) if isinstance(cached, str) else None
     if index is not None:
         with contextlib.suppress(OSError, ValueError):
