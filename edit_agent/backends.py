@@ -91,9 +91,28 @@ def _check_options(factory: Any, name: str, kind: str, options: dict[str, Any]) 
             f"The {kind} {name!r} needs {', '.join(missing)}, so its name alone cannot build it: pass an object "
             f"(e.g. EditSession({kind}=...)) built in Python."
         )
-    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+    accepted = _accepted_options(factory)
+    if accepted is None:  # a **options that goes nowhere we can see
         return
-    unknown = sorted(set(options) - set(parameters))
+    unknown = sorted(set(options) - accepted)
     if unknown:
-        takes = ", ".join(sorted(parameters)) or "no options"
+        takes = ", ".join(sorted(accepted)) or "no options"
         raise InvalidArgumentError(f"The {kind} {name!r} does not take {', '.join(unknown)} (it takes: {takes}).")
+
+
+def _accepted_options(factory: Any) -> set[str] | None:
+    """The keyword options a factory takes, following a class's ``**options`` to the base classes it passes
+    them to (the diffusers editors, the world LM); None when they lead somewhere else."""
+    accepted: set[str] = set()
+    if inspect.isclass(factory):  # the __init__ each class defines, most derived first
+        callables = [cls.__dict__["__init__"] for cls in inspect.getmro(factory)
+                     if cls is not object and "__init__" in cls.__dict__]
+    else:
+        callables = [factory]
+    for function in callables:
+        signature = inspect.signature(function).parameters
+        accepted |= {key for key, parameter in signature.items() if key != "self" and parameter.kind not in
+                     (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in signature.values()):
+            return accepted
+    return None if callables else accepted

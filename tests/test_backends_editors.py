@@ -193,3 +193,15 @@ def test_hybrid_path_and_reason_appear_in_the_turns_reasoning(tmp_path):
     assert "Editor path: exact" in exact.reasoning
     assert "Editor path: generative" in generative.reasoning and "not fully" in generative.reasoning
     assert session.history[-1].reasoning == generative.reasoning  # stored with the turn
+
+
+@pytest.mark.parametrize(("kind", "name"), [("editor", "qwen-image-edit"), ("editor", "instruct-pix2pix"),
+                                            ("reasoner", "vlm"), ("reasoner", "world-lm")])
+def test_an_option_no_class_on_the_way_takes_is_an_argument_error_before_any_loading(kind, name):
+    # these pass **options to their base class: the check follows them there
+    from edit_agent.backends import make_reasoner
+    from edit_agent.errors import InvalidArgumentError
+
+    make = make_editor if kind == "editor" else make_reasoner
+    with pytest.raises(InvalidArgumentError, match=rf"The {kind} '{name}' does not take foo \(it takes: .*device"):
+        make(name, foo=1)
