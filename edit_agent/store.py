@@ -70,11 +70,8 @@ class Store:
             self.images_folder.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.folder / DATABASE_NAME, timeout=60.0, check_same_thread=False)
             self.db = sqlite_utils.Database(connection)
-            had_records = self._prepare()
-            # A new (or emptied) database beside existing images names none of them: sweeping then would
-            # delete every image of a store whose database was lost, so only a store with records sweeps.
-            if had_records:
-                self.sweep_orphans(older_than=orphan_grace_seconds)
+            self.created = self._prepare()
+            self.sweep_orphans(older_than=orphan_grace_seconds)
         except (OSError, sqlite3.DatabaseError) as error:
             raise StoreError(
                 f"Cannot use {self.folder} as a session store: {error}. Pass another folder (or set EDIT_AGENT_HOME)."
@@ -82,17 +79,29 @@ class Store:
 
     # --- set-up ------------------------------------------------------------------------------
 
-    def _prepare(self) -> bool:
-        """Set the database up; return whether it already held the store's tables."""
+    def _prepare(self) -> float:
+        """Set the database up (checked before anything is written to it); return when it was created."""
         with self._lock:
             self.db.execute("PRAGMA busy_timeout = 60000")
+            with self._write():
+                had_tables = self._check_schema()
             self.db.enable_wal()
             # FULL: a committed turn survives power loss, not only a killed process.
             self.db.execute("PRAGMA synchronous = FULL")
             with self._write():
-                had_records = self._check_schema()
                 self._create_tables()
-        return had_records
+                return self._creation_time(fresh=not had_tables)
+
+    def _creation_time(self, *, fresh: bool) -> float:
+        """When this database was created: the sweep leaves older image files alone, since no row of this
+        database can have written them (they are what is left of a database that was lost). A store made
+        before the time was recorded reads 0: every orphan is swept by age, as before."""
+        row = self.db.execute("SELECT value FROM store_info WHERE key = 'created'").fetchone()
+        if row is None:
+            created = time.time() if fresh else 0.0
+            self.db.execute("INSERT INTO store_info VALUES ('created', ?)", [repr(created)])
+            return created
+        return float(row[0])
 
     def _check_schema(self) -> bool:
         """Refuse a database another program (or a newer edit-agent) made; return whether tables exist."""
@@ -113,6 +122,7 @@ class Store:
     def _create_tables(self) -> None:
         self.db["sessions"].create(_COLUMNS["sessions"], pk="id", if_not_exists=True)
         self.db["turns"].create(_COLUMNS["turns"], pk="id", if_not_exists=True)
+        self.db["store_info"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
         self.db["turns"].create_index(["session_id", "seq"], unique=True, if_not_exists=True)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -188,9 +198,10 @@ class Store:
     def sweep_orphans(self, *, older_than: float = ORPHAN_GRACE_SECONDS) -> int:
         """Delete the store's image files no row names (and its stale temporary files); return how many.
 
-        Only files the store writes (``images/<2 hex>/<64 hex>.png`` and its ``.tmp`` files) are
-        candidates: anything else in the folder is not ours to delete. Housekeeping only: a file that
-        another process removes meanwhile, or one that cannot be removed, is left alone.
+        Only files the store writes (``images/<2 hex>/<64 hex>.png`` and its ``.tmp`` files), written
+        since this database was created, are candidates: anything else in the folder is not ours to
+        delete. Housekeeping only: a file that another process removes meanwhile, or one that cannot be
+        removed, is left alone.
         """
         with self._reading():
             referenced = {row[0] for row in self.db.execute("SELECT source_hash FROM sessions")}
@@ -204,7 +215,7 @@ class Store:
             if path.suffix == ".png" and path.stem in referenced:
                 continue
             with contextlib.suppress(OSError):
-                if path.is_file() and path.stat().st_mtime < cutoff:
+                if path.is_file() and self.created <= path.stat().st_mtime < cutoff:
                     path.unlink()
                     removed += 1
         return removed

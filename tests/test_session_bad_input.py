@@ -218,7 +218,7 @@ def rewrite_turns(path, change):
         (lambda turns: [{**turns[0], "instruction": "\ud800"}, turns[1]], "Unicode"),
         (lambda turns: [{**turns[0], "created": float("nan")}, turns[1]], "created"),
         (lambda turns: [{**turns[0], "status": "pending"}, turns[1]], "status"),
-        (lambda turns: [turns[0], {**turns[1], "input": turns[0]["input"]}], "not its parent's result"),
+        (lambda turns: [turns[0], {**turns[1], "visited": "x"}], "visited"),
         (lambda turns: [turns[0], {**turns[1], "instruction": " "}], "empty instruction"),
         (lambda turns: [turns[0], {**turns[1], "kind": "session"}], "every line after the first"),
         (lambda turns: [turns[0]], "cut short"),
@@ -374,3 +374,11 @@ def test_an_export_from_a_damaged_store_is_refused(tmp_path):
     stored.write_bytes(stored.read_bytes()[: stored.stat().st_size // 2])  # a file cut short
     with pytest.raises(StoreError, match="damaged"):
         session.export(tmp_path / "export")
+
+
+def test_an_export_whose_turn_edits_a_new_image_imports(tmp_path, image):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "make it brighter")
+    session.edit(Image.new("RGB", (48, 48), "teal"), "make it darker")  # a new image, after the first turn
+    imported = EditSession.import_folder(session.export(tmp_path / "export").parent, store=tmp_path / "other")
+    assert imported.head.image.tobytes() == session.head.image.tobytes()

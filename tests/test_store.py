@@ -176,6 +176,7 @@ def test_orphan_images_are_swept_on_open_after_a_grace_period(tmp_path):
     old = time.time() - 7200
     for path in (orphan, stale_temp):
         os.utime(path, (old, old))
+    _created_at(tmp_path, old - 1)  # the files are the store's own: written after its database was made
     Store(tmp_path)  # opening sweeps
     assert not orphan.exists() and not stale_temp.exists()
     assert kept.image.getpixel((0, 0)) == (255, 0, 0)
@@ -205,9 +206,18 @@ def test_the_sweep_deletes_only_the_stores_own_files_and_nothing_when_the_databa
     everything = [*pictures.rglob("*"), *images, note]
     for path in everything:
         os.utime(path, (old, old))
-    for folder in (pictures, lost, live):
+    _created_at(live, old - 1)  # the stray files are newer than the live store's database, and still stay
+    for folder in (pictures, lost, live, pictures, lost, live):  # twice: the second open finds tables
         Store(folder).close()
     assert all(path.exists() for path in everything) and images
+
+
+def _created_at(folder: Path, when: float) -> None:
+    """Date a store's database back, as if it had been made at ``when``."""
+    import sqlite3
+
+    with sqlite3.connect(folder / "edit_agent.db") as connection:
+        connection.execute("UPDATE store_info SET value = ? WHERE key = 'created'", [repr(when)])
 
 
 def test_a_foreign_newer_or_damaged_database_is_one_store_error(tmp_path):
