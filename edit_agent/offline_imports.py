@@ -23,7 +23,8 @@ GUARDED = "bitsandbytes"
 @contextlib.contextmanager
 def hub_switched_off() -> Iterator[None]:
     """huggingface_hub in offline mode for the duration (it reads the switch at each call), and the
-    loggers that would report the kernel it did not fetch quiet."""
+    loggers that would report the kernel it did not fetch quiet. The switch is the process's: a download
+    another thread starts during those seconds of import is refused too (and says the Hub is offline)."""
     from huggingface_hub import constants
 
     loggers = [logging.getLogger(name) for name in ("bitsandbytes", "kernels")]
@@ -47,6 +48,10 @@ class _OfflineLoader(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        # The real loader goes back on the module, so that importlib.resources and pkgutil see its files.
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
         with hub_switched_off():
             self.loader.exec_module(module)
 

@@ -171,14 +171,17 @@ def _keep_the_last_operations(reading: _Reading, clause: str, instruction: str) 
 def _lifted(clause: str, named: list[PhotoRule], *, continuing: bool) -> list[PhotoRule] | None:
     """The rules a clause lifts ([] for every rule: "drop the rules"), or None when it lifts nothing.
     After a lift, a clause that only names rules lifts them too ("forget the square and b&w rules")."""
-    if not (_LIFT.search(clause) or continuing):
-        return None
-    if not named and not _ALL_RULES.search(clause):
+    lifting = bool(_LIFT.search(clause))
+    if not (lifting or continuing) or (not named and not _ALL_RULES.search(clause)):
         return None
     rest = clause
     for pattern in (_LIFT, _PERSIST, _ALL_RULES, *(rule.mention for rule in RULES)):
         rest = pattern.sub(" ", rest)
-    return None if _leftover(rest) else named
+    if lifting:
+        return None if _leftover(rest) else named
+    # a continuation names rules only: "... and make it black and white" is an edit, not a second lift
+    words = [word for word in re.findall(r"[a-z0-9]+", rest.lower()) if word not in _BARE_NAME_WORDS | {"rule", "rules"}]
+    return None if words else named
 
 
 def _set_rule(clause: str, named: list[PhotoRule], instruction: str, *, pending: bool,

@@ -91,8 +91,10 @@ def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, si
     image = source
     history: list[HistoryTurn] = []
     targets, parsed, locked, rows = [session.start], [], [], []
+    unread = 0  # the first turn the interpreter could not read: its state misses that turn from there on
     for index, turn in enumerate(session.turns, 1):
-        outcome = _interpret(world, session, index, locked[-1] if locked else ())
+        outcome = _interpret(world, session, index, locked[-1] if locked else (), unread)
+        unread = unread or (index if isinstance(outcome, _GivenTurn) else 0)
         target = turn.target or outcome.target  # a file's targets are the ground truth
         request = TurnRequest(instruction=turn.instruction, history=tuple(history), image=image, source_image=source)
         thought, error = _reason(reasoner, request)
@@ -125,11 +127,18 @@ class _GivenTurn:
     locked_cells: tuple[str, ...] = ()
 
 
-def _interpret(world: WorldInterpreter, session: WorldSession, index: int, locked: tuple[str, ...]) -> Any:
+def _interpret(world: WorldInterpreter, session: WorldSession, index: int, locked: tuple[str, ...],
+               unread: int) -> Any:
     """The interpreter's outcome of turn ``index``. A turn it cannot read is scored on the file's target,
     with the locks in force before it (a file from elsewhere need not be in our words); without a target
-    it is an error that names the session and the turn."""
+    it is an error that names the session and the turn. After an unread turn the interpreter's state
+    misses it, so every later turn needs the file's target too."""
     turn = session.turns[index - 1]
+    if unread and turn.target is None:
+        raise WorldLanguageError(f"Session {session.id}, turn {index}: turn {unread} could not be read, so this "
+                                 "turn needs its target in the file.")
+    if unread:
+        return _GivenTurn(locked_cells=tuple(locked))
     try:
         return world.step(turn.instruction)
     except WorldLanguageError as error:

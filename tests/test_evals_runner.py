@@ -202,6 +202,10 @@ def test_a_turn_in_other_words_is_scored_on_the_files_target_and_without_one_is_
         WorldTurn(instruction="change the background to beige"), WorldTurn(instruction="make the car red")))
     with pytest.raises(WorldLanguageError, match="Session mine, turn 2: "):
         run_sessions([untargeted], reasoner="rules", editor="program", workers=1, progress=False)
+    after_unread = WorldSession(id="mixed", start=start, turns=(
+        *foreign.turns, WorldTurn(instruction="add a small red circle at the top left")))
+    with pytest.raises(WorldLanguageError, match="Session mixed, turn 2: turn 1 could not be read"):
+        run_sessions([after_unread], reasoner="rules", editor="program", workers=1, progress=False)
 
 
 def test_a_dash_reads_sessions_from_standard_input_and_writes_generated_ones_to_standard_output(monkeypatch):

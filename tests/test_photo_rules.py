@@ -48,6 +48,8 @@ def is_gray(image: Image.Image) -> bool:
     ("no more black and white", [], [], ["black and white"]),
     ("the image no longer has to be square", [], [], ["square"]),
     ("forget the black and white and square rules", [], [], ["black and white", "square"]),
+    ("forget the square rule and make it black and white", ["grayscale"], [], ["square"]),
+    ("drop the black and white rule and crop to a square", ["crop"], [], ["black and white"]),
     ("make no change", [], [], []),
 ])
 def test_rules_are_read_from_plain_phrasing(instruction, operations, sets, lifts):

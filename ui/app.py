@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import secrets
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,8 @@ def _allow_tool_sized_mcp_requests() -> None:
     from gradio.mcp import GradioMCPServer
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
+    if "max_request_body_size" not in inspect.signature(StreamableHTTPSessionManager).parameters:
+        return  # an mcp release before the limit was a parameter: its own limit stays
     GradioMCPServer.StreamableHTTPSessionManager = functools.partial(
         StreamableHTTPSessionManager, max_request_body_size=MCP_MAX_REQUEST_BYTES)
 
