@@ -119,17 +119,23 @@ def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
 
 
 def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instruction: str, image: object) -> None:
-    """One instruction: an edit, or "undo that" (a move back, as the app's Undo button makes)."""
+    """One instruction: an edit, or, where the reasoner refuses "undo that" as an edit (a photo), a move back
+    as the app's Undo button makes (on a MICE-World canvas "undo that" is a turn of the world language)."""
+    from edit_agent.errors import UnsupportedInstructionError
     from edit_agent.world.language import is_undo_request
 
     path = args.out / f"turn-{number:02d}.png"
-    if image is None and is_undo_request(instruction):
-        head = session.undo()
-        (head.image if head is not None else session.source_image).save(path)
-        print(f"turn {number}: undo, back at {f'edit #{len(session.history)}' if head else 'the source image'}  ->  {path}")
-        return None
     seed = None if args.seed is None else args.seed + number - 1
-    result = session.edit(image, instruction, seed=seed)
+    try:
+        result = session.edit(image, instruction, seed=seed)
+    except UnsupportedInstructionError:
+        if image is not None or not is_undo_request(instruction):
+            raise
+        moved, head = session.undo_step()
+        (head.image if head is not None else session.source_image).save(path)
+        where = f"edit #{len(session.history)}" if head else "the source image"
+        print(f"turn {number}: {'undo, back at' if moved else 'nothing to undo, still at'} {where}  ->  {path}")
+        return None
     result.image.save(path)
     fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
     print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")

@@ -90,8 +90,12 @@ def loading_errors(model: ModelSource) -> Iterator[None]:
         raise
     # A folder or file that is not a model of this kind makes the libraries raise ValueError
     # ("Couldn't instantiate the backend tokenizer", "not a GGUF file"), not OSError.
-    # A damaged weights file raises safetensors' own error; a missing optional library (gguf), ImportError.
-    except (OSError, HfHubHTTPError, ValueError, SafetensorError, ImportError) as error:
+    except ImportError as error:  # an optional library the format needs (gguf for a .gguf file)
+        package = error.name or "the package it names"
+        raise ModelUnavailableError(f"Model {str(model)!r} needs the Python package {package} to load "
+                                    f"({one_line(error)}). To fix: pip install {package}.") from error
+    # A damaged weights file raises safetensors' own error.
+    except (OSError, HfHubHTTPError, ValueError, SafetensorError) as error:
         raise unavailable(model, f"loading failed ({type(error).__name__}: {one_line(error)})") from error
 
 

@@ -155,11 +155,6 @@ class EditImageArgs(_Args):
         description="What to change, in plain words, e.g. 'make it warmer'. Earlier turns stay in force.",
     )
 
-    @field_validator("instruction", mode="before")
-    @classmethod
-    def _strip(cls, value: object) -> object:
-        # measured as the SDK measures it: surrounding spaces are not part of the instruction
-        return value.strip() if isinstance(value, str) else value
     session_id: str | None = Field(
         None, pattern=SESSION_ID_PATTERN,
         description="Session to continue (from an earlier edit_image reply). Omit it to start a new "
@@ -182,6 +177,12 @@ class EditImageArgs(_Args):
         "byte of PNG, often hundreds of thousands): leave it off unless you must see the pixels; the image "
         "stays in the session under its turn_id.",
     )
+
+    @field_validator("instruction", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        # measured as the SDK measures it: surrounding spaces are not part of the instruction
+        return value.strip() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _one_image_source(self) -> EditImageArgs:
@@ -251,7 +252,7 @@ class _Toolbox:
                 self.owners.claim(session.id, self.owner)  # after the turn: a refused one leaves no row
         reply = _describe(result)
         if args.return_image:
-            reply.update(_returned_image(result))
+            reply.update(_returned_image(result, self.limits.max_bytes))
         return json.dumps(reply), result
 
     def undo_edit(self, session_id: str) -> str:
@@ -289,6 +290,7 @@ def _as_tool_errors() -> Iterator[None]:
 
 
 _DATA_URL_PREFIX = re.compile(r"data:[^,]*,", re.IGNORECASE)
+_URL_SAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
 
 def _decode_base64(text: str) -> bytes:
@@ -307,18 +309,16 @@ def _decode_base64(text: str) -> bytes:
         ) from None
 
 
-_URL_SAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
 
-
-def _returned_image(result: EditResult) -> dict[str, str]:
+def _returned_image(result: EditResult, max_bytes: int) -> dict[str, str]:
     """The edited image as base64 PNG, unless it is larger than the images the tool takes in: an
     enlarged result can be hundreds of megabytes of text, more than any agent's context holds."""
     png = encode_png(result.image)
-    if len(png) > TOOL_LIMITS.max_bytes:
+    if len(png) > max_bytes:
         return {"image_note": f"The image ({result.image.width}x{result.image.height}, a {len(png) / 2**20:.1f} MiB PNG) "
-                "is larger than the 12 MiB the tools pass, so it was left out; it stays in the session under its "
-                "turn_id (continue from it with image_id)."}
+                f"is larger than the {max_bytes / 2**20:g} MiB the tools pass, so it was left out; it stays in the "
+                "session under its turn_id (continue from it with image_id)."}
     return {"image_base64": base64.b64encode(png).decode()}
 
 

@@ -168,11 +168,8 @@ def test_instruction_length_is_counted_without_surrounding_spaces_as_the_sdk_cou
     assert reply["instruction"] == "make it warmer"
 
 
-def test_a_returned_image_larger_than_the_tools_take_in_is_left_out_with_a_note(tmp_path, monkeypatch):
-    import edit_agent.tools as tools_module
-
-    monkeypatch.setattr(tools_module, "TOOL_LIMITS", ImageLimits(max_bytes=2000))
-    tools = {t.name: t for t in make_tools("user-a", store=tmp_path)}
+def test_a_returned_image_larger_than_the_tools_take_in_is_left_out_with_a_note(tmp_path):
+    tools = {t.name: t for t in make_tools("user-a", store=tmp_path, limits=ImageLimits(max_bytes=8000))}
     noise = b64(Image.effect_noise((40, 40), 80).convert("RGB"))  # about 5 KB of PNG after the resize below
     reply = json.loads(tools["edit_image"].invoke({"instruction": "resize to 200%", "image_base64": noise,
                                                    "return_image": True}))

@@ -284,11 +284,10 @@ def _undo_one_turn(session: EditSession | None) -> bool:
     if session is None:
         gr.Info("Nothing to undo yet: upload a photo or pick a sample to start a session.")
         return False
-    if not session.can_undo:
+    moved, _ = session.undo_step()  # one step: whether it moved is read with the move
+    if not moved:
         gr.Info("Nothing to undo: this is the image the session started from.")
-        return False
-    session.undo()
-    return True
+    return moved
 
 
 def _message_parts(message: Any) -> tuple[str, str | None]:
