@@ -82,6 +82,9 @@ _ROTATION_TAIL = (
     r"(?:\s+(clockwise|counter-?clockwise|anti-?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|right))?"
 )
 
+GRAYSCALE_WORDS = r"\b(?:grayscale|greyscale|gr[ae]y\s*scale|black\s*(?:and|&)\s*white|b\s*&\s*w|monochrome)\b"
+"""How an instruction says grayscale (a photo rule names it the same way)."""
+
 _RULES: list[tuple[str, str]] = [
     # (regex, handler name); the first regex that matches a span claims it
     (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down"),
@@ -100,8 +103,7 @@ _RULES: list[tuple[str, str]] = [
      "resize"),
     (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double"),
     (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it)\b", "halve"),
-    (r"\b(?:grayscale|greyscale|gray\s*scale|grey\s*scale|black\s*(?:and|&)\s*white|b\s*&\s*w|monochrome)\b",
-     "grayscale"),
+    (GRAYSCALE_WORDS, "grayscale"),
     (r"\b(?:brighten|brighter|lighten|lighter|increase\s+(?:the\s+)?brightness|more\s+bright|brightness\s+up)\b",
      "brighter"),
     (r"\b(?:darken|darker|dim|dimmer|decrease\s+(?:the\s+)?brightness|reduce\s+(?:the\s+)?brightness|"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.photo_ops import (
     FILLER_WORDS,
+    GRAYSCALE_WORDS,
     MAX_OPERATIONS,
     Operation,
     describe_operations,
@@ -45,7 +46,7 @@ class PhotoRule:
 
 RULES = (
     PhotoRule("black and white", "the image stays black and white", Operation(kind="grayscale"), re.compile(
-        r"\b(?:grayscale|greyscale|gr[ae]y\s*scale|black\s*(?:and|&)\s*white|b\s*&\s*w|monochrome)\b", re.I)),
+        GRAYSCALE_WORDS, re.I)),
     PhotoRule("square", "the image stays square", Operation(kind="crop", target="square"),
               re.compile(r"\bsquare\b", re.I)),
 )

@@ -207,9 +207,11 @@ def run_generate_command(args: argparse.Namespace) -> int:
     sessions = iter_sessions(args.n, turns=turns, seed=args.seed, config=config, prefix=args.prefix)
     if args.out is None or str(args.out) == "-":
         _write_lines(sessions, sys.stdout)
-    else:
-        with args.out.open("w", encoding="utf-8") as stream:
+    else:  # written under another name, then renamed: a failure leaves no half file under --out
+        partial = args.out.with_name(args.out.name + ".partial")
+        with partial.open("w", encoding="utf-8") as stream:
             _write_lines(sessions, stream)
+        partial.replace(args.out)
     return 0
 
 

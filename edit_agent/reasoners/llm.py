@@ -118,7 +118,7 @@ class LLMReasoner:
             self.dtype = model.dtype  # a built model is used in its own dtype
             return model.eval(), tokenizer, str(getattr(model, "name_or_path", "") or type(model).__name__)
         if model is None:
-            model = smollm2_gguf()
+            model = self.offline_default()
         model, found_gguf = split_gguf(model)
         gguf_file = gguf_file or found_gguf
         source, local_only = (str(model), True) if gguf_file else resolve_model(model, probe_file="config.json")
