@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict
 
 from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.images import STORED_LIMITS
+from edit_agent.world.interpreter import NO_CHANGE_INTENT
+from edit_agent.world.language import is_no_change_request
 
 OperationKind = Literal[
     "rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "warmth",
@@ -121,10 +123,6 @@ _RULES: list[tuple[str, str]] = [
 ]
 _COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in _RULES]
 
-NO_CHANGE_INTENT = "Make no change."
-"""The intent of a turn that leaves the pixels as they are (it only lifts a rule, say); MICE-World says it alike."""
-_NO_CHANGE = re.compile(r"(?:make no changes?|do nothing|no changes?|change nothing|leave it as it is)\.?", re.IGNORECASE)
-
 
 def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS) -> list[Operation]:
     """Map an instruction to exact operations in the order written, or raise.
@@ -140,16 +138,19 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS) -> list[O
         operations.extend(parse_clause(clause, instruction))
     if not operations:
         raise _unsupported(instruction)
-    if len(operations) > limit:
-        raise InvalidInstructionError(
-            f"The instruction asks for {len(operations)} operations; one turn may do at most {limit}."
-        )
+    check_operation_count(len(operations), limit)
     return operations
+
+
+def check_operation_count(count: int, limit: int = MAX_OPERATIONS) -> None:
+    """Refuse an instruction that asks for more operations than one turn may do."""
+    if count > limit:
+        raise InvalidInstructionError(f"The instruction asks for {count} operations; one turn may do at most {limit}.")
 
 
 def is_no_change(instruction: str) -> bool:
     """Whether the instruction asks for no change at all ("make no change", "do nothing")."""
-    return bool(_NO_CHANGE.fullmatch(instruction.strip()))
+    return is_no_change_request(instruction)  # the world language's phrasing, so both read it alike
 
 
 def split_clauses(instruction: str) -> list[str]:

@@ -24,8 +24,8 @@ from edit_agent.errors import EditAgentError, InvalidInstructionError, Unsupport
 from edit_agent.photo_ops import (
     FILLER_WORDS,
     GRAYSCALE_WORDS,
-    MAX_OPERATIONS,
     Operation,
+    check_operation_count,
     describe_operations,
     is_no_change,
     parse_clause,
@@ -119,9 +119,7 @@ def read_turn(instruction: str) -> ReadTurn:
         raise _not_a_rule(instruction, instruction)
     if not (reading.operations or reading.lifts or reading.lifts_all):
         parse_clause(instruction, instruction)  # raises, naming the whole instruction
-    if len(reading.operations) > MAX_OPERATIONS:
-        raise InvalidInstructionError(
-            f"The instruction asks for {len(reading.operations)} operations; one turn may do at most {MAX_OPERATIONS}.")
+    check_operation_count(len(reading.operations))
     return ReadTurn(operations=reading.operations, sets=reading.sets, lifts=reading.lifts, lifts_all=reading.lifts_all)
 
 

@@ -321,6 +321,11 @@ _REMOVE = _RefPattern(
 )
 
 
+def is_no_change_request(text: str) -> bool:
+    """True for "make no change", "do nothing" and the other ways the language says leave the image as it is."""
+    return bool(_NO_CHANGE.match(normalize(text)))
+
+
 def is_undo_request(text: str) -> bool:
     """True for "undo", "undo that", "take it back" and the other ways the language says undo."""
     return bool(_UNDO.match(normalize(text)))
