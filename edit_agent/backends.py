@@ -2,13 +2,22 @@
 
 Each entry maps a name (what ``--reasoner``/``--editor`` and ``EditSession(reasoner=...)`` take) to
 ``"module:factory"``; the factory is called with the keyword options given by the caller.
+
+A backend built from a name remembers its options (:func:`build_options`), so a session can record
+them and rebuild the same model when it is reopened; :func:`shared_reasoner`/:func:`shared_editor`
+give the process's one instance for a name and options, so models load once, not per session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
-from typing import Any
+import json
+import threading
+import weakref
+from pathlib import Path
+from typing import Any, Literal
 
 from edit_agent.errors import InvalidArgumentError, UnknownBackendError
 from edit_agent.protocols import Editor, Reasoner
@@ -39,6 +48,13 @@ EDITORS: dict[str, str] = {
 
 DEFAULT_REASONER = "rules"
 DEFAULT_EDITOR = "auto"
+
+Kind = Literal["reasoner", "editor"]
+
+_options_of: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_shared: dict[tuple[Kind, str, str], Any] = {}
+_shared_locks: dict[tuple[Kind, str, str], threading.Lock] = {}
+_shared_locks_lock = threading.Lock()
 
 
 def make_reasoner(spec: str | Reasoner | None = None, **options: Any) -> Reasoner:
@@ -75,7 +91,72 @@ def _make(spec: Any, table: dict[str, str], kind: str, options: dict[str, Any]) 
     module_name, _, factory_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     _check_options(factory, spec, kind, options)
-    return factory(**options)
+    built = factory(**options)
+    recordable = _recordable(options)
+    if recordable and len(recordable) == len(options):  # a Python object among them: not rebuildable
+        with contextlib.suppress(TypeError):  # an object without weak references: nothing to record
+            _options_of[built] = recordable
+    return built
+
+
+def build_options(backend: object) -> dict[str, Any]:
+    """The keyword options ``backend`` was built with by name, as plain JSON values (local paths made
+    absolute); ``{}`` for the defaults, an object built elsewhere, or options that are Python objects."""
+    try:
+        return dict(_options_of.get(backend, {}))
+    except TypeError:
+        return {}
+
+
+def shared_reasoner(name: str, **options: Any) -> Reasoner:
+    """The process's one instance of the reasoner ``name`` with these options: its model loads once."""
+    return _shared_backend("reasoner", name, options)
+
+
+def shared_editor(name: str, **options: Any) -> Editor:
+    """The process's one instance of the editor ``name`` with these options."""
+    return _shared_backend("editor", name, options)
+
+
+def _shared_backend(kind: Kind, name: str, options: dict[str, Any]) -> Any:
+    check_backend_name(name, kind)
+    recordable = _recordable(options)
+    if len(recordable) != len(options):  # options that are Python objects: not the same backend twice
+        return _make(name, REASONERS if kind == "reasoner" else EDITORS, kind, options)
+    key = (kind, name, json.dumps(recordable, sort_keys=True))
+    # One lock per backend: two first requests must not load its weights twice, and one that is
+    # loading must not hold up requests for the others (built ones answer at once).
+    with _shared_locks_lock:
+        lock = _shared_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _shared:  # a failed build is not kept: the next request tries again
+            _shared[key] = _make(name, REASONERS if kind == "reasoner" else EDITORS, kind, options)
+        return _shared[key]
+
+
+def forget_shared(kind: Kind, name: str) -> None:
+    """Drop the shared instances of one backend (all options), e.g. after its registration changed."""
+    for key in [key for key in _shared if key[:2] == (kind, name)]:
+        del _shared[key]
+
+
+_PATH_OPTIONS = frozenset({"model", "lora"})
+"""Options that may name a local folder or file (else a model id)."""
+
+
+def _recordable(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that are plain values (text, numbers, switches, paths); a local model or adapter path
+    is made absolute, so that a session reopened from another folder finds it."""
+    plain: dict[str, Any] = {}
+    for key, value in options.items():
+        names_a_path = isinstance(value, Path) or (key in _PATH_OPTIONS and isinstance(value, str) and value)
+        if names_a_path and Path(value).expanduser().exists():
+            plain[key] = str(Path(value).expanduser().resolve())
+        elif isinstance(value, Path):
+            plain[key] = str(value)
+        elif value is None or isinstance(value, bool | int | float | str):
+            plain[key] = value
+    return plain
 
 
 def _check_options(factory: Any, name: str, kind: str, options: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import numbers
 import os
 import secrets
@@ -11,12 +12,22 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from PIL import Image
 
 from edit_agent import __version__
-from edit_agent.backends import EDITORS, REASONERS, check_backend_name, make_editor, make_reasoner
+from edit_agent.backends import (
+    DEFAULT_EDITOR,
+    DEFAULT_REASONER,
+    EDITORS,
+    REASONERS,
+    build_options,
+    check_backend_name,
+    shared_editor,
+    shared_reasoner,
+)
 from edit_agent.errors import (
     EditAgentError,
     InvalidArgumentError,
@@ -104,6 +115,8 @@ class EditSession:
         *,
         limits: ImageLimits = DEFAULT_LIMITS,
         session_id: str | None = None,
+        reasoner_options: dict[str, Any] | None = None,
+        editor_options: dict[str, Any] | None = None,
     ) -> None:
         check_backend_name(reasoner, "reasoner")
         check_backend_name(editor, "editor")
@@ -111,22 +124,30 @@ class EditSession:
         self._store = open_store(store)
         # Backends are built on first use: reopening a session to read it loads no model.
         self._reasoner_spec, self._editor_spec = reasoner, editor
+        self._reasoner_options = _backend_options(reasoner, reasoner_options, "reasoner")
+        self._editor_options = _backend_options(editor, editor_options, "editor")
         self._reasoner: Reasoner | None = None
         self._editor: Editor | None = None
         self.limits = limits
         self.id = session_id or uuid.uuid4().hex  # "" too means a new session
         self._lock = _session_lock(self._store, self.id)
 
+    # A backend given by name is the process's shared instance for that name and options (its model
+    # loads once for every session); an object passed in is this session's own.
     @property
     def reasoner(self) -> Reasoner:
         if self._reasoner is None:
-            self._reasoner = make_reasoner(self._reasoner_spec)
+            spec = self._reasoner_spec
+            self._reasoner = spec if spec is not None and not isinstance(spec, str) else \
+                shared_reasoner(spec or DEFAULT_REASONER, **self._reasoner_options)
         return self._reasoner
 
     @property
     def editor(self) -> Editor:
         if self._editor is None:
-            self._editor = make_editor(self._editor_spec)
+            spec = self._editor_spec
+            self._editor = spec if spec is not None and not isinstance(spec, str) else \
+                shared_editor(spec or DEFAULT_EDITOR, **self._editor_options)
         return self._editor
 
     # --- opening, listing, import/export ------------------------------------------------------
@@ -143,16 +164,22 @@ class EditSession:
         """Reopen a stored session (``UnknownSessionError`` if there is none with this id).
 
         With no reasoner/editor given, the ones the session was created with are used when they
-        are registered names; a session made with a custom object gets the defaults unless the
-        object is passed again.
+        are registered names, with the options they were built with (a model path, say); a session
+        made with an object of your own gets the defaults unless the object is passed again.
         """
         opened = open_store(store)
         settings = opened.get_session(session_id).settings
+        if reasoner is None and _registered(settings.get("reasoner"), REASONERS):
+            reasoner, reasoner_options = settings["reasoner"], _recorded_options(settings, "reasoner_options")
+        else:
+            reasoner_options = None
+        if editor is None and _registered(settings.get("editor"), EDITORS):
+            editor, editor_options = settings["editor"], _recorded_options(settings, "editor_options")
+        else:
+            editor_options = None
         return cls(
-            store=opened,
-            reasoner=reasoner if reasoner is not None else _registered(settings.get("reasoner"), REASONERS),
-            editor=editor if editor is not None else _registered(settings.get("editor"), EDITORS),
-            session_id=session_id,
+            store=opened, reasoner=reasoner, editor=editor, session_id=session_id,
+            reasoner_options=reasoner_options, editor_options=editor_options,
         )
 
     @staticmethod
@@ -301,7 +328,13 @@ class EditSession:
         return self._store.commit_turn(turn, expected_head=head, new_session=new_session)
 
     def _settings(self) -> dict[str, str]:
-        return {"reasoner": self.reasoner.name, "editor": self.editor.name, "edit_agent": __version__}
+        settings = {"reasoner": self.reasoner.name, "editor": self.editor.name, "edit_agent": __version__}
+        # What a name alone would not rebuild (a model path, a quantization): reopening uses it again.
+        for key, backend in (("reasoner_options", self.reasoner), ("editor_options", self.editor)):
+            options = build_options(backend)
+            if options:
+                settings[key] = json.dumps(options, sort_keys=True)
+        return settings
 
     # --- moving the head ---------------------------------------------------------------------
 
@@ -427,6 +460,29 @@ class EditSession:
 
 def _registered(name: str | None, table: dict[str, str]) -> str | None:
     return name if name in table else None
+
+
+def _backend_options(spec: object, options: object, kind: str) -> dict[str, Any]:
+    """The keyword options for a backend given by name; one clear error for options without a name."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict) or not all(isinstance(key, str) for key in options):
+        raise InvalidArgumentError(f"{kind}_options must be a dict of keyword options, not {type(options).__name__}.")
+    if options and spec is not None and not isinstance(spec, str):
+        raise InvalidArgumentError(
+            f"{kind}_options go with a {kind} name; a built {kind} object already has its options."
+        )
+    return dict(options)
+
+
+def _recorded_options(settings: dict[str, str | None], key: str) -> dict[str, Any]:
+    """Options a session recorded for its backend; ``{}`` when none were (or the record is not readable,
+    as in a session written by an older release)."""
+    try:
+        options = json.loads(settings.get(key) or "{}")
+    except ValueError:
+        return {}
+    return options if isinstance(options, dict) else {}
 
 
 def _validate_instruction(instruction: object) -> str:

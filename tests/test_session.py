@@ -7,6 +7,7 @@ from PIL import Image, ImageOps
 
 from edit_agent import EditAgentError, EditResult, EditSession
 from edit_agent.errors import (
+    InvalidArgumentError,
     InvalidImageError,
     InvalidInstructionError,
     OutOfMemoryError,
@@ -368,6 +369,88 @@ def test_a_session_made_with_custom_objects_reopens_with_the_defaults(tmp_path, 
     session.edit(photo, "blur it")
     reopened = EditSession.open(session.id, store=tmp_path)
     assert reopened.edit(None, "rotate left").editor == "auto"
+
+
+@pytest.fixture
+def tiny_lm_folder(tmp_path):
+    from tests import model_fixtures
+
+    model, tokenizer = model_fixtures.tiny_chat_lm()
+    folder = tmp_path / "my-lm"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_a_session_reopens_with_the_model_it_was_made_with(tmp_path, photo, tiny_lm_folder, monkeypatch):
+    from edit_agent.backends import make_reasoner
+
+    monkeypatch.chdir(tmp_path)  # a relative path: the session must find the model from anywhere
+    session = EditSession(store=tmp_path / "store", reasoner=make_reasoner("llm", model="my-lm", max_new_tokens=4),
+                          editor="identity")
+    session.edit(photo, "make it warmer")
+    monkeypatch.chdir(tiny_lm_folder)
+    reopened = EditSession.open(session.id, store=tmp_path / "store")
+    assert reopened.reasoner.model_name == str(tiny_lm_folder)  # not the default SmolLM2
+    assert reopened.reasoner.max_new_tokens == 4
+    assert reopened.edit(None, "and cooler").turn_id in [turn.id for turn in reopened.turn_records()]
+
+
+def test_backends_named_with_options_are_shared_and_recorded(tmp_path, photo, tiny_lm_folder):
+    from edit_agent.records import Intent
+
+    options = {"model": str(tiny_lm_folder), "max_new_tokens": 4}
+    first = EditSession(store=tmp_path, reasoner="llm", reasoner_options=options, editor="identity")
+    second = EditSession(store=tmp_path, reasoner="llm", reasoner_options=dict(options), editor="identity")
+    assert first.reasoner is second.reasoner  # one model in memory for every session that names it
+    first.edit(photo, "make it warmer")
+    assert EditSession.open(first.id, store=tmp_path).reasoner is first.reasoner
+    hybrid = EditSession(store=tmp_path, reasoner="passthrough", editor="hybrid",
+                         editor_options={"generative": "identity"})
+    hybrid.edit(photo, "add a red hat")
+    generative_turn = EditSession.open(hybrid.id, store=tmp_path)
+    assert generative_turn.editor.generative.name == "identity"
+    assert generative_turn.editor.route(Intent(text="add a red hat")).path == "generative"
+
+
+def test_options_go_with_a_backend_name(tmp_path):
+    with pytest.raises(InvalidArgumentError, match="go with a reasoner name"):
+        EditSession(store=tmp_path, reasoner=ScriptedReasoner(), reasoner_options={"model": "x"})
+    with pytest.raises(InvalidArgumentError, match="dict of keyword options"):
+        EditSession(store=tmp_path, editor="hybrid", editor_options=["identity"])
+
+
+def test_sessions_sharing_a_hybrid_editor_each_record_their_own_route(tmp_path, photo):
+    import threading
+
+    from edit_agent.editors.hybrid import HybridEditor
+
+    generative_edited, exact_done = threading.Event(), threading.Event()
+
+    class Interleaved(HybridEditor):
+        def info(self):
+            # The generative session reads its route only after the other session's exact edit.
+            if threading.current_thread().name == "generative":
+                generative_edited.set()
+                exact_done.wait(10)
+            return super().info()
+
+    hybrid = Interleaved(RecordingEditor())
+    results = {}
+
+    def generative_turn():
+        session = EditSession(store=tmp_path, reasoner="passthrough", editor=hybrid)
+        results["generative"] = session.edit(photo, "add a red hat")
+
+    worker = threading.Thread(target=generative_turn, name="generative")
+    worker.start()
+    assert generative_edited.wait(10)
+    exact = EditSession(store=tmp_path, reasoner="passthrough", editor=hybrid)
+    results["exact"] = exact.edit(photo, "rotate the image 90 degrees clockwise")
+    exact_done.set()
+    worker.join(10)
+    assert "Editor path: exact" in results["exact"].reasoning
+    assert "Editor path: generative" in results["generative"].reasoning
 
 
 def test_an_editor_that_cannot_be_built_fails_before_the_reasoner_works(tmp_path, photo, monkeypatch):

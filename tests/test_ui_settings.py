@@ -8,6 +8,7 @@ import types
 
 import pytest
 
+from edit_agent.backends import forget_shared
 from ui import backends
 
 
@@ -116,7 +117,7 @@ def test_a_backend_that_is_loading_does_not_hold_up_the_others(monkeypatch: pyte
     finally:
         release.set()
         loader.join()
-        backends._editor.cache_clear()  # the fake backend's instance must not outlive its registration
+        forget_shared("editor", "loading")  # the fake backend's instance must not outlive its registration
 
 
 def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):

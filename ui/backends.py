@@ -11,30 +11,16 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
-from edit_agent.backends import EDITORS, REASONERS, make_editor, make_reasoner
+from edit_agent.backends import EDITORS, REASONERS, Kind, shared_editor, shared_reasoner
 from edit_agent.errors import EditAgentError
 from edit_agent.protocols import Editor, Reasoner
 
-Kind = Literal["reasoner", "editor"]
-
 TEST_ONLY = frozenset({"recording", "scripted"})
 """Fakes from ``edit_agent.testing``: offered in the settings only when the app is configured with one."""
-
-_build_locks: dict[tuple[str, str], threading.Lock] = {}
-_locks_lock = threading.Lock()
-
-
-def _build_lock(kind: Kind, name: str) -> threading.Lock:
-    """One lock per backend: two first requests for it must not load its weights twice, and a backend
-    that is loading must not hold up the requests for the others (built ones answer at once)."""
-    with _locks_lock:
-        return _build_locks.setdefault((kind, name), threading.Lock())
-
 
 def registry(kind: Kind) -> dict[str, str]:
     return REASONERS if kind == "reasoner" else EDITORS
@@ -143,23 +129,11 @@ def choices(kind: Kind, configured: str) -> tuple[list[str], dict[str, str]]:
     return available, unavailable
 
 
-def reasoner(name: str) -> Reasoner:
-    """The process's one instance of a reasoner: models load once, not per request."""
-    with _build_lock("reasoner", name):
-        return _reasoner(name)
+def reasoner(name: str, **options: Any) -> Reasoner:
+    """The process's one instance of a reasoner (with these options): models load once, not per request."""
+    return shared_reasoner(name, **options)
 
 
-def editor(name: str) -> Editor:
-    """The process's one instance of an editor."""
-    with _build_lock("editor", name):
-        return _editor(name)
-
-
-@cache
-def _reasoner(name: str) -> Reasoner:
-    return make_reasoner(name)
-
-
-@cache
-def _editor(name: str) -> Editor:
-    return make_editor(name)
+def editor(name: str, **options: Any) -> Editor:
+    """The process's one instance of an editor (with these options)."""
+    return shared_editor(name, **options)

@@ -132,16 +132,21 @@ class ChatApp:
                 session_id, store=self.store, reasoner=_NotLoaded("reasoner"), editor=_NotLoaded("editor")
             )
         settings = self.store.get_session(session_id).settings
-        return EditSession.open(
-            session_id, store=self.store,
-            reasoner=self._backend("reasoner", settings["reasoner"]), editor=self._backend("editor", settings["editor"]),
-        )
+        for kind in ("reasoner", "editor"):
+            if not settings.get(f"{kind}_options"):  # a recorded model path is checked when it loads
+                self._check_available(kind, settings[kind])
+        # The backends the session recorded, with their options, shared with every other session.
+        return EditSession.open(session_id, store=self.store)
 
     def _backend(self, kind: backends.Kind, name: str) -> Any:
+        self._check_available(kind, name)
+        return backends.reasoner(name) if kind == "reasoner" else backends.editor(name)
+
+    @staticmethod
+    def _check_available(kind: backends.Kind, name: str) -> None:
         reason = backends.unavailable_reason(kind, name)
         if reason is not None:
             raise gr.Error(f"The {kind} {name!r} is not available here: {reason}.", print_exception=False)
-        return backends.reasoner(name) if kind == "reasoner" else backends.editor(name)
 
     def _reply(self, state: dict[str, Any]) -> tuple[Any, ...]:
         if state["session_id"] is None:

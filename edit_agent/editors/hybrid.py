@@ -4,7 +4,8 @@ An intent that :func:`edit_agent.photo_ops.parse_operations` maps completely (ro
 brightness, ...) goes to the exact editor, which never drifts, zooms or shifts colour; any other
 goes to the generative editor. The generative editor is built on first use, so exact edits work
 even where its weights are not available. After each edit, ``last_route`` and ``info().extra``
-say which path was taken and why (the session shows it beside the reasoning).
+say which path was taken and why (the session shows it beside the reasoning); both are kept per
+thread, so sessions that share one hybrid editor each read the route of their own edit.
 
 >>> from edit_agent.records import Intent
 >>> from edit_agent.testing import RecordingEditor
@@ -17,6 +18,7 @@ say which path was taken and why (the session shows it beside the reasoning).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,15 +60,22 @@ class HybridEditor:
         self._generative_spec = generative
         self._generative_options = generative_options
         self._generative: Editor | None = None if isinstance(generative, str) else generative
-        self.last_route: Route | None = None
+        self._this_thread = threading.local()
+        self._building = threading.Lock()  # two first generative turns at once load its weights once
+
+    @property
+    def last_route(self) -> Route | None:
+        """The route of the last edit this thread made (``None`` before its first)."""
+        return getattr(self._this_thread, "route", None)
 
     @property
     def generative(self) -> Editor:
         """The generative editor, built on first use."""
-        if self._generative is None:
-            from edit_agent.backends import make_editor
+        with self._building:
+            if self._generative is None:
+                from edit_agent.backends import make_editor
 
-            self._generative = make_editor(self._generative_spec, **self._generative_options)
+                self._generative = make_editor(self._generative_spec, **self._generative_options)
         return self._generative
 
     def route(self, intent: Intent) -> Route:
@@ -88,23 +97,23 @@ class HybridEditor:
         route = self.route(intent)
         editor = self.exact if route.path == "exact" else self.generative
         output = editor.edit(image, intent, seed=seed)
-        self.last_route = route
+        self._this_thread.route = route
         return output
 
     def info(self) -> EditorInfo:
+        last_route = self.last_route
         extra: dict[str, Any] = {}
-        if self.last_route is not None:
-            extra = {"route": self.last_route.path, "route_reason": self.last_route.why}
+        if last_route is not None:
+            extra = {"route": last_route.path, "route_reason": last_route.why}
         generative = self._generative
-        if self.last_route is not None and self.last_route.path == "generative" and generative is not None:
+        if last_route is not None and last_route.path == "generative" and generative is not None:
             inner = generative.info()
             extra["generative"] = inner.backend
             return EditorInfo(backend=self.name, model=inner.model, steps=inner.steps,
-                              extra={**inner.extra, **extra}, note=self._note())
+                              extra={**inner.extra, **extra}, note=_note(last_route))
         generative_name = self._generative_spec if isinstance(self._generative_spec, str) else generative.name
-        return EditorInfo(backend=self.name, extra={**extra, "generative": generative_name}, note=self._note())
+        return EditorInfo(backend=self.name, extra={**extra, "generative": generative_name}, note=_note(last_route))
 
-    def _note(self) -> str | None:
-        if self.last_route is None:
-            return None
-        return f"Editor path: {self.last_route.path} ({self.last_route.why})."
+
+def _note(route: Route | None) -> str | None:
+    return None if route is None else f"Editor path: {route.path} ({route.why})."
