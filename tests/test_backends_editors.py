@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 
 from edit_agent.backends import make_editor
 from edit_agent.editors.diffusers_common import fit_area, pad_to_multiple
@@ -36,6 +37,12 @@ class TestQwenImageEditEditor(ModelEditorContract, EditorContract):
         index = json.loads((folder / "model_index.json").read_text())
         index["processor"] = ["transformers", "Qwen2VLProcessor"]
         (folder / "model_index.json").write_text(json.dumps(index))
+
+    def test_a_folder_saved_from_the_editors_pipeline_loads_again(self, tmp_path) -> None:
+        self.make_editor().pipeline.save_pretrained(tmp_path)
+        assert json.loads((tmp_path / "model_index.json").read_text())["processor"] == ["transformers", "Qwen2VLProcessor"]
+        reloaded = QwenImageEditEditor(str(tmp_path), num_inference_steps=2)
+        assert reloaded.edit(Image.new("RGB", (64, 48), "navy"), Intent(text="make it red")).size == (64, 48)
 
     def test_true_cfg_is_on_by_default(self) -> None:
         info = self.make_editor().info()

@@ -79,6 +79,10 @@ class QwenImageEditEditor(DiffusersEditor):
         self.pipeline_class = QwenImageEditPlusPipeline if plus else QwenImageEditPipeline
         self._module = pipeline_qwenimage_edit_plus if plus else pipeline_qwenimage_edit
         super().__init__(model, **options)
+        if isinstance(getattr(self.pipeline, "processor", None), ImageOnlyQwen2VLProcessor):
+            # Saved as the hub snapshots name it, so that a folder written by ``pipeline.save_pretrained``
+            # loads again (diffusers cannot check a processor class from our module against its own).
+            self.pipeline.register_to_config(processor=("transformers", "Qwen2VLProcessor"))
 
     def _extra_components(self, source: str, local_only: bool) -> dict[str, Any]:
         # The stock Qwen2VLProcessor cannot be built without torchvision (its video processor).
