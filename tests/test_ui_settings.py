@@ -67,6 +67,26 @@ def test_unavailable_backends_come_with_a_reason(fake_registry):
     assert "recording" in backends.choices("editor", "recording")[0]
 
 
+def test_a_cached_editor_small_enough_for_a_cpu_is_offered_without_a_gpu(monkeypatch, tmp_path):
+    import huggingface_hub
+    import torch
+
+    for repo in ("timbrooks/instruct-pix2pix", "Qwen/Qwen-Image-Edit"):  # a cache that holds both models
+        cached = tmp_path / f"models--{repo.replace('/', '--')}"
+        (cached / "refs").mkdir(parents=True)
+        (cached / "refs" / "main").write_text("0" * 40)
+        (cached / "snapshots" / ("0" * 40)).mkdir(parents=True)
+        (cached / "snapshots" / ("0" * 40) / "model_index.json").write_text("{}")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    backends.unavailable_reason.cache_clear()
+    try:
+        assert backends.unavailable_reason("editor", "instruct-pix2pix") is None
+        assert backends.unavailable_reason("editor", "qwen-image-edit") == "needs a CUDA GPU"
+    finally:
+        backends.unavailable_reason.cache_clear()
+
+
 def test_the_llm_reasoner_is_unavailable_without_its_offline_model_wheel(monkeypatch: pytest.MonkeyPatch):
     from edit_agent.errors import ModelUnavailableError
     from edit_agent.reasoners.llm import LLMReasoner

@@ -3,8 +3,9 @@
 A backend class may define ``availability()`` (a static or class method) returning ``None`` when
 it can run here, or a short reason when it cannot. Without it the checks are: the module imports;
 the constructor needs no object that only Python code can build; a ``default_model`` is in the
-local Hugging Face cache and, for an editor, there is a CUDA GPU; a default that names another
-registered editor (a hybrid's generative part) is itself available.
+local Hugging Face cache and, for an editor whose model is too large for a CPU (``needs_gpu``),
+there is a CUDA GPU; a default that names another registered editor (a hybrid's generative part)
+is itself available.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _model_reason(kind: Kind, factory: Any) -> str | None:
         return f"weights of {model} are not in the local cache"
     import torch
 
-    if kind == "editor" and not torch.cuda.is_available():
+    if kind == "editor" and getattr(factory, "needs_gpu", True) and not torch.cuda.is_available():
         return "needs a CUDA GPU"
     return None
 

@@ -63,6 +63,9 @@ class DiffusersEditor:
     default_guidance_scale: ClassVar[float | None] = None
     default_true_cfg_scale: ClassVar[float | None] = None
     default_negative_prompt: ClassVar[str | None] = None
+    needs_gpu: ClassVar[bool] = True
+    """Whether the default model is too large to edit on a CPU in practice (the app's settings panel
+    offers it only with a CUDA GPU; Python code may still run it anywhere)."""
     # Components quantized to NF4: diffusers models and transformers models, by pipeline name.
     diffusers_components: ClassVar[tuple[str, ...]] = ("transformer",)
     transformers_components: ClassVar[tuple[str, ...]] = ("text_encoder",)

@@ -30,6 +30,7 @@ class InstructPix2PixEditor(DiffusersEditor):
     default_model = "timbrooks/instruct-pix2pix"
     default_steps = 20
     default_guidance_scale = 7.5
+    needs_gpu = False  # Stable Diffusion 1.5 size (about 1B parameters): it runs on a CPU, slowly
     diffusers_components = ("unet",)
     transformers_components = ("text_encoder",)
 
