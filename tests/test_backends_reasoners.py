@@ -215,6 +215,20 @@ class TestLangChainReasoner(ReasonerContract):
         reply = AIMessage(content="Move the circle.", additional_kwargs={"reasoning_content": "it = circle"})
         assert answer_text(reply) == "<think>it = circle</think>Move the circle."
 
+    @pytest.mark.parametrize("content, provider", [
+        ([{"type": "reasoning", "reasoning": "it = circle"}, {"type": "text", "text": "Move the circle."}], None),
+        ([{"type": "thinking", "thinking": "it = circle"}, {"type": "text", "text": "Move the circle."}], "anthropic"),
+        ([{"type": "reasoning", "summary": [{"type": "summary_text", "text": "it = circle"}]},
+          {"type": "text", "text": "Move the circle."}], "openai"),
+    ])
+    def test_reasoning_content_blocks_are_used_as_the_trace(self, content, provider) -> None:
+        reply = AIMessage(content=content, response_metadata={"model_provider": provider} if provider else {})
+        assert answer_text(reply) == "<think>it = circle</think>Move the circle."
+        reasoner = LangChainReasoner(FakeListChatModel(responses=["unused"]))
+        reasoner.model = type("Replying", (), {"invoke": lambda self, messages: reply})()
+        thought = reasoner.reconstruct(request("move it"))
+        assert thought.reasoning == "it = circle" and thought.intent.text == "Move the circle."
+
     def test_rejects_what_is_not_a_chat_model(self) -> None:
         from edit_agent.errors import InvalidArgumentError
 

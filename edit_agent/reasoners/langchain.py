@@ -52,11 +52,23 @@ class LangChainReasoner:
 def answer_text(reply: BaseMessage) -> str:
     """The reply as ``<think>trace</think>answer``.
 
-    Reasoning models served through some providers return the trace apart from the text (in
-    ``additional_kwargs["reasoning_content"]``); it is put back in front so one parser serves all.
+    Reasoning models return the trace apart from the text: as reasoning content blocks (OpenAI's
+    summaries, Anthropic's thinking) or in ``additional_kwargs["reasoning_content"]``; it is put back
+    in front so one parser serves all.
     """
     text = reply.text if isinstance(reply.text, str) else str(reply.content)
-    trace = reply.additional_kwargs.get("reasoning_content")
+    trace = _reasoning_trace(reply)
     if trace and "<think>" not in text:
         text = f"<think>{trace}</think>{text}"
     return text
+
+
+def _reasoning_trace(reply: BaseMessage) -> str | None:
+    # langchain-core's standard blocks translate each provider's own reasoning format.
+    try:
+        blocks = reply.content_blocks
+    except (TypeError, ValueError, KeyError, AttributeError):  # a reply it cannot translate
+        blocks = []
+    parts = [block["reasoning"] for block in blocks
+             if isinstance(block, dict) and block.get("type") == "reasoning" and block.get("reasoning")]
+    return "\n".join(parts) if parts else reply.additional_kwargs.get("reasoning_content")
