@@ -180,7 +180,7 @@ def test_a_photo_edit_through_the_auto_editor_never_builds_the_world_editor(tmp_
     from edit_agent.editors.world import WorldEditor
     from edit_agent.session import EditSession
 
-    session = EditSession(store=tmp_path)
+    session = EditSession(store=tmp_path, editor=AutoEditor())  # its own: the shared one may have built it
     result = session.edit(Image.linear_gradient("L").convert("RGB").resize((64, 48)), "rotate it 90 degrees")
     assert result.image.size == (48, 64)
     assert session.editor._world is None  # loading it costs torch and its weights: seconds, for nothing
