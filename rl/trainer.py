@@ -290,9 +290,13 @@ def check_run_folder(config: TrainConfig) -> None:
         return
     if not config.resume:
         raise RunFolderError(f"{config.out} holds a run already; write to another folder, or resume it (resume: true).")
-    saved = yaml.safe_load((out / "config.yaml").read_text()) if (out / "config.yaml").is_file() else None
-    if not isinstance(saved, dict):
-        return
+    saved = _saved_config(out)
+    done = _checkpoint_step(latest_checkpoint(out))
+    if config.steps < done:
+        raise RunFolderError(
+            f"{config.out} holds a run that has done {done} steps; steps: {config.steps} would not undo them. "
+            f"Use its checkpoints (checkpoints/step-*), or write to another folder."
+        )
     current = config.model_dump(mode="json")
     changed = [f"{key}: {saved[key]!r} there, {value!r} here" for key, value in current.items()
                if key not in RESUMABLE_SETTINGS and key in saved and saved[key] != value]
@@ -302,6 +306,29 @@ def check_run_folder(config: TrainConfig) -> None:
             f"config.yaml (only {', '.join(sorted(RESUMABLE_SETTINGS - {'out', 'resume', 'progress'}))} may change), "
             "or write to another folder."
         )
+
+
+def _saved_config(out: Path) -> dict[str, Any]:
+    """The config a run folder records; without a readable one its recipe is unknown, so it is not resumed."""
+    path = out / "config.yaml"
+    try:
+        saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        saved = None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise RunFolderError(f"{path} cannot be read ({one_line(error)}), so the run it belongs to cannot be "
+                             "resumed safely; write to another folder.") from None
+    if not isinstance(saved, dict):
+        raise RunFolderError(f"{out} holds checkpoints but no readable config.yaml, so the run they belong to "
+                             "cannot be resumed safely; write to another folder.")
+    return saved
+
+
+def _checkpoint_step(folder: Path | None) -> int:
+    try:
+        return int(json.loads((folder / "state.json").read_text())["step"]) if folder else 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0  # a damaged state.json is reported when the checkpoint loads
 
 
 class Trainer:
@@ -360,8 +387,10 @@ class Trainer:
         check_run_folder(config)
         self._trim_log()
         self.out.mkdir(parents=True, exist_ok=True)
-        if self.accelerator.is_main_process:
-            (self.out / "config.yaml").write_text(config.to_yaml())
+        if self.accelerator.is_main_process:  # renamed into place: a kill never leaves half a config
+            partial = self.out / "config.yaml.tmp"
+            partial.write_text(config.to_yaml(), encoding="utf-8")
+            partial.replace(self.out / "config.yaml")
         bar = tqdm(total=config.steps, initial=self.step, desc="rl", unit="step",
                    disable=not config.progress or not self.accelerator.is_main_process)
         started = time.perf_counter()

@@ -466,6 +466,27 @@ def test_resuming_with_another_recipe_is_refused_but_more_steps_are_not(tmp_path
     longer.train()
     assert longer.step == 3
 
+@pytest.mark.parametrize("record", [None, "just-a-string", "{{{", ""])
+def test_a_run_without_a_readable_config_is_not_resumed(tmp_path, record):
+    trainer(small_config(tmp_path, steps=2, save_every=1)).train()
+    saved = tmp_path / "run" / "config.yaml"
+    if record is None:
+        saved.unlink()
+    else:
+        saved.write_text(record)
+    with pytest.raises(RunFolderError, match="config.yaml"):  # its recipe is unknown: never mix two runs
+        trainer(small_config(tmp_path, steps=3, save_every=1, seed=9)).train()
+    assert not (tmp_path / "run" / "checkpoints" / "step-000003").exists()
+
+
+def test_fewer_steps_than_a_run_has_done_are_refused_and_its_config_kept(tmp_path):
+    trainer(small_config(tmp_path, steps=3, save_every=1)).train()
+    saved = (tmp_path / "run" / "config.yaml").read_text()
+    with pytest.raises(RunFolderError, match="has done 3 steps"):
+        trainer(small_config(tmp_path, steps=2, save_every=1)).train()
+    assert (tmp_path / "run" / "config.yaml").read_text() == saved
+
+
 def test_a_last_checkpoint_cut_short_is_written_again_when_the_run_is_rerun(tmp_path):
     trainer(small_config(tmp_path, steps=3, save_every=2)).train()
     last = tmp_path / "run" / "checkpoints" / "step-000003"
