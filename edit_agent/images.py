@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +52,16 @@ _KNOWN_REJECTED = (
 )
 
 
+PILLOW_BOMB_PIXELS = 89_478_485
+"""Pillow's default decompression-bomb threshold (a fixed number: code may set Image.MAX_IMAGE_PIXELS to None)."""
+
+MAX_STORED_SIDE = 16384
+"""The longest side a stored image may have."""
+
+
 class ImageLimits(BaseModel):
-    """Size limits applied to every input image."""
+    """Size limits applied to every input image (at most Pillow's bomb threshold and a 16384 px side:
+    every image a session keeps must load again)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -71,14 +81,16 @@ class ImageLimits(BaseModel):
             raise InvalidArgumentError(f"Invalid image limits: {one_line(error)}.") from None
         if self.min_side > self.max_side:
             raise InvalidArgumentError(f"Invalid image limits: min_side {self.min_side} is over max_side {self.max_side}.")
+        if self.max_pixels > PILLOW_BOMB_PIXELS or self.max_side > MAX_STORED_SIDE:
+            raise InvalidArgumentError(
+                f"Invalid image limits: at most {PILLOW_BOMB_PIXELS:,} pixels and {MAX_STORED_SIDE} px a side "
+                "(larger images could not be stored and loaded again); resize such images first."
+            )
 
 
 DEFAULT_LIMITS = ImageLimits()
 
-PILLOW_BOMB_PIXELS = 89_478_485
-"""Pillow's default decompression-bomb threshold (a fixed number: code may set Image.MAX_IMAGE_PIXELS to None)."""
-
-STORED_LIMITS = ImageLimits(min_side=1, max_side=16384, max_pixels=PILLOW_BOMB_PIXELS, max_bytes=1024 * 2**20)
+STORED_LIMITS = ImageLimits(min_side=1, max_side=MAX_STORED_SIDE, max_pixels=PILLOW_BOMB_PIXELS, max_bytes=1024 * 2**20)
 """What every stored image must fit: an editor's output, and each image of an imported export.
 Wider than the input limits, since an edit may enlarge or shrink, but within Pillow's
 decompression-bomb threshold, so that every stored image loads again."""
@@ -169,9 +181,13 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
         )
     expected = _sniff_format(data)
     try:
-        image = Image.open(io.BytesIO(data), formats=[expected])
-    except Image.DecompressionBombError as error:
-        raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
+        with warnings.catch_warnings():
+            # Pillow warns at 89 MP; every limit is below that, so the size check below refuses such an image
+            # with its own message, and the warning would only be a second one.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[expected])
+    except Image.DecompressionBombError as error:  # over twice Pillow's threshold: refused before the header is kept
+        raise InvalidImageError(_too_many_pixels(error, limits)) from None
     except (OSError, SyntaxError, ValueError):
         # Pillow's message names an internal BytesIO object; say what the caller can act on.
         raise InvalidImageError(f"Cannot decode the {expected} image: the data is not a readable {expected} file.") from None
@@ -183,6 +199,13 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
         raise InvalidImageError(f"The {expected} image is truncated or corrupt: {error}") from None
     _load_pixels(image, expected)
     return _to_rgb(image)
+
+
+def _too_many_pixels(error: Image.DecompressionBombError, limits: ImageLimits) -> str:
+    counted = re.search(r"\((\d+) pixels\)", str(error))  # Pillow names the count, not the sides
+    size = f"{int(counted.group(1)):,} pixels" if counted else f"over {2 * PILLOW_BOMB_PIXELS:,} pixels"
+    return (f"The image has {size}; the limit is {limits.max_pixels:,} pixels ({limits.max_pixels / 1e6:g} MP). "
+            "Resize it before editing.")
 
 
 CLOSED_IMAGE = (

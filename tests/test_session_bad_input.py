@@ -100,7 +100,10 @@ def test_an_export_or_import_folder_that_is_no_path_is_one_clear_error(tmp_path,
         EditSession.import_folder(folder, store=tmp_path / "other")
 
 
-@pytest.mark.parametrize("limits", [{"max_side": -1}, {"max_side": "big"}, {"min_side": 100, "max_side": 50}])
+@pytest.mark.parametrize("limits", [
+    {"max_side": -1}, {"max_side": "big"}, {"min_side": 100, "max_side": 50},
+    {"max_side": 16000, "max_pixels": 200_000_000}, {"max_side": 20000},  # could never be stored and loaded again
+])
 def test_impossible_image_limits_are_refused_when_made(limits):
     with pytest.raises(InvalidArgumentError, match="image limits"):
         ImageLimits(**limits)
