@@ -56,7 +56,8 @@ RULES = (
 class RuleInForce:
     rule: PhotoRule
     set_at_turn: int
-    """1-based position of the turn that set it, on the way from the source image."""
+    """The number of the turn that set it (its position on the way from the source image, unless the
+    session numbers its turns otherwise after a branch)."""
 
 
 @dataclass(frozen=True)
@@ -231,13 +232,15 @@ def _listed(in_force: Sequence[RuleInForce]) -> str:
     return "in force: " + "; ".join(f"{held.rule.statement} (turn {held.set_at_turn})" for held in in_force)
 
 
-def rules_in_force(instructions: Sequence[str]) -> list[RuleInForce]:
-    """The rules in force after ``instructions``, the earlier turns from the source image on.
+def rules_in_force(instructions: Sequence[str], numbers: Sequence[int] | None = None) -> list[RuleInForce]:
+    """The rules in force after ``instructions``, the earlier turns from the source image on; ``numbers``
+    are those turns' numbers in their session (default: their positions).
 
     A turn that does not read as photo operations (a MICE-World turn, say) sets and lifts nothing.
     """
     in_force: list[RuleInForce] = []
-    for number, instruction in enumerate(instructions, 1):
+    numbers = range(1, len(instructions) + 1) if numbers is None else numbers
+    for number, instruction in zip(numbers, instructions, strict=True):
         try:
             in_force = next_rules(in_force, read_turn(instruction), number)
         except EditAgentError:

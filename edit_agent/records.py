@@ -43,7 +43,8 @@ class Constraint(Record):
     kind: str = "rule"
     """What sort of constraint: "rule", "lock", "default", ..."""
     set_at_turn: int | None = None
-    """1-based position, on the session's history, of the turn that set it."""
+    """The number of the turn that set it, as the session numbers its turns (in the order they were made:
+    the app's "#k"); on a session without branches, its 1-based position from the source image."""
 
 
 class Intent(Record):
@@ -70,6 +71,8 @@ class HistoryTurn(Record):
     instruction: str
     reasoning: str
     intent: str
+    number: int | None = None
+    """The turn's number in its session (the order turns were made in); ``None``: its position."""
 
 
 class TurnRequest(BaseModel):
@@ -83,6 +86,18 @@ class TurnRequest(BaseModel):
     """The image the turn starts from (the head's output, or the source image)."""
     source_image: Image.Image
     """The session's source image (the start of the history)."""
+    number: int | None = None
+    """The number this turn gets in its session; ``None``: its position (one after the history)."""
+
+    def turn_number(self, position: int) -> int:
+        """The number to show for the turn at 1-based ``position`` on the way from the source image (the
+        history, then this turn): after a branch, positions and the session's turn numbers differ."""
+        if position == len(self.history) + 1:
+            return self.number if self.number is not None else position
+        if 1 <= position <= len(self.history):
+            number = self.history[position - 1].number
+            return number if number is not None else position
+        return position
 
 
 class EditorInfo(Record):

@@ -234,7 +234,7 @@ class EditSession:
                 source_image = self._store.load_image(session.source_hash)
             request = TurnRequest(
                 instruction=instruction, history=self._history_turns(parent),
-                image=input_image, source_image=source_image,
+                image=input_image, source_image=source_image, number=self._store.next_seq(self.id),
             )
             seed = secrets.randbits(31) if seed is None else seed
             thought, output, timings = self._reason_and_edit(request, seed)
@@ -437,7 +437,8 @@ class EditSession:
 
     def _history_turns(self, head: str | None) -> tuple[HistoryTurn, ...]:
         return tuple(
-            HistoryTurn(turn_id=t.id, instruction=t.instruction, reasoning=t.reasoning, intent=t.intent.text)
+            HistoryTurn(turn_id=t.id, instruction=t.instruction, reasoning=t.reasoning, intent=t.intent.text,
+                        number=t.seq)
             for t in self._path_to(head)
         )
 

@@ -332,6 +332,11 @@ class Store:
                 "nothing was saved. Reopen the session and try again."
             )
 
+    def next_seq(self, session_id: str) -> int:
+        """The number the session's next turn will get (1 for a new session)."""
+        with self._reading():
+            return self._next_seq_locked(session_id)
+
     def _next_seq_locked(self, session_id: str) -> int:
         row = self.db.execute("SELECT MAX(seq) FROM turns WHERE session_id = ?", [session_id]).fetchone()
         return (row[0] or 0) + 1

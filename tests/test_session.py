@@ -281,6 +281,31 @@ def test_checkout_of_another_sessions_turn_is_an_error(tmp_path, photo):
         two.checkout(turn)
 
 
+def test_after_a_branch_rules_name_the_turn_by_the_number_the_session_shows(tmp_path, photo):
+    session = EditSession(store=tmp_path, editor="exact")
+    first = session.edit(photo, "make it black and white")
+    session.edit(None, "rotate it 90 degrees")
+    session.edit(None, "make it brighter")
+    ruled = session.edit(None, "from now on keep it square", from_turn=first.turn_id)  # #4, second on its branch
+    assert [turn.seq for turn in session.turn_records()][-1] == 4
+    assert [(c.text, c.set_at_turn) for c in ruled.constraints] == [("the image stays square", 4)]
+    assert "turn 4" in ruled.reasoning and "turn 2" not in ruled.reasoning
+    later = session.edit(None, "rotate it 90 degrees")
+    assert [c.set_at_turn for c in later.constraints] == [4] and "In force from turn 4" in later.reasoning
+
+
+def test_after_a_branch_world_rules_name_the_turn_by_the_number_the_session_shows(tmp_path):
+    from edit_agent.world import Scene, SceneObject, render
+
+    circle = SceneObject(shape="circle", color="red", size="large", cell="center")
+    canvas = render(Scene(background="white", objects=(circle,)), 96)
+    session = EditSession(store=tmp_path, editor="program")
+    first = session.edit(canvas, "make the circle blue")
+    session.edit(None, "move the circle to the top left")
+    ruled = session.edit(None, "from now on, every new shape must be green", from_turn=first.turn_id)
+    assert [(c.kind, c.set_at_turn) for c in ruled.constraints] == [("default", 3)]
+
+
 def test_sessions_reopen_by_id_and_list(tmp_path, photo):
     session = EditSession(store=tmp_path)
     session.edit(photo, "make it brighter")

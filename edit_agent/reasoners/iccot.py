@@ -173,14 +173,15 @@ def build_messages(request: TurnRequest, *, with_image: bool = False, numbered_o
 
 def constraints_from_history(history: Sequence[HistoryTurn]) -> tuple[Constraint, ...]:
     """Rules and locks set by earlier rounds, as stated (an ``undo`` drops the latest one it can)."""
-    found: list[Constraint] = []
+    found: list[tuple[int, Constraint]] = []  # with the round's position, which an undo refers to
     for index, turn in enumerate(history, start=1):
         label = round_label(turn.instruction)
         if label in ("rule", "lock", "unlock"):
-            found.append(Constraint(text=turn.instruction.strip(), kind=label, set_at_turn=index))
-        elif label == "undo" and found and found[-1].set_at_turn == index - 1:
+            number = turn.number if turn.number is not None else index
+            found.append((index, Constraint(text=turn.instruction.strip(), kind=label, set_at_turn=number)))
+        elif label == "undo" and found and found[-1][0] == index - 1:
             found.pop()
-    return tuple(found)
+    return tuple(constraint for _, constraint in found)
 
 
 def _answer(after_think: str) -> str:

@@ -55,8 +55,9 @@ class PhotoRuleReasoner:
             return Thought(reasoning=_reasoning(ReadTurn(operations, [], []), [], []),
                            intent=Intent(text=describe_operations(operations)))
         turn = read_turn(request.instruction)
-        before = rules_in_force([earlier.instruction for earlier in request.history])
-        number = len(request.history) + 1
+        numbers = [request.turn_number(position) for position in range(1, len(request.history) + 2)]
+        before = rules_in_force([earlier.instruction for earlier in request.history], numbers[:-1])
+        number = numbers[-1]
         after = next_rules(before, turn, number)
         check_conflicts(turn.operations, after)
         again = _applied_again(turn.operations, after)

@@ -63,8 +63,11 @@ class RuleReasoner:
                 ) from None
         outcome = world.step(request.instruction)
         reasoning = world_reasoning(start, len(request.history), outcome, parse(request.image))
+        # The trace keeps the world's own positions (what the world LM learns); the constraints carry the
+        # session's turn numbers, which the app and the tools show next to each turn.
         constraints = tuple(
-            Constraint(text=c.text, kind=c.kind, set_at_turn=c.set_at_turn) for c in outcome.constraints
+            Constraint(text=c.text, kind=c.kind, set_at_turn=request.turn_number(c.set_at_turn))
+            for c in outcome.constraints
         )
         return Thought(reasoning=reasoning, intent=Intent(text=outcome.intent, constraints=constraints))
 
