@@ -122,6 +122,20 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
     assert Path(view[2]).name == f"edit-session-{state['session_id'][:8]}-source.png"
 
 
+def test_a_message_edits_the_image_its_page_shows_when_another_tab_moved_the_session(client: Client, photo: str):
+    first_tab = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    first_tab = edit(client, first_tab, INSTRUCTIONS[1])[0]
+    second_tab = dict(first_tab)  # the same session open in a second tab, showing edit #2
+    client.predict(first_tab, api_name="/undo")  # the first tab goes back to edit #1
+    view = edit(client, second_tab, INSTRUCTIONS[2])
+    assert captions(view)[-1] == "● #3: flip it vertically"  # on top of #2, the image that tab showed
+
+    at_source = client.predict(first_tab, "", api_name="/checkout")[0]  # a tab showing the source image
+    client.predict(first_tab, api_name="/redo")  # meanwhile the session moves on elsewhere
+    view = edit(client, at_source, "make it cooler")
+    assert captions(view)[-1] == "● #4 ↳ from source: make it cooler"
+
+
 def test_a_reload_restores_the_session_and_lists_it(client: Client, photo: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     again, _chat, _image, timeline, _status, sessions, _export = client.predict(state, api_name="/restore")

@@ -100,6 +100,10 @@ class _NotLoaded:
         return EditorInfo(backend=self.name)
 
 
+SOURCE_SHOWN = "source"
+"""The page state's ``shown_head`` when the page shows the source image (turn ids are hex)."""
+
+
 class ChatApp:
     """The handlers, bound to one store."""
 
@@ -123,7 +127,9 @@ class ChatApp:
         if not isinstance(token, str) or len(token) < 32:
             token = secrets.token_urlsafe(32)
         session_id = state.get("session_id")
-        return {"token": token, "session_id": session_id if isinstance(session_id, str) else None}
+        shown = state.get("shown_head")
+        return {"token": token, "session_id": session_id if isinstance(session_id, str) else None,
+                "shown_head": shown if isinstance(shown, str) else None}
 
     def _open(self, state: dict[str, Any], *, for_edit: bool = False) -> EditSession:
         session_id = self.owners.check(state["session_id"], state["token"])
@@ -151,7 +157,10 @@ class ChatApp:
     def _reply(self, state: dict[str, Any]) -> tuple[Any, ...]:
         if state["session_id"] is None:
             view = views.empty_view()
+            state["shown_head"] = None
         else:
+            # What the page shows is what the next message edits, whatever another tab does meanwhile.
+            state["shown_head"] = self.store.get_session(state["session_id"]).head or SOURCE_SHOWN
             view = views.session_view(state["session_id"], self.store)
         no_export = gr.File(value=None, visible=False)  # no stale link to an earlier session's zip
         return (state, *view.values(), self._sessions_menu(state), no_export)
@@ -191,15 +200,26 @@ class ChatApp:
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
-            self._continue(self._open(state, for_edit=True), text)
+            self._continue(self._open(state, for_edit=True), text, state["shown_head"])
         progress(1.0, desc="Done")
         return self._reply(state)
 
     @staticmethod
-    def _continue(session: EditSession, text: str) -> None:
-        """One more turn; "undo that", where the reasoner cannot read it as an edit, moves back a turn."""
+    def _continue(session: EditSession, text: str, shown_head: str | None) -> None:
+        """One more turn, from the image the page shows; "undo that", where the reasoner cannot read it as
+        an edit, moves back a turn."""
+        head = session.head.turn_id if session.head is not None else SOURCE_SHOWN
         try:
-            session.edit(None, text)
+            if shown_head is None or shown_head == head:
+                session.edit(None, text)
+            else:  # another tab moved the session, or a turn finished after a reload: edit what is shown
+                if shown_head == SOURCE_SHOWN:
+                    session.checkout(None)
+                    session.edit(None, text)
+                else:
+                    session.edit(None, text, from_turn=shown_head)
+                gr.Info("The session had moved on elsewhere (another tab?); this edit continues from the "
+                        "image shown here.")
         except UnsupportedInstructionError:
             if is_undo_request(text):
                 if _undo_one_turn(session):
