@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import html
+import re
 import sys
 import types
 
@@ -177,3 +179,18 @@ def test_serve_plugs_into_the_edit_agent_command(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr(edit_agent.cli, "COMMAND_PROVIDERS", providers[:-1])
     args = edit_agent.cli.build_parser().parse_args(["serve", "--host", "127.0.0.1"])
     assert args.func is cli.run_serve
+
+
+@pytest.mark.parametrize("typed", [
+    '<h1>BIG</h1> <img src=x onerror="alert(1)">', "**bold** _it_ [link](javascript:alert(2))",
+    "# Heading\n\n| a | b |\n|---|---|\n| 1 | 2 |", "1. first\n- second\n> quote `code` \\ back",
+])
+def test_chat_text_shows_as_typed_not_as_markup(typed):
+    from markdown_it import MarkdownIt
+
+    from ui.views import as_typed
+
+    rendered = MarkdownIt("commonmark").enable("table").render(as_typed(typed))
+    assert not re.search(r"<(h1|img|strong|em|a|table|ol|ul|li|blockquote|code)\b", rendered)
+    shown = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    assert shown.split() == typed.split()  # every character the user typed, as text

@@ -6,6 +6,8 @@ shows exactly what is stored.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -76,24 +78,34 @@ def _chat(path: list[TurnRecord], source_hash: str, loader) -> list[dict[str, An
         {"role": "user", "content": {"path": files.thumbnail(source_hash, loader(source_hash))}},
     ]
     for turn in path:
-        messages.append({"role": "user", "content": turn.instruction})
+        messages.append({"role": "user", "content": as_typed(turn.instruction)})
         # The latest trace starts open ("status" absent); earlier ones start folded ("done").
         folded = {"status": "done"} if turn is not path[-1] else {}
-        messages.append({"role": "assistant", "content": turn.reasoning, "metadata": {"title": "Reasoning", **folded}})
+        messages.append({"role": "assistant", "content": as_typed(turn.reasoning),
+                         "metadata": {"title": "Reasoning", **folded}})
         messages.append({"role": "assistant", "content": {"path": files.thumbnail(turn.output_hash, loader(turn.output_hash))}})
         messages.append({"role": "assistant", "content": _intent_text(turn)})
     return messages
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+
+
+def as_typed(text: str) -> str:
+    """``text`` for the chat's Markdown renderer, shown as it was typed: HTML tags, emphasis, headings and
+    lists in an instruction (or a model's answer) are text, not markup."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def _intent_text(turn: TurnRecord) -> str:
-    lines = [f"**Edit #{turn.seq}:** {turn.intent.text}"]
+    lines = [f"**Edit #{turn.seq}:** {as_typed(turn.intent.text)}"]
     if turn.fallback:
         lines.append("_The reasoner could not rewrite this instruction; the raw text was used._")
     if turn.intent.constraints:
         lines.append("**In force:**")
         for constraint in turn.intent.constraints:
             origin = f" (turn {constraint.set_at_turn})" if constraint.set_at_turn else ""
-            lines.append(f"- {constraint.text} — _{constraint.kind}{origin}_")
+            lines.append(f"- {as_typed(constraint.text)} — _{as_typed(constraint.kind)}{origin}_")
     return "\n".join(lines)
 
 
