@@ -33,7 +33,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from edit_agent.flow.canvas import from_model_canvas, to_model_canvas, to_pixels, to_tensor
+from edit_agent.flow.canvas import from_model_canvas_keeping_input, to_model_canvas, to_pixels, to_tensor
 from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit, sde_log_prob, sde_mean, sde_sigma
 from rl.objectives import gaussian_kl_same_sigma
@@ -132,7 +132,8 @@ class FlowImagePolicy(nn.Module):
                stochastic: bool = True) -> list[ImageSample]:
         """Edit each image by its intent (one batch); ``stochastic=False`` is the plain ODE (evaluation)."""
         model, device = self.model, self.device
-        condition = torch.cat([to_tensor(to_model_canvas(image, model.config.canvas)) for image in images]).to(device)
+        model_inputs = [to_model_canvas(image, model.config.canvas) for image in images]
+        condition = torch.cat([to_tensor(pixels) for pixels in model_inputs]).to(device)
         ids, mask = model.tokenizer(list(intents))
         ids, mask = ids.to(device), mask.to(device)
         text = model.encode_text(ids, mask)
@@ -147,7 +148,8 @@ class FlowImagePolicy(nn.Module):
         samples = []
         for b, image in enumerate(images):
             samples.append(ImageSample(
-                image=from_model_canvas(pixels[b], image.size), condition=condition[b].cpu(), intent=intents[b],
+                image=from_model_canvas_keeping_input(image, model_inputs[b], pixels[b]),
+                condition=condition[b].cpu(), intent=intents[b],
                 states=_stack([s[b] for s in trajectory.states], condition[b]),
                 next_states=_stack([s[b] for s in trajectory.next_states], condition[b]),
                 times=times[window], dts=times[[k + 1 for k in window]] - times[window],

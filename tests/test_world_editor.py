@@ -1,4 +1,5 @@
-"""The world editor backend: the Editor contract, size keeping, seeding, shipped weights, CUDA."""
+"""The world editor backend: the Editor contract, size keeping, seeding, shipped weights, CUDA, and keeping
+the input's own pixels where the model changed nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from PIL import Image
 from edit_agent.backends import make_editor
 from edit_agent.editors.world import DEFAULT_WEIGHTS, WorldEditor
 from edit_agent.errors import ModelUnavailableError
-from edit_agent.flow.canvas import PALETTE
+from edit_agent.flow.canvas import PALETTE, snap_to_palette, to_model_canvas, to_pixels, to_tensor
 from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
+from edit_agent.flow.sampling import gated_edit
 from edit_agent.records import Intent
 from edit_agent.world import Scene, SceneObject, parse, render
 from tests.contracts import EditorContract
@@ -147,3 +149,47 @@ def test_keep_unchanged_copies_pixels_the_gate_leaves_alone() -> None:
     assert editor.edit(image, Intent(text="Remove the small blue square at the center."), seed=0).tobytes() == image.tobytes()
     editor.keep_unchanged = False
     assert editor.info().extra["keep_unchanged"] is False
+
+
+@torch.no_grad()
+def model_canvas_result(editor: WorldEditor, image: Image.Image, intent: Intent, seed: int) -> np.ndarray:
+    """What the model itself draws on its canvas for this edit (palette-snapped), without the editor's
+    resampling back to the input size."""
+    condition = to_tensor(to_model_canvas(image, editor.model.config.canvas)).to(editor.device)
+    ids, mask = editor.model.tokenizer([intent.text])
+    text = editor.model.encode_text(ids.to(editor.device), mask.to(editor.device))
+    noise = torch.randn(condition.shape, generator=torch.Generator().manual_seed(seed)).to(editor.device)
+    result = gated_edit(editor.model, condition, mask.to(editor.device), text, noise, steps=editor.steps,
+                        keep_unchanged=editor.keep_unchanged).sample
+    return snap_to_palette(to_pixels(result)[0])
+
+
+@pytest.mark.parametrize("side", [288, 291])  # the app's samples (6 px per model cell), and a size that is no multiple
+def test_a_large_canvas_keeps_its_own_pixels_where_the_model_changed_nothing(side: int) -> None:
+    """Resampled down to the model's 48 px and back, every untouched shape would come back as stair-steps."""
+    editor, intent = shipped_editor(), Intent(text="Add a small green triangle at the bottom right.")
+    image = render(SCENE, side)
+    before = to_model_canvas(image, editor.model.config.canvas)
+    after = model_canvas_result(editor, image, intent, seed=0)
+    changed_cells = (before != after).any(axis=-1)
+    assert 0 < changed_cells.sum() < changed_cells.size / 4  # the new triangle, and not much else
+    changed = np.asarray(Image.fromarray(changed_cells).resize(image.size, Image.Resampling.NEAREST))
+    model_pixels = np.asarray(Image.fromarray(after).resize(image.size, Image.Resampling.NEAREST))
+    input_pixels = np.asarray(image)
+    assert (model_pixels[~changed] != input_pixels[~changed]).any()  # the round trip alone would move edges
+
+    output = np.asarray(editor.edit(image, intent, seed=0))
+    assert (output[~changed] == input_pixels[~changed]).all()
+    assert (output[changed] == model_pixels[changed]).all()
+
+
+def test_a_canvas_size_input_comes_back_as_the_model_drew_it() -> None:
+    """Nothing is resampled at the model's own size: the output is the model's palette-snapped result, so
+    off-palette input pixels come back snapped, exactly as before the input was kept elsewhere."""
+    editor, intent = shipped_editor(), Intent(text="Add a small green triangle at the bottom right.")
+    pixels = np.asarray(render(SCENE, editor.model.config.canvas)).astype(np.int16)
+    noise = np.random.default_rng(0).integers(-4, 5, pixels.shape)
+    image = Image.fromarray((pixels + noise).clip(0, 255).astype(np.uint8))
+    assert (snap_to_palette(np.asarray(image)) != np.asarray(image)).any()
+    expected = model_canvas_result(editor, image, intent, seed=0)
+    assert np.array_equal(np.asarray(editor.edit(image, intent, seed=0)), expected)

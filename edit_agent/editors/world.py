@@ -2,8 +2,11 @@
 
 It runs offline with the weights shipped in ``edit_agent/weights/`` (see the README there for the
 command that reproduces them). The input is resampled to the model canvas (nearest neighbour, snapped
-to the docs/world.md palette), edited by integrating the model's flow from seeded noise, snapped to the
-palette again and resampled back to the input size, so the output has exactly the world's colours.
+to the docs/world.md palette) and edited by integrating the model's flow from seeded noise. The cells
+the model changed are snapped to the palette again and resampled back to the input size; everywhere
+else the output keeps the input's own pixels (palette-snapped), because resampling a large canvas down to
+the model's and back would turn every shape's smooth edge into stair-steps. So the output has exactly
+the world's colours, and an edit changes only what the model changed.
 
 >>> from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 >>> from edit_agent.world import Scene, render
@@ -22,7 +25,7 @@ import torch
 from PIL import Image
 
 from edit_agent.errors import ModelUnavailableError, UnsupportedInstructionError
-from edit_agent.flow.canvas import from_model_canvas, to_model_canvas, to_pixels, to_tensor
+from edit_agent.flow.canvas import from_model_canvas_keeping_input, to_model_canvas, to_pixels, to_tensor
 from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit
 from edit_agent.records import EditorInfo, Intent
@@ -77,8 +80,8 @@ class WorldEditor:
             raise UnsupportedInstructionError(
                 "The world editor edits MICE-World canvases only; this image is not one. Use the auto, exact "
                 "or a generative editor for photos.")
-        pixels = to_model_canvas(image, canvas)
-        condition = to_tensor(pixels).to(self.device)
+        model_input = to_model_canvas(image, canvas)
+        condition = to_tensor(model_input).to(self.device)
         ids, mask = self.model.tokenizer([intent.text])
         ids, mask = ids.to(self.device), mask.to(self.device)
         text = self.model.encode_text(ids, mask)
@@ -87,7 +90,8 @@ class WorldEditor:
 
         result = gated_edit(self.model, condition, mask, text, noise, steps=self.steps,
                             keep_unchanged=self.keep_unchanged).sample
-        return from_model_canvas(to_pixels(result)[0], image.size)
+        # Resampled back whole, a large canvas's untouched shapes would come back as the model grid's stair-steps.
+        return from_model_canvas_keeping_input(image, model_input, to_pixels(result)[0])
 
     def info(self) -> EditorInfo:
         return EditorInfo(backend=self.name, model=self._source, steps=self.steps,

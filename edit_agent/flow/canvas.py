@@ -4,6 +4,10 @@ Resampling is nearest neighbour both ways and every pixel is snapped to the near
 colour (objects and backgrounds), so a clean world render of any size goes in and comes out with
 exactly the world's colours and no blended edges.
 
+A canvas larger than the model's loses detail on the round trip: at 288 px a 48 px cell is 6 x 6 pixels,
+so every shape's edge comes back as 6 px stair-steps. :func:`from_model_canvas_keeping_input` therefore
+takes the model's pixels only in the cells the model changed and keeps the caller's own pixels elsewhere.
+
 >>> from edit_agent.world.render import render
 >>> from edit_agent.world.scene import Scene, SceneObject
 >>> scene = Scene(background="sky", objects=(SceneObject(shape="circle", color="red", size="large", cell="center"),))
@@ -64,6 +68,35 @@ def from_model_canvas(pixels: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """An RGB image of ``size`` (width, height): palette snap, then nearest-neighbour resample."""
     image = Image.fromarray(snap_to_palette(pixels).astype(np.uint8), mode="RGB")
     return image if image.size == size else image.resize(size, Image.Resampling.NEAREST)
+
+
+def changed_cells_mask(before: np.ndarray, after: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Boolean (height, width) mask at ``size`` (width, height) of the pixels that :func:`from_model_canvas`
+    draws from a model-canvas cell whose palette-snapped colour differs between ``before`` and ``after``.
+
+    The mask is resized by the same nearest-neighbour call as the pixels, so it covers exactly the pixels
+    that each changed cell maps to.
+    """
+    changed = (snap_to_palette(before) != snap_to_palette(after)).any(axis=-1)
+    mask = Image.fromarray(changed.astype(np.uint8) * 255)
+    if mask.size != size:
+        mask = mask.resize(size, Image.Resampling.NEAREST)
+    return np.asarray(mask) > 0
+
+
+def from_model_canvas_keeping_input(image: Image.Image, model_input: np.ndarray,
+                                    model_output: np.ndarray) -> Image.Image:
+    """The model's edit at ``image``'s size, with ``image``'s own pixels wherever the model changed nothing.
+
+    ``model_input`` is ``image`` on the model canvas (:func:`to_model_canvas`) and ``model_output`` the
+    model's result there. Cells that differ get :func:`from_model_canvas` pixels; every other pixel is the
+    input's, palette-snapped (a clean render is kept exactly, and the output has only world colours).
+    At the model's own size nothing was resampled, so this is exactly ``from_model_canvas(model_output)``.
+    """
+    model_result = np.asarray(from_model_canvas(model_output, image.size))
+    input_pixels = snap_to_palette(np.asarray(image.convert("RGB")))
+    changed = changed_cells_mask(model_input, model_output, image.size)
+    return Image.fromarray(np.where(changed[..., None], model_result, input_pixels))
 
 
 def to_tensor(pixels: np.ndarray) -> torch.Tensor:
