@@ -1,16 +1,26 @@
 """Start the chat app on the offline defaults: ``python app.py`` (http://127.0.0.1:7860).
 
-``EDIT_AGENT_HOME`` picks the store folder; ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` the address.
+It takes the options of ``edit-agent serve`` (``python app.py --help``). Without them,
+``EDIT_AGENT_HOME`` picks the store folder and ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` the address.
 """
 
+import argparse
 import os
 
-from ui.app import demo, serve
-from ui.handlers import AppConfig
+from edit_agent.errors import EditAgentError
+from ui.cli import add_serve_arguments, run_serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Start the edit-agent chat app.")
+    add_serve_arguments(parser, host=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        port=os.environ.get("GRADIO_SERVER_PORT") or None)
+    args = parser.parse_args(argv)
+    try:
+        return run_serve(args)
+    except EditAgentError as error:  # a bad port or backend name: one line, as edit-agent serve prints it
+        parser.error(str(error))
+
 
 if __name__ == "__main__":
-    serve(
-        demo, AppConfig.from_env(),
-        host=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        port=int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None,
-    )
+    raise SystemExit(main())

@@ -340,3 +340,19 @@ def test_python_app_py_starts_offline_on_a_fresh_store(tmp_path: Path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_python_app_py_help_prints_the_options_and_starts_nothing(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "EDIT_AGENT_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    shown = subprocess.run([sys.executable, "app.py", "--help"], cwd=root, env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert shown.returncode == 0 and "--port" in shown.stdout and "--store" in shown.stdout
+    refused = subprocess.run([sys.executable, "app.py", "--port", "0"], cwd=root, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].endswith("got 0.")
+    assert not (tmp_path / "home").exists()  # no store, no server
