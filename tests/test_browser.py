@@ -219,7 +219,7 @@ def test_settings_show_unavailable_backends_disabled_with_reasons(page):
 
     page.get_by_text("Settings (new sessions)").click()
     picker = page.locator("#editor-picker")
-    picker.get_by_text("auto", exact=True).wait_for()
+    picker.get_by_text("auto — ", exact=False).first.wait_for()
     _, unavailable = backends.choices("editor", "auto")
     if unavailable:  # here: the generative editors, without cached weights or a GPU
         disabled = page.locator("#editor-unavailable")

@@ -308,6 +308,8 @@ def test_settings_list_every_backend_once(client: Client):
         for _, name in off["choices"]:
             assert f"{name}: " in off["info"]  # each unavailable backend says why
     assert editors["value"] == "recording" and "rules" in [value for _, value in reasoners["choices"]]
+    labels = {value: label for label, value in editors["choices"]}
+    assert labels["identity"] == "identity — baseline: returns the image unchanged"  # not taken for an editor
 
 
 def test_python_app_py_starts_offline_on_a_fresh_store(tmp_path: Path):

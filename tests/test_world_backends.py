@@ -206,3 +206,12 @@ def test_sdk_offline_default_edits_world_canvases(tmp_path):
     assert [c.text for c in result.constraints] == ["every new shape must be small"]
     result = session.edit(None, "undo")
     assert parse(result.image) == parse(session.history[0].image)
+
+
+def test_a_turn_with_the_identity_editor_says_the_image_was_left_unchanged(tmp_path):
+    from edit_agent.session import EditSession
+
+    image = Image.linear_gradient("L").convert("RGB").resize((64, 48))
+    result = EditSession(store=tmp_path, editor="identity").edit(image, "make it black and white")
+    assert result.intent == "Convert the image to grayscale." and result.image.tobytes() == image.tobytes()
+    assert result.reasoning.endswith("a baseline that returns the image unchanged.")

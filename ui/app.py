@@ -209,7 +209,8 @@ def _settings_panel(config: AppConfig) -> list[gr.Radio]:
     components = []
     for kind, configured in (("reasoner", config.reasoner), ("editor", config.editor)):
         names = [name for name in backends.registry(kind) if name not in backends.TEST_ONLY or name == configured]
-        components.append(gr.Radio(names, value=configured, label=kind.capitalize(), elem_id=f"{kind}-picker"))
+        components.append(gr.Radio(backends.labelled(kind, names), value=configured, label=kind.capitalize(),
+                                   elem_id=f"{kind}-picker"))
         components.append(gr.Radio([], label=f"Unavailable {kind}s here", interactive=False, visible=False,
                                    elem_id=f"{kind}-unavailable"))
     return components
@@ -221,7 +222,8 @@ def _settings(config: AppConfig) -> Any:
         updates: list[Any] = []
         for kind, current, configured in (("reasoner", reasoner, config.reasoner), ("editor", editor, config.editor)):
             available, unavailable = backends.choices(kind, configured)
-            updates.append(gr.Radio(choices=available, value=current if current in available else configured))
+            updates.append(gr.Radio(choices=backends.labelled(kind, available),
+                                    value=current if current in available else configured))
             updates.append(gr.Radio(
                 choices=list(unavailable), visible=bool(unavailable),
                 info="; ".join(f"{name}: {reason}" for name, reason in unavailable.items()),

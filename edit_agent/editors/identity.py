@@ -19,4 +19,5 @@ class IdentityEditor:
         return image.convert("RGB").copy()
 
     def info(self) -> EditorInfo:
-        return EditorInfo(backend=self.name)
+        # Said beside the reasoning: the intent names an edit this editor does not make.
+        return EditorInfo(backend=self.name, note="Editor: identity, a baseline that returns the image unchanged.")
