@@ -180,7 +180,7 @@ def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
 
     open_app(page, app_url)
     page.locator("#new-session").click()
-    wait_for_status(page, "Upload a photo")
+    wait_for_status(page, "No session yet")
     page.locator("#samples .thumbnail-item").first.click()  # world-0
     page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
     send(page, "from now on, every new shape must be blue")
@@ -309,7 +309,6 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     # ... and the head cannot move under the turn: the page would then show another current image
     for button in history_buttons:
         expect(button).to_be_disabled()
-    expect(page.locator("#timeline")).to_have_class(re.compile(r"\bbusy\b"))
     wait_for_status(page, "1 edit")
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
@@ -322,6 +321,7 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     send(page, ", ".join(["blur it"] * 12))
     expect(box).to_be_disabled()
     expect(trash).to_be_hidden()
+    expect(page.locator("#timeline")).to_have_class(re.compile(r"\bbusy\b"))  # no turn clicked meanwhile
     wait_for_status(page, "at edit #2")
     expect(trash).to_be_visible()
 

@@ -81,7 +81,7 @@ def test_restore_gives_each_visitor_a_token_and_an_empty_view(client: Client):
     assert len(state["token"]) >= 32 and state["session_id"] is None
     assert chat == [] and image is None and timeline["value"] == []
     assert export_file["value"] is None and export_file["visible"] is False  # no stale link, no empty box
-    assert "Upload a photo" in status and sessions["choices"] == []
+    assert "No session yet" in status and sessions["choices"] == []
     assert fresh_state(client)["token"] != state["token"]
 
 

@@ -113,12 +113,13 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 # zip under "My sessions" holds those), and the button covers the first row's last turn.
                 timeline = gr.Gallery(
                     show_label=False, columns=3, height=320, allow_preview=False, object_fit="cover",
-                    buttons=[], elem_id="timeline",
+                    buttons=[], elem_id="timeline", visible=False,
                 )
                 with gr.Accordion("Samples", open=True):
                     sample_gallery = gr.Gallery(
                         value=[(files.sample_file(s.name, s.load), s.name) for s in samples()],
-                        show_label=False, columns=4, height=220, allow_preview=False, object_fit="cover",
+                        # "auto": every sample in view, however narrow the screen (a fixed height hid a row).
+                        show_label=False, columns=4, height="auto", allow_preview=False, object_fit="cover",
                         buttons=[], elem_id="samples",
                     )
                 with gr.Accordion("My sessions", open=False):

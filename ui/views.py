@@ -16,7 +16,7 @@ from edit_agent.records import TurnRecord
 from edit_agent.store import Store, branch_to
 from ui import files
 
-EMPTY_CHAT_HINT = "Upload a photo or pick a sample, then say what to change."
+EMPTY_STATUS = "No session yet: pick a sample below, or attach a photo to the message box."
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,13 @@ class View:
     def values(self) -> tuple[Any, ...]:
         import gradio as gr
 
-        timeline = gr.Gallery(value=self.timeline, selected_index=self.timeline_index)
+        # Hidden until there is a session: an empty gallery is a tall blank box that pushes the samples down.
+        timeline = gr.Gallery(value=self.timeline, selected_index=self.timeline_index, visible=bool(self.timeline))
         return self.chat, self.image, timeline, self.status
 
 
 def empty_view() -> View:
-    return View(chat=[], image=None, timeline=[], timeline_index=None, status=EMPTY_CHAT_HINT)
+    return View(chat=[], image=None, timeline=[], timeline_index=None, status=EMPTY_STATUS)
 
 
 def session_view(session_id: str, store: Store) -> View:
