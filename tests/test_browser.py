@@ -326,6 +326,22 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     expect(trash).to_be_visible()
 
 
+def test_every_quick_undo_click_counts(page, tmp_path: Path):
+    photo = tmp_path / "small.png"
+    Image.new("RGB", (64, 48), (200, 60, 30)).save(photo)
+    page.locator("#new-session").click()
+    send(page, "rotate it 90 degrees", photo)
+    wait_for_status(page, "at edit #1")
+    for number in range(2, 6):
+        send(page, "rotate it 90 degrees")
+        wait_for_status(page, f"at edit #{number}")
+    for _ in range(4):
+        page.locator("#undo").click()  # as fast as a person double-clicks, without waiting for the page
+    wait_for_status(page, "at edit #1")
+    page.wait_for_timeout(1500)  # and no late click moves it further
+    assert "at edit #1" in page.locator("#status").inner_text()
+
+
 def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path):
     from playwright.sync_api import expect
 

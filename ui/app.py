@@ -157,8 +157,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         _follow(turn.success(_finish_box, [message, sent], [message, *history_controls], queue=False,
                              api_visibility="private"))
         turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private")
-        _follow(undo.click(app.undo, [state], view, api_name="undo", **internal))
-        _follow(redo.click(app.redo, [state], view, api_name="redo", **internal))
+        # "multiple": every click counts (by default a click while the last one runs is dropped, so a quick
+        # double click went back one turn or two, by chance). Each moves the head one step from where it is.
+        _follow(undo.click(app.undo, [state], view, api_name="undo", trigger_mode="multiple", **internal))
+        _follow(redo.click(app.redo, [state], view, api_name="redo", trigger_mode="multiple", **internal))
         new.click(app.new_session, [state], view, api_name="new_session", **internal)
         chat.clear(app.new_session, [state], view, api_name=False, **internal)  # the chat's own trash icon
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
