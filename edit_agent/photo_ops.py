@@ -35,7 +35,8 @@ OperationKind = Literal[
 ]
 
 DEFAULT_PERCENT = 20.0
-"""Strength of brighten/darken, contrast, saturation and warmth when no percentage is given."""
+"""Strength of brighten/darken, contrast, saturation and warmth when neither a percentage nor a word
+such as "slightly" or "much" gives it."""
 DEFAULT_BLUR_RADIUS = 2.0
 MAX_OUTPUT_SIDE = STORED_LIMITS.max_side
 """A resize may leave the input limits, up to what the store can keep (and load again)."""
@@ -73,7 +74,7 @@ FILLER_WORDS = set(
     you would like i want to by of be do give me so just also now slightly somewhat little bit lot
     much very more less way further even really all overall too again some little tone tones look
     version colors colours color colour into in up down with set apply effect filter add degrees
-    degree percent should get turn convert"""
+    degree percent should get turn convert tad touch significantly great deal lots far"""
     .split()
 )
 
@@ -202,9 +203,19 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
     )
 
 
+_GENTLE = re.compile(r"\b(?:slightly|a (?:little|bit|touch)(?: bit)?|somewhat|a tad)\b", re.IGNORECASE)
+_STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|a great deal)\b", re.IGNORECASE)
+GENTLE_PERCENT, STRONG_PERCENT = 10.0, 40.0
+"""Strength when the amount is said in words: "a bit brighter" is half the default, "much brighter" twice."""
+
+
 def _percent_in(clause: str) -> float:
     match = re.search(_PERCENT, clause, re.IGNORECASE)
-    return float(match.group(1)) if match else DEFAULT_PERCENT
+    if match:
+        return float(match.group(1))
+    if _GENTLE.search(clause):
+        return GENTLE_PERCENT
+    return STRONG_PERCENT if _STRONG.search(clause) else DEFAULT_PERCENT
 
 
 def _signed(kind: OperationKind, sign: int):

@@ -198,3 +198,17 @@ def test_a_resize_may_leave_the_input_limits_up_to_what_the_store_keeps():
     assert apply_operations(large, parse_operations("resize to 200%")).size == (6000, 4000)
     with pytest.raises(InvalidInstructionError, match="MP"):  # refused before anything is allocated
         apply_operations(large, parse_operations("resize to 500%"))  # 15000x10000: 150 MP
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("make it a bit brighter", "Increase the brightness by 10%."),
+    ("slightly warmer", "Make the image warmer by 10%."),
+    ("a tad darker", "Decrease the brightness by 10%."),
+    ("make it brighter", "Increase the brightness by 20%."),
+    ("make it much brighter", "Increase the brightness by 40%."),
+    ("way more contrast", "Increase the contrast by 40%."),
+    ("significantly less saturated", "Decrease the saturation by 40%."),
+    ("a bit brighter by 25%", "Increase the brightness by 25%."),  # a number says it exactly
+])
+def test_an_amount_said_in_words_sets_the_strength(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
