@@ -186,11 +186,14 @@ def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
     export = actions.add_parser("export", help="export a session to a folder")
     export.add_argument("session_id")
     export.add_argument("folder", type=Path)
-    for action in (listing, show, export):
+    delete = actions.add_parser("delete", help="delete a session and the images only it uses")
+    delete.add_argument("session_id")
+    for action in (listing, show, export, delete):
         action.add_argument("--store", default=None, help="store folder")
     listing.set_defaults(func=run_sessions_list)
     show.set_defaults(func=run_sessions_show)
     export.set_defaults(func=run_sessions_export)
+    delete.set_defaults(func=run_sessions_delete)
 
 
 def _existing_store(folder: str | None) -> Store | None:
@@ -243,6 +246,18 @@ def run_sessions_export(args: argparse.Namespace) -> int:
         raise UnknownSessionError(f"No session {args.session_id!r}: no session has been stored yet.")
     path = EditSession.open(args.session_id, store=store).export(args.folder)
     print(f"exported to {path.parent}")
+    return 0
+
+
+def run_sessions_delete(args: argparse.Namespace) -> int:
+    from edit_agent.errors import UnknownSessionError
+
+    store = _existing_store(args.store)
+    if store is None:
+        raise UnknownSessionError(f"No session {args.session_id!r}: no session has been stored yet.")
+    turns = len(store.turns(args.session_id))
+    removed = store.delete_session(args.session_id)
+    print(f"deleted session {args.session_id} ({turns} turns, {removed} image files)")
     return 0
 
 

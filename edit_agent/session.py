@@ -187,6 +187,12 @@ class EditSession:
         """Ids of the stored sessions, oldest first."""
         return open_store(store).list_sessions()
 
+    def delete(self) -> None:
+        """Delete this session from the store: its turns, and its images that no other session uses
+        (``UnknownSessionError`` if it has no turns stored). This object can start a new session after."""
+        with self._lock:
+            self._store.delete_session(self.id)
+
     def export(self, folder: str | Path) -> Path:
         """Write the session as ``session.jsonl`` plus its PNGs under ``folder`` (created)."""
         from edit_agent.transfer import export_session

@@ -42,6 +42,9 @@ ANY_HEAD = object()
 """``move_head``'s default: an absolute move, made from wherever the head is."""
 ORPHAN_GRACE_SECONDS = 3600.0
 """Unreferenced image files younger than this are kept: another process may be mid-turn."""
+RECENT_IMAGE_SECONDS = 10.0
+"""A session's deletion leaves image files used this recently to the sweep: an edit may be about to name them
+(a turn stores its images a moment before its row commits)."""
 
 
 _COLUMNS: dict[str, dict[str, type]] = {
@@ -162,6 +165,10 @@ class Store:
         digest = image_hash(image)
         path = self.image_path(digest)
         if path.exists():
+            # Marked as in use: the sweep and a session's deletion leave recently written files alone,
+            # and this one is about to be named by a row that is not committed yet.
+            with contextlib.suppress(OSError):
+                os.utime(path)
             return digest
         try:
             path.parent.mkdir(exist_ok=True)
@@ -204,9 +211,7 @@ class Store:
         removed, is left alone.
         """
         with self._reading():
-            referenced = {row[0] for row in self.db.execute("SELECT source_hash FROM sessions")}
-            for inputs, outputs in self.db.execute("SELECT input_hash, output_hash FROM turns"):
-                referenced.update((inputs, outputs))
+            referenced = self._image_hashes_locked("", "", [])
         cutoff = time.time() - older_than
         removed = 0
         for path in self.images_folder.glob("*/*"):
@@ -240,6 +245,34 @@ class Store:
 
     def _session_exists_locked(self, session_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
+
+    def delete_session(self, session_id: str) -> int:
+        """Delete a session, its turns, and its image files that no other session uses; return how many
+        files went. A file written or reused in the last few seconds stays (an edit in progress may be about
+        to name it); if nothing names it by then, the orphan sweep removes it later."""
+        _check_id(session_id, UnknownSessionError, "session")
+        with self._write():
+            if not self._session_exists_locked(session_id):
+                raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
+            digests = self._image_hashes_locked("WHERE id = ?", "WHERE session_id = ?", [session_id])
+            self.db.execute("DELETE FROM turns WHERE session_id = ?", [session_id])
+            self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+            still_used = self._image_hashes_locked("", "", [])
+        recent = time.time() - RECENT_IMAGE_SECONDS
+        removed = 0
+        for digest in digests - still_used:
+            path = self.image_path(digest)
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < recent:
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    def _image_hashes_locked(self, sessions_where: str, turns_where: str, parameters: list[str]) -> set[str]:
+        digests = {row[0] for row in self.db.execute(f"SELECT source_hash FROM sessions {sessions_where}", parameters)}
+        for inputs, outputs in self.db.execute(f"SELECT input_hash, output_hash FROM turns {turns_where}", parameters):
+            digests.update((inputs, outputs))
+        return digests
 
     def list_sessions(self) -> list[str]:
         with self._reading():

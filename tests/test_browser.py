@@ -342,6 +342,25 @@ def test_every_quick_undo_click_counts(page, tmp_path: Path):
     assert "at edit #1" in page.locator("#status").inner_text()
 
 
+def test_delete_a_session_after_the_browser_asks(page, tmp_path: Path):
+    photo = tmp_path / "small.png"
+    Image.new("RGB", (64, 48), (30, 60, 200)).save(photo)
+    page.locator("#new-session").click()
+    send(page, "rotate it 90 degrees", photo)
+    wait_for_status(page, "at edit #1")
+    page.get_by_text("My sessions").click()
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.locator("#delete-session").click()
+    page.wait_for_timeout(1000)
+    assert "cannot be undone" in questions[0]
+    assert "at edit #1" in page.locator("#status").inner_text()  # cancelled: nothing changed
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#delete-session").click()
+    wait_for_status(page, "No session yet")
+    shoot(page, "11-session-deleted")
+
+
 def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path):
     from playwright.sync_api import expect
 

@@ -53,6 +53,12 @@ def test_sessions_list_show_export(tmp_path, photo_path, capsys):
     assert "'blur it' -> 'Blur the image with radius 2.'" in shown and "*" in shown
     assert main(["sessions", "export", session_id, str(tmp_path / "exp"), "--store", str(store)]) == 0
     assert (tmp_path / "exp" / "session.jsonl").exists()
+    capsys.readouterr()
+    assert main(["sessions", "delete", session_id, "--store", str(store)]) == 0
+    assert capsys.readouterr().out.startswith(f"deleted session {session_id} (1 turns")
+    assert EditSession.list(store=store) == []
+    assert main(["sessions", "delete", session_id, "--store", str(store)]) == 2  # one clear error the second time
+    assert "No session" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -319,6 +319,18 @@ def test_sessions_reopen_by_id_and_list(tmp_path, photo):
     assert reopened.edit(None, "flip it vertically").intent == "Flip the image vertically."
 
 
+def test_a_deleted_session_is_gone_and_the_object_can_start_again(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "rotate it 90 degrees")
+    kept = EditSession(store=tmp_path)
+    kept.edit(photo, "make it brighter")
+    session.delete()
+    assert EditSession.list(store=tmp_path) == [kept.id] and session.history == []
+    with pytest.raises(UnknownSessionError):
+        session.delete()
+    assert session.edit(photo, "blur it").instruction == "blur it"  # a new session under the same id
+
+
 def test_open_unknown_session_is_an_error(tmp_path):
     with pytest.raises(UnknownSessionError, match="no-such-id"):
         EditSession.open("no-such-id", store=tmp_path)

@@ -277,3 +277,53 @@ def test_a_full_disk_while_storing_an_image_is_a_store_error_and_saves_nothing(t
         session.edit(None, "two", seed=1)
     assert [turn.instruction for turn in session.turns] == ["one"]
     assert not list((tmp_path / "images").rglob("*.tmp"))
+
+
+def _age(paths, seconds: float) -> None:
+    when = time.time() - seconds
+    for path in paths:
+        os.utime(path, (when, when))
+
+
+def test_deleting_a_session_removes_its_turns_and_the_images_no_other_session_uses(tmp_path):
+    from edit_agent.errors import UnknownSessionError
+
+    shared_source = Image.new("RGB", (16, 16), "red")
+    doomed = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    doomed.edit(shared_source, "one")
+    own = doomed.edit(None, "two", seed=1)
+    other = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    other.edit(shared_source, "three")  # the same source image, stored once
+    store = Store(tmp_path)
+    files = {path.stem: path for path in store.images_folder.glob("*/*.png")}
+    _age(files.values(), 120)
+
+    assert store.delete_session(doomed.id) == 0  # one image file: the source, which the other session uses
+    assert store.list_sessions() == [other.id] and store.turns(doomed.id) == []
+    assert store.image_path(image_hash(shared_source)).exists()
+    with pytest.raises(UnknownSessionError):
+        EditSession.open(doomed.id, store=tmp_path)
+    with pytest.raises(UnknownSessionError):
+        store.delete_session(doomed.id)
+    assert other.history[0].image.getpixel((0, 0)) == (255, 0, 0)
+    assert store.integrity_check() == "ok" and own.turn_id not in [t.id for t in store.turns(other.id)]
+
+
+def test_a_deleted_sessions_own_images_go_unless_just_used(tmp_path):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(),
+                          editor=RecordingEditor(lambda image, intent: image.rotate(90)))
+    session.edit(Image.linear_gradient("L").convert("RGB").resize((16, 24)), "one")
+    store = Store(tmp_path)
+    files = list(store.images_folder.glob("*/*.png"))
+    assert len(files) == 2
+    _age(files[:1], 120)  # the other was used a moment ago: an edit elsewhere may be about to name it
+    assert store.delete_session(session.id) == 1
+    assert not files[0].exists() and files[1].exists()
+
+
+def test_reusing_a_stored_image_marks_it_as_just_used(tmp_path):
+    store = Store(tmp_path)
+    path = store.image_path(store.put_image(Image.new("RGB", (16, 16), "blue")))
+    _age([path], 7200)
+    store.put_image(Image.new("RGB", (16, 16), "blue"))  # a second session from the same image
+    assert time.time() - path.stat().st_mtime < 5  # so neither the sweep nor a deletion takes it now

@@ -136,6 +136,19 @@ def test_a_message_edits_the_image_its_page_shows_when_another_tab_moved_the_ses
     assert captions(view)[-1] == "● #4 ↳ from source: make it cooler"
 
 
+def test_deleting_a_session_needs_the_confirmation_and_the_owner(client: Client, photo: str):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    kept = client.predict(state, False, api_name="/delete_session")  # the question was cancelled
+    assert kept[0]["session_id"] == state["session_id"] and "at edit #1" in kept[4]
+    stranger = fresh_state(client)
+    with pytest.raises(Exception, match="Unknown session"):
+        client.predict({**stranger, "session_id": state["session_id"]}, True, api_name="/delete_session")
+    gone = client.predict(state, True, api_name="/delete_session")
+    assert gone[0]["session_id"] is None and "No session yet" in gone[4] and gone[5]["choices"] == []
+    with pytest.raises(Exception, match="Unknown session"):
+        client.predict({**state, "session_id": state["session_id"]}, api_name="/undo")
+
+
 def test_a_reload_restores_the_session_and_lists_it(client: Client, photo: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     again, _chat, _image, timeline, _status, sessions, _export = client.predict(state, api_name="/restore")

@@ -39,6 +39,8 @@ CSS = """
    at least 116 px wide, so that its caption reads in two or three lines (two rows show at once). */
 #timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(116px, 1fr)) !important; }
 #samples .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
+/* Every sample in view at any width, and no blank band under them (Gradio's gallery keeps a minimum height). */
+#samples .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
 #status { min-height: 2.2em; }
 /* While a turn runs the timeline waits with the other history controls (see _history_controls). */
 #timeline.busy .thumbnail-item { pointer-events: none; opacity: 0.6; }
@@ -118,13 +120,14 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 with gr.Accordion("Samples", open=True):
                     sample_gallery = gr.Gallery(
                         value=[(files.sample_file(s.name, s.load), s.name) for s in samples()],
-                        # "auto": every sample in view, however narrow the screen (a fixed height hid a row).
-                        show_label=False, columns=4, height="auto", allow_preview=False, object_fit="cover",
+                        # The height follows the samples (see CSS): a fixed one hid a row on phones.
+                        show_label=False, columns=4, allow_preview=False, object_fit="cover",
                         buttons=[], elem_id="samples",
                     )
                 with gr.Accordion("My sessions", open=False):
                     sessions = gr.Dropdown(label="Reopen a session", choices=[], elem_id="sessions")
                     export = gr.Button("Download session (zip)", size="sm")
+                    delete = gr.Button("Delete this session", size="sm", variant="stop", elem_id="delete-session")
                     export_file = gr.File(label="Session export", interactive=False, visible=False)
                 with gr.Accordion("Settings (new sessions)", open=False):
                     reasoner, reasoners_unavailable, editor, editors_unavailable = _settings_panel(config)
@@ -147,7 +150,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # would be drawn over by the turn's own view when it lands, and the page would show a
         # different current image than the one the next turn continues from.
         sent = gr.State(None)
-        history_controls = [undo, redo, new, sessions, timeline, chat]
+        history_controls = [undo, redo, new, delete, sessions, timeline, chat]
         turn = message.submit(
             _lock_box, [message], [message, sent, *history_controls], queue=False, api_visibility="private"
         ).then(
@@ -166,6 +169,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         _follow(sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal))
+        # The browser asks first; a cancelled question sends confirmed=False, which changes nothing.
+        confirmed = gr.Checkbox(visible=False)
+        delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
+                     **internal)
         export.click(app.export, [state], [export_file], api_name="export", **internal).success(
             _show_export, None, [export_file], queue=False, api_visibility="private")
         sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
@@ -236,6 +243,11 @@ def _settings(config: AppConfig) -> Any:
     return settings
 
 
+CONFIRM_DELETE_JS = """
+(state, confirmed) => [state, window.confirm(
+  "Delete this session and the images only it uses? This cannot be undone (Download session keeps a copy).")]
+"""
+
 FOLLOW_JS = """
 () => {
   // Gradio follows the chat only while it is near its end, and the list keeps growing while its
@@ -274,9 +286,9 @@ def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
 
 
 def _history_controls(*, locked: bool) -> tuple[Any, ...]:
-    """Undo, redo, new session, reopen a session, the timeline and the chat's trash icon (the last two have no
-    interactive switch: the ``busy`` class stops them)."""
-    buttons = tuple(gr.Button(interactive=not locked) for _ in range(3))
+    """Undo, redo, new session, delete it, reopen a session, the timeline and the chat's trash icon (the last two
+    have no interactive switch: the ``busy`` class stops them)."""
+    buttons = tuple(gr.Button(interactive=not locked) for _ in range(4))
     busy = ["busy"] if locked else []
     return *buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), gr.Chatbot(elem_classes=busy)
 

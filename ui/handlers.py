@@ -281,6 +281,17 @@ class ChatApp:
         return self._reply(state)
 
     @friendly_errors
+    def delete_session(self, state: Any, confirmed: Any) -> tuple[Any, ...]:
+        """Delete the session on the page (its turns, and the images only it uses), once confirmed."""
+        state = self._state(state)
+        if confirmed is True and state["session_id"] is not None:
+            self._open(state)  # this browser's own session, or one clear error
+            self.store.delete_session(state["session_id"])
+            state["session_id"] = None
+            gr.Info("The session was deleted.")
+        return self._reply(state)
+
+    @friendly_errors
     def export(self, state: Any) -> str:
         """The whole session as a zip (session.jsonl and its PNGs), importable with the SDK."""
         state = self._state(state)
