@@ -201,7 +201,15 @@ def test_undo_that_on_a_photo_moves_back_a_turn(client: Client, photo: str):
 
 
 
-@pytest.mark.parametrize("text", ["redo", "redo that", "undo the last two edits", "go back to the original"])
+def test_redo_typed_in_the_chat_moves_forward_a_turn(client: Client, photo: str):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    state = edit(client, state, INSTRUCTIONS[1])[0]
+    client.predict(state, api_name="/undo")
+    view = edit(client, state, "redo that")
+    assert "at edit #2" in view[4] and len(captions(view)) == 3  # moved forward; no new turn
+
+
+@pytest.mark.parametrize("text", ["redo the last two", "undo the last two edits", "go back to the original"])
 def test_a_history_move_typed_in_the_chat_points_to_the_buttons(app, client: Client, photo: str, text: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     with pytest.raises(AppError, match="move in the history: use ↶ Undo or ↷ Redo"):

@@ -225,6 +225,13 @@ class ChatApp:
                 if _undo_one_turn(session):
                     gr.Info("Went back one turn (the Undo button does the same).")
                 return
+            if _REDO.fullmatch(text.strip()):
+                if session.can_redo:
+                    session.redo()
+                    gr.Info("Went forward one turn (the Redo button does the same).")
+                else:
+                    gr.Info("Nothing to redo.")
+                return
             if _HISTORY_MOVE.search(text):  # not an edit the editor failed at: a move the buttons make
                 raise InvalidInstructionError(
                     "That reads as a move in the history: use ↶ Undo or ↷ Redo, or click a turn in the "
@@ -312,7 +319,11 @@ class ChatApp:
 
 _HISTORY_MOVE = re.compile(r"\b(?:undo|redo|revert|go\s+back|back\s+to|restore\s+the\s+original|original\s+image)\b",
                            re.IGNORECASE)
-"""Words of a request to move in the history rather than to edit ("redo that", "go back to the original")."""
+"""Words of a request to move in the history rather than to edit ("undo the last two", "go back to the original")."""
+
+_REDO = re.compile(r"(?:please\s+)?(?:redo|redo\s+(?:that|it|the\s+last\s+(?:edit|change|step))|go\s+forward"
+                   r"(?:\s+(?:one|a)\s+(?:turn|step))?)(?:\s+please)?[.!]*", re.IGNORECASE)
+"""A typed request for one step forward, which the Redo button makes (as "undo that" goes back one)."""
 
 
 def _undo_one_turn(session: EditSession | None) -> bool:
