@@ -193,3 +193,21 @@ def test_a_canvas_size_input_comes_back_as_the_model_drew_it() -> None:
     assert (snap_to_palette(np.asarray(image)) != np.asarray(image)).any()
     expected = model_canvas_result(editor, image, intent, seed=0)
     assert np.array_equal(np.asarray(editor.edit(image, intent, seed=0)), expected)
+
+
+@pytest.mark.parametrize("change", ["remove", "recolour", "move"])
+def test_a_large_canvas_keeps_no_ring_of_a_shape_the_model_took_away(change):
+    from edit_agent.flow.canvas import from_model_canvas_keeping_input, to_model_canvas
+    from edit_agent.world import Scene, SceneObject, render
+    from edit_agent.world.scene import OBJECT_RGB
+
+    red = SceneObject(shape="circle", color="red", size="large", cell="center")
+    after = {"remove": (), "recolour": (red.model_copy(update={"color": "blue"}),),
+             "move": (red.model_copy(update={"cell": "top-left"}),)}[change]
+    image = render(Scene(background="white", objects=(red,)), 288)
+    perfect = to_model_canvas(render(Scene(background="white", objects=after), 288), 48)  # what a perfect model draws
+    out = np.asarray(from_model_canvas_keeping_input(image, to_model_canvas(image, 48), perfect))
+    red_left = (out == np.array(OBJECT_RGB["red"], np.uint8)).all(-1)
+    if change == "move":
+        red_left[:144, :144] = False  # the circle's new place
+    assert not red_left.any()  # an edge that spilled into cells sampled as background went with the shape

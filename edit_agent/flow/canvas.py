@@ -75,13 +75,26 @@ def changed_cells_mask(before: np.ndarray, after: np.ndarray, size: tuple[int, i
     draws from a model-canvas cell whose palette-snapped colour differs between ``before`` and ``after``.
 
     The mask is resized by the same nearest-neighbour call as the pixels, so it covers exactly the pixels
-    that each changed cell maps to.
+    that each changed cell maps to, and it is grown by one cell first: a large canvas's smooth edge spills
+    into neighbouring cells that the model canvas samples as background, and a removed or recoloured
+    shape would otherwise leave that edge behind as a ring.
     """
-    changed = (snap_to_palette(before) != snap_to_palette(after)).any(axis=-1)
+    changed = _grown_by_one_cell((snap_to_palette(before) != snap_to_palette(after)).any(axis=-1))
     mask = Image.fromarray(changed.astype(np.uint8) * 255)
     if mask.size != size:
         mask = mask.resize(size, Image.Resampling.NEAREST)
     return np.asarray(mask) > 0
+
+
+def _grown_by_one_cell(changed: np.ndarray) -> np.ndarray:
+    """``changed`` (a boolean grid) with every cell next to a changed one, diagonals included, changed too."""
+    padded = np.pad(changed, 1)
+    rows, cols = changed.shape
+    grown = np.zeros_like(changed)
+    for dy in range(3):
+        for dx in range(3):
+            grown |= padded[dy:dy + rows, dx:dx + cols]
+    return grown
 
 
 def from_model_canvas_keeping_input(image: Image.Image, model_input: np.ndarray,
