@@ -216,24 +216,31 @@ class EditSession:
 
     def edit(
         self, image: ImageInput | None, instruction: str, *, seed: int | None = None, from_turn: str | None = None,
+        from_source: bool = False,
     ) -> EditResult:
         """Run one turn: reconstruct the intent, edit, commit. Returns the new head.
 
         ``image`` may be ``None`` after the first turn (continue from the head). ``from_turn`` edits
-        the image that earlier turn produced instead, with that turn's history: the session branches
-        there, in one step with the edit (``checkout`` then ``edit`` would let another thread's turn
-        come between them). A failed turn raises an :class:`EditAgentError` and leaves the session
-        exactly as it was.
+        the image that earlier turn produced instead, with that turn's history, and ``from_source=True``
+        the session's source image: the session branches there, in one step with the edit (``checkout``
+        then ``edit`` would let another thread's turn come between them, and a refused edit would leave
+        the head moved). A failed turn raises an :class:`EditAgentError` and leaves the session exactly
+        as it was.
         """
         started = time.perf_counter()
         instruction = _validate_instruction(instruction)
         seed = _validated_seed(seed)
-        if image is not None and from_turn is not None:
-            raise InvalidArgumentError("Give an image or from_turn, not both: from_turn edits the image that turn made.")
+        if sum((image is not None, from_turn is not None, from_source is True)) > 1:
+            raise InvalidArgumentError(
+                "Give one of an image, from_turn or from_source: each says which image the turn edits.")
         with self._lock:
             session = self._record_or_none()
             head = session.head if session else None
             parent = head if from_turn is None else self._existing_turn(from_turn)
+            if from_source:
+                if session is None:
+                    raise InvalidImageError("The first turn of a session needs an image.")
+                parent = None
             input_image, input_hash = self._input_image(image, session, parent)
             source_image = input_image
             if session is not None and session.source_hash != input_hash:
@@ -475,9 +482,10 @@ def _backend_options(spec: object, options: object, kind: str) -> dict[str, Any]
         return {}
     if not isinstance(options, dict) or not all(isinstance(key, str) for key in options):
         raise InvalidArgumentError(f"{kind}_options must be a dict of keyword options, not {type(options).__name__}.")
-    if options and spec is not None and not isinstance(spec, str):
+    if options and not isinstance(spec, str):
         raise InvalidArgumentError(
-            f"{kind}_options go with a {kind} name; a built {kind} object already has its options."
+            f"{kind}_options go with a {kind} name (e.g. {kind}=\"llm\"); "
+            + (f"a built {kind} object already has its options." if spec is not None else "none was given.")
         )
     return dict(options)
 

@@ -257,9 +257,23 @@ def test_edit_from_a_turn_that_is_not_in_the_session_is_an_error(tmp_path, photo
     for bad in (foreign, from_turn):
         with pytest.raises(error if bad == from_turn else UnknownTurnError):
             session.edit(None, "b", from_turn=bad)
-    with pytest.raises(EditAgentError, match="not both"):
+    with pytest.raises(EditAgentError, match="one of an image, from_turn or from_source"):
         session.edit(photo, "b", from_turn=session.head.turn_id)
     assert [t.instruction for t in session.turns] == ["a"]
+
+
+def test_edit_from_the_source_branches_there_in_one_step(tmp_path, photo):
+    session = EditSession(store=tmp_path)
+    first = session.edit(photo, "rotate it 90 degrees")
+    with pytest.raises(UnsupportedInstructionError):
+        session.edit(None, "make the car red", from_source=True)
+    assert session.head.turn_id == first.turn_id  # refused: the head did not move to the source
+    branched = session.edit(None, "make it brighter", from_source=True)
+    assert branched.image.size == photo.size and session.turn_records()[-1].parent_id is None
+    with pytest.raises(InvalidArgumentError, match="one of"):
+        session.edit(None, "blur it", from_source=True, from_turn=first.turn_id)
+    with pytest.raises(InvalidImageError, match="needs an image"):
+        EditSession(store=tmp_path).edit(None, "blur it", from_source=True)
 
 
 def test_undo_step_says_whether_the_head_moved(tmp_path, photo):
@@ -455,6 +469,18 @@ def test_options_go_with_a_backend_name(tmp_path):
         EditSession(store=tmp_path, reasoner=ScriptedReasoner(), reasoner_options={"model": "x"})
     with pytest.raises(InvalidArgumentError, match="dict of keyword options"):
         EditSession(store=tmp_path, editor="hybrid", editor_options=["identity"])
+    with pytest.raises(InvalidArgumentError, match="none was given"):  # not at the first edit
+        EditSession(store=tmp_path, reasoner_options={"model": "x"})
+
+
+def test_an_imported_session_does_not_bring_the_exporters_model_paths(tmp_path, photo, tiny_lm_folder):
+    session = EditSession(store=tmp_path / "a", reasoner="llm", editor="identity",
+                          reasoner_options={"model": str(tiny_lm_folder), "max_new_tokens": 4})
+    session.edit(photo, "make it warmer")
+    session.export(tmp_path / "export")
+    imported = EditSession.import_folder(tmp_path / "export", store=tmp_path / "b")
+    assert "reasoner_options" not in imported._store.get_session(imported.id).settings
+    assert imported._reasoner_options == {}
 
 
 def test_sessions_sharing_a_hybrid_editor_each_record_their_own_route(tmp_path, photo):

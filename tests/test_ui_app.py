@@ -122,7 +122,8 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
     assert Path(view[2]).name == f"edit-session-{state['session_id'][:8]}-source.png"
 
 
-def test_a_message_edits_the_image_its_page_shows_when_another_tab_moved_the_session(client: Client, photo: str):
+def test_a_message_edits_the_image_its_page_shows_when_another_tab_moved_the_session(app, client: Client,
+                                                                                     photo: str):
     first_tab = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     first_tab = edit(client, first_tab, INSTRUCTIONS[1])[0]
     second_tab = dict(first_tab)  # the same session open in a second tab, showing edit #2
@@ -132,8 +133,18 @@ def test_a_message_edits_the_image_its_page_shows_when_another_tab_moved_the_ses
 
     at_source = client.predict(first_tab, "", api_name="/checkout")[0]  # a tab showing the source image
     client.predict(first_tab, api_name="/redo")  # meanwhile the session moves on elsewhere
+    with pytest.raises(AppError, match="generative editor"):
+        edit(client, at_source, "make the car red")
+    session = EditSession.open(at_source["session_id"], store=app["config"].store)
+    assert session.head.turn_id == session.turn_records()[0].id  # a refused edit moved nothing
     view = edit(client, at_source, "make it cooler")
     assert captions(view)[-1] == "● #4 ↳ from source: make it cooler"
+
+    showing_third = dict(view[0])  # shows #4; another tab goes to #3, then this one says "undo that"
+    third = session.turn_records()[2].id
+    client.predict(view[0], third, api_name="/checkout")
+    view = edit(client, showing_third, "undo that")
+    assert "at the source image" in view[4]  # back from #4, the image this tab showed
 
 
 def test_deleting_a_session_needs_the_confirmation_and_the_owner(client: Client, photo: str):
@@ -195,7 +206,7 @@ def test_bad_input_gives_a_message_and_changes_nothing(app, client: Client, phot
 
 def test_undo_that_on_a_photo_moves_back_a_turn(client: Client, photo: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
-    edit(client, state, INSTRUCTIONS[1])
+    state = edit(client, state, INSTRUCTIONS[1])[0]  # the page now shows edit #2
     view = edit(client, state, "undo that")
     assert "at edit #1" in view[4] and len(captions(view)) == 3  # moved back; no new turn
 

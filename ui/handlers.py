@@ -209,20 +209,19 @@ class ChatApp:
         """One more turn, from the image the page shows; "undo that", where the reasoner cannot read it as
         an edit, moves back a turn."""
         head = session.head.turn_id if session.head is not None else SOURCE_SHOWN
+        moved_elsewhere = shown_head is not None and shown_head != head
         try:
-            if shown_head is None or shown_head == head:
+            if shown_head is None:
                 session.edit(None, text)
-            else:  # another tab moved the session, or a turn finished after a reload: edit what is shown
-                if shown_head == SOURCE_SHOWN:
-                    session.checkout(None)
-                    session.edit(None, text)
-                else:
-                    session.edit(None, text, from_turn=shown_head)
+            else:  # named explicitly, so another tab's move in between changes nothing here
+                session.edit(None, text, from_turn=None if shown_head == SOURCE_SHOWN else shown_head,
+                             from_source=shown_head == SOURCE_SHOWN)
+            if moved_elsewhere:  # another tab moved the session, or a turn finished after a reload
                 gr.Info("The session had moved on elsewhere (another tab?); this edit continues from the "
                         "image shown here.")
         except UnsupportedInstructionError:
             if is_undo_request(text):
-                if _undo_one_turn(session):
+                if _undo_from_shown(session, shown_head if moved_elsewhere else None):
                     gr.Info("Went back one turn (the Undo button does the same).")
                 return
             if _REDO.fullmatch(text.strip()):
@@ -324,6 +323,20 @@ _HISTORY_MOVE = re.compile(r"\b(?:undo|redo|revert|go\s+back|back\s+to|restore\s
 _REDO = re.compile(r"(?:please\s+)?(?:redo|redo\s+(?:that|it|the\s+last\s+(?:edit|change|step))|go\s+forward"
                    r"(?:\s+(?:one|a)\s+(?:turn|step))?)(?:\s+please)?[.!]*", re.IGNORECASE)
 """A typed request for one step forward, which the Redo button makes (as "undo that" goes back one)."""
+
+
+def _undo_from_shown(session: EditSession, shown_head: str | None) -> bool:
+    """"undo that": back one turn from the image the page shows (``None``: from the head)."""
+    if shown_head is None:
+        return _undo_one_turn(session)
+    if shown_head == SOURCE_SHOWN:
+        gr.Info("Nothing to undo: this is the source image.")
+        return False
+    parents = {turn.id: turn.parent_id for turn in session.turn_records()}
+    if shown_head not in parents:
+        return _undo_one_turn(session)
+    session.checkout(parents[shown_head])
+    return True
 
 
 def _undo_one_turn(session: EditSession | None) -> bool:
