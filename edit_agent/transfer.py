@@ -92,6 +92,10 @@ def _check_export_target(folder: Path, session_id: str) -> None:
         )
 
 
+RECORDED_OPTIONS = ("reasoner_options", "editor_options")
+"""Session settings that name files on the machine that made the session (see ``EditSession``)."""
+
+
 def import_session(store: Store, folder: Path) -> str:
     """Import an export folder into ``store`` in one transaction; return the session id.
 
@@ -160,6 +164,10 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
     _check_turns(turns, path)
     renumbered = {turn.id: number for number, turn in enumerate(sorted(turns, key=lambda t: t.seq), 1)}
     turns = [turn.model_copy(update={"seq": renumbered[turn.id]}) for turn in turns]
+    # The exporter's model paths and adapters are theirs: an imported session reopens with the backend
+    # names only, and what this machine builds for them.
+    settings = {key: value for key, value in session.settings.items() if key not in RECORDED_OPTIONS}
+    session = session.model_copy(update={"settings": settings})
     return session, [turn for _, turn in sorted(zip(visits, turns, strict=True), key=lambda pair: pair[0])]
 
 
