@@ -184,6 +184,7 @@ def test_serve_plugs_into_the_edit_agent_command(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("typed", [
     '<h1>BIG</h1> <img src=x onerror="alert(1)">', "**bold** _it_ [link](javascript:alert(2))",
     "# Heading\n\n| a | b |\n|---|---|\n| 1 | 2 |", "1. first\n- second\n> quote `code` \\ back",
+    "Title\n=====", "Sub\n---", "$$x^2$$ costs $5",
 ])
 def test_chat_text_shows_as_typed_not_as_markup(typed):
     from markdown_it import MarkdownIt
@@ -191,6 +192,6 @@ def test_chat_text_shows_as_typed_not_as_markup(typed):
     from ui.views import as_typed
 
     rendered = MarkdownIt("commonmark").enable("table").render(as_typed(typed))
-    assert not re.search(r"<(h1|img|strong|em|a|table|ol|ul|li|blockquote|code)\b", rendered)
+    assert not re.search(r"<(h1|h2|hr|img|strong|em|a|table|ol|ul|li|blockquote|code)\b", rendered)
     shown = html.unescape(re.sub(r"<[^>]+>", "", rendered))
     assert shown.split() == typed.split()  # every character the user typed, as text

@@ -92,6 +92,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 # No label: its badge would sit over the first message in view.
                 chat = gr.Chatbot(
                     label="Chat", show_label=False, height=600, layout="bubble", feedback_options=None, buttons=["copy_all"],
+                    latex_delimiters=[],  # "$$" in an instruction is text, not a formula (see views.as_typed)
                     placeholder="Upload a photo or pick a sample, then say what to change.",
                     elem_id="chat",
                 )
@@ -162,8 +163,11 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private")
         # "multiple": every click counts (by default a click while the last one runs is dropped, so a quick
         # double click went back one turn or two, by chance). Each moves the head one step from where it is.
-        _follow(undo.click(app.undo, [state], view, api_name="undo", trigger_mode="multiple", **internal))
-        _follow(redo.click(app.redo, [state], view, api_name="redo", trigger_mode="multiple", **internal))
+        # In order, one at a time: replies that ran side by side could land out of order and leave the page
+        # showing a head the session had already left.
+        history = {"trigger_mode": "multiple", "concurrency_id": "history", "concurrency_limit": 1}
+        _follow(undo.click(app.undo, [state], view, api_name="undo", **history, **internal))
+        _follow(redo.click(app.redo, [state], view, api_name="redo", **history, **internal))
         new.click(app.new_session, [state], view, api_name="new_session", **internal)
         chat.clear(app.new_session, [state], view, api_name=False, **internal)  # the chat's own trash icon
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
@@ -418,4 +422,10 @@ def _agent_tools(config: AppConfig) -> None:
     gr.api(session_history, api_name="session_history")
 
 
-demo = build_demo()
+def __getattr__(name: str) -> Any:
+    # ``ui.app.demo`` (what ``gradio ui/app.py`` looks for) is built on first use, not at import: building
+    # the page opens the store, and ``edit-agent serve --store X`` builds its own with X.
+    if name == "demo":
+        globals()["demo"] = built = build_demo()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

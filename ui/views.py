@@ -89,7 +89,7 @@ def _chat(path: list[TurnRecord], source_hash: str, loader) -> list[dict[str, An
     return messages
 
 
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~=$])")
 
 
 def as_typed(text: str) -> str:
