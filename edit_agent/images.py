@@ -20,7 +20,7 @@ import hashlib
 import io
 import re
 import stat
-import warnings
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -180,13 +180,14 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
             f"Image data is {len(data) / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
         )
     expected = _sniff_format(data)
+    size = _header_size(data, expected)
+    if size is not None:
+        # Checked before Image.open, which warns (89 MP) or refuses (179 MP) by Pillow's own threshold: every
+        # limit is below it, so an image past it gets one message, ours, naming the limit.
+        check_image_size(size, limits)
     try:
-        with warnings.catch_warnings():
-            # Pillow warns at 89 MP; every limit is below that, so the size check below refuses such an image
-            # with its own message, and the warning would only be a second one.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[expected])
-    except Image.DecompressionBombError as error:  # over twice Pillow's threshold: refused before the header is kept
+        image = Image.open(io.BytesIO(data), formats=[expected])
+    except Image.DecompressionBombError as error:
         raise InvalidImageError(_too_many_pixels(error, limits)) from None
     except (OSError, SyntaxError, ValueError):
         # Pillow's message names an internal BytesIO object; say what the caller can act on.
@@ -199,6 +200,19 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
         raise InvalidImageError(f"The {expected} image is truncated or corrupt: {error}") from None
     _load_pixels(image, expected)
     return _to_rgb(image)
+
+
+def _header_size(data: bytes, expected: str) -> tuple[int, int] | None:
+    """The size a file's header states, read by Pillow's plugin for its format without Image.open's
+    decompression-bomb check; None when the header cannot be read (Image.open then says why)."""
+    Image.init()
+    factory = Image.OPEN.get(expected, (None, None))[0]
+    if factory is None:
+        return None
+    try:
+        return factory(io.BytesIO(data)).size
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
+        return None
 
 
 def _too_many_pixels(error: Image.DecompressionBombError, limits: ImageLimits) -> str:
