@@ -203,7 +203,7 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
     )
 
 
-_GENTLE = re.compile(r"\b(?:slightly|a (?:little|bit|touch)(?: bit)?|somewhat|a tad)\b", re.IGNORECASE)
+_GENTLE = re.compile(r"\b(?:slightly|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad))\b", re.IGNORECASE)
 _STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|a great deal)\b", re.IGNORECASE)
 GENTLE_PERCENT, STRONG_PERCENT = 10.0, 40.0
 """Strength when the amount is said in words: "a bit brighter" is half the default, "much brighter" twice."""

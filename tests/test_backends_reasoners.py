@@ -218,6 +218,7 @@ class TestLangChainReasoner(ReasonerContract):
     @pytest.mark.parametrize("content, provider", [
         ([{"type": "reasoning", "reasoning": "it = circle"}, {"type": "text", "text": "Move the circle."}], None),
         ([{"type": "thinking", "thinking": "it = circle"}, {"type": "text", "text": "Move the circle."}], "anthropic"),
+        ([{"type": "thinking", "thinking": "it = circle"}, {"type": "text", "text": "Move the circle."}], None),
         ([{"type": "reasoning", "summary": [{"type": "summary_text", "text": "it = circle"}]},
           {"type": "text", "text": "Move the circle."}], "openai"),
     ])

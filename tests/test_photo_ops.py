@@ -204,6 +204,7 @@ def test_a_resize_may_leave_the_input_limits_up_to_what_the_store_keeps():
     ("make it a bit brighter", "Increase the brightness by 10%."),
     ("slightly warmer", "Make the image warmer by 10%."),
     ("a tad darker", "Decrease the brightness by 10%."),
+    ("little bit warmer", "Make the image warmer by 10%."),
     ("make it brighter", "Increase the brightness by 20%."),
     ("make it much brighter", "Increase the brightness by 40%."),
     ("way more contrast", "Increase the contrast by 40%."),

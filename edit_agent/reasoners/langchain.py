@@ -71,4 +71,7 @@ def _reasoning_trace(reply: BaseMessage) -> str | None:
         blocks = []
     parts = [block["reasoning"] for block in blocks
              if isinstance(block, dict) and block.get("type") == "reasoning" and block.get("reasoning")]
+    if not parts and isinstance(reply.content, list):  # a thinking block with no provider named to translate it
+        parts = [block["thinking"] for block in reply.content
+                 if isinstance(block, dict) and block.get("type") == "thinking" and block.get("thinking")]
     return "\n".join(parts) if parts else reply.additional_kwargs.get("reasoning_content")
