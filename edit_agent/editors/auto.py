@@ -13,6 +13,8 @@ photo operation.
 
 from __future__ import annotations
 
+import threading
+
 from PIL import Image
 
 from edit_agent.protocols import Editor
@@ -45,13 +47,15 @@ class AutoEditor:
     def __init__(self, *, world: Editor | None = None, photo: Editor | None = None) -> None:
         self._world = world
         self._photo = photo
+        self._building = threading.Lock()  # shared by sessions: two first world turns load the model once
 
     @property
     def world(self) -> Editor:
-        if self._world is None:
-            from edit_agent.editors.world import WorldEditor
+        with self._building:
+            if self._world is None:
+                from edit_agent.editors.world import WorldEditor
 
-            self._world = WorldEditor()
+                self._world = WorldEditor()
         return self._world
 
     @property

@@ -16,6 +16,8 @@ an install without its weights uses the rule reasoner for world turns too.
 
 from __future__ import annotations
 
+import threading
+
 from edit_agent.protocols import Reasoner
 from edit_agent.reasoners.world_turns import world_turn_refusal
 from edit_agent.records import Thought, TurnRequest
@@ -30,13 +32,15 @@ class AutoReasoner:
     def __init__(self, *, world: Reasoner | None = None, other: Reasoner | None = None) -> None:
         self._world = world
         self._other = other
+        self._building = threading.Lock()  # shared by sessions: two first world turns load the model once
 
     @property
     def world(self) -> Reasoner:
-        if self._world is None:
-            from edit_agent.reasoners.world_lm import WorldLMReasoner
+        with self._building:
+            if self._world is None:
+                from edit_agent.reasoners.world_lm import WorldLMReasoner
 
-            self._world = WorldLMReasoner() if WorldLMReasoner.availability() is None else self.other
+                self._world = WorldLMReasoner() if WorldLMReasoner.availability() is None else self.other
         return self._world
 
     @property
