@@ -326,12 +326,17 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     expect(trash).to_be_visible()
 
 
-def test_every_quick_undo_click_counts(page, tmp_path: Path):
+def start_session(page, tmp_path: Path, instruction: str, colour: tuple[int, int, int]) -> None:
+    """A new session from a small plain photo, its first turn done."""
     photo = tmp_path / "small.png"
-    Image.new("RGB", (64, 48), (200, 60, 30)).save(photo)
+    Image.new("RGB", (64, 48), colour).save(photo)
     page.locator("#new-session").click()
-    send(page, "rotate it 90 degrees", photo)
+    send(page, instruction, photo)
     wait_for_status(page, "at edit #1")
+
+
+def test_every_quick_undo_click_counts(page, tmp_path: Path):
+    start_session(page, tmp_path, "rotate it 90 degrees", (200, 60, 30))
     for number in range(2, 6):
         send(page, "rotate it 90 degrees")
         wait_for_status(page, f"at edit #{number}")
@@ -343,11 +348,7 @@ def test_every_quick_undo_click_counts(page, tmp_path: Path):
 
 
 def test_delete_a_session_after_the_browser_asks(page, tmp_path: Path):
-    photo = tmp_path / "small.png"
-    Image.new("RGB", (64, 48), (30, 60, 200)).save(photo)
-    page.locator("#new-session").click()
-    send(page, "rotate it 90 degrees", photo)
-    wait_for_status(page, "at edit #1")
+    start_session(page, tmp_path, "rotate it 90 degrees", (30, 60, 200))
     page.get_by_text("My sessions").click()
     questions = []
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
