@@ -212,3 +212,10 @@ def test_an_option_no_class_on_the_way_takes_is_an_argument_error_before_any_loa
     make = make_editor if kind == "editor" else make_reasoner
     with pytest.raises(InvalidArgumentError, match=rf"The {kind} '{name}' does not take foo \(it takes: .*device"):
         make(name, foo=1)
+
+
+def test_a_hybrid_editor_shares_its_generative_editor_with_the_process():
+    from edit_agent.backends import shared_editor
+
+    hybrid = make_editor("hybrid", generative="identity")
+    assert hybrid.generative is shared_editor("identity")  # one model in memory, not two

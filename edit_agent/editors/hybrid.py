@@ -72,10 +72,10 @@ class HybridEditor:
     def generative(self) -> Editor:
         """The generative editor, built on first use."""
         with self._building:
-            if self._generative is None:
-                from edit_agent.backends import make_editor
+            if self._generative is None:  # the process's one instance: the same model may serve on its own too
+                from edit_agent.backends import shared_editor
 
-                self._generative = make_editor(self._generative_spec, **self._generative_options)
+                self._generative = shared_editor(self._generative_spec, **self._generative_options)
         return self._generative
 
     def route(self, intent: Intent) -> Route:
