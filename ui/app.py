@@ -42,6 +42,8 @@ CSS = """
 /* Every sample in view at any width, and no blank band under them (Gradio's gallery keeps a minimum height). */
 #samples .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
 #status { min-height: 2.2em; }
+/* The timeline's heading goes with it: before the first turn there is no timeline on the page. */
+#timeline-heading:not(:has(~ #timeline)) { display: none; }
 /* While a turn runs the timeline waits with the other history controls (see _history_controls). */
 #timeline.busy .thumbnail-item { pointer-events: none; opacity: 0.6; }
 /* ... and so does the chat's trash icon (a new session): hidden, so that neither a click nor the keyboard reaches it. */
