@@ -42,6 +42,8 @@ CSS = """
 /* Every sample in view at any width, and no blank band under them (Gradio's gallery keeps a minimum height). */
 #samples .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
 #status { min-height: 2.2em; }
+/* On a phone the columns stack: a shorter chat keeps the current image and the samples within reach. */
+@media (max-width: 640px) { #chat { height: 380px !important; max-height: 380px !important; } }
 /* The timeline's heading goes with it: before the first turn there is no timeline on the page. */
 #timeline-heading:not(:has(~ #timeline)) { display: none; }
 /* While a turn runs the timeline waits with the other history controls (see _history_controls). */
