@@ -229,6 +229,31 @@ def test_settings_show_unavailable_backends_disabled_with_reasons(page):
     shoot(page, "5-settings")
 
 
+def open_settings(page) -> None:
+    """Open the settings panel (a click that lands while the page-load update redraws it is lost: again)."""
+    picker = page.locator("#reasoner-picker")
+    for _ in range(5):
+        page.get_by_text("Settings (new sessions)").click()
+        try:
+            picker.wait_for(state="visible", timeout=3000)
+            return
+        except Exception:  # Playwright's TimeoutError: the panel stayed closed
+            continue
+    picker.wait_for(state="visible")
+
+
+def test_the_backends_picked_in_the_settings_survive_a_reload(page, app_url: str):
+    from playwright.sync_api import expect
+
+    open_settings(page)
+    page.locator("#reasoner-picker label", has_text="passthrough").click()
+    expect(page.locator("#reasoner-picker input[value='passthrough']")).to_be_checked(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)  # the pick is written to the browser's storage
+    open_app(page, app_url)
+    open_settings(page)
+    expect(page.locator("#reasoner-picker input[value='passthrough']")).to_be_checked(timeout=TIMEOUT_MS)
+
+
 def test_the_session_survives_a_server_restart(browser, tmp_path_factory: pytest.TempPathFactory):
     from ui.app import build_demo, launch_options
     from ui.handlers import AppConfig

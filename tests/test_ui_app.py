@@ -332,7 +332,7 @@ def test_production_settings(app):
 def test_settings_list_every_backend_once(client: Client):
     from edit_agent.backends import EDITORS, REASONERS
 
-    reasoners, reasoners_off, editors, editors_off = client.predict("rules", "recording", api_name="/settings")
+    reasoners, reasoners_off, editors, editors_off = client.predict("rules", "recording", {}, api_name="/settings")
     for registry, on, off in ((REASONERS, reasoners, reasoners_off), (EDITORS, editors, editors_off)):
         shown = [value for _, value in on["choices"]] + [value for _, value in off["choices"]]
         assert len(shown) == len(set(shown)) and set(shown) <= set(registry)

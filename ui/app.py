@@ -90,6 +90,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         state = gr.BrowserState(
             {"token": None, "session_id": None}, storage_key="edit-agent", secret=_browser_secret(config)
         )
+        # The backends picked in the settings, kept in the browser so that a reload keeps them too.
+        picked = gr.BrowserState({"reasoner": None, "editor": None}, storage_key="edit-agent-settings")
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -145,9 +147,11 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
         _follow(demo.load(app.restore, [state], view, api_name="restore", **internal))
         demo.load(
-            _settings(config), [reasoner, editor], [reasoner, reasoners_unavailable, editor, editors_unavailable],
+            _settings(config), [reasoner, editor, picked], [reasoner, reasoners_unavailable, editor, editors_unavailable],
             api_name="settings", **internal,
         )
+        for picker in (reasoner, editor):
+            picker.input(_remember_picks, [reasoner, editor], [picked], queue=False, api_visibility="private")
         # The box is locked while a turn runs, so nothing typed meanwhile is lost; it unlocks
         # whether the turn worked or not (a refused message stays in the box to be fixed). A turn
         # that worked empties it, unless a sample was picked meanwhile: that pick stays.
@@ -234,11 +238,18 @@ def _settings_panel(config: AppConfig) -> list[gr.Radio]:
     return components
 
 
+def _remember_picks(reasoner: str, editor: str) -> dict[str, str]:
+    return {"reasoner": reasoner, "editor": editor}
+
+
 def _settings(config: AppConfig) -> Any:
-    def settings(reasoner: str, editor: str) -> tuple[Any, ...]:
-        """The backends this machine can run (the slow checks ran in the background at start-up)."""
+    def settings(reasoner: str, editor: str, picked: Any = None) -> tuple[Any, ...]:
+        """The backends this machine can run (the slow checks ran in the background at start-up), with the
+        ones this browser picked before, while they can still run here."""
+        picked = picked if isinstance(picked, dict) else {}
         updates: list[Any] = []
         for kind, current, configured in (("reasoner", reasoner, config.reasoner), ("editor", editor, config.editor)):
+            current = picked.get(kind) if isinstance(picked.get(kind), str) else current
             available, unavailable = backends.choices(kind, configured)
             updates.append(gr.Radio(choices=backends.labelled(kind, available),
                                     value=current if current in available else configured))
