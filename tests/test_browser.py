@@ -242,16 +242,23 @@ def open_settings(page) -> None:
     picker.wait_for(state="visible")
 
 
-def test_the_backends_picked_in_the_settings_survive_a_reload(page, app_url: str):
+def test_the_backends_picked_in_the_settings_survive_a_reload(browser, app_url: str):
     from playwright.sync_api import expect
 
-    open_settings(page)
-    page.locator("#reasoner-picker label", has_text="passthrough").click()
-    expect(page.locator("#reasoner-picker input[value='passthrough']")).to_be_checked(timeout=TIMEOUT_MS)
-    page.wait_for_timeout(500)  # the pick is written to the browser's storage
-    open_app(page, app_url)
-    open_settings(page)
-    expect(page.locator("#reasoner-picker input[value='passthrough']")).to_be_checked(timeout=TIMEOUT_MS)
+    context = browser.new_context()  # its own storage: the other tests' page keeps the default backends
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        open_settings(page)
+        page.locator("#reasoner-picker label", has_text="passthrough").click()
+        expect(page.locator("#reasoner-picker input[value='passthrough']")).to_be_checked(timeout=TIMEOUT_MS)
+        page.wait_for_timeout(500)  # the pick is written to the browser's storage
+        open_app(page, app_url)
+        open_settings(page)
+        expect(page.locator("#reasoner-picker input[value='passthrough']")).to_be_checked(timeout=TIMEOUT_MS)
+    finally:
+        context.close()
 
 
 def test_the_session_survives_a_server_restart(browser, tmp_path_factory: pytest.TempPathFactory):
