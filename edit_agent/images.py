@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import stat
 import struct
 from pathlib import Path
@@ -180,18 +179,7 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
             f"Image data is {len(data) / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
         )
     expected = _sniff_format(data)
-    size = _header_size(data, expected)
-    if size is not None:
-        # Checked before Image.open, which warns (89 MP) or refuses (179 MP) by Pillow's own threshold: every
-        # limit is below it, so an image past it gets one message, ours, naming the limit.
-        check_image_size(size, limits)
-    try:
-        image = Image.open(io.BytesIO(data), formats=[expected])
-    except Image.DecompressionBombError as error:
-        raise InvalidImageError(_too_many_pixels(error, limits)) from None
-    except (OSError, SyntaxError, ValueError):
-        # Pillow's message names an internal BytesIO object; say what the caller can act on.
-        raise InvalidImageError(f"Cannot decode the {expected} image: the data is not a readable {expected} file.") from None
+    image = _open_without_pillows_size_check(data, expected)
     # The header is read; the pixels are not. Check the size before decoding anything.
     check_image_size(image.size, limits)
     try:
@@ -202,24 +190,16 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
     return _to_rgb(image)
 
 
-def _header_size(data: bytes, expected: str) -> tuple[int, int] | None:
-    """The size a file's header states, read by Pillow's plugin for its format without Image.open's
-    decompression-bomb check; None when the header cannot be read (Image.open then says why)."""
+def _open_without_pillows_size_check(data: bytes, expected: str) -> Image.Image:
+    """The file opened lazily (header read, pixels not) by Pillow's plugin for its format. Image.open would
+    also warn (89 MP) or refuse (179 MP) by Pillow's own threshold before our size check names the limit,
+    which every limit is below: so an image too large gets one message, ours."""
     Image.init()
-    factory = Image.OPEN.get(expected, (None, None))[0]
-    if factory is None:
-        return None
     try:
-        return factory(io.BytesIO(data)).size
+        return Image.OPEN[expected][0](io.BytesIO(data))
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
-        return None
-
-
-def _too_many_pixels(error: Image.DecompressionBombError, limits: ImageLimits) -> str:
-    counted = re.search(r"\((\d+) pixels\)", str(error))  # Pillow names the count, not the sides
-    size = f"{int(counted.group(1)):,} pixels" if counted else f"over {2 * PILLOW_BOMB_PIXELS:,} pixels"
-    return (f"The image has {size}; the limit is {limits.max_pixels:,} pixels ({limits.max_pixels / 1e6:g} MP). "
-            "Resize it before editing.")
+        # Pillow's message names an internal BytesIO object; say what the caller can act on.
+        raise InvalidImageError(f"Cannot decode the {expected} image: the data is not a readable {expected} file.") from None
 
 
 CLOSED_IMAGE = (
