@@ -159,9 +159,9 @@ class ChatApp:
             view = views.empty_view()
             state["shown_head"] = None
         else:
-            # What the page shows is what the next message edits, whatever another tab does meanwhile.
-            state["shown_head"] = self.store.get_session(state["session_id"]).head or SOURCE_SHOWN
             view = views.session_view(state["session_id"], self.store)
+            # What the page shows is what the next message edits, whatever another tab does meanwhile.
+            state["shown_head"] = view.head or SOURCE_SHOWN
         no_export = gr.File(value=None, visible=False)  # no stale link to an earlier session's zip
         return (state, *view.values(), self._sessions_menu(state), no_export)
 

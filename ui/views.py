@@ -28,6 +28,8 @@ class View:
     timeline: list[tuple[str, str]]
     timeline_index: int | None
     status: str
+    head: str | None = None
+    """The turn whose image the view shows (``None``: the source image, or no session)."""
 
     def values(self) -> tuple[Any, ...]:
         import gradio as gr
@@ -59,6 +61,7 @@ def session_view(session_id: str, store: Store) -> View:
         timeline=_timeline(turns, record.source_hash, record.head, loader),
         timeline_index=0 if record.head is None else 1 + [t.id for t in turns].index(record.head),
         status=_status(session_id, turns, by_id.get(record.head) if record.head else None, record.settings),
+        head=record.head,
     )
 
 
