@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import re
 import sys
 import types
@@ -167,6 +168,77 @@ def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
     assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
     assert launched["allowed_paths"] == [] and launched["run_history"] is False
     assert launched["prevent_thread_lock"] and launched["blocked"]
+
+
+@pytest.fixture
+def tiny_lm_folder(tmp_path):
+    from tests import model_fixtures
+
+    model, tokenizer = model_fixtures.tiny_chat_lm()
+    folder = tmp_path / "my-lm"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _serve_without_a_server(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict:
+    """Run ``serve`` up to the page: the config it builds the app with (no server starts)."""
+    import ui.app
+    from ui import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_commands(parser.add_subparsers(dest="command"))
+    built: dict = {}
+    monkeypatch.setattr(ui.app, "build_demo", lambda config: built.setdefault("config", config))
+    monkeypatch.setattr(ui.app, "serve", lambda demo, config, **where: built.setdefault("served", True))
+    cli.run_serve(parser.parse_args(["serve", *argv]))
+    return built
+
+
+def test_serve_with_a_model_folder_loads_it_first_and_new_sessions_use_it(monkeypatch, tmp_path, tiny_lm_folder):
+    from PIL import Image
+
+    from edit_agent.session import EditSession
+    from ui.handlers import ChatApp
+
+    built = _serve_without_a_server(
+        monkeypatch, ["--store", str(tmp_path / "store"), "--reasoner-model", str(tiny_lm_folder), "--editor", "exact"])
+    config = built["config"]
+    assert built["served"] and config.reasoner == "llm" and config.reasoner_options == {"model": str(tiny_lm_folder)}
+    try:
+        loaded = backends.reasoner("llm", model=str(tiny_lm_folder))
+        assert loaded.model_name.endswith("my-lm")  # the folder, not the offline default SmolLM2
+
+        photo = tmp_path / "photo.png"
+        Image.new("RGB", (40, 30), (90, 120, 200)).save(photo)
+        app = ChatApp(config)
+        state, *_ = app.edit({"text": "make it warmer", "files": [str(photo)]}, {}, "llm", "exact",
+                             progress=lambda *a, **k: None)
+        session = EditSession.open(state["session_id"], store=app.store)
+        assert session.reasoner is loaded  # the instance loaded at start-up, not a second copy
+        assert json.loads(app.store.get_session(session.id).settings["reasoner_options"])["model"] == str(tiny_lm_folder)
+
+        available, unavailable = backends.choices("reasoner", "llm", loaded=True)
+        assert "llm" in available and "llm" not in unavailable
+        labels = {name: label for label, name in backends.labelled("reasoner", available, {"llm": "my-lm"})}
+        assert labels["llm"].endswith("[model: my-lm]") and "[model" not in labels["rules"]
+    finally:
+        forget_shared("reasoner", "llm")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--reasoner-model", "{missing}"], "no folder at"),
+    (["--editor", "instruct-pix2pix", "--model", "edit-agent-tests/not-cached"], "edit-agent-tests/not-cached"),
+    (["--model", "some/model"], "--model needs --editor"),
+])
+def test_serve_with_a_model_that_cannot_load_stops_before_serving(monkeypatch, tmp_path, argv, message):
+    from edit_agent.errors import EditAgentError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    argv = [arg.replace("{missing}", str(tmp_path / "no-such-model")) for arg in argv]
+    with pytest.raises(EditAgentError, match=re.escape(message)):
+        _serve_without_a_server(monkeypatch, ["--store", str(tmp_path / "store"), *argv])
+    assert not (tmp_path / "store").exists()  # nothing was started or written
 
 
 def test_serve_plugs_into_the_edit_agent_command(monkeypatch: pytest.MonkeyPatch):

@@ -250,8 +250,9 @@ def _settings(config: AppConfig) -> Any:
         updates: list[Any] = []
         for kind, current, configured in (("reasoner", reasoner, config.reasoner), ("editor", editor, config.editor)):
             current = picked.get(kind) if isinstance(picked.get(kind), str) else current
-            available, unavailable = backends.choices(kind, configured)
-            updates.append(gr.Radio(choices=backends.labelled(kind, available),
+            options = config.options(kind, configured)
+            available, unavailable = backends.choices(kind, configured, loaded=bool(options))
+            updates.append(gr.Radio(choices=backends.labelled(kind, available, {configured: options.get("model")}),
                                     value=current if current in available else configured))
             updates.append(gr.Radio(
                 choices=list(unavailable), visible=bool(unavailable),
@@ -376,7 +377,8 @@ def _agent_tools(config: AppConfig) -> None:
             )
         tools = make_tools(
             owner_token, store=config.store,
-            reasoner=backends.reasoner(config.reasoner), editor=backends.editor(config.editor),
+            reasoner=backends.reasoner(config.reasoner, **config.reasoner_options),
+            editor=backends.editor(config.editor, **config.editor_options),
         )
         tool = next(tool for tool in tools if tool.name == tool_name)
         # Form fields cannot be left out, so an empty optional field of edit_image means "not given"

@@ -139,14 +139,16 @@ def check_in_background() -> Future[None]:
     return _checker.submit(check_all)
 
 
-def choices(kind: Kind, configured: str) -> tuple[list[str], dict[str, str]]:
-    """(available names, {unavailable name: reason}) for the settings panel."""
+def choices(kind: Kind, configured: str, *, loaded: bool = False) -> tuple[list[str], dict[str, str]]:
+    """(available names, {unavailable name: reason}) for the settings panel. ``loaded``: the configured
+    backend was built with its own options (a model folder) when the app started, so it runs here
+    whatever its default model would need."""
     available: list[str] = []
     unavailable: dict[str, str] = {}
     for name in registry(kind):
         if name in TEST_ONLY and name != configured:
             continue
-        reason = unavailable_reason(kind, name)
+        reason = None if loaded and name == configured else unavailable_reason(kind, name)
         if reason is None:
             available.append(name)
         else:
@@ -164,6 +166,12 @@ def editor(name: str, **options: Any) -> Editor:
     return shared_editor(name, **options)
 
 
-def labelled(kind: Kind, names: list[str]) -> list[tuple[str, str]]:
-    """Radio choices ``(label, name)``: each name with what it does."""
-    return [(f"{name} — {SUMMARIES[kind][name]}" if name in SUMMARIES[kind] else name, name) for name in names]
+def labelled(kind: Kind, names: list[str], models: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    """Radio choices ``(label, name)``: each name with what it does, and the model it was configured with."""
+    models = models or {}
+
+    def label(name: str) -> str:
+        text = f"{name} — {SUMMARIES[kind][name]}" if name in SUMMARIES[kind] else name
+        return f"{text} [model: {models[name]}]" if models.get(name) else text
+
+    return [(label(name), name) for name in names]

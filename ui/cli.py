@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ui.handlers import AppConfig
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -18,21 +22,53 @@ def add_serve_arguments(parser: argparse.ArgumentParser, *, host: str = "127.0.0
     parser.add_argument("--store", default=None, help="store folder (default: $EDIT_AGENT_HOME or the user data folder)")
     parser.add_argument("--reasoner", default=None, help="reasoner preselected for new sessions")
     parser.add_argument("--editor", default=None, help="editor preselected for new sessions")
+    parser.add_argument("--model", default=None,
+                        help="model id or local folder of the --editor (loaded before the app serves)")
+    parser.add_argument("--reasoner-model", default=None,
+                        help="model id or local folder of the --reasoner (default reasoner: llm; loaded before the app serves)")
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from edit_agent.backends import check_backend_name
     from edit_agent.errors import InvalidArgumentError
 
     # Checked before the app module loads: it builds the page, and with it the store's secret.
     if args.port is not None and not 1 <= args.port <= 65535:
         raise InvalidArgumentError(f"--port must be from 1 to 65535; got {args.port}.")
-    check_backend_name(args.reasoner, "reasoner")
-    check_backend_name(args.editor, "editor")
+    config = config_from_args(args)
+    load_configured_models(config)
     from ui.app import build_demo, serve
-    from ui.handlers import AppConfig
 
-    overrides = {key: getattr(args, key) for key in ("store", "reasoner", "editor") if getattr(args, key)}
-    config = AppConfig(**{**AppConfig.from_env().model_dump(), **overrides})
     serve(build_demo(config), config, host=args.host, port=args.port)
     return 0
+
+
+def config_from_args(args: argparse.Namespace) -> AppConfig:
+    """The app's settings: the environment's, then the command line's (backend names checked here)."""
+    from edit_agent.backends import check_backend_name
+    from edit_agent.errors import UnknownBackendError
+    from ui.handlers import AppConfig
+
+    overrides: dict[str, Any] = {key: getattr(args, key) for key in ("store", "reasoner", "editor") if getattr(args, key)}
+    if args.model:
+        if not args.editor:
+            raise UnknownBackendError("--model needs --editor NAME (e.g. --editor qwen-image-edit).")
+        overrides["editor_options"] = {"model": args.model}
+    if args.reasoner_model:
+        overrides.setdefault("reasoner", "llm")  # as in `edit-agent edit`: a model alone means a chat LM
+        overrides["reasoner_options"] = {"model": args.reasoner_model}
+    check_backend_name(overrides.get("reasoner"), "reasoner")
+    check_backend_name(overrides.get("editor"), "editor")
+    return AppConfig(**{**AppConfig.from_env().model_dump(), **overrides})
+
+
+def load_configured_models(config: AppConfig) -> None:
+    """Build the backends that name their own model now: a missing or wrong model is one error at
+    start-up, not a failed first message; the app then uses these very instances."""
+    from edit_agent.backends import shared_editor, shared_reasoner
+
+    if config.reasoner_options:
+        print(f"Loading the {config.reasoner} reasoner from {config.reasoner_options['model']}…", flush=True)
+        shared_reasoner(config.reasoner, **config.reasoner_options)
+    if config.editor_options:
+        print(f"Loading the {config.editor} editor from {config.editor_options['model']}…", flush=True)
+        shared_editor(config.editor, **config.editor_options)

@@ -44,6 +44,10 @@ class AppConfig(BaseModel):
     """Reasoner preselected for new sessions."""
     editor: str = DEFAULT_EDITOR
     """Editor preselected for new sessions."""
+    reasoner_options: dict[str, Any] = {}
+    """Build options of the preselected reasoner (e.g. ``{"model": folder}``); other picks get their defaults."""
+    editor_options: dict[str, Any] = {}
+    """Build options of the preselected editor (e.g. ``{"model": folder}``); other picks get their defaults."""
     image_limits: ImageLimits = TOOL_LIMITS
     """Limits on uploaded images (after Gradio's byte limit ``max_upload``)."""
     max_upload: str = "16mb"
@@ -63,6 +67,12 @@ class AppConfig(BaseModel):
             if os.environ.get(f"EDIT_AGENT_{field.upper()}"):
                 overrides[field] = os.environ[f"EDIT_AGENT_{field.upper()}"]
         return cls(**overrides)
+
+    def options(self, kind: str, name: str) -> dict[str, Any]:
+        """The build options of backend ``name``: the configured ones for the preselected backend, else none."""
+        if kind == "reasoner":
+            return dict(self.reasoner_options) if name == self.reasoner else {}
+        return dict(self.editor_options) if name == self.editor else {}
 
 
 def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -145,8 +155,10 @@ class ChatApp:
         return EditSession.open(session_id, store=self.store)
 
     def _backend(self, kind: backends.Kind, name: str) -> Any:
-        self._check_available(kind, name)
-        return backends.reasoner(name) if kind == "reasoner" else backends.editor(name)
+        options = self.config.options(kind, name)
+        if not options:  # a configured model was loaded when the app started
+            self._check_available(kind, name)
+        return backends.reasoner(name, **options) if kind == "reasoner" else backends.editor(name, **options)
 
     @staticmethod
     def _check_available(kind: backends.Kind, name: str) -> None:
