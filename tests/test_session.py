@@ -318,6 +318,11 @@ def test_after_a_branch_world_rules_name_the_turn_by_the_number_the_session_show
     session.edit(None, "move the circle to the top left")
     ruled = session.edit(None, "from now on, every new shape must be green", from_turn=first.turn_id)
     assert [(c.kind, c.set_at_turn) for c in ruled.constraints] == [("default", 3)]
+    assert 'Turn 3 (rule): "from now on' in ruled.reasoning  # the trace's numbers are the session's too
+    added = session.edit(None, "add a small square")  # #4, third on its branch
+    assert 'Turn 4 (add): "add a small square"' in added.reasoning
+    assert "the rule of turn 3 makes it green" in added.reasoning and "turn 2" not in added.reasoning
+    assert "(turn 3)" in added.reasoning.split("In force after this turn:")[1]
 
 
 def test_sessions_reopen_by_id_and_list(tmp_path, photo):

@@ -16,6 +16,8 @@ the previous target gives this turn's target.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from edit_agent.errors import UnsupportedInstructionError
 from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
@@ -49,7 +51,7 @@ class RuleReasoner:
 
     def _world(self, request: TurnRequest) -> Thought:
         start = parse(request.source_image)
-        world = WorldInterpreter(start)
+        world = WorldInterpreter(start, turn_number=request.turn_number)
         for turn in request.history:
             try:
                 world.step(turn.instruction)
@@ -62,9 +64,10 @@ class RuleReasoner:
                     "(photo edits still work from here)."
                 ) from None
         outcome = world.step(request.instruction)
-        reasoning = world_reasoning(start, len(request.history), outcome, parse(request.image))
-        # The trace keeps the world's own positions (what the world LM learns); the constraints carry the
-        # session's turn numbers, which the app and the tools show next to each turn.
+        reasoning = world_reasoning(start, len(request.history), outcome, parse(request.image),
+                                    turn_number=request.turn_number)
+        # The trace and the constraints name turns by the session's numbers, which the app and the tools
+        # show next to each turn; without them (SFT data, evals) those are the positions the world LM learns.
         constraints = tuple(
             Constraint(text=c.text, kind=c.kind, set_at_turn=request.turn_number(c.set_at_turn))
             for c in outcome.constraints
@@ -72,16 +75,21 @@ class RuleReasoner:
         return Thought(reasoning=reasoning, intent=Intent(text=outcome.intent, constraints=constraints))
 
 
-def world_reasoning(start: Scene, n_history: int, outcome: TurnOutcome, current: Scene | None = None) -> str:
-    """The trace a reader (or a trained reasoner) can follow: state, references, rules, result."""
+def world_reasoning(
+    start: Scene, n_history: int, outcome: TurnOutcome, current: Scene | None = None,
+    turn_number: Callable[[int], int] | None = None,
+) -> str:
+    """The trace a reader (or a trained reasoner) can follow: state, references, rules, result.
+    ``turn_number`` maps a position to the number shown for it (default: the position)."""
+    turn_number = turn_number or (lambda position: position)
     lines = [f"Start scene: {describe_scene(start)}."]
     if n_history:
         lines.append(f"Replaying the {n_history} earlier turn{'s' if n_history > 1 else ''} gives: {describe_scene(outcome.before)}.")
-    lines.append(f"Turn {outcome.turn} ({outcome.task_type}): \"{outcome.instruction}\".")
+    lines.append(f"Turn {turn_number(outcome.turn)} ({outcome.task_type}): \"{outcome.instruction}\".")
     lines.extend(outcome.trace)
     if outcome.constraints:
         lines.append("In force after this turn: " + "; ".join(
-            f"{c.text} (turn {c.set_at_turn})" for c in outcome.constraints) + ".")
+            f"{c.text} (turn {turn_number(c.set_at_turn)})" for c in outcome.constraints) + ".")
     if outcome.changed:
         lines.append(f"So: {outcome.intent}")
     else:

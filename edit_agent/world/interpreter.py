@@ -15,7 +15,7 @@ follow the object through moves, recolours and reshapes, as docs/world.md requir
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
@@ -118,8 +118,12 @@ class _Turn:
 class WorldInterpreter:
     """Interprets a session turn by turn. ``step`` returns the turn's :class:`TurnOutcome`."""
 
-    def __init__(self, start: Scene) -> None:
+    def __init__(self, start: Scene, *, turn_number: Callable[[int], int] | None = None) -> None:
+        """``turn_number`` maps a turn's position in this session to the number its text should name
+        (a session shown after a branch numbers its turns its own way); by default the position itself.
+        It changes the trace text only: outcomes and constraints keep positions."""
         self.start = start
+        self._turn_number = turn_number or (lambda position: position)
         self._start_objects = dict(enumerate(start.objects))
         self._background = start.background
         self._objects: dict[int, SceneObject] = dict(self._start_objects)
@@ -260,11 +264,11 @@ class WorldInterpreter:
                 continue
             if entry.subject is None or entry.subject not in self._objects:
                 turn.trace.append(
-                    f"'{ref.text}' would be the one object edited by turn {entry.turn} ('{entry.instruction}'), "
+                    f"'{ref.text}' would be the one object edited by turn {self._turn_number(entry.turn)} ('{entry.instruction}'), "
                     "but that turn edited no single object that still exists, so it picks nothing."
                 )
                 return []
-            turn.trace.append(f"'{ref.text}' is the object edited by turn {entry.turn} ('{entry.instruction}'): "
+            turn.trace.append(f"'{ref.text}' is the object edited by turn {self._turn_number(entry.turn)} ('{entry.instruction}'): "
                               f"{self._describe(entry.subject)}.")
             return [entry.subject]
         turn.trace.append(f"'{ref.text}' picks nothing: no earlier turn has edited an object.")
@@ -277,9 +281,9 @@ class WorldInterpreter:
             if entry.undone or oid is None:
                 continue
             if oid not in self._objects:
-                turn.trace.append(f"'{ref.text}': the shape {verb} at turn {entry.turn} no longer exists, so it picks nothing.")
+                turn.trace.append(f"'{ref.text}': the shape {verb} at turn {self._turn_number(entry.turn)} no longer exists, so it picks nothing.")
                 return []
-            turn.trace.append(f"'{ref.text}' is the shape {verb} at turn {entry.turn}: {self._describe(oid)}.")
+            turn.trace.append(f"'{ref.text}' is the shape {verb} at turn {self._turn_number(entry.turn)}: {self._describe(oid)}.")
             return [oid]
         turn.trace.append(f"'{ref.text}' picks nothing: no shape has been {verb} (and kept).")
         return []
@@ -358,8 +362,9 @@ class WorldInterpreter:
             if stated:
                 values[attribute] = stated
             elif attribute in self._defaults:
-                values[attribute] = self._defaults[attribute][0]
-                turn.trace.append(f"The {attribute} is not stated; the rule of turn {self._defaults[attribute][1]} makes it {values[attribute]}.")
+                values[attribute], rule_turn = self._defaults[attribute]
+                turn.trace.append(f"The {attribute} is not stated; the rule of turn {self._turn_number(rule_turn)} "
+                                  f"makes it {values[attribute]}.")
             else:
                 values[attribute] = DEFAULT_ADD[attribute]
                 turn.trace.append(f"The {attribute} is not stated and no rule sets it, so it is {values[attribute]}.")
@@ -395,7 +400,7 @@ class WorldInterpreter:
             return
         for oid in members:
             if oid in self._locks:
-                turn.trace.append(f"{self._describe(oid).capitalize()} is locked (turn {self._locks[oid]}), so the group edit skips it.")
+                turn.trace.append(f"{self._describe(oid).capitalize()} is locked (turn {self._turn_number(self._locks[oid])}), so the group edit skips it.")
             else:
                 self._change(oid, edit, turn)
         turn.entry.subject = None  # a group edit leaves nothing for "it"
@@ -406,7 +411,7 @@ class WorldInterpreter:
         if oid is None:
             return
         if oid in self._locks:
-            turn.noop = f"{self._describe(oid)} is locked (turn {self._locks[oid]}) and cannot be {_PAST[edit.kind]}"
+            turn.noop = f"{self._describe(oid)} is locked (turn {self._turn_number(self._locks[oid])}) and cannot be {_PAST[edit.kind]}"
             turn.trace.append(f"No-op: {turn.noop}.")
             return
         if edit.kind == "restore":
@@ -491,7 +496,7 @@ class WorldInterpreter:
             what = " and ".join(name for name, changed in (("the scene", entry.scene_changed),
                                                           ("the rules and locks", entry.rules_changed)) if changed)
             turn.rules_only = not entry.scene_changed
-            turn.trace.append(f"Undo reverts turn {entry.turn} ('{entry.instruction}'), restoring {what} exactly "
+            turn.trace.append(f"Undo reverts turn {self._turn_number(entry.turn)} ('{entry.instruction}'), restoring {what} exactly "
                               "as they were before that turn (a removed object comes back as itself).")
             return
         turn.noop = "there is nothing left to undo"
