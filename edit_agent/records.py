@@ -201,3 +201,10 @@ class EditResult(BaseModel):
             assert self._load_image is not None
             self._image = self._load_image()
         return self._image
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # A loader reads from an open store and does not pickle: a pickled result carries its pixels.
+        image = self.image
+        state = super().__getstate__()
+        state["__pydantic_private__"] = {**state["__pydantic_private__"], "_image": image, "_load_image": None}
+        return state

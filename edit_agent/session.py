@@ -375,15 +375,19 @@ class EditSession:
 
         With nothing to redo the head stays and is returned.
         """
+        return self.redo_step()[1]
+
+    def redo_step(self) -> tuple[bool, EditResult | None]:
+        """Like :meth:`redo`, and also whether the head moved (read in the same step as the move)."""
         with self._lock:
             session = self._record_or_none()
             if session is None:
-                return None
+                return False, None
             target = self._store.redo_target(self.id, session.head)
             if target is None:
-                return self._result_for(session.head)
+                return False, self._result_for(session.head)
             self._store.move_head(self.id, target, expected_head=session.head)
-            return self._result_for(target)
+            return True, self._result_for(target)
 
     def checkout(self, turn_id: str | None) -> EditResult | None:
         """Make ``turn_id`` the head (``None``: the source image); the next edit branches from there."""
@@ -435,6 +439,12 @@ class EditSession:
     def turns(self) -> list[EditResult]:
         """Every turn of the tree, in the order they were made."""
         return [self._result(turn) for turn in self._store.turns(self.id)]
+
+    def turn(self, turn_id: str) -> EditResult:
+        """The turn ``turn_id`` of this session, wherever it is in the tree (:class:`UnknownTurnError` if none)."""
+        if self._record_or_none() is None:
+            raise UnknownTurnError(f"No turn {turn_id!r} in session {self.id!r} (it has no turns yet).")
+        return self._result(self._store.get_turn(self.id, turn_id))
 
     def turn_records(self) -> list[TurnRecord]:
         """The stored records of every turn (parents, hashes, seeds, timings)."""

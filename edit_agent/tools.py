@@ -1,7 +1,7 @@
 """Image editing as tools for other LLM agents (langchain-core), plus their OpenAI schemas.
 
-Three tools: ``edit_image``, ``undo_edit`` and ``session_history``. They are built for one
-*owner* (a user or an agent run): a tool set only ever sees the sessions it created, and an id
+Five tools: ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image`` and ``session_history``. They are
+built for one *owner* (a user or an agent run): a tool set only ever sees the sessions it created, and an id
 it does not own gets exactly the same error as an id that does not exist, so ids cannot be probed.
 Images go in as base64 only (never server paths or URLs) and come back as ids (a turn id names
 the image that turn produced) or, on request, as base64 PNG.
@@ -16,7 +16,7 @@ the image that turn produced) or, on request, as base64 PNG.
 >>> tools["undo_edit"].invoke({"session_id": "0" * 32})
 'Unknown session id 00000000000000000000000000000000.'
 >>> [schema["function"]["name"] for schema in OPENAI_TOOL_SCHEMAS]
-['edit_image', 'undo_edit', 'session_history']
+['edit_image', 'undo_edit', 'redo_edit', 'get_image', 'session_history']
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edit_agent.backends import make_editor, make_reasoner
@@ -143,8 +144,23 @@ def _unknown(session_id: object) -> UnknownSessionError:
 # --- argument schemas ------------------------------------------------------------------------
 
 
+SOURCE_IMAGE_ID = "source"
+"""The ``image_id`` of the image a session started from (turn ids are 16 hex characters)."""
+
+IMAGE_ID_PATTERN = rf"^([0-9a-f]{{16}}|{SOURCE_IMAGE_ID})$"
+
+
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_not_given(cls, values: object) -> object:
+        # Models often fill optional fields they do not use with "" or null: that is leaving them out.
+        if not isinstance(values, dict):
+            return values
+        optional = {name for name, field in cls.model_fields.items() if not field.is_required()}
+        return {key: value for key, value in values.items() if not (key in optional and value in ("", None))}
 
 
 class EditImageArgs(_Args):
@@ -166,9 +182,10 @@ class EditImageArgs(_Args):
         "(a data: URL prefix is allowed). Only with no session_id.",
     )
     image_id: str | None = Field(
-        None, pattern=TURN_ID_PATTERN,
+        None, pattern=IMAGE_ID_PATTERN,
         description="Edit the image an earlier turn of this session produced (a turn_id from "
-        "session_history) instead of the latest one; the session branches from there.",
+        f"session_history), or '{SOURCE_IMAGE_ID}' for the image the session started from, instead of the "
+        "current one; the session branches from there.",
     )
     seed: int | None = Field(None, ge=SEED_RANGE[0], le=SEED_RANGE[1],
                              description="Seed for generative editors (a reply's seed redoes that edit exactly).")
@@ -196,9 +213,19 @@ class EditImageArgs(_Args):
 
 
 class SessionArgs(_Args):
-    """Arguments of ``undo_edit`` and ``session_history``."""
+    """Arguments of ``undo_edit``, ``redo_edit`` and ``session_history``."""
 
     session_id: str = Field(pattern=SESSION_ID_PATTERN, description="The session, from an edit_image reply.")
+
+
+class GetImageArgs(SessionArgs):
+    """Arguments of ``get_image``."""
+
+    image_id: str | None = Field(
+        None, pattern=IMAGE_ID_PATTERN,
+        description=f"A turn_id of this session, or '{SOURCE_IMAGE_ID}' for the image it started from; omit it "
+        "for the current image (the one the next edit changes).",
+    )
 
 
 # --- the tools -------------------------------------------------------------------------------
@@ -247,23 +274,53 @@ class _Toolbox:
                 session = self._open(args.session_id)
             # image_id branches in the same step as the edit: a refused edit moves nothing, and a parallel
             # call on the session cannot slip its own turn between the branch and the edit.
-            result = session.edit(image, args.instruction, seed=args.seed, from_turn=args.image_id)
+            from_source = args.image_id == SOURCE_IMAGE_ID
+            result = session.edit(image, args.instruction, seed=args.seed,
+                                  from_turn=None if from_source else args.image_id, from_source=from_source)
             if args.session_id is None:
                 self.owners.claim(session.id, self.owner)  # after the turn: a refused one leaves no row
-        reply = _describe(result)
-        if args.return_image:
-            reply.update(_returned_image(result, self.limits.max_bytes))
+            reply = _describe(result)
+            if args.return_image:
+                reply.update(_returned_image(result.image, self.limits.max_bytes))
         return json.dumps(reply), result
 
     def undo_edit(self, session_id: str) -> str:
         with _as_tool_errors():
             moved, head = self._open(session_id).undo_step()
-        if not moved:  # an agent must be able to tell a no-op from an undo
-            return json.dumps({"session_id": session_id, "undone": False, "head": None,
-                               "note": "Nothing to undo: the session is at its source image."})
-        if head is None:
-            return json.dumps({"session_id": session_id, "undone": True, "head": None, "note": "Back at the source image."})
-        return json.dumps({"session_id": session_id, "undone": True, "head": _describe(head)})
+            if not moved:  # an agent must be able to tell a no-op from an undo
+                return json.dumps({"session_id": session_id, "undone": False, "head": None,
+                                   "note": "Nothing to undo: the session is at its source image."})
+            if head is None:
+                return json.dumps({"session_id": session_id, "undone": True, "head": None,
+                                   "note": "Back at the source image."})
+            return json.dumps({"session_id": session_id, "undone": True, "head": _describe(head)})
+
+    def redo_edit(self, session_id: str) -> str:
+        with _as_tool_errors():
+            moved, head = self._open(session_id).redo_step()
+            if not moved:
+                return json.dumps({"session_id": session_id, "redone": False,
+                                   "head": _describe(head) if head else None,
+                                   "note": "Nothing to redo: no edit was undone from here."})
+            return json.dumps({"session_id": session_id, "redone": True, "head": _describe(head)})
+
+    def get_image(self, session_id: str, image_id: str | None = None) -> tuple[str, Image.Image]:
+        with _as_tool_errors():
+            session = self._open(session_id)
+            current = session.head
+            if image_id is None:
+                turn = current
+            else:
+                turn = None if image_id == SOURCE_IMAGE_ID else session.turn(image_id)
+            if turn is None:
+                image = session.source_image
+                reply: dict[str, Any] = {"session_id": session_id, "image_id": SOURCE_IMAGE_ID,
+                                         "note": "The image the session started from.", "size": list(image.size)}
+            else:
+                image, reply = turn.image, _describe(turn)
+            reply["is_current"] = _turn_id(turn) == _turn_id(current)
+            reply.update(_returned_image(image, self.limits.max_bytes))
+        return json.dumps(reply), image
 
     def session_history(self, session_id: str) -> str:
         with _as_tool_errors():
@@ -272,7 +329,7 @@ class _Toolbox:
             records = session.turn_records()
         turns = [
             {
-                "turn_id": turn.id, "parent_id": turn.parent_id, "instruction": turn.instruction,
+                "turn_id": turn.id, "number": turn.seq, "parent_id": turn.parent_id, "instruction": turn.instruction,
                 "intent": turn.intent.text, "is_head": head is not None and turn.id == head.turn_id,
             }
             for turn in records
@@ -311,15 +368,19 @@ def _decode_base64(text: str) -> bytes:
 
 
 
-def _returned_image(result: EditResult, max_bytes: int) -> dict[str, str]:
-    """The edited image as base64 PNG, unless it is larger than the images the tool takes in: an
+def _returned_image(image: Image.Image, max_bytes: int) -> dict[str, str]:
+    """The image as base64 PNG, unless it is larger than the images the tool takes in: an
     enlarged result can be hundreds of megabytes of text, more than any agent's context holds."""
-    png = encode_png(result.image)
+    png = encode_png(image)
     if len(png) > max_bytes:
-        return {"image_note": f"The image ({result.image.width}x{result.image.height}, a {len(png) / 2**20:.1f} MiB PNG) "
+        return {"image_note": f"The image ({image.width}x{image.height}, a {len(png) / 2**20:.1f} MiB PNG) "
                 f"is larger than the {max_bytes / 2**20:g} MiB the tools pass, so it was left out; it stays in the "
-                "session under its turn_id (continue from it with image_id)."}
+                "session under its image_id (continue from it with image_id)."}
     return {"image_base64": base64.b64encode(png).decode()}
+
+
+def _turn_id(result: EditResult | None) -> str | None:
+    return result.turn_id if result is not None else None
 
 
 def _describe(result: EditResult) -> dict[str, Any]:
@@ -347,7 +408,7 @@ def make_tools(
     editor: str | Editor | None = None,
     limits: ImageLimits = TOOL_LIMITS,
 ) -> list[BaseTool]:
-    """The ``edit_image``, ``undo_edit`` and ``session_history`` tools of one owner.
+    """The ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image`` and ``session_history`` tools of one owner.
 
     ``owner`` scopes the sessions (a user id, or a secret per agent run); the store, reasoner and
     editor default to the SDK's offline defaults. Errors come back as text the agent can act on.
@@ -370,6 +431,18 @@ def make_tools(
             **common,
         ),
         StructuredTool.from_function(
+            func=box.redo_edit, name="redo_edit", args_schema=SessionArgs,
+            description="Redo the edit that undo_edit last took back (move forward one turn). Returns the new "
+            "latest turn, and redone: false when there was nothing to redo.",
+            **common,
+        ),
+        StructuredTool.from_function(
+            func=box.get_image, name="get_image", args_schema=GetImageArgs, response_format="content_and_artifact",
+            description="Look at an image of a session as base64 PNG: the current one, a turn's (image_id), or "
+            f"the one it started from (image_id '{SOURCE_IMAGE_ID}'). Large: call it only to see the pixels.",
+            **common,
+        ),
+        StructuredTool.from_function(
             func=box.session_history, name="session_history", args_schema=SessionArgs,
             description="List every turn of a session (ids, parents, instructions, intents) and which is current.",
             **common,
@@ -378,7 +451,7 @@ def make_tools(
 
 
 def openai_tool_schemas() -> list[dict[str, Any]]:
-    """The three tools as OpenAI function-calling schemas."""
+    """The tools as OpenAI function-calling schemas."""
     return [convert_to_openai_tool(tool) for tool in make_tools("schema")]
 
 

@@ -27,13 +27,15 @@ def tools(tmp_path):
 
 def test_openai_schemas_describe_the_arguments():
     by_name = {schema["function"]["name"]: schema["function"] for schema in OPENAI_TOOL_SCHEMAS}
-    assert list(by_name) == ["edit_image", "undo_edit", "session_history"]
+    assert list(by_name) == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history"]
     edit = by_name["edit_image"]["parameters"]
     assert edit["required"] == ["instruction"]
     assert set(edit["properties"]) == {"instruction", "session_id", "image_base64", "image_id", "seed", "return_image"}
     assert edit["properties"]["image_base64"]["anyOf"][0]["maxLength"] == MAX_BASE64_CHARS
     assert "path" not in json.dumps(edit).lower() and "url" not in edit["properties"]
     assert by_name["undo_edit"]["parameters"]["required"] == ["session_id"]
+    assert by_name["get_image"]["parameters"]["required"] == ["session_id"]
+    assert set(by_name["get_image"]["parameters"]["properties"]) == {"session_id", "image_id"}
     assert all(schema["description"] for schema in by_name.values())
 
 
@@ -235,3 +237,102 @@ def test_undo_that_on_a_photo_points_the_agent_to_undo_edit(tools):
                                                      "image_base64": b64(Image.new("RGB", (20, 10)))}))
     reply = tools["edit_image"].invoke({"instruction": "undo that", "session_id": started["session_id"]})
     assert "undo_edit" in reply
+
+
+def decoded(reply: dict) -> Image.Image:
+    import io
+
+    return Image.open(io.BytesIO(base64.b64decode(reply["image_base64"])))
+
+
+def test_redo_edit_brings_back_what_undo_edit_took_back(tools):
+    first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    sid = first["session_id"]
+    nothing = json.loads(tools["redo_edit"].invoke({"session_id": sid}))
+    assert nothing["redone"] is False and nothing["head"]["turn_id"] == first["turn_id"] and "Nothing to redo" in nothing["note"]
+    assert json.loads(tools["undo_edit"].invoke({"session_id": sid}))["head"] is None
+    redone = json.loads(tools["redo_edit"].invoke({"session_id": sid}))
+    assert redone["redone"] is True and redone["head"]["turn_id"] == first["turn_id"]
+    assert json.loads(tools["session_history"].invoke({"session_id": sid}))["head"] == first["turn_id"]
+
+
+def test_get_image_shows_the_current_a_turns_and_the_source_image(tools, tmp_path):
+    source = Image.new("RGB", (20, 10), (200, 30, 30))
+    first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees", "image_base64": b64(source)}))
+    sid = first["session_id"]
+    second = json.loads(tools["edit_image"].invoke({"instruction": "make it grayscale", "session_id": sid}))
+
+    current = json.loads(tools["get_image"].invoke({"session_id": sid}))
+    assert current["turn_id"] == second["turn_id"] and current["is_current"] is True
+    stored = EditSession.open(sid, store=tmp_path).head.image
+    assert decoded(current).tobytes() == stored.tobytes() and len(set(stored.getpixel((0, 0)))) == 1  # grey
+    earlier = json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": first["turn_id"]}))
+    assert earlier["turn_id"] == first["turn_id"] and earlier["is_current"] is False
+    assert decoded(earlier).getpixel((0, 0)) == (200, 30, 30)
+    original = json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": "source"}))
+    assert original["image_id"] == "source" and original["is_current"] is False
+    assert decoded(original).tobytes() == source.tobytes()
+    message = tools["get_image"].invoke({"type": "tool_call", "id": "c", "name": "get_image",
+                                         "args": {"session_id": sid}})
+    assert message.artifact.size == (10, 20)  # the PIL image rides along for langchain agents
+
+    assert "No turn" in tools["get_image"].invoke({"session_id": sid, "image_id": "0" * 16})
+    stranger = {tool.name: tool for tool in make_tools("user-b", store=tmp_path)}
+    assert stranger["get_image"].invoke({"session_id": sid}) == f"Unknown session id {sid}."
+
+
+def test_an_edit_from_the_source_image_branches_there(tools):
+    first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    sid = first["session_id"]
+    branch = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "session_id": sid, "image_id": "source"}))
+    assert branch["size"] == [20, 10]
+    turns = json.loads(tools["session_history"].invoke({"session_id": sid}))["turns"]
+    assert [(t["number"], t["parent_id"]) for t in turns] == [(1, None), (2, None)]
+    assert json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": "source"}))["is_current"] is False
+
+
+def test_optional_fields_sent_empty_or_null_count_as_left_out(tools):
+    started = json.loads(tools["edit_image"].invoke({
+        "instruction": "rotate it 90 degrees", "image_base64": b64(Image.new("RGB", (20, 10))),
+        "session_id": "", "image_id": None, "seed": None, "return_image": None,
+    }))
+    assert started["size"] == [10, 20] and "image_base64" not in started
+    sid = started["session_id"]
+    again = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "session_id": sid, "image_base64": "",
+                                                   "image_id": ""}))
+    assert json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": ""}))["turn_id"] == again["turn_id"]
+    assert "session_id: String should match pattern" in tools["undo_edit"].invoke({"session_id": ""})  # required
+
+
+@pytest.mark.parametrize("typed", ["redo", "go back", "undo the last two edits", "start over", "never mind"])
+def test_a_history_move_typed_as_an_edit_points_the_agent_to_the_history_tools(tools, typed):
+    started = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
+                                                     "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    reply = tools["edit_image"].invoke({"instruction": typed, "session_id": started["session_id"]})
+    assert "redo_edit" in reply and "undo_edit" in reply and "generative editor" not in reply
+
+
+def test_an_unreadable_stored_image_is_a_tool_error_not_an_exception(tools, tmp_path):
+    first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    sid = first["session_id"]
+    tools["edit_image"].invoke({"instruction": "make it brighter", "session_id": sid})
+    output = next(turn.output_hash for turn in EditSession.open(sid, store=tmp_path).turn_records()
+                  if turn.id == first["turn_id"])
+    for path in (tmp_path / "images").rglob(f"{output}*"):
+        path.write_bytes(b"not a png")
+    for name, args in (("undo_edit", {"session_id": sid}), ("get_image", {"session_id": sid, "image_id": first["turn_id"]})):
+        message = tools[name].invoke({"type": "tool_call", "id": "c", "name": name, "args": args})
+        assert message.status == "error" and "cannot be read" in message.content
+
+
+def test_results_from_history_pickle_with_their_pixels(tmp_path):
+    import pickle
+
+    session = EditSession(store=tmp_path)
+    session.edit(Image.new("RGB", (20, 10), "red"), "rotate it 90 degrees")
+    stored = session.history[0]  # its image loads from the store on first use
+    copy = pickle.loads(pickle.dumps(stored))
+    assert copy.turn_id == stored.turn_id and copy.image.tobytes() == stored.image.tobytes()

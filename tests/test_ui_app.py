@@ -258,9 +258,9 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     import httpx
 
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(api) == {"/edit_image", "/undo_edit", "/session_history"}
+    assert set(api) == {"/edit_image", "/undo_edit", "/redo_edit", "/get_image", "/session_history"}
     names = [tool["name"] for tool in httpx.get(app["url"] + "gradio_api/mcp/schema").json()]
-    assert names == ["edit_image", "undo_edit", "session_history"]
+    assert names == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history"]
 
     token = "agent-secret-0123456789"
     png = base64.b64encode(Path(photo).read_bytes()).decode()
@@ -280,6 +280,10 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     seeded = json.loads(client.predict("make it cooler", token, "", reply["session_id"], "", False, 7, api_name="/edit_image"))
     assert EditSession.open(reply["session_id"], store=app["config"].store).turn_records()[-1].seed == 7
     assert seeded["intent"] == "Make the image cooler by 20%."
+    shown = json.loads(client.predict(reply["session_id"], token, "", api_name="/get_image"))  # empty: the current one
+    assert shown["turn_id"] == seeded["turn_id"] and shown["is_current"] and shown["image_base64"]
+    assert json.loads(client.predict(reply["session_id"], token, api_name="/undo_edit"))["undone"]
+    assert json.loads(client.predict(reply["session_id"], token, api_name="/redo_edit"))["head"]["turn_id"] == seeded["turn_id"]
 
 
 def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_schema(app, tmp_path):

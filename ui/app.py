@@ -342,9 +342,6 @@ def _browser_secret(config: AppConfig) -> str:
     return path.read_text().strip()
 
 
-_TOOL_OPTIONAL_FIELDS = ("image_base64", "session_id", "image_id", "seed")
-
-
 MCP_MAX_REQUEST_BYTES = MAX_BASE64_CHARS + 2**20
 """Largest MCP request: the largest image edit_image takes, as base64, plus room for the rest of the call."""
 
@@ -381,11 +378,8 @@ def _agent_tools(config: AppConfig) -> None:
             editor=backends.editor(config.editor, **config.editor_options),
         )
         tool = next(tool for tool in tools if tool.name == tool_name)
-        # Form fields cannot be left out, so an empty optional field of edit_image means "not given"
-        # (the other tools' session_id is required: an empty one is a bad id, not a missing one).
-        optional = _TOOL_OPTIONAL_FIELDS if tool_name == "edit_image" else ()
-        given = {key: value for key, value in arguments.items() if not (key in optional and value in ("", None))}
-        reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": given})
+        # Form fields cannot be left out: the tools read an empty optional field as "not given".
+        reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": arguments})
         if reply.status == "error":
             raise gr.Error(str(reply.content), print_exception=False)
         return str(reply.content)
@@ -423,6 +417,29 @@ def _agent_tools(config: AppConfig) -> None:
         """
         return call("undo_edit", owner_token, {"session_id": session_id})
 
+    def redo_edit(session_id: str, owner_token: str) -> str:
+        """Redo the edit that undo_edit last took back.
+
+        Args:
+            session_id: the session (32 hex characters), from an edit_image reply.
+            owner_token: the token the session was created with.
+        Returns:
+            JSON describing the new latest turn, with redone: false when there was nothing to redo; a refusal is raised as an error.
+        """
+        return call("redo_edit", owner_token, {"session_id": session_id})
+
+    def get_image(session_id: str, owner_token: str, image_id: str = "") -> str:
+        """Look at an image of a session as base64 PNG.
+
+        Args:
+            session_id: the session (32 hex characters), from an edit_image reply.
+            owner_token: the token the session was created with.
+            image_id: a turn_id of this session, or "source" for the image it started from; leave empty for the current image.
+        Returns:
+            JSON with the turn (or the source), is_current and image_base64 (over 12 MiB it is left out); a refusal is raised as an error.
+        """
+        return call("get_image", owner_token, {"session_id": session_id, "image_id": image_id})
+
     def session_history(session_id: str, owner_token: str) -> str:
         """List every turn of a session and which one is current.
 
@@ -436,6 +453,8 @@ def _agent_tools(config: AppConfig) -> None:
 
     gr.api(edit_image, api_name="edit_image", concurrency_id="gpu", concurrency_limit=config.gpu_concurrency)
     gr.api(undo_edit, api_name="undo_edit")
+    gr.api(redo_edit, api_name="redo_edit")
+    gr.api(get_image, api_name="get_image")
     gr.api(session_history, api_name="session_history")
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
 from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.images import ImageLimits
+from edit_agent.reasoners.photo import is_history_move
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
 from edit_agent.session import EditSession, open_store
 from edit_agent.store import Store
@@ -243,7 +244,7 @@ class ChatApp:
                 else:
                     gr.Info("Nothing to redo.")
                 return
-            if _HISTORY_MOVE.search(text):  # not an edit the editor failed at: a move the buttons make
+            if is_history_move(text):  # not an edit the editor failed at: a move the buttons make
                 raise InvalidInstructionError(
                     "That reads as a move in the history: use ↶ Undo or ↷ Redo, or click a turn in the "
                     "timeline (Source is the original) to continue from it."
@@ -327,10 +328,6 @@ class ChatApp:
             return False
         return True
 
-
-_HISTORY_MOVE = re.compile(r"\b(?:undo|redo|revert|go\s+back|back\s+to|restore\s+the\s+original|original\s+image)\b",
-                           re.IGNORECASE)
-"""Words of a request to move in the history rather than to edit ("undo the last two", "go back to the original")."""
 
 _REDO = re.compile(r"(?:please\s+)?(?:redo|redo\s+(?:that|it|the\s+last\s+(?:edit|change|step))|go\s+forward"
                    r"(?:\s+(?:one|a)\s+(?:turn|step))?)(?:\s+please)?[.!]*", re.IGNORECASE)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from edit_agent.errors import UnsupportedInstructionError
 from edit_agent.photo_ops import Operation, describe_operations, parse_operations
@@ -18,8 +20,24 @@ from edit_agent.photo_rules import (
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.language import is_undo_request
 
+_Read = TypeVar("_Read")
+
 UNDO_HINT = ("Going back is a move in the session: the undo_edit tool (agents), the Undo button (the app) "
              "or EditSession.undo() (Python).")
+HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and edit_image's image_id (agents), "
+                "the Undo and Redo buttons and the timeline (the app), or EditSession.undo(), redo() and "
+                "checkout() (Python).")
+
+HISTORY_MOVE = re.compile(
+    r"\b(?:undo|redo|revert|go\s+back|back\s+to|restore\s+the\s+original|original\s+image|start\s+over|never\s*mind)\b",
+    re.IGNORECASE,
+)
+"""Words of a request to move in the history rather than to edit ("undo the last two", "go back to the original")."""
+
+
+def is_history_move(text: str) -> bool:
+    """True when ``text`` uses the words of a move in the history (undo, redo, go back, start over...)."""
+    return bool(HISTORY_MOVE.search(text))
 
 
 class PhotoRuleReasoner:
@@ -51,10 +69,10 @@ class PhotoRuleReasoner:
             # Going back a turn is a move in the session, not an operation on the pixels.
             raise UnsupportedInstructionError(f"{request.instruction!r} asks to go back one turn. {UNDO_HINT}")
         if not self.keep_rules:
-            operations = parse_operations(request.instruction)
+            operations = _read(parse_operations, request.instruction)
             return Thought(reasoning=_reasoning(ReadTurn(operations, [], []), [], []),
                            intent=Intent(text=describe_operations(operations)))
-        turn = read_turn(request.instruction)
+        turn = _read(read_turn, request.instruction)
         numbers = [request.turn_number(position) for position in range(1, len(request.history) + 2)]
         before = rules_in_force([earlier.instruction for earlier in request.history], numbers[:-1])
         number = numbers[-1]
@@ -66,6 +84,19 @@ class PhotoRuleReasoner:
                             for held in after)
         return Thought(reasoning=_reasoning(turn, before, again, number),
                        intent=Intent(text=describe_operations(operations), constraints=constraints))
+
+
+def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:
+    """``reader(instruction)``; text that is no operation but reads as undo/redo gets where to find those moves,
+    not the advice to use a generative editor."""
+    try:
+        return reader(instruction)
+    except UnsupportedInstructionError:
+        if is_history_move(instruction):
+            raise UnsupportedInstructionError(
+                f"{instruction!r} reads as a move in the session's history, not an edit. {HISTORY_HINT}"
+            ) from None
+        raise
 
 
 def _applied_again(operations: list[Operation], in_force: Sequence[RuleInForce]) -> list[RuleInForce]:
