@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import re
@@ -41,7 +42,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edit_agent.backends import make_editor, make_reasoner
-from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownSessionError, is_valid_text
+from edit_agent.errors import EditAgentError, InvalidArgumentError, StoreError, UnknownSessionError, is_valid_text
 from edit_agent.images import ImageLimits, encode_png, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult
@@ -71,10 +72,10 @@ class SessionOwners:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        path = store.folder / OWNERS_DATABASE
-        self._db = sqlite3.connect(path, timeout=60.0, check_same_thread=False, isolation_level=None)
+        self.path = store.folder / OWNERS_DATABASE
         self._lock = threading.Lock()
-        with self._lock:
+        with self._using():
+            self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS owners (session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
@@ -82,13 +83,35 @@ class SessionOwners:
             )
             self._db.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
 
-    def claim(self, session_id: str, owner: str) -> None:
-        """Record ``owner`` as the owner of a new session (once its first turn has committed)."""
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        """One use of the database, under the lock; a damaged file is a StoreError, not a sqlite3 traceback."""
         with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as error:
+                raise StoreError(f"The session owners file {self.path} cannot be used: {error}.") from None
+
+    def claim(self, session_id: str, owner: str) -> None:
+        """Record ``owner`` as the owner of a new session."""
+        with self._using():
             self._db.execute(
                 "INSERT OR IGNORE INTO owners VALUES (?, ?, ?)", (session_id, _digest(owner), time.time())
             )
         self.check_claimed(session_id, owner)
+
+    @contextmanager
+    def claiming(self, session_id: str, owner: str) -> Iterator[None]:
+        """Own ``session_id`` before its first turn commits, and no longer if that turn fails: a kill
+        after the commit can then never leave a session that no owner reaches. (A kill before it leaves
+        a row for a session that does not exist, which every check and listing skips.)"""
+        self.claim(session_id, owner)
+        try:
+            yield
+        except BaseException:
+            with self._using():
+                self._db.execute("DELETE FROM owners WHERE session_id = ?", (session_id,))
+            raise
 
     def check(self, session_id: object, owner: str) -> str:
         """Return ``session_id`` if ``owner`` owns a stored session with it, else raise.
@@ -103,14 +126,14 @@ class SessionOwners:
     def check_claimed(self, session_id: object, owner: str) -> None:
         if not isinstance(session_id, str) or len(session_id) > 64:
             raise _unknown(session_id)
-        with self._lock:
+        with self._using():
             row = self._db.execute("SELECT owner FROM owners WHERE session_id = ?", (session_id,)).fetchone()
         if row is None or row[0] != _digest(owner):
             raise _unknown(session_id)
 
     def sessions(self, owner: str) -> list[str]:
         """The stored sessions of ``owner``, newest first."""
-        with self._lock:
+        with self._using():
             rows = self._db.execute(
                 "SELECT session_id FROM owners WHERE owner = ? ORDER BY created DESC", (_digest(owner),)
             ).fetchall()
@@ -269,16 +292,17 @@ class _Toolbox:
             if args.session_id is None:
                 image = load_image(_decode_base64(args.image_base64 or ""), limits=self.limits)
                 session = EditSession(store=self.store, reasoner=self.reasoner, editor=self.editor, limits=self.limits)
+                owning = self.owners.claiming(session.id, self.owner)  # a refused first turn leaves no row
             else:
                 image = None
                 session = self._open(args.session_id)
+                owning = contextlib.nullcontext()
             # image_id branches in the same step as the edit: a refused edit moves nothing, and a parallel
             # call on the session cannot slip its own turn between the branch and the edit.
             from_source = args.image_id == SOURCE_IMAGE_ID
-            result = session.edit(image, args.instruction, seed=args.seed,
-                                  from_turn=None if from_source else args.image_id, from_source=from_source)
-            if args.session_id is None:
-                self.owners.claim(session.id, self.owner)  # after the turn: a refused one leaves no row
+            with owning:
+                result = session.edit(image, args.instruction, seed=args.seed,
+                                      from_turn=None if from_source else args.image_id, from_source=from_source)
             reply = _describe(result)
             if args.return_image:
                 reply.update(_returned_image(result.image, self.limits.max_bytes))

@@ -336,3 +336,31 @@ def test_results_from_history_pickle_with_their_pixels(tmp_path):
     stored = session.history[0]  # its image loads from the store on first use
     copy = pickle.loads(pickle.dumps(stored))
     assert copy.turn_id == stored.turn_id and copy.image.tobytes() == stored.image.tobytes()
+
+
+def test_a_damaged_owners_file_is_one_error_and_stores_no_session(tmp_path, monkeypatch):
+    import edit_agent.tools
+
+    png = b64(Image.new("RGB", (20, 10)))
+    (tmp_path / "owners.db").write_bytes(b"\x13garbage" * 2048)
+    monkeypatch.setattr(edit_agent.tools, "_owners", {})
+    tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
+    reply = tools["edit_image"].invoke({"type": "tool_call", "id": "c", "name": "edit_image",
+                                        "args": {"instruction": "rotate it 90 degrees", "image_base64": png}})
+    assert reply.status == "error" and "owners file" in reply.content and "cannot be used" in reply.content
+    assert EditSession.list(store=tmp_path) == []  # no session that no owner could ever reach
+
+
+def test_a_first_turn_that_fails_leaves_its_owner_no_session(tmp_path):
+    from edit_agent.tools import session_owners
+
+    class Failing(RecordingEditor):
+        def edit(self, image, intent, *, seed=None):
+            raise RuntimeError("editor crashed")
+
+    tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path, editor=Failing())}
+    reply = tools["edit_image"].invoke({"instruction": "make it warmer", "image_base64": b64(Image.new("RGB", (8, 8)))})
+    assert "editor crashed" in reply
+    owners = session_owners(tmp_path)
+    assert owners._db.execute("SELECT COUNT(*) FROM owners").fetchone() == (0,)
+    assert owners.sessions("agent-1") == [] and EditSession.list(store=tmp_path) == []

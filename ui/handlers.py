@@ -207,8 +207,8 @@ class ChatApp:
                 store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
                 editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
             )
-            session.edit(Path(image_path), text)
-            self.owners.claim(session.id, state["token"])  # after the turn: a refused upload leaves no owner row
+            with self.owners.claiming(session.id, state["token"]):  # a refused upload leaves no owner row
+                session.edit(Path(image_path), text)
             state["session_id"] = session.id
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
