@@ -9,6 +9,7 @@ Bad input prints one line on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import sys
@@ -30,6 +31,10 @@ COMMAND_PROVIDERS: tuple[str, ...] = ("evals.cli:add_commands", "ui.cli:add_comm
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # A console that cannot show a character (an emoji instruction on cp1252) prints an escape, not a traceback.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -73,7 +78,7 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
     edit = subparsers.add_parser("edit", help="run one multi-turn session on an image")
     edit.add_argument("image", help="PNG, JPEG, WEBP, BMP or GIF file, or sample:NAME (e.g. sample:astronaut)")
     edit.add_argument("instructions", nargs="+", help="one instruction per turn")
-    edit.add_argument("--out", required=True, type=Path, help="folder for one PNG per turn and the session export")
+    edit.add_argument("--out", required=True, help="folder for one PNG per turn and the session export")
     edit.add_argument("--reasoner", default=None, help="reasoner name (default: the offline default)")
     edit.add_argument("--editor", default=None, help="editor name (default: the offline default)")
     edit.add_argument("--model", default=None, help="editor model id or local folder (for model-backed editors)")
@@ -86,6 +91,7 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
 def run_edit(args: argparse.Namespace) -> int:
     from edit_agent.session import EditSession, open_store
 
+    _check_edit_arguments(args)
     if args.out.exists() and not args.out.is_dir():
         raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
     store = open_store(args.store)
@@ -102,13 +108,28 @@ def run_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_edit_arguments(args: argparse.Namespace) -> None:
+    """Everything about the arguments that would fail a later turn fails now, before turn 1 commits."""
+    from edit_agent.records import SEED_RANGE
+    from edit_agent.session import as_folder, validate_instruction
+
+    args.out = as_folder(args.out, "--out")
+    for instruction in args.instructions:
+        validate_instruction(instruction)
+    if args.seed is not None:
+        last = args.seed + len(args.instructions) - 1
+        if not SEED_RANGE[0] <= min(args.seed, last) <= max(args.seed, last) <= SEED_RANGE[1]:
+            raise InvalidArgumentError(
+                f"--seed {args.seed} gives turn {len(args.instructions)} the seed {last}, which does not fit in "
+                f"64 bits; use one from {SEED_RANGE[0]} to {SEED_RANGE[1] - len(args.instructions) + 1}."
+            )
+
+
 def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
     """Run the turns; export the session whatever happens once one turn has committed, so that a later
     turn's failure loses neither the turns before it nor the session's id."""
     from edit_agent.samples import resolve_sample
 
-    for stale in args.out.glob("turn-[0-9][0-9].png"):  # an earlier run's turns would mix with this one's
-        stale.unlink()
     image: object = resolve_sample(args.image) or Path(args.image)
     try:
         for number, instruction in enumerate(args.instructions, 1):
@@ -132,14 +153,24 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
         if image is not None or not is_undo_request(instruction):
             raise
         moved, head = session.undo_step()
+        _remove_earlier_runs_turns(args.out, number)
         (head.image if head is not None else session.source_image).save(path)
         where = f"edit #{len(session.history)}" if head else "the source image"
         print(f"turn {number}: {'undo, back at' if moved else 'nothing to undo, still at'} {where}  ->  {path}")
         return None
+    _remove_earlier_runs_turns(args.out, number)
     result.image.save(path)
     fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
     print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")
     return None  # later turns continue from the head
+
+
+def _remove_earlier_runs_turns(out: Path, number: int) -> None:
+    """Once this run's first turn has committed, an earlier run's turn PNGs would mix with its own; a run
+    that fails before that leaves them (and the earlier export beside them) as they were."""
+    if number == 1:
+        for stale in out.glob("turn-[0-9][0-9].png"):
+            stale.unlink()
 
 
 def _export(session: EditSession, folder: Path) -> None:
@@ -199,12 +230,13 @@ def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
 def _existing_store(folder: str | None) -> Store | None:
     """The store a read-only command names; None for a default store not made yet (it holds no sessions).
     A --store that holds no store is an error: a typo must not create one."""
-    from edit_agent.session import default_store_folder, open_store
+    from edit_agent.session import as_folder, default_store_folder, open_store
     from edit_agent.store import DATABASE_NAME
 
-    path = Path(folder).expanduser() if folder else default_store_folder()
+    # An empty --store (an unset "$STORE") is an error, never the default store.
+    path = as_folder(folder, "--store") if folder is not None else default_store_folder()
     if not (path / DATABASE_NAME).is_file():
-        if folder:
+        if folder is not None:
             raise InvalidArgumentError(f"No session store at {path} (it holds no {DATABASE_NAME}).")
         return None
     return open_store(path)

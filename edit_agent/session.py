@@ -66,7 +66,7 @@ def open_store(store: str | Path | Store | None = None) -> Store:
     """The process-wide :class:`Store` for a folder (one connection per folder per process)."""
     if isinstance(store, Store):
         return store
-    folder = (_as_folder(store, "The store") if store is not None else default_store_folder()).resolve()
+    folder = (as_folder(store, "The store") if store is not None else default_store_folder()).resolve()
     with _registry_lock:
         cached = _stores.get(folder)
         if cached is None or not cached.is_on_disk():  # a deleted folder starts again, empty
@@ -76,7 +76,7 @@ def open_store(store: str | Path | Store | None = None) -> Store:
         return _stores[folder]
 
 
-def _as_folder(value: object, what: str) -> Path:
+def as_folder(value: object, what: str) -> Path:
     """A folder argument as a path; one clear error for a number, ``None``, an empty name or a NUL byte."""
     if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
         raise InvalidArgumentError(f"{what} must be a folder path (text or a Path), not {type(value).__name__}.")
@@ -197,7 +197,7 @@ class EditSession:
         """Write the session as ``session.jsonl`` plus its PNGs under ``folder`` (created)."""
         from edit_agent.transfer import export_session
 
-        return export_session(self._store, self.id, _as_folder(folder, "The export folder"))
+        return export_session(self._store, self.id, as_folder(folder, "The export folder"))
 
     @classmethod
     def import_folder(cls, folder: str | Path, store: str | Path | Store | None = None) -> EditSession:
@@ -208,7 +208,7 @@ class EditSession:
         """
         from edit_agent.transfer import import_session
 
-        source = _as_folder(folder, "The folder to import")
+        source = as_folder(folder, "The folder to import")
         opened = open_store(store)
         return cls.open(import_session(opened, source), store=opened)
 
@@ -228,9 +228,11 @@ class EditSession:
         as it was.
         """
         started = time.perf_counter()
-        instruction = _validate_instruction(instruction)
-        seed = _validated_seed(seed)
-        if sum((image is not None, from_turn is not None, from_source is True)) > 1:
+        instruction = validate_instruction(instruction)
+        seed = validated_seed(seed)
+        if not isinstance(from_source, bool):
+            raise InvalidArgumentError(f"from_source must be True or False, not {type(from_source).__name__}.")
+        if sum((image is not None, from_turn is not None, from_source)) > 1:
             raise InvalidArgumentError(
                 "Give one of an image, from_turn or from_source: each says which image the turn edits.")
         with self._lock:
@@ -288,7 +290,9 @@ class EditSession:
         if not isinstance(thought, Thought):
             raise EditAgentError(f"The reasoner {self.reasoner.name!r} returned {type(thought).__name__}, not a Thought.")
         with _translated_failures(editor.name):
-            output = editor.edit(request.image, thought.intent, seed=seed)
+            # A copy: an editor that draws on its input in place must not change the image this turn
+            # stores as its input (the session's source, on a first turn).
+            output = editor.edit(request.image.copy(), thought.intent, seed=seed)
             edited = time.perf_counter()
             note = editor.info().note
         if note:
@@ -510,7 +514,7 @@ def _recorded_options(settings: dict[str, str | None], key: str) -> dict[str, An
     return options if isinstance(options, dict) else {}
 
 
-def _validate_instruction(instruction: object) -> str:
+def validate_instruction(instruction: object) -> str:
     if not isinstance(instruction, str):
         raise InvalidInstructionError(f"The instruction must be text, not {type(instruction).__name__}.")
     if not is_valid_text(instruction):
@@ -525,7 +529,7 @@ def _validate_instruction(instruction: object) -> str:
     return text
 
 
-def _validated_seed(seed: object) -> int | None:
+def validated_seed(seed: object) -> int | None:
     """``seed`` as a plain int (numpy integers included), checked before any model runs."""
     if seed is None:
         return None

@@ -266,3 +266,43 @@ def test_reading_a_store_that_is_not_there_creates_none(tmp_path, capsys, monkey
     monkeypatch.setenv("EDIT_AGENT_HOME", str(tmp_path / "fresh"))
     assert main(["sessions", "list"]) == 0  # the default store before its first session: nothing to list
     assert not (tmp_path / "fresh").exists()
+
+
+def test_a_failed_rerun_keeps_the_run_before_it_whole(tmp_path):
+    out, store = tmp_path / "out", ["--store", str(tmp_path / "store")]
+    assert main(["edit", "sample:astronaut", "flip it", "blur it", "--out", str(out), *store]) == 0
+    before = {path.name: path.read_bytes() for path in out.glob("turn-*.png")}
+    _write(tmp_path / "broken.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    assert main(["edit", str(tmp_path / "broken.png"), "flip it", "--out", str(out), *store]) == 2
+    assert {path.name: path.read_bytes() for path in out.glob("turn-*.png")} == before  # beside its export
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["rotate it 90 degrees", "   "], "instruction is empty"),
+    (["rotate it 90 degrees", "flip it", "--seed", str(2**63 - 1)], "gives turn 2 the seed 9223372036854775808"),
+    (["rotate it 90 degrees", "--out", "bad\udcff"], "is not a usable folder path"),
+])
+def test_arguments_a_later_turn_would_fail_on_fail_before_the_first(tmp_path, capsys, extra, message):
+    out = ["--out", str(tmp_path / "out")] if "--out" not in extra else []
+    assert main(["edit", "sample:astronaut", *extra, *out, "--store", str(tmp_path / "store")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "store").exists() and not (tmp_path / "out").exists()
+
+
+def test_an_empty_store_argument_is_an_error_not_the_default_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EDIT_AGENT_HOME", str(tmp_path / "home"))
+    session = EditSession(store=tmp_path / "home")
+    session.edit(Image.new("RGB", (16, 16), "navy"), "make it brighter")
+    for command in (["list"], ["show", session.id], ["delete", session.id]):
+        assert main(["sessions", *command, "--store", ""]) == 2  # as a script with an unset "$STORE" runs it
+        assert "--store '' is not a usable folder path" in capsys.readouterr().err
+    assert EditSession.list(store=tmp_path / "home") == [session.id]
+
+
+def test_text_the_console_cannot_show_prints_escaped_not_a_traceback(tmp_path):
+    store = tmp_path / "store"
+    session = EditSession(store=store)
+    session.edit(Image.new("RGB", (16, 16), "navy"), "make it brighter ☀️")
+    shown = subprocess.run([sys.executable, "-m", "edit_agent.cli", "sessions", "show", session.id, "--store", str(store)],
+                           capture_output=True, text=True, env={"PYTHONIOENCODING": "ascii", "PATH": ""}, cwd=REPO)
+    assert shown.returncode == 0 and "make it brighter \\u2600" in shown.stdout, shown.stderr
