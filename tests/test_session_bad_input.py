@@ -314,6 +314,9 @@ def test_a_store_folder_deleted_while_the_process_runs_starts_again_empty(tmp_pa
 @pytest.mark.parametrize(("change", "match"), [
     ({"id": " "}, "id"), ({"id": ""}, "id"), ({"created": float("inf")}, "created"),
     ({"settings": {"reasoner": ["x"]}}, "settings"),
+    ({"source": "images/" + "a" * 3000 + ".png"}, "is not an image name of an export"),  # past NAME_MAX
+    ({"source": "../../elsewhere/" + "a" * 64 + ".png"}, "is not an image name of an export"),
+    ({"source": 7}, "is not an image name of an export"),
 ])
 def test_a_malformed_session_line_is_refused_and_writes_nothing(tmp_path, exported, change, match):
     lines = [json.loads(line) for line in exported.read_text().splitlines()]
@@ -385,3 +388,30 @@ def test_an_export_whose_turn_edits_a_new_image_imports(tmp_path, image):
     session.edit(Image.new("RGB", (48, 48), "teal"), "make it darker")  # a new image, after the first turn
     imported = EditSession.import_folder(session.export(tmp_path / "export").parent, store=tmp_path / "other")
     assert imported.head.image.tobytes() == session.head.image.tobytes()
+
+
+def test_an_editor_that_draws_on_its_input_does_not_change_the_stored_source(tmp_path):
+    class DrawsInPlace:  # a third-party editor that returns its own input, drawn on
+        name = "in-place"
+
+        def edit(self, image, intent, *, seed=None):
+            image.paste((250, 220, 0), (0, 0, *image.size))
+            return image
+
+        def info(self):
+            return EditorInfo(backend=self.name)
+
+    original = Image.new("RGB", (16, 12), (10, 20, 200))
+    session = EditSession(store=tmp_path, editor=DrawsInPlace())
+    edited = session.edit(original, "make it brighter")
+    assert edited.image.getpixel((0, 0)) == (250, 220, 0)
+    assert session.source_image.getpixel((0, 0)) == (10, 20, 200) == original.getpixel((0, 0))
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_from_source_must_be_a_bool(tmp_path, image, value):
+    session = EditSession(store=tmp_path)
+    session.edit(image, "make it brighter")
+    with pytest.raises(InvalidArgumentError, match="from_source must be True or False"):
+        session.edit(None, "make it darker", from_source=value)
+    assert len(session.turns) == 1
