@@ -30,7 +30,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edit_agent.backends import make_editor, make_reasoner
 from edit_agent.errors import EditAgentError, InvalidArgumentError, StoreError, UnknownSessionError, is_valid_text
-from edit_agent.images import ImageLimits, encode_png, load_image
+from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult
 from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, open_store
@@ -57,6 +57,8 @@ TOOL_LIMITS = ImageLimits(max_side=4096, max_pixels=16_000_000, max_bytes=12 * 1
 
 MAX_BASE64_CHARS = (TOOL_LIMITS.max_bytes * 4) // 3 + 128
 """Longest accepted base64 text (the byte limit, encoded, plus room for a data-URL prefix)."""
+
+MAX_ATTACHED_NAME_CHARS = 200
 
 OWNERS_DATABASE = "owners.db"
 
@@ -204,6 +206,11 @@ class EditImageArgs(_Args):
         description="The image to start a new session with: base64 PNG/JPEG/WEBP/BMP/GIF bytes "
         "(a data: URL prefix is allowed). Only with no session_id.",
     )
+    attached_image: str | None = Field(
+        None, max_length=MAX_ATTACHED_NAME_CHARS,
+        description="Start a new session with an image the user attached, by the name the conversation gives "
+        "it (instead of image_base64). Only with no session_id.",
+    )
     image_id: str | None = Field(
         None, pattern=IMAGE_ID_PATTERN,
         description="Edit the image an earlier turn of this session produced (a turn_id from "
@@ -226,10 +233,13 @@ class EditImageArgs(_Args):
 
     @model_validator(mode="after")
     def _one_image_source(self) -> EditImageArgs:
-        if self.session_id is None and self.image_base64 is None:
-            raise ValueError("pass image_base64 to start a session, or session_id to continue one")
-        if self.session_id is not None and self.image_base64 is not None:
-            raise ValueError("image_base64 starts a new session: omit session_id to edit a new image")
+        new_images = [name for name in ("image_base64", "attached_image") if getattr(self, name) is not None]
+        if self.session_id is None and not new_images:
+            raise ValueError("pass image_base64 or attached_image to start a session, or session_id to continue one")
+        if len(new_images) > 1:
+            raise ValueError("pass one of image_base64 and attached_image")
+        if self.session_id is not None and new_images:
+            raise ValueError(f"{new_images[0]} starts a new session: omit session_id to edit a new image")
         if self.image_id is not None and self.session_id is None:
             raise ValueError("image_id needs the session_id it belongs to")
         return self
@@ -264,6 +274,26 @@ class _Toolbox:
         _digest(owner)  # reject an empty owner now, not at the first call
         self.owner, self._store_spec, self.limits = owner, store, limits
         self._reasoner_spec, self._editor_spec = reasoner, editor
+        self._attached: dict[str, Image.Image] = {}
+        self._attached_lock = threading.Lock()
+
+    def attach(self, name: str, image: ImageInput) -> str:
+        """Make ``image`` available to ``edit_image`` as ``attached_image=name``; checked now, with the tools' limits."""
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_ATTACHED_NAME_CHARS or not is_valid_text(name):
+            raise InvalidArgumentError(
+                f"An attached image needs a name of 1 to {MAX_ATTACHED_NAME_CHARS} characters of text.")
+        loaded = load_image(image, limits=self.limits)
+        with self._attached_lock:
+            self._attached[name] = loaded
+        return name
+
+    def _attached_image(self, name: str) -> Image.Image:
+        with self._attached_lock:
+            image, names = self._attached.get(name), sorted(self._attached)
+        if image is None:
+            attached = ", ".join(repr(known) for known in names) or "none"
+            raise ToolException(f"No attached image is named {name!r}; attached: {attached}.")
+        return image
 
     # Built on first use, so that exporting schemas neither opens a store nor loads a model.
     @cached_property
@@ -290,7 +320,10 @@ class _Toolbox:
         args = EditImageArgs(**arguments)
         with _as_tool_errors():
             if args.session_id is None:
-                image = load_image(_decode_base64(args.image_base64 or ""), limits=self.limits)
+                if args.attached_image is not None:
+                    image = self._attached_image(args.attached_image)
+                else:
+                    image = load_image(_decode_base64(args.image_base64 or ""), limits=self.limits)
                 session = EditSession(store=self.store, reasoner=self.reasoner, editor=self.editor, limits=self.limits)
                 owning = self.owners.claiming(session.id, self.owner)  # a refused first turn leaves no row
             else:
@@ -431,20 +464,26 @@ def make_tools(
     reasoner: str | Reasoner | None = None,
     editor: str | Editor | None = None,
     limits: ImageLimits = TOOL_LIMITS,
-) -> list[BaseTool]:
+    images: Mapping[str, ImageInput] | None = None,
+) -> EditTools:
     """The ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image`` and ``session_history`` tools of one owner.
 
     ``owner`` scopes the sessions (a user id, or a secret per agent run); the store, reasoner and
     editor default to the SDK's offline defaults. Errors come back as text the agent can act on.
+    ``images`` are attached under their names (as :meth:`EditTools.attach` does), so that the model
+    can start a session on a user's image by name instead of writing it out as base64.
     """
     box = _Toolbox(owner, store=store, reasoner=reasoner, editor=editor, limits=limits)
+    for name, image in (images or {}).items():
+        box.attach(name, image)
     common: dict[str, Any] = {"handle_tool_error": True, "handle_validation_error": _validation_message}
-    return [
+    return EditTools(box, [
         StructuredTool.from_function(
             func=box.edit_image, name="edit_image", args_schema=EditImageArgs,
             response_format="content_and_artifact",
             description="Edit an image by instruction, one turn of a multi-turn session that remembers "
-            "earlier edits and rules. Start with image_base64; continue with session_id. Returns JSON "
+            "earlier edits and rules. Start with attached_image (an image the user attached) or image_base64; "
+            "continue with session_id. Returns JSON "
             "with session_id, turn_id (the new image's id), the reconstructed intent and constraints.",
             **common,
         ),
@@ -471,7 +510,21 @@ def make_tools(
             description="List every turn of a session (ids, parents, instructions, intents) and which is current.",
             **common,
         ),
-    ]
+    ])
+
+
+class EditTools(list[BaseTool]):
+    """The tools of :func:`make_tools` (a plain list of them), plus :meth:`attach` for images the user
+    gives the host during the conversation."""
+
+    def __init__(self, box: _Toolbox, tools: list[BaseTool]) -> None:
+        super().__init__(tools)
+        self._box = box
+
+    def attach(self, name: str, image: ImageInput) -> str:
+        """Let the model start a session on ``image`` with ``edit_image(attached_image=name, ...)``; tell it
+        the name in the conversation. Checked now: a bad image raises here, not at the model's call."""
+        return self._box.attach(name, image)
 
 
 def openai_tool_schemas() -> list[dict[str, Any]]:

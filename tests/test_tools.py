@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -30,7 +31,8 @@ def test_openai_schemas_describe_the_arguments():
     assert list(by_name) == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history"]
     edit = by_name["edit_image"]["parameters"]
     assert edit["required"] == ["instruction"]
-    assert set(edit["properties"]) == {"instruction", "session_id", "image_base64", "image_id", "seed", "return_image"}
+    assert set(edit["properties"]) == {"instruction", "session_id", "image_base64", "attached_image", "image_id", "seed",
+                                       "return_image"}
     assert edit["properties"]["image_base64"]["anyOf"][0]["maxLength"] == MAX_BASE64_CHARS
     assert "path" not in json.dumps(edit).lower() and "url" not in edit["properties"]
     assert by_name["undo_edit"]["parameters"]["required"] == ["session_id"]
@@ -205,7 +207,7 @@ def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"instruction": "make it warmer"}, "pass image_base64 to start a session"),
+        ({"instruction": "make it warmer"}, "pass image_base64 or attached_image to start a session"),
         ({"instruction": "make it warmer", "image_base64": "not base64!!"}, "not valid base64"),
         ({"instruction": "make it warmer", "image_base64": base64.b64encode(b"<html></html>").decode()},
          "HTML files are not accepted"),
@@ -364,3 +366,29 @@ def test_a_first_turn_that_fails_leaves_its_owner_no_session(tmp_path):
     owners = session_owners(tmp_path)
     assert owners._db.execute("SELECT COUNT(*) FROM owners").fetchone() == (0,)
     assert owners.sessions("agent-1") == [] and EditSession.list(store=tmp_path) == []
+
+
+def test_the_model_starts_a_session_on_an_image_the_host_attached(tmp_path):
+    from edit_agent.errors import InvalidImageError
+
+    photo = Image.new("RGB", (30, 20), (12, 140, 90))
+    tools = make_tools("agent-1", store=tmp_path, images={"beach.jpg": photo})
+    by_name = {tool.name: tool for tool in tools}
+    reply = json.loads(by_name["edit_image"].invoke({"instruction": "rotate it 90 degrees", "attached_image": "beach.jpg"}))
+    assert reply["size"] == [20, 30]
+    assert EditSession.open(reply["session_id"], store=tmp_path).source_image.tobytes() == photo.tobytes()
+
+    tools.attach("later.png", np.zeros((8, 10, 3), np.uint8))  # given during the conversation
+    later = json.loads(by_name["edit_image"].invoke({"instruction": "flip it", "attached_image": "later.png"}))
+    assert later["size"] == [10, 8] and later["session_id"] != reply["session_id"]
+
+    assert by_name["edit_image"].invoke({"instruction": "flip it", "attached_image": "nope"}) == (
+        "No attached image is named 'nope'; attached: 'beach.jpg', 'later.png'.")
+    both = by_name["edit_image"].invoke({"instruction": "flip it", "attached_image": "beach.jpg",
+                                         "image_base64": b64(photo)})
+    assert "pass one of image_base64 and attached_image" in both
+    with pytest.raises(InvalidImageError):
+        tools.attach("broken.png", b"not an image")
+    assert len(EditSession.list(store=tmp_path)) == 2
+    edit_image, *_ = make_tools("agent-2", store=tmp_path)  # still a list of tools
+    assert edit_image.name == "edit_image"
