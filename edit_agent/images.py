@@ -114,7 +114,7 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
         return _from_bytes(bytes(source), limits)
     raise InvalidImageError(
         f"Unsupported image input of type {type(source).__name__}: pass a PIL image, a file path, "
-        "bytes, or an HxWx3 uint8 array."
+        "bytes, or a uint8 array (HxW, HxWx3 or HxWx4)."
     )
 
 
@@ -222,13 +222,20 @@ def _load_pixels(image: Image.Image, kind: str) -> None:
         raise InvalidImageError(f"The {kind} image is truncated or corrupt: {error}") from None
 
 
+_ARRAY_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+"""Channels of a uint8 array -> its Pillow mode (grey, colour, colour with alpha; skimage.data has all three)."""
+
+
 def _from_array(array: np.ndarray, limits: ImageLimits) -> Image.Image:
-    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+    channels = 1 if array.ndim == 2 else array.shape[2] if array.ndim == 3 else 0
+    if channels not in _ARRAY_MODES or array.dtype != np.uint8:
         raise InvalidImageError(
-            f"An array image must be HxWx3 uint8; got shape {array.shape} and dtype {array.dtype}."
+            f"An array image must be uint8 HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA); got shape {array.shape} "
+            f"and dtype {array.dtype}."
         )
     check_image_size((array.shape[1], array.shape[0]), limits)
-    return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
+    pixels = array.reshape(array.shape[:2]) if channels == 1 else array  # HxWx1 is grey too
+    return _to_rgb(Image.fromarray(np.ascontiguousarray(pixels), mode=_ARRAY_MODES[channels]))
 
 
 def check_image_size(size: tuple[int, int], limits: ImageLimits, *, advice: str = " Resize it before editing.") -> None:

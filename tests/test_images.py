@@ -171,10 +171,24 @@ def test_every_input_kind_gives_the_same_pixels(photo, tmp_path):
         assert image.mode == "RGB" and image.tobytes() == expected
 
 
-@pytest.mark.parametrize("bad", [np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.float32), 42, None])
+@pytest.mark.parametrize("bad", [np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8, 3), np.float32),
+                                 np.zeros((2, 8, 8, 3), np.uint8), np.zeros(8, np.uint8), 42, None])
 def test_wrong_python_inputs_are_errors(bad):
     with pytest.raises(InvalidImageError):
         load_image(bad)
+
+
+def test_grey_and_rgba_arrays_load_as_their_images_do():
+    from skimage import data
+
+    grey = data.camera()  # HxW
+    assert load_image(grey).tobytes() == Image.fromarray(grey).convert("RGB").tobytes()
+    assert load_image(grey[:, :, None]).tobytes() == load_image(grey).tobytes()  # HxWx1
+    rgba = np.zeros((8, 10, 4), np.uint8)
+    rgba[:, :5] = (200, 10, 10, 255)  # left half opaque red, right half transparent
+    loaded = load_image(rgba)
+    assert loaded.size == (10, 8) and loaded.getpixel((0, 0)) == (200, 10, 10) and loaded.getpixel((9, 0)) == (255, 255, 255)
+    assert loaded.tobytes() == load_image(Image.fromarray(rgba, mode="RGBA")).tobytes()
 
 
 def test_missing_file_is_an_error(tmp_path):
