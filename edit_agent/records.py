@@ -183,6 +183,9 @@ class EditResult(BaseModel):
     """Wall time of the turn (reasoning, editing and commit)."""
     seed: int | None = None
     """The seed the editor got: pass it to ``edit(..., seed=)`` to redo a generative edit exactly."""
+    changed: bool | None = None
+    """Whether the image differs from the turn's input, pixel for pixel (``None``: not known). A turn that
+    changed nothing ("add a circle" where one already is) still commits, with its reasoning saying why."""
 
     _image: Image.Image | None = PrivateAttr(None)
     _load_image: Callable[[], Image.Image] | None = PrivateAttr(None)

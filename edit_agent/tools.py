@@ -445,7 +445,7 @@ def _describe(result: EditResult) -> dict[str, Any]:
         "session_id": result.session_id, "turn_id": result.turn_id, "image_id": result.turn_id,
         "instruction": result.instruction, "intent": result.intent, "reasoning": result.reasoning,
         "constraints": [constraint.text for constraint in result.constraints],
-        "size": list(result.image.size), "editor": result.editor, "seed": result.seed,
+        "size": list(result.image.size), "changed": result.changed, "editor": result.editor, "seed": result.seed,
     }
 
 

@@ -392,3 +392,19 @@ def test_the_model_starts_a_session_on_an_image_the_host_attached(tmp_path):
     assert len(EditSession.list(store=tmp_path)) == 2
     edit_image, *_ = make_tools("agent-2", store=tmp_path)  # still a list of tools
     assert edit_image.name == "edit_image"
+
+
+def test_a_turn_that_changes_nothing_says_so(tmp_path):
+    from edit_agent.world import Scene, SceneObject, render
+
+    circle = SceneObject(shape="circle", color="red", size="large", cell="center")
+    canvas = render(Scene(background="white", objects=(circle,)), 96)
+    tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path, editor="program")}
+    occupied = json.loads(tools["edit_image"].invoke({"instruction": "add a small blue square at the center",
+                                                      "image_base64": b64(canvas)}))
+    assert occupied["changed"] is False and occupied["intent"] == "Make no change."
+    recoloured = json.loads(tools["edit_image"].invoke({"instruction": "make the circle blue",
+                                                        "session_id": occupied["session_id"]}))
+    assert recoloured["changed"] is True
+    session = EditSession.open(occupied["session_id"], store=tmp_path)
+    assert [turn.changed for turn in session.history] == [False, True]

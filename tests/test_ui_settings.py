@@ -267,3 +267,17 @@ def test_chat_text_shows_as_typed_not_as_markup(typed):
     assert not re.search(r"<(h1|h2|hr|img|strong|em|a|table|ol|ul|li|blockquote|code)\b", rendered)
     shown = html.unescape(re.sub(r"<[^>]+>", "", rendered))
     assert shown.split() == typed.split()  # every character the user typed, as text
+
+
+def test_the_chat_says_when_a_turn_left_the_image_unchanged(tmp_path):
+    from edit_agent.session import EditSession
+    from edit_agent.world import Scene, SceneObject, render
+    from ui import views
+
+    circle = SceneObject(shape="circle", color="red", size="large", cell="center")
+    session = EditSession(store=tmp_path, editor="program")
+    session.edit(render(Scene(background="white", objects=(circle,)), 96), "add a small blue square at the center")
+    session.edit(None, "make the circle blue")
+    intents = [message["content"] for message in views.session_view(session.id, session._store).chat
+               if isinstance(message["content"], str) and message["content"].startswith("**Edit #")]
+    assert ["unchanged" in text for text in intents] == [True, False]
