@@ -64,8 +64,8 @@ class ImageLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_side: int = Field(4096, ge=1)
-    """Longest allowed side in pixels."""
+    max_side: int = Field(8192, ge=1)
+    """Longest allowed side in pixels (a 24 MP camera's 6000x4000 fits; the pixel limit binds first)."""
     max_pixels: int = Field(40_000_000, ge=1)
     """Largest allowed width x height."""
     min_side: int = Field(8, ge=1)
@@ -109,6 +109,8 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
     if isinstance(source, np.ndarray):
         return _from_array(source, limits)
     if isinstance(source, (str, Path)):
+        if not str(source).strip():  # Path("") is the current folder, never the image meant
+            raise InvalidImageError("The image path is empty.")
         return _from_bytes(_read_file(Path(source), limits), limits)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(source), limits)
@@ -176,7 +178,7 @@ def _sniff_format(data: bytes) -> str:
 def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
     if len(data) > limits.max_bytes:
         raise InvalidImageError(
-            f"Image data is {len(data) / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB."
+            f"The image data is larger than the limit of {limits.max_bytes / 2**20:g} MiB."
         )
     expected = _sniff_format(data)
     image = _open_without_pillows_size_check(data, expected)
@@ -219,6 +221,8 @@ def _load_pixels(image: Image.Image, kind: str) -> None:
     except Image.DecompressionBombError as error:
         raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
+        if "closed image" in str(error):  # Pillow's words for a file closed before its pixels were read
+            raise InvalidImageError(CLOSED_IMAGE) from None
         raise InvalidImageError(f"The {kind} image is truncated or corrupt: {error}") from None
 
 

@@ -128,7 +128,9 @@ def test_a_closed_pil_image_is_an_image_error_that_says_why(tmp_path):
     read = Image.open(path)
     read.load()
     read.close()  # read, then released
-    for image in (unread, read):
+    never_read = Image.open(path)
+    never_read.close()  # closed by hand before anything read it
+    for image in (unread, read, never_read):
         with pytest.raises(InvalidImageError, match="closed before its pixels were read"):
             load_image(image)
 
@@ -191,6 +193,11 @@ def test_grey_and_rgba_arrays_load_as_their_images_do():
     assert loaded.tobytes() == load_image(Image.fromarray(rgba, mode="RGBA")).tobytes()
 
 
+def test_an_empty_path_is_an_error_not_the_current_folder():
+    with pytest.raises(InvalidImageError, match="The image path is empty"):
+        load_image("")
+
+
 def test_missing_file_is_an_error(tmp_path):
     with pytest.raises(InvalidImageError, match="not found"):
         load_image(tmp_path / "nope.png")
@@ -214,7 +221,7 @@ def test_a_pipe_is_read_and_an_endless_device_is_cut_at_the_byte_limit(photo):
     finally:
         writer.join()
         os.close(read_end)
-    with pytest.raises(InvalidImageError, match="the limit is 1 MiB"):
+    with pytest.raises(InvalidImageError, match="larger than the limit of 1 MiB"):  # not "1.0 MiB; the limit is 1"
         load_image("/dev/zero", limits=ImageLimits(max_bytes=2**20))  # would never end
 
 
