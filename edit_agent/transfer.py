@@ -50,7 +50,7 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     _check_export_target(folder, session.id)
     digests = _hashes(session, turns)
     for digest in digests:  # an export of a damaged store would only fail later, at its import
-        if image_hash(store.load_image(digest)) != digest:
+        if image_hash(store.load_image(digest, from_file=True)) != digest:  # the file it copies
             raise StoreError(f"The stored image {store.image_path(digest)} does not match its content hash; "
                              "the store is damaged.")
     lines = [_session_line(session, len(turns))] + [_turn_line(turn, visited[turn.id]) for turn in turns]

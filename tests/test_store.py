@@ -327,3 +327,50 @@ def test_reusing_a_stored_image_marks_it_as_just_used(tmp_path):
     _age([path], 7200)
     store.put_image(Image.new("RGB", (16, 16), "blue"))  # a second session from the same image
     assert time.time() - path.stat().st_mtime < 5  # so neither the sweep nor a deletion takes it now
+
+
+def test_stored_images_are_read_once_and_handed_out_as_copies(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    red = Image.new("RGB", (32, 16), (200, 10, 10))
+    digest = store.put_image(red)
+    red.paste((0, 0, 0), (0, 0, 32, 16))  # the caller's image, changed after storing
+    decoded = []
+    monkeypatch.setattr(Image, "open", lambda *a, **k: decoded.append(a) or pytest.fail("decoded again"))
+    first = store.load_image(digest)
+    assert first.getpixel((0, 0)) == (200, 10, 10) and decoded == []
+    first.paste((0, 0, 255), (0, 0, 32, 16))  # a caller drawing on what it got
+    assert store.load_image(digest).getpixel((0, 0)) == (200, 10, 10)
+
+
+def test_a_turns_image_changed_by_the_caller_is_not_the_next_turns_input(tmp_path):
+    inputs = []
+    editor = RecordingEditor(lambda image, intent: inputs.append(image.getpixel((0, 0))) or image.copy())
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=editor)
+    result = session.edit(Image.new("RGB", (16, 16), (10, 120, 10)), "a")
+    result.image.paste((255, 255, 255), (0, 0, 16, 16))
+    session.edit(None, "b")
+    assert inputs == [(10, 120, 10), (10, 120, 10)]
+
+
+def test_the_decoded_images_keep_to_their_byte_budget():
+    from edit_agent.store import DecodedImages
+
+    kept = DecodedImages(max_bytes=4 * 48 * 48 * 3)  # four 48x48 RGB images
+    for shade in range(6):
+        kept.put(f"d{shade}", Image.new("RGB", (48, 48), (shade, 0, 0)))
+    assert [kept.get(f"d{shade}") is not None for shade in range(6)] == [False, False, True, True, True, True]
+    kept.put("large", Image.new("RGB", (96, 96)))  # alone over a quarter of the budget: not kept
+    assert kept.get("large") is None and kept.get("d4").getpixel((0, 0)) == (4, 0, 0)
+
+
+def test_an_export_checks_the_files_it_copies_not_the_decoded_pixels(tmp_path):
+    from edit_agent.errors import StoreError
+
+    session = EditSession(store=tmp_path / "store", reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    result = session.edit(Image.new("RGB", (16, 16), (10, 120, 10)), "a")
+    output = session.turn_records()[-1].output_hash
+    assert session._store.load_image(output).size == result.image.size  # decoded and kept
+    stored = session._store.image_path(output)
+    stored.write_bytes(stored.read_bytes()[:-40] + bytes(40))  # the file damaged on disk
+    with pytest.raises(StoreError, match="damaged"):
+        session.export(tmp_path / "out")

@@ -324,7 +324,7 @@ def test_an_unreadable_stored_image_is_a_tool_error_not_an_exception(tools, tmp_
     output = next(turn.output_hash for turn in EditSession.open(sid, store=tmp_path).turn_records()
                   if turn.id == first["turn_id"])
     for path in (tmp_path / "images").rglob(f"{output}*"):
-        path.write_bytes(b"not a png")
+        path.unlink()  # lost from the store
     for name, args in (("undo_edit", {"session_id": sid}), ("get_image", {"session_id": sid, "image_id": first["turn_id"]})):
         message = tools[name].invoke({"type": "tool_call", "id": "c", "name": name, "args": args})
         assert message.status == "error" and "cannot be read" in message.content
