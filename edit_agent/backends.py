@@ -46,10 +46,35 @@ EDITORS: dict[str, str] = {
     "hybrid": "edit_agent.editors.hybrid:HybridEditor",
 }
 
+Kind = Literal["reasoner", "editor"]
+
+SUMMARIES: dict[Kind, dict[str, str]] = {
+    "reasoner": {
+        "rules": "exact photo operations and MICE-World language",
+        "auto": "the trained world model on MICE-World canvases, rules elsewhere",
+        "world-lm": "the project's small trained model; MICE-World canvases only",
+        "passthrough": "baseline: the raw instruction, no history",
+        "llm": "a chat language model (offline: SmolLM2-135M, often falls back to the raw text)",
+        "vlm": "an image-text model that also sees the image",
+        "langchain": "any langchain chat model (set up in Python)",
+    },
+    "editor": {
+        "auto": "the world editor on MICE-World canvases, exact operations on photos",
+        "exact": "lossless photo operations (rotate, crop, colour...)",
+        "world": "the project's trained MICE-World editor",
+        "program": "MICE-World upper bound: redraws the scene exactly",
+        "identity": "baseline: returns the image unchanged",
+        "hybrid": "exact operations when possible, a generative editor otherwise",
+        "qwen-image-edit": "generative (Qwen-Image-Edit)",
+        "flux-kontext": "generative (FLUX.1 Kontext)",
+        "instruct-pix2pix": "generative (InstructPix2Pix)",
+    },
+}
+"""What each backend does, in one line (the app's settings, the agent tools' description), so that a
+baseline is never mistaken for an editor."""
+
 DEFAULT_REASONER = "rules"
 DEFAULT_EDITOR = "auto"
-
-Kind = Literal["reasoner", "editor"]
 
 _options_of: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _shared: dict[tuple[Kind, str, str], Any] = {}

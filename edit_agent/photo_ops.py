@@ -194,11 +194,14 @@ def _parse_clause(clause: str, instruction: str) -> list[Operation]:
     return [operation for _, operation in sorted(found, key=lambda item: item[0])]
 
 
+OPERATION_KINDS = "rotate, flip, crop, resize, brightness, contrast, saturation, warmth, grayscale, blur, sharpen"
+"""The exact operations, as the refusals and the agent tools' description name them."""
+
+
 def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
     part = f" (the part {clause!r})" if clause and clause.strip() != instruction.strip() else ""
     return UnsupportedInstructionError(
-        f"{instruction!r}{part} is not an exact photo operation (rotate, flip, crop, resize, "
-        "brightness, contrast, saturation, warmth, grayscale, blur, sharpen); a generative editor "
+        f"{instruction!r}{part} is not an exact photo operation ({OPERATION_KINDS}); a generative editor "
         "is needed for it."
     )
 

@@ -41,9 +41,10 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edit_agent.backends import make_editor, make_reasoner
+from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER, SUMMARIES, make_editor, make_reasoner
 from edit_agent.errors import EditAgentError, InvalidArgumentError, StoreError, UnknownSessionError, is_valid_text
 from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
+from edit_agent.photo_ops import OPERATION_KINDS
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult
 from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, open_store
@@ -449,6 +450,37 @@ def _describe(result: EditResult) -> dict[str, Any]:
     }
 
 
+RULE_LANGUAGE = (
+    f"It understands exact photo operations ({OPERATION_KINDS}; several in one instruction, amounts such as "
+    "'a bit', 'much' or 'by 30%'), rules that stay in force ('from now on keep it black and white'), and on "
+    "MICE-World canvases of shapes their shape language ('add a small red circle at the top left'); anything "
+    "else is refused with the reason."
+)
+
+
+def what_it_understands(reasoner: str | Reasoner | None, editor: str | Editor | None) -> str:
+    """What the configured backends make of an instruction, for edit_image's description: a model should
+    know before its first refusal that, say, the offline default makes exact edits only."""
+    reasoner_name = _backend_name(reasoner, DEFAULT_REASONER)
+    editor_name = _backend_name(editor, DEFAULT_EDITOR)
+    described = [
+        f"{kind} {name}" + (f" ({SUMMARIES[kind][name]})" if name in SUMMARIES[kind] else "")
+        for kind, name in (("reasoner", reasoner_name), ("editor", editor_name))
+    ]
+    here = f"Here the {described[0]} and the {described[1]} run."
+    return f"{RULE_LANGUAGE} {here}" if reasoner_name in RULE_REASONERS else here
+
+
+RULE_REASONERS = frozenset({"rules", "auto"})
+"""Reasoners that read the exact photo and MICE-World language, and refuse the rest."""
+
+
+def _backend_name(spec: object, default: str) -> str:
+    if spec is None:
+        return default
+    return spec if isinstance(spec, str) else str(getattr(spec, "name", type(spec).__name__))
+
+
 def _validation_message(error: ValidationError) -> str:
     problems = "; ".join(
         ": ".join(filter(None, (".".join(str(part) for part in item["loc"]), item["msg"].removeprefix("Value error, "))))
@@ -484,7 +516,8 @@ def make_tools(
             description="Edit an image by instruction, one turn of a multi-turn session that remembers "
             "earlier edits and rules. Start with attached_image (an image the user attached) or image_base64; "
             "continue with session_id. Returns JSON "
-            "with session_id, turn_id (the new image's id), the reconstructed intent and constraints.",
+            "with session_id, turn_id (the new image's id), the reconstructed intent and constraints. "
+            + what_it_understands(reasoner, editor),
             **common,
         ),
         StructuredTool.from_function(

@@ -408,3 +408,12 @@ def test_a_turn_that_changes_nothing_says_so(tmp_path):
     assert recoloured["changed"] is True
     session = EditSession.open(occupied["session_id"], store=tmp_path)
     assert [turn.changed for turn in session.history] == [False, True]
+
+
+def test_edit_image_says_what_the_configured_backends_understand():
+    by_name = {schema["function"]["name"]: schema["function"] for schema in OPENAI_TOOL_SCHEMAS}
+    default = by_name["edit_image"]["description"]
+    assert "rotate, flip, crop" in default and "from now on" in default and "refused" in default
+    assert "reasoner rules" in default and "editor auto" in default
+    generative = make_tools("x", reasoner="passthrough", editor="qwen-image-edit")[0].description
+    assert "rotate, flip, crop" not in generative and "editor qwen-image-edit (generative" in generative

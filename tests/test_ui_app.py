@@ -259,8 +259,9 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
 
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(api) == {"/edit_image", "/undo_edit", "/redo_edit", "/get_image", "/session_history"}
-    names = [tool["name"] for tool in httpx.get(app["url"] + "gradio_api/mcp/schema").json()]
-    assert names == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history"]
+    schema = httpx.get(app["url"] + "gradio_api/mcp/schema").json()
+    assert [tool["name"] for tool in schema] == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history"]
+    assert "Here the reasoner rules" in schema[0]["description"] and "{understands}" not in schema[0]["description"]
 
     token = "agent-secret-0123456789"
     png = base64.b64encode(Path(photo).read_bytes()).decode()

@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 
 from edit_agent.session import default_store_folder
-from edit_agent.tools import MAX_BASE64_CHARS, make_tools
+from edit_agent.tools import MAX_BASE64_CHARS, make_tools, what_it_understands
 from ui import backends, files
 from ui.handlers import AppConfig, ChatApp
 from ui.samples import samples
@@ -388,7 +388,7 @@ def _agent_tools(config: AppConfig) -> None:
         instruction: str, owner_token: str, image_base64: str = "", session_id: str = "", image_id: str = "",
         return_image: bool = False, seed: int | None = None,
     ) -> str:
-        """Edit an image by instruction, one turn of a multi-turn session that keeps earlier edits and rules.
+        """Edit an image by instruction, one turn of a multi-turn session that keeps earlier edits and rules. {understands}
 
         Args:
             instruction: what to change, e.g. "make it warmer" (1 to 2000 characters).
@@ -405,6 +405,10 @@ def _agent_tools(config: AppConfig) -> None:
             "instruction": instruction, "image_base64": image_base64, "session_id": session_id,
             "image_id": image_id, "return_image": return_image, "seed": seed,
         })
+
+    # The MCP description says what the configured backends understand, as the langchain tool's does.
+    edit_image.__doc__ = (edit_image.__doc__ or "").replace(
+        "{understands}", what_it_understands(config.reasoner, config.editor))
 
     def undo_edit(session_id: str, owner_token: str) -> str:
         """Undo the latest edit of a session.

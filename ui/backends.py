@@ -16,33 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
-from edit_agent.backends import EDITORS, REASONERS, Kind, shared_editor, shared_reasoner
+from edit_agent.backends import EDITORS, REASONERS, SUMMARIES, Kind, shared_editor, shared_reasoner
 from edit_agent.errors import EditAgentError
 from edit_agent.protocols import Editor, Reasoner
-
-SUMMARIES: dict[Kind, dict[str, str]] = {
-    "reasoner": {
-        "rules": "exact photo operations and MICE-World language",
-        "auto": "the trained world model on MICE-World canvases, rules elsewhere",
-        "world-lm": "the project's small trained model; MICE-World canvases only",
-        "passthrough": "baseline: the raw instruction, no history",
-        "llm": "a chat language model (offline: SmolLM2-135M, often falls back to the raw text)",
-        "vlm": "an image-text model that also sees the image",
-        "langchain": "any langchain chat model (set up in Python)",
-    },
-    "editor": {
-        "auto": "the world editor on MICE-World canvases, exact operations on photos",
-        "exact": "lossless photo operations (rotate, crop, colour...)",
-        "world": "the project's trained MICE-World editor",
-        "program": "MICE-World upper bound: redraws the scene exactly",
-        "identity": "baseline: returns the image unchanged",
-        "hybrid": "exact operations when possible, a generative editor otherwise",
-        "qwen-image-edit": "generative (Qwen-Image-Edit)",
-        "flux-kontext": "generative (FLUX.1 Kontext)",
-        "instruct-pix2pix": "generative (InstructPix2Pix)",
-    },
-}
-"""One line per backend for the settings panel, so that a baseline is never mistaken for an editor."""
 
 TEST_ONLY = frozenset({"recording", "scripted"})
 """Fakes from ``edit_agent.testing``: offered in the settings only when the app is configured with one."""
