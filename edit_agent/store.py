@@ -18,7 +18,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import sqlite_utils
 from PIL import Image
 
+from edit_agent.decoded_images import shared_decoded_images
 from edit_agent.errors import (
     ConcurrentEditError,
     StoreError,
@@ -62,53 +62,6 @@ _IMAGE_NAME = re.compile(r"[0-9a-f]{64}\.png|tmp\w+\.tmp")
 _IMAGE_FOLDER = re.compile(r"[0-9a-f]{2}")
 
 
-DECODED_CACHE_BYTES = 256 * 2**20
-"""Pixels of recently used images a store keeps decoded (a 12 MP photo is 36 MB)."""
-
-
-class DecodedImages:
-    """The most recently used decoded images, by content hash, up to a byte budget.
-
-    Stored images never change (their name is their content's hash), so a cached one is always right.
-    A turn's input is the image the previous turn wrote, and every turn reads the session's source:
-    without this, each turn decoded both PNGs again (about 150 ms each at 9 MP). Callers get copies,
-    so a caller drawing on an image cannot change what the next caller reads.
-    """
-
-    def __init__(self, max_bytes: int = DECODED_CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._images: OrderedDict[str, Image.Image] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> Image.Image | None:
-        with self._lock:
-            image = self._images.get(digest)
-            if image is not None:
-                self._images.move_to_end(digest)
-        return image.copy() if image is not None else None
-
-    def put(self, digest: str, image: Image.Image) -> None:
-        """Keep a copy of ``image`` (unless it alone would take over a quarter of the budget)."""
-        size = _pixel_bytes(image)
-        if size > self.max_bytes // 4:
-            return
-        kept = image.copy()
-        with self._lock:
-            if digest in self._images:
-                self._images.move_to_end(digest)
-                return
-            self._images[digest] = kept
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, dropped = self._images.popitem(last=False)
-                self._bytes -= _pixel_bytes(dropped)
-
-
-def _pixel_bytes(image: Image.Image) -> int:
-    return image.width * image.height * len(image.getbands())
-
-
 class Store:
     """One folder holding a database and its images. Safe to share between threads."""
 
@@ -117,7 +70,7 @@ class Store:
         self.images_folder = self.folder / "images"
         # One connection per Store, shared by threads: sqlite3 connections are not re-entrant.
         self._lock = threading.RLock()
-        self._decoded = DecodedImages()
+        self._decoded = shared_decoded_images()
         try:
             self.images_folder.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.folder / DATABASE_NAME, timeout=60.0, check_same_thread=False)
@@ -209,8 +162,9 @@ class Store:
     def image_path(self, digest: str) -> Path:
         return self.images_folder / digest[:2] / f"{digest}.png"
 
-    def put_image(self, image: Image.Image) -> str:
-        """Store ``image`` durably under its content hash and return the hash."""
+    def put_image(self, image: Image.Image, *, keep_decoded: bool = True) -> str:
+        """Store ``image`` durably under its content hash and return the hash. ``keep_decoded``: also keep
+        its pixels at hand for the next read (off for images written in bulk, such as an import)."""
         digest = image_hash(image)
         path = self.image_path(digest)
         if path.exists():
@@ -237,7 +191,8 @@ class Store:
                 raise self._unwritable(error) from None
             raise
         _fsync_folder(path.parent)
-        self._decoded.put(digest, image)  # most often the next turn's input
+        if keep_decoded:
+            self._decoded.put(path, image)  # most often the next turn's input
         return digest
 
     def _unwritable(self, error: OSError) -> StoreError:
@@ -248,15 +203,15 @@ class Store:
         """The stored image ``digest`` (a copy of its decoded pixels when they are at hand; ``from_file``:
         decoded from its file whatever is at hand, to check the file itself)."""
         path = self.image_path(digest)
-        cached = None if from_file else self._decoded.get(digest)
-        if cached is not None and path.is_file():  # a file removed since is a damaged store, as before
+        cached = None if from_file else self._decoded.get(path)
+        if cached is not None:
             return cached
         try:
             with Image.open(path) as image:
                 loaded = image.convert("RGB")
         except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise StoreError(f"The stored image {path} cannot be read ({error}); the store is damaged.") from None
-        self._decoded.put(digest, loaded)
+        self._decoded.put(path, loaded)
         return loaded
 
     def sweep_orphans(self, *, older_than: float = ORPHAN_GRACE_SECONDS) -> int:
@@ -279,6 +234,7 @@ class Store:
             with contextlib.suppress(OSError):
                 if path.is_file() and self.created <= path.stat().st_mtime < cutoff:
                     path.unlink()
+                    self._decoded.discard(path)
                     removed += 1
         return removed
 
@@ -322,6 +278,7 @@ class Store:
             with contextlib.suppress(OSError):
                 if path.stat().st_mtime < recent:
                     path.unlink()
+                    self._decoded.discard(path)  # a deleted session's pixels do not stay in memory either
                     removed += 1
         return removed
 

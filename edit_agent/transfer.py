@@ -108,7 +108,7 @@ def import_session(store: Store, folder: Path) -> str:
     # fails has stored are left to the store's sweep: a session edited meanwhile may already use one.
     for digest in sorted(_hashes(session, turns)):
         if not store.image_path(digest).exists():
-            store.put_image(_load_checked(folder, digest))
+            store.put_image(_load_checked(folder, digest), keep_decoded=False)  # written, not about to be read
     if store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
         session, turns = _with_fresh_ids(session, turns)
     store.import_session(session, turns)

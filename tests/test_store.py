@@ -352,15 +352,49 @@ def test_a_turns_image_changed_by_the_caller_is_not_the_next_turns_input(tmp_pat
     assert inputs == [(10, 120, 10), (10, 120, 10)]
 
 
-def test_the_decoded_images_keep_to_their_byte_budget():
-    from edit_agent.store import DecodedImages
+def test_the_decoded_images_keep_to_their_byte_budget_least_recently_used_first(tmp_path):
+    from edit_agent.decoded_images import DecodedImages
 
-    kept = DecodedImages(max_bytes=4 * 48 * 48 * 3)  # four 48x48 RGB images
+    files = []
     for shade in range(6):
-        kept.put(f"d{shade}", Image.new("RGB", (48, 48), (shade, 0, 0)))
-    assert [kept.get(f"d{shade}") is not None for shade in range(6)] == [False, False, True, True, True, True]
-    kept.put("large", Image.new("RGB", (96, 96)))  # alone over a quarter of the budget: not kept
-    assert kept.get("large") is None and kept.get("d4").getpixel((0, 0)) == (4, 0, 0)
+        files.append(tmp_path / f"d{shade}.png")
+        Image.new("RGB", (48, 48), (shade, 0, 0)).save(files[-1])
+    kept = DecodedImages(max_bytes=4 * 48 * 48 * 4)  # four 48x48 RGB images, at Pillow's 4 bytes a pixel
+    for path in files[:4]:
+        kept.put(path, Image.open(path).convert("RGB"))
+    assert kept.get(files[0]) is not None  # used again: the last to go
+    for path in files[4:]:
+        kept.put(path, Image.open(path).convert("RGB"))
+    assert [kept.get(path) is not None for path in files] == [True, False, False, True, True, True]
+    assert kept.bytes_held == 4 * 48 * 48 * 4
+    large = tmp_path / "large.png"
+    Image.new("RGB", (96, 96)).save(large)
+    kept.put(large, Image.open(large).convert("RGB"))  # alone over half the budget: not kept
+    assert kept.get(large) is None and kept.get(files[5]).getpixel((0, 0)) == (5, 0, 0)
+
+
+def test_a_stored_image_rewritten_on_disk_is_read_again_not_served_from_memory(tmp_path):
+    from edit_agent.errors import StoreError
+
+    store = Store(tmp_path)
+    digest = store.put_image(Image.new("RGB", (16, 16), (10, 120, 10)))
+    assert store.load_image(digest).getpixel((0, 0)) == (10, 120, 10)
+    store.image_path(digest).write_bytes(b"not a png")  # damaged in place
+    with pytest.raises(StoreError, match="cannot be read"):
+        store.load_image(digest)
+
+
+def test_deleting_a_session_forgets_its_decoded_images(tmp_path):
+    from edit_agent.decoded_images import shared_decoded_images
+
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    session.edit(Image.new("RGB", (64, 64), (10, 120, 10)), "a")
+    paths = [session._store.image_path(turn.output_hash) for turn in session.turn_records()]
+    for path in paths:
+        os.utime(path, (time.time() - 60, time.time() - 60))  # not an edit in progress
+    held = shared_decoded_images().bytes_held
+    session.delete()
+    assert shared_decoded_images().bytes_held <= held - 64 * 64 * 4
 
 
 def test_an_export_checks_the_files_it_copies_not_the_decoded_pixels(tmp_path):

@@ -324,7 +324,7 @@ def test_an_unreadable_stored_image_is_a_tool_error_not_an_exception(tools, tmp_
     output = next(turn.output_hash for turn in EditSession.open(sid, store=tmp_path).turn_records()
                   if turn.id == first["turn_id"])
     for path in (tmp_path / "images").rglob(f"{output}*"):
-        path.unlink()  # lost from the store
+        path.write_bytes(b"not a png")
     for name, args in (("undo_edit", {"session_id": sid}), ("get_image", {"session_id": sid, "image_id": first["turn_id"]})):
         message = tools[name].invoke({"type": "tool_call", "id": "c", "name": name, "args": args})
         assert message.status == "error" and "cannot be read" in message.content
@@ -417,3 +417,52 @@ def test_edit_image_says_what_the_configured_backends_understand():
     assert "reasoner rules" in default and "editor auto" in default
     generative = make_tools("x", reasoner="passthrough", editor="qwen-image-edit")[0].description
     assert "rotate, flip, crop" not in generative and "editor qwen-image-edit (generative" in generative
+
+
+def test_the_last_attached_images_stay_and_a_detached_one_is_gone(tmp_path):
+    from edit_agent.tools import MAX_ATTACHED_IMAGES
+
+    tools = make_tools("agent-1", store=tmp_path)
+    edit_image = tools[0]
+    for number in range(MAX_ATTACHED_IMAGES + 1):
+        tools.attach(f"photo-{number}.png", Image.new("RGB", (16, 16), (number, 0, 0)))
+    assert "No attached image is named 'photo-0.png'" in edit_image.invoke(
+        {"instruction": "flip it", "attached_image": "photo-0.png"})  # the oldest went
+    reply = json.loads(edit_image.invoke({"instruction": "flip it", "attached_image": "photo-1.png"}))
+    tools.detach("photo-1.png")
+    assert "No attached image is named 'photo-1.png'" in edit_image.invoke(
+        {"instruction": "flip it", "attached_image": "photo-1.png"})
+    source = EditSession.open(reply["session_id"], store=tmp_path).source_image
+    assert source.getpixel((0, 0)) == (1, 0, 0)  # the session keeps its own copy
+
+
+def test_get_image_on_a_session_deleted_meanwhile_is_an_unknown_session(tmp_path, monkeypatch):
+    tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
+    sid = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
+                                                 "image_base64": b64(Image.new("RGB", (20, 10)))}))["session_id"]
+    box = tools["get_image"].func.__self__
+    opened = box._open
+
+    def open_then_deleted(session_id):  # another tab deletes it right after the ownership check
+        session = opened(session_id)
+        EditSession.open(session_id, store=tmp_path).delete()
+        return session
+
+    monkeypatch.setattr(box, "_open", open_then_deleted)
+    message = tools["get_image"].invoke({"type": "tool_call", "id": "c", "name": "get_image",
+                                         "args": {"session_id": sid}})
+    assert message.status == "error" and message.content == f"Unknown session id {sid}."
+
+
+def test_a_failure_after_the_first_turn_committed_keeps_its_owner(tmp_path, monkeypatch):
+    tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
+
+    def fails_after_the_commit(self, turn, **kwargs):
+        raise KeyboardInterrupt  # say, Ctrl-C while the committed turn's result is built
+
+    monkeypatch.setattr(EditSession, "_result", fails_after_the_commit)
+    with pytest.raises(KeyboardInterrupt):
+        tools["edit_image"].invoke({"instruction": "flip it", "image_base64": b64(Image.new("RGB", (16, 16)))})
+    [sid] = EditSession.list(store=tmp_path)
+    monkeypatch.undo()
+    assert json.loads(tools["session_history"].invoke({"session_id": sid}))["session_id"] == sid
