@@ -3,8 +3,8 @@
 Five tools: ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image`` and ``session_history``. They are
 built for one *owner* (a user or an agent run): a tool set only ever sees the sessions it created, and an id
 it does not own gets exactly the same error as an id that does not exist, so ids cannot be probed.
-Images go in as base64 only (never server paths or URLs) and come back as ids (a turn id names
-the image that turn produced) or, on request, as base64 PNG.
+Images go in as base64 or as images the host attached by name (never server paths or URLs), and come
+back as ids (a turn id names the image that turn produced) or, on request, as base64 PNG.
 
 >>> tools = {tool.name: tool for tool in make_tools("agent-1", store=getfixture("tmp_path"))}
 >>> from edit_agent.images import encode_png
@@ -30,6 +30,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
@@ -60,6 +61,8 @@ MAX_BASE64_CHARS = (TOOL_LIMITS.max_bytes * 4) // 3 + 128
 """Longest accepted base64 text (the byte limit, encoded, plus room for a data-URL prefix)."""
 
 MAX_ATTACHED_NAME_CHARS = 200
+MAX_ATTACHED_IMAGES = 16
+"""Attached images a tool set keeps (the most recent); a session started from one keeps its own copy."""
 
 OWNERS_DATABASE = "owners.db"
 
@@ -112,8 +115,9 @@ class SessionOwners:
         try:
             yield
         except BaseException:
-            with self._using():
-                self._db.execute("DELETE FROM owners WHERE session_id = ?", (session_id,))
+            if not self.store.has_session(session_id):  # a failure after the commit keeps its owner
+                with self._using():
+                    self._db.execute("DELETE FROM owners WHERE session_id = ?", (session_id,))
             raise
 
     def check(self, session_id: object, owner: str) -> str:
@@ -275,18 +279,26 @@ class _Toolbox:
         _digest(owner)  # reject an empty owner now, not at the first call
         self.owner, self._store_spec, self.limits = owner, store, limits
         self._reasoner_spec, self._editor_spec = reasoner, editor
-        self._attached: dict[str, Image.Image] = {}
+        self._attached: OrderedDict[str, Image.Image] = OrderedDict()
         self._attached_lock = threading.Lock()
 
     def attach(self, name: str, image: ImageInput) -> str:
-        """Make ``image`` available to ``edit_image`` as ``attached_image=name``; checked now, with the tools' limits."""
+        """Make ``image`` available to ``edit_image`` as ``attached_image=name``; checked now, with the tools'
+        limits. The last :data:`MAX_ATTACHED_IMAGES` stay (decoded pixels are large); older names are forgotten."""
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_ATTACHED_NAME_CHARS or not is_valid_text(name):
             raise InvalidArgumentError(
                 f"An attached image needs a name of 1 to {MAX_ATTACHED_NAME_CHARS} characters of text.")
         loaded = load_image(image, limits=self.limits)
         with self._attached_lock:
+            self._attached.pop(name, None)
             self._attached[name] = loaded
+            while len(self._attached) > MAX_ATTACHED_IMAGES:
+                self._attached.popitem(last=False)
         return name
+
+    def detach(self, name: str) -> None:
+        with self._attached_lock:
+            self._attached.pop(name, None)
 
     def _attached_image(self, name: str) -> Image.Image:
         with self._attached_lock:
@@ -372,6 +384,8 @@ class _Toolbox:
                 turn = None if image_id == SOURCE_IMAGE_ID else session.turn(image_id)
             if turn is None:
                 image = session.source_image
+                if image is None:  # deleted (from another tab, say) since the ownership check
+                    raise _unknown(session_id)
                 reply: dict[str, Any] = {"session_id": session_id, "image_id": SOURCE_IMAGE_ID,
                                          "note": "The image the session started from.", "size": list(image.size)}
             else:
@@ -556,8 +570,13 @@ class EditTools(list[BaseTool]):
 
     def attach(self, name: str, image: ImageInput) -> str:
         """Let the model start a session on ``image`` with ``edit_image(attached_image=name, ...)``; tell it
-        the name in the conversation. Checked now: a bad image raises here, not at the model's call."""
+        the name in the conversation. Checked now: a bad image raises here, not at the model's call. The
+        last :data:`MAX_ATTACHED_IMAGES` attached stay available."""
         return self._box.attach(name, image)
+
+    def detach(self, name: str) -> None:
+        """Forget an attached image (sessions started from it keep their own copy)."""
+        self._box.detach(name)
 
 
 def openai_tool_schemas() -> list[dict[str, Any]]:
