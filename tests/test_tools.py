@@ -466,3 +466,12 @@ def test_a_failure_after_the_first_turn_committed_keeps_its_owner(tmp_path, monk
     [sid] = EditSession.list(store=tmp_path)
     monkeypatch.undo()
     assert json.loads(tools["session_history"].invoke({"session_id": sid}))["session_id"] == sid
+
+
+@pytest.mark.parametrize("typed", ["turn the sky back to blue", "never mind the sky, add a dog",
+                                   "restore the original image's colours"])
+def test_an_edit_that_mentions_going_back_is_still_an_edit(tools, typed):
+    started = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
+                                                     "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    reply = tools["edit_image"].invoke({"instruction": typed, "session_id": started["session_id"]})
+    assert "generative editor" in reply and "redo_edit" not in reply

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
 from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.history_words import is_history_move, is_redo_request
 from edit_agent.images import ImageLimits
-from edit_agent.reasoners.photo import is_history_move
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
 from edit_agent.session import EditSession, open_store
 from edit_agent.store import Store
@@ -237,7 +236,7 @@ class ChatApp:
                 if _undo_from_shown(session, shown_head if moved_elsewhere else None):
                     gr.Info("Went back one turn (the Undo button does the same).")
                 return
-            if _REDO.fullmatch(text.strip()):
+            if is_redo_request(text):
                 if session.can_redo:
                     session.redo()
                     gr.Info("Went forward one turn (the Redo button does the same).")
@@ -327,11 +326,6 @@ class ChatApp:
         except EditAgentError:
             return False
         return True
-
-
-_REDO = re.compile(r"(?:please\s+)?(?:redo|redo\s+(?:that|it|the\s+last\s+(?:edit|change|step))|go\s+forward"
-                   r"(?:\s+(?:one|a)\s+(?:turn|step))?)(?:\s+please)?[.!]*", re.IGNORECASE)
-"""A typed request for one step forward, which the Redo button makes (as "undo that" goes back one)."""
 
 
 def _undo_from_shown(session: EditSession, shown_head: str | None) -> bool:

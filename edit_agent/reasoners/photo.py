@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from edit_agent.errors import UnsupportedInstructionError
+from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_ops import Operation, describe_operations, parse_operations
 from edit_agent.photo_rules import (
     ReadTurn,
@@ -21,24 +21,6 @@ from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.language import is_undo_request
 
 _Read = TypeVar("_Read")
-
-UNDO_HINT = ("Going back is a move in the session: the undo_edit tool (agents), the Undo button (the app) "
-             "or EditSession.undo() (Python).")
-HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and edit_image's image_id (agents), "
-                "the Undo and Redo buttons and the timeline (the app), or EditSession.undo(), redo() and "
-                "checkout() (Python).")
-
-HISTORY_MOVE = re.compile(
-    r"\b(?:undo|redo|revert|go\s+back|back\s+to|restore\s+the\s+original|original\s+image|start\s+over|never\s*mind)\b",
-    re.IGNORECASE,
-)
-"""Words of a request to move in the history rather than to edit ("undo the last two", "go back to the original")."""
-
-
-def is_history_move(text: str) -> bool:
-    """True when ``text`` uses the words of a move in the history (undo, redo, go back, start over...)."""
-    return bool(HISTORY_MOVE.search(text))
-
 
 class PhotoRuleReasoner:
     """Rewrites a photo instruction into the canonical text of its exact operations, followed by those of
