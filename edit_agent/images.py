@@ -109,7 +109,7 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
     if isinstance(source, np.ndarray):
         return _from_array(source, limits)
     if isinstance(source, (str, Path)):
-        if not str(source).strip():  # Path("") is the current folder, never the image meant
+        if isinstance(source, str) and not source.strip():  # "" would read as the current folder
             raise InvalidImageError("The image path is empty.")
         return _from_bytes(_read_file(Path(source), limits), limits)
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -140,6 +140,11 @@ class TurnRecord(Record):
 
     _ids = field_validator("id", "session_id", "parent_id")(_an_id)
 
+    @property
+    def changed(self) -> bool:
+        """Whether the turn's image differs from its input (stored images are named by their pixels' hash)."""
+        return self.output_hash != self.input_hash
+
 
 class SessionRecord(Record):
     id: str

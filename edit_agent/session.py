@@ -479,7 +479,7 @@ class EditSession:
             instruction=turn.instruction, reasoning=turn.reasoning, intent=turn.intent.text,
             constraints=turn.intent.constraints, fallback=turn.fallback, turn_id=turn.id,
             session_id=turn.session_id, editor=turn.editor.backend, seconds=turn.timings.get("total", 0.0),
-            seed=turn.seed, changed=turn.output_hash != turn.input_hash,
+            seed=turn.seed, changed=turn.changed,
         )
 
     def __repr__(self) -> str:

@@ -221,14 +221,15 @@ def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key not in keys}
 
 
-_IMAGE_NAME = re.compile(r"images/([0-9a-f]{64})\.png")
+_EXPORTED_IMAGE_NAME = re.compile(r"images/([0-9a-f]{64})\.png")
 
 
 def _digest(name: object) -> str:
     """The content hash an export's image name carries; anything else is not a name this format writes
     (and a made-up one could be a path the file system refuses, or one outside the export)."""
-    matched = _IMAGE_NAME.fullmatch(name) if isinstance(name, str) else None
+    matched = _EXPORTED_IMAGE_NAME.fullmatch(name) if isinstance(name, str) else None
     if matched is None:
+        # A TypeError, as a wrong JSON type is: the caller reports both as an invalid export, with its path.
         raise TypeError(f"{str(name)[:80]!r} is not an image name of an export (images/<64 hex digits>.png)")
     return matched.group(1)
 

@@ -105,7 +105,7 @@ def _intent_text(turn: TurnRecord) -> str:
     lines = [f"**Edit #{turn.seq}:** {as_typed(turn.intent.text)}"]
     if turn.fallback:
         lines.append("_The reasoner could not rewrite this instruction; the raw text was used._")
-    if turn.output_hash == turn.input_hash:
+    if not turn.changed:
         lines.append("_The image is unchanged; the reasoning says why._")
     if turn.intent.constraints:
         lines.append("**In force:**")
