@@ -54,9 +54,10 @@ class Operation(BaseModel):
     kind: OperationKind
     value: float | None = None
     """rotate: clockwise degrees (90/180/270); brightness/contrast/saturation/warmth: signed
-    percent; resize: percent; blur: radius in pixels."""
+    percent; resize: percent, or pixels with a ``target`` side; crop: margin pixels; blur: radius in pixels."""
     target: str | None = None
-    """flip: horizontal/vertical; crop: left/right/top/bottom/square."""
+    """flip: horizontal/vertical; crop: left/right/top/bottom (a half), square, or "edges"/"<side> edge" (a
+    margin of ``value`` px); resize: "width"/"height" (that side becomes ``value`` px, the other in proportion)."""
     size: tuple[int, int] | None = None
     """resize: exact (width, height)."""
 
@@ -104,8 +105,17 @@ _RULES: list[tuple[str, str]] = [
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
      r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
      "resize"),
+    (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s*(?:px|pixels)\s+"
+     r"(wide|tall|high)\b", "resize_side"),
+    (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(up|down))?"
+     r"(?:\s+by(?:\s+a\s+factor\s+of)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)?|\s+(\d+(?:\.\d+)?)\s*(?:x|×|times))"
+     r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor"),
+    (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+)\s*(?:px|pixels)\s+(?:off|from)?\s*"
+     r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin"),
     (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double"),
-    (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it)\b", "halve"),
+    (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it"
+     r"|(?:resize|scale|shrink)(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+down)?(?:\s+(?:by|to))?\s+(?:a\s+)?half)\b",
+     "halve"),
     (GRAYSCALE_WORDS, "grayscale"),
     (r"\b(?:brighten|brighter|lighten|lighter|increase\s+(?:the\s+)?brightness|more\s+bright|brightness\s+up)\b",
      "brighter"),
@@ -274,6 +284,30 @@ def _resize(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="resize", value=percent)
 
 
+def _resize_side(match: re.Match[str], clause: str) -> Operation:
+    """"resize to 600 px wide": one side given, the other kept in proportion."""
+    pixels = int(match.group(1))
+    if not 1 <= pixels <= MAX_OUTPUT_SIDE:
+        raise InvalidInstructionError(f"A side of {pixels} px is out of range: it must be 1 to {MAX_OUTPUT_SIDE} px.")
+    return Operation(kind="resize", target="width" if match.group(2).lower() == "wide" else "height", value=pixels)
+
+
+def _resize_factor(match: re.Match[str], clause: str) -> Operation:
+    """"scale it up by 2", "scale down by 4", "scale by 1.5x": a factor, as a percentage."""
+    factor = float(match.group(2) or match.group(3))
+    if factor <= 0:
+        raise InvalidInstructionError(f"Scaling by {factor:g} is not possible ({clause!r}).")
+    shrink = (match.group(1) or "").lower() == "down"
+    return Operation(kind="resize", value=round(100 / factor if shrink else 100 * factor, 4))
+
+
+def _crop_margin(match: re.Match[str], clause: str) -> Operation:
+    """"crop 100 px from each side", "trim 20 pixels off the top": a margin taken off the edges."""
+    side = match.group(2).lower()
+    return Operation(kind="crop", target="edges" if side in ("each", "every", "all") else f"{side} edge",
+                     value=int(match.group(1)))
+
+
 def _blur(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="blur", value=float(match.group(1)) if match.group(1) else DEFAULT_BLUR_RADIUS)
 
@@ -284,6 +318,9 @@ _HANDLERS = {
     "flip": _flip,
     "crop": _crop,
     "resize": _resize,
+    "resize_side": _resize_side,
+    "resize_factor": _resize_factor,
+    "crop_margin": _crop_margin,
     "double": lambda match, clause: Operation(kind="resize", value=200.0),
     "halve": lambda match, clause: Operation(kind="resize", value=50.0),
     "grayscale": lambda match, clause: Operation(kind="grayscale"),
@@ -325,8 +362,16 @@ def _describe(op: Operation) -> str:
         case "flip":
             return f"flip the image {op.target}ly"
         case "crop":
-            return "crop to a centred square" if op.target == "square" else f"crop to the {op.target} half"
+            if op.target == "square":
+                return "crop to a centred square"
+            if op.target == "edges":
+                return f"crop {_number(op.value)} px from each side"
+            if op.target and op.target.endswith(" edge"):
+                return f"crop {_number(op.value)} px from the {op.target.removesuffix(' edge')}"
+            return f"crop to the {op.target} half"
         case "resize":
+            if op.target in ("width", "height"):
+                return f"resize to {_number(op.value)} px {'wide' if op.target == 'width' else 'tall'}"
             return f"resize to {op.size[0]}x{op.size[1]}" if op.size else f"resize to {_number(op.value)}%"
         case "brightness" | "contrast" | "saturation":
             verb = "increase" if (op.value or 0) > 0 else "decrease"
@@ -367,7 +412,7 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
             axis = Image.Transpose.FLIP_LEFT_RIGHT if op.target == "horizontal" else Image.Transpose.FLIP_TOP_BOTTOM
             return image.transpose(axis)
         case "crop":
-            return image.crop(_crop_box(image.size, op.target or "square"))
+            return image.crop(_crop_box(image.size, op.target or "square", op.value))
         case "resize":
             return image.resize(_resized(image.size, op), Image.Resampling.LANCZOS)
         case "brightness":
@@ -387,8 +432,10 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
     raise AssertionError(op.kind)
 
 
-def _crop_box(size: tuple[int, int], target: str) -> tuple[int, int, int, int]:
+def _crop_box(size: tuple[int, int], target: str, margin: float | None = None) -> tuple[int, int, int, int]:
     width, height = size
+    if target == "edges" or target.endswith(" edge"):
+        return _margin_box(size, target.removesuffix(" edge"), int(margin or 0))
     boxes = {
         "left": (0, 0, width // 2, height),
         "right": (width // 2, 0, width, height),
@@ -402,10 +449,26 @@ def _crop_box(size: tuple[int, int], target: str) -> tuple[int, int, int, int]:
     return (left, top, left + side, top + side)
 
 
+def _margin_box(size: tuple[int, int], side: str, margin: int) -> tuple[int, int, int, int]:
+    """The box left after taking ``margin`` pixels off one side, or off every side (``side`` "edges")."""
+    width, height = size
+    left = margin if side in ("edges", "left") else 0
+    top = margin if side in ("edges", "top") else 0
+    right = width - (margin if side in ("edges", "right") else 0)
+    bottom = height - (margin if side in ("edges", "bottom") else 0)
+    if right <= left or bottom <= top:
+        where = "each side" if side == "edges" else f"the {side}"
+        raise InvalidInstructionError(f"Cropping {margin} px from {where} of a {width}x{height} image leaves nothing.")
+    return (left, top, right, bottom)
+
+
 def _resized(size: tuple[int, int], op: Operation) -> tuple[int, int]:
     if op.size:
         return op.size
-    scale = (op.value or 100) / 100
+    if op.target in ("width", "height"):  # one side given: the other in proportion
+        scale = (op.value or 1) / (size[0] if op.target == "width" else size[1])
+    else:
+        scale = (op.value or 100) / 100
     width, height = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
     if max(width, height) > MAX_OUTPUT_SIDE:
         raise InvalidInstructionError(

@@ -213,3 +213,26 @@ def test_a_resize_may_leave_the_input_limits_up_to_what_the_store_keeps():
 ])
 def test_an_amount_said_in_words_sets_the_strength(instruction, intent):
     assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize(("instruction", "intent", "size"), [
+    ("resize it to 600 pixels wide", "Resize to 600 px wide.", (600, 450)),  # the height in proportion
+    ("make it 150 px tall", "Resize to 150 px tall.", (200, 150)),
+    ("scale it down by half", "Resize to 50%.", (200, 150)),
+    ("shrink it by half", "Resize to 50%.", (200, 150)),
+    ("scale it up by 2", "Resize to 200%.", (800, 600)),
+    ("scale down by 4", "Resize to 25%.", (100, 75)),
+    ("scale it 1.5x", "Resize to 150%.", (600, 450)),
+    ("crop 100 pixels from each side", "Crop 100 px from each side.", (200, 100)),
+    ("trim 20 px off the top", "Crop 20 px from the top.", (400, 280)),
+    ("crop 50 px from the left", "Crop 50 px from the left.", (350, 300)),
+])
+def test_sizes_and_margins_said_the_common_ways(instruction, intent, size):
+    operations = parse_operations(instruction)
+    assert describe_operations(operations) == intent and parse_operations(intent) == operations  # the editor reads it
+    assert apply_operations(Image.new("RGB", (400, 300)), operations).size == size
+
+
+def test_a_margin_that_leaves_nothing_is_refused():
+    with pytest.raises(InvalidInstructionError, match="Cropping 200 px from each side of a 400x300 image leaves nothing"):
+        apply_operations(Image.new("RGB", (400, 300)), parse_operations("crop 200 px from each side"))
