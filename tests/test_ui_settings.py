@@ -278,6 +278,8 @@ def test_the_chat_says_when_a_turn_left_the_image_unchanged(tmp_path):
     session = EditSession(store=tmp_path, editor="program")
     session.edit(render(Scene(background="white", objects=(circle,)), 96), "add a small blue square at the center")
     session.edit(None, "make the circle blue")
+    session.edit(None, "from now on, every new shape must be green")
     intents = [message["content"] for message in views.session_view(session.id, session._store).chat
                if isinstance(message["content"], str) and message["content"].startswith("**Edit #")]
-    assert ["unchanged" in text for text in intents] == [True, False]
+    assert ["The image is unchanged" in text for text in intents] == [True, False, False]
+    assert "This turn sets a rule; the image is unchanged" in intents[2]

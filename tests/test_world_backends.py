@@ -131,7 +131,7 @@ def test_rule_reasoner_routes_photos_and_photo_edits_on_canvases():
 
 
 def test_after_a_photo_edit_on_a_canvas_shape_instructions_name_that_turn():
-    with pytest.raises(UnsupportedInstructionError, match=r"earlier turn \('make it warmer'\) is not MICE-World language"):
+    with pytest.raises(UnsupportedInstructionError, match=r"earlier turn \('make it warmer'\) edited the whole picture as a photo"):
         RuleReasoner().reconstruct(request("add a small circle", "make it warmer"))
     assert RuleReasoner().reconstruct(request("rotate it 90 degrees", "make it warmer")).intent.text.startswith("Rotate")
 

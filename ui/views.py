@@ -106,7 +106,8 @@ def _intent_text(turn: TurnRecord) -> str:
     if turn.fallback:
         lines.append("_The reasoner could not rewrite this instruction; the raw text was used._")
     if not turn.changed:
-        lines.append("_The image is unchanged; the reasoning says why._")
+        sets_a_rule = any(constraint.set_at_turn == turn.seq for constraint in turn.intent.constraints)
+        lines.append("_This turn sets a rule; the image is unchanged._" if sets_a_rule else "_The image is unchanged._")
     if turn.intent.constraints:
         lines.append("**In force:**")
         for constraint in turn.intent.constraints:

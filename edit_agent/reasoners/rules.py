@@ -59,9 +59,9 @@ class RuleReasoner:
                 # Most often a photo edit (say "make it warmer") that changed the canvas's pixels, so it
                 # no longer reads as a scene; name that turn rather than quote its text as if just typed.
                 raise WorldLanguageError(
-                    f"An earlier turn ({turn.instruction!r}) is not MICE-World language (a photo edit?), so "
-                    "shape instructions cannot follow it; undo back past that turn to edit the shapes again "
-                    "(photo edits still work from here)."
+                    f"An earlier turn ({turn.instruction!r}) edited the whole picture as a photo, so its shapes can no "
+                    "longer be edited one by one. Undo back past that turn (or pick an earlier image in the "
+                    "timeline) to edit the shapes again; photo edits still work from here."
                 ) from None
         outcome = world.step(request.instruction)
         reasoning = world_reasoning(start, len(request.history), outcome, parse(request.image),
