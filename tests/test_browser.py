@@ -392,6 +392,11 @@ def test_delete_a_session_after_the_browser_asks(page, tmp_path: Path):
     page.locator("#delete-session").click()
     wait_for_status(page, "No session yet")
     shoot(page, "11-session-deleted")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator("#delete-session").click()  # with no session on the page, nothing to ask about
+    page.get_by_text("There is no session to delete yet").wait_for()
+    assert asked == []
 
 
 def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path):

@@ -195,6 +195,8 @@ def test_bad_input_gives_a_message_and_changes_nothing(app, client: Client, phot
         edit(client, state, "   ")
     with pytest.raises(AppError, match="cannot|not|unsupported|Unsupported"):
         edit(client, state, "paint a dragon on it")
+    with pytest.raises(AppError, match="'&lt;b&gt;paint&lt;/b&gt; a dragon' is not"):  # the toast renders HTML
+        edit(client, state, "<b>paint</b> a dragon")
     fake = tmp_path / "fake.png"
     fake.write_text("<html>not an image</html>")
     with pytest.raises(AppError, match="HTML files are not accepted"):

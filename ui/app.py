@@ -264,7 +264,7 @@ def _settings(config: AppConfig) -> Any:
 
 
 CONFIRM_DELETE_JS = """
-(state, confirmed) => [state, window.confirm(
+(state, confirmed) => [state, Boolean(state && state.session_id) && window.confirm(
   "Delete this session and the images only it uses? This cannot be undone (Download session keeps a copy).")]
 """
 

@@ -9,6 +9,7 @@ the same error. Errors reach the user as ``gr.Error`` messages; the session is l
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import os
 import secrets
@@ -75,6 +76,10 @@ class AppConfig(BaseModel):
         return dict(self.editor_options) if name == self.editor else {}
 
 
+REFUSAL_SECONDS = 7.0
+"""How long a refusal stays on screen (it can also be closed)."""
+
+
 def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Show SDK errors as messages; log anything else and show a short message, never a trace."""
 
@@ -85,8 +90,10 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
         except gr.Error:
             raise
         except EditAgentError as error:
-            # A user's mistake, not a server fault: no traceback in the log.
-            raise gr.Error(str(error), title="Could not do that", print_exception=False) from error
+            # A user's mistake, not a server fault: no traceback in the log. Escaped: the toast renders HTML,
+            # and the message may quote what was typed. Shorter-lived than Gradio's 10 s, since they stack.
+            raise gr.Error(html.escape(str(error), quote=False), title="Could not do that", duration=REFUSAL_SECONDS,
+                           print_exception=False) from error
         except Exception as error:
             log.exception("unexpected failure in %s", handler.__name__)
             raise gr.Error(f"Unexpected {type(error).__name__}; nothing was changed.", title="Error") from error
@@ -302,7 +309,9 @@ class ChatApp:
     def delete_session(self, state: Any, confirmed: Any) -> tuple[Any, ...]:
         """Delete the session on the page (its turns, and the images only it uses), once confirmed."""
         state = self._state(state)
-        if confirmed is True and state["session_id"] is not None:
+        if state["session_id"] is None:
+            gr.Info("There is no session to delete yet.")  # the page asked nothing: there was nothing to ask
+        elif confirmed is True:
             self._open(state)  # this browser's own session, or one clear error
             self.store.delete_session(state["session_id"])
             state["session_id"] = None
