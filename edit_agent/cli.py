@@ -31,10 +31,11 @@ COMMAND_PROVIDERS: tuple[str, ...] = ("evals.cli:add_commands", "ui.cli:add_comm
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    for stream in (sys.stdout, sys.stderr):
-        # A console that cannot show a character (an emoji instruction on cp1252) prints an escape, not a traceback.
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
+    if argv is None:  # run as the program, not called in-process: the streams are its own
+        for stream in (sys.stdout, sys.stderr):
+            # A console that cannot show a character (an emoji on cp1252) prints an escape, not a traceback.
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -283,3 +283,12 @@ def test_the_chat_says_when_a_turn_left_the_image_unchanged(tmp_path):
                if isinstance(message["content"], str) and message["content"].startswith("**Edit #")]
     assert ["The image is unchanged" in text for text in intents] == [True, False, False]
     assert "This turn sets a rule; the image is unchanged" in intents[2]
+
+
+def test_serve_with_an_empty_store_is_an_error_not_the_default_store(monkeypatch, tmp_path):
+    from edit_agent.errors import InvalidArgumentError
+
+    monkeypatch.setenv("EDIT_AGENT_HOME", str(tmp_path / "home"))
+    with pytest.raises(InvalidArgumentError, match="--store '' is not a usable folder path"):
+        _serve_without_a_server(monkeypatch, ["--store", ""])
+    assert not (tmp_path / "home").exists()

@@ -46,9 +46,12 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     """The app's settings: the environment's, then the command line's (backend names checked here)."""
     from edit_agent.backends import check_backend_name
     from edit_agent.errors import UnknownBackendError
+    from edit_agent.session import as_folder
     from ui.handlers import AppConfig
 
-    overrides: dict[str, Any] = {key: getattr(args, key) for key in ("store", "reasoner", "editor") if getattr(args, key)}
+    overrides: dict[str, Any] = {key: getattr(args, key) for key in ("reasoner", "editor") if getattr(args, key)}
+    if args.store is not None:  # an empty --store (an unset "$STORE") is an error, never the default store
+        overrides["store"] = as_folder(args.store, "--store")
     if args.model:
         if not args.editor:
             raise UnknownBackendError("--model needs --editor NAME (e.g. --editor qwen-image-edit).")
