@@ -28,13 +28,19 @@ from ui.samples import samples
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
 #timeline .caption-label, #samples .caption-label { font-size: 0.72rem; max-width: 92%; }
-/* A turn's caption is its instruction: up to three lines across the thumbnail (a branch also names
-   the turn it comes from), not one line clipped to a word. */
+/* A turn's caption is its instruction: up to three lines (a branch also names the turn it comes from),
+   under the thumbnail rather than over it, where it hid what the turn changed ("add a circle at the
+   bottom left"). The whole image shows (contain, not cover). */
+#timeline .thumbnail-item { display: flex !important; flex-direction: column; }
+#timeline .thumbnail-item img { flex: 1 1 auto; min-height: 0; height: auto !important; }
 #timeline .caption-label {
-  left: var(--block-label-margin); white-space: normal; line-height: 1.25;
+  position: static !important; transform: none !important; max-width: 100% !important; margin: 2px 0 0 0;
+  white-space: normal; line-height: 1.25;
   display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3;
   overflow: clip; overflow-clip-margin: content-box;  /* no sliver of a third line in the padding */
 }
+/* As tall as its turns, up to two rows; more scroll (a fixed height left a blank band under one row). */
+#timeline .grid-wrap { height: auto !important; min-height: 0 !important; max-height: 340px !important; }
 /* Columns that fit the width: fixed column counts overflow on phones and clip the timeline. A turn is
    at least 116 px wide, so that its caption reads in two or three lines (two rows show at once). */
 #timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(116px, 1fr)) !important; }
@@ -121,7 +127,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 # No gallery buttons: "download all" would zip the thumbnails, not the edits (the session
                 # zip under "My sessions" holds those), and the button covers the first row's last turn.
                 timeline = gr.Gallery(
-                    show_label=False, columns=3, height=320, allow_preview=False, object_fit="cover",
+                    show_label=False, columns=3, allow_preview=False, object_fit="contain",
                     buttons=[], elem_id="timeline", visible=False,
                 )
                 with gr.Accordion("Samples", open=True):
