@@ -307,6 +307,7 @@ def test_a_refused_message_keeps_the_page_and_the_typed_text(page, tmp_path: Pat
     expect(box).to_be_enabled()
     expect(box).to_have_value("make the car red")  # kept, to be fixed rather than retyped
     expect(page.locator("#chat")).to_contain_text("Make the image warmer")  # the page is not blanked
+    expect(page.locator("#chat")).not_to_contain_text("make the car red")  # shown while it ran, taken out after
     panels = ", ".join(f"#{name} span.error:visible" for name in ("chat", "message", "current-image", "status", "timeline"))
     assert page.locator(panels).count() == 0  # no "Error" badge over any panel, only the toast
     shoot(page, "6-refused")
@@ -408,6 +409,8 @@ def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path
     send(page, ", ".join(["blur it"] * 12), photo)
     box = page.locator("#message textarea")
     expect(box).to_be_disabled()
+    expect(page.locator("#chat")).to_contain_text("blur it, blur it")  # the message shows while its turn runs
+    assert "1 edit" not in page.locator("#status").inner_text()
     page.locator("#samples .thumbnail-item").first.click()  # picked mid-turn, to start the next session from
     wait_for_status(page, "1 edit")
     expect(box).to_be_enabled()

@@ -21,7 +21,7 @@ import gradio as gr
 
 from edit_agent.session import default_store_folder
 from edit_agent.tools import MAX_BASE64_CHARS, make_tools, what_it_understands
-from ui import backends, files
+from ui import backends, files, views
 from ui.handlers import AppConfig, ChatApp
 from ui.samples import samples
 
@@ -167,14 +167,16 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         sent = gr.State(None)
         history_controls = [undo, redo, new, delete, sessions, timeline, chat]
         turn = message.submit(
-            _lock_box, [message], [message, sent, *history_controls], queue=False, api_visibility="private"
+            _lock_box, [message, chat], [message, sent, *history_controls], queue=False, api_visibility="private"
         ).then(
             app.edit, [message, state, reasoner, editor], view, api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
         )
         _follow(turn.success(_finish_box, [message, sent], [message, *history_controls], queue=False,
                              api_visibility="private"))
-        turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private")
+        # A refused turn takes its echoed message out of the chat again: the view is drawn from the store.
+        turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private").then(
+            app.restore, [state], view, api_visibility="private")
         # "multiple": every click counts (by default a click while the last one runs is dropped, so a quick
         # double click went back one turn or two, by chance). Each moves the head one step from where it is.
         # In order, one at a time: replies that ran side by side could land out of order and leave the page
@@ -299,9 +301,21 @@ def _show_export() -> Any:
     return gr.File(visible=True)
 
 
-def _lock_box(message: Any) -> tuple[Any, ...]:
-    """Lock the box and the history controls for the turn, and remember what the box sent."""
-    return gr.MultimodalTextbox(interactive=False), _box_contents(message), *_history_controls(locked=True)
+def _lock_box(message: Any, chat: Any) -> tuple[Any, ...]:
+    """Lock the box and the history controls for the turn, remember what the box sent, and show it in the
+    chat at once (a turn can take seconds; the view drawn after it replaces this one)."""
+    return (gr.MultimodalTextbox(interactive=False), _box_contents(message),
+            *_history_controls(locked=True, chat=_echoed(chat, message)))
+
+
+def _echoed(chat: Any, message: Any) -> list[dict[str, Any]]:
+    """``chat`` with the message just sent at its end (a message with an image starts a new chat)."""
+    text, paths = _box_contents(message)
+    shown = [] if paths else [entry for entry in (chat or []) if isinstance(entry, dict)]
+    shown += [{"role": "user", "content": {"path": path}} for path in paths]
+    if text.strip():
+        shown.append({"role": "user", "content": views.as_typed(text.strip())})
+    return shown
 
 
 def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
@@ -311,12 +325,13 @@ def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
     return _unlock_box()
 
 
-def _history_controls(*, locked: bool) -> tuple[Any, ...]:
+def _history_controls(*, locked: bool, chat: list[dict[str, Any]] | None = None) -> tuple[Any, ...]:
     """Undo, redo, new session, delete it, reopen a session, the timeline and the chat's trash icon (the last two
-    have no interactive switch: the ``busy`` class stops them)."""
+    have no interactive switch: the ``busy`` class stops them); ``chat``: new messages for the chat."""
     buttons = tuple(gr.Button(interactive=not locked) for _ in range(4))
     busy = ["busy"] if locked else []
-    return *buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), gr.Chatbot(elem_classes=busy)
+    chat_update = gr.Chatbot(elem_classes=busy) if chat is None else gr.Chatbot(value=chat, elem_classes=busy)
+    return *buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), chat_update
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
