@@ -119,6 +119,7 @@ def test_edit_undo_redo_and_branch_from_an_earlier_turn(app, client: Client, pho
 
     view = client.predict(state, "", api_name="/checkout")  # back to the source image
     assert view[3]["selected_index"] == 0 and "at the source image" in view[4]
+    assert "The next message starts a new branch from it" in json.dumps(view[1])  # a short chat, not a lost one
     assert Path(view[2]).name == f"edit-session-{state['session_id'][:8]}-source.png"
 
 
@@ -165,6 +166,7 @@ def test_a_reload_restores_the_session_and_lists_it(client: Client, photo: str):
     again, _chat, _image, timeline, _status, sessions, _export = client.predict(state, api_name="/restore")
     assert again == state and len(timeline["value"]) == 2
     assert [value for _, value in sessions["choices"]] == [state["session_id"]]
+    assert f"· {state['session_id'][:8]} · 1 edit ·" in sessions["choices"][0][0]  # told apart by the status's id
     view = client.predict(state, api_name="/new_session")
     assert view[0]["session_id"] is None and view[0]["token"] == state["token"]
     view = client.predict(view[0], state["session_id"], api_name="/open_session")

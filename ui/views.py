@@ -56,7 +56,7 @@ def session_view(session_id: str, store: Store) -> View:
     # The head's "#k" is its seq, as the timeline and the status line write it.
     download_name = f"edit-session-{session_id[:8]}-" + (f"edit-{path[-1].seq}" if path else "source")
     return View(
-        chat=_chat(path, record.source_hash, loader),
+        chat=_chat(path, record.source_hash, loader, has_turns=bool(turns)),
         image=files.full_image(head_hash, loader(head_hash), download_name),
         timeline=_timeline(turns, record.source_hash, record.head, loader),
         timeline_index=0 if record.head is None else 1 + [t.id for t in turns].index(record.head),
@@ -73,14 +73,22 @@ def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str
         turns = store.turns(session_id)
         first = turns[0].instruction if turns else ""
         when = time.strftime("%b %d %H:%M", time.localtime(record.created))  # the server's clock: local for a local app
-        entries.append((f"{when} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {_clip(first, 32)}", session_id))
+        # The id's start, as the status line shows it: sessions begun alike in the same minute stay apart.
+        entries.append((f"{when} · {session_id[:8]} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · "
+                        f"{_clip(first, 32)}", session_id))
     return entries
 
 
-def _chat(path: list[TurnRecord], source_hash: str, loader) -> list[dict[str, Any]]:
+AT_SOURCE_NOTE = ("_This is the image the session started from. The next message starts a new branch from it; "
+                  "the timeline keeps every turn (↷ Redo goes forward again)._")
+
+
+def _chat(path: list[TurnRecord], source_hash: str, loader, *, has_turns: bool = False) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": {"path": files.thumbnail(source_hash, loader(source_hash))}},
     ]
+    if not path and has_turns:  # back at the source: the chat is short, not lost
+        messages.append({"role": "assistant", "content": AT_SOURCE_NOTE})
     for turn in path:
         messages.append({"role": "user", "content": as_typed(turn.instruction)})
         # The latest trace starts open ("status" absent); earlier ones start folded ("done").
