@@ -52,7 +52,6 @@ from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, open_store
 from edit_agent.store import Store
 
 SESSION_ID_PATTERN = r"^[0-9a-f]{32}$"
-TURN_ID_PATTERN = r"^[0-9a-f]{16}$"
 
 TOOL_LIMITS = ImageLimits(max_side=4096, max_pixels=16_000_000, max_bytes=12 * 1024 * 1024)
 """Limits on images that agents send; stricter than the SDK's, since tool input is untrusted."""
