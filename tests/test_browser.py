@@ -324,6 +324,7 @@ def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
         send(page, "make it warmer", photo)
         wait_for_status(page, "1 edit")
         assert page.evaluate("document.documentElement.scrollWidth") <= 400  # no sideways scrolling
+        assert not page.locator("footer").inner_text().strip().endswith("·")  # no stray separator at the end
         shoot(page, "7-phone")
     finally:
         phone.close()

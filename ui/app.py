@@ -69,6 +69,8 @@ CSS = """
 }
 /* Gradio's footer is pale on a pale page; slate-600 reads (about 7:1). */
 footer, footer a, footer button { color: #475569 !important; }
+/* Its separator before the hidden "Stop Recording" button is the footer's last character otherwise. */
+footer .record.hidden + .divider { display: none; }
 """
 
 # System fonts only: the default theme fonts come from Google, and the app must work offline.
