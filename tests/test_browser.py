@@ -445,3 +445,15 @@ def test_the_newest_turn_and_the_current_thumbnail_stay_in_view(page, tmp_path: 
     }""")
     assert captions(page)[-1].startswith("● #10")
     shoot(page, "8-ten-turns")
+
+
+def test_a_reload_during_the_first_turn_finds_the_session_after_it(page, app_url: str, tmp_path: Path):
+    photo = tmp_path / "big.png"
+    Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
+    page.locator("#new-session").click()
+    send(page, ", ".join(["blur it"] * 12), photo)  # a few seconds of work on a CPU
+    page.wait_for_timeout(300)
+    open_app(page, app_url)  # reloaded mid-turn: the page never gets the turn's reply
+    page.wait_for_timeout(8000)  # the turn finishes on the server meanwhile
+    open_app(page, app_url)
+    wait_for_status(page, "1 edit")

@@ -399,3 +399,21 @@ def test_python_app_py_help_prints_the_options_and_starts_nothing(tmp_path: Path
                              text=True, timeout=120)
     assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].endswith("got 0.")
     assert not (tmp_path / "home").exists()  # no store, no server
+
+
+def test_a_reload_during_a_first_turn_finds_the_session_afterwards(app, client: Client, photo: str):
+    from edit_agent.tools import session_owners
+
+    store, owners = app["config"].store, session_owners(app["config"].store)
+    state = fresh_state(client)
+    running = "1" * 32  # the id the page kept when it sent the image; its turn has not committed yet
+    owners.claim(running, state["token"])
+    again = client.predict({**state, "starting": running}, api_name="/restore")[0]
+    assert again["session_id"] is None and again["starting"] == running  # still running: nothing to show yet
+    EditSession(store=store, session_id=running).edit(Image.new("RGB", (32, 24), "teal"), "make it warmer")
+    again = client.predict(again, api_name="/restore")[0]
+    assert again["session_id"] == running and again["starting"] is None  # committed: the reload finds it
+    refused = client.predict({**state, "starting": "2" * 32}, api_name="/restore")[0]
+    assert refused["session_id"] is None  # a refused first turn (or one still queued) shows nothing
+    stranger = client.predict({**fresh_state(client), "starting": running}, api_name="/restore")[0]
+    assert stranger["session_id"] is None  # another browser cannot take it by its id

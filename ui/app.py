@@ -14,6 +14,7 @@ import functools
 import importlib.util
 import inspect
 import secrets
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         sent = gr.State(None)
         history_controls = [undo, redo, new, delete, sessions, timeline, chat]
         turn = message.submit(
-            _lock_box, [message, chat], [message, sent, *history_controls], queue=False, api_visibility="private"
+            _lock_box, [message, chat, state], [message, sent, state, *history_controls], queue=False,
+            api_visibility="private",
         ).then(
             app.edit, [message, state, reasoner, editor], view, api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
@@ -303,10 +305,14 @@ def _show_export() -> Any:
     return gr.File(visible=True)
 
 
-def _lock_box(message: Any, chat: Any) -> tuple[Any, ...]:
+def _lock_box(message: Any, chat: Any, state: Any) -> tuple[Any, ...]:
     """Lock the box and the history controls for the turn, remember what the box sent, and show it in the
-    chat at once (a turn can take seconds; the view drawn after it replaces this one)."""
-    return (gr.MultimodalTextbox(interactive=False), _box_contents(message),
+    chat at once (a turn can take seconds; the view drawn after it replaces this one). A message with an
+    image starts a session: its id is chosen now and kept in the browser, so that a reload during the
+    first turn can find the session (see ``ChatApp.restore``)."""
+    state = dict(state) if isinstance(state, dict) else {}
+    state["starting"] = uuid.uuid4().hex if _box_contents(message)[1] else None
+    return (gr.MultimodalTextbox(interactive=False), _box_contents(message), state,
             *_history_controls(locked=True, chat=_echoed(chat, message)))
 
 

@@ -12,6 +12,7 @@ import functools
 import html
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -117,6 +118,8 @@ class _NotLoaded:
         return EditorInfo(backend=self.name)
 
 
+_NEW_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
 SOURCE_SHOWN = "source"
 """The page state's ``shown_head`` when the page shows the source image (turn ids are hex)."""
 
@@ -145,8 +148,10 @@ class ChatApp:
             token = secrets.token_urlsafe(32)
         session_id = state.get("session_id")
         shown = state.get("shown_head")
+        starting = state.get("starting")
         return {"token": token, "session_id": session_id if isinstance(session_id, str) else None,
-                "shown_head": shown if isinstance(shown, str) else None}
+                "shown_head": shown if isinstance(shown, str) else None,
+                "starting": starting if isinstance(starting, str) and _NEW_SESSION_ID.fullmatch(starting) else None}
 
     def _open(self, state: dict[str, Any], *, for_edit: bool = False) -> EditSession:
         session_id = self.owners.check(state["session_id"], state["token"])
@@ -196,7 +201,24 @@ class ChatApp:
         state = self._state(state)
         if state["session_id"] is not None and not self._owns(state):
             state["session_id"] = None
+        if state["session_id"] is None and state["starting"] is not None:
+            self._resume_started(state)
         return self._reply(state)
+
+    def _resume_started(self, state: dict[str, Any]) -> None:
+        """A reload while a new session's first turn ran: the page learned the id it was given when the
+        message was sent (``starting``), not the session, which only the turn's own reply would have told it."""
+        starting = state["starting"]
+        if self._owns({**state, "session_id": starting}):
+            state["session_id"], state["starting"] = starting, None
+            return
+        try:
+            self.owners.check_claimed(starting, state["token"])
+        except EditAgentError:
+            # Refused, or not begun yet (the turn waits in the queue): kept, so that a later reload still
+            # finds a session that does come; the next message replaces it.
+            return
+        gr.Info("The first turn of the image you sent is still running; reload in a moment to see it.")
 
     @friendly_errors
     def edit(
@@ -212,10 +234,11 @@ class ChatApp:
             session = EditSession(
                 store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
                 editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
+                session_id=self._fresh(state["starting"]),  # the id the page kept when it sent the message
             )
             with self.owners.claiming(session.id, state["token"]):  # a refused upload leaves no owner row
                 session.edit(Path(image_path), text)
-            state["session_id"] = session.id
+            state["session_id"], state["starting"] = session.id, None
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
@@ -294,7 +317,7 @@ class ChatApp:
     @friendly_errors
     def new_session(self, state: Any) -> tuple[Any, ...]:
         state = self._state(state)
-        state["session_id"] = None
+        state["session_id"] = state["starting"] = None
         return self._reply(state)
 
     @friendly_errors
@@ -328,6 +351,10 @@ class ChatApp:
         with files.temporary_folder() as folder:
             session.export(Path(folder) / "session")
             return files.zip_folder(Path(folder) / "session", f"edit-session-{session.id[:8]}")
+
+    def _fresh(self, session_id: str | None) -> str | None:
+        """``session_id`` for a new session, unless a session has it already (then ``None``: a new id)."""
+        return session_id if session_id is not None and not self.store.has_session(session_id) else None
 
     def _owns(self, state: dict[str, Any]) -> bool:
         try:
