@@ -209,23 +209,29 @@ def backends_from_args(args: argparse.Namespace) -> dict[str, object]:
     return {"reasoner": reasoner, "editor": editor}
 
 
+SESSION_ID_HELP = "a session id, or its first 4 or more characters (as the app and `sessions list` show it)"
+
+
 def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
-    sessions = subparsers.add_parser("sessions", help="list, show or export stored sessions")
+    sessions = subparsers.add_parser("sessions", help="list, show, export, delete or import stored sessions")
     actions = sessions.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="list stored sessions")
     show = actions.add_parser("show", help="show a session's turns")
-    show.add_argument("session_id")
+    show.add_argument("session_id", help=SESSION_ID_HELP)
     export = actions.add_parser("export", help="export a session to a folder")
-    export.add_argument("session_id")
+    export.add_argument("session_id", help=SESSION_ID_HELP)
     export.add_argument("folder", type=Path)
     delete = actions.add_parser("delete", help="delete a session and the images only it uses")
-    delete.add_argument("session_id")
-    for action in (listing, show, export, delete):
+    delete.add_argument("session_id", help=SESSION_ID_HELP)
+    importing = actions.add_parser("import", help="import an exported session (it gets a new id)")
+    importing.add_argument("folder", type=Path)
+    for action in (listing, show, export, delete, importing):
         action.add_argument("--store", default=None, help="store folder")
     listing.set_defaults(func=run_sessions_list)
     show.set_defaults(func=run_sessions_show)
     export.set_defaults(func=run_sessions_export)
     delete.set_defaults(func=run_sessions_delete)
+    importing.set_defaults(func=run_sessions_import)
 
 
 def _existing_store(folder: str | None) -> Store | None:
@@ -243,6 +249,32 @@ def _existing_store(folder: str | None) -> Store | None:
     return open_store(path)
 
 
+MIN_ID_PREFIX = 4
+
+
+def _stored_session(store_folder: str | None, given: str) -> tuple[Store, str]:
+    """The store and the full id of the session ``given`` names: its id, or a prefix of it that no other
+    session shares (the app and ``sessions list`` show ids by their first characters)."""
+    from edit_agent.errors import UnknownSessionError
+
+    store = _existing_store(store_folder)
+    if store is None:
+        raise UnknownSessionError(f"No session {given!r}: no session has been stored yet.")
+    if store.has_session(given):
+        return store, given
+    matches = [session_id for session_id in store.list_sessions() if session_id.startswith(given.lower())]
+    if len(given) < MIN_ID_PREFIX or not matches:
+        raise UnknownSessionError(f"No session {given!r} in the store at {store.folder}.")
+    if len(matches) > 1:
+        raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({', '.join(matches[:4])}...); "
+                                   "give more of the id.")
+    return store, matches[0]
+
+
+def _turns(count: int) -> str:
+    return f"{count} turn{'s' if count != 1 else ''}"
+
+
 def run_sessions_list(args: argparse.Namespace) -> int:
     store = _existing_store(args.store)
     if store is None:
@@ -250,17 +282,13 @@ def run_sessions_list(args: argparse.Namespace) -> int:
     for session_id in store.list_sessions():
         session = store.get_session(session_id)
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(session.created))
-        print(f"{session_id}  {created}  {len(store.turns(session_id))} turns")
+        print(f"{session_id}  {created}  {_turns(len(store.turns(session_id)))}")
     return 0
 
 
 def run_sessions_show(args: argparse.Namespace) -> int:
-    from edit_agent.errors import UnknownSessionError
-
-    store = _existing_store(args.store)
-    if store is None:
-        raise UnknownSessionError(f"No session {args.session_id!r}: no session has been stored yet.")
-    session = store.get_session(args.session_id)
+    store, session_id = _stored_session(args.store, args.session_id)
+    session = store.get_session(session_id)
     print(f"session {session.id}  reasoner={session.settings.get('reasoner')}  editor={session.settings.get('editor')}")
     for turn in store.turns(session.id):
         marker = "*" if turn.id == session.head else " "
@@ -271,26 +299,27 @@ def run_sessions_show(args: argparse.Namespace) -> int:
 
 
 def run_sessions_export(args: argparse.Namespace) -> int:
-    from edit_agent.errors import UnknownSessionError
     from edit_agent.session import EditSession
 
-    store = _existing_store(args.store)
-    if store is None:
-        raise UnknownSessionError(f"No session {args.session_id!r}: no session has been stored yet.")
-    path = EditSession.open(args.session_id, store=store).export(args.folder)
-    print(f"exported to {path.parent}")
+    store, session_id = _stored_session(args.store, args.session_id)
+    path = EditSession.open(session_id, store=store).export(args.folder)
+    print(f"exported session {session_id} to {path.parent}")
     return 0
 
 
 def run_sessions_delete(args: argparse.Namespace) -> int:
-    from edit_agent.errors import UnknownSessionError
+    store, session_id = _stored_session(args.store, args.session_id)
+    turns = len(store.turns(session_id))
+    removed = store.delete_session(session_id)
+    print(f"deleted session {session_id} ({_turns(turns)}, {removed} image files)")
+    return 0
 
-    store = _existing_store(args.store)
-    if store is None:
-        raise UnknownSessionError(f"No session {args.session_id!r}: no session has been stored yet.")
-    turns = len(store.turns(args.session_id))
-    removed = store.delete_session(args.session_id)
-    print(f"deleted session {args.session_id} ({turns} turns, {removed} image files)")
+
+def run_sessions_import(args: argparse.Namespace) -> int:
+    from edit_agent.session import EditSession, open_store
+
+    session = EditSession.import_folder(args.folder, store=open_store(args.store))
+    print(f"imported as session {session.id} ({_turns(len(session.turns))})")
     return 0
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from transformers.trainer_utils import get_last_checkpoint
 
 from edit_agent.reasoners import iccot
 from rl.sft import SFTArgs, completion_text, rule_traces, train_full, training_sessions
@@ -76,6 +75,10 @@ def main() -> None:
                   save_steps=max(50, args.steps // 10), logging_steps=25, model=None,
                   numbered_objects=bool(args.numbered_objects))
     started = time.perf_counter()
+    # Imported here, after edit_agent: transformers.trainer_utils imports bitsandbytes, which would otherwise
+    # ask the Hugging Face Hub for a CPU kernel before edit_agent.offline_imports can switch that off.
+    from transformers.trainer_utils import get_last_checkpoint
+
     checkpoint = get_last_checkpoint(str(args.work_dir)) if args.work_dir.is_dir() else None
     if args.init is not None:  # resuming from work_dir still works: the Trainer loads the checkpoint's weights
         tokenizer = AutoTokenizer.from_pretrained(args.init, local_files_only=True)

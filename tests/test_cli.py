@@ -46,7 +46,7 @@ def test_sessions_list_show_export(tmp_path, photo_path, capsys):
     capsys.readouterr()
     assert main(["sessions", "list", "--store", str(store)]) == 0
     listing = capsys.readouterr().out.strip().splitlines()
-    assert len(listing) == 1 and listing[0].endswith("1 turns")
+    assert len(listing) == 1 and listing[0].endswith("1 turn")
     session_id = listing[0].split()[0]
     assert main(["sessions", "show", session_id, "--store", str(store)]) == 0
     shown = capsys.readouterr().out
@@ -55,7 +55,7 @@ def test_sessions_list_show_export(tmp_path, photo_path, capsys):
     assert (tmp_path / "exp" / "session.jsonl").exists()
     capsys.readouterr()
     assert main(["sessions", "delete", session_id, "--store", str(store)]) == 0
-    assert capsys.readouterr().out.startswith(f"deleted session {session_id} (1 turns")
+    assert capsys.readouterr().out.startswith(f"deleted session {session_id} (1 turn,")
     assert EditSession.list(store=store) == []
     assert main(["sessions", "delete", session_id, "--store", str(store)]) == 2  # one clear error the second time
     assert "No session" in capsys.readouterr().err
@@ -306,3 +306,18 @@ def test_text_the_console_cannot_show_prints_escaped_not_a_traceback(tmp_path):
     shown = subprocess.run([sys.executable, "-m", "edit_agent.cli", "sessions", "show", session.id, "--store", str(store)],
                            capture_output=True, text=True, env={"PYTHONIOENCODING": "ascii", "PATH": ""}, cwd=REPO)
     assert shown.returncode == 0 and "make it brighter \\u2600" in shown.stdout, shown.stderr
+
+
+def test_sessions_are_named_by_the_start_of_their_id_and_an_export_imports_back(tmp_path, capsys):
+    store = tmp_path / "store"
+    for start, colour in (("abcd1111", "navy"), ("abcd2222", "teal")):
+        EditSession(store=store, session_id=start + "0" * 24).edit(Image.new("RGB", (16, 16), colour), "make it brighter")
+    assert main(["sessions", "show", "abcd1", "--store", str(store)]) == 0  # as the app shows it
+    assert capsys.readouterr().out.startswith("session abcd1111")
+    assert main(["sessions", "show", "abcd", "--store", str(store)]) == 2
+    assert "'abcd' starts 2 session ids" in capsys.readouterr().err  # never a guess between two
+    assert main(["sessions", "show", "abc", "--store", str(store)]) == 2  # too short to mean one
+    assert main(["sessions", "export", "abcd2", str(tmp_path / "exported"), "--store", str(store)]) == 0
+    assert f"exported session abcd2222{'0' * 24}" in capsys.readouterr().out
+    assert main(["sessions", "import", str(tmp_path / "exported"), "--store", str(tmp_path / "other")]) == 0
+    assert capsys.readouterr().out.startswith("imported as session ") and len(EditSession.list(tmp_path / "other")) == 1

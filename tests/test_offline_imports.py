@@ -32,3 +32,11 @@ def test_importing_the_model_libraries_contacts_no_hub_even_online():
     # no host looked up, the user's online setting is back, and the package's own loader reads its files
     assert result.stdout.strip() == "[] False SourceFileLoader True"
     assert "kernels-community" not in result.stderr
+
+
+def test_the_world_lm_training_script_contacts_no_hub_either():
+    # It imports transformers' trainer utilities, which import bitsandbytes: after edit_agent, not before.
+    environment = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    result = subprocess.run([sys.executable, "scripts/train_world_lm.py", "--help"], env=environment, capture_output=True,
+                            text=True, timeout=600, check=False, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert result.returncode == 0 and "kernels-community" not in result.stderr, result.stderr
