@@ -457,3 +457,22 @@ def test_a_reload_during_the_first_turn_finds_the_session_after_it(page, app_url
     page.wait_for_timeout(8000)  # the turn finishes on the server meanwhile
     open_app(page, app_url)
     wait_for_status(page, "1 edit")
+
+
+def test_undo_goes_back_from_the_image_this_tab_shows_after_another_tab_moved(page, app_url: str, tmp_path: Path):
+    start_session(page, tmp_path, "rotate it 90 degrees", (90, 30, 160))
+    for number in (2, 3):
+        send(page, "make it warmer")
+        wait_for_status(page, f"at edit #{number}")
+    other = page.context.new_page()  # a second tab of the same browser: the same sessions
+    other.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(other, app_url)
+        wait_for_status(other, "at edit #3")
+        other.locator("#timeline .thumbnail-item").nth(1).click()  # #1
+        wait_for_status(other, "at edit #1")
+    finally:
+        other.close()
+    page.locator("#undo").click()  # this tab still shows #3
+    wait_for_status(page, "at edit #2")  # #3's parent, not the source behind #1
+    page.get_by_text("went back from the image shown here").first.wait_for()

@@ -151,7 +151,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         turn_id = gr.Textbox(visible=False)
         checkout = gr.Button(visible=False)
 
-        view = [state, chat, image, timeline, status, sessions, export_file]
+        # The head this tab shows, kept on the server (a State is read when its event runs, not when it is
+        # clicked): Undo and Redo tell this tab's own quick clicks from a move another tab made meanwhile.
+        tab_head = gr.State(None)
+        view = [state, chat, image, timeline, status, sessions, export_file, tab_head]
         # Progress and errors show on the status line only: on every output they blank the whole page.
         internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
         _follow(demo.load(app.restore, [state], view, api_name="restore", **internal))
@@ -186,8 +189,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # In order, one at a time: replies that ran side by side could land out of order and leave the page
         # showing a head the session had already left.
         history = {"trigger_mode": "multiple", "concurrency_id": "history", "concurrency_limit": 1}
-        _follow(undo.click(app.undo, [state], view, api_name="undo", **history, **internal))
-        _follow(redo.click(app.redo, [state], view, api_name="redo", **history, **internal))
+        _follow(undo.click(app.undo, [state, tab_head], view, api_name="undo", **history, **internal))
+        _follow(redo.click(app.redo, [state, tab_head], view, api_name="redo", **history, **internal))
         new.click(app.new_session, [state], view, api_name="new_session", **internal)
         chat.clear(app.new_session, [state], view, api_name=False, **internal)  # the chat's own trash icon
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))

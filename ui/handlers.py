@@ -187,7 +187,7 @@ class ChatApp:
             # What the page shows is what the next message edits, whatever another tab does meanwhile.
             state["shown_head"] = view.head or SOURCE_SHOWN
         no_export = gr.File(value=None, visible=False)  # no stale link to an earlier session's zip
-        return (state, *view.values(), self._sessions_menu(state), no_export)
+        return (state, *view.values(), self._sessions_menu(state), no_export, state["shown_head"])
 
     def _sessions_menu(self, state: dict[str, Any]) -> Any:
         choices = views.session_choices(self.store, self.owners.sessions(state["token"]))
@@ -281,16 +281,24 @@ class ChatApp:
             raise
 
     @friendly_errors
-    def undo(self, state: Any) -> tuple[Any, ...]:
+    def undo(self, state: Any, tab_head: Any = None) -> tuple[Any, ...]:
+        """Back one turn from the image this tab shows (``tab_head``; by default the session's head)."""
         state = self._state(state)
-        _undo_one_turn(self._open(state) if state["session_id"] is not None else None)
+        session = self._open(state) if state["session_id"] is not None else None
+        if session is not None and _moved_elsewhere(session, tab_head):
+            _undo_from_shown(session, tab_head)
+            gr.Info("The session had moved on elsewhere (another tab?); went back from the image shown here.")
+        else:
+            _undo_one_turn(session)
         return self._reply(state)
 
     @friendly_errors
-    def redo(self, state: Any) -> tuple[Any, ...]:
+    def redo(self, state: Any, tab_head: Any = None) -> tuple[Any, ...]:
         state = self._state(state)
         session = self._open(state) if state["session_id"] is not None else None
-        if session is None or not session.can_redo:
+        if session is not None and _moved_elsewhere(session, tab_head):
+            gr.Info("The session had moved on elsewhere (another tab?); this is where it is now.")
+        elif session is None or not session.can_redo:
             gr.Info("Nothing to redo.")
         else:
             session.redo()
@@ -362,6 +370,14 @@ class ChatApp:
         except EditAgentError:
             return False
         return True
+
+
+def _moved_elsewhere(session: EditSession, tab_head: Any) -> bool:
+    """Whether the session's head is not the image this tab last showed (``None``: not known, so no)."""
+    if not isinstance(tab_head, str):
+        return False
+    head = session.head
+    return tab_head != (head.turn_id if head is not None else SOURCE_SHOWN)
 
 
 def _undo_from_shown(session: EditSession, shown_head: str | None) -> bool:
