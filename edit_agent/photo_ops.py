@@ -293,19 +293,29 @@ def _resize_side(match: re.Match[str], clause: str) -> Operation:
 
 
 def _resize_factor(match: re.Match[str], clause: str) -> Operation:
-    """"scale it up by 2", "scale down by 4", "scale by 1.5x": a factor, as a percentage."""
+    """"scale it up by 2", "scale down by 4", "scale by 1.5x", "scale down by 0.5": a factor, as a percentage.
+    "down by 4" divides by 4, and "down by 0.5" multiplies by 0.5: either way the image gets smaller."""
     factor = float(match.group(2) or match.group(3))
+    direction = (match.group(1) or "").lower()
     if factor <= 0:
         raise InvalidInstructionError(f"Scaling by {factor:g} is not possible ({clause!r}).")
-    shrink = (match.group(1) or "").lower() == "down"
-    return Operation(kind="resize", value=round(100 / factor if shrink else 100 * factor, 4))
+    if factor == 1:
+        raise InvalidInstructionError(f"Scaling by 1 changes nothing ({clause!r}).")
+    if direction == "up" and factor < 1:
+        raise InvalidInstructionError(f"Scaling up by {factor:g} would make the image smaller ({clause!r}); "
+                                      "say 'scale down' or give a factor over 1.")
+    percent = round(100 / factor if direction == "down" and factor > 1 else 100 * factor, 4)
+    if percent <= 0:
+        raise InvalidInstructionError(f"Scaling by {factor:g} leaves no image ({clause!r}).")
+    return Operation(kind="resize", value=percent)
 
 
 def _crop_margin(match: re.Match[str], clause: str) -> Operation:
     """"crop 100 px from each side", "trim 20 pixels off the top": a margin taken off the edges."""
-    side = match.group(2).lower()
-    return Operation(kind="crop", target="edges" if side in ("each", "every", "all") else f"{side} edge",
-                     value=int(match.group(1)))
+    side, pixels = match.group(2).lower(), int(match.group(1))
+    if pixels == 0:
+        raise InvalidInstructionError(f"Cropping 0 px changes nothing ({clause!r}).")
+    return Operation(kind="crop", target="edges" if side in ("each", "every", "all") else f"{side} edge", value=pixels)
 
 
 def _blur(match: re.Match[str], clause: str) -> Operation:

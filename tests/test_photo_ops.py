@@ -236,3 +236,24 @@ def test_sizes_and_margins_said_the_common_ways(instruction, intent, size):
 def test_a_margin_that_leaves_nothing_is_refused():
     with pytest.raises(InvalidInstructionError, match="Cropping 200 px from each side of a 400x300 image leaves nothing"):
         apply_operations(Image.new("RGB", (400, 300)), parse_operations("crop 200 px from each side"))
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("scale down by 0.5", "Resize to 50%."),  # a factor under 1 shrinks, whether or not 'down' is said
+    ("scale it down by 0.25x", "Resize to 25%."),
+    ("scale by 0.5", "Resize to 50%."),
+])
+def test_a_factor_under_one_makes_the_image_smaller(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize(("instruction", "message"), [
+    ("scale up by 0.5", "would make the image smaller"),
+    ("scale by 1", "changes nothing"),
+    ("scale by 0.0000001", "leaves no image"),
+    ("scale down by 10000000", "leaves no image"),
+    ("crop 0 px from each side", "changes nothing"),
+])
+def test_a_factor_or_margin_that_cannot_mean_what_it_says_is_refused(instruction, message):
+    with pytest.raises(InvalidInstructionError, match=message):
+        parse_operations(instruction)
