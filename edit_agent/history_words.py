@@ -17,23 +17,33 @@ HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and 
                 "the Undo and Redo buttons and the timeline (the app), or EditSession.undo(), redo() and "
                 "checkout() (Python).")
 
-_PLEASE = r"^\s*(?:please\s+)?"
-_STARTS_AS_A_MOVE = re.compile(_PLEASE + r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over)\b", re.IGNORECASE)
-"""Text that opens with a move ("undo the last two", "go back to the original")."""
+_LEAD_IN = (r"^\s*(?:(?:please|pls|ok(?:ay)?|oops|hmm|so|just|now|actually|never\s*mind)\b[\s,]*"
+            r"|(?:can|could|would|will)\s+(?:you|we)\s+|let'?s\s+)*")
+"""What people say before a move: "can you undo that", "oops, undo", "let's start over"."""
+_MOVE = r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over|take\s+(?:me|us|it)\s+back)"
+_WHAT = (r"(?:\s+(?:that|it|this|everything|please"
+         r"|(?:the\s+)?last(?:\s+\w+)?(?:\s+(?:edits?|changes?|steps?|turns?))?"
+         r"|(?:one|a|two|three|four|five|\d+)\s+(?:more\s+)?(?:steps?|turns?|edits?|changes?)"
+         r"|to\s+(?:the\s+)?(?:original|source|start|beginning|previous(?:\s+(?:image|version|one))?)"
+         r"(?:\s+(?:image|photo|picture|version))?))*")
+"""What a move may name: what it undoes or where it goes. Anything else makes it an edit ("go back to black
+and white", "revert the sky to blue", "start over with a blue background")."""
+_END = r"[\s.!?]*$"
+_A_MOVE = re.compile(_LEAD_IN + _MOVE + _WHAT + _END, re.IGNORECASE)
 _WHOLLY_A_MOVE = re.compile(
-    _PLEASE + r"(?:never\s*mind|reset(?:\s+(?:it|everything|the\s+image))?"
-    r"|(?:restore|back\s+to|return\s+to)\s+the\s+(?:original|source)(?:\s+(?:image|photo|picture))?)[\s.!]*$",
+    _LEAD_IN + r"(?:never\s*mind(?:\s+that)?|reset(?:\s+(?:it|everything|the\s+image))?"
+    r"|(?:restore|back\s+to|return\s+to)\s+the\s+(?:original|source)(?:\s+(?:image|photo|picture))?)" + _END,
     re.IGNORECASE,
 )
-"""Phrases that are a move only when they are all there is: "never mind the sky, add a dog" is an edit."""
+"""Phrases that are a move when they are all there is: "never mind the sky, add a dog" is an edit."""
 
-_REDO = re.compile(_PLEASE + r"(?:redo(?:\s+(?:that|it|the\s+last\s+(?:edit|change|step)))?|go\s+forward"
+_REDO = re.compile(r"^\s*(?:please\s+)?(?:redo(?:\s+(?:that|it|the\s+last\s+(?:edit|change|step)))?|go\s+forward"
                    r"(?:\s+(?:one|a)\s+(?:turn|step))?)(?:\s+please)?[\s.!]*$", re.IGNORECASE)
 
 
 def is_history_move(text: str) -> bool:
     """True when ``text`` asks to move in the history (undo, redo, go back, start over...) rather than to edit."""
-    return bool(_STARTS_AS_A_MOVE.match(text) or _WHOLLY_A_MOVE.match(text))
+    return bool(_A_MOVE.match(text) or _WHOLLY_A_MOVE.match(text))
 
 
 def is_redo_request(text: str) -> bool:

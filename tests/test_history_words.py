@@ -1,0 +1,32 @@
+"""Which typed texts ask for a move in the history rather than an edit."""
+
+from __future__ import annotations
+
+import pytest
+
+from edit_agent.history_words import is_history_move, is_redo_request
+
+
+@pytest.mark.parametrize("typed", [
+    "undo", "Please undo that.", "can you undo that", "could you undo the last change?", "oops, undo that",
+    "Please, undo", "just undo it", "undo the last two edits", "undo the last 3 edits", "redo the last two", "undo the last blur", "go back",
+    "can we go back one step?", "take me back to the original", "go back to the original image",
+    "revert to the previous version", "let's start over", "start over", "never mind", "never mind that",
+    "Never mind, undo it", "restore the original", "redo",
+])
+def test_moves_in_the_history_are_read_as_moves(typed):
+    assert is_history_move(typed)
+
+
+@pytest.mark.parametrize("typed", [
+    "turn the sky back to blue", "bring the contrast back to normal", "never mind the sky, add a dog",
+    "restore the original image's colours", "go back to black and white", "revert the sky to blue",
+    "redo the background in blue", "start over with a blue background", "make it brighter",
+])
+def test_edits_that_use_the_same_words_stay_edits(typed):
+    assert not is_history_move(typed)
+
+
+def test_a_redo_request_is_only_a_step_forward():
+    assert is_redo_request("redo that") and is_redo_request("go forward one step")
+    assert not is_redo_request("redo the crop but tighter")
