@@ -414,6 +414,11 @@ def test_a_reload_during_a_first_turn_finds_the_session_afterwards(app, client: 
     again = client.predict(again, api_name="/restore")[0]
     assert again["session_id"] == running and again["starting"] is None  # committed: the reload finds it
     refused = client.predict({**state, "starting": "2" * 32}, api_name="/restore")[0]
-    assert refused["session_id"] is None  # a refused first turn (or one still queued) shows nothing
+    assert refused["session_id"] is None and refused["starting"] == "2" * 32  # refused or queued: kept, nothing shown
+    shown = edit(client, fresh_state(client), "make it warmer", photo)[0]  # a session on the page, then a new image
+    owners.claim("3" * 32, shown["token"])
+    EditSession(store=store, session_id="3" * 32).edit(Image.new("RGB", (32, 24), "navy"), "make it warmer")
+    again = client.predict({**shown, "starting": "3" * 32}, api_name="/restore")[0]
+    assert again["session_id"] == "3" * 32 and again["starting"] is None
     stranger = client.predict({**fresh_state(client), "starting": running}, api_name="/restore")[0]
     assert stranger["session_id"] is None  # another browser cannot take it by its id

@@ -201,8 +201,8 @@ class ChatApp:
         state = self._state(state)
         if state["session_id"] is not None and not self._owns(state):
             state["session_id"] = None
-        if state["session_id"] is None and state["starting"] is not None:
-            self._resume_started(state)
+        if state["starting"] is not None and state["starting"] != state["session_id"]:
+            self._resume_started(state)  # whether or not another session was on the page when it was sent
         return self._reply(state)
 
     def _resume_started(self, state: dict[str, Any]) -> None:
