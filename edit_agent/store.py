@@ -172,6 +172,8 @@ class Store:
             # and this one is about to be named by a row that is not committed yet.
             with contextlib.suppress(OSError):
                 os.utime(path)
+            if keep_decoded:  # the new mtime is a new identity: keep the pixels at hand under it
+                self._decoded.put(path, image)
             return digest
         try:
             path.parent.mkdir(exist_ok=True)

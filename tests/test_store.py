@@ -408,3 +408,13 @@ def test_an_export_checks_the_files_it_copies_not_the_decoded_pixels(tmp_path):
     stored.write_bytes(stored.read_bytes()[:-40] + bytes(40))  # the file damaged on disk
     with pytest.raises(StoreError, match="damaged"):
         session.export(tmp_path / "out")
+
+
+def test_an_image_stored_again_stays_decoded(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    image = Image.new("RGB", (16, 16), (10, 120, 10))
+    digest = store.put_image(image)
+    os.utime(store.image_path(digest), (time.time() - 60, time.time() - 60))
+    assert store.put_image(image) == digest  # a no-op turn's output: the same file, marked as just used
+    monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("decoded again"))
+    assert store.load_image(digest).getpixel((0, 0)) == (10, 120, 10)
