@@ -209,7 +209,7 @@ def backends_from_args(args: argparse.Namespace) -> dict[str, object]:
     return {"reasoner": reasoner, "editor": editor}
 
 
-SESSION_ID_HELP = "a session id, or its first 4 or more characters (as the app and `sessions list` show it)"
+SESSION_ID_HELP = "a session id, or its first 4 or more characters (8 or more to delete), as the app shows it"
 
 
 def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
@@ -250,6 +250,8 @@ def _existing_store(folder: str | None) -> Store | None:
 
 
 MIN_ID_PREFIX = 4
+MIN_DELETE_PREFIX = 8
+"""Deleting asks for as much of the id as the app and the status line show."""
 
 
 def _stored_session(store_folder: str | None, given: str) -> tuple[Store, str]:
@@ -308,6 +310,8 @@ def run_sessions_export(args: argparse.Namespace) -> int:
 
 
 def run_sessions_delete(args: argparse.Namespace) -> int:
+    if len(args.session_id) < MIN_DELETE_PREFIX:  # a mistyped short prefix must not match another session
+        raise InvalidArgumentError(f"To delete, give at least {MIN_DELETE_PREFIX} characters of the session id.")
     store, session_id = _stored_session(args.store, args.session_id)
     turns = len(store.turns(session_id))
     removed = store.delete_session(session_id)
@@ -316,8 +320,12 @@ def run_sessions_delete(args: argparse.Namespace) -> int:
 
 
 def run_sessions_import(args: argparse.Namespace) -> int:
+    from edit_agent.errors import InvalidExportError
     from edit_agent.session import EditSession, open_store
+    from edit_agent.transfer import EXPORT_FILE
 
+    if not (args.folder / EXPORT_FILE).is_file():  # checked before the store is opened, which may create it
+        raise InvalidExportError(f"{args.folder} has no {EXPORT_FILE}; it is not a session export.")
     session = EditSession.import_folder(args.folder, store=open_store(args.store))
     print(f"imported as session {session.id} ({_turns(len(session.turns))})")
     return 0
