@@ -14,3 +14,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tiny_lm_folder(tmp_path):
+    """A tiny random chat model saved to a folder, as a user's own model would be."""
+    from tests import model_fixtures
+
+    model, tokenizer = model_fixtures.tiny_chat_lm()
+    folder = tmp_path / "my-lm"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -427,17 +427,6 @@ def test_a_session_made_with_custom_objects_reopens_with_the_defaults(tmp_path, 
     assert reopened.edit(None, "rotate left").editor == "auto"
 
 
-@pytest.fixture
-def tiny_lm_folder(tmp_path):
-    from tests import model_fixtures
-
-    model, tokenizer = model_fixtures.tiny_chat_lm()
-    folder = tmp_path / "my-lm"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def test_a_session_reopens_with_the_model_it_was_made_with(tmp_path, photo, tiny_lm_folder, monkeypatch):
     from edit_agent.backends import make_reasoner
 

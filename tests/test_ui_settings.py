@@ -170,17 +170,6 @@ def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
     assert launched["prevent_thread_lock"] and launched["blocked"]
 
 
-@pytest.fixture
-def tiny_lm_folder(tmp_path):
-    from tests import model_fixtures
-
-    model, tokenizer = model_fixtures.tiny_chat_lm()
-    folder = tmp_path / "my-lm"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def _serve_without_a_server(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict:
     """Run ``serve`` up to the page: the config it builds the app with (no server starts)."""
     import ui.app
