@@ -252,7 +252,7 @@ class EditSession:
                 image=input_image, source_image=source_image, number=self._store.next_seq(self.id),
             )
             seed = secrets.randbits(31) if seed is None else seed
-            thought, output, timings = self._reason_and_edit(request, seed)
+            thought, output, timings = self._reason_and_edit(request, seed, input_is_stored=input_hash is not None)
             timings["total"] = time.perf_counter() - started
             turn = self._commit(session, (head, parent), (input_image, input_hash), output, instruction, thought,
                                 seed, timings)
@@ -280,7 +280,9 @@ class EditSession:
         digest = session.source_hash if parent is None else self._store.get_turn(self.id, parent).output_hash
         return self._store.load_image(digest), digest
 
-    def _reason_and_edit(self, request: TurnRequest, seed: int) -> tuple[Thought, Image.Image, dict[str, float]]:
+    def _reason_and_edit(
+        self, request: TurnRequest, seed: int, *, input_is_stored: bool
+    ) -> tuple[Thought, Image.Image, dict[str, float]]:
         # No database transaction is open here: inference can take minutes.
         editor = self.editor  # built first: a missing editor model fails before the reasoner's work
         with _translated_failures(self.reasoner.name):
@@ -290,9 +292,10 @@ class EditSession:
         if not isinstance(thought, Thought):
             raise EditAgentError(f"The reasoner {self.reasoner.name!r} returned {type(thought).__name__}, not a Thought.")
         with _translated_failures(editor.name):
-            # A copy: an editor that draws on its input in place must not change the image this turn
-            # stores as its input (the session's source, on a first turn).
-            output = editor.edit(request.image.copy(), thought.intent, seed=seed)
+            # A new input is stored after the edit (the session's source, on a first turn): an editor that
+            # draws on its input in place must get a copy. A stored one is already a copy of the store's pixels.
+            given = request.image if input_is_stored else request.image.copy()
+            output = editor.edit(given, thought.intent, seed=seed)
             edited = time.perf_counter()
             note = editor.info().note
         if note:

@@ -406,6 +406,10 @@ def test_an_editor_that_draws_on_its_input_does_not_change_the_stored_source(tmp
     edited = session.edit(original, "make it brighter")
     assert edited.image.getpixel((0, 0)) == (250, 220, 0)
     assert session.source_image.getpixel((0, 0)) == (10, 20, 200) == original.getpixel((0, 0))
+    session.edit(None, "make it brighter", from_source=True)  # a stored input, drawn on in place again
+    assert session.source_image.getpixel((0, 0)) == (10, 20, 200)
+    session.edit(None, "make it darker", from_source=True)
+    assert session._store.load_image(session.turn_records()[-1].input_hash).getpixel((0, 0)) == (10, 20, 200)
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None])
