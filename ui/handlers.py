@@ -286,8 +286,8 @@ class ChatApp:
         state = self._state(state)
         session = self._open(state) if state["session_id"] is not None else None
         if session is not None and _moved_elsewhere(session, tab_head):
-            _undo_from_shown(session, tab_head)
-            gr.Info("The session had moved on elsewhere (another tab?); went back from the image shown here.")
+            if _undo_from_shown(session, tab_head):  # at the source it says there is nothing to undo
+                gr.Info("The session had moved on elsewhere (another tab?); went back from the image shown here.")
         else:
             _undo_one_turn(session)
         return self._reply(state)
