@@ -1,7 +1,7 @@
 """Image editing as tools for other LLM agents (langchain-core), plus their OpenAI schemas.
 
-Five tools: ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image`` and ``session_history``. They are
-built for one *owner* (a user or an agent run): a tool set only ever sees the sessions it created, and an id
+Six tools: ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image``, ``session_history`` and
+``list_sessions``. They are built for one *owner* (a user or an agent run): a tool set only ever sees the sessions it created, and an id
 it does not own gets exactly the same error as an id that does not exist, so ids cannot be probed.
 Images go in as base64 or as images the host attached by name (never server paths or URLs), and come
 back as ids (a turn id names the image that turn produced) or, on request, as base64 PNG.
@@ -16,7 +16,7 @@ back as ids (a turn id names the image that turn produced) or, on request, as ba
 >>> tools["undo_edit"].invoke({"session_id": "0" * 32})
 'Unknown session id 00000000000000000000000000000000.'
 >>> [schema["function"]["name"] for schema in OPENAI_TOOL_SCHEMAS]
-['edit_image', 'undo_edit', 'redo_edit', 'get_image', 'session_history']
+['edit_image', 'undo_edit', 'redo_edit', 'get_image', 'session_history', 'list_sessions']
 """
 
 from __future__ import annotations
@@ -407,6 +407,26 @@ class _Toolbox:
         ]
         return json.dumps({"session_id": session_id, "head": head.turn_id if head else None, "turns": turns})
 
+    def list_sessions(self) -> str:
+        with _as_tool_errors():
+            sessions = [self._summary(session_id) for session_id in self.owners.sessions(self.owner)]
+        return json.dumps({"sessions": [summary for summary in sessions if summary is not None]})
+
+    def _summary(self, session_id: str) -> dict[str, Any] | None:
+        """What an agent needs to pick a session up again, or None if it was deleted meanwhile."""
+        try:
+            record, turns = self.store.get_session(session_id), self.store.turns(session_id)
+        except UnknownSessionError:
+            return None
+        head = next((turn for turn in turns if turn.id == record.head), None)
+        return {"session_id": session_id, "created": record.created, "turns": len(turns),
+                "first_instruction": turns[0].instruction if turns else None,
+                "head": {"turn_id": head.id, "number": head.seq, "intent": head.intent.text} if head else None}
+
+
+class _NoArgs(_Args):
+    """``list_sessions`` takes no arguments."""
+
 
 @contextmanager
 def _as_tool_errors() -> Iterator[None]:
@@ -511,7 +531,8 @@ def make_tools(
     limits: ImageLimits = TOOL_LIMITS,
     images: Mapping[str, ImageInput] | None = None,
 ) -> EditTools:
-    """The ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image`` and ``session_history`` tools of one owner.
+    """The ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image``, ``session_history`` and ``list_sessions``
+    tools of one owner.
 
     ``owner`` scopes the sessions (a user id, or a secret per agent run); the store, reasoner and
     editor default to the SDK's offline defaults. Errors come back as text the agent can act on.
@@ -554,6 +575,12 @@ def make_tools(
         StructuredTool.from_function(
             func=box.session_history, name="session_history", args_schema=SessionArgs,
             description="List every turn of a session (ids, parents, instructions, intents) and which is current.",
+            **common,
+        ),
+        StructuredTool.from_function(
+            func=box.list_sessions, name="list_sessions", args_schema=_NoArgs,
+            description="List your sessions, newest first: id, when made, how many turns, the first instruction "
+            "and the current turn. Use it to continue a session started earlier.",
             **common,
         ),
     ])

@@ -28,7 +28,7 @@ def tools(tmp_path):
 
 def test_openai_schemas_describe_the_arguments():
     by_name = {schema["function"]["name"]: schema["function"] for schema in OPENAI_TOOL_SCHEMAS}
-    assert list(by_name) == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history"]
+    assert list(by_name) == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history", "list_sessions"]
     edit = by_name["edit_image"]["parameters"]
     assert edit["required"] == ["instruction"]
     assert set(edit["properties"]) == {"instruction", "session_id", "image_base64", "attached_image", "image_id", "seed",
@@ -475,3 +475,21 @@ def test_an_edit_that_mentions_going_back_is_still_an_edit(tools, typed):
                                                      "image_base64": b64(Image.new("RGB", (20, 10)))}))
     reply = tools["edit_image"].invoke({"instruction": typed, "session_id": started["session_id"]})
     assert "generative editor" in reply and "redo_edit" not in reply
+
+
+def test_list_sessions_gives_an_agent_its_own_sessions_to_pick_up_again(tmp_path):
+    tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
+    assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": []}
+    first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    second = json.loads(tools["edit_image"].invoke({"instruction": "flip it",
+                                                    "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    tools["edit_image"].invoke({"instruction": "make it warmer", "session_id": first["session_id"]})
+    listed = json.loads(tools["list_sessions"].invoke({}))["sessions"]
+    assert [entry["session_id"] for entry in listed] == [second["session_id"], first["session_id"]]  # newest first
+    assert listed[1]["turns"] == 2 and listed[1]["first_instruction"] == "rotate it 90 degrees"
+    assert listed[1]["head"]["number"] == 2 and listed[1]["head"]["intent"] == "Make the image warmer by 20%."
+    other = {tool.name: tool for tool in make_tools("agent-2", store=tmp_path)}
+    assert json.loads(other["list_sessions"].invoke({})) == {"sessions": []}  # never another owner's
+    EditSession.open(second["session_id"], store=tmp_path).delete()
+    assert len(json.loads(tools["list_sessions"].invoke({}))["sessions"]) == 1

@@ -262,9 +262,10 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     import httpx
 
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(api) == {"/edit_image", "/undo_edit", "/redo_edit", "/get_image", "/session_history"}
+    assert set(api) == {"/edit_image", "/undo_edit", "/redo_edit", "/get_image", "/session_history", "/list_sessions"}
     schema = httpx.get(app["url"] + "gradio_api/mcp/schema").json()
-    assert [tool["name"] for tool in schema] == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history"]
+    assert [tool["name"] for tool in schema] == ["edit_image", "undo_edit", "redo_edit", "get_image", "session_history",
+                                                 "list_sessions"]
     assert "Here the reasoner rules" in schema[0]["description"] and "{understands}" not in schema[0]["description"]
 
     token = "agent-secret-0123456789"
@@ -289,6 +290,8 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     assert shown["turn_id"] == seeded["turn_id"] and shown["is_current"] and shown["image_base64"]
     assert json.loads(client.predict(reply["session_id"], token, api_name="/undo_edit"))["undone"]
     assert json.loads(client.predict(reply["session_id"], token, api_name="/redo_edit"))["head"]["turn_id"] == seeded["turn_id"]
+    listed = json.loads(client.predict(token, api_name="/list_sessions"))["sessions"]
+    assert [entry["session_id"] for entry in listed] == [reply["session_id"]]
 
 
 def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_schema(app, tmp_path):

@@ -488,10 +488,21 @@ def _agent_tools(config: AppConfig) -> None:
         return call("session_history", owner_token, {"session_id": session_id})
 
     gr.api(edit_image, api_name="edit_image", concurrency_id="gpu", concurrency_limit=config.gpu_concurrency)
+    def list_sessions(owner_token: str) -> str:
+        """List the sessions made with this token, newest first, to continue one started earlier.
+
+        Args:
+            owner_token: the token the sessions were created with.
+        Returns:
+            JSON with each session's id, creation time, number of turns, first instruction and current turn.
+        """
+        return call("list_sessions", owner_token, {})
+
     gr.api(undo_edit, api_name="undo_edit")
     gr.api(redo_edit, api_name="redo_edit")
     gr.api(get_image, api_name="get_image")
     gr.api(session_history, api_name="session_history")
+    gr.api(list_sessions, api_name="list_sessions")
 
 
 def __getattr__(name: str) -> Any:
