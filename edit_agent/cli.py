@@ -218,13 +218,15 @@ def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
     listing = actions.add_parser("list", help="list stored sessions")
     show = actions.add_parser("show", help="show a session's turns")
     show.add_argument("session_id", help=SESSION_ID_HELP)
-    export = actions.add_parser("export", help="export a session to a folder")
+    export = actions.add_parser("export", help="export a session to a folder, or to one zip if the name ends in .zip")
     export.add_argument("session_id", help=SESSION_ID_HELP)
-    export.add_argument("folder", type=Path)
+    export.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP")
     delete = actions.add_parser("delete", help="delete a session and the images only it uses")
     delete.add_argument("session_id", help=SESSION_ID_HELP)
-    importing = actions.add_parser("import", help="import an exported session (it gets a new id)")
-    importing.add_argument("folder", type=Path)
+    importing = actions.add_parser(
+        "import", help="import an exported session: its folder, or the zip the app downloads (a taken id is renewed)"
+    )
+    importing.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP")
     for action in (listing, show, export, delete, importing):
         action.add_argument("--store", default=None, help="store folder")
     listing.set_defaults(func=run_sessions_list)
@@ -304,8 +306,11 @@ def run_sessions_export(args: argparse.Namespace) -> int:
     from edit_agent.session import EditSession
 
     store, session_id = _stored_session(args.store, args.session_id)
-    path = EditSession.open(session_id, store=store).export(args.folder)
-    print(f"exported session {session_id} to {path.parent}")
+    session = EditSession.open(session_id, store=store)
+    if args.folder.suffix.lower() == ".zip":  # the app's download, which the app can open again
+        print(f"exported session {session_id} to {session.export_zip(args.folder)}")
+    else:
+        print(f"exported session {session_id} to {session.export(args.folder).parent}")
     return 0
 
 
@@ -320,13 +325,19 @@ def run_sessions_delete(args: argparse.Namespace) -> int:
 
 
 def run_sessions_import(args: argparse.Namespace) -> int:
+    from edit_agent.archives import is_session_archive
     from edit_agent.errors import InvalidExportError
     from edit_agent.session import EditSession, open_store
     from edit_agent.transfer import EXPORT_FILE
 
-    if not (args.folder / EXPORT_FILE).is_file():  # checked before the store is opened, which may create it
-        raise InvalidExportError(f"{args.folder} has no {EXPORT_FILE}; it is not a session export.")
-    session = EditSession.import_folder(args.folder, store=open_store(args.store))
+    # Checked before the store is opened, which may create it.
+    if is_session_archive(args.folder):
+        session = EditSession.import_zip(args.folder, store=open_store(args.store))
+    elif not (args.folder / EXPORT_FILE).is_file():
+        raise InvalidExportError(f"{args.folder} is neither a zip nor a folder with {EXPORT_FILE}; "
+                                 "it is not a session export.")
+    else:
+        session = EditSession.import_folder(args.folder, store=open_store(args.store))
     print(f"imported as session {session.id} ({_turns(len(session.turns))})")
     return 0
 

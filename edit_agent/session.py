@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,13 +77,13 @@ def open_store(store: str | Path | Store | None = None) -> Store:
         return _stores[folder]
 
 
-def as_folder(value: object, what: str) -> Path:
-    """A folder argument as a path; one clear error for a number, ``None``, an empty name or a NUL byte."""
+def as_folder(value: object, what: str, *, kind: str = "folder") -> Path:
+    """A folder (or file) argument as a path; one clear error for a number, ``None``, an empty name or a NUL byte."""
     if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
-        raise InvalidArgumentError(f"{what} must be a folder path (text or a Path), not {type(value).__name__}.")
+        raise InvalidArgumentError(f"{what} must be a {kind} path (text or a Path), not {type(value).__name__}.")
     text = os.fspath(value)
     if not text.strip() or "\0" in text or not is_valid_text(text):
-        raise InvalidArgumentError(f"{what} {text!r} is not a usable folder path.")
+        raise InvalidArgumentError(f"{what} {text!r} is not a usable {kind} path.")
     return Path(text).expanduser()
 
 
@@ -199,6 +200,22 @@ class EditSession:
 
         return export_session(self._store, self.id, as_folder(folder, "The export folder"))
 
+    def export_zip(self, archive: str | Path) -> Path:
+        """Write the export as one zip file (what the app's "Download session" gives); returns its path.
+
+        An existing file is replaced only if it is a zip (an earlier download, say), never another file.
+        """
+        import tempfile
+
+        from edit_agent.archives import pack_session_archive
+
+        target = as_folder(archive, "The zip to write", kind="file")
+        if target.is_dir() or (target.exists() and not zipfile.is_zipfile(target)):
+            raise InvalidArgumentError(f"{target} exists and is not a zip file; choose another name.")
+        with tempfile.TemporaryDirectory(prefix="edit-agent-export-") as folder:
+            exported = self.export(Path(folder) / "session").parent
+            return pack_session_archive(exported, target)
+
     @classmethod
     def import_folder(cls, folder: str | Path, store: str | Path | Store | None = None) -> EditSession:
         """Import a folder written by :meth:`export`; returns the imported session.
@@ -211,6 +228,21 @@ class EditSession:
         source = as_folder(folder, "The folder to import")
         opened = open_store(store)
         return cls.open(import_session(opened, source), store=opened)
+
+    @classmethod
+    def import_zip(cls, archive: str | Path, store: str | Path | Store | None = None) -> EditSession:
+        """Import a zip of an export folder (the app's "Download session"); ids as :meth:`import_folder`."""
+        import tempfile
+
+        from edit_agent.archives import unpack_session_archive
+        from edit_agent.transfer import import_session
+
+        path = as_folder(archive, "The zip to import", kind="file")
+        if not path.is_file():
+            raise InvalidArgumentError(f"{path} is not a file; give the .zip the app downloaded.")
+        opened = open_store(store)
+        with tempfile.TemporaryDirectory(prefix="edit-agent-import-") as unpacked:
+            return cls.open(import_session(opened, unpack_session_archive(path, Path(unpacked))), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------
 

@@ -97,20 +97,24 @@ RECORDED_OPTIONS = ("reasoner_options", "editor_options")
 """Session settings that name files on the machine that made the session (see ``EditSession``)."""
 
 
-def import_session(store: Store, folder: Path) -> str:
+def import_session(store: Store, folder: Path, *, new_id: str | None = None) -> str:
     """Import an export folder into ``store`` in one transaction; return the session id.
 
     Records and images are all checked before anything is written to the store; images are
-    held to :data:`STORED_LIMITS`, which every image a session stores fits.
+    held to :data:`STORED_LIMITS`, which every image a session stores fits. ``new_id`` gives the
+    session that id and its turns fresh ones (the app claims the id before the import commits);
+    by default the export's ids are kept unless the store already holds one of them.
     """
+    if new_id is not None:
+        _check_new_id(new_id, store)
     session, turns = _read_export(folder)
     # One image at a time: a long session's images need not fit in memory. Images an import that then
     # fails has stored are left to the store's sweep: a session edited meanwhile may already use one.
     for digest in sorted(_hashes(session, turns)):
         if not store.image_path(digest).exists():
             store.put_image(_load_checked(folder, digest), keep_decoded=False)  # written, not about to be read
-    if store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
-        session, turns = _with_fresh_ids(session, turns)
+    if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
+        session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
     store.import_session(session, turns)
     return session.id
 
@@ -248,8 +252,19 @@ def _load_checked(folder: Path, digest: str):
     return image
 
 
-def _with_fresh_ids(session: SessionRecord, turns: list[TurnRecord]) -> tuple[SessionRecord, list[TurnRecord]]:
-    new_session_id = uuid.uuid4().hex
+def _check_new_id(new_id: object, store: Store) -> None:
+    if not isinstance(new_id, str) or not _SESSION_ID.fullmatch(new_id):
+        raise InvalidArgumentError(f"new_id must be 32 lowercase hex digits, like the ids sessions get: {new_id!r}.")
+    if store.has_session(new_id):
+        raise InvalidArgumentError(f"The store already holds a session {new_id}.")
+
+
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _with_fresh_ids(
+    session: SessionRecord, turns: list[TurnRecord], new_session_id: str
+) -> tuple[SessionRecord, list[TurnRecord]]:
     new_ids = {turn.id: uuid.uuid4().hex[:16] for turn in turns}
     renamed = [
         turn.model_copy(update={

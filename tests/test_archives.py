@@ -1,0 +1,134 @@
+"""Sessions as one zip: export_zip / import_zip, the CLI's .zip names, and zips that are not downloads."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from edit_agent import EditSession
+from edit_agent.archives import unpack_session_archive
+from edit_agent.cli import main
+from edit_agent.errors import InvalidArgumentError, InvalidExportError
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> EditSession:
+    session = EditSession(store=tmp_path / "store")
+    session.edit(Image.new("RGB", (24, 16), "navy"), "make it brighter")
+    session.edit(None, "rotate it 90 degrees")
+    return session
+
+
+@pytest.fixture
+def archive(tmp_path: Path, session: EditSession) -> Path:
+    return session.export_zip(tmp_path / "download.zip")
+
+
+def rezip(source: Path, target: Path, rename=lambda name: name, extra: dict[str, bytes] | None = None) -> Path:
+    """``source``'s members under new names, plus ``extra`` members."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            new.writestr(rename(info.filename), old.read(info))
+        for name, data in (extra or {}).items():
+            new.writestr(name, data)
+    return target
+
+
+def history(session: EditSession) -> list[str]:
+    return [turn.instruction for turn in session.history]
+
+
+def test_a_zip_export_imports_back_with_its_history_and_images(tmp_path, session, archive):
+    assert zipfile.ZipFile(archive).namelist()[0] == "session.jsonl"
+    copy = EditSession.import_zip(archive, store=tmp_path / "other")
+    assert copy.id == session.id and history(copy) == history(session)
+    assert copy.head.image.tobytes() == session.head.image.tobytes()
+    again = EditSession.import_zip(archive, store=tmp_path / "other")  # the same store: fresh ids
+    assert again.id != session.id and history(again) == history(session)
+
+
+def test_a_zip_of_the_export_folder_itself_and_with_extra_files_imports(tmp_path, session, archive):
+    nested = rezip(archive, tmp_path / "nested.zip", rename=lambda name: f"my-session/{name}",
+                   extra={"__MACOSX/my-session/._session.jsonl": b"junk", "my-session/.DS_Store": b"junk"})
+    assert history(EditSession.import_zip(nested, store=tmp_path / "other")) == history(session)
+
+
+def test_member_names_never_choose_where_files_are_written(tmp_path, archive):
+    hostile = rezip(archive, tmp_path / "hostile.zip", extra={"../../escaped.txt": b"x", "/tmp/absolute.txt": b"x",
+                                                              "images/../../escaped.png": b"x"})
+    EditSession.import_zip(hostile, store=tmp_path / "other")
+    assert not list(tmp_path.parent.glob("escaped*")) and not list(tmp_path.rglob("escaped*"))
+
+
+@pytest.mark.parametrize("case, match", [
+    ("text", "not a readable zip"),
+    ("no export", "holds no session.jsonl"),
+    ("two exports", "more than one session.jsonl"),
+    ("damaged", "not a readable zip"),
+])
+def test_a_zip_that_is_no_good_download_is_refused_and_stores_nothing(tmp_path, archive, case, match):
+    path = tmp_path / f"{case}.zip"
+    if case == "text":
+        path.write_text("not a zip")
+    elif case == "no export":
+        rezip(archive, path, rename=lambda name: name.replace("session.jsonl", "notes.jsonl"))
+    elif case == "two exports":
+        rezip(archive, path, extra={"copy/session.jsonl": zipfile.ZipFile(archive).read("session.jsonl")})
+    else:  # one image's bytes flipped inside the zip: its CRC no longer matches
+        data = bytearray(archive.read_bytes())
+        offset = data.index(b"IDAT") + 8
+        data[offset:offset + 16] = bytes(16)
+        path.write_bytes(bytes(data))
+    with pytest.raises(InvalidExportError, match=match):
+        EditSession.import_zip(path, store=tmp_path / "other")
+    assert EditSession.list(tmp_path / "other") == []
+
+
+def test_a_zip_that_unpacks_past_the_limit_is_refused_before_anything_is_written(tmp_path, archive):
+    with pytest.raises(InvalidExportError, match=r"unpacks to [\d,]+ bytes, over the 1,000 bytes allowed"):
+        unpack_session_archive(archive, tmp_path / "unpacked", max_bytes=1000)
+    assert not (tmp_path / "unpacked").exists()
+
+
+def test_an_encrypted_zip_is_refused_with_a_clear_message(tmp_path, archive):
+    locked = tmp_path / "locked.zip"
+    with zipfile.ZipFile(archive) as old, zipfile.ZipFile(locked, "w") as new:
+        for info in old.infolist():
+            new.writestr(info, old.read(info))
+    data = bytearray(locked.read_bytes())
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            data[start + flag_offset] |= 0x1
+            start += 4
+    locked.write_bytes(bytes(data))
+    with pytest.raises(InvalidExportError, match="encrypted"):
+        EditSession.import_zip(locked, store=tmp_path / "other")
+
+
+def test_export_zip_replaces_an_earlier_zip_but_never_another_file(tmp_path, session, archive):
+    session.edit(None, "make it warmer")
+    assert len(history(EditSession.import_zip(session.export_zip(archive), store=tmp_path / "a"))) == 3
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    with pytest.raises(InvalidArgumentError, match="not a zip file"):
+        session.export_zip(notes)
+    assert notes.read_text() == "keep me"
+    with pytest.raises(InvalidArgumentError, match="not a file"):
+        EditSession.import_zip(tmp_path, store=tmp_path / "b")
+
+
+def test_the_cli_exports_to_a_zip_name_and_imports_a_zip(tmp_path, session, capsys):
+    store = str(tmp_path / "store")
+    target = tmp_path / "out" / "s.zip"
+    target.parent.mkdir()
+    assert main(["sessions", "export", session.id[:8], str(target), "--store", store]) == 0
+    assert f"to {target}" in capsys.readouterr().out and zipfile.is_zipfile(target)
+    assert main(["sessions", "import", str(target), "--store", str(tmp_path / "other")]) == 0
+    assert capsys.readouterr().out.startswith(f"imported as session {session.id}")
+    (tmp_path / "bad.zip").write_text("not a zip")
+    assert main(["sessions", "import", str(tmp_path / "bad.zip"), "--store", str(tmp_path / "none")]) == 2
+    assert "neither a zip nor a folder" in capsys.readouterr().err and not (tmp_path / "none").exists()
