@@ -476,3 +476,29 @@ def test_undo_goes_back_from_the_image_this_tab_shows_after_another_tab_moved(pa
     page.locator("#undo").click()  # this tab still shows #3
     wait_for_status(page, "at edit #2")  # #3's parent, not the source behind #1
     page.get_by_text("went back from the image shown here").first.wait_for()
+
+
+def test_a_session_downloaded_elsewhere_opens_from_my_sessions(browser, app_url: str, tmp_path: Path):
+    from edit_agent import EditSession
+
+    made_elsewhere = EditSession(store=tmp_path / "laptop-store")  # an SDK session, never seen by this app
+    made_elsewhere.edit(Image.new("RGB", (64, 48), (40, 120, 200)), "rotate it 90 degrees")
+    made_elsewhere.edit(None, "make it warmer")
+    archive = made_elsewhere.export_zip(tmp_path / "edit-session.zip")
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})  # a visitor with no sessions yet
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        page.get_by_text("My sessions").click()
+        with page.expect_file_chooser() as chooser:
+            page.locator("#open-zip").click()
+        chooser.value.set_files(str(archive))
+        wait_for_timeline(page, 3, "make it warmer")
+        wait_for_status(page, "at edit #2")
+        page.get_by_text("Opened the downloaded session: 2 edits").wait_for()
+        shoot(page, "16-session-opened-from-a-zip")
+        send(page, "flip it vertically")  # it is this visitor's session now: it goes on
+        wait_for_timeline(page, 4, "flip it vertically")
+    finally:
+        context.close()

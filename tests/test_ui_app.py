@@ -256,6 +256,40 @@ def test_download_session_zip_imports_back(app, client: Client, photo: str, tmp_
     assert [turn.instruction for turn in imported.history] == list(INSTRUCTIONS[:2])
 
 
+def test_a_downloaded_session_opens_again_as_a_new_session_of_whoever_uploads_it(app, client: Client, photo: str):
+    owner = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    edit(client, owner, INSTRUCTIONS[1])
+    archive = client.predict(owner, api_name="/export")
+    visitor = fresh_state(client)
+    view = client.predict(visitor, handle_file(archive), api_name="/import_zip")
+    state, sessions = view[0], view[5]
+    assert state["session_id"] not in (None, owner["session_id"])  # fresh ids: the owner's session is not touched
+    assert [choice[1] for choice in sessions["choices"]] == [state["session_id"]]
+    assert captions(view) == ["Source", f"#1: {INSTRUCTIONS[0]}", f"● #2: {INSTRUCTIONS[1]}"]  # the head is marked
+    # It is the visitor's own: it continues, and the owner's session still has its two turns.
+    edit(client, state, INSTRUCTIONS[2])
+    assert len(EditSession.open(state["session_id"], store=app["config"].store).turns) == 3
+    assert len(EditSession.open(owner["session_id"], store=app["config"].store).turns) == 2
+    with pytest.raises(AppError, match="Unknown session"):
+        client.predict(owner, state["session_id"], api_name="/open_session")
+
+
+def test_a_zip_that_is_no_session_download_is_refused_and_owns_nothing(app, client: Client, tmp_path: Path):
+    not_zip = tmp_path / "notes.zip"
+    not_zip.write_text("just text")
+    no_export = tmp_path / "photos.zip"
+    with zipfile.ZipFile(no_export, "w") as archive:
+        archive.writestr("holiday/beach.png", b"\x89PNG")
+    visitor = fresh_state(client)
+    before = EditSession.list(store=app["config"].store)
+    with pytest.raises(AppError, match="not a readable zip"):
+        client.predict(visitor, handle_file(str(not_zip)), api_name="/import_zip")
+    with pytest.raises(AppError, match="not a session download"):
+        client.predict(visitor, handle_file(str(no_export)), api_name="/import_zip")
+    assert EditSession.list(store=app["config"].store) == before
+    assert client.predict(visitor, api_name="/restore")[5]["choices"] == []
+
+
 def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo: str):
     import base64
 

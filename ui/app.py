@@ -143,6 +143,11 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 with gr.Accordion("My sessions", open=False):
                     sessions = gr.Dropdown(label="Reopen a session", choices=[], elem_id="sessions")
                     export = gr.Button("Download session (zip)", size="sm")
+                    # A download opens again here as a new session (and a CLI or SDK export zip too).
+                    reopen_zip = gr.UploadButton(
+                        "Open a downloaded session (zip)", file_types=[".zip"], file_count="single",
+                        type="filepath", size="sm", elem_id="open-zip",
+                    )
                     delete = gr.Button("Delete this session", size="sm", variant="stop", elem_id="delete-session")
                     export_file = gr.File(label="Session export", interactive=False, visible=False)
                 with gr.Accordion("Settings (new sessions)", open=False):
@@ -202,6 +207,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                      **internal)
         export.click(app.export, [state], [export_file], api_name="export", **internal).success(
             _show_export, None, [export_file], queue=False, api_visibility="private")
+        # One at a time: an import unpacks and checks every image of the session.
+        _follow(reopen_zip.upload(app.import_zip, [state, reopen_zip], view, api_name="import_zip",
+                                  concurrency_id="import", concurrency_limit=1, **internal))
         sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
         _agent_tools(config)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=8)

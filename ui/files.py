@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,18 +54,9 @@ def sample_file(name: str, load: Loader) -> str:
     return str(path)
 
 
-def zip_folder(folder: Path, name: str) -> str:
-    """Zip ``folder`` into the cache as ``name``.zip (one fresh file per request)."""
-    target = cache_folder("exports", f"{time.time_ns()}") / f"{name}.zip"
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder))
-    return str(target)
-
-
-def temporary_folder() -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix="edit-agent-export-")
+def download_path(file_name: str) -> Path:
+    """A fresh path in the cache for a download named ``file_name`` (one folder per request)."""
+    return cache_folder("downloads", f"{time.time_ns()}") / file_name
 
 
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:

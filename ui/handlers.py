@@ -14,6 +14,8 @@ import logging
 import os
 import re
 import secrets
+import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import gradio as gr
 from pydantic import BaseModel, ConfigDict
 
+from edit_agent.archives import unpack_session_archive
 from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
 from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.history_words import is_history_move, is_redo_request
@@ -29,6 +32,7 @@ from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
 from edit_agent.session import EditSession, open_store
 from edit_agent.store import Store
 from edit_agent.tools import TOOL_LIMITS, SessionOwners, session_owners
+from edit_agent.transfer import import_session
 from edit_agent.world.language import is_undo_request
 from ui import backends, files, views
 
@@ -52,8 +56,10 @@ class AppConfig(BaseModel):
     """Build options of the preselected editor (e.g. ``{"model": folder}``); other picks get their defaults."""
     image_limits: ImageLimits = TOOL_LIMITS
     """Limits on uploaded images (after Gradio's byte limit ``max_upload``)."""
-    max_upload: str = "16mb"
-    """Largest upload Gradio accepts at all."""
+    max_upload: str = "64mb"
+    """Largest upload Gradio accepts at all: a session zip (an image is held to ``image_limits``)."""
+    max_import_bytes: int = 1024**3
+    """Most bytes a session zip opened in the app may unpack to."""
     queue_size: int = 64
     """Requests waiting beyond this are refused with a 'queue full' message instead of piling up."""
     gpu_concurrency: int = 1
@@ -356,9 +362,23 @@ class ChatApp:
         if state["session_id"] is None:
             raise gr.Error("There is no session to download yet.", print_exception=False)
         session = self._open(state)
-        with files.temporary_folder() as folder:
-            session.export(Path(folder) / "session")
-            return files.zip_folder(Path(folder) / "session", f"edit-session-{session.id[:8]}")
+        return str(session.export_zip(files.download_path(f"edit-session-{session.id[:8]}.zip")))
+
+    @friendly_errors
+    def import_zip(self, state: Any, upload: Any) -> tuple[Any, ...]:
+        """Open a downloaded session (its zip) as a new session of this browser's; it gets fresh ids."""
+        state = self._state(state)
+        if not isinstance(upload, str) or not upload:
+            raise gr.Error("Choose the .zip that Download session gave.", print_exception=False)
+        session_id = uuid.uuid4().hex
+        with tempfile.TemporaryDirectory(prefix="edit-agent-import-") as folder:
+            export = unpack_session_archive(Path(upload), Path(folder), max_bytes=self.config.max_import_bytes)
+            with self.owners.claiming(session_id, state["token"]):  # a refused import leaves no owner row
+                import_session(self.store, export, new_id=session_id)
+        state["session_id"], state["starting"] = session_id, None
+        turns = len(self.store.turns(session_id))
+        gr.Info(f"Opened the downloaded session: {turns} edit{'s' if turns != 1 else ''}, as a new session here.")
+        return self._reply(state)
 
     def _fresh(self, session_id: str | None) -> str | None:
         """``session_id`` for a new session, unless a session has it already (then ``None``: a new id)."""
