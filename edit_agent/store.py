@@ -65,13 +65,23 @@ _IMAGE_FOLDER = re.compile(r"[0-9a-f]{2}")
 class Store:
     """One folder holding a database and its images. Safe to share between threads."""
 
-    def __init__(self, folder: str | Path, *, orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS) -> None:
+    def __init__(
+        self, folder: str | Path, *, orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS, read_only: bool | None = None
+    ) -> None:
+        """``read_only``: open for reading only (sessions can be listed, shown, opened and exported, not
+        changed); by default, when the store exists and this process may not write to it (a read-only
+        mount, another user's store)."""
         self.folder = Path(folder).expanduser().resolve()
         self.images_folder = self.folder / "images"
+        self.read_only = _cannot_write(self.folder) if read_only is None else bool(read_only)
         # One connection per Store, shared by threads: sqlite3 connections are not re-entrant.
         self._lock = threading.RLock()
         self._decoded = shared_decoded_images()
         try:
+            if self.read_only:
+                self.db = sqlite_utils.Database(_connect_read_only(self.folder / DATABASE_NAME))
+                self.created = self._prepare_read_only()
+                return
             self.images_folder.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.folder / DATABASE_NAME, timeout=60.0, check_same_thread=False)
             self.db = sqlite_utils.Database(connection)
@@ -96,6 +106,13 @@ class Store:
             with self._write():
                 self._create_tables()
                 return self._creation_time(fresh=not had_tables)
+
+    def _prepare_read_only(self) -> float:
+        with self._reading():
+            if not self._check_schema():
+                raise StoreError(f"{self.folder} holds no session store to read.")
+            row = self.db.execute("SELECT value FROM store_info WHERE key = 'created'").fetchone()
+            return float(row[0]) if row is not None else 0.0
 
     def _creation_time(self, *, fresh: bool) -> float:
         """When this database was created: the sweep leaves older image files alone, since no row of this
@@ -134,6 +151,7 @@ class Store:
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction, taking the database's write lock up front (no upgrade deadlocks)."""
+        self._check_writable()
         with self._lock, _database_errors(self.folder):
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -147,6 +165,11 @@ class Store:
     def _reading(self) -> Iterator[None]:
         with self._lock, _database_errors(self.folder):
             yield
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"The session store at {self.folder} is open read-only: its sessions can be read "
+                             "and exported, not changed. Import one into a store of your own to edit it.")
 
     def close(self) -> None:
         with self._lock:
@@ -165,6 +188,7 @@ class Store:
     def put_image(self, image: Image.Image, *, keep_decoded: bool = True) -> str:
         """Store ``image`` durably under its content hash and return the hash. ``keep_decoded``: also keep
         its pixels at hand for the next read (off for images written in bulk, such as an import)."""
+        self._check_writable()
         digest = image_hash(image)
         path = self.image_path(digest)
         if path.exists():
@@ -224,6 +248,8 @@ class Store:
         delete. Housekeeping only: a file that another process removes meanwhile, or one that cannot be
         removed, is left alone.
         """
+        if self.read_only:
+            return 0
         with self._reading():
             referenced = self._image_hashes_locked("", "", [])
         cutoff = time.time() - older_than
@@ -428,6 +454,33 @@ def branch_to(turns: dict[str, TurnRecord], head: str | None) -> list[TurnRecord
         path.append(turns[head])
         head = turns[head].parent_id
     return path[::-1]
+
+
+def _cannot_write(folder: Path) -> bool:
+    """Whether an existing store is out of this process's reach for writing (a new one is made writable)."""
+    database = folder / DATABASE_NAME
+    return database.is_file() and not (os.access(folder, os.W_OK) and os.access(database, os.W_OK))
+
+
+def _connect_read_only(database: Path) -> sqlite3.Connection:
+    """A connection that never writes. A store in WAL mode needs its shared-memory file, which a read-only
+    folder may lack and cannot get: then the database is read as immutable, which is exact as long as no
+    write-ahead log is left over (a writer still open, or one that was killed)."""
+    uri = database.as_uri()
+    if not database.is_file():
+        raise sqlite3.OperationalError("no database file")
+    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60.0, check_same_thread=False)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+        log = database.with_name(database.name + "-wal")
+        if log.exists() and log.stat().st_size > 0:
+            raise
+    connection = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return connection
 
 
 @contextlib.contextmanager

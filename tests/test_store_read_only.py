@@ -1,0 +1,102 @@
+"""A store this process may not write (a read-only mount, another user's store) can be read, never changed."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from edit_agent import EditSession
+from edit_agent.cli import main
+from edit_agent.errors import StoreError
+from edit_agent.store import DATABASE_NAME, Store
+
+
+@pytest.fixture
+def made(tmp_path: Path) -> tuple[Path, str]:
+    """A store with one two-turn session, written and closed by another process, as a shared store would be."""
+    folder = tmp_path / "shared"
+    script = (
+        "from PIL import Image\nfrom edit_agent import EditSession\n"
+        f"s = EditSession(store={str(folder)!r})\n"
+        "s.edit(Image.new('RGB', (32, 24), 'navy'), 'make it brighter')\n"
+        "s.edit(None, 'rotate it 90 degrees')\nprint(s.id)\n"
+    )
+    done = subprocess.run(["python", "-c", script], capture_output=True, text=True, check=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return folder, done.stdout.strip()
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def check_reads_and_refuses_writes(store: Store, session_id: str, tmp_path: Path) -> None:
+    before = fingerprint(store.folder)
+    session = EditSession.open(session_id, store=store)
+    assert [turn.instruction for turn in session.history] == ["make it brighter", "rotate it 90 degrees"]
+    assert session.head.image.size == (24, 32) and EditSession.list(store) == [session_id]
+    copy = EditSession.import_zip(session.export_zip(tmp_path / "copy.zip"), store=tmp_path / "mine")
+    assert len(copy.history) == 2
+    for change in (lambda: session.edit(None, "make it darker"), session.undo, lambda: session.checkout(None),
+                   session.delete, lambda: EditSession.import_zip(tmp_path / "copy.zip", store=store),
+                   lambda: EditSession(store=store).edit(Image.new("RGB", (16, 16)), "make it brighter")):
+        with pytest.raises(StoreError, match="open read-only: its sessions can be read and exported, not changed"):
+            change()
+    assert fingerprint(store.folder) == before and len(EditSession.open(session_id, store=store).history) == 2
+
+
+def test_a_store_opened_read_only_reads_and_exports_but_never_writes(made, tmp_path):
+    folder, session_id = made
+    check_reads_and_refuses_writes(Store(folder, read_only=True), session_id, tmp_path)
+
+
+def test_a_store_this_process_may_not_write_opens_read_only_by_itself(made, tmp_path, monkeypatch):
+    folder, session_id = made
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if mode == os.W_OK else real_access(path, mode))
+    store = Store(folder)
+    assert store.read_only
+    check_reads_and_refuses_writes(store, session_id, tmp_path)
+
+
+def test_an_absent_or_foreign_store_opened_read_only_is_one_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="Cannot use .* as a session store"):
+        Store(tmp_path / "nothing", read_only=True)
+    assert not (tmp_path / "nothing").exists()
+    import sqlite3
+
+    (tmp_path / "other").mkdir()
+    sqlite3.connect(tmp_path / "other" / DATABASE_NAME).execute("CREATE TABLE notes (text)").connection.commit()
+    with pytest.raises(StoreError, match="not an edit-agent session store"):
+        Store(tmp_path / "other", read_only=True)
+
+
+@contextlib.contextmanager
+def read_only_mount(folder: Path, where: Path):
+    where.mkdir()
+    if subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(where)], capture_output=True).returncode:
+        pytest.skip("a read-only bind mount needs root with mount rights; the other tests simulate one")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "--lazy", str(where)], check=True)  # the cached store holds a file open
+
+
+def test_a_store_on_a_read_only_mount_lists_shows_and_exports_from_the_command_line(made, tmp_path, capsys):
+    folder, session_id = made
+    with read_only_mount(folder, tmp_path / "mounted") as mounted:
+        assert main(["sessions", "list", "--store", str(mounted)]) == 0
+        assert session_id in capsys.readouterr().out
+        assert main(["sessions", "show", session_id[:8], "--store", str(mounted)]) == 0
+        assert "'rotate it 90 degrees'" in capsys.readouterr().out
+        assert main(["sessions", "export", session_id[:8], str(tmp_path / "s.zip"), "--store", str(mounted)]) == 0
+        assert main(["sessions", "delete", session_id, "--store", str(mounted)]) == 2
+        assert "open read-only" in capsys.readouterr().err
+        assert main(["sessions", "list", "--store", str(mounted)]) == 0 and session_id in capsys.readouterr().out
