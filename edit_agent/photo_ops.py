@@ -66,28 +66,92 @@ class Operation(BaseModel):
 
 _PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)"
 # A full stop ends a clause, except between two digits: "brighter by 12.5%" is one clause.
-_CLAUSE_SPLIT = re.compile(r"\s*(?:(?:[,;!]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\b)\s*")
+_CLAUSE_SPLIT = re.compile(r"\s*((?:[,;!?]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\b|\bbut\b|\bplus\b)\s*", re.IGNORECASE)
 _NEGATIVE_PERCENT = re.compile(r"[-\u2212]\s*" + _PERCENT, re.IGNORECASE)
 # Words that carry no meaning of their own in a photo instruction; anything else left over
 # after the operations are found means the clause asks for more than exact operations can do.
+# ("less" and "too" are not among them: "less warm" and "too warm" ask for the opposite of "warm".)
 FILLER_WORDS = set(
     """a an the it its this that image photo picture pic whole entire make made please can could
     you would like i want to by of be do give me so just also now slightly somewhat little bit lot
-    much very more less way further even really all overall too again some little tone tones look
+    much very more way further even really all overall again some little tone tones look
     version colors colours color colour into in up down with set apply effect filter add degrees
     degree percent should get turn convert tad touch significantly great deal lots far"""
     .split()
 )
+COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible is s looks seems kind kinda".split())
+"""Words of a polite or chatty clause ("thanks!", "if you can", "it's a bit too dark"): they ask for nothing."""
 
 _ROTATION_TAIL = (
     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
     # The unit's spaces belong to the unit: "90 counterclockwise" must leave its space to the direction.
     r"(?:\s+(-?\d+)(?:\s*(?:°|degrees?|deg))?)?"
-    r"(?:\s+(clockwise|counter-?clockwise|anti-?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|right))?"
+    r"(?:\s+(clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|"
+    r"right))?"
 )
 
-GRAYSCALE_WORDS = r"\b(?:grayscale|greyscale|gr[ae]y\s*scale|black\s*(?:and|&)\s*white|b\s*&\s*w|monochrome)\b"
+GRAYSCALE_WORDS = (r"\b(?:grayscale|greyscale|gr[ae]y\s*scale|black[\s-]*(?:and|&)[\s-]*white|b\s*[&/]\s*w|"
+                   r"monochrome)\b")
 """How an instruction says grayscale (a photo rule names it the same way)."""
+
+# A setting named as a noun, with the operations that raise and lower it: "increase the contrast",
+# "brightness +20%", "turn the warmth down", "set the saturation to 120%".
+_SETTINGS: dict[str, tuple[str, str, str]] = {
+    "brightness": (r"brightness|exposure", "brighter", "darker"),
+    "contrast": (r"contrast", "more_contrast", "less_contrast"),
+    "saturation": (r"saturation|vibrance", "more_saturated", "less_saturated"),
+    "warmth": (r"warmth|colou?r\s+temperature|temperature", "warmer", "cooler"),
+    "sharpness": (r"sharpness|sharpening", "sharpen", "blur"),
+    "blur": (r"blur|blurriness", "blur", "sharpen"),
+}
+_LEVELS = ("brightness", "contrast", "saturation", "warmth")
+"""The settings a percentage of the current level ("to 80%") applies to."""
+_UP = (r"increase|raise|boost|more|higher|add|enhance|heighten|bump\s+up|crank\s+up|pump\s+up|turn\s+up|"
+       r"push\s+up")
+_DOWN = (r"decrease|reduce|lower|less|lessen|cut|drop|too\s+much|tone\s+down|turn\s+down|dial\s+down|"
+         r"dial\s+back")
+_SETTING_OBJECT = r"(?:\s+(?:the|some|its|a\s+bit\s+of|a\s+little|a\s+lot\s+of|a\s+touch\s+of|image'?s|photo'?s))*"
+_SIGN = r"([+\-\u2212])"
+
+# What is wrong with the image, fixed by the opposite operation: "too warm", "less blurry", "not so dark".
+_PROBLEMS: list[tuple[str, str]] = [
+    (r"warm|warmer|yellow|yellowish|orange", "cooler"),
+    (r"cool|cooler|cold|colder|blue|bluish", "warmer"),
+    (r"dark|darker|dim|dimmer|underexposed|gloomy", "brighter"),
+    (r"bright|brighter|light|lighter|overexposed", "darker"),
+    (r"blurry|blurred|blurrier|fuzzy|soft|out\s+of\s+focus", "sharpen"),
+    (r"sharp|sharper|crisp", "blur"),
+    (r"saturated|vivid|vibrant|colou?rful|intense|garish", "less_saturated"),
+    (r"dull|muted|washed\s+out|desaturated|drab", "more_saturated"),
+    (r"contrasty|high\s+contrast", "less_contrast"),
+    (r"flat|low\s+contrast", "more_contrast"),
+]
+_HEDGE_PREFIX = r"(?:(?:way|far|much|a\s+(?:bit|little|tad|touch)|slightly|somewhat|just|little)\s+)?"
+
+
+def _setting_rules() -> list[tuple[str, str]]:
+    rules = []
+    for setting, (noun, _, _) in _SETTINGS.items():
+        nouns = f"(?:{noun})"
+        if setting in _LEVELS:
+            rules += [
+                (rf"\b{nouns}\s*:?\s*(?:by\s+)?{_SIGN}\s*{_PERCENT}|{_SIGN}\s*{_PERCENT}\s+(?:more\s+)?{nouns}\b",
+                 f"{setting}:signed"),
+                (rf"\b(?:(?P<verb>set|{_UP}|{_DOWN})\s+)?(?:the\s+)?{nouns}\s+(?:to|at)\s+{_PERCENT}",
+                 f"{setting}:level"),
+            ]
+        rules += [
+            (rf"\b({_UP}|{_DOWN}){_SETTING_OBJECT}\s+{nouns}\b", f"{setting}:verb"),
+            (rf"\b(?:(?:turn|bump|crank|dial|tone|pump|push)\s+(?:the\s+)?)?{nouns}\s+(up|down|higher|lower)\b",
+             f"{setting}:verb"),
+        ]
+    return rules
+
+
+def _problem_rules() -> list[tuple[str, str]]:
+    return [(rf"\b{_HEDGE_PREFIX}(?P<how>too|overly|less|not\s+so|not\s+as)\s+(?:{adjectives})\b", f"problem:{fix}")
+            for adjectives, fix in _PROBLEMS]
+
 
 _RULES: list[tuple[str, str]] = [
     # (regex, handler name); the first regex that matches a span claims it
@@ -95,7 +159,8 @@ _RULES: list[tuple[str, str]] = [
     (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate"),
     # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
     (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"
-     r"clockwise|counter-?clockwise|anti-?clockwise))" + _ROTATION_TAIL, "rotate"),
+     r"clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|(?:to\s+the\s+)?(?:left|right)\b))" + _ROTATION_TAIL,
+     "rotate"),
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?"
      r"(?:\s+(horizontally|vertically|horizontal|vertical|left\s+to\s+right|top\s+to\s+bottom|sideways))?",
      "flip"),
@@ -112,25 +177,44 @@ _RULES: list[tuple[str, str]] = [
      r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor"),
     (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+)\s*(?:px|pixels)\s+(?:off|from)?\s*"
      r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin"),
+    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+(\d+)\s*(?:px|pixels)\b", "crop_margin_after"),
+    (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop"),
+    (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square"),
+    # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
+    (r"\b(?:scale|resize|shrink|reduce|downscale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?"
+     r"(?:\s+(?:down|smaller))?\s+by\s+" + _PERCENT, "shrink_by"),
+    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _PERCENT + r"\s+(smaller|bigger|larger)\b", "resize_change"),
+    (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+)?(smaller|bigger|larger)\s+by\s+" + _PERCENT, "resize_change_after"),
+    (r"\b(?:shrink|enlarge|upscale|downscale)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+" + _PERCENT,
+     "resize_to"),
+    (r"\b(?:upscale|enlarge)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+by)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)"
+     r"|\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+(?:bigger|larger)\b",
+     "enlarge_factor"),
+    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+by\s+(\d+)\b", "resize"),
+    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+(wide|tall|high)\b", "resize_side"),
+    (r"\bhalf\s+(?:the\s+)?size\b", "halve"),
+    # grey, said other ways than the rule's words
+    (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y\b"
+     r"|\bremove\s+(?:the\s+|all\s+(?:the\s+)?)?colou?rs?\b|\bdesaturate\b(?:\s+it)?\s+(?:completely|fully|entirely)\b",
+     "grayscale"),
     (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double"),
     (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it"
      r"|(?:resize|scale|shrink)(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+down)?(?:\s+(?:by|to))?\s+(?:a\s+)?half)\b",
      "halve"),
     (GRAYSCALE_WORDS, "grayscale"),
-    (r"\b(?:brighten|brighter|lighten|lighter|increase\s+(?:the\s+)?brightness|more\s+bright|brightness\s+up)\b",
-     "brighter"),
-    (r"\b(?:darken|darker|dim|dimmer|decrease\s+(?:the\s+)?brightness|reduce\s+(?:the\s+)?brightness|"
-     r"lower\s+(?:the\s+)?brightness)\b", "darker"),
-    (r"\b(?:(?:more|increase(?:\s+the)?|higher|boost(?:\s+the)?|add)\s+contrast|contrastier)\b", "more_contrast"),
-    (r"\b(?:(?:less|decrease(?:\s+the)?|reduce(?:\s+the)?|lower)\s+contrast)\b", "less_contrast"),
-    (r"\b(?:more\s+saturated|saturate|more\s+vivid|more\s+vibrant|more\s+colou?rful|"
-     r"(?:increase|boost)\s+(?:the\s+)?saturation)\b", "more_saturated"),
-    (r"\b(?:less\s+saturated|desaturate|less\s+vivid|less\s+vibrant|less\s+colou?rful|muted|"
-     r"(?:decrease|reduce|lower)\s+(?:the\s+)?saturation)\b", "less_saturated"),
+    *_problem_rules(),
+    *_setting_rules(),
+    (r"\b(?:brighten|brighter|lighten|lighter|more\s+bright)\b", "brighter"),
+    (r"\b(?:darken|darker|dim|dimmer)\b", "darker"),
+    (r"\b(?:more\s+)?(?:contrastier|contrasty|punchier|punchy)\b", "more_contrast"),
+    (r"\b(?:more\s+saturated|saturate|oversaturate|more\s+vivid|more\s+vibrant|more\s+colou?rful)\b",
+     "more_saturated"),
+    (r"\btone\s+down\s+(?:the\s+)?colou?rs?\b|\bmute\s+(?:the\s+)?colou?rs?\b", "less_saturated"),
+    (r"\b(?:less\s+saturated|desaturate|less\s+vivid|less\s+vibrant|less\s+colou?rful|muted)\b", "less_saturated"),
     (r"\b(?:warmer|warm\s+up|warm)\b", "warmer"),
     (r"\b(?:cooler|colder|cool\s+down|cool)\b", "cooler"),
-    (r"\b(?:blur|blurry|blurrier|soften)\b(?:[^,;]*?\bradius\s+(\d+(?:\.\d+)?))?", "blur"),
-    (r"\b(?:sharpen|sharper|crisper)\b", "sharpen"),
+    (r"\b(?:gaussian\s+)?(?:blur|blurry|blurrier|soften)\b(?:[^,;]*?\bradius\s+(\d+(?:\.\d+)?))?", "blur"),
+    (r"\b(?:sharpen|sharper|crisper|more\s+sharp|more\s+crisp)\b", "sharpen"),
 ]
 _COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in _RULES]
 
@@ -144,9 +228,8 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS) -> list[O
     """
     if is_no_change(instruction):
         return []
-    operations: list[Operation] = []
-    for clause in split_clauses(instruction):
-        operations.extend(parse_clause(clause, instruction))
+    read = [parse_clause_read(clause, instruction) for clause in split_clauses(instruction)]
+    operations = without_restated_problems(read)
     if not operations:
         raise _unsupported(instruction)
     check_operation_count(len(operations), limit)
@@ -165,43 +248,164 @@ def is_no_change(instruction: str) -> bool:
 
 
 def split_clauses(instruction: str) -> list[str]:
-    """The instruction's clauses in the order written (see the module docstring)."""
+    """The instruction's clauses in the order written (see the module docstring), each carrying the amount
+    said for it: "slightly brighter and warmer" gives "slightly brighter" and "slightly warmer", "brighter
+    and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
+    is no clause."""
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
     text = re.sub(r"[\s\0]+", " ", instruction.strip())
-    clauses = [clause.replace("\0", "and").strip() for clause in _CLAUSE_SPLIT.split(_protect_and(text))]
-    return [clause for clause in clauses if clause]
+    pieces = _CLAUSE_SPLIT.split(_protect_and(text))
+    clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
+    parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
+    return _share_amounts([(clause, joiner) for clause, joiner in parts if clause])
+
+
+def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
+    clauses: list[str] = []
+    joined: list[bool] = []  # whether each clause was joined to the one before by "and"
+    for clause, joiner in parts:
+        if not _matches(clause)[0] and not _meaningful_words(clause):
+            if clauses and _has_amount(clause) and _amount_free(clauses[-1]):  # "make it warmer, just a little"
+                clauses[-1] = f"{clauses[-1]} {clause}"
+            continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
+        if clauses and joiner == "and":
+            clause = _with_verb_of(clauses[-1], clause)
+        clauses.append(clause)
+        joined.append(joiner == "and")
+    for i in range(1, len(clauses)):  # "slightly brighter and warmer": the hedge goes on
+        hedge = _HEDGE.search(clauses[i - 1])
+        if joined[i] and hedge and not re.search(_PERCENT, clauses[i - 1]) and _amount_free(clauses[i]):
+            clauses[i] = f"{hedge.group(0)} {clauses[i]}"
+    for i in range(len(clauses) - 1, 0, -1):  # "brighter and warmer by 10%": the amount goes back
+        trailing = re.search(r"\bby\s+" + _PERCENT + r"\s*$", clauses[i], re.IGNORECASE)
+        if joined[i] and trailing and _amount_free(clauses[i - 1]):
+            clauses[i - 1] = f"{clauses[i - 1]} {trailing.group(0)}"
+    return clauses
+
+
+_ANY_SETTING = re.compile(r"(?:the\s+)?(?:" + "|".join(noun for noun, _, _ in _SETTINGS.values()) + r")\b", re.I)
+_LAST_VERB = re.compile(rf"\b({_UP}|{_DOWN})\b(?!.*\b(?:{_UP}|{_DOWN})\b)", re.IGNORECASE)
+
+
+def _with_verb_of(previous: str, clause: str) -> str:
+    """"increase the brightness and the contrast": a setting named alone takes the verb of the one before."""
+    verb = _LAST_VERB.search(previous)
+    if verb and _ANY_SETTING.match(clause) and not _matches(clause)[0]:
+        return f"{verb.group(1)} {clause}"
+    return clause
+
+
+def _meaningful_words(text: str) -> list[str]:
+    """The words of ``text`` that say something: not filler, courtesy or a degree ("not too much")."""
+    return [word for word in _words(_HEDGE.sub(" ", text)) if word not in FILLER_WORDS | COURTESY_WORDS]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _has_amount(clause: str) -> bool:
+    return bool(re.search(_PERCENT, clause, re.IGNORECASE) or _HEDGE.search(clause))
+
+
+def _amount_free(clause: str) -> bool:
+    """Whether ``clause`` is made of changes that take an amount (brighter, more contrast...) and names none."""
+    names = [name for _, _, name, _ in _matches(clause)[0]]
+    return bool(names) and all(_takes_amount(name) for name in names) and not _has_amount(clause)
+
+
+def _takes_amount(name: str) -> bool:
+    handler_name = name.split(":", 1)[1] if name.startswith("problem:") else name
+    if ":" in handler_name:  # a setting: blur and sharpness take none
+        return handler_name.split(":")[0] in _LEVELS
+    return handler_name in _SIGNED
 
 
 def parse_clause(clause: str, instruction: str) -> list[Operation]:
     """The operations of one clause of ``instruction``, or raise as :func:`parse_operations` does."""
-    if _NEGATIVE_PERCENT.search(clause):
+    operations, _ = parse_clause_read(clause, instruction)
+    return operations
+
+
+def parse_clause_read(clause: str, instruction: str) -> tuple[list[Operation], bool]:
+    """:func:`parse_clause`, and whether the clause only states a problem ("it's too warm"), which an
+    operation elsewhere in the instruction may already fix ("too warm, cool it down a bit")."""
+    found, remaining = _matches(clause)
+    if _NEGATIVE_PERCENT.search(remaining):
         # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
         raise InvalidInstructionError(
             f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
         )
-    return _parse_clause(clause, instruction)
+    percent = re.search(_PERCENT, remaining, re.IGNORECASE)
+    if percent:
+        remaining = remaining[: percent.start()] + remaining[percent.end():]
+    if not found or _meaningful_words(remaining):
+        raise _unsupported(instruction, clause)
+    operations = [_operation(clause, found, i) for i in range(len(found))]
+    stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
+                 for _, _, name, match in found)
+    return operations, stated
+
+
+def without_restated_problems(read: list[tuple[list[Operation], bool]]) -> list[Operation]:
+    """The operations of an instruction's clauses, less a stated problem that another clause already fixes
+    the same way: "too warm, cool it down a bit" cools once, a bit."""
+    fixes = {(op.kind, _direction(op)) for operations, stated in read if not stated for op in operations}
+    return [op for operations, stated in read for op in operations
+            if not (stated and (op.kind, _direction(op)) in fixes)]
+
+
+def _direction(operation: Operation) -> int:
+    return 0 if operation.value is None else (1 if operation.value > 0 else -1)
+
+
+_SAID_ANYWAY = re.compile(r"\b(?:while\s+|and\s+)?keep(?:ing)?\s+(?:the\s+)?(?:aspect\s+ratio|proportions)\b", re.I)
+"""What every resize here does anyway: nothing more to do."""
+
+
+def _matches(clause: str) -> tuple[list[tuple[int, int, str, re.Match[str]]], str]:
+    """The rules' matches in ``clause`` in the order written, and the clause with their spans blanked."""
+    found: list[tuple[int, int, str, re.Match[str]]] = []
+    remaining = _SAID_ANYWAY.sub(lambda match: " " * len(match.group(0)), clause)
+    for pattern, name in _COMPILED:
+        for match in pattern.finditer(remaining):
+            found.append((match.start(), match.end(), name, match))
+            # Blank the span so later rules cannot claim it and the leftover check ignores it.
+            remaining = remaining[: match.start()] + " " * (match.end() - match.start()) + remaining[match.end():]
+    return sorted(found, key=lambda item: item[0]), remaining
+
+
+def _operation(clause: str, found: list[tuple[int, int, str, re.Match[str]]], index: int) -> Operation:
+    _, _, name, match = found[index]
+    fixing = name.startswith("problem:")
+    name = name.removeprefix("problem:")
+    if ":" in name:
+        return _setting_operation(name, match, clause, _amount_text(clause, found, index))
+    if name in _SIGNED:
+        return _SIGNED[name](clause, _amount_text(clause, found, index))
+    if fixing:  # "too soft": a sharpen with nothing more said
+        return _DEFAULT_OPERATIONS[name]
+    return _HANDLERS[name](match, clause)
+
+
+def _amount_text(clause: str, found: list[tuple[int, int, str, re.Match[str]]], index: int) -> str:
+    """What says the amount of the change at ``found[index]``: a percentage after it (before it, for the
+    first: "20% brighter"), the words of degree before it (after it, for the last: "brighter, just a bit")."""
+    previous_end = found[index - 1][1] if index else 0
+    next_start = found[index + 1][0] if index + 1 < len(found) else len(clause)
+    before, after = clause[previous_end:found[index][0]], clause[found[index][1]:next_start]
+    percent_from = f"{after} {before if index == 0 else ''}"
+    # The match's own words count too ("add a little contrast", "way too warm"), but "too much" is no degree.
+    own = re.sub(r"\btoo\s+much\b", " ", found[index][3].group(0), flags=re.IGNORECASE)
+    degree_from = f"{before} {own} " + (after if index == len(found) - 1 else "")
+    percent = re.search(r"(?:\bto\s+)?" + _PERCENT, percent_from, re.IGNORECASE)
+    degree = " ".join(match.group(0) for match in _HEDGE.finditer(degree_from))  # "very slightly": all of them
+    return f"{percent.group(0) if percent else ''} {degree}".strip()
 
 
 def _protect_and(text: str) -> str:
     # "black and white" is one operation, not two clauses; keep its "and" out of the splitter.
-    return re.sub(r"(black\s*)and(\s*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
-
-
-def _parse_clause(clause: str, instruction: str) -> list[Operation]:
-    found: list[tuple[int, Operation]] = []
-    remaining = clause
-    for pattern, name in _COMPILED:
-        for match in pattern.finditer(remaining):
-            found.append((match.start(), _HANDLERS[name](match, clause)))
-            # Blank the span so later rules cannot claim it and the leftover check ignores it.
-            remaining = remaining[: match.start()] + " " * (match.end() - match.start()) + remaining[match.end():]
-    percent = re.search(_PERCENT, remaining, re.IGNORECASE)
-    if percent:
-        remaining = remaining[: percent.start()] + remaining[percent.end():]
-    leftover = [word for word in re.findall(r"[a-z0-9]+", remaining.lower()) if word not in FILLER_WORDS]
-    if not found or leftover:
-        raise _unsupported(instruction, clause)
-    return [operation for _, operation in sorted(found, key=lambda item: item[0])]
+    return re.sub(r"(black[\s-]*)and([\s-]*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
 
 
 OPERATION_KINDS = "rotate, flip, crop, resize, brightness, contrast, saturation, warmth, grayscale, blur, sharpen"
@@ -216,24 +420,29 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
     )
 
 
-_GENTLE = re.compile(r"\b(?:slightly|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad))\b", re.IGNORECASE)
+_GENTLE = re.compile(r"\b(?:slightly|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",
+                     re.IGNORECASE)
 _STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|a great deal)\b", re.IGNORECASE)
+_HEDGE = re.compile(f"{_GENTLE.pattern}|{_STRONG.pattern}", re.IGNORECASE)
 GENTLE_PERCENT, STRONG_PERCENT = 10.0, 40.0
 """Strength when the amount is said in words: "a bit brighter" is half the default, "much brighter" twice."""
 
 
-def _percent_in(clause: str) -> float:
-    match = re.search(_PERCENT, clause, re.IGNORECASE)
+def _percent_in(amount_text: str) -> tuple[float, bool]:
+    """The amount said, and whether it is a level ("to 80%": 80% of the current one) rather than a change."""
+    match = re.search(r"(\bto\s+)?" + _PERCENT, amount_text, re.IGNORECASE)
     if match:
-        return float(match.group(1))
-    if _GENTLE.search(clause):
-        return GENTLE_PERCENT
-    return STRONG_PERCENT if _STRONG.search(clause) else DEFAULT_PERCENT
+        return float(match.group(2)), bool(match.group(1))
+    if _GENTLE.search(amount_text):
+        return GENTLE_PERCENT, False
+    return (STRONG_PERCENT if _STRONG.search(amount_text) else DEFAULT_PERCENT), False
 
 
 def _signed(kind: OperationKind, sign: int):
-    def handler(match: re.Match[str], clause: str) -> Operation:
-        amount = _percent_in(clause)
+    def handler(clause: str, amount_text: str) -> Operation:
+        amount, is_level = _percent_in(amount_text)
+        if is_level:
+            return _level(kind, amount, clause, sign)
         if amount == 0:
             raise InvalidInstructionError(f"A change of 0% changes nothing ({clause!r}).")
         if sign < 0 and amount > 100:
@@ -241,6 +450,35 @@ def _signed(kind: OperationKind, sign: int):
         return Operation(kind=kind, value=sign * amount)
 
     return handler
+
+
+def _level(kind: OperationKind, level: float, clause: str, sign: int | None = None) -> Operation:
+    """"increase the brightness to 120%": the change that leaves ``level`` percent of the current one."""
+    change = level - 100
+    if change == 0:
+        raise InvalidInstructionError(f"{kind.capitalize()} at 100% of what it is changes nothing ({clause!r}).")
+    if sign is not None and (change > 0) != (sign > 0):
+        raise InvalidInstructionError(
+            f"{level:g}% of the current {kind} is {'more' if change > 0 else 'less'}, not "
+            f"{'more' if sign > 0 else 'less'} ({clause!r}); say 'by N%' for a change, 'to N%' for the level.")
+    return Operation(kind=kind, value=change)
+
+
+def _setting_operation(name: str, match: re.Match[str], clause: str, amount_text: str) -> Operation:
+    setting, form = name.split(":")
+    _, raise_it, lower_it = _SETTINGS[setting]
+    if form == "signed":
+        sign, percent = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        return _SIGNED[raise_it if sign == "+" else lower_it](clause, f"{percent}%")
+    if form == "level":  # "set the brightness to 80%"; "increase the brightness to 80%" is a contradiction
+        verb = re.sub(r"\s+", " ", (match.group("verb") or "set").lower())
+        sign = None if verb == "set" else (-1 if re.fullmatch(_DOWN, verb) else +1)
+        return _level(_SIGNED_KINDS[raise_it], float(match.group(match.lastindex)), clause, sign)
+    down = re.fullmatch(_DOWN + r"|down|lower", re.sub(r"\s+", " ", match.group(1).lower()))
+    chosen = lower_it if down else raise_it
+    if chosen in _SIGNED:
+        return _SIGNED[chosen](clause, amount_text)
+    return _DEFAULT_OPERATIONS[chosen]
 
 
 def _rotate(match: re.Match[str], clause: str) -> Operation:
@@ -318,6 +556,25 @@ def _crop_margin(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="crop", target="edges" if side in ("each", "every", "all") else f"{side} edge", value=pixels)
 
 
+def _resize_percent(percent: float, clause: str) -> Operation:
+    if percent <= 0:
+        raise InvalidInstructionError(f"That leaves no image ({clause!r}).")
+    if percent == 100:
+        raise InvalidInstructionError(f"Resizing to 100% changes nothing ({clause!r}).")
+    return Operation(kind="resize", value=percent)
+
+
+def _resize_change(percent: float, direction: str, clause: str) -> Operation:
+    """"50% smaller", "bigger by 20%": a change of size, as the percentage of the size it leaves."""
+    return _resize_percent(100 - percent if direction.lower() == "smaller" else 100 + percent, clause)
+
+
+def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
+    if pixels == 0:
+        raise InvalidInstructionError(f"Cropping 0 px changes nothing ({clause!r}).")
+    return Operation(kind="crop", target=f"{side.lower()} edge", value=pixels)
+
+
 def _blur(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="blur", value=float(match.group(1)) if match.group(1) else DEFAULT_BLUR_RADIUS)
 
@@ -334,17 +591,25 @@ _HANDLERS = {
     "double": lambda match, clause: Operation(kind="resize", value=200.0),
     "halve": lambda match, clause: Operation(kind="resize", value=50.0),
     "grayscale": lambda match, clause: Operation(kind="grayscale"),
-    "brighter": _signed("brightness", +1),
-    "darker": _signed("brightness", -1),
-    "more_contrast": _signed("contrast", +1),
-    "less_contrast": _signed("contrast", -1),
-    "more_saturated": _signed("saturation", +1),
-    "less_saturated": _signed("saturation", -1),
-    "warmer": _signed("warmth", +1),
-    "cooler": _signed("warmth", -1),
     "blur": _blur,
     "sharpen": lambda match, clause: Operation(kind="sharpen"),
+    "crop_margin_after": lambda match, clause: _crop_margin_of(match.group(1), int(match.group(2)), clause),
+    "crop_square": lambda match, clause: Operation(kind="crop", target="square"),
+    "shrink_by": lambda match, clause: _resize_percent(100 - float(match.group(1)), clause),
+    "resize_change": lambda match, clause: _resize_change(float(match.group(1)), match.group(2), clause),
+    "resize_change_after": lambda match, clause: _resize_change(float(match.group(2)), match.group(1), clause),
+    "resize_to": lambda match, clause: _resize_percent(float(match.group(1)), clause),
+    "enlarge_factor": lambda match, clause: _resize_percent(100 * float(match.group(1) or match.group(2)), clause),
 }
+_DEFAULT_OPERATIONS = {"blur": Operation(kind="blur", value=DEFAULT_BLUR_RADIUS), "sharpen": Operation(kind="sharpen")}
+"""blur and sharpen as a fix or a setting names them ("too soft", "less blur"): no radius said."""
+_SIGNED_KINDS: dict[str, OperationKind] = {
+    "brighter": "brightness", "darker": "brightness", "more_contrast": "contrast", "less_contrast": "contrast",
+    "more_saturated": "saturation", "less_saturated": "saturation", "warmer": "warmth", "cooler": "warmth",
+}
+_SIGNED = {name: _signed(kind, -1 if name in ("darker", "less_contrast", "less_saturated", "cooler") else +1)
+           for name, kind in _SIGNED_KINDS.items()}
+"""The changes that take an amount: handler(clause, the text that says the amount)."""
 
 
 # --- describing --------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ from edit_agent.photo_ops import (
     describe_operations,
     is_no_change,
     parse_clause,
+    parse_clause_read,
     split_clauses,
+    without_restated_problems,
 )
 
 
@@ -89,9 +91,6 @@ _RULE_WORDS = FILLER_WORDS | {
 }
 _BARE_NAME_WORDS = {"it", "the", "image", "photo", "picture", "also", "too", "a", "and"}
 """What may stand beside a rule's name in a clause that continues the one before ("keep it square and b&w")."""
-# "but" joins a rule to an edit ("make it brighter but keep it square"); the operations' parser splits on
-# the other joiners itself.
-_BUT = re.compile(r"\s*\bbut\b\s*", re.I)
 _LIFT_WORDS = re.compile(r"\b(?:forget|lift|no\s+longer|no\s+more)\b", re.I)
 
 
@@ -99,7 +98,8 @@ _LIFT_WORDS = re.compile(r"\b(?:forget|lift|no\s+longer|no\s+more)\b", re.I)
 class _Reading:
     """read_turn's state from one clause to the next."""
 
-    operations: list[Operation] = field(default_factory=list)
+    read: list[tuple[list[Operation], bool]] = field(default_factory=list)
+    """Each clause's operations, and whether the clause only states a problem (see parse_clause_read)."""
     sets: list[PhotoRule] = field(default_factory=list)
     lifts: list[PhotoRule] = field(default_factory=list)
     lifts_all: bool = False
@@ -113,15 +113,15 @@ def read_turn(instruction: str) -> ReadTurn:
     if is_no_change(instruction):
         return ReadTurn(operations=[], sets=[], lifts=[])
     reading = _Reading()
-    for part in _BUT.split(instruction):
-        for clause in split_clauses(part):
-            _read_clause(reading, clause, instruction)
+    for clause in split_clauses(instruction):  # "but" joins too: "make it brighter but keep it square"
+        _read_clause(reading, clause, instruction)
     if reading.last == "pending":
         raise _not_a_rule(instruction, instruction)
-    if not (reading.operations or reading.lifts or reading.lifts_all):
+    operations = without_restated_problems(reading.read)
+    if not (operations or reading.lifts or reading.lifts_all):
         parse_clause(instruction, instruction)  # raises, naming the whole instruction
-    check_operation_count(len(reading.operations))
-    return ReadTurn(operations=reading.operations, sets=reading.sets, lifts=reading.lifts, lifts_all=reading.lifts_all)
+    check_operation_count(len(operations))
+    return ReadTurn(operations=operations, sets=reading.sets, lifts=reading.lifts, lifts_all=reading.lifts_all)
 
 
 def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
@@ -134,6 +134,8 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
         reading.lifts_all = reading.lifts_all or not lifted
         reading.last = "lift"
         return
+    if not named and reading.last != "pending" and _reads_as_operations(reading, clause, instruction):
+        return  # "keep only the right half", "... keeping the aspect ratio": an edit, whatever "keep" says
     if not _leftover(_KEEP_THAT.sub(" ", _PERSIST.sub(" ", clause))):  # persistence alone
         if _KEEP_THAT.search(clause) and reading.last == "operations":
             _keep_the_last_operations(reading, clause, instruction)
@@ -144,19 +146,29 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
                      continuing=reading.last == "set")
     if rule is not None:
         reading.sets.append(rule)
-        reading.operations.append(rule.operation)
+        reading.read.append(([rule.operation], False))
         reading.last = "set"
         return
     try:
-        operations = parse_clause(clause, instruction)
+        operations, stated = parse_clause_read(clause, instruction)
     except UnsupportedInstructionError:
         if _LIFT_WORDS.search(clause):  # "forget it": a lift that names no rule
             raise InvalidInstructionError(
                 f"{instruction!r}: to lift a rule, name it: 'forget the black and white rule', 'stop keeping it "
                 "square' or 'drop all rules'.") from None
         raise
-    reading.operations.extend(operations)
+    reading.read.append((operations, stated))
     reading.last, reading.last_operations = "operations", operations
+
+
+def _reads_as_operations(reading: _Reading, clause: str, instruction: str) -> bool:
+    try:
+        operations, stated = parse_clause_read(clause, instruction)
+    except EditAgentError:
+        return False
+    reading.read.append((operations, stated))
+    reading.last, reading.last_operations = "operations", operations
+    return True
 
 
 def _keep_the_last_operations(reading: _Reading, clause: str, instruction: str) -> None:

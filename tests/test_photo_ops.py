@@ -257,3 +257,86 @@ def test_a_factor_under_one_makes_the_image_smaller(instruction, intent):
 def test_a_factor_or_margin_that_cannot_mean_what_it_says_is_refused(instruction, message):
     with pytest.raises(InvalidInstructionError, match=message):
         parse_operations(instruction)
+
+
+def intent_of(instruction: str) -> str:
+    """What the photo reasoner (rules included) reads an instruction as, on a fresh session."""
+    image = Image.new("RGB", (8, 8))
+    from edit_agent.records import TurnRequest
+
+    return PhotoRuleReasoner().reconstruct(TurnRequest(instruction=instruction, image=image, source_image=image)).intent.text
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    # "less X" and "too X" ask for the opposite of X (they used to do X)
+    ("make it less warm", "Make the image cooler by 20%."),
+    ("slightly less warm please", "Make the image cooler by 10%."),
+    ("it's way too warm", "Make the image cooler by 40%."),
+    ("make it less cool", "Make the image warmer by 20%."),
+    ("too dim", "Increase the brightness by 20%."),
+    ("make it less bright", "Decrease the brightness by 20%."),
+    ("much less blurry", "Sharpen the image."),
+    ("make it less sharp", "Blur the image with radius 2."),
+    ("too much contrast", "Decrease the contrast by 20%."),
+    # a problem and its fix in one instruction: fixed once, as the fix says
+    ("too warm, cool it down a bit", "Make the image cooler by 10%."),
+    ("the photo is a bit too dark, brighten it", "Increase the brightness by 20%."),
+    # "to N%" is a level, "by N%" a change
+    ("increase brightness to 120%", "Increase the brightness by 20%."),
+    ("reduce the brightness to 80%", "Decrease the brightness by 20%."),
+    ("darken to 70%", "Decrease the brightness by 30%."),
+    ("set the contrast to 150%", "Increase the contrast by 50%."),
+    ("reduce saturation to 0%", "Decrease the saturation by 100%."),
+    # each change takes its own amount; one said before "and" or after the last goes to both
+    ("make it brighter by 10% with more contrast", "Increase the brightness by 10%, then increase the contrast by 20%."),
+    ("slightly brighter and warmer", "Increase the brightness by 10%, then make the image warmer by 10%."),
+    ("brighter and warmer by 10%", "Increase the brightness by 10%, then make the image warmer by 10%."),
+    ("make it brighter and much warmer", "Increase the brightness by 20%, then make the image warmer by 40%."),
+    ("very slightly brighter", "Increase the brightness by 10%."),
+    ("make it warmer, just a little", "Make the image warmer by 10%."),
+    ("darker but not too much", "Decrease the brightness by 10%."),
+    # a setting named as a noun
+    ("brightness +20%", "Increase the brightness by 20%."),
+    ("saturation -30%", "Decrease the saturation by 30%."),
+    ("turn the contrast up", "Increase the contrast by 20%."),
+    ("lower the exposure a bit", "Decrease the brightness by 10%."),
+    ("add warmth", "Make the image warmer by 20%."),
+    ("increase the brightness by 10% and the contrast by 20%",
+     "Increase the brightness by 10%, then increase the contrast by 20%."),
+    ("reduce brightness and saturation", "Decrease the brightness by 20%, then decrease the saturation by 20%."),
+    ("less blur", "Sharpen the image."),
+    # courtesy asks for nothing
+    ("Hey, can you make it brighter?", "Increase the brightness by 20%."),
+    ("Rotate it 90 degrees, thanks!", "Rotate the image 90 degrees clockwise."),
+    ("brighten it a bit, if you can", "Increase the brightness by 10%."),
+    # other common ways of saying the same operations
+    ("turn it to the left", "Rotate the image 90 degrees counterclockwise."),
+    ("rotate anti clockwise", "Rotate the image 90 degrees counterclockwise."),
+    ("black-and-white", "Convert the image to grayscale."),
+    ("make it b/w", "Convert the image to grayscale."),
+    ("remove the colour", "Convert the image to grayscale."),
+    ("make it square", "Crop to a centred square."),
+    ("keep only the right half", "Crop to the right half."),
+    ("cut off the bottom 100 pixels", "Crop 100 px from the bottom."),
+    ("scale it down by 25%", "Resize to 75%."),
+    ("make it 50% smaller", "Resize to 50%."),
+    ("enlarge to 200%", "Resize to 200%."),
+    ("upscale 2x", "Resize to 200%."),
+    ("resize to 800 by 600", "Resize to 800x600."),
+    ("resize to 600px wide keeping the aspect ratio", "Resize to 600 px wide."),
+    ("tone down the colors", "Decrease the saturation by 20%."),
+])
+def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
+    assert intent_of(instruction) == intent
+    assert parse_operations(intent) == parse_operations(instruction)  # the same, without the reasoner's rules
+
+
+@pytest.mark.parametrize("instruction, message", [
+    ("increase brightness to 80%", "80% of the current brightness is less, not more"),
+    ("set the brightness to 100%", "changes nothing"),
+    ("thanks", "is not an exact photo operation"),
+    ("make it less red", "is not an exact photo operation"),  # "less" is no filler: never read as "red"
+])
+def test_a_level_that_contradicts_its_verb_or_text_that_asks_nothing_is_refused(instruction, message):
+    with pytest.raises((InvalidInstructionError, UnsupportedInstructionError), match=message):
+        intent_of(instruction)
