@@ -2,16 +2,21 @@
 ``edit-agent sessions import`` take back.
 
 The zip holds an export folder (``session.jsonl`` and ``images/<hash>.png``), at its top or inside
-one folder (zipping the folder itself makes that). Only those files are unpacked, under names built
-here, never the zip's own: a member named ``../x`` or ``/etc/x`` cannot land outside the target.
-Anything else in the zip (``__MACOSX/``, ``.DS_Store``, a note) is left packed.
+one folder (zipping the folder itself makes that). ``session.jsonl`` is read first, and only the
+images it names are unpacked, under names built here, never the zip's own: a member named ``../x``
+or ``/etc/x`` cannot land outside the target. Anything else in the zip (``__MACOSX/``, ``.DS_Store``,
+a note) is left packed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import lzma
 import re
 import shutil
 import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from edit_agent.errors import EditAgentError, InvalidExportError
@@ -19,78 +24,144 @@ from edit_agent.transfer import EXPORT_FILE
 
 DEFAULT_MAX_UNPACKED_BYTES = 4 * 1024**3
 """Most bytes an archive may unpack to (its images are PNGs, stored or barely compressed by zip)."""
+MAX_EXPORT_FILE_BYTES = 32 * 1024**2
+"""Most bytes of ``session.jsonl``: a turn takes well under a kilobyte of it."""
 
-_IMAGE_NAME = re.compile(r"[0-9a-f]{64}\.png")
+_IMAGE_NAME = re.compile(r"images/([0-9a-f]{64})\.png")
 _CHUNK = 1024 * 1024
+# What a damaged member, or one packed with a method this Python lacks (Deflate64), raises when read.
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError)
 
 
 def pack_session_archive(folder: Path, target: Path) -> Path:
     """Zip the export in ``folder`` (``session.jsonl`` and its images) as ``target``, whole or not at all."""
     partial = target.with_name(target.name + ".partial")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         # Stored, not deflated: the PNGs are compressed already.
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.write(folder / EXPORT_FILE, EXPORT_FILE)
             for image in sorted((folder / "images").glob("*.png")):
                 archive.write(image, f"images/{image.name}")
         partial.replace(target)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise EditAgentError(f"Cannot write {target}: {error.strerror or error}.") from None
+    except BaseException as error:  # an interrupt too: never a half zip left beside the target
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise EditAgentError(f"Cannot write {target}: {error.strerror or error}.") from None
+        raise
     return target
 
 
 def is_session_archive(path: Path) -> bool:
-    """Whether ``path`` is a file that is a zip (an export folder is not)."""
+    """Whether ``path`` is a regular file that is a zip (an export folder, or a named pipe, is not)."""
     return path.is_file() and zipfile.is_zipfile(path)
 
 
-def unpack_session_archive(archive: Path, into: Path, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> Path:
+def holds_an_export(path: Path) -> bool:
+    """Whether ``path`` is a zip with a session export at its top (one that may be written over)."""
+    if not is_session_archive(path):
+        return False
+    with contextlib.suppress(*_UNREADABLE, OSError), zipfile.ZipFile(path) as opened:
+        return EXPORT_FILE in opened.namelist()
+    return False
+
+
+def unpack_session_archive(
+    archive: Path, into: Path, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES, max_image_bytes: int | None = None,
+    shown_as: str | None = None,
+) -> Path:
     """Unpack the export in ``archive`` under ``into``; return the folder that holds ``session.jsonl``.
 
-    Refused, with one :class:`InvalidExportError`, before anything is written: a file that is no zip,
-    a zip with no export or more than one, encrypted members, and contents over ``max_bytes``.
+    Refused with one :class:`InvalidExportError`: a file that is no zip or is damaged, a zip with no
+    export or more than one, encrypted members, a ``session.jsonl`` over :data:`MAX_EXPORT_FILE_BYTES`,
+    an image it names that the zip lacks or that is over ``max_image_bytes``, and contents over
+    ``max_bytes``. Messages name the zip ``shown_as`` (default: its path).
     """
+    shown = shown_as or str(archive)
     try:
+        if not zipfile.is_zipfile(archive):
+            raise InvalidExportError(f"{shown} is not a zip file; give the .zip that Download session gave.")
         with zipfile.ZipFile(archive) as opened:
-            members = _export_members(opened, archive, max_bytes)
+            export, folder = _export_member(opened, shown)
+            text = _read_export_text(opened, export, shown)
+            images = _named_images(opened, folder, text, shown, max_image_bytes)
+            total = export.file_size + sum(info.file_size for info in images)
+            if total > max_bytes:
+                raise InvalidExportError(f"{shown} unpacks to {_size(total)}, over the {_size(max_bytes)} allowed.")
             target = into / "session"
             (target / "images").mkdir(parents=True, exist_ok=True)
-            for member, relative in members:
-                _copy_member(opened, member, target / relative)
-    except zipfile.BadZipFile as error:
-        raise InvalidExportError(f"{archive} is not a readable zip file ({error}).") from None
+            (target / EXPORT_FILE).write_bytes(text)
+            for info in images:
+                _copy_member(opened, info, target / "images" / PurePosixPath(info.filename).name)
+    except _UNREADABLE as error:
+        raise InvalidExportError(f"{shown} is damaged or packed in a way this cannot read ({error}); "
+                                 "download it again, or zip the export folder again.") from None
     except OSError as error:  # a full disk, an unreadable file: one clear error, not a traceback
-        raise EditAgentError(f"Cannot unpack {archive}: {error.strerror or error}.") from None
+        raise EditAgentError(f"Cannot unpack {shown}: {error.strerror or error}.") from None
     return target
 
 
-def _export_members(opened: zipfile.ZipFile, archive: Path, max_bytes: int) -> list[tuple[zipfile.ZipInfo, str]]:
-    """The export's members, each with the name it is unpacked to, checked before any is read."""
+@contextlib.contextmanager
+def named_as_archive(unpacked: Path, shown: str) -> Iterator[None]:
+    """Errors about the unpacked files name the zip and its member instead ("download.zip: session.jsonl,
+    line 3 ..."): the temporary folder means nothing to the user, and is gone by the time they read it."""
+    try:
+        yield
+    except EditAgentError as error:
+        message = str(error).replace(f"{unpacked}/", f"{shown}: ").replace(str(unpacked), shown)
+        if message == str(error):
+            raise
+        raise type(error)(message) from None
+
+
+def _export_member(opened: zipfile.ZipFile, shown: str) -> tuple[zipfile.ZipInfo, tuple[str, ...]]:
+    """``session.jsonl``'s member, and the folder it is in (``()`` at the top)."""
     exports = [info for info in opened.infolist() if _parts(info)[-1:] == (EXPORT_FILE,) and len(_parts(info)) <= 2]
-    if len(exports) != 1:
-        found = "no" if not exports else "more than one"
-        raise InvalidExportError(
-            f"{archive} holds {found} {EXPORT_FILE} at its top or in one folder; it is not a session download."
-        )
-    folder = _parts(exports[0])[:-1]
-    members = [(exports[0], EXPORT_FILE)]
+    if len(exports) != 1 or exports[0].is_dir():
+        found = "more than one" if len(exports) > 1 else "no"
+        raise InvalidExportError(f"{shown} holds {found} {EXPORT_FILE} at its top or in one folder; "
+                                 "it is not a session download.")
+    if exports[0].flag_bits & 0x1:
+        raise InvalidExportError(f"{shown} is encrypted; download the session again without a password.")
+    return exports[0], _parts(exports[0])[:-1]
+
+
+def _read_export_text(opened: zipfile.ZipFile, export: zipfile.ZipInfo, shown: str) -> bytes:
+    if export.file_size > MAX_EXPORT_FILE_BYTES:
+        raise InvalidExportError(f"{shown}: {EXPORT_FILE} is {_size(export.file_size)}, over the "
+                                 f"{_size(MAX_EXPORT_FILE_BYTES)} a session's records take.")
+    with opened.open(export) as source:  # zipfile stops at the declared size and checks the CRC there
+        return source.read()
+
+
+def _named_images(
+    opened: zipfile.ZipFile, folder: tuple[str, ...], text: bytes, shown: str, max_image_bytes: int | None
+) -> list[zipfile.ZipInfo]:
+    """The members of the images ``session.jsonl`` names: each must be in the zip itself."""
+    members = {}
     for info in opened.infolist():
         parts = _parts(info)
-        if parts[:-2] == folder and parts[-2:-1] == ("images",) and _IMAGE_NAME.fullmatch(parts[-1]):
-            members.append((info, f"images/{parts[-1]}"))
-    if any(info.flag_bits & 0x1 for info, _ in members):
-        raise InvalidExportError(f"{archive} is encrypted; download the session again without a password.")
-    total = sum(info.file_size for info, _ in members)
-    if total > max_bytes:
-        raise InvalidExportError(
-            f"{archive} unpacks to {_size(total)}, over the {_size(max_bytes)} allowed."
-        )
-    return members
+        if parts[:-2] == folder and parts[-2:-1] == ("images",) and not info.is_dir():
+            members[parts[-1]] = info
+    images = []
+    for digest in sorted(set(_IMAGE_NAME.findall(text.decode("utf-8", errors="replace")))):
+        info = members.get(f"{digest}.png")
+        if info is None:
+            raise InvalidExportError(f"{shown} lacks images/{digest}.png, which its {EXPORT_FILE} names.")
+        if info.flag_bits & 0x1:
+            raise InvalidExportError(f"{shown} is encrypted; download the session again without a password.")
+        if max_image_bytes is not None and info.file_size > max_image_bytes:
+            raise InvalidExportError(f"{shown}: images/{digest}.png is {_size(info.file_size)}, over the "
+                                     f"{_size(max_image_bytes)} an image may take here.")
+        images.append(info)
+    return images
 
 
 def _size(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:,.1f} MiB" if n_bytes >= 2**20 else f"{n_bytes:,} bytes"
+    if n_bytes < 2**20:
+        return f"{n_bytes:,} bytes"
+    return f"{n_bytes / 2**20:,.1f} MiB" if n_bytes % 2**20 else f"{n_bytes // 2**20:,} MiB"
 
 
 def _parts(info: zipfile.ZipInfo) -> tuple[str, ...]:

@@ -9,7 +9,6 @@ import secrets
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -203,15 +202,15 @@ class EditSession:
     def export_zip(self, archive: str | Path) -> Path:
         """Write the export as one zip file (what the app's "Download session" gives); returns its path.
 
-        An existing file is replaced only if it is a zip (an earlier download, say), never another file.
+        An existing file is replaced only if it is such a zip (an earlier download, say), never another file.
         """
         import tempfile
 
-        from edit_agent.archives import pack_session_archive
+        from edit_agent.archives import holds_an_export, pack_session_archive
 
         target = as_folder(archive, "The zip to write", kind="file")
-        if target.is_dir() or (target.exists() and not zipfile.is_zipfile(target)):
-            raise InvalidArgumentError(f"{target} exists and is not a zip file; choose another name.")
+        if target.exists() and not holds_an_export(target):  # a .docx is a zip too: only exports are replaced
+            raise InvalidArgumentError(f"{target} exists and is not a session export; choose another name.")
         with tempfile.TemporaryDirectory(prefix="edit-agent-export-") as folder:
             exported = self.export(Path(folder) / "session").parent
             return pack_session_archive(exported, target)
@@ -234,15 +233,17 @@ class EditSession:
         """Import a zip of an export folder (the app's "Download session"); ids as :meth:`import_folder`."""
         import tempfile
 
-        from edit_agent.archives import unpack_session_archive
+        from edit_agent.archives import named_as_archive, unpack_session_archive
         from edit_agent.transfer import import_session
 
         path = as_folder(archive, "The zip to import", kind="file")
         if not path.is_file():
             raise InvalidArgumentError(f"{path} is not a file; give the .zip the app downloaded.")
-        opened = open_store(store)
         with tempfile.TemporaryDirectory(prefix="edit-agent-import-") as unpacked:
-            return cls.open(import_session(opened, unpack_session_archive(path, Path(unpacked))), store=opened)
+            folder = unpack_session_archive(path, Path(unpacked))  # before the store, which opening may create
+            opened = open_store(store)
+            with named_as_archive(folder, str(path)):
+                return cls.open(import_session(opened, folder), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------
 

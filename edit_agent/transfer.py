@@ -30,7 +30,7 @@ from edit_agent.errors import (
     StoreError,
     one_line,
 )
-from edit_agent.images import STORED_LIMITS, image_hash, load_image
+from edit_agent.images import STORED_LIMITS, ImageLimits, image_hash, load_image
 from edit_agent.records import MAX_INSTRUCTION_CHARS, SessionRecord, TurnRecord
 from edit_agent.store import Store
 
@@ -97,22 +97,26 @@ RECORDED_OPTIONS = ("reasoner_options", "editor_options")
 """Session settings that name files on the machine that made the session (see ``EditSession``)."""
 
 
-def import_session(store: Store, folder: Path, *, new_id: str | None = None) -> str:
+def import_session(
+    store: Store, folder: Path, *, new_id: str | None = None, image_limits: ImageLimits = STORED_LIMITS
+) -> str:
     """Import an export folder into ``store`` in one transaction; return the session id.
 
-    Records and images are all checked before anything is written to the store; images are
-    held to :data:`STORED_LIMITS`, which every image a session stores fits. ``new_id`` gives the
-    session that id and its turns fresh ones (the app claims the id before the import commits);
-    by default the export's ids are kept unless the store already holds one of them.
+    Records and images are all checked before anything is written to the store; images are held to
+    ``image_limits`` (by default :data:`STORED_LIMITS`, which every image a session stores fits).
+    ``new_id`` gives the session that id and its turns fresh ones (the app claims the id before the
+    import commits); by default the export's ids are kept unless the store already holds one of them.
     """
     if new_id is not None:
         _check_new_id(new_id, store)
     session, turns = _read_export(folder)
-    # One image at a time: a long session's images need not fit in memory. Images an import that then
-    # fails has stored are left to the store's sweep: a session edited meanwhile may already use one.
-    for digest in sorted(_hashes(session, turns)):
-        if not store.image_path(digest).exists():
-            store.put_image(_load_checked(folder, digest), keep_decoded=False)  # written, not about to be read
+    missing = [digest for digest in sorted(_hashes(session, turns)) if not store.image_path(digest).exists()]
+    # One image at a time, so a long session's images need not fit in memory; all of them are checked
+    # before the first is written, so a refused import leaves no image behind.
+    for digest in missing:
+        _load_checked(folder, digest, image_limits)
+    for digest in missing:
+        store.put_image(_load_checked(folder, digest, image_limits), keep_decoded=False)  # not about to be read
     if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
         session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
     store.import_session(session, turns)
@@ -163,6 +167,8 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
     if isinstance(written, int) and len(turns) < written:
         raise InvalidExportError(f"{path} holds {len(turns)} of the {written} turns it was written with; "
                                  "the file was cut short.")
+    if not all(isinstance(session.settings.get(kind), str) and session.settings[kind] for kind in ("reasoner", "editor")):
+        raise InvalidExportError(f"{path}: the session's settings must name its reasoner and editor.")
     _check_tree(session, turns, path)
     if written != len(turns):
         raise InvalidExportError(f"{path} says it holds {written!r} turns but holds {len(turns)}.")
@@ -242,11 +248,16 @@ def _hashes(session: SessionRecord, turns: list[TurnRecord]) -> set[str]:
     return {session.source_hash} | {h for t in turns for h in (t.input_hash, t.output_hash)}
 
 
-def _load_checked(folder: Path, digest: str):
+def _load_checked(folder: Path, digest: str, limits: ImageLimits):
     path = folder / _image_name(digest)
     if path.exists() and not path.is_file():  # a named pipe would block the import for ever
         raise InvalidExportError(f"{path} is not a regular file.")
-    image = load_image(path, limits=STORED_LIMITS)
+    try:
+        image = load_image(path, limits=limits)
+    except InvalidImageError as error:
+        if str(path) in str(error):
+            raise
+        raise InvalidImageError(f"{path}: {error}") from None  # which of the session's images it is
     if image_hash(image) != digest:
         raise InvalidImageError(f"{folder / _image_name(digest)} does not match its recorded content hash.")
     return image

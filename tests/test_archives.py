@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 
 from edit_agent import EditSession
-from edit_agent.archives import unpack_session_archive
+from edit_agent.archives import MAX_EXPORT_FILE_BYTES, unpack_session_archive
 from edit_agent.cli import main
-from edit_agent.errors import InvalidArgumentError, InvalidExportError
+from edit_agent.errors import EditAgentError, InvalidArgumentError, InvalidExportError
+from edit_agent.store import Store
 
 
 @pytest.fixture
@@ -27,9 +28,10 @@ def archive(tmp_path: Path, session: EditSession) -> Path:
     return session.export_zip(tmp_path / "download.zip")
 
 
-def rezip(source: Path, target: Path, rename=lambda name: name, extra: dict[str, bytes] | None = None) -> Path:
+def rezip(source: Path, target: Path, rename=lambda name: name, extra: dict[str, bytes] | None = None,
+          compression: int = zipfile.ZIP_STORED) -> Path:
     """``source``'s members under new names, plus ``extra`` members."""
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", compression) as new:
         for info in old.infolist():
             new.writestr(rename(info.filename), old.read(info))
         for name, data in (extra or {}).items():
@@ -64,10 +66,10 @@ def test_member_names_never_choose_where_files_are_written(tmp_path, archive):
 
 
 @pytest.mark.parametrize("case, match", [
-    ("text", "not a readable zip"),
+    ("text", "is not a zip file"),
     ("no export", "holds no session.jsonl"),
     ("two exports", "more than one session.jsonl"),
-    ("damaged", "not a readable zip"),
+    ("damaged", "is damaged or packed in a way this cannot read"),
 ])
 def test_a_zip_that_is_no_good_download_is_refused_and_stores_nothing(tmp_path, archive, case, match):
     path = tmp_path / f"{case}.zip"
@@ -114,9 +116,15 @@ def test_export_zip_replaces_an_earlier_zip_but_never_another_file(tmp_path, ses
     assert len(history(EditSession.import_zip(session.export_zip(archive), store=tmp_path / "a"))) == 3
     notes = tmp_path / "notes.txt"
     notes.write_text("keep me")
-    with pytest.raises(InvalidArgumentError, match="not a zip file"):
-        session.export_zip(notes)
-    assert notes.read_text() == "keep me"
+    other_zip = tmp_path / "holiday-photos.zip"  # a zip, but no export: a .docx is one too
+    with zipfile.ZipFile(other_zip, "w") as photos:
+        photos.writestr("beach.jpg", b"...")
+    for taken in (notes, other_zip):
+        before = taken.read_bytes()
+        with pytest.raises(InvalidArgumentError, match="exists and is not a session export"):
+            session.export_zip(taken)
+        assert taken.read_bytes() == before
+    assert zipfile.is_zipfile(session.export_zip(tmp_path / "new" / "folder" / "s.zip"))  # folders made, as export()
     with pytest.raises(InvalidArgumentError, match="not a file"):
         EditSession.import_zip(tmp_path, store=tmp_path / "b")
 
@@ -132,3 +140,64 @@ def test_the_cli_exports_to_a_zip_name_and_imports_a_zip(tmp_path, session, caps
     (tmp_path / "bad.zip").write_text("not a zip")
     assert main(["sessions", "import", str(tmp_path / "bad.zip"), "--store", str(tmp_path / "none")]) == 2
     assert "neither a zip nor a folder" in capsys.readouterr().err and not (tmp_path / "none").exists()
+
+
+def test_only_the_images_the_records_name_are_unpacked_and_each_must_be_in_the_zip(tmp_path, archive):
+    names = zipfile.ZipFile(archive).namelist()
+    bulky = rezip(archive, tmp_path / "bulky.zip", extra={f"images/{'0' * 64}.png": bytes(50_000_000)})
+    folder = unpack_session_archive(bulky, tmp_path / "unpacked", max_bytes=10_000_000)  # the 50 MB is not counted
+    assert sorted(path.name for path in (folder / "images").iterdir()) == sorted(n[7:] for n in names if n != "session.jsonl")
+    missing = names[-1]
+    lacking = rezip(archive, tmp_path / "lacking.zip", rename=lambda name: "dropped/x" if name == missing else name)
+    store = Store(tmp_path / "has-them-all")
+    EditSession.import_zip(archive, store=store)  # the store holds every image already: still refused
+    with pytest.raises(InvalidExportError, match=f"lacking.zip lacks {missing}, which its session.jsonl names"):
+        EditSession.import_zip(lacking, store=store)
+
+
+def test_a_huge_or_unreadable_session_file_is_refused_before_it_is_read(tmp_path, archive):
+    huge = tmp_path / "huge.zip"
+    with zipfile.ZipFile(huge, "w", zipfile.ZIP_DEFLATED) as packed:
+        packed.writestr("session.jsonl", b"\n" * (MAX_EXPORT_FILE_BYTES + 1))  # a 33 MB file, a 33 KB zip
+    with pytest.raises(InvalidExportError, match="session.jsonl is 32.0 MiB, over the 32 MiB"):
+        unpack_session_archive(huge, tmp_path / "unpacked")
+    deflated = rezip(archive, tmp_path / "deflated.zip", compression=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(deflated) as packed:
+        start = packed.getinfo("session.jsonl").header_offset + 30 + len("session.jsonl")
+    data = bytearray(deflated.read_bytes())
+    data[start:start + 40] = bytes(b ^ 0x5A for b in data[start:start + 40])  # its deflate stream garbled
+    deflated.write_bytes(bytes(data))
+    with pytest.raises(InvalidExportError, match="deflated.zip is damaged"):
+        EditSession.import_zip(deflated, store=tmp_path / "other")
+
+
+def test_import_errors_name_the_zip_and_its_member_not_a_temporary_folder(tmp_path, archive):
+    text = zipfile.ZipFile(archive).read("session.jsonl").replace(b'"kind": "turn"', b'"kind": "note"', 1)
+    broken = rezip(archive, tmp_path / "broken.zip", rename=lambda name: "x" if name == "session.jsonl" else name,
+                   extra={"session.jsonl": text})
+    with pytest.raises(InvalidExportError) as refused:
+        EditSession.import_zip(broken, store=tmp_path / "other")
+    assert str(refused.value).startswith(f"{broken}: session.jsonl: every line after the first must be a turn line")
+    assert "edit-agent-import" not in str(refused.value)
+
+
+def test_a_refused_import_leaves_no_image_in_the_store(tmp_path, session, archive):
+    names = zipfile.ZipFile(archive).namelist()
+    last = sorted(n for n in names if n.startswith("images/"))[-1]
+    damaged = rezip(archive, tmp_path / "damaged.zip", rename=lambda name: "x" if name == last else name,
+                    extra={last: b"\x89PNG\r\n\x1a\n not really"})
+    with pytest.raises(EditAgentError):
+        EditSession.import_zip(damaged, store=tmp_path / "fresh")
+    assert not list((tmp_path / "fresh" / "images").rglob("*.png"))
+
+
+def test_an_export_whose_settings_name_no_backends_is_refused(tmp_path, archive):
+    import json
+
+    lines = zipfile.ZipFile(archive).read("session.jsonl").decode().splitlines()
+    header = json.loads(lines[0])
+    header["settings"] = {}
+    bare = rezip(archive, tmp_path / "bare.zip", rename=lambda name: "x" if name == "session.jsonl" else name,
+                 extra={"session.jsonl": "\n".join([json.dumps(header), *lines[1:]]).encode()})
+    with pytest.raises(InvalidExportError, match="settings must name its reasoner and editor"):
+        EditSession.import_zip(bare, store=tmp_path / "other")

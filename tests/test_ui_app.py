@@ -282,7 +282,7 @@ def test_a_zip_that_is_no_session_download_is_refused_and_owns_nothing(app, clie
         archive.writestr("holiday/beach.png", b"\x89PNG")
     visitor = fresh_state(client)
     before = EditSession.list(store=app["config"].store)
-    with pytest.raises(AppError, match="not a readable zip"):
+    with pytest.raises(AppError, match="notes.zip is not a zip file"):
         client.predict(visitor, handle_file(str(not_zip)), api_name="/import_zip")
     with pytest.raises(AppError, match="not a session download"):
         client.predict(visitor, handle_file(str(no_export)), api_name="/import_zip")
@@ -459,3 +459,32 @@ def test_a_reload_during_a_first_turn_finds_the_session_afterwards(app, client: 
     assert again["session_id"] == "3" * 32 and again["starting"] is None
     stranger = client.predict({**fresh_state(client), "starting": running}, api_name="/restore")[0]
     assert stranger["session_id"] is None  # another browser cannot take it by its id
+
+
+def test_a_session_opened_from_a_download_edits_with_the_model_this_app_serves(tmp_path: Path, photo: str):
+    from ui.handlers import AppConfig, ChatApp
+
+    made_elsewhere = EditSession(store=tmp_path / "laptop", editor="recording")
+    made_elsewhere.edit(Image.open(photo), INSTRUCTIONS[0])
+    archive = made_elsewhere.export_zip(tmp_path / "download.zip")  # its options stay on the laptop
+    app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording", editor_options={"delay": 0.01}))
+    state = app.import_zip({"token": "t" * 40}, str(archive))[0]
+    session = app._open(state, for_edit=True)
+    assert session.editor.delay == 0.01  # this server's options for the backend the session names
+    app.edit(INSTRUCTIONS[1], state, "rules", "recording")
+    assert len(EditSession.open(state["session_id"], store=tmp_path / "server").turns) == 2
+
+
+def test_an_imported_image_is_held_to_the_apps_upload_limits(tmp_path: Path):
+    import gradio as gr
+
+    from edit_agent.images import ImageLimits
+    from ui.handlers import AppConfig, ChatApp
+
+    made_elsewhere = EditSession(store=tmp_path / "laptop")
+    made_elsewhere.edit(Image.new("RGB", (300, 200), "navy"), "make it brighter")
+    archive = made_elsewhere.export_zip(tmp_path / "big.zip")
+    app = ChatApp(AppConfig(store=tmp_path / "server", image_limits=ImageLimits(max_side=256, max_pixels=50_000)))
+    with pytest.raises(gr.Error, match=r"big.zip: images/[0-9a-f]{64}.png: The image is 300x200"):
+        app.import_zip({"token": "t" * 40}, str(archive))
+    assert EditSession.list(tmp_path / "server") == [] and not list((tmp_path / "server" / "images").rglob("*.png"))

@@ -176,7 +176,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # would be drawn over by the turn's own view when it lands, and the page would show a
         # different current image than the one the next turn continues from.
         sent = gr.State(None)
-        history_controls = [undo, redo, new, delete, sessions, timeline, chat]
+        history_controls = [undo, redo, new, delete, sessions, timeline, chat, reopen_zip]
         turn = message.submit(
             _lock_box, [message, chat, state], [message, sent, state, *history_controls], queue=False,
             api_visibility="private",
@@ -345,12 +345,14 @@ def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
 
 
 def _history_controls(*, locked: bool, chat: list[dict[str, Any]] | None = None) -> tuple[Any, ...]:
-    """Undo, redo, new session, delete it, reopen a session, the timeline and the chat's trash icon (the last two
-    have no interactive switch: the ``busy`` class stops them); ``chat``: new messages for the chat."""
+    """Undo, redo, new session, delete it, reopen a session, the timeline, the chat's trash icon (these two have
+    no interactive switch: the ``busy`` class stops them) and opening a download; ``chat``: new messages for
+    the chat."""
     buttons = tuple(gr.Button(interactive=not locked) for _ in range(4))
     busy = ["busy"] if locked else []
     chat_update = gr.Chatbot(elem_classes=busy) if chat is None else gr.Chatbot(value=chat, elem_classes=busy)
-    return *buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), chat_update
+    return (*buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), chat_update,
+            gr.UploadButton(interactive=not locked))
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:

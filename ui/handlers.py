@@ -23,7 +23,7 @@ from typing import Any
 import gradio as gr
 from pydantic import BaseModel, ConfigDict
 
-from edit_agent.archives import unpack_session_archive
+from edit_agent.archives import named_as_archive, unpack_session_archive
 from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
 from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.history_words import is_history_move, is_redo_request
@@ -166,11 +166,12 @@ class ChatApp:
                 session_id, store=self.store, reasoner=_NotLoaded("reasoner"), editor=_NotLoaded("editor")
             )
         settings = self.store.get_session(session_id).settings
-        for kind in ("reasoner", "editor"):
-            if not settings.get(f"{kind}_options"):  # a recorded model path is checked when it loads
-                self._check_available(kind, settings[kind])
-        # The backends the session recorded, with their options, shared with every other session.
-        return EditSession.open(session_id, store=self.store)
+        # The backends the session recorded, shared with every other session: with the options it recorded
+        # (a recorded model path is checked when it loads), or else this app's for that backend, which is
+        # how a session opened from a download finds the model this app serves.
+        chosen = {kind: self._backend(kind, settings.get(kind) or getattr(self.config, kind))
+                  for kind in ("reasoner", "editor") if not settings.get(f"{kind}_options")}
+        return EditSession.open(session_id, store=self.store, **chosen)
 
     def _backend(self, kind: backends.Kind, name: str) -> Any:
         options = self.config.options(kind, name)
@@ -371,10 +372,13 @@ class ChatApp:
         if not isinstance(upload, str) or not upload:
             raise gr.Error("Choose the .zip that Download session gave.", print_exception=False)
         session_id = uuid.uuid4().hex
+        shown = Path(upload).name  # never the server's path of the upload
+        limits = self.config.image_limits  # what an upload may be: an import is one
         with tempfile.TemporaryDirectory(prefix="edit-agent-import-") as folder:
-            export = unpack_session_archive(Path(upload), Path(folder), max_bytes=self.config.max_import_bytes)
-            with self.owners.claiming(session_id, state["token"]):  # a refused import leaves no owner row
-                import_session(self.store, export, new_id=session_id)
+            export = unpack_session_archive(Path(upload), Path(folder), max_bytes=self.config.max_import_bytes,
+                                            max_image_bytes=limits.max_bytes, shown_as=shown)
+            with named_as_archive(export, shown), self.owners.claiming(session_id, state["token"]):
+                import_session(self.store, export, new_id=session_id, image_limits=limits)  # a refusal owns nothing
         state["session_id"], state["starting"] = session_id, None
         turns = len(self.store.turns(session_id))
         gr.Info(f"Opened the downloaded session: {turns} edit{'s' if turns != 1 else ''}, as a new session here.")
