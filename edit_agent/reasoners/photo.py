@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from edit_agent.errors import UnsupportedInstructionError
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
+from edit_agent.photo_follow_ups import resolve_follow_up
 from edit_agent.photo_ops import Operation, describe_operations, parse_operations
 from edit_agent.photo_rules import (
     ReadTurn,
@@ -54,8 +55,9 @@ class PhotoRuleReasoner:
             operations = _read(parse_operations, request.instruction)
             return Thought(reasoning=_reasoning(ReadTurn(operations, [], []), [], []),
                            intent=Intent(text=describe_operations(operations)))
-        turn = _read(read_turn, request.instruction)
         numbers = [request.turn_number(position) for position in range(1, len(request.history) + 2)]
+        follow_up = resolve_follow_up(request.instruction, [earlier.instruction for earlier in request.history])
+        turn = _read(read_turn, follow_up or request.instruction)
         before = rules_in_force([earlier.instruction for earlier in request.history], numbers[:-1])
         number = numbers[-1]
         after = next_rules(before, turn, number)
@@ -64,8 +66,11 @@ class PhotoRuleReasoner:
         operations = turn.operations + [held.rule.operation for held in again]
         constraints = tuple(Constraint(text=held.rule.statement, kind="rule", set_at_turn=held.set_at_turn)
                             for held in after)
-        return Thought(reasoning=_reasoning(turn, before, again, number),
-                       intent=Intent(text=describe_operations(operations), constraints=constraints))
+        reasoning = _reasoning(turn, before, again, number)
+        if follow_up is not None:  # "a bit more": what it refers to comes first
+            reasoning = (f"{request.instruction!r} refers to turn {numbers[-2]}, so it asks for: {follow_up} "
+                         + reasoning)
+        return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints))
 
 
 def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:

@@ -1,0 +1,108 @@
+"""Photo instructions that refer to the turn before: "again", "a bit more", "the opposite", "rotate again".
+
+Each is rewritten into the canonical text of what it asks for, read from the previous turn's own
+instruction, so that the intent stands alone like any other:
+
+>>> resolve_follow_up("a bit more", ["make it warmer"])
+'Make the image warmer by 10%.'
+>>> resolve_follow_up("rotate again", ["rotate it left"])
+'Rotate the image 90 degrees counterclockwise.'
+>>> resolve_follow_up("make it brighter", ["rotate it left"]) is None
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from edit_agent.errors import EditAgentError, InvalidInstructionError
+from edit_agent.photo_ops import GENTLE_PERCENT, STRONG_PERCENT, Operation, describe_operations
+from edit_agent.photo_rules import read_turn
+
+_POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+)*"
+_AGAIN = re.compile(
+    rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same(?:\s+thing)?|the\s+last\s+(?:edit|one|step))?"
+    r"\s*(?:again|once\s+more|one\s+more\s+time|twice)?\s*(?:please)?[.!]*$", re.IGNORECASE)
+_REPEAT_VERB = re.compile(r"^\s*(?:repeat\s+(?:that|it|the\s+last\s+(?:edit|step))|same\s+again)\b", re.IGNORECASE)
+_MORE = re.compile(
+    rf"^{_POLITE}(?P<how>a\s+(?:bit|little|tad|touch)|slightly|even|much|way|a\s+lot|far)?\s*more"
+    r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+_OPPOSITE = re.compile(
+    rf"^{_POLITE}(?:(?:do|make\s+it|go)\s+)?(?:the\s+)?(?:opposite|other\s+way(?:\s+round)?|reverse(?:\s+(?:that|it))?)"
+    r"\s*(?:please)?[.!]*$", re.IGNORECASE)
+_SAME_OPERATION_AGAIN = re.compile(r"^\s*(?P<verb>rotate|turn|flip|blur|sharpen)(?:\s+it)?\s+again\s*[.!]*$", re.I)
+_KINDS = {"rotate": "rotate", "turn": "rotate", "flip": "flip", "blur": "blur", "sharpen": "sharpen"}
+
+
+def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
+    """The canonical text ``instruction`` asks for, read from the last of ``earlier`` (the instructions on the
+    way to the image being edited); ``None`` when it is no follow-up. A follow-up with nothing before it, or
+    after a turn that changed no pixels, is refused."""
+    text = instruction.strip()
+    kind = _follow_up_kind(text)
+    if kind is None:
+        return None
+    operations = _last_operations(earlier)
+    if not operations:
+        raise InvalidInstructionError(
+            f"{instruction!r} refers to the edit before it, and there is none to repeat here; say what to change.")
+    if kind == "again":
+        return describe_operations(operations)
+    if kind.startswith("more"):
+        signed = [op for op in operations if op.kind in ("brightness", "contrast", "saturation", "warmth")]
+        if not signed:
+            return describe_operations(operations)  # "more" after a blur or a rotation: the same again
+        amount = {"gentle": GENTLE_PERCENT, "strong": STRONG_PERCENT}.get(kind.removeprefix("more:"))
+        return describe_operations([_scaled(op, amount) for op in signed])
+    if kind == "opposite":
+        return describe_operations([_opposite(op, instruction) for op in reversed(operations)])
+    same = [op for op in operations if op.kind == kind.removeprefix("same:")]
+    if not same:
+        raise InvalidInstructionError(f"{instruction!r}: the edit before it did not {kind.removeprefix('same:')}.")
+    return describe_operations(same)
+
+
+def _follow_up_kind(text: str) -> str | None:
+    if not text:
+        return None
+    if (same := _SAME_OPERATION_AGAIN.match(text)) is not None:
+        return f"same:{_KINDS[same.group('verb').lower()]}"
+    if _OPPOSITE.match(text):
+        return "opposite"
+    if (more := _MORE.match(text)) is not None:
+        how = (more.group("how") or "").lower()
+        return "more:gentle" if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")) else (
+            "more:strong" if how in ("much", "way", "a lot", "far") else "more:")
+    if _REPEAT_VERB.match(text) or (re.search(r"\b(?:again|once\s+more|one\s+more\s+time)\b", text, re.I)
+                                    and _AGAIN.match(text)):
+        return "again"
+    return None
+
+
+def _last_operations(earlier: Sequence[str]) -> list[Operation]:
+    """The operations of the last earlier turn (itself a follow-up, resolved): those it asked for, not a rule's."""
+    if not earlier:
+        return []
+    try:
+        resolved = resolve_follow_up(earlier[-1], earlier[:-1])
+        return read_turn(resolved if resolved is not None else earlier[-1]).operations
+    except EditAgentError:
+        return []
+
+
+def _scaled(op: Operation, amount: float | None) -> Operation:
+    magnitude = amount if amount is not None else abs(op.value or 0)
+    return op.model_copy(update={"value": magnitude if (op.value or 0) > 0 else -magnitude})
+
+
+def _opposite(op: Operation, instruction: str) -> Operation:
+    if op.kind in ("brightness", "contrast", "saturation", "warmth"):
+        return op.model_copy(update={"value": -(op.value or 0)})
+    if op.kind == "rotate":
+        return op.model_copy(update={"value": (360 - (op.value or 0)) % 360 or 180.0})
+    if op.kind == "flip":
+        return op
+    raise InvalidInstructionError(
+        f"{instruction!r}: the edit before it ({describe_operations([op])[:-1].lower()}) has no exact opposite; "
+        "undo it instead.")

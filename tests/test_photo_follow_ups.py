@@ -1,0 +1,51 @@
+"""Photo turns that refer to the turn before: "again", "a bit more", "the opposite", "rotate again"."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from edit_agent import EditSession
+from edit_agent.errors import InvalidInstructionError
+
+
+@pytest.fixture
+def session(tmp_path) -> EditSession:
+    return EditSession(store=tmp_path / "store")
+
+
+def intents(session: EditSession, *instructions: str) -> list[str]:
+    image = Image.new("RGB", (40, 30), (120, 90, 60))
+    for instruction in instructions:
+        session.edit(image if not session.turns else None, instruction)
+    return [turn.intent for turn in session.history]
+
+
+def test_a_follow_up_repeats_the_turn_before_in_its_own_words(session):
+    assert intents(session, "rotate it left", "rotate again", "make it warmer", "a bit more", "do that again",
+                   "the opposite", "much more") == [
+        "Rotate the image 90 degrees counterclockwise.",
+        "Rotate the image 90 degrees counterclockwise.",  # the direction of the turn before, not clockwise
+        "Make the image warmer by 20%.",
+        "Make the image warmer by 10%.",
+        "Make the image warmer by 10%.",
+        "Make the image cooler by 10%.",
+        "Make the image cooler by 40%.",
+    ]
+    assert session.head.reasoning.startswith("'much more' refers to turn 6, so it asks for: Make the image cooler")
+
+
+def test_a_follow_up_keeps_the_rules_in_force(session):
+    texts = intents(session, "from now on keep it square", "make it brighter", "again")
+    assert texts[-1] == "Increase the brightness by 20%, then crop to a centred square."
+
+
+def test_a_follow_up_with_nothing_to_refer_to_is_refused_and_changes_nothing(session):
+    with pytest.raises(InvalidInstructionError, match="there is none to repeat here"):
+        intents(session, "again")
+    intents(session, "blur it")
+    with pytest.raises(InvalidInstructionError, match="has no exact opposite; undo it instead"):
+        session.edit(None, "the opposite")
+    with pytest.raises(InvalidInstructionError, match="the edit before it did not rotate"):
+        session.edit(None, "rotate again")
+    assert len(session.turns) == 1
