@@ -297,7 +297,8 @@ def _with_verb_of(previous: str, clause: str) -> str:
 
 def _meaningful_words(text: str) -> list[str]:
     """The words of ``text`` that say something: not filler, courtesy or a degree ("not too much")."""
-    return [word for word in _words(_HEDGE.sub(" ", text)) if word not in FILLER_WORDS | COURTESY_WORDS]
+    text = re.sub(r"\b(?:as\s+well|too)\s*$", " ", _HEDGE.sub(" ", text), flags=re.IGNORECASE)  # "... too": also
+    return [word for word in _words(text) if word not in FILLER_WORDS | COURTESY_WORDS]
 
 
 def _words(text: str) -> list[str]:

@@ -325,6 +325,8 @@ def intent_of(instruction: str) -> str:
     ("resize to 800 by 600", "Resize to 800x600."),
     ("resize to 600px wide keeping the aspect ratio", "Resize to 600 px wide."),
     ("tone down the colors", "Decrease the saturation by 20%."),
+    ("rotate it left and make it brighter too", "Rotate the image 90 degrees counterclockwise, then increase the "
+     "brightness by 20%."),  # a "too" at the end is "also"
 ])
 def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     assert intent_of(instruction) == intent
