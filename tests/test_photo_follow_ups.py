@@ -49,3 +49,4 @@ def test_a_follow_up_with_nothing_to_refer_to_is_refused_and_changes_nothing(ses
     with pytest.raises(InvalidInstructionError, match="the edit before it did not rotate"):
         session.edit(None, "rotate again")
     assert len(session.turns) == 1
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from edit_agent.errors import UnsupportedInstructionError
+from edit_agent.errors import EditAgentError, UnsupportedInstructionError
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_follow_ups import resolve_follow_up
 from edit_agent.photo_ops import Operation, describe_operations, parse_operations
@@ -18,6 +18,7 @@ from edit_agent.photo_rules import (
     read_turn,
     rules_in_force,
 )
+from edit_agent.photo_typos import corrected_typos
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.language import is_undo_request
 
@@ -56,8 +57,10 @@ class PhotoRuleReasoner:
             return Thought(reasoning=_reasoning(ReadTurn(operations, [], []), [], []),
                            intent=Intent(text=describe_operations(operations)))
         numbers = [request.turn_number(position) for position in range(1, len(request.history) + 2)]
-        follow_up = resolve_follow_up(request.instruction, [earlier.instruction for earlier in request.history])
-        turn = _read(read_turn, follow_up or request.instruction)
+        earlier_instructions = [earlier.instruction for earlier in request.history]
+        typed, corrections = _as_meant(request.instruction, earlier_instructions)
+        follow_up = resolve_follow_up(typed, earlier_instructions)
+        turn = _read(read_turn, follow_up or typed)
         before = rules_in_force([earlier.instruction for earlier in request.history], numbers[:-1])
         number = numbers[-1]
         after = next_rules(before, turn, number)
@@ -68,9 +71,30 @@ class PhotoRuleReasoner:
                             for held in after)
         reasoning = _reasoning(turn, before, again, number)
         if follow_up is not None:  # "a bit more": what it refers to comes first
-            reasoning = (f"{request.instruction!r} refers to turn {numbers[-2]}, so it asks for: {follow_up} "
-                         + reasoning)
+            reasoning = f"{typed!r} refers to turn {numbers[-2]}, so it asks for: {follow_up} " + reasoning
+        if corrections:
+            read_as = ", ".join(f"{typo!r} as {word!r}" for typo, word in corrections)
+            reasoning = f"Read {read_as} (a typo, or the instruction would not read). " + reasoning
         return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints))
+
+
+def _as_meant(instruction: str, earlier: list[str]) -> tuple[str, list[tuple[str, str]]]:
+    """The instruction to read, and its typos corrected: only when it does not read as typed and does once
+    corrected ("brigher" is "brighter"; "make the car red" stays as typed, and is refused as typed)."""
+    try:
+        read_turn(resolve_follow_up(instruction, earlier) or instruction)
+        return instruction, []
+    except UnsupportedInstructionError:
+        corrected, corrections = corrected_typos(instruction)
+    except EditAgentError:
+        return instruction, []  # a value to fix ("rotate 45 degrees"): refused as typed
+    if not corrections:
+        return instruction, []
+    try:
+        read_turn(resolve_follow_up(corrected, earlier) or corrected)
+    except EditAgentError:
+        return instruction, []
+    return corrected, corrections
 
 
 def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:

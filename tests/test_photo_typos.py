@@ -1,0 +1,33 @@
+"""Typos of the operations' own words are read as those words; other words are never "corrected" into them."""
+
+from __future__ import annotations
+
+import pytest
+
+from edit_agent import EditSession
+from tests.test_photo_follow_ups import intents
+
+
+@pytest.fixture
+def session(tmp_path) -> EditSession:
+    return EditSession(store=tmp_path / "store")
+
+
+@pytest.mark.parametrize("typed, intent", [
+    ("brigher please", "Increase the brightness by 20%."),
+    ("rotae left", "Rotate the image 90 degrees counterclockwise."),
+    ("flip it horizontaly", "Flip the image horizontally."),
+    ("make it black and whit", "Convert the image to grayscale."),
+])
+def test_a_typo_of_an_operation_word_is_read_as_that_word_and_said(session, typed, intent):
+    assert intents(session, typed) == [intent]
+    assert session.head.reasoning.startswith("Read '")
+
+
+@pytest.mark.parametrize("typed", ["make it blue", "make the car red", "rotae 45 degrees"])
+def test_words_that_are_no_typo_of_an_operation_stay_refused(session, typed):
+    from edit_agent.errors import EditAgentError
+
+    with pytest.raises(EditAgentError):
+        intents(session, typed)
+    assert session.turns == []
