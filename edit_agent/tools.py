@@ -485,7 +485,8 @@ def _describe(result: EditResult) -> dict[str, Any]:
 
 RULE_LANGUAGE = (
     f"It understands exact photo operations ({OPERATION_KINDS}; several in one instruction, amounts such as "
-    "'a bit', 'much' or 'by 30%'), rules that stay in force ('from now on keep it black and white'), and on "
+    "'a bit', 'much', 'by 30%' or 'to 80%'), follow-ups of the turn before ('again', 'a bit more', 'the "
+    "opposite'), rules that stay in force ('from now on keep it black and white'), and on "
     "MICE-World canvases of shapes their shape language ('add a small red circle at the top left'); anything "
     "else is refused with the reason."
 )
