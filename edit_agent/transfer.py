@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from edit_agent.errors import (
+    ConcurrentEditError,
     EditAgentError,
     InvalidArgumentError,
     InvalidExportError,
@@ -119,7 +120,15 @@ def import_session(
         store.put_image(_load_checked(folder, digest, image_limits), keep_decoded=False)  # not about to be read
     if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
         session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
-    store.import_session(session, turns)
+    try:
+        store.import_session(session, turns)
+    except ConcurrentEditError:
+        if new_id is not None:
+            raise
+        # Another import of the same export took its ids between the check and the commit: fresh ones, as
+        # for any export whose ids are taken.
+        session, turns = _with_fresh_ids(session, turns, uuid.uuid4().hex)
+        store.import_session(session, turns)
     return session.id
 
 

@@ -419,3 +419,15 @@ def test_from_source_must_be_a_bool(tmp_path, image, value):
     with pytest.raises(InvalidArgumentError, match="from_source must be True or False"):
         session.edit(None, "make it darker", from_source=value)
     assert len(session.turns) == 1
+
+
+def test_an_import_whose_ids_are_taken_between_check_and_commit_gets_fresh_ones(tmp_path, exported, monkeypatch):
+    store = Store(tmp_path / "other")
+    first = EditSession.import_folder(exported.parent, store=store)
+    # As if a second import of the same export checked before the first committed: the check sees no clash.
+    monkeypatch.setattr(store, "has_session", lambda session_id: False)
+    monkeypatch.setattr(store, "existing_turn_ids", lambda turn_ids: set())
+    from edit_agent.transfer import import_session
+
+    second = import_session(store, exported.parent)
+    assert second != first.id and len(EditSession.open(second, store=store).turns) == 2
