@@ -33,16 +33,22 @@ _OPPOSITE = re.compile(
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
 _SAME_OPERATION_AGAIN = re.compile(r"^\s*(?P<verb>rotate|turn|flip|blur|sharpen)(?:\s+it)?\s+again\s*[.!]*$", re.I)
 _KINDS = {"rotate": "rotate", "turn": "rotate", "flip": "flip", "blur": "blur", "sharpen": "sharpen"}
+_COURTESY_EDGES = re.compile(
+    r"^(?:(?:ok|okay|thanks|thank\s+you|thx|please|pls|plz)\b[\s,!.]*)+|[\s,!.]*\b(?:thanks|thank\s+you|thx|please|pls|plz)"
+    r"(?:[\s,!.]+(?:thanks|thank\s+you|thx|please|pls|plz))*[\s,!.]*$", re.IGNORECASE)
 
 
 def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     """The canonical text ``instruction`` asks for, read from the last of ``earlier`` (the instructions on the
     way to the image being edited); ``None`` when it is no follow-up. A follow-up with nothing before it, or
     after a turn that changed no pixels, is refused."""
-    text = instruction.strip()
+    text = _COURTESY_EDGES.sub("", instruction).strip()  # "again, thanks", "more, please"
     kind = _follow_up_kind(text)
     if kind is None:
         return None
+    if kind.startswith("same:"):  # "rotate again": the last rotation, however far back; else a plain rotation
+        same = _last_operations(earlier, kind.removeprefix("same:"))
+        return describe_operations(same) if same else None
     operations = _last_operations(earlier)
     if not operations:
         raise InvalidInstructionError(
@@ -51,16 +57,15 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
         return describe_operations(operations)
     if kind.startswith("more"):
         signed = [op for op in operations if op.kind in ("brightness", "contrast", "saturation", "warmth")]
+        if not signed and all(op.kind in ("blur", "sharpen") for op in operations):
+            return describe_operations(operations)  # "more" after a blur: another one
         if not signed:
-            return describe_operations(operations)  # "more" after a blur or a rotation: the same again
+            raise InvalidInstructionError(
+                f"{instruction!r}: the edit before it ({describe_operations(operations)[:-1].lower()}) has no amount to "
+                "add to; say what to change.")
         amount = {"gentle": GENTLE_PERCENT, "strong": STRONG_PERCENT}.get(kind.removeprefix("more:"))
         return describe_operations([_scaled(op, amount) for op in signed])
-    if kind == "opposite":
-        return describe_operations([_opposite(op, instruction) for op in reversed(operations)])
-    same = [op for op in operations if op.kind == kind.removeprefix("same:")]
-    if not same:
-        raise InvalidInstructionError(f"{instruction!r}: the edit before it did not {kind.removeprefix('same:')}.")
-    return describe_operations(same)
+    return describe_operations([_opposite(op, instruction) for op in reversed(operations)])
 
 
 def _follow_up_kind(text: str) -> str | None:
@@ -80,15 +85,28 @@ def _follow_up_kind(text: str) -> str | None:
     return None
 
 
-def _last_operations(earlier: Sequence[str]) -> list[Operation]:
-    """The operations of the last earlier turn (itself a follow-up, resolved): those it asked for, not a rule's."""
-    if not earlier:
-        return []
-    try:
-        resolved = resolve_follow_up(earlier[-1], earlier[:-1])
-        return read_turn(resolved if resolved is not None else earlier[-1]).operations
-    except EditAgentError:
-        return []
+def _last_operations(earlier: Sequence[str], kind: str | None = None) -> list[Operation]:
+    """The operations the last earlier turn with any asked for (of ``kind``, if given): a follow-up resolved,
+    a typo read as it was, a rule's own operation left out ("keep it square" asks for no edit of its own)."""
+    for position in range(len(earlier) - 1, -1, -1):
+        operations = [op for op in _own_operations(earlier[position], earlier[:position])
+                      if kind is None or op.kind == kind]
+        if operations:
+            return operations
+    return []
+
+
+def _own_operations(instruction: str, before: Sequence[str]) -> list[Operation]:
+    from edit_agent.photo_typos import corrected_typos
+
+    for text in (instruction, corrected_typos(instruction)[0]):
+        try:
+            turn = read_turn(resolve_follow_up(text, before) or text)
+        except EditAgentError:
+            continue
+        rules = [rule.operation for rule in turn.sets]
+        return [op for op in turn.operations if op not in rules]
+    return []
 
 
 def _scaled(op: Operation, amount: float | None) -> Operation:

@@ -79,8 +79,9 @@ FILLER_WORDS = set(
     degree percent should get turn convert tad touch significantly great deal lots far"""
     .split()
 )
-COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible is s looks seems kind kinda".split())
-"""Words of a polite or chatty clause ("thanks!", "if you can", "it's a bit too dark"): they ask for nothing."""
+COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible".split())
+"""Words of a polite clause ("thanks!", "if you can"): they ask for nothing. ("it's", "looks" and "is" are not
+among them: "it's blurry" and "is it warmer?" say how the image is, which is no instruction.)"""
 
 _ROTATION_TAIL = (
     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
@@ -129,7 +130,7 @@ _PROBLEMS: list[tuple[str, str]] = [
 _HEDGE_PREFIX = r"(?:(?:way|far|much|a\s+(?:bit|little|tad|touch)|slightly|somewhat|just|little)\s+)?"
 
 
-def _setting_rules() -> list[tuple[str, str]]:
+def _setting_rules() -> list[tuple[str, str, bool]]:
     rules = []
     for setting, (noun, _, _) in _SETTINGS.items():
         nouns = f"(?:{noun})"
@@ -145,90 +146,101 @@ def _setting_rules() -> list[tuple[str, str]]:
             (rf"\b(?:(?:turn|bump|crank|dial|tone|pump|push)\s+(?:the\s+)?)?{nouns}\s+(up|down|higher|lower)\b",
              f"{setting}:verb"),
         ]
-    return rules
+    return [(pattern, name, False) for pattern, name in rules]
 
 
-def _problem_rules() -> list[tuple[str, str]]:
-    return [(rf"\b{_HEDGE_PREFIX}(?P<how>too|overly|less|not\s+so|not\s+as)\s+(?:{adjectives})\b", f"problem:{fix}")
-            for adjectives, fix in _PROBLEMS]
+_STATED_BY = (r"(?:(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
+              r"(?:\s+(?:now|still|just|kind\s+of|kinda))?\s+)?")
+"""Who states a problem ("it's too dark"): only before "too", never alone ("it's dark" is no instruction)."""
 
 
-_RULES: list[tuple[str, str]] = [
-    # (regex, handler name); the first regex that matches a span claims it
-    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down"),
-    (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate"),
+def _problem_rules() -> list[tuple[str, str, bool]]:
+    return [(rf"\b{_STATED_BY}{_HEDGE_PREFIX}(?P<how>too|overly|less|not\s+so|not\s+as)\s+(?:{adjectives})\b",
+             f"problem:{fix}", True) for adjectives, fix in _PROBLEMS]
+
+
+_RULES: list[tuple[str, str, bool]] = [
+    # (regex, handler name, everyday); the first regex that matches a span claims it. An everyday phrasing
+    # ("make it square", "too blue") is not read on a MICE-World canvas, where "it" is one of its shapes.
+    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down", False),
+    (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate", False),
     # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
     (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"
-     r"clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|(?:to\s+the\s+)?(?:left|right)\b))" + _ROTATION_TAIL,
-     "rotate"),
+     r"clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise))" + _ROTATION_TAIL, "rotate", False),
+    (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))*\s+(?:to\s+the\s+)?(?:left|right)\b)"
+     + _ROTATION_TAIL, "rotate", True),
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?"
      r"(?:\s+(horizontally|vertically|horizontal|vertical|left\s+to\s+right|top\s+to\s+bottom|sideways))?",
-     "flip"),
+     "flip", False),
     (r"\bcrop\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|into))?(?:\s+(?:the|a))?"
      r"(?:\s+(left|right|top|bottom)\s+half|\s+(?:(?:centred|centered|center|centre)\s+)?(square))",
-     "crop"),
+     "crop", False),
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
      r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
-     "resize"),
+     "resize", False),
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s*(?:px|pixels)\s+"
-     r"(wide|tall|high)\b", "resize_side"),
+     r"(wide|tall|high)\b", "resize_side", False),
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(up|down))?"
      r"(?:\s+by(?:\s+a\s+factor\s+of)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)?|\s+(\d+(?:\.\d+)?)\s*(?:x|×|times))"
-     r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor"),
+     r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor", False),
     (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+)\s*(?:px|pixels)\s+(?:off|from)?\s*"
-     r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin"),
-    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+(\d+)\s*(?:px|pixels)\b", "crop_margin_after"),
-    (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop"),
-    (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square"),
+     r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
+    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+(\d+)\s*(?:px|pixels)\b", "crop_margin_after", True),
+    (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop", True),
+    (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
     (r"\b(?:scale|resize|shrink|reduce|downscale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?"
-     r"(?:\s+(?:down|smaller))?\s+by\s+" + _PERCENT, "shrink_by"),
-    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _PERCENT + r"\s+(smaller|bigger|larger)\b", "resize_change"),
-    (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+)?(smaller|bigger|larger)\s+by\s+" + _PERCENT, "resize_change_after"),
+     r"(?:\s+(?:down|smaller))?\s+by\s+" + _PERCENT, "shrink_by", True),
+    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _PERCENT + r"\s+(smaller|bigger|larger)\b", "resize_change", True),
+    (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+)?(smaller|bigger|larger)\s+by\s+" + _PERCENT, "resize_change_after", True),
     (r"\b(?:shrink|enlarge|upscale|downscale)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+" + _PERCENT,
-     "resize_to"),
+     "resize_to", True),
     (r"\b(?:upscale|enlarge)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+by)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)"
      r"|\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+(?:bigger|larger)\b",
-     "enlarge_factor"),
-    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+by\s+(\d+)\b", "resize"),
-    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+(wide|tall|high)\b", "resize_side"),
-    (r"\bhalf\s+(?:the\s+)?size\b", "halve"),
+     "enlarge_factor", True),
+    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+by\s+(\d+)\b", "resize", True),
+    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+(wide|tall|high)\b", "resize_side", True),
+    (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
     # grey, said other ways than the rule's words
     (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y\b"
      r"|\bremove\s+(?:the\s+|all\s+(?:the\s+)?)?colou?rs?\b|\bdesaturate\b(?:\s+it)?\s+(?:completely|fully|entirely)\b",
-     "grayscale"),
-    (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double"),
+     "grayscale", True),
+    (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double", False),
     (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it"
      r"|(?:resize|scale|shrink)(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+down)?(?:\s+(?:by|to))?\s+(?:a\s+)?half)\b",
-     "halve"),
-    (GRAYSCALE_WORDS, "grayscale"),
+     "halve", False),
+    (GRAYSCALE_WORDS, "grayscale", False),
     *_problem_rules(),
     *_setting_rules(),
-    (r"\b(?:brighten|brighter|lighten|lighter|more\s+bright)\b", "brighter"),
-    (r"\b(?:darken|darker|dim|dimmer)\b", "darker"),
-    (r"\b(?:more\s+)?(?:contrastier|contrasty|punchier|punchy)\b", "more_contrast"),
-    (r"\b(?:more\s+saturated|saturate|oversaturate|more\s+vivid|more\s+vibrant|more\s+colou?rful)\b",
-     "more_saturated"),
-    (r"\btone\s+down\s+(?:the\s+)?colou?rs?\b|\bmute\s+(?:the\s+)?colou?rs?\b", "less_saturated"),
-    (r"\b(?:less\s+saturated|desaturate|less\s+vivid|less\s+vibrant|less\s+colou?rful|muted)\b", "less_saturated"),
-    (r"\b(?:warmer|warm\s+up|warm)\b", "warmer"),
-    (r"\b(?:cooler|colder|cool\s+down|cool)\b", "cooler"),
-    (r"\b(?:gaussian\s+)?(?:blur|blurry|blurrier|soften)\b(?:[^,;]*?\bradius\s+(\d+(?:\.\d+)?))?", "blur"),
-    (r"\b(?:sharpen|sharper|crisper|more\s+sharp|more\s+crisp)\b", "sharpen"),
+    (r"\b(?:brighten|brighter|lighten|lighter|more\s+bright)\b", "brighter", False),
+    (r"\b(?:darken|darker|dim|dimmer)\b", "darker", False),
+    (r"\bcontrastier\b", "more_contrast", False),
+    (r"\b(?:more\s+)?(?:contrasty|punchier|punchy)\b", "more_contrast", True),
+    (r"\b(?:more\s+saturated|saturate|more\s+vivid|more\s+vibrant|more\s+colou?rful)\b", "more_saturated", False),
+    (r"\boversaturate\b", "more_saturated", True),
+    (r"\btone\s+down\s+(?:the\s+)?colou?rs?\b|\bmute\s+(?:the\s+)?colou?rs?\b", "less_saturated", True),
+    (r"\b(?:less\s+saturated|desaturate|less\s+vivid|less\s+vibrant|less\s+colou?rful|muted)\b", "less_saturated", False),
+    (r"\b(?:warmer|warm\s+up|warm)\b", "warmer", False),
+    (r"\b(?:cooler|colder|cool\s+down|cool)\b", "cooler", False),
+    (r"\b(?:gaussian\s+)?(?:blur|blurry|blurrier|soften)\b(?:[^,;]*?\bradius\s+(\d+(?:\.\d+)?))?", "blur", False),
+    (r"\b(?:sharpen|sharper|crisper|more\s+sharp|more\s+crisp)\b", "sharpen", False),
 ]
-_COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in _RULES]
+_COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name, _ in _RULES]
+_COMPILED_PLAIN = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name, everyday in _RULES if not everyday]
+"""The rules a MICE-World canvas reads photo operations with (see ``parse_operations(everyday=False)``)."""
 
 
-def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS) -> list[Operation]:
+def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday: bool = True) -> list[Operation]:
     """Map an instruction to exact operations in the order written, or raise.
 
     Raises :class:`UnsupportedInstructionError` when any part of the instruction is not an exact
     operation (e.g. "make the car red"), and :class:`InvalidInstructionError` for a value that
-    cannot be applied (e.g. "rotate 45 degrees", "resize to 0x10").
+    cannot be applied (e.g. "rotate 45 degrees", "resize to 0x10"). ``everyday=False`` leaves out the
+    phrasings that on a MICE-World canvas would name a shape ("make it square", "too blue").
     """
     if is_no_change(instruction):
         return []
-    read = [parse_clause_read(clause, instruction) for clause in split_clauses(instruction)]
+    read = [parse_clause_read(clause, instruction, everyday=everyday) for clause in split_clauses(instruction)]
     operations = without_restated_problems(read)
     if not operations:
         raise _unsupported(instruction)
@@ -262,25 +274,48 @@ def split_clauses(instruction: str) -> list[str]:
 
 def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     clauses: list[str] = []
-    joined: list[bool] = []  # whether each clause was joined to the one before by "and"
+    joined: list[bool] = []  # whether each clause was joined to the one before by "and" or a comma
     for clause, joiner in parts:
-        if not _matches(clause)[0] and not _meaningful_words(clause):
+        if clauses and joiner == "but" and _NOT_SO.match(clause) and _amount_free(clauses[-1]):
+            clauses[-1] = f"{clauses[-1]} a bit"  # "warmer but not so warm": a gentle warming
+            continue
+        if not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause):
             if clauses and _has_amount(clause) and _amount_free(clauses[-1]):  # "make it warmer, just a little"
                 clauses[-1] = f"{clauses[-1]} {clause}"
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
-        if clauses and joiner == "and":
+        if clauses and joiner in ("and", ","):
             clause = _with_verb_of(clauses[-1], clause)
         clauses.append(clause)
-        joined.append(joiner == "and")
+        joined.append(joiner in ("and", ","))
     for i in range(1, len(clauses)):  # "slightly brighter and warmer": the hedge goes on
         hedge = _HEDGE.search(clauses[i - 1])
-        if joined[i] and hedge and not re.search(_PERCENT, clauses[i - 1]) and _amount_free(clauses[i]):
+        if (joined[i] and hedge and not re.search(_PERCENT, clauses[i - 1]) and _takes_amounts(clauses[i - 1])
+                and _amount_free(clauses[i]) and not _states_problems(clauses[i - 1]) and not _states_problems(clauses[i])):
             clauses[i] = f"{hedge.group(0)} {clauses[i]}"
     for i in range(len(clauses) - 1, 0, -1):  # "brighter and warmer by 10%": the amount goes back
         trailing = re.search(r"\bby\s+" + _PERCENT + r"\s*$", clauses[i], re.IGNORECASE)
-        if joined[i] and trailing and _amount_free(clauses[i - 1]):
-            clauses[i - 1] = f"{clauses[i - 1]} {trailing.group(0)}"
+        if not (trailing and _takes_amounts(clauses[i])):  # "brighter and resize by 50%": the 50% is the resize's
+            continue
+        j = i
+        while j > 0 and joined[j] and _amount_free(clauses[j - 1]):
+            clauses[j - 1] = f"{clauses[j - 1]} {trailing.group(0)}"
+            j -= 1
     return clauses
+
+
+_NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
+_REFERS_BACK = re.compile(r"\b(?:again|once\s+more|more)\b", re.IGNORECASE)
+"""A clause with no operation that refers back ("again but warmer") is refused, never dropped as filler."""
+
+
+def _takes_amounts(clause: str) -> bool:
+    """Whether ``clause`` is made of changes that take an amount only (brighter, more contrast...)."""
+    names = [name for _, _, name, _ in _matches(clause)[0]]
+    return bool(names) and all(_takes_amount(name) for name in names)
+
+
+def _states_problems(clause: str) -> bool:
+    return any(name.startswith("problem:") for _, _, name, _ in _matches(clause)[0])
 
 
 _ANY_SETTING = re.compile(r"(?:the\s+)?(?:" + "|".join(noun for noun, _, _ in _SETTINGS.values()) + r")\b", re.I)
@@ -297,7 +332,8 @@ def _with_verb_of(previous: str, clause: str) -> str:
 
 def _meaningful_words(text: str) -> list[str]:
     """The words of ``text`` that say something: not filler, courtesy or a degree ("not too much")."""
-    text = re.sub(r"\b(?:as\s+well|too)\s*$", " ", _HEDGE.sub(" ", text), flags=re.IGNORECASE)  # "... too": also
+    text = re.sub(r"\b(?:as\s+well|too)\b(?=(?:\s+(?:please|pls|plz|thanks|thank\s+you|thx))*\s*$)", " ",
+                  _HEDGE.sub(" ", text), flags=re.IGNORECASE)  # "... too (please)": also
     return [word for word in _words(text) if word not in FILLER_WORDS | COURTESY_WORDS]
 
 
@@ -311,8 +347,7 @@ def _has_amount(clause: str) -> bool:
 
 def _amount_free(clause: str) -> bool:
     """Whether ``clause`` is made of changes that take an amount (brighter, more contrast...) and names none."""
-    names = [name for _, _, name, _ in _matches(clause)[0]]
-    return bool(names) and all(_takes_amount(name) for name in names) and not _has_amount(clause)
+    return _takes_amounts(clause) and not _has_amount(clause)
 
 
 def _takes_amount(name: str) -> bool:
@@ -328,10 +363,10 @@ def parse_clause(clause: str, instruction: str) -> list[Operation]:
     return operations
 
 
-def parse_clause_read(clause: str, instruction: str) -> tuple[list[Operation], bool]:
+def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -> tuple[list[Operation], bool]:
     """:func:`parse_clause`, and whether the clause only states a problem ("it's too warm"), which an
     operation elsewhere in the instruction may already fix ("too warm, cool it down a bit")."""
-    found, remaining = _matches(clause)
+    found, remaining = _matches(clause, _COMPILED if everyday else _COMPILED_PLAIN)
     if _NEGATIVE_PERCENT.search(remaining):
         # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
         raise InvalidInstructionError(
@@ -342,10 +377,17 @@ def parse_clause_read(clause: str, instruction: str) -> tuple[list[Operation], b
         remaining = remaining[: percent.start()] + remaining[percent.end():]
     if not found or _meaningful_words(remaining):
         raise _unsupported(instruction, clause)
+    for start, _, name, match in found:
+        too = name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
+        if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
+            raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
     operations = [_operation(clause, found, i) for i in range(len(found))]
     stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
                  for _, _, name, match in found)
     return operations, stated
+
+
+_ASKS_FOR_THE_PROBLEM = re.compile(r"\bmake\s+(?:it|the\s+(?:image|photo|picture))\s*$", re.IGNORECASE)
 
 
 def without_restated_problems(read: list[tuple[list[Operation], bool]]) -> list[Operation]:
@@ -364,11 +406,13 @@ _SAID_ANYWAY = re.compile(r"\b(?:while\s+|and\s+)?keep(?:ing)?\s+(?:the\s+)?(?:a
 """What every resize here does anyway: nothing more to do."""
 
 
-def _matches(clause: str) -> tuple[list[tuple[int, int, str, re.Match[str]]], str]:
+def _matches(
+    clause: str, rules: list[tuple[re.Pattern[str], str]] | None = None
+) -> tuple[list[tuple[int, int, str, re.Match[str]]], str]:
     """The rules' matches in ``clause`` in the order written, and the clause with their spans blanked."""
     found: list[tuple[int, int, str, re.Match[str]]] = []
     remaining = _SAID_ANYWAY.sub(lambda match: " " * len(match.group(0)), clause)
-    for pattern, name in _COMPILED:
+    for pattern, name in _COMPILED if rules is None else rules:
         for match in pattern.finditer(remaining):
             found.append((match.start(), match.end(), name, match))
             # Blank the span so later rules cannot claim it and the leftover check ignores it.
@@ -399,9 +443,15 @@ def _amount_text(clause: str, found: list[tuple[int, int, str, re.Match[str]]], 
     # The match's own words count too ("add a little contrast", "way too warm"), but "too much" is no degree.
     own = re.sub(r"\btoo\s+much\b", " ", found[index][3].group(0), flags=re.IGNORECASE)
     degree_from = f"{before} {own} " + (after if index == len(found) - 1 else "")
-    percent = re.search(r"(?:\bto\s+)?" + _PERCENT, percent_from, re.IGNORECASE)
+    percent = re.search(r"(\bup\s+)?(\bto\s+)?" + _PERCENT, percent_from, re.IGNORECASE)
+    said = ""
+    if percent:
+        up = percent.group(1) or re.search(r"\bup\s*$", own, re.IGNORECASE)
+        # "to N%" is a level, but "up to 20%" was always a change ("turn the brightness up to 150%": the level)
+        level = bool(percent.group(2)) and not (up and float(percent.group(3)) <= 100)
+        said = f"{'to ' if level else ''}{percent.group(3)}%"
     degree = " ".join(match.group(0) for match in _HEDGE.finditer(degree_from))  # "very slightly": all of them
-    return f"{percent.group(0) if percent else ''} {degree}".strip()
+    return f"{said} {degree}".strip()
 
 
 def _protect_and(text: str) -> str:
@@ -565,6 +615,16 @@ def _resize_percent(percent: float, clause: str) -> Operation:
     return Operation(kind="resize", value=percent)
 
 
+def _resize_to(match: re.Match[str], clause: str) -> Operation:
+    """"shrink to 50%", "enlarge to 200%": the size it leaves; a verb that says the other way is refused."""
+    percent = float(match.group(1))
+    enlarging = re.match(r"(?:enlarge|upscale)", match.group(0), re.IGNORECASE) is not None
+    if (percent < 100) == enlarging and percent != 100:
+        raise InvalidInstructionError(f"{percent:g}% is {'smaller' if enlarging else 'larger'}, not "
+                                      f"{'larger' if enlarging else 'smaller'} ({clause!r}).")
+    return _resize_percent(percent, clause)
+
+
 def _resize_change(percent: float, direction: str, clause: str) -> Operation:
     """"50% smaller", "bigger by 20%": a change of size, as the percentage of the size it leaves."""
     return _resize_percent(100 - percent if direction.lower() == "smaller" else 100 + percent, clause)
@@ -599,7 +659,7 @@ _HANDLERS = {
     "shrink_by": lambda match, clause: _resize_percent(100 - float(match.group(1)), clause),
     "resize_change": lambda match, clause: _resize_change(float(match.group(1)), match.group(2), clause),
     "resize_change_after": lambda match, clause: _resize_change(float(match.group(2)), match.group(1), clause),
-    "resize_to": lambda match, clause: _resize_percent(float(match.group(1)), clause),
+    "resize_to": lambda match, clause: _resize_to(match, clause),
     "enlarge_factor": lambda match, clause: _resize_percent(100 * float(match.group(1) or match.group(2)), clause),
 }
 _DEFAULT_OPERATIONS = {"blur": Operation(kind="blur", value=DEFAULT_BLUR_RADIUS), "sharpen": Operation(kind="sharpen")}

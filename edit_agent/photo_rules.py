@@ -87,7 +87,7 @@ _RULE_WORDS = FILLER_WORDS | {
     "sure", "must", "should", "everything", "every", "each", "edit", "edits", "result", "results", "on", "from",
     "is", "stays", "stay", "any", "anymore", "about", "s", "t", "longer", "there", "here", "rest", "session",
     "crop", "cropped", "converted", "shape", "format", "mode", "rule", "rules", "making", "being", "needs",
-    "need", "has", "have", "had", "be", "keeping",
+    "need", "has", "have", "had", "be", "keeping", "too", "well",
 }
 _BARE_NAME_WORDS = {"it", "the", "image", "photo", "picture", "also", "too", "a", "and"}
 """What may stand beside a rule's name in a clause that continues the one before ("keep it square and b&w")."""
@@ -136,7 +136,8 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
         return
     if not named and reading.last != "pending" and _reads_as_operations(reading, clause, instruction):
         return  # "keep only the right half", "... keeping the aspect ratio": an edit, whatever "keep" says
-    if not _leftover(_KEEP_THAT.sub(" ", _PERSIST.sub(" ", clause))):  # persistence alone
+    persists = _PERSIST.search(clause) or _KEEP_THAT.search(clause)
+    if persists and not _leftover(_KEEP_THAT.sub(" ", _PERSIST.sub(" ", clause))):  # persistence alone
         if _KEEP_THAT.search(clause) and reading.last == "operations":
             _keep_the_last_operations(reading, clause, instruction)
         else:

@@ -25,21 +25,42 @@ OPERATION_WORDS = frozenset("""
 """.split())
 _CLOSE_ENOUGH = 0.8
 """difflib's ratio: one letter missing, doubled or swapped in a word of four or more letters."""
+REAL_WORDS = frozenset("bluer bluest cooker cook lover lowers rower shaper shape rate rates".split())
+"""English words one edit from an operation word: what they say is never a typo ("make it bluer")."""
 
 
 def corrected_typos(instruction: str) -> tuple[str, list[tuple[str, str]]]:
-    """``instruction`` with each unknown word close to an operation word replaced by it, and the replacements."""
-    known = OPERATION_WORDS | FILLER_WORDS | COURTESY_WORDS
+    """``instruction`` with each unknown word close to an operation word replaced by it, and the replacements.
+
+    Close means: the same first letter (a prefix such as "un" or "de" changes the meaning, "deblur"), one edit
+    away (two for a word of eight letters or more), and a word the instruction does not already hold ("the
+    cooker cooler" names an object, not two edits)."""
+    known = OPERATION_WORDS | FILLER_WORDS | COURTESY_WORDS | REAL_WORDS
+    present = {word.lower() for word in re.findall(r"[A-Za-z]+", instruction)}
     corrections: list[tuple[str, str]] = []
 
     def correct(match: re.Match[str]) -> str:
-        word = match.group(0)
-        if len(word) < 3 or word.lower() in known or not word.isalpha():
-            return word
-        close = difflib.get_close_matches(word.lower(), OPERATION_WORDS, n=1, cutoff=_CLOSE_ENOUGH)
+        word = match.group(0).lower()
+        if len(word) < 4 or word in known:
+            return match.group(0)
+        close = [candidate for candidate in difflib.get_close_matches(word, OPERATION_WORDS, n=3, cutoff=_CLOSE_ENOUGH)
+                 if candidate[0] == word[0] and candidate not in present
+                 and _edits(word, candidate) <= (2 if len(word) >= 8 else 1)]
         if not close:
-            return word
-        corrections.append((word, close[0]))
+            return match.group(0)
+        corrections.append((match.group(0), close[0]))
         return close[0]
 
     return re.sub(r"[A-Za-z]+", correct, instruction), corrections
+
+
+def _edits(a: str, b: str) -> int:
+    """Letters inserted, deleted, replaced or swapped with a neighbour to turn ``a`` into ``b``."""
+    previous, current = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous, current = previous, current, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if before is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+    return current[len(b)]

@@ -46,7 +46,28 @@ def test_a_follow_up_with_nothing_to_refer_to_is_refused_and_changes_nothing(ses
     intents(session, "blur it")
     with pytest.raises(InvalidInstructionError, match="has no exact opposite; undo it instead"):
         session.edit(None, "the opposite")
-    with pytest.raises(InvalidInstructionError, match="the edit before it did not rotate"):
-        session.edit(None, "rotate again")
+    with pytest.raises(InvalidInstructionError, match="has no amount to add to"):
+        session.edit(None, "flip it")
+        session.edit(None, "a bit more")  # a flip has no "more": flipping back would undo it
+    assert len(session.turns) == 2
+
+
+def test_rotate_again_finds_the_last_rotation_and_is_a_plain_rotation_without_one(session):
+    assert intents(session, "rotate it left", "make it brighter", "rotate again")[-1] == (
+        "Rotate the image 90 degrees counterclockwise.")
+    assert intents(EditSession(store=session._store), "blur it", "rotate again")[-1] == (
+        "Rotate the image 90 degrees clockwise.")
+
+
+def test_follow_ups_read_past_typos_courtesy_and_rule_only_turns(session):
+    assert intents(session, "make it brigher", "again, thanks")[-1] == "Increase the brightness by 20%."
+    assert intents(EditSession(store=session._store), "make it warmer", "keep it square", "the opposite")[-1] == (
+        "Make the image cooler by 20%, then crop to a centred square.")  # the rule holds; the opposite is the edit's
+
+
+def test_again_inside_a_longer_instruction_is_refused_not_dropped(session):
+    intents(session, "make it brighter")
+    with pytest.raises(InvalidInstructionError):
+        session.edit(None, "again but warmer")  # half of it done would look like all of it
     assert len(session.turns) == 1
 

@@ -327,6 +327,20 @@ def intent_of(instruction: str) -> str:
     ("tone down the colors", "Decrease the saturation by 20%."),
     ("rotate it left and make it brighter too", "Rotate the image 90 degrees counterclockwise, then increase the "
      "brightness by 20%."),  # a "too" at the end is "also"
+    ("brighter too please", "Increase the brightness by 20%."),
+    ("it's too dark", "Increase the brightness by 20%."),
+    ("the photo looks a bit too warm", "Make the image cooler by 10%."),
+    ("it's too blurry, sharpen it", "Sharpen the image."),
+    # an amount stays with a resize or a blur it is said for
+    ("warmer and scale by 200%", "Make the image warmer by 20%, then resize to 200%."),
+    ("brighter and resize by 50%", "Increase the brightness by 20%, then resize to 50%."),
+    ("increase brightness, contrast and saturation by 10%",
+     "Increase the brightness by 10%, then increase the contrast by 10%, then increase the saturation by 10%."),
+    ("much brighter and less warm", "Increase the brightness by 40%, then make the image cooler by 20%."),
+    ("make it warmer but not so warm", "Make the image warmer by 10%."),
+    ("increase the brightness up to 20%", "Increase the brightness by 20%."),  # "up to" is a change, as it was
+    ("crank the saturation up to 150%", "Increase the saturation by 50%."),  # ... unless it can only be a level
+    ("you made it too warm", "Make the image cooler by 20%."),
 ])
 def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     assert intent_of(instruction) == intent
@@ -338,7 +352,29 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     ("set the brightness to 100%", "changes nothing"),
     ("thanks", "is not an exact photo operation"),
     ("make it less red", "is not an exact photo operation"),  # "less" is no filler: never read as "red"
+    # how the image is, or a question, is no instruction: doing it would make the problem worse
+    ("it's blurry", "is not an exact photo operation"),
+    ("make it too warm", "is not an exact photo operation"),  # warmer, or cooler? never guessed
+    ("enlarge to 80%", "80% is smaller, not larger"),
+    ("it looks dark", "is not an exact photo operation"),
+    ("is it too dark?", "is not an exact photo operation"),
+    ("is it warmer?", "is not an exact photo operation"),
+    ("ok it's warmer now, thanks", "is not an exact photo operation"),
+    ("looks cool, thanks", "is not an exact photo operation"),
 ])
 def test_a_level_that_contradicts_its_verb_or_text_that_asks_nothing_is_refused(instruction, message):
     with pytest.raises((InvalidInstructionError, UnsupportedInstructionError), match=message):
         intent_of(instruction)
+
+
+@pytest.mark.parametrize("instruction", ["make it square", "make it less blue", "it's too blue", "shrink it by 50%",
+                                         "make it 50% smaller", "turn it left", "upscale it 2x"])
+def test_on_a_world_canvas_everyday_phrasings_about_it_are_not_read_as_canvas_edits(instruction):
+    """There "it" is one of the canvas's shapes: a photo edit of the whole canvas would not be what was meant."""
+    image = Image.new("RGB", (8, 8))
+    from edit_agent.records import TurnRequest
+
+    with pytest.raises(UnsupportedInstructionError):
+        PhotoRuleReasoner(keep_rules=False).reconstruct(TurnRequest(instruction=instruction, image=image,
+                                                                    source_image=image))
+    assert parse_operations("rotate the image 90 degrees", everyday=False)  # the plain phrasings still read

@@ -51,6 +51,8 @@ def is_gray(image: Image.Image) -> bool:
     ("forget the square rule and make it black and white", ["grayscale"], [], ["square"]),
     ("drop the black and white rule and crop to a square", ["crop"], [], ["black and white"]),
     ("make no change", [], [], []),
+    ("keep it black and white too", ["grayscale"], ["black and white"], []),  # "too": also
+    ("keep only the right half", ["crop"], [], []),  # "keep" here says what to crop, no rule
 ])
 def test_rules_are_read_from_plain_phrasing(instruction, operations, sets, lifts):
     turn = read_turn(instruction)

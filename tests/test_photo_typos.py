@@ -24,7 +24,12 @@ def test_a_typo_of_an_operation_word_is_read_as_that_word_and_said(session, type
     assert session.head.reasoning.startswith("Read '")
 
 
-@pytest.mark.parametrize("typed", ["make it blue", "make the car red", "rotae 45 degrees"])
+@pytest.mark.parametrize("typed", [
+    "make it blue", "make the car red", "rotae 45 degrees",
+    # real words near operation words: a prefix that reverses it, another first letter, an object's name
+    "deblur it", "unblur it", "undarken", "turn it bright", "rate it", "make it bluer", "make it bolder", "shape it",
+    "make the cooker cooler", "make the farmer warmer",
+])
 def test_words_that_are_no_typo_of_an_operation_stay_refused(session, typed):
     from edit_agent.errors import EditAgentError
 

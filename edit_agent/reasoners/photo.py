@@ -53,7 +53,8 @@ class PhotoRuleReasoner:
             # Going back a turn is a move in the session, not an operation on the pixels.
             raise UnsupportedInstructionError(f"{request.instruction!r} asks to go back one turn. {UNDO_HINT}")
         if not self.keep_rules:
-            operations = _read(parse_operations, request.instruction)
+            # Only the plain phrasings: on a canvas "make it square" or "too blue" is about one of its shapes.
+            operations = _read(lambda text: parse_operations(text, everyday=False), request.instruction)
             return Thought(reasoning=_reasoning(ReadTurn(operations, [], []), [], []),
                            intent=Intent(text=describe_operations(operations)))
         numbers = [request.turn_number(position) for position in range(1, len(request.history) + 2)]
