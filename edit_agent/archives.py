@@ -11,23 +11,24 @@ a note) is left packed.
 from __future__ import annotations
 
 import contextlib
+import json
 import lzma
-import re
+import os
 import shutil
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from edit_agent.errors import EditAgentError, InvalidExportError
-from edit_agent.transfer import EXPORT_FILE
+from edit_agent.transfer import EXPORT_FILE, named_images
 
 DEFAULT_MAX_UNPACKED_BYTES = 4 * 1024**3
 """Most bytes an archive may unpack to (its images are PNGs, stored or barely compressed by zip)."""
 MAX_EXPORT_FILE_BYTES = 32 * 1024**2
 """Most bytes of ``session.jsonl``: a turn takes well under a kilobyte of it."""
 
-_IMAGE_NAME = re.compile(r"images/([0-9a-f]{64})\.png")
 _CHUNK = 1024 * 1024
 # What a damaged member, or one packed with a method this Python lacks (Deflate64), raises when read.
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError)
@@ -35,9 +36,13 @@ _UNREADABLE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImpl
 
 def pack_session_archive(folder: Path, target: Path) -> Path:
     """Zip the export in ``folder`` (``session.jsonl`` and its images) as ``target``, whole or not at all."""
-    partial = target.with_name(target.name + ".partial")
+    partial = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        # A file of its own beside the target: two exports to one name never write into each other's.
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        os.close(handle)
+        partial = Path(name)
         # Stored, not deflated: the PNGs are compressed already.
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.write(folder / EXPORT_FILE, EXPORT_FILE)
@@ -46,7 +51,8 @@ def pack_session_archive(folder: Path, target: Path) -> Path:
         partial.replace(target)
     except BaseException as error:  # an interrupt too: never a half zip left beside the target
         with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
+            if partial is not None:
+                partial.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise EditAgentError(f"Cannot write {target}: {error.strerror or error}.") from None
         raise
@@ -58,25 +64,28 @@ def is_session_archive(path: Path) -> bool:
     return path.is_file() and zipfile.is_zipfile(path)
 
 
-def holds_an_export(path: Path) -> bool:
-    """Whether ``path`` is a zip with a session export at its top (one that may be written over)."""
+def exported_session_in(path: Path) -> str | None:
+    """The id of the session a zip at ``path`` holds the export of; ``None`` for any other file (a .docx is a
+    zip too) or a zip that cannot be read."""
     if not is_session_archive(path):
-        return False
-    with contextlib.suppress(*_UNREADABLE, OSError), zipfile.ZipFile(path) as opened:
-        return EXPORT_FILE in opened.namelist()
-    return False
+        return None
+    with contextlib.suppress(*_UNREADABLE, OSError, InvalidExportError, ValueError), zipfile.ZipFile(path) as opened:
+        export, _ = _export_member(opened, str(path))
+        with opened.open(export) as source:
+            first = json.loads(source.readline(64 * 1024))
+        return first.get("id") if isinstance(first, dict) and isinstance(first.get("id"), str) else None
+    return None
 
 
 def unpack_session_archive(
-    archive: Path, into: Path, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES, max_image_bytes: int | None = None,
-    shown_as: str | None = None,
+    archive: Path, into: Path, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES, shown_as: str | None = None
 ) -> Path:
     """Unpack the export in ``archive`` under ``into``; return the folder that holds ``session.jsonl``.
 
     Refused with one :class:`InvalidExportError`: a file that is no zip or is damaged, a zip with no
     export or more than one, encrypted members, a ``session.jsonl`` over :data:`MAX_EXPORT_FILE_BYTES`,
-    an image it names that the zip lacks or that is over ``max_image_bytes``, and contents over
-    ``max_bytes``. Messages name the zip ``shown_as`` (default: its path).
+    an image it names that the zip lacks, and contents over ``max_bytes``. Messages name the zip
+    ``shown_as`` (default: its path).
     """
     shown = shown_as or str(archive)
     try:
@@ -85,15 +94,15 @@ def unpack_session_archive(
         with zipfile.ZipFile(archive) as opened:
             export, folder = _export_member(opened, shown)
             text = _read_export_text(opened, export, shown)
-            images = _named_images(opened, folder, text, shown, max_image_bytes)
-            total = export.file_size + sum(info.file_size for info in images)
+            images = _named_images(opened, folder, text, shown)
+            total = export.file_size + sum(info.file_size for info in images.values())
             if total > max_bytes:
                 raise InvalidExportError(f"{shown} unpacks to {_size(total)}, over the {_size(max_bytes)} allowed.")
             target = into / "session"
             (target / "images").mkdir(parents=True, exist_ok=True)
             (target / EXPORT_FILE).write_bytes(text)
-            for info in images:
-                _copy_member(opened, info, target / "images" / PurePosixPath(info.filename).name)
+            for digest, info in images.items():  # named by its hash, whatever the zip calls it ("a\\b.png")
+                _copy_member(opened, info, target / "images" / f"{digest}.png")
     except _UNREADABLE as error:
         raise InvalidExportError(f"{shown} is damaged or packed in a way this cannot read ({error}); "
                                  "download it again, or zip the export folder again.") from None
@@ -136,25 +145,22 @@ def _read_export_text(opened: zipfile.ZipFile, export: zipfile.ZipInfo, shown: s
 
 
 def _named_images(
-    opened: zipfile.ZipFile, folder: tuple[str, ...], text: bytes, shown: str, max_image_bytes: int | None
-) -> list[zipfile.ZipInfo]:
-    """The members of the images ``session.jsonl`` names: each must be in the zip itself."""
+    opened: zipfile.ZipFile, folder: tuple[str, ...], text: bytes, shown: str
+) -> dict[str, zipfile.ZipInfo]:
+    """The members of the images ``session.jsonl`` names, by hash: each must be in the zip itself."""
     members = {}
     for info in opened.infolist():
         parts = _parts(info)
         if parts[:-2] == folder and parts[-2:-1] == ("images",) and not info.is_dir():
             members[parts[-1]] = info
-    images = []
-    for digest in sorted(set(_IMAGE_NAME.findall(text.decode("utf-8", errors="replace")))):
+    images = {}
+    for digest in sorted(named_images(text)):
         info = members.get(f"{digest}.png")
         if info is None:
             raise InvalidExportError(f"{shown} lacks images/{digest}.png, which its {EXPORT_FILE} names.")
         if info.flag_bits & 0x1:
             raise InvalidExportError(f"{shown} is encrypted; download the session again without a password.")
-        if max_image_bytes is not None and info.file_size > max_image_bytes:
-            raise InvalidExportError(f"{shown}: images/{digest}.png is {_size(info.file_size)}, over the "
-                                     f"{_size(max_image_bytes)} an image may take here.")
-        images.append(info)
+        images[digest] = info
     return images
 
 

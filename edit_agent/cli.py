@@ -327,17 +327,18 @@ def run_sessions_delete(args: argparse.Namespace) -> int:
 def run_sessions_import(args: argparse.Namespace) -> int:
     from edit_agent.archives import is_session_archive
     from edit_agent.errors import InvalidExportError
-    from edit_agent.session import EditSession, open_store
+    from edit_agent.session import EditSession
     from edit_agent.transfer import EXPORT_FILE
 
-    # Checked before the store is opened, which may create it.
+    # The store is named, not opened: each import opens it only once the export is found good (opening a
+    # store that is not there yet creates it).
     if is_session_archive(args.folder):
-        session = EditSession.import_zip(args.folder, store=open_store(args.store))
+        session = EditSession.import_zip(args.folder, store=args.store)
     elif not (args.folder / EXPORT_FILE).is_file():
         raise InvalidExportError(f"{args.folder} is neither a zip nor a folder with {EXPORT_FILE}; "
                                  "it is not a session export.")
     else:
-        session = EditSession.import_folder(args.folder, store=open_store(args.store))
+        session = EditSession.import_folder(args.folder, store=args.store)
     print(f"imported as session {session.id} ({_turns(len(session.turns))})")
     return 0
 

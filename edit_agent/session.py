@@ -69,8 +69,9 @@ def open_store(store: str | Path | Store | None = None) -> Store:
     folder = (as_folder(store, "The store") if store is not None else default_store_folder()).resolve()
     with _registry_lock:
         cached = _stores.get(folder)
-        if cached is None or not cached.is_on_disk():  # a deleted folder starts again, empty
-            if cached is not None:
+        # A deleted folder starts again, empty; a read-only one is read again once it changed or can be written.
+        if cached is None or not cached.is_on_disk() or cached.is_stale():
+            if cached is not None and not cached.is_on_disk():  # a stale one may still serve open sessions
                 cached.close()
             _stores[folder] = Store(folder)
         return _stores[folder]
@@ -202,15 +203,16 @@ class EditSession:
     def export_zip(self, archive: str | Path) -> Path:
         """Write the export as one zip file (what the app's "Download session" gives); returns its path.
 
-        An existing file is replaced only if it is such a zip (an earlier download, say), never another file.
+        An existing file is replaced only if it is such a zip of this session (an earlier download), never
+        another file, as :meth:`export` keeps to a folder of its own.
         """
         import tempfile
 
-        from edit_agent.archives import holds_an_export, pack_session_archive
+        from edit_agent.archives import exported_session_in, pack_session_archive
 
         target = as_folder(archive, "The zip to write", kind="file")
-        if target.exists() and not holds_an_export(target):  # a .docx is a zip too: only exports are replaced
-            raise InvalidArgumentError(f"{target} exists and is not a session export; choose another name.")
+        if target.exists() and exported_session_in(target) != self.id:  # a .docx is a zip too
+            raise InvalidArgumentError(f"{target} exists and is not an export of this session; choose another name.")
         with tempfile.TemporaryDirectory(prefix="edit-agent-export-") as folder:
             exported = self.export(Path(folder) / "session").parent
             return pack_session_archive(exported, target)
@@ -222,9 +224,10 @@ class EditSession:
         The session keeps its ids unless the store already holds that session or one of its turn
         ids, in which case it gets fresh ones.
         """
-        from edit_agent.transfer import import_session
+        from edit_agent.transfer import check_export, import_session
 
         source = as_folder(folder, "The folder to import")
+        check_export(source)  # before the store, which opening may create
         opened = open_store(store)
         return cls.open(import_session(opened, source), store=opened)
 
@@ -268,6 +271,7 @@ class EditSession:
         if sum((image is not None, from_turn is not None, from_source)) > 1:
             raise InvalidArgumentError(
                 "Give one of an image, from_turn or from_source: each says which image the turn edits.")
+        self._store.check_writable()  # before the models run, not after: the turn could not be kept
         with self._lock:
             session = self._record_or_none()
             head = session.head if session else None

@@ -79,7 +79,9 @@ class Store:
         self._decoded = shared_decoded_images()
         try:
             if self.read_only:
-                self.db = sqlite_utils.Database(_connect_read_only(self.folder / DATABASE_NAME))
+                self._opened_as = _file_identity(self.folder / DATABASE_NAME)
+                connection, self._immutable = _connect_read_only(self.folder / DATABASE_NAME)
+                self.db = sqlite_utils.Database(connection)
                 self.created = self._prepare_read_only()
                 return
             self.images_folder.mkdir(parents=True, exist_ok=True)
@@ -111,6 +113,8 @@ class Store:
         with self._reading():
             if not self._check_schema():
                 raise StoreError(f"{self.folder} holds no session store to read.")
+            if "store_info" not in self.db.table_names():  # a store made before its creation time was kept
+                return 0.0
             row = self.db.execute("SELECT value FROM store_info WHERE key = 'created'").fetchone()
             return float(row[0]) if row is not None else 0.0
 
@@ -151,7 +155,7 @@ class Store:
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction, taking the database's write lock up front (no upgrade deadlocks)."""
-        self._check_writable()
+        self.check_writable()
         with self._lock, _database_errors(self.folder):
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -166,7 +170,8 @@ class Store:
         with self._lock, _database_errors(self.folder):
             yield
 
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
+        """Raise the read-only :class:`StoreError` when this store is open read-only."""
         if self.read_only:
             raise StoreError(f"The session store at {self.folder} is open read-only: its sessions can be read "
                              "and exported, not changed. Import one into a store of your own to edit it.")
@@ -174,6 +179,14 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    def is_stale(self) -> bool:
+        """Whether a store opened read-only no longer reads what is there: its folder may be written now, or,
+        read as immutable, its database file changed since (which such a read would not see)."""
+        if not self.read_only:
+            return False
+        changed = self._immutable and _file_identity(self.folder / DATABASE_NAME) != self._opened_as
+        return changed or not _cannot_write(self.folder)
 
     def is_on_disk(self) -> bool:
         """Whether the database file is still there: an open connection outlives a deleted folder
@@ -188,14 +201,11 @@ class Store:
     def put_image(self, image: Image.Image, *, keep_decoded: bool = True) -> str:
         """Store ``image`` durably under its content hash and return the hash. ``keep_decoded``: also keep
         its pixels at hand for the next read (off for images written in bulk, such as an import)."""
-        self._check_writable()
+        self.check_writable()
         digest = image_hash(image)
         path = self.image_path(digest)
         if path.exists():
-            # Marked as in use: the sweep and a session's deletion leave recently written files alone,
-            # and this one is about to be named by a row that is not committed yet.
-            with contextlib.suppress(OSError):
-                os.utime(path)
+            self.mark_in_use(digest)  # about to be named by a row that is not committed yet
             if keep_decoded:  # the new mtime is a new identity: keep the pixels at hand under it
                 self._decoded.put(path, image)
             return digest
@@ -220,6 +230,12 @@ class Store:
         if keep_decoded:
             self._decoded.put(path, image)  # most often the next turn's input
         return digest
+
+    def mark_in_use(self, digest: str) -> None:
+        """Mark a stored image as in use: the sweep and a session's deletion leave recently written files alone,
+        so one about to be named by a row that is not committed yet is not deleted meanwhile."""
+        with contextlib.suppress(OSError):
+            os.utime(self.image_path(digest))
 
     def _unwritable(self, error: OSError) -> StoreError:
         return StoreError(f"Cannot write an image into the session store at {self.folder}: "
@@ -456,23 +472,35 @@ def branch_to(turns: dict[str, TurnRecord], head: str | None) -> list[TurnRecord
     return path[::-1]
 
 
+def _file_identity(path: Path) -> tuple[int, int, int, bool] | None:
+    """What tells a changed database: its inode, size, modification time, and whether a log is beside it."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns, path.with_name(path.name + "-wal").exists()
+
+
 def _cannot_write(folder: Path) -> bool:
     """Whether an existing store is out of this process's reach for writing (a new one is made writable)."""
     database = folder / DATABASE_NAME
     return database.is_file() and not (os.access(folder, os.W_OK) and os.access(database, os.W_OK))
 
 
-def _connect_read_only(database: Path) -> sqlite3.Connection:
-    """A connection that never writes. A store in WAL mode needs its shared-memory file, which a read-only
-    folder may lack and cannot get: then the database is read as immutable, which is exact as long as no
-    write-ahead log is left over (a writer still open, or one that was killed)."""
+def _connect_read_only(database: Path) -> tuple[sqlite3.Connection, bool]:
+    """A connection that never writes the database (SQLite may keep its shared-memory and log files beside it
+    where the folder allows). A store in WAL mode needs that shared-memory file, which a read-only folder may
+    lack and cannot get: then the database is read as immutable, which is exact as long as no write-ahead log
+    is left over (a writer still open, or one that was killed) and nothing writes it meanwhile; the
+    process-wide store (``open_store``) is opened again when the file changes (see ``Store.is_stale``).
+    Returns the connection and whether it reads the database as immutable."""
     uri = database.as_uri()
     if not database.is_file():
         raise sqlite3.OperationalError("no database file")
     connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60.0, check_same_thread=False)
     try:
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return connection
+        return connection, False
     except sqlite3.OperationalError:
         connection.close()
         log = database.with_name(database.name + "-wal")
@@ -480,7 +508,7 @@ def _connect_read_only(database: Path) -> sqlite3.Connection:
             raise
     connection = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    return connection
+    return connection, True
 
 
 @contextlib.contextmanager

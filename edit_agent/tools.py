@@ -80,13 +80,26 @@ class SessionOwners:
         self.path = store.folder / OWNERS_DATABASE
         self._lock = threading.Lock()
         with self._using():
+            if store.read_only:  # sessions can be listed and read; a claim gets the store's read-only error
+                self._db = self._read_only_database()
+                return
             self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS owners (session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
-                "created REAL NOT NULL)"
-            )
-            self._db.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
+            self._create_table()
+
+    def _create_table(self) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS owners (session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
+
+    def _read_only_database(self) -> sqlite3.Connection:
+        if self.path.is_file():
+            return sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                   isolation_level=None)
+        self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)  # nobody owns any
+        self._create_table()
+        return self._db
 
     @contextmanager
     def _using(self) -> Iterator[None]:
@@ -99,6 +112,7 @@ class SessionOwners:
 
     def claim(self, session_id: str, owner: str) -> None:
         """Record ``owner`` as the owner of a new session."""
+        self.store.check_writable()
         with self._using():
             self._db.execute(
                 "INSERT OR IGNORE INTO owners VALUES (?, ?, ?)", (session_id, _digest(owner), time.time())

@@ -12,6 +12,7 @@ The file's first line is the session, each further line one turn::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -111,7 +112,10 @@ def import_session(
     if new_id is not None:
         _check_new_id(new_id, store)
     session, turns = _read_export(folder)
-    missing = [digest for digest in sorted(_hashes(session, turns)) if not store.image_path(digest).exists()]
+    digests = sorted(_hashes(session, turns))
+    missing = [digest for digest in digests if not store.image_path(digest).exists()]
+    for digest in set(digests) - set(missing):  # another session's images this one will name too
+        store.mark_in_use(digest)
     # One image at a time, so a long session's images need not fit in memory; all of them are checked
     # before the first is written, so a refused import leaves no image behind.
     for digest in missing:
@@ -130,6 +134,26 @@ def import_session(
         session, turns = _with_fresh_ids(session, turns, uuid.uuid4().hex)
         store.import_session(session, turns)
     return session.id
+
+
+def check_export(folder: Path) -> None:
+    """Refuse, as an import would, an export folder whose records are not valid (its images are read then)."""
+    _read_export(folder)
+
+
+def named_images(text: bytes) -> set[str]:
+    """The hashes of the images an export file's lines name (its source, each turn's input and output).
+    Text that is not an export's yields what it can; the import that reads it refuses it with the reason."""
+    digests = set()
+    for line in text.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        for key in ("source", "input", "output") if isinstance(record, dict) else ():
+            with contextlib.suppress(TypeError):
+                digests.add(_digest(record.get(key)))
+    return digests
 
 
 def _image_name(digest: str) -> str:

@@ -59,10 +59,13 @@ def test_a_zip_of_the_export_folder_itself_and_with_extra_files_imports(tmp_path
 
 
 def test_member_names_never_choose_where_files_are_written(tmp_path, archive):
-    hostile = rezip(archive, tmp_path / "hostile.zip", extra={"../../escaped.txt": b"x", "/tmp/absolute.txt": b"x",
-                                                              "images/../../escaped.png": b"x"})
-    EditSession.import_zip(hostile, store=tmp_path / "other")
-    assert not list(tmp_path.parent.glob("escaped*")) and not list(tmp_path.rglob("escaped*"))
+    # The export itself sits under "../", and its images under "..\\images" (a Windows zip): names are built here.
+    hostile = rezip(archive, tmp_path / "hostile.zip",
+                    rename=lambda name: "../" + name if name == "session.jsonl" else "..\\" + name.replace("/", "\\"))
+    unpacked = unpack_session_archive(hostile, tmp_path / "inside")
+    assert unpacked == tmp_path / "inside" / "session" and len(list((unpacked / "images").glob("*.png"))) >= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["download.zip", "hostile.zip", "inside", "store"]
+    assert len(EditSession.import_zip(hostile, store=tmp_path / "other").history) == 2
 
 
 @pytest.mark.parametrize("case, match", [
@@ -86,7 +89,7 @@ def test_a_zip_that_is_no_good_download_is_refused_and_stores_nothing(tmp_path, 
         path.write_bytes(bytes(data))
     with pytest.raises(InvalidExportError, match=match):
         EditSession.import_zip(path, store=tmp_path / "other")
-    assert EditSession.list(tmp_path / "other") == []
+    assert not (tmp_path / "other").exists()  # not even the store is made
 
 
 def test_a_zip_that_unpacks_past_the_limit_is_refused_before_anything_is_written(tmp_path, archive):
@@ -119,9 +122,12 @@ def test_export_zip_replaces_an_earlier_zip_but_never_another_file(tmp_path, ses
     other_zip = tmp_path / "holiday-photos.zip"  # a zip, but no export: a .docx is one too
     with zipfile.ZipFile(other_zip, "w") as photos:
         photos.writestr("beach.jpg", b"...")
-    for taken in (notes, other_zip):
+    someone_elses = EditSession(store=tmp_path / "theirs")
+    someone_elses.edit(Image.new("RGB", (16, 16), "teal"), "make it brighter")
+    their_download = someone_elses.export_zip(tmp_path / "their-download.zip")
+    for taken in (notes, other_zip, their_download):
         before = taken.read_bytes()
-        with pytest.raises(InvalidArgumentError, match="exists and is not a session export"):
+        with pytest.raises(InvalidArgumentError, match="exists and is not an export of this session"):
             session.export_zip(taken)
         assert taken.read_bytes() == before
     assert zipfile.is_zipfile(session.export_zip(tmp_path / "new" / "folder" / "s.zip"))  # folders made, as export()
@@ -137,6 +143,11 @@ def test_the_cli_exports_to_a_zip_name_and_imports_a_zip(tmp_path, session, caps
     assert f"to {target}" in capsys.readouterr().out and zipfile.is_zipfile(target)
     assert main(["sessions", "import", str(target), "--store", str(tmp_path / "other")]) == 0
     assert capsys.readouterr().out.startswith(f"imported as session {session.id}")
+    photos = tmp_path / "photos.zip"
+    with zipfile.ZipFile(photos, "w") as packed:
+        packed.writestr("beach.png", b"...")
+    assert main(["sessions", "import", str(photos), "--store", str(tmp_path / "none")]) == 2
+    assert "holds no session.jsonl" in capsys.readouterr().err and not (tmp_path / "none").exists()
     (tmp_path / "bad.zip").write_text("not a zip")
     assert main(["sessions", "import", str(tmp_path / "bad.zip"), "--store", str(tmp_path / "none")]) == 2
     assert "neither a zip nor a folder" in capsys.readouterr().err and not (tmp_path / "none").exists()

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def made(tmp_path: Path) -> tuple[Path, str]:
         "s.edit(Image.new('RGB', (32, 24), 'navy'), 'make it brighter')\n"
         "s.edit(None, 'rotate it 90 degrees')\nprint(s.id)\n"
     )
-    done = subprocess.run(["python", "-c", script], capture_output=True, text=True, check=True,
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return folder, done.stdout.strip()
 
@@ -100,3 +101,49 @@ def test_a_store_on_a_read_only_mount_lists_shows_and_exports_from_the_command_l
         assert main(["sessions", "delete", session_id, "--store", str(mounted)]) == 2
         assert "open read-only" in capsys.readouterr().err
         assert main(["sessions", "list", "--store", str(mounted)]) == 0 and session_id in capsys.readouterr().out
+
+
+def test_an_edit_on_a_read_only_store_is_refused_before_any_model_runs(made, tmp_path):
+    from edit_agent.testing import RecordingEditor
+
+    folder, session_id = made
+    editor = RecordingEditor()
+    session = EditSession.open(session_id, store=Store(folder, read_only=True), editor=editor)
+    with pytest.raises(StoreError, match="open read-only"):
+        session.edit(None, "make it darker")
+    assert editor.calls == []
+
+
+def test_agent_tools_on_a_read_only_store_list_and_read_but_claim_nothing(made, tmp_path):
+    from edit_agent.tools import SessionOwners
+
+    folder, _ = made
+    owners = SessionOwners(Store(folder, read_only=True))  # no owners.db there: nobody owns a session
+    assert owners.sessions("t" * 40) == []
+    with pytest.raises(StoreError, match="open read-only"):
+        owners.claim("f" * 32, "t" * 40)
+    assert not (folder / "owners.db").exists()
+
+
+def test_a_store_made_before_its_creation_time_was_kept_opens_read_only(made):
+    import sqlite3
+
+    folder, session_id = made
+    with sqlite3.connect(folder / DATABASE_NAME) as database:
+        database.execute("DROP TABLE store_info")
+    assert EditSession.list(Store(folder, read_only=True)) == [session_id]
+
+
+def test_the_process_wide_store_reads_again_once_a_read_only_store_changed(made, tmp_path, monkeypatch):
+    from edit_agent.session import open_store
+
+    folder, session_id = made
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if mode == os.W_OK else real_access(path, mode))
+    first = open_store(folder)
+    assert first.read_only and open_store(folder) is first
+    monkeypatch.setattr(os, "access", real_access)  # the folder can be written now (remounted, say)
+    again = open_store(folder)
+    assert again is not first and not again.read_only
+    assert [turn.instruction for turn in EditSession.open(session_id, store=first).history] == [
+        "make it brighter", "rotate it 90 degrees"]  # the stale one still serves a session opened on it

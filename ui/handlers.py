@@ -56,8 +56,9 @@ class AppConfig(BaseModel):
     """Build options of the preselected editor (e.g. ``{"model": folder}``); other picks get their defaults."""
     image_limits: ImageLimits = TOOL_LIMITS
     """Limits on uploaded images (after Gradio's byte limit ``max_upload``)."""
-    max_upload: str = "64mb"
-    """Largest upload Gradio accepts at all: a session zip (an image is held to ``image_limits``)."""
+    max_upload: str = "256mb"
+    """Largest upload Gradio accepts at all: a session's zip, of full-size PNGs (an image is held to
+    ``image_limits`` after it arrives)."""
     max_import_bytes: int = 1024**3
     """Most bytes a session zip opened in the app may unpack to."""
     queue_size: int = 64
@@ -373,12 +374,13 @@ class ChatApp:
             raise gr.Error("Choose the .zip that Download session gave.", print_exception=False)
         session_id = uuid.uuid4().hex
         shown = Path(upload).name  # never the server's path of the upload
-        limits = self.config.image_limits  # what an upload may be: an import is one
+        # Its images are held to what a store keeps, not to what an upload may be: an edit may have enlarged
+        # them, and a download must open again wherever it is taken. The whole is bounded by max_import_bytes.
         with tempfile.TemporaryDirectory(prefix="edit-agent-import-") as folder:
             export = unpack_session_archive(Path(upload), Path(folder), max_bytes=self.config.max_import_bytes,
-                                            max_image_bytes=limits.max_bytes, shown_as=shown)
+                                            shown_as=shown)
             with named_as_archive(export, shown), self.owners.claiming(session_id, state["token"]):
-                import_session(self.store, export, new_id=session_id, image_limits=limits)  # a refusal owns nothing
+                import_session(self.store, export, new_id=session_id)  # a refusal owns nothing
         state["session_id"], state["starting"] = session_id, None
         turns = len(self.store.turns(session_id))
         gr.Info(f"Opened the downloaded session: {turns} edit{'s' if turns != 1 else ''}, as a new session here.")
