@@ -17,7 +17,8 @@ import re
 from collections.abc import Sequence
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError
-from edit_agent.photo_ops import GENTLE_PERCENT, STRONG_PERCENT, Operation, describe_operations
+from edit_agent.photo_ops import Operation, describe_operations
+from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
 from edit_agent.photo_rules import read_turn
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+)*"

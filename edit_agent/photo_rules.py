@@ -21,12 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError
-from edit_agent.photo_ops import (
+from edit_agent.photo_ops import Operation, describe_operations
+from edit_agent.photo_parsing import (
     FILLER_WORDS,
     GRAYSCALE_WORDS,
-    Operation,
     check_operation_count,
-    describe_operations,
     is_no_change,
     parse_clause,
     parse_clause_read,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from edit_agent.photo_ops import COURTESY_WORDS, FILLER_WORDS
+from edit_agent.photo_parsing import COURTESY_WORDS, FILLER_WORDS
 
 OPERATION_WORDS = frozenset("""
     rotate rotation flip mirror crop resize scale brighter brighten brightness lighter lighten darker darken dimmer

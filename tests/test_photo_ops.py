@@ -7,7 +7,8 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from edit_agent.editors.exact import ExactEditor
 from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
-from edit_agent.photo_ops import Operation, apply_operations, describe_operations, parse_operations
+from edit_agent.photo_ops import Operation, apply_operations, describe_operations
+from edit_agent.photo_parsing import parse_operations
 from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Intent
 from tests.contracts import EditorContract, ReasonerContract

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, apply_operations, parse_operations
+from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, apply_operations
+from edit_agent.photo_parsing import parse_operations
 from edit_agent.records import EditorInfo, Intent
 
 

@@ -1,6 +1,6 @@
 """``hybrid``: exact operations when the intent maps completely to them, a generative editor otherwise.
 
-An intent that :func:`edit_agent.photo_ops.parse_operations` maps completely (rotate, crop,
+An intent that :func:`edit_agent.photo_parsing.parse_operations` maps completely (rotate, crop,
 brightness, ...) goes to the exact editor, which never drifts, zooms or shifts colour; any other
 goes to the generative editor. The generative editor is built on first use, so exact edits work
 even where its weights are not available. After each edit, ``last_route`` and ``info().extra``
@@ -26,7 +26,8 @@ from PIL import Image
 
 from edit_agent.editors.exact import ExactEditor
 from edit_agent.errors import InvalidArgumentError, UnsupportedInstructionError
-from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, describe_operations, parse_operations
+from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, describe_operations
+from edit_agent.photo_parsing import parse_operations
 from edit_agent.protocols import Editor
 from edit_agent.records import EditorInfo, Intent
 

@@ -8,7 +8,8 @@ from typing import TypeVar
 from edit_agent.errors import EditAgentError, UnsupportedInstructionError
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_follow_ups import resolve_follow_up
-from edit_agent.photo_ops import Operation, describe_operations, parse_operations
+from edit_agent.photo_ops import Operation, describe_operations
+from edit_agent.photo_parsing import parse_operations
 from edit_agent.photo_rules import (
     ReadTurn,
     RuleInForce,

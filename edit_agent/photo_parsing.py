@@ -1,0 +1,638 @@
+"""Plain-English photo instructions read into exact operations (:mod:`edit_agent.photo_ops`).
+
+The reader is strict: every clause must map completely to operations, otherwise it raises
+:class:`UnsupportedInstructionError` (the instruction needs a generative editor). Clauses are
+split on ``,``, ``;``, ``.``, ``and``, ``but`` and ``then`` and applied in the order written.
+
+>>> from edit_agent.photo_ops import describe_operations
+>>> ops = parse_operations("Rotate it 90 degrees and make it black and white")
+>>> [op.kind for op in ops]
+['rotate', 'grayscale']
+>>> describe_operations(ops)
+'Rotate the image 90 degrees clockwise, then convert the image to grayscale.'
+>>> parse_operations(describe_operations(ops)) == ops
+True
+>>> parse_operations(describe_operations([]))
+[]
+"""
+
+from __future__ import annotations
+
+import re
+
+from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.photo_ops import (
+    DEFAULT_BLUR_RADIUS,
+    DEFAULT_PERCENT,
+    MAX_OPERATIONS,
+    MAX_OUTPUT_SIDE,
+    OPERATION_KINDS,
+    Operation,
+    OperationKind,
+    check_output_pixels,
+)
+from edit_agent.world.language import is_no_change_request
+
+_PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)"
+# A full stop ends a clause, except between two digits: "brighter by 12.5%" is one clause.
+_CLAUSE_SPLIT = re.compile(r"\s*((?:[,;!?]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\b|\bbut\b|\bplus\b)\s*", re.IGNORECASE)
+_NEGATIVE_PERCENT = re.compile(r"[-\u2212]\s*" + _PERCENT, re.IGNORECASE)
+# Words that carry no meaning of their own in a photo instruction; anything else left over
+# after the operations are found means the clause asks for more than exact operations can do.
+# ("less" and "too" are not among them: "less warm" and "too warm" ask for the opposite of "warm".)
+FILLER_WORDS = set(
+    """a an the it its this that image photo picture pic whole entire make made please can could
+    you would like i want to by of be do give me so just also now slightly somewhat little bit lot
+    much very more way further even really all overall again some little tone tones look
+    version colors colours color colour into in up down with set apply effect filter add degrees
+    degree percent should get turn convert tad touch significantly great deal lots far"""
+    .split()
+)
+COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible".split())
+"""Words of a polite clause ("thanks!", "if you can"): they ask for nothing. ("it's", "looks" and "is" are not
+among them: "it's blurry" and "is it warmer?" say how the image is, which is no instruction.)"""
+
+_ROTATION_TAIL = (
+    r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
+    # The unit's spaces belong to the unit: "90 counterclockwise" must leave its space to the direction.
+    r"(?:\s+(-?\d+)(?:\s*(?:°|degrees?|deg))?)?"
+    r"(?:\s+(clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|"
+    r"right))?"
+)
+
+GRAYSCALE_WORDS = (r"\b(?:grayscale|greyscale|gr[ae]y\s*scale|black[\s-]*(?:and|&)[\s-]*white|b\s*[&/]\s*w|"
+                   r"monochrome)\b")
+"""How an instruction says grayscale (a photo rule names it the same way)."""
+
+# A setting named as a noun, with the operations that raise and lower it: "increase the contrast",
+# "brightness +20%", "turn the warmth down", "set the saturation to 120%".
+_SETTINGS: dict[str, tuple[str, str, str]] = {
+    "brightness": (r"brightness|exposure", "brighter", "darker"),
+    "contrast": (r"contrast", "more_contrast", "less_contrast"),
+    "saturation": (r"saturation|vibrance", "more_saturated", "less_saturated"),
+    "warmth": (r"warmth|colou?r\s+temperature|temperature", "warmer", "cooler"),
+    "sharpness": (r"sharpness|sharpening", "sharpen", "blur"),
+    "blur": (r"blur|blurriness", "blur", "sharpen"),
+}
+_LEVELS = ("brightness", "contrast", "saturation", "warmth")
+"""The settings a percentage of the current level ("to 80%") applies to."""
+_UP = (r"increase|raise|boost|more|higher|add|enhance|heighten|bump\s+up|crank\s+up|pump\s+up|turn\s+up|"
+       r"push\s+up")
+_DOWN = (r"decrease|reduce|lower|less|lessen|cut|drop|too\s+much|tone\s+down|turn\s+down|dial\s+down|"
+         r"dial\s+back")
+_SETTING_OBJECT = r"(?:\s+(?:the|some|its|a\s+bit\s+of|a\s+little|a\s+lot\s+of|a\s+touch\s+of|image'?s|photo'?s))*"
+_SIGN = r"([+\-\u2212])"
+
+# What is wrong with the image, fixed by the opposite operation: "too warm", "less blurry", "not so dark".
+_PROBLEMS: list[tuple[str, str]] = [
+    (r"warm|warmer|yellow|yellowish|orange", "cooler"),
+    (r"cool|cooler|cold|colder|blue|bluish", "warmer"),
+    (r"dark|darker|dim|dimmer|underexposed|gloomy", "brighter"),
+    (r"bright|brighter|light|lighter|overexposed", "darker"),
+    (r"blurry|blurred|blurrier|fuzzy|soft|out\s+of\s+focus", "sharpen"),
+    (r"sharp|sharper|crisp", "blur"),
+    (r"saturated|vivid|vibrant|colou?rful|intense|garish", "less_saturated"),
+    (r"dull|muted|washed\s+out|desaturated|drab", "more_saturated"),
+    (r"contrasty|high\s+contrast", "less_contrast"),
+    (r"flat|low\s+contrast", "more_contrast"),
+]
+_HEDGE_PREFIX = r"(?:(?:way|far|much|a\s+(?:bit|little|tad|touch)|slightly|somewhat|just|little)\s+)?"
+
+
+def _setting_rules() -> list[tuple[str, str, bool]]:
+    rules = []
+    for setting, (noun, _, _) in _SETTINGS.items():
+        nouns = f"(?:{noun})"
+        if setting in _LEVELS:
+            rules += [
+                (rf"\b{nouns}\s*:?\s*(?:by\s+)?{_SIGN}\s*{_PERCENT}|{_SIGN}\s*{_PERCENT}\s+(?:more\s+)?{nouns}\b",
+                 f"{setting}:signed"),
+                (rf"\b(?:(?P<verb>set|{_UP}|{_DOWN})\s+)?(?:the\s+)?{nouns}\s+(?:to|at)\s+{_PERCENT}",
+                 f"{setting}:level"),
+            ]
+        rules += [
+            (rf"\b({_UP}|{_DOWN}){_SETTING_OBJECT}\s+{nouns}\b", f"{setting}:verb"),
+            (rf"\b(?:(?:turn|bump|crank|dial|tone|pump|push)\s+(?:the\s+)?)?{nouns}\s+(up|down|higher|lower)\b",
+             f"{setting}:verb"),
+        ]
+    return [(pattern, name, False) for pattern, name in rules]
+
+
+_STATED_BY = (r"(?:(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
+              r"(?:\s+(?:now|still|just|kind\s+of|kinda))?\s+)?")
+"""Who states a problem ("it's too dark"): only before "too", never alone ("it's dark" is no instruction)."""
+
+
+def _problem_rules() -> list[tuple[str, str, bool]]:
+    return [(rf"\b{_STATED_BY}{_HEDGE_PREFIX}(?P<how>too|overly|less|not\s+so|not\s+as)\s+(?:{adjectives})\b",
+             f"problem:{fix}", True) for adjectives, fix in _PROBLEMS]
+
+
+_RULES: list[tuple[str, str, bool]] = [
+    # (regex, handler name, everyday); the first regex that matches a span claims it. An everyday phrasing
+    # ("make it square", "too blue") is not read on a MICE-World canvas, where "it" is one of its shapes.
+    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down", False),
+    (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate", False),
+    # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
+    (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"
+     r"clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise))" + _ROTATION_TAIL, "rotate", False),
+    (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))*\s+(?:to\s+the\s+)?(?:left|right)\b)"
+     + _ROTATION_TAIL, "rotate", True),
+    (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?"
+     r"(?:\s+(horizontally|vertically|horizontal|vertical|left\s+to\s+right|top\s+to\s+bottom|sideways))?",
+     "flip", False),
+    (r"\bcrop\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|into))?(?:\s+(?:the|a))?"
+     r"(?:\s+(left|right|top|bottom)\s+half|\s+(?:(?:centred|centered|center|centre)\s+)?(square))",
+     "crop", False),
+    (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
+     r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
+     "resize", False),
+    (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s*(?:px|pixels)\s+"
+     r"(wide|tall|high)\b", "resize_side", False),
+    (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(up|down))?"
+     r"(?:\s+by(?:\s+a\s+factor\s+of)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)?|\s+(\d+(?:\.\d+)?)\s*(?:x|×|times))"
+     r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor", False),
+    (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+)\s*(?:px|pixels)\s+(?:off|from)?\s*"
+     r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
+    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+(\d+)\s*(?:px|pixels)\b", "crop_margin_after", True),
+    (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop", True),
+    (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
+    # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
+    (r"\b(?:scale|resize|shrink|reduce|downscale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?"
+     r"(?:\s+(?:down|smaller))?\s+by\s+" + _PERCENT, "shrink_by", True),
+    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _PERCENT + r"\s+(smaller|bigger|larger)\b", "resize_change", True),
+    (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+)?(smaller|bigger|larger)\s+by\s+" + _PERCENT, "resize_change_after", True),
+    (r"\b(?:shrink|enlarge|upscale|downscale)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+" + _PERCENT,
+     "resize_to", True),
+    (r"\b(?:upscale|enlarge)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+by)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)"
+     r"|\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+(?:bigger|larger)\b",
+     "enlarge_factor", True),
+    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+by\s+(\d+)\b", "resize", True),
+    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+(wide|tall|high)\b", "resize_side", True),
+    (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
+    # grey, said other ways than the rule's words
+    (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y\b"
+     r"|\bremove\s+(?:the\s+|all\s+(?:the\s+)?)?colou?rs?\b|\bdesaturate\b(?:\s+it)?\s+(?:completely|fully|entirely)\b",
+     "grayscale", True),
+    (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double", False),
+    (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it"
+     r"|(?:resize|scale|shrink)(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+down)?(?:\s+(?:by|to))?\s+(?:a\s+)?half)\b",
+     "halve", False),
+    (GRAYSCALE_WORDS, "grayscale", False),
+    *_problem_rules(),
+    *_setting_rules(),
+    (r"\b(?:brighten|brighter|lighten|lighter|more\s+bright)\b", "brighter", False),
+    (r"\b(?:darken|darker|dim|dimmer)\b", "darker", False),
+    (r"\bcontrastier\b", "more_contrast", False),
+    (r"\b(?:more\s+)?(?:contrasty|punchier|punchy)\b", "more_contrast", True),
+    (r"\b(?:more\s+saturated|saturate|more\s+vivid|more\s+vibrant|more\s+colou?rful)\b", "more_saturated", False),
+    (r"\boversaturate\b", "more_saturated", True),
+    (r"\btone\s+down\s+(?:the\s+)?colou?rs?\b|\bmute\s+(?:the\s+)?colou?rs?\b", "less_saturated", True),
+    (r"\b(?:less\s+saturated|desaturate|less\s+vivid|less\s+vibrant|less\s+colou?rful|muted)\b", "less_saturated", False),
+    (r"\b(?:warmer|warm\s+up|warm)\b", "warmer", False),
+    (r"\b(?:cooler|colder|cool\s+down|cool)\b", "cooler", False),
+    (r"\b(?:gaussian\s+)?(?:blur|blurry|blurrier|soften)\b(?:[^,;]*?\bradius\s+(\d+(?:\.\d+)?))?", "blur", False),
+    (r"\b(?:sharpen|sharper|crisper|more\s+sharp|more\s+crisp)\b", "sharpen", False),
+]
+_COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name, _ in _RULES]
+_COMPILED_PLAIN = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name, everyday in _RULES if not everyday]
+"""The rules a MICE-World canvas reads photo operations with (see ``parse_operations(everyday=False)``)."""
+
+
+def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday: bool = True) -> list[Operation]:
+    """Map an instruction to exact operations in the order written, or raise.
+
+    Raises :class:`UnsupportedInstructionError` when any part of the instruction is not an exact
+    operation (e.g. "make the car red"), and :class:`InvalidInstructionError` for a value that
+    cannot be applied (e.g. "rotate 45 degrees", "resize to 0x10"). ``everyday=False`` leaves out the
+    phrasings that on a MICE-World canvas would name a shape ("make it square", "too blue").
+    """
+    if is_no_change(instruction):
+        return []
+    read = [parse_clause_read(clause, instruction, everyday=everyday) for clause in split_clauses(instruction)]
+    operations = without_restated_problems(read)
+    if not operations:
+        raise _unsupported(instruction)
+    check_operation_count(len(operations), limit)
+    return operations
+
+
+def check_operation_count(count: int, limit: int = MAX_OPERATIONS) -> None:
+    """Refuse an instruction that asks for more operations than one turn may do."""
+    if count > limit:
+        raise InvalidInstructionError(f"The instruction asks for {count} operations; one turn may do at most {limit}.")
+
+
+def is_no_change(instruction: str) -> bool:
+    """Whether the instruction asks for no change at all ("make no change", "do nothing")."""
+    return is_no_change_request(instruction)  # the world language's phrasing, so both read it alike
+
+
+def split_clauses(instruction: str) -> list[str]:
+    """The instruction's clauses in the order written (see the module docstring), each carrying the amount
+    said for it: "slightly brighter and warmer" gives "slightly brighter" and "slightly warmer", "brighter
+    and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
+    is no clause."""
+    # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
+    text = re.sub(r"[\s\0]+", " ", instruction.strip())
+    pieces = _CLAUSE_SPLIT.split(_protect_and(text))
+    clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
+    parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
+    return _share_amounts([(clause, joiner) for clause, joiner in parts if clause])
+
+
+def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
+    clauses: list[str] = []
+    joined: list[bool] = []  # whether each clause was joined to the one before by "and" or a comma
+    for clause, joiner in parts:
+        if clauses and joiner == "but" and _NOT_SO.match(clause) and _amount_free(clauses[-1]):
+            clauses[-1] = f"{clauses[-1]} a bit"  # "warmer but not so warm": a gentle warming
+            continue
+        if not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause):
+            if clauses and _has_amount(clause) and _amount_free(clauses[-1]):  # "make it warmer, just a little"
+                clauses[-1] = f"{clauses[-1]} {clause}"
+            continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
+        if clauses and joiner in ("and", ","):
+            clause = _with_verb_of(clauses[-1], clause)
+        clauses.append(clause)
+        joined.append(joiner in ("and", ","))
+    for i in range(1, len(clauses)):  # "slightly brighter and warmer": the hedge goes on
+        hedge = _HEDGE.search(clauses[i - 1])
+        if (joined[i] and hedge and not re.search(_PERCENT, clauses[i - 1]) and _takes_amounts(clauses[i - 1])
+                and _amount_free(clauses[i]) and not _states_problems(clauses[i - 1]) and not _states_problems(clauses[i])):
+            clauses[i] = f"{hedge.group(0)} {clauses[i]}"
+    for i in range(len(clauses) - 1, 0, -1):  # "brighter and warmer by 10%": the amount goes back
+        trailing = re.search(r"\bby\s+" + _PERCENT + r"\s*$", clauses[i], re.IGNORECASE)
+        if not (trailing and _takes_amounts(clauses[i])):  # "brighter and resize by 50%": the 50% is the resize's
+            continue
+        j = i
+        while j > 0 and joined[j] and _amount_free(clauses[j - 1]):
+            clauses[j - 1] = f"{clauses[j - 1]} {trailing.group(0)}"
+            j -= 1
+    return clauses
+
+
+_NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
+_REFERS_BACK = re.compile(r"\b(?:again|once\s+more|more)\b", re.IGNORECASE)
+"""A clause with no operation that refers back ("again but warmer") is refused, never dropped as filler."""
+
+
+def _takes_amounts(clause: str) -> bool:
+    """Whether ``clause`` is made of changes that take an amount only (brighter, more contrast...)."""
+    names = [name for _, _, name, _ in _matches(clause)[0]]
+    return bool(names) and all(_takes_amount(name) for name in names)
+
+
+def _states_problems(clause: str) -> bool:
+    return any(name.startswith("problem:") for _, _, name, _ in _matches(clause)[0])
+
+
+_ANY_SETTING = re.compile(r"(?:the\s+)?(?:" + "|".join(noun for noun, _, _ in _SETTINGS.values()) + r")\b", re.I)
+_LAST_VERB = re.compile(rf"\b({_UP}|{_DOWN})\b(?!.*\b(?:{_UP}|{_DOWN})\b)", re.IGNORECASE)
+
+
+def _with_verb_of(previous: str, clause: str) -> str:
+    """"increase the brightness and the contrast": a setting named alone takes the verb of the one before."""
+    verb = _LAST_VERB.search(previous)
+    if verb and _ANY_SETTING.match(clause) and not _matches(clause)[0]:
+        return f"{verb.group(1)} {clause}"
+    return clause
+
+
+def _meaningful_words(text: str) -> list[str]:
+    """The words of ``text`` that say something: not filler, courtesy or a degree ("not too much")."""
+    text = re.sub(r"\b(?:as\s+well|too)\b(?=(?:\s+(?:please|pls|plz|thanks|thank\s+you|thx))*\s*$)", " ",
+                  _HEDGE.sub(" ", text), flags=re.IGNORECASE)  # "... too (please)": also
+    return [word for word in _words(text) if word not in FILLER_WORDS | COURTESY_WORDS]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _has_amount(clause: str) -> bool:
+    return bool(re.search(_PERCENT, clause, re.IGNORECASE) or _HEDGE.search(clause))
+
+
+def _amount_free(clause: str) -> bool:
+    """Whether ``clause`` is made of changes that take an amount (brighter, more contrast...) and names none."""
+    return _takes_amounts(clause) and not _has_amount(clause)
+
+
+def _takes_amount(name: str) -> bool:
+    handler_name = name.split(":", 1)[1] if name.startswith("problem:") else name
+    if ":" in handler_name:  # a setting: blur and sharpness take none
+        return handler_name.split(":")[0] in _LEVELS
+    return handler_name in _SIGNED
+
+
+def parse_clause(clause: str, instruction: str) -> list[Operation]:
+    """The operations of one clause of ``instruction``, or raise as :func:`parse_operations` does."""
+    operations, _ = parse_clause_read(clause, instruction)
+    return operations
+
+
+def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -> tuple[list[Operation], bool]:
+    """:func:`parse_clause`, and whether the clause only states a problem ("it's too warm"), which an
+    operation elsewhere in the instruction may already fix ("too warm, cool it down a bit")."""
+    found, remaining = _matches(clause, _COMPILED if everyday else _COMPILED_PLAIN)
+    if _NEGATIVE_PERCENT.search(remaining):
+        # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
+        raise InvalidInstructionError(
+            f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
+        )
+    percent = re.search(_PERCENT, remaining, re.IGNORECASE)
+    if percent:
+        remaining = remaining[: percent.start()] + remaining[percent.end():]
+    if not found or _meaningful_words(remaining):
+        raise _unsupported(instruction, clause)
+    for start, _, name, match in found:
+        too = name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
+        if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
+            raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
+    operations = [_operation(clause, found, i) for i in range(len(found))]
+    stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
+                 for _, _, name, match in found)
+    return operations, stated
+
+
+_ASKS_FOR_THE_PROBLEM = re.compile(r"\bmake\s+(?:it|the\s+(?:image|photo|picture))\s*$", re.IGNORECASE)
+
+
+def without_restated_problems(read: list[tuple[list[Operation], bool]]) -> list[Operation]:
+    """The operations of an instruction's clauses, less a stated problem that another clause already fixes
+    the same way: "too warm, cool it down a bit" cools once, a bit."""
+    fixes = {(op.kind, _direction(op)) for operations, stated in read if not stated for op in operations}
+    return [op for operations, stated in read for op in operations
+            if not (stated and (op.kind, _direction(op)) in fixes)]
+
+
+def _direction(operation: Operation) -> int:
+    return 0 if operation.value is None else (1 if operation.value > 0 else -1)
+
+
+_SAID_ANYWAY = re.compile(r"\b(?:while\s+|and\s+)?keep(?:ing)?\s+(?:the\s+)?(?:aspect\s+ratio|proportions)\b", re.I)
+"""What every resize here does anyway: nothing more to do."""
+
+
+def _matches(
+    clause: str, rules: list[tuple[re.Pattern[str], str]] | None = None
+) -> tuple[list[tuple[int, int, str, re.Match[str]]], str]:
+    """The rules' matches in ``clause`` in the order written, and the clause with their spans blanked."""
+    found: list[tuple[int, int, str, re.Match[str]]] = []
+    remaining = _SAID_ANYWAY.sub(lambda match: " " * len(match.group(0)), clause)
+    for pattern, name in _COMPILED if rules is None else rules:
+        for match in pattern.finditer(remaining):
+            found.append((match.start(), match.end(), name, match))
+            # Blank the span so later rules cannot claim it and the leftover check ignores it.
+            remaining = remaining[: match.start()] + " " * (match.end() - match.start()) + remaining[match.end():]
+    return sorted(found, key=lambda item: item[0]), remaining
+
+
+def _operation(clause: str, found: list[tuple[int, int, str, re.Match[str]]], index: int) -> Operation:
+    _, _, name, match = found[index]
+    fixing = name.startswith("problem:")
+    name = name.removeprefix("problem:")
+    if ":" in name:
+        return _setting_operation(name, match, clause, _amount_text(clause, found, index))
+    if name in _SIGNED:
+        return _SIGNED[name](clause, _amount_text(clause, found, index))
+    if fixing:  # "too soft": a sharpen with nothing more said
+        return _DEFAULT_OPERATIONS[name]
+    return _HANDLERS[name](match, clause)
+
+
+def _amount_text(clause: str, found: list[tuple[int, int, str, re.Match[str]]], index: int) -> str:
+    """What says the amount of the change at ``found[index]``: a percentage after it (before it, for the
+    first: "20% brighter"), the words of degree before it (after it, for the last: "brighter, just a bit")."""
+    previous_end = found[index - 1][1] if index else 0
+    next_start = found[index + 1][0] if index + 1 < len(found) else len(clause)
+    before, after = clause[previous_end:found[index][0]], clause[found[index][1]:next_start]
+    percent_from = f"{after} {before if index == 0 else ''}"
+    # The match's own words count too ("add a little contrast", "way too warm"), but "too much" is no degree.
+    own = re.sub(r"\btoo\s+much\b", " ", found[index][3].group(0), flags=re.IGNORECASE)
+    degree_from = f"{before} {own} " + (after if index == len(found) - 1 else "")
+    percent = re.search(r"(\bup\s+)?(\bto\s+)?" + _PERCENT, percent_from, re.IGNORECASE)
+    said = ""
+    if percent:
+        up = percent.group(1) or re.search(r"\bup\s*$", own, re.IGNORECASE)
+        # "to N%" is a level, but "up to 20%" was always a change ("turn the brightness up to 150%": the level)
+        level = bool(percent.group(2)) and not (up and float(percent.group(3)) <= 100)
+        said = f"{'to ' if level else ''}{percent.group(3)}%"
+    degree = " ".join(match.group(0) for match in _HEDGE.finditer(degree_from))  # "very slightly": all of them
+    return f"{said} {degree}".strip()
+
+
+def _protect_and(text: str) -> str:
+    # "black and white" is one operation, not two clauses; keep its "and" out of the splitter.
+    return re.sub(r"(black[\s-]*)and([\s-]*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
+
+
+def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
+    part = f" (the part {clause!r})" if clause and clause.strip() != instruction.strip() else ""
+    return UnsupportedInstructionError(
+        f"{instruction!r}{part} is not an exact photo operation ({OPERATION_KINDS}); a generative editor "
+        "is needed for it."
+    )
+
+
+_GENTLE = re.compile(r"\b(?:slightly|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",
+                     re.IGNORECASE)
+_STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|a great deal)\b", re.IGNORECASE)
+_HEDGE = re.compile(f"{_GENTLE.pattern}|{_STRONG.pattern}", re.IGNORECASE)
+GENTLE_PERCENT, STRONG_PERCENT = 10.0, 40.0
+"""Strength when the amount is said in words: "a bit brighter" is half the default, "much brighter" twice."""
+
+
+def _percent_in(amount_text: str) -> tuple[float, bool]:
+    """The amount said, and whether it is a level ("to 80%": 80% of the current one) rather than a change."""
+    match = re.search(r"(\bto\s+)?" + _PERCENT, amount_text, re.IGNORECASE)
+    if match:
+        return float(match.group(2)), bool(match.group(1))
+    if _GENTLE.search(amount_text):
+        return GENTLE_PERCENT, False
+    return (STRONG_PERCENT if _STRONG.search(amount_text) else DEFAULT_PERCENT), False
+
+
+def _signed(kind: OperationKind, sign: int):
+    def handler(clause: str, amount_text: str) -> Operation:
+        amount, is_level = _percent_in(amount_text)
+        if is_level:
+            return _level(kind, amount, clause, sign)
+        if amount == 0:
+            raise InvalidInstructionError(f"A change of 0% changes nothing ({clause!r}).")
+        if sign < 0 and amount > 100:
+            raise InvalidInstructionError(f"Cannot reduce {kind} by more than 100% ({clause!r}).")
+        return Operation(kind=kind, value=sign * amount)
+
+    return handler
+
+
+def _level(kind: OperationKind, level: float, clause: str, sign: int | None = None) -> Operation:
+    """"increase the brightness to 120%": the change that leaves ``level`` percent of the current one."""
+    change = level - 100
+    if change == 0:
+        raise InvalidInstructionError(f"{kind.capitalize()} at 100% of what it is changes nothing ({clause!r}).")
+    if sign is not None and (change > 0) != (sign > 0):
+        raise InvalidInstructionError(
+            f"{level:g}% of the current {kind} is {'more' if change > 0 else 'less'}, not "
+            f"{'more' if sign > 0 else 'less'} ({clause!r}); say 'by N%' for a change, 'to N%' for the level.")
+    return Operation(kind=kind, value=change)
+
+
+def _setting_operation(name: str, match: re.Match[str], clause: str, amount_text: str) -> Operation:
+    setting, form = name.split(":")
+    _, raise_it, lower_it = _SETTINGS[setting]
+    if form == "signed":
+        sign, percent = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        return _SIGNED[raise_it if sign == "+" else lower_it](clause, f"{percent}%")
+    if form == "level":  # "set the brightness to 80%"; "increase the brightness to 80%" is a contradiction
+        verb = re.sub(r"\s+", " ", (match.group("verb") or "set").lower())
+        sign = None if verb == "set" else (-1 if re.fullmatch(_DOWN, verb) else +1)
+        return _level(_SIGNED_KINDS[raise_it], float(match.group(match.lastindex)), clause, sign)
+    down = re.fullmatch(_DOWN + r"|down|lower", re.sub(r"\s+", " ", match.group(1).lower()))
+    chosen = lower_it if down else raise_it
+    if chosen in _SIGNED:
+        return _SIGNED[chosen](clause, amount_text)
+    return _DEFAULT_OPERATIONS[chosen]
+
+
+def _rotate(match: re.Match[str], clause: str) -> Operation:
+    degrees = int(match.group(1)) if match.group(1) else 90
+    direction = (match.group(2) or "clockwise").lower().replace(" ", "")
+    counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise",
+                            "ccw", "left", "totheleft"}
+    if degrees % 90:
+        raise UnsupportedInstructionError(
+            f"Exact rotation supports multiples of 90 degrees, not {degrees} ({clause!r}); "
+            "a generative editor is needed for it."
+        )
+    clockwise = (-degrees if counter else degrees) % 360
+    if clockwise == 0:
+        raise InvalidInstructionError(f"A rotation by {degrees} degrees changes nothing ({clause!r}).")
+    return Operation(kind="rotate", value=float(clockwise))
+
+
+def _flip(match: re.Match[str], clause: str) -> Operation:
+    axis = (match.group(1) or "horizontally").lower()
+    vertical = axis.startswith(("vertical", "top"))
+    return Operation(kind="flip", target="vertical" if vertical else "horizontal")
+
+
+def _crop(match: re.Match[str], clause: str) -> Operation:
+    return Operation(kind="crop", target=(match.group(1) or match.group(2)).lower())
+
+
+def _resize(match: re.Match[str], clause: str) -> Operation:
+    if match.group(1):
+        width, height = int(match.group(1)), int(match.group(2))
+        if not (1 <= width <= MAX_OUTPUT_SIDE and 1 <= height <= MAX_OUTPUT_SIDE):
+            raise InvalidInstructionError(
+                f"Resize to {width}x{height} is out of range: each side must be 1 to {MAX_OUTPUT_SIDE} px."
+            )
+        check_output_pixels(width, height)
+        return Operation(kind="resize", size=(width, height))
+    percent = float(match.group(3))
+    if percent <= 0:
+        raise InvalidInstructionError(f"Resize by {percent:g}% is not possible ({clause!r}).")
+    return Operation(kind="resize", value=percent)
+
+
+def _resize_side(match: re.Match[str], clause: str) -> Operation:
+    """"resize to 600 px wide": one side given, the other kept in proportion."""
+    pixels = int(match.group(1))
+    if not 1 <= pixels <= MAX_OUTPUT_SIDE:
+        raise InvalidInstructionError(f"A side of {pixels} px is out of range: it must be 1 to {MAX_OUTPUT_SIDE} px.")
+    return Operation(kind="resize", target="width" if match.group(2).lower() == "wide" else "height", value=pixels)
+
+
+def _resize_factor(match: re.Match[str], clause: str) -> Operation:
+    """"scale it up by 2", "scale down by 4", "scale by 1.5x", "scale down by 0.5": a factor, as a percentage.
+    "down by 4" divides by 4, and "down by 0.5" multiplies by 0.5: either way the image gets smaller."""
+    factor = float(match.group(2) or match.group(3))
+    direction = (match.group(1) or "").lower()
+    if factor <= 0:
+        raise InvalidInstructionError(f"Scaling by {factor:g} is not possible ({clause!r}).")
+    if factor == 1:
+        raise InvalidInstructionError(f"Scaling by 1 changes nothing ({clause!r}).")
+    if direction == "up" and factor < 1:
+        raise InvalidInstructionError(f"Scaling up by {factor:g} would make the image smaller ({clause!r}); "
+                                      "say 'scale down' or give a factor over 1.")
+    percent = round(100 / factor if direction == "down" and factor > 1 else 100 * factor, 4)
+    if percent <= 0:
+        raise InvalidInstructionError(f"Scaling by {factor:g} leaves no image ({clause!r}).")
+    return Operation(kind="resize", value=percent)
+
+
+def _crop_margin(match: re.Match[str], clause: str) -> Operation:
+    """"crop 100 px from each side", "trim 20 pixels off the top": a margin taken off the edges."""
+    side, pixels = match.group(2).lower(), int(match.group(1))
+    if pixels == 0:
+        raise InvalidInstructionError(f"Cropping 0 px changes nothing ({clause!r}).")
+    return Operation(kind="crop", target="edges" if side in ("each", "every", "all") else f"{side} edge", value=pixels)
+
+
+def _resize_percent(percent: float, clause: str) -> Operation:
+    if percent <= 0:
+        raise InvalidInstructionError(f"That leaves no image ({clause!r}).")
+    if percent == 100:
+        raise InvalidInstructionError(f"Resizing to 100% changes nothing ({clause!r}).")
+    return Operation(kind="resize", value=percent)
+
+
+def _resize_to(match: re.Match[str], clause: str) -> Operation:
+    """"shrink to 50%", "enlarge to 200%": the size it leaves; a verb that says the other way is refused."""
+    percent = float(match.group(1))
+    enlarging = re.match(r"(?:enlarge|upscale)", match.group(0), re.IGNORECASE) is not None
+    if (percent < 100) == enlarging and percent != 100:
+        raise InvalidInstructionError(f"{percent:g}% is {'smaller' if enlarging else 'larger'}, not "
+                                      f"{'larger' if enlarging else 'smaller'} ({clause!r}).")
+    return _resize_percent(percent, clause)
+
+
+def _resize_change(percent: float, direction: str, clause: str) -> Operation:
+    """"50% smaller", "bigger by 20%": a change of size, as the percentage of the size it leaves."""
+    return _resize_percent(100 - percent if direction.lower() == "smaller" else 100 + percent, clause)
+
+
+def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
+    if pixels == 0:
+        raise InvalidInstructionError(f"Cropping 0 px changes nothing ({clause!r}).")
+    return Operation(kind="crop", target=f"{side.lower()} edge", value=pixels)
+
+
+def _blur(match: re.Match[str], clause: str) -> Operation:
+    return Operation(kind="blur", value=float(match.group(1)) if match.group(1) else DEFAULT_BLUR_RADIUS)
+
+
+_HANDLERS = {
+    "upside_down": lambda match, clause: Operation(kind="rotate", value=180.0),
+    "rotate": _rotate,
+    "flip": _flip,
+    "crop": _crop,
+    "resize": _resize,
+    "resize_side": _resize_side,
+    "resize_factor": _resize_factor,
+    "crop_margin": _crop_margin,
+    "double": lambda match, clause: Operation(kind="resize", value=200.0),
+    "halve": lambda match, clause: Operation(kind="resize", value=50.0),
+    "grayscale": lambda match, clause: Operation(kind="grayscale"),
+    "blur": _blur,
+    "sharpen": lambda match, clause: Operation(kind="sharpen"),
+    "crop_margin_after": lambda match, clause: _crop_margin_of(match.group(1), int(match.group(2)), clause),
+    "crop_square": lambda match, clause: Operation(kind="crop", target="square"),
+    "shrink_by": lambda match, clause: _resize_percent(100 - float(match.group(1)), clause),
+    "resize_change": lambda match, clause: _resize_change(float(match.group(1)), match.group(2), clause),
+    "resize_change_after": lambda match, clause: _resize_change(float(match.group(2)), match.group(1), clause),
+    "resize_to": lambda match, clause: _resize_to(match, clause),
+    "enlarge_factor": lambda match, clause: _resize_percent(100 * float(match.group(1) or match.group(2)), clause),
+}
+_DEFAULT_OPERATIONS = {"blur": Operation(kind="blur", value=DEFAULT_BLUR_RADIUS), "sharpen": Operation(kind="sharpen")}
+"""blur and sharpen as a fix or a setting names them ("too soft", "less blur"): no radius said."""
+_SIGNED_KINDS: dict[str, OperationKind] = {
+    "brighter": "brightness", "darker": "brightness", "more_contrast": "contrast", "less_contrast": "contrast",
+    "more_saturated": "saturation", "less_saturated": "saturation", "warmer": "warmth", "cooler": "warmth",
+}
+_SIGNED = {name: _signed(kind, -1 if name in ("darker", "less_contrast", "less_saturated", "cooler") else +1)
+           for name, kind in _SIGNED_KINDS.items()}
+"""The changes that take an amount: handler(clause, the text that says the amount)."""
