@@ -30,6 +30,7 @@ from edit_agent.photo_ops import (
     Operation,
     OperationKind,
     check_output_pixels,
+    describe_operations,
 )
 from edit_agent.world.language import is_no_change_request
 
@@ -429,11 +430,40 @@ def _protect_and(text: str) -> str:
 
 
 def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
+    no_request = _asks_for_nothing(instruction)
+    if no_request is not None:  # "thanks!", "is it too dark?": no editor, generative or not, has work here
+        return UnsupportedInstructionError(f"{instruction!r} {no_request}; nothing was edited.")
     part = f" (the part {clause!r})" if clause and clause.strip() != instruction.strip() else ""
     return UnsupportedInstructionError(
         f"{instruction!r}{part} is not an exact photo operation ({OPERATION_KINDS}); a generative editor "
         "is needed for it."
     )
+
+
+_QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)
+_HOW_IT_IS = re.compile(
+    r"^\W*(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
+    r"(?:\s+(?:a\s+bit|a\s+little|kind\s+of|kinda|very|so|really|quite|rather|now|still))*\s+(?P<how>[a-z ]+?)\W*$", re.I)
+
+
+def _asks_for_nothing(instruction: str) -> str | None:
+    """Why an instruction asks for no edit at all (courtesy, a question, how the image is), or None."""
+    if not _meaningful_words(instruction) and _words(instruction):
+        return "asks for no change (say what to change, e.g. 'make it brighter')"
+    if _QUESTION.match(instruction):
+        return "is a question (say what to change, e.g. 'make it brighter')"
+    how = _HOW_IT_IS.match(instruction)
+    if how is None:
+        return None
+    fix = next((fix for adjectives, fix in _PROBLEMS if re.fullmatch(adjectives, how.group("how"), re.I)), None)
+    if fix is None:
+        return "says how the image is, not what to change"
+    said = describe_operations([_default_fix(fix)])[:-1]
+    return f"says how the image is, not what to change: to change it, say so ('{said[:1].lower() + said[1:]}', or 'it's too {how.group('how')}')"
+
+
+def _default_fix(name: str) -> Operation:
+    return _SIGNED[name]("", "") if name in _SIGNED else _DEFAULT_OPERATIONS[name]
 
 
 _GENTLE = re.compile(r"\b(?:slightly|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",

@@ -351,15 +351,15 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
 @pytest.mark.parametrize("instruction, message", [
     ("increase brightness to 80%", "80% of the current brightness is less, not more"),
     ("set the brightness to 100%", "changes nothing"),
-    ("thanks", "is not an exact photo operation"),
+    ("thanks", "asks for no change .say what to change, e.g. 'make it brighter'.; nothing was edited"),
     ("make it less red", "is not an exact photo operation"),  # "less" is no filler: never read as "red"
     # how the image is, or a question, is no instruction: doing it would make the problem worse
-    ("it's blurry", "is not an exact photo operation"),
+    ("it's blurry", "says how the image is, not what to change: to change it, say so .'sharpen the image'"),
     ("make it too warm", "is not an exact photo operation"),  # warmer, or cooler? never guessed
     ("enlarge to 80%", "80% is smaller, not larger"),
-    ("it looks dark", "is not an exact photo operation"),
-    ("is it too dark?", "is not an exact photo operation"),
-    ("is it warmer?", "is not an exact photo operation"),
+    ("it looks dark", "says how the image is, not what to change: .*'increase the brightness by 20%'"),
+    ("is it too dark?", "is a question"),
+    ("is it warmer?", "is a question"),
     ("ok it's warmer now, thanks", "is not an exact photo operation"),
     ("looks cool, thanks", "is not an exact photo operation"),
 ])
@@ -379,3 +379,12 @@ def test_on_a_world_canvas_everyday_phrasings_about_it_are_not_read_as_canvas_ed
         PhotoRuleReasoner(keep_rules=False).reconstruct(TurnRequest(instruction=instruction, image=image,
                                                                     source_image=image))
     assert parse_operations("rotate the image 90 degrees", everyday=False)  # the plain phrasings still read
+
+
+def test_the_reasoning_says_a_level_is_taken_from_the_image_as_it_is_now():
+    from edit_agent.records import TurnRequest
+
+    image = Image.new("RGB", (8, 8))
+    thought = PhotoRuleReasoner().reconstruct(TurnRequest(instruction="set the contrast to 120%", image=image,
+                                                          source_image=image))
+    assert "A level ('to N%') is taken from the image as it is now" in thought.reasoning

@@ -136,6 +136,18 @@ def test_after_a_photo_edit_on_a_canvas_shape_instructions_name_that_turn():
     assert RuleReasoner().reconstruct(request("rotate it 90 degrees", "make it warmer")).intent.text.startswith("Rotate")
 
 
+def test_the_first_photo_edit_of_a_canvas_says_its_shapes_are_then_no_longer_editable():
+    first = RuleReasoner().reconstruct(request("make it warmer", "move the circle right"))
+    assert first.reasoning.startswith("This is a photo edit of the whole canvas: after it, its shapes can no longer")
+    later = RuleReasoner().reconstruct(request("rotate it 90 degrees", "make it warmer"))
+    assert "This is a photo edit of the whole canvas" not in later.reasoning  # said once, at the turn that costs it
+
+
+def test_text_a_canvas_does_not_understand_is_refused_with_what_it_does():
+    with pytest.raises(UnsupportedInstructionError, match="say what to do with a shape .'add a small red circle"):
+        RuleReasoner().reconstruct(request("too blue"))
+
+
 def test_intent_alone_on_the_previous_target_gives_the_target():
     """Every construct the generator makes (references, groups, rules, locks, undo, restore, no-ops)."""
     reasoner = RuleReasoner()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -74,10 +75,17 @@ class PhotoRuleReasoner:
         reasoning = _reasoning(turn, before, again, number)
         if follow_up is not None:  # "a bit more": what it refers to comes first
             reasoning = f"{typed!r} refers to turn {numbers[-2]}, so it asks for: {follow_up} " + reasoning
+        if _LEVEL.search(typed) and any(op.kind in _LEVELLED for op in turn.operations):
+            reasoning += (" A level ('to N%') is taken from the image as it is now, so asking for the same level "
+                          "again changes it again.")
         if corrections:
             read_as = ", ".join(f"{typo!r} as {word!r}" for typo, word in corrections)
             reasoning = f"Read {read_as} (a typo, or the instruction would not read). " + reasoning
         return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints))
+
+
+_LEVEL = re.compile(r"\bto\s+\d+(?:\.\d+)?\s*(?:%|percent\b)", re.IGNORECASE)
+_LEVELLED = ("brightness", "contrast", "saturation", "warmth")
 
 
 def _as_meant(instruction: str, earlier: list[str]) -> tuple[str, list[tuple[str, str]]]:

@@ -45,9 +45,23 @@ class RuleReasoner:
         except WorldLanguageError as world_error:
             # a world canvas may still get a photo edit ("rotate it"); only then is it not world language
             try:
-                return self._photo_on_world.reconstruct(request)
+                thought = self._photo_on_world.reconstruct(request)
             except UnsupportedInstructionError:
-                raise world_error from None
+                raise _with_canvas_hint(world_error) from None
+            if not request.history or self._world_still_reads(request):
+                # The first photo edit of this branch: say what it costs before it is made, not a turn later.
+                thought = thought.model_copy(update={"reasoning": f"{PHOTO_EDIT_ON_CANVAS} {thought.reasoning}"})
+            return thought
+
+    @staticmethod
+    def _world_still_reads(request: TurnRequest) -> bool:
+        world = WorldInterpreter(parse(request.source_image), turn_number=request.turn_number)
+        try:
+            for turn in request.history:
+                world.step(turn.instruction)
+        except WorldLanguageError:
+            return False
+        return True
 
     def _world(self, request: TurnRequest) -> Thought:
         start = parse(request.source_image)
@@ -73,6 +87,23 @@ class RuleReasoner:
             for c in outcome.constraints
         )
         return Thought(reasoning=reasoning, intent=Intent(text=outcome.intent, constraints=constraints))
+
+
+PHOTO_EDIT_ON_CANVAS = (
+    "This is a photo edit of the whole canvas: after it, its shapes can no longer be edited one by one (undo "
+    "this turn, or pick an earlier image in the timeline, to edit them again)."
+)
+CANVAS_HINT = (
+    "On a canvas of shapes, say what to do with a shape ('add a small red circle at the top left', 'make the "
+    "square blue', 'move the triangle right'), or edit the whole picture ('rotate the image 90 degrees')."
+)
+
+
+def _with_canvas_hint(error: WorldLanguageError) -> WorldLanguageError:
+    """The world language's bare "not an instruction" with what a canvas does understand."""
+    if not str(error).startswith("Not an instruction of the world language"):
+        return error
+    return WorldLanguageError(f"{error} {CANVAS_HINT}")
 
 
 def world_reasoning(
