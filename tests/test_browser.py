@@ -336,9 +336,11 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     photo = tmp_path / "big.png"
     Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
     page.locator("#new-session").click()
+    page.get_by_text("My sessions").click()  # its buttons exist only while it is open
     send(page, ", ".join(["blur it"] * 12), photo)  # a few seconds of work on a CPU
     box = page.locator("#message textarea")
-    history_buttons = [page.locator(f"#{name}") for name in ("undo", "redo", "new-session")]
+    history_buttons = [page.locator(f"#{name}") for name in (
+        "undo", "redo", "new-session", "delete-session", "open-zip", "download-session")]
     expect(box).to_be_disabled()  # so nothing typed meanwhile is dropped
     # ... and the head cannot move under the turn: the page would then show another current image
     for button in history_buttons:
@@ -348,6 +350,7 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     expect(box).to_have_value("")
     for button in history_buttons:
         expect(button).to_be_enabled()
+    page.get_by_text("My sessions").click()  # closed again, as the other tests find the page
     expect(page.locator("#timeline")).not_to_have_class(re.compile(r"\bbusy\b"))
     # The chat's trash icon (a new session) is out of reach during the next turn, and back after it.
     trash = page.locator('#chat button[aria-label="Clear"]')

@@ -72,6 +72,10 @@ CSS = """
 footer, footer a, footer button { color: #475569 !important; }
 /* Its separator before the hidden "Stop Recording" button is the footer's last character otherwise. */
 footer .record.hidden + .divider { display: none; }
+/* The one button that loses work: red text (about 6:1 on white), so it does not read like its neighbours. */
+#delete-session { color: #b91c1c; border-color: #fca5a5; }
+/* A long session label ends in an ellipsis before the dropdown's arrow, not under it. */
+#sessions input { text-overflow: ellipsis; padding-right: 1.75rem; }
 """
 
 # System fonts only: the default theme fonts come from Google, and the app must work offline.
@@ -142,7 +146,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                     )
                 with gr.Accordion("My sessions", open=False):
                     sessions = gr.Dropdown(label="Reopen a session", choices=[], elem_id="sessions")
-                    export = gr.Button("Download session (zip)", size="sm")
+                    export = gr.Button("Download session (zip)", size="sm", elem_id="download-session")
                     # A download opens again here as a new session (and a CLI or SDK export zip too).
                     reopen_zip = gr.UploadButton(
                         "Open a downloaded session (zip)", file_types=[".zip"], file_count="single",
@@ -176,7 +180,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # would be drawn over by the turn's own view when it lands, and the page would show a
         # different current image than the one the next turn continues from.
         sent = gr.State(None)
-        history_controls = [undo, redo, new, delete, sessions, timeline, chat, reopen_zip]
+        history_controls = [undo, redo, new, delete, sessions, timeline, chat, reopen_zip, export]
         turn = message.submit(
             _lock_box, [message, chat, state], [message, sent, state, *history_controls], queue=False,
             api_visibility="private",
@@ -346,13 +350,13 @@ def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
 
 def _history_controls(*, locked: bool, chat: list[dict[str, Any]] | None = None) -> tuple[Any, ...]:
     """Undo, redo, new session, delete it, reopen a session, the timeline, the chat's trash icon (these two have
-    no interactive switch: the ``busy`` class stops them) and opening a download; ``chat``: new messages for
-    the chat."""
+    no interactive switch: the ``busy`` class stops them), opening a download and downloading the session
+    (mid-turn it would zip the session as it was); ``chat``: new messages for the chat."""
     buttons = tuple(gr.Button(interactive=not locked) for _ in range(4))
     busy = ["busy"] if locked else []
     chat_update = gr.Chatbot(elem_classes=busy) if chat is None else gr.Chatbot(value=chat, elem_classes=busy)
     return (*buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), chat_update,
-            gr.UploadButton(interactive=not locked))
+            gr.UploadButton(interactive=not locked), gr.Button(interactive=not locked))
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
