@@ -430,7 +430,7 @@ def _protect_and(text: str) -> str:
 
 
 def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
-    no_request = _asks_for_nothing(instruction)
+    no_request = asks_for_nothing(instruction)
     if no_request is not None:  # "thanks!", "is it too dark?": no editor, generative or not, has work here
         return UnsupportedInstructionError(f"{instruction!r} {no_request}; nothing was edited.")
     part = f" (the part {clause!r})" if clause and clause.strip() != instruction.strip() else ""
@@ -446,7 +446,7 @@ _HOW_IT_IS = re.compile(
     r"(?:\s+(?:a\s+bit|a\s+little|kind\s+of|kinda|very|so|really|quite|rather|now|still))*\s+(?P<how>[a-z ]+?)\W*$", re.I)
 
 
-def _asks_for_nothing(instruction: str) -> str | None:
+def asks_for_nothing(instruction: str) -> str | None:
     """Why an instruction asks for no edit at all (courtesy, a question, how the image is), or None."""
     if not _meaningful_words(instruction) and _words(instruction):
         return "asks for no change (say what to change, e.g. 'make it brighter')"

@@ -146,6 +146,16 @@ class TestHybridEditor(EditorContract):
         info = hybrid.info()
         assert info.extra["route"] == "generative" and "not fully" in info.extra["route_reason"]
 
+    def test_an_intent_that_asks_for_nothing_goes_to_no_editor(self) -> None:
+        from edit_agent.errors import UnsupportedInstructionError
+
+        generative = RecordingEditor()
+        hybrid = HybridEditor(generative)
+        for text in ("Thanks!", "Is it too dark?"):
+            with pytest.raises(UnsupportedInstructionError, match="nothing was edited"):
+                hybrid.edit(gradient_image(40, 30), Intent(text=text), seed=0)
+        assert generative.calls == []
+
     def test_an_unknown_generative_editor_is_refused_when_the_hybrid_is_built(self) -> None:
         from edit_agent.errors import UnknownBackendError
 

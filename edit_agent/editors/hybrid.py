@@ -27,7 +27,7 @@ from PIL import Image
 from edit_agent.editors.exact import ExactEditor
 from edit_agent.errors import InvalidArgumentError, UnsupportedInstructionError
 from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, describe_operations
-from edit_agent.photo_parsing import parse_operations
+from edit_agent.photo_parsing import asks_for_nothing, parse_operations
 from edit_agent.protocols import Editor
 from edit_agent.records import EditorInfo, Intent
 
@@ -84,6 +84,8 @@ class HybridEditor:
         try:
             operations = parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS)
         except UnsupportedInstructionError as error:
+            if asks_for_nothing(intent.text) is not None:
+                raise  # "Thanks!", a question: no editor has work here, and a generative one would invent some
             return Route(
                 "generative",
                 f"Routed to the generative editor: the intent is not fully made of exact photo operations ({error}).",
