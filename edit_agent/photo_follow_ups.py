@@ -69,6 +69,11 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     return describe_operations([_opposite(op, instruction) for op in reversed(operations)])
 
 
+def is_follow_up(instruction: str) -> bool:
+    """Whether ``instruction`` refers to the turn before ("again", "a bit more", "the opposite", "rotate again")."""
+    return _follow_up_kind(_COURTESY_EDGES.sub("", instruction).strip()) is not None
+
+
 def _follow_up_kind(text: str) -> str | None:
     if not text:
         return None

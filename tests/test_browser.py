@@ -505,3 +505,14 @@ def test_a_session_downloaded_elsewhere_opens_from_my_sessions(browser, app_url:
         wait_for_timeline(page, 4, "flip it vertically")
     finally:
         context.close()
+
+
+def test_follow_up_captions_say_what_the_turn_did_and_fit(page, tmp_path: Path):
+    start_session(page, tmp_path, "make it warmer", (120, 90, 200))
+    send(page, "a bit more")
+    wait_for_status(page, "at edit #2")
+    send(page, "the opposite")
+    wait_for_timeline(page, 4, "cooler 10%")
+    assert captions(page)[2:] == ["#2: a bit more → warmer 10%", "● #3: the opposite → cooler 10%"]
+    assert clipped_captions(page) == []
+    shoot(page, "17-follow-up-captions")

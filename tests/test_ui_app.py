@@ -486,3 +486,10 @@ def test_a_download_with_images_over_the_upload_limits_opens_on_another_server(t
     app = ChatApp(AppConfig(store=tmp_path / "server", image_limits=ImageLimits(max_side=256, max_pixels=50_000)))
     state = app.import_zip({"token": "t" * 40}, str(archive))[0]
     assert EditSession.open(state["session_id"], store=tmp_path / "server").head.image.size == (400, 300)
+
+
+def test_a_follow_up_turn_says_in_the_timeline_what_it_did(client: Client, photo: str):
+    state = edit(client, fresh_state(client), "make it warmer", photo)[0]
+    state = edit(client, state, "a bit more")[0]
+    view = edit(client, state, "the opposite")
+    assert captions(view)[1:] == ["#1: make it warmer", "#2: a bit more → warmer 10%", "● #3: the opposite → cooler 10%"]

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from edit_agent.photo_follow_ups import is_follow_up
 from edit_agent.records import TurnRecord
 from edit_agent.store import Store, branch_to
 from ui import files
@@ -131,10 +132,38 @@ def _timeline(turns: list[TurnRecord], source_hash: str, head: str | None, loade
     for turn in turns:
         branch = "" if turn.parent_id == previous else f" ↳ from #{seq_of[turn.parent_id]}" if turn.parent_id else " ↳ from source"
         marker = "● " if turn.id == head else ""  # first: a clipped caption keeps it
-        caption = f"{marker}#{turn.seq}{branch}: {_clip(turn.instruction, 28)}"
+        caption = f"{marker}#{turn.seq}{branch}: {_caption_text(turn)}"
         items.append((files.thumbnail(turn.output_hash, loader(turn.output_hash)), caption))
         previous = turn.id
     return items
+
+
+def _caption_text(turn: TurnRecord) -> str:
+    """The instruction, and for a follow-up ("again", "the opposite") what it did: those words alone do not tell
+    one turn of the timeline from another."""
+    if is_follow_up(turn.instruction) and turn.intent.text:
+        return f"{_clip(turn.instruction, 16)} → {_clip(short_intent(turn.intent.text), 26)}"
+    return _clip(turn.instruction, 28)
+
+
+_SHORTER = [
+    (re.compile(r"^(increase|decrease) the (\w+) by ([\d.]+%)", re.I),
+     lambda m: f"{m.group(2)} {'+' if m.group(1).lower() == 'increase' else '−'}{m.group(3)}"),
+    (re.compile(r"^make the image (\w+) by ([\d.]+%)", re.I), lambda m: f"{m.group(1)} {m.group(2)}"),
+    (re.compile(r"^rotate the image (\d+) degrees ?(\w*)", re.I), lambda m: f"rotate {m.group(1)}° {m.group(2)}".strip()),
+]
+
+
+def short_intent(intent: str) -> str:
+    """An intent's first operation in a few words ("warmth +10%" style), "…" when more follow."""
+    first, _, rest = intent.rstrip(".").partition(", then ")
+    for pattern, shorter in _SHORTER:
+        if (match := pattern.match(first)) is not None:
+            first = shorter(match)
+            break
+    else:
+        first = first[:1].lower() + first[1:].replace(" the image", "")
+    return f"{first} …" if rest else first
 
 
 def _status(session_id: str, turns: list[TurnRecord], head: TurnRecord | None, settings: dict) -> str:
