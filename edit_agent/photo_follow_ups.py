@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError
-from edit_agent.photo_ops import Operation, describe_operations
+from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
 from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
 from edit_agent.photo_rules import read_turn
 
@@ -41,8 +41,8 @@ _COURTESY_EDGES = re.compile(
 
 def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     """The canonical text ``instruction`` asks for, read from the last of ``earlier`` (the instructions on the
-    way to the image being edited); ``None`` when it is no follow-up. A follow-up with nothing before it, or
-    after a turn that changed no pixels, is refused."""
+    way to the image being edited); ``None`` when it is no follow-up. It refers to the last earlier turn that
+    asked for an edit of its own (a rule alone, or no change, is passed over); with none, it is refused."""
     text = _COURTESY_EDGES.sub("", instruction).strip()  # "again, thanks", "more, please"
     kind = _follow_up_kind(text)
     if kind is None:
@@ -57,7 +57,7 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     if kind == "again":
         return describe_operations(operations)
     if kind.startswith("more"):
-        signed = [op for op in operations if op.kind in ("brightness", "contrast", "saturation", "warmth")]
+        signed = [op for op in operations if op.kind in PERCENT_KINDS]
         if not signed and all(op.kind in ("blur", "sharpen") for op in operations):
             return describe_operations(operations)  # "more" after a blur: another one
         if not signed:
@@ -121,7 +121,7 @@ def _scaled(op: Operation, amount: float | None) -> Operation:
 
 
 def _opposite(op: Operation, instruction: str) -> Operation:
-    if op.kind in ("brightness", "contrast", "saturation", "warmth"):
+    if op.kind in PERCENT_KINDS:
         return op.model_copy(update={"value": -(op.value or 0)})
     if op.kind == "rotate":
         return op.model_copy(update={"value": (360 - (op.value or 0)) % 360 or 180.0})

@@ -27,6 +27,8 @@ OperationKind = Literal[
     "grayscale", "blur", "sharpen",
 ]
 
+PERCENT_KINDS: tuple[OperationKind, ...] = ("brightness", "contrast", "saturation", "warmth")
+"""The operations whose value is a signed percentage of the current level (they take an amount)."""
 DEFAULT_PERCENT = 20.0
 """Strength of brighten/darken, contrast, saturation and warmth when neither a percentage nor a word
 such as "slightly" or "much" gives it."""

@@ -27,6 +27,7 @@ from edit_agent.photo_ops import (
     MAX_OPERATIONS,
     MAX_OUTPUT_SIDE,
     OPERATION_KINDS,
+    PERCENT_KINDS,
     Operation,
     OperationKind,
     check_output_pixels,
@@ -75,7 +76,7 @@ _SETTINGS: dict[str, tuple[str, str, str]] = {
     "sharpness": (r"sharpness|sharpening", "sharpen", "blur"),
     "blur": (r"blur|blurriness", "blur", "sharpen"),
 }
-_LEVELS = ("brightness", "contrast", "saturation", "warmth")
+_LEVELS = PERCENT_KINDS
 """The settings a percentage of the current level ("to 80%") applies to."""
 _UP = (r"increase|raise|boost|more|higher|add|enhance|heighten|bump\s+up|crank\s+up|pump\s+up|turn\s+up|"
        r"push\s+up")

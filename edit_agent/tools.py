@@ -85,21 +85,15 @@ class SessionOwners:
                 return
             self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL")
-            self._create_table()
-
-    def _create_table(self) -> None:
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS owners (session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL)"
-        )
-        self._db.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
+            _create_owners_table(self._db)
 
     def _read_only_database(self) -> sqlite3.Connection:
         if self.path.is_file():
             return sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, check_same_thread=False,
                                    isolation_level=None)
-        self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)  # nobody owns any
-        self._create_table()
-        return self._db
+        empty = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)  # nobody owns any
+        _create_owners_table(empty)
+        return empty
 
     @contextmanager
     def _using(self) -> Iterator[None]:
@@ -158,6 +152,13 @@ class SessionOwners:
                 "SELECT session_id FROM owners WHERE owner = ? ORDER BY created DESC", (_digest(owner),)
             ).fetchall()
         return [session_id for (session_id,) in rows if self.store.has_session(session_id)]
+
+
+def _create_owners_table(database: sqlite3.Connection) -> None:
+    database.execute(
+        "CREATE TABLE IF NOT EXISTS owners (session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL)"
+    )
+    database.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
 
 
 _owners: dict[Path, SessionOwners] = {}

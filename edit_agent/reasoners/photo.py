@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -9,7 +10,7 @@ from typing import TypeVar
 from edit_agent.errors import EditAgentError, UnsupportedInstructionError
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_follow_ups import resolve_follow_up
-from edit_agent.photo_ops import Operation, describe_operations
+from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
 from edit_agent.photo_parsing import parse_operations
 from edit_agent.photo_rules import (
     ReadTurn,
@@ -61,10 +62,8 @@ class PhotoRuleReasoner:
                            intent=Intent(text=describe_operations(operations)))
         numbers = [request.turn_number(position) for position in range(1, len(request.history) + 2)]
         earlier_instructions = [earlier.instruction for earlier in request.history]
-        typed, corrections = _as_meant(request.instruction, earlier_instructions)
-        follow_up = resolve_follow_up(typed, earlier_instructions)
-        turn = _read(read_turn, follow_up or typed)
-        before = rules_in_force([earlier.instruction for earlier in request.history], numbers[:-1])
+        (typed, follow_up, turn), corrections = _read_as_meant(request.instruction, earlier_instructions)
+        before = rules_in_force(earlier_instructions, numbers[:-1])
         number = numbers[-1]
         after = next_rules(before, turn, number)
         check_conflicts(turn.operations, after)
@@ -75,7 +74,7 @@ class PhotoRuleReasoner:
         reasoning = _reasoning(turn, before, again, number)
         if follow_up is not None:  # "a bit more": what it refers to comes first
             reasoning = f"{typed!r} refers to turn {numbers[-2]}, so it asks for: {follow_up} " + reasoning
-        if _LEVEL.search(typed) and any(op.kind in _LEVELLED for op in turn.operations):
+        if _LEVEL.search(typed) and any(op.kind in PERCENT_KINDS for op in turn.operations):
             reasoning += (" A level ('to N%') is taken from the image as it is now, so asking for the same level "
                           "again changes it again.")
         if corrections:
@@ -85,26 +84,31 @@ class PhotoRuleReasoner:
 
 
 _LEVEL = re.compile(r"\bto\s+\d+(?:\.\d+)?\s*(?:%|percent\b)", re.IGNORECASE)
-_LEVELLED = ("brightness", "contrast", "saturation", "warmth")
 
 
-def _as_meant(instruction: str, earlier: list[str]) -> tuple[str, list[tuple[str, str]]]:
-    """The instruction to read, and its typos corrected: only when it does not read as typed and does once
-    corrected ("brigher" is "brighter"; "make the car red" stays as typed, and is refused as typed)."""
+_Reading = tuple[str, str | None, ReadTurn]
+"""What was read (as typed, or with its typos corrected), the follow-up it resolved to, and the turn."""
+
+
+def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list[tuple[str, str]]]:
+    """The instruction read once, and its typo corrections: made only when it does not read as typed and does
+    once corrected ("brigher" is "brighter"; "make the car red" stays as typed, and is refused as typed).
+    Any other refusal ("rotate 45 degrees", "again" with nothing before it) is the typed text's."""
     try:
-        read_turn(resolve_follow_up(instruction, earlier) or instruction)
-        return instruction, []
-    except UnsupportedInstructionError:
+        return _read_turn(instruction, earlier), []
+    except UnsupportedInstructionError as refusal:
         corrected, corrections = corrected_typos(instruction)
-    except EditAgentError:
-        return instruction, []  # a value to fix ("rotate 45 degrees"): refused as typed
-    if not corrections:
-        return instruction, []
-    try:
-        read_turn(resolve_follow_up(corrected, earlier) or corrected)
-    except EditAgentError:
-        return instruction, []
-    return corrected, corrections
+        if corrections:
+            with contextlib.suppress(EditAgentError):
+                return _read_turn(corrected, earlier), corrections
+        if is_history_move(instruction):
+            raise _history_move(instruction) from None
+        raise refusal from None
+
+
+def _read_turn(text: str, earlier: list[str]) -> _Reading:
+    follow_up = resolve_follow_up(text, earlier)
+    return text, follow_up, read_turn(follow_up or text)
 
 
 def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:
@@ -114,10 +118,12 @@ def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:
         return reader(instruction)
     except UnsupportedInstructionError:
         if is_history_move(instruction):
-            raise UnsupportedInstructionError(
-                f"{instruction!r} reads as a move in the session's history, not an edit. {HISTORY_HINT}"
-            ) from None
+            raise _history_move(instruction) from None
         raise
+
+
+def _history_move(instruction: str) -> UnsupportedInstructionError:
+    return UnsupportedInstructionError(f"{instruction!r} reads as a move in the session's history, not an edit. {HISTORY_HINT}")
 
 
 def _applied_again(operations: list[Operation], in_force: Sequence[RuleInForce]) -> list[RuleInForce]:
