@@ -481,6 +481,43 @@ def test_undo_goes_back_from_the_image_this_tab_shows_after_another_tab_moved(pa
     page.get_by_text("went back from the image shown here").first.wait_for()
 
 
+def test_one_click_on_download_session_saves_a_zip_that_opens_again(page, tmp_path: Path):
+    from edit_agent import EditSession
+
+    start_session(page, tmp_path, "rotate it 90 degrees", (30, 160, 90))
+    send(page, "make it warmer")
+    wait_for_status(page, "at edit #2")
+    page.get_by_text("My sessions").click()
+    downloads: list = []
+
+    def count(download) -> None:
+        downloads.append(download)
+
+    page.on("download", count)
+    try:
+        with page.expect_download() as saved:
+            page.locator("#download-session").click()  # one click, no second one on the file card
+        download = saved.value
+        assert re.fullmatch(r"edit-session-[0-9a-f]{8}\.zip", download.suggested_filename)
+        archive = tmp_path / download.suggested_filename
+        download.save_as(archive)
+        reopened = EditSession.import_zip(archive, store=tmp_path / "elsewhere")
+        assert [turn.instruction for turn in reopened.turns] == ["rotate it 90 degrees", "make it warmer"]
+        # A second click saves the session again, as it is now, once.
+        send(page, "flip it vertically")
+        wait_for_status(page, "at edit #3")
+        with page.expect_download() as saved_again:
+            page.locator("#download-session").click()
+        again = tmp_path / "again.zip"
+        saved_again.value.save_as(again)
+        assert len(EditSession.import_zip(again, store=tmp_path / "elsewhere-2").turns) == 3
+        page.wait_for_timeout(1500)
+        assert len(downloads) == 2  # each click saved once
+    finally:
+        page.remove_listener("download", count)
+        page.get_by_text("My sessions").click()  # closed again, as the other tests find the page
+
+
 def test_a_session_downloaded_elsewhere_opens_from_my_sessions(browser, app_url: str, tmp_path: Path):
     from edit_agent import EditSession
 

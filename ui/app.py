@@ -153,7 +153,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                         type="filepath", size="sm", elem_id="open-zip",
                     )
                     delete = gr.Button("Delete this session", size="sm", variant="stop", elem_id="delete-session")
-                    export_file = gr.File(label="Session export", interactive=False, visible=False)
+                    export_file = gr.File(
+                        label="Session export", interactive=False, visible=False, elem_id="session-export")
                 with gr.Accordion("Settings (new sessions)", open=False):
                     reasoner, reasoners_unavailable, editor, editors_unavailable = _settings_panel(config)
         # Hidden inputs for the API form of a timeline click.
@@ -210,7 +211,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
                      **internal)
         export.click(app.export, [state], [export_file], api_name="export", **internal).success(
-            _show_export, None, [export_file], queue=False, api_visibility="private")
+            _show_export, None, [export_file], queue=False, api_visibility="private").then(
+            None, None, None, js=SAVE_EXPORT_JS, queue=False, api_visibility="private")
         # One at a time: an import unpacks and checks every image of the session.
         _follow(reopen_zip.upload(app.import_zip, [state, reopen_zip], view, api_name="import_zip",
                                   concurrency_id="import", concurrency_limit=1, **internal))
@@ -307,6 +309,25 @@ FOLLOW_JS = """
     if (strip) strip.scrollTop += current.getBoundingClientRect().top - strip.getBoundingClientRect().top - 8;
   };
   [300, 900, 1800].forEach((delay) => setTimeout(follow, delay));
+}
+"""
+
+
+# One click on "Download session" saves the zip: the file card's own link is clicked once it shows the new
+# export (the card stays, to save it again). Links already saved are skipped, so a redraw saves nothing twice.
+SAVE_EXPORT_JS = """
+() => {
+  window.editAgentSaved = window.editAgentSaved || new Set();
+  const save = (triesLeft) => {
+    const link = document.querySelector('#session-export a[download]');
+    if (link && !window.editAgentSaved.has(link.href)) {
+      window.editAgentSaved.add(link.href);
+      link.click();
+    } else if (triesLeft > 0) {
+      setTimeout(() => save(triesLeft - 1), 100);
+    }
+  };
+  save(50);
 }
 """
 
