@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import (
     DEFAULT_BLUR_RADIUS,
     DEFAULT_PERCENT,
@@ -57,7 +58,7 @@ among them: "it's blurry" and "is it warmer?" say how the image is, which is no 
 _ROTATION_TAIL = (
     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
     # The unit's spaces belong to the unit: "90 counterclockwise" must leave its space to the direction.
-    r"(?:\s+(-?\d+)(?:\s*(?:°|degrees?|deg))?)?"
+    r"(?:\s+(-?\d+)(?!\d|\s*times\b)(?:\s*(?:°|degrees?|deg))?)?"  # "rotate it 3 times" repeats a rotation
     r"(?:\s+(clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|"
     r"right))?"
 )
@@ -236,7 +237,7 @@ def split_clauses(instruction: str) -> list[str]:
     and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
     is no clause."""
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
-    text = re.sub(r"[\s\0]+", " ", instruction.strip())
+    text = numbers_as_digits(re.sub(r"[\s\0]+", " ", instruction.strip()))
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
@@ -293,11 +294,23 @@ _ANY_SETTING = re.compile(r"(?:the\s+)?(?:" + "|".join(noun for noun, _, _ in _S
 _LAST_VERB = re.compile(rf"\b({_UP}|{_DOWN})\b(?!.*\b(?:{_UP}|{_DOWN})\b)", re.IGNORECASE)
 
 
+_CROP_MARGIN_SAID = re.compile(r"\b(crop|trim|cut)\b.*?(\d+)\s*(?:px|pixels)\b", re.IGNORECASE)
+_SIDE_ALONE = re.compile(r"^(?:(?:from|off)\s+)?(?:the\s+)?(?:left|right|top|bottom)(?:\s+(?:sides?|edges?))?$", re.I)
+_SIDE_WITH_MARGIN = re.compile(r"^\d+\s*(?:px|pixels)\s+(?:from|off)\s+(?:the\s+)?(?:left|right|top|bottom)\b", re.I)
+
+
 def _with_verb_of(previous: str, clause: str) -> str:
-    """"increase the brightness and the contrast": a setting named alone takes the verb of the one before."""
+    """A clause that names only what changes takes the verb of the one before: "increase the brightness and
+    the contrast", "crop 100px from the left and right", "trim 20px off the top and 10px off the bottom"."""
     verb = _LAST_VERB.search(previous)
     if verb and _ANY_SETTING.match(clause) and not _matches(clause)[0]:
         return f"{verb.group(1)} {clause}"
+    crop = _CROP_MARGIN_SAID.search(previous)
+    if crop and _SIDE_ALONE.match(clause):
+        side = re.sub(r"^(?:from|off)\s+", "", clause, flags=re.IGNORECASE)
+        return f"{crop.group(1)} {crop.group(2)} px from {side}"
+    if crop and _SIDE_WITH_MARGIN.match(clause):
+        return f"{crop.group(1)} {clause}"
     return clause
 
 
@@ -346,6 +359,9 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
     percent = re.search(_PERCENT, remaining, re.IGNORECASE)
     if percent:
         remaining = remaining[: percent.start()] + remaining[percent.end():]
+    repeat = _REPEAT.search(remaining)  # what no rule took: "rotate it twice", not "upscale 2 times"
+    if repeat:
+        remaining = remaining[: repeat.start()] + remaining[repeat.end():]
     if not found or _meaningful_words(remaining):
         raise _unsupported(instruction, clause)
     for start, _, name, match in found:
@@ -353,9 +369,24 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
         if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
             raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
     operations = [_operation(clause, found, i) for i in range(len(found))]
+    if repeat:
+        operations = _repeated(operations, repeat, clause)
     stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
                  for _, _, name, match in found)
     return operations, stated
+
+
+_REPEAT = re.compile(r"\b(?:twice|(\d+)\s+times)\b(?!\s+(?:as|the)\b)", re.IGNORECASE)
+"""Said after the operations to do more than once ("rotate it twice", "blur it 3 times"), not a size ("twice as
+big", "2 times the size")."""
+
+
+def _repeated(operations: list[Operation], repeat: re.Match[str], clause: str) -> list[Operation]:
+    times = int(repeat.group(1)) if repeat.group(1) else 2
+    if times == 0:
+        raise InvalidInstructionError(f"Doing it 0 times changes nothing ({clause!r}).")
+    check_operation_count(len(operations) * times)  # before the list is made: "rotate it 10000000000 times"
+    return operations * times
 
 
 _ASKS_FOR_THE_PROBLEM = re.compile(r"\bmake\s+(?:it|the\s+(?:image|photo|picture))\s*$", re.IGNORECASE)

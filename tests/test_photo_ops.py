@@ -388,3 +388,48 @@ def test_the_reasoning_says_a_level_is_taken_from_the_image_as_it_is_now():
     thought = PhotoRuleReasoner().reconstruct(TurnRequest(instruction="set the contrast to 120%", image=image,
                                                           source_image=image))
     assert "A level ('to N%') is taken from the image as it is now" in thought.reasoning
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("make it twenty percent brighter", "Increase the brightness by 20%."),
+    ("rotate it ninety degrees to the left", "Rotate the image 90 degrees counterclockwise."),
+    ("rotate it one hundred and eighty degrees", "Rotate the image 180 degrees."),
+    ("crop a hundred pixels from the left", "Crop 100 px from the left."),
+    ("make it one and a half times bigger", "Resize to 150%."),
+    ("scale it by zero point five times", "Resize to 50%."),
+    ("add twenty-five percent more contrast", "Increase the contrast by 25%."),
+])
+def test_numbers_said_in_words_are_read_as_numbers(instruction, intent):
+    assert intent_of(instruction) == intent
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("crop 100px from the left and right", "Crop 100 px from the left, then crop 100 px from the right."),
+    ("trim 20 pixels from the top and bottom", "Crop 20 px from the top, then crop 20 px from the bottom."),
+    ("crop 100px from the left and 50px from the top", "Crop 100 px from the left, then crop 50 px from the top."),
+    ("cut off the bottom 30 pixels and the top", "Crop 30 px from the bottom, then crop 30 px from the top."),
+])
+def test_a_margin_names_its_sides_once_for_all(instruction, intent):
+    assert intent_of(instruction) == intent
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("rotate it twice", "Rotate the image 90 degrees clockwise, then rotate the image 90 degrees clockwise."),
+    ("turn it left two times, please",
+     "Rotate the image 90 degrees counterclockwise, then rotate the image 90 degrees counterclockwise."),
+    ("blur it 3 times", "Blur the image with radius 2, then blur the image with radius 2, then blur the image with "
+                        "radius 2."),
+    ("upscale it 2 times", "Resize to 200%."),  # a size, not a repetition
+    ("make it twice the size", "Resize to 200%."),
+])
+def test_twice_or_n_times_repeats_what_the_clause_asks(instruction, intent):
+    assert intent_of(instruction) == intent
+
+
+def test_a_repetition_is_held_to_the_operations_a_turn_may_do(photo):
+    with pytest.raises(InvalidInstructionError, match="asks for 99999999999 operations; one turn may do at most 20"):
+        intent_of("rotate it 99999999999 times")
+    with pytest.raises(InvalidInstructionError, match="0 times changes nothing"):
+        intent_of("rotate it 0 times")
+    edited = ExactEditor().edit(photo, Intent(text=intent_of("rotate it twice")))
+    assert list(edited.getdata()) == list(photo.rotate(180).getdata())

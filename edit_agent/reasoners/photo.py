@@ -10,6 +10,7 @@ from typing import TypeVar
 from edit_agent.errors import EditAgentError, UnsupportedInstructionError
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_follow_ups import resolve_follow_up
+from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
 from edit_agent.photo_parsing import parse_operations
 from edit_agent.photo_rules import (
@@ -74,7 +75,7 @@ class PhotoRuleReasoner:
         reasoning = _reasoning(turn, before, again, number)
         if follow_up is not None:  # "a bit more": what it refers to comes first
             reasoning = f"{typed!r} refers to turn {numbers[-2]}, so it asks for: {follow_up} " + reasoning
-        if _LEVEL.search(typed) and any(op.kind in PERCENT_KINDS for op in turn.operations):
+        if _LEVEL.search(numbers_as_digits(typed)) and any(op.kind in PERCENT_KINDS for op in turn.operations):
             reasoning += (" A level ('to N%') is taken from the image as it is now, so asking for the same level "
                           "again changes it again.")
         if corrections:

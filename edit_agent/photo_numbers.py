@@ -1,0 +1,52 @@
+"""Numbers said in words in a photo instruction, written as digits: "twenty percent", "ninety degrees".
+
+Only a number that a unit follows is rewritten (percent, degrees, pixels, times), so "the one on the left"
+and "two shapes" stay as they are. The words are read by ``text2num``:
+
+>>> numbers_as_digits("make it twenty percent brighter and rotate it one hundred and eighty degrees")
+'make it 20 percent brighter and rotate it 180 degrees'
+>>> numbers_as_digits("crop a hundred pixels from the left, then make it one and a half times bigger")
+'crop 100 pixels from the left, then make it 1.5 times bigger'
+>>> numbers_as_digits("the one on the left")
+'the one on the left'
+"""
+
+from __future__ import annotations
+
+import re
+
+from text_to_num import text2num
+
+_DIGITS = "zero one two three four five six seven eight nine".split()
+_NUMBER_WORD = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                r"hundred|thousand)")
+_UNIT = r"(?:%|percent\b|degrees?\b|°|px\b|pixels?\b|times\b|x\b)"
+_SPOKEN_NUMBER = re.compile(
+    rf"\b(?:(?P<a>a)\s+)?(?P<whole>{_NUMBER_WORD}(?:(?:\s+and\s+|[\s-]+){_NUMBER_WORD})*)"
+    rf"(?:\s+point(?P<decimals>(?:\s+(?:{'|'.join(_DIGITS)}))+))?"
+    rf"(?P<half>\s+and\s+a\s+half)?(?=\s*{_UNIT})",
+    re.IGNORECASE,
+)
+
+
+def numbers_as_digits(text: str) -> str:
+    """``text`` with each number said in words before a unit written in digits; other words unchanged."""
+    return _SPOKEN_NUMBER.sub(_as_digits, text)
+
+
+def _as_digits(match: re.Match[str]) -> str:
+    whole = match.group("whole").lower()
+    if match.group("a") and whole.startswith(("hundred", "thousand")):
+        whole = f"one {whole}"  # "a hundred pixels"
+    elif match.group("a"):
+        return match.group(0)  # "a ten percent ...": not a way people say a number; left as typed
+    try:
+        number = str(text2num(re.sub(r"-", " ", whole), "en"))
+    except ValueError:
+        return match.group(0)  # not one number ("one two percent"): left for the reader to refuse
+    if match.group("decimals"):
+        number += "." + "".join(str(_DIGITS.index(word.lower())) for word in match.group("decimals").split())
+    elif match.group("half"):
+        number += ".5"
+    return number
