@@ -49,6 +49,8 @@ CSS = """
 /* Every sample in view at any width, and no blank band under them (Gradio's gallery keeps a minimum height). */
 #samples .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
 #status { min-height: 2.2em; }
+/* While an event runs its progress bar takes the status line's place: the old text showed through it. */
+#status .pending { visibility: hidden; }
 /* On a phone the columns stack: a shorter chat keeps the current image and the samples within reach. */
 @media (max-width: 640px) { #chat { height: 380px !important; max-height: 380px !important; } }
 /* The timeline's heading goes with it: before the first turn there is no timeline on the page. */
