@@ -125,7 +125,7 @@ def _opposite(op: Operation, instruction: str) -> Operation:
         return op.model_copy(update={"value": -(op.value or 0)})
     if op.kind == "rotate":
         return op.model_copy(update={"value": (360 - (op.value or 0)) % 360 or 180.0})
-    if op.kind == "flip":
+    if op.kind in ("flip", "invert"):  # its own opposite
         return op
     raise InvalidInstructionError(
         f"{instruction!r}: the edit before it ({describe_operations([op])[:-1].lower()}) has no exact opposite; "

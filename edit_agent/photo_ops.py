@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from pydantic import BaseModel, ConfigDict
 
 from edit_agent.errors import InvalidInstructionError
@@ -24,7 +24,7 @@ from edit_agent.world.interpreter import NO_CHANGE_INTENT
 
 OperationKind = Literal[
     "rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "warmth",
-    "grayscale", "blur", "sharpen",
+    "grayscale", "sepia", "invert", "blur", "sharpen",
 ]
 
 PERCENT_KINDS: tuple[OperationKind, ...] = ("brightness", "contrast", "saturation", "warmth")
@@ -35,9 +35,12 @@ such as "slightly" or "much" gives it."""
 DEFAULT_BLUR_RADIUS = 2.0
 MAX_OUTPUT_SIDE = STORED_LIMITS.max_side
 """A resize may leave the input limits, up to what the store can keep (and load again)."""
+SEPIA_MATRIX = (0.393, 0.769, 0.189, 0, 0.349, 0.686, 0.168, 0, 0.272, 0.534, 0.131, 0)
+"""The classic sepia transform (new R, G, B from old R, G, B); values over 255 are clipped."""
 MAX_OPERATIONS = 20
 """Operations one instruction may ask for: bounds the work of one turn (a tool call may be untrusted)."""
-OPERATION_KINDS = "rotate, flip, crop, resize, brightness, contrast, saturation, warmth, grayscale, blur, sharpen"
+OPERATION_KINDS = ("rotate, flip, crop (to a half, a square, an aspect ratio or by a margin), resize, brightness, contrast, "
+                   "saturation, warmth, grayscale, sepia, invert, blur, sharpen")
 """The exact operations, as the refusals and the agent tools' description name them."""
 MAX_INTENT_OPERATIONS = MAX_OPERATIONS + 2
 """Operations an intent may hold: the instruction's, then those of the two rules a photo session can keep."""
@@ -53,8 +56,9 @@ class Operation(BaseModel):
     """rotate: clockwise degrees (90/180/270); brightness/contrast/saturation/warmth: signed
     percent; resize: percent, or pixels with a ``target`` side; crop: margin pixels; blur: radius in pixels."""
     target: str | None = None
-    """flip: horizontal/vertical; crop: left/right/top/bottom (a half), square, or "edges"/"<side> edge" (a
-    margin of ``value`` px); resize: "width"/"height" (that side becomes ``value`` px, the other in proportion)."""
+    """flip: horizontal/vertical; crop: left/right/top/bottom (a half), square, an aspect ratio "W:H" (the largest
+    centred box of that shape), or "edges"/"<side> edge" (a margin of ``value`` px); resize: "width"/"height"
+    (that side becomes ``value`` px, the other in proportion)."""
     size: tuple[int, int] | None = None
     """resize: exact (width, height)."""
 
@@ -90,6 +94,8 @@ def _describe(op: Operation) -> str:
                 return f"crop {_number(op.value)} px from each side"
             if op.target and op.target.endswith(" edge"):
                 return f"crop {_number(op.value)} px from the {op.target.removesuffix(' edge')}"
+            if op.target and ":" in op.target:
+                return f"crop to a centred {op.target}"
             return f"crop to the {op.target} half"
         case "resize":
             if op.target in ("width", "height"):
@@ -102,6 +108,10 @@ def _describe(op: Operation) -> str:
             return f"make the image {'warmer' if (op.value or 0) > 0 else 'cooler'} by {amount}"
         case "grayscale":
             return "convert the image to grayscale"
+        case "sepia":
+            return "give the image a sepia tone"
+        case "invert":
+            return "invert the colours"
         case "blur":
             return f"blur the image with radius {_number(op.value)}"
         case "sharpen":
@@ -123,7 +133,8 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
 
     Enhancements use Pillow's ImageEnhance with factor ``1 + value/100``; warmth multiplies red by
     ``1 + value/200`` and blue by ``1 - value/200``; grayscale is Pillow's ITU-R 601-2 luma,
-    returned as RGB; blur is a Gaussian blur of the given radius; sharpen is Pillow's SHARPEN filter.
+    returned as RGB; sepia is the classic sepia matrix on the RGB values; invert is 255 minus each value;
+    blur is a Gaussian blur of the given radius; sharpen is Pillow's SHARPEN filter.
     """
     match op.kind:
         case "rotate":
@@ -147,6 +158,10 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
             return _warm(image, op.value or 0)
         case "grayscale":
             return image.convert("L").convert("RGB")
+        case "sepia":
+            return image.convert("RGB").convert("RGB", SEPIA_MATRIX)
+        case "invert":
+            return ImageOps.invert(image.convert("RGB"))
         case "blur":
             return image.filter(ImageFilter.GaussianBlur(op.value or DEFAULT_BLUR_RADIUS))
         case "sharpen":
@@ -166,9 +181,28 @@ def _crop_box(size: tuple[int, int], target: str, margin: float | None = None) -
     }
     if target in boxes:
         return boxes[target]
+    if ":" in target:
+        return _aspect_box(size, *aspect_sides(target))
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
     return (left, top, left + side, top + side)
+
+
+def aspect_sides(target: str) -> tuple[float, float]:
+    """The two sides of an aspect ratio written "W:H"."""
+    width, height = target.split(":")
+    return float(width), float(height)
+
+
+def _aspect_box(size: tuple[int, int], ratio_width: float, ratio_height: float) -> tuple[int, int, int, int]:
+    """The largest centred box of shape ``ratio_width:ratio_height`` (at least one pixel each way)."""
+    width, height = size
+    if width * ratio_height > height * ratio_width:  # wider than asked: keep the height
+        new_width, new_height = max(1, round(height * ratio_width / ratio_height)), height
+    else:
+        new_width, new_height = width, max(1, round(width * ratio_height / ratio_width))
+    left, top = (width - new_width) // 2, (height - new_height) // 2
+    return (left, top, left + new_width, top + new_height)
 
 
 def _margin_box(size: tuple[int, int], side: str, margin: int) -> tuple[int, int, int, int]:

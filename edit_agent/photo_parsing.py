@@ -131,6 +131,11 @@ def _problem_rules() -> list[tuple[str, str, bool]]:
              f"problem:{fix}", True) for adjectives, fix in _PROBLEMS]
 
 
+_RATIO_SIDES = r"(\d{1,3}(?:\.\d+)?)\s*:\s*(\d{1,3}(?:\.\d+)?)(?!\s*[\d.:])"
+_RATIO_WORDS = r"\s+(?:aspect(?:\s+ratio)?|ratio|format)\b"
+_RATIO = f"{_RATIO_SIDES}(?:{_RATIO_WORDS})?"
+"""An aspect ratio, "16:9" (sides up to 999), with the words that may follow it."""
+
 _RULES: list[tuple[str, str, bool]] = [
     # (regex, handler name, everyday); the first regex that matches a span claims it. An everyday phrasing
     # ("make it square", "too blue") is not read on a MICE-World canvas, where "it" is one of its shapes.
@@ -158,6 +163,14 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+)\s*(?:px|pixels)\s+(?:off|from)?\s*"
      r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
     (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+(\d+)\s*(?:px|pixels)\b", "crop_margin_after", True),
+    # an aspect ratio: "crop to 16:9", "make it 4:3", "give it a 3:2 aspect ratio"
+    (r"\b(?:crop|trim|cut|reframe)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+(?:to|into|as))?"
+     r"(?:\s+(?:a|an))?(?:\s+(?:centred|centered|center|centre))?\s+" + _RATIO, "crop_aspect", False),
+    (r"\b(?:make|change|set)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|the\s+(?:aspect\s+)?ratio))?"
+     r"(?:\s+(?:to|into))?(?:\s+(?:a|an))?\s+" + _RATIO + r"|\b" + _RATIO_SIDES + _RATIO_WORDS,
+     "crop_aspect", True),
+    (r"\bsepia\b(?:[\s-]+(?:toned?|filter|effect|look))?", "sepia", False),
+    (r"\binvert(?:ed)?\b|\b(?:photo(?:graphic)?\s+)?negative\b", "invert", False),
     (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop", True),
     (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
@@ -663,6 +676,16 @@ def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
     return Operation(kind="crop", target=f"{side.lower()} edge", value=pixels)
 
 
+def _crop_aspect(match: re.Match[str], clause: str) -> Operation:
+    """"crop to 16:9": the largest centred box of that shape (1:1 is the square crop)."""
+    width, height = (float(side) for side in match.groups() if side is not None)
+    if not width or not height:
+        raise InvalidInstructionError(f"An aspect ratio needs two sides above 0 ({clause!r}).")
+    if width == height:
+        return Operation(kind="crop", target="square")
+    return Operation(kind="crop", target=f"{width:g}:{height:g}")
+
+
 def _blur(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="blur", value=float(match.group(1)) if match.group(1) else DEFAULT_BLUR_RADIUS)
 
@@ -676,6 +699,9 @@ _HANDLERS = {
     "resize_side": _resize_side,
     "resize_factor": _resize_factor,
     "crop_margin": _crop_margin,
+    "crop_aspect": _crop_aspect,
+    "sepia": lambda match, clause: Operation(kind="sepia"),
+    "invert": lambda match, clause: Operation(kind="invert"),
     "double": lambda match, clause: Operation(kind="resize", value=200.0),
     "halve": lambda match, clause: Operation(kind="resize", value=50.0),
     "grayscale": lambda match, clause: Operation(kind="grayscale"),

@@ -263,18 +263,18 @@ def rules_in_force(instructions: Sequence[str], numbers: Sequence[int] | None = 
 def breaks(rule: PhotoRule, operation: Operation) -> bool:
     """Whether ``operation`` can leave an image that obeyed ``rule`` no longer obeying it."""
     if rule.operation.kind == "grayscale":
-        return operation.kind in ("saturation", "warmth")
+        return operation.kind in ("saturation", "warmth", "sepia")
     return (operation.kind == "crop" and operation.target != "square") or (
         operation.kind == "resize" and operation.size is not None and operation.size[0] != operation.size[1])
 
 
 def check_conflicts(operations: Sequence[Operation], in_force: Sequence[RuleInForce]) -> None:
     """Refuse an edit that a rule in force would undo at once: colour under black and white (it would
-    change nothing), an exact size that is not square under square (it would not be the size asked for).
-    A crop to one half under square is no conflict: the square crop after it keeps the rule."""
+    change nothing), an exact size or aspect ratio that is not square under square (it would not be the shape asked
+    for). A crop to one half under square is no conflict: the square crop after it keeps the rule."""
     for held in in_force:
         for operation in operations:
-            oblong_crop = operation.kind == "crop"
+            oblong_crop = operation.kind == "crop" and ":" not in (operation.target or "")  # an aspect ratio is asked for
             if breaks(held.rule, operation) and not oblong_crop:
                 asked = describe_operations([operation])[:-1].lower()
                 raise InvalidInstructionError(

@@ -21,7 +21,7 @@ OPERATION_WORDS = frozenset("""
     exposure contrast saturation saturate saturated desaturate warmer warmth warm cooler colder cool grayscale
     greyscale monochrome black white blur blurry sharpen sharper sharpness horizontally vertically clockwise
     counterclockwise anticlockwise left right degrees square half increase decrease reduce lower bigger smaller
-    enlarge shrink upscale vivid vibrant again opposite make please
+    enlarge shrink upscale vivid vibrant again opposite make please sepia invert negative aspect ratio
 """.split())
 _CLOSE_ENOUGH = 0.8
 """difflib's ratio: one letter missing, doubled or swapped in a word of four or more letters."""

@@ -71,3 +71,11 @@ def test_again_inside_a_longer_instruction_is_refused_not_dropped(session):
         session.edit(None, "again but warmer")  # half of it done would look like all of it
     assert len(session.turns) == 1
 
+
+
+def test_the_opposite_of_inverting_is_inverting_again_and_sepia_has_none(session):
+    assert intents(session, "invert the colours", "the opposite") == ["Invert the colours."] * 2
+    assert session.head.image.tobytes() == Image.new("RGB", (40, 30), (120, 90, 60)).tobytes()
+    intents(session, "make it sepia")
+    with pytest.raises(InvalidInstructionError, match="has no exact opposite"):
+        intents(session, "the opposite")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from edit_agent.editors.exact import ExactEditor
 from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
@@ -70,6 +70,12 @@ T = Image.Transpose
         ("blur it", lambda im: im.filter(ImageFilter.GaussianBlur(2))),
         ("blur with radius 5", lambda im: im.filter(ImageFilter.GaussianBlur(5))),
         ("sharpen the photo", lambda im: im.filter(ImageFilter.SHARPEN)),
+        # the largest centred box of the shape asked for: 120x80 is 3:2
+        ("crop to 16:9", lambda im: im.crop((0, 6, 120, 74))),
+        ("make it 4:5", lambda im: im.crop((28, 0, 92, 80))),
+        ("give it a 1:1 aspect ratio", lambda im: im.crop((20, 0, 100, 80))),
+        ("invert the colours", lambda im: ImageOps.invert(im)),
+        ("make it a negative", lambda im: ImageOps.invert(im)),
     ],
 )
 def test_operation_equals_pillow(photo, instruction, expected):
@@ -144,6 +150,8 @@ def test_a_minus_sign_on_an_amount_is_refused_not_dropped(instruction):
         [Operation(kind="contrast", value=15.0), Operation(kind="saturation", value=-20.0)],
         [Operation(kind="warmth", value=20.0), Operation(kind="blur", value=3.0), Operation(kind="sharpen")],
         [Operation(kind="brightness", value=1_000_000.0), Operation(kind="warmth", value=-0.125)],
+        [Operation(kind="crop", target="16:9"), Operation(kind="crop", target="2.35:1"), Operation(kind="sepia"),
+         Operation(kind="invert")],
     ],
 )
 def test_canonical_text_parses_back_to_the_same_operations(ops):
@@ -433,3 +441,31 @@ def test_a_repetition_is_held_to_the_operations_a_turn_may_do(photo):
         intent_of("rotate it 0 times")
     edited = ExactEditor().edit(photo, Intent(text=intent_of("rotate it twice")))
     assert list(edited.getdata()) == list(photo.rotate(180).getdata())
+
+
+def test_sepia_is_the_classic_matrix_on_every_pixel():
+    image = Image.new("RGB", (2, 1))
+    image.putpixel((0, 0), (100, 150, 200))
+    image.putpixel((1, 0), (255, 255, 255))
+    toned = edit(image, "give it a sepia tone")
+    assert toned.getpixel((0, 0)) == (192, 171, 134)  # 0.393*100 + 0.769*150 + 0.189*200 = 192.45 ...
+    assert toned.getpixel((1, 0)) == (255, 255, 239)  # ... clipped at 255
+
+
+@pytest.mark.parametrize("instruction", ["crop to 0:9", "make it 16:0"])
+def test_an_aspect_ratio_with_a_zero_side_is_refused(instruction):
+    with pytest.raises(InvalidInstructionError, match="two sides above 0"):
+        parse_operations(instruction)
+
+
+def test_rules_in_force_refuse_a_shape_or_a_colour_they_would_undo():
+    from edit_agent.photo_rules import check_conflicts, next_rules, read_turn
+
+    square = next_rules([], read_turn("from now on keep it square"), 1)
+    with pytest.raises(InvalidInstructionError, match="keeps the image square .turn 1., so 'crop to a centred 16:9'"):
+        check_conflicts(parse_operations("crop to 16:9"), square)
+    check_conflicts(parse_operations("crop to 1:1"), square)  # a square is what the rule keeps
+    grey = next_rules([], read_turn("keep it black and white from now on"), 1)
+    with pytest.raises(InvalidInstructionError, match="keeps the image black and white"):
+        check_conflicts(parse_operations("make it sepia"), grey)
+    check_conflicts(parse_operations("invert the colours"), grey)  # an inverted grey image is still grey
