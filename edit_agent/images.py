@@ -7,7 +7,8 @@ Rules, in order:
 2. The header's size is checked against :class:`ImageLimits` *before* pixels are decoded, so a
    decompression bomb costs nothing; truncated files are errors, never half-grey images.
 3. Animated images (GIF, APNG, WEBP) give their first frame.
-4. EXIF orientation is applied, then all metadata is dropped.
+4. EXIF orientation is applied; colours tagged with an ICC profile other than sRGB (Display P3, Adobe RGB,
+   a CMYK press profile) are converted to sRGB; then all metadata is dropped, so every stored image is sRGB.
 5. Modes become 8-bit RGB: 16-bit and 32-bit integer greyscale are scaled from 0..65535
    (``v * 255 / 65535``, rounded), not clipped; float images are taken as 0..1 when their maximum
    is <= 1, else clipped to 0..255; CMYK, palette and greyscale use Pillow's conversion; any
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edit_agent.errors import InvalidArgumentError, InvalidImageError, one_line
@@ -269,6 +270,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         raise InvalidImageError(f"Cannot apply the image's EXIF orientation: {error}") from None
     except (OSError, SyntaxError) as error:
         raise InvalidImageError(f"Cannot apply the image's EXIF orientation: {error}") from None
+    image = _in_srgb(image)
     try:
         converted = _convert_mode(image)
     except ValueError as error:
@@ -277,6 +279,30 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     clean = Image.new("RGB", converted.size)
     clean.paste(converted)
     return clean
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+_PROFILED_MODES = {"RGB": "RGB", "RGBA": "RGBA", "CMYK": "RGB", "L": "RGB"}
+"""The modes whose embedded profile is applied, and the mode each becomes."""
+
+
+def _in_srgb(image: Image.Image) -> Image.Image:
+    """``image`` with its colours converted from its embedded ICC profile to sRGB.
+
+    The profile is the only record of what the numbers mean: dropped without converting, a Display P3 or
+    Adobe RGB photo would lose saturation. An image with no profile, an sRGB one, or one that lcms cannot
+    read is taken as sRGB already, as browsers do."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in _PROFILED_MODES:
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in (ImageCms.getProfileDescription(profile) or "").lower().replace(" ", ""):
+            return image
+        converted = ImageCms.profileToProfile(image, profile, _SRGB, outputMode=_PROFILED_MODES[image.mode])
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    return converted if converted is not None else image
 
 
 def _convert_mode(image: Image.Image) -> Image.Image:

@@ -245,3 +245,62 @@ def test_undecodable_data_gets_a_message_without_python_internals():
 
 def test_premultiplied_la_becomes_rgb():
     assert load_image(Image.new("La", (16, 16))).mode == "RGB"
+
+
+def _fixed(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def adobe_rgb_profile() -> bytes:
+    """A minimal ICC v2 matrix/TRC profile with Adobe RGB (1998)'s primaries (adapted to D50) and gamma 2.2."""
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ " + bytes(4) + _fixed(x) + _fixed(y) + _fixed(z)
+
+    def curve(gamma: float) -> bytes:
+        return b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+
+    name = b"Adobe RGB (1998) compatible\0"
+    description = b"desc" + bytes(4) + struct.pack(">I", len(name)) + name + bytes(8) + bytes(3) + bytes(67)
+    tags = [(b"desc", description), (b"cprt", b"text" + bytes(4) + b"none\0"), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", xyz(0.60974, 0.31111, 0.01947)), (b"gXYZ", xyz(0.20528, 0.62567, 0.06087)),
+            (b"bXYZ", xyz(0.14919, 0.06322, 0.74457))] + [(tag, curve(563 / 256)) for tag in (b"rTRC", b"gTRC", b"bTRC")]
+    offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, body in tags:
+        data += bytes(-(offset + len(data)) % 4)  # each tag starts on a 4-byte boundary
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = (struct.pack(">I", offset + len(data)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+              + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0) + _fixed(0.9642) + _fixed(1.0) + _fixed(0.8249)
+              + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def adobe_to_srgb(rgb: tuple[int, int, int]) -> np.ndarray:
+    """What an Adobe RGB colour is in sRGB, from the two spaces' published D65 matrices (no lcms)."""
+    linear = (np.array(rgb) / 255.0) ** (563 / 256)
+    adobe_to_xyz = np.array([[0.5767309, 0.1855540, 0.1881852], [0.2973769, 0.6273491, 0.0752741],
+                             [0.0270343, 0.0706872, 0.9911085]])
+    xyz_to_srgb = np.array([[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560],
+                            [0.0556434, -0.2040259, 1.0572252]])
+    srgb = np.clip(xyz_to_srgb @ adobe_to_xyz @ linear, 0, 1)
+    encoded = np.where(srgb <= 0.0031308, 12.92 * srgb, 1.055 * srgb ** (1 / 2.4) - 0.055)
+    return np.round(encoded * 255)
+
+
+@pytest.mark.parametrize("colour", [(60, 160, 90), (200, 40, 40), (128, 128, 128)])
+def test_colours_tagged_with_a_wide_gamut_profile_are_converted_to_srgb(colour, tmp_path):
+    path = tmp_path / "adobe.png"
+    Image.new("RGB", (8, 8), colour).save(path, icc_profile=adobe_rgb_profile())
+    loaded = np.asarray(load_image(path))[0, 0].astype(int)
+    assert np.abs(loaded - adobe_to_srgb(colour)).max() <= 2, (loaded, adobe_to_srgb(colour))
+    assert "icc_profile" not in load_image(path).info  # stored as sRGB, untagged
+
+
+def test_an_srgb_or_unreadable_profile_leaves_the_colours_as_they_are(tmp_path):
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for name, profile in (("srgb.png", srgb), ("broken.png", b"not a profile at all" * 8)):
+        Image.new("RGB", (8, 8), (60, 160, 90)).save(tmp_path / name, icc_profile=profile)
+        assert load_image(tmp_path / name).getpixel((0, 0)) == (60, 160, 90)
