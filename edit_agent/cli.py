@@ -9,14 +9,16 @@ Bad input prints one line on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBackendError
 
@@ -155,15 +157,28 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
             raise
         moved, head = session.undo_step()
         _remove_earlier_runs_turns(args.out, number)
-        (head.image if head is not None else session.source_image).save(path)
+        _save_whole(head.image if head is not None else session.source_image, path)
         where = f"edit #{len(session.history)}" if head else "the source image"
         print(f"turn {number}: {'undo, back at' if moved else 'nothing to undo, still at'} {where}  ->  {path}")
         return None
     _remove_earlier_runs_turns(args.out, number)
-    result.image.save(path)
+    _save_whole(result.image, path)
     fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
     print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")
     return None  # later turns continue from the head
+
+
+def _save_whole(image: Any, path: Path) -> None:
+    """Write the PNG under another name, then rename it: Ctrl-C or a full disk never leaves half a picture."""
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            image.save(file, format="PNG")
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
 
 
 def _remove_earlier_runs_turns(out: Path, number: int) -> None:

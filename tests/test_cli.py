@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -326,3 +327,22 @@ def test_sessions_are_named_by_the_start_of_their_id_and_an_export_imports_back(
     assert main(["sessions", "delete", "abcd1", "--store", str(store)]) == 2  # a short prefix deletes nothing
     assert "at least 8 characters" in capsys.readouterr().err and len(EditSession.list(store)) == 2
     assert main(["sessions", "delete", "abcd1111", "--store", str(store)]) == 0
+
+
+def test_ctrl_c_while_a_turn_image_is_written_leaves_no_half_png(tmp_path, photo_path, monkeypatch):
+    out, store = tmp_path / "out", tmp_path / "store"
+    real_save = Image.Image.save
+
+    def save_then_interrupt(image, target, *args, **kwargs):
+        if isinstance(target, (str, Path)) and Path(target).parent == out:  # a turn's PNG: Ctrl-C midway
+            target = open(target, "wb")  # noqa: SIM115 (left open, as an interrupted write leaves it)
+        if isinstance(target, io.BufferedWriter):  # a file on disk, not the store's in-memory PNG
+            target.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+            target.flush()
+            raise KeyboardInterrupt
+        return real_save(image, target, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save_then_interrupt)
+    assert main(["edit", str(photo_path), "rotate it 90 degrees", "--out", str(out), "--store", str(store)]) == 130
+    assert sorted(path.name for path in out.iterdir()) == ["session"]  # no turn-01.png, no partial file
+    assert len(EditSession.list(store=store)) == 1  # the turn itself committed, and the export holds it
