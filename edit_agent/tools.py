@@ -42,13 +42,20 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER, SUMMARIES, make_editor, make_reasoner
+from edit_agent.backends import (
+    DEFAULT_EDITOR,
+    DEFAULT_REASONER,
+    SUMMARIES,
+    check_backend_name,
+    make_editor,
+    make_reasoner,
+)
 from edit_agent.errors import EditAgentError, InvalidArgumentError, StoreError, UnknownSessionError, is_valid_text
 from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
 from edit_agent.photo_ops import OPERATION_KINDS
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult
-from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, open_store
+from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, as_folder, open_store
 from edit_agent.store import Store
 
 SESSION_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -291,6 +298,11 @@ class _Toolbox:
         editor: str | Editor | None, limits: ImageLimits,
     ) -> None:
         _digest(owner)  # reject an empty owner now, not at the first call
+        # ... and a backend name or store argument that cannot work: the model calling a tool could not fix it
+        check_backend_name(reasoner, "reasoner")
+        check_backend_name(editor, "editor")
+        if store is not None and not isinstance(store, Store):
+            as_folder(store, "The store")
         self.owner, self._store_spec, self.limits = owner, store, limits
         self._reasoner_spec, self._editor_spec = reasoner, editor
         self._attached: OrderedDict[str, Image.Image] = OrderedDict()

@@ -187,6 +187,20 @@ def test_an_empty_owner_is_an_argument_error():
         make_tools("")
 
 
+@pytest.mark.parametrize("settings, message", [
+    ({"reasoner": "nope"}, "Unknown reasoner 'nope'; choose one of"),
+    ({"editor": "nah"}, "Unknown editor 'nah'; choose one of"),
+    ({"store": 5}, "The store must be a folder path"),
+    ({"store": " "}, "is not a usable folder path"),
+])
+def test_settings_that_cannot_work_fail_when_the_tools_are_made_not_when_the_model_calls_them(settings, message):
+    """The model calling a tool cannot fix the application's settings: the developer hears of them at once."""
+    from edit_agent.errors import EditAgentError
+
+    with pytest.raises(EditAgentError, match=message):
+        make_tools("agent-1", **settings)
+
+
 def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
     sid = json.loads(tools["edit_image"].invoke({"instruction": "make it warmer",
                                                  "image_base64": b64(Image.new("RGB", (16, 16)))}))["session_id"]
