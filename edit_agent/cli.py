@@ -253,17 +253,16 @@ def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
 
 def _existing_store(folder: str | None) -> Store | None:
     """The store a read-only command names; None for a default store not made yet (it holds no sessions).
-    A --store that holds no store is an error: a typo must not create one."""
-    from edit_agent.session import as_folder, default_store_folder, open_store
+    A --store that holds no store is an error: a typo must not read as an empty store."""
+    from edit_agent.session import as_folder, existing_store
     from edit_agent.store import DATABASE_NAME
 
     # An empty --store (an unset "$STORE") is an error, never the default store.
-    path = as_folder(folder, "--store") if folder is not None else default_store_folder()
-    if not (path / DATABASE_NAME).is_file():
-        if folder is not None:
-            raise InvalidArgumentError(f"No session store at {path} (it holds no {DATABASE_NAME}).")
-        return None
-    return open_store(path)
+    path = as_folder(folder, "--store") if folder is not None else None
+    store = existing_store(path)
+    if store is None and path is not None:
+        raise InvalidArgumentError(f"No session store at {path} (it holds no {DATABASE_NAME}).")
+    return store
 
 
 MIN_ID_PREFIX = 4

@@ -34,6 +34,7 @@ from edit_agent.errors import (
     InvalidImageError,
     InvalidInstructionError,
     OutOfMemoryError,
+    UnknownSessionError,
     UnknownTurnError,
     is_valid_text,
 )
@@ -49,7 +50,7 @@ from edit_agent.records import (
     TurnRecord,
     TurnRequest,
 )
-from edit_agent.store import Store, branch_to
+from edit_agent.store import DATABASE_NAME, Store, branch_to
 
 _stores: dict[Path, Store] = {}
 _session_locks: dict[tuple[Path, str], threading.Lock] = {}
@@ -75,6 +76,15 @@ def open_store(store: str | Path | Store | None = None) -> Store:
                 cached.close()
             _stores[folder] = Store(folder)
         return _stores[folder]
+
+
+def existing_store(store: str | Path | Store | None = None) -> Store | None:
+    """The store that reading names, or None where its folder holds none (no sessions): reading never makes
+    one, so a mistyped folder is not left behind as an empty store."""
+    if isinstance(store, Store):
+        return store
+    folder = as_folder(store, "The store") if store is not None else default_store_folder()
+    return open_store(folder) if (folder / DATABASE_NAME).is_file() else None
 
 
 def as_folder(value: object, what: str, *, kind: str = "folder") -> Path:
@@ -168,7 +178,10 @@ class EditSession:
         are registered names, with the options they were built with (a model path, say); a session
         made with an object of your own gets the defaults unless the object is passed again.
         """
-        opened = open_store(store)
+        opened = existing_store(store)
+        if opened is None:
+            where = "the default store" if store is None else f"{os.fspath(store)!r}"
+            raise UnknownSessionError(f"No session {session_id!r}: {where} holds no session store.")
         settings = opened.get_session(session_id).settings
         if reasoner is None and _registered(settings.get("reasoner"), REASONERS):
             reasoner, reasoner_options = settings["reasoner"], _recorded_options(settings, "reasoner_options")
@@ -185,8 +198,9 @@ class EditSession:
 
     @staticmethod
     def list(store: str | Path | Store | None = None) -> list[str]:
-        """Ids of the stored sessions, oldest first."""
-        return open_store(store).list_sessions()
+        """Ids of the stored sessions, oldest first (none where the folder holds no store; none is made)."""
+        opened = existing_store(store)
+        return opened.list_sessions() if opened is not None else []
 
     def delete(self) -> None:
         """Delete this session from the store: its turns, and its images that no other session uses

@@ -355,6 +355,14 @@ def test_open_unknown_session_is_an_error(tmp_path):
         EditSession.open("no-such-id", store=tmp_path)
 
 
+def test_reading_a_folder_that_holds_no_store_makes_none(tmp_path):
+    typo = tmp_path / "stroe"
+    assert EditSession.list(store=typo) == []
+    with pytest.raises(UnknownSessionError, match="holds no session store"):
+        EditSession.open("abc123", store=typo)
+    assert not typo.exists()  # a mistyped folder is not left behind as an empty store
+
+
 def test_store_defaults_to_edit_agent_home(tmp_path, photo, monkeypatch):
     monkeypatch.setenv("EDIT_AGENT_HOME", str(tmp_path / "home"))
     session = EditSession()
