@@ -143,9 +143,11 @@ def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
 
 
 def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instruction: str, image: object) -> None:
-    """One instruction: an edit, or, where the reasoner refuses "undo that" as an edit (a photo), a move back
-    as the app's Undo button makes (on a MICE-World canvas "undo that" is a turn of the world language)."""
+    """One instruction: an edit, or, where the reasoner refuses "undo that" or "redo that" as an edit (a photo),
+    a move as the app's Undo and Redo buttons make (on a MICE-World canvas "undo that" is a turn of the world
+    language)."""
     from edit_agent.errors import UnsupportedInstructionError
+    from edit_agent.history_words import is_history_move, is_redo_request
     from edit_agent.world.language import is_undo_request
 
     path = args.out / f"turn-{number:02d}.png"
@@ -153,19 +155,35 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
     try:
         result = session.edit(image, instruction, seed=seed)
     except UnsupportedInstructionError:
-        if image is not None or not is_undo_request(instruction):
+        if not is_history_move(instruction):
             raise
-        moved, head = session.undo_step()
-        _remove_earlier_runs_turns(args.out, number)
-        _save_whole(head.image if head is not None else session.source_image, path)
-        where = f"edit #{len(session.history)}" if head else "the source image"
-        print(f"turn {number}: {'undo, back at' if moved else 'nothing to undo, still at'} {where}  ->  {path}")
+        if image is not None:
+            raise InvalidArgumentError(f"{instruction!r} is the first instruction: there is no edit to move from "
+                                       "yet. Give an edit first.") from None
+        if not (is_undo_request(instruction) or is_redo_request(instruction)):
+            raise InvalidArgumentError(f"{instruction!r} moves in the history; between instructions the command "
+                                       "line takes 'undo that' and 'redo that' (the Python API and the app go "
+                                       "anywhere in it).") from None
+        _move(session, args.out, number, path, redo=is_redo_request(instruction))
         return None
     _remove_earlier_runs_turns(args.out, number)
     _save_whole(result.image, path)
     fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
     print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")
     return None  # later turns continue from the head
+
+
+def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: bool) -> None:
+    """One step back (or forward) in the history, saved and told as an edit's turn is."""
+    moved, head = session.redo_step() if redo else session.undo_step()
+    _remove_earlier_runs_turns(out, number)
+    _save_whole(head.image if head is not None else session.source_image, path)
+    where = f"edit #{len(session.history)}" if head else "the source image"
+    if redo:
+        told = "redo, at" if moved else "nothing to redo, still at"
+    else:
+        told = "undo, back at" if moved else "nothing to undo, still at"
+    print(f"turn {number}: {told} {where}  ->  {path}")
 
 
 def _save_whole(image: Any, path: Path) -> None:

@@ -254,6 +254,27 @@ def test_undo_that_moves_back_and_a_later_failure_keeps_the_turns_before_it(tmp_
     assert [turn.instruction for turn in imported.turns] == ["rotate it 90 degrees", "crop to a centred square"]
 
 
+def test_redo_that_moves_forward_again_as_the_redo_button_does(tmp_path, photo_path, capsys):
+    out = tmp_path / "out"
+    assert main(["edit", str(photo_path), "rotate it 90 degrees", "undo that", "redo that", "redo", "--out", str(out),
+                 "--store", str(tmp_path / "store")]) == 0
+    printed = capsys.readouterr().out
+    assert "turn 3: redo, at edit #1" in printed and "turn 4: nothing to redo, still at edit #1" in printed
+    assert Image.open(out / "turn-03.png").tobytes() == Image.open(out / "turn-01.png").tobytes()
+
+
+@pytest.mark.parametrize("instructions, message", [
+    (["undo that", "make it warmer"], "'undo that' is the first instruction: there is no edit to move from yet"),
+    (["make it warmer", "go back two steps"], "between instructions the command line takes 'undo that' and 'redo that'"),
+])
+def test_a_history_move_the_command_line_cannot_make_says_what_it_can(tmp_path, photo_path, capsys, instructions,
+                                                                      message):
+    assert main(["edit", str(photo_path), *instructions, "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and "EditSession.undo()" not in error  # no advice meant for other ways in
+
+
 def test_a_rerun_into_the_same_folder_leaves_no_turn_image_of_the_run_before(tmp_path):
     out, store = tmp_path / "out", ["--store", str(tmp_path / "store")]
     assert main(["edit", "sample:astronaut", "flip it", "blur it", "--out", str(out), *store]) == 0
