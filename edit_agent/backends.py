@@ -72,6 +72,8 @@ SUMMARIES: dict[Kind, dict[str, str]] = {
 }
 """What each backend does, in one line (the app's settings, the agent tools' description), so that a
 baseline is never mistaken for an editor."""
+GENERATIVE_EDITORS = frozenset({"hybrid", "qwen-image-edit", "flux-kontext", "instruct-pix2pix"})
+"""The editors that can make an edit that is no exact operation ("add snow on the roof")."""
 
 DEFAULT_REASONER = "rules"
 DEFAULT_EDITOR = "auto"

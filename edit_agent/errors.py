@@ -19,6 +19,18 @@ class UnsupportedInstructionError(InvalidInstructionError):
     """The chosen reasoner/editor cannot carry out this instruction (e.g. it needs a generative editor)."""
 
 
+class NeedsGenerativeEditorError(UnsupportedInstructionError):
+    """The instruction is no exact photo operation: only a generative editor could make it.
+
+    ``what`` says what it is not ("'make the car red' is not an exact photo operation (...)"), so that a
+    session whose editor is generative can say what to change instead (the reasoner).
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}; a generative editor is needed for it.")
+        self.what = what
+
+
 class InvalidArgumentError(EditAgentError, ValueError):
     """Another argument (a seed, a session id, image limits, a folder) has the wrong type or value."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.errors import InvalidInstructionError, NeedsGenerativeEditorError, UnsupportedInstructionError
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import (
     DEFAULT_BLUR_RADIUS,
@@ -479,10 +479,7 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
     if no_request is not None:  # "thanks!", "is it too dark?": no editor, generative or not, has work here
         return UnsupportedInstructionError(f"{instruction!r} {no_request}; nothing was edited.")
     part = f" (the part {clause!r})" if clause and clause.strip() != instruction.strip() else ""
-    return UnsupportedInstructionError(
-        f"{instruction!r}{part} is not an exact photo operation ({OPERATION_KINDS}); a generative editor "
-        "is needed for it."
-    )
+    return NeedsGenerativeEditorError(f"{instruction!r}{part} is not an exact photo operation ({OPERATION_KINDS})")
 
 
 _QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)
@@ -578,10 +575,7 @@ def _rotate(match: re.Match[str], clause: str) -> Operation:
     counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise",
                             "ccw", "left", "totheleft"}
     if degrees % 90:
-        raise UnsupportedInstructionError(
-            f"Exact rotation supports multiples of 90 degrees, not {degrees} ({clause!r}); "
-            "a generative editor is needed for it."
-        )
+        raise NeedsGenerativeEditorError(f"Exact rotation supports multiples of 90 degrees, not {degrees} ({clause!r})")
     clockwise = (-degrees if counter else degrees) % 360
     if clockwise == 0:
         raise InvalidInstructionError(f"A rotation by {degrees} degrees changes nothing ({clause!r}).")

@@ -22,6 +22,7 @@ from edit_agent.backends import (
     DEFAULT_EDITOR,
     DEFAULT_REASONER,
     EDITORS,
+    GENERATIVE_EDITORS,
     REASONERS,
     build_options,
     check_backend_name,
@@ -33,9 +34,11 @@ from edit_agent.errors import (
     InvalidArgumentError,
     InvalidImageError,
     InvalidInstructionError,
+    NeedsGenerativeEditorError,
     OutOfMemoryError,
     UnknownSessionError,
     UnknownTurnError,
+    UnsupportedInstructionError,
     is_valid_text,
 )
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
@@ -95,6 +98,20 @@ def as_folder(value: object, what: str, *, kind: str = "folder") -> Path:
     if not text.strip() or "\0" in text or not is_valid_text(text):
         raise InvalidArgumentError(f"{what} {text!r} is not a usable {kind} path.")
     return Path(text).expanduser()
+
+
+@contextmanager
+def _reasoner_for(editor: str, reasoner: str) -> Iterator[None]:
+    """An instruction that only a generative editor could make, refused by a reasoner that reads exact
+    operations, while a generative editor is at hand: say that the reasoner is what to change."""
+    try:
+        yield
+    except NeedsGenerativeEditorError as error:
+        if editor not in GENERATIVE_EDITORS:
+            raise
+        raise UnsupportedInstructionError(
+            f"{error.what}, and the {reasoner!r} reasoner reads only those: for the {editor!r} editor to make it, "
+            "choose a reasoner that passes other instructions on (passthrough, llm or vlm).") from None
 
 
 def _session_lock(store: Store, session_id: str) -> threading.Lock:
@@ -336,7 +353,7 @@ class EditSession:
     ) -> tuple[Thought, Image.Image, dict[str, float]]:
         # No database transaction is open here: inference can take minutes.
         editor = self.editor  # built first: a missing editor model fails before the reasoner's work
-        with _translated_failures(self.reasoner.name):
+        with _translated_failures(self.reasoner.name), _reasoner_for(editor.name, self.reasoner.name):
             began = time.perf_counter()
             thought = self.reasoner.reconstruct(request)
             reasoned = time.perf_counter()

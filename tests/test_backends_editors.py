@@ -212,6 +212,22 @@ def test_hybrid_path_and_reason_appear_in_the_turns_reasoning(tmp_path):
     assert session.history[-1].reasoning == generative.reasoning  # stored with the turn
 
 
+def test_rules_with_a_generative_editor_say_the_reasoner_is_what_to_change(tmp_path):
+    """The rule reasoner reads exact operations only: with a generative editor at hand, "a generative editor
+    is needed" would send the user looking for what they already have."""
+    from edit_agent import EditSession
+    from edit_agent.errors import NeedsGenerativeEditorError, UnsupportedInstructionError
+
+    hybrid = EditSession(store=tmp_path, reasoner="rules", editor=HybridEditor(RecordingEditor()))
+    with pytest.raises(UnsupportedInstructionError, match="the 'rules' reasoner reads only those: for the 'hybrid' "
+                       "editor to make it, choose a reasoner that passes other instructions on") as refused:
+        hybrid.edit(gradient_image(40, 30), "add a red hat to the dog")
+    assert "a generative editor is needed" not in str(refused.value)
+    exact = EditSession(store=tmp_path, reasoner="rules", editor="exact")
+    with pytest.raises(NeedsGenerativeEditorError, match="a generative editor is needed for it"):
+        exact.edit(gradient_image(40, 30), "add a red hat to the dog")
+
+
 @pytest.mark.parametrize(("kind", "name"), [("editor", "qwen-image-edit"), ("editor", "instruct-pix2pix"),
                                             ("reasoner", "vlm"), ("reasoner", "world-lm")])
 def test_an_option_no_class_on_the_way_takes_is_an_argument_error_before_any_loading(kind, name):
