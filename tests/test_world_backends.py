@@ -227,3 +227,12 @@ def test_a_turn_with_the_identity_editor_says_the_image_was_left_unchanged(tmp_p
     result = EditSession(store=tmp_path, editor="identity").edit(image, "make it black and white")
     assert result.intent == "Convert the image to grayscale." and result.image.tobytes() == image.tobytes()
     assert result.reasoning.endswith("a baseline that returns the image unchanged.")
+
+
+def test_the_program_editor_refuses_a_photo_as_the_world_editor_does():
+    from skimage import data
+
+    from edit_agent.records import Intent
+
+    with pytest.raises(UnsupportedInstructionError, match="The program editor edits MICE-World canvases only"):
+        ProgramEditor().edit(Image.fromarray(data.coffee()), Intent(text="Make the image warmer by 20%."))
