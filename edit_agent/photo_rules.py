@@ -277,7 +277,12 @@ def check_conflicts(operations: Sequence[Operation], in_force: Sequence[RuleInFo
             oblong_crop = operation.kind == "crop" and ":" not in (operation.target or "")  # an aspect ratio is asked for
             if breaks(held.rule, operation) and not oblong_crop:
                 asked = describe_operations([operation])[:-1].lower()
+                # Less colour on a grey image is no change at all; more would be taken away again at once.
+                outcome = ("changes nothing: it has no colour to take away" if _less_colour(operation) else
+                           f"would not hold; say 'forget the {held.rule.name} rule' first")
                 raise InvalidInstructionError(
-                    f"A rule keeps the image {held.rule.name} (turn {held.set_at_turn}), so '{asked}' would not hold; "
-                    f"say 'forget the {held.rule.name} rule' first."
-                )
+                    f"A rule keeps the image {held.rule.name} (turn {held.set_at_turn}), so '{asked}' {outcome}.")
+
+
+def _less_colour(operation: Operation) -> bool:
+    return operation.kind == "saturation" and (operation.value or 0) < 0

@@ -469,3 +469,10 @@ def test_rules_in_force_refuse_a_shape_or_a_colour_they_would_undo():
     with pytest.raises(InvalidInstructionError, match="keeps the image black and white"):
         check_conflicts(parse_operations("make it sepia"), grey)
     check_conflicts(parse_operations("invert the colours"), grey)  # an inverted grey image is still grey
+    with pytest.raises(InvalidInstructionError, match="'increase the saturation by 20%' would not hold; "
+                       "say 'forget the black and white rule' first"):
+        check_conflicts(parse_operations("more saturated"), grey)
+    # less colour on a grey image is no change at all: forgetting the rule would not make it one either
+    with pytest.raises(InvalidInstructionError, match="'decrease the saturation by 20%' changes nothing: it has no "
+                       "colour to take away.$"):
+        check_conflicts(parse_operations("desaturate it"), grey)
