@@ -139,6 +139,8 @@ _RATIO = f"{_RATIO_SIDES}(?:{_RATIO_WORDS})?"
 _RULES: list[tuple[str, str, bool]] = [
     # (regex, handler name, everyday); the first regex that matches a span claims it. An everyday phrasing
     # ("make it square", "too blue") is not read on a MICE-World canvas, where "it" is one of its shapes.
+    (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+upside\s+down\b", "flip_vertical",
+     False),  # the same pixels as a half turn after a mirror, said as the one operation it is
     (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down", False),
     (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate", False),
     # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
@@ -209,6 +211,10 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:cooler|colder|cool\s+down|cool)\b", "cooler", False),
     (r"\b(?:gaussian\s+)?(?:blur|blurry|blurrier|soften)\b(?:[^,;]*?\bradius\s+(\d+(?:\.\d+)?))?", "blur", False),
     (r"\b(?:sharpen|sharper|crisper|more\s+sharp|more\s+crisp)\b", "sharpen", False),
+    # last: a size change with no size said, which only the words above could have given one
+    (r"\b(?:make\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+)?(?:smaller|bigger|larger)\b"
+     r"|\b(?:shrink|enlarge|downscale|resize|rescale|scale(?:\s+(?:up|down))?)\b"  # not "upscale it": super-resolution
+     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?", "size_unsaid", True),
 ]
 _COMPILED = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name, _ in _RULES]
 _COMPILED_PLAIN = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name, everyday in _RULES if not everyday]
@@ -307,6 +313,8 @@ _ANY_SETTING = re.compile(r"(?:the\s+)?(?:" + "|".join(noun for noun, _, _ in _S
 _LAST_VERB = re.compile(rf"\b({_UP}|{_DOWN})\b(?!.*\b(?:{_UP}|{_DOWN})\b)", re.IGNORECASE)
 
 
+_FLIP_SAID = re.compile(r"\b(?:flip|mirror)\b", re.IGNORECASE)
+_AXIS_ALONE = re.compile(r"^(?:horizontally|vertically|horizontal|vertical)$", re.IGNORECASE)
 _CROP_MARGIN_SAID = re.compile(r"\b(crop|trim|cut)\b.*?(\d+)\s*(?:px|pixels)\b", re.IGNORECASE)
 _SIDE_ALONE = re.compile(r"^(?:(?:from|off)\s+)?(?:the\s+)?(?:left|right|top|bottom)(?:\s+(?:sides?|edges?))?$", re.I)
 _SIDE_WITH_MARGIN = re.compile(r"^\d+\s*(?:px|pixels)\s+(?:from|off)\s+(?:the\s+)?(?:left|right|top|bottom)\b", re.I)
@@ -318,6 +326,8 @@ def _with_verb_of(previous: str, clause: str) -> str:
     verb = _LAST_VERB.search(previous)
     if verb and _ANY_SETTING.match(clause) and not _matches(clause)[0]:
         return f"{verb.group(1)} {clause}"
+    if _FLIP_SAID.search(previous) and _AXIS_ALONE.match(clause):
+        return f"flip {clause}"
     crop = _CROP_MARGIN_SAID.search(previous)
     if crop and _SIDE_ALONE.match(clause):
         side = re.sub(r"^(?:from|off)\s+", "", clause, flags=re.IGNORECASE)
@@ -670,6 +680,12 @@ def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
     return Operation(kind="crop", target=f"{side.lower()} edge", value=pixels)
 
 
+def _size_unsaid(clause: str) -> Operation:
+    raise InvalidInstructionError(
+        f"{clause!r} needs a size: say e.g. 'make it 50% smaller', 'half the size', 'twice as big' or 'resize to "
+        "800 px wide'.")
+
+
 def _crop_aspect(match: re.Match[str], clause: str) -> Operation:
     """"crop to 16:9": the largest centred box of that shape (1:1 is the square crop)."""
     width, height = (float(side) for side in match.groups() if side is not None)
@@ -694,6 +710,8 @@ _HANDLERS = {
     "resize_factor": _resize_factor,
     "crop_margin": _crop_margin,
     "crop_aspect": _crop_aspect,
+    "flip_vertical": lambda match, clause: Operation(kind="flip", target="vertical"),
+    "size_unsaid": lambda match, clause: _size_unsaid(clause),
     "sepia": lambda match, clause: Operation(kind="sepia"),
     "invert": lambda match, clause: Operation(kind="invert"),
     "double": lambda match, clause: Operation(kind="resize", value=200.0),

@@ -476,3 +476,20 @@ def test_rules_in_force_refuse_a_shape_or_a_colour_they_would_undo():
     with pytest.raises(InvalidInstructionError, match="'decrease the saturation by 20%' changes nothing: it has no "
                        "colour to take away.$"):
         check_conflicts(parse_operations("desaturate it"), grey)
+
+
+@pytest.mark.parametrize("instruction", ["make it smaller", "shrink it", "enlarge the photo", "scale it down",
+                                         "make it bigger and brighter"])
+def test_a_size_change_with_no_size_asks_for_one(instruction):
+    """Not "a generative editor is needed": an exact resize is what was asked for, with its size left out."""
+    with pytest.raises(InvalidInstructionError, match="needs a size: say e.g. 'make it 50% smaller'"):
+        intent_of(instruction)
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("flip it horizontally and vertically", "Flip the image horizontally, then flip the image vertically."),
+    ("flip it upside down", "Flip the image vertically."),
+    ("turn it upside down", "Rotate the image 180 degrees."),
+])
+def test_flips_said_the_common_ways(instruction, intent):
+    assert intent_of(instruction) == intent
