@@ -5,6 +5,8 @@ instruction, so that the intent stands alone like any other:
 
 >>> resolve_follow_up("a bit more", ["make it warmer"])
 'Make the image warmer by 10%.'
+>>> resolve_follow_up("that's too much", ["make it warmer"])  # half of it taken back
+'Make the image cooler by 10%.'
 >>> resolve_follow_up("rotate again", ["rotate it left"])
 'Rotate the image 90 degrees counterclockwise.'
 >>> resolve_follow_up("make it brighter", ["rotate it left"]) is None
@@ -21,7 +23,7 @@ from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
 from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
 from edit_agent.photo_rules import read_turn
 
-_POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+)*"
+_POLITE = r"(?:(?:please|ok|okay|now|and|just|no|oops|hmm|actually)[\s,]+)*"
 _AGAIN = re.compile(
     rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same(?:\s+thing)?|the\s+last\s+(?:edit|one|step))?"
     r"\s*(?:again|once\s+more|one\s+more\s+time|twice)?\s*(?:please)?[.!]*$", re.IGNORECASE)
@@ -29,6 +31,9 @@ _REPEAT_VERB = re.compile(r"^\s*(?:repeat\s+(?:that|it|the\s+last\s+(?:edit|step
 _MORE = re.compile(
     rf"^{_POLITE}(?P<how>a\s+(?:bit|little|tad|touch)|slightly|even|much|way|a\s+lot|far)?\s*more"
     r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+_LESS = re.compile(
+    rf"^{_POLITE}(?:(?:that'?s|that\s+is|it'?s)\s+)?(?:(?P<how>a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far)\s+)?"
+    r"(?:less|too\s+much|too\s+strong|overdone)(?:\s+of\s+(?:that|it))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _OPPOSITE = re.compile(
     rf"^{_POLITE}(?:(?:do|make\s+it|go)\s+)?(?:the\s+)?(?:opposite|other\s+way(?:\s+round)?|reverse(?:\s+(?:that|it))?)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
@@ -56,6 +61,8 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
             f"{instruction!r} refers to the edit before it, and there is none to repeat here; say what to change.")
     if kind == "again":
         return describe_operations(operations)
+    if kind.startswith("less"):
+        return describe_operations(_taken_back(operations, kind.removeprefix("less:"), instruction))
     if kind.startswith("more"):
         signed = [op for op in operations if op.kind in PERCENT_KINDS]
         if not signed and all(op.kind in ("blur", "sharpen") for op in operations):
@@ -81,6 +88,10 @@ def _follow_up_kind(text: str) -> str | None:
         return f"same:{_KINDS[same.group('verb').lower()]}"
     if _OPPOSITE.match(text):
         return "opposite"
+    if (less := _LESS.match(text)) is not None:  # "a bit less", "that's too much": part of the change taken back
+        how = (less.group("how") or "").lower()
+        return "less:gentle" if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")) else (
+            "less:strong" if how in ("much", "way", "a lot", "far") else "less:half")
     if (more := _MORE.match(text)) is not None:
         how = (more.group("how") or "").lower()
         return "more:gentle" if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")) else (
@@ -113,6 +124,21 @@ def _own_operations(instruction: str, before: Sequence[str]) -> list[Operation]:
         rules = [rule.operation for rule in turn.sets]
         return [op for op in turn.operations if op not in rules]
     return []
+
+
+def _taken_back(operations: list[Operation], how: str, instruction: str) -> list[Operation]:
+    """The opposite of the amounts of ``operations``: half of each ("too much"), a gentle amount ("a bit less"),
+    or all of it ("way too much")."""
+    signed = [op for op in operations if op.kind in PERCENT_KINDS]
+    if not signed:
+        raise InvalidInstructionError(
+            f"{instruction!r}: the edit before it ({describe_operations(operations)[:-1].lower()}) has no amount to "
+            "take back; undo it instead.")
+    taken = []
+    for op in reversed(signed):
+        amount = {"gentle": GENTLE_PERCENT, "half": abs(op.value or 0) / 2}.get(how, abs(op.value or 0))
+        taken.append(_opposite(_scaled(op, amount), instruction))
+    return taken
 
 
 def _scaled(op: Operation, amount: float | None) -> Operation:

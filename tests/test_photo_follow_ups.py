@@ -79,3 +79,24 @@ def test_the_opposite_of_inverting_is_inverting_again_and_sepia_has_none(session
     intents(session, "make it sepia")
     with pytest.raises(InvalidInstructionError, match="has no exact opposite"):
         intents(session, "the opposite")
+
+
+def test_too_much_or_a_bit_less_takes_part_of_the_change_back(session):
+    assert intents(session, "make it warmer by 30%", "that's too much", "make it brighter", "a bit less",
+                   "more contrast", "way too much", "saturate it", "oops, less") == [
+        "Make the image warmer by 30%.",
+        "Make the image cooler by 15%.",  # half of it
+        "Increase the brightness by 20%.",
+        "Decrease the brightness by 10%.",  # a gentle amount
+        "Increase the contrast by 20%.",
+        "Decrease the contrast by 20%.",  # all of it
+        "Increase the saturation by 20%.",
+        "Decrease the saturation by 10%.",
+    ]
+    assert session.head.reasoning.startswith("'oops, less' refers to turn 7")
+
+
+def test_taking_back_an_edit_without_an_amount_says_to_undo_it(session):
+    intents(session, "rotate it left")
+    with pytest.raises(InvalidInstructionError, match="has no amount to take back; undo it instead"):
+        intents(session, "too much")
