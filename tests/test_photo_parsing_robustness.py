@@ -20,7 +20,8 @@ from edit_agent.records import HistoryTurn, TurnRequest
 
 EXTRA_WORDS = ("it the image please thanks too less more a bit much way again opposite up down to by and but then , . ? ! "
                "% 10% 20% 120% 50% -20% +20% 90 180 px 100 x 2x is it's looks keep from now on forget rule square "
-               "black white red car sky").split()
+               "black white red car sky twice 3 times 16:9 4:3 0:9 twenty ninety hundred percent degrees half point "
+               "five one left right top bottom that's").split()
 
 
 def vocabulary() -> list[str]:
