@@ -383,8 +383,11 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
     if percent:
         remaining = remaining[: percent.start()] + remaining[percent.end():]
     repeat = _REPEAT.search(remaining)  # what no rule took: "rotate it twice", not "upscale 2 times"
-    if repeat:
+    # ... said after what it repeats: "make it 2 times brighter" is an amount, not two edits, and is not read
+    if repeat and found and found[0][0] < repeat.start() and not _meaningful_words(remaining[repeat.end():]):
         remaining = remaining[: repeat.start()] + remaining[repeat.end():]
+    else:
+        repeat = None
     if not found or _meaningful_words(remaining):
         raise _unsupported(instruction, clause)
     for start, _, name, match in found:

@@ -434,6 +434,12 @@ def test_twice_or_n_times_repeats_what_the_clause_asks(instruction, intent):
     assert intent_of(instruction) == intent
 
 
+@pytest.mark.parametrize("instruction", ["make it 2 times brighter", "blur it twice as much", "twice rotate it"])
+def test_a_count_before_what_it_would_repeat_is_an_amount_and_is_not_read_as_a_repeat(instruction):
+    with pytest.raises(UnsupportedInstructionError):
+        intent_of(instruction)  # "2 times brighter" is brightness x2, not two 20% steps
+
+
 def test_a_repetition_is_held_to_the_operations_a_turn_may_do(photo):
     with pytest.raises(InvalidInstructionError, match="asks for 99999999999 operations; one turn may do at most 20"):
         intent_of("rotate it 99999999999 times")
