@@ -5,7 +5,7 @@ instruction, so that the intent stands alone like any other:
 
 >>> resolve_follow_up("a bit more", ["make it warmer"])
 'Make the image warmer by 10%.'
->>> resolve_follow_up("that's too much", ["make it warmer"])  # half of it taken back
+>>> resolve_follow_up("oops, that's too much", ["make it warmer"])  # half of it taken back
 'Make the image cooler by 10%.'
 >>> resolve_follow_up("rotate again", ["rotate it left"])
 'Rotate the image 90 degrees counterclockwise.'
@@ -23,7 +23,10 @@ from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
 from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
 from edit_agent.photo_rules import read_turn
 
-_POLITE = r"(?:(?:please|ok|okay|now|and|just|no|oops|hmm|actually)[\s,]+)*"
+_POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
+"""What people say before a follow-up: "ok, again", "no, more" (but "no more" means stop)."""
+_REGRET = r"(?:(?:no|oops|hmm|actually|wait|ok|okay|now)[\s,]+)*"
+"""What people say before taking a change back: "oops, that's too much"."""
 _AGAIN = re.compile(
     rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same(?:\s+thing)?|the\s+last\s+(?:edit|one|step))?"
     r"\s*(?:again|once\s+more|one\s+more\s+time|twice)?\s*(?:please)?[.!]*$", re.IGNORECASE)
@@ -31,11 +34,21 @@ _REPEAT_VERB = re.compile(r"^\s*(?:repeat\s+(?:that|it|the\s+last\s+(?:edit|step
 _MORE = re.compile(
     rf"^{_POLITE}(?P<how>a\s+(?:bit|little|tad|touch)|slightly|even|much|way|a\s+lot|far)?\s*more"
     r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+_TOO_MUCH = re.compile(
+    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot"
+    r"|far)\s+)?(?:too\s+much|too\s+strong|overdone)\s*(?:please)?[.!]*$", re.IGNORECASE)
 _LESS = re.compile(
-    rf"^{_POLITE}(?:(?:that'?s|that\s+is|it'?s)\s+)?(?:(?P<how>a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far)\s+)?"
-    r"(?:less|too\s+much|too\s+strong|overdone)(?:\s+of\s+(?:that|it))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+    rf"^{_REGRET}(?:just\s+)?(?:(?P<how>a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far)\s+)?less"
+    r"(?:\s+of\s+(?:that|it))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+_SAID_AS_LESS = re.compile(r"\b(?:less|reduce|decrease|lower|lessen|cut|drop)\b", re.IGNORECASE)
+"""An edit said as a reduction ("make it less warm", "reduce the contrast"): 'less' after it could mean less of
+the change or still less of the setting, which are opposite edits."""
+_OTHER_WAY_INSTEAD = re.compile(
+    r"^(?:(?:no|oops|actually|wait|sorry)\b[\s,]+(?:(?:do|go|make\s+it)\s+)?(?:the\s+)?(?:opposite|other\s+way|reverse)"
+    r"|(?:(?:do|go|make\s+it)\s+)?(?:the\s+)?other\s+way)\b", re.I)
+"""'no, the other way' means the change should have gone the other way from before it, not back to before it."""
 _OPPOSITE = re.compile(
-    rf"^{_POLITE}(?:(?:do|make\s+it|go)\s+)?(?:the\s+)?(?:opposite|other\s+way(?:\s+round)?|reverse(?:\s+(?:that|it))?)"
+    rf"^{_POLITE}(?:(?:do|make\s+it|go)\s+)?(?:the\s+)?(?:opposite|reverse(?:\s+(?:that|it))?)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
 _SAME_OPERATION_AGAIN = re.compile(r"^\s*(?P<verb>rotate|turn|flip|blur|sharpen)(?:\s+it)?\s+again\s*[.!]*$", re.I)
 _KINDS = {"rotate": "rotate", "turn": "rotate", "flip": "flip", "blur": "blur", "sharpen": "sharpen"}
@@ -49,6 +62,7 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     way to the image being edited); ``None`` when it is no follow-up. It refers to the last earlier turn that
     asked for an edit of its own (a rule alone, or no change, is passed over); with none, it is refused."""
     text = _COURTESY_EDGES.sub("", instruction).strip()  # "again, thanks", "more, please"
+    _refuse_what_cannot_be_told(instruction, text)
     kind = _follow_up_kind(text)
     if kind is None:
         return None
@@ -62,6 +76,15 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     if kind == "again":
         return describe_operations(operations)
     if kind.startswith("less"):
+        last = _last_edit_instruction(earlier) or ""
+        if _LESS.match(text) and _SAID_AS_LESS.search(last):
+            raise InvalidInstructionError(
+                f"{instruction!r} after {last!r}: less of that change, or still less? Say e.g. 'a bit less warm' or "
+                "'that's too much'.")
+        if _is_taking_back(last):
+            raise InvalidInstructionError(
+                f"{instruction!r} right after taking a change back: say which way now ('a bit warmer', 'a bit "
+                "cooler'), or undo.")
         return describe_operations(_taken_back(operations, kind.removeprefix("less:"), instruction))
     if kind.startswith("more"):
         signed = [op for op in operations if op.kind in PERCENT_KINDS]
@@ -88,7 +111,7 @@ def _follow_up_kind(text: str) -> str | None:
         return f"same:{_KINDS[same.group('verb').lower()]}"
     if _OPPOSITE.match(text):
         return "opposite"
-    if (less := _LESS.match(text)) is not None:  # "a bit less", "that's too much": part of the change taken back
+    if (less := _TOO_MUCH.match(text) or _LESS.match(text)) is not None:  # "that's too much", "a bit less"
         how = (less.group("how") or "").lower()
         return "less:gentle" if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")) else (
             "less:strong" if how in ("much", "way", "a lot", "far") else "less:half")
@@ -99,6 +122,26 @@ def _follow_up_kind(text: str) -> str | None:
     if _REPEAT_VERB.match(text) or (re.search(r"\b(?:again|once\s+more|one\s+more\s+time)\b", text, re.I)
                                     and _AGAIN.match(text)):
         return "again"
+    return None
+
+
+def _refuse_what_cannot_be_told(instruction: str, text: str) -> None:
+    if _OTHER_WAY_INSTEAD.match(text):
+        raise InvalidInstructionError(
+            f"{instruction!r} asks for the last edit's opposite instead of it: undo it, then say which way "
+            "('make it cooler', 'rotate it right'). ('The opposite' alone reverses the last edit.)")
+
+
+def _is_taking_back(instruction: str | None) -> bool:
+    return instruction is not None and (_follow_up_kind(_COURTESY_EDGES.sub("", instruction).strip()) or "").startswith(
+        "less")
+
+
+def _last_edit_instruction(earlier: Sequence[str]) -> str | None:
+    """The last earlier instruction that asked for an edit of its own (what a follow-up refers to)."""
+    for position in range(len(earlier) - 1, -1, -1):
+        if _own_operations(earlier[position], earlier[:position]):
+            return earlier[position]
     return None
 
 

@@ -139,6 +139,9 @@ _RATIO = f"{_RATIO_SIDES}(?:{_RATIO_WORDS})?"
 _RULES: list[tuple[str, str, bool]] = [
     # (regex, handler name, everyday); the first regex that matches a span claims it. An everyday phrasing
     # ("make it square", "too blue") is not read on a MICE-World canvas, where "it" is one of its shapes.
+    # first: "invert that", "reverse the flip" ask to take an edit back, not for a negative or another flip
+    (r"\b(?:invert|reverse)\s+(?:that|this|the\s+(?:last|previous|change|edit|flip|rotation|crop|order))\b",
+     "reverse_said", False),
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+upside\s+down\b", "flip_vertical",
      False),  # the same pixels as a half turn after a mirror, said as the one operation it is
     (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down", False),
@@ -172,7 +175,9 @@ _RULES: list[tuple[str, str, bool]] = [
      r"(?:\s+(?:to|into))?(?:\s+(?:a|an))?\s+" + _RATIO + r"|\b" + _RATIO_SIDES + _RATIO_WORDS,
      "crop_aspect", True),
     (r"\bsepia\b(?:[\s-]+(?:toned?|filter|effect|look))?", "sepia", False),
-    (r"\binvert(?:ed)?\b|\b(?:photo(?:graphic)?\s+)?negative\b", "invert", False),
+    # "invert black and white" swaps them: one negative
+    (r"\binvert(?:ed)?\b(?:\s+(?:the\s+)?black[\s-]*(?:and|&)[\s-]*white)?|\b(?:photo(?:graphic)?\s+)?negative\b",
+     "invert", False),
     (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop", True),
     (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
@@ -278,6 +283,11 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
             clause = _with_verb_of(clauses[-1], clause)
         clauses.append(clause)
         joined.append(joiner in ("and", ","))
+    for i in range(1, len(clauses)):  # "blur and sharpen it twice": both twice, or the sharpen only?
+        if joined[i] and _TRAILING_REPEAT.search(clauses[i]) and not (
+                _OBJECT.search(clauses[i - 1]) and _OBJECT.search(clauses[i])):  # each said whole: "... and rotate it twice"
+            raise InvalidInstructionError(f"'{clauses[i - 1]} and {clauses[i]}': say the count with each change it "
+                                          "is for ('blur it twice and sharpen it twice').")
     for i in range(1, len(clauses)):  # "slightly brighter and warmer": the hedge goes on
         hedge = _HEDGE.search(clauses[i - 1])
         if (joined[i] and hedge and not re.search(_PERCENT, clauses[i - 1]) and _takes_amounts(clauses[i - 1])
@@ -294,6 +304,8 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     return clauses
 
 
+_TRAILING_REPEAT = re.compile(r"\b(?:twice|\d+\s+times)\W*$", re.IGNORECASE)
+_OBJECT = re.compile(r"\b(?:it|the\s+(?:image|photo|picture|pic))\b", re.IGNORECASE)
 _NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
 _REFERS_BACK = re.compile(r"\b(?:again|once\s+more|more)\b", re.IGNORECASE)
 """A clause with no operation that refers back ("again but warmer") is refused, never dropped as filler."""
@@ -380,11 +392,17 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
             f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
         )
     percent = re.search(_PERCENT, remaining, re.IGNORECASE)
+    if percent and found and not any(_takes_amount(name) for _, _, name, _ in found):
+        # "sepia 50%", "blur 30%": no partial version of these exists; doing it whole is not what was asked
+        raise InvalidInstructionError(f"{clause!r}: this operation has no {percent.group(0)} of it; say it without "
+                                      "the amount.")
     if percent:
         remaining = remaining[: percent.start()] + remaining[percent.end():]
     repeat = _REPEAT.search(remaining)  # what no rule took: "rotate it twice", not "upscale 2 times"
-    # ... said after what it repeats: "make it 2 times brighter" is an amount, not two edits, and is not read
-    if repeat and found and found[0][0] < repeat.start() and not _meaningful_words(remaining[repeat.end():]):
+    # ... said after what it repeats: "make it 2 times brighter" is an amount, not two edits, and is not read;
+    # nor is a count of a named setting ("increase the contrast 3 times" may mean three times as much)
+    if (repeat and found and found[0][0] < repeat.start() and not _meaningful_words(remaining[repeat.end():])
+            and not _multiplies(clause, repeat, found)):
         remaining = remaining[: repeat.start()] + remaining[repeat.end():]
     else:
         repeat = None
@@ -405,6 +423,12 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
 _REPEAT = re.compile(r"\b(?:twice|(\d+)\s+times)\b(?!\s+(?:as|the)\b)", re.IGNORECASE)
 """Said after the operations to do more than once ("rotate it twice", "blur it 3 times"), not a size ("twice as
 big", "2 times the size")."""
+
+
+def _multiplies(clause: str, repeat: re.Match[str], found: list[tuple[int, int, str, re.Match[str]]]) -> bool:
+    """Whether a count may be a factor of an amount: "by 2 times", or a count of a setting named."""
+    amount = any(_takes_amount(name) for _, _, name, _ in found)
+    return amount and bool(re.search(r"\bby\s*$", clause[: repeat.start()]) or _ANY_SETTING.search(clause))
 
 
 def _repeated(operations: list[Operation], repeat: re.Match[str], clause: str) -> list[Operation]:
@@ -683,6 +707,10 @@ def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
     return Operation(kind="crop", target=f"{side.lower()} edge", value=pixels)
 
 
+def _reverse_said(clause: str) -> Operation:
+    raise InvalidInstructionError(f"{clause!r} asks to take an earlier edit back: undo it, or say 'the opposite'.")
+
+
 def _size_unsaid(clause: str) -> Operation:
     raise InvalidInstructionError(
         f"{clause!r} needs a size: say e.g. 'make it 50% smaller', 'half the size', 'twice as big' or 'resize to "
@@ -714,6 +742,7 @@ _HANDLERS = {
     "crop_margin": _crop_margin,
     "crop_aspect": _crop_aspect,
     "flip_vertical": lambda match, clause: Operation(kind="flip", target="vertical"),
+    "reverse_said": lambda match, clause: _reverse_said(clause),
     "size_unsaid": lambda match, clause: _size_unsaid(clause),
     "sepia": lambda match, clause: Operation(kind="sepia"),
     "invert": lambda match, clause: Operation(kind="invert"),

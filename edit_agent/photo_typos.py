@@ -25,7 +25,7 @@ OPERATION_WORDS = frozenset("""
 """.split())
 _CLOSE_ENOUGH = 0.8
 """difflib's ratio: one letter missing, doubled or swapped in a word of four or more letters."""
-REAL_WORDS = frozenset("bluer bluest cooker cook lover lowers rower shaper shape rate rates".split())
+REAL_WORDS = frozenset("bluer bluest cooker cook lover lowers rower shaper shape rate rates insert inserts aspects".split())
 """English words one edit from an operation word: what they say is never a typo ("make it bluer")."""
 
 

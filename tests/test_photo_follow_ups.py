@@ -81,9 +81,9 @@ def test_the_opposite_of_inverting_is_inverting_again_and_sepia_has_none(session
         intents(session, "the opposite")
 
 
-def test_too_much_or_a_bit_less_takes_part_of_the_change_back(session):
-    assert intents(session, "make it warmer by 30%", "that's too much", "make it brighter", "a bit less",
-                   "more contrast", "way too much", "saturate it", "oops, less") == [
+def test_too_much_takes_part_of_the_change_before_back(session):
+    assert intents(session, "make it warmer by 30%", "that's too much", "make it brighter", "a bit too much",
+                   "more contrast", "way too much", "saturate it", "oops, too much") == [
         "Make the image warmer by 30%.",
         "Make the image cooler by 15%.",  # half of it
         "Increase the brightness by 20%.",
@@ -93,7 +93,37 @@ def test_too_much_or_a_bit_less_takes_part_of_the_change_back(session):
         "Increase the saturation by 20%.",
         "Decrease the saturation by 10%.",
     ]
-    assert session.head.reasoning.startswith("'oops, less' refers to turn 7")
+    assert session.head.reasoning.startswith("'oops, too much' refers to turn 7")
+
+
+@pytest.mark.parametrize("earlier, instruction, message", [
+    # the change should have gone the other way from before it: "the opposite" would only go back
+    (["rotate it left"], "no, the other way", "asks for the last edit's opposite instead of it: undo it, then say"),
+    (["make it warmer"], "the other way", "asks for the last edit's opposite instead of it"),
+    (["make it warmer"], "actually, the opposite", "asks for the last edit's opposite instead of it"),
+    # less of the change, or still less of the setting? After "make it less warm" the two are opposite edits
+    (["make it less warm"], "a bit less", "less of that change, or still less"),
+    (["reduce the contrast"], "less", "less of that change, or still less"),
+    # taking back a take-back: still too warm, or too cool now?
+    (["make it warmer", "that's too much"], "too much", "right after taking a change back: say which way now"),
+])
+def test_a_follow_up_that_could_go_either_way_is_refused_with_what_to_say(session, earlier, instruction, message):
+    intents(session, *earlier)
+    with pytest.raises(InvalidInstructionError, match=message):
+        intents(session, instruction)
+
+
+def test_less_after_a_change_said_as_an_increase_takes_some_of_it_back(session):
+    assert intents(session, "make it warmer", "a bit less", "make it darker", "hmm, much less") == [
+        "Make the image warmer by 20%.", "Make the image cooler by 10%.",
+        "Decrease the brightness by 20%.", "Increase the brightness by 20%."]
+
+
+def test_no_more_is_not_more(session):
+    intents(session, "make it warmer")
+    with pytest.raises(InvalidInstructionError):
+        intents(session, "no more, thanks")
+    assert len(session.history) == 1
 
 
 def test_taking_back_an_edit_without_an_amount_says_to_undo_it(session):

@@ -499,3 +499,35 @@ def test_a_size_change_with_no_size_asks_for_one(instruction):
 ])
 def test_flips_said_the_common_ways(instruction, intent):
     assert intent_of(instruction) == intent
+
+
+@pytest.mark.parametrize("instruction", ["sepia 50%", "add 30% sepia", "invert the colours 30%", "blur it by twenty percent",
+                                         "sharpen 30%", "make it 30% black and white"])
+def test_an_amount_for_an_operation_that_takes_none_is_refused_not_dropped(instruction):
+    """Done whole, "sepia 50%" would be twice what was asked for."""
+    with pytest.raises(InvalidInstructionError, match="has no .* of it; say it without the amount"):
+        intent_of(instruction)
+
+
+@pytest.mark.parametrize("instruction", ["increase the brightness by 2 times", "increase the contrast 3 times",
+                                         "make it warmer by 3 times", "make it brighter and warmer twice",
+                                         "blur and sharpen it twice", "invert that", "invert the flip"])
+def test_counts_and_inversions_that_mean_something_else_are_refused(instruction):
+    with pytest.raises(InvalidInstructionError):
+        intent_of(instruction)  # x2 contrast, not two 20% steps; both twice or one?; undo, not a negative
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("invert black and white", "Invert the colours."),  # swap them: a negative, not a grey negative
+    ("brighten it twice", "Increase the brightness by 20%, then increase the brightness by 20%."),
+    ("make it brighter and rotate it twice",
+     "Increase the brightness by 20%, then rotate the image 90 degrees clockwise, then rotate the image 90 degrees "
+     "clockwise."),
+])
+def test_inversions_and_counts_that_are_clear_are_read(instruction, intent):
+    assert intent_of(instruction) == intent
+
+
+def test_insert_is_a_word_not_a_typo_of_invert():
+    with pytest.raises(UnsupportedInstructionError):
+        intent_of("insert it")
