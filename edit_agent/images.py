@@ -112,7 +112,7 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
     if isinstance(source, (str, Path)):
         if isinstance(source, str) and not source.strip():  # "" would read as the current folder
             raise InvalidImageError("The image path is empty.")
-        return _from_bytes(_read_file(Path(source), limits), limits)
+        return _from_bytes(read_image_file(Path(source), limits), limits)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(source), limits)
     raise InvalidImageError(
@@ -135,7 +135,21 @@ def encode_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _read_file(path: Path, limits: ImageLimits) -> bytes:
+def is_plain_rgb_png(data: bytes) -> bool:
+    """Whether ``data`` is a still 8-bit RGB PNG with nothing that :func:`load_image` would apply (a colour
+    profile, a transparent colour, an EXIF orientation): its pixels are then exactly what it decodes to, under
+    any version of these rules, as those of every PNG the store writes are."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return (image.format == "PNG" and image.mode == "RGB" and not getattr(image, "is_animated", False)
+                    and not {"icc_profile", "transparency", "exif"} & set(image.info) and not image.getexif())
+    except Exception:  # anything Pillow cannot open is not one; load_image says why elsewhere
+        return False
+
+
+def read_image_file(path: Path, limits: ImageLimits) -> bytes:
+    """The bytes of an image file, refused with one clear error when it is missing, a folder or over the size
+    limit (checked before reading)."""
     try:
         status = path.stat()
     except FileNotFoundError:

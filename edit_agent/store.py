@@ -18,7 +18,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,24 @@ class Store:
             if keep_decoded:  # the new mtime is a new identity: keep the pixels at hand under it
                 self._decoded.put(path, image)
             return digest
+        self._write_whole(path, lambda: encode_png(image))  # encoded as it is written: a failure is the write's
+        if keep_decoded:
+            self._decoded.put(path, image)  # most often the next turn's input
+        return digest
+
+    def put_png(self, png: bytes, digest: str) -> None:
+        """Store a PNG file as it is, under ``digest``: the caller has decoded these very bytes to an image with
+        that hash, and they hold a plain 8-bit RGB PNG (see :func:`edit_agent.images.is_plain_rgb_png`), which
+        reads back as those pixels. An import writes its images so, without encoding them again."""
+        self.check_writable()
+        path = self.image_path(digest)
+        if path.exists():
+            self.mark_in_use(digest)
+            return
+        self._write_whole(path, lambda: png)
+
+    def _write_whole(self, path: Path, data: Callable[[], bytes]) -> None:
+        """Write ``data()`` durably at ``path``: under another name first, so a crash never leaves half a file."""
         try:
             path.parent.mkdir(exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -216,7 +234,7 @@ class Store:
             raise self._unwritable(error) from None
         try:
             with os.fdopen(handle, "wb") as file:
-                file.write(encode_png(image))
+                file.write(data())
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, path)
@@ -227,9 +245,6 @@ class Store:
                 raise self._unwritable(error) from None
             raise
         _fsync_folder(path.parent)
-        if keep_decoded:
-            self._decoded.put(path, image)  # most often the next turn's input
-        return digest
 
     def mark_in_use(self, digest: str) -> None:
         """Mark a stored image as in use: the sweep and a session's deletion leave recently written files alone,

@@ -13,6 +13,7 @@ The file's first line is the session, each further line one turn::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from pydantic import ValidationError
 
 from edit_agent.errors import (
@@ -32,7 +34,7 @@ from edit_agent.errors import (
     StoreError,
     one_line,
 )
-from edit_agent.images import STORED_LIMITS, ImageLimits, image_hash, load_image
+from edit_agent.images import STORED_LIMITS, ImageLimits, image_hash, is_plain_rgb_png, load_image, read_image_file
 from edit_agent.records import MAX_INSTRUCTION_CHARS, SessionRecord, TurnRecord
 from edit_agent.store import Store
 
@@ -117,11 +119,15 @@ def import_session(
     for digest in set(digests) - set(missing):  # another session's images this one will name too
         store.mark_in_use(digest)
     # One image at a time, so a long session's images need not fit in memory; all of them are checked
-    # before the first is written, so a refused import leaves no image behind.
-    for digest in missing:
-        _load_checked(folder, digest, image_limits)
-    for digest in missing:
-        store.put_image(_load_checked(folder, digest, image_limits), keep_decoded=False)  # not about to be read
+    # before the first is written, so a refused import leaves no image behind. A plain RGB PNG (what every
+    # export of a store holds) is then written as it is: the bytes checked, not decoded and encoded again.
+    checked = {digest: _load_checked(folder, digest, image_limits) for digest in missing}
+    for digest, plain_file in checked.items():
+        data = _read_image_file(folder, digest, image_limits)
+        if plain_file is not None and hashlib.sha256(data).digest() == plain_file:
+            store.put_png(data, digest)
+        else:  # another PNG (a profile, a palette...), or a file changed since it was checked: the pixels
+            store.put_image(_checked_pixels(folder, digest, data, image_limits), keep_decoded=False)
     if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
         session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
     try:
@@ -281,18 +287,29 @@ def _hashes(session: SessionRecord, turns: list[TurnRecord]) -> set[str]:
     return {session.source_hash} | {h for t in turns for h in (t.input_hash, t.output_hash)}
 
 
-def _load_checked(folder: Path, digest: str, limits: ImageLimits):
+def _load_checked(folder: Path, digest: str, limits: ImageLimits) -> bytes | None:
+    """Check that the export's image ``digest`` decodes, within ``limits``, to pixels of that hash; return the
+    SHA-256 of its bytes when it is a plain RGB PNG (which may be stored as it is), else None."""
+    data = _read_image_file(folder, digest, limits)
+    _checked_pixels(folder, digest, data, limits)
+    return hashlib.sha256(data).digest() if is_plain_rgb_png(data) else None
+
+
+def _read_image_file(folder: Path, digest: str, limits: ImageLimits) -> bytes:
     path = folder / _image_name(digest)
     if path.exists() and not path.is_file():  # a named pipe would block the import for ever
         raise InvalidExportError(f"{path} is not a regular file.")
+    return read_image_file(path, limits)
+
+
+def _checked_pixels(folder: Path, digest: str, data: bytes, limits: ImageLimits) -> Image.Image:
+    path = folder / _image_name(digest)
     try:
-        image = load_image(path, limits=limits)
+        image = load_image(data, limits=limits)
     except InvalidImageError as error:
-        if str(path) in str(error):
-            raise
         raise InvalidImageError(f"{path}: {error}") from None  # which of the session's images it is
     if image_hash(image) != digest:
-        raise InvalidImageError(f"{folder / _image_name(digest)} does not match its recorded content hash.")
+        raise InvalidImageError(f"{path} does not match its recorded content hash.")
     return image
 
 

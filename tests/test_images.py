@@ -304,3 +304,22 @@ def test_an_srgb_or_unreadable_profile_leaves_the_colours_as_they_are(tmp_path):
     for name, profile in (("srgb.png", srgb), ("broken.png", b"not a profile at all" * 8)):
         Image.new("RGB", (8, 8), (60, 160, 90)).save(tmp_path / name, icc_profile=profile)
         assert load_image(tmp_path / name).getpixel((0, 0)) == (60, 160, 90)
+
+
+def _png(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=options.pop("format", "PNG"), **options)
+    return buffer.getvalue()
+
+
+def test_only_a_still_8_bit_rgb_png_with_nothing_to_apply_is_plain():
+    from edit_agent.images import is_plain_rgb_png
+
+    rgb = Image.new("RGB", (8, 8), (60, 160, 90))
+    assert is_plain_rgb_png(_png(rgb))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # an orientation load_image would apply
+    for not_plain in (_png(rgb.convert("RGBA")), _png(rgb.convert("P")), _png(rgb, icc_profile=adobe_rgb_profile()),
+                      _png(rgb, transparency=(60, 160, 90)), _png(rgb, exif=exif), _png(rgb, format="JPEG"),
+                      _png(rgb, save_all=True, append_images=[rgb.copy()]), b"not an image"):
+        assert not is_plain_rgb_png(not_plain)

@@ -16,12 +16,13 @@ from edit_agent.errors import (
     EditAgentError,
     InvalidArgumentError,
     InvalidExportError,
+    InvalidImageError,
     InvalidInstructionError,
     StoreError,
     UnknownSessionError,
     UnknownTurnError,
 )
-from edit_agent.images import ImageLimits
+from edit_agent.images import ImageLimits, encode_png
 from edit_agent.records import EditorInfo
 from edit_agent.store import Store
 from edit_agent.testing import RecordingEditor
@@ -431,3 +432,37 @@ def test_an_import_whose_ids_are_taken_between_check_and_commit_gets_fresh_ones(
 
     second = import_session(store, exported.parent)
     assert second != first.id and len(EditSession.open(second, store=store).turns) == 2
+
+
+def test_an_import_stores_a_plain_png_as_it_is_and_any_other_as_its_pixels(tmp_path, exported, monkeypatch):
+    import edit_agent.store as store_module
+
+    images = sorted((exported.parent / "images").glob("*.png"))
+    plain, other = images[0], images[1]
+    pixels = Image.open(other).convert("RGB")
+    pixels.convert("RGBA").save(other)  # the same pixels, as an RGBA PNG another tool might write
+    encoded = []
+    monkeypatch.setattr(store_module, "encode_png", lambda image: encoded.append(image) or encode_png(image))
+    imported = EditSession.import_folder(exported.parent, store=tmp_path / "other")
+    assert len(encoded) == 1  # only the RGBA one was decoded and encoded again
+    store = Store(tmp_path / "other")
+    assert store.image_path(plain.stem).read_bytes() == plain.read_bytes()  # no decode and encode again
+    stored = Image.open(store.image_path(other.stem))
+    assert stored.mode == "RGB" and stored.tobytes() == pixels.tobytes()  # written as the store writes its own
+    assert [turn.image.size for turn in imported.history] == [(64, 32), (64, 32)]
+
+
+def test_an_image_changed_after_it_was_checked_is_not_stored(tmp_path, exported, monkeypatch):
+    import edit_agent.transfer as transfer
+
+    checked = transfer._load_checked
+
+    def check_then_swap(folder, digest, limits):
+        result = checked(folder, digest, limits)
+        Image.new("RGB", (64, 48), (1, 2, 3)).save(folder / f"images/{digest}.png")  # swapped after the check
+        return result
+
+    monkeypatch.setattr(transfer, "_load_checked", check_then_swap)
+    with pytest.raises(InvalidImageError, match="does not match its recorded content hash"):
+        EditSession.import_folder(exported.parent, store=tmp_path / "other")
+    assert EditSession.list(store=tmp_path / "other") == []
