@@ -62,7 +62,7 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     way to the image being edited); ``None`` when it is no follow-up. It refers to the last earlier turn that
     asked for an edit of its own (a rule alone, or no change, is passed over); with none, it is refused."""
     text = _COURTESY_EDGES.sub("", instruction).strip()  # "again, thanks", "more, please"
-    _refuse_what_cannot_be_told(instruction, text)
+    _refuse_the_other_way(instruction, text)
     kind = _follow_up_kind(text)
     if kind is None:
         return None
@@ -125,16 +125,16 @@ def _follow_up_kind(text: str) -> str | None:
     return None
 
 
-def _refuse_what_cannot_be_told(instruction: str, text: str) -> None:
+def _refuse_the_other_way(instruction: str, text: str) -> None:
     if _OTHER_WAY_INSTEAD.match(text):
         raise InvalidInstructionError(
             f"{instruction!r} asks for the last edit's opposite instead of it: undo it, then say which way "
             "('make it cooler', 'rotate it right'). ('The opposite' alone reverses the last edit.)")
 
 
-def _is_taking_back(instruction: str | None) -> bool:
-    return instruction is not None and (_follow_up_kind(_COURTESY_EDGES.sub("", instruction).strip()) or "").startswith(
-        "less")
+def _is_taking_back(instruction: str) -> bool:
+    kind = _follow_up_kind(_COURTESY_EDGES.sub("", instruction).strip()) or ""
+    return kind.startswith("less")
 
 
 def _last_edit_instruction(earlier: Sequence[str]) -> str | None:
