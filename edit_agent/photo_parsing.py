@@ -398,14 +398,9 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
                                       "the amount.")
     if percent:
         remaining = remaining[: percent.start()] + remaining[percent.end():]
-    repeat = _REPEAT.search(remaining)  # what no rule took: "rotate it twice", not "upscale 2 times"
-    # ... said after what it repeats: "make it 2 times brighter" is an amount, not two edits, and is not read;
-    # nor is a count of a named setting ("increase the contrast 3 times" may mean three times as much)
-    if (repeat and found and found[0][0] < repeat.start() and not _meaningful_words(remaining[repeat.end():])
-            and not _multiplies(clause, repeat, found)):
+    repeat = _repeat_in(clause, remaining, found)
+    if repeat:
         remaining = remaining[: repeat.start()] + remaining[repeat.end():]
-    else:
-        repeat = None
     if not found or _meaningful_words(remaining):
         raise _unsupported(instruction, clause)
     for start, _, name, match in found:
@@ -423,6 +418,17 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
 _REPEAT = re.compile(r"\b(?:twice|(\d+)\s+times)\b(?!\s+(?:as|the)\b)", re.IGNORECASE)
 """Said after the operations to do more than once ("rotate it twice", "blur it 3 times"), not a size ("twice as
 big", "2 times the size")."""
+
+
+def _repeat_in(clause: str, remaining: str, found: list[tuple[int, int, str, re.Match[str]]]) -> re.Match[str] | None:
+    """A count that no rule took ("rotate it twice", not "upscale 2 times"), said after what it repeats: "make it
+    2 times brighter" is an amount, not two edits, and so may be a count of a named setting ("increase the
+    contrast 3 times"): neither is read as a repeat."""
+    repeat = _REPEAT.search(remaining)
+    if (repeat and found and found[0][0] < repeat.start() and not _meaningful_words(remaining[repeat.end():])
+            and not _multiplies(clause, repeat, found)):
+        return repeat
+    return None
 
 
 def _multiplies(clause: str, repeat: re.Match[str], found: list[tuple[int, int, str, re.Match[str]]]) -> bool:
