@@ -24,6 +24,7 @@ _MOVE = r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over|take\s+(?:me|u
 _WHAT = (r"(?:\s+(?:that|it|this|everything|please"
          r"|(?:the\s+)?last(?:\s+\w+)?(?:\s+(?:edits?|changes?|steps?|turns?))?"
          r"|(?:one|a|two|three|four|five|\d+)\s+(?:more\s+)?(?:steps?|turns?|edits?|changes?)"
+         r"|twice|(?:two|three|four|five|\d+)\s+times"
          r"|to\s+(?:the\s+)?(?:original|source|start|beginning|previous(?:\s+(?:image|version|one))?)"
          r"(?:\s+(?:image|photo|picture|version))?))*")
 """What a move may name: what it undoes or where it goes. Anything else makes it an edit ("go back to black

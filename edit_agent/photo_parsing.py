@@ -179,6 +179,7 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\binvert(?:ed)?\b(?:\s+(?:the\s+)?black[\s-]*(?:and|&)[\s-]*white)?|\b(?:photo(?:graphic)?\s+)?negative\b",
      "invert", False),
     (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop", True),
+    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop_off_half", True),
     (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
     (r"\b(?:scale|resize|shrink|reduce|downscale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?"
@@ -713,6 +714,9 @@ def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
     return Operation(kind="crop", target=f"{side.lower()} edge", value=pixels)
 
 
+_OTHER_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+
+
 def _reverse_said(clause: str) -> Operation:
     raise InvalidInstructionError(f"{clause!r} asks to take an earlier edit back: undo it, or say 'the opposite'.")
 
@@ -747,6 +751,8 @@ _HANDLERS = {
     "resize_factor": _resize_factor,
     "crop_margin": _crop_margin,
     "crop_aspect": _crop_aspect,
+    # "cut off the bottom half" keeps the top one
+    "crop_off_half": lambda match, clause: Operation(kind="crop", target=_OTHER_SIDE[match.group(1).lower()]),
     "flip_vertical": lambda match, clause: Operation(kind="flip", target="vertical"),
     "reverse_said": lambda match, clause: _reverse_said(clause),
     "size_unsaid": lambda match, clause: _size_unsaid(clause),

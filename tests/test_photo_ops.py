@@ -495,6 +495,7 @@ def test_a_size_change_with_no_size_asks_for_one(instruction):
 @pytest.mark.parametrize("instruction, intent", [
     ("flip it horizontally and vertically", "Flip the image horizontally, then flip the image vertically."),
     ("flip it upside down", "Flip the image vertically."),
+    ("cut off the bottom half", "Crop to the top half."),  # keeps the other half
     ("turn it upside down", "Rotate the image 180 degrees."),
 ])
 def test_flips_said_the_common_ways(instruction, intent):

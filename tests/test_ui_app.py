@@ -224,7 +224,8 @@ def test_redo_typed_in_the_chat_moves_forward_a_turn(client: Client, photo: str)
     assert "at edit #2" in view[4] and len(captions(view)) == 3  # moved forward; no new turn
 
 
-@pytest.mark.parametrize("text", ["redo the last two", "undo the last two edits", "go back to the original"])
+@pytest.mark.parametrize("text", ["redo the last two", "undo the last two edits", "go back to the original",
+                                  "undo twice"])
 def test_a_history_move_typed_in_the_chat_points_to_the_buttons(app, client: Client, photo: str, text: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     with pytest.raises(AppError, match="move in the history: use ↶ Undo or ↷ Redo"):
@@ -493,3 +494,34 @@ def test_a_follow_up_turn_says_in_the_timeline_what_it_did(client: Client, photo
     state = edit(client, state, "a bit more")[0]
     view = edit(client, state, "the opposite")
     assert captions(view)[1:] == ["#1: make it warmer", "#2: a bit more → warmer 10%", "● #3: the opposite → cooler 10%"]
+
+
+def test_an_image_refused_by_its_size_is_named_as_sent_not_by_the_servers_upload_path(tmp_path: Path):
+    import gradio as gr
+
+    from edit_agent.images import ImageLimits
+    from ui.handlers import AppConfig, ChatApp
+
+    upload = tmp_path / "gradio-cache" / "0f3a9c" / "holiday.png"
+    upload.parent.mkdir(parents=True)
+    Image.effect_noise((64, 64), 60).convert("RGB").save(upload)
+    app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording", image_limits=ImageLimits(max_bytes=1024)))
+    state = {"token": "t" * 40, "session_id": None, "starting": None}
+    with pytest.raises(gr.Error) as refused:
+        app.edit({"text": "make it warmer", "files": [str(upload)]}, state, "rules", "recording")
+    assert "Image file holiday.png is" in refused.value.message and str(upload.parent) not in refused.value.message
+
+
+def test_an_image_sent_in_an_open_session_says_it_starts_a_new_one(tmp_path: Path, photo: str, monkeypatch):
+    import ui.handlers as handlers
+    from ui.handlers import AppConfig, ChatApp
+
+    told: list[str] = []
+    monkeypatch.setattr(handlers, "_tell", told.append)
+    app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording"))
+    state = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
+                     "recording")[0]
+    assert told == []  # the first image of a visit just starts one
+    second = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, state, "rules", "recording")[0]
+    assert second["session_id"] != state["session_id"]
+    assert told == ["The attached image starts a new session; the one before is under My sessions."]

@@ -8,6 +8,7 @@ the same error. Errors reach the user as ``gr.Error`` messages; the session is l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import logging
@@ -16,7 +17,7 @@ import re
 import secrets
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,14 @@ class AppConfig(BaseModel):
 
 
 REFUSAL_SECONDS = 7.0
+NOTICE_SECONDS = 4.0
 """How long a refusal stays on screen (it can also be closed)."""
+
+
+def _tell(message: str) -> None:
+    """A passing notice (a move made, a session opened): gone after a few seconds, before the next one stacks on
+    it over the current image's buttons."""
+    gr.Info(message, duration=NOTICE_SECONDS)
 
 
 def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -107,6 +115,15 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
             raise gr.Error(f"Unexpected {type(error).__name__}; nothing was changed.", title="Error") from error
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _named_as_sent(upload: Path) -> Iterator[None]:
+    """An image error names the file as the user sent it, not by the server's upload path."""
+    try:
+        yield
+    except InvalidImageError as error:
+        raise InvalidImageError(str(error).replace(str(upload), upload.name)) from None
 
 
 class _NotLoaded:
@@ -226,7 +243,7 @@ class ChatApp:
             # Refused, or not begun yet (the turn waits in the queue): kept, so that a later reload still
             # finds a session that does come; the next message replaces it.
             return
-        gr.Info("The first turn of the image you sent is still running; reload in a moment to see it.")
+        _tell("The first turn of the image you sent is still running; reload in a moment to see it.")
 
     @friendly_errors
     def edit(
@@ -239,13 +256,15 @@ class ChatApp:
             raise InvalidInstructionError("Type what to change (e.g. 'make it warmer').")
         progress(0.1, desc="Reconstructing the intent and editing…")
         if image_path is not None:
+            if state["session_id"] is not None:
+                _tell("The attached image starts a new session; the one before is under My sessions.")
             session = EditSession(
                 store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
                 editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
                 session_id=self._fresh(state["starting"]),  # the id the page kept when it sent the message
             )
-            with self.owners.claiming(session.id, state["token"]):  # a refused upload leaves no owner row
-                session.edit(Path(image_path), text)
+            with self.owners.claiming(session.id, state["token"]), _named_as_sent(Path(image_path)):
+                session.edit(Path(image_path), text)  # a refused upload leaves no owner row
             state["session_id"], state["starting"] = session.id, None
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
@@ -267,19 +286,19 @@ class ChatApp:
                 session.edit(None, text, from_turn=None if shown_head == SOURCE_SHOWN else shown_head,
                              from_source=shown_head == SOURCE_SHOWN)
             if moved_elsewhere:  # another tab moved the session, or a turn finished after a reload
-                gr.Info("The session had moved on elsewhere (another tab?); this edit continues from the "
+                _tell("The session had moved on elsewhere (another tab?); this edit continues from the "
                         "image shown here.")
         except UnsupportedInstructionError:
             if is_undo_request(text):
                 if _undo_from_shown(session, shown_head if moved_elsewhere else None):
-                    gr.Info("Went back one turn (the Undo button does the same).")
+                    _tell("Went back one turn (the Undo button does the same).")
                 return
             if is_redo_request(text):
                 if session.can_redo:
                     session.redo()
-                    gr.Info("Went forward one turn (the Redo button does the same).")
+                    _tell("Went forward one turn (the Redo button does the same).")
                 else:
-                    gr.Info("Nothing to redo.")
+                    _tell("Nothing to redo.")
                 return
             if is_history_move(text):  # not an edit the editor failed at: a move the buttons make
                 raise InvalidInstructionError(
@@ -295,7 +314,7 @@ class ChatApp:
         session = self._open(state) if state["session_id"] is not None else None
         if session is not None and _moved_elsewhere(session, tab_head):
             if _undo_from_shown(session, tab_head):  # at the source it says there is nothing to undo
-                gr.Info("The session had moved on elsewhere (another tab?); went back from the image shown here.")
+                _tell("The session had moved on elsewhere (another tab?); went back from the image shown here.")
         else:
             _undo_one_turn(session)
         return self._reply(state)
@@ -305,9 +324,9 @@ class ChatApp:
         state = self._state(state)
         session = self._open(state) if state["session_id"] is not None else None
         if session is not None and _moved_elsewhere(session, tab_head):
-            gr.Info("The session had moved on elsewhere (another tab?); this is where it is now.")
+            _tell("The session had moved on elsewhere (another tab?); this is where it is now.")
         elif session is None or not session.can_redo:
-            gr.Info("Nothing to redo.")
+            _tell("Nothing to redo.")
         else:
             session.redo()
         return self._reply(state)
@@ -349,12 +368,12 @@ class ChatApp:
         """Delete the session on the page (its turns, and the images only it uses), once confirmed."""
         state = self._state(state)
         if state["session_id"] is None:
-            gr.Info("There is no session to delete yet.")  # the page asked nothing: there was nothing to ask
+            _tell("There is no session to delete yet.")  # the page asked nothing: there was nothing to ask
         elif confirmed is True:
             self._open(state)  # this browser's own session, or one clear error
             self.store.delete_session(state["session_id"])
             state["session_id"] = None
-            gr.Info("The session was deleted.")
+            _tell("The session was deleted.")
         return self._reply(state)
 
     @friendly_errors
@@ -383,7 +402,7 @@ class ChatApp:
                 import_session(self.store, export, new_id=session_id)  # a refusal owns nothing
         state["session_id"], state["starting"] = session_id, None
         turns = len(self.store.turns(session_id))
-        gr.Info(f"Opened the downloaded session: {turns} edit{'s' if turns != 1 else ''}, as a new session here.")
+        _tell(f"Opened the downloaded session: {turns} edit{'s' if turns != 1 else ''}, as a new session here.")
         return self._reply(state)
 
     def _fresh(self, session_id: str | None) -> str | None:
@@ -411,7 +430,7 @@ def _undo_from_shown(session: EditSession, shown_head: str | None) -> bool:
     if shown_head is None:
         return _undo_one_turn(session)
     if shown_head == SOURCE_SHOWN:
-        gr.Info("Nothing to undo: this is the source image.")
+        _tell("Nothing to undo: this is the source image.")
         return False
     parents = {turn.id: turn.parent_id for turn in session.turn_records()}
     if shown_head not in parents:
@@ -423,11 +442,11 @@ def _undo_from_shown(session: EditSession, shown_head: str | None) -> bool:
 def _undo_one_turn(session: EditSession | None) -> bool:
     """Move back one turn; with nothing to undo, say so (an undo that silently does nothing looks broken)."""
     if session is None:
-        gr.Info("Nothing to undo yet: upload a photo or pick a sample to start a session.")
+        _tell("Nothing to undo yet: upload a photo or pick a sample to start a session.")
         return False
     moved, _ = session.undo_step()  # one step: whether it moved is read with the move
     if not moved:
-        gr.Info("Nothing to undo: this is the image the session started from.")
+        _tell("Nothing to undo: this is the image the session started from.")
     return moved
 
 
