@@ -139,6 +139,9 @@ _RATIO = f"{_RATIO_SIDES}(?:{_RATIO_WORDS})?"
 _RULES: list[tuple[str, str, bool]] = [
     # (regex, handler name, everyday); the first regex that matches a span claims it. An everyday phrasing
     # ("make it square", "too blue") is not read on a MICE-World canvas, where "it" is one of its shapes.
+    # colour asked for ("make it colour again"): no operation makes it, and the refusal says what does
+    (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+(?:in\s+)?colou?r(?:ed)?(?:\s+again)?|(?:bring|put|add)\s+(?:the\s+)?"
+     r"colou?rs?\s+back|restore\s+(?:the\s+)?colou?rs?|back\s+(?:in)?to\s+colou?r)\b", "colour_back", True),
     # first: "invert that", "reverse the flip" ask to take an edit back, not for a negative or another flip
     (r"\b(?:invert|reverse)\s+(?:that|this|the\s+(?:last|previous|change|edit|flip|rotation|crop|order))\b",
      "reverse_said", False),
@@ -717,6 +720,13 @@ def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
 _OTHER_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
 
 
+def _colour_back(clause: str) -> Operation:
+    # Colourizing is a generative editor's work (the hybrid editor routes it there); after black and white in
+    # this session, going back is what gives the colour back exactly.
+    raise NeedsGenerativeEditorError(f"{clause!r} asks for colour, which no exact operation makes (if an edit here "
+                                     "took it away, undo back to the turn before it, or click that turn in the timeline)")
+
+
 def _reverse_said(clause: str) -> Operation:
     raise InvalidInstructionError(f"{clause!r} asks to take an earlier edit back: undo it, or say 'the opposite'.")
 
@@ -755,6 +765,7 @@ _HANDLERS = {
     "crop_off_half": lambda match, clause: Operation(kind="crop", target=_OTHER_SIDE[match.group(1).lower()]),
     "flip_vertical": lambda match, clause: Operation(kind="flip", target="vertical"),
     "reverse_said": lambda match, clause: _reverse_said(clause),
+    "colour_back": lambda match, clause: _colour_back(clause),
     "size_unsaid": lambda match, clause: _size_unsaid(clause),
     "sepia": lambda match, clause: Operation(kind="sepia"),
     "invert": lambda match, clause: Operation(kind="invert"),

@@ -532,3 +532,13 @@ def test_inversions_and_counts_that_are_clear_are_read(instruction, intent):
 def test_insert_is_a_word_not_a_typo_of_invert():
     with pytest.raises(UnsupportedInstructionError):
         intent_of("insert it")
+
+
+@pytest.mark.parametrize("instruction", ["make it colour again", "bring the colours back", "restore the colors"])
+def test_colour_asked_for_says_how_to_get_it_back(instruction):
+    """Not "asks for no change": colour words were filler, so "make it colour" read as asking for nothing."""
+    from edit_agent.errors import NeedsGenerativeEditorError
+
+    with pytest.raises(NeedsGenerativeEditorError, match="asks for colour, which no exact operation makes .if an edit "
+                       "here took it away, undo back to the turn before it"):
+        intent_of(instruction)
