@@ -61,6 +61,8 @@ class Operation(BaseModel):
     (that side becomes ``value`` px, the other in proportion)."""
     size: tuple[int, int] | None = None
     """resize: exact (width, height)."""
+    unit: Literal["px", "%"] = "px"
+    """crop margin: ``value`` in pixels, or in percent of the side it is taken from."""
 
 
 # --- describing --------------------------------------------------------------------------------
@@ -78,6 +80,10 @@ def _number(value: float) -> str:
     return numpy.format_float_positional(value, trim="-")
 
 
+def _margin(op: Operation) -> str:
+    return f"{_number(op.value or 0)}{'%' if op.unit == '%' else ' px'}"
+
+
 def _describe(op: Operation) -> str:
     amount = f"{_number(abs(op.value or 0))}%"
     match op.kind:
@@ -91,9 +97,9 @@ def _describe(op: Operation) -> str:
             if op.target == "square":
                 return "crop to a centred square"
             if op.target == "edges":
-                return f"crop {_number(op.value)} px from each side"
+                return f"crop {_margin(op)} from each side"
             if op.target and op.target.endswith(" edge"):
-                return f"crop {_number(op.value)} px from the {op.target.removesuffix(' edge')}"
+                return f"crop {_margin(op)} from the {op.target.removesuffix(' edge')}"
             if op.target and ":" in op.target:
                 return f"crop to a centred {op.target}"
             return f"crop to the {op.target} half"
@@ -145,7 +151,7 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
             axis = Image.Transpose.FLIP_LEFT_RIGHT if op.target == "horizontal" else Image.Transpose.FLIP_TOP_BOTTOM
             return image.transpose(axis)
         case "crop":
-            return image.crop(_crop_box(image.size, op.target or "square", op.value))
+            return image.crop(_crop_box(image.size, op.target or "square", op.value, op.unit))
         case "resize":
             return image.resize(_resized(image.size, op), Image.Resampling.LANCZOS)
         case "brightness":
@@ -169,10 +175,14 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
     raise AssertionError(op.kind)
 
 
-def _crop_box(size: tuple[int, int], target: str, margin: float | None = None) -> tuple[int, int, int, int]:
+def _crop_box(size: tuple[int, int], target: str, margin: float | None = None, unit: str = "px") -> tuple[int, int, int, int]:
     width, height = size
     if target == "edges" or target.endswith(" edge"):
-        return _margin_box(size, target.removesuffix(" edge"), int(margin or 0))
+        side = target.removesuffix(" edge")
+        if unit == "%":  # of the side it is taken from: a left margin is a share of the width
+            return _margin_box(size, side, round(width * (margin or 0) / 100), round(height * (margin or 0) / 100),
+                               said=f"{_number(margin or 0)}%")
+        return _margin_box(size, side, int(margin or 0), int(margin or 0), said=f"{int(margin or 0)} px")
     boxes = {
         "left": (0, 0, width // 2, height),
         "right": (width // 2, 0, width, height),
@@ -205,16 +215,17 @@ def _aspect_box(size: tuple[int, int], ratio_width: float, ratio_height: float) 
     return (left, top, left + new_width, top + new_height)
 
 
-def _margin_box(size: tuple[int, int], side: str, margin: int) -> tuple[int, int, int, int]:
-    """The box left after taking ``margin`` pixels off one side, or off every side (``side`` "edges")."""
+def _margin_box(size: tuple[int, int], side: str, across: int, down: int, *, said: str) -> tuple[int, int, int, int]:
+    """The box left after taking ``across`` pixels off the left or right, ``down`` off the top or bottom, of one
+    side or of every side (``side`` "edges"); ``said`` is the margin as asked, for the refusal."""
     width, height = size
-    left = margin if side in ("edges", "left") else 0
-    top = margin if side in ("edges", "top") else 0
-    right = width - (margin if side in ("edges", "right") else 0)
-    bottom = height - (margin if side in ("edges", "bottom") else 0)
+    left = across if side in ("edges", "left") else 0
+    top = down if side in ("edges", "top") else 0
+    right = width - (across if side in ("edges", "right") else 0)
+    bottom = height - (down if side in ("edges", "bottom") else 0)
     if right <= left or bottom <= top:
         where = "each side" if side == "edges" else f"the {side}"
-        raise InvalidInstructionError(f"Cropping {margin} px from {where} of a {width}x{height} image leaves nothing.")
+        raise InvalidInstructionError(f"Cropping {said} from {where} of a {width}x{height} image leaves nothing.")
     return (left, top, right, bottom)
 
 

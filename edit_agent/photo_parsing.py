@@ -131,6 +131,8 @@ def _problem_rules() -> list[tuple[str, str, bool]]:
              f"problem:{fix}", True) for adjectives, fix in _PROBLEMS]
 
 
+_MARGIN = r"(\d+(?:\.\d+)?)\s*(px\b|pixels?\b|%|percent\b)"
+"""A crop margin: "100 px", "10%"."""
 _RATIO_SIDES = r"(\d{1,3}(?:\.\d+)?)\s*:\s*(\d{1,3}(?:\.\d+)?)(?!\s*[\d.:])"
 _RATIO_WORDS = r"\s+(?:aspect(?:\s+ratio)?|ratio|format)\b"
 _RATIO = f"{_RATIO_SIDES}(?:{_RATIO_WORDS})?"
@@ -168,9 +170,9 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(up|down))?"
      r"(?:\s+by(?:\s+a\s+factor\s+of)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)?|\s+(\d+(?:\.\d+)?)\s*(?:x|×|times))"
      r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor", False),
-    (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+)\s*(?:px|pixels)\s+(?:off|from)?\s*"
+    (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _MARGIN + r"\s+(?:off|from)?\s*"
      r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
-    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+(\d+)\s*(?:px|pixels)\b", "crop_margin_after", True),
+    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_margin_after", True),
     # an aspect ratio: "crop to 16:9", "make it 4:3", "give it a 3:2 aspect ratio"
     (r"\b(?:crop|trim|cut|reframe)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+(?:to|into|as))?"
      r"(?:\s+(?:a|an))?(?:\s+(?:centred|centered|center|centre))?\s+" + _RATIO, "crop_aspect", False),
@@ -331,9 +333,9 @@ _LAST_VERB = re.compile(rf"\b({_UP}|{_DOWN})\b(?!.*\b(?:{_UP}|{_DOWN})\b)", re.I
 
 _FLIP_SAID = re.compile(r"\b(?:flip|mirror)\b", re.IGNORECASE)
 _AXIS_ALONE = re.compile(r"^(?:horizontally|vertically|horizontal|vertical)$", re.IGNORECASE)
-_CROP_MARGIN_SAID = re.compile(r"\b(crop|trim|cut)\b.*?(\d+)\s*(?:px|pixels)\b", re.IGNORECASE)
+_CROP_MARGIN_SAID = re.compile(r"\b(crop|trim|cut)\b.*?" + _MARGIN, re.IGNORECASE)
 _SIDE_ALONE = re.compile(r"^(?:(?:from|off)\s+)?(?:the\s+)?(?:left|right|top|bottom)(?:\s+(?:sides?|edges?))?$", re.I)
-_SIDE_WITH_MARGIN = re.compile(r"^\d+\s*(?:px|pixels)\s+(?:from|off)\s+(?:the\s+)?(?:left|right|top|bottom)\b", re.I)
+_SIDE_WITH_MARGIN = re.compile(r"^" + _MARGIN + r"\s+(?:from|off)\s+(?:the\s+)?(?:left|right|top|bottom)\b", re.I)
 
 
 def _with_verb_of(previous: str, clause: str) -> str:
@@ -347,7 +349,7 @@ def _with_verb_of(previous: str, clause: str) -> str:
     crop = _CROP_MARGIN_SAID.search(previous)
     if crop and _SIDE_ALONE.match(clause):
         side = re.sub(r"^(?:from|off)\s+", "", clause, flags=re.IGNORECASE)
-        return f"{crop.group(1)} {crop.group(2)} px from {side}"
+        return f"{crop.group(1)} {crop.group(2)} {crop.group(3)} from {side}"
     if crop and _SIDE_WITH_MARGIN.match(clause):
         return f"{crop.group(1)} {clause}"
     return clause
@@ -681,11 +683,9 @@ def _resize_factor(match: re.Match[str], clause: str) -> Operation:
 
 
 def _crop_margin(match: re.Match[str], clause: str) -> Operation:
-    """"crop 100 px from each side", "trim 20 pixels off the top": a margin taken off the edges."""
-    side, pixels = match.group(2).lower(), int(match.group(1))
-    if pixels == 0:
-        raise InvalidInstructionError(f"Cropping 0 px changes nothing ({clause!r}).")
-    return Operation(kind="crop", target="edges" if side in ("each", "every", "all") else f"{side} edge", value=pixels)
+    """"crop 100 px from each side", "trim 10% off the top": a margin taken off the edges."""
+    side = match.group(3).lower()
+    return _crop_margin_of("edges" if side in ("each", "every", "all") else side, match.group(1), match.group(2), clause)
 
 
 def _resize_percent(percent: float, clause: str) -> Operation:
@@ -711,10 +711,15 @@ def _resize_change(percent: float, direction: str, clause: str) -> Operation:
     return _resize_percent(100 - percent if direction.lower() == "smaller" else 100 + percent, clause)
 
 
-def _crop_margin_of(side: str, pixels: int, clause: str) -> Operation:
-    if pixels == 0:
-        raise InvalidInstructionError(f"Cropping 0 px changes nothing ({clause!r}).")
-    return Operation(kind="crop", target=f"{side.lower()} edge", value=pixels)
+def _crop_margin_of(side: str, amount: str, unit: str, clause: str) -> Operation:
+    percent = unit.lower() in ("%", "percent")
+    if not percent and "." in amount:
+        raise InvalidInstructionError(f"A margin in pixels is a whole number ({clause!r}).")
+    if float(amount) == 0:
+        raise InvalidInstructionError(f"Cropping {amount}{'%' if percent else ' px'} changes nothing ({clause!r}).")
+    side = side.lower()
+    return Operation(kind="crop", target="edges" if side == "edges" else f"{side} edge", value=float(amount),
+                     unit="%" if percent else "px")
 
 
 _OTHER_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
@@ -774,7 +779,7 @@ _HANDLERS = {
     "grayscale": lambda match, clause: Operation(kind="grayscale"),
     "blur": _blur,
     "sharpen": lambda match, clause: Operation(kind="sharpen"),
-    "crop_margin_after": lambda match, clause: _crop_margin_of(match.group(1), int(match.group(2)), clause),
+    "crop_margin_after": lambda match, clause: _crop_margin_of(match.group(1), match.group(2), match.group(3), clause),
     "crop_square": lambda match, clause: Operation(kind="crop", target="square"),
     "shrink_by": lambda match, clause: _resize_percent(100 - float(match.group(1)), clause),
     "resize_change": lambda match, clause: _resize_change(float(match.group(1)), match.group(2), clause),

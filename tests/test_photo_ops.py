@@ -74,6 +74,9 @@ T = Image.Transpose
         ("crop to 16:9", lambda im: im.crop((0, 6, 120, 74))),
         ("make it 4:5", lambda im: im.crop((28, 0, 92, 80))),
         ("give it a 1:1 aspect ratio", lambda im: im.crop((20, 0, 100, 80))),
+        ("crop 10% from each side", lambda im: im.crop((12, 8, 108, 72))),  # 10% of the width, 10% of the height
+        ("cut off the bottom 25%", lambda im: im.crop((0, 0, 120, 60))),
+        ("trim ten percent off the left", lambda im: im.crop((12, 0, 120, 80))),
         ("invert the colours", lambda im: ImageOps.invert(im)),
         ("make it a negative", lambda im: ImageOps.invert(im)),
     ],
@@ -150,6 +153,7 @@ def test_a_minus_sign_on_an_amount_is_refused_not_dropped(instruction):
         [Operation(kind="contrast", value=15.0), Operation(kind="saturation", value=-20.0)],
         [Operation(kind="warmth", value=20.0), Operation(kind="blur", value=3.0), Operation(kind="sharpen")],
         [Operation(kind="brightness", value=1_000_000.0), Operation(kind="warmth", value=-0.125)],
+        [Operation(kind="crop", target="edges", value=12.5, unit="%"), Operation(kind="crop", target="top edge", value=40)],
         [Operation(kind="crop", target="16:9"), Operation(kind="crop", target="2.35:1"), Operation(kind="sepia"),
          Operation(kind="invert")],
     ],
@@ -542,3 +546,13 @@ def test_colour_asked_for_says_how_to_get_it_back(instruction):
     with pytest.raises(NeedsGenerativeEditorError, match="asks for colour, which no exact operation makes .if an edit "
                        "here took it away, undo back to the turn before it"):
         intent_of(instruction)
+
+
+@pytest.mark.parametrize("instruction, message", [
+    ("crop 50% from each side", "Cropping 50% from each side of a 120x80 image leaves nothing"),
+    ("crop 10.5px from the left", "A margin in pixels is a whole number"),
+    ("crop 0% from the top", "Cropping 0% changes nothing"),
+])
+def test_a_margin_that_cannot_mean_what_it_says_is_refused(photo, instruction, message):
+    with pytest.raises(InvalidInstructionError, match=message):
+        edit(photo, instruction)
