@@ -186,12 +186,19 @@ def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: boo
     print(f"turn {number}: {told} {where}  ->  {path}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # read by setting it: the command line is one thread
+    os.umask(mask)
+    return mask
+
+
 def _save_whole(image: Any, path: Path) -> None:
     """Write the PNG under another name, then rename it: Ctrl-C or a full disk never leaves half a picture."""
     handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "wb") as file:
             image.save(file, format="PNG")
+        os.chmod(partial, 0o666 & ~_umask())  # as a plain open() would make it, not mkstemp's owner-only
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -135,16 +135,28 @@ def encode_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+_PLAIN_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND"}
+
+
 def is_plain_rgb_png(data: bytes) -> bool:
-    """Whether ``data`` is a still 8-bit RGB PNG with nothing that :func:`load_image` would apply (a colour
-    profile, a transparent colour, an EXIF orientation): its pixels are then exactly what it decodes to, under
-    any version of these rules, as those of every PNG the store writes are."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return (image.format == "PNG" and image.mode == "RGB" and not getattr(image, "is_animated", False)
-                    and not {"icc_profile", "transparency", "exif"} & set(image.info) and not image.getexif())
-    except Exception:  # anything Pillow cannot open is not one; load_image says why elsewhere
+    """Whether ``data`` is a PNG of 8-bit RGB pixels and nothing else: only the header, image data and end
+    chunks (no profile, transparency, EXIF, text or animation) and nothing after the end. Its pixels are then
+    exactly what it decodes to, under any version of these rules, and it carries no metadata, like every PNG
+    the store writes. Read from the chunk headers, without decoding."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         return False
+    position, types = 8, []
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        if kind not in _PLAIN_PNG_CHUNKS:
+            return False
+        if kind == b"IHDR" and (length != 13 or data[position + 16:position + 18] != bytes([8, 2])):
+            return False  # bit depth 8, colour type 2 (RGB)
+        types.append(kind)
+        position += 12 + length  # length, type, data, CRC
+        if kind == b"IEND":
+            break
+    return position == len(data) and types[:1] == [b"IHDR"] and types[-1:] == [b"IEND"] and b"IDAT" in types
 
 
 def read_image_file(path: Path, limits: ImageLimits) -> bytes:
@@ -311,7 +323,7 @@ def _in_srgb(image: Image.Image) -> Image.Image:
         return image
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in (ImageCms.getProfileDescription(profile) or "").lower().replace(" ", ""):
+        if (ImageCms.getProfileDescription(profile) or "").strip().lower().startswith("srgb"):  # not "e-sRGB"
             return image
         converted = ImageCms.profileToProfile(image, profile, _SRGB, outputMode=_PROFILED_MODES[image.mode])
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):

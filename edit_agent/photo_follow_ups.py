@@ -5,8 +5,8 @@ instruction, so that the intent stands alone like any other:
 
 >>> resolve_follow_up("a bit more", ["make it warmer"])
 'Make the image warmer by 10%.'
->>> resolve_follow_up("oops, that's too much", ["make it warmer"])  # half of it taken back
-'Make the image cooler by 10%.'
+>>> resolve_follow_up("oops, that's too much", ["make it brighter by 50%"])  # half of it taken back: x1.25 overall
+'Decrease the brightness by 16.7%.'
 >>> resolve_follow_up("rotate again", ["rotate it left"])
 'Rotate the image 90 degrees counterclockwise.'
 >>> resolve_follow_up("make it brighter", ["rotate it left"]) is None
@@ -177,11 +177,17 @@ def _taken_back(operations: list[Operation], how: str, instruction: str) -> list
         raise InvalidInstructionError(
             f"{instruction!r}: the edit before it ({describe_operations(operations)[:-1].lower()}) has no amount to "
             "take back; undo it instead.")
-    taken = []
-    for op in reversed(signed):
-        amount = {"gentle": GENTLE_PERCENT, "half": abs(op.value or 0) / 2}.get(how, abs(op.value or 0))
-        taken.append(_opposite(_scaled(op, amount), instruction))
-    return taken
+    kept = {"half": 0.5, "strong": 0.0}  # of the change; "a bit" takes a gentle amount back, whatever it was
+    return [_opposite(_scaled(op, GENTLE_PERCENT), instruction) if how == "gentle" else _leaving(op, kept[how])
+            for op in reversed(signed)]
+
+
+def _leaving(op: Operation, kept: float) -> Operation:
+    """The change after ``op`` that leaves ``kept`` of it overall. The amounts multiply (brighter by 50% is x1.5;
+    warmth scales red by 1 + v/200), so taking all of +50% back is -33.3%, not -50%, which would go past the start."""
+    scale = 200 if op.kind == "warmth" else 100
+    factor = (1 + (op.value or 0) * kept / scale) / (1 + (op.value or 0) / scale)
+    return op.model_copy(update={"value": round((factor - 1) * scale, 1)})
 
 
 def _scaled(op: Operation, amount: float | None) -> Operation:

@@ -75,17 +75,17 @@ def describe_operations(operations: list[Operation]) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def _number(value: float) -> str:
+def plain_number(value: float) -> str:
     """``value`` in plain digits, exactly as it parses back (``:g`` would write 1e+06, which the parser cannot read)."""
     return numpy.format_float_positional(value, trim="-")
 
 
 def _margin(op: Operation) -> str:
-    return f"{_number(op.value or 0)}{'%' if op.unit == '%' else ' px'}"
+    return f"{plain_number(op.value or 0)}{'%' if op.unit == '%' else ' px'}"
 
 
 def _describe(op: Operation) -> str:
-    amount = f"{_number(abs(op.value or 0))}%"
+    amount = f"{plain_number(abs(op.value or 0))}%"
     match op.kind:
         case "rotate":
             if op.value == 180:
@@ -105,8 +105,8 @@ def _describe(op: Operation) -> str:
             return f"crop to the {op.target} half"
         case "resize":
             if op.target in ("width", "height"):
-                return f"resize to {_number(op.value)} px {'wide' if op.target == 'width' else 'tall'}"
-            return f"resize to {op.size[0]}x{op.size[1]}" if op.size else f"resize to {_number(op.value)}%"
+                return f"resize to {plain_number(op.value)} px {'wide' if op.target == 'width' else 'tall'}"
+            return f"resize to {op.size[0]}x{op.size[1]}" if op.size else f"resize to {plain_number(op.value)}%"
         case "brightness" | "contrast" | "saturation":
             verb = "increase" if (op.value or 0) > 0 else "decrease"
             return f"{verb} the {op.kind} by {amount}"
@@ -119,7 +119,7 @@ def _describe(op: Operation) -> str:
         case "invert":
             return "invert the colours"
         case "blur":
-            return f"blur the image with radius {_number(op.value)}"
+            return f"blur the image with radius {plain_number(op.value)}"
         case "sharpen":
             return "sharpen the image"
     raise AssertionError(op.kind)
@@ -181,7 +181,7 @@ def _crop_box(size: tuple[int, int], target: str, margin: float | None = None, u
         side = target.removesuffix(" edge")
         if unit == "%":  # of the side it is taken from: a left margin is a share of the width
             return _margin_box(size, side, round(width * (margin or 0) / 100), round(height * (margin or 0) / 100),
-                               said=f"{_number(margin or 0)}%")
+                               said=f"{plain_number(margin or 0)}%")
         return _margin_box(size, side, int(margin or 0), int(margin or 0), said=f"{int(margin or 0)} px")
     boxes = {
         "left": (0, 0, width // 2, height),

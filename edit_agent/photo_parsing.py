@@ -33,6 +33,7 @@ from edit_agent.photo_ops import (
     OperationKind,
     check_output_pixels,
     describe_operations,
+    plain_number,
 )
 from edit_agent.world.language import is_no_change_request
 
@@ -145,7 +146,8 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+(?:in\s+)?colou?r(?:ed)?(?:\s+again)?|(?:bring|put|add)\s+(?:the\s+)?"
      r"colou?rs?\s+back|restore\s+(?:the\s+)?colou?rs?|back\s+(?:in)?to\s+colou?r)\b", "colour_back", True),
     # first: "invert that", "reverse the flip" ask to take an edit back, not for a negative or another flip
-    (r"\b(?:invert|reverse)\s+(?:that|this|the\s+(?:last|previous|change|edit|flip|rotation|crop|order))\b",
+    (r"\b(?:invert|reverse)\s+(?:that|this(?!\s+(?:image|photo|picture|pic)\b)"
+     r"|the\s+(?:last|previous|change|edit|flip|rotation|crop|order))\b",
      "reverse_said", False),
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+upside\s+down\b", "flip_vertical",
      False),  # the same pixels as a half turn after a mirror, said as the one operation it is
@@ -402,11 +404,11 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
         # "sepia 50%", "blur 30%": no partial version of these exists; doing it whole is not what was asked
         raise InvalidInstructionError(f"{clause!r}: this operation has no {percent.group(0)} of it; say it without "
                                       "the amount.")
-    if percent:
-        remaining = remaining[: percent.start()] + remaining[percent.end():]
+    if percent:  # blanked, not cut: positions in ``remaining`` stay those of ``clause``
+        remaining = _blanked(remaining, percent)
     repeat = _repeat_in(clause, remaining, found)
     if repeat:
-        remaining = remaining[: repeat.start()] + remaining[repeat.end():]
+        remaining = _blanked(remaining, repeat)
     if not found or _meaningful_words(remaining):
         raise _unsupported(instruction, clause)
     for start, _, name, match in found:
@@ -424,6 +426,10 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
 _REPEAT = re.compile(r"\b(?:twice|(\d+)\s+times)\b(?!\s+(?:as|the)\b)", re.IGNORECASE)
 """Said after the operations to do more than once ("rotate it twice", "blur it 3 times"), not a size ("twice as
 big", "2 times the size")."""
+
+
+def _blanked(text: str, match: re.Match[str]) -> str:
+    return text[: match.start()] + " " * (match.end() - match.start()) + text[match.end():]
 
 
 def _repeat_in(clause: str, remaining: str, found: list[tuple[int, int, str, re.Match[str]]]) -> re.Match[str] | None:
@@ -747,9 +753,11 @@ def _crop_aspect(match: re.Match[str], clause: str) -> Operation:
     width, height = (float(side) for side in match.groups() if side is not None)
     if not width or not height:
         raise InvalidInstructionError(f"An aspect ratio needs two sides above 0 ({clause!r}).")
+    if not 1 / 100 <= width / height <= 100:
+        raise InvalidInstructionError(f"An aspect ratio goes from 1:100 to 100:1 ({clause!r}).")
     if width == height:
         return Operation(kind="crop", target="square")
-    return Operation(kind="crop", target=f"{width:g}:{height:g}")
+    return Operation(kind="crop", target=f"{plain_number(width)}:{plain_number(height)}")
 
 
 def _blur(match: re.Match[str], clause: str) -> Operation:

@@ -342,8 +342,13 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     history_buttons = [page.locator(f"#{name}") for name in (
         "undo", "redo", "new-session", "delete-session", "open-zip", "download-session")]
     expect(box).to_be_disabled()  # so nothing typed meanwhile is dropped
-    # The progress bar takes the status line's place: the old line does not show through it.
-    expect(page.locator("#status").get_by_text("No session yet")).to_be_hidden()
+    # The progress bar takes the status line's place: the old line does not show through it (read while the
+    # turn runs: once it ends, the old line is gone anyway).
+    page.wait_for_function("""() => {
+        const old = document.querySelector('#status .pending');  // hidden after Gradio's short fade
+        return old !== null && getComputedStyle(old).visibility === 'hidden';
+    }""", timeout=5_000)
+    expect(box).to_be_disabled()  # it was read during the turn
     # ... and the head cannot move under the turn: the page would then show another current image
     for button in history_buttons:
         expect(button).to_be_disabled()

@@ -367,3 +367,16 @@ def test_ctrl_c_while_a_turn_image_is_written_leaves_no_half_png(tmp_path, photo
     assert main(["edit", str(photo_path), "rotate it 90 degrees", "--out", str(out), "--store", str(store)]) == 130
     assert sorted(path.name for path in out.iterdir()) == ["session"]  # no turn-01.png, no partial file
     assert len(EditSession.list(store=store)) == 1  # the turn itself committed, and the export holds it
+
+
+def test_turn_images_get_the_usual_file_permissions(tmp_path, photo_path):
+    import os
+    import stat
+
+    out = tmp_path / "out"
+    old_mask = os.umask(0o022)
+    try:
+        assert main(["edit", str(photo_path), "rotate it 90 degrees", "--out", str(out), "--store", str(tmp_path / "s")]) == 0
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE((out / "turn-01.png").stat().st_mode) == 0o644  # readable by others, as image.save() made it

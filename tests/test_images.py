@@ -23,12 +23,16 @@ def encoded(image: Image.Image, fmt: str, **options) -> bytes:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG file whose header claims ``width x height`` (what a decompression bomb looks like)."""
+    return png_with_header(struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0), b"\0" * 64)
+
+
+def png_with_header(header: bytes, rows: bytes) -> bytes:
+    """A PNG file of this IHDR and these raw (filtered) rows."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture
@@ -312,14 +316,28 @@ def _png(image: Image.Image, **options) -> bytes:
     return buffer.getvalue()
 
 
-def test_only_a_still_8_bit_rgb_png_with_nothing_to_apply_is_plain():
+def test_only_an_8_bit_rgb_png_with_no_other_chunk_is_plain():
     from edit_agent.images import is_plain_rgb_png
 
     rgb = Image.new("RGB", (8, 8), (60, 160, 90))
     assert is_plain_rgb_png(_png(rgb))
     exif = Image.Exif()
     exif[0x0112] = 6  # an orientation load_image would apply
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("GPS", "48.8584 N, 2.2945 E")  # metadata a user may not know a photo carries
+    sixteen_bit = struct.pack(">IIBBBBB", 1, 1, 16, 2, 0, 0, 0)
     for not_plain in (_png(rgb.convert("RGBA")), _png(rgb.convert("P")), _png(rgb, icc_profile=adobe_rgb_profile()),
                       _png(rgb, transparency=(60, 160, 90)), _png(rgb, exif=exif), _png(rgb, format="JPEG"),
-                      _png(rgb, save_all=True, append_images=[rgb.copy()]), b"not an image"):
+                      _png(rgb, save_all=True, append_images=[rgb.copy()]), _png(rgb, pnginfo=text),
+                      _png(rgb) + b"hidden after the end", png_with_header(sixteen_bit, b"\0" + b"\0" * 6),
+                      b"not an image"):
         assert not is_plain_rgb_png(not_plain)
+
+
+def test_a_wide_gamut_profile_whose_name_contains_srgb_is_still_converted(tmp_path):
+    """e-sRGB is a wide-gamut space: only a profile named as sRGB itself is taken as sRGB."""
+    profile = adobe_rgb_profile().replace(b"Adobe RGB (1998) compatible", b"e-sRGB wide gamut profile..")
+    Image.new("RGB", (8, 8), (60, 160, 90)).save(tmp_path / "e-srgb.png", icc_profile=profile)
+    assert load_image(tmp_path / "e-srgb.png").getpixel((0, 0)) != (60, 160, 90)

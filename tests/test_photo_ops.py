@@ -462,9 +462,10 @@ def test_sepia_is_the_classic_matrix_on_every_pixel():
     assert toned.getpixel((1, 0)) == (255, 255, 239)  # ... clipped at 255
 
 
-@pytest.mark.parametrize("instruction", ["crop to 0:9", "make it 16:0"])
-def test_an_aspect_ratio_with_a_zero_side_is_refused(instruction):
-    with pytest.raises(InvalidInstructionError, match="two sides above 0"):
+@pytest.mark.parametrize("instruction, message", [("crop to 0:9", "two sides above 0"), ("make it 16:0", "two sides above 0"),
+                                                  ("crop to 0.00001:1", "from 1:100 to 100:1")])
+def test_an_aspect_ratio_that_leaves_no_shape_is_refused(instruction, message):
+    with pytest.raises(InvalidInstructionError, match=message):
         parse_operations(instruction)
 
 
@@ -516,6 +517,7 @@ def test_an_amount_for_an_operation_that_takes_none_is_refused_not_dropped(instr
 
 @pytest.mark.parametrize("instruction", ["increase the brightness by 2 times", "increase the contrast 3 times",
                                          "make it warmer by 3 times", "make it brighter and warmer twice",
+                                         "make it 20% brighter by 2 times",
                                          "blur and sharpen it twice", "invert that", "invert the flip"])
 def test_counts_and_inversions_that_mean_something_else_are_refused(instruction):
     with pytest.raises(InvalidInstructionError):
@@ -525,6 +527,8 @@ def test_counts_and_inversions_that_mean_something_else_are_refused(instruction)
 @pytest.mark.parametrize("instruction, intent", [
     ("invert black and white", "Invert the colours."),  # swap them: a negative, not a grey negative
     ("brighten it twice", "Increase the brightness by 20%, then increase the brightness by 20%."),
+    ("make it twenty percent brighter twice", "Increase the brightness by 20%, then increase the brightness by 20%."),
+    ("invert this image", "Invert the colours."),
     ("make it brighter and rotate it twice",
      "Increase the brightness by 20%, then rotate the image 90 degrees clockwise, then rotate the image 90 degrees "
      "clockwise."),

@@ -513,6 +513,8 @@ def test_an_image_refused_by_its_size_is_named_as_sent_not_by_the_servers_upload
 
 
 def test_an_image_sent_in_an_open_session_says_it_starts_a_new_one(tmp_path: Path, photo: str, monkeypatch):
+    import gradio as gr
+
     import ui.handlers as handlers
     from ui.handlers import AppConfig, ChatApp
 
@@ -524,4 +526,9 @@ def test_an_image_sent_in_an_open_session_says_it_starts_a_new_one(tmp_path: Pat
     assert told == []  # the first image of a visit just starts one
     second = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, state, "rules", "recording")[0]
     assert second["session_id"] != state["session_id"]
-    assert told == ["The attached image starts a new session; the one before is under My sessions."]
+    assert told == ["The attached image started a new session; the one before is under My sessions."]
+    fake = tmp_path / "fake.png"
+    fake.write_text("<html>not an image</html>")
+    with pytest.raises(gr.Error):
+        app.edit({"text": INSTRUCTIONS[0], "files": [str(fake)]}, second, "rules", "recording")
+    assert len(told) == 1  # a refused image starts nothing, and says nothing of it

@@ -86,8 +86,9 @@ class AppConfig(BaseModel):
 
 
 REFUSAL_SECONDS = 7.0
-NOTICE_SECONDS = 4.0
 """How long a refusal stays on screen (it can also be closed)."""
+NOTICE_SECONDS = 4.0
+"""How long a notice (a move made, a session opened) stays on screen."""
 
 
 def _tell(message: str) -> None:
@@ -256,8 +257,7 @@ class ChatApp:
             raise InvalidInstructionError("Type what to change (e.g. 'make it warmer').")
         progress(0.1, desc="Reconstructing the intent and editing…")
         if image_path is not None:
-            if state["session_id"] is not None:
-                _tell("The attached image starts a new session; the one before is under My sessions.")
+            had_session = state["session_id"] is not None
             session = EditSession(
                 store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
                 editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
@@ -266,6 +266,8 @@ class ChatApp:
             with self.owners.claiming(session.id, state["token"]), _named_as_sent(Path(image_path)):
                 session.edit(Path(image_path), text)  # a refused upload leaves no owner row
             state["session_id"], state["starting"] = session.id, None
+            if had_session:  # told once it worked: a refused image leaves the session before open
+                _tell("The attached image started a new session; the one before is under My sessions.")
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
