@@ -31,14 +31,16 @@ _AGAIN = re.compile(
     rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same(?:\s+thing)?|the\s+last\s+(?:edit|one|step))?"
     r"\s*(?:again|once\s+more|one\s+more\s+time|twice)?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _REPEAT_VERB = re.compile(r"^\s*(?:repeat\s+(?:that|it|the\s+last\s+(?:edit|step))|same\s+again)\b", re.IGNORECASE)
+_HOW = r"a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far"
+"""How much of it: gentle ("a bit") or strong ("way"); see :func:`_degree`."""
 _MORE = re.compile(
-    rf"^{_POLITE}(?P<how>a\s+(?:bit|little|tad|touch)|slightly|even|much|way|a\s+lot|far)?\s*more"
+    rf"^{_POLITE}(?P<how>{_HOW}|even)?\s*more"
     r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _TOO_MUCH = re.compile(
-    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot"
-    r"|far)\s+)?(?:too\s+much|too\s+strong|overdone)\s*(?:please)?[.!]*$", re.IGNORECASE)
+    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|overdone)"
+    r"\s*(?:please)?[.!]*$", re.IGNORECASE)
 _LESS = re.compile(
-    rf"^{_REGRET}(?:just\s+)?(?:(?P<how>a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far)\s+)?less"
+    rf"^{_REGRET}(?:just\s+)?(?:(?P<how>{_HOW})\s+)?less"
     r"(?:\s+of\s+(?:that|it))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _SAID_AS_LESS = re.compile(r"\b(?:less|reduce|decrease|lower|lessen|cut|drop)\b", re.IGNORECASE)
 """An edit said as a reduction ("make it less warm", "reduce the contrast"): 'less' after it could mean less of
@@ -112,17 +114,21 @@ def _follow_up_kind(text: str) -> str | None:
     if _OPPOSITE.match(text):
         return "opposite"
     if (less := _TOO_MUCH.match(text) or _LESS.match(text)) is not None:  # "that's too much", "a bit less"
-        how = (less.group("how") or "").lower()
-        return "less:gentle" if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")) else (
-            "less:strong" if how in ("much", "way", "a lot", "far") else "less:half")
+        return f"less:{_degree(less.group('how')) or 'half'}"
     if (more := _MORE.match(text)) is not None:
-        how = (more.group("how") or "").lower()
-        return "more:gentle" if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")) else (
-            "more:strong" if how in ("much", "way", "a lot", "far") else "more:")
+        return f"more:{_degree(more.group('how'))}"
     if _REPEAT_VERB.match(text) or (re.search(r"\b(?:again|once\s+more|one\s+more\s+time)\b", text, re.I)
                                     and _AGAIN.match(text)):
         return "again"
     return None
+
+
+def _degree(how: str | None) -> str:
+    """"gentle" for "a bit", "slightly"...; "strong" for "much", "way"...; "" when none is said."""
+    how = re.sub(r"\s+", " ", (how or "").lower())
+    if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")):
+        return "gentle"
+    return "strong" if how in ("much", "way", "a lot", "far") else ""
 
 
 def _refuse_the_other_way(instruction: str, text: str) -> None:
