@@ -62,6 +62,9 @@ class Thought(Record):
     intent: Intent
     fallback: bool = False
     """True when the reasoner could not produce an intent and fell back to the raw instruction."""
+    restores_turn: str | None = None
+    """The id of an earlier turn on the way to this one whose input this turn gives back exactly (an undo that
+    reverts it): the session then reuses that stored image instead of having the editor redraw it."""
 
 
 class HistoryTurn(Record):

@@ -114,6 +114,9 @@ def _reasoner_for(editor: str, reasoner: str) -> Iterator[None]:
             "choose a reasoner that passes other instructions on (passthrough, llm or vlm).") from None
 
 
+RESTORED_NOTE = "The image from before that turn is given back as it was stored, not drawn again."
+
+
 def _session_lock(store: Store, session_id: str) -> threading.Lock:
     # Two EditSession objects for one session in one process edit one at a time.
     with _registry_lock:
@@ -359,17 +362,28 @@ class EditSession:
             reasoned = time.perf_counter()
         if not isinstance(thought, Thought):
             raise EditAgentError(f"The reasoner {self.reasoner.name!r} returned {type(thought).__name__}, not a Thought.")
-        with _translated_failures(editor.name):
-            # A new input is stored after the edit (the session's source, on a first turn): an editor that
-            # draws on its input in place must get a copy. A stored one is already a copy of the store's pixels.
-            given = request.image if input_is_stored else request.image.copy()
-            output = editor.edit(given, thought.intent, seed=seed)
-            edited = time.perf_counter()
-            note = editor.info().note
+        restored = self._restored_image(thought, request)
+        if restored is not None:  # an undo: the image from before the turn it reverts, exactly as it was stored
+            output, edited, note = restored, time.perf_counter(), RESTORED_NOTE
+        else:
+            with _translated_failures(editor.name):
+                # A new input is stored after the edit (the session's source, on a first turn): an editor that
+                # draws on its input in place must get a copy. A stored one is already a copy of the store's pixels.
+                given = request.image if input_is_stored else request.image.copy()
+                output = editor.edit(given, thought.intent, seed=seed)
+                edited = time.perf_counter()
+                note = editor.info().note
         if note:
             thought = thought.model_copy(update={"reasoning": f"{thought.reasoning}\n{note}"})
         timings = {"reason": reasoned - began, "edit": edited - reasoned}
         return thought, self._checked_output(output), timings
+
+    def _restored_image(self, thought: Thought, request: TurnRequest) -> Image.Image | None:
+        """The stored input of the turn ``thought`` gives back (an undo), if it names one on the way to this turn."""
+        on_the_way = {turn.turn_id for turn in request.history}
+        if thought.restores_turn is None or thought.restores_turn not in on_the_way:
+            return None
+        return self._store.load_image(self._store.get_turn(self.id, thought.restores_turn).input_hash)
 
     def _checked_output(self, output: object) -> Image.Image:
         """The editor's output as RGB, refused (nothing saved) unless it fits :data:`STORED_LIMITS`.

@@ -236,3 +236,26 @@ def test_the_program_editor_refuses_a_photo_as_the_world_editor_does():
 
     with pytest.raises(UnsupportedInstructionError, match="The program editor edits MICE-World canvases only"):
         ProgramEditor().edit(Image.fromarray(data.coffee()), Intent(text="Make the image warmer by 20%."))
+
+
+def test_an_undo_on_a_canvas_gives_back_the_stored_image_exactly_not_a_redrawing(tmp_path):
+    """A learned editor redraws what it is asked to restore, never quite as it was; the scene before the undone
+    turn is known exactly, and so is the image the session stored for it."""
+    from edit_agent import EditSession
+    from edit_agent.testing import RecordingEditor
+    from edit_agent.world import Scene, render
+
+    def drifting(image, intent):  # every redrawing moves a few pixels, as a learned editor's does
+        pixels = np.asarray(image).copy()
+        pixels[::7, ::5] = 255 - pixels[::7, ::5]
+        return Image.fromarray(pixels)
+
+    session = EditSession(store=tmp_path, reasoner="rules", editor=RecordingEditor(drifting))
+    canvas = render(Scene(background="white"), size=96)
+    square = session.edit(canvas, "add a small blue square at the center").image
+    session.edit(None, "from now on every new shape must be red")
+    undone = session.edit(None, "undo that")  # reverts the rule: the picture is the one from before it
+    assert undone.image.tobytes() == square.tobytes()
+    again = session.edit(None, "undo that")  # reverts the square: back to the canvas as it came in
+    assert again.image.tobytes() == session.source_image.tobytes()
+    assert "given back as it was stored" in again.reasoning

@@ -86,7 +86,10 @@ class RuleReasoner:
             Constraint(text=c.text, kind=c.kind, set_at_turn=request.turn_number(c.set_at_turn))
             for c in outcome.constraints
         )
-        return Thought(reasoning=reasoning, intent=Intent(text=outcome.intent, constraints=constraints))
+        # An undo gives back the very scene before the turn it reverts: the image stored for it, not a redrawing.
+        restores = request.history[outcome.reverts - 1].turn_id if outcome.reverts else None
+        return Thought(reasoning=reasoning, intent=Intent(text=outcome.intent, constraints=constraints),
+                       restores_turn=restores)
 
 
 PHOTO_EDIT_ON_CANVAS = (

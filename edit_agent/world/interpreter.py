@@ -72,6 +72,8 @@ class TurnOutcome(BaseModel):
     """Why the scene did not change (None when it changed)."""
     rules_changed: bool = False
     constraints: tuple[WorldConstraint, ...] = ()
+    reverts: int | None = None
+    """An undo: the position of the turn it reverts; ``target`` is then exactly that turn's ``before``."""
 
     @property
     def changed(self) -> bool:
@@ -113,6 +115,7 @@ class _Turn:
     noop: str | None = None
     rules_only: bool = False
     """Set when what the turn changes (or reverts) is only rules and locks."""
+    reverts: int | None = None
 
 
 class WorldInterpreter:
@@ -173,6 +176,7 @@ class WorldInterpreter:
             noop_reason=None if entry.scene_changed else turn.noop,
             rules_changed=entry.rules_changed,
             constraints=self.constraints(),
+            reverts=turn.reverts,
         )
 
     @property
@@ -492,6 +496,7 @@ class WorldInterpreter:
             if entry.is_undo or entry.undone or not (entry.scene_changed or entry.rules_changed):
                 continue
             entry.undone = True
+            turn.reverts = entry.turn
             self._restore(entry.before)
             what = " and ".join(name for name, changed in (("the scene", entry.scene_changed),
                                                           ("the rules and locks", entry.rules_changed)) if changed)
