@@ -69,16 +69,15 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     if kind is None:
         return None
     if kind.startswith("same:"):  # "rotate again": the last rotation, however far back; else a plain rotation
-        same = _last_operations(earlier, kind.removeprefix("same:"))
+        _, same = _last_edit(earlier, kind.removeprefix("same:"))
         return describe_operations(same) if same else None
-    operations = _last_operations(earlier)
+    last, operations = _last_edit(earlier)
     if not operations:
         raise InvalidInstructionError(
             f"{instruction!r} refers to the edit before it, and there is none to repeat here; say what to change.")
     if kind == "again":
         return describe_operations(operations)
     if kind.startswith("less"):
-        last = _last_edit_instruction(earlier) or ""
         if _LESS.match(text) and _SAID_AS_LESS.search(last):
             raise InvalidInstructionError(
                 f"{instruction!r} after {last!r}: less of that change, or still less? Say e.g. 'a bit less warm' or "
@@ -143,23 +142,16 @@ def _is_taking_back(instruction: str) -> bool:
     return kind.startswith("less")
 
 
-def _last_edit_instruction(earlier: Sequence[str]) -> str | None:
-    """The last earlier instruction that asked for an edit of its own (what a follow-up refers to)."""
-    for position in range(len(earlier) - 1, -1, -1):
-        if _own_operations(earlier[position], earlier[:position]):
-            return earlier[position]
-    return None
-
-
-def _last_operations(earlier: Sequence[str], kind: str | None = None) -> list[Operation]:
-    """The operations the last earlier turn with any asked for (of ``kind``, if given): a follow-up resolved,
-    a typo read as it was, a rule's own operation left out ("keep it square" asks for no edit of its own)."""
+def _last_edit(earlier: Sequence[str], kind: str | None = None) -> tuple[str, list[Operation]]:
+    """The last earlier turn that asked for operations of its own (of ``kind``, if given), and those operations:
+    a follow-up resolved, a typo read as it was, a rule's own operation left out ("keep it square" asks for no
+    edit of its own). ``("", [])`` when there is none."""
     for position in range(len(earlier) - 1, -1, -1):
         operations = [op for op in _own_operations(earlier[position], earlier[:position])
                       if kind is None or op.kind == kind]
         if operations:
-            return operations
-    return []
+            return earlier[position], operations
+    return "", []
 
 
 def _own_operations(instruction: str, before: Sequence[str]) -> list[Operation]:
