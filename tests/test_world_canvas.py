@@ -130,3 +130,17 @@ def test_is_world_canvas():
     photo = Image.fromarray(np.random.default_rng(1).integers(0, 256, (96, 96, 3), dtype=np.uint8))
     assert not is_world_canvas(photo)
     assert all(cell in CELLS for cell in (o.cell for o in scene.objects))
+
+
+@pytest.mark.parametrize("size", [(48, 48), (288, 288), (300, 291)])
+def test_drawn_scene_knows_an_exact_render_from_a_near_one(size):
+    from edit_agent.world.canvas import drawn_scene, render_at
+
+    scene = random_scene(random.Random(5), 3, 6)
+    image = render_at(scene, size)
+    assert image.size == size and drawn_scene(image) == scene
+    touched = image.copy()
+    touched.putpixel((0, 0), (0, 0, 0))
+    assert drawn_scene(touched) is None
+    assert drawn_scene(jpeg(image)) is None
+    assert drawn_scene(image.convert("RGBA")) == scene

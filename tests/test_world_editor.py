@@ -178,9 +178,41 @@ def test_a_large_canvas_keeps_its_own_pixels_where_the_model_changed_nothing(sid
     input_pixels = np.asarray(image)
     assert (model_pixels[~changed] != input_pixels[~changed]).any()  # the round trip alone would move edges
 
-    output = np.asarray(editor.edit(image, intent, seed=0))
+    composite = WorldEditor(editor.model, steps=editor.steps, device="cpu", redraw=False)
+    output = np.asarray(composite.edit(image, intent, seed=0))
     assert (output[~changed] == input_pixels[~changed]).all()
     assert (output[changed] == model_pixels[changed]).all()
+
+
+@pytest.mark.parametrize("instruction", SHIPPED_EDITS)
+def test_a_large_canvas_comes_back_drawn_as_the_scene_it_now_shows(instruction: str) -> None:
+    """At 288 px the model's 48 px cells are 6 px stair-steps: a moved shape came back jagged, and a new
+    background cut into every shape's edge. Redrawn, the output is the exact render of the target."""
+    from edit_agent.world.interpreter import apply_program
+
+    image = render(SCENE, 288)
+    output = shipped_editor().edit(image, Intent(text=instruction), seed=0)
+    assert output.tobytes() == render(apply_program(SCENE, instruction), 288).tobytes()
+
+
+def test_a_stretched_canvas_is_redrawn_at_its_own_size() -> None:
+    from edit_agent.world.canvas import render_at
+    from edit_agent.world.interpreter import apply_program
+
+    instruction = "Move the small blue square at the center to the top right."
+    image = render_at(SCENE, (300, 291))
+    output = shipped_editor().edit(image, Intent(text=instruction), seed=0)
+    assert output.tobytes() == render_at(apply_program(SCENE, instruction), (300, 291)).tobytes()
+
+
+def test_a_canvas_that_is_no_exact_render_keeps_its_own_pixels_where_nothing_changed() -> None:
+    """A JPEG of a canvas is not redrawn: that would clean pixels the edit never touched."""
+    editor, intent = shipped_editor(), Intent(text="Add a small green triangle at the bottom right.")
+    pixels = np.asarray(render(SCENE, 288)).astype(np.int16)
+    noisy = Image.fromarray((pixels + np.random.default_rng(0).integers(-4, 5, pixels.shape)).clip(0, 255).astype(np.uint8))
+    composite = WorldEditor(editor.model, steps=editor.steps, device="cpu", redraw=False)
+    assert editor.edit(noisy, intent, seed=0).tobytes() == composite.edit(noisy, intent, seed=0).tobytes()
+    assert editor.info().extra["redraw"] is True and composite.info().extra["redraw"] is False
 
 
 def test_a_canvas_size_input_comes_back_as_the_model_drew_it() -> None:

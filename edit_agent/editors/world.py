@@ -8,6 +8,11 @@ else the output keeps the input's own pixels (palette-snapped), because resampli
 the model's and back would turn every shape's smooth edge into stair-steps. So the output has exactly
 the world's colours, and an edit changes only what the model changed.
 
+When the input is an exact render of a scene (the samples, world files, every earlier output), the result
+is then read back as a scene (docs/world.md parsing) and drawn again at the input's size: the model's
+cells decide the scene, and the renderer draws it, so a moved shape keeps smooth edges instead of the
+model grid's stair-steps, and the shapes around a changed background keep their exact outlines.
+
 >>> from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 >>> from edit_agent.world import Scene, render
 >>> editor = WorldEditor(FlowEditorModel(FlowEditorConfig.tiny()), steps=2)
@@ -29,8 +34,9 @@ from edit_agent.flow.canvas import from_model_canvas_keeping_input, to_model_can
 from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit
 from edit_agent.records import EditorInfo, Intent
-from edit_agent.world.canvas import is_world_canvas
+from edit_agent.world.canvas import drawn_scene, is_world_canvas, render_at
 from edit_agent.world.interpreter import NO_CHANGE_INTENT
+from edit_agent.world.parse import parse
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
 DEFAULT_STEPS = 1
@@ -49,7 +55,8 @@ class WorldEditor:
     name = "world"
 
     def __init__(self, model: str | Path | FlowEditorModel | None = None, *, steps: int = DEFAULT_STEPS,
-                 device: str | torch.device | None = None, keep_unchanged: bool = True) -> None:
+                 device: str | torch.device | None = None, keep_unchanged: bool = True,
+                 redraw: bool = True) -> None:
         if steps < 1:
             raise ValueError(f"steps must be at least 1; got {steps}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -68,6 +75,8 @@ class WorldEditor:
         self.steps = steps
         self.keep_unchanged = keep_unchanged
         """Copy the input exactly wherever the model's change gate (at the last step) is below one half."""
+        self.redraw = redraw
+        """Draw the scene the result shows again at the input's size, when the input is an exact render."""
 
     @torch.no_grad()
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
@@ -91,9 +100,13 @@ class WorldEditor:
         result = gated_edit(self.model, condition, mask, text, noise, steps=self.steps,
                             keep_unchanged=self.keep_unchanged).sample
         # Resampled back whole, a large canvas's untouched shapes would come back as the model grid's stair-steps.
-        return from_model_canvas_keeping_input(image, model_input, to_pixels(result)[0])
+        output = from_model_canvas_keeping_input(image, model_input, to_pixels(result)[0])
+        if self.redraw and drawn_scene(image) is not None:
+            # Still the model grid's stair-steps where it changed cells; the scene it shows is drawn crisply.
+            return render_at(parse(output), output.size)
+        return output
 
     def info(self) -> EditorInfo:
         return EditorInfo(backend=self.name, model=self._source, steps=self.steps,
                           extra={"canvas": self.model.config.canvas, "sampler": "euler-ode",
-                                 "keep_unchanged": self.keep_unchanged})
+                                 "keep_unchanged": self.keep_unchanged, "redraw": self.redraw})

@@ -1,4 +1,5 @@
-"""Tell a MICE-World canvas from any other image, so the SDK can route it to the world backends.
+"""Tell a MICE-World canvas from any other image, so the SDK can route it to the world backends, and an
+exact render of a scene from any other canvas.
 
 >>> from edit_agent.world.render import render
 >>> from edit_agent.world.scene import Scene
@@ -14,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from edit_agent.world.parse import _PALETTE, canvas_side, palette_labels, parse_array
-from edit_agent.world.render import render_array
-from edit_agent.world.scene import COLORS
+from edit_agent.world.parse import _PALETTE, canvas_side, palette_labels, parse, parse_array
+from edit_agent.world.render import render, render_array
+from edit_agent.world.scene import COLORS, Scene
 
 MAX_ASPECT = 1.05
 """A canvas is square; allow a little slack for a model that pads or crops by a few pixels."""
@@ -45,3 +46,22 @@ def is_world_canvas(image: Image.Image) -> bool:
     # sky, say) often, objects and background almost never
     rendered = palette_labels(render_array(parse_array(pixels), side)) < N_OBJECT_COLORS
     return bool((rendered == (labels < N_OBJECT_COLORS)).mean() >= MIN_AGREEMENT)
+
+
+def render_at(scene: Scene, size: tuple[int, int]) -> Image.Image:
+    """``scene`` drawn at ``size`` (width, height): rendered at the nearest canvas side (at least 48), then
+    resized by nearest neighbour when the size is not a canvas side (a stretched canvas stays stretched)."""
+    side = max(48, canvas_side(*size))
+    image = render(scene, side)
+    return image if image.size == size else image.resize(size, Image.Resampling.NEAREST)
+
+
+def drawn_scene(image: Image.Image) -> Scene | None:
+    """The scene ``image`` is an exact render of at its own size (:func:`render_at`), or ``None``.
+
+    A world editor may redraw such an image from the scene it reads back without changing a pixel the
+    edit did not touch; any other canvas (a JPEG of one, a screenshot) would be cleaned everywhere.
+    """
+    rgb = image.convert("RGB")
+    scene = parse(rgb)
+    return scene if np.array_equal(np.asarray(render_at(scene, rgb.size)), np.asarray(rgb)) else None
