@@ -560,3 +560,30 @@ def test_follow_up_captions_say_what_the_turn_did_and_fit(page, tmp_path: Path):
     assert captions(page)[2:] == ["#2: a bit more → warmer 10%", "● #3: the opposite → cooler 10%"]
     assert clipped_captions(page) == []
     shoot(page, "17-follow-up-captions")
+
+
+def test_an_attached_image_is_checked_when_attached_not_when_sent(page, tmp_path: Path):
+    """A file that is no image is taken out of the box at once, and the words typed stay; a photo over the
+    app's 16 MP is replaced by a copy scaled down to fit, and that copy starts the session."""
+    from playwright.sync_api import expect
+
+    page.locator("#new-session").click()
+    box = page.locator("#message")
+    box.locator("textarea").fill("make it warmer")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    box.locator("input[type=file]").set_input_files(str(broken))
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text("broken.png")
+    expect(box.locator("img")).to_have_count(0)
+    expect(box.locator("textarea")).to_have_value("make it warmer")
+    shoot(page, "18-attachment-refused")
+
+    big = tmp_path / "camera.jpg"
+    Image.new("RGB", (6000, 4000), (40, 90, 160)).save(big, quality=80)
+    box.locator("input[type=file]").set_input_files(str(big))
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text("scaled down to 4096×2730")
+    expect(box.locator("img")).to_have_count(1)
+    box.locator("textarea").press("Enter")
+    wait_for_status(page, "1 edit")
+    page.wait_for_function("() => document.querySelector('#current-image img')?.naturalWidth === 4096")
+    assert page.evaluate("() => document.querySelector('#current-image img').naturalHeight") == 2730

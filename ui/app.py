@@ -219,6 +219,14 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         _follow(reopen_zip.upload(app.import_zip, [state, reopen_zip], view, api_name="import_zip",
                                   concurrency_id="import", concurrency_limit=1, **internal))
         sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
+        # On attaching, not on sending: an image that cannot be used is taken out, one too large is scaled to
+        # fit. The browser notes which files the box holds and the server is asked only when they change:
+        # a call per keystroke would fill the queue that edits wait in.
+        attached = gr.Textbox(visible=False)
+        message.change(None, [message], [attached], js=ATTACHED_FILES_JS, queue=False, api_visibility="private")
+        attached.change(app.check_attachment, [message], [message], api_name="check_attachment",
+                        concurrency_id="attachments", concurrency_limit=2, show_progress="hidden",
+                        api_visibility="undocumented")
         _agent_tools(config)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=8)
     return demo
@@ -314,6 +322,11 @@ FOLLOW_JS = """
 }
 """
 
+
+# The paths of the files in the message box, as one text: it changes only when a file is attached or removed.
+ATTACHED_FILES_JS = """
+(message) => JSON.stringify(((message && message.files) || []).map((file) => (file && file.path) || file))
+"""
 
 # One click on "Download session" saves the zip: the file card's own link is clicked once it shows the new
 # export (the card stays, to save it again). Links already saved are skipped, so a redraw saves nothing twice.

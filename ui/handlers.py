@@ -36,8 +36,15 @@ from edit_agent.tools import TOOL_LIMITS, SessionOwners, session_owners
 from edit_agent.transfer import import_session
 from edit_agent.world.language import is_undo_request
 from ui import backends, files, views
+from ui.attachments import check_attachment
 
 log = logging.getLogger(__name__)
+
+
+UPLOAD_LIMITS = ImageLimits(max_side=TOOL_LIMITS.max_side, max_pixels=TOOL_LIMITS.max_pixels, max_bytes=64 * 2**20)
+"""The agent tools' pixel limits; a file may be larger than theirs (sent as base64), since a 16 MP PNG is 30-50 MB."""
+SCALABLE_LIMITS = ImageLimits(max_side=12_000, max_pixels=50_000_000, max_bytes=64 * 2**20)
+"""The largest photos scaled down when attached (a 50 MP camera's 8640x5760)."""
 
 
 class AppConfig(BaseModel):
@@ -55,8 +62,10 @@ class AppConfig(BaseModel):
     """Build options of the preselected reasoner (e.g. ``{"model": folder}``); other picks get their defaults."""
     editor_options: dict[str, Any] = {}
     """Build options of the preselected editor (e.g. ``{"model": folder}``); other picks get their defaults."""
-    image_limits: ImageLimits = TOOL_LIMITS
+    image_limits: ImageLimits = UPLOAD_LIMITS
     """Limits on uploaded images (after Gradio's byte limit ``max_upload``)."""
+    scalable_limits: ImageLimits = SCALABLE_LIMITS
+    """An attached image over ``image_limits`` but within these is scaled down to fit them, with a notice."""
     max_upload: str = "256mb"
     """Largest upload Gradio accepts at all: a session's zip, of full-size PNGs (an image is held to
     ``image_limits`` after it arrives)."""
@@ -274,6 +283,26 @@ class ChatApp:
             self._continue(self._open(state, for_edit=True), text, state["shown_head"])
         progress(1.0, desc="Done")
         return self._reply(state)
+
+    @friendly_errors
+    def check_attachment(self, message: Any) -> Any:
+        """The message box after checking the image just attached (see :mod:`ui.attachments`): as it was, with
+        the image taken out and a notice why, or with a scaled-down copy in its place and a notice."""
+        if not isinstance(message, dict) or not message.get("files"):
+            return gr.skip()
+        attached = [f if isinstance(f, str) else (f or {}).get("path") for f in message["files"]]
+        checked = [check_attachment(str(path), self.config.image_limits, self.config.scalable_limits)
+                   for path in attached]
+        for check in checked:
+            if check.refused:
+                gr.Warning(html.escape(check.notice or "", quote=False), title="Could not use that image",
+                           duration=REFUSAL_SECONDS)
+            elif check.notice:
+                _tell(html.escape(check.notice, quote=False))
+        kept = [check.path for check in checked if check.path is not None]
+        if kept == attached:
+            return gr.skip()  # no update: one sent back would overwrite what was typed meanwhile
+        return gr.MultimodalTextbox(value={"text": message.get("text") or "", "files": kept})
 
     @staticmethod
     def _continue(session: EditSession, text: str, shown_head: str | None) -> None:

@@ -1,0 +1,94 @@
+"""The message box's attachment is checked when attached: refused at once, or scaled down to fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from edit_agent.images import ImageLimits, load_image
+from ui.attachments import check_attachment, scaled_to_fit
+
+LIMITS = ImageLimits(max_side=400, max_pixels=100_000, max_bytes=2**20)
+SCALABLE = ImageLimits(max_side=2000, max_pixels=1_000_000, max_bytes=2**20)
+
+
+@pytest.fixture(autouse=True)
+def gradio_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+
+
+def photo(tmp_path: Path, size: tuple[int, int], name: str = "camera.jpg") -> str:
+    path = tmp_path / "upload" / name
+    path.parent.mkdir(exist_ok=True)
+    Image.radial_gradient("L").resize(size).convert("RGB").save(path)
+    return str(path)
+
+
+def test_an_image_within_the_limits_is_kept_as_it_is(tmp_path: Path):
+    path = photo(tmp_path, (300, 200))
+    assert check_attachment(path, LIMITS, SCALABLE).path == path
+
+
+def test_a_photo_over_the_limits_is_replaced_by_a_copy_scaled_to_fit(tmp_path: Path):
+    checked = check_attachment(photo(tmp_path, (1200, 800)), LIMITS, SCALABLE)
+    assert not checked.refused and checked.path is not None and checked.path.endswith("camera-scaled.png")
+    scaled = load_image(Path(checked.path), limits=LIMITS)  # what sending it will check
+    assert scaled.size == (387, 258)  # the pixel limit binds: 387 x 258 = 99,846
+    assert checked.notice == ("camera.jpg is 1200×800; it was scaled down to 387×258 to fit this app's limit "
+                              "of 0.1 megapixels and 400 px a side.")
+
+
+def test_a_long_panorama_is_held_by_the_side_limit():
+    scaled = scaled_to_fit(Image.new("RGB", (1600, 100)), LIMITS)
+    assert scaled is not None and scaled.size == (400, 25)
+    assert scaled_to_fit(Image.new("RGB", (400, 250)), LIMITS) is None
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n" + b"\0" * 64, b"%PDF-1.7 not an image", b""])
+def test_a_file_that_is_no_usable_image_is_taken_out_with_the_reason(tmp_path: Path, content: bytes):
+    path = tmp_path / "upload" / "holiday.png"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    checked = check_attachment(str(path), LIMITS, SCALABLE)
+    assert checked.refused and checked.path is None
+    assert checked.notice is not None and "holiday.png" in checked.notice and str(path.parent) not in checked.notice
+
+
+def test_a_photo_over_even_the_scalable_limits_is_refused(tmp_path: Path):
+    checked = check_attachment(photo(tmp_path, (2100, 900)), LIMITS, SCALABLE)
+    assert checked.refused and checked.path is None and "2100" in (checked.notice or "")
+
+
+def test_a_box_with_a_usable_image_is_left_alone_and_a_broken_one_loses_only_the_image(tmp_path: Path):
+    import gradio as gr
+
+    from ui.handlers import AppConfig, ChatApp
+
+    app = ChatApp(AppConfig(store=tmp_path / "store", image_limits=LIMITS, scalable_limits=SCALABLE))
+    fine = photo(tmp_path, (100, 80))
+    assert isinstance(app.check_attachment({"text": "warmer", "files": [fine]}), type(gr.skip()))
+    assert isinstance(app.check_attachment({"text": "warmer", "files": []}), type(gr.skip()))
+    broken = tmp_path / "upload" / "broken.png"
+    broken.write_bytes(b"no image")
+    with pytest.warns(UserWarning, match="broken.png"):  # outside a running app, gr.Warning warns
+        update = app.check_attachment({"text": "warmer", "files": [{"path": str(broken)}]})
+    assert update.value == {"text": "warmer", "files": []}
+
+
+def test_the_app_takes_a_png_photo_larger_than_the_agent_tools_byte_limit(tmp_path: Path):
+    """A 4.7 MP photo saved as PNG is about 14 MiB: within the app's pixel limits, so not refused for its bytes."""
+    import numpy as np
+
+    from edit_agent.session import EditSession
+    from edit_agent.tools import TOOL_LIMITS
+    from ui.handlers import AppConfig, ChatApp
+
+    path = tmp_path / "screenshot.png"
+    noise = np.random.default_rng(0).integers(0, 256, (1800, 2600, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, compress_level=1)
+    assert path.stat().st_size > TOOL_LIMITS.max_bytes
+    app = ChatApp(AppConfig(store=tmp_path / "store", editor="recording"))
+    state = app.edit({"text": "make it warmer", "files": [str(path)]}, {"token": "t" * 40}, "rules", "recording")[0]
+    assert EditSession.open(state["session_id"], store=tmp_path / "store").head.image.size == (2600, 1800)
