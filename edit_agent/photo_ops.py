@@ -128,10 +128,26 @@ def _describe(op: Operation) -> str:
 # --- applying ----------------------------------------------------------------------------------
 
 def apply_operations(image: Image.Image, operations: list[Operation]) -> Image.Image:
-    """Apply ``operations`` in order; the input image is not modified."""
+    """Apply ``operations`` in order; the input image is not modified.
+
+    Margins in percent cropped one after another are shares of the image as the first of them found it:
+    "crop 10% from the left and right" takes 10% of the width from each side (200 px -> 160), not 10% of
+    what the left crop left (200 -> 162).
+    """
+    found: tuple[int, int] | None = None  # the size before this row of percent margins
     for operation in operations:
-        image = apply_operation(image, operation)
+        if _is_percent_margin(operation):
+            found = found or image.size
+            image = image.crop(_crop_box(image.size, operation.target or "", operation.value, "%", share_of=found))
+        else:
+            found = None
+            image = apply_operation(image, operation)
     return image.convert("RGB")
+
+
+def _is_percent_margin(op: Operation) -> bool:
+    target = op.target or ""
+    return op.kind == "crop" and op.unit == "%" and (target == "edges" or target.endswith(" edge"))
 
 
 def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
@@ -175,13 +191,16 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
     raise AssertionError(op.kind)
 
 
-def _crop_box(size: tuple[int, int], target: str, margin: float | None = None, unit: str = "px") -> tuple[int, int, int, int]:
+def _crop_box(size: tuple[int, int], target: str, margin: float | None = None, unit: str = "px", *,
+              share_of: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
+    """The box a crop keeps; a margin in percent is a share of ``share_of`` (default: ``size``)."""
     width, height = size
     if target == "edges" or target.endswith(" edge"):
         side = target.removesuffix(" edge")
         if unit == "%":  # of the side it is taken from: a left margin is a share of the width
-            return _margin_box(size, side, round(width * (margin or 0) / 100), round(height * (margin or 0) / 100),
-                               said=f"{plain_number(margin or 0)}%")
+            of_width, of_height = share_of or size
+            return _margin_box(size, side, round(of_width * (margin or 0) / 100),
+                               round(of_height * (margin or 0) / 100), said=f"{plain_number(margin or 0)}%")
         return _margin_box(size, side, int(margin or 0), int(margin or 0), said=f"{int(margin or 0)} px")
     boxes = {
         "left": (0, 0, width // 2, height),

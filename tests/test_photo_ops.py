@@ -93,6 +93,23 @@ def test_warmer_and_cooler_follow_the_stated_rule(photo):
     assert cool.getpixel((10, 10)) == (round(red * 0.95), green, min(255, round(blue * 1.05)))
 
 
+@pytest.mark.parametrize(
+    ("instruction", "box"),
+    [
+        ("crop 10% from the left and right", (12, 0, 108, 80)),  # 10% of 120 from each side: 96 wide, not 97
+        ("crop 10% from the left and 25% from the top and bottom", (12, 20, 120, 60)),
+        ("crop 10% from the left, then rotate it 180 degrees, then crop 10% from the left", None),
+    ],
+)
+def test_percent_margins_in_a_row_are_shares_of_the_image_before_them(photo, instruction, box):
+    if box is None:  # an operation between them: the second share is of the image as it then is
+        first = photo.crop((12, 0, 120, 80)).transpose(T.ROTATE_180)
+        expected = first.crop((11, 0, 108, 80))  # 10% of 108, rounded
+    else:
+        expected = photo.crop(box)
+    assert edit(photo, instruction).tobytes() == expected.tobytes()
+
+
 def test_several_operations_apply_in_the_order_written(photo):
     result = edit(photo, "rotate it 90 degrees and make it grayscale, then crop to the top half")
     expected = photo.transpose(T.ROTATE_270).convert("L").convert("RGB")
