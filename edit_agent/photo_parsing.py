@@ -151,7 +151,9 @@ _RULES: list[tuple[str, str, bool]] = [
      "reverse_said", False),
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+upside\s+down\b", "flip_vertical",
      False),  # the same pixels as a half turn after a mirror, said as the one operation it is
-    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b", "upside_down", False),
+    # not "the upside down photo": that describes the photo, and what to do about it is not said
+    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b(?![\s-]+(?:photo|image|picture|pic)\b)",
+     "upside_down", False),
     (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate", False),
     # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
     (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"
@@ -244,12 +246,33 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday:
     """
     if is_no_change(instruction):
         return []
-    read = [parse_clause_read(clause, instruction, everyday=everyday) for clause in split_clauses(instruction)]
+    clauses = split_clauses(instruction)
+    read = [parse_clause_read(clause, instruction, everyday=everyday) for clause in clauses]
+    _check_no_flip_undoes_another(clauses, [operations for operations, _ in read])
     operations = without_restated_problems(read)
     if not operations:
         raise _unsupported(instruction)
     check_operation_count(len(operations), limit)
     return operations
+
+
+_AXIS_SAID = re.compile(r"\b(?:horizontal(?:ly)?|vertical(?:ly)?|left\s+to\s+right|top\s+to\s+bottom|sideways"
+                        r"|upside\s+down)\b", re.IGNORECASE)
+
+
+def _check_no_flip_undoes_another(clauses: list[str], operations: list[list[Operation]]) -> None:
+    """Refuse two flips said apart the same way when one of them did not say which way: "mirror and flip it"
+    flips left to right twice (each verb's default), which changes nothing, and cannot be what was meant."""
+    flips = [(clause, {op.target for op in ops if op.kind == "flip"}, not _AXIS_SAID.search(clause))
+             for clause, ops in zip(clauses, operations, strict=True)]
+    flips = [flip for flip in flips if flip[1]]
+    for i, (first, first_axes, first_unsaid) in enumerate(flips):
+        for second, second_axes, second_unsaid in flips[i + 1:]:
+            if first_axes & second_axes and (first_unsaid or second_unsaid):
+                raise InvalidInstructionError(
+                    f"'{first}' and '{second}' would both flip it left to right (the way a flip goes unless it is "
+                    "said), and the second would undo the first: say which way each goes, e.g. 'mirror it and "
+                    "flip it vertically'.")
 
 
 def check_operation_count(count: int, limit: int = MAX_OPERATIONS) -> None:
