@@ -8,10 +8,11 @@ else the output keeps the input's own pixels (palette-snapped), because resampli
 the model's and back would turn every shape's smooth edge into stair-steps. So the output has exactly
 the world's colours, and an edit changes only what the model changed.
 
-When the input is an exact render of a scene (the samples, world files, every earlier output), the result
-is then read back as a scene (docs/world.md parsing) and drawn again at the input's size: the model's
-cells decide the scene, and the renderer draws it, so a moved shape keeps smooth edges instead of the
-model grid's stair-steps, and the shapes around a changed background keep their exact outlines.
+The result is then read back as a scene (docs/world.md parsing) and drawn again at the input's size: the
+model's cells decide the scene, and the renderer draws it, so a moved shape keeps smooth edges instead of the
+model grid's stair-steps, and the shapes around a changed background keep their exact outlines. An exact
+render (the samples, world files, every earlier output) keeps every pixel the edit did not touch; a canvas
+that was not one (a JPEG of one, a resized screenshot) comes back as one, without its blur and fringes.
 
 >>> from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 >>> from edit_agent.world import Scene, render
@@ -34,7 +35,7 @@ from edit_agent.flow.canvas import from_model_canvas_keeping_input, to_model_can
 from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit
 from edit_agent.records import EditorInfo, Intent
-from edit_agent.world.canvas import drawn_scene, is_world_canvas, render_at
+from edit_agent.world.canvas import is_world_canvas, render_at
 from edit_agent.world.interpreter import NO_CHANGE_INTENT
 from edit_agent.world.parse import parse
 
@@ -76,7 +77,7 @@ class WorldEditor:
         self.keep_unchanged = keep_unchanged
         """Copy the input exactly wherever the model's change gate (at the last step) is below one half."""
         self.redraw = redraw
-        """Draw the scene the result shows again at the input's size, when the input is an exact render."""
+        """Draw the scene the result shows again at the input's size (off: the model's cells, resampled)."""
 
     @torch.no_grad()
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
@@ -101,8 +102,7 @@ class WorldEditor:
                             keep_unchanged=self.keep_unchanged).sample
         # Resampled back whole, a large canvas's untouched shapes would come back as the model grid's stair-steps.
         output = from_model_canvas_keeping_input(image, model_input, to_pixels(result)[0])
-        if self.redraw and drawn_scene(image) is not None:
-            # Still the model grid's stair-steps where it changed cells; the scene it shows is drawn crisply.
+        if self.redraw:  # still the model grid's stair-steps where it changed cells: the scene is drawn crisply
             return render_at(parse(output), output.size)
         return output
 

@@ -1,5 +1,5 @@
-"""Tell a MICE-World canvas from any other image, so the SDK can route it to the world backends, and an
-exact render of a scene from any other canvas.
+"""Tell a MICE-World canvas from any other image, so the SDK can route it to the world backends, and draw a
+scene at a canvas's size.
 
 >>> from edit_agent.world.render import render
 >>> from edit_agent.world.scene import Scene
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from edit_agent.world.parse import _PALETTE, canvas_side, palette_labels, parse, parse_array
+from edit_agent.world.parse import _PALETTE, canvas_side, palette_labels, parse_array
 from edit_agent.world.render import render, render_array
 from edit_agent.world.scene import COLORS, Scene
 
@@ -55,13 +55,3 @@ def render_at(scene: Scene, size: tuple[int, int]) -> Image.Image:
     image = render(scene, side)
     return image if image.size == size else image.resize(size, Image.Resampling.NEAREST)
 
-
-def drawn_scene(image: Image.Image) -> Scene | None:
-    """The scene ``image`` is an exact render of at its own size (:func:`render_at`), or ``None``.
-
-    A world editor may redraw such an image from the scene it reads back without changing a pixel the
-    edit did not touch; any other canvas (a JPEG of one, a screenshot) would be cleaned everywhere.
-    """
-    rgb = image.convert("RGB")
-    scene = parse(rgb)
-    return scene if np.array_equal(np.asarray(render_at(scene, rgb.size)), np.asarray(rgb)) else None
