@@ -290,28 +290,18 @@ def _existing_store(folder: str | None) -> Store | None:
     return store
 
 
-MIN_ID_PREFIX = 4
 MIN_DELETE_PREFIX = 8
 """Deleting asks for as much of the id as the app and the status line show."""
 
 
 def _stored_session(store_folder: str | None, given: str) -> tuple[Store, str]:
-    """The store and the full id of the session ``given`` names: its id, or a prefix of it that no other
-    session shares (the app and ``sessions list`` show ids by their first characters)."""
+    """The store and the full id of the session ``given`` names (its id, or a prefix of it)."""
     from edit_agent.errors import UnknownSessionError
 
     store = _existing_store(store_folder)
     if store is None:
         raise UnknownSessionError(f"No session {given!r}: no session has been stored yet.")
-    if store.has_session(given):
-        return store, given
-    matches = [session_id for session_id in store.list_sessions() if session_id.startswith(given.lower())]
-    if len(given) < MIN_ID_PREFIX or not matches:
-        raise UnknownSessionError(f"No session {given!r} in the store at {store.folder}.")
-    if len(matches) > 1:
-        raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({', '.join(matches[:4])}...); "
-                                   "give more of the id.")
-    return store, matches[0]
+    return store, store.full_session_id(given)
 
 
 def _turns(count: int) -> str:

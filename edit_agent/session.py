@@ -192,7 +192,8 @@ class EditSession:
         reasoner: str | Reasoner | None = None,
         editor: str | Editor | None = None,
     ) -> EditSession:
-        """Reopen a stored session (``UnknownSessionError`` if there is none with this id).
+        """Reopen a stored session by its id or a prefix of it no other session shares, as the app and the
+        command line show it (``UnknownSessionError`` if there is none).
 
         With no reasoner/editor given, the ones the session was created with are used when they
         are registered names, with the options they were built with (a model path, say); a session
@@ -202,6 +203,7 @@ class EditSession:
         if opened is None:
             where = "the default store" if store is None else f"{os.fspath(store)!r}"
             raise UnknownSessionError(f"No session {session_id!r}: {where} holds no session store.")
+        session_id = opened.full_session_id(session_id)
         settings = opened.get_session(session_id).settings
         if reasoner is None and _registered(settings.get("reasoner"), REASONERS):
             reasoner, reasoner_options = settings["reasoner"], _recorded_options(settings, "reasoner_options")

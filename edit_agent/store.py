@@ -28,6 +28,7 @@ from PIL import Image
 from edit_agent.decoded_images import shared_decoded_images
 from edit_agent.errors import (
     ConcurrentEditError,
+    InvalidArgumentError,
     StoreError,
     UnknownSessionError,
     UnknownTurnError,
@@ -41,6 +42,8 @@ DATABASE_NAME = "edit_agent.db"
 SCHEMA_VERSION = 1
 ANY_HEAD = object()
 """``move_head``'s default: an absolute move, made from wherever the head is."""
+MIN_ID_PREFIX = 4
+"""The shortest prefix that may name a session (a shorter one would too easily name another)."""
 ORPHAN_GRACE_SECONDS = 3600.0
 """Unreferenced image files younger than this are kept: another process may be mid-turn."""
 RECENT_IMAGE_SECONDS = 10.0
@@ -302,6 +305,22 @@ class Store:
     def create_session(self, record: SessionRecord) -> None:
         with self._write():
             self.db["sessions"].insert(_session_row(record))
+
+    def full_session_id(self, given: str) -> str:
+        """The id of the session ``given`` names: its id, or a prefix of at least :data:`MIN_ID_PREFIX`
+        characters that no other session shares (the app's status line and ``sessions list`` show ids by
+        their first eight). ``UnknownSessionError`` when none matches; ``InvalidArgumentError`` when several do."""
+        if not isinstance(given, str):
+            raise UnknownSessionError(f"A session id is text, not {type(given).__name__}.")
+        if self.has_session(given):
+            return given
+        matches = [session_id for session_id in self.list_sessions() if session_id.startswith(given.lower())]
+        if len(given) < MIN_ID_PREFIX or not matches:
+            raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}.")
+        if len(matches) > 1:
+            raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({', '.join(matches[:4])}...); "
+                                       "give more of the id.")
+        return matches[0]
 
     def get_session(self, session_id: str) -> SessionRecord:
         _check_id(session_id, UnknownSessionError, "session")

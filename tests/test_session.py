@@ -355,6 +355,24 @@ def test_open_unknown_session_is_an_error(tmp_path):
         EditSession.open("no-such-id", store=tmp_path)
 
 
+def test_open_takes_the_id_as_the_app_shows_it(tmp_path, photo):
+    """The status line and My sessions show an id's first eight characters."""
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "make it warmer")
+    assert EditSession.open(session.id[:8], store=tmp_path).id == session.id
+    assert EditSession.open(session.id[:8].upper(), store=tmp_path).head.instruction == "make it warmer"
+    with pytest.raises(UnknownSessionError):
+        EditSession.open(session.id[:3], store=tmp_path)  # too short to name one safely
+
+
+def test_a_prefix_two_sessions_share_asks_for_more_of_the_id(tmp_path, photo):
+    for session_id in ("abcd" + "0" * 28, "abcd" + "1" * 28):
+        EditSession(store=tmp_path, session_id=session_id).edit(photo, "blur it")
+    with pytest.raises(InvalidArgumentError, match="give more of the id"):
+        EditSession.open("abcd", store=tmp_path)
+    assert EditSession.open("abcd1", store=tmp_path).id == "abcd" + "1" * 28
+
+
 def test_reading_a_folder_that_holds_no_store_makes_none(tmp_path):
     typo = tmp_path / "stroe"
     assert EditSession.list(store=typo) == []
