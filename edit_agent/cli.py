@@ -79,7 +79,8 @@ def _load(target: str) -> Callable[[argparse._SubParsersAction], None]:
 
 def _add_edit(subparsers: argparse._SubParsersAction) -> None:
     edit = subparsers.add_parser("edit", help="run one multi-turn session on an image")
-    edit.add_argument("image", help="PNG, JPEG, WEBP, BMP or GIF file, or sample:NAME (e.g. sample:astronaut)")
+    edit.add_argument("image", help="PNG, JPEG, WEBP, BMP or GIF file, or sample:NAME (e.g. sample:astronaut, "
+                      "sample:world-1)")
     edit.add_argument("instructions", nargs="+", help="one instruction per turn")
     edit.add_argument("--out", required=True, help="folder for one PNG per turn and the session export")
     edit.add_argument("--reasoner", default=None, help="reasoner name (default: the offline default)")

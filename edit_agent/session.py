@@ -53,6 +53,7 @@ from edit_agent.records import (
     TurnRecord,
     TurnRequest,
 )
+from edit_agent.samples import resolve_sample
 from edit_agent.store import DATABASE_NAME, Store, branch_to
 
 _stores: dict[Path, Store] = {}
@@ -347,7 +348,7 @@ class EditSession:
     ) -> tuple[Image.Image, str | None]:
         """The turn's input image, and its hash when it is already in the store (else ``None``)."""
         if image is not None:
-            return load_image(image, limits=self.limits), None
+            return load_image(resolve_sample(image) or image, limits=self.limits), None
         if session is None:
             raise InvalidImageError("The first turn of a session needs an image.")
         digest = session.source_hash if parent is None else self._store.get_turn(self.id, parent).output_hash

@@ -355,6 +355,20 @@ def test_open_unknown_session_is_an_error(tmp_path):
         EditSession.open("no-such-id", store=tmp_path)
 
 
+def test_a_session_starts_from_a_bundled_sample_by_name(tmp_path):
+    """As the command line and the app's Samples do: a world canvas goes to the world backends."""
+    from edit_agent.samples import sample_image
+    from edit_agent.world import parse
+
+    session = EditSession(store=tmp_path)
+    result = session.edit("sample:world-1", "make the background white")
+    assert session.source_image.tobytes() == sample_image("world-1").tobytes()
+    assert parse(result.image).background == "white"
+    assert session.edit("sample:coffee", "flip it horizontally").image.size == sample_image("coffee").size
+    with pytest.raises(InvalidImageError, match="world-0"):  # the names to choose from
+        session.edit("sample:world-9", "make it warmer")
+
+
 def test_open_takes_the_id_as_the_app_shows_it(tmp_path, photo):
     """The status line and My sessions show an id's first eight characters."""
     session = EditSession(store=tmp_path)
