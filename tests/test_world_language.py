@@ -78,3 +78,14 @@ def test_invalid_values_are_marked():
 def test_not_the_language(text):
     with pytest.raises(WorldLanguageError):
         parse_turn(text)
+
+
+def test_a_sentence_that_is_no_rule_is_refused_with_rules_that_are():
+    import re
+
+    with pytest.raises(WorldLanguageError) as refused:
+        parse_turn("from now on keep everything on a white background")
+    examples = re.findall(r"'([^']*(?:must be blue|don't touch[^']*|make the background white))'", str(refused.value))
+    assert len(examples) == 3
+    for example in examples:  # each example said works as said
+        parse_turn(example)

@@ -519,7 +519,11 @@ def parse_sentence(sentence: str) -> Rule | Edit:
     stripped = RULE_PREFIX.sub("", sentence)
     if stripped != sentence:
         if (rule := parse_rule(stripped)) is None:
-            raise WorldLanguageError(f"Not a rule of the world language: {sentence!r}.")
+            raise WorldLanguageError(
+                f"Not a rule of the world language: {sentence!r}. A rule sets what new shapes are ('from now on, "
+                "every new shape must be blue' or '... must be small') or keeps a shape as it is ('from now on, "
+                "don't touch the green square'); a change to the background is an edit ('make the background "
+                "white').")
         return rule
     if not _NO_CHANGE.match(sentence) and (rule := parse_rule(sentence)) is not None:
         return rule
