@@ -88,15 +88,7 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
                 "cooler'), or undo.")
         return describe_operations(_taken_back(operations, kind.removeprefix("less:"), instruction))
     if kind.startswith("more"):
-        signed = [op for op in operations if op.kind in PERCENT_KINDS]
-        if not signed and all(op.kind in ("blur", "sharpen") for op in operations):
-            return describe_operations(operations)  # "more" after a blur: another one
-        if not signed:
-            raise InvalidInstructionError(
-                f"{instruction!r}: the edit before it ({describe_operations(operations)[:-1].lower()}) has no amount to "
-                "add to; say what to change.")
-        amount = {"gentle": GENTLE_PERCENT, "strong": STRONG_PERCENT}.get(kind.removeprefix("more:"))
-        return describe_operations([_scaled(op, amount) for op in signed])
+        return describe_operations(_more(operations, kind.removeprefix("more:"), instruction))
     return describe_operations([_opposite(op, instruction) for op in reversed(operations)])
 
 
@@ -167,14 +159,45 @@ def _own_operations(instruction: str, before: Sequence[str]) -> list[Operation]:
     return []
 
 
+_MARGIN_SHARE = {"": 1.0, "gentle": 0.5, "strong": 2.0}
+"""Of the last crop margin, what "more", "a bit more" and "much more" crop next."""
+
+
+def _more(operations: list[Operation], how: str, instruction: str) -> list[Operation]:
+    """More of ``operations``: their amounts again ("more"), a gentle or a strong one ("a bit more", "much
+    more"); another blur or sharpen; a crop margin again, half of it or twice it."""
+    signed = [op for op in operations if op.kind in PERCENT_KINDS]
+    if signed:
+        amount = {"gentle": GENTLE_PERCENT, "strong": STRONG_PERCENT}.get(how)
+        return [_scaled(op, amount) for op in signed]
+    if all(op.kind in ("blur", "sharpen") for op in operations):
+        return operations  # "more" after a blur: another one
+    margins = [op for op in operations if _is_margin(op)]
+    if margins:
+        return [op.model_copy(update={"value": _margin_value(op, _MARGIN_SHARE[how])}) for op in margins]
+    raise InvalidInstructionError(
+        f"{instruction!r} after {describe_operations(operations)[:-1].lower()}: how much more of that is not said by "
+        "it; say the next edit in full.")
+
+
+def _is_margin(op: Operation) -> bool:
+    target = op.target or ""
+    return op.kind == "crop" and op.value is not None and (target == "edges" or target.endswith(" edge"))
+
+
+def _margin_value(op: Operation, share: float) -> float:
+    value = (op.value or 0) * share
+    return round(value, 1) if op.unit == "%" else float(max(1, round(value)))
+
+
 def _taken_back(operations: list[Operation], how: str, instruction: str) -> list[Operation]:
     """The opposite of the amounts of ``operations``: half of each ("too much"), a gentle amount ("a bit less"),
     or all of it ("way too much")."""
     signed = [op for op in operations if op.kind in PERCENT_KINDS]
     if not signed:
         raise InvalidInstructionError(
-            f"{instruction!r}: the edit before it ({describe_operations(operations)[:-1].lower()}) has no amount to "
-            "take back; undo it instead.")
+            f"{instruction!r}: the edit before it ({describe_operations(operations)[:-1].lower()}) cannot be partly "
+            "taken back; undo it instead ('undo that').")
     kept = {"half": 0.5, "strong": 0.0}  # of the change; "a bit" takes a gentle amount back, whatever it was
     return [_opposite(_scaled(op, GENTLE_PERCENT), instruction) if how == "gentle" else _leaving(op, kept[how])
             for op in reversed(signed)]

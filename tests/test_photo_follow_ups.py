@@ -46,7 +46,7 @@ def test_a_follow_up_with_nothing_to_refer_to_is_refused_and_changes_nothing(ses
     intents(session, "blur it")
     with pytest.raises(InvalidInstructionError, match="has no exact opposite; undo it instead"):
         session.edit(None, "the opposite")
-    with pytest.raises(InvalidInstructionError, match="has no amount to add to"):
+    with pytest.raises(InvalidInstructionError, match="say the next edit in full"):
         session.edit(None, "flip it")
         session.edit(None, "a bit more")  # a flip has no "more": flipping back would undo it
     assert len(session.turns) == 2
@@ -126,9 +126,26 @@ def test_no_more_is_not_more(session):
     assert len(session.history) == 1
 
 
+@pytest.mark.parametrize(("first", "follow_up", "next_intent"), [
+    ("crop 10% from each side", "more", "Crop 10% from each side."),
+    ("crop 10% from each side", "a bit more", "Crop 5% from each side."),
+    ("crop 5px from the left and right", "much more", "Crop 10 px from the left, then crop 10 px from the right."),
+])
+def test_more_after_a_crop_margin_crops_that_margin_again_half_or_twice(session, first, follow_up, next_intent):
+    """It said the crop had no amount to add to, although its margin was right there."""
+    assert intents(session, first, follow_up)[-1] == next_intent
+
+
+@pytest.mark.parametrize("first", ["crop 10% from each side", "resize to 50%"])
+def test_a_crop_or_resize_taken_back_says_to_undo_it_not_that_it_had_no_amount(session, first):
+    intents(session, first)
+    with pytest.raises(InvalidInstructionError, match="cannot be partly taken back; undo it instead"):
+        intents(session, "that's too much")
+
+
 def test_taking_back_an_edit_without_an_amount_says_to_undo_it(session):
     intents(session, "rotate it left")
-    with pytest.raises(InvalidInstructionError, match="has no amount to take back; undo it instead"):
+    with pytest.raises(InvalidInstructionError, match="cannot be partly taken back; undo it instead"):
         intents(session, "too much")
 
 
