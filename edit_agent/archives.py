@@ -77,6 +77,18 @@ def exported_session_in(path: Path) -> str | None:
     return None
 
 
+def _not_a_zip(archive: Path, shown: str) -> str:
+    """Why a file is not a readable zip: one that starts as a zip but lacks its end was cut short."""
+    try:
+        with archive.open("rb") as file:
+            starts_as_zip = file.read(4) == b"PK\x03\x04"
+    except OSError:
+        starts_as_zip = False
+    if starts_as_zip:
+        return f"{shown} is an incomplete zip (its end is missing: a download cut short?); download the session again."
+    return f"{shown} is not a zip file; give the .zip that Download session gave."
+
+
 def unpack_session_archive(
     archive: Path, into: Path, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES, shown_as: str | None = None
 ) -> Path:
@@ -90,7 +102,7 @@ def unpack_session_archive(
     shown = shown_as or str(archive)
     try:
         if not zipfile.is_zipfile(archive):
-            raise InvalidExportError(f"{shown} is not a zip file; give the .zip that Download session gave.")
+            raise InvalidExportError(_not_a_zip(archive, shown))
         with zipfile.ZipFile(archive) as opened:
             export, folder = _export_member(opened, shown)
             text = _read_export_text(opened, export, shown)

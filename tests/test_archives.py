@@ -70,6 +70,7 @@ def test_member_names_never_choose_where_files_are_written(tmp_path, archive):
 
 @pytest.mark.parametrize("case, match", [
     ("text", "is not a zip file"),
+    ("cut short", "is an incomplete zip"),
     ("no export", "holds no session.jsonl"),
     ("two exports", "more than one session.jsonl"),
     ("damaged", "is damaged or packed in a way this cannot read"),
@@ -78,6 +79,8 @@ def test_a_zip_that_is_no_good_download_is_refused_and_stores_nothing(tmp_path, 
     path = tmp_path / f"{case}.zip"
     if case == "text":
         path.write_text("not a zip")
+    elif case == "cut short":  # a download stopped before its end
+        path.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
     elif case == "no export":
         rezip(archive, path, rename=lambda name: name.replace("session.jsonl", "notes.jsonl"))
     elif case == "two exports":
