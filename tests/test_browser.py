@@ -192,6 +192,8 @@ def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
     expect(chat).to_contain_text("Add a small blue circle", timeout=60_000)
     expect(chat.get_by_text("Start scene").last).to_contain_text("every new shape must be blue")  # the open trace
     expect(chat.locator(".message").last).to_contain_text("every new shape must be blue")
+    assert captions(page)[1] == "#1: from now on, every new shape must be blue"  # it was cut at "every new shap…"
+    assert clipped_captions(page) == []
     shoot(page, "4-world-rule")
 
 

@@ -138,12 +138,17 @@ def _timeline(turns: list[TurnRecord], source_hash: str, head: str | None, loade
     return items
 
 
+CAPTION_CHARACTERS = 44
+"""An instruction longer than this is cut in its caption: with the turn's number, three lines under a thumbnail
+116 px wide (the CSS clamps any longer one at three lines too)."""
+
+
 def _caption_text(turn: TurnRecord) -> str:
     """The instruction, and for a follow-up ("again", "the opposite") what it did: those words alone do not tell
     one turn of the timeline from another."""
     if is_follow_up(turn.instruction) and turn.intent.text:
         return f"{_clip(turn.instruction, 16)} → {_clip(short_intent(turn.intent.text), 26)}"
-    return _clip(turn.instruction, 28)
+    return _clip(turn.instruction, CAPTION_CHARACTERS)
 
 
 _SHORTER = [
