@@ -310,8 +310,7 @@ class Store:
         """The id of the session ``given`` names: its id, or a prefix of at least :data:`MIN_ID_PREFIX`
         characters that no other session shares (the app's status line and ``sessions list`` show ids by
         their first eight). ``UnknownSessionError`` when none matches; ``InvalidArgumentError`` when several do."""
-        if not isinstance(given, str):
-            raise UnknownSessionError(f"A session id is text, not {type(given).__name__}.")
+        _check_id(given, UnknownSessionError, "session")
         if self.has_session(given):
             return given
         matches = [session_id for session_id in self.list_sessions() if session_id.startswith(given.lower())]
