@@ -532,3 +532,14 @@ def test_an_image_sent_in_an_open_session_says_it_starts_a_new_one(tmp_path: Pat
     with pytest.raises(gr.Error):
         app.edit({"text": INSTRUCTIONS[0], "files": [str(fake)]}, second, "rules", "recording")
     assert len(told) == 1  # a refused image starts nothing, and says nothing of it
+
+
+def test_a_world_turn_that_changes_nothing_says_why_in_the_chat(client: Client, tmp_path: Path):
+    """It said only that the image was unchanged; why was folded away under Reasoning."""
+    from edit_agent.samples import sample_image
+
+    canvas = tmp_path / "world-0.png"
+    sample_image("world-0").save(canvas)
+    view = edit(client, fresh_state(client), "make the triangle blue", str(canvas))
+    texts = " ".join(part.get("text", "") for message in view[1] for part in message["content"])
+    assert "The image is unchanged: 'the triangle' picks several objects, so nothing can be recoloured" in texts
