@@ -589,3 +589,28 @@ def test_an_attached_image_is_checked_when_attached_not_when_sent(page, tmp_path
     wait_for_status(page, "1 edit")
     page.wait_for_function("() => document.querySelector('#current-image img')?.naturalWidth === 4096")
     assert page.evaluate("() => document.querySelector('#current-image img').naturalHeight") == 2730
+
+
+def test_on_a_phone_a_picked_sample_brings_the_message_box_into_view(browser, app_url: str):
+    """The samples are a screen below the box on a phone: the page stayed at the samples."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    page = phone.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        page.locator("#samples .thumbnail-item").nth(1).scroll_into_view_if_needed()
+        box = page.locator("#message textarea")
+        assert not in_view(page, box)
+        page.locator("#samples .thumbnail-item").nth(1).click()
+        page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
+        page.wait_for_function("() => document.activeElement === document.querySelector('#message textarea')")
+        assert in_view(page, box)
+        page.locator("#new-session").click()
+        page.wait_for_function("() => !document.querySelector('#samples .thumbnail-item.selected')")
+    finally:
+        phone.close()
+
+
+def in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]

@@ -203,8 +203,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         history = {"trigger_mode": "multiple", "concurrency_id": "history", "concurrency_limit": 1}
         _follow(undo.click(app.undo, [state, tab_head], view, api_name="undo", **history, **internal))
         _follow(redo.click(app.redo, [state, tab_head], view, api_name="redo", **history, **internal))
-        new.click(app.new_session, [state], view, api_name="new_session", **internal)
-        chat.clear(app.new_session, [state], view, api_name=False, **internal)  # the chat's own trash icon
+        # A new session starts from no sample: the one highlighted last would say otherwise.
+        for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
+                            chat.clear(app.new_session, [state], view, api_name=False, **internal)):  # the trash icon
+            starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, api_visibility="private")
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         _follow(sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal))
@@ -218,7 +220,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # One at a time: an import unpacks and checks every image of the session.
         _follow(reopen_zip.upload(app.import_zip, [state, reopen_zip], view, api_name="import_zip",
                                   concurrency_id="import", concurrency_limit=1, **internal))
-        sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
+        sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal).then(
+            None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
         # On attaching, not on sending: an image that cannot be used is taken out, one too large is scaled to
         # fit. The browser notes which files the box holds and the server is asked only when they change:
         # a call per keystroke would fill the queue that edits wait in.
@@ -328,6 +331,15 @@ ATTACHED_FILES_JS = """
 (message) => JSON.stringify(((message && message.files) || []).map((file) => (file && file.path) || file))
 """
 
+# A sample picked goes into the message box: the words go there next. On a phone the box is a screen or more
+# above the samples, so it is brought into view ("nearest": where it is in view already, nothing moves).
+TO_THE_MESSAGE_BOX_JS = """
+() => {
+  const box = document.querySelector('#message textarea');
+  if (box) { box.scrollIntoView({block: 'nearest'}); box.focus({preventScroll: true}); }
+}
+"""
+
 # One click on "Download session" saves the zip: the file card's own link is clicked once it shows the new
 # export (the card stays, to save it again). Links already saved are skipped, so a redraw saves nothing twice.
 SAVE_EXPORT_JS = """
@@ -405,6 +417,10 @@ def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
 
 def _unlock_box() -> tuple[Any, ...]:
     return gr.MultimodalTextbox(interactive=True), *_history_controls(locked=False)
+
+
+def _no_sample_picked() -> Any:
+    return gr.Gallery(selected_index=None)
 
 
 def _pick_sample(event: gr.SelectData) -> dict[str, Any]:
