@@ -117,7 +117,7 @@ def _intent_text(turn: TurnRecord) -> str:
     if not turn.changed:
         sets_a_rule = any(constraint.set_at_turn == turn.seq for constraint in turn.intent.constraints)
         why = _why_unchanged(turn.reasoning)
-        lines.append("_This turn sets a rule; the image is unchanged._" if sets_a_rule and not why
+        lines.append("_This turn sets a rule; the image is unchanged._" if sets_a_rule
                      else f"_The image is unchanged: {as_typed(why)}_" if why else "_The image is unchanged._")
     if turn.intent.constraints:
         lines.append("**In force:**")
