@@ -566,7 +566,7 @@ def test_follow_up_captions_say_what_the_turn_did_and_fit(page, tmp_path: Path):
 
 def test_an_attached_image_is_checked_when_attached_not_when_sent(page, tmp_path: Path):
     """A file that is no image is taken out of the box at once, and the words typed stay; a photo over the
-    app's 16 MP is replaced by a copy scaled down to fit, and that copy starts the session."""
+    app's 16 MP stays, with a notice, and is scaled down to fit when sent."""
     from playwright.sync_api import expect
 
     page.locator("#new-session").click()
@@ -583,7 +583,7 @@ def test_an_attached_image_is_checked_when_attached_not_when_sent(page, tmp_path
     big = tmp_path / "camera.jpg"
     Image.new("RGB", (6000, 4000), (40, 90, 160)).save(big, quality=80)
     box.locator("input[type=file]").set_input_files(str(big))
-    expect(page.locator("[data-testid='toast-body']").last).to_contain_text("scaled down to 4096×2730")
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text("will be scaled down to 4096×2730")
     expect(box.locator("img")).to_have_count(1)
     box.locator("textarea").press("Enter")
     wait_for_status(page, "1 edit")

@@ -1,4 +1,4 @@
-"""The message box's attachment is checked when attached: refused at once, or scaled down to fit."""
+"""The message box's attachment is checked when attached: refused at once, or scaled down to fit when sent."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from edit_agent.errors import InvalidImageError
 from edit_agent.images import ImageLimits, load_image
-from ui.attachments import check_attachment, scaled_to_fit
+from ui.attachments import check_attachment, load_attachment, size_to_fit
 
 LIMITS = ImageLimits(max_side=400, max_pixels=100_000, max_bytes=2**20)
 SCALABLE = ImageLimits(max_side=2000, max_pixels=1_000_000, max_bytes=2**20)
-
-
-@pytest.fixture(autouse=True)
-def gradio_cache(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
 
 
 def photo(tmp_path: Path, size: tuple[int, int], name: str = "camera.jpg") -> str:
@@ -28,22 +24,33 @@ def photo(tmp_path: Path, size: tuple[int, int], name: str = "camera.jpg") -> st
 
 def test_an_image_within_the_limits_is_kept_as_it_is(tmp_path: Path):
     path = photo(tmp_path, (300, 200))
-    assert check_attachment(path, LIMITS, SCALABLE).path == path
+    checked = check_attachment(path, LIMITS, SCALABLE)
+    assert checked.refusal is None and checked.notice is None
+    image, notice = load_attachment(path, LIMITS, SCALABLE)
+    assert image.size == (300, 200) and notice is None
 
 
-def test_a_photo_over_the_limits_is_replaced_by_a_copy_scaled_to_fit(tmp_path: Path):
-    checked = check_attachment(photo(tmp_path, (1200, 800)), LIMITS, SCALABLE)
-    assert not checked.refused and checked.path is not None and checked.path.endswith("camera-scaled.png")
-    scaled = load_image(Path(checked.path), limits=LIMITS)  # what sending it will check
-    assert scaled.size == (387, 258)  # the pixel limit binds: 387 x 258 = 99,846
-    assert checked.notice == ("camera.jpg is 1200×800; it was scaled down to 387×258 to fit this app's limit "
-                              "of 0.1 megapixels and 400 px a side.")
+def test_a_photo_over_the_limits_is_kept_with_a_notice_and_scaled_to_fit_when_sent(tmp_path: Path):
+    path = photo(tmp_path, (1200, 800))
+    checked = check_attachment(path, LIMITS, SCALABLE)
+    assert checked.refusal is None
+    assert checked.notice == ("camera.jpg is 1200×800; it will be scaled down to 387×258 when sent, to fit this app's "
+                              "limit of 0.1 megapixels and 400 px a side.")
+    image, notice = load_attachment(path, LIMITS, SCALABLE)
+    assert image.size == (387, 258)  # the pixel limit binds: 387 x 258 = 99,846
+    assert load_image(image, limits=LIMITS).size == (387, 258)  # what the session checks it against
+    assert notice is not None and "scaled down from 1200×800 to 387×258" in notice
 
 
 def test_a_long_panorama_is_held_by_the_side_limit():
-    scaled = scaled_to_fit(Image.new("RGB", (1600, 100)), LIMITS)
-    assert scaled is not None and scaled.size == (400, 25)
-    assert scaled_to_fit(Image.new("RGB", (400, 250)), LIMITS) is None
+    assert size_to_fit((1600, 100), LIMITS) == (400, 25)
+    assert size_to_fit((400, 250), LIMITS) is None
+
+
+def test_a_strip_too_thin_to_scale_down_is_refused_as_it_is(tmp_path: Path):
+    """Scaled to 400 px wide, a 2000x20 strip would be 4 px tall: under the 8 px an image needs."""
+    checked = check_attachment(photo(tmp_path, (2000, 20)), LIMITS, SCALABLE)
+    assert checked.refusal is not None and "2000" in checked.refusal
 
 
 @pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n" + b"\0" * 64, b"%PDF-1.7 not an image", b""])
@@ -52,13 +59,14 @@ def test_a_file_that_is_no_usable_image_is_taken_out_with_the_reason(tmp_path: P
     path.parent.mkdir()
     path.write_bytes(content)
     checked = check_attachment(str(path), LIMITS, SCALABLE)
-    assert checked.refused and checked.path is None
-    assert checked.notice is not None and "holiday.png" in checked.notice and str(path.parent) not in checked.notice
+    assert checked.refusal is not None and "holiday.png" in checked.refusal and str(path.parent) not in checked.refusal
+    with pytest.raises(InvalidImageError, match="holiday.png"):
+        load_attachment(str(path), LIMITS, SCALABLE)
 
 
 def test_a_photo_over_even_the_scalable_limits_is_refused(tmp_path: Path):
     checked = check_attachment(photo(tmp_path, (2100, 900)), LIMITS, SCALABLE)
-    assert checked.refused and checked.path is None and "2100" in (checked.notice or "")
+    assert checked.refusal is not None and "2100" in checked.refusal
 
 
 def test_a_box_with_a_usable_image_is_left_alone_and_a_broken_one_loses_only_the_image(tmp_path: Path):
@@ -70,6 +78,8 @@ def test_a_box_with_a_usable_image_is_left_alone_and_a_broken_one_loses_only_the
     fine = photo(tmp_path, (100, 80))
     assert isinstance(app.check_attachment({"text": "warmer", "files": [fine]}), type(gr.skip()))
     assert isinstance(app.check_attachment({"text": "warmer", "files": []}), type(gr.skip()))
+    large = photo(tmp_path, (1200, 800), "large.jpg")  # stays, to be scaled when sent: the box is not rewritten
+    assert isinstance(app.check_attachment({"text": "warmer", "files": [large]}), type(gr.skip()))
     broken = tmp_path / "upload" / "broken.png"
     broken.write_bytes(b"no image")
     with pytest.warns(UserWarning, match="broken.png"):  # outside a running app, gr.Warning warns
@@ -92,3 +102,14 @@ def test_the_app_takes_a_png_photo_larger_than_the_agent_tools_byte_limit(tmp_pa
     app = ChatApp(AppConfig(store=tmp_path / "store", editor="recording"))
     state = app.edit({"text": "make it warmer", "files": [str(path)]}, {"token": "t" * 40}, "rules", "recording")[0]
     assert EditSession.open(state["session_id"], store=tmp_path / "store").head.image.size == (2600, 1800)
+
+
+def test_a_large_photo_sent_starts_a_session_from_its_scaled_copy(tmp_path: Path):
+    from edit_agent.session import EditSession
+    from ui.handlers import AppConfig, ChatApp
+
+    app = ChatApp(AppConfig(store=tmp_path / "store", editor="recording", image_limits=LIMITS, scalable_limits=SCALABLE))
+    sent = {"text": "make it warmer", "files": [photo(tmp_path, (1200, 800))]}
+    state = app.edit(sent, {"token": "t" * 40}, "rules", "recording")[0]
+    session = EditSession.open(state["session_id"], store=tmp_path / "store")
+    assert session.source_image.size == (387, 258) and session.head.image.size == (387, 258)

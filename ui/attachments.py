@@ -1,9 +1,10 @@
 """An image attached to the message box is checked when it is attached, not only when the message is sent.
 
-One that cannot be used (not an image, corrupt, too small) is taken out of the box at once with the reason,
-and a photo over the app's size limits but within ``scalable`` (a 24 or 50 megapixel camera photo) is
-replaced by a copy scaled down to fit, with a notice that says so: refusing it would only send the user
-off to resize it themselves.
+One that cannot be used (not an image, corrupt, too small) is taken out of the box at once with the reason.
+A photo over the app's size limits but within ``scalable`` (a 24 or 50 megapixel camera photo) stays in the
+box with a notice that it will be scaled down to fit, and :func:`load_attachment` scales it when it is sent:
+refusing it would only send the user off to resize it themselves. The box is never rewritten for a photo
+that stays, so nothing typed while it is checked is lost.
 """
 
 from __future__ import annotations
@@ -15,65 +16,80 @@ from pathlib import Path
 from PIL import Image
 
 from edit_agent.errors import InvalidImageError
-from edit_agent.images import ImageLimits, encode_png, load_image, read_image_file
-from ui import files
+from edit_agent.images import ImageLimits, load_image
 
 
 @dataclass(frozen=True)
 class CheckedAttachment:
-    """What the box should hold after the check."""
+    """What the check found: nothing to say, a refusal (the image is taken out of the box), or a notice."""
 
-    path: str | None
-    """The file to keep attached: the one attached, a scaled copy, or ``None`` (taken out)."""
+    refusal: str | None = None
     notice: str | None = None
-    """Why it was taken out (``refused``) or what was done to it; ``None`` when it is kept as it is."""
-    refused: bool = False
 
 
 def check_attachment(path: str, limits: ImageLimits, scalable: ImageLimits) -> CheckedAttachment:
-    """Check the image at ``path`` against ``limits``; scale it down to fit when it is within ``scalable``."""
-    name = Path(path).name
+    """Check the image at ``path`` as :func:`load_attachment` will load it, without scaling it yet."""
     try:
-        load_image(Path(path), limits=limits)
-        return CheckedAttachment(path)
+        image, size = _decoded_and_fitted_size(path, limits, scalable)
     except InvalidImageError as error:
-        refusal = str(error).replace(path, name)  # named as the user sent it, not by the server's upload path
-        if name not in refusal:
-            refusal = f"{name}: {refusal}"
-    try:
-        image = load_image(Path(path), limits=scalable)
-    except InvalidImageError:
-        return CheckedAttachment(None, refusal, refused=True)
-    scaled = scaled_to_fit(image, limits)
-    if scaled is None:  # over the limits in bytes only: already within them in pixels
-        return CheckedAttachment(None, refusal, refused=True)
-    copy = _write_scaled(scaled, Path(path).stem)
-    if len(read_image_file(copy, scalable)) > limits.max_bytes:
-        return CheckedAttachment(None, refusal, refused=True)
-    notice = (f"{name} is {image.width}×{image.height}; it was scaled down to {scaled.width}×{scaled.height} "
-              f"to fit this app's limit of {_limit_text(limits)}.")
-    return CheckedAttachment(str(copy), notice)
+        return CheckedAttachment(refusal=str(error))
+    if size is None:
+        return CheckedAttachment()
+    return CheckedAttachment(notice=f"{Path(path).name} is {_dimensions(image.size)}; it will be scaled down to "
+                                    f"{_dimensions(size)} when sent, to fit {_limit_text(limits)}.")
 
 
-def scaled_to_fit(image: Image.Image, limits: ImageLimits) -> Image.Image | None:
-    """``image`` scaled down (keeping its aspect) to the largest size within ``limits``' side and pixel
-    limits, or ``None`` when it is already within them."""
-    width, height = image.size
+def load_attachment(path: str, limits: ImageLimits, scalable: ImageLimits) -> tuple[Image.Image, str | None]:
+    """The image at ``path``, scaled down to fit ``limits`` when it is within ``scalable``, and a notice saying so
+    (``None`` when it fits as it is). Refused with one :class:`InvalidImageError` naming the file as sent."""
+    image, size = _decoded_and_fitted_size(path, limits, scalable)
+    if size is None:
+        return image, None
+    notice = (f"{Path(path).name} was scaled down from {_dimensions(image.size)} to {_dimensions(size)} to fit "
+              f"{_limit_text(limits)}.")
+    return image.resize(size, Image.Resampling.LANCZOS), notice
+
+
+def size_to_fit(size: tuple[int, int], limits: ImageLimits) -> tuple[int, int] | None:
+    """The largest size of the same aspect within ``limits``' side and pixel limits, or ``None`` when ``size``
+    is within them already."""
+    width, height = size
     factor = min(1.0, limits.max_side / max(width, height), math.sqrt(limits.max_pixels / (width * height)))
     if factor >= 1.0:
         return None
-    size = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
-    while size[0] * size[1] > limits.max_pixels:  # floor rounding may still leave one row too many
-        size = (size[0], size[1] - 1)
-    return image.resize(size, Image.Resampling.LANCZOS)
+    fitted = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
+    while fitted[0] * fitted[1] > limits.max_pixels:  # floor rounding may still leave one row too many
+        fitted = (fitted[0], fitted[1] - 1)
+    return fitted
 
 
-def _write_scaled(image: Image.Image, stem: str) -> Path:
-    """A PNG of the scaled copy in the app's file cache, named after the photo it came from."""
-    path = files.attachment_path(f"{stem}-scaled.png")
-    path.write_bytes(encode_png(image))
-    return path
+def _decoded_and_fitted_size(path: str, limits: ImageLimits,
+                             scalable: ImageLimits) -> tuple[Image.Image, tuple[int, int] | None]:
+    """The checked image and the size it must be scaled to (``None``: it fits as it is)."""
+    try:
+        return load_image(Path(path), limits=limits), None
+    except InvalidImageError as error:
+        refusal = _named_as_sent(str(error), path)
+    try:
+        image = load_image(Path(path), limits=scalable)
+    except InvalidImageError:
+        raise InvalidImageError(refusal) from None
+    size = size_to_fit(image.size, limits)
+    if size is None or min(size) < limits.min_side:  # over in bytes only, or a strip too thin to scale
+        raise InvalidImageError(refusal)
+    return image, size
+
+
+def _named_as_sent(message: str, path: str) -> str:
+    """An error about the file at ``path`` naming it as the user sent it, not by the server's upload path."""
+    name = Path(path).name
+    message = message.replace(path, name)
+    return message if name in message else f"{name}: {message}"
+
+
+def _dimensions(size: tuple[int, int]) -> str:
+    return f"{size[0]}×{size[1]}"
 
 
 def _limit_text(limits: ImageLimits) -> str:
-    return f"{limits.max_pixels / 1e6:g} megapixels and {limits.max_side} px a side"
+    return f"this app's limit of {limits.max_pixels / 1e6:g} megapixels and {limits.max_side} px a side"

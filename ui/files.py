@@ -59,11 +59,6 @@ def download_path(file_name: str) -> Path:
     return cache_folder("downloads", f"{time.time_ns()}") / file_name
 
 
-def attachment_path(file_name: str) -> Path:
-    """A fresh path in the cache for a copy of an attached image, such as one scaled down to fit."""
-    return cache_folder("attached", f"{time.time_ns()}") / file_name
-
-
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     # Concurrent requests may render the same image; a reader must never see half a file.
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)

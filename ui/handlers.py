@@ -36,7 +36,7 @@ from edit_agent.tools import TOOL_LIMITS, SessionOwners, session_owners
 from edit_agent.transfer import import_session
 from edit_agent.world.language import is_undo_request
 from ui import backends, files, views
-from ui.attachments import check_attachment
+from ui.attachments import check_attachment, load_attachment
 
 log = logging.getLogger(__name__)
 
@@ -273,10 +273,13 @@ class ChatApp:
                 session_id=self._fresh(state["starting"]),  # the id the page kept when it sent the message
             )
             with self.owners.claiming(session.id, state["token"]), _named_as_sent(Path(image_path)):
-                session.edit(Path(image_path), text)  # a refused upload leaves no owner row
+                image, scaled = load_attachment(image_path, self.config.image_limits, self.config.scalable_limits)
+                session.edit(image, text)  # a refused upload leaves no owner row
             state["session_id"], state["starting"] = session.id, None
             if had_session:  # told once it worked: a refused image leaves the session before open
                 _tell("The attached image started a new session; the one before is under My sessions.")
+            if scaled:
+                _tell(html.escape(scaled, quote=False))
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
@@ -286,22 +289,24 @@ class ChatApp:
 
     @friendly_errors
     def check_attachment(self, message: Any) -> Any:
-        """The message box after checking the image just attached (see :mod:`ui.attachments`): as it was, with
-        the image taken out and a notice why, or with a scaled-down copy in its place and a notice."""
+        """The message box after checking the image just attached (see :mod:`ui.attachments`): as it was (no
+        update: one sent back would overwrite what was typed meanwhile), or without an image that cannot be
+        used; a notice says why, or that a large photo will be scaled down when sent."""
         if not isinstance(message, dict) or not message.get("files"):
             return gr.skip()
         attached = [f if isinstance(f, str) else (f or {}).get("path") for f in message["files"]]
-        checked = [check_attachment(str(path), self.config.image_limits, self.config.scalable_limits)
-                   for path in attached]
-        for check in checked:
-            if check.refused:
-                gr.Warning(html.escape(check.notice or "", quote=False), title="Could not use that image",
+        kept = []
+        for path in attached:
+            checked = check_attachment(str(path), self.config.image_limits, self.config.scalable_limits)
+            if checked.refusal:
+                gr.Warning(html.escape(checked.refusal, quote=False), title="Could not use that image",
                            duration=REFUSAL_SECONDS)
-            elif check.notice:
-                _tell(html.escape(check.notice, quote=False))
-        kept = [check.path for check in checked if check.path is not None]
+                continue
+            if checked.notice:
+                _tell(html.escape(checked.notice, quote=False))
+            kept.append(path)
         if kept == attached:
-            return gr.skip()  # no update: one sent back would overwrite what was typed meanwhile
+            return gr.skip()
         return gr.MultimodalTextbox(value={"text": message.get("text") or "", "files": kept})
 
     @staticmethod
