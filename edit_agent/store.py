@@ -44,6 +44,8 @@ ANY_HEAD = object()
 """``move_head``'s default: an absolute move, made from wherever the head is."""
 MIN_ID_PREFIX = 4
 """The shortest prefix that may name a session (a shorter one would too easily name another)."""
+_GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+_ID_PREFIX = re.compile(rf"[0-9a-fA-F]{{{MIN_ID_PREFIX},32}}")
 ORPHAN_GRACE_SECONDS = 3600.0
 """Unreferenced image files younger than this are kept: another process may be mid-turn."""
 RECENT_IMAGE_SECONDS = 10.0
@@ -307,14 +309,16 @@ class Store:
             self.db["sessions"].insert(_session_row(record))
 
     def full_session_id(self, given: str) -> str:
-        """The id of the session ``given`` names: its id, or a prefix of at least :data:`MIN_ID_PREFIX`
-        characters that no other session shares (the app's status line and ``sessions list`` show ids by
-        their first eight). ``UnknownSessionError`` when none matches; ``InvalidArgumentError`` when several do."""
+        """The id of the session ``given`` names: its id, or the start (at least :data:`MIN_ID_PREFIX`
+        characters) of one generated id that no other shares (the app's status line shows ids by their first
+        eight). ``UnknownSessionError`` when none matches; ``InvalidArgumentError`` when several do."""
         _check_id(given, UnknownSessionError, "session")
         if self.has_session(given):
             return given
-        matches = [session_id for session_id in self.list_sessions() if session_id.startswith(given.lower())]
-        if len(given) < MIN_ID_PREFIX or not matches:
+        # Only the start of a generated id (hex): "run-1" must not open a session named "run-10".
+        matches = [session_id for session_id in self.list_sessions() if _GENERATED_ID.fullmatch(session_id)
+                   and session_id.startswith(given.lower())] if _ID_PREFIX.fullmatch(given) else []
+        if not matches:
             raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}.")
         if len(matches) > 1:
             raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({', '.join(matches[:4])}...); "

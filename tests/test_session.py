@@ -387,6 +387,14 @@ def test_a_prefix_two_sessions_share_asks_for_more_of_the_id(tmp_path, photo):
     assert EditSession.open("abcd1", store=tmp_path).id == "abcd" + "1" * 28
 
 
+def test_an_id_of_your_own_opens_only_whole(tmp_path, photo):
+    """'Open, or start if there is none' must not write into "run-10" when asked for "run-1"."""
+    EditSession(store=tmp_path, session_id="run-10").edit(photo, "blur it")
+    with pytest.raises(UnknownSessionError):
+        EditSession.open("run-1", store=tmp_path)
+    assert EditSession.open("run-10", store=tmp_path).head.instruction == "blur it"
+
+
 def test_reading_a_folder_that_holds_no_store_makes_none(tmp_path):
     typo = tmp_path / "stroe"
     assert EditSession.list(store=typo) == []
