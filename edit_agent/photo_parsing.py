@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from edit_agent.errors import InvalidInstructionError, NeedsGenerativeEditorError, UnsupportedInstructionError
@@ -152,8 +153,7 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+upside\s+down\b", "flip_vertical",
      False),  # the same pixels as a half turn after a mirror, said as the one operation it is
     # not "the upside down photo": that describes the photo, and what to do about it is not said
-    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|\bupside\s+down\b(?![\s-]+(?:photo|image|picture|pic)\b)",
-     "upside_down", False),
+    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|(?<!the )\bupside\s+down\b", "upside_down", False),
     (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate", False),
     # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
     (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"
@@ -261,18 +261,18 @@ _AXIS_SAID = re.compile(r"\b(?:horizontal(?:ly)?|vertical(?:ly)?|left\s+to\s+rig
 
 
 def _check_no_flip_undoes_another(clauses: list[str], operations: list[list[Operation]]) -> None:
-    """Refuse two flips said apart the same way when one of them did not say which way: "mirror and flip it"
-    flips left to right twice (each verb's default), which changes nothing, and cannot be what was meant."""
-    flips = [(clause, {op.target for op in ops if op.kind == "flip"}, not _AXIS_SAID.search(clause))
-             for clause, ops in zip(clauses, operations, strict=True)]
-    flips = [flip for flip in flips if flip[1]]
-    for i, (first, first_axes, first_unsaid) in enumerate(flips):
-        for second, second_axes, second_unsaid in flips[i + 1:]:
-            if first_axes & second_axes and (first_unsaid or second_unsaid):
-                raise InvalidInstructionError(
-                    f"'{first}' and '{second}' would both flip it left to right (the way a flip goes unless it is "
-                    "said), and the second would undo the first: say which way each goes, e.g. 'mirror it and "
-                    "flip it vertically'.")
+    """Refuse a flip said right after another the same way when one of them did not say which way: "mirror and
+    flip it" flips left to right twice (each verb's default), which changes nothing, and cannot be what was meant.
+    With an operation between them ("mirror it, rotate it, then flip it") the second undoes nothing."""
+    in_order = [(index, op) for index, ops in enumerate(operations) for op in ops]
+    for (one, before), (other, after) in itertools.pairwise(in_order):
+        first, second = clauses[one], clauses[other]  # one clause's repeat ("flip it twice") was said as meant
+        if (one != other and before.kind == after.kind == "flip" and before.target == after.target
+                and not (_AXIS_SAID.search(first) and _AXIS_SAID.search(second))):
+            raise InvalidInstructionError(
+                f"'{first}' and '{second}' would both flip it left to right (the way a flip goes unless it is "
+                "said), and the second would undo the first: say which way each goes, e.g. 'mirror it and "
+                "flip it vertically'.")
 
 
 def check_operation_count(count: int, limit: int = MAX_OPERATIONS) -> None:

@@ -289,7 +289,8 @@ def test_a_factor_or_margin_that_cannot_mean_what_it_says_is_refused(instruction
         parse_operations(instruction)
 
 
-@pytest.mark.parametrize("instruction", ["mirror and flip it", "flip it and mirror it", "mirror it, then flip it"])
+@pytest.mark.parametrize("instruction", ["mirror and flip it", "flip it and mirror it", "mirror it, then flip it",
+                                         "flip it and flip it"])
 def test_two_flips_that_would_undo_each_other_are_refused_with_what_to_say(instruction):
     with pytest.raises(InvalidInstructionError, match="say which way each goes"):
         parse_operations(instruction)
@@ -299,16 +300,18 @@ def test_two_flips_that_would_undo_each_other_are_refused_with_what_to_say(instr
     ("mirror it and flip it vertically", ["horizontal", "vertical"]),
     ("flip it horizontally and vertically", ["horizontal", "vertical"]),
     ("flip it twice", ["horizontal", "horizontal"]),  # the count was said
+    ("mirror it, rotate it 90 degrees, then flip it", ["horizontal", None, "horizontal"]),  # not undone: turned between
 ])
 def test_flips_said_each_way_or_counted_are_done(instruction, axes):
     assert [op.target for op in parse_operations(instruction)] == axes
 
 
-@pytest.mark.parametrize("instruction", ["flip the upside down photo", "it is upside down, rotate it 180"])
+@pytest.mark.parametrize("instruction", ["flip the upside down photo", "the upside down photo, rotate it 180"])
 def test_upside_down_describing_the_photo_is_not_read_as_a_half_turn(instruction):
     """It was: "flip the upside down photo" mirrored and turned it, and "... rotate it 180" turned it twice."""
     with pytest.raises(UnsupportedInstructionError):
         parse_operations(instruction)
+    assert [(op.kind, op.value) for op in parse_operations("upside down image please")] == [("rotate", 180.0)]
 
 
 def intent_of(instruction: str) -> str:
