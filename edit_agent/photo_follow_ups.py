@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError
-from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
+from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations, is_margin_crop
 from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
 from edit_agent.photo_rules import read_turn
 
@@ -165,24 +165,20 @@ _MARGIN_SHARE = {"": 1.0, "gentle": 0.5, "strong": 2.0}
 
 def _more(operations: list[Operation], how: str, instruction: str) -> list[Operation]:
     """More of ``operations``: their amounts again ("more"), a gentle or a strong one ("a bit more", "much
-    more"); another blur or sharpen; a crop margin again, half of it or twice it."""
+    more"); another blur or sharpen; a crop margin again, half of it or twice it. An edit that mixed kinds
+    gets more of its amounts only ("warmer and crop 10%": warmer again, no second crop)."""
     signed = [op for op in operations if op.kind in PERCENT_KINDS]
     if signed:
         amount = {"gentle": GENTLE_PERCENT, "strong": STRONG_PERCENT}.get(how)
         return [_scaled(op, amount) for op in signed]
     if all(op.kind in ("blur", "sharpen") for op in operations):
         return operations  # "more" after a blur: another one
-    margins = [op for op in operations if _is_margin(op)]
+    margins = [op for op in operations if is_margin_crop(op) and op.value is not None]
     if margins:
         return [op.model_copy(update={"value": _margin_value(op, _MARGIN_SHARE[how])}) for op in margins]
     raise InvalidInstructionError(
         f"{instruction!r} after {describe_operations(operations)[:-1].lower()}: how much more of that is not said by "
         "it; say the next edit in full.")
-
-
-def _is_margin(op: Operation) -> bool:
-    target = op.target or ""
-    return op.kind == "crop" and op.value is not None and (target == "edges" or target.endswith(" edge"))
 
 
 def _margin_value(op: Operation, share: float) -> float:

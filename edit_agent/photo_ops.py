@@ -134,20 +134,22 @@ def apply_operations(image: Image.Image, operations: list[Operation]) -> Image.I
     "crop 10% from the left and right" takes 10% of the width from each side (200 px -> 160), not 10% of
     what the left crop left (200 -> 162).
     """
-    found: tuple[int, int] | None = None  # the size before this row of percent margins
+    found: tuple[int, int] | None = None  # the size before this row of margins
     for operation in operations:
-        if _is_percent_margin(operation):
+        if is_margin_crop(operation):
             found = found or image.size
-            image = image.crop(_crop_box(image.size, operation.target or "", operation.value, "%", share_of=found))
+            image = image.crop(_crop_box(image.size, operation.target or "", operation.value, operation.unit,
+                                         share_of=found))
         else:
             found = None
             image = apply_operation(image, operation)
     return image.convert("RGB")
 
 
-def _is_percent_margin(op: Operation) -> bool:
+def is_margin_crop(op: Operation) -> bool:
+    """Whether ``op`` crops a margin off one side or every side ("crop 10% from the left", "... from each side")."""
     target = op.target or ""
-    return op.kind == "crop" and op.unit == "%" and (target == "edges" or target.endswith(" edge"))
+    return op.kind == "crop" and (target == "edges" or target.endswith(" edge"))
 
 
 def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
@@ -199,8 +201,9 @@ def _crop_box(size: tuple[int, int], target: str, margin: float | None = None, u
         side = target.removesuffix(" edge")
         if unit == "%":  # of the side it is taken from: a left margin is a share of the width
             of_width, of_height = share_of or size
+            said = f"{plain_number(margin or 0)}%" + (f" of {of_width}x{of_height}" if share_of not in (None, size) else "")
             return _margin_box(size, side, round(of_width * (margin or 0) / 100),
-                               round(of_height * (margin or 0) / 100), said=f"{plain_number(margin or 0)}%")
+                               round(of_height * (margin or 0) / 100), said=said)
         return _margin_box(size, side, int(margin or 0), int(margin or 0), said=f"{int(margin or 0)} px")
     boxes = {
         "left": (0, 0, width // 2, height),
@@ -244,7 +247,8 @@ def _margin_box(size: tuple[int, int], side: str, across: int, down: int, *, sai
     bottom = height - (down if side in ("edges", "bottom") else 0)
     if right <= left or bottom <= top:
         where = "each side" if side == "edges" else f"the {side}"
-        raise InvalidInstructionError(f"Cropping {said} from {where} of a {width}x{height} image leaves nothing.")
+        raise InvalidInstructionError(f"Cropping {said} from {where} of a {width}x{height} image leaves nothing"
+                                      f"{' (what the crops before it left)' if ' of ' in said else ''}.")
     return (left, top, right, bottom)
 
 

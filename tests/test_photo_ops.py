@@ -99,6 +99,7 @@ def test_warmer_and_cooler_follow_the_stated_rule(photo):
         ("crop 10% from the left and right", (12, 0, 108, 80)),  # 10% of 120 from each side: 96 wide, not 97
         ("crop 10% from the left and 25% from the top and bottom", (12, 20, 120, 60)),
         ("crop 10% from the left, then rotate it 180 degrees, then crop 10% from the left", None),
+        ("crop 10% from the left, 10 px from the top and 10% from the left", (24, 10, 120, 80)),  # px in the row
     ],
 )
 def test_percent_margins_in_a_row_are_shares_of_the_image_before_them(photo, instruction, box):
@@ -108,6 +109,12 @@ def test_percent_margins_in_a_row_are_shares_of_the_image_before_them(photo, ins
     else:
         expected = photo.crop(box)
     assert edit(photo, instruction).tobytes() == expected.tobytes()
+
+
+def test_percent_margins_that_together_leave_nothing_say_of_what_size(photo):
+    with pytest.raises(InvalidInstructionError, match=r"50% of 120x80 from the right of a 60x80 image leaves nothing "
+                                                      r"\(what the crops before it left\)"):
+        edit(photo, "crop 50% from the left and 50% from the right")
 
 
 def test_several_operations_apply_in_the_order_written(photo):
