@@ -362,8 +362,8 @@ def run_sessions_import(args: argparse.Namespace) -> int:
 
     # The store is named, not opened: each import opens it only once the export is found good (opening a
     # store that is not there yet creates it).
-    if is_session_archive(args.folder):
-        session = EditSession.import_zip(args.folder, store=args.store)
+    if is_session_archive(args.folder) or (args.folder.is_file() and args.folder.suffix.lower() == ".zip"):
+        session = EditSession.import_zip(args.folder, store=args.store)  # a damaged .zip is told so there
     elif not (args.folder / EXPORT_FILE).is_file():
         raise InvalidExportError(f"{args.folder} is neither a zip nor a folder with {EXPORT_FILE}; "
                                  "it is not a session export.")

@@ -350,6 +350,15 @@ def test_sessions_are_named_by_the_start_of_their_id_and_an_export_imports_back(
     assert main(["sessions", "delete", "abcd1111", "--store", str(store)]) == 0
 
 
+def test_a_session_zip_cut_short_is_named_as_incomplete(tmp_path, capsys):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(Image.new("RGB", (64, 64), "teal"), "make it brighter")
+    whole = session.export_zip(tmp_path / "whole.zip").read_bytes()
+    (tmp_path / "cut.zip").write_bytes(whole[:len(whole) // 2])
+    assert main(["sessions", "import", str(tmp_path / "cut.zip"), "--store", str(tmp_path / "other")]) == 2
+    assert "cut.zip is an incomplete zip" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
 def test_ctrl_c_while_a_turn_image_is_written_leaves_no_half_png(tmp_path, photo_path, monkeypatch):
     out, store = tmp_path / "out", tmp_path / "store"
     real_save = Image.Image.save
