@@ -3,16 +3,18 @@
 It runs offline with the weights shipped in ``edit_agent/weights/`` (see the README there for the
 command that reproduces them). The input is resampled to the model canvas (nearest neighbour, snapped
 to the docs/world.md palette) and edited by integrating the model's flow from seeded noise. The cells
-the model changed are snapped to the palette again and resampled back to the input size; everywhere
-else the output keeps the input's own pixels (palette-snapped), because resampling a large canvas down to
-the model's and back would turn every shape's smooth edge into stair-steps. So the output has exactly
-the world's colours, and an edit changes only what the model changed.
+the model changed are snapped to the palette again and resampled back to the input size, and the input's
+own pixels are kept everywhere else (resampling a large canvas down to the model's and back would turn
+every shape's edge into stair-steps).
 
-The result is then read back as a scene (docs/world.md parsing) and drawn again at the input's size: the
-model's cells decide the scene, and the renderer draws it, so a moved shape keeps smooth edges instead of the
-model grid's stair-steps, and the shapes around a changed background keep their exact outlines. An exact
-render (the samples, world files, every earlier output) keeps every pixel the edit did not touch; a canvas
-that was not one (a JPEG of one, a resized screenshot) comes back as one, without its blur and fringes.
+That result is then read back as a scene (docs/world.md parsing) and drawn again at the input's size
+(``redraw``, on by default): the model's cells decide the scene and the renderer draws it, so a moved shape
+keeps smooth edges instead of the model grid's stair-steps, and the shapes around a changed background keep
+their exact outlines. An exact render (the samples, world files, every earlier output) keeps every pixel
+the edit did not touch; a canvas that was not one (a JPEG of one, a resized screenshot) comes back as the
+exact render of the scene it shows, without its blur and fringes, and anything the world cannot hold (a
+smear under a cell's share of colour) is gone. With ``redraw=False`` the output is the first result: the
+world's colours only, changed only where the model changed cells.
 
 >>> from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 >>> from edit_agent.world import Scene, render
