@@ -153,7 +153,7 @@ def test_the_cli_exports_to_a_zip_name_and_imports_a_zip(tmp_path, session, caps
     assert "holds no session.jsonl" in capsys.readouterr().err and not (tmp_path / "none").exists()
     (tmp_path / "bad.zip").write_text("not a zip")
     assert main(["sessions", "import", str(tmp_path / "bad.zip"), "--store", str(tmp_path / "none")]) == 2
-    assert "neither a zip nor a folder" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    assert "bad.zip is not a zip file" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
 
 def test_only_the_images_the_records_name_are_unpacked_and_each_must_be_in_the_zip(tmp_path, archive):
