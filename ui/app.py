@@ -46,6 +46,13 @@ CSS = """
    at least 116 px wide, so that its caption reads in two or three lines (two rows show at once). */
 #timeline .grid-container { grid-template-columns: repeat(auto-fill, minmax(116px, 1fr)) !important; }
 #samples .grid-container { grid-template-columns: repeat(auto-fill, minmax(84px, 1fr)) !important; }
+/* A sample's name under it, not over its corner, where a world canvas has shapes too. */
+#samples .thumbnail-item { display: flex !important; flex-direction: column; aspect-ratio: auto !important; height: auto !important; }
+#samples .thumbnail-item img { aspect-ratio: 1 / 1; width: 100%; height: auto !important; }
+#samples .caption-label {
+  position: static !important; transform: none !important; max-width: 100% !important; margin: 2px 0 0 0;
+  text-align: center;
+}
 /* Every sample in view at any width, and no blank band under them (Gradio's gallery keeps a minimum height). */
 #samples .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
 #status { min-height: 2.2em; }
