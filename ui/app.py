@@ -23,7 +23,7 @@ import gradio as gr
 from edit_agent.session import default_store_folder
 from edit_agent.tools import MAX_BASE64_CHARS, make_tools, what_it_understands
 from ui import backends, files, views
-from ui.handlers import AppConfig, ChatApp
+from ui.handlers import AppConfig, ChatApp, attached_paths
 from ui.samples import samples
 
 CSS = """
@@ -229,9 +229,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                                   concurrency_id="import", concurrency_limit=1, **internal))
         sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal).then(
             None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
-        # On attaching, not on sending: an image that cannot be used is taken out, one too large is scaled to
-        # fit. The browser notes which files the box holds and the server is asked only when they change:
-        # a call per keystroke would fill the queue that edits wait in.
+        # On attaching, not on sending: an image that cannot be used is taken out, one too large is announced
+        # as scaled down when sent. The browser notes which files the box holds and the server is asked only
+        # when they change: a call per keystroke would fill the queue that edits wait in.
         attached = gr.Textbox(visible=False)
         message.change(None, [message], [attached], js=ATTACHED_FILES_JS, queue=False, api_visibility="private")
         attached.change(app.check_attachment, [message], [message], api_name="check_attachment",
@@ -418,8 +418,7 @@ def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:
     """The box's text and file paths: enough to tell the message sent from a sample picked since."""
     if not isinstance(message, dict):
         return str(message or ""), ()
-    files = tuple(str(f if isinstance(f, str) else (f or {}).get("path")) for f in message.get("files") or [])
-    return str(message.get("text") or ""), files
+    return str(message.get("text") or ""), tuple(attached_paths(message))
 
 
 def _unlock_box() -> tuple[Any, ...]:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 UPLOAD_LIMITS = ImageLimits(max_side=TOOL_LIMITS.max_side, max_pixels=TOOL_LIMITS.max_pixels, max_bytes=64 * 2**20)
 """The agent tools' pixel limits; a file may be larger than theirs (sent as base64), since a 16 MP PNG is 30-50 MB."""
 SCALABLE_LIMITS = ImageLimits(max_side=12_000, max_pixels=50_000_000, max_bytes=64 * 2**20)
-"""The largest photos scaled down when attached (a 50 MP camera's 8640x5760)."""
+"""The largest photos scaled down to ``image_limits`` when sent (a 50 MP camera's 8640x5760)."""
 
 
 class AppConfig(BaseModel):
@@ -292,12 +292,12 @@ class ChatApp:
         """The message box after checking the image just attached (see :mod:`ui.attachments`): as it was (no
         update: one sent back would overwrite what was typed meanwhile), or without an image that cannot be
         used; a notice says why, or that a large photo will be scaled down when sent."""
-        if not isinstance(message, dict) or not message.get("files"):
+        attached = attached_paths(message)
+        if not attached:
             return gr.skip()
-        attached = [f if isinstance(f, str) else (f or {}).get("path") for f in message["files"]]
         kept = []
         for path in attached:
-            checked = check_attachment(str(path), self.config.image_limits, self.config.scalable_limits)
+            checked = check_attachment(path, self.config.image_limits, self.config.scalable_limits)
             if checked.refusal:
                 gr.Warning(html.escape(checked.refusal, quote=False), title="Could not use that image",
                            duration=REFUSAL_SECONDS)
@@ -493,10 +493,14 @@ def _message_parts(message: Any) -> tuple[str, str | None]:
     if not isinstance(message, dict):
         return "", None
     text = str(message.get("text") or "").strip()
-    uploads = message.get("files") or []
+    uploads = attached_paths(message)
     if len(uploads) > 1:
         raise InvalidImageError("Send one image at a time.")
-    if not uploads:
-        return text, None
-    upload = uploads[0]
-    return text, upload if isinstance(upload, str) else upload.get("path")
+    return text, uploads[0] if uploads else None
+
+
+def attached_paths(message: Any) -> list[str]:
+    """The paths of the files in a multimodal textbox value (each given as a path or as file data)."""
+    if not isinstance(message, dict):
+        return []
+    return [str(f if isinstance(f, str) else (f or {}).get("path")) for f in message.get("files") or []]
