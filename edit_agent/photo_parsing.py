@@ -248,7 +248,7 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday:
         return []
     clauses = split_clauses(instruction)
     read = [parse_clause_read(clause, instruction, everyday=everyday) for clause in clauses]
-    _check_no_flip_undoes_another(clauses, [operations for operations, _ in read])
+    check_no_flip_undoes_another(clauses, [operations for operations, _ in read])
     operations = without_restated_problems(read)
     if not operations:
         raise _unsupported(instruction)
@@ -260,7 +260,7 @@ _AXIS_SAID = re.compile(r"\b(?:horizontal(?:ly)?|vertical(?:ly)?|left\s+to\s+rig
                         r"|upside\s+down)\b", re.IGNORECASE)
 
 
-def _check_no_flip_undoes_another(clauses: list[str], operations: list[list[Operation]]) -> None:
+def check_no_flip_undoes_another(clauses: list[str], operations: list[list[Operation]]) -> None:
     """Refuse a flip said right after another the same way when one of them did not say which way: "mirror and
     flip it" flips left to right twice (each verb's default), which changes nothing, and cannot be what was meant.
     With an operation between them ("mirror it, rotate it, then flip it") the second undoes nothing."""

@@ -25,6 +25,7 @@ from edit_agent.photo_ops import Operation, describe_operations
 from edit_agent.photo_parsing import (
     FILLER_WORDS,
     GRAYSCALE_WORDS,
+    check_no_flip_undoes_another,
     check_operation_count,
     is_no_change,
     parse_clause,
@@ -99,12 +100,18 @@ class _Reading:
 
     read: list[tuple[list[Operation], bool]] = field(default_factory=list)
     """Each clause's operations, and whether the clause only states a problem (see parse_clause_read)."""
+    said: list[str] = field(default_factory=list)
+    """The clause each entry of ``read`` came from."""
     sets: list[PhotoRule] = field(default_factory=list)
     lifts: list[PhotoRule] = field(default_factory=list)
     lifts_all: bool = False
     last: str = ""
     """What the previous clause did: "set", "lift", "operations", "pending" (a bare "from now on")."""
     last_operations: list[Operation] = field(default_factory=list)
+
+    def add(self, clause: str, operations: list[Operation], *, stated: bool) -> None:
+        self.read.append((operations, stated))
+        self.said.append(clause)
 
 
 def read_turn(instruction: str) -> ReadTurn:
@@ -116,6 +123,7 @@ def read_turn(instruction: str) -> ReadTurn:
         _read_clause(reading, clause, instruction)
     if reading.last == "pending":
         raise _not_a_rule(instruction, instruction)
+    check_no_flip_undoes_another(reading.said, [operations for operations, _ in reading.read])
     operations = without_restated_problems(reading.read)
     if not (operations or reading.lifts or reading.lifts_all):
         parse_clause(instruction, instruction)  # raises, naming the whole instruction
@@ -146,7 +154,7 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
                      continuing=reading.last == "set")
     if rule is not None:
         reading.sets.append(rule)
-        reading.read.append(([rule.operation], False))
+        reading.add(clause, [rule.operation], stated=False)
         reading.last = "set"
         return
     try:
@@ -157,7 +165,7 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
                 f"{instruction!r}: to lift a rule, name it: 'forget the black and white rule', 'stop keeping it "
                 "square' or 'drop all rules'.") from None
         raise
-    reading.read.append((operations, stated))
+    reading.add(clause, operations, stated=stated)
     reading.last, reading.last_operations = "operations", operations
 
 
@@ -166,7 +174,7 @@ def _reads_as_operations(reading: _Reading, clause: str, instruction: str) -> bo
         operations, stated = parse_clause_read(clause, instruction)
     except EditAgentError:
         return False
-    reading.read.append((operations, stated))
+    reading.add(clause, operations, stated=stated)
     reading.last, reading.last_operations = "operations", operations
     return True
 

@@ -301,6 +301,8 @@ def test_a_factor_or_margin_that_cannot_mean_what_it_says_is_refused(instruction
 def test_two_flips_that_would_undo_each_other_are_refused_with_what_to_say(instruction):
     with pytest.raises(InvalidInstructionError, match="say which way each goes"):
         parse_operations(instruction)
+    with pytest.raises(InvalidInstructionError, match="say which way each goes"):
+        intent_of(instruction)  # the default reasoner reads rules and operations its own way: refused there too
 
 
 @pytest.mark.parametrize(("instruction", "axes"), [

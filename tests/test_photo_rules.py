@@ -157,9 +157,9 @@ def test_a_rule_set_before_a_crop_in_the_same_turn_holds_at_its_end(tmp_path, ph
 def test_the_rules_operations_do_not_count_against_the_instructions_limit(tmp_path, photo):
     session = EditSession(store=tmp_path)
     session.edit(photo, "keep it square and b&w")
-    assert session.edit(None, ", ".join(["flip it"] * 20)).image.size == (60, 60)  # 20 asked, 22 applied
+    assert session.edit(None, ", ".join(["flip it vertically"] * 20)).image.size == (60, 60)  # 20 asked, 22 applied
     with pytest.raises(InvalidInstructionError, match="at most 20"):
-        session.edit(None, ", ".join(["flip it"] * 21))
+        session.edit(None, ", ".join(["flip it vertically"] * 21))
 
 
 def test_a_world_canvas_keeps_its_own_rules_and_lifts_none_of_ours(tmp_path):
