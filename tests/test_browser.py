@@ -604,7 +604,7 @@ def test_on_a_phone_a_picked_sample_brings_the_message_box_into_view(browser, ap
         page.locator("#samples .thumbnail-item").nth(1).click()
         page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
         page.wait_for_function("() => document.activeElement === document.querySelector('#message textarea')")
-        assert in_view(page, box)
+        assert in_view(page, box) and in_view(page, page.locator("#message img").first)  # the sample picked, too
         page.locator("#new-session").click()
         page.wait_for_function("() => !document.querySelector('#samples .thumbnail-item.selected')")
     finally:

@@ -342,8 +342,11 @@ ATTACHED_FILES_JS = """
 # above the samples, so it is brought into view ("nearest": where it is in view already, nothing moves).
 TO_THE_MESSAGE_BOX_JS = """
 () => {
-  const box = document.querySelector('#message textarea');
-  if (box) { box.scrollIntoView({block: 'nearest'}); box.focus({preventScroll: true}); }
+  // The whole box, with the sample's thumbnail in it, once that has rendered: the text area alone left it above.
+  setTimeout(() => {
+    document.querySelector('#message')?.scrollIntoView({block: 'nearest'});
+    document.querySelector('#message textarea')?.focus({preventScroll: true});
+  }, 150);
 }
 """
 

@@ -299,8 +299,7 @@ class ChatApp:
         for path in attached:
             checked = check_attachment(path, self.config.image_limits, self.config.scalable_limits)
             if checked.refusal:
-                gr.Warning(html.escape(checked.refusal, quote=False), title="Could not use that image",
-                           duration=REFUSAL_SECONDS)
+                gr.Warning(html.escape(checked.refusal, quote=False), duration=REFUSAL_SECONDS)
                 continue
             if checked.notice:
                 _tell(html.escape(checked.notice, quote=False))
