@@ -77,14 +77,18 @@ def exported_session_in(path: Path) -> str | None:
     return None
 
 
+def starts_as_zip(path: Path) -> bool:
+    """Whether the file at ``path`` begins as a zip does (a zip cut short is not one :mod:`zipfile` reads)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def _not_a_zip(archive: Path, shown: str) -> str:
     """Why a file is not a readable zip: one that starts as a zip but lacks its end was cut short."""
-    try:
-        with archive.open("rb") as file:
-            starts_as_zip = file.read(4) == b"PK\x03\x04"
-    except OSError:
-        starts_as_zip = False
-    if starts_as_zip:
+    if starts_as_zip(archive):
         return f"{shown} is an incomplete zip (its end is missing: a download cut short?); download the session again."
     return f"{shown} is not a zip file; give the .zip that Download session gave."
 

@@ -355,15 +355,16 @@ def run_sessions_delete(args: argparse.Namespace) -> int:
 
 
 def run_sessions_import(args: argparse.Namespace) -> int:
-    from edit_agent.archives import is_session_archive
+    from edit_agent.archives import is_session_archive, starts_as_zip
     from edit_agent.errors import InvalidExportError
     from edit_agent.session import EditSession
     from edit_agent.transfer import EXPORT_FILE
 
     # The store is named, not opened: each import opens it only once the export is found good (opening a
     # store that is not there yet creates it).
-    if is_session_archive(args.folder) or (args.folder.is_file() and args.folder.suffix.lower() == ".zip"):
-        session = EditSession.import_zip(args.folder, store=args.store)  # a damaged .zip is told so there
+    named_or_begun_as_zip = args.folder.is_file() and (args.folder.suffix.lower() == ".zip" or starts_as_zip(args.folder))
+    if is_session_archive(args.folder) or named_or_begun_as_zip:
+        session = EditSession.import_zip(args.folder, store=args.store)  # a damaged zip is told so there
     elif not (args.folder / EXPORT_FILE).is_file():
         raise InvalidExportError(f"{args.folder} is neither a zip nor a folder with {EXPORT_FILE}; "
                                  "it is not a session export.")

@@ -315,6 +315,9 @@ class Store:
         _check_id(given, UnknownSessionError, "session")
         if self.has_session(given):
             return given
+        given = given.strip()  # copied from a page or a terminal with the spaces around it
+        if self.has_session(given):
+            return given
         # Only the start of a generated id (hex): "run-1" must not open a session named "run-10".
         matches = [session_id for session_id in self.list_sessions() if _GENERATED_ID.fullmatch(session_id)
                    and session_id.startswith(given.lower())] if _ID_PREFIX.fullmatch(given) else []

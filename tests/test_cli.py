@@ -357,6 +357,9 @@ def test_a_session_zip_cut_short_is_named_as_incomplete(tmp_path, capsys):
     (tmp_path / "cut.zip").write_bytes(whole[:len(whole) // 2])
     assert main(["sessions", "import", str(tmp_path / "cut.zip"), "--store", str(tmp_path / "other")]) == 2
     assert "cut.zip is an incomplete zip" in capsys.readouterr().err and not (tmp_path / "other").exists()
+    (tmp_path / "cut").write_bytes(whole[:len(whole) // 2])  # saved without its extension
+    assert main(["sessions", "import", str(tmp_path / "cut"), "--store", str(tmp_path / "other")]) == 2
+    assert "is an incomplete zip" in capsys.readouterr().err
 
 
 def test_ctrl_c_while_a_turn_image_is_written_leaves_no_half_png(tmp_path, photo_path, monkeypatch):

@@ -375,6 +375,8 @@ def test_open_takes_the_id_as_the_app_shows_it(tmp_path, photo):
     session.edit(photo, "make it warmer")
     assert EditSession.open(session.id[:8], store=tmp_path).id == session.id
     assert EditSession.open(session.id[:8].upper(), store=tmp_path).head.instruction == "make it warmer"
+    assert EditSession.open(f" {session.id[:8]} ", store=tmp_path).id == session.id  # copied with spaces
+    assert EditSession.open(f"{session.id}\n", store=tmp_path).id == session.id
     with pytest.raises(UnknownSessionError):
         EditSession.open(session.id[:3], store=tmp_path)  # too short to name one safely
 
