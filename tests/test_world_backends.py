@@ -148,6 +148,12 @@ def test_text_a_canvas_does_not_understand_is_refused_with_what_it_does():
         RuleReasoner().reconstruct(request("too blue"))
 
 
+@pytest.mark.parametrize("instruction", ["keep the background white", "always use a white background"])
+def test_a_background_that_should_stay_is_refused_with_how_the_background_changes(instruction):
+    with pytest.raises(UnsupportedInstructionError, match=r"changed by an edit of its own \('make the background"):
+        RuleReasoner().reconstruct(request(instruction))
+
+
 def test_intent_alone_on_the_previous_target_gives_the_target():
     """Every construct the generator makes (references, groups, rules, locks, undo, restore, no-ops)."""
     reasoner = RuleReasoner()

@@ -16,6 +16,7 @@ the previous target gives this turn's target.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from edit_agent.errors import UnsupportedInstructionError
@@ -47,7 +48,7 @@ class RuleReasoner:
             try:
                 thought = self._photo_on_world.reconstruct(request)
             except UnsupportedInstructionError:
-                raise _with_canvas_hint(world_error) from None
+                raise _with_canvas_hint(world_error, request.instruction) from None
             if not request.history or self._world_still_reads(request):
                 # The first photo edit of this branch: say what it costs before it is made, not a turn later.
                 thought = thought.model_copy(update={"reasoning": f"{PHOTO_EDIT_ON_CANVAS} {thought.reasoning}"})
@@ -102,11 +103,20 @@ CANVAS_HINT = (
 )
 
 
-def _with_canvas_hint(error: WorldLanguageError) -> WorldLanguageError:
-    """The world language's bare "not an instruction" with what a canvas does understand."""
+BACKGROUND_HINT = (
+    "The background is changed by an edit of its own ('make the background white'); no rule holds it, and the "
+    "edits after it keep it unless one changes it."
+)
+_MENTIONS_BACKGROUND = re.compile(r"\bbackground\b", re.IGNORECASE)
+
+
+def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageError:
+    """The world language's bare "not an instruction" with what a canvas does understand (and how its background
+    changes, when the instruction is about it: "keep the background white")."""
     if not str(error).startswith("Not an instruction of the world language"):
         return error
-    return WorldLanguageError(f"{error} {CANVAS_HINT}")
+    hint = BACKGROUND_HINT if _MENTIONS_BACKGROUND.search(instruction) else CANVAS_HINT
+    return WorldLanguageError(f"{error} {hint}")
 
 
 def world_reasoning(
