@@ -561,6 +561,11 @@ def test_follow_up_captions_say_what_the_turn_did_and_fit(page, tmp_path: Path):
     wait_for_timeline(page, 4, "cooler 10%")
     assert captions(page)[2:] == ["#2: a bit more → warmer 10%", "● #3: the opposite → cooler 10%"]
     assert clipped_captions(page) == []
+    # The chat's clear and copy buttons sit above its messages, not over the one scrolled under them.
+    assert page.evaluate("""() => {
+        const button = document.querySelector('#chat button[aria-label="Clear"]').getBoundingClientRect();
+        return button.bottom <= document.querySelector('#chat .bubble-wrap').getBoundingClientRect().top;
+    }""")
     shoot(page, "17-follow-up-captions")
 
 

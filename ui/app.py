@@ -66,6 +66,12 @@ CSS = """
 #timeline.busy .thumbnail-item { pointer-events: none; opacity: 0.6; }
 /* ... and so does the chat's trash icon (a new session): hidden, so that neither a click nor the keyboard reaches it. */
 #chat.busy button[aria-label="Clear"] { visibility: hidden; }
+/* The chat's own buttons (clear, copy) in a row of their own above the messages: floating over them, they
+   covered the end of the message scrolled under them. */
+#chat { display: flex !important; flex-direction: column; }
+#chat > .wrapper { display: flex; flex-direction: column; flex: 1 1 auto; min-height: 0; }
+#chat > .wrapper > .icon-button-wrapper.top-panel { position: static !important; align-self: flex-end; margin: 2px 4px; }
+#chat > .wrapper > .bubble-wrap { flex: 1 1 auto; min-height: 0; }
 /* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
    downloads the full edit), and Share works only on Hugging Face Spaces. */
 #chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
