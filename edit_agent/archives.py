@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import lzma
-import os
 import shutil
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from edit_agent.errors import EditAgentError, InvalidExportError
+from edit_agent.folders import partial_file_beside
 from edit_agent.transfer import EXPORT_FILE, named_images
 
 DEFAULT_MAX_UNPACKED_BYTES = 4 * 1024**3
@@ -40,9 +39,7 @@ def pack_session_archive(folder: Path, target: Path) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # A file of its own beside the target: two exports to one name never write into each other's.
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-        os.close(handle)
-        partial = Path(name)
+        partial = partial_file_beside(target)
         # Stored, not deflated: the PNGs are compressed already.
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.write(folder / EXPORT_FILE, EXPORT_FILE)

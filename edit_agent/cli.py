@@ -14,13 +14,13 @@ import io
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBackendError
+from edit_agent.folders import partial_file_beside
 
 if TYPE_CHECKING:
     from edit_agent.session import EditSession
@@ -187,19 +187,11 @@ def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: boo
     print(f"turn {number}: {told} {where}  ->  {path}")
 
 
-def _umask() -> int:
-    mask = os.umask(0)  # read by setting it: the command line is one thread
-    os.umask(mask)
-    return mask
-
-
 def _save_whole(image: Any, path: Path) -> None:
     """Write the PNG under another name, then rename it: Ctrl-C or a full disk never leaves half a picture."""
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    partial = partial_file_beside(path)
     try:
-        with os.fdopen(handle, "wb") as file:
-            image.save(file, format="PNG")
-        os.chmod(partial, 0o666 & ~_umask())  # as a plain open() would make it, not mkstemp's owner-only
+        image.save(partial, format="PNG")
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -117,6 +117,19 @@ def test_an_encrypted_zip_is_refused_with_a_clear_message(tmp_path, archive):
         EditSession.import_zip(locked, store=tmp_path / "other")
 
 
+def test_a_zip_export_gets_the_usual_file_permissions(tmp_path, session):
+    import os
+    import stat
+
+    old_mask = os.umask(0o022)
+    try:
+        archive = session.export_zip(tmp_path / "shared.zip")
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o644  # others may read it, as with any file the user saves
+    assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".partial")] == []
+
+
 def test_export_zip_replaces_an_earlier_zip_but_never_another_file(tmp_path, session, archive):
     session.edit(None, "make it warmer")
     assert len(history(EditSession.import_zip(session.export_zip(archive), store=tmp_path / "a"))) == 3
