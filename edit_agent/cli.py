@@ -98,6 +98,7 @@ def run_edit(args: argparse.Namespace) -> int:
     _check_edit_arguments(args)
     if args.out.exists() and not args.out.is_dir():
         raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
+    _check_no_foreign_turn_images(args.out)
     store = open_store(args.store)
     _check_earlier_export(args.out / "session", store)
     session = EditSession(store=store, **backends_from_args(args))
@@ -224,6 +225,21 @@ def _check_earlier_export(folder: Path, store: Store) -> None:
     if exported is not None and not store.has_session(exported):
         raise InvalidArgumentError(
             f"{folder} holds an export of session {exported}, which is not in this store; choose another --out."
+        )
+
+
+def _check_no_foreign_turn_images(out: Path) -> None:
+    """A run replaces an earlier run's turn PNGs, which it knows by the export beside them; PNGs of that
+    name without one are someone else's files, and are never overwritten or removed."""
+    from edit_agent.transfer import exported_session_id
+
+    if exported_session_id(out / "session") is not None:
+        return
+    named_like_turns = sorted(path.name for path in out.glob("turn-[0-9][0-9].png"))
+    if named_like_turns:
+        raise InvalidArgumentError(
+            f"{out} holds {', '.join(named_like_turns[:3])}{', ...' if len(named_like_turns) > 3 else ''} but no "
+            "session export of an earlier run beside them; choose another --out, or move those files."
         )
 
 

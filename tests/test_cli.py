@@ -282,6 +282,17 @@ def test_a_rerun_into_the_same_folder_leaves_no_turn_image_of_the_run_before(tmp
     assert sorted(path.name for path in out.glob("turn-*.png")) == ["turn-01.png"]
 
 
+def test_turn_images_no_earlier_run_wrote_are_never_replaced(tmp_path, capsys):
+    out = tmp_path / "holiday"
+    out.mkdir()
+    (out / "turn-05.png").write_bytes(b"someone else's picture")
+    assert main(["edit", "sample:astronaut", "flip it", "--out", str(out), "--store", str(tmp_path / "store")]) == 2
+    assert "turn-05.png but no session export of an earlier run" in capsys.readouterr().err
+    assert sorted(path.name for path in out.iterdir()) == ["turn-05.png"]
+    assert (out / "turn-05.png").read_bytes() == b"someone else's picture"
+    assert not (tmp_path / "store").exists()  # refused before any turn
+
+
 def test_reading_a_store_that_is_not_there_creates_none(tmp_path, capsys, monkeypatch):
     assert main(["sessions", "list", "--store", str(tmp_path / "typo")]) == 2
     assert "No session store at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
