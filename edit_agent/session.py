@@ -515,6 +515,16 @@ class EditSession:
         return self._result_for(session.head) if session else None
 
     @property
+    def head_is_an_undo_turn(self) -> bool:
+        """Whether the head is an "undo that" turn. A MICE-World canvas keeps undo as a turn of its own, so
+        there is nothing to redo after it; "redo that" there means moving back past it: its parent shows the
+        edit it undid."""
+        from edit_agent.world.language import is_undo_request
+
+        head = self.head
+        return head is not None and is_undo_request(head.instruction)
+
+    @property
     def source_image(self) -> Image.Image | None:
         session = self._record_or_none()
         return self._store.load_image(session.source_hash) if session else None

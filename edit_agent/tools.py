@@ -393,7 +393,13 @@ class _Toolbox:
 
     def redo_edit(self, session_id: str) -> str:
         with _as_tool_errors():
-            moved, head = self._open(session_id).redo_step()
+            session = self._open(session_id)
+            moved, head = session.redo_step()
+            if not moved and session.head_is_an_undo_turn:  # a canvas's undo is a turn: its parent shows what it undid
+                _, head = session.undo_step()
+                return json.dumps({"session_id": session_id, "redone": True, "head": _describe(head),
+                                   "note": "The latest turn was an 'undo that' turn; moved back past it, so the "
+                                           "edit it undid is the head again."})
             if not moved:
                 return json.dumps({"session_id": session_id, "redone": False,
                                    "head": _describe(head) if head else None,

@@ -30,6 +30,16 @@ def test_world_language_on_a_world_canvas_goes_to_the_world_policy() -> None:
     assert routed("move it to the top left", CANVAS) == (1, "from the world policy")
 
 
+def test_a_canvas_undo_goes_to_the_rule_reasoner_which_names_the_turn_it_reverts() -> None:
+    world = ScriptedReasoner(["from the world policy"])
+    after_an_edit = TurnRequest(
+        instruction="undo that", image=CANVAS, source_image=CANVAS,
+        history=(HistoryTurn(turn_id="t1", instruction="make the circle blue", reasoning="", intent=""),),
+    )
+    thought = AutoReasoner(world=world).reconstruct(after_an_edit)
+    assert world.requests == [] and thought.restores_turn == "t1"  # its stored image comes back exactly
+
+
 def test_photos_and_photo_edits_on_a_canvas_go_to_the_rule_reasoner() -> None:
     assert routed("make it warmer", PHOTO) == (0, "Make the image warmer by 20%.")
     calls, intent = routed("rotate it 90 degrees", CANVAS)

@@ -263,6 +263,16 @@ def test_redo_that_moves_forward_again_as_the_redo_button_does(tmp_path, photo_p
     assert Image.open(out / "turn-03.png").tobytes() == Image.open(out / "turn-01.png").tobytes()
 
 
+def test_redo_that_after_a_canvas_undo_turn_takes_that_turn_back(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["edit", "sample:world-2", "add a small blue circle at the bottom left", "make it green", "undo that",
+                 "redo that", "--out", str(out), "--store", str(tmp_path / "store")]) == 0
+    printed = capsys.readouterr().out
+    assert "turn 4: redo: took back the 'undo that' turn, at edit #2" in printed
+    assert Image.open(out / "turn-04.png").tobytes() == Image.open(out / "turn-02.png").tobytes()  # green again
+    assert Image.open(out / "turn-03.png").tobytes() != Image.open(out / "turn-02.png").tobytes()
+
+
 @pytest.mark.parametrize("instructions, message", [
     (["undo that", "make it warmer"], "'undo that' is the first instruction: there is no edit to move from yet"),
     (["make it warmer", "go back two steps"], "between instructions the command line takes 'undo that' and 'redo that'"),

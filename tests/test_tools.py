@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from PIL import Image
 
 from edit_agent import EditSession
+from edit_agent.errors import UnsupportedInstructionError
 from edit_agent.images import ImageLimits, encode_png
 from edit_agent.testing import RecordingEditor
 from edit_agent.tools import MAX_BASE64_CHARS, OPENAI_TOOL_SCHEMAS, TOOL_LIMITS, make_tools
@@ -259,6 +260,20 @@ def decoded(reply: dict) -> Image.Image:
     import io
 
     return Image.open(io.BytesIO(base64.b64decode(reply["image_base64"])))
+
+
+def test_redo_edit_after_a_canvas_undo_turn_moves_back_past_it(tools, tmp_path):
+    from edit_agent.samples import sample_image
+
+    first = json.loads(tools["edit_image"].invoke({"instruction": "add a small blue circle at the bottom left",
+                                                   "image_base64": b64(sample_image("world-2"))}))
+    sid = first["session_id"]
+    green = json.loads(tools["edit_image"].invoke({"instruction": "make it green", "session_id": sid}))
+    json.loads(tools["edit_image"].invoke({"instruction": "undo that", "session_id": sid}))
+    with pytest.raises(UnsupportedInstructionError, match="move back past that turn"):  # typed: what to do instead
+        EditSession.open(sid, store=tmp_path).edit(None, "redo that")
+    redone = json.loads(tools["redo_edit"].invoke({"session_id": sid}))
+    assert redone["redone"] is True and redone["head"]["turn_id"] == green["turn_id"] and "undo that" in redone["note"]
 
 
 def test_redo_edit_brings_back_what_undo_edit_took_back(tools):

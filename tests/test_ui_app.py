@@ -543,3 +543,16 @@ def test_a_world_turn_that_changes_nothing_says_why_in_the_chat(client: Client, 
     view = edit(client, fresh_state(client), "make the triangle blue", str(canvas))
     texts = " ".join(part.get("text", "") for message in view[1] for part in message["content"])
     assert "The image is unchanged: 'the triangle' picks several objects, so nothing can be recoloured" in texts
+
+
+def test_redo_typed_after_a_canvas_undo_turn_takes_that_turn_back(client: Client, tmp_path: Path):
+    """On a canvas "undo that" is a turn, so there is nothing to redo after it: "redo that" moves back past it."""
+    from edit_agent.samples import sample_image
+
+    canvas = tmp_path / "world-2.png"
+    sample_image("world-2").save(canvas)
+    state = edit(client, fresh_state(client), "add a small blue circle at the bottom left", str(canvas))[0]
+    state = edit(client, state, "make it green")[0]
+    state = edit(client, state, "undo that")[0]
+    view = edit(client, state, "redo that")
+    assert "at edit #2" in view[4] and len(captions(view)) == 4  # the undo turn is kept in the timeline

@@ -332,6 +332,9 @@ class ChatApp:
                 if session.can_redo:
                     session.redo()
                     _tell("Went forward one turn (the Redo button does the same).")
+                elif session.head_is_an_undo_turn:  # a canvas's undo is a turn: its parent shows what it undid
+                    session.undo()
+                    _tell("Took back the “undo that” turn: the edit it undid is back (↶ Undo does the same).")
                 else:
                     _tell("Nothing to redo.")
                 return

@@ -5,7 +5,8 @@ world-test the policy is still far below the rule reasoner (``evals/reports/rl_w
 
 A turn on a world canvas whose instruction is MICE-World language goes to ``world-lm`` (the
 RL-trained policy); anything else (photos, or "rotate it" on a canvas) goes to the rule reasoner,
-whose exact photo operations the ``auto`` editor applies. The world policy is loaded on first use;
+whose exact photo operations the ``auto`` editor applies, and so does a canvas's "undo that", whose
+image the rule reasoner gives back exactly as it was stored. The world policy is loaded on first use;
 an install without its weights uses the rule reasoner for world turns too.
 
 >>> from PIL import Image
@@ -21,6 +22,7 @@ import threading
 from edit_agent.protocols import Reasoner
 from edit_agent.reasoners.world_turns import world_turn_refusal
 from edit_agent.records import Thought, TurnRequest
+from edit_agent.world.language import is_undo_request
 
 
 class AutoReasoner:
@@ -52,9 +54,11 @@ class AutoReasoner:
         return self._other
 
     def routes_to_world(self, request: TurnRequest) -> bool:
-        """World-language turns on a world canvas whose history is world language too: after a photo
-        edit the pixels no longer read as a scene, and the rule reasoner says which turn did that."""
-        return world_turn_refusal(request) is None
+        """World-language turns on a world canvas whose history is world language too (after a photo edit
+        the pixels no longer read as a scene, and the rule reasoner says which turn did that), except
+        "undo that": the rule reasoner names the turn it reverts, whose stored image comes back exactly,
+        where the policy would write an inverse edit for the editor to draw."""
+        return world_turn_refusal(request) is None and not is_undo_request(request.instruction)
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         return (self.world if self.routes_to_world(request) else self.other).reconstruct(request)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 
 from edit_agent.errors import UnsupportedInstructionError
+from edit_agent.history_words import is_redo_request
 from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.canvas import is_world_canvas
@@ -103,6 +104,12 @@ CANVAS_HINT = (
 )
 
 
+REDO_ON_CANVAS_HINT = (
+    "On a canvas 'undo that' is a turn of its own, so there is nothing to redo after it: to bring back what it "
+    "undid, move back past that turn (EditSession.undo(), the undo_edit tool, or the app's Undo button)."
+)
+
+
 BACKGROUND_HINT = (
     "The background is changed by an edit of its own ('make the background white'); no rule holds it, and the "
     "edits after it keep it unless one changes it."
@@ -115,7 +122,10 @@ def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLangu
     changes, when the instruction is about it: "keep the background white")."""
     if not str(error).startswith("Not an instruction of the world language"):
         return error
-    hint = BACKGROUND_HINT if _MENTIONS_BACKGROUND.search(instruction) else CANVAS_HINT
+    if is_redo_request(instruction):
+        hint = REDO_ON_CANVAS_HINT
+    else:
+        hint = BACKGROUND_HINT if _MENTIONS_BACKGROUND.search(instruction) else CANVAS_HINT
     return WorldLanguageError(f"{error} {hint}")
 
 
