@@ -619,3 +619,28 @@ def test_on_a_phone_a_picked_sample_brings_the_message_box_into_view(browser, ap
 def in_view(page, locator) -> bool:
     box = locator.bounding_box()
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]
+
+
+def test_the_turn_runs_what_the_box_held_when_enter_was_pressed(browser, app_url: str, tmp_path: Path):
+    """Letters typed right after Enter, before the lock reaches the browser, were read into the instruction that
+    ran ("make it brighter an"); now they wait in the box for the next turn."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    open_app(page, app_url)
+    start_session(page, tmp_path, "rotate it 90 degrees", (120, 160, 40))
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send("Network.emulateNetworkConditions", {  # a slow link: the lock arrives 300 ms after Enter
+        "offline": False, "latency": 300, "downloadThroughput": -1, "uploadThroughput": -1})
+    box = page.locator("#message textarea")
+    box.fill("make it brighter")
+    box.press("Enter")
+    page.keyboard.type(" and blur it", delay=20)
+    wait_for_timeline(page, 3, "#2: make it brighter")
+    assert captions(page)[-1].endswith("make it brighter")  # not "make it brighter an..."
+    expect(box).to_be_enabled()
+    typed_after = box.input_value()
+    assert "make it brighter" not in typed_after and " and blur it".strip().startswith(typed_after)
+    page.context.close()

@@ -195,13 +195,16 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # The controls that move the head or switch the session wait too: a move made meanwhile
         # would be drawn over by the turn's own view when it lands, and the page would show a
         # different current image than the one the next turn continues from.
+        # The turn runs what the box held when Enter was pressed, kept by the server in ``sent_message``: read
+        # from the box again, it took the letters typed before the lock reached the browser ("... an").
         sent = gr.State(None)
+        sent_message = gr.MultimodalTextbox(visible=False, file_types=["image"])
         history_controls = [undo, redo, new, delete, sessions, timeline, chat, reopen_zip, export]
         turn = message.submit(
-            _lock_box, [message, chat, state], [message, sent, state, *history_controls], queue=False,
+            _lock_box, [message, chat, state], [message, sent, sent_message, state, *history_controls], queue=False,
             api_visibility="private",
         ).then(
-            app.edit, [message, state, reasoner, editor], view, api_name="edit",
+            app.edit, [sent_message, state, reasoner, editor], view, api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
         )
         _follow(turn.success(_finish_box, [message, sent], [message, *history_controls], queue=False,
@@ -391,7 +394,7 @@ def _lock_box(message: Any, chat: Any, state: Any) -> tuple[Any, ...]:
     first turn can find the session (see ``ChatApp.restore``)."""
     state = dict(state) if isinstance(state, dict) else {}
     state["starting"] = uuid.uuid4().hex if _box_contents(message)[1] else None
-    return (gr.MultimodalTextbox(interactive=False), _box_contents(message), state,
+    return (gr.MultimodalTextbox(interactive=False), _box_contents(message), message, state,
             *_history_controls(locked=True, chat=_echoed(chat, message)))
 
 
@@ -406,9 +409,14 @@ def _echoed(chat: Any, message: Any) -> list[dict[str, Any]]:
 
 
 def _finish_box(message: Any, sent: Any) -> tuple[Any, ...]:
-    """After a turn that worked: empty the box if it still holds what was sent, and unlock everything."""
-    if _box_contents(message) == sent:
-        return gr.MultimodalTextbox(value=None, interactive=True), *_history_controls(locked=False)
+    """After a turn that worked: take what was sent out of the box, keeping what was typed after it (before the
+    lock reached the browser), and unlock everything. A sample picked meanwhile stays."""
+    text, paths = _box_contents(message)
+    sent_text, sent_paths = sent if isinstance(sent, (tuple, list)) else ("", ())
+    if paths == tuple(sent_paths) and text.startswith(sent_text):
+        typed_after = text[len(sent_text):].lstrip()
+        box = {"text": typed_after, "files": []} if typed_after else None
+        return gr.MultimodalTextbox(value=box, interactive=True), *_history_controls(locked=False)
     return _unlock_box()
 
 
