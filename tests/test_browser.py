@@ -332,6 +332,32 @@ def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
         phone.close()
 
 
+def test_a_long_address_in_an_instruction_wraps_on_a_phone_and_shows_as_typed(browser, app_url: str, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844})  # its own storage for the settings
+    page = phone.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    address = "https://images.example.com/photos/2024/autumn-forest-golden-hour_" + "x" * 60 + ".jpg"
+    try:
+        open_app(page, app_url)
+        open_settings(page)  # backends that keep any instruction: the rule reasoner refuses this one
+        page.locator("#reasoner-picker label", has_text="passthrough").click()
+        page.locator("#editor-picker label", has_text="identity").click()
+        expect(page.locator("#editor-picker input[value='identity']")).to_be_checked()
+        photo = tmp_path / "photo.png"
+        Image.new("RGB", (96, 64), (40, 120, 200)).save(photo)
+        send(page, f"make it look like {address}", photo)
+        wait_for_status(page, "1 edit")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        assert page.locator("#chat a", has_text="images.example.com").count() == 0  # text, not a link
+        chat = page.locator("#chat").inner_text()
+        assert address in chat and "\\" not in chat  # as typed, without the escapes of its dots
+        shoot(page, "7-phone-long-address")
+    finally:
+        phone.close()
+
+
 def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     from playwright.sync_api import expect
 

@@ -258,6 +258,25 @@ def test_chat_text_shows_as_typed_not_as_markup(typed):
     assert shown.split() == typed.split()  # every character the user typed, as text
 
 
+@pytest.mark.parametrize("typed, address", [
+    ("make it look like https://images.example.com/a_b*c/autumn-forest.jpg please",
+     "https://images.example.com/a_b*c/autumn-forest.jpg"),
+    ("mail me at jo.smith-1@example.co.uk when done", "jo.smith-1@example.co.uk"),
+    ("see www.example.com/`x`", "www.example.com/`x`"),
+    ('as on http://x.co/<img src=x onerror="alert(1)">', 'http://x.co/<img'),
+])
+def test_an_address_in_the_chat_is_shown_verbatim_as_code_not_as_an_escaped_link(typed, address):
+    from markdown_it import MarkdownIt
+
+    from ui.views import as_typed
+
+    rendered = MarkdownIt("commonmark").render(as_typed(typed))
+    codes = [html.unescape(code) for code in re.findall(r"<code>(.*?)</code>", rendered)]
+    assert codes == [address]  # as typed: no backslash before its dots, and no link made of it
+    assert not re.search(r"<(img|a)\b", rendered)
+    assert html.unescape(re.sub(r"<[^>]+>", "", rendered)).split() == typed.split()
+
+
 def test_the_chat_says_when_a_turn_left_the_image_unchanged(tmp_path):
     from edit_agent.session import EditSession
     from edit_agent.world import Scene, SceneObject, render

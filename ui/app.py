@@ -56,6 +56,10 @@ CSS = """
 /* Every sample in view at any width, and no blank band under them (Gradio's gallery keeps a minimum height). */
 #samples .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
 #status { min-height: 2.2em; }
+/* A long unbroken word (an address, a path) wraps: on a phone it made the whole page scroll sideways. Gradio's
+   own break-word does not let a message shrink below its longest word, and its inline-flex code never wraps. */
+#chat *, #status *, #timeline .caption-label { overflow-wrap: anywhere !important; }
+#chat code { display: inline !important; }
 /* While an event runs its progress bar takes the status line's place: the old text showed through it. */
 #status .pending { visibility: hidden; }
 /* On a phone the columns stack: a shorter chat keeps the current image and the samples within reach. */

@@ -104,10 +104,30 @@ def _chat(path: list[TurnRecord], source_hash: str, loader, *, has_turns: bool =
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~=$])")
 
 
+_ADDRESS = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+"""A web address or an e-mail address: the chat would make a link of it."""
+
+
 def as_typed(text: str) -> str:
     """``text`` for the chat's Markdown renderer, shown as it was typed: HTML tags, emphasis, headings and
-    lists in an instruction (or a model's answer) are text, not markup."""
+    lists in an instruction (or a model's answer) are text, not markup, and an address is code, not a link
+    (its escaped dots showed as backslashes inside the link the chat made of it)."""
+    shown, start = [], 0
+    for address in _ADDRESS.finditer(text):
+        shown += [_escaped(text[start:address.start()]), _code_span(address.group())]
+        start = address.end()
+    return "".join([*shown, _escaped(text[start:])])
+
+
+def _escaped(text: str) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _code_span(text: str) -> str:
+    """``text`` verbatim in a code span, fenced by more backticks than any run of them it holds."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def _intent_text(turn: TurnRecord) -> str:
