@@ -315,6 +315,30 @@ def test_a_refused_message_keeps_the_page_and_the_typed_text(page, tmp_path: Pat
     shoot(page, "6-refused")
 
 
+def test_a_refusal_stays_up_until_the_next_message_is_sent(page, tmp_path: Path):
+    """Two refusals in a row were one toast group, closed on the first one's timer: the second was gone at once."""
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (96, 64), (60, 120, 40)).save(photo)
+    page.locator("#new-session").click()
+    send(page, "make it warmer", photo)
+    wait_for_status(page, "1 edit")
+    send(page, "rotate it 45 degrees")
+    toasts = page.locator("[data-testid='toast-body']")
+    expect(toasts.last).to_contain_text("45")
+    page.wait_for_timeout(4000)
+    send(page, "make the car red")
+    expect(toasts.last).to_contain_text("not an exact photo operation")
+    expect(toasts).to_have_count(1)  # sending closed the first one
+    page.wait_for_timeout(4500)  # past the first refusal's timer, had it kept one: the second stays to be read
+    expect(toasts).to_have_count(1)
+    expect(toasts.first).to_contain_text("not an exact photo operation")
+    send(page, "make it cooler")  # ... until the next message is sent
+    wait_for_status(page, "2 edits")
+    expect(toasts).to_have_count(0)
+
+
 def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
     phone = browser.new_context(viewport={"width": 400, "height": 850})
     page = phone.new_page()

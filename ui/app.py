@@ -204,6 +204,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         sent = gr.State(None)
         sent_message = gr.MultimodalTextbox(visible=False, file_types=["image"])
         history_controls = [undo, redo, new, delete, sessions, timeline, chat, reopen_zip, export]
+        # Gradio shows toasts of one kind as one group that closes on its first toast's timer: a refusal of
+        # this message joined the last one's toast and vanished with it. Sending closes what was shown before.
+        message.submit(None, None, None, js=CLOSE_TOASTS_JS, queue=False, api_visibility="private")
         turn = message.submit(
             _lock_box, [message, chat, state], [message, sent, sent_message, state, *history_controls], queue=False,
             api_visibility="private",
@@ -324,6 +327,10 @@ def _settings(config: AppConfig) -> Any:
 
     return settings
 
+
+CLOSE_TOASTS_JS = """
+() => { document.querySelectorAll('[data-testid="toast-close"]').forEach((button) => button.click()); }
+"""
 
 CONFIRM_DELETE_JS = """
 (state, confirmed) => [state, Boolean(state && state.session_id) && window.confirm(

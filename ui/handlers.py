@@ -94,8 +94,10 @@ class AppConfig(BaseModel):
         return dict(self.editor_options) if name == self.editor else {}
 
 
-REFUSAL_SECONDS = 7.0
-"""How long a refusal stays on screen (it can also be closed)."""
+REFUSAL_SECONDS = None
+"""A refusal stays until it is closed or the next message is sent (``CLOSE_TOASTS_JS``): it says what to fix while
+the message is fixed. Timed, it could vanish at once: Gradio shows toasts of one kind as one group, closed by the
+timer of each toast that started the group, even one closed since."""
 NOTICE_SECONDS = 4.0
 """How long a notice (a move made, a session opened) stays on screen."""
 
@@ -117,7 +119,7 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except EditAgentError as error:
             # A user's mistake, not a server fault: no traceback in the log. Escaped: the toast renders HTML,
-            # and the message may quote what was typed. Shorter-lived than Gradio's 10 s, since they stack.
+            # and the message may quote what was typed.
             raise gr.Error(html.escape(str(error), quote=False), title="Could not do that", duration=REFUSAL_SECONDS,
                            print_exception=False) from error
         except Exception as error:
@@ -211,7 +213,7 @@ class ChatApp:
     def _check_available(kind: backends.Kind, name: str) -> None:
         reason = backends.unavailable_reason(kind, name)
         if reason is not None:
-            raise gr.Error(f"The {kind} {name!r} is not available here: {reason}.", print_exception=False)
+            raise gr.Error(f"The {kind} {name!r} is not available here: {reason}.", duration=REFUSAL_SECONDS, print_exception=False)
 
     def _reply(self, state: dict[str, Any]) -> tuple[Any, ...]:
         if state["session_id"] is None:
@@ -419,7 +421,7 @@ class ChatApp:
         """The whole session as a zip (session.jsonl and its PNGs), importable with the SDK."""
         state = self._state(state)
         if state["session_id"] is None:
-            raise gr.Error("There is no session to download yet.", print_exception=False)
+            raise gr.Error("There is no session to download yet.", duration=REFUSAL_SECONDS, print_exception=False)
         session = self._open(state)
         return str(session.export_zip(files.download_path(f"edit-session-{session.id[:8]}.zip")))
 
@@ -428,7 +430,7 @@ class ChatApp:
         """Open a downloaded session (its zip) as a new session of this browser's; it gets fresh ids."""
         state = self._state(state)
         if not isinstance(upload, str) or not upload:
-            raise gr.Error("Choose the .zip that Download session gave.", print_exception=False)
+            raise gr.Error("Choose the .zip that Download session gave.", duration=REFUSAL_SECONDS, print_exception=False)
         session_id = uuid.uuid4().hex
         shown = Path(upload).name  # never the server's path of the upload
         # Its images are held to what a store keeps, not to what an upload may be: an edit may have enlarged
