@@ -154,6 +154,12 @@ def test_a_background_that_should_stay_is_refused_with_how_the_background_change
         RuleReasoner().reconstruct(request(instruction))
 
 
+@pytest.mark.parametrize("instruction", ["make the sky blue", "make the sky white", "turn the sky background gray"])
+def test_the_background_named_as_an_object_is_refused_with_how_the_background_changes(instruction):
+    with pytest.raises(UnsupportedInstructionError, match=r"The background is not an object: .* 'make the background"):
+        RuleReasoner().reconstruct(request(instruction))
+
+
 def test_intent_alone_on_the_previous_target_gives_the_target():
     """Every construct the generator makes (references, groups, rules, locks, undo, restore, no-ops)."""
     reasoner = RuleReasoner()

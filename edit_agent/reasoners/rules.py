@@ -115,11 +115,19 @@ BACKGROUND_HINT = (
     "edits after it keep it unless one changes it."
 )
 _MENTIONS_BACKGROUND = re.compile(r"\bbackground\b", re.IGNORECASE)
+_BACKGROUND_AS_AN_OBJECT = re.compile(r"\b(?:the\s+)?(?:background|sky)\b", re.IGNORECASE)
+BACKGROUND_IS_NO_OBJECT_HINT = (
+    "The background is not an object: change it with an edit of its own, 'make the background white' (white, "
+    "gray, beige or sky)."
+)
 
 
 def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageError:
     """The world language's bare "not an instruction" with what a canvas does understand (and how its background
-    changes, when the instruction is about it: "keep the background white")."""
+    changes, when the instruction is about it: "keep the background white"); an object it cannot find, when the
+    instruction names the background as one ("make the sky white"), with how the background changes."""
+    if str(error).startswith("Cannot tell which object") and _BACKGROUND_AS_AN_OBJECT.search(instruction):
+        return WorldLanguageError(f"{error} {BACKGROUND_IS_NO_OBJECT_HINT}")
     if not str(error).startswith("Not an instruction of the world language"):
         return error
     if is_redo_request(instruction):
