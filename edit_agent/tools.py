@@ -51,6 +51,7 @@ from edit_agent.backends import (
     make_reasoner,
 )
 from edit_agent.errors import EditAgentError, InvalidArgumentError, StoreError, UnknownSessionError, is_valid_text
+from edit_agent.image_fitting import load_image_to_fit
 from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
 from edit_agent.photo_ops import OPERATION_KINDS
 from edit_agent.protocols import Editor, Reasoner
@@ -310,11 +311,12 @@ class _Toolbox:
 
     def attach(self, name: str, image: ImageInput) -> str:
         """Make ``image`` available to ``edit_image`` as ``attached_image=name``; checked now, with the tools'
-        limits. The last :data:`MAX_ATTACHED_IMAGES` stay (decoded pixels are large); older names are forgotten."""
+        limits, and scaled down to fit them when it is a larger photo (up to ``SCALABLE_LIMITS``), as the app
+        does. The last :data:`MAX_ATTACHED_IMAGES` stay (decoded pixels are large); older names are forgotten."""
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_ATTACHED_NAME_CHARS or not is_valid_text(name):
             raise InvalidArgumentError(
                 f"An attached image needs a name of 1 to {MAX_ATTACHED_NAME_CHARS} characters of text.")
-        loaded = load_image(image, limits=self.limits)
+        loaded, _ = load_image_to_fit(image, self.limits)
         with self._attached_lock:
             self._attached.pop(name, None)
             self._attached[name] = loaded
@@ -630,8 +632,9 @@ class EditTools(list[BaseTool]):
 
     def attach(self, name: str, image: ImageInput) -> str:
         """Let the model start a session on ``image`` with ``edit_image(attached_image=name, ...)``; tell it
-        the name in the conversation. Checked now: a bad image raises here, not at the model's call. The
-        last :data:`MAX_ATTACHED_IMAGES` attached stay available."""
+        the name in the conversation. Checked now: a bad image raises here, not at the model's call. A photo
+        over the tools' limits but within ``edit_agent.image_fitting.SCALABLE_LIMITS`` (50 MP) is scaled down
+        to fit them. The last :data:`MAX_ATTACHED_IMAGES` attached stay available."""
         return self._box.attach(name, image)
 
     def detach(self, name: str) -> None:

@@ -522,3 +522,16 @@ def test_list_sessions_gives_an_agent_its_own_sessions_to_pick_up_again(tmp_path
     assert json.loads(other["list_sessions"].invoke({})) == {"sessions": []}  # never another owner's
     EditSession.open(second["session_id"], store=tmp_path).delete()
     assert len(json.loads(tools["list_sessions"].invoke({}))["sessions"]) == 1
+
+
+def test_a_larger_photo_the_host_attaches_is_scaled_down_to_the_tools_limits(tmp_path):
+    from edit_agent.errors import InvalidImageError
+
+    tools = make_tools("agent-1", store=tmp_path, limits=ImageLimits(max_side=400, max_pixels=1_000_000))
+    tools.attach("camera.jpg", Image.new("RGB", (1000, 600), (200, 30, 30)))  # a phone photo, over the limits
+    reply = json.loads(tools[0].invoke({"instruction": "flip it", "attached_image": "camera.jpg"}))
+    assert reply["size"] == [400, 240]  # the aspect kept
+    with pytest.raises(InvalidImageError, match="400"):  # past what is scaled (50 MP, 12000 px a side): refused
+        tools.attach("panorama.png", Image.new("RGB", (12_001, 10), "white"))
+    base64_sent = tools[0].invoke({"instruction": "flip it", "image_base64": b64(Image.new("RGB", (1000, 600)))})
+    assert "400" in base64_sent and "session_id" not in base64_sent  # what the model sends itself is not scaled

@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from edit_agent.errors import InvalidImageError
+from edit_agent.image_fitting import size_to_fit
 from edit_agent.images import ImageLimits, load_image
-from ui.attachments import check_attachment, load_attachment, size_to_fit
+from ui.attachments import check_attachment, load_attachment
 
 LIMITS = ImageLimits(max_side=400, max_pixels=100_000, max_bytes=2**20)
 SCALABLE = ImageLimits(max_side=2000, max_pixels=1_000_000, max_bytes=2**20)

@@ -9,14 +9,14 @@ that stays, so nothing typed while it is checked is lost.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from edit_agent.errors import InvalidImageError
-from edit_agent.images import ImageLimits, load_image
+from edit_agent.image_fitting import decoded_with_fitted_size
+from edit_agent.images import ImageLimits
 
 
 @dataclass(frozen=True)
@@ -50,34 +50,14 @@ def load_attachment(path: str, limits: ImageLimits, scalable: ImageLimits) -> tu
     return image.resize(size, Image.Resampling.LANCZOS), notice
 
 
-def size_to_fit(size: tuple[int, int], limits: ImageLimits) -> tuple[int, int] | None:
-    """The largest size of the same aspect within ``limits``' side and pixel limits, or ``None`` when ``size``
-    is within them already."""
-    width, height = size
-    factor = min(1.0, limits.max_side / max(width, height), math.sqrt(limits.max_pixels / (width * height)))
-    if factor >= 1.0:
-        return None
-    fitted = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
-    while fitted[0] * fitted[1] > limits.max_pixels:  # floor rounding may still leave one row too many
-        fitted = (fitted[0], fitted[1] - 1)
-    return fitted
-
-
 def _decoded_and_fitted_size(path: str, limits: ImageLimits,
                              scalable: ImageLimits) -> tuple[Image.Image, tuple[int, int] | None]:
-    """The checked image and the size it must be scaled to (``None``: it fits as it is)."""
+    """The checked image and the size it must be scaled to (``None``: it fits as it is), refused naming the file
+    as it was sent."""
     try:
-        return load_image(Path(path), limits=limits), None
+        return decoded_with_fitted_size(Path(path), limits, scalable)
     except InvalidImageError as error:
-        refusal = _named_as_sent(str(error), path)
-    try:
-        image = load_image(Path(path), limits=scalable)
-    except InvalidImageError:
-        raise InvalidImageError(refusal) from None
-    size = size_to_fit(image.size, limits)
-    if size is None or min(size) < limits.min_side:  # over in bytes only, or a strip too thin to scale
-        raise InvalidImageError(refusal)
-    return image, size
+        raise InvalidImageError(_named_as_sent(str(error), path)) from None
 
 
 def _named_as_sent(message: str, path: str) -> str:

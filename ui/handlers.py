@@ -28,6 +28,7 @@ from edit_agent.archives import named_as_archive, unpack_session_archive
 from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
 from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.history_words import is_history_move, is_redo_request
+from edit_agent.image_fitting import SCALABLE_LIMITS
 from edit_agent.images import ImageLimits
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
 from edit_agent.session import EditSession, open_store
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_LIMITS = ImageLimits(max_side=TOOL_LIMITS.max_side, max_pixels=TOOL_LIMITS.max_pixels, max_bytes=64 * 2**20)
 """The agent tools' pixel limits; a file may be larger than theirs (sent as base64), since a 16 MP PNG is 30-50 MB."""
-SCALABLE_LIMITS = ImageLimits(max_side=12_000, max_pixels=50_000_000, max_bytes=64 * 2**20)
-"""The largest photos scaled down to ``image_limits`` when sent (a 50 MP camera's 8640x5760)."""
 
 
 class AppConfig(BaseModel):
