@@ -37,7 +37,8 @@ _MORE = re.compile(
     rf"^{_POLITE}(?P<how>{_HOW}|even)?\s*more"
     r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _TOO_MUCH = re.compile(
-    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|overdone)"
+    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|too\s+far|overdone"
+    r"|not\s+(?:so|that|as)\s+much|tone\s+it\s+down|dial\s+it\s+back)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
 _LESS = re.compile(
     rf"^{_REGRET}(?:just\s+)?(?:(?P<how>{_HOW})\s+)?less"
@@ -49,6 +50,9 @@ _OTHER_WAY_INSTEAD = re.compile(
     r"^(?:(?:no|oops|actually|wait|sorry)\b[\s,]+(?:(?:do|go|make\s+it)\s+)?(?:the\s+)?(?:opposite|other\s+way|reverse)"
     r"|(?:(?:do|go|make\s+it)\s+)?(?:the\s+)?other\s+way)\b", re.I)
 """'no, the other way' means the change should have gone the other way from before it, not back to before it."""
+_AGAIN_BUT = re.compile(rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same)?\s*(?:again|once\s+more)"
+                        r"\s*,?\s+but\b", re.IGNORECASE)
+"""'again but cooler': the last edit repeated with something changed, which is not said in full."""
 _OPPOSITE = re.compile(
     rf"^{_POLITE}(?:(?:do|make\s+it|go)\s+)?(?:the\s+)?(?:opposite|reverse(?:\s+(?:that|it))?)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
@@ -123,6 +127,10 @@ def _degree(how: str | None) -> str:
 
 
 def _refuse_the_other_way(instruction: str, text: str) -> None:
+    if _AGAIN_BUT.match(text):
+        raise InvalidInstructionError(
+            f"{instruction!r} repeats the last edit with a change: say the edit you want in full ('make it cooler "
+            "by 10%', 'rotate it 90 degrees again').")
     if _OTHER_WAY_INSTEAD.match(text):
         raise InvalidInstructionError(
             f"{instruction!r} asks for the last edit's opposite instead of it: undo it, then say which way "
@@ -177,8 +185,8 @@ def _more(operations: list[Operation], how: str, instruction: str) -> list[Opera
     if margins:
         return [op.model_copy(update={"value": _margin_value(op, _MARGIN_SHARE[how])}) for op in margins]
     raise InvalidInstructionError(
-        f"{instruction!r} after {describe_operations(operations)[:-1].lower()}: how much more of that is not said by "
-        "it; say the next edit in full.")
+        f"{instruction!r} has no amount to add to after the last edit ({describe_operations(operations)[:-1]}); say "
+        "the next edit in full (e.g. 'rotate it 90 degrees again', 'resize to 50%').")
 
 
 def _margin_value(op: Operation, share: float) -> float:

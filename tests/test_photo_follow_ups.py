@@ -96,6 +96,18 @@ def test_too_much_takes_part_of_the_change_before_back(session):
     assert session.head.reasoning.startswith("'oops, too much' refers to turn 7")
 
 
+@pytest.mark.parametrize("said", ["not so much", "not that much please", "tone it down", "dial it back", "too far"])
+def test_other_ways_of_saying_too_much_take_half_of_the_change_back(session, said):
+    assert intents(session, "make it warmer by 30%", said)[-1] == "Make the image cooler by 13%."
+
+
+def test_again_with_a_change_asks_for_the_edit_in_full(session):
+    intents(session, "make it warmer")
+    for said in ("again but cooler", "do it again, but stronger"):
+        with pytest.raises(InvalidInstructionError, match="repeats the last edit with a change: say the edit you"):
+            intents(session, said)
+
+
 @pytest.mark.parametrize("earlier, instruction, message", [
     # the change should have gone the other way from before it: "the opposite" would only go back
     (["rotate it left"], "no, the other way", "asks for the last edit's opposite instead of it: undo it, then say"),
