@@ -376,6 +376,8 @@ def run_sessions_import(args: argparse.Namespace) -> int:
     # The store is named, not opened: each import opens it only once the export is found good (opening a
     # store that is not there yet creates it).
     named_or_begun_as_zip = args.folder.is_file() and (args.folder.suffix.lower() == ".zip" or starts_as_zip(args.folder))
+    if not args.folder.exists():
+        raise InvalidExportError(f"{args.folder} does not exist; give a session zip or an exported folder.")
     if is_session_archive(args.folder) or named_or_begun_as_zip:
         session = EditSession.import_zip(args.folder, store=args.store)  # a damaged zip is told so there
     elif not (args.folder / EXPORT_FILE).is_file():

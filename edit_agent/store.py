@@ -324,8 +324,8 @@ class Store:
         if not matches:
             raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}.")
         if len(matches) > 1:
-            raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({', '.join(matches[:4])}...); "
-                                       "give more of the id.")
+            listed = ", ".join(matches[:4]) + (", ..." if len(matches) > 4 else "")
+            raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({listed}); give more of the id.")
         return matches[0]
 
     def get_session(self, session_id: str) -> SessionRecord:

@@ -550,12 +550,26 @@ def _backend_name(spec: object, default: str) -> str:
     return spec if isinstance(spec, str) else str(getattr(spec, "name", type(spec).__name__))
 
 
+_PATTERN_MEANING = {
+    SESSION_ID_PATTERN: "must be the 32-character session id of an edit_image or list_sessions reply",
+    IMAGE_ID_PATTERN: "must be a 16-character turn id from a reply or session_history, or 'source'",
+}
+"""What an id pattern asks for, said to an agent rather than as the regular expression."""
+
+
 def _validation_message(error: ValidationError) -> str:
     problems = "; ".join(
-        ": ".join(filter(None, (".".join(str(part) for part in item["loc"]), item["msg"].removeprefix("Value error, "))))
+        ": ".join(filter(None, (".".join(str(part) for part in item["loc"]), _problem(item))))
         for item in error.errors()
     )
     return f"Invalid arguments: {problems}."
+
+
+def _problem(item: Any) -> str:
+    pattern = (item.get("ctx") or {}).get("pattern")
+    if item["type"] == "string_pattern_mismatch" and pattern in _PATTERN_MEANING:
+        return f"{_PATTERN_MEANING[pattern]}, not {item['input']!r}"
+    return item["msg"].removeprefix("Value error, ")
 
 
 def make_tools(

@@ -366,6 +366,8 @@ def test_sessions_are_named_by_the_start_of_their_id_and_an_export_imports_back(
     assert capsys.readouterr().out.startswith("imported as session ") and len(EditSession.list(tmp_path / "other")) == 1
     assert main(["sessions", "import", str(tmp_path), "--store", str(tmp_path / "none")]) == 2
     assert "not a session export" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    assert main(["sessions", "import", str(tmp_path / "typo.zip"), "--store", str(tmp_path / "none")]) == 2
+    assert "typo.zip does not exist" in capsys.readouterr().err and not (tmp_path / "none").exists()
     assert main(["sessions", "delete", "abcd1", "--store", str(store)]) == 2  # a short prefix deletes nothing
     assert "at least 8 characters" in capsys.readouterr().err and len(EditSession.list(store)) == 2
     assert main(["sessions", "delete", "abcd1111", "--store", str(store)]) == 0

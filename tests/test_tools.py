@@ -216,7 +216,7 @@ def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
     assert foreign_edit == f"Unknown session id {sid}."
     assert len(EditSession.open(sid, store=tmp_path).turns) == 1  # nothing happened to the owner's session
     malformed = other["undo_edit"].invoke({"session_id": "../../etc/passwd"})
-    assert malformed.startswith("Invalid arguments: session_id: String should match pattern")
+    assert malformed.startswith("Invalid arguments: session_id: must be the 32-character session id of an edit_image")
 
 
 @pytest.mark.parametrize(
@@ -334,7 +334,7 @@ def test_optional_fields_sent_empty_or_null_count_as_left_out(tools):
     again = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "session_id": sid, "image_base64": "",
                                                    "image_id": ""}))
     assert json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": ""}))["turn_id"] == again["turn_id"]
-    assert "session_id: String should match pattern" in tools["undo_edit"].invoke({"session_id": ""})  # required
+    assert "session_id: must be the 32-character session id" in tools["undo_edit"].invoke({"session_id": ""})  # required
 
 
 @pytest.mark.parametrize("typed", ["redo", "go back", "undo the last two edits", "start over", "never mind"])

@@ -314,7 +314,7 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
         client.predict(reply["session_id"], "another-token-0123456789", api_name="/undo_edit")
     with pytest.raises(AppError, match="16 characters"):
         client.predict(reply["session_id"], "short", api_name="/undo_edit")
-    with pytest.raises(AppError, match="session_id: String should match pattern"):  # sent empty: not "Field required"
+    with pytest.raises(AppError, match="session_id: must be the 32-character session id"):  # sent empty: not "Field required"
         client.predict("", token, api_name="/undo_edit")
     with pytest.raises(AppError, match="instruction"):  # sent empty, so not "Field required"
         client.predict("", token, "", reply["session_id"], api_name="/edit_image")
