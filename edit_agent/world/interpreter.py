@@ -497,12 +497,15 @@ class WorldInterpreter:
                 continue
             entry.undone = True
             turn.reverts = entry.turn
+            brought_back = entry.before.objects.keys() - self._objects.keys()
             self._restore(entry.before)
             what = " and ".join(name for name, changed in (("the scene", entry.scene_changed),
                                                           ("the rules and locks", entry.rules_changed)) if changed)
             turn.rules_only = not entry.scene_changed
+            were = "were" if entry.rules_changed else "was"
+            itself = " (a removed object comes back as itself)" if brought_back else ""
             turn.trace.append(f"Undo reverts turn {self._turn_number(entry.turn)} ('{entry.instruction}'), restoring {what} exactly "
-                              "as they were before that turn (a removed object comes back as itself).")
+                              f"as {'they' if were == 'were' else 'it'} {were} before that turn{itself}.")
             return
         turn.noop = "there is nothing left to undo"
         turn.trace.append(f"No-op: {turn.noop}.")
