@@ -33,6 +33,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -454,7 +455,8 @@ class _Toolbox:
         except UnknownSessionError:
             return None
         head = next((turn for turn in turns if turn.id == record.head), None)
-        return {"session_id": session_id, "created": record.created, "turns": len(turns),
+        created = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="seconds")
+        return {"session_id": session_id, "created": created, "turns": len(turns),
                 "first_instruction": turns[0].instruction if turns else None,
                 "head": {"turn_id": head.id, "number": head.seq, "intent": head.intent.text} if head else None}
 

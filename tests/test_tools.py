@@ -518,6 +518,10 @@ def test_list_sessions_gives_an_agent_its_own_sessions_to_pick_up_again(tmp_path
     assert [entry["session_id"] for entry in listed] == [second["session_id"], first["session_id"]]  # newest first
     assert listed[1]["turns"] == 2 and listed[1]["first_instruction"] == "rotate it 90 degrees"
     assert listed[1]["head"]["number"] == 2 and listed[1]["head"]["intent"] == "Make the image warmer by 20%."
+    from datetime import datetime, timedelta, timezone
+
+    created = datetime.fromisoformat(listed[1]["created"])  # a date an agent can read out, not a raw epoch
+    assert abs(created - datetime.now(timezone.utc)) < timedelta(minutes=5)
     other = {tool.name: tool for tool in make_tools("agent-2", store=tmp_path)}
     assert json.loads(other["list_sessions"].invoke({})) == {"sessions": []}  # never another owner's
     EditSession.open(second["session_id"], store=tmp_path).delete()
