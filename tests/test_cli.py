@@ -415,3 +415,15 @@ def test_turn_images_get_the_usual_file_permissions(tmp_path, photo_path):
     finally:
         os.umask(old_mask)
     assert stat.S_IMODE((out / "turn-01.png").stat().st_mode) == 0o644  # readable by others, as image.save() made it
+
+
+def test_serve_on_a_port_in_use_says_so_in_its_own_words(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    error = capsys.readouterr().err
+    assert f"Port {port} on 127.0.0.1 is in use" in error and "launch()" not in error

@@ -34,12 +34,27 @@ def run_serve(args: argparse.Namespace) -> int:
     # Checked before the app module loads: it builds the page, and with it the store's secret.
     if args.port is not None and not 1 <= args.port <= 65535:
         raise InvalidArgumentError(f"--port must be from 1 to 65535; got {args.port}.")
+    if args.port is not None and _port_taken(args.host, args.port):  # Gradio's own message names its launch()
+        raise InvalidArgumentError(f"Port {args.port} on {args.host} is in use (an app already running there?); "
+                                   "choose another with --port, or leave it out for the next free one.")
     config = config_from_args(args)
     load_configured_models(config)
     from ui.app import build_demo, serve
 
     serve(build_demo(config), config, host=args.host, port=args.port)
     return 0
+
+
+def _port_taken(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed port is free
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def config_from_args(args: argparse.Namespace) -> AppConfig:
