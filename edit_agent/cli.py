@@ -86,7 +86,8 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("--reasoner", default=None, help="reasoner name (default: the offline default)")
     edit.add_argument("--editor", default=None, help="editor name (default: the offline default)")
     edit.add_argument("--model", default=None, help="editor model id or local folder (for model-backed editors)")
-    edit.add_argument("--reasoner-model", default=None, help="reasoner model id or local folder (llm, vlm)")
+    edit.add_argument("--reasoner-model", default=None,
+                      help="model id or local folder of the --reasoner (llm, vlm; default reasoner: llm)")
     edit.add_argument("--store", default=None, help="store folder (default: $EDIT_AGENT_HOME or the user data folder)")
     edit.add_argument("--seed", type=int, default=None, help="seed of the first turn (later turns use seed+1, ...)")
     edit.set_defaults(func=run_edit)
