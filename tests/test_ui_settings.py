@@ -300,3 +300,15 @@ def test_serve_with_an_empty_store_is_an_error_not_the_default_store(monkeypatch
     with pytest.raises(InvalidArgumentError, match="--store '' is not a usable folder path"):
         _serve_without_a_server(monkeypatch, ["--store", ""])
     assert not (tmp_path / "home").exists()
+
+
+def test_a_tiny_image_gets_a_thumbnail_large_enough_to_see(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from ui import files
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    tiny = Image.new("RGB", (12, 9), (200, 40, 40))
+    shown = Image.open(files.thumbnail("ab" * 32, lambda: tiny))
+    assert shown.size == (96, 72)  # enlarged 8x, pixel by pixel: a dot in the chat before
+    assert Image.open(files.thumbnail("cd" * 32, lambda: Image.new("RGB", (1000, 500)))).size == (256, 128)

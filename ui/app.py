@@ -76,6 +76,8 @@ CSS = """
 #chat > .wrapper { display: flex; flex-direction: column; flex: 1 1 auto; min-height: 0; }
 #chat > .wrapper > .icon-button-wrapper.top-panel { position: static !important; align-self: flex-end; margin: 2px 4px; }
 #chat > .wrapper > .bubble-wrap { flex: 1 1 auto; min-height: 0; }
+/* The current image fills its panel, a small one too: shown at its own size, a 12x9 image was a dot. */
+#current-image img { object-fit: contain !important; }
 /* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
    downloads the full edit), and Share works only on Hugging Face Spaces. */
 #chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }

@@ -6,6 +6,7 @@ or download land here, filed by content hash (so each is written once; a downloa
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -16,6 +17,9 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 THUMBNAIL_SIDE = 256
+SMALLEST_THUMBNAIL_SIDE = 96
+"""A tiny image (12x9) is enlarged, pixel by pixel, to at least this on its longer side: shown as it is, it
+was a dot in the chat."""
 
 Loader = Callable[[], Image.Image]
 
@@ -41,6 +45,9 @@ def thumbnail(digest: str, load: Loader) -> str:
         def write(target: Path) -> None:
             image: Image.Image = load().copy()
             image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            if max(image.size) < SMALLEST_THUMBNAIL_SIDE:
+                factor = math.ceil(SMALLEST_THUMBNAIL_SIDE / max(image.size))
+                image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
             image.save(target, format="JPEG", quality=88)
 
         _write_atomically(path, write)
