@@ -612,7 +612,8 @@ def _signed(kind: OperationKind, sign: int):
         if amount == 0:
             raise InvalidInstructionError(f"A change of 0% changes nothing ({clause!r}).")
         if sign < 0 and amount > 100:
-            raise InvalidInstructionError(f"Cannot reduce {kind} by more than 100% ({clause!r}).")
+            raise InvalidInstructionError(f"Cannot reduce {kind} by more than 100% ({clause!r}): 100% takes all of "
+                                          "it away; say a share up to that (e.g. 50%).")
         return Operation(kind=kind, value=sign * amount)
 
     return handler
@@ -681,7 +682,8 @@ def _resize(match: re.Match[str], clause: str) -> Operation:
         return Operation(kind="resize", size=(width, height))
     percent = float(match.group(3))
     if percent <= 0:
-        raise InvalidInstructionError(f"Resize by {percent:g}% is not possible ({clause!r}).")
+        raise InvalidInstructionError(f"Resizing to {percent:g}% leaves no image ({clause!r}); say a size above 0% "
+                                      "(e.g. 'resize to 50%').")
     return Operation(kind="resize", value=percent)
 
 

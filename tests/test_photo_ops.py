@@ -290,6 +290,8 @@ def test_a_factor_under_one_makes_the_image_smaller(instruction, intent):
     ("scale by 0.0000001", "leaves no image"),
     ("scale down by 10000000", "leaves no image"),
     ("crop 0 px from each side", "changes nothing"),
+    ("resize to 0%", r"leaves no image .* say a size above 0%"),
+    ("darken by 150%", r"more than 100% .* say a share up to that"),
 ])
 def test_a_factor_or_margin_that_cannot_mean_what_it_says_is_refused(instruction, message):
     with pytest.raises(InvalidInstructionError, match=message):
