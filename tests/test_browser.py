@@ -334,9 +334,23 @@ def test_a_refusal_stays_up_until_the_next_message_is_sent(page, tmp_path: Path)
     page.wait_for_timeout(4500)  # past the first refusal's timer, had it kept one: the second stays to be read
     expect(toasts).to_have_count(1)
     expect(toasts.first).to_contain_text("not an exact photo operation")
+    box = toasts.first.bounding_box()  # at the bottom on a wide screen, clear of the Current image's buttons
+    assert box["y"] + box["height"] > page.viewport_size["height"] * 0.6
     send(page, "make it cooler")  # ... until the next message is sent
     wait_for_status(page, "2 edits")
     expect(toasts).to_have_count(0)
+    expect(page.locator("#message textarea")).to_be_focused()  # the box has the keyboard again, with no click
+    page.keyboard.type("flip it")
+    expect(page.locator("#message textarea")).to_have_value("flip it")
+    page.keyboard.press("Enter")
+    wait_for_status(page, "3 edits")
+    send(page, "rotate it 45 degrees")
+    expect(toasts).to_have_count(1)
+    page.locator("#undo").click()  # a move leaves the state the refusal was about
+    wait_for_status(page, "at edit #2")
+    expect(toasts).to_have_count(0)
+    expect(page.locator("#message textarea")).to_have_value("rotate it 45 degrees")
+    page.locator("#message textarea").fill("")
 
 
 def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):

@@ -160,6 +160,15 @@ def test_the_background_named_as_an_object_is_refused_with_how_the_background_ch
         RuleReasoner().reconstruct(request(instruction))
 
 
+@pytest.mark.parametrize(("instruction", "group"), [
+    ("remove the yellow triangles", "'all yellow triangles' or 'every yellow triangle'"),
+    ("make the red squares blue", "'all red squares' or 'every red square'"),
+])
+def test_several_objects_named_with_the_are_refused_with_how_to_name_a_group(instruction, group):
+    with pytest.raises(UnsupportedInstructionError, match=f"To pick several objects, say {group}"):
+        RuleReasoner().reconstruct(request(instruction))
+
+
 def test_intent_alone_on_the_previous_target_gives_the_target():
     """Every construct the generator makes (references, groups, rules, locks, undo, restore, no-ops)."""
     reasoner = RuleReasoner()

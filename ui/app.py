@@ -99,6 +99,12 @@ footer .record.hidden + .divider { display: none; }
 #sessions input { text-overflow: ellipsis; padding-right: 1.75rem; }
 """
 
+HEAD = """<style>
+/* On a wide screen toasts sit at the bottom: at the top a refusal covered the Current image and its buttons.
+   Here, not in CSS: Gradio scopes that to the page's content, and the toasts are outside it. */
+@media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
+</style>"""
+
 # System fonts only: the default theme fonts come from Google, and the app must work offline.
 THEME = gr.themes.Soft(
     primary_hue="indigo", neutral_hue="slate",
@@ -216,16 +222,23 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
             app.edit, [sent_message, state, reasoner, editor], view, api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
         )
-        _follow(turn.success(_finish_box, [message, sent], [message, *history_controls], queue=False,
-                             api_visibility="private"))
+        finished = turn.success(_finish_box, [message, sent], [message, *history_controls], queue=False,
+                                api_visibility="private")
+        _follow(finished)
         # A refused turn takes its echoed message out of the chat again: the view is drawn from the store.
-        turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private").then(
-            app.restore, [state], view, api_visibility="private")
+        refused = turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private")
+        refused.then(app.restore, [state], view, api_visibility="private")
+        # Locking the box took the keyboard's focus away from it: the next message typed went nowhere.
+        for unlocked in (finished, refused):
+            unlocked.then(None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")
         # "multiple": every click counts (by default a click while the last one runs is dropped, so a quick
         # double click went back one turn or two, by chance). Each moves the head one step from where it is.
         # In order, one at a time: replies that ran side by side could land out of order and leave the page
         # showing a head the session had already left.
         history = {"trigger_mode": "multiple", "concurrency_id": "history", "concurrency_limit": 1}
+        # A refusal stays until the next message, or a move that leaves the state it was about.
+        for moved in (undo.click, redo.click, new.click, timeline.select, sessions.input):
+            moved(None, None, None, js=CLOSE_TOASTS_JS, queue=False, api_visibility="private")
         _follow(undo.click(app.undo, [state, tab_head], view, api_name="undo", **history, **internal))
         _follow(redo.click(app.redo, [state, tab_head], view, api_name="redo", **history, **internal))
         # A new session starts from no sample: the one highlighted last would say otherwise.
@@ -274,6 +287,7 @@ def launch_options(config: AppConfig, *, host: str = "127.0.0.1", port: int | No
         "show_error": False,
         "theme": THEME,
         "css": CSS,
+        "head": HEAD,
     }
 
 
@@ -332,6 +346,17 @@ def _settings(config: AppConfig) -> Any:
 
 CLOSE_TOASTS_JS = """
 () => { document.querySelectorAll('[data-testid="toast-close"]').forEach((button) => button.click()); }
+"""
+
+FOCUS_BOX_JS = """
+() => {
+  // Back to the box, unless the user has since put the focus somewhere else on purpose.
+  const box = document.querySelector('#message textarea');
+  const active = document.activeElement;
+  if (box && (!active || active === document.body || active.closest('#message'))) {
+    setTimeout(() => box.focus({ preventScroll: true }), 0);
+  }
+}
 """
 
 CONFIRM_DELETE_JS = """

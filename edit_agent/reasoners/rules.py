@@ -27,7 +27,7 @@ from edit_agent.world.canvas import is_world_canvas
 from edit_agent.world.interpreter import TurnOutcome, WorldInterpreter
 from edit_agent.world.language import WorldLanguageError
 from edit_agent.world.parse import parse
-from edit_agent.world.scene import Scene, changed_slots
+from edit_agent.world.scene import SHAPES, Scene, changed_slots
 
 
 class RuleReasoner:
@@ -116,6 +116,9 @@ BACKGROUND_HINT = (
 )
 _MENTIONS_BACKGROUND = re.compile(r"\bbackground\b", re.IGNORECASE)
 _BACKGROUND_AS_AN_OBJECT = re.compile(r"\b(?:the\s+)?(?:background|sky)\b", re.IGNORECASE)
+_SEVERAL_BY_THE = re.compile(
+    rf"\bthe\s+(?P<words>(?:[a-z]+\s+){{0,2}}?(?:{'|'.join(SHAPES)}|shape)s)\b", re.IGNORECASE)
+"""'the yellow triangles': several objects named as the language names one; it says 'all yellow triangles'."""
 BACKGROUND_IS_NO_OBJECT_HINT = (
     "The background is not an object: change it with an edit of its own, 'make the background white' (white, "
     "gray, beige or sky)."
@@ -128,6 +131,9 @@ def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLangu
     instruction names the background as one ("make the sky white"), with how the background changes."""
     if str(error).startswith("Cannot tell which object") and _BACKGROUND_AS_AN_OBJECT.search(instruction):
         return WorldLanguageError(f"{error} {BACKGROUND_IS_NO_OBJECT_HINT}")
+    if str(error).startswith("Cannot tell which object") and (several := _SEVERAL_BY_THE.search(instruction)):
+        group = " ".join(several.group("words").split())
+        return WorldLanguageError(f"{error} To pick several objects, say 'all {group}' or 'every {group[:-1]}'.")
     if not str(error).startswith("Not an instruction of the world language"):
         return error
     if is_redo_request(instruction):
