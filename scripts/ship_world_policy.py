@@ -59,10 +59,19 @@ def main() -> None:
     parser.add_argument("--adapter-out", type=Path, default=Path("rl/adapters/world-lm-rl"))
     parser.add_argument("--step", type=int, default=None, help="ship checkpoints/step-N instead of final/")
     args = parser.parse_args()
+    _check_replaceable(args.out, "policy.json", "--out")
+    _check_replaceable(args.adapter_out, "adapter_config.json", "--adapter-out")
     config = TrainConfig.from_yaml(args.run / "config.yaml")
     with tempfile.TemporaryDirectory() as exported:
         trained = args.run / "final" / "text" if args.step is None else checkpoint_text(args.run, args.step, Path(exported))
         ship(args, config, trained)
+
+
+def _check_replaceable(folder: Path, marker: str, flag: str) -> None:
+    """Shipping replaces ``folder``: refuse one that holds anything but an earlier shipped policy (``marker``)."""
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / marker).is_file())):
+        raise SystemExit(f"{flag} {folder} holds files that are no shipped policy (no {marker}), and shipping "
+                         "replaces it; choose a new or empty folder.")
 
 
 def ship(args: argparse.Namespace, config: TrainConfig, trained: Path) -> None:

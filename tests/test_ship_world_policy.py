@@ -82,6 +82,17 @@ def test_a_run_without_a_text_policy_is_refused_and_nothing_is_written(tmp_path,
     assert not out.exists()
 
 
+def test_a_folder_that_holds_anything_but_a_shipped_policy_is_never_replaced(tmp_path, monkeypatch) -> None:
+    run, _ = trained_run(tmp_path, "lora")
+    notes = tmp_path / "my-folder"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("keep me")
+    monkeypatch.setattr(sys, "argv", ["ship", "--run", str(run), "--out", str(notes), "--adapter-out", str(tmp_path / "a")])
+    with pytest.raises(SystemExit, match="holds files that are no shipped policy"):
+        ship_world_policy.main()
+    assert [path.name for path in notes.iterdir()] == ["notes.txt"] and not (tmp_path / "a").exists()
+
+
 def test_a_chosen_checkpoint_ships_as_it_was_trained_at_that_step(tmp_path, monkeypatch) -> None:
     from rl.trainer import Trainer
 
