@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
@@ -45,28 +46,39 @@ def smooth(values: list[float], window: int) -> list[float]:
 
 
 def plot_log(path: Path, out: Path, *, title: str | None = None) -> Path:
-    """Three panels: reward (mean and per turn), IF/CC/GA, filtered fraction and KL; lines smoothed."""
+    """Three panels: reward (mean and per turn), IF/CC/GA, filtered fraction and KL; lines smoothed. Every step
+    is a marked point, so a run of one step shows one."""
     records = read_log(path)
     steps = [r["step"] for r in records]
     window = max(1, len(records) // 20)
+    marked = {"marker": "o", "markersize": 3}
     figure, axes = plt.subplots(1, 3, figsize=(15, 4))
-    axes[0].plot(steps, smooth([r["reward"] for r in records], window), label="mean", linewidth=2)
+    axes[0].plot(steps, smooth([r["reward"] for r in records], window), label="mean", linewidth=2, **marked)
     for turn in range(len(records[0]["reward_per_turn"]) if records else 0):
         axes[0].plot(steps, smooth([r["reward_per_turn"][turn] for r in records], window), label=f"turn {turn + 1}",
-                     alpha=0.7)
+                     alpha=0.7, **marked)
     axes[0].set_title("reward")
-    for name in ("IF", "CC", "GA"):
-        axes[1].plot(steps, smooth([r[name] for r in records], window), label=name)
+    axes[0].set_ylabel("reward (weighted IF, CC, GA)")
+    for name, style in (("IF", "-"), ("CC", "--"), ("GA", ":")):  # dashed: a line under an equal one still shows
+        axes[1].plot(steps, smooth([r[name] for r in records], window), style, label=name, **marked)
     axes[1].set_title("scores (rollouts)")
-    axes[2].plot(steps, smooth([r["filtered_fraction"] for r in records], window), label="filtered fraction")
+    axes[1].set_ylabel("score")
+    axes[2].plot(steps, smooth([r["filtered_fraction"] for r in records], window), label="filtered fraction", **marked)
+    axes[2].set_ylabel("filtered fraction of turns")
     kl_axis = axes[2].twinx()
-    kl_axis.plot(steps, smooth([r["kl"] for r in records], window), color="tab:red", label="KL (right)")
+    kl_axis.plot(steps, smooth([r["kl"] for r in records], window), color="tab:red", label="KL (right)", **marked)
+    kl_axis.set_ylabel("KL to the reference")
     axes[2].set_title("filtered fraction and KL")
     for axis in axes:
         axis.set_xlabel("step")
+        if len(steps) <= 12:
+            axis.set_xticks(steps)  # a tick at each step of a short run (one step alone got ticks at 0.945 ...)
+        else:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no tick at 1.2
         axis.legend(loc="best", fontsize=8)
     kl_axis.legend(loc="lower right", fontsize=8)
-    figure.suptitle(title or f"{Path(path).parent.name}: moving average over {window} steps")
+    averaged = f"moving average over {window} steps" if window > 1 else "one point a step"
+    figure.suptitle(title or f"{Path(path).parent.name}: {averaged}")
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=100)

@@ -662,3 +662,22 @@ def test_sessions_shorter_than_the_turns_asked_for_play_what_they_have():
     groups = collect_groups(short, text_policy=ChoiceTextPolicy(), image_policy=policy, reward=PixelReward(),
                             group_size=2, turns=3, temperature=0.7, seed=0, size=48)
     assert [len(rollout.images) for group in groups for rollout in group.rollouts] == [1, 1, 1, 1]
+
+
+def test_the_log_plot_of_a_one_step_run_shows_its_points(tmp_path):
+    """Lines alone drew nothing for one step: three empty panels."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from rl.plots import plot_log
+
+    record = {"step": 1, "reward": 0.8, "reward_per_turn": [0.9, 0.7], "IF": 0.9, "CC": 0.8, "GA": 0.9,
+              "filtered_fraction": 0.1, "kl": 0.01}
+    (tmp_path / "log.jsonl").write_text(json.dumps(record) + "\n")
+    pixels = np.asarray(Image.open(plot_log(tmp_path / "log.jsonl", tmp_path / "log.png")).convert("RGB")).astype(int)
+    assert pixels.shape[:2] == (400, 1500)
+    middle_of_the_kl_panel = pixels[150:260, 1150:1280]  # away from its legends, at the top and the bottom
+    red = np.abs(middle_of_the_kl_panel - (214, 39, 40)).sum(axis=2) < 60  # the KL point (tab:red)
+    assert red.sum() >= 5
