@@ -68,7 +68,8 @@ def score_checkpoints(run: Path, *, split: str, sessions: int, turns: int, start
                            size=config.image_size, out=keep / f"step-{step}" if keep is not None else None)
         if keep is not None:
             write_training_log(run, step, keep / f"step-{step}")
-        sr = {str(length): value for length, value in summary["sr_at_length"].items()}[str(turns)][1]
+        by_length = {str(length): value for length, value in summary["sr_at_length"].items()}
+        sr = by_length[str(turns)][1] if str(turns) in by_length else None  # None: no session this long here
         rows.append({"step": step, **({"only": only} if only else {}), **summary["mean"], f"SR@{turns}": sr})
         print(json.dumps(rows[-1]), flush=True)
     return rows

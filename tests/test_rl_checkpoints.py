@@ -41,6 +41,13 @@ def test_every_checkpoint_and_the_start_get_a_row_and_the_best_ga_is_chosen(smok
     assert result["best_step"] == best["step"] and result["split"] == "world-dev"
 
 
+def test_too_few_sessions_for_the_success_rate_leave_it_empty_not_a_crash(smoke_run, tmp_path, monkeypatch):
+    result = run_script(monkeypatch, "--run", str(smoke_run), "--split", "world-dev", "--sessions", "1",
+                        "--turns", "2", "--steps", "2", "--out", str(tmp_path / "one.json"))  # its only session: 1 turn
+    [row] = result["rows"]
+    assert row["SR@2"] is None and 0 <= row["GA"] <= 1
+
+
 def test_the_last_checkpoint_scores_exactly_what_the_run_reported(smoke_run, tmp_path, monkeypatch):
     result = run_script(monkeypatch, "--run", str(smoke_run), "--split", "world-test", "--sessions", "1",
                         "--turns", "2", "--steps", "2", "--keep", str(tmp_path / "kept"),
