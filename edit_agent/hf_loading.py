@@ -40,9 +40,12 @@ def hub_offline() -> bool:
 def unavailable(model: ModelSource, why: str) -> ModelUnavailableError:
     """The one message for missing weights: which model, where we looked, how to get it."""
     if _is_local_path(model):  # a folder or file: the cache and `hf download` are beside the point
+        relative = "" if Path(model).expanduser().is_absolute() else (
+            f" A relative path is read from the current folder ({Path.cwd()}): run from the folder it is relative "
+            "to, or give the full path.")
         return ModelUnavailableError(
             f"Model {str(model)!r} is not available: {why}. It names a local folder or file; pass one that "
-            "holds the weights of this kind of model."
+            f"holds the weights of this kind of model.{relative}"
         )
     return ModelUnavailableError(
         f"Model {str(model)!r} is not available: {why}. Looked in the Hugging Face cache at "
@@ -54,7 +57,8 @@ def unavailable(model: ModelSource, why: str) -> ModelUnavailableError:
 
 def _is_local_path(model: ModelSource) -> bool:
     text = str(model)
-    return isinstance(model, Path) or text.startswith(("/", "./", "../", "~")) or Path(text).exists()
+    has_folders = text.count("/") > 1  # a hub id has one slash: "rl/adapters/world-lm" is a path
+    return isinstance(model, Path) or text.startswith(("/", "./", "../", "~")) or has_folders or Path(text).exists()
 
 
 def resolve_model(model: ModelSource, *, probe_file: str) -> tuple[str, bool]:

@@ -253,6 +253,8 @@ def test_a_local_path_that_holds_no_model_is_not_sent_to_the_hub_cache(tmp_path)
     message = str(unavailable(tmp_path / "nope", "no such folder"))
     assert "local folder or file" in message and "hf download" not in message
     assert "hf download org/model" in str(unavailable("org/model", "not in the cache"))
+    relative = str(unavailable("rl/adapters/missing", "no folder there"))  # a repository path, not a hub id
+    assert "hf download" not in relative and "A relative path is read from the current folder" in relative
 
 
 def test_damaged_weights_are_reported_as_unavailable(tmp_path) -> None:
