@@ -116,6 +116,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
     problem = out_folder_problem(args.out)
     if problem:
         raise EvalInputError(f"--out {args.out}: {problem}.")
+    if (args.out / "checkpoints").is_dir() or (args.out / "log.jsonl").is_file():
+        raise EvalInputError(f"--out {args.out} holds a training run (its own evaluation is in {args.out / 'eval'}); "
+                             "write to another folder.")
     if args.compare:
         report = compare_runs(args.compare, args.out)
         print(f"comparison of {len(args.compare)} runs -> {report}")

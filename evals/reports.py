@@ -152,6 +152,8 @@ def _read_run(run_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(label, run.json, summary.json) of a run folder written by :func:`write_run`, or a clear error."""
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
+        if (run_dir / "eval" / "summary.json").is_file():  # a training run: its evaluation is one folder down
+            raise EvalInputError(f"{run_dir} is a training run; compare its evaluation, {run_dir / 'eval'}.")
         raise EvalInputError(f"{run_dir} is not a run folder (no summary.json).")
     meta_path = run_dir / "run.json"
     summary = _json_object(summary_path)

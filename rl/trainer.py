@@ -287,6 +287,9 @@ def check_run_folder(config: TrainConfig) -> None:
     if problem:
         raise RunFolderError(f"out {config.out}: {problem}.")
     if latest_checkpoint(out) is None:
+        if (out / "summary.json").is_file() or (out / "turns.jsonl").is_file():
+            raise RunFolderError(f"{config.out} holds an evaluation run (summary.json, turns.jsonl); write the "
+                                 "training run to another folder.")
         return
     if not config.resume:
         raise RunFolderError(f"{config.out} holds a run already; write to another folder, or resume it (resume: true).")

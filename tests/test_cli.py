@@ -152,6 +152,9 @@ def _write(path: Path, data: bytes | str) -> Path:
         (["train", "--config", "rl/configs/smoke.yaml", "--out", "{out}", "--set", "steps=true"], "not true"),
         (["eval", "--split", "world-test", "--size", "60000", "--out", "{out}"], "--size may be at most"),
         (["train", "--config", "rl/configs/smoke.yaml", "--out", "{old_run}", "--set", "resume=false"], "holds a run"),
+        (["eval", "--split", "world-test", "--limit", "1", "--out", "{old_run}"], "holds a training run"),
+        (["train", "--config", "rl/configs/smoke.yaml", "--out", "{damaged_run}"], "holds an evaluation run"),
+        (["eval", "--compare", "{trained_run}", "{trained_run}", "--out", "{out}"], "trained-run/eval"),
         (["eval", "--compare", "{damaged_run}", "--out", "{out}"], "is incomplete"),
         (["world", "generate", "--n", "1", "--mix", "add=nan"], "finite"),
         (["serve", "--port", "70000"], "--port"),
@@ -165,7 +168,11 @@ def test_bad_command_input_is_one_line_and_leaves_no_output(tmp_path, capsys, ar
     (old_run / "checkpoints" / "step-000001").mkdir(parents=True)
     _write(old_run / "checkpoints" / "step-000001" / "state.json", '{"step": 1}')
     _write(damaged / "summary.json", '{"mean": {}}')
+    trained_run = tmp_path / "trained-run"
+    (trained_run / "eval").mkdir(parents=True)
+    _write(trained_run / "eval" / "summary.json", '{"mean": {}}')
     values = {
+        "trained_run": trained_run,
         "yaml_error": _write(tmp_path / "bad.yaml", "mode: image\n  steps: [1\n"),
         "a_file": _write(tmp_path / "a-file", "x"),
         "binary": _write(tmp_path / "binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\xff"),
