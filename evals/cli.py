@@ -49,6 +49,12 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     _add_sessions_argument(parser)
     parser.add_argument("--reasoner", default="rules", help="reasoner name (default: rules)")
     parser.add_argument("--editor", default="program", help="editor name (default: program)")
+    parser.add_argument("--reasoner-model", default=None,
+                        help="model id or local folder of the --reasoner (e.g. --reasoner world-lm --reasoner-model "
+                             "RUN/final/text)")
+    parser.add_argument("--model", default=None,
+                        help="model id or local folder of the --editor (e.g. --editor world --model "
+                             "RUN/final/image/world_editor.safetensors)")
     parser.add_argument("--out", required=True, type=_folder, help="folder for turns.jsonl, summary.json, report.md, plots")
     parser.add_argument("--size", type=int, default=96, help="canvas side in pixels (divisible by 3, >= 48; default 96)")
     parser.add_argument("--seed", type=int, default=0, help="editor seed base (turn t uses seed + t)")
@@ -142,17 +148,33 @@ def run_eval_command(args: argparse.Namespace) -> int:
     sessions = read_world_sessions(path)[: args.limit]
     if not sessions:
         raise EvalInputError(f"{path} holds no sessions.")
-    workers = args.workers or default_workers(args.reasoner, args.editor)
+    reasoner, editor = _backends(args)
+    workers = 1 if args.model or args.reasoner_model else args.workers or default_workers(args.reasoner, args.editor)
     rows, seconds = timed(lambda: run_sessions(
-        sessions, reasoner=args.reasoner, editor=args.editor, size=args.size, seed=args.seed,
+        sessions, reasoner=reasoner, editor=editor, size=args.size, seed=args.seed,
         workers=workers, progress=not args.no_progress))
-    meta = {"reasoner": args.reasoner, "editor": args.editor, "sessions": name, "size": args.size,
+    meta = {"reasoner": _named(args.reasoner, args.reasoner_model), "editor": _named(args.editor, args.model),
+            "sessions": name if args.limit is None else f"{name} (first {len(sessions)})", "size": args.size,
             "seed": args.seed, "workers": workers, "wall_seconds": round(seconds, 2)}
     summary = write_run(args.out, rows, meta)
     mean = summary["mean"]
     print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f}  -> {args.out}")
     return 0
+
+
+def _backends(args: argparse.Namespace) -> tuple[object, object]:
+    """The reasoner and editor: names, or backends built now from the model each is given (a trained run's), which
+    a missing model fails at once, before any session runs."""
+    from edit_agent.backends import make_editor, make_reasoner
+
+    reasoner = make_reasoner(args.reasoner, model=args.reasoner_model) if args.reasoner_model else args.reasoner
+    editor = make_editor(args.editor, model=args.model) if args.model else args.editor
+    return reasoner, editor
+
+
+def _named(backend: str, model: str | None) -> str:
+    return f"{backend} ({model})" if model else backend
 
 
 CPU_BACKENDS = frozenset({"rules", "passthrough", "program", "identity", "exact", "scripted", "recording"})

@@ -227,3 +227,17 @@ def test_a_byte_order_mark_is_read_and_a_repeated_session_id_is_refused(tmp_path
     twice.write_text(generated + generated)
     with pytest.raises(SessionFileError, match="line 3: the id 'world-00000' is used already, on line 1"):
         read_world_sessions(twice)
+
+
+def test_eval_scores_a_trained_model_it_is_given_and_names_it(tmp_path, capsys):
+    from edit_agent.cli import main
+
+    shipped = "edit_agent/weights/world_policy"  # a world LM folder, as a run's final/text is
+    out = tmp_path / "run"
+    assert main(["eval", "--split", "world-test", "--limit", "1", "--reasoner", "world-lm", "--reasoner-model", shipped,
+                 "--editor", "world", "--out", str(out), "--no-progress"]) == 0
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["reasoner"] == f"world-lm ({shipped})" and meta["sessions"] == "world-test (first 1)"
+    assert main(["eval", "--split", "world-test", "--limit", "1", "--editor", "world", "--model",
+                 str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "none"), "--no-progress"]) == 2
+    assert "World editor weights not found" in capsys.readouterr().err and not (tmp_path / "none").exists()
