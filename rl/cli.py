@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,7 +72,8 @@ def load_config(args: argparse.Namespace):
         config = TrainConfig.from_yaml(args.config, overrides, out=args.out, steps=args.steps,
                                        seed=args.seed, progress=False if args.no_progress else None)
     except ValidationError as error:
-        raise TrainConfigError(f"{args.config} (with the command-line overrides): {one_line(error)}.") from None
+        given = " (with the command-line overrides)" if overrides or args.steps or args.seed is not None else ""
+        raise TrainConfigError(f"{args.config}{given}: {one_line(error)}.") from None
     except (yaml.YAMLError, ValueError) as error:  # ValueError: also a file that is not UTF-8
         raise TrainConfigError(f"{args.config}: {one_line(error)}.") from None
     if config.out.exists() and not config.out.is_dir():
@@ -85,9 +87,25 @@ def run_train_command(args: argparse.Namespace) -> int:
 
     check_run_folder(config)  # before the models are built
     trainer = Trainer(config)
-    final = trainer.train()
-    print(f"rl: {trainer.step} steps; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
+    try:
+        final = trainer.train()
+    except KeyboardInterrupt:
+        print(_resume_hint(config.out), file=sys.stderr)
+        raise
+    steps = f"{trainer.step} step{'s' if trainer.step != 1 else ''}"
+    print(f"rl: {steps}; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
     return 0
+
+
+def _resume_hint(out: Path) -> str:
+    """What an interrupted run leaves: the step it goes on from when the same command runs again."""
+    from rl.trainer import latest_checkpoint
+
+    checkpoint = latest_checkpoint(out)
+    if checkpoint is None:
+        return f"rl: stopped before the first checkpoint; the same command starts {out} afresh."
+    step = json.loads((checkpoint / "state.json").read_text())["step"]
+    return f"rl: stopped; the same command goes on from the checkpoint of step {step} ({checkpoint})."
 
 
 def main(argv: Sequence[str] | None = None) -> int:

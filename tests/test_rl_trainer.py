@@ -681,3 +681,22 @@ def test_the_log_plot_of_a_one_step_run_shows_its_points(tmp_path):
     middle_of_the_kl_panel = pixels[150:260, 1150:1280]  # away from its legends, at the top and the bottom
     red = np.abs(middle_of_the_kl_panel - (214, 39, 40)).sum(axis=2) < 60  # the KL point (tab:red)
     assert red.sum() >= 5
+
+
+def test_an_interrupted_run_says_which_step_the_same_command_goes_on_from(tmp_path, capsys, monkeypatch):
+    from edit_agent.cli import main
+    from rl.trainer import Trainer
+
+    saved = Trainer.save_checkpoint
+
+    def save_then_interrupt(self):
+        saved(self)
+        raise KeyboardInterrupt  # Ctrl-C right after the first checkpoint
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_interrupt)
+    out = tmp_path / "run"
+    assert main(["train", "--config", "rl/configs/smoke.yaml", "--out", str(out), "--no-progress"]) == 130
+    assert "the same command goes on from the checkpoint of step 1" in capsys.readouterr().err
+    monkeypatch.setattr(Trainer, "save_checkpoint", saved)
+    assert main(["train", "--config", "rl/configs/smoke.yaml", "--out", str(out), "--no-progress"]) == 0
+    assert "rl: 2 steps;" in capsys.readouterr().out
