@@ -159,7 +159,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     summary = write_run(args.out, rows, meta)
     mean = summary["mean"]
     print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
-          f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f}  -> {args.out}")
+          f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f} (at the last turn {summary['last_turn_SR']:.3f})  -> {args.out}")
     return 0
 
 

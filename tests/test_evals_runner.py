@@ -121,7 +121,7 @@ def test_cli_eval_generate_interpret(tmp_path):
     assert code == 0 and interpreted == out  # the interpreter fills exactly the generator's targets
     code, out = cli("eval", str(path), "--reasoner", "rules", "--editor", "program", "--out", str(tmp_path / "run"),
                     "--size", "48", "--no-progress", "--workers", "1")
-    assert code == 0 and "SR 1.000" in out
+    assert code == 0 and "SR 1.000 (at the last turn 1.000)" in out
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["n_sessions"] == 5
     code, out = cli("eval", "--compare", str(tmp_path / "run"), str(tmp_path / "run"), "--out", str(tmp_path / "cmp"))
     assert code == 0 and (tmp_path / "cmp" / "comparison.md").is_file()
