@@ -319,11 +319,7 @@ def test_a_refusal_stays_up_until_the_next_message_is_sent(page, tmp_path: Path)
     """Two refusals in a row were one toast group, closed on the first one's timer: the second was gone at once."""
     from playwright.sync_api import expect
 
-    photo = tmp_path / "photo.png"
-    Image.new("RGB", (96, 64), (60, 120, 40)).save(photo)
-    page.locator("#new-session").click()
-    send(page, "make it warmer", photo)
-    wait_for_status(page, "1 edit")
+    start_session(page, tmp_path, "make it warmer", (60, 120, 40))
     send(page, "rotate it 45 degrees")
     toasts = page.locator("[data-testid='toast-body']")
     expect(toasts.last).to_contain_text("45")
