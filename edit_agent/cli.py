@@ -179,9 +179,10 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
 def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: bool) -> None:
     """One step back (or forward) in the history, saved and told as an edit's turn is."""
     moved, head = session.redo_step() if redo else session.undo_step()
-    took_back_undo_turn = redo and not moved and session.head_is_an_undo_turn
-    if took_back_undo_turn:
-        moved, head = session.undo_step()
+    took_back_undo_turn = False
+    if redo and not moved:
+        took_back_undo_turn, head = session.step_back_over_undo_turn()
+        moved = took_back_undo_turn
     _remove_earlier_runs_turns(out, number)
     _save_whole(head.image if head is not None else session.source_image, path)
     where = f"edit #{len(session.history)}" if head else "the source image"

@@ -514,15 +514,22 @@ class EditSession:
         session = self._record_or_none()
         return self._result_for(session.head) if session else None
 
-    @property
-    def head_is_an_undo_turn(self) -> bool:
-        """Whether the head is an "undo that" turn. A MICE-World canvas keeps undo as a turn of its own, so
-        there is nothing to redo after it; "redo that" there means moving back past it: its parent shows the
-        edit it undid."""
+    def step_back_over_undo_turn(self) -> tuple[bool, EditResult | None]:
+        """Where the head is a canvas's "undo that" turn, move back past it and return the new head: there is
+        nothing to redo after such a turn (a MICE-World canvas keeps undo as a turn of its own), so this is what
+        "redo that" means there; the turn before it shows the edit it undid. ``(False, head)`` anywhere else,
+        a photo's "undo that" that an editor drew as an edit included. Read in the same step as the move."""
         from edit_agent.world.language import is_undo_request
 
-        head = self.head
-        return head is not None and is_undo_request(head.instruction)
+        with self._lock:
+            session = self._record_or_none()
+            if session is None or session.head is None:
+                return False, None
+            head = self._store.get_turn(self.id, session.head)
+            if head.parent_id is None or not is_undo_request(head.instruction) or RESTORED_NOTE not in head.reasoning:
+                return False, self._result(head)
+            self._store.move_head(self.id, head.parent_id, expected_head=session.head)
+            return True, self._result_for(head.parent_id)
 
     @property
     def source_image(self) -> Image.Image | None:

@@ -398,11 +398,13 @@ class _Toolbox:
         with _as_tool_errors():
             session = self._open(session_id)
             moved, head = session.redo_step()
-            if not moved and session.head_is_an_undo_turn:  # a canvas's undo is a turn: its parent shows what it undid
-                _, head = session.undo_step()
-                return json.dumps({"session_id": session_id, "redone": True, "head": _describe(head),
-                                   "note": "The latest turn was an 'undo that' turn; moved back past it, so the "
-                                           "edit it undid is the head again."})
+            if not moved:  # a canvas's undo is a turn: the turn before it shows what it undid
+                moved, head = session.step_back_over_undo_turn()
+                if moved:
+                    return json.dumps({"session_id": session_id, "redone": True,
+                                       "head": _describe(head) if head else None,
+                                       "note": "The latest turn was an 'undo that' turn; moved back past it, so "
+                                               "the edit it undid is the head again."})
             if not moved:
                 return json.dumps({"session_id": session_id, "redone": False,
                                    "head": _describe(head) if head else None,

@@ -276,6 +276,22 @@ def test_redo_edit_after_a_canvas_undo_turn_moves_back_past_it(tools, tmp_path):
     assert redone["redone"] is True and redone["head"]["turn_id"] == green["turn_id"] and "undo that" in redone["note"]
 
 
+def test_redo_edit_moves_back_only_past_an_undo_turn_that_gave_its_image_back(tmp_path):
+    from edit_agent.samples import sample_image
+
+    drawn = {tool.name: tool for tool in make_tools("a", store=tmp_path, reasoner="passthrough", editor="identity")}
+    first = json.loads(drawn["edit_image"].invoke({"instruction": "make it warmer",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    undo = json.loads(drawn["edit_image"].invoke({"instruction": "undo that", "session_id": first["session_id"]}))
+    kept = json.loads(drawn["redo_edit"].invoke({"session_id": first["session_id"]}))  # an edit an editor drew
+    assert kept["redone"] is False and kept["head"]["turn_id"] == undo["turn_id"]
+    canvas = {tool.name: tool for tool in make_tools("b", store=tmp_path)}
+    nothing = json.loads(canvas["edit_image"].invoke({"instruction": "undo that",  # a first turn: nothing undone
+                                                      "image_base64": b64(sample_image("world-2"))}))
+    reply = json.loads(canvas["redo_edit"].invoke({"session_id": nothing["session_id"]}))
+    assert reply["redone"] is False and reply["head"]["turn_id"] == nothing["turn_id"]
+
+
 def test_redo_edit_brings_back_what_undo_edit_took_back(tools):
     first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
                                                    "image_base64": b64(Image.new("RGB", (20, 10)))}))

@@ -333,8 +333,7 @@ class ChatApp:
                 if session.can_redo:
                     session.redo()
                     _tell("Went forward one turn (the Redo button does the same).")
-                elif session.head_is_an_undo_turn:  # a canvas's undo is a turn: its parent shows what it undid
-                    session.undo()
+                elif session.step_back_over_undo_turn()[0]:  # a canvas's undo is a turn: its parent shows what it undid
                     _tell("Took back the “undo that” turn: the edit it undid is back (↶ Undo does the same).")
                 else:
                     _tell("Nothing to redo.")
