@@ -37,9 +37,13 @@ _MORE = re.compile(
     rf"^{_POLITE}(?P<how>{_HOW}|even)?\s*more"
     r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _TOO_MUCH = re.compile(
-    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|too\s+far|overdone"
-    r"|not\s+(?:so|that|as)\s+much|tone\s+it\s+down|dial\s+it\s+back)"
+    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|too\s+far|overdone)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
+_NOT_SO_MUCH = re.compile(
+    rf"^{_REGRET}(?:not\s+(?:so|that|as)\s+much|tone\s+it\s+down|dial\s+it\s+back)"
+    r"(?:\s+(?P<how>a\s+(?:bit|little|tad|touch)|slightly))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+"""'not so much', 'tone it down (a bit)': said as an answer, not after "that's" ("that's not so much" means
+it barely changed)."""
 _LESS = re.compile(
     rf"^{_REGRET}(?:just\s+)?(?:(?P<how>{_HOW})\s+)?less"
     r"(?:\s+of\s+(?:that|it))?\s*(?:please)?[.!]*$", re.IGNORECASE)
@@ -108,7 +112,7 @@ def _follow_up_kind(text: str) -> str | None:
         return f"same:{_KINDS[same.group('verb').lower()]}"
     if _OPPOSITE.match(text):
         return "opposite"
-    if (less := _TOO_MUCH.match(text) or _LESS.match(text)) is not None:  # "that's too much", "a bit less"
+    if (less := _TOO_MUCH.match(text) or _NOT_SO_MUCH.match(text) or _LESS.match(text)) is not None:  # "a bit less"
         return f"less:{_degree(less.group('how')) or 'half'}"
     if (more := _MORE.match(text)) is not None:
         return f"more:{_degree(more.group('how'))}"

@@ -52,7 +52,7 @@ from edit_agent.backends import (
     make_reasoner,
 )
 from edit_agent.errors import EditAgentError, InvalidArgumentError, StoreError, UnknownSessionError, is_valid_text
-from edit_agent.image_fitting import load_image_to_fit
+from edit_agent.image_fitting import SCALABLE_LIMITS, load_image_to_fit
 from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
 from edit_agent.photo_ops import OPERATION_KINDS
 from edit_agent.protocols import Editor, Reasoner
@@ -317,7 +317,8 @@ class _Toolbox:
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_ATTACHED_NAME_CHARS or not is_valid_text(name):
             raise InvalidArgumentError(
                 f"An attached image needs a name of 1 to {MAX_ATTACHED_NAME_CHARS} characters of text.")
-        loaded, _ = load_image_to_fit(image, self.limits)
+        # The host's file, not the model's base64: a camera PNG may be larger in bytes than the tools take.
+        loaded, _ = load_image_to_fit(image, self.limits.model_copy(update={"max_bytes": SCALABLE_LIMITS.max_bytes}))
         with self._attached_lock:
             self._attached.pop(name, None)
             self._attached[name] = loaded
@@ -555,8 +556,8 @@ def _backend_name(spec: object, default: str) -> str:
 
 
 _PATTERN_MEANING = {
-    SESSION_ID_PATTERN: "must be the 32-character session id of an edit_image or list_sessions reply",
-    IMAGE_ID_PATTERN: "must be a 16-character turn id from a reply or session_history, or 'source'",
+    SESSION_ID_PATTERN: "must be the 32-character session id (lowercase hex) of an edit_image or list_sessions reply",
+    IMAGE_ID_PATTERN: "must be a 16-character turn id (lowercase hex) from a reply or session_history, or 'source'",
 }
 """What an id pattern asks for, said to an agent rather than as the regular expression."""
 
@@ -572,7 +573,9 @@ def _validation_message(error: ValidationError) -> str:
 def _problem(item: Any) -> str:
     pattern = (item.get("ctx") or {}).get("pattern")
     if item["type"] == "string_pattern_mismatch" and pattern in _PATTERN_MEANING:
-        return f"{_PATTERN_MEANING[pattern]}, not {item['input']!r}"
+        given = str(item["input"])
+        shown = repr(given) if len(given) <= 40 else f"{given[:40]!r}... ({len(given)} characters)"
+        return f"{_PATTERN_MEANING[pattern]}, not {shown}"
     return item["msg"].removeprefix("Value error, ")
 
 

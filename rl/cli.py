@@ -72,7 +72,7 @@ def load_config(args: argparse.Namespace):
         config = TrainConfig.from_yaml(args.config, overrides, out=args.out, steps=args.steps,
                                        seed=args.seed, progress=False if args.no_progress else None)
     except ValidationError as error:
-        given = " (with the command-line overrides)" if overrides or args.steps or args.seed is not None else ""
+        given = " (with the command-line overrides)" if overrides or args.steps is not None or args.seed is not None else ""
         raise TrainConfigError(f"{args.config}{given}: {one_line(error)}.") from None
     except (yaml.YAMLError, ValueError) as error:  # ValueError: also a file that is not UTF-8
         raise TrainConfigError(f"{args.config}: {one_line(error)}.") from None
@@ -90,14 +90,14 @@ def run_train_command(args: argparse.Namespace) -> int:
     try:
         final = trainer.train()
     except KeyboardInterrupt:
-        print(_resume_hint(config.out), file=sys.stderr)
+        print(_resume_hint(config.out, config.resume), file=sys.stderr)
         raise
     steps = f"{trainer.step} step{'s' if trainer.step != 1 else ''}"
     print(f"rl: {steps}; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
     return 0
 
 
-def _resume_hint(out: Path) -> str:
+def _resume_hint(out: Path, resume: bool) -> str:
     """What an interrupted run leaves: the step it goes on from when the same command runs again."""
     from rl.trainer import latest_checkpoint
 
@@ -105,6 +105,8 @@ def _resume_hint(out: Path) -> str:
     if checkpoint is None:
         return f"rl: stopped before the first checkpoint; the same command starts {out} afresh."
     step = json.loads((checkpoint / "state.json").read_text())["step"]
+    if not resume:
+        return f"rl: stopped at the checkpoint of step {step} ({checkpoint}); go on from it with --set resume=true."
     return f"rl: stopped; the same command goes on from the checkpoint of step {step} ({checkpoint})."
 
 

@@ -232,7 +232,7 @@ def test_a_byte_order_mark_is_read_and_a_repeated_session_id_is_refused(tmp_path
 def test_eval_scores_a_trained_model_it_is_given_and_names_it(tmp_path, capsys):
     from edit_agent.cli import main
 
-    shipped = "edit_agent/weights/world_policy"  # a world LM folder, as a run's final/text is
+    shipped = "edit_agent/weights/world_policy"  # a world LM folder, as a full fine-tune's final/text is
     out = tmp_path / "run"
     assert main(["eval", "--split", "world-test", "--limit", "1", "--reasoner", "world-lm", "--reasoner-model", shipped,
                  "--editor", "world", "--out", str(out), "--no-progress"]) == 0

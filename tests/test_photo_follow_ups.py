@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from edit_agent import EditSession
-from edit_agent.errors import InvalidInstructionError
+from edit_agent.errors import EditAgentError, InvalidInstructionError
 
 
 @pytest.fixture
@@ -99,6 +99,13 @@ def test_too_much_takes_part_of_the_change_before_back(session):
 @pytest.mark.parametrize("said", ["not so much", "not that much please", "tone it down", "dial it back", "too far"])
 def test_other_ways_of_saying_too_much_take_half_of_the_change_back(session, said):
     assert intents(session, "make it warmer by 30%", said)[-1] == "Make the image cooler by 13%."
+
+
+def test_not_so_much_said_of_the_result_is_no_take_back(session):
+    intents(session, "make it warmer by 30%")
+    assert intents(session, "tone it down a bit")[-1] == "Make the image cooler by 10%."  # a gentle amount
+    with pytest.raises(EditAgentError):  # "that's not so much": it barely changed, not "too much"
+        intents(session, "that's not so much")
 
 
 def test_again_with_a_change_asks_for_the_edit_in_full(session):

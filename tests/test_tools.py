@@ -216,7 +216,7 @@ def test_unknown_and_foreign_session_ids_get_the_same_error(tmp_path, tools):
     assert foreign_edit == f"Unknown session id {sid}."
     assert len(EditSession.open(sid, store=tmp_path).turns) == 1  # nothing happened to the owner's session
     malformed = other["undo_edit"].invoke({"session_id": "../../etc/passwd"})
-    assert malformed.startswith("Invalid arguments: session_id: must be the 32-character session id of an edit_image")
+    assert malformed.startswith("Invalid arguments: session_id: must be the 32-character session id (lowercase hex)")
 
 
 @pytest.mark.parametrize(
@@ -555,3 +555,21 @@ def test_a_larger_photo_the_host_attaches_is_scaled_down_to_the_tools_limits(tmp
         tools.attach("panorama.png", Image.new("RGB", (12_001, 10), "white"))
     base64_sent = tools[0].invoke({"instruction": "flip it", "image_base64": b64(Image.new("RGB", (1000, 600)))})
     assert "400" in base64_sent and "session_id" not in base64_sent  # what the model sends itself is not scaled
+
+
+def test_an_unreadable_id_is_told_briefly_with_what_id_is_wanted(tools):
+    upper = tools["session_history"].invoke({"session_id": "A" * 32})
+    assert "(lowercase hex)" in upper and "'" + "A" * 32 + "'" in upper
+    huge = tools["session_history"].invoke({"session_id": "x" * 100_000})
+    assert len(huge) < 400 and "(100000 characters)" in huge
+
+
+def test_a_photo_the_host_attaches_may_be_larger_in_bytes_than_what_the_model_sends(tmp_path):
+    import io
+
+    tools = make_tools("agent-1", store=tmp_path, limits=ImageLimits(max_side=400, max_pixels=1_000_000, max_bytes=20_000))
+    noisy = io.BytesIO()
+    Image.effect_noise((300, 300), 80).convert("RGB").save(noisy, format="PNG")
+    assert len(noisy.getvalue()) > 20_000
+    tools.attach("camera.png", noisy.getvalue())  # within the pixel limits: its bytes are the host's business
+    assert "larger than the limit" in tools[0].invoke({"instruction": "flip it", "image_base64": b64(Image.open(noisy))})

@@ -46,14 +46,21 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _port_taken(host: str, port: int) -> bool:
+    """Whether another program listens on ``port`` at ``host``; any other problem (a host that does not resolve,
+    a port that needs root) is left for the server to report as it starts."""
+    import errno
     import socket
 
-    with socket.socket() as probe:
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError:
+        return False
+    with socket.socket(family, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed port is free
         try:
-            probe.bind((host, port))
-        except OSError:
-            return True
+            probe.bind(address)
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
     return False
 
 
