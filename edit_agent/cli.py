@@ -146,9 +146,9 @@ def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
 
 
 def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instruction: str, image: object) -> None:
-    """One instruction: an edit, or, where the reasoner refuses "undo that" or "redo that" as an edit (a photo),
-    a move as the app's Undo and Redo buttons make (on a MICE-World canvas "undo that" is a turn of the world
-    language)."""
+    """One instruction: an edit, or, where the reasoner refuses "undo that" or "redo that" as an edit, a move as the
+    app's Undo and Redo buttons make (on a MICE-World canvas "undo that" is a turn of the world language, and
+    "redo that" after it moves back past that turn)."""
     from edit_agent.errors import UnsupportedInstructionError
     from edit_agent.history_words import is_history_move, is_redo_request
     from edit_agent.world.language import is_undo_request

@@ -72,7 +72,7 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     way to the image being edited); ``None`` when it is no follow-up. It refers to the last earlier turn that
     asked for an edit of its own (a rule alone, or no change, is passed over); with none, it is refused."""
     text = _COURTESY_EDGES.sub("", instruction).strip()  # "again, thanks", "more, please"
-    _refuse_the_other_way(instruction, text)
+    _refuse_what_is_not_said_in_full(instruction, text)
     kind = _follow_up_kind(text)
     if kind is None:
         return None
@@ -130,7 +130,7 @@ def _degree(how: str | None) -> str:
     return "strong" if how in ("much", "way", "a lot", "far") else ""
 
 
-def _refuse_the_other_way(instruction: str, text: str) -> None:
+def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:
     if _AGAIN_BUT.match(text):
         raise InvalidInstructionError(
             f"{instruction!r} repeats the last edit with a change: say the edit you want in full ('make it cooler "

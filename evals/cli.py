@@ -145,7 +145,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise EvalInputError(f"--limit must be at least 1; got {args.limit}.")
     path, name = resolve_sessions(args.sessions, args.split)
-    sessions = read_world_sessions(path)[: args.limit]
+    every_session = read_world_sessions(path)
+    sessions = every_session[: args.limit]
     if not sessions:
         raise EvalInputError(f"{path} holds no sessions.")
     reasoner, editor = _backends(args)
@@ -154,7 +155,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
         sessions, reasoner=reasoner, editor=editor, size=args.size, seed=args.seed,
         workers=workers, progress=not args.no_progress))
     meta = {"reasoner": _named(args.reasoner, args.reasoner_model), "editor": _named(args.editor, args.model),
-            "sessions": name if args.limit is None else f"{name} (first {len(sessions)})", "size": args.size,
+            "sessions": f"{name} (first {len(sessions)})" if len(sessions) < len(every_session) else name,
+            "size": args.size,
             "seed": args.seed, "workers": workers, "wall_seconds": round(seconds, 2)}
     summary = write_run(args.out, rows, meta)
     mean = summary["mean"]

@@ -167,6 +167,9 @@ def test_the_background_named_as_an_object_is_refused_with_how_the_background_ch
 def test_several_objects_named_with_the_are_refused_with_how_to_name_a_group(instruction, group):
     with pytest.raises(UnsupportedInstructionError, match=f"To pick several objects, say {group}"):
         RuleReasoner().reconstruct(request(instruction))
+    with pytest.raises(UnsupportedInstructionError) as counted:  # no group says how many: no 'all two triangles'
+        RuleReasoner().reconstruct(request("remove the two yellow triangles"))
+    assert "To pick several" not in str(counted.value)
 
 
 def test_intent_alone_on_the_previous_target_gives_the_target():

@@ -123,7 +123,8 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
                            print_exception=False) from error
         except Exception as error:
             log.exception("unexpected failure in %s", handler.__name__)
-            raise gr.Error(f"Unexpected {type(error).__name__}; nothing was changed.", title="Error") from error
+            raise gr.Error(f"Unexpected {type(error).__name__}; nothing was changed.", title="Error",
+                           duration=REFUSAL_SECONDS) from error  # timed, it would close the refusals grouped with it
 
     return wrapper
 

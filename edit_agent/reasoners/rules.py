@@ -105,8 +105,9 @@ CANVAS_HINT = (
 
 
 REDO_ON_CANVAS_HINT = (
-    "On a canvas 'undo that' is a turn of its own, so there is nothing to redo after it: to bring back what it "
-    "undid, move back past that turn (EditSession.undo(), the undo_edit tool, or the app's Undo button)."
+    "After a move back (EditSession.undo(), the undo_edit tool, the app's Undo button), EditSession.redo() or "
+    "redo_edit goes forward again. After an 'undo that' turn there is nothing to redo, since on a canvas it is a "
+    "turn of its own: to bring back what it undid, move back past that turn."
 )
 
 
@@ -119,6 +120,7 @@ _BACKGROUND_AS_AN_OBJECT = re.compile(r"\b(?:the\s+)?(?:background|sky)\b", re.I
 _SEVERAL_BY_THE = re.compile(
     rf"\bthe\s+(?P<words>(?:[a-z]+\s+){{0,2}}?(?:{'|'.join(SHAPES)}|shape)s)\b", re.IGNORECASE)
 """'the yellow triangles': several objects named as the language names one; it says 'all yellow triangles'."""
+_COUNTED = re.compile(r"\b(?:\d+|both|two|three|four|five|six|seven|eight|nine)\b", re.IGNORECASE)
 BACKGROUND_IS_NO_OBJECT_HINT = (
     "The background is not an object: change it with an edit of its own, 'make the background white' (white, "
     "gray, beige or sky)."
@@ -131,7 +133,10 @@ def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLangu
     instruction names the background as one ("make the sky white"), with how the background changes."""
     if str(error).startswith("Cannot tell which object") and _BACKGROUND_AS_AN_OBJECT.search(instruction):
         return WorldLanguageError(f"{error} {BACKGROUND_IS_NO_OBJECT_HINT}")
-    if str(error).startswith("Cannot tell which object") and (several := _SEVERAL_BY_THE.search(instruction)):
+    several = _SEVERAL_BY_THE.search(instruction)
+    if several and _COUNTED.search(several.group("words")):  # "the two triangles": no group says how many
+        several = None
+    if str(error).startswith("Cannot tell which object") and several:
         group = " ".join(several.group("words").split())
         return WorldLanguageError(f"{error} To pick several objects, say 'all {group}' or 'every {group[:-1]}'.")
     if not str(error).startswith("Not an instruction of the world language"):
