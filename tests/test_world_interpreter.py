@@ -305,3 +305,14 @@ def test_lock_by_a_group_phrase_locks_only_a_single_match():
     start = scene("small blue circle top-left", "large blue square center", "large red square bottom-right")
     assert run(start, "From now on, don't touch every circle")[0].locked_cells == ("top-left",)
     assert run(start, "From now on, don't touch all squares")[0].constraints == ()
+
+
+@pytest.mark.parametrize(("instructions", "said"), [
+    (["make the circle blue", "undo that"], "restoring the scene exactly as it was before that turn."),
+    (["remove the circle", "undo that"], "exactly as it was before that turn (a removed object comes back as itself)."),
+    (["from now on every new shape must be green", "undo that"],
+     "restoring the rules and locks exactly as they were before that turn."),
+])
+def test_the_undo_trace_says_what_it_restores(instructions, said):
+    *_, undo = run(scene("large red circle center"), *instructions)
+    assert undo.trace[-1].endswith(said)
