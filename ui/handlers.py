@@ -107,6 +107,18 @@ def _tell(message: str) -> None:
     gr.Info(message, duration=NOTICE_SECONDS)
 
 
+def _redo_one_step(session: EditSession) -> bool:
+    """Forward one turn; after a canvas's "undo that" turn, which leaves nothing to redo, back past that turn (the
+    turn before it shows the edit it undid). True when the head went forward; otherwise the page is told why."""
+    if session.redo_step()[0]:
+        return True
+    if session.step_back_over_undo_turn()[0]:
+        _tell("Took back the “undo that” turn: the edit it undid is back.")
+    else:
+        _tell("Nothing to redo.")
+    return False
+
+
 def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Show SDK errors as messages; log anything else and show a short message, never a trace."""
 
@@ -331,13 +343,8 @@ class ChatApp:
                     _tell("Went back one turn (the Undo button does the same).")
                 return
             if is_redo_request(text):
-                if session.can_redo:
-                    session.redo()
+                if _redo_one_step(session):
                     _tell("Went forward one turn (the Redo button does the same).")
-                elif session.step_back_over_undo_turn()[0]:  # a canvas's undo is a turn: its parent shows what it undid
-                    _tell("Took back the “undo that” turn: the edit it undid is back (↶ Undo does the same).")
-                else:
-                    _tell("Nothing to redo.")
                 return
             if is_history_move(text):  # not an edit the editor failed at: a move the buttons make
                 raise InvalidInstructionError(
@@ -364,10 +371,10 @@ class ChatApp:
         session = self._open(state) if state["session_id"] is not None else None
         if session is not None and _moved_elsewhere(session, tab_head):
             _tell("The session had moved on elsewhere (another tab?); this is where it is now.")
-        elif session is None or not session.can_redo:
+        elif session is None:
             _tell("Nothing to redo.")
         else:
-            session.redo()
+            _redo_one_step(session)
         return self._reply(state)
 
     @friendly_errors
