@@ -103,7 +103,18 @@ HEAD = """<style>
 /* On a wide screen toasts sit at the bottom: at the top a refusal covered the Current image and its buttons.
    Here, not in CSS: Gradio scopes that to the page's content, and the toasts are outside it. */
 @media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
-</style>"""
+</style>
+<script>
+// The message box's text at the moment Enter is pressed: the page builds what it sends a moment later, and a key
+// pressed in between (a fast typist's next word) would be part of it. See AS_ENTER_SAW_IT_JS.
+document.addEventListener("keydown", (event) => {
+  const box = event.target;
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && box instanceof HTMLTextAreaElement
+      && box.closest("#message")) {
+    window.editAgentTextAtEnter = { text: box.value, at: performance.now() };
+  }
+}, true);
+</script>"""
 
 # System fonts only: the default theme fonts come from Google, and the app must work offline.
 THEME = gr.themes.Soft(
@@ -217,7 +228,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         message.submit(None, None, None, js=CLOSE_TOASTS_JS, queue=False, api_visibility="private")
         turn = message.submit(
             _lock_box, [message, chat, state], [message, sent, sent_message, state, *history_controls], queue=False,
-            api_visibility="private",
+            api_visibility="private", js=AS_ENTER_SAW_IT_JS,
         ).then(
             app.edit, [sent_message, state, reasoner, editor], view, api_name="edit",
             concurrency_id="gpu", concurrency_limit=config.gpu_concurrency, **internal,
@@ -346,6 +357,21 @@ def _settings(config: AppConfig) -> Any:
 
 CLOSE_TOASTS_JS = """
 () => { document.querySelectorAll('[data-testid="toast-close"]').forEach((button) => button.click()); }
+"""
+
+AS_ENTER_SAW_IT_JS = """
+(message, chat, state) => {
+  // What the box held when Enter was pressed (see HEAD), when the box has only had letters added since. Only an
+  // Enter of this very send counts: not one long ago that sent nothing (a click on the send button follows).
+  const enter = window.editAgentTextAtEnter;
+  window.editAgentTextAtEnter = undefined;
+  const text = message && typeof message.text === "string" ? message.text : null;
+  if (enter && performance.now() - enter.at < 1000 && enter.text.trim() && text !== null && text !== enter.text
+      && text.startsWith(enter.text)) {
+    message = { ...message, text: enter.text };
+  }
+  return [message, chat, state];
+}
 """
 
 FOCUS_BOX_JS = """
