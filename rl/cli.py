@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,12 +98,12 @@ def run_train_command(args: argparse.Namespace) -> int:
 
 def _resume_hint(out: Path, resume: bool) -> str:
     """What an interrupted run leaves: the step it goes on from when the same command runs again."""
-    from rl.trainer import latest_checkpoint
+    from rl.trainer import _checkpoint_step, latest_checkpoint
 
     checkpoint = latest_checkpoint(out)
     if checkpoint is None:
         return f"rl: stopped before the first checkpoint; the same command starts {out} afresh."
-    step = json.loads((checkpoint / "state.json").read_text())["step"]
+    step = _checkpoint_step(checkpoint)
     if not resume:
         return f"rl: stopped at the checkpoint of step {step} ({checkpoint}); go on from it with --set resume=true."
     return f"rl: stopped; the same command goes on from the checkpoint of step {step} ({checkpoint})."

@@ -9,13 +9,15 @@ that stays, so nothing typed while it is checked is lost.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from edit_agent.errors import InvalidImageError
-from edit_agent.image_fitting import decoded_with_fitted_size
+from edit_agent.image_fitting import decoded_with_fitted_size, load_image_to_fit
 from edit_agent.images import ImageLimits
 
 
@@ -30,7 +32,8 @@ class CheckedAttachment:
 def check_attachment(path: str, limits: ImageLimits, scalable: ImageLimits) -> CheckedAttachment:
     """Check the image at ``path`` as :func:`load_attachment` will load it, without scaling it yet."""
     try:
-        image, size = _decoded_and_fitted_size(path, limits, scalable)
+        with _refused_as_sent(path):
+            image, size = decoded_with_fitted_size(Path(path), limits, scalable)
     except InvalidImageError as error:
         return CheckedAttachment(refusal=str(error))
     if size is None:
@@ -42,20 +45,20 @@ def check_attachment(path: str, limits: ImageLimits, scalable: ImageLimits) -> C
 def load_attachment(path: str, limits: ImageLimits, scalable: ImageLimits) -> tuple[Image.Image, str | None]:
     """The image at ``path``, scaled down to fit ``limits`` when it is within ``scalable``, and a notice saying so
     (``None`` when it fits as it is). Refused with one :class:`InvalidImageError` naming the file as sent."""
-    image, size = _decoded_and_fitted_size(path, limits, scalable)
-    if size is None:
+    with _refused_as_sent(path):
+        image, original = load_image_to_fit(Path(path), limits, scalable)
+    if original is None:
         return image, None
-    notice = (f"{Path(path).name} was scaled down from {_dimensions(image.size)} to {_dimensions(size)} to fit "
+    notice = (f"{Path(path).name} was scaled down from {_dimensions(original)} to {_dimensions(image.size)} to fit "
               f"{_limit_text(limits)}.")
-    return image.resize(size, Image.Resampling.LANCZOS), notice
+    return image, notice
 
 
-def _decoded_and_fitted_size(path: str, limits: ImageLimits,
-                             scalable: ImageLimits) -> tuple[Image.Image, tuple[int, int] | None]:
-    """The checked image and the size it must be scaled to (``None``: it fits as it is), refused naming the file
-    as it was sent."""
+@contextmanager
+def _refused_as_sent(path: str) -> Iterator[None]:
+    """A refusal of the image at ``path`` names the file as the user sent it, not by the server's upload path."""
     try:
-        return decoded_with_fitted_size(Path(path), limits, scalable)
+        yield
     except InvalidImageError as error:
         raise InvalidImageError(_named_as_sent(str(error), path)) from None
 

@@ -131,14 +131,14 @@ def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLangu
     """The world language's bare "not an instruction" with what a canvas does understand (and how its background
     changes, when the instruction is about it: "keep the background white"); an object it cannot find, when the
     instruction names the background as one ("make the sky white"), with how the background changes."""
-    if str(error).startswith("Cannot tell which object") and _BACKGROUND_AS_AN_OBJECT.search(instruction):
-        return WorldLanguageError(f"{error} {BACKGROUND_IS_NO_OBJECT_HINT}")
-    several = _SEVERAL_BY_THE.search(instruction)
-    if several and _COUNTED.search(several.group("words")):  # "the two triangles": no group says how many
-        several = None
-    if str(error).startswith("Cannot tell which object") and several:
-        group = " ".join(several.group("words").split())
-        return WorldLanguageError(f"{error} To pick several objects, say 'all {group}' or 'every {group[:-1]}'.")
+    if str(error).startswith("Cannot tell which object"):
+        if _BACKGROUND_AS_AN_OBJECT.search(instruction):
+            return WorldLanguageError(f"{error} {BACKGROUND_IS_NO_OBJECT_HINT}")
+        several = _SEVERAL_BY_THE.search(instruction)
+        if several and not _COUNTED.search(several.group("words")):  # "the two triangles": no group says how many
+            group = " ".join(several.group("words").split())
+            return WorldLanguageError(f"{error} To pick several objects, say 'all {group}' or 'every {group[:-1]}'.")
+        return error
     if not str(error).startswith("Not an instruction of the world language"):
         return error
     if is_redo_request(instruction):
