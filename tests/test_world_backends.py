@@ -160,6 +160,23 @@ def test_the_background_named_as_an_object_is_refused_with_how_the_background_ch
         RuleReasoner().reconstruct(request(instruction))
 
 
+@pytest.mark.parametrize(("instruction", "first"), [
+    ("make the red circle blue and move it left", "make the red circle blue"),
+    ("move the circle left, then make it blue", "move the circle left"),
+    ("remove the square and keep the background white", "remove the square"),
+    ("add a red circle and a blue square", "add a red circle"),
+])
+def test_several_edits_in_one_instruction_are_refused_with_the_first_to_send_alone(instruction, first):
+    with pytest.raises(UnsupportedInstructionError, match=f"one edit: send '{first}' first, then the next edit"):
+        RuleReasoner().reconstruct(request(instruction))
+
+
+def test_an_and_inside_one_edit_gets_no_hint_about_several_edits():
+    with pytest.raises(UnsupportedInstructionError) as refused:  # the part before 'and' is no edit on its own
+        RuleReasoner().reconstruct(request("make the circle and the square blue"))
+    assert "one edit" not in str(refused.value)
+
+
 @pytest.mark.parametrize(("instruction", "group"), [
     ("remove the yellow triangles", "'all yellow triangles' or 'every yellow triangle'"),
     ("make the red squares blue", "'all red squares' or 'every red square'"),

@@ -25,7 +25,7 @@ from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.canvas import is_world_canvas
 from edit_agent.world.interpreter import TurnOutcome, WorldInterpreter
-from edit_agent.world.language import WorldLanguageError
+from edit_agent.world.language import WorldLanguageError, parse_turn
 from edit_agent.world.parse import parse
 from edit_agent.world.scene import SHAPES, Scene, changed_slots
 
@@ -121,6 +121,8 @@ _SEVERAL_BY_THE = re.compile(
     rf"\bthe\s+(?P<words>(?:[a-z]+\s+){{0,2}}?(?:{'|'.join(SHAPES)}|shape)s)\b", re.IGNORECASE)
 """'the yellow triangles': several objects named as the language names one; it says 'all yellow triangles'."""
 _COUNTED = re.compile(r"\b(?:\d+|both|two|three|four|five|six|seven|eight|nine)\b", re.IGNORECASE)
+_CLAUSE_JOINER = re.compile(r"\s*(?:,\s*(?:and\s+)?(?:then\s+)?|\s(?:and\s+then|and|then)\s+)", re.IGNORECASE)
+"""Where a second edit starts in 'make the circle blue and move it left' or '..., then ...'."""
 BACKGROUND_IS_NO_OBJECT_HINT = (
     "The background is not an object: change it with an edit of its own, 'make the background white' (white, "
     "gray, beige or sky)."
@@ -130,7 +132,11 @@ BACKGROUND_IS_NO_OBJECT_HINT = (
 def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageError:
     """The world language's bare "not an instruction" with what a canvas does understand (and how its background
     changes, when the instruction is about it: "keep the background white"); an object it cannot find, when the
-    instruction names the background as one ("make the sky white"), with how the background changes."""
+    instruction names the background as one ("make the sky white"), with how the background changes; several edits
+    in one instruction ("make the circle blue and move it left"), with the first of them to send on its own."""
+    if first_edit := _first_of_several_edits(instruction):
+        return WorldLanguageError(
+            f"{error} A canvas turn makes one edit: send {first_edit!r} first, then the next edit as a message of its own.")
     if str(error).startswith("Cannot tell which object"):
         if _BACKGROUND_AS_AN_OBJECT.search(instruction):
             return WorldLanguageError(f"{error} {BACKGROUND_IS_NO_OBJECT_HINT}")
@@ -146,6 +152,19 @@ def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLangu
     else:
         hint = BACKGROUND_HINT if _MENTIONS_BACKGROUND.search(instruction) else CANVAS_HINT
     return WorldLanguageError(f"{error} {hint}")
+
+
+def _first_of_several_edits(instruction: str) -> str | None:
+    """The first edit of an instruction that joins several ('remove the square and keep the background white'),
+    when the world language reads it on its own; None when the instruction is not such a list."""
+    first = _CLAUSE_JOINER.split(instruction.strip(), maxsplit=1)[0].strip()
+    if first == instruction.strip():
+        return None
+    try:
+        command = parse_turn(first)
+    except WorldLanguageError:
+        return None
+    return first if command.edit is not None and not command.malformed else None
 
 
 def world_reasoning(
