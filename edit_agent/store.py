@@ -562,6 +562,13 @@ def _database_errors(folder: Path) -> Iterator[None]:
         raise StoreError(f"The session store at {folder} cannot be used: {error}.") from None
 
 
+def shown_session_id(session_id: str) -> str:
+    """How a session id is shown (the app's status line, its session list): a generated id by its first eight
+    characters, which open it (:meth:`Store.full_session_id`); an id its user chose, in full, since only all of
+    it opens it ("run-1" must not open "run-10")."""
+    return session_id[:8] if _GENERATED_ID.fullmatch(session_id) else session_id
+
+
 def _check_id(value: object, error: type[Exception], what: str) -> None:
     # Without this, passing e.g. an EditResult gives sqlite3's "Error binding parameter".
     if not isinstance(value, str):

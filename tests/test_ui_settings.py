@@ -312,3 +312,21 @@ def test_a_tiny_image_gets_a_thumbnail_large_enough_to_see(tmp_path, monkeypatch
     shown = Image.open(files.thumbnail("ab" * 32, lambda: tiny))
     assert shown.size == (96, 72)  # enlarged 8x, pixel by pixel: a dot in the chat before
     assert Image.open(files.thumbnail("cd" * 32, lambda: Image.new("RGB", (1000, 500)))).size == (256, 128)
+
+
+@pytest.mark.parametrize(("session_id", "shown", "stem"), [
+    (None, None, None),  # a generated id: its first eight characters, which open it
+    ("Holiday trip/2024", "Holiday trip/2024", "edit-session-Holiday-trip-2024"),  # a chosen id: all of it
+])
+def test_the_app_shows_a_session_id_that_opens_the_session(tmp_path, session_id, shown, stem):
+    from edit_agent.session import EditSession
+    from ui import views
+
+    session = EditSession(store=tmp_path, editor="program", session_id=session_id)
+    session.edit("sample:world-1", "make the background white")
+    shown = shown or session.id[:8]
+    view = views.session_view(session.id, session._store)
+    assert f"Session `{shown}`" in view.status
+    assert shown in views.session_choices(session._store, [session.id])[0][0]
+    assert EditSession.open(shown, store=tmp_path).id == session.id
+    assert view.image.rsplit("/", 1)[-1] == f"{stem or 'edit-session-' + shown}-edit-1.png"

@@ -429,7 +429,7 @@ class ChatApp:
         if state["session_id"] is None:
             raise gr.Error("There is no session to download yet.", duration=REFUSAL_SECONDS, print_exception=False)
         session = self._open(state)
-        return str(session.export_zip(files.download_path(f"edit-session-{session.id[:8]}.zip")))
+        return str(session.export_zip(files.download_path(f"{views.download_stem(session.id)}.zip")))
 
     @friendly_errors
     def import_zip(self, state: Any, upload: Any) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from edit_agent.photo_follow_ups import is_follow_up
 from edit_agent.records import TurnRecord
-from edit_agent.store import Store, branch_to
+from edit_agent.store import Store, branch_to, shown_session_id
 from ui import files
 
 EMPTY_STATUS = "No session yet: pick a sample below, or attach a photo to the message box."
@@ -55,7 +55,7 @@ def session_view(session_id: str, store: Store) -> View:
 
     head_hash = path[-1].output_hash if path else record.source_hash
     # The head's "#k" is its seq, as the timeline and the status line write it.
-    download_name = f"edit-session-{session_id[:8]}-" + (f"edit-{path[-1].seq}" if path else "source")
+    download_name = f"{download_stem(session_id)}-" + (f"edit-{path[-1].seq}" if path else "source")
     return View(
         chat=_chat(path, record.source_hash, loader, has_turns=bool(turns)),
         image=files.full_image(head_hash, loader(head_hash), download_name),
@@ -75,7 +75,7 @@ def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str
         first = turns[0].instruction if turns else ""
         when = time.strftime("%b %d %H:%M", time.localtime(record.created))  # the server's clock: local for a local app
         # The id's start, as the status line shows it: sessions begun alike in the same minute stay apart.
-        entries.append((f"{when} · {session_id[:8]} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · "
+        entries.append((f"{when} · {_clip(shown_session_id(session_id), 24)} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · "
                         f"{_clip(first, 32)}", session_id))
     return entries
 
@@ -206,9 +206,14 @@ def short_intent(intent: str) -> str:
 def _status(session_id: str, turns: list[TurnRecord], head: TurnRecord | None, settings: dict) -> str:
     position = f"at edit #{head.seq}" if head else "at the source image"
     return (
-        f"Session `{session_id[:8]}` · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {position} · "
+        f"Session {_code_span(shown_session_id(session_id))} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {position} · "
         f"reasoner **{settings.get('reasoner')}** · editor **{settings.get('editor')}**"
     )
+
+
+def download_stem(session_id: str) -> str:
+    """The start of a download's file name: the id as shown, with what a file name cannot hold replaced."""
+    return "edit-session-" + re.sub(r"[^A-Za-z0-9._-]+", "-", shown_session_id(session_id))[:32].strip(".-")
 
 
 def _clip(text: str, length: int) -> str:
