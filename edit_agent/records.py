@@ -186,7 +186,8 @@ class EditResult(BaseModel):
     turn_id: str
     session_id: str
     editor: str
-    """Name of the editor backend that made the image."""
+    """Name of the session's editor backend (``auto``, the default, hands a MICE-World canvas's edits in its
+    language to the world editor and everything else to the exact photo editor)."""
     seconds: float
     """Wall time of the turn (reasoning, editing and commit)."""
     seed: int | None = None

@@ -8,10 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a display
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # not pyplot: files only, and the caller's backend (a notebook's) stays
 
 from evals.errors import EvalInputError
 from evals.runner import TurnRow
@@ -114,7 +111,8 @@ def _psnr_cell(rows: Sequence[TurnRow]) -> str:
 
 def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     """One panel per metric, one line per run, turn on the x axis."""
-    figure, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.6), sharey=True)
+    figure = Figure(figsize=(4 * len(METRICS), 3.6))
+    axes = figure.subplots(1, len(METRICS), sharey=True)
     for axis, metric in zip(axes, METRICS):
         for index, (name, summary) in enumerate(summaries.items()):
             values = summary["per_turn"][metric]
@@ -130,7 +128,6 @@ def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     figure.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06 * ((len(labels) + 2) // 3), 1, 1))
     figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def _distinct_names(runs: list[tuple[str, dict[str, Any], dict[str, Any]]],
@@ -228,7 +225,8 @@ def plot_checkpoint_curves(results: Sequence[dict[str, Any]], path: Path, metric
     for result in results:
         panels[f"{result['split']}, {result['sessions']} sessions"].append(result)
     colours = {run: f"C{index}" for index, run in enumerate(dict.fromkeys(r["run"] for r in results))}
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharey=True, squeeze=False)
+    figure = Figure(figsize=(5 * len(panels), 3.8))
+    axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)
     for axis, (title, members) in zip(axes[0], panels.items()):
         for result in members:
             steps = [row["step"] for row in result["rows"]]
@@ -245,4 +243,3 @@ def plot_checkpoint_curves(results: Sequence[dict[str, Any]], path: Path, metric
     axes[0][0].set_ylabel(f"mean {metric}")
     figure.tight_layout(rect=(0, 0.09, 1, 1))
     figure.savefig(path, dpi=110)
-    plt.close(figure)

@@ -15,10 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a display
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # not pyplot: files only, and the caller's backend (a notebook's) stays
 from matplotlib.ticker import MaxNLocator
 
 
@@ -52,7 +49,8 @@ def plot_log(path: Path, out: Path, *, title: str | None = None) -> Path:
     steps = [r["step"] for r in records]
     window = max(1, len(records) // 20)
     marked = {"marker": "o", "markersize": 3}
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    figure = Figure(figsize=(15, 4))
+    axes = figure.subplots(1, 3)
     axes[0].plot(steps, smooth([r["reward"] for r in records], window), label="mean", linewidth=2, **marked)
     for turn in range(len(records[0]["reward_per_turn"]) if records else 0):
         axes[0].plot(steps, smooth([r["reward_per_turn"][turn] for r in records], window), label=f"turn {turn + 1}",
@@ -82,5 +80,4 @@ def plot_log(path: Path, out: Path, *, title: str | None = None) -> Path:
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=100)
-    plt.close(figure)
     return out

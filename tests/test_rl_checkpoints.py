@@ -148,19 +148,17 @@ def test_the_curves_plot_names_each_line_and_draws_one_panel_per_split(tmp_path,
 
 
 def keep_figure(monkeypatch) -> dict:
-    """Wrap plt.subplots to keep the figure the plot draws, so the test can read its panels and legend."""
-    import matplotlib.pyplot as plt
+    """Wrap Figure.savefig to keep the figure the plot saves, so the test can read its panels and legend."""
+    from matplotlib.figure import Figure
 
     captured: dict = {}
-    real = plt.subplots
+    real = Figure.savefig
 
-    def keeping(*args, **kwargs):
-        figure, axes = real(*args, **kwargs)
+    def keeping(figure, *args, **kwargs):
         captured["figure"] = figure
-        return figure, axes
+        return real(figure, *args, **kwargs)
 
-    monkeypatch.setattr(plt, "subplots", keeping)
-    monkeypatch.setattr(plt, "close", lambda figure: None)
+    monkeypatch.setattr(Figure, "savefig", keeping)
     return captured
 
 

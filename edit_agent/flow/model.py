@@ -25,10 +25,15 @@ torch.Size([1, 3, 48, 48])
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
-from diffusers import PixArtTransformer2DModel
+
+with warnings.catch_warnings():
+    # diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; no progress bar is shown here
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from diffusers import PixArtTransformer2DModel
 from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_model, save_model
 from torch import nn
