@@ -366,6 +366,45 @@ def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
         phone.close()
 
 
+def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_full_screen_trap(browser, app_url: str):
+    """On a touch phone: the samples were 1.5 screens down before the first turn; a tap on an attached image hit
+    its invisible remove button; Gradio's full-screen image was wider than the phone, its close button off screen;
+    Undo, Redo and New session were 26 px tall, one above the other."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        page.locator("#new-session").tap()
+        page.wait_for_function("() => !document.querySelector('#current-image img')")
+        first_sample = page.locator("#samples .thumbnail-item").first
+        assert first_sample.bounding_box()["y"] < 844 and not page.locator("#current-image").is_visible()
+        first_sample.tap()
+        page.wait_for_function("() => document.querySelectorAll('#message img').length === 1")
+        thumbnail = page.locator("#message .thumbnail-item").bounding_box()
+        page.touchscreen.tap(thumbnail["x"] + 8, thumbnail["y"] + thumbnail["height"] - 8)  # the image, not its badge
+        page.wait_for_timeout(500)
+        assert page.locator("#message img").count() == 1
+        page.locator("#message textarea").fill("make it warmer")
+        page.locator("#message textarea").press("Enter")
+        wait_for_status(page, "1 edit")
+        buttons = page.evaluate("""() => ['undo', 'redo', 'new-session'].map((id) => {
+            const box = document.getElementById(id).getBoundingClientRect();  // at one moment: the page may scroll
+            return {y: box.top + scrollY, height: box.height};
+        })""")
+        assert len({round(box["y"]) for box in buttons}) == 1 and min(box["height"] for box in buttons) >= 44
+        assert page.locator("#current-image button[aria-label='Fullscreen']").is_hidden()
+        assert page.locator("#current-image button[aria-label='Download']").is_visible()
+        page.locator("#current-image").scroll_into_view_if_needed()
+        shoot(page, "7-phone-touch")
+        page.locator("#new-session").tap()
+        page.locator("#samples .thumbnail-item").first.tap()
+        page.locator("#message .delete-button").tap()  # the visible corner badge removes it
+        page.wait_for_function("() => document.querySelectorAll('#message img').length === 0")
+    finally:
+        phone.close()
+
+
 def test_a_long_address_in_an_instruction_wraps_on_a_phone_and_shows_as_typed(browser, app_url: str, tmp_path: Path):
     from playwright.sync_api import expect
 
@@ -657,12 +696,17 @@ def test_an_attached_image_is_checked_when_attached_not_when_sent(page, tmp_path
 
 
 def test_on_a_phone_a_picked_sample_brings_the_message_box_into_view(browser, app_url: str):
-    """The samples are a screen below the box on a phone: the page stayed at the samples."""
+    """Once a session shows its image, the samples are a screen below the box on a phone: the page stayed at the
+    samples."""
     phone = browser.new_context(viewport={"width": 390, "height": 844})
     page = phone.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     try:
         open_app(page, app_url)
+        page.locator("#samples .thumbnail-item").nth(0).click()
+        page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
+        send(page, "make it warmer")
+        wait_for_status(page, "1 edit")
         page.locator("#samples .thumbnail-item").nth(1).scroll_into_view_if_needed()
         box = page.locator("#message textarea")
         assert not in_view(page, box)

@@ -62,8 +62,36 @@ CSS = """
 #chat code { display: inline !important; }
 /* While an event runs its progress bar takes the status line's place: the old text showed through it. */
 #status .pending { visibility: hidden; }
-/* On a phone the columns stack: a shorter chat keeps the current image and the samples within reach. */
-@media (max-width: 640px) { #chat { height: 380px !important; max-height: 380px !important; } }
+/* On a phone the columns stack: a shorter chat keeps the current image and the samples within reach. Before the
+   first turn the empty chat is shorter still and the empty image panel is not shown, so that the samples the
+   chat's placeholder points to are in reach. Undo, Redo and New session share one row of large tap targets, and
+   full screen is off: Gradio's full-screen image was wider than a phone, with its close button off the screen. */
+@media (max-width: 640px) {
+  #chat { height: 380px !important; max-height: 380px !important; }
+  #chat:has(.placeholder-content) { height: 120px !important; }
+  #current-image:has(> .empty) { display: none !important; }
+  #history-buttons { flex-wrap: nowrap !important; }
+  #history-buttons > button { min-width: 0 !important; flex: 1 1 0 !important; }
+  #current-image button[aria-label="Fullscreen"] { display: none !important; }
+}
+/* A phone held sideways: the chat and the message box under it fit the screen's height. */
+@media (max-height: 500px) and (min-width: 641px) {
+  #chat { height: max(180px, calc(100vh - 120px)) !important; max-height: max(180px, calc(100vh - 120px)) !important; }
+}
+/* Touch screens: tap targets of 44 px, and no state that only a mouse's hover undoes or explains. An attached
+   image's remove button covered the whole thumbnail, invisible until hovered, so a tap to look at the image
+   removed it: it is a visible corner badge instead. A tapped turn kept Gradio's half-faded hover caption. */
+@media (pointer: coarse) {
+  #history-buttons > button, #download-session, #delete-session, #open-zip, .label-wrap { min-height: 44px; }
+  #message .thumbnails { padding: 8px 8px 0 0; }
+  #message .thumbnail-item { overflow: visible !important; }
+  #message .delete-button {
+    opacity: 1 !important; inset: -7px -7px auto auto !important; width: 22px !important; height: 22px !important;
+    border-radius: 50% !important;
+  }
+  #message .delete-button svg { width: 14px !important; height: 14px !important; }
+  #timeline .thumbnail-item:hover .caption-label { opacity: 1 !important; }
+}
 /* The timeline's heading goes with it: before the first turn there is no timeline on the page. */
 #timeline-heading:not(:has(~ #timeline)) { display: none; }
 /* While a turn runs the timeline waits with the other history controls (see _history_controls). */
@@ -76,8 +104,9 @@ CSS = """
 #chat > .wrapper { display: flex; flex-direction: column; flex: 1 1 auto; min-height: 0; }
 #chat > .wrapper > .icon-button-wrapper.top-panel { position: static !important; align-self: flex-end; margin: 2px 4px; }
 #chat > .wrapper > .bubble-wrap { flex: 1 1 auto; min-height: 0; }
-/* The current image fills its panel, a small one too: shown at its own size, a 12x9 image was a dot. */
-#current-image img { object-fit: contain !important; }
+/* The current image fills its panel, a small one too: shown at its own size, a 12x9 image was a dot. It starts
+   below the panel's label and buttons, which covered a square image's top corners. */
+#current-image img { object-fit: contain !important; padding-top: 2.6rem; box-sizing: border-box; }
 /* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
    downloads the full edit), and Share works only on Hugging Face Spaces. */
 #chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
@@ -103,6 +132,8 @@ HEAD = """<style>
 /* On a wide screen toasts sit at the bottom: at the top a refusal covered the Current image and its buttons.
    Here, not in CSS: Gradio scopes that to the page's content, and the toasts are outside it. */
 @media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
+/* A finger closes a refusal: the close button's 28 px grow to 44. */
+@media (pointer: coarse) { [data-testid="toast-close"] { min-width: 44px; min-height: 44px; } }
 </style>
 <script>
 // The message box's text at the moment Enter is pressed: the page builds what it sends a moment later, and a key
@@ -126,7 +157,7 @@ THEME = gr.themes.Soft(
 INTRO = (
     "## edit-agent\n"
     "Edit one image over many turns. Each turn keeps the earlier edits and rules in force; "
-    "expand **Reasoning** to see how the instruction was read. Click a turn in the timeline to "
+    "expand **Reasoning** to see how the instruction was read. Pick a turn in the timeline to "
     "continue from it (a branch)."
 )
 
@@ -157,7 +188,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                     placeholder="Attach an image to start, or type the next edit…", file_types=["image"],
                     sources=["upload"], show_label=False, elem_id="message",
                 )
-                with gr.Row():
+                with gr.Row(elem_id="history-buttons"):
                     undo = gr.Button("↶ Undo", size="sm", elem_id="undo")
                     redo = gr.Button("↷ Redo", size="sm", elem_id="redo")
                     new = gr.Button("New session", size="sm", elem_id="new-session")
@@ -168,7 +199,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 )
                 status = gr.Markdown(elem_id="status")
                 # A heading, not the gallery's own label: that label floats over the first row.
-                gr.Markdown("**Timeline** · click a turn to continue from it", elem_id="timeline-heading")
+                gr.Markdown("**Timeline** · pick a turn to continue from it", elem_id="timeline-heading")
                 # No gallery buttons: "download all" would zip the thumbnails, not the edits (the session
                 # zip under "My sessions" holds those), and the button covers the first row's last turn.
                 timeline = gr.Gallery(
