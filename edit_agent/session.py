@@ -118,6 +118,20 @@ def _reasoner_for(editor: str, reasoner: str) -> Iterator[None]:
 RESTORED_NOTE = "The image from before that turn is given back as it was stored, not drawn again."
 
 
+def _saying_what_the_restore_does(thought: Thought, current: Image.Image, restored: Image.Image) -> Thought:
+    """``thought`` with the intent of giving ``restored`` back, where its own intent says otherwise (a canvas
+    whose earlier turns were drawn differently from the reasoner's replay of them)."""
+    from edit_agent.world.restore import REPLAY_DIFFERS_NOTE, restored_intent
+
+    intent = restored_intent(current, restored, thought.intent.text)
+    if intent is None:
+        return thought
+    return thought.model_copy(update={
+        "intent": thought.intent.model_copy(update={"text": intent}),
+        "reasoning": f"{thought.reasoning}\n{REPLAY_DIFFERS_NOTE.format(intent=intent)}",
+    })
+
+
 def _session_lock(store: Store, session_id: str) -> threading.Lock:
     # Two EditSession objects for one session in one process edit one at a time.
     with _registry_lock:
@@ -368,6 +382,7 @@ class EditSession:
         restored = self._restored_image(thought, request)
         if restored is not None:  # an undo: the image from before the turn it reverts, exactly as it was stored
             output, edited, note = restored, time.perf_counter(), RESTORED_NOTE
+            thought = _saying_what_the_restore_does(thought, request.image, restored)
         else:
             with _translated_failures(editor.name):
                 # A new input is stored after the edit (the session's source, on a first turn): an editor that

@@ -103,3 +103,32 @@ def test_world_lm_chosen_by_name_refuses_turns_it_was_not_trained_on(turn, refus
     assert prompts == []  # refused before the model is asked to guess
     reasoner.reconstruct(request("make the circle blue", CANVAS))
     assert len(prompts) == 1
+
+
+def test_an_undo_after_a_turn_drawn_unlike_the_rules_replay_says_what_giving_the_image_back_does(tmp_path) -> None:
+    """The world policy read 'the square' as the circle; the rule reasoner's replay of the instruction recolours
+    the square, and its undo intent named the square, while the stored image that came back changed the circle."""
+    from edit_agent import EditSession
+    from edit_agent.world import parse
+
+    canvas = render(Scene(background="white", objects=(
+        SceneObject(shape="circle", color="black", size="large", cell="top-left"),
+        SceneObject(shape="square", color="red", size="large", cell="center"))))
+    misreading = ScriptedReasoner(["Recolor the large black circle at the top left to blue."])
+    session = EditSession(store=tmp_path, reasoner=AutoReasoner(world=misreading), editor="program")
+    session.edit(canvas, "make the square blue")
+    undone = session.edit(None, "undo that")
+    assert parse(undone.image) == parse(canvas)  # the stored image, as before
+    assert undone.intent == "Recolor the large blue circle at the top left to black."
+    assert "what giving the stored image back does" in undone.reasoning
+    assert "so it still applies" not in undone.reasoning
+
+
+def test_an_undo_whose_replay_matches_the_images_keeps_the_rule_reasoners_intent(tmp_path) -> None:
+    from edit_agent import EditSession
+
+    session = EditSession(store=tmp_path, reasoner="rules", editor="program")
+    session.edit(CANVAS, "move the circle to the top left")
+    undone = session.edit(None, "undo that")
+    assert undone.intent == "Move the small red circle at the top left to the center."
+    assert "what giving the stored image back does" not in undone.reasoning

@@ -80,8 +80,10 @@ class RuleReasoner:
                     "timeline) to edit the shapes again; photo edits still work from here."
                 ) from None
         outcome = world.step(request.instruction)
-        reasoning = world_reasoning(start, len(request.history), outcome, parse(request.image),
-                                    turn_number=request.turn_number)
+        # An undo gives the stored image back rather than applying its intent to this one: no note about the
+        # current image, whose differences the session reads off the images themselves (world.restore).
+        current = None if outcome.reverts else parse(request.image)
+        reasoning = world_reasoning(start, len(request.history), outcome, current, turn_number=request.turn_number)
         # The trace and the constraints name turns by the session's numbers, which the app and the tools
         # show next to each turn; without them (SFT data, evals) those are the positions the world LM learns.
         constraints = tuple(

@@ -550,6 +550,15 @@ def describe_change(before: _Snapshot, after: _Snapshot) -> str:
     return " ".join(sentences) or NO_CHANGE_INTENT
 
 
+def describe_scene_change(before: Scene, after: Scene) -> str:
+    """:func:`describe_change` between two scenes read off images, which carry no object identities: an object in
+    the same cell is the same object (a moved one reads as removed and added)."""
+    def snapshot(scene: Scene) -> _Snapshot:
+        return _Snapshot(scene.background, {CELLS.index(obj.cell): obj for obj in scene.objects}, {}, {})
+
+    return describe_change(snapshot(before), snapshot(after))
+
+
 NO_CHANGE_INTENT = "Make no change."
 _CHANGE_SENTENCE = {
     "shape": "Turn the {obj} into a {value}.",
