@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,20 @@ from transformers import Qwen2VLProcessor
 from edit_agent.errors import EditAgentError, ModelUnavailableError, OutOfMemoryError, one_line
 
 ModelSource = str | os.PathLike[str]
+
+
+@contextlib.contextmanager
+def quiet_processor_fallback() -> Iterator[None]:
+    """Importing diffusers' pipelines names transformers' CLIP and Siglip image processors; without torchvision
+    transformers gives their PIL versions, which serve these pipelines, and warns that it did (at every app start,
+    telling the user to install torchvision). The warning is left out for these imports only."""
+    logger = logging.getLogger("transformers.utils.import_utils")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def hub_offline() -> bool:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -245,3 +248,12 @@ def test_a_hybrid_editor_shares_its_generative_editor_with_the_process():
 
     hybrid = make_editor("hybrid", generative="identity")
     assert hybrid.generative is shared_editor("identity")  # one model in memory, not two
+
+
+@pytest.mark.parametrize("module", ["instruct_pix2pix", "flux_kontext"])
+def test_importing_a_diffusers_editor_does_not_tell_the_user_to_install_torchvision(module):
+    """The app imports every editor at start-up: the PIL image processors serve, so no warning that they do."""
+    imported = subprocess.run([sys.executable, "-c", f"import edit_agent.editors.{module}"], capture_output=True,
+                              text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    assert "torchvision" not in imported.stderr

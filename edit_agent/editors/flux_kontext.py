@@ -9,8 +9,12 @@ Example (needs the model's weights, so not run as a test)::
 from __future__ import annotations
 
 import torch
-from diffusers import FluxKontextPipeline
 from PIL import Image
+
+from edit_agent.hf_loading import quiet_processor_fallback
+
+with quiet_processor_fallback():
+    from diffusers import FluxKontextPipeline
 
 from edit_agent.editors.diffusers_common import DiffusersEditor
 

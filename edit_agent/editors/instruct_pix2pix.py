@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from diffusers import StableDiffusionInstructPix2PixPipeline
 from PIL import Image
 
+from edit_agent.hf_loading import ModelSource, quiet_processor_fallback
+
+with quiet_processor_fallback():
+    from diffusers import StableDiffusionInstructPix2PixPipeline
+
 from edit_agent.editors.diffusers_common import DiffusersEditor
-from edit_agent.hf_loading import ModelSource
 
 
 class InstructPix2PixEditor(DiffusersEditor):
