@@ -110,6 +110,8 @@ CSS = """
 /* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
    downloads the full edit), and Share works only on Hugging Face Spaces. */
 #chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
+/* No per-message actions are offered (copy all is above the chat): their empty row drew a small oval under each message. */
+#chat .message-buttons { display: none !important; }
 /* A refusal is told by its toast; the badge would only cover the status line. */
 #status .error { display: none; }
 /* Why a backend cannot run here is the only place a user learns it: body colour, not a pale hint.
