@@ -405,6 +405,28 @@ def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_
         phone.close()
 
 
+def test_a_screen_reader_hears_what_each_image_turn_and_sample_is_and_where_the_session_is(page, tmp_path: Path):
+    """Gradio names every gallery item "Thumbnail N of M", drops the chat images' alt text and announces no
+    status; the page says them again."""
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (96, 64), (40, 120, 200)).save(photo)
+    page.locator("#new-session").click()
+    send(page, "make it warmer", photo)
+    wait_for_status(page, "1 edit")
+    assert page.locator("h1").inner_text() == "edit-agent"
+    assert page.locator("#status").get_attribute("role") == "status"  # a live region: an undo is heard
+    assert page.locator("#message textarea").get_attribute("aria-label")
+    page.wait_for_function("() => document.querySelector('#timeline .thumbnail-item[aria-current]')")
+    turns = page.evaluate("""() => [...document.querySelectorAll('#timeline .thumbnail-item')]
+        .map(item => [item.getAttribute('aria-label'), item.hasAttribute('aria-current')])""")
+    assert turns == [["Source", False], ["#1: make it warmer", True]]
+    samples = page.evaluate("() => [...document.querySelectorAll('#samples .thumbnail-item')].map(i => i.getAttribute('aria-label'))")
+    assert samples[:2] == ["world-0", "world-1"]
+    alts = page.evaluate("() => [...document.querySelectorAll('#chat img')].map(image => image.alt)")
+    assert alts == ["The image the session started from", "The image after edit #1"]
+    assert page.locator("#current-image img").get_attribute("alt").startswith("The current image")
+
+
 def test_a_long_address_in_an_instruction_wraps_on_a_phone_and_shows_as_typed(browser, app_url: str, tmp_path: Path):
     from playwright.sync_api import expect
 
@@ -467,8 +489,13 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     expect(box).to_be_disabled()
     expect(trash).to_be_hidden()
     expect(page.locator("#timeline")).to_have_class(re.compile(r"\bbusy\b"))  # no turn clicked meanwhile
+    # ... nor picked with the keyboard: the busy class stops only the mouse, so the timeline is inert meanwhile
+    page.wait_for_function("() => document.querySelector('#timeline').inert")
+    page.locator("#timeline .thumbnail-item").first.focus()
+    assert not page.evaluate("() => document.activeElement.closest('#timeline')")
     wait_for_status(page, "at edit #2")
     expect(trash).to_be_visible()
+    page.wait_for_function("() => !document.querySelector('#timeline').inert")
 
 
 def start_session(page, tmp_path: Path, instruction: str, colour: tuple[int, int, int]) -> None:

@@ -126,11 +126,18 @@ footer, footer a, footer button { color: #475569 !important; }
 footer .record.hidden + .divider { display: none; }
 /* The one button that loses work: red text (about 6:1 on white), so it does not read like its neighbours. */
 #delete-session { color: #b91c1c; border-color: #fca5a5; }
+/* Keyboard and screen: the message box shows that it has the focus (Gradio draws no ring on it); its remove
+   button shows when the keyboard reaches it (Gradio shows it on hover only); the placeholder and the image
+   panel's label reach about 4.5:1 and 7:1 (slate-400 and indigo-500 gave 2.6:1 and 3.6:1). */
+#message:focus-within { outline: 2px solid #6366f1; outline-offset: -2px; }  /* inside: the column clips outside */
+#message .delete-button:focus-visible { opacity: 1 !important; outline: 2px solid #6366f1; }
+#message textarea::placeholder { color: #64748b; opacity: 1; }
+#current-image label[data-testid="block-label"] { color: #3730a3; }
 /* A long session label ends in an ellipsis before the dropdown's arrow, not under it. */
 #sessions input { text-overflow: ellipsis; padding-right: 1.75rem; }
 """
 
-HEAD = """<style>
+HEAD = r"""<style>
 /* On a wide screen toasts sit at the bottom: at the top a refusal covered the Current image and its buttons.
    Here, not in CSS: Gradio scopes that to the page's content, and the toasts are outside it. */
 @media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
@@ -147,6 +154,46 @@ document.addEventListener("keydown", (event) => {
     window.editAgentTextAtEnter = { text: box.value, at: performance.now() };
   }
 }, true);
+// What Gradio's components leave unsaid to a screen reader or a keyboard, said again after every redraw:
+// a turn and a sample are named by their caption, not "Thumbnail 2 of 3", and the current turn is marked; the
+// status line announces where the session is (an undo only removes chat messages, which nobody hears); the
+// message box has a name; and while a turn runs the timeline is inert: its busy class stops only the mouse.
+const editAgentAccessibility = () => {
+  for (const item of document.querySelectorAll("#timeline .thumbnail-item, #samples .thumbnail-item")) {
+    const caption = item.querySelector(".caption-label")?.innerText.replace(/^●/, "").trim();  // aria-current says it
+    if (caption && item.getAttribute("aria-label") !== caption) item.setAttribute("aria-label", caption);
+    const current = item.classList.contains("selected");
+    if (item.hasAttribute("aria-current") !== current) item.toggleAttribute("aria-current", current);
+  }
+  const status = document.querySelector("#status");
+  if (status && status.getAttribute("role") !== "status") status.setAttribute("role", "status");
+  const box = document.querySelector("#message textarea");
+  if (box && !box.hasAttribute("aria-label")) box.setAttribute("aria-label", "Message: an instruction, and an image to start");
+  const timeline = document.querySelector("#timeline");
+  if (timeline && timeline.inert !== timeline.classList.contains("busy")) timeline.inert = !timeline.inert;
+  // Gradio drops a chat image's alt text (views.py sends one); each image says what it is again, and the button
+  // around it, which does nothing, and the arrow inside each Reasoning toggle are no longer Tab stops of their own.
+  document.querySelectorAll("#chat .message-row").forEach((row, index) => {
+    const edit = row.querySelector(".message strong")?.innerText.match(/Edit #(\d+)/);
+    const alt = row.classList.contains("bot-row") ? (edit ? `The image after edit #${edit[1]}` : "An edited image")
+      : index === 0 ? "The image the session started from" : "The attached image";
+    row.querySelectorAll("img").forEach((image) => { if (image.alt !== alt) image.alt = alt; });
+  });
+  document.querySelectorAll("#chat .image-container > button, #current-image .image-container > button, "
+      + "#chat .thought-group .arrow button").forEach((button) => {
+    if (button.tabIndex !== -1) button.tabIndex = -1;
+  });
+  document.querySelectorAll("#chat .thought-group > .title").forEach((title) => {
+    const open = String(title.classList.contains("expanded"));
+    if (title.getAttribute("aria-expanded") !== open) title.setAttribute("aria-expanded", open);
+  });
+};
+let editAgentPending = false;
+new MutationObserver(() => {
+  if (editAgentPending) return;
+  editAgentPending = true;
+  requestAnimationFrame(() => { editAgentPending = false; editAgentAccessibility(); });
+}).observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
 </script>"""
 
 # System fonts only: the default theme fonts come from Google, and the app must work offline.
@@ -157,7 +204,7 @@ THEME = gr.themes.Soft(
 )
 
 INTRO = (
-    "## edit-agent\n"
+    "# edit-agent\n"
     "Edit one image over many turns. Each turn keeps the earlier edits and rules in force; "
     "expand **Reasoning** to see how the instruction was read. Pick a turn in the timeline to "
     "continue from it (a branch)."
@@ -198,6 +245,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 image = gr.Image(
                     label="Current image", type="filepath", format="png", interactive=False, height=340,
                     buttons=["download", "fullscreen"], elem_id="current-image",
+                    alt_text="The current image: the session's latest edit, or the one picked in the timeline",
                 )
                 status = gr.Markdown(elem_id="status")
                 # A heading, not the gallery's own label: that label floats over the first row.
@@ -291,7 +339,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
             starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, api_visibility="private")
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
-        _follow(sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal))
+        reopened = sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
+        _follow(reopened)
+        reopened.then(None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")  # lost with the list
         # The browser asks first; a cancelled question sends confirmed=False, which changes nothing.
         confirmed = gr.Checkbox(visible=False)
         delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
@@ -311,7 +361,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         message.change(None, [message], [attached], js=ATTACHED_FILES_JS, queue=False, api_visibility="private")
         attached.change(app.check_attachment, [message], [message], api_name="check_attachment",
                         concurrency_id="attachments", concurrency_limit=2, show_progress="hidden",
-                        api_visibility="undocumented")
+                        api_visibility="undocumented").then(
+            # The attach button leaves the page once a file is in the box, and the keyboard's focus with it.
+            None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")
         _agent_tools(config)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=8)
     return demo
@@ -499,7 +551,7 @@ def _echoed(chat: Any, message: Any) -> list[dict[str, Any]]:
     """``chat`` with the message just sent at its end (a message with an image starts a new chat)."""
     text, paths = _box_contents(message)
     shown = [] if paths else [entry for entry in (chat or []) if isinstance(entry, dict)]
-    shown += [{"role": "user", "content": {"path": path}} for path in paths]
+    shown += [{"role": "user", "content": {"path": path, "alt_text": "The attached image"}} for path in paths]
     if text.strip():
         shown.append({"role": "user", "content": views.as_typed(text.strip())})
     return shown

@@ -86,7 +86,8 @@ AT_SOURCE_NOTE = ("_This is the image the session started from. The next message
 
 def _chat(path: list[TurnRecord], source_hash: str, loader, *, has_turns: bool = False) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [
-        {"role": "user", "content": {"path": files.thumbnail(source_hash, loader(source_hash))}},
+        {"role": "user", "content": {"path": files.thumbnail(source_hash, loader(source_hash)),
+                                     "alt_text": "The image the session started from"}},
     ]
     if not path and has_turns:  # back at the source: the chat is short, not lost
         messages.append({"role": "assistant", "content": AT_SOURCE_NOTE})
@@ -96,7 +97,8 @@ def _chat(path: list[TurnRecord], source_hash: str, loader, *, has_turns: bool =
         folded = {"status": "done"} if turn is not path[-1] else {}
         messages.append({"role": "assistant", "content": as_typed(turn.reasoning),
                          "metadata": {"title": "Reasoning", **folded}})
-        messages.append({"role": "assistant", "content": {"path": files.thumbnail(turn.output_hash, loader(turn.output_hash))}})
+        messages.append({"role": "assistant", "content": {"path": files.thumbnail(turn.output_hash, loader(turn.output_hash)),
+                                                          "alt_text": f"The image after edit #{turn.seq}"}})
         messages.append({"role": "assistant", "content": _intent_text(turn)})
     return messages
 
