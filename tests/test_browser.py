@@ -427,6 +427,26 @@ def test_a_screen_reader_hears_what_each_image_turn_and_sample_is_and_where_the_
     assert page.locator("#current-image img").get_attribute("alt").startswith("The current image")
 
 
+def test_the_keyboard_skips_to_the_message_box_and_escape_closes_a_refusal(page, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (90, 60, 30)).save(photo)
+    page.locator("#new-session").click()
+    send(page, "make it warmer", photo)
+    wait_for_status(page, "1 edit")
+    first_stop = page.evaluate("document.querySelector('a[href], button, input, textarea, [tabindex]').innerText")
+    assert first_stop == "Skip to the message box"  # the page's first Tab stop
+    page.locator(".skip-to-box").focus()
+    assert page.locator(".skip-to-box").bounding_box()["y"] >= 0  # on the screen while it has the focus
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement === document.querySelector('#message textarea')")
+    send(page, "resize to 0%")
+    expect(page.locator("[data-testid='toast-body']")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-testid='toast-body']")).to_have_count(0)
+
+
 def test_a_long_address_in_an_instruction_wraps_on_a_phone_and_shows_as_typed(browser, app_url: str, tmp_path: Path):
     from playwright.sync_api import expect
 

@@ -143,6 +143,10 @@ HEAD = r"""<style>
 @media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
 /* A finger closes a refusal: the close button's 28 px grow to 44. */
 @media (pointer: coarse) { [data-testid="toast-close"] { min-width: 44px; min-height: 44px; } }
+/* The first Tab stop: past the chat's many stops straight to the message box; shown only while focused. */
+.skip-to-box { position: absolute; left: 8px; top: -48px; z-index: 1000; padding: 8px 12px; background: #312e81;
+  color: #fff; border-radius: 6px; }
+.skip-to-box:focus { top: 8px; }
 </style>
 <script>
 // The message box's text at the moment Enter is pressed: the page builds what it sends a moment later, and a key
@@ -188,6 +192,24 @@ const editAgentAccessibility = () => {
     if (title.getAttribute("aria-expanded") !== open) title.setAttribute("aria-expanded", open);
   });
 };
+const editAgentAddSkipLink = () => {
+  if (document.querySelector(".skip-to-box")) return;
+  const skip = document.createElement("a");
+  skip.href = "#message";
+  skip.className = "skip-to-box";
+  skip.textContent = "Skip to the message box";
+  skip.addEventListener("click", (event) => {
+    event.preventDefault();
+    document.querySelector("#message textarea")?.focus();
+  });
+  document.body.prepend(skip);
+};
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", editAgentAddSkipLink);
+else editAgentAddSkipLink();
+// Escape closes the refusals on the screen: their close buttons are the page's last Tab stops.
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") document.querySelectorAll('[data-testid="toast-close"]').forEach((button) => button.click());
+});
 let editAgentPending = false;
 new MutationObserver(() => {
   if (editAgentPending) return;
