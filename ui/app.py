@@ -144,7 +144,7 @@ HEAD = r"""<style>
 /* A finger closes a refusal: the close button's 28 px grow to 44. */
 @media (pointer: coarse) { [data-testid="toast-close"] { min-width: 44px; min-height: 44px; } }
 /* The first Tab stop: past the chat's many stops straight to the message box; shown only while focused. */
-.skip-to-box { position: absolute; left: 8px; top: -48px; z-index: 1000; padding: 8px 12px; background: #312e81;
+.skip-to-box { position: fixed; left: 8px; top: -48px; z-index: 1000; padding: 8px 12px; background: #312e81;
   color: #fff; border-radius: 6px; }
 .skip-to-box:focus { top: 8px; }
 </style>
