@@ -128,7 +128,7 @@ footer .record.hidden + .divider { display: none; }
 #delete-session { color: #b91c1c; border-color: #fca5a5; }
 /* Keyboard and screen: the message box shows that it has the focus (Gradio draws no ring on it); its remove
    button shows when the keyboard reaches it (Gradio shows it on hover only); the placeholder and the image
-   panel's label reach about 4.5:1 and 7:1 (slate-400 and indigo-500 gave 2.6:1 and 3.6:1). */
+   panel's label reach 4.8:1 and 8:1 (slate-400 and indigo-500 gave 2.6:1 and 3.6:1). */
 #message:focus-within { outline: 2px solid #6366f1; outline-offset: -2px; }  /* inside: the column clips outside */
 #message .delete-button:focus-visible { opacity: 1 !important; outline: 2px solid #6366f1; }
 #message textarea::placeholder { color: #64748b; opacity: 1; }
