@@ -414,11 +414,13 @@ def test_a_screen_reader_hears_what_each_image_turn_and_sample_is_and_where_the_
     send(page, "make it warmer", photo)
     wait_for_status(page, "1 edit")
     assert page.locator("h1").inner_text() == "edit-agent"
-    assert page.locator("#status").get_attribute("role") == "status"  # a live region: an undo is heard
+    # a live region, the line only: an undo is heard, the progress timer is not
+    assert page.locator('#status [data-testid="markdown"]').get_attribute("role") == "status"
+    assert page.locator("#status").get_attribute("role") is None
     assert page.locator("#message textarea").get_attribute("aria-label")
-    page.wait_for_function("() => document.querySelector('#timeline .thumbnail-item[aria-current]')")
+    page.wait_for_function("() => document.querySelector('#timeline .thumbnail-item[aria-current=true]')")
     turns = page.evaluate("""() => [...document.querySelectorAll('#timeline .thumbnail-item')]
-        .map(item => [item.getAttribute('aria-label'), item.hasAttribute('aria-current')])""")
+        .map(item => [item.getAttribute('aria-label'), item.getAttribute('aria-current') === 'true'])""")
     assert turns == [["Source", False], ["#1: make it warmer", True]]
     samples = page.evaluate("() => [...document.querySelectorAll('#samples .thumbnail-item')].map(i => i.getAttribute('aria-label'))")
     assert samples[:2] == ["world-0", "world-1"]
@@ -441,6 +443,11 @@ def test_the_keyboard_skips_to_the_message_box_and_escape_closes_a_refusal(page,
     assert page.locator(".skip-to-box").bounding_box()["y"] >= 0  # on the screen while it has the focus
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement === document.querySelector('#message textarea')")
+    toggle = page.locator("#chat .thought-group > .title").last
+    expect(toggle).to_have_attribute("aria-expanded", "true")  # the latest trace starts open
+    toggle.focus()
+    page.keyboard.press(" ")  # Space works as Enter does on a button
+    expect(toggle).to_have_attribute("aria-expanded", "false")
     send(page, "resize to 0%")
     expect(page.locator("[data-testid='toast-body']")).to_have_count(1)
     page.keyboard.press("Escape")

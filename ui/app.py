@@ -86,11 +86,15 @@ CSS = """
   #message .thumbnails { padding: 8px 8px 0 0; }
   #message .thumbnail-item { overflow: visible !important; }
   #message .delete-button {
-    opacity: 1 !important; inset: -7px -7px auto auto !important; width: 22px !important; height: 22px !important;
+    opacity: 1 !important; inset: -8px -8px auto auto !important; width: 26px !important; height: 26px !important;
     border-radius: 50% !important;
   }
   #message .delete-button svg { width: 14px !important; height: 14px !important; }
-  #timeline .thumbnail-item:hover .caption-label { opacity: 1 !important; }
+  #timeline .thumbnail-item:hover .caption-label, #samples .thumbnail-item:hover .caption-label { opacity: 1 !important; }
+  #current-image .icon-button-wrapper button, #chat .top-panel button, #chat .image-container .icon-button-wrapper button,
+  #message button.upload-button, #message button.submit-button { min-width: 44px !important; min-height: 44px !important; }
+  #chat .thought-group > .title { min-height: 44px; }
+  #current-image img { padding-top: 3.1rem; }  /* below the larger buttons */
 }
 /* The timeline's heading goes with it: before the first turn there is no timeline on the page. */
 #timeline-heading:not(:has(~ #timeline)) { display: none; }
@@ -169,10 +173,12 @@ const editAgentAccessibility = () => {
   for (const item of document.querySelectorAll("#timeline .thumbnail-item, #samples .thumbnail-item")) {
     const caption = item.querySelector(".caption-label")?.innerText.replace(/^●/, "").trim();  // aria-current says it
     if (caption && item.getAttribute("aria-label") !== caption) item.setAttribute("aria-label", caption);
-    const current = item.classList.contains("selected");
-    if (item.hasAttribute("aria-current") !== current) item.toggleAttribute("aria-current", current);
+    const current = item.classList.contains("selected");  // an empty aria-current would mean false
+    if (current && item.getAttribute("aria-current") !== "true") item.setAttribute("aria-current", "true");
+    if (!current && item.hasAttribute("aria-current")) item.removeAttribute("aria-current");
   }
-  const status = document.querySelector("#status");
+  // The line itself, not the block around it, whose progress tracker would be read out tenth by tenth of a second.
+  const status = document.querySelector('#status [data-testid="markdown"]');
   if (status && status.getAttribute("role") !== "status") status.setAttribute("role", "status");
   const box = document.querySelector("#message textarea");
   if (box && !box.hasAttribute("aria-label")) box.setAttribute("aria-label", "Message: an instruction, and an image to start");
@@ -209,9 +215,17 @@ const editAgentAddSkipLink = () => {
 };
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", editAgentAddSkipLink);
 else editAgentAddSkipLink();
-// Escape closes the refusals on the screen: their close buttons are the page's last Tab stops.
+// Escape closes the refusals on the screen (their close buttons are the page's last Tab stops), unless it is
+// closing something else: an open list, or full screen. Space opens a Reasoning toggle, as Enter does.
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") document.querySelectorAll('[data-testid="toast-close"]').forEach((button) => button.click());
+  const target = event.target;
+  if (event.key === "Escape" && !document.fullscreenElement && !target.closest?.('[role="combobox"], [role="listbox"], .wrap-inner')) {
+    document.querySelectorAll('[data-testid="toast-close"]').forEach((button) => button.click());
+  }
+  if (event.key === " " && target.matches?.("#chat .thought-group > .title")) {
+    event.preventDefault();
+    target.click();
+  }
 });
 let editAgentPending = false;
 new MutationObserver(() => {
@@ -366,7 +380,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         reopened = sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
         _follow(reopened)
-        reopened.then(None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")  # lost with the list
+        # The focus was lost with the list; on a touch screen the box is left alone, or its keyboard would pop up.
+        reopened.then(None, None, None, js=KEYBOARD_FOCUS_BOX_JS, queue=False, api_visibility="private")
         # The browser asks first; a cancelled question sends confirmed=False, which changes nothing.
         confirmed = gr.Checkbox(visible=False)
         delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
@@ -493,6 +508,10 @@ FOCUS_BOX_JS = """
     setTimeout(() => box.focus({ preventScroll: true }), 0);
   }
 }
+"""
+
+KEYBOARD_FOCUS_BOX_JS = f"""
+() => {{ if (!matchMedia('(pointer: coarse)').matches) ({FOCUS_BOX_JS.strip()})(); }}
 """
 
 CONFIRM_DELETE_JS = """
