@@ -408,41 +408,44 @@ def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_
 def test_a_screen_reader_hears_what_each_image_turn_and_sample_is_and_where_the_session_is(page, tmp_path: Path):
     """Gradio names every gallery item "Thumbnail N of M", drops the chat images' alt text and announces no
     status; the page says them again."""
-    photo = tmp_path / "photo.png"
-    Image.new("RGB", (96, 64), (40, 120, 200)).save(photo)
-    page.locator("#new-session").click()
-    send(page, "make it warmer", photo)
-    wait_for_status(page, "1 edit")
+    start_session(page, tmp_path, "make it warmer", (40, 120, 200))
     assert page.locator("h1").inner_text() == "edit-agent"
     # a live region, the line only: an undo is heard, the progress timer is not
-    assert page.locator('#status [data-testid="markdown"]').get_attribute("role") == "status"
-    assert page.locator("#status").get_attribute("role") is None
+    settles_to(page, """() => [document.querySelector('#status').getAttribute('role'),
+        document.querySelector('#status [data-testid="markdown"]').getAttribute('role')]""", [None, "status"])
     assert page.locator("#message textarea").get_attribute("aria-label")
-    page.wait_for_function("() => document.querySelector('#timeline .thumbnail-item[aria-current=true]')")
-    turns = page.evaluate("""() => [...document.querySelectorAll('#timeline .thumbnail-item')]
-        .map(item => [item.getAttribute('aria-label'), item.getAttribute('aria-current') === 'true'])""")
-    assert turns == [["Source", False], ["#1: make it warmer", True]]
-    samples = page.evaluate("() => [...document.querySelectorAll('#samples .thumbnail-item')].map(i => i.getAttribute('aria-label'))")
-    assert samples[:2] == ["world-0", "world-1"]
-    alts = page.evaluate("() => [...document.querySelectorAll('#chat img')].map(image => image.alt)")
-    assert alts == ["The image the session started from", "The image after edit #1"]
+    settles_to(page, """() => [...document.querySelectorAll('#timeline .thumbnail-item')]
+        .map(item => [item.getAttribute('aria-label'), item.getAttribute('aria-current') === 'true'])""",
+               [["Source", False], ["#1: make it warmer", True]])
+    settles_to(page, "() => [...document.querySelectorAll('#samples .thumbnail-item')].slice(0, 2).map(i => i.ariaLabel)",
+               ["world-0", "world-1"])
+    settles_to(page, "() => [...document.querySelectorAll('#chat img')].map(image => image.alt)",
+               ["The image the session started from", "The image after edit #1"])
     assert page.locator("#current-image img").get_attribute("alt").startswith("The current image")
+
+
+def settles_to(page, script: str, expected) -> None:
+    """Wait until ``script`` gives ``expected``: the page names things in the frame after Gradio redraws them."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"(expected) => JSON.stringify(({script})()) === JSON.stringify(expected)",
+                               arg=expected, timeout=10_000)
+    except PlaywrightTimeout:
+        assert page.evaluate(f"({script})()") == expected
 
 
 def test_the_keyboard_skips_to_the_message_box_and_escape_closes_a_refusal(page, tmp_path: Path):
     from playwright.sync_api import expect
 
-    photo = tmp_path / "photo.png"
-    Image.new("RGB", (64, 48), (90, 60, 30)).save(photo)
-    page.locator("#new-session").click()
-    send(page, "make it warmer", photo)
-    wait_for_status(page, "1 edit")
+    start_session(page, tmp_path, "make it warmer", (90, 60, 30))
+    expect(page.locator("#message textarea")).to_be_enabled()  # unlocked after the turn: a locked box takes no focus
     first_stop = page.evaluate("document.querySelector('a[href], button, input, textarea, [tabindex]').innerText")
     assert first_stop == "Skip to the message box"  # the page's first Tab stop
     page.locator(".skip-to-box").focus()
     assert page.locator(".skip-to-box").bounding_box()["y"] >= 0  # on the screen while it has the focus
     page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement === document.querySelector('#message textarea')")
+    page.wait_for_function("() => document.activeElement === document.querySelector('#message textarea')")
     toggle = page.locator("#chat .thought-group > .title").last
     expect(toggle).to_have_attribute("aria-expanded", "true")  # the latest trace starts open
     toggle.focus()
