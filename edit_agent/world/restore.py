@@ -28,8 +28,7 @@ def restored_intent(current: Image.Image, restored: Image.Image, intent: str) ->
         return None
     now, then = parse(current), parse(restored)
     try:
-        if apply_program(now, intent) == then:
-            return None
-    except WorldLanguageError:
-        pass
-    return describe_scene_change(now, then)
+        already_right = apply_program(now, intent) == then
+    except WorldLanguageError:  # not world language, so it cannot say what the restore does
+        already_right = False
+    return None if already_right else describe_scene_change(now, then)
