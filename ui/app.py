@@ -165,11 +165,9 @@ document.addEventListener("keydown", (event) => {
     window.editAgentTextAtEnter = { text: box.value, at: performance.now() };
   }
 }, true);
-// What Gradio's components leave unsaid to a screen reader or a keyboard, said again after every redraw:
-// a turn and a sample are named by their caption, not "Thumbnail 2 of 3", and the current turn is marked; the
-// status line announces where the session is (an undo only removes chat messages, which nobody hears); the
-// message box has a name; and while a turn runs the timeline is inert: its busy class stops only the mouse.
-const editAgentAccessibility = () => {
+// What Gradio's components leave unsaid to a screen reader or a keyboard, said again after every redraw.
+// A turn and a sample are named by their caption, not "Thumbnail 2 of 3", and the current turn is marked.
+const editAgentNameGalleryItems = () => {
   for (const item of document.querySelectorAll("#timeline .thumbnail-item, #samples .thumbnail-item")) {
     const caption = item.querySelector(".caption-label")?.innerText.replace(/^●/, "").trim();  // aria-current says it
     if (caption && item.getAttribute("aria-label") !== caption) item.setAttribute("aria-label", caption);
@@ -177,21 +175,19 @@ const editAgentAccessibility = () => {
     if (current && item.getAttribute("aria-current") !== "true") item.setAttribute("aria-current", "true");
     if (!current && item.hasAttribute("aria-current")) item.removeAttribute("aria-current");
   }
-  // The line itself, not the block around it, whose progress tracker would be read out tenth by tenth of a second.
-  const status = document.querySelector('#status [data-testid="markdown"]');
-  if (status && status.getAttribute("role") !== "status") status.setAttribute("role", "status");
-  const box = document.querySelector("#message textarea");
-  if (box && !box.hasAttribute("aria-label")) box.setAttribute("aria-label", "Message: an instruction, and an image to start");
-  const timeline = document.querySelector("#timeline");
-  if (timeline && timeline.inert !== timeline.classList.contains("busy")) timeline.inert = !timeline.inert;
-  // Gradio drops a chat image's alt text (views.py sends one); each image says what it is again, and the button
-  // around it, which does nothing, and the arrow inside each Reasoning toggle are no longer Tab stops of their own.
+};
+// Gradio drops a chat image's alt text (views.py sends one): each image says what it is again.
+const editAgentNameChatImages = () => {
   document.querySelectorAll("#chat .message-row").forEach((row, index) => {
     const edit = row.querySelector(".message strong")?.innerText.match(/Edit #(\d+)/);
     const alt = row.classList.contains("bot-row") ? (edit ? `The image after edit #${edit[1]}` : "An edited image")
       : index === 0 ? "The image the session started from" : "The attached image";
     row.querySelectorAll("img").forEach((image) => { if (image.alt !== alt) image.alt = alt; });
   });
+};
+// The buttons around images, which do nothing, and the arrow inside each Reasoning toggle are no Tab stops of
+// their own; a toggle says whether it is open.
+const editAgentQuietDeadTabStops = () => {
   document.querySelectorAll("#chat .image-container > button, #current-image .image-container > button, "
       + "#chat .thought-group .arrow button").forEach((button) => {
     if (button.tabIndex !== -1) button.tabIndex = -1;
@@ -200,6 +196,20 @@ const editAgentAccessibility = () => {
     const open = String(title.classList.contains("expanded"));
     if (title.getAttribute("aria-expanded") !== open) title.setAttribute("aria-expanded", open);
   });
+};
+// The status line announces where the session is (an undo only removes chat messages, which nobody hears): the
+// line itself, not the block around it, whose progress tracker would be read out tenth by tenth of a second. The
+// message box has a name; while a turn runs the timeline is inert, since its busy class stops only the mouse.
+const editAgentAccessibility = () => {
+  editAgentNameGalleryItems();
+  editAgentNameChatImages();
+  editAgentQuietDeadTabStops();
+  const status = document.querySelector('#status [data-testid="markdown"]');
+  if (status && status.getAttribute("role") !== "status") status.setAttribute("role", "status");
+  const box = document.querySelector("#message textarea");
+  if (box && !box.hasAttribute("aria-label")) box.setAttribute("aria-label", "Message: an instruction, and an image to start");
+  const timeline = document.querySelector("#timeline");
+  if (timeline && timeline.inert !== timeline.classList.contains("busy")) timeline.inert = !timeline.inert;
 };
 const editAgentAddSkipLink = () => {
   if (document.querySelector(".skip-to-box")) return;
