@@ -132,3 +132,11 @@ def test_an_undo_whose_replay_matches_the_images_keeps_the_rule_reasoners_intent
     undone = session.edit(None, "undo that")
     assert undone.intent == "Move the small red circle at the top left to the center."
     assert "what giving the stored image back does" not in undone.reasoning
+
+
+def test_the_world_policy_loads_without_a_progress_bar_and_leaves_the_bars_as_they_were(capfd) -> None:
+    from transformers.utils import logging as transformers_logging
+
+    WorldLMReasoner()
+    assert "Loading weights" not in capfd.readouterr().err
+    assert transformers_logging.is_progress_bar_enabled()

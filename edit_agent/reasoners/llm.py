@@ -14,7 +14,9 @@ Example (loads SmolLM2 from its wheel, which takes about a minute, so not run as
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,20 @@ def split_gguf(model: ModelSource) -> tuple[ModelSource, str | None]:
     return model, None
 
 
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """transformers' progress bars off for the duration, and back as they were."""
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
+
+
 class LLMReasoner:
     """IC-CoT reasoner over a transformers causal LM.
 
@@ -82,6 +98,8 @@ class LLMReasoner:
     name = "llm"
     offline_default = staticmethod(smollm2_gguf)
     """Where the model a name alone builds comes from (raises ModelUnavailableError when it is not installed)."""
+    quiet_loading = False
+    """No "Loading weights" progress bar: for a model small enough to load in a blink."""
 
     def __init__(
         self,
@@ -127,7 +145,7 @@ class LLMReasoner:
         options: dict[str, Any] = {"local_files_only": local_only}
         if gguf_file:
             options["gguf_file"] = gguf_file
-        with loading_errors(model):
+        with loading_errors(model), (_no_progress_bars() if self.quiet_loading else contextlib.nullcontext()):
             if tokenizer is None:
                 tokenizer = AutoTokenizer.from_pretrained(source, **options)
             loaded = AutoModelForCausalLM.from_pretrained(source, **self._weights_options(), **options)

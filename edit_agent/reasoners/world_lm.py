@@ -28,6 +28,7 @@ class WorldLMReasoner(LLMReasoner):
     """The ``llm`` reasoner over the shipped world policy (or ``model``: another world LM folder)."""
 
     name = "world-lm"
+    quiet_loading = True  # a few megabytes: a bar at each first canvas turn would be noise
 
     @staticmethod
     def availability() -> str | None:
