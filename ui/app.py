@@ -236,7 +236,7 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
     target.click();
   }
-});
+}, true);  // capturing, so that no component that stops the key's propagation keeps it from here
 let editAgentPending = false;
 new MutationObserver(() => {
   if (editAgentPending) return;
@@ -512,10 +512,14 @@ AS_ENTER_SAW_IT_JS = """
 FOCUS_BOX_JS = """
 () => {
   // Back to the box, unless the user has since put the focus somewhere else on purpose.
+  // Asked again when the focus moves: the user may have tabbed elsewhere in between.
+  const free = () => {
+    const active = document.activeElement;
+    return !active || active === document.body || Boolean(active.closest('#message'));
+  };
   const box = document.querySelector('#message textarea');
-  const active = document.activeElement;
-  if (box && (!active || active === document.body || active.closest('#message'))) {
-    setTimeout(() => box.focus({ preventScroll: true }), 0);
+  if (box && free()) {
+    setTimeout(() => { if (free()) box.focus({ preventScroll: true }); }, 0);
   }
 }
 """
