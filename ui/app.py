@@ -111,10 +111,9 @@ CSS = """
 /* The current image fills its panel, a small one too: shown at its own size, a 12x9 image was a dot. It starts
    below the panel's label and buttons, which covered a square image's top corners. */
 #current-image img { object-fit: contain !important; padding-top: 2.6rem; box-sizing: border-box; }
-/* Chat images are thumbnails: their Download would save the thumbnail (the Current image panel
-   downloads the full edit), and Share works only on Hugging Face Spaces. */
-#chat button[aria-label="Share"], #chat button[aria-label="Download"] { display: none; }
-/* No per-message actions are offered (copy all is above the chat): their empty row drew a small oval under each message. */
+/* No per-message actions: a chat image's Download would save the thumbnail (the Current image panel downloads the
+   full edit), Share works only on Hugging Face Spaces, and copy all is above the chat. Their row, empty or not,
+   also drew a small oval under each message. */
 #chat .message-buttons { display: none !important; }
 /* A refusal is told by its toast; the badge would only cover the status line. */
 #status .error { display: none; }
