@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import re
 import secrets
 import threading
 import time
@@ -130,6 +131,14 @@ def _saying_what_the_restore_does(thought: Thought, current: Image.Image, restor
         "intent": thought.intent.model_copy(update={"text": intent}),
         "reasoning": f"{thought.reasoning}\n{REPLAY_DIFFERS_NOTE.format(intent=intent)}",
     })
+
+
+def _gives_back_an_earlier_image(turn: TurnRecord) -> bool:
+    """Whether ``turn`` is a canvas's "undo that" that gave back the image stored before the turn it reverts
+    (a photo's "undo that" that an editor drew is an edit like any other)."""
+    from edit_agent.world.language import is_undo_request
+
+    return is_undo_request(turn.instruction) and RESTORED_NOTE in turn.reasoning
 
 
 def _session_lock(store: Store, session_id: str) -> threading.Lock:
@@ -490,11 +499,20 @@ class EditSession:
             session = self._record_or_none()
             if session is None:
                 return False, None
-            target = self._store.redo_target(self.id, session.head)
+            target = self._redo_target(session.head)
             if target is None:
                 return False, self._result_for(session.head)
             self._store.move_head(self.id, target, expected_head=session.head)
             return True, self._result_for(target)
+
+    def _redo_target(self, head: str | None) -> str | None:
+        """Where redo goes from ``head``: the child last visited, unless that is a canvas's "undo that" turn.
+        Redo steps back past such a turn (:meth:`step_back_over_undo_turn`), so going into it again would
+        make the next redo an undo, and a redo loop would never end."""
+        target = self._store.redo_target(self.id, head)
+        if target is None or _gives_back_an_earlier_image(self._store.get_turn(self.id, target)):
+            return None
+        return target
 
     def checkout(self, turn_id: str | None) -> EditResult | None:
         """Make ``turn_id`` the head (``None``: the source image); the next edit branches from there."""
@@ -519,7 +537,7 @@ class EditSession:
     def can_redo(self) -> bool:
         """Whether :meth:`redo` would move the head (it has a child to go to)."""
         session = self._record_or_none()
-        return session is not None and self._store.redo_target(self.id, session.head) is not None
+        return session is not None and self._redo_target(session.head) is not None
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -534,14 +552,12 @@ class EditSession:
         nothing to redo after such a turn (a MICE-World canvas keeps undo as a turn of its own), so this is what
         "redo that" means there; the turn before it shows the edit it undid. ``(False, head)`` anywhere else,
         a photo's "undo that" that an editor drew as an edit included. Read in the same step as the move."""
-        from edit_agent.world.language import is_undo_request
-
         with self._lock:
             session = self._record_or_none()
             if session is None or session.head is None:
                 return False, None
             head = self._store.get_turn(self.id, session.head)
-            if head.parent_id is None or not is_undo_request(head.instruction) or RESTORED_NOTE not in head.reasoning:
+            if head.parent_id is None or not _gives_back_an_earlier_image(head):
                 return False, self._result(head)
             self._store.move_head(self.id, head.parent_id, expected_head=session.head)
             return True, self._result_for(head.parent_id)
@@ -646,7 +662,15 @@ def validate_instruction(instruction: object) -> str:
         raise InvalidInstructionError(
             f"The instruction has {len(text)} characters; the limit is {MAX_INSTRUCTION_CHARS}."
         )
+    control = _CONTROL_CHARACTER.search(text)
+    if control:  # stored and shown as typed: a NUL or an escape sequence would travel into every later view
+        raise InvalidInstructionError(
+            f"The instruction holds a control character (U+{ord(control.group()):04X}); send plain text.")
     return text
+
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters other than tab and line breaks, which typed text does not hold."""
 
 
 def validated_seed(seed: object) -> int | None:

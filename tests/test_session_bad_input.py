@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 
@@ -68,6 +69,15 @@ def test_an_instruction_with_a_lone_surrogate_is_refused(tmp_path, image):
     with pytest.raises(InvalidInstructionError, match="Unicode"):
         session.edit(image, "make it brighter \ud800")
     assert EditSession.list(store=tmp_path) == []
+
+
+def test_an_instruction_with_a_control_character_is_refused_and_tabs_and_line_breaks_are_not(tmp_path, image):
+    session = EditSession(store=tmp_path)
+    for typed, code in (("make it warmer\x00", "U+0000"), ("make it \x1b[31mwarmer", "U+001B")):
+        with pytest.raises(InvalidInstructionError, match=re.escape(code)):
+            session.edit(image, typed)
+    assert EditSession.list(store=tmp_path) == []
+    assert session.edit(image, "make it\twarmer\r\n").instruction == "make it\twarmer"
 
 
 @pytest.mark.parametrize("kwargs", [{"session_id": 123}, {"session_id": "  "}, {"session_id": "a\ud800"},

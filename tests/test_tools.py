@@ -276,6 +276,20 @@ def test_redo_edit_after_a_canvas_undo_turn_moves_back_past_it(tools, tmp_path):
     assert redone["redone"] is True and redone["head"]["turn_id"] == green["turn_id"] and "undo that" in redone["note"]
 
 
+def test_redo_edit_after_taking_back_a_canvas_undo_turn_has_nothing_more_to_redo(tools, tmp_path):
+    from edit_agent.samples import sample_image
+
+    first = json.loads(tools["edit_image"].invoke({"instruction": "make all shapes green",
+                                                   "image_base64": b64(sample_image("world-2"))}))
+    sid = first["session_id"]
+    tools["edit_image"].invoke({"instruction": "undo that", "session_id": sid})
+    replies = [json.loads(tools["redo_edit"].invoke({"session_id": sid})) for _ in range(3)]
+    # an agent that redoes until redone is false stops, at the edit, not flipping between it and its undo
+    assert [reply["redone"] for reply in replies] == [True, False, False]
+    assert {reply["head"]["turn_id"] for reply in replies} == {first["turn_id"]}
+    assert not EditSession.open(sid, store=tmp_path).can_redo
+
+
 def test_redo_edit_moves_back_only_past_an_undo_turn_that_gave_its_image_back(tmp_path):
     from edit_agent.samples import sample_image
 
