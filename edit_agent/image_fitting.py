@@ -37,15 +37,18 @@ def size_to_fit(size: tuple[int, int], limits: ImageLimits) -> tuple[int, int] |
 def decoded_with_fitted_size(source: ImageInput, limits: ImageLimits,
                              scalable: ImageLimits = SCALABLE_LIMITS) -> tuple[Image.Image, tuple[int, int] | None]:
     """The checked image and the size it must be scaled to (``None``: it fits ``limits`` as it is). An image
-    that cannot be scaled into ``limits`` is refused with the error ``limits`` give it."""
+    past ``scalable`` is refused with the error ``scalable`` gives it (a 56 MP photo is told the 50 MP that
+    would have been taken, not the 16 MP it would have been scaled to); one that is within it and still
+    cannot be scaled into ``limits`` with the error ``limits`` give it."""
     try:
         return load_image(source, limits=limits), None
     except InvalidImageError as error:
         refusal = error
     try:
         image = load_image(source, limits=scalable)
-    except InvalidImageError:
-        raise refusal from None
+    except InvalidImageError as past_scalable:
+        # past what is scaled: its limit is the one that refuses it, when scaling was on offer at all
+        raise (past_scalable if scalable.max_pixels > limits.max_pixels else refusal) from None
     size = size_to_fit(image.size, limits)
     if size is None or min(size) < limits.min_side:  # over in bytes only, or a strip too thin to scale
         raise refusal
@@ -60,3 +63,4 @@ def load_image_to_fit(source: ImageInput, limits: ImageLimits,
     if size is None:
         return image, None
     return image.resize(size, Image.Resampling.LANCZOS), image.size
+

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -57,6 +57,7 @@ from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
 from edit_agent.photo_ops import OPERATION_KINDS
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult
+from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX, resolve_sample
 from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, as_folder, open_store
 from edit_agent.store import Store
 
@@ -227,7 +228,7 @@ class EditImageArgs(_Args):
     session_id: str | None = Field(
         None, pattern=SESSION_ID_PATTERN,
         description="Session to continue (from an earlier edit_image reply). Omit it to start a new "
-        "session, and then pass image_base64.",
+        "session, and then pass attached_image or image_base64.",
     )
     image_base64: str | None = Field(
         None, max_length=MAX_BASE64_CHARS,
@@ -237,7 +238,8 @@ class EditImageArgs(_Args):
     attached_image: str | None = Field(
         None, max_length=MAX_ATTACHED_NAME_CHARS,
         description="Start a new session with an image the user attached, by the name the conversation gives "
-        "it (instead of image_base64). Only with no session_id.",
+        f"it (instead of image_base64), or with a bundled sample: '{SAMPLE_PREFIX}NAME', NAME one of "
+        f"{', '.join(SAMPLE_NAMES)}. Only with no session_id.",
     )
     image_id: str | None = Field(
         None, pattern=IMAGE_ID_PATTERN,
@@ -292,6 +294,13 @@ class GetImageArgs(SessionArgs):
 # --- the tools -------------------------------------------------------------------------------
 
 
+class _Attached(NamedTuple):
+    """An image the host attached, as the tools took it, and its size before it was scaled down to fit them."""
+
+    image: Image.Image
+    scaled_from: tuple[int, int] | None
+
+
 class _Toolbox:
     """The implementation behind the three tools of one owner."""
 
@@ -307,7 +316,7 @@ class _Toolbox:
             as_folder(store, "The store")
         self.owner, self._store_spec, self.limits = owner, store, limits
         self._reasoner_spec, self._editor_spec = reasoner, editor
-        self._attached: OrderedDict[str, Image.Image] = OrderedDict()
+        self._attached: OrderedDict[str, _Attached] = OrderedDict()
         self._attached_lock = threading.Lock()
 
     def attach(self, name: str, image: ImageInput) -> str:
@@ -317,11 +326,10 @@ class _Toolbox:
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_ATTACHED_NAME_CHARS or not is_valid_text(name):
             raise InvalidArgumentError(
                 f"An attached image needs a name of 1 to {MAX_ATTACHED_NAME_CHARS} characters of text.")
-        # The host's file, not the model's base64: a camera PNG may be larger in bytes than the tools take.
-        loaded, _ = load_image_to_fit(image, self.limits.model_copy(update={"max_bytes": SCALABLE_LIMITS.max_bytes}))
+        attached = self._fitted(resolve_sample(image) or image)
         with self._attached_lock:
             self._attached.pop(name, None)
-            self._attached[name] = loaded
+            self._attached[name] = attached
             while len(self._attached) > MAX_ATTACHED_IMAGES:
                 self._attached.popitem(last=False)
         return name
@@ -330,13 +338,21 @@ class _Toolbox:
         with self._attached_lock:
             self._attached.pop(name, None)
 
-    def _attached_image(self, name: str) -> Image.Image:
+    def _fitted(self, image: ImageInput) -> _Attached:
+        # The host's file, not the model's base64: a camera PNG may be larger in bytes than the tools take.
+        loaded, original = load_image_to_fit(
+            image, self.limits.model_copy(update={"max_bytes": SCALABLE_LIMITS.max_bytes}))
+        return _Attached(loaded, original)
+
+    def _attached_image(self, name: str) -> _Attached:
         with self._attached_lock:
-            image, names = self._attached.get(name), sorted(self._attached)
-        if image is None:
-            attached = ", ".join(repr(known) for known in names) or "none"
-            raise ToolException(f"No attached image is named {name!r}; attached: {attached}.")
-        return image
+            attached, names = self._attached.get(name), sorted(self._attached)
+        if attached is None and name.startswith(SAMPLE_PREFIX):
+            return self._fitted(resolve_sample(name))  # raises, naming the samples there are
+        if attached is None:
+            known = ", ".join(repr(known) for known in names) or "none"
+            raise ToolException(f"No attached image is named {name!r}; attached: {known}.")
+        return attached
 
     # Built on first use, so that exporting schemas neither opens a store nor loads a model.
     @cached_property
@@ -364,13 +380,14 @@ class _Toolbox:
         with _as_tool_errors():
             if args.session_id is None:
                 if args.attached_image is not None:
-                    image = self._attached_image(args.attached_image)
+                    image, scaled_from = self._attached_image(args.attached_image)
                 else:
+                    scaled_from = None
                     image = load_image(_decode_base64(args.image_base64 or ""), limits=self.limits)
                 session = EditSession(store=self.store, reasoner=self.reasoner, editor=self.editor, limits=self.limits)
                 owning = self.owners.claiming(session.id, self.owner)  # a refused first turn leaves no row
             else:
-                image = None
+                image, scaled_from = None, None
                 session = self._open(args.session_id)
                 owning = contextlib.nullcontext()
             # image_id branches in the same step as the edit: a refused edit moves nothing, and a parallel
@@ -380,6 +397,9 @@ class _Toolbox:
                 result = session.edit(image, args.instruction, seed=args.seed,
                                       from_turn=None if from_source else args.image_id, from_source=from_source)
             reply = _describe(result)
+            if scaled_from is not None:  # the host attached it; neither it nor the model would know otherwise
+                reply["note"] = (f"The attached image ({scaled_from[0]}x{scaled_from[1]}) was scaled down to "
+                                 f"{image.width}x{image.height} to fit the tools' limits.")
             if args.return_image:
                 reply.update(_returned_image(result.image, self.limits.max_bytes))
         return json.dumps(reply), result

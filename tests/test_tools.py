@@ -565,8 +565,14 @@ def test_a_larger_photo_the_host_attaches_is_scaled_down_to_the_tools_limits(tmp
     tools.attach("camera.jpg", Image.new("RGB", (1000, 600), (200, 30, 30)))  # a phone photo, over the limits
     reply = json.loads(tools[0].invoke({"instruction": "flip it", "attached_image": "camera.jpg"}))
     assert reply["size"] == [400, 240]  # the aspect kept
-    with pytest.raises(InvalidImageError, match="400"):  # past what is scaled (50 MP, 12000 px a side): refused
+    assert reply["note"] == "The attached image (1000x600) was scaled down to 400x240 to fit the tools' limits."
+    again = json.loads(tools[0].invoke({"instruction": "flip it", "session_id": reply["session_id"]}))
+    assert "note" not in again  # said once, when the session starts from it
+    # past what is scaled (50 MP, 12000 px a side): refused, with the limit that refuses it
+    with pytest.raises(InvalidImageError, match="at most 12000 px"):
         tools.attach("panorama.png", Image.new("RGB", (12_001, 10), "white"))
+    with pytest.raises(InvalidImageError, match=r"the limit is 50,000,000 pixels \(50 MP\)"):
+        tools.attach("huge.png", Image.new("RGB", (8000, 7000)))  # not the 1 MP it would have been scaled to
     base64_sent = tools[0].invoke({"instruction": "flip it", "image_base64": b64(Image.new("RGB", (1000, 600)))})
     assert "400" in base64_sent and "session_id" not in base64_sent  # what the model sends itself is not scaled
 
@@ -587,3 +593,18 @@ def test_a_photo_the_host_attaches_may_be_larger_in_bytes_than_what_the_model_se
     assert len(noisy.getvalue()) > 20_000
     tools.attach("camera.png", noisy.getvalue())  # within the pixel limits: its bytes are the host's business
     assert "larger than the limit" in tools[0].invoke({"instruction": "flip it", "image_base64": b64(Image.open(noisy))})
+
+
+def test_a_bundled_sample_starts_a_session_by_name_as_the_readme_says(tmp_path):
+    from edit_agent.samples import sample_image
+
+    tools = make_tools("agent-1", store=tmp_path, images={"canvas": "sample:world-1"})
+    by_name = {tool.name: tool for tool in tools}
+    attached = json.loads(by_name["edit_image"].invoke({"instruction": "flip it", "attached_image": "canvas"}))
+    named = json.loads(by_name["edit_image"].invoke({"instruction": "flip it", "attached_image": "sample:world-1"}))
+    started = [EditSession.open(reply["session_id"], store=tmp_path).source_image for reply in (attached, named)]
+    assert all(image.tobytes() == sample_image("world-1").tobytes() for image in started)
+    assert "note" not in named
+    unknown = by_name["edit_image"].invoke({"instruction": "flip it", "attached_image": "sample:world-9"})
+    assert "Unknown sample 'world-9'; choose one of: world-0" in unknown
+    assert "sample:NAME" in by_name["edit_image"].args["attached_image"]["description"]
