@@ -4,7 +4,8 @@ Six tools: ``edit_image``, ``undo_edit``, ``redo_edit``, ``get_image``, ``sessio
 ``list_sessions``. They are built for one *owner* (a user or an agent run): a tool set only ever sees the sessions it created, and an id
 it does not own gets exactly the same error as an id that does not exist, so ids cannot be probed.
 Images go in as base64 or as images the host attached by name (never server paths or URLs), and come
-back as ids (a turn id names the image that turn produced) or, on request, as base64 PNG.
+back as ids (a turn id names the image that turn produced) or, on request, as an image content block that
+a model which reads images sees (:func:`as_json_text` gives the one-text form that the app's API sends).
 
 >>> tools = {tool.name: tool for tool in make_tools("agent-1", store=getfixture("tmp_path"))}
 >>> from edit_agent.images import encode_png
@@ -38,6 +39,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from langchain_core.messages import ToolMessage
+from langchain_core.messages.content import create_image_block, create_text_block
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from PIL import Image
@@ -68,6 +71,11 @@ TOOL_LIMITS = ImageLimits(max_side=4096, max_pixels=16_000_000, max_bytes=12 * 1
 
 MAX_BASE64_CHARS = (TOOL_LIMITS.max_bytes * 4) // 3 + 128
 """Longest accepted base64 text (the byte limit, encoded, plus room for a data-URL prefix)."""
+
+SHOWN_SIDE = 1568
+"""Longest side of the copy of an image that a reply shows the model: vision models scale larger ones down to
+about this anyway, and the full image stays the tool message's artifact for the host."""
+
 
 MAX_ATTACHED_NAME_CHARS = 200
 MAX_ATTACHED_IMAGES = 16
@@ -250,9 +258,9 @@ class EditImageArgs(_Args):
     seed: int | None = Field(None, ge=SEED_RANGE[0], le=SEED_RANGE[1],
                              description="Seed for generative editors (a reply's seed redoes that edit exactly).")
     return_image: bool = Field(
-        False, description="Also return the edited image as base64 PNG. It is large (about 1.3 characters per "
-        "byte of PNG, often hundreds of thousands): leave it off unless you must see the pixels; the image "
-        "stays in the session under its turn_id.",
+        False, description="Also show the edited image (an image after the JSON, at most "
+        f"{SHOWN_SIDE} px a side). Leave it off unless you must see the pixels: the image stays in the session "
+        "under its turn_id, and get_image shows it later.",
     )
 
     @field_validator("instruction", mode="before")
@@ -375,7 +383,7 @@ class _Toolbox:
         self.owners.check(session_id, self.owner)
         return EditSession.open(session_id, store=self.store, reasoner=self.reasoner, editor=self.editor)
 
-    def edit_image(self, **arguments: Any) -> tuple[str, EditResult]:
+    def edit_image(self, **arguments: Any) -> tuple[str | list[dict[str, Any]], EditResult]:
         args = EditImageArgs(**arguments)
         with _as_tool_errors():
             if args.session_id is None:
@@ -396,12 +404,12 @@ class _Toolbox:
             with owning:
                 result = session.edit(image, args.instruction, seed=args.seed,
                                       from_turn=None if from_source else args.image_id, from_source=from_source)
-            reply = _describe(result)
+            reply: dict[str, Any] = _describe(result)
             if scaled_from is not None:  # the host attached it; neither it nor the model would know otherwise
                 reply["note"] = (f"The attached image ({scaled_from[0]}x{scaled_from[1]}) was scaled down to "
                                  f"{image.width}x{image.height} to fit the tools' limits.")
             if args.return_image:
-                reply.update(_returned_image(result.image, self.limits.max_bytes))
+                return _with_image(reply, result.image, self.limits.max_bytes), result
         return json.dumps(reply), result
 
     def undo_edit(self, session_id: str) -> str:
@@ -432,7 +440,7 @@ class _Toolbox:
                                    "note": "Nothing to redo: no edit was undone from here."})
             return json.dumps({"session_id": session_id, "redone": True, "head": _describe(head)})
 
-    def get_image(self, session_id: str, image_id: str | None = None) -> tuple[str, Image.Image]:
+    def get_image(self, session_id: str, image_id: str | None = None) -> tuple[list[dict[str, Any]], Image.Image]:
         with _as_tool_errors():
             session = self._open(session_id)
             current = session.head
@@ -449,8 +457,7 @@ class _Toolbox:
             else:
                 image, reply = turn.image, _describe(turn)
             reply["is_current"] = _turn_id(turn) == _turn_id(current)
-            reply.update(_returned_image(image, self.limits.max_bytes))
-        return json.dumps(reply), image
+        return _with_image(reply, image, self.limits.max_bytes), image
 
     def session_history(self, session_id: str) -> str:
         with _as_tool_errors():
@@ -519,15 +526,50 @@ def _decode_base64(text: str) -> bytes:
 
 
 
+def _with_image(reply: dict[str, Any], image: Image.Image, max_bytes: int) -> list[dict[str, Any]]:
+    """A reply as content blocks: its JSON, then the image as an image block, which a model that reads images
+    sees (as base64 text, an image only filled the context: hundreds of thousands of characters)."""
+    shown = image.copy()
+    shown.thumbnail((SHOWN_SIDE, SHOWN_SIDE), Image.Resampling.LANCZOS)
+    png = encode_png(shown)
+    if len(png) > max_bytes:
+        reply.update(_left_out(image, len(png), max_bytes))
+        return [create_text_block(json.dumps(reply))]
+    if shown.size != image.size:
+        reply["shown_size"] = list(shown.size)
+    return [create_text_block(json.dumps(reply)),
+            create_image_block(base64=base64.b64encode(png).decode(), mime_type="image/png")]
+
+
+def as_json_text(message: ToolMessage, *, max_bytes: int = TOOL_LIMITS.max_bytes) -> str:
+    """A tool's reply as one JSON text, for clients that take text only (the app's API and MCP tools): an image
+    the reply shows is in it as ``image_base64``, a PNG of the whole image (left out, with a note, over
+    ``max_bytes``)."""
+    if isinstance(message.content, str):
+        return message.content
+    text = next(block["text"] for block in message.content if isinstance(block, dict) and block.get("type") == "text")
+    reply = json.loads(text)
+    shown = any(isinstance(block, dict) and block.get("type") == "image" for block in message.content)
+    if shown:
+        image = message.artifact.image if isinstance(message.artifact, EditResult) else message.artifact
+        reply.pop("shown_size", None)
+        reply.update(_returned_image(image, max_bytes))
+    return json.dumps(reply)
+
+
 def _returned_image(image: Image.Image, max_bytes: int) -> dict[str, str]:
     """The image as base64 PNG, unless it is larger than the images the tool takes in: an
     enlarged result can be hundreds of megabytes of text, more than any agent's context holds."""
     png = encode_png(image)
     if len(png) > max_bytes:
-        return {"image_note": f"The image ({image.width}x{image.height}, a {len(png) / 2**20:.1f} MiB PNG) "
-                f"is larger than the {max_bytes / 2**20:g} MiB the tools pass, so it was left out; it stays in the "
-                "session under its image_id (continue from it with image_id)."}
+        return _left_out(image, len(png), max_bytes)
     return {"image_base64": base64.b64encode(png).decode()}
+
+
+def _left_out(image: Image.Image, png_bytes: int, max_bytes: int) -> dict[str, str]:
+    return {"image_note": f"The image ({image.width}x{image.height}, a {png_bytes / 2**20:.1f} MiB PNG) "
+            f"is larger than the {max_bytes / 2**20:g} MiB the tools pass, so it was left out; it stays in the "
+            "session under its image_id (continue from it with image_id)."}
 
 
 def _turn_id(result: EditResult | None) -> str | None:
@@ -645,8 +687,9 @@ def make_tools(
         ),
         StructuredTool.from_function(
             func=box.get_image, name="get_image", args_schema=GetImageArgs, response_format="content_and_artifact",
-            description="Look at an image of a session as base64 PNG: the current one, a turn's (image_id), or "
-            f"the one it started from (image_id '{SOURCE_IMAGE_ID}'). Large: call it only to see the pixels.",
+            description="Look at an image of a session: the current one, a turn's (image_id), or the one it "
+            f"started from (image_id '{SOURCE_IMAGE_ID}'). Returns JSON describing it, then the image itself "
+            f"(at most {SHOWN_SIDE} px a side; shown_size says when it was scaled down to show).",
             **common,
         ),
         StructuredTool.from_function(

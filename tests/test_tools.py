@@ -81,9 +81,9 @@ def test_continue_branch_and_history(tools):
     first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
                                                    "image_base64": b64(Image.new("RGB", (20, 10)))}))
     sid = first["session_id"]
-    second = json.loads(tools["edit_image"].invoke({"instruction": "make it brighter", "session_id": sid,
-                                                    "return_image": True}))
-    assert Image.open(__import__("io").BytesIO(base64.b64decode(second["image_base64"]))).size == (10, 20)
+    second, image = shown(tools["edit_image"].invoke({"instruction": "make it brighter", "session_id": sid,
+                                                      "return_image": True}))
+    assert image.size == (10, 20) and "image_base64" not in second
     branch = json.loads(tools["edit_image"].invoke({"instruction": "flip it vertically", "session_id": sid,
                                                     "image_id": first["image_id"]}))
     history = json.loads(tools["session_history"].invoke({"session_id": sid}))
@@ -176,9 +176,9 @@ def test_instruction_length_is_counted_without_surrounding_spaces_as_the_sdk_cou
 def test_a_returned_image_larger_than_the_tools_take_in_is_left_out_with_a_note(tmp_path):
     tools = {t.name: t for t in make_tools("user-a", store=tmp_path, limits=ImageLimits(max_bytes=8000))}
     noise = b64(Image.effect_noise((40, 40), 80).convert("RGB"))  # about 5 KB of PNG after the resize below
-    reply = json.loads(tools["edit_image"].invoke({"instruction": "resize to 200%", "image_base64": noise,
-                                                   "return_image": True}))
-    assert "image_base64" not in reply and "left out" in reply["image_note"] and reply["size"] == [80, 80]
+    reply, image = shown(tools["edit_image"].invoke({"instruction": "resize to 200%", "image_base64": noise,
+                                                     "return_image": True}))
+    assert image is None and "left out" in reply["image_note"] and reply["size"] == [80, 80]
 
 
 def test_an_empty_owner_is_an_argument_error():
@@ -256,10 +256,13 @@ def test_undo_that_on_a_photo_points_the_agent_to_undo_edit(tools):
     assert "undo_edit" in reply
 
 
-def decoded(reply: dict) -> Image.Image:
+def shown(content: list[dict]) -> tuple[dict, Image.Image | None]:
+    """A reply that shows an image: its JSON, and the image a model reading images sees (None if left out)."""
     import io
 
-    return Image.open(io.BytesIO(base64.b64decode(reply["image_base64"])))
+    (text,), images = ([block[key] for block in content if block["type"] == kind]
+                       for kind, key in (("text", "text"), ("image", "base64")))
+    return json.loads(text), Image.open(io.BytesIO(base64.b64decode(images[0]))) if images else None
 
 
 def test_redo_edit_after_a_canvas_undo_turn_moves_back_past_it(tools, tmp_path):
@@ -324,16 +327,16 @@ def test_get_image_shows_the_current_a_turns_and_the_source_image(tools, tmp_pat
     sid = first["session_id"]
     second = json.loads(tools["edit_image"].invoke({"instruction": "make it grayscale", "session_id": sid}))
 
-    current = json.loads(tools["get_image"].invoke({"session_id": sid}))
+    current, image = shown(tools["get_image"].invoke({"session_id": sid}))
     assert current["turn_id"] == second["turn_id"] and current["is_current"] is True
     stored = EditSession.open(sid, store=tmp_path).head.image
-    assert decoded(current).tobytes() == stored.tobytes() and len(set(stored.getpixel((0, 0)))) == 1  # grey
-    earlier = json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": first["turn_id"]}))
+    assert image.tobytes() == stored.tobytes() and len(set(stored.getpixel((0, 0)))) == 1  # grey
+    earlier, image = shown(tools["get_image"].invoke({"session_id": sid, "image_id": first["turn_id"]}))
     assert earlier["turn_id"] == first["turn_id"] and earlier["is_current"] is False
-    assert decoded(earlier).getpixel((0, 0)) == (200, 30, 30)
-    original = json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": "source"}))
+    assert image.getpixel((0, 0)) == (200, 30, 30)
+    original, image = shown(tools["get_image"].invoke({"session_id": sid, "image_id": "source"}))
     assert original["image_id"] == "source" and original["is_current"] is False
-    assert decoded(original).tobytes() == source.tobytes()
+    assert image.tobytes() == source.tobytes() and "image_base64" not in original  # no image as text
     message = tools["get_image"].invoke({"type": "tool_call", "id": "c", "name": "get_image",
                                          "args": {"session_id": sid}})
     assert message.artifact.size == (10, 20)  # the PIL image rides along for langchain agents
@@ -351,7 +354,7 @@ def test_an_edit_from_the_source_image_branches_there(tools):
     assert branch["size"] == [20, 10]
     turns = json.loads(tools["session_history"].invoke({"session_id": sid}))["turns"]
     assert [(t["number"], t["parent_id"]) for t in turns] == [(1, None), (2, None)]
-    assert json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": "source"}))["is_current"] is False
+    assert shown(tools["get_image"].invoke({"session_id": sid, "image_id": "source"}))[0]["is_current"] is False
 
 
 def test_optional_fields_sent_empty_or_null_count_as_left_out(tools):
@@ -363,7 +366,7 @@ def test_optional_fields_sent_empty_or_null_count_as_left_out(tools):
     sid = started["session_id"]
     again = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "session_id": sid, "image_base64": "",
                                                    "image_id": ""}))
-    assert json.loads(tools["get_image"].invoke({"session_id": sid, "image_id": ""}))["turn_id"] == again["turn_id"]
+    assert shown(tools["get_image"].invoke({"session_id": sid, "image_id": ""}))[0]["turn_id"] == again["turn_id"]
     assert "session_id: must be the 32-character session id" in tools["undo_edit"].invoke({"session_id": ""})  # required
 
 
@@ -608,3 +611,19 @@ def test_a_bundled_sample_starts_a_session_by_name_as_the_readme_says(tmp_path):
     unknown = by_name["edit_image"].invoke({"instruction": "flip it", "attached_image": "sample:world-9"})
     assert "Unknown sample 'world-9'; choose one of: world-0" in unknown
     assert "sample:NAME" in by_name["edit_image"].args["attached_image"]["description"]
+
+
+def test_a_large_image_is_shown_to_the_model_scaled_and_whole_to_the_host_and_the_api(tmp_path):
+    from edit_agent.tools import SHOWN_SIDE, as_json_text
+
+    tools = {t.name: t for t in make_tools("user-a", store=tmp_path)}
+    photo = Image.effect_noise((3000, 1500), 60).convert("RGB")
+    sid = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "image_base64": b64(photo)}))["session_id"]
+    message = tools["get_image"].invoke({"type": "tool_call", "id": "c", "name": "get_image",
+                                         "args": {"session_id": sid}})
+    reply, image = shown(message.content)
+    assert image.size == (SHOWN_SIDE, SHOWN_SIDE // 2) and reply["shown_size"] == [SHOWN_SIDE, SHOWN_SIDE // 2]
+    assert reply["size"] == [3000, 1500] and message.artifact.size == (3000, 1500)
+    as_text = json.loads(as_json_text(message))  # what the app's API and MCP tools send: one text, the whole image
+    whole = Image.open(__import__("io").BytesIO(base64.b64decode(as_text["image_base64"])))
+    assert whole.tobytes() == message.artifact.tobytes() and "shown_size" not in as_text

@@ -318,11 +318,15 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
         client.predict("", token, api_name="/undo_edit")
     with pytest.raises(AppError, match="instruction"):  # sent empty, so not "Field required"
         client.predict("", token, "", reply["session_id"], api_name="/edit_image")
+    with pytest.raises(AppError, match=r"^Pass image_base64 to start a session, or session_id to continue one\.$"):
+        client.predict("make it warmer", token, api_name="/edit_image")  # no attached_image to name here
     seeded = json.loads(client.predict("make it cooler", token, "", reply["session_id"], "", False, 7, api_name="/edit_image"))
     assert EditSession.open(reply["session_id"], store=app["config"].store).turn_records()[-1].seed == 7
     assert seeded["intent"] == "Make the image cooler by 20%."
     shown = json.loads(client.predict(reply["session_id"], token, "", api_name="/get_image"))  # empty: the current one
-    assert shown["turn_id"] == seeded["turn_id"] and shown["is_current"] and shown["image_base64"]
+    assert shown["turn_id"] == seeded["turn_id"] and shown["is_current"]
+    stored = EditSession.open(reply["session_id"], store=app["config"].store).head.image
+    assert Image.open(io.BytesIO(base64.b64decode(shown["image_base64"]))).tobytes() == stored.tobytes()  # whole
     assert json.loads(client.predict(reply["session_id"], token, api_name="/undo_edit"))["undone"]
     assert json.loads(client.predict(reply["session_id"], token, api_name="/redo_edit"))["head"]["turn_id"] == seeded["turn_id"]
     listed = json.loads(client.predict(token, api_name="/list_sessions"))["sessions"]

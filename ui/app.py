@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 
 from edit_agent.session import default_store_folder
-from edit_agent.tools import MAX_BASE64_CHARS, make_tools, what_it_understands
+from edit_agent.tools import MAX_BASE64_CHARS, as_json_text, make_tools, what_it_understands
 from ui import backends, files, views
 from ui.handlers import AppConfig, ChatApp, attached_paths
 from ui.samples import samples
@@ -709,7 +709,7 @@ def _agent_tools(config: AppConfig) -> None:
         reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": arguments})
         if reply.status == "error":
             raise gr.Error(str(reply.content), print_exception=False)
-        return str(reply.content)
+        return as_json_text(reply)  # an API reply is one text: an image goes in it as base64
 
     def edit_image(
         instruction: str, owner_token: str, image_base64: str = "", session_id: str = "", image_id: str = "",
@@ -722,12 +722,14 @@ def _agent_tools(config: AppConfig) -> None:
             owner_token: a secret of your choosing (16+ characters); only the same token reaches the session again.
             image_base64: base64 PNG/JPEG/WEBP/BMP/GIF (data: URL prefix allowed) to start a session; at most 12 MiB, 4096 px a side, 16 MP.
             session_id: the session to continue (32 hex characters, from an earlier reply); leave empty to start one.
-            image_id: a turn_id of this session (16 hex characters) to continue from instead of the latest image (a branch).
+            image_id: a turn_id of this session (16 hex characters), or "source" for the image it started from: the edit branches from there.
             return_image: also return the edited image as base64 PNG (large: leave it off unless needed; over 12 MiB it is left out).
             seed: seed for generative editors (a reply's seed redoes that edit exactly); leave empty for a random one.
         Returns:
             JSON with session_id, turn_id, the reconstructed intent, the constraints in force and the seed; a refusal is raised as an error.
         """
+        if not session_id and not image_base64:  # the langchain tool's own refusal names attached_image, not here
+            raise gr.Error("Pass image_base64 to start a session, or session_id to continue one.", print_exception=False)
         return call("edit_image", owner_token, {
             "instruction": instruction, "image_base64": image_base64, "session_id": session_id,
             "image_id": image_id, "return_image": return_image, "seed": seed,
@@ -782,7 +784,6 @@ def _agent_tools(config: AppConfig) -> None:
         """
         return call("session_history", owner_token, {"session_id": session_id})
 
-    gr.api(edit_image, api_name="edit_image", concurrency_id="gpu", concurrency_limit=config.gpu_concurrency)
     def list_sessions(owner_token: str) -> str:
         """List the sessions made with this token, newest first, to continue one started earlier.
 
@@ -793,6 +794,7 @@ def _agent_tools(config: AppConfig) -> None:
         """
         return call("list_sessions", owner_token, {})
 
+    gr.api(edit_image, api_name="edit_image", concurrency_id="gpu", concurrency_limit=config.gpu_concurrency)
     gr.api(undo_edit, api_name="undo_edit")
     gr.api(redo_edit, api_name="redo_edit")
     gr.api(get_image, api_name="get_image")
