@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -119,6 +120,17 @@ def _an_id(value: str | None) -> str | None:
     if value is not None and (not value or value != value.strip()):
         raise ValueError(f"an id is text with no surrounding spaces, not {value!r}")
     return value
+
+
+_UNCHANGED_BECAUSE = re.compile(r"^So the image stays as it is: (.+?)\.?$", re.MULTILINE)
+"""The rule reasoners' last line when a turn changes nothing."""
+
+
+def unchanged_because(reasoning: str) -> str | None:
+    """Why a turn left its image as it was ("'the red one' picks no object, so the lock sets nothing"), as its
+    reasoning says; ``None`` when it does not say."""
+    found = _UNCHANGED_BECAUSE.findall(reasoning)
+    return found[-1] if found else None
 
 
 class TurnRecord(Record):

@@ -59,7 +59,7 @@ from edit_agent.image_fitting import SCALABLE_LIMITS, load_image_to_fit
 from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
 from edit_agent.photo_ops import OPERATION_KINDS
 from edit_agent.protocols import Editor, Reasoner
-from edit_agent.records import SEED_RANGE, EditResult
+from edit_agent.records import SEED_RANGE, EditResult, unchanged_because
 from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX, resolve_sample
 from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, as_folder, open_store
 from edit_agent.store import Store
@@ -577,12 +577,15 @@ def _turn_id(result: EditResult | None) -> str | None:
 
 
 def _describe(result: EditResult) -> dict[str, Any]:
-    return {
+    described = {
         "session_id": result.session_id, "turn_id": result.turn_id, "image_id": result.turn_id,
         "instruction": result.instruction, "intent": result.intent, "reasoning": result.reasoning,
         "constraints": [constraint.text for constraint in result.constraints],
         "size": list(result.image.size), "changed": result.changed, "editor": result.editor, "seed": result.seed,
     }
+    if result.changed is False:  # why, in a field: a lock that picked no object read like one that was set
+        described["unchanged_because"] = unchanged_because(result.reasoning)
+    return described
 
 
 RULE_LANGUAGE = (

@@ -627,3 +627,21 @@ def test_a_large_image_is_shown_to_the_model_scaled_and_whole_to_the_host_and_th
     as_text = json.loads(as_json_text(message))  # what the app's API and MCP tools send: one text, the whole image
     whole = Image.open(__import__("io").BytesIO(base64.b64decode(as_text["image_base64"])))
     assert whole.tobytes() == message.artifact.tobytes() and "shown_size" not in as_text
+
+
+def test_a_turn_that_changes_nothing_says_why_in_a_field(tools):
+    from edit_agent.samples import sample_image
+
+    first = json.loads(tools["edit_image"].invoke({"instruction": "From now on, every new shape must be small",
+                                                   "image_base64": b64(sample_image("world-3"))}))
+    lock = json.loads(tools["edit_image"].invoke({"instruction": "don't touch the red one",
+                                                  "session_id": first["session_id"]}))
+    assert first["changed"] is False and lock["changed"] is False and lock["intent"] == first["intent"]
+    assert first["unchanged_because"] == "the turn changes only the rules, not the image"
+    assert lock["unchanged_because"] == "'the red one' picks no object, so the lock sets nothing"
+    edit = json.loads(tools["edit_image"].invoke({"instruction": "add a square at the center",
+                                                  "session_id": first["session_id"]}))
+    assert edit["unchanged_because"].startswith("the center is already occupied by")
+    moved = json.loads(tools["edit_image"].invoke({"instruction": "make all shapes green",
+                                                   "session_id": first["session_id"]}))
+    assert moved["changed"] is True and "unchanged_because" not in moved

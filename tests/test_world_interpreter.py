@@ -222,7 +222,12 @@ def test_lock_picking_none_or_several_sets_nothing():
     assert outs[2].constraints == () and not outs[2].rules_changed
     assert outs[3].target.object_at("center").color == "blue"  # the undo skips the lock that set nothing
     out = run(start, "From now on, leave the triangle unchanged")[0]
-    assert out.constraints == () and out.noop_reason == "the rule sets nothing new"
+    assert out.constraints == () and out.noop_reason == "'the triangle' picks no object, so the lock sets nothing"
+    assert outs[2].noop_reason == "'the red one' picks several objects, so the lock sets nothing"  # says why
+    again = run(start, "From now on, leave the circle unchanged", "From now on, leave the circle unchanged",
+                "From now on every new shape must be small", "From now on every new shape must be small")
+    assert again[1].noop_reason == "the small blue circle at the top left is already locked"
+    assert again[3].noop_reason == "that rule is already in force"
 
 
 def test_undo_across_rules_and_locks():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edit_agent.photo_follow_ups import is_follow_up
-from edit_agent.records import TurnRecord
+from edit_agent.records import TurnRecord, unchanged_because
 from edit_agent.store import Store, branch_to, shown_session_id
 from ui import files
 
@@ -138,25 +138,16 @@ def _intent_text(turn: TurnRecord) -> str:
         lines.append("_The reasoner could not rewrite this instruction; the raw text was used._")
     if not turn.changed:
         sets_a_rule = any(constraint.set_at_turn == turn.seq for constraint in turn.intent.constraints)
-        why = _why_unchanged(turn.reasoning)
+        # said in the chat, not only under Reasoning, which is folded away for every turn but the newest
+        why = unchanged_because(turn.reasoning)
         lines.append("_This turn sets a rule; the image is unchanged._" if sets_a_rule
-                     else f"_The image is unchanged: {as_typed(why)}_" if why else "_The image is unchanged._")
+                     else f"_The image is unchanged: {as_typed(why)}._" if why else "_The image is unchanged._")
     if turn.intent.constraints:
         lines.append("**In force:**")
         for constraint in turn.intent.constraints:
             origin = f" (turn {constraint.set_at_turn})" if constraint.set_at_turn else ""
             lines.append(f"- {as_typed(constraint.text)} — _{as_typed(constraint.kind)}{origin}_")
     return "\n".join(lines)
-
-
-_UNCHANGED_BECAUSE = re.compile(r"^So the image stays as it is: (.+)$", re.MULTILINE)
-"""The rule reasoners' last line when a turn changes nothing: without it the chat only said that it did not,
-and why ("'the triangle' picks several objects") was folded away under Reasoning."""
-
-
-def _why_unchanged(reasoning: str) -> str | None:
-    found = _UNCHANGED_BECAUSE.findall(reasoning)
-    return found[-1] if found else None
 
 
 def _timeline(turns: list[TurnRecord], source_hash: str, head: str | None, loader) -> list[tuple[str, str]]:

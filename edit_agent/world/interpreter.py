@@ -310,6 +310,7 @@ class WorldInterpreter:
             assert rule.attribute and rule.value
             if self._defaults.get(rule.attribute, (None,))[0] == rule.value:
                 turn.trace.append(f"Rule: every new shape must be {rule.value}; it is already in force.")
+                turn.noop = "that rule is already in force"
                 return
             self._defaults[rule.attribute] = (rule.value, turn.entry.turn)
             turn.entry.rules_changed = True
@@ -319,17 +320,21 @@ class WorldInterpreter:
         matches = self._resolve(rule.ref, turn)
         if len(matches) != 1:
             turn.trace.append(f"The {rule.kind} sets nothing: '{rule.ref.text}' does not pick exactly one object.")
+            turn.noop = (f"'{rule.ref.text}' picks {'no object' if not matches else 'several objects'}, "
+                         f"so the {rule.kind} sets nothing")
             return
         oid = matches[0]
         if rule.kind == "lock":
             if oid in self._locks:
                 turn.trace.append(f"{self._describe(oid).capitalize()} is already locked.")
+                turn.noop = f"{self._describe(oid)} is already locked"
                 return
             self._locks[oid] = turn.entry.turn
             turn.trace.append(f"New lock: {self._describe(oid)} must stay unchanged from now on.")
         else:
             if oid not in self._locks:
                 turn.trace.append(f"{self._describe(oid).capitalize()} was not locked; nothing to lift.")
+                turn.noop = f"{self._describe(oid)} was not locked"
                 return
             del self._locks[oid]
             turn.trace.append(f"Lock lifted: {self._describe(oid)} may be changed again.")
