@@ -495,6 +495,16 @@ class _NoArgs(_Args):
     """``list_sessions`` takes no arguments."""
 
 
+class _NoArgumentsTool(StructuredTool):
+    """A tool that takes no arguments and says so when given some: langchain-core passes a schema without fields
+    no arguments and checks none, so ``list_sessions(owner=..., limit=5)`` answered as if it had filtered."""
+
+    def _to_args_and_kwargs(self, tool_input: str | dict, tool_call_id: str | None) -> tuple[tuple, dict]:
+        if isinstance(tool_input, dict):
+            _NoArgs.model_validate(tool_input)  # a ValidationError here is reported as any other tool's
+        return super()._to_args_and_kwargs(tool_input, tool_call_id)
+
+
 @contextmanager
 def _as_tool_errors() -> Iterator[None]:
     """Re-raise the SDK's errors as ToolException, whose text the calling agent reads."""
@@ -700,7 +710,7 @@ def make_tools(
             description="List every turn of a session (ids, parents, instructions, intents) and which is current.",
             **common,
         ),
-        StructuredTool.from_function(
+        _NoArgumentsTool.from_function(
             func=box.list_sessions, name="list_sessions", args_schema=_NoArgs,
             description="List your sessions, newest first: id, when made, how many turns, the first instruction "
             "and the current turn. Use it to continue a session started earlier.",

@@ -645,3 +645,10 @@ def test_a_turn_that_changes_nothing_says_why_in_a_field(tools):
     moved = json.loads(tools["edit_image"].invoke({"instruction": "make all shapes green",
                                                    "session_id": first["session_id"]}))
     assert moved["changed"] is True and "unchanged_because" not in moved
+
+
+def test_list_sessions_refuses_arguments_it_does_not_take(tools):
+    # a model that passes a filter must not believe it filtered
+    assert tools["list_sessions"].invoke({"owner": "someone-else", "limit": 5}) == (
+        "Invalid arguments: owner: Extra inputs are not permitted; limit: Extra inputs are not permitted.")
+    assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": []}
