@@ -13,6 +13,8 @@ import re
 
 UNDO_HINT = ("Going back is a move in the session: the undo_edit tool (agents), the Undo button (the app) "
              "or EditSession.undo() (Python).")
+EARLIER_IMAGE_HINT = "the timeline in the app, edit_image's image_id for agents, EditSession.checkout() in Python"
+"""Where a user, an agent or a program continues from an earlier turn's image, for refusals that send them there."""
 HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and edit_image's image_id (agents), "
                 "the Undo and Redo buttons and the timeline (the app), or EditSession.undo(), redo() and "
                 "checkout() (Python).")

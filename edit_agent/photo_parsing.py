@@ -22,6 +22,7 @@ import itertools
 import re
 
 from edit_agent.errors import InvalidInstructionError, NeedsGenerativeEditorError, UnsupportedInstructionError
+from edit_agent.history_words import EARLIER_IMAGE_HINT
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import (
     DEFAULT_BLUR_RADIUS,
@@ -417,7 +418,7 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
     """:func:`parse_clause`, and whether the clause only states a problem ("it's too warm"), which an
     operation elsewhere in the instruction may already fix ("too warm, cool it down a bit")."""
     found, remaining = _matches(clause, _COMPILED if everyday else _COMPILED_PLAIN)
-    if _NEGATIVE_PERCENT.search(remaining):
+    if _NEGATIVE_PERCENT.search(remaining) or _direction_and_minus_sign(clause, remaining):
         # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
         raise InvalidInstructionError(
             f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
@@ -444,6 +445,16 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
     stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
                  for _, _, name, match in found)
     return operations, stated
+
+
+_DIRECTION_WORDS = frozenset({"increase", "decrease", "raise", "lower", "reduce", "boost", "more", "less"})
+
+
+def _direction_and_minus_sign(clause: str, remaining: str) -> bool:
+    """"increase brightness by -20%": the signed setting ("brightness -20%") took the amount, and only the word
+    that contradicts its sign is left over."""
+    left = _meaningful_words(remaining)
+    return bool(left) and set(left) <= _DIRECTION_WORDS and _NEGATIVE_PERCENT.search(clause) is not None
 
 
 _REPEAT = re.compile(r"\b(?:twice|(\d+)\s+times)\b(?!\s+(?:as|the)\b)", re.IGNORECASE)
@@ -760,7 +771,8 @@ def _colour_back(clause: str) -> Operation:
     # Colourizing is a generative editor's work (the hybrid editor routes it there); after black and white in
     # this session, going back is what gives the colour back exactly.
     raise NeedsGenerativeEditorError(f"{clause!r} asks for colour, which no exact operation makes (if an edit here "
-                                     "took it away, undo back to the turn before it, or click that turn in the timeline)")
+                                     "took it away, undo back to the turn before it, or continue from that turn's image: "
+                                     f"{EARLIER_IMAGE_HINT})")
 
 
 def _reverse_said(clause: str) -> Operation:

@@ -162,7 +162,8 @@ def test_a_decimal_point_is_part_of_the_number_not_the_end_of_a_clause(instructi
     assert parse_operations(instruction) == [expected]
 
 
-@pytest.mark.parametrize("instruction", ["make it brighter by -50%", "make it warmer by \u221230 percent"])
+@pytest.mark.parametrize("instruction", ["make it brighter by -50%", "make it warmer by \u221230 percent",
+                                         "increase brightness by -20%", "decrease the saturation by -10%"])
 def test_a_minus_sign_on_an_amount_is_refused_not_dropped(instruction):
     with pytest.raises(InvalidInstructionError, match="without a minus sign"):
         parse_operations(instruction)

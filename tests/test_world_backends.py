@@ -131,8 +131,10 @@ def test_rule_reasoner_routes_photos_and_photo_edits_on_canvases():
 
 
 def test_after_a_photo_edit_on_a_canvas_shape_instructions_name_that_turn():
-    with pytest.raises(UnsupportedInstructionError, match=r"earlier turn \('make it warmer'\) edited the whole picture as a photo"):
+    with pytest.raises(UnsupportedInstructionError, match=r"earlier turn \('make it warmer'\) edited the whole picture as a photo"
+                       ) as refused:
         RuleReasoner().reconstruct(request("add a small circle", "make it warmer"))
+    assert "edit_image's image_id for agents" in str(refused.value)  # not only the app's timeline: agents read it too
     assert RuleReasoner().reconstruct(request("rotate it 90 degrees", "make it warmer")).intent.text.startswith("Rotate")
 
 

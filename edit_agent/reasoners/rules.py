@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 
 from edit_agent.errors import UnsupportedInstructionError
-from edit_agent.history_words import is_redo_request
+from edit_agent.history_words import EARLIER_IMAGE_HINT, is_redo_request
 from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.canvas import is_world_canvas
@@ -76,8 +76,8 @@ class RuleReasoner:
                 # no longer reads as a scene; name that turn rather than quote its text as if just typed.
                 raise WorldLanguageError(
                     f"An earlier turn ({turn.instruction!r}) edited the whole picture as a photo, so its shapes can no "
-                    "longer be edited one by one. Undo back past that turn (or pick an earlier image in the "
-                    "timeline) to edit the shapes again; photo edits still work from here."
+                    f"longer be edited one by one. Undo back past that turn (or continue from an earlier image: "
+                    f"{EARLIER_IMAGE_HINT}) to edit the shapes again; photo edits still work from here."
                 ) from None
         outcome = world.step(request.instruction)
         # An undo gives the stored image back rather than applying its intent to this one: no note about the
@@ -97,8 +97,8 @@ class RuleReasoner:
 
 
 PHOTO_EDIT_ON_CANVAS = (
-    "This is a photo edit of the whole canvas: after it, its shapes can no longer be edited one by one (undo "
-    "this turn, or pick an earlier image in the timeline, to edit them again)."
+    "This is a photo edit of the whole canvas: after it, its shapes can no longer be edited one by one. To edit "
+    f"them again, undo this turn or continue from an earlier image ({EARLIER_IMAGE_HINT})."
 )
 CANVAS_HINT = (
     "On a canvas of shapes, say what to do with a shape ('add a small red circle at the top left', 'make the "
