@@ -5,6 +5,8 @@ not an edit of the pixels: the reasoners refuse it with where those moves are, a
 [True, True, False]
 >>> is_redo_request("redo that"), is_redo_request("redo the crop but tighter")
 (True, False)
+>>> steps_back("go back two steps"), steps_back("start over"), steps_back("undo the last blur")
+(2, 'source', None)
 """
 
 from __future__ import annotations
@@ -52,3 +54,42 @@ def is_history_move(text: str) -> bool:
 def is_redo_request(text: str) -> bool:
     """True for a request of one step forward ("redo", "redo that", "go forward"), which the Redo button makes."""
     return bool(_REDO.match(text))
+
+
+_COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "twice": 2}
+_BACK = re.compile(_LEAD_IN + r"(?:undo|revert|go\s+back|take\s+(?:me|us|it)\s+back|never\s*mind)"
+                   r"(?P<what>.*?)" + _END, re.IGNORECASE)
+_TO_SOURCE = re.compile(_LEAD_IN + r"(?:start\s+over|reset(?:\s+(?:it|everything|the\s+image))?"
+                        r"|(?:restore|back\s+to|return\s+to)\s+the\s+(?:original|source)(?:\s+(?:image|photo|picture))?)"
+                        + _END, re.IGNORECASE)
+_ONE_STEP = re.compile(r"^(?:(?:that|it|this|please)\s*)*$"
+                       r"|^(?:the\s+)?(?:last|previous)(?:\s+(?:edit|change|step|turn|image|version|one))?$"
+                       r"|^to\s+(?:the\s+)?previous(?:\s+(?:image|version|one))?$")
+_SEVERAL = re.compile(r"^(?:the\s+)?(?:last\s+)?(?P<count>a|one|two|three|four|five|\d+)\s+(?:more\s+)?"
+                      r"(?:steps?|turns?|edits?|changes?)$|^(?P<times>twice|(?:two|three|four|five|\d+)\s+times)$")
+_EVERYTHING = re.compile(r"^(?:everything|to\s+(?:the\s+)?(?:original|source|start|beginning)"
+                         r"(?:\s+(?:image|photo|picture|version))?)$")
+
+
+def steps_back(text: str) -> int | str | None:
+    """How far back a typed move asks to go, where it says so plainly: a number of turns ("go back", "undo the
+    last two edits"), or ``"source"`` for the image the session started from ("start over"). ``None`` for
+    anything else: a step forward, an edit, or a move that names what to undo ("undo the last blur"), which
+    a step count could get wrong."""
+    if _TO_SOURCE.match(text):
+        return "source"
+    move = _BACK.match(text)
+    if move is None or not is_history_move(text):
+        return None
+    what = " ".join(move.group("what").lower().replace(",", " ").split())
+    what = re.sub(r"(?:^|\s)please$", "", what).strip()
+    if _EVERYTHING.match(what):
+        return "source"
+    if _ONE_STEP.match(what):
+        return 1
+    several = _SEVERAL.match(what)
+    if several is None:
+        return None
+    word = (several.group("count") or several.group("times").split()[0]).lower()
+    count = int(word) if word.isdigit() else _COUNTS[word]
+    return count if count >= 1 else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edit_agent.history_words import is_history_move, is_redo_request
+from edit_agent.history_words import is_history_move, is_redo_request, steps_back
 
 
 @pytest.mark.parametrize("typed", [
@@ -30,3 +30,15 @@ def test_edits_that_use_the_same_words_stay_edits(typed):
 def test_a_redo_request_is_only_a_step_forward():
     assert is_redo_request("redo that") and is_redo_request("go forward one step")
     assert not is_redo_request("redo the crop but tighter")
+
+
+@pytest.mark.parametrize(("typed", "back"), [
+    ("undo", 1), ("go back", 1), ("can we go back one step?", 1), ("Never mind, undo it", 1),
+    ("revert to the previous version", 1), ("undo the last two edits", 2), ("undo twice", 2), ("go back 3 steps", 3),
+    ("start over", "source"), ("take me back to the original", "source"), ("undo everything", "source"),
+    ("reset", "source"),
+    # a step forward, an edit, or a move that names what it undoes (a count could get it wrong): not made
+    ("redo", None), ("undo the last blur", None), ("go back to black and white", None), ("undo 0 steps", None),
+])
+def test_a_plain_move_back_says_how_far(typed, back):
+    assert steps_back(typed) == back

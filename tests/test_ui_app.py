@@ -224,8 +224,19 @@ def test_redo_typed_in_the_chat_moves_forward_a_turn(client: Client, photo: str)
     assert "at edit #2" in view[4] and len(captions(view)) == 3  # moved forward; no new turn
 
 
-@pytest.mark.parametrize("text", ["redo the last two", "undo the last two edits", "go back to the original",
-                                  "undo twice"])
+@pytest.mark.parametrize(("text", "where"), [
+    ("go back", "at edit #2"), ("undo the last two edits", "at edit #1"), ("go back 5 steps", "at the source image"),
+    ("start over", "at the source image"), ("revert to the previous version", "at edit #2"),
+])
+def test_a_move_back_typed_in_the_chat_is_made(app, client: Client, photo: str, text: str, where: str):
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    for instruction in INSTRUCTIONS[1:3]:
+        state = edit(client, state, instruction)[0]
+    view = edit(client, state, text)
+    assert where in view[4] and len(captions(view)) == 4  # moved; no new turn
+
+
+@pytest.mark.parametrize("text", ["redo the last two", "undo the last blur"])
 def test_a_history_move_typed_in_the_chat_points_to_the_buttons(app, client: Client, photo: str, text: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     with pytest.raises(AppError, match="move in the history: use ↶ Undo or ↷ Redo"):

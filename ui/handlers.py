@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from edit_agent.archives import named_as_archive, unpack_session_archive
 from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
 from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
-from edit_agent.history_words import is_history_move, is_redo_request
+from edit_agent.history_words import is_history_move, is_redo_request, steps_back
 from edit_agent.image_fitting import SCALABLE_LIMITS
 from edit_agent.images import ImageLimits
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
@@ -338,9 +338,9 @@ class ChatApp:
                 _tell("The session had moved on elsewhere (another tab?); this edit continues from the "
                         "image shown here.")
         except UnsupportedInstructionError:
-            if is_undo_request(text):
-                if _undo_from_shown(session, shown_head if moved_elsewhere else None):
-                    _tell("Went back one turn (the Undo button does the same).")
+            back = steps_back(text) or (1 if is_undo_request(text) else None)
+            if back is not None:  # "go back", "undo the last two edits", "start over": moves the page can make
+                _go_back(session, back, shown_head if moved_elsewhere else None)
                 return
             if is_redo_request(text):
                 if _redo_one_step(session):
@@ -483,6 +483,21 @@ def _undo_from_shown(session: EditSession, shown_head: str | None) -> bool:
         return _undo_one_turn(session)
     session.checkout(parents[shown_head])
     return True
+
+
+def _go_back(session: EditSession, back: int | str, shown_head: str | None) -> None:
+    """A typed move back: ``back`` turns from the image the page shows, or ``"source"``."""
+    if back == "source":
+        session.checkout(None)
+        _tell("Back at the source image; the turns stay in the timeline.")
+        return
+    if not _undo_from_shown(session, shown_head):
+        return  # it said why: there was nothing to undo
+    went = 1
+    while went < back and session.undo_step()[0]:
+        went += 1
+    where = "to the source image" if session.head is None else "(the Undo button does the same)"
+    _tell(f"Went back {'one turn' if went == 1 else f'{went} turns'} {where}.")
 
 
 def _undo_one_turn(session: EditSession | None) -> bool:
