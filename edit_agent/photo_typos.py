@@ -24,7 +24,7 @@ OPERATION_WORDS = frozenset("""
     enlarge shrink upscale vivid vibrant again opposite make please sepia invert negative aspect ratio
 """.split())
 _CLOSE_ENOUGH = 0.8
-"""difflib's ratio: one letter missing, doubled or swapped in a word of four or more letters."""
+"""difflib's ratio: one letter missing, doubled or changed in a word of four or more letters."""
 REAL_WORDS = frozenset("bluer bluest cooker cook lover lowers rower shaper shape rate rates insert inserts aspects".split())
 """English words one edit from an operation word: what they say is never a typo ("make it bluer")."""
 
@@ -46,12 +46,20 @@ def corrected_typos(instruction: str) -> tuple[str, list[tuple[str, str]]]:
         close = [candidate for candidate in difflib.get_close_matches(word, OPERATION_WORDS, n=3, cutoff=_CLOSE_ENOUGH)
                  if candidate[0] == word[0] and candidate not in present
                  and _edits(word, candidate) <= (2 if len(word) >= 8 else 1)]
+        close = close or [candidate for candidate in OPERATION_WORDS if _swapped(word, candidate)]
         if not close:
             return match.group(0)
         corrections.append((match.group(0), close[0]))
         return close[0]
 
     return re.sub(r"[A-Za-z]+", correct, instruction), corrections
+
+
+def _swapped(word: str, candidate: str) -> bool:
+    """Two neighbouring letters swapped after the first ("mkae" for "make"): difflib's ratio rates a swap as low
+    as a changed letter ("blue" for "blur"), which is a different word, not a slip of the fingers."""
+    return (word != candidate and len(word) == len(candidate) and word[0] == candidate[0]
+            and sorted(word) == sorted(candidate) and _edits(word, candidate) == 1)
 
 
 def _edits(a: str, b: str) -> int:

@@ -18,6 +18,8 @@ def session(tmp_path) -> EditSession:
     ("rotae left", "Rotate the image 90 degrees counterclockwise."),
     ("flip it horizontaly", "Flip the image horizontally."),
     ("make it black and whit", "Convert the image to grayscale."),
+    ("mkae it cooler", "Make the image cooler by 20%."),  # two letters swapped, in the verb too
+    ("make it wamrer", "Make the image warmer by 20%."),
 ])
 def test_a_typo_of_an_operation_word_is_read_as_that_word_and_said(session, typed, intent):
     assert intents(session, typed) == [intent]
@@ -35,4 +37,13 @@ def test_words_that_are_no_typo_of_an_operation_stay_refused(session, typed):
 
     with pytest.raises(EditAgentError):
         intents(session, typed)
+    assert session.turns == []
+
+
+def test_a_corrected_instruction_that_needs_more_says_what_it_needs_not_that_it_cannot_be_done(session):
+    from edit_agent.errors import InvalidInstructionError, NeedsGenerativeEditorError
+
+    with pytest.raises(InvalidInstructionError, match="needs a size") as refused:
+        intents(session, "make it smaler")
+    assert not isinstance(refused.value, NeedsGenerativeEditorError) and "(Read 'smaler' as 'smaller'.)" in str(refused.value)
     assert session.turns == []

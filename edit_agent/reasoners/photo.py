@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from edit_agent.errors import EditAgentError, UnsupportedInstructionError
+from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_follow_ups import resolve_follow_up
 from edit_agent.photo_numbers import numbers_as_digits
@@ -100,8 +99,15 @@ def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list
     except UnsupportedInstructionError as refusal:
         corrected, corrections = corrected_typos(instruction)
         if corrections:
-            with contextlib.suppress(EditAgentError):
+            try:
                 return _read_turn(corrected, earlier), corrections
+            except UnsupportedInstructionError:
+                pass  # no better read: the typed text's own refusal
+            except InvalidInstructionError as asks_for_more:  # "make it smaler": read, and it needs a size
+                read_as = ", ".join(f"{typed!r} as {meant!r}" for typed, meant in corrections)
+                raise InvalidInstructionError(f"{asks_for_more} (Read {read_as}.)") from None
+            except EditAgentError:
+                pass
         if is_history_move(instruction):
             raise _history_move(instruction) from None
         raise refusal from None
