@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 
 from edit_agent.photo_parsing import COURTESY_WORDS, FILLER_WORDS
 
@@ -41,18 +42,26 @@ def corrected_typos(instruction: str) -> tuple[str, list[tuple[str, str]]]:
 
     def correct(match: re.Match[str]) -> str:
         word = match.group(0).lower()
-        if len(word) < 4 or word in known:
+        meant = None if word in known else slip_of(word, OPERATION_WORDS - present)
+        if meant is None:
             return match.group(0)
-        close = [candidate for candidate in difflib.get_close_matches(word, OPERATION_WORDS, n=3, cutoff=_CLOSE_ENOUGH)
-                 if candidate[0] == word[0] and candidate not in present
-                 and _edits(word, candidate) <= (2 if len(word) >= 8 else 1)]
-        close = close or [candidate for candidate in OPERATION_WORDS if _swapped(word, candidate)]
-        if not close:
-            return match.group(0)
-        corrections.append((match.group(0), close[0]))
-        return close[0]
+        corrections.append((match.group(0), meant))
+        return meant
 
     return re.sub(r"[A-Za-z]+", correct, instruction), corrections
+
+
+def slip_of(word: str, vocabulary: Iterable[str]) -> str | None:
+    """The word of ``vocabulary`` that ``word`` (lowercase) is a slip of the fingers for, if any: a word of four
+    or more letters with the same first letter, one letter missing, doubled, changed or swapped with its
+    neighbour (two for a word of eight letters or more), and close by difflib's measure unless swapped."""
+    if len(word) < 4:
+        return None
+    words = sorted(vocabulary)
+    close = [candidate for candidate in difflib.get_close_matches(word, words, n=3, cutoff=_CLOSE_ENOUGH)
+             if candidate[0] == word[0] and _edits(word, candidate) <= (2 if len(word) >= 8 else 1)]
+    close = close or [candidate for candidate in words if _swapped(word, candidate)]
+    return close[0] if close else None
 
 
 def _swapped(word: str, candidate: str) -> bool:

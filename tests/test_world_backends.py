@@ -302,3 +302,20 @@ def test_an_undo_on_a_canvas_gives_back_the_stored_image_exactly_not_a_redrawing
     again = session.edit(None, "undo that")  # reverts the square: back to the canvas as it came in
     assert again.image.tobytes() == session.source_image.tobytes()
     assert "given back as it was stored" in again.reasoning
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("add a squre at the center", "(Did you mean 'square' for 'squre'?)"),
+    ("make the trinagle purpel", "(Did you mean 'triangle' for 'trinagle', 'purple' for 'purpel'?)"),
+    ("remvoe the circle", "(Did you mean 'remove' for 'remvoe'?)"),
+])
+def test_a_canvas_refusal_says_which_word_a_typo_was_likely_meant_to_be(typed, said):
+    with pytest.raises(UnsupportedInstructionError) as refused:
+        RuleReasoner().reconstruct(request(typed))
+    assert str(refused.value).endswith(said)
+
+
+def test_a_canvas_refusal_without_a_typo_suggests_no_word():
+    with pytest.raises(UnsupportedInstructionError) as refused:
+        RuleReasoner().reconstruct(request("qzx vlorp the wibble"))
+    assert "Did you mean" not in str(refused.value)

@@ -21,13 +21,14 @@ from collections.abc import Callable
 
 from edit_agent.errors import UnsupportedInstructionError
 from edit_agent.history_words import EARLIER_IMAGE_HINT, is_redo_request
+from edit_agent.photo_typos import slip_of
 from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.canvas import is_world_canvas
 from edit_agent.world.interpreter import TurnOutcome, WorldInterpreter
 from edit_agent.world.language import WorldLanguageError, parse_turn
 from edit_agent.world.parse import parse
-from edit_agent.world.scene import SHAPES, Scene, changed_slots
+from edit_agent.world.scene import BACKGROUNDS, COLORS, SHAPES, SIZES, Scene, changed_slots
 
 
 class RuleReasoner:
@@ -131,7 +132,27 @@ BACKGROUND_IS_NO_OBJECT_HINT = (
 )
 
 
+WORLD_WORDS = frozenset(
+    [*SHAPES, *(f"{shape}s" for shape in SHAPES), *SIZES, *COLORS, *BACKGROUNDS, "grey", "background", "shape",
+     "shapes", "object", "objects", "every", "center", "centre", "middle", "bottom", "corner", "left", "right",
+     "above", "below", "bigger", "smaller", "larger", "remove", "delete", "erase", "move", "recolor", "recolour",
+     "resize", "reshape", "restore", "change", "paint", "shift", "touch", "leave", "unchanged", "original"])
+"""Words of the world language that a slip of the fingers turns into no word of it ('squre', 'purpel')."""
+
+
 def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageError:
+    """:func:`_canvas_hint`'s refusal, and which word a typo in the instruction was likely meant to be: the world
+    language reads exact words, so 'add a squre' was refused without saying why."""
+    refusal = _canvas_hint(error, instruction)
+    slips = [(typed, meant) for typed in dict.fromkeys(re.findall(r"[a-z]+", instruction.lower()))
+             if typed not in WORLD_WORDS and (meant := slip_of(typed, WORLD_WORDS))]
+    if not slips:
+        return refusal
+    meant = ", ".join(f"{meant!r} for {typed!r}" for typed, meant in slips)
+    return WorldLanguageError(f"{refusal} (Did you mean {meant}?)")
+
+
+def _canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageError:
     """The world language's bare "not an instruction" with what a canvas does understand (and how its background
     changes, when the instruction is about it: "keep the background white"); an object it cannot find, when the
     instruction names the background as one ("make the sky white"), with how the background changes; several edits
