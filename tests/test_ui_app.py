@@ -208,6 +208,19 @@ def test_bad_input_gives_a_message_and_changes_nothing(app, client: Client, phot
     assert [turn.turn_id for turn in session.turns] == before
 
 
+def test_a_refusal_that_needs_a_generative_editor_says_none_runs_here(client: Client, photo: str, monkeypatch):
+    from ui import backends
+
+    state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
+    with pytest.raises(AppError, match=r"a generative editor is needed for it\. None can run on this machine"):
+        edit(client, state, "make the car red")  # the offline default: no generative model here
+    checked = backends.unavailable_reason
+    monkeypatch.setattr(backends, "unavailable_reason",
+                        lambda kind, name: None if name == "flux-kontext" else checked(kind, name))
+    with pytest.raises(AppError, match=r"Pick flux-kontext as the editor in Settings, then start a new session\."):
+        edit(client, state, "make the car red")
+
+
 def test_undo_that_on_a_photo_moves_back_a_turn(client: Client, photo: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     state = edit(client, state, INSTRUCTIONS[1])[0]  # the page now shows edit #2

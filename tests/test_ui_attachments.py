@@ -77,15 +77,29 @@ def test_a_box_with_a_usable_image_is_left_alone_and_a_broken_one_loses_only_the
 
     app = ChatApp(AppConfig(store=tmp_path / "store", image_limits=LIMITS, scalable_limits=SCALABLE))
     fine = photo(tmp_path, (100, 80))
-    assert isinstance(app.check_attachment({"text": "warmer", "files": [fine]}), type(gr.skip()))
-    assert isinstance(app.check_attachment({"text": "warmer", "files": []}), type(gr.skip()))
+    box, status = app.check_attachment({"text": "warmer", "files": [fine]})
+    assert isinstance(box, type(gr.skip())) and status.startswith("camera\\.jpg is attached: say what")  # Markdown
+    assert all(isinstance(update, type(gr.skip())) for update in app.check_attachment({"text": "warmer", "files": []}))
     large = photo(tmp_path, (1200, 800), "large.jpg")  # stays, to be scaled when sent: the box is not rewritten
-    assert isinstance(app.check_attachment({"text": "warmer", "files": [large]}), type(gr.skip()))
+    assert isinstance(app.check_attachment({"text": "warmer", "files": [large]})[0], type(gr.skip()))
     broken = tmp_path / "upload" / "broken.png"
     broken.write_bytes(b"no image")
     with pytest.warns(UserWarning, match="broken.png"):  # outside a running app, gr.Warning warns
-        update = app.check_attachment({"text": "warmer", "files": [{"path": str(broken)}]})
-    assert update.value == {"text": "warmer", "files": []}
+        update, status = app.check_attachment({"text": "warmer", "files": [{"path": str(broken)}]})
+    assert update.value == {"text": "warmer", "files": []} and isinstance(status, type(gr.skip()))
+
+
+def test_attaching_an_image_mid_session_says_that_sending_it_starts_a_new_one(tmp_path: Path, capsys):
+    import gradio as gr
+
+    from ui.handlers import AppConfig, ChatApp
+
+    app = ChatApp(AppConfig(store=tmp_path / "store", image_limits=LIMITS, scalable_limits=SCALABLE))
+    _, status = app.check_attachment({"text": "", "files": [photo(tmp_path, (100, 80))]},
+                                     {"token": "t" * 32, "session_id": "a" * 32})
+    # outside a running app, a notice is printed
+    assert "Sending camera.jpg starts a new session; this one stays in My sessions." in capsys.readouterr().out
+    assert isinstance(status, type(gr.skip()))  # the status line keeps describing the session on the page
 
 
 def test_the_app_takes_a_png_photo_larger_than_the_agent_tools_byte_limit(tmp_path: Path):

@@ -330,3 +330,16 @@ def test_the_app_shows_a_session_id_that_opens_the_session(tmp_path, session_id,
     assert shown in views.session_choices(session._store, [session.id])[0][0]
     assert EditSession.open(shown, store=tmp_path).id == session.id
     assert view.image.rsplit("/", 1)[-1] == f"{stem or 'edit-session-' + shown}-edit-1.png"
+
+
+def test_my_sessions_lists_the_last_edited_first(tmp_path):
+    from edit_agent.session import EditSession
+    from ui import views
+
+    older = EditSession(store=tmp_path, editor="program")
+    older.edit("sample:world-1", "make the background white")
+    newer = EditSession(store=tmp_path, editor="program")
+    newer.edit("sample:world-2", "make the background white")
+    older.edit(None, "make the background beige")  # edited last: first, though made first
+    listed = views.session_choices(older._store, [newer.id, older.id])  # the order sessions were made or opened
+    assert [session_id for _, session_id in listed] == [older.id, newer.id]

@@ -135,6 +135,7 @@ footer .record.hidden + .divider { display: none; }
 #message:focus-within { outline: 2px solid #6366f1; outline-offset: -2px; }  /* inside: the column clips outside */
 #message .delete-button:focus-visible { opacity: 1 !important; outline: 2px solid #6366f1; }
 #message textarea::placeholder { color: #64748b; opacity: 1; }
+#status .status-item { white-space: nowrap; }
 #current-image label[data-testid="block-label"] { color: #3730a3; }
 /* The reasoning reads lighter than the messages without fading to 4.5:1 (Gradio's opacity 0.8): slate-600, 7:1. */
 #chat .thought-group .message-content { opacity: 1 !important; }
@@ -254,7 +255,7 @@ THEME = gr.themes.Soft(
 INTRO = (
     "# edit-agent\n"
     "Edit one image over many turns. Each turn keeps the earlier edits and rules in force; "
-    "expand **Reasoning** to see how the instruction was read. Pick a turn in the timeline to "
+    "**Reasoning** under a turn says how its instruction was read. Pick a turn in the timeline to "
     "continue from it (a branch)."
 )
 
@@ -408,7 +409,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # when they change: a call per keystroke would fill the queue that edits wait in.
         attached = gr.Textbox(visible=False)
         message.change(None, [message], [attached], js=ATTACHED_FILES_JS, queue=False, api_visibility="private")
-        attached.change(app.check_attachment, [message], [message], api_name="check_attachment",
+        attached.change(app.check_attachment, [message, state], [message, status], api_name="check_attachment",
                         concurrency_id="attachments", concurrency_limit=2, show_progress="hidden",
                         api_visibility="undocumented").then(
             # The attach button leaves the page once a file is in the box, and the keyboard's focus with it.

@@ -25,8 +25,14 @@ import gradio as gr
 from pydantic import BaseModel, ConfigDict
 
 from edit_agent.archives import named_as_archive, unpack_session_archive
-from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER
-from edit_agent.errors import EditAgentError, InvalidImageError, InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.backends import DEFAULT_EDITOR, DEFAULT_REASONER, GENERATIVE_EDITORS
+from edit_agent.errors import (
+    EditAgentError,
+    InvalidImageError,
+    InvalidInstructionError,
+    NeedsGenerativeEditorError,
+    UnsupportedInstructionError,
+)
 from edit_agent.history_words import is_history_move, is_redo_request, steps_back
 from edit_agent.image_fitting import SCALABLE_LIMITS
 from edit_agent.images import ImageLimits
@@ -131,7 +137,9 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
         except EditAgentError as error:
             # A user's mistake, not a server fault: no traceback in the log. Escaped: the toast renders HTML,
             # and the message may quote what was typed.
-            raise gr.Error(html.escape(str(error), quote=False), title="Could not do that", duration=REFUSAL_SECONDS,
+            said = str(error) + (f" {_where_a_generative_editor_is()}" if isinstance(error, NeedsGenerativeEditorError)
+                                 else "")
+            raise gr.Error(html.escape(said, quote=False), title="Could not do that", duration=REFUSAL_SECONDS,
                            print_exception=False) from error
         except Exception as error:
             log.exception("unexpected failure in %s", handler.__name__)
@@ -139,6 +147,15 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
                            duration=REFUSAL_SECONDS) from error  # timed, it would close the refusals grouped with it
 
     return wrapper
+
+
+def _where_a_generative_editor_is() -> str:
+    """What a user told "a generative editor is needed" can do here: pick one that runs on this machine for a new
+    session, or, where none does (the offline default), keep to exact edits."""
+    here = sorted(name for name in GENERATIVE_EDITORS if backends.unavailable_reason("editor", name) is None)
+    if not here:
+        return "None can run on this machine (Settings lists why); exact photo edits still work."
+    return f"Pick {' or '.join(here)} as the editor in Settings, then start a new session."
 
 
 @contextlib.contextmanager
@@ -302,13 +319,14 @@ class ChatApp:
         return self._reply(state)
 
     @friendly_errors
-    def check_attachment(self, message: Any) -> Any:
+    def check_attachment(self, message: Any, state: Any = None) -> tuple[Any, Any]:
         """The message box after checking the image just attached (see :mod:`ui.attachments`): as it was (no
         update: one sent back would overwrite what was typed meanwhile), or without an image that cannot be
-        used; a notice says why, or that a large photo will be scaled down when sent."""
+        used; a notice says why, or that a large photo will be scaled down when sent. And the status line: what
+        sending the image will do."""
         attached = attached_paths(message)
         if not attached:
-            return gr.skip()
+            return gr.skip(), gr.skip()
         kept = []
         for path in attached:
             checked = check_attachment(path, self.config.image_limits, self.config.scalable_limits)
@@ -318,9 +336,22 @@ class ChatApp:
             if checked.notice:
                 _tell(html.escape(checked.notice, quote=False))
             kept.append(path)
+        status = self._attached_status(kept, state)
         if kept == attached:
+            return gr.skip(), status
+        return gr.MultimodalTextbox(value={"text": message.get("text") or "", "files": kept}), status
+
+    @staticmethod
+    def _attached_status(kept: list[str], state: Any) -> Any:
+        """Said when the image is attached, not only once it is sent: a picked sample only showed as a thumbnail
+        in the box, and that sending it mid-session starts a new session was told after the fact."""
+        if not kept:
             return gr.skip()
-        return gr.MultimodalTextbox(value={"text": message.get("text") or "", "files": kept})
+        name = Path(kept[-1]).name
+        if isinstance(state, dict) and state.get("session_id"):
+            _tell(f"Sending {html.escape(name, quote=False)} starts a new session; this one stays in My sessions.")
+            return gr.skip()
+        return f"{views.as_typed(name)} is attached: say what to change, then press Enter to start the session."
 
     @staticmethod
     def _continue(session: EditSession, text: str, shown_head: str | None) -> None:

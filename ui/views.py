@@ -67,17 +67,20 @@ def session_view(session_id: str, store: Store) -> View:
 
 
 def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str]]:
-    """Dropdown entries (label, id) for the user's sessions, newest first."""
+    """Dropdown entries (label, id) for the user's sessions, the last edited first, each with that time: listed
+    in the order they were made or opened but dated by their first turn, an opened download sat out of order."""
     entries = []
     for session_id in session_ids:
         record = store.get_session(session_id)
         turns = store.turns(session_id)
         first = turns[0].instruction if turns else ""
-        when = time.strftime("%b %d %H:%M", time.localtime(record.created))  # the server's clock: local for a local app
+        edited = max([record.created, *(turn.created for turn in turns)])
+        when = time.strftime("%b %d %H:%M", time.localtime(edited))  # the server's clock: local for a local app
         # The id's start, as the status line shows it: sessions begun alike in the same minute stay apart.
-        entries.append((f"{when} · {_clip(shown_session_id(session_id), 24)} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · "
-                        f"{_clip(first, 32)}", session_id))
-    return entries
+        label = (f"{when} · {_clip(shown_session_id(session_id), 24)} · {len(turns)} edit{'s' if len(turns) != 1 else ''}"
+                 f" · {_clip(first, 32)}")
+        entries.append((edited, label, session_id))
+    return [(label, session_id) for _, label, session_id in sorted(entries, key=lambda entry: -entry[0])]
 
 
 AT_SOURCE_NOTE = ("_This is the image the session started from. The next message starts a new branch from it; "
@@ -198,10 +201,10 @@ def short_intent(intent: str) -> str:
 
 def _status(session_id: str, turns: list[TurnRecord], head: TurnRecord | None, settings: dict) -> str:
     position = f"at edit #{head.seq}" if head else "at the source image"
-    return (
-        f"Session {_code_span(shown_session_id(session_id))} · {len(turns)} edit{'s' if len(turns) != 1 else ''} · {position} · "
-        f"reasoner **{settings.get('reasoner')}** · editor **{settings.get('editor')}**"
-    )
+    items = [f"Session {_code_span(shown_session_id(session_id))}", f"{len(turns)} edit{'s' if len(turns) != 1 else ''}",
+             position, f"reasoner **{settings.get('reasoner')}**", f"editor **{settings.get('editor')}**"]
+    # each item kept on one line: a narrow panel wrapped "editor" and its name onto two
+    return " · ".join(f'<span class="status-item">{item}</span>' for item in items)
 
 
 def download_stem(session_id: str) -> str:
