@@ -615,6 +615,19 @@ def test_the_newest_turn_and_the_current_thumbnail_stay_in_view(page, tmp_path: 
         return box.top >= strip.top - 1 && box.bottom <= strip.bottom + 1;
     }""")
     assert captions(page)[-1].startswith("● #10")
+    # Whole rows only (a third row's captions showed at the top), every thumbnail the same size whatever its
+    # caption's length (a long caption shrank its image)
+    page.wait_for_function("""() => {
+        const strip = document.querySelector('#timeline .grid-wrap').getBoundingClientRect();
+        return [...document.querySelectorAll('#timeline .thumbnail-item')].every((item) => {
+            const box = item.getBoundingClientRect();
+            return box.bottom <= strip.top + 1 || box.top >= strip.bottom - 1
+                || (box.top >= strip.top - 1 && box.bottom <= strip.bottom + 1);
+        });
+    }""")
+    sizes = page.evaluate("""() => [...document.querySelectorAll('#timeline .thumbnail-item img')]
+        .map((image) => { const box = image.getBoundingClientRect(); return `${Math.round(box.width)}x${Math.round(box.height)}`; })""")
+    assert len(set(sizes)) == 1, sizes
     shoot(page, "8-ten-turns")
 
 

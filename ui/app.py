@@ -32,15 +32,20 @@ CSS = """
 /* A turn's caption is its instruction: up to three lines (a branch also names the turn it comes from),
    under the thumbnail rather than over it, where it hid what the turn changed ("add a circle at the
    bottom left"). The whole image shows (contain, not cover). */
-#timeline .thumbnail-item { display: flex !important; flex-direction: column; }
-#timeline .thumbnail-item img { flex: 1 1 auto; min-height: 0; height: auto !important; }
+#timeline .thumbnail-item { display: flex !important; flex-direction: column; aspect-ratio: auto !important;
+                            height: auto !important; }
+/* Every thumbnail the same box, whatever its caption's length (a square item gave a long caption's image less). */
+#timeline .thumbnail-item img { flex: none; width: 100%; aspect-ratio: 5 / 4; height: auto !important;
+                                object-fit: contain; }
 #timeline .caption-label {
   position: static !important; transform: none !important; max-width: 100% !important; margin: 2px 0 0 0;
   white-space: normal; line-height: 1.25;
   display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3;
   overflow: clip; overflow-clip-margin: content-box;  /* no sliver of a third line in the padding */
+  min-height: 3.75em; box-sizing: content-box;  /* three lines kept for every caption, padding aside */
 }
-/* As tall as its turns, up to two rows; more scroll (a fixed height left a blank band under one row). */
+/* As tall as its turns, up to two rows; more scroll (a fixed height left a blank band under one row). The page
+   script fits the height to two whole rows (FOLLOW_JS): 340 px showed a strip of the captions of a third. */
 #timeline .grid-wrap { height: auto !important; min-height: 0 !important; max-height: 340px !important; }
 /* Columns that fit the width: fixed column counts overflow on phones and clip the timeline. A turn is
    at least 116 px wide, so that its caption reads in two or three lines (two rows show at once). */
@@ -542,7 +547,16 @@ FOLLOW_JS = """
     if (chat) chat.scrollTop = chat.scrollHeight;
     const current = document.querySelector('#timeline .thumbnail-item.selected');
     const strip = current && current.closest('.grid-wrap');
-    if (strip) strip.scrollTop += current.getBoundingClientRect().top - strip.getBoundingClientRect().top - 8;
+    if (!strip) return;
+    // Two whole rows of turns, the current one's row at the bottom: the rows above it show whole.
+    const grid = strip.querySelector('.grid-container');
+    const style = getComputedStyle(grid);
+    const [above, below] = [parseFloat(style.paddingTop) || 0, parseFloat(style.paddingBottom) || 0];
+    const row = current.getBoundingClientRect().height;
+    const tops = [...new Set([...grid.children].map((item) => item.getBoundingClientRect().top))].sort((a, b) => a - b);
+    const pitch = tops.length > 1 ? tops[1] - tops[0] : row;  // a row and the gap under it
+    strip.style.setProperty('max-height', `${Math.ceil(above + pitch + row + below)}px`, 'important');
+    strip.scrollTop += current.getBoundingClientRect().bottom + below - strip.getBoundingClientRect().bottom;
   };
   [300, 900, 1800].forEach((delay) => setTimeout(follow, delay));
 }
