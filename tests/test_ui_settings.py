@@ -291,6 +291,22 @@ def test_the_chat_says_when_a_turn_left_the_image_unchanged(tmp_path):
                if isinstance(message["content"], str) and message["content"].startswith("**Edit #")]
     assert ["The image is unchanged" in text for text in intents] == [True, False, False]
     assert "This turn sets a rule; the image is unchanged" in intents[2]
+    captions = [caption for _, caption in views.session_view(session.id, session._store).timeline]
+    # the thumbnail of a turn that changed nothing is the one before it again: its caption says why they match
+    assert captions[1:] == ["#1: add a small blue square at the … (no change)", "#2: make the circle blue",
+                            "● #3: from now on, every new shape must be green"]
+
+
+def test_a_photo_edit_on_a_canvas_says_in_the_chat_that_shapes_are_no_longer_edited_one_by_one(tmp_path):
+    from edit_agent.session import EditSession
+    from ui import views
+
+    session = EditSession(store=tmp_path)
+    session.edit("sample:world-1", "make all shapes green")
+    session.edit(None, "make it warmer")
+    intents = [message["content"] for message in views.session_view(session.id, session._store).chat
+               if isinstance(message["content"], str) and message["content"].startswith("**Edit #")]
+    assert ["its shapes cannot be edited one by one" in text for text in intents] == [False, True]
 
 
 def test_serve_with_an_empty_store_is_an_error_not_the_default_store(monkeypatch, tmp_path):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edit_agent.photo_follow_ups import is_follow_up
+from edit_agent.reasoners.rules import PHOTO_EDIT_ON_CANVAS
 from edit_agent.records import TurnRecord, unchanged_because
 from edit_agent.store import Store, branch_to, shown_session_id
 from ui import files
@@ -139,11 +140,13 @@ def _intent_text(turn: TurnRecord) -> str:
     lines = [f"**Edit #{turn.seq}:** {as_typed(turn.intent.text)}"]
     if turn.fallback:
         lines.append("_The reasoner could not rewrite this instruction; the raw text was used._")
+    if PHOTO_EDIT_ON_CANVAS in turn.reasoning:  # said under Reasoning only, which later turns fold away
+        lines.append("_A photo edit of the whole canvas: from here its shapes cannot be edited one by one "
+                     "(undo this turn to edit them again)._")
     if not turn.changed:
-        sets_a_rule = any(constraint.set_at_turn == turn.seq for constraint in turn.intent.constraints)
         # said in the chat, not only under Reasoning, which is folded away for every turn but the newest
         why = unchanged_because(turn.reasoning)
-        lines.append("_This turn sets a rule; the image is unchanged._" if sets_a_rule
+        lines.append("_This turn sets a rule; the image is unchanged._" if _sets_a_rule(turn)
                      else f"_The image is unchanged: {as_typed(why)}._" if why else "_The image is unchanged._")
     if turn.intent.constraints:
         lines.append("**In force:**")
@@ -171,9 +174,16 @@ CAPTION_CHARACTERS = 44
 116 px wide (the CSS clamps any longer one at three lines too)."""
 
 
+def _sets_a_rule(turn: TurnRecord) -> bool:
+    return any(constraint.set_at_turn == turn.seq for constraint in turn.intent.constraints)
+
+
 def _caption_text(turn: TurnRecord) -> str:
     """The instruction, and for a follow-up ("again", "the opposite") what it did: those words alone do not tell
-    one turn of the timeline from another."""
+    one turn of the timeline from another. A turn that left the image as it was says so: its thumbnail is the
+    one before it again, where the reasoning says why (the chat says that too)."""
+    if not turn.changed and not _sets_a_rule(turn) and unchanged_because(turn.reasoning):
+        return f"{_clip(turn.instruction, CAPTION_CHARACTERS - 12)} (no change)"
     if is_follow_up(turn.instruction) and turn.intent.text:
         return f"{_clip(turn.instruction, 16)} → {_clip(short_intent(turn.intent.text), 26)}"
     return _clip(turn.instruction, CAPTION_CHARACTERS)
