@@ -99,6 +99,10 @@ def run_edit(args: argparse.Namespace) -> int:
     _check_edit_arguments(args)
     if args.out.exists() and not args.out.is_dir():
         raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
+    if not args.out.exists() and args.out.suffix.lower() in _IMAGE_SUFFIXES:  # "--out result.png" meant a file
+        raise InvalidArgumentError(f"--out is a folder, for one PNG per turn and the session export; "
+                                   f"{str(args.out)!r} names an image file. Give a folder, e.g. --out "
+                                   f"{str(args.out.with_suffix(''))!r}.")
     _check_no_foreign_turn_images(args.out)
     store = open_store(args.store)
     _check_earlier_export(args.out / "session", store)
@@ -112,6 +116,9 @@ def run_edit(args: argparse.Namespace) -> int:
             args.out.rmdir()  # leave no empty folder behind a failed first turn
         raise
     return 0
+
+
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 
 
 def _check_edit_arguments(args: argparse.Namespace) -> None:

@@ -217,6 +217,16 @@ def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):
     assert not out.exists()
 
 
+def test_an_out_that_names_an_image_file_is_refused_before_any_turn(tmp_path, photo_path, capsys):
+    out = tmp_path / "result.png"  # a file meant; a folder of that name was made
+    assert main(["edit", str(photo_path), "make it brighter", "--out", str(out), "--store", str(tmp_path / "s")]) == 2
+    assert "--out is a folder" in capsys.readouterr().err and not out.exists()
+    assert not (tmp_path / "s").exists() or EditSession.list(store=tmp_path / "s") == []
+    (tmp_path / "kept.png").mkdir()  # a folder of an earlier run with such a name still takes turns
+    assert main(["edit", str(photo_path), "make it brighter", "--out", str(tmp_path / "kept.png"),
+                 "--store", str(tmp_path / "s")]) == 0
+
+
 def test_cli_refuses_up_front_to_replace_an_export_of_a_session_it_does_not_hold(tmp_path):
     elsewhere = EditSession(store=tmp_path / "other-store")
     elsewhere.edit(Image.new("RGB", (64, 32), "navy"), "make it brighter")
