@@ -506,11 +506,11 @@ class EditSession:
             return True, self._result_for(target)
 
     def _redo_target(self, head: str | None) -> str | None:
-        """Where redo goes from ``head``: the child last visited, unless that is a canvas's "undo that" turn.
-        Redo steps back past such a turn (:meth:`step_back_over_undo_turn`), so going into it again would
-        make the next redo an undo, and a redo loop would never end."""
+        """Where redo goes from ``head``: the child last visited, unless that is a canvas's "undo that" turn that
+        redo stepped back past (:meth:`step_back_over_undo_turn`): going into it again would make the next redo
+        an undo, and a redo loop would never end. After a plain undo, redo goes into such a turn as into any."""
         target = self._store.redo_target(self.id, head)
-        if target is None or _gives_back_an_earlier_image(self._store.get_turn(self.id, target)):
+        if target is None or self._store.taken_back(self.id, target):
             return None
         return target
 
@@ -560,6 +560,7 @@ class EditSession:
             if head.parent_id is None or not _gives_back_an_earlier_image(head):
                 return False, self._result(head)
             self._store.move_head(self.id, head.parent_id, expected_head=session.head)
+            self._store.take_back(self.id, head.id)
             return True, self._result_for(head.parent_id)
 
     @property

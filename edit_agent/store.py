@@ -453,6 +453,19 @@ class Store:
                 )
             self.db["sessions"].update(session_id, {"head": turn_id})
 
+    def take_back(self, session_id: str, turn_id: str) -> None:
+        """Mark ``turn_id`` as taken back: redo does not go there until it is the head again. (A canvas's "undo
+        that" turn, which redo moved back past: going into it again would make the next redo an undo.)"""
+        with self._write():
+            self.db.execute("UPDATE turns SET visited = 0 WHERE session_id = ? AND id = ?", [session_id, turn_id])
+
+    def taken_back(self, session_id: str, turn_id: str) -> bool:
+        """Whether :meth:`take_back` marked ``turn_id`` and it has not been the head since."""
+        with self._reading():
+            row = self.db.execute("SELECT visited FROM turns WHERE session_id = ? AND id = ?",
+                                  [session_id, turn_id]).fetchone()
+        return row is not None and row[0] == 0
+
     def _check_head(self, session_id: str, expected_head: str | None) -> None:
         row = self.db.execute("SELECT head FROM sessions WHERE id = ?", [session_id]).fetchone()
         if row is None:

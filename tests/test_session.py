@@ -581,3 +581,18 @@ def test_an_editor_that_cannot_be_built_fails_before_the_reasoner_works(tmp_path
     with pytest.raises(ModelUnavailableError, match="not available"):
         EditSession(store=tmp_path, reasoner=reasoner, editor="missing").edit(photo, "make it warmer")
     assert reasoner.requests == []  # a slow reasoner would have run for nothing
+
+
+def test_undo_then_redo_comes_back_through_a_canvas_undo_turn(tmp_path):
+    session = EditSession(store=tmp_path)
+    session.edit("sample:world-1", "add a small green circle at the bottom right")
+    session.edit(None, "undo that")
+    square = session.edit(None, "add a small blue square at the bottom left")
+    assert session.undo_step()[0] and session.undo_step()[0]
+    assert session.redo().instruction == "undo that" and session.redo().turn_id == square.turn_id
+    # Only an undo turn that redo itself stepped back past is not gone into again (a loop would flip forever)
+    session.undo()
+    assert session.step_back_over_undo_turn()[0] and not session.can_redo
+    session.checkout(session.turn_records()[1].id)  # the undo turn picked again: redo may go there once more
+    session.undo()
+    assert session.redo().instruction == "undo that"
