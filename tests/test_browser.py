@@ -183,6 +183,7 @@ def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
     wait_for_status(page, "No session yet")
     page.locator("#samples .thumbnail-item").first.click()  # world-0
     page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
+    wait_for_status(page, "world-0.png is attached: say what to change")  # not only a thumbnail in the box
     send(page, "from now on, every new shape must be blue")
     wait_for_timeline(page, 2, "#1: from now on")
     send(page, "add a small circle")

@@ -407,8 +407,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # One at a time: an import unpacks and checks every image of the session.
         _follow(reopen_zip.upload(app.import_zip, [state, reopen_zip], view, api_name="import_zip",
                                   concurrency_id="import", concurrency_limit=1, **internal))
-        sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal).then(
-            None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
+        picked_sample = sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
+        picked_sample.then(None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
+        # A box changed by the server fires no change event in the page: the status line is told here.
+        picked_sample.then(app.attached_status, [message, state], [status], queue=False, api_visibility="private")
         # On attaching, not on sending: an image that cannot be used is taken out, one too large is announced
         # as scaled down when sent. The browser notes which files the box holds and the server is asked only
         # when they change: a call per keystroke would fill the queue that edits wait in.

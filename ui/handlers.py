@@ -326,7 +326,7 @@ class ChatApp:
         sending the image will do."""
         attached = attached_paths(message)
         if not attached:
-            return gr.skip(), gr.skip()
+            return gr.skip(), self.attached_status(message, state)
         kept = []
         for path in attached:
             checked = check_attachment(path, self.config.image_limits, self.config.scalable_limits)
@@ -336,19 +336,23 @@ class ChatApp:
             if checked.notice:
                 _tell(html.escape(checked.notice, quote=False))
             kept.append(path)
-        status = self._attached_status(kept, state)
+        kept_message = {"text": message.get("text") or "", "files": kept}
+        status = self.attached_status(kept_message, state)
         if kept == attached:
             return gr.skip(), status
-        return gr.MultimodalTextbox(value={"text": message.get("text") or "", "files": kept}), status
+        return gr.MultimodalTextbox(value=kept_message), status
 
     @staticmethod
-    def _attached_status(kept: list[str], state: Any) -> Any:
-        """Said when the image is attached, not only once it is sent: a picked sample only showed as a thumbnail
-        in the box, and that sending it mid-session starts a new session was told after the fact."""
+    def attached_status(message: Any, state: Any) -> Any:
+        """Said when an image is attached or a sample picked, not only once it is sent: a picked sample only
+        showed as a thumbnail in the box, and that sending it mid-session starts a new session was told after the
+        fact. With no session the status line says it (and goes back when the image is taken out)."""
+        kept = attached_paths(message) if isinstance(message, dict) else []
+        in_a_session = isinstance(state, dict) and bool(state.get("session_id"))
         if not kept:
-            return gr.skip()
+            return gr.skip() if in_a_session else views.EMPTY_STATUS
         name = Path(kept[-1]).name
-        if isinstance(state, dict) and state.get("session_id"):
+        if in_a_session:
             _tell(f"Sending {html.escape(name, quote=False)} starts a new session; this one stays in My sessions.")
             return gr.skip()
         return f"{views.as_typed(name)} is attached: say what to change, then press Enter to start the session."
