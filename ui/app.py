@@ -544,23 +544,34 @@ FOLLOW_JS = """
 () => {
   // Gradio follows the chat only while it is near its end, and the list keeps growing while its
   // images load: once it settles, show the newest turn and scroll the current thumbnail into view.
-  const follow = () => {
-    const chat = document.querySelector('#chat .bubble-wrap');
-    if (chat) chat.scrollTop = chat.scrollHeight;
+  const fitTimeline = () => {
     const current = document.querySelector('#timeline .thumbnail-item.selected');
     const strip = current && current.closest('.grid-wrap');
     if (!strip) return;
     // Two whole rows of turns, the current one's row at the bottom: the rows above it show whole.
     const grid = strip.querySelector('.grid-container');
-    const style = getComputedStyle(grid);
-    const [above, below] = [parseFloat(style.paddingTop) || 0, parseFloat(style.paddingBottom) || 0];
+    const [above, below] = [strip, grid].map((box) => getComputedStyle(box))
+      .reduce(([top, bottom], style) => [top + (parseFloat(style.paddingTop) || 0),
+                                         bottom + (parseFloat(style.paddingBottom) || 0)], [0, 0]);
     const row = current.getBoundingClientRect().height;
     const tops = [...new Set([...grid.children].map((item) => item.getBoundingClientRect().top))].sort((a, b) => a - b);
     const pitch = tops.length > 1 ? tops[1] - tops[0] : row;  // a row and the gap under it
     strip.style.setProperty('max-height', `${Math.ceil(above + pitch + row + below)}px`, 'important');
     strip.scrollTop += current.getBoundingClientRect().bottom + below - strip.getBoundingClientRect().bottom;
   };
+  const follow = () => {
+    const chat = document.querySelector('#chat .bubble-wrap');
+    if (chat) chat.scrollTop = chat.scrollHeight;
+    fitTimeline();
+  };
   [300, 900, 1800].forEach((delay) => setTimeout(follow, delay));
+  // Columns and rows change with the window's width: the strip is fitted again once a resize settles (the
+  // chat is left where its reader scrolled it).
+  if (!window.editAgentFitsTimelineOnResize) {
+    window.editAgentFitsTimelineOnResize = true;
+    let settling;
+    window.addEventListener('resize', () => { clearTimeout(settling); settling = setTimeout(fitTimeline, 250); });
+  }
 }
 """
 
