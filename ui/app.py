@@ -556,8 +556,9 @@ FOLLOW_JS = """
     const row = current.getBoundingClientRect().height;
     const tops = [...new Set([...grid.children].map((item) => item.getBoundingClientRect().top))].sort((a, b) => a - b);
     const pitch = tops.length > 1 ? tops[1] - tops[0] : row;  // a row and the gap under it
-    strip.style.setProperty('max-height', `${Math.ceil(above + pitch + row + below)}px`, 'important');
-    strip.scrollTop += current.getBoundingClientRect().bottom + below - strip.getBoundingClientRect().bottom;
+    strip.style.setProperty('max-height', `${Math.floor(above + pitch + row + below)}px`, 'important');
+    // rounded up: a row above may then sit a fraction of a pixel into the padding, never a line into view
+    strip.scrollTop += Math.ceil(current.getBoundingClientRect().bottom + below - strip.getBoundingClientRect().bottom);
   };
   const follow = () => {
     const chat = document.querySelector('#chat .bubble-wrap');
