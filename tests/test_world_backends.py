@@ -315,7 +315,15 @@ def test_a_canvas_refusal_says_which_word_a_typo_was_likely_meant_to_be(typed, s
     assert str(refused.value).endswith(said)
 
 
-def test_a_canvas_refusal_without_a_typo_suggests_no_word():
+@pytest.mark.parametrize("typed", ["qzx vlorp the wibble", "make it pop while keeping the rest",
+                                   "give the circle a chance", "print it"])  # real words near world words
+def test_a_canvas_refusal_without_a_typo_suggests_no_word(typed):
     with pytest.raises(UnsupportedInstructionError) as refused:
-        RuleReasoner().reconstruct(request("qzx vlorp the wibble"))
+        RuleReasoner().reconstruct(request(typed))
     assert "Did you mean" not in str(refused.value)
+
+
+def test_a_move_typed_on_a_canvas_is_told_where_moves_are_not_a_word_it_might_mean():
+    with pytest.raises(UnsupportedInstructionError) as refused:
+        RuleReasoner().reconstruct(request("go back two steps"))
+    assert "Did you mean" not in str(refused.value) and "the undo_edit and redo_edit tools" in str(refused.value)

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 
 from edit_agent.errors import UnsupportedInstructionError
-from edit_agent.history_words import EARLIER_IMAGE_HINT, is_redo_request
+from edit_agent.history_words import EARLIER_IMAGE_HINT, HISTORY_HINT, is_history_move, is_redo_request
 from edit_agent.photo_typos import slip_of
 from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
@@ -138,14 +138,25 @@ WORLD_WORDS = frozenset(
      "above", "below", "bigger", "smaller", "larger", "remove", "delete", "erase", "move", "recolor", "recolour",
      "resize", "reshape", "restore", "change", "paint", "shift", "touch", "leave", "unchanged", "original"])
 """Words of the world language that a slip of the fingers turns into no word of it ('squre', 'purpel')."""
+ENGLISH_NEAR_WORLD_WORDS = frozenset("""
+    back backgrounds blacks blank block blow blues bottoms centered centers centred centres chance changed changes
+    charge circled cornered corners coroner delegate deleted depleted ease eras erased ever greed greek greens greet
+    lease leaves moved moves movie objected originally originals originate pain pains paints point print read reds
+    reed remote removed removes reside restored rights shade shades shaft shake shakes shale shall shame shaped share
+    shares shave shifts shirt smallest smell squared squire stall swift torch tough while whites write
+""".split())
+"""English words one slip from a world word, which are no typo ('give it a chance' is not 'change'): those of a
+common 20,000-word English vocabulary that :func:`slip_of` would take for one, less names."""
 
 
 def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageError:
     """:func:`_canvas_hint`'s refusal, and which word a typo in the instruction was likely meant to be: the world
     language reads exact words, so 'add a squre' was refused without saying why."""
     refusal = _canvas_hint(error, instruction)
+    if is_history_move(instruction) and not is_redo_request(instruction):  # "go back": where moves are, not a typo
+        return WorldLanguageError(f"{refusal} {HISTORY_HINT}")
     slips = [(typed, meant) for typed in dict.fromkeys(re.findall(r"[a-z]+", instruction.lower()))
-             if typed not in WORLD_WORDS and (meant := slip_of(typed, WORLD_WORDS))]
+             if typed not in WORLD_WORDS | ENGLISH_NEAR_WORLD_WORDS and (meant := slip_of(typed, WORLD_WORDS))]
     if not slips:
         return refusal
     meant = ", ".join(f"{meant!r} for {typed!r}" for typed, meant in slips)
