@@ -551,20 +551,27 @@ def _with_image(reply: dict[str, Any], image: Image.Image, max_bytes: int) -> li
             create_image_block(base64=base64.b64encode(png).decode(), mime_type="image/png")]
 
 
-def as_json_text(message: ToolMessage, *, max_bytes: int = TOOL_LIMITS.max_bytes) -> str:
-    """A tool's reply as one JSON text, for clients that take text only (the app's API and MCP tools): an image
-    the reply shows is in it as ``image_base64``, a PNG of the whole image (left out, with a note, over
-    ``max_bytes``)."""
-    if isinstance(message.content, str):
-        return message.content
-    text = next(block["text"] for block in message.content if isinstance(block, dict) and block.get("type") == "text")
-    reply = json.loads(text)
-    shown = any(isinstance(block, dict) and block.get("type") == "image" for block in message.content)
-    if shown:
-        image = message.artifact.image if isinstance(message.artifact, EditResult) else message.artifact
-        reply.pop("shown_size", None)
-        reply.update(_returned_image(image, max_bytes))
-    return json.dumps(reply)
+def as_json_text(reply: ToolMessage | str | list[Any], *, max_bytes: int = TOOL_LIMITS.max_bytes) -> str:
+    """A tool's reply as one text, for clients that take text only (the app's API and MCP tools, OpenAI's Chat
+    Completions, whose tool messages hold no images): an image the reply shows goes into its JSON as
+    ``image_base64``. From a ToolMessage (a tool invoked with a tool call) that is a PNG of the whole image, left
+    out with a note over ``max_bytes``; from content alone (invoked with plain arguments), the copy it shows. A
+    refusal is its text, as the tool gave it."""
+    content = reply.content if isinstance(reply, ToolMessage) else reply
+    if isinstance(content, str):
+        return content
+    blocks = [block for block in content if isinstance(block, dict)]
+    described = json.loads(next(block["text"] for block in blocks if block.get("type") == "text"))
+    shown = next((block for block in blocks if block.get("type") == "image"), None)
+    if shown is None:
+        return json.dumps(described)
+    if isinstance(reply, ToolMessage):
+        artifact = reply.artifact
+        described.pop("shown_size", None)
+        described.update(_returned_image(artifact.image if isinstance(artifact, EditResult) else artifact, max_bytes))
+    else:
+        described["image_base64"] = shown["base64"]
+    return json.dumps(described)
 
 
 def _returned_image(image: Image.Image, max_bytes: int) -> dict[str, str]:

@@ -652,3 +652,18 @@ def test_list_sessions_refuses_arguments_it_does_not_take(tools):
     assert tools["list_sessions"].invoke({"owner": "someone-else", "limit": 5}) == (
         "Invalid arguments: owner: Extra inputs are not permitted; limit: Extra inputs are not permitted.")
     assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": []}
+
+
+def test_as_json_text_takes_what_a_plain_invoke_returns_and_a_refusal_as_it_is(tools):
+    from edit_agent.tools import as_json_text
+
+    sid = json.loads(tools["edit_image"].invoke({"instruction": "flip it",
+                                                 "image_base64": b64(Image.new("RGB", (20, 10), "red"))}))["session_id"]
+    plain = tools["get_image"].invoke({"session_id": sid})  # content blocks, with no artifact to hand
+    reply = json.loads(as_json_text(plain))
+    assert reply["is_current"] and shown(plain)[1].tobytes() == Image.open(
+        __import__("io").BytesIO(base64.b64decode(reply["image_base64"]))).tobytes()
+    assert as_json_text(tools["session_history"].invoke({"session_id": sid})).startswith('{"session_id"')
+    refused = tools["get_image"].invoke({"type": "tool_call", "id": "c", "name": "get_image",
+                                         "args": {"session_id": "0" * 32}})
+    assert as_json_text(refused) == f"Unknown session id {'0' * 32}."
