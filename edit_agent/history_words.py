@@ -61,12 +61,13 @@ _BACK = re.compile(_LEAD_IN + r"(?:undo|revert|go\s+back|take\s+(?:me|us|it)\s+b
                    r"(?P<what>.*?)" + _END, re.IGNORECASE)
 _TO_SOURCE = re.compile(_LEAD_IN + r"(?:start\s+over|reset(?:\s+(?:it|everything|the\s+image))?"
                         r"|(?:restore|back\s+to|return\s+to)\s+the\s+(?:original|source)(?:\s+(?:image|photo|picture))?)"
-                        + _END, re.IGNORECASE)
+                        + r"(?:[\s,]+please)?" + _END, re.IGNORECASE)
 _ONE_STEP = re.compile(r"^(?:(?:that|it|this|please)\s*)*$"
                        r"|^(?:the\s+)?(?:last|previous)(?:\s+(?:edit|change|step|turn|image|version|one))?$"
                        r"|^to\s+(?:the\s+)?previous(?:\s+(?:image|version|one))?$")
-_SEVERAL = re.compile(r"^(?:the\s+)?(?:last\s+)?(?P<count>a|one|two|three|four|five|\d+)\s+(?:more\s+)?"
-                      r"(?:steps?|turns?|edits?|changes?)$|^(?P<times>twice|(?:two|three|four|five|\d+)\s+times)$")
+_SEVERAL = re.compile(r"^(?:the\s+)?(?:last\s+)?(?P<count>a|one|two|three|four|five|\d+)(?:\s+(?:more\s+)?"
+                      r"(?:steps?|turns?|edits?|changes?))?$|^(?:(?:that|it|this)\s+)?(?P<times>twice|(?:two|three|"
+                      r"four|five|\d+)\s+times)$")
 _EVERYTHING = re.compile(r"^(?:everything|to\s+(?:the\s+)?(?:original|source|start|beginning)"
                          r"(?:\s+(?:image|photo|picture|version))?)$")
 

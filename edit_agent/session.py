@@ -670,8 +670,9 @@ def validate_instruction(instruction: object) -> str:
     return text
 
 
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""Control characters other than tab and line breaks, which typed text does not hold."""
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters other than tab and line breaks, which typed text does not hold, and the bidirectional
+embeddings, overrides and isolates, which make shown text read otherwise than it is stored."""
 
 
 def validated_seed(seed: object) -> int | None:

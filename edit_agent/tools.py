@@ -500,8 +500,8 @@ class _NoArgumentsTool(StructuredTool):
     no arguments and checks none, so ``list_sessions(owner=..., limit=5)`` answered as if it had filtered."""
 
     def _to_args_and_kwargs(self, tool_input: str | dict, tool_call_id: str | None) -> tuple[tuple, dict]:
-        if isinstance(tool_input, dict):
-            _NoArgs.model_validate(tool_input)  # a ValidationError here is reported as any other tool's
+        if isinstance(tool_input, dict):  # one sent empty or null is left out, as for the other tools' fields
+            _NoArgs.model_validate({key: value for key, value in tool_input.items() if value not in ("", None)})
         return super()._to_args_and_kwargs(tool_input, tool_call_id)
 
 

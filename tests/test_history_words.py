@@ -36,7 +36,7 @@ def test_a_redo_request_is_only_a_step_forward():
     ("undo", 1), ("go back", 1), ("can we go back one step?", 1), ("Never mind, undo it", 1),
     ("revert to the previous version", 1), ("undo the last two edits", 2), ("undo twice", 2), ("go back 3 steps", 3),
     ("start over", "source"), ("take me back to the original", "source"), ("undo everything", "source"),
-    ("reset", "source"),
+    ("reset", "source"), ("start over please", "source"), ("undo the last 2", 2), ("undo it twice", 2),
     # a step forward, an edit, or a move that names what it undoes (a count could get it wrong): not made
     ("redo", None), ("undo the last blur", None), ("go back to black and white", None), ("undo 0 steps", None),
 ])

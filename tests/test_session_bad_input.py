@@ -73,7 +73,8 @@ def test_an_instruction_with_a_lone_surrogate_is_refused(tmp_path, image):
 
 def test_an_instruction_with_a_control_character_is_refused_and_tabs_and_line_breaks_are_not(tmp_path, image):
     session = EditSession(store=tmp_path)
-    for typed, code in (("make it warmer\x00", "U+0000"), ("make it \x1b[31mwarmer", "U+001B")):
+    for typed, code in (("make it warmer\x00", "U+0000"), ("make it \x1b[31mwarmer", "U+001B"),
+                        ("make it \x9b31mwarmer", "U+009B"), ("make it \u202ewarmer", "U+202E")):
         with pytest.raises(InvalidInstructionError, match=re.escape(code)):
             session.edit(image, typed)
     assert EditSession.list(store=tmp_path) == []

@@ -652,6 +652,7 @@ def test_list_sessions_refuses_arguments_it_does_not_take(tools):
     assert tools["list_sessions"].invoke({"owner": "someone-else", "limit": 5}) == (
         "Invalid arguments: owner: Extra inputs are not permitted; limit: Extra inputs are not permitted.")
     assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": []}
+    assert json.loads(tools["list_sessions"].invoke({"limit": None, "owner": ""})) == {"sessions": []}  # left out
 
 
 def test_as_json_text_takes_what_a_plain_invoke_returns_and_a_refusal_as_it_is(tools):

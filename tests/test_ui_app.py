@@ -249,6 +249,19 @@ def test_a_move_back_typed_in_the_chat_is_made(app, client: Client, photo: str, 
     assert where in view[4] and len(captions(view)) == 4  # moved; no new turn
 
 
+def test_a_move_back_typed_at_the_source_of_a_canvas_commits_no_turn(app, client: Client, tmp_path: Path):
+    from edit_agent.samples import sample_image
+
+    canvas = tmp_path / "world-2.png"
+    sample_image("world-2").save(canvas)
+    state = edit(client, fresh_state(client), "make all shapes green", str(canvas))[0]
+    view = edit(client, state, "start over")
+    assert "at the source image" in view[4]
+    for typed in ("undo that", "go back a step"):  # world-language undos, which would commit a turn changing nothing
+        view = edit(client, view[0], typed)
+        assert "at the source image" in view[4] and len(captions(view)) == 2
+
+
 @pytest.mark.parametrize("text", ["redo the last two", "undo the last blur"])
 def test_a_history_move_typed_in_the_chat_points_to_the_buttons(app, client: Client, photo: str, text: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]

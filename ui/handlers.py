@@ -363,6 +363,10 @@ class ChatApp:
         an edit, moves back a turn."""
         head = session.head.turn_id if session.head is not None else SOURCE_SHOWN
         moved_elsewhere = shown_head is not None and shown_head != head
+        if (shown_head or head) == SOURCE_SHOWN and (steps_back(text) or is_undo_request(text)):
+            # on a canvas the world language would commit "undo that" as a turn that changes nothing
+            _tell("Nothing to undo: this is the image the session started from.")
+            return
         try:
             if shown_head is None:
                 session.edit(None, text)
