@@ -101,13 +101,12 @@ def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list
         if corrections:
             try:
                 return _read_turn(corrected, earlier), corrections
-            except UnsupportedInstructionError:
-                pass  # no better read: the typed text's own refusal
-            except InvalidInstructionError as asks_for_more:  # "make it smaler": read, and it needs a size
-                read_as = ", ".join(f"{typed!r} as {meant!r}" for typed, meant in corrections)
-                raise InvalidInstructionError(f"{asks_for_more} (Read {read_as}.)") from None
-            except EditAgentError:
-                pass
+            except EditAgentError as corrected_refusal:
+                # "make it smaler" reads as "make it smaller", which needs a size: say that, and what was read.
+                # Any other refusal of the corrected text is no better read: the typed text's own refusal stands.
+                if type(corrected_refusal) is InvalidInstructionError:
+                    read_as = ", ".join(f"{typed!r} as {meant!r}" for typed, meant in corrections)
+                    raise InvalidInstructionError(f"{corrected_refusal} (Read {read_as}.)") from None
         if is_history_move(instruction):
             raise _history_move(instruction) from None
         raise refusal from None
