@@ -493,7 +493,7 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     photo = tmp_path / "big.png"
     Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
     page.locator("#new-session").click()
-    page.get_by_text("My sessions").click()  # its buttons exist only while it is open
+    page.get_by_role("button", name="My sessions").click()  # its buttons exist only while it is open
     send(page, ", ".join(["blur it"] * 12), photo)  # a few seconds of work on a CPU
     box = page.locator("#message textarea")
     history_buttons = [page.locator(f"#{name}") for name in (
@@ -514,7 +514,7 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     expect(box).to_have_value("")
     for button in history_buttons:
         expect(button).to_be_enabled()
-    page.get_by_text("My sessions").click()  # closed again, as the other tests find the page
+    page.get_by_role("button", name="My sessions").click()  # closed again, as the other tests find the page
     expect(page.locator("#timeline")).not_to_have_class(re.compile(r"\bbusy\b"))
     # The chat's trash icon (a new session) is out of reach during the next turn, and back after it.
     trash = page.locator('#chat button[aria-label="Clear"]')
@@ -555,7 +555,7 @@ def test_every_quick_undo_click_counts(page, tmp_path: Path):
 
 def test_delete_a_session_after_the_browser_asks(page, tmp_path: Path):
     start_session(page, tmp_path, "rotate it 90 degrees", (30, 60, 200))
-    page.get_by_text("My sessions").click()
+    page.get_by_role("button", name="My sessions").click()
     questions = []
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     page.locator("#delete-session").click()
@@ -669,7 +669,7 @@ def test_one_click_on_download_session_saves_a_zip_that_opens_again(page, tmp_pa
     start_session(page, tmp_path, "rotate it 90 degrees", (30, 160, 90))
     send(page, "make it warmer")
     wait_for_status(page, "at edit #2")
-    page.get_by_text("My sessions").click()
+    page.get_by_role("button", name="My sessions").click()
     downloads: list = []
 
     def count(download) -> None:
@@ -697,7 +697,7 @@ def test_one_click_on_download_session_saves_a_zip_that_opens_again(page, tmp_pa
         assert len(downloads) == 2  # each click saved once
     finally:
         page.remove_listener("download", count)
-        page.get_by_text("My sessions").click()  # closed again, as the other tests find the page
+        page.get_by_role("button", name="My sessions").click()  # closed again, as the other tests find the page
 
 
 def test_a_session_downloaded_elsewhere_opens_from_my_sessions(browser, app_url: str, tmp_path: Path):
@@ -712,7 +712,7 @@ def test_a_session_downloaded_elsewhere_opens_from_my_sessions(browser, app_url:
     page.set_default_timeout(TIMEOUT_MS)
     try:
         open_app(page, app_url)
-        page.get_by_text("My sessions").click()
+        page.get_by_role("button", name="My sessions").click()
         with page.expect_file_chooser() as chooser:
             page.locator("#open-zip").click()
         chooser.value.set_files(str(archive))

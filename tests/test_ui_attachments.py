@@ -100,7 +100,7 @@ def test_attaching_an_image_mid_session_says_that_sending_it_starts_a_new_one(tm
     _, status = app.check_attachment({"text": "", "files": [photo(tmp_path, (100, 80))]},
                                      {"token": "t" * 32, "session_id": "a" * 32})
     # outside a running app, a notice is printed
-    assert "Sending camera.jpg starts a new session; this one stays in My sessions." in capsys.readouterr().out
+    assert "Sending camera.jpg starts a new session; the one shown now is kept." in capsys.readouterr().out
     assert isinstance(status, type(gr.skip()))  # the status line keeps describing the session on the page
 
 

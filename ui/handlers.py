@@ -353,7 +353,7 @@ class ChatApp:
             return gr.skip() if in_a_session else views.EMPTY_STATUS
         name = Path(kept[-1]).name
         if in_a_session:
-            _tell(f"Sending {html.escape(name, quote=False)} starts a new session; this one stays in My sessions.")
+            _tell(f"Sending {html.escape(name, quote=False)} starts a new session; the one shown now is kept.")
             return gr.skip()
         return f"{views.as_typed(name)} is attached: say what to change, then press Enter to start the session."
 
