@@ -499,20 +499,11 @@ class EditSession:
             session = self._record_or_none()
             if session is None:
                 return False, None
-            target = self._redo_target(session.head)
+            target = self._store.redo_target(self.id, session.head)
             if target is None:
                 return False, self._result_for(session.head)
             self._store.move_head(self.id, target, expected_head=session.head)
             return True, self._result_for(target)
-
-    def _redo_target(self, head: str | None) -> str | None:
-        """Where redo goes from ``head``: the child last visited, unless that is a canvas's "undo that" turn that
-        redo stepped back past (:meth:`step_back_over_undo_turn`): going into it again would make the next redo
-        an undo, and a redo loop would never end. After a plain undo, redo goes into such a turn as into any."""
-        target = self._store.redo_target(self.id, head)
-        if target is None or self._store.taken_back(self.id, target):
-            return None
-        return target
 
     def checkout(self, turn_id: str | None) -> EditResult | None:
         """Make ``turn_id`` the head (``None``: the source image); the next edit branches from there."""
@@ -537,7 +528,7 @@ class EditSession:
     def can_redo(self) -> bool:
         """Whether :meth:`redo` would move the head (it has a child to go to)."""
         session = self._record_or_none()
-        return session is not None and self._redo_target(session.head) is not None
+        return session is not None and self._store.redo_target(self.id, session.head) is not None
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -560,6 +551,7 @@ class EditSession:
             if head.parent_id is None or not _gives_back_an_earlier_image(head):
                 return False, self._result(head)
             self._store.move_head(self.id, head.parent_id, expected_head=session.head)
+            # redo does not go into it again: that would make the next redo an undo, and a redo loop endless
             self._store.take_back(self.id, head.id)
             return True, self._result_for(head.parent_id)
 

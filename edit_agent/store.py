@@ -459,13 +459,6 @@ class Store:
         with self._write():
             self.db.execute("UPDATE turns SET visited = 0 WHERE session_id = ? AND id = ?", [session_id, turn_id])
 
-    def taken_back(self, session_id: str, turn_id: str) -> bool:
-        """Whether :meth:`take_back` marked ``turn_id`` and it has not been the head since."""
-        with self._reading():
-            row = self.db.execute("SELECT visited FROM turns WHERE session_id = ? AND id = ?",
-                                  [session_id, turn_id]).fetchone()
-        return row is not None and row[0] == 0
-
     def _check_head(self, session_id: str, expected_head: str | None) -> None:
         row = self.db.execute("SELECT head FROM sessions WHERE id = ?", [session_id]).fetchone()
         if row is None:
@@ -496,12 +489,14 @@ class Store:
                 "SELECT id FROM turns WHERE session_id = ? ORDER BY visited, seq", [session_id])]
 
     def redo_target(self, session_id: str, head: str | None) -> str | None:
-        """The child of ``head`` that was most recently the head (where redo goes), if any."""
+        """The child of ``head`` that was most recently the head (where redo goes), if any; never one marked
+        :meth:`take_back` since it was last the head."""
         with self._reading():
             condition = "parent_id IS NULL" if head is None else "parent_id = ?"
             params = [session_id] + ([] if head is None else [head])
             row = self.db.execute(
-                f"SELECT id FROM turns WHERE session_id = ? AND {condition} ORDER BY visited DESC LIMIT 1",
+                f"SELECT id FROM turns WHERE session_id = ? AND {condition} AND visited > 0 "
+                "ORDER BY visited DESC LIMIT 1",
                 params,
             ).fetchone()
         return row[0] if row else None

@@ -363,7 +363,8 @@ class ChatApp:
         an edit, moves back a turn."""
         head = session.head.turn_id if session.head is not None else SOURCE_SHOWN
         moved_elsewhere = shown_head is not None and shown_head != head
-        if (shown_head or head) == SOURCE_SHOWN and (steps_back(text) or is_undo_request(text)):
+        back = steps_back(text) or (1 if is_undo_request(text) else None)  # "go back", "undo the last two edits"
+        if (shown_head or head) == SOURCE_SHOWN and back is not None:
             # on a canvas the world language would commit "undo that" as a turn that changes nothing
             _tell("Nothing to undo: this is the image the session started from.")
             return
@@ -377,8 +378,7 @@ class ChatApp:
                 _tell("The session had moved on elsewhere (another tab?); this edit continues from the "
                         "image shown here.")
         except UnsupportedInstructionError:
-            back = steps_back(text) or (1 if is_undo_request(text) else None)
-            if back is not None:  # "go back", "undo the last two edits", "start over": moves the page can make
+            if back is not None:  # a move the page can make, where the reasoner read no edit
                 _go_back(session, back, shown_head if moved_elsewhere else None)
                 return
             if is_redo_request(text):

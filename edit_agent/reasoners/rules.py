@@ -147,6 +147,7 @@ ENGLISH_NEAR_WORLD_WORDS = frozenset("""
 """.split())
 """English words one slip from a world word, which are no typo ('give it a chance' is not 'change'): those of a
 common 20,000-word English vocabulary that :func:`slip_of` would take for one, less names."""
+_NO_TYPO = WORLD_WORDS | ENGLISH_NEAR_WORLD_WORDS
 
 
 def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageError:
@@ -156,7 +157,7 @@ def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLangu
     if is_history_move(instruction) and not is_redo_request(instruction):  # "go back": where moves are, not a typo
         return WorldLanguageError(f"{refusal} {HISTORY_HINT}")
     slips = [(typed, meant) for typed in dict.fromkeys(re.findall(r"[a-z]+", instruction.lower()))
-             if typed not in WORLD_WORDS | ENGLISH_NEAR_WORLD_WORDS and (meant := slip_of(typed, WORLD_WORDS))]
+             if typed not in _NO_TYPO and (meant := slip_of(typed, WORLD_WORDS))]
     if not slips:
         return refusal
     meant = ", ".join(f"{meant!r} for {typed!r}" for typed, meant in slips)
