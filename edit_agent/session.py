@@ -133,7 +133,7 @@ def _saying_what_the_restore_does(thought: Thought, current: Image.Image, restor
     })
 
 
-def _gives_back_an_earlier_image(turn: TurnRecord) -> bool:
+def gives_back_an_earlier_image(turn: TurnRecord) -> bool:
     """Whether ``turn`` is a canvas's "undo that" that gave back the image stored before the turn it reverts
     (a photo's "undo that" that an editor drew is an edit like any other)."""
     from edit_agent.world.language import is_undo_request
@@ -548,7 +548,7 @@ class EditSession:
             if session is None or session.head is None:
                 return False, None
             head = self._store.get_turn(self.id, session.head)
-            if head.parent_id is None or not _gives_back_an_earlier_image(head):
+            if head.parent_id is None or not gives_back_an_earlier_image(head):
                 return False, self._result(head)
             self._store.move_head(self.id, head.parent_id, expected_head=session.head)
             # redo does not go into it again: that would make the next redo an undo, and a redo loop endless

@@ -309,6 +309,34 @@ def test_a_photo_edit_on_a_canvas_says_in_the_chat_that_shapes_are_no_longer_edi
     assert ["its shapes cannot be edited one by one" in text for text in intents] == [False, True]
 
 
+def test_undo_redo_download_and_delete_are_enabled_only_where_a_click_would_act(tmp_path):
+    from edit_agent.session import EditSession
+    from ui import views
+
+    def enabled(view: views.View) -> list[bool]:  # Undo, Redo, Download session, Delete this session
+        return [button.interactive for button in view.buttons()]
+
+    assert enabled(views.empty_view()) == [False, False, False, False]
+    session = EditSession(store=tmp_path)
+    session.edit("sample:world-1", "make all shapes green")
+    session.edit(None, "make the background white")
+
+    def shown() -> views.View:
+        return views.session_view(session.id, session._store)
+
+    assert enabled(shown()) == [True, False, True, True]  # a new turn: nothing to redo
+    session.undo()
+    assert enabled(shown()) == [True, True, True, True]
+    session.undo()
+    assert enabled(shown()) == [False, True, True, True]  # at the source image
+    session.redo()
+    session.redo()
+    session.edit(None, "undo that")  # a canvas's undo is a turn: Redo takes it back
+    assert enabled(shown()) == [True, True, True, True]
+    assert session.step_back_over_undo_turn()[0]
+    assert enabled(shown()) == [True, False, True, True]  # and does not go into it again
+
+
 def test_serve_with_an_empty_store_is_an_error_not_the_default_store(monkeypatch, tmp_path):
     from edit_agent.errors import InvalidArgumentError
 

@@ -337,7 +337,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # The head this tab shows, kept on the server (a State is read when its event runs, not when it is
         # clicked): Undo and Redo tell this tab's own quick clicks from a move another tab made meanwhile.
         tab_head = gr.State(None)
-        view = [state, chat, image, timeline, status, sessions, export_file, tab_head]
+        # Undo, Redo, Download and Delete last: the view enables each only where a click on it would act.
+        view = [state, chat, image, timeline, status, sessions, export_file, tab_head, undo, redo, export, delete]
         # Progress and errors show on the status line only: on every output they blank the whole page.
         internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
         _follow(demo.load(app.restore, [state], view, api_name="restore", **internal))
@@ -659,11 +660,13 @@ def _history_controls(*, locked: bool, chat: list[dict[str, Any]] | None = None)
     """Undo, redo, new session, delete it, reopen a session, the timeline, the chat's trash icon (these two have
     no interactive switch: the ``busy`` class stops them), opening a download and downloading the session
     (mid-turn it would zip the session as it was); ``chat``: new messages for the chat."""
-    buttons = tuple(gr.Button(interactive=not locked) for _ in range(4))
+    # Unlocked, Undo, Redo, Delete and Download are left as the view set them (where a click would act): the turn's
+    # own view has set them by then, and a refused turn's view is drawn again after it (``refused.then``).
+    by_view = gr.Button(interactive=False) if locked else gr.skip()
     busy = ["busy"] if locked else []
     chat_update = gr.Chatbot(elem_classes=busy) if chat is None else gr.Chatbot(value=chat, elem_classes=busy)
-    return (*buttons, gr.Dropdown(interactive=not locked), gr.Gallery(elem_classes=busy), chat_update,
-            gr.UploadButton(interactive=not locked), gr.Button(interactive=not locked))
+    return (by_view, by_view, gr.Button(interactive=not locked), by_view, gr.Dropdown(interactive=not locked),
+            gr.Gallery(elem_classes=busy), chat_update, gr.UploadButton(interactive=not locked), by_view)
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:

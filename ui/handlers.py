@@ -253,7 +253,7 @@ class ChatApp:
             # What the page shows is what the next message edits, whatever another tab does meanwhile.
             state["shown_head"] = view.head or SOURCE_SHOWN
         no_export = gr.File(value=None, visible=False)  # no stale link to an earlier session's zip
-        return (state, *view.values(), self._sessions_menu(state), no_export, state["shown_head"])
+        return (state, *view.values(), self._sessions_menu(state), no_export, state["shown_head"], *view.buttons())
 
     def _sessions_menu(self, state: dict[str, Any]) -> Any:
         choices = views.session_choices(self.store, self.owners.sessions(state["token"]))

@@ -15,6 +15,7 @@ from typing import Any
 from edit_agent.photo_follow_ups import is_follow_up
 from edit_agent.reasoners.rules import PHOTO_EDIT_ON_CANVAS
 from edit_agent.records import TurnRecord, unchanged_because
+from edit_agent.session import gives_back_an_earlier_image
 from edit_agent.store import Store, branch_to, shown_session_id
 from ui import files
 
@@ -32,6 +33,10 @@ class View:
     status: str
     head: str | None = None
     """The turn whose image the view shows (``None``: the source image, or no session)."""
+    has_session: bool = False
+    can_undo: bool = False
+    can_redo: bool = False
+    """Whether the app's Redo would move: forward to a turn, or back over a canvas's "undo that" turn."""
 
     def values(self) -> tuple[Any, ...]:
         import gradio as gr
@@ -39,6 +44,14 @@ class View:
         # Hidden until there is a session: an empty gallery is a tall blank box that pushes the samples down.
         timeline = gr.Gallery(value=self.timeline, selected_index=self.timeline_index, visible=bool(self.timeline))
         return self.chat, self.image, timeline, self.status
+
+    def buttons(self) -> tuple[Any, ...]:
+        """Undo, Redo, Download session and Delete, each enabled only where a click on it would act: a button
+        that can be clicked but only says "nothing to undo" reads as broken."""
+        import gradio as gr
+
+        return (gr.Button(interactive=self.can_undo), gr.Button(interactive=self.can_redo),
+                gr.Button(interactive=self.has_session), gr.Button(interactive=self.has_session))
 
 
 def empty_view() -> View:
@@ -64,7 +77,18 @@ def session_view(session_id: str, store: Store) -> View:
         timeline_index=0 if record.head is None else 1 + [t.id for t in turns].index(record.head),
         status=_status(session_id, turns, by_id.get(record.head) if record.head else None, record.settings),
         head=record.head,
+        has_session=True,
+        can_undo=record.head is not None,
+        can_redo=_can_redo(store, session_id, by_id.get(record.head) if record.head else None),
     )
+
+
+def _can_redo(store: Store, session_id: str, head: TurnRecord | None) -> bool:
+    """Whether Redo moves: to the turn it last came back from, or, from a canvas's "undo that" turn, back over it
+    (the app's Redo, ``handlers._redo_one_step``)."""
+    if store.redo_target(session_id, head.id if head else None) is not None:
+        return True
+    return head is not None and head.parent_id is not None and gives_back_an_earlier_image(head)
 
 
 def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str]]:
