@@ -415,13 +415,15 @@ class Store:
             self.db["sessions"].update(turn.session_id, {"head": turn.id})
         return turn.model_copy(update={"seq": row["seq"]})
 
-    def import_session(self, session: SessionRecord, turns: list[TurnRecord]) -> None:
-        """Insert a whole session and its turns in one transaction (images must be stored first)."""
+    def import_session(self, session: SessionRecord, turns: list[TurnRecord], visits: list[int] | None = None) -> None:
+        """Insert a whole session and its turns in one transaction (images must be stored first). ``turns`` come in
+        the order they were last the head; ``visits``, alongside them, marks with 0 those taken back."""
+        visits = visits if visits is not None else [1] * len(turns)
         try:
             with self._write():
                 self.db["sessions"].insert(_session_row(session))
-                for visit, turn in enumerate(turns, 1):
-                    self.db["turns"].insert({**_turn_row(turn), "visited": visit})
+                for rank, (turn, visit) in enumerate(zip(turns, visits, strict=True), 1):
+                    self.db["turns"].insert({**_turn_row(turn), "visited": rank if visit else 0})
         except sqlite3.IntegrityError:
             raise ConcurrentEditError(
                 f"Session {session.id} or one of its turn ids was stored by another import meanwhile; "
@@ -481,6 +483,12 @@ class Store:
     def _next_visit_locked(self, session_id: str) -> int:
         row = self.db.execute("SELECT MAX(visited) FROM turns WHERE session_id = ?", [session_id]).fetchone()
         return (row[0] or 0) + 1
+
+    def taken_back_turns(self, session_id: str) -> set[str]:
+        """The turns marked by :meth:`take_back` since they were last the head."""
+        with self._reading():
+            return {row[0] for row in self.db.execute(
+                "SELECT id FROM turns WHERE session_id = ? AND visited = 0", [session_id])}
 
     def visit_order(self, session_id: str) -> list[str]:
         """The session's turn ids, least recently the head first (what redo follows)."""

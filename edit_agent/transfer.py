@@ -5,7 +5,7 @@ The file's first line is the session, each further line one turn::
     {"kind": "session", "id": ..., "created": ..., "settings": {...}, "head": ..., "source": "images/<hash>.png",
      "turns": <how many turn lines follow>}
     {"kind": "turn", "id": ..., "parent_id": ..., "instruction": ..., "input": "images/<hash>.png", "output": ...,
-     "visited": <1 for the turn least recently the head>}
+     "visited": <1 for the turn least recently the head; 0 for a canvas's "undo that" turn that redo took back>}
 
 "turns" and "visited" are optional on import (exports made before them read as complete, in file order).
 """
@@ -49,7 +49,7 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     """
     session = store.get_session(session_id)
     turns = store.turns(session_id)
-    visited = {turn_id: rank for rank, turn_id in enumerate(store.visit_order(session_id), 1)}
+    visited = _visit_ranks(store, session_id)
     path = folder / EXPORT_FILE
     _check_export_target(folder, session.id)
     digests = _hashes(session, turns)
@@ -113,7 +113,7 @@ def import_session(
     """
     if new_id is not None:
         _check_new_id(new_id, store)
-    session, turns = _read_export(folder)
+    session, turns, visits = _read_export(folder)
     digests = sorted(_hashes(session, turns))
     missing = [digest for digest in digests if not store.image_path(digest).exists()]
     for digest in set(digests) - set(missing):  # another session's images this one will name too
@@ -131,14 +131,14 @@ def import_session(
     if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
         session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
     try:
-        store.import_session(session, turns)
+        store.import_session(session, turns, visits)
     except ConcurrentEditError:
         if new_id is not None:
             raise
         # Another import of the same export took its ids between the check and the commit: fresh ones, as
         # for any export whose ids are taken.
         session, turns = _with_fresh_ids(session, turns, uuid.uuid4().hex)
-        store.import_session(session, turns)
+        store.import_session(session, turns, visits)
     return session.id
 
 
@@ -179,8 +179,9 @@ def _turn_line(turn: TurnRecord, visited: int) -> dict[str, Any]:
             "visited": visited}
 
 
-def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
-    """The session and its turns (in the order they were last the head, seq renumbered from 1), checked."""
+def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord], list[int]]:
+    """The session and its turns (in the order they were last the head, seq renumbered from 1), checked, and
+    their "visited" numbers alongside (0: taken back)."""
     path = folder / EXPORT_FILE
     if not path.is_file():
         raise InvalidExportError(f"{folder} has no {EXPORT_FILE}; it is not a session export.")
@@ -197,9 +198,9 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
                        input_hash=_digest(line["input"]), output_hash=_digest(line["output"]))
             for line in lines[1:]
         ]
-        visits = [line.get("visited", number) for number, line in enumerate(lines[1:])]
-        if not all(isinstance(visit, int) and not isinstance(visit, bool) for visit in visits):
-            raise TypeError("visited must be a whole number")
+        visits = [line.get("visited", number) for number, line in enumerate(lines[1:], 1)]
+        if not all(isinstance(visit, int) and not isinstance(visit, bool) and visit >= 0 for visit in visits):
+            raise TypeError("visited must be a whole number, 0 or more")
     except (ValidationError, KeyError, TypeError, AttributeError) as error:
         raise InvalidExportError(f"{path} is not a valid session export: {one_line(error)}") from None
     written = header.get("turns", len(turns))
@@ -218,7 +219,16 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord]]:
     # names only, and what this machine builds for them.
     settings = {key: value for key, value in session.settings.items() if key not in RECORDED_OPTIONS}
     session = session.model_copy(update={"settings": settings})
-    return session, [turn for _, turn in sorted(zip(visits, turns, strict=True), key=lambda pair: pair[0])]
+    in_visit_order = sorted(zip(visits, turns, strict=True), key=lambda pair: pair[0])
+    return session, [turn for _, turn in in_visit_order], [visit for visit, _ in in_visit_order]
+
+
+def _visit_ranks(store: Store, session_id: str) -> dict[str, int]:
+    """Each turn's place in the order the turns were last the head, from 1; 0 for a turn taken back (redo does not
+    go there: see ``Store.take_back``)."""
+    taken_back = store.taken_back_turns(session_id)
+    ranked = [turn_id for turn_id in store.visit_order(session_id) if turn_id not in taken_back]
+    return {**dict.fromkeys(taken_back, 0), **{turn_id: rank for rank, turn_id in enumerate(ranked, 1)}}
 
 
 def _json_lines(path: Path) -> list[Any]:

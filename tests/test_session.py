@@ -596,3 +596,14 @@ def test_undo_then_redo_comes_back_through_a_canvas_undo_turn(tmp_path):
     session.checkout(session.turn_records()[1].id)  # the undo turn picked again: redo may go there once more
     session.undo()
     assert session.redo().instruction == "undo that"
+
+
+def test_an_undo_turn_that_redo_took_back_stays_taken_back_in_an_export(tmp_path):
+    session = EditSession(store=tmp_path / "a")
+    session.edit("sample:world-1", "add a small green circle at the bottom right")
+    session.edit(None, "undo that")
+    assert session.step_back_over_undo_turn()[0] and not session.can_redo
+    for imported in (EditSession.import_folder(session.export(tmp_path / "folder").parent, store=tmp_path / "b"),
+                     EditSession.import_zip(session.export_zip(tmp_path / "session.zip"), store=tmp_path / "c")):
+        assert imported.head.instruction == "add a small green circle at the bottom right"
+        assert not imported.can_redo and not imported.redo_step()[0]  # not into the undo turn: on to an undo
