@@ -22,7 +22,7 @@ HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and 
                 "checkout() (Python).")
 
 _LEAD_IN = (r"^\s*(?:(?:please|pls|ok(?:ay)?|oops|hmm|so|just|now|actually|never\s*mind)\b[\s,]*"
-            r"|(?:can|could|would|will)\s+(?:you|we)\s+|let'?s\s+)*")
+            r"|(?:can|could|would|will)\s+(?:you|we)\s+|let['’]?s\s+)*")
 """What people say before a move: "can you undo that", "oops, undo", "let's start over"."""
 _MOVE = r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over|take\s+(?:me|us|it)\s+back)"
 _WHAT = (r"(?:\s+(?:that|it|this|everything|please"

@@ -37,7 +37,7 @@ _MORE = re.compile(
     rf"^{_POLITE}(?P<how>{_HOW}|even)?\s*more"
     r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _TOO_MUCH = re.compile(
-    rf"^{_REGRET}(?:(?:that'?s|that\s+is|it'?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|too\s+far|overdone)"
+    rf"^{_REGRET}(?:(?:that['’]?s|that\s+is|it['’]?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|too\s+far|overdone)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
 _NOT_SO_MUCH = re.compile(
     rf"^{_REGRET}(?:not\s+(?:so|that|as)\s+much|tone\s+it\s+down|dial\s+it\s+back)"

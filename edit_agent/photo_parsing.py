@@ -86,7 +86,7 @@ _UP = (r"increase|raise|boost|more|higher|add|enhance|heighten|bump\s+up|crank\s
        r"push\s+up")
 _DOWN = (r"decrease|reduce|lower|less|lessen|cut|drop|too\s+much|tone\s+down|turn\s+down|dial\s+down|"
          r"dial\s+back")
-_SETTING_OBJECT = r"(?:\s+(?:the|some|its|a\s+bit\s+of|a\s+little|a\s+lot\s+of|a\s+touch\s+of|image'?s|photo'?s))*"
+_SETTING_OBJECT = r"(?:\s+(?:the|some|its|a\s+bit\s+of|a\s+little|a\s+lot\s+of|a\s+touch\s+of|image['’]?s|photo['’]?s))*"
 _SIGN = r"([+\-\u2212])"
 
 # What is wrong with the image, fixed by the opposite operation: "too warm", "less blurry", "not so dark".
@@ -194,6 +194,9 @@ _RULES: list[tuple[str, str, bool]] = [
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
     (r"\b(?:scale|resize|shrink|reduce|downscale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?"
      r"(?:\s+(?:down|smaller))?\s+by\s+" + _PERCENT, "shrink_by", True),
+    (r"\b(?:(?:enlarge|upscale|grow)(?:\s+(?:it|the\s+image|the\s+photo))?"
+     r"|scale(?:\s+(?:it|the\s+image|the\s+photo))?\s+up|increase\s+the\s+size(?:\s+of\s+(?:it|the\s+image|the\s+photo))?)"
+     r"\s+by\s+" + _PERCENT, "enlarge_by", True),
     (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _PERCENT + r"\s+(smaller|bigger|larger)\b", "resize_change", True),
     (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+)?(smaller|bigger|larger)\s+by\s+" + _PERCENT, "resize_change_after", True),
     (r"\b(?:shrink|enlarge|upscale|downscale)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+" + _PERCENT,
@@ -205,12 +208,13 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+(wide|tall|high)\b", "resize_side", True),
     (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
     # grey, said other ways than the rule's words
-    (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y\b"
+    (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y(?:\s*scale)?\b"
      r"|\bremove\s+(?:the\s+|all\s+(?:the\s+)?)?colou?rs?\b|\bdesaturate\b(?:\s+it)?\s+(?:completely|fully|entirely)\b",
      "grayscale", True),
     (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double", False),
     (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it"
-     r"|(?:resize|scale|shrink)(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+down)?(?:\s+(?:by|to))?\s+(?:a\s+)?half)\b",
+     r"|(?:resize|scale|shrink|reduce)(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?(?:\s+down)?"
+     r"(?:\s+(?:by|to))?\s+(?:a\s+)?half)\b",
      "halve", False),
     (GRAYSCALE_WORDS, "grayscale", False),
     *_problem_rules(),
@@ -798,7 +802,12 @@ def _crop_aspect(match: re.Match[str], clause: str) -> Operation:
 
 
 def _blur(match: re.Match[str], clause: str) -> Operation:
-    return Operation(kind="blur", value=float(match.group(1)) if match.group(1) else DEFAULT_BLUR_RADIUS)
+    if match.group(1) is None:
+        return Operation(kind="blur", value=DEFAULT_BLUR_RADIUS)
+    radius = float(match.group(1))
+    if radius == 0:
+        raise InvalidInstructionError(f"A blur of radius 0 changes nothing ({clause!r}).")
+    return Operation(kind="blur", value=radius)
 
 
 _HANDLERS = {
@@ -827,6 +836,7 @@ _HANDLERS = {
     "crop_margin_after": lambda match, clause: _crop_margin_of(match.group(1), match.group(2), match.group(3), clause),
     "crop_square": lambda match, clause: Operation(kind="crop", target="square"),
     "shrink_by": lambda match, clause: _resize_percent(100 - float(match.group(1)), clause),
+    "enlarge_by": lambda match, clause: _resize_percent(100 + float(match.group(1)), clause),
     "resize_change": lambda match, clause: _resize_change(float(match.group(1)), match.group(2), clause),
     "resize_change_after": lambda match, clause: _resize_change(float(match.group(2)), match.group(1), clause),
     "resize_to": lambda match, clause: _resize_to(match, clause),

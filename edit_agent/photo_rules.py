@@ -79,9 +79,9 @@ _PERSIST = re.compile(
 _KEEP_THAT = re.compile(r"\b(?:that\s+way|like\s+that|as\s+it\s+is\s+now|always)\b", re.I)
 _LIFT = re.compile(
     r"\b(?:forget|drop|remove|cancel|clear|lift|stop|ignore|no\s+longer|no\s+more|never\s+mind|"
-    r"(?:don'?t|do\s+not)\s+keep)\b", re.I)
+    r"(?:don['’]?t|do\s+not)\s+keep)\b", re.I)
 # "don't forget to keep it square", "do not lift the square rule": the rule stays
-_NOT_LIFT = re.compile(r"\b(?:don'?t|do\s+not|never)\s+(?:forget|drop|remove|cancel|clear|lift|stop|ignore)\b", re.I)
+_NOT_LIFT = re.compile(r"\b(?:don['’]?t|do\s+not|never)\s+(?:forget|drop|remove|cancel|clear|lift|stop|ignore)\b", re.I)
 _ALL_RULES = re.compile(r"\b(?:rules?|constraints?|both)\b", re.I)
 _RULE_WORDS = FILLER_WORDS | {
     "sure", "must", "should", "everything", "every", "each", "edit", "edits", "result", "results", "on", "from",

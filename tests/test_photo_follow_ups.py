@@ -96,6 +96,11 @@ def test_too_much_takes_part_of_the_change_before_back(session):
     assert session.head.reasoning.startswith("'oops, too much' refers to turn 7")
 
 
+def test_a_phone_keyboards_curly_apostrophe_reads_as_the_straight_one(session):
+    assert intents(session, "make it warmer by 30%", "that’s too much") == [
+        "Make the image warmer by 30%.", "Make the image cooler by 13%."]
+
+
 @pytest.mark.parametrize("said", ["not so much", "not that much please", "tone it down", "dial it back", "too far"])
 def test_other_ways_of_saying_too_much_take_half_of_the_change_back(session, said):
     assert intents(session, "make it warmer by 30%", said)[-1] == "Make the image cooler by 13%."

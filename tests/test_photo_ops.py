@@ -408,6 +408,11 @@ def intent_of(instruction: str) -> str:
     ("increase the brightness up to 20%", "Increase the brightness by 20%."),  # "up to" is a change, as it was
     ("crank the saturation up to 150%", "Increase the saturation by 50%."),  # ... unless it can only be a level
     ("you made it too warm", "Make the image cooler by 20%."),
+    ("convert to gray scale", "Convert the image to grayscale."),  # "scale" is no resize with its size unsaid
+    ("enlarge by 50%", "Resize to 150%."),  # by: a change of the size, as "shrink by 50%" is
+    ("scale it up by 150%", "Resize to 250%."),
+    ("increase the size by 50%", "Resize to 150%."),
+    ("reduce the size by half", "Resize to 50%."),
 ])
 def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     assert intent_of(instruction) == intent
@@ -423,6 +428,7 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     ("it's blurry", "says how the image is, not what to change: to change it, say so .'sharpen the image'"),
     ("make it too warm", "is not an exact photo operation"),  # warmer, or cooler? never guessed
     ("enlarge to 80%", "80% is smaller, not larger"),
+    ("blur with radius 0", "A blur of radius 0 changes nothing"),  # not the default radius, said as 0
     ("it looks dark", "says how the image is, not what to change: .*'increase the brightness by 20%'"),
     ("is it too dark?", "is a question"),
     ("is it warmer?", "is a question"),

@@ -316,7 +316,8 @@ def test_a_canvas_refusal_says_which_word_a_typo_was_likely_meant_to_be(typed, s
 
 
 @pytest.mark.parametrize("typed", ["qzx vlorp the wibble", "make it pop while keeping the rest",
-                                   "give the circle a chance", "print it"])  # real words near world words
+                                   "give the circle a chance", "print it",  # real words near world words
+                                   "redo that"])  # told where redo is, not that 'redo' may be 'red'
 def test_a_canvas_refusal_without_a_typo_suggests_no_word(typed):
     with pytest.raises(UnsupportedInstructionError) as refused:
         RuleReasoner().reconstruct(request(typed))

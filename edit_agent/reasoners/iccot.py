@@ -59,7 +59,7 @@ def reads_numbered_objects(model: Any) -> bool:
 
 
 _RULE = re.compile(r"^\s*(from now on|for the rest of the session)\b", re.IGNORECASE)
-_LOCK = re.compile(r"\b(leave .+ unchanged|don'?t touch|do not touch|keep .+ as it is)\b", re.IGNORECASE)
+_LOCK = re.compile(r"\b(leave .+ unchanged|don['’]?t touch|do not touch|keep .+ as it is)\b", re.IGNORECASE)
 _UNLOCK = re.compile(r"\byou may change\b", re.IGNORECASE)
 _UNDO = re.compile(r"^\s*(undo|revert the last change)\b", re.IGNORECASE)
 _THINK = re.compile(r"<think>(.*?)</think>", re.IGNORECASE | re.DOTALL)

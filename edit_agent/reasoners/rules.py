@@ -156,6 +156,8 @@ def _with_canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLangu
     refusal = _canvas_hint(error, instruction)
     if is_history_move(instruction) and not is_redo_request(instruction):  # "go back": where moves are, not a typo
         return WorldLanguageError(f"{refusal} {HISTORY_HINT}")
+    if is_redo_request(instruction):  # the refusal says where redo is; 'redo' is no slip for 'red'
+        return refusal
     slips = [(typed, meant) for typed in dict.fromkeys(re.findall(r"[a-z]+", instruction.lower()))
              if typed not in _NO_TYPO and (meant := slip_of(typed, WORLD_WORDS))]
     if not slips:

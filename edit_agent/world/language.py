@@ -120,6 +120,7 @@ class TurnCommand:
 
 # ---------------------------------------------------------------- normalisation
 _REPLACEMENTS = (
+    (r"[’‘]", "'"),  # a phone's keyboard types a curly apostrophe
     (r"\bcolour", "color"), (r"\bcentre\b", "center"), (r"\bgrey\b", "gray"), (r"\bsky[ -]blue\b", "sky"),
     (r"\blight blue\b", "sky"), (r"\bdon'?t\b", "do not"), (r"\bcan'?t\b", "cannot"), (r"\s*'s\b", "'s"),
     (r"\bupwards?\b", "up"), (r"\bdownwards?\b", "down"), (r"\bleftwards?\b", "left"), (r"\brightwards?\b", "right"),
