@@ -367,9 +367,10 @@ def run_sessions_export(args: argparse.Namespace) -> int:
 
 
 def run_sessions_delete(args: argparse.Namespace) -> int:
-    if len(args.session_id) < MIN_DELETE_PREFIX:  # a mistyped short prefix must not match another session
-        raise InvalidArgumentError(f"To delete, give at least {MIN_DELETE_PREFIX} characters of the session id.")
     store, session_id = _stored_session(args.store, args.session_id)
+    # A mistyped short prefix must not match another session; a short id given whole ("demo") is no prefix.
+    if session_id != args.session_id and len(args.session_id) < MIN_DELETE_PREFIX:
+        raise InvalidArgumentError(f"To delete, give at least {MIN_DELETE_PREFIX} characters of the session id.")
     turns = len(store.turns(session_id))
     removed = store.delete_session(session_id)
     print(f"deleted session {session_id} ({_turns(turns)}, {removed} image files)")

@@ -287,6 +287,9 @@ class EditSession:
         from edit_agent.transfer import check_export, import_session
 
         source = as_folder(folder, "The folder to import")
+        if source.is_file():
+            raise InvalidArgumentError(f"{source} is a file, not an export folder; a zip (the app's download) "
+                                       "is opened with EditSession.import_zip().")
         check_export(source)  # before the store, which opening may create
         opened = open_store(store)
         return cls.open(import_session(opened, source), store=opened)

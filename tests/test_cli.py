@@ -388,6 +388,9 @@ def test_sessions_are_named_by_the_start_of_their_id_and_an_export_imports_back(
     assert main(["sessions", "delete", "abcd1", "--store", str(store)]) == 2  # a short prefix deletes nothing
     assert "at least 8 characters" in capsys.readouterr().err and len(EditSession.list(store)) == 2
     assert main(["sessions", "delete", "abcd1111", "--store", str(store)]) == 0
+    EditSession(store=store, session_id="demo").edit(Image.new("RGB", (16, 16), "navy"), "make it brighter")
+    assert main(["sessions", "delete", "demo", "--store", str(store)]) == 0  # a short id given whole is no prefix
+    assert "deleted session demo" in capsys.readouterr().out and "demo" not in EditSession.list(store=store)
 
 
 def test_a_session_zip_cut_short_is_named_as_incomplete(tmp_path, capsys):

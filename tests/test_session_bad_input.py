@@ -112,6 +112,15 @@ def test_an_export_or_import_folder_that_is_no_path_is_one_clear_error(tmp_path,
         EditSession.import_folder(folder, store=tmp_path / "other")
 
 
+def test_a_zip_given_to_import_folder_is_told_to_import_zip(tmp_path, image):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "make it brighter")
+    archive = session.export_zip(tmp_path / "session.zip")
+    with pytest.raises(InvalidArgumentError, match=r"is a file, not an export folder; .*EditSession.import_zip"):
+        EditSession.import_folder(archive, store=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("limits", [
     {"max_side": -1}, {"max_side": "big"}, {"min_side": 100, "max_side": 50},
     {"max_side": 16000, "max_pixels": 200_000_000}, {"max_side": 20000},  # could never be stored and loaded again
