@@ -152,8 +152,13 @@ def test_text_a_canvas_does_not_understand_is_refused_with_what_it_does():
 
 @pytest.mark.parametrize("instruction", ["keep the background white", "always use a white background"])
 def test_a_background_that_should_stay_is_refused_with_how_the_background_changes(instruction):
-    with pytest.raises(UnsupportedInstructionError, match=r"changed by an edit of its own \('make the background"):
+    with pytest.raises(UnsupportedInstructionError, match=r"changed by an edit of its own: say 'make the background white'"):
         RuleReasoner().reconstruct(request(instruction))
+
+
+def test_a_background_said_another_way_is_told_the_edit_with_the_colour_it_named():
+    with pytest.raises(UnsupportedInstructionError, match=r"say 'make the background sky' \(white, gray, beige or sky\)"):
+        RuleReasoner().reconstruct(request("give the background a sky colour"))
 
 
 @pytest.mark.parametrize("instruction", ["make the sky blue", "make the sky white", "turn the sky background gray"])

@@ -26,7 +26,7 @@ from edit_agent.reasoners.photo import PhotoRuleReasoner
 from edit_agent.records import Constraint, Intent, Thought, TurnRequest
 from edit_agent.world.canvas import is_world_canvas
 from edit_agent.world.interpreter import TurnOutcome, WorldInterpreter
-from edit_agent.world.language import WorldLanguageError, parse_turn
+from edit_agent.world.language import WorldLanguageError, normalize, parse_turn
 from edit_agent.world.parse import parse
 from edit_agent.world.scene import BACKGROUNDS, COLORS, SHAPES, SIZES, Scene, changed_slots
 
@@ -114,10 +114,12 @@ REDO_ON_CANVAS_HINT = (
 )
 
 
-BACKGROUND_HINT = (
-    "The background is changed by an edit of its own ('make the background white'); no rule holds it, and the "
-    "edits after it keep it unless one changes it."
-)
+def _background_hint(instruction: str) -> str:
+    """How a canvas's background changes, said with the background the instruction names ('give the background a
+    sky colour' is told 'make the background sky')."""
+    named = next((name for name in BACKGROUNDS if re.search(rf"\b{name}\b", normalize(instruction))), "white")
+    return (f"The background is changed by an edit of its own: say 'make the background {named}' (white, gray, "
+            "beige or sky). It then stays as it is until another edit changes it; no rule is needed to keep it.")
 _MENTIONS_BACKGROUND = re.compile(r"\bbackground\b", re.IGNORECASE)
 _BACKGROUND_AS_AN_OBJECT = re.compile(r"\b(?:the\s+)?(?:background|sky)\b", re.IGNORECASE)
 _SEVERAL_BY_THE = re.compile(
@@ -187,7 +189,7 @@ def _canvas_hint(error: WorldLanguageError, instruction: str) -> WorldLanguageEr
     if is_redo_request(instruction):
         hint = REDO_ON_CANVAS_HINT
     else:
-        hint = BACKGROUND_HINT if _MENTIONS_BACKGROUND.search(instruction) else CANVAS_HINT
+        hint = _background_hint(instruction) if _MENTIONS_BACKGROUND.search(instruction) else CANVAS_HINT
     return WorldLanguageError(f"{error} {hint}")
 
 
