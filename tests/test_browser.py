@@ -733,6 +733,38 @@ def test_a_session_downloaded_elsewhere_opens_from_my_sessions(browser, app_url:
         context.close()
 
 
+def test_on_a_phone_a_session_opened_from_my_sessions_shows_its_image(browser, app_url: str, tmp_path: Path):
+    """My sessions is at the bottom of a phone's page, a screen or more below the current image."""
+    from edit_agent import EditSession
+
+    made_elsewhere = EditSession(store=tmp_path / "laptop-store")
+    made_elsewhere.edit(Image.new("RGB", (64, 48), (40, 120, 200)), "rotate it 90 degrees")
+    archive = made_elsewhere.export_zip(tmp_path / "edit-session.zip")
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        page.get_by_role("button", name="My sessions").click()
+        for opened in (1, 2):
+            with page.expect_file_chooser() as chooser:
+                page.locator("#open-zip").click()
+            chooser.value.set_files(str(archive))
+            wait_for_status(page, "at edit #1")
+            page.wait_for_function("() => { const top = document.querySelector('#current-image')"
+                                   ".getBoundingClientRect().top; return top >= 0 && top < innerHeight / 2; }")
+            if opened == 1:
+                page.locator("#new-session").tap()
+                wait_for_status(page, "No session yet")
+        page.locator("#sessions input").scroll_into_view_if_needed()
+        page.locator("#sessions input").click()
+        page.locator("[role='option']").nth(1).click()  # the session opened first
+        page.wait_for_function("() => { const top = document.querySelector('#current-image')"
+                               ".getBoundingClientRect().top; return top >= 0 && top < innerHeight / 2; }")
+    finally:
+        phone.close()
+
+
 def test_follow_up_captions_say_what_the_turn_did_and_fit(page, tmp_path: Path):
     start_session(page, tmp_path, "make it warmer", (120, 90, 200))
     send(page, "a bit more")

@@ -553,7 +553,7 @@ def test_an_image_refused_by_its_size_is_named_as_sent_not_by_the_servers_upload
     assert "Image file holiday.png is" in refused.value.message and str(upload.parent) not in refused.value.message
 
 
-def test_an_image_sent_in_an_open_session_says_it_starts_a_new_one(tmp_path: Path, photo: str, monkeypatch):
+def test_an_image_attached_in_an_open_session_says_it_starts_a_new_one_once(tmp_path: Path, photo: str, monkeypatch):
     import gradio as gr
 
     import ui.handlers as handlers
@@ -565,9 +565,12 @@ def test_an_image_sent_in_an_open_session_says_it_starts_a_new_one(tmp_path: Pat
     state = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
                      "recording")[0]
     assert told == []  # the first image of a visit just starts one
-    second = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, state, "rules", "recording")[0]
+    attached = {"text": INSTRUCTIONS[0], "files": [photo]}
+    app.check_attachment(attached, state)
+    assert told == ["Sending photo.png starts a new session; the one shown now is kept."]
+    second = app.edit(attached, state, "rules", "recording")[0]
     assert second["session_id"] != state["session_id"]
-    assert told == ["The attached image started a new session; the one before is under My sessions."]
+    assert len(told) == 1  # sending it says it no second time
     fake = tmp_path / "fake.png"
     fake.write_text("<html>not an image</html>")
     with pytest.raises(gr.Error):
@@ -601,3 +604,40 @@ def test_redo_typed_after_a_canvas_undo_turn_takes_that_turn_back(client: Client
     for _ in range(2):
         view = client.predict(view[0], api_name="/redo")
         assert "at edit #2" in view[4]
+
+
+def test_a_refusal_in_the_app_names_the_apps_own_way_back_not_the_sdks_or_an_agents(tmp_path):
+    import gradio as gr
+
+    from edit_agent import EditSession
+    from ui.handlers import friendly_errors
+
+    session = EditSession(store=tmp_path)
+    session.edit("sample:world-1", "make all shapes green")
+    session.edit(None, "make it warmer")  # a photo edit of the canvas: its shapes can no longer be edited
+
+    @friendly_errors
+    def next_turn() -> None:
+        session.edit(None, "add a small red circle at the top left")
+
+    with pytest.raises(gr.Error) as refused:
+        next_turn()
+    assert "or continue from an earlier image: pick it in the timeline)" in refused.value.message
+    assert "image_id" not in refused.value.message and "EditSession" not in refused.value.message
+
+
+def test_the_chats_trash_icon_says_it_started_a_new_session_and_where_the_old_one_is(tmp_path: Path, photo: str, monkeypatch):
+    import ui.handlers as handlers
+    from ui.handlers import AppConfig, ChatApp
+
+    told: list[str] = []
+    monkeypatch.setattr(handlers, "_tell", told.append)
+    app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording"))
+    state = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
+                     "recording")[0]
+    left = app.clear_chat(state)[0]  # the chat's trash icon: no label said what it does
+    assert left["session_id"] is None
+    assert told == ["A new session: attach a photo or pick a sample. The one you left is under My sessions."]
+    app.clear_chat(left)
+    app.new_session(state)  # the New session button says what it does
+    assert len(told) == 1  # with no session on the page there was nothing to leave

@@ -390,7 +390,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         _follow(redo.click(app.redo, [state, tab_head], view, api_name="redo", **history, **internal))
         # A new session starts from no sample: the one highlighted last would say otherwise.
         for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
-                            chat.clear(app.new_session, [state], view, api_name=False, **internal)):  # the trash icon
+                            chat.clear(app.clear_chat, [state], view, api_name=False, **internal)):  # the trash icon
             starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, api_visibility="private")
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
@@ -398,6 +398,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         _follow(reopened)
         # The focus was lost with the list; on a touch screen the box is left alone, or its keyboard would pop up.
         reopened.then(None, None, None, js=KEYBOARD_FOCUS_BOX_JS, queue=False, api_visibility="private")
+        reopened.then(None, None, None, js=TO_THE_CURRENT_IMAGE_JS, queue=False, api_visibility="private")
         # The browser asks first; a cancelled question sends confirmed=False, which changes nothing.
         confirmed = gr.Checkbox(visible=False)
         delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
@@ -405,9 +406,13 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         export.click(app.export, [state], [export_file], api_name="export", **internal).success(
             _show_export, None, [export_file], queue=False, api_visibility="private").then(
             None, None, None, js=SAVE_EXPORT_JS, queue=False, api_visibility="private")
-        # One at a time: an import unpacks and checks every image of the session.
-        _follow(reopen_zip.upload(app.import_zip, [state, reopen_zip], view, api_name="import_zip",
-                                  concurrency_id="import", concurrency_limit=1, **internal))
+        # One at a time: an import unpacks and checks every image of the session. What was said about the page
+        # before ("no session to download yet") is closed: it is about the page the import replaces.
+        reopen_zip.upload(None, None, None, js=CLOSE_TOASTS_JS, queue=False, api_visibility="private")
+        imported = reopen_zip.upload(app.import_zip, [state, reopen_zip], view, api_name="import_zip",
+                                     concurrency_id="import", concurrency_limit=1, **internal)
+        _follow(imported)
+        imported.then(None, None, None, js=TO_THE_CURRENT_IMAGE_JS, queue=False, api_visibility="private")
         picked_sample = sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
         picked_sample.then(None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
         # A box changed by the server fires no change event in the page: the status line is told here.
@@ -539,6 +544,12 @@ KEYBOARD_FOCUS_BOX_JS = f"""
 CONFIRM_DELETE_JS = """
 (state, confirmed) => [state, Boolean(state && state.session_id) && window.confirm(
   "Delete this session and the images only it uses? This cannot be undone (Download session keeps a copy).")]
+"""
+
+# A session opened from My sessions or from a zip: on a phone its image and status line are a screen or more above
+# the list ("nearest": on a wide screen, where they are in view already, nothing moves). After the view has drawn.
+TO_THE_CURRENT_IMAGE_JS = """
+() => { setTimeout(() => document.querySelector('#current-image')?.scrollIntoView({block: 'nearest'}), 400); }
 """
 
 FOLLOW_JS = """

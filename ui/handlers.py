@@ -33,7 +33,14 @@ from edit_agent.errors import (
     NeedsGenerativeEditorError,
     UnsupportedInstructionError,
 )
-from edit_agent.history_words import is_history_move, is_redo_request, steps_back
+from edit_agent.history_words import (
+    EARLIER_IMAGE_HINT,
+    HISTORY_HINT,
+    UNDO_HINT,
+    is_history_move,
+    is_redo_request,
+    steps_back,
+)
 from edit_agent.image_fitting import SCALABLE_LIMITS
 from edit_agent.images import ImageLimits
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
@@ -137,8 +144,8 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
         except EditAgentError as error:
             # A user's mistake, not a server fault: no traceback in the log. Escaped: the toast renders HTML,
             # and the message may quote what was typed.
-            said = str(error) + (f" {_where_a_generative_editor_is()}" if isinstance(error, NeedsGenerativeEditorError)
-                                 else "")
+            said = in_app_words(str(error)) + (
+                f" {_where_a_generative_editor_is()}" if isinstance(error, NeedsGenerativeEditorError) else "")
             raise gr.Error(html.escape(said, quote=False), title="Could not do that", duration=REFUSAL_SECONDS,
                            print_exception=False) from error
         except Exception as error:
@@ -147,6 +154,20 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
                            duration=REFUSAL_SECONDS) from error  # timed, it would close the refusals grouped with it
 
     return wrapper
+
+
+_IN_APP_WORDS = {
+    EARLIER_IMAGE_HINT: "pick it in the timeline",
+    HISTORY_HINT: "Moves in the history are the Undo and Redo buttons and the timeline.",
+    UNDO_HINT: "Going back is the Undo button.",
+}
+"""The SDK's refusals say where agents, programs and the app make a move; a chat user needs only the app's way."""
+
+
+def in_app_words(message: str) -> str:
+    for everywhere, in_the_app in _IN_APP_WORDS.items():
+        message = message.replace(everywhere, in_the_app)
+    return message
 
 
 def _where_a_generative_editor_is() -> str:
@@ -297,7 +318,6 @@ class ChatApp:
             raise InvalidInstructionError("Type what to change (e.g. 'make it warmer').")
         progress(0.1, desc="Reconstructing the intent and editing…")
         if image_path is not None:
-            had_session = state["session_id"] is not None
             session = EditSession(
                 store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
                 editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
@@ -306,9 +326,8 @@ class ChatApp:
             with self.owners.claiming(session.id, state["token"]), _named_as_sent(Path(image_path)):
                 image, scaled = load_attachment(image_path, self.config.image_limits, self.config.scalable_limits)
                 session.edit(image, text)  # a refused upload leaves no owner row
+            # That it starts a new session was told when the image was attached (``attached_status``).
             state["session_id"], state["starting"] = session.id, None
-            if had_session:  # told once it worked: a refused image leaves the session before open
-                _tell("The attached image started a new session; the one before is under My sessions.")
             if scaled:
                 _tell(html.escape(scaled, quote=False))
         elif state["session_id"] is None:
@@ -433,6 +452,14 @@ class ChatApp:
         index = event.index if isinstance(event.index, int) else event.index[0]
         turn_id = "" if index == 0 or index > len(records) else records[index - 1].id
         return self.checkout(state, turn_id)
+
+    @friendly_errors
+    def clear_chat(self, state: Any) -> tuple[Any, ...]:
+        """The chat's trash icon: a new session, as the New session button starts, said so (an icon with no label
+        that emptied the chat read as the session gone)."""
+        if self._state(state)["session_id"] is not None:
+            _tell("A new session: attach a photo or pick a sample. The one you left is under My sessions.")
+        return self.new_session(state)
 
     @friendly_errors
     def new_session(self, state: Any) -> tuple[Any, ...]:
