@@ -30,9 +30,15 @@ _SPOKEN_NUMBER = re.compile(
 )
 
 
+_GROUPED_NUMBER = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
+"""A number written with thousands separators, "1,000" or "12,500,000"."""
+
+
 def numbers_as_digits(text: str) -> str:
-    """``text`` with each number said in words before a unit written in digits; other words unchanged."""
-    return _SPOKEN_NUMBER.sub(_as_digits, text)
+    """``text`` with each number said in words before a unit written in digits, and without thousands separators
+    ("1,000 px": a comma there splits no clause); other words unchanged."""
+    return _GROUPED_NUMBER.sub(lambda number: number.group(0).replace(",", ""), _SPOKEN_NUMBER.sub(_as_digits, text))
+
 
 
 def _as_digits(match: re.Match[str]) -> str:

@@ -801,9 +801,14 @@ def _crop_aspect(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="crop", target=f"{plain_number(width)}:{plain_number(height)}")
 
 
+GENTLE_BLUR_RADIUS, STRONG_BLUR_RADIUS = 1.0, 5.0
+"""The radius of "blur it slightly" and of "blur it a lot" (2 when no degree is said)."""
+
+
 def _blur(match: re.Match[str], clause: str) -> Operation:
     if match.group(1) is None:
-        return Operation(kind="blur", value=DEFAULT_BLUR_RADIUS)
+        said = GENTLE_BLUR_RADIUS if _GENTLE.search(clause) else STRONG_BLUR_RADIUS if _STRONG.search(clause) else None
+        return Operation(kind="blur", value=said or DEFAULT_BLUR_RADIUS)
     radius = float(match.group(1))
     if radius == 0:
         raise InvalidInstructionError(f"A blur of radius 0 changes nothing ({clause!r}).")

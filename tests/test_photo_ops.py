@@ -413,6 +413,9 @@ def intent_of(instruction: str) -> str:
     ("scale it up by 150%", "Resize to 250%."),
     ("increase the size by 50%", "Resize to 150%."),
     ("reduce the size by half", "Resize to 50%."),
+    ("resize to 1,000 px wide", "Resize to 1000 px wide."),  # a thousands separator splits no clause
+    ("blur it slightly", "Blur the image with radius 1."),  # the degree said is kept, as for a setting
+    ("blur it a lot", "Blur the image with radius 5."),
 ])
 def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     assert intent_of(instruction) == intent
@@ -429,6 +432,9 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     ("make it too warm", "is not an exact photo operation"),  # warmer, or cooler? never guessed
     ("enlarge to 80%", "80% is smaller, not larger"),
     ("blur with radius 0", "A blur of radius 0 changes nothing"),  # not the default radius, said as 0
+    # what not to do is no edit, and no generative editor would know what to do instead
+    ("don't rotate it", "says what not to do, and an edit does only what it is asked: nothing was edited"),
+    ("do not make it black and white", "says what not to do"),
     ("it looks dark", "says how the image is, not what to change: .*'increase the brightness by 20%'"),
     ("is it too dark?", "is a question"),
     ("is it warmer?", "is a question"),

@@ -109,7 +109,26 @@ def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list
                     raise InvalidInstructionError(f"{corrected_refusal} (Read {read_as}.)") from None
         if is_history_move(instruction):
             raise _history_move(instruction) from None
+        if _says_what_not_to_do(instruction):
+            raise UnsupportedInstructionError(
+                f"{instruction!r} says what not to do, and an edit does only what it is asked: nothing was edited. "
+                "Say what to change ('make it warmer').") from None
         raise refusal from None
+
+
+_NEGATED = re.compile(r"^\W*(?:please\s+)?(?:don['’]?t|do\s+not|never|no\s+need\s+to)\s+(?P<rest>.+)$", re.IGNORECASE)
+
+
+def _says_what_not_to_do(instruction: str) -> bool:
+    """'don't rotate it': an exact operation, negated (an editor would need to guess what else to do)."""
+    negated = _NEGATED.match(instruction.strip())
+    if negated is None:
+        return False
+    try:
+        parse_operations(negated.group("rest"))
+    except EditAgentError:
+        return False
+    return True
 
 
 def _read_turn(text: str, earlier: list[str]) -> _Reading:
