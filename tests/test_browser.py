@@ -745,6 +745,15 @@ def test_on_a_phone_a_session_opened_from_my_sessions_shows_its_image(browser, a
     page.set_default_timeout(TIMEOUT_MS)
     try:
         open_app(page, app_url)
+        # A closed section's arrow sits level with its label (the 44 px tap target had dropped it below)
+        assert page.evaluate("""() => [...document.querySelectorAll('.label-wrap')].every((header) => {
+            const [label, arrow] = [header.querySelector('span'), header.querySelector('.icon')].map((part) => {
+                const glyphs = document.createRange();  // where the text is drawn, not its stretched box
+                glyphs.selectNodeContents(part);
+                return glyphs.getBoundingClientRect();
+            });
+            return Math.abs((label.top + label.bottom) / 2 - (arrow.top + arrow.bottom) / 2) < 4;
+        })""")
         page.get_by_role("button", name="My sessions").click()
         for opened in (1, 2):
             with page.expect_file_chooser() as chooser:

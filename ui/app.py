@@ -88,6 +88,8 @@ CSS = """
    removed it: it is a visible corner badge instead. A tapped turn kept Gradio's half-faded hover caption. */
 @media (pointer: coarse) {
   #history-buttons > button, #download-session, #delete-session, #open-zip, .label-wrap { min-height: 44px; }
+  /* the taller header stretched the closed arrow's box, which turned on its centre dropped below the label */
+  .label-wrap { align-items: center; }
   #message .thumbnails { padding: 8px 8px 0 0; }
   #message .thumbnail-item { overflow: visible !important; }
   #message .delete-button {
