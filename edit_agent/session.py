@@ -271,6 +271,9 @@ class EditSession:
         from edit_agent.archives import exported_session_in, pack_session_archive
 
         target = as_folder(archive, "The zip to write", kind="file")
+        if target.is_dir():
+            raise InvalidArgumentError(f"{target} is a folder; give the zip file's own name (such as {target.name}.zip), "
+                                       "or export to a folder with export().")
         if target.exists() and exported_session_in(target) != self.id:  # a .docx is a zip too
             raise InvalidArgumentError(f"{target} exists and is not an export of this session; choose another name.")
         with tempfile.TemporaryDirectory(prefix="edit-agent-export-") as folder:

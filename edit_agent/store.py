@@ -322,7 +322,9 @@ class Store:
         matches = [session_id for session_id in self.list_sessions() if _GENERATED_ID.fullmatch(session_id)
                    and session_id.startswith(given.lower())] if _ID_PREFIX.fullmatch(given) else []
         if not matches:
-            raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}.")
+            chosen = [session_id for session_id in self.list_sessions() if session_id.startswith(given)]
+            hint = f" (a chosen id such as {chosen[0]!r} opens only when given whole)" if chosen else ""
+            raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}{hint}.")
         if len(matches) > 1:
             listed = ", ".join(matches[:4]) + (", ..." if len(matches) > 4 else "")
             raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({listed}); give more of the id.")

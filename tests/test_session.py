@@ -392,7 +392,7 @@ def test_a_prefix_two_sessions_share_asks_for_more_of_the_id(tmp_path, photo):
 def test_an_id_of_your_own_opens_only_whole(tmp_path, photo):
     """'Open, or start if there is none' must not write into "run-10" when asked for "run-1"."""
     EditSession(store=tmp_path, session_id="run-10").edit(photo, "blur it")
-    with pytest.raises(UnknownSessionError):
+    with pytest.raises(UnknownSessionError, match="a chosen id such as 'run-10' opens only when given whole"):
         EditSession.open("run-1", store=tmp_path)
     assert EditSession.open("run-10", store=tmp_path).head.instruction == "blur it"
 

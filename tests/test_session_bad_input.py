@@ -119,6 +119,8 @@ def test_a_zip_given_to_import_folder_is_told_to_import_zip(tmp_path, image):
     with pytest.raises(InvalidArgumentError, match=r"is a file, not an export folder; .*EditSession.import_zip"):
         EditSession.import_folder(archive, store=tmp_path / "other")
     assert not (tmp_path / "other").exists()
+    with pytest.raises(InvalidArgumentError, match=r"is a folder; give the zip file's own name"):
+        session.export_zip(session.export(tmp_path / "exported").parent)
 
 
 @pytest.mark.parametrize("limits", [
