@@ -30,8 +30,10 @@ _SPOKEN_NUMBER = re.compile(
 )
 
 
-_GROUPED_NUMBER = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
-"""A number written with thousands separators, "1,000" or "12,500,000"."""
+_GROUPED_NUMBER = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])"
+                             r"(?=\s*(?:%|(?:px|pixels|percent|x|by|wide|tall|high)\b))")
+"""A number written with thousands separators before its unit, "1,000 px" or "12,500%" ("800,600" alone may be two
+numbers)."""
 
 
 def numbers_as_digits(text: str) -> str:

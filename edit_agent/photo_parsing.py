@@ -208,12 +208,14 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+(wide|tall|high)\b", "resize_side", True),
     (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
     # grey, said other ways than the rule's words
-    (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y(?:\s*scale)?\b"
+    (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y(?:\s*scale(?=\s*(?:$|[,.;!?]|(?:and|then|but|please)\b)))?\b"
      r"|\bremove\s+(?:the\s+|all\s+(?:the\s+)?)?colou?rs?\b|\bdesaturate\b(?:\s+it)?\s+(?:completely|fully|entirely)\b",
      "grayscale", True),
     (r"\b(?:twice\s+(?:as\s+(?:big|large)|the\s+size)|double\s+(?:the\s+)?size|double\s+it)\b", "double", False),
     (r"\b(?:half\s+(?:as\s+(?:big|large)|the\s+size)|halve\s+(?:the\s+)?size|halve\s+it"
-     r"|(?:resize|scale|shrink|reduce)(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?(?:\s+down)?"
+     r"|(?:resize|scale|shrink)(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+down)?(?:\s+(?:by|to))?\s+(?:a\s+)?half"
+     # not "reduce it by half", which may be the setting just changed
+     r"|reduce\s+(?:the\s+size(?:\s+of\s+(?:it|the\s+image|the\s+photo))?|the\s+image|the\s+photo)"
      r"(?:\s+(?:by|to))?\s+(?:a\s+)?half)\b",
      "halve", False),
     (GRAYSCALE_WORDS, "grayscale", False),

@@ -414,6 +414,7 @@ def intent_of(instruction: str) -> str:
     ("increase the size by 50%", "Resize to 150%."),
     ("reduce the size by half", "Resize to 50%."),
     ("resize to 1,000 px wide", "Resize to 1000 px wide."),  # a thousands separator splits no clause
+    ("turn it gray scale down by half", "Convert the image to grayscale, then resize to 50%."),
     ("blur it slightly", "Blur the image with radius 1."),  # the degree said is kept, as for a setting
     ("blur it a lot", "Blur the image with radius 5."),
 ])
@@ -435,6 +436,9 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     # what not to do is no edit, and no generative editor would know what to do instead
     ("don't rotate it", "says what not to do, and an edit does only what it is asked: nothing was edited"),
     ("do not make it black and white", "says what not to do"),
+    ("don't rotate it, flip it", "the part \"don't rotate it\"\\) is not an exact photo operation"),  # it says what to do
+    ("that's too warm, reduce it by half", "the part 'reduce it by half'"),  # the warmth, or the size? never guessed
+    ("resize to 800,600", "'resize to 800,600'"),  # two numbers, or one? as typed
     ("it looks dark", "says how the image is, not what to change: .*'increase the brightness by 20%'"),
     ("is it too dark?", "is a question"),
     ("is it warmer?", "is a question"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -156,9 +158,14 @@ def test_a_background_that_should_stay_is_refused_with_how_the_background_change
         RuleReasoner().reconstruct(request(instruction))
 
 
-def test_a_background_said_another_way_is_told_the_edit_with_the_colour_it_named():
-    with pytest.raises(UnsupportedInstructionError, match=r"say 'make the background sky' \(white, gray, beige or sky\)"):
-        RuleReasoner().reconstruct(request("give the background a sky colour"))
+@pytest.mark.parametrize(("instruction", "said"), [
+    ("give the background a sky colour", "say 'make the background sky'"),
+    ("i want a gray background like the white one before", "say 'make the background gray'"),
+    ("the background behind the white square should be gray", "say 'make the background' and the colour"),
+])
+def test_a_background_said_another_way_is_told_the_edit_with_the_colour_it_gave_it(instruction, said):
+    with pytest.raises(UnsupportedInstructionError, match=re.escape(f"{said} (white, gray, beige or sky)")):
+        RuleReasoner().reconstruct(request(instruction))
 
 
 @pytest.mark.parametrize("instruction", ["make the sky blue", "make the sky white", "turn the sky background gray"])

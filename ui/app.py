@@ -401,6 +401,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # The focus was lost with the list; on a touch screen the box is left alone, or its keyboard would pop up.
         reopened.then(None, None, None, js=KEYBOARD_FOCUS_BOX_JS, queue=False, api_visibility="private")
         reopened.then(None, None, None, js=TO_THE_CURRENT_IMAGE_JS, queue=False, api_visibility="private")
+        # An image attached before the session was opened now starts another one when sent: said now, as on attaching.
+        reopened.then(app.attached_status, [message, state], [status], queue=False, api_visibility="private")
         # The browser asks first; a cancelled question sends confirmed=False, which changes nothing.
         confirmed = gr.Checkbox(visible=False)
         delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
@@ -415,6 +417,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                                      concurrency_id="import", concurrency_limit=1, **internal)
         _follow(imported)
         imported.then(None, None, None, js=TO_THE_CURRENT_IMAGE_JS, queue=False, api_visibility="private")
+        imported.then(app.attached_status, [message, state], [status], queue=False, api_visibility="private")
         picked_sample = sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
         picked_sample.then(None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
         # A box changed by the server fires no change event in the page: the status line is told here.

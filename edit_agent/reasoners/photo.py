@@ -11,7 +11,7 @@ from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_follow_ups import resolve_follow_up
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
-from edit_agent.photo_parsing import parse_operations
+from edit_agent.photo_parsing import parse_operations, split_clauses
 from edit_agent.photo_rules import (
     ReadTurn,
     RuleInForce,
@@ -120,8 +120,14 @@ _NEGATED = re.compile(r"^\W*(?:please\s+)?(?:don['’]?t|do\s+not|never|no\s+nee
 
 
 def _says_what_not_to_do(instruction: str) -> bool:
-    """'don't rotate it': an exact operation, negated (an editor would need to guess what else to do)."""
-    negated = _NEGATED.match(instruction.strip())
+    """'don't rotate it': exact operations, each negated, and nothing else (an editor would need to guess what to
+    do). 'don't rotate it, flip it' does say what to do: its refusal is the one of its part that is no operation."""
+    clauses = split_clauses(instruction)  # none for courtesy alone ("thanks")
+    return bool(clauses) and all(_negated_operation(clause) for clause in clauses)
+
+
+def _negated_operation(clause: str) -> bool:
+    negated = _NEGATED.match(clause.strip())
     if negated is None:
         return False
     try:

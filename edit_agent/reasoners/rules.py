@@ -114,12 +114,20 @@ REDO_ON_CANVAS_HINT = (
 )
 
 
+_NAMED_BACKGROUND = re.compile(
+    rf"\b(?P<before>{'|'.join(BACKGROUNDS)})\s+background\b"
+    rf"|\bbackground(?:\s+(?:to|into|as|a|an|the|colou?r|of|in|be|is|should|must))*\s+(?P<after>{'|'.join(BACKGROUNDS)})\b")
+"""A background colour said next to the word ('a gray background', 'the background a sky colour'), not one said of
+something else in the sentence ('the background behind the white square')."""
+
+
 def _background_hint(instruction: str) -> str:
-    """How a canvas's background changes, said with the background the instruction names ('give the background a
-    sky colour' is told 'make the background sky')."""
-    named = next((name for name in BACKGROUNDS if re.search(rf"\b{name}\b", normalize(instruction))), "white")
-    return (f"The background is changed by an edit of its own: say 'make the background {named}' (white, gray, "
-            "beige or sky). It then stays as it is until another edit changes it; no rule is needed to keep it.")
+    """How a canvas's background changes, said with the background the instruction gives it where it names one."""
+    named = _NAMED_BACKGROUND.search(normalize(instruction))
+    said = (f"say 'make the background {named.group('before') or named.group('after')}'" if named else
+            "say 'make the background' and the colour")
+    return (f"The background is changed by an edit of its own: {said} (white, gray, beige or sky). It then stays as "
+            "it is until another edit changes it; no rule is needed to keep it.")
 _MENTIONS_BACKGROUND = re.compile(r"\bbackground\b", re.IGNORECASE)
 _BACKGROUND_AS_AN_OBJECT = re.compile(r"\b(?:the\s+)?(?:background|sky)\b", re.IGNORECASE)
 _SEVERAL_BY_THE = re.compile(
