@@ -42,7 +42,6 @@ def numbers_as_digits(text: str) -> str:
     return _GROUPED_NUMBER.sub(lambda number: number.group(0).replace(",", ""), _SPOKEN_NUMBER.sub(_as_digits, text))
 
 
-
 def _as_digits(match: re.Match[str]) -> str:
     whole = match.group("whole").lower()
     if match.group("a") and whole.startswith(("hundred", "thousand")):

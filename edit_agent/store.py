@@ -486,17 +486,12 @@ class Store:
         row = self.db.execute("SELECT MAX(visited) FROM turns WHERE session_id = ?", [session_id]).fetchone()
         return (row[0] or 0) + 1
 
-    def taken_back_turns(self, session_id: str) -> set[str]:
-        """The turns marked by :meth:`take_back` since they were last the head."""
+    def visits(self, session_id: str) -> list[tuple[str, int]]:
+        """The session's turn ids with their visit numbers, least recently the head first (what redo follows); 0
+        for a turn marked by :meth:`take_back` since it was last the head."""
         with self._reading():
-            return {row[0] for row in self.db.execute(
-                "SELECT id FROM turns WHERE session_id = ? AND visited = 0", [session_id])}
-
-    def visit_order(self, session_id: str) -> list[str]:
-        """The session's turn ids, least recently the head first (what redo follows)."""
-        with self._reading():
-            return [row[0] for row in self.db.execute(
-                "SELECT id FROM turns WHERE session_id = ? ORDER BY visited, seq", [session_id])]
+            return [(row[0], row[1]) for row in self.db.execute(
+                "SELECT id, visited FROM turns WHERE session_id = ? ORDER BY visited, seq", [session_id])]
 
     def redo_target(self, session_id: str, head: str | None) -> str | None:
         """The child of ``head`` that was most recently the head (where redo goes), if any; never one marked

@@ -226,9 +226,10 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord], list[in
 def _visit_ranks(store: Store, session_id: str) -> dict[str, int]:
     """Each turn's place in the order the turns were last the head, from 1; 0 for a turn taken back (redo does not
     go there: see ``Store.take_back``)."""
-    taken_back = store.taken_back_turns(session_id)
-    ranked = [turn_id for turn_id in store.visit_order(session_id) if turn_id not in taken_back]
-    return {**dict.fromkeys(taken_back, 0), **{turn_id: rank for rank, turn_id in enumerate(ranked, 1)}}
+    visits = store.visits(session_id)
+    ranked = [turn_id for turn_id, visit in visits if visit > 0]
+    return {**{turn_id: 0 for turn_id, visit in visits if visit == 0},
+            **{turn_id: rank for rank, turn_id in enumerate(ranked, 1)}}
 
 
 def _json_lines(path: Path) -> list[Any]:

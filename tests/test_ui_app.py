@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gradio_client import Client, handle_file
@@ -553,9 +554,8 @@ def test_an_image_refused_by_its_size_is_named_as_sent_not_by_the_servers_upload
     assert "Image file holiday.png is" in refused.value.message and str(upload.parent) not in refused.value.message
 
 
-def test_an_image_attached_in_an_open_session_says_it_starts_a_new_one_once(tmp_path: Path, photo: str, monkeypatch):
-    import gradio as gr
-
+def in_a_session_that_tells(tmp_path: Path, photo: str, monkeypatch) -> tuple[Any, dict, list[str]]:
+    """A server-side app with one session on its page, and the notices it shows (collected, not shown)."""
     import ui.handlers as handlers
     from ui.handlers import AppConfig, ChatApp
 
@@ -564,6 +564,13 @@ def test_an_image_attached_in_an_open_session_says_it_starts_a_new_one_once(tmp_
     app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording"))
     state = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
                      "recording")[0]
+    return app, state, told
+
+
+def test_an_image_attached_in_an_open_session_says_it_starts_a_new_one_once(tmp_path: Path, photo: str, monkeypatch):
+    import gradio as gr
+
+    app, state, told = in_a_session_that_tells(tmp_path, photo, monkeypatch)
     assert told == []  # the first image of a visit just starts one
     attached = {"text": INSTRUCTIONS[0], "files": [photo]}
     app.check_attachment(attached, state)
@@ -627,14 +634,7 @@ def test_a_refusal_in_the_app_names_the_apps_own_way_back_not_the_sdks_or_an_age
 
 
 def test_the_chats_trash_icon_says_it_started_a_new_session_and_where_the_old_one_is(tmp_path: Path, photo: str, monkeypatch):
-    import ui.handlers as handlers
-    from ui.handlers import AppConfig, ChatApp
-
-    told: list[str] = []
-    monkeypatch.setattr(handlers, "_tell", told.append)
-    app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording"))
-    state = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
-                     "recording")[0]
+    app, state, told = in_a_session_that_tells(tmp_path, photo, monkeypatch)
     left = app.clear_chat(state)[0]  # the chat's trash icon: no label said what it does
     assert left["session_id"] is None
     assert told == ["A new session: attach a photo or pick a sample. The one you left is under My sessions."]
