@@ -67,19 +67,20 @@ def session_view(session_id: str, store: Store) -> View:
     def loader(digest: str):
         return lambda: store.load_image(digest)
 
-    head_hash = path[-1].output_hash if path else record.source_hash
+    head = path[-1] if path else None  # None: the source image
+    head_hash = head.output_hash if head else record.source_hash
     # The head's "#k" is its seq, as the timeline and the status line write it.
-    download_name = f"{download_stem(session_id)}-" + (f"edit-{path[-1].seq}" if path else "source")
+    download_name = f"{download_stem(session_id)}-" + (f"edit-{head.seq}" if head else "source")
     return View(
         chat=_chat(path, record.source_hash, loader, has_turns=bool(turns)),
         image=files.full_image(head_hash, loader(head_hash), download_name),
         timeline=_timeline(turns, record.source_hash, record.head, loader),
         timeline_index=0 if record.head is None else 1 + [t.id for t in turns].index(record.head),
-        status=_status(session_id, turns, by_id.get(record.head) if record.head else None, record.settings),
+        status=_status(session_id, turns, head, record.settings),
         head=record.head,
         has_session=True,
         can_undo=record.head is not None,
-        can_redo=_can_redo(store, session_id, by_id.get(record.head) if record.head else None),
+        can_redo=_can_redo(store, session_id, head),
     )
 
 
