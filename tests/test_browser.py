@@ -547,6 +547,18 @@ def start_session(page, tmp_path: Path, instruction: str, colour: tuple[int, int
     wait_for_status(page, "at edit #1")
 
 
+def test_the_keyboard_is_not_left_on_a_button_that_undo_disabled(page, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    start_session(page, tmp_path, "rotate it 90 degrees", (120, 60, 30))
+    page.locator("#undo").focus()
+    page.keyboard.press("Enter")
+    wait_for_status(page, "at the source image")
+    expect(page.locator("#undo")).to_be_disabled()
+    page.wait_for_timeout(1000)  # once the page has settled: the focus stays there
+    expect(page.locator("#message textarea")).to_be_focused()  # not on nothing: the next Tab goes on from here
+
+
 def test_every_quick_undo_click_counts(page, tmp_path: Path):
     start_session(page, tmp_path, "rotate it 90 degrees", (200, 60, 30))
     for number in range(2, 6):

@@ -388,8 +388,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # A refusal stays until the next message, or a move that leaves the state it was about.
         for moved in (undo.click, redo.click, new.click, timeline.select, sessions.input):
             moved(None, None, None, js=CLOSE_TOASTS_JS, queue=False, api_visibility="private")
-        _follow(undo.click(app.undo, [state, tab_head], view, api_name="undo", **history, **internal))
-        _follow(redo.click(app.redo, [state, tab_head], view, api_name="redo", **history, **internal))
+        for moved in (undo.click(app.undo, [state, tab_head], view, api_name="undo", **history, **internal),
+                      redo.click(app.redo, [state, tab_head], view, api_name="redo", **history, **internal)):
+            _follow(moved)
+            moved.then(None, None, None, js=FOCUS_BOX_IF_LOST_JS, queue=False, api_visibility="private")
         # A new session starts from no sample: the one highlighted last would say otherwise.
         for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
                             chat.clear(app.clear_chat, [state], view, api_name=False, **internal)):  # the trash icon
@@ -406,7 +408,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # The browser asks first; a cancelled question sends confirmed=False, which changes nothing.
         confirmed = gr.Checkbox(visible=False)
         delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
-                     **internal)
+                     **internal).then(None, None, None, js=FOCUS_BOX_IF_LOST_JS, queue=False, api_visibility="private")
         export.click(app.export, [state], [export_file], api_name="export", **internal).success(
             _show_export, None, [export_file], queue=False, api_visibility="private").then(
             None, None, None, js=SAVE_EXPORT_JS, queue=False, api_visibility="private")
@@ -533,7 +535,8 @@ FOCUS_BOX_JS = """
   // Asked again when the focus moves: the user may have tabbed elsewhere in between.
   const free = () => {
     const active = document.activeElement;
-    return !active || active === document.body || Boolean(active.closest('#message'));
+    // a button that has just been disabled (Undo at the source) holds no focus a user chose
+    return !active || active === document.body || active.disabled || Boolean(active.closest('#message'));
   };
   const box = document.querySelector('#message textarea');
   if (box && free()) {
@@ -544,6 +547,12 @@ FOCUS_BOX_JS = """
 
 KEYBOARD_FOCUS_BOX_JS = f"""
 () => {{ if (!matchMedia('(pointer: coarse)').matches) ({FOCUS_BOX_JS.strip()})(); }}
+"""
+
+# After Undo, Redo or Delete: where the button pressed is now disabled (nothing more to undo), a keyboard's focus
+# would be left on nothing; it goes to the box. Once the page has drawn the button's new state.
+FOCUS_BOX_IF_LOST_JS = f"""
+() => {{ setTimeout({KEYBOARD_FOCUS_BOX_JS.strip()}, 100); }}
 """
 
 CONFIRM_DELETE_JS = """
