@@ -91,8 +91,9 @@ def run_train_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(_resume_hint(config.out, config.resume), file=sys.stderr)
         raise
-    steps = f"{trainer.step} step{'s' if trainer.step != 1 else ''}"
-    print(f"rl: {steps}; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
+    if trainer.accelerator.is_main_process:  # once, not once per process
+        steps = f"{trainer.step} step{'s' if trainer.step != 1 else ''}"
+        print(f"rl: {steps}; log {config.out / 'log.jsonl'}, plot {config.out / 'log.png'}, policy {final}")
     return 0
 
 

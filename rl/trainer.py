@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -268,6 +269,10 @@ def text_loss(new_log_probs: list[torch.Tensor], batch: Batch, config: TrainConf
 
 
 # ---------------------------------------------------------------------- the trainer
+class LaunchError(EditAgentError, RuntimeError):
+    """The processes were launched in a way the trainer cannot use together."""
+
+
 class RunFolderError(EditAgentError, RuntimeError):
     """A run folder cannot be used: its checkpoint is damaged or from another config, or it holds a run
     and the config says not to resume it."""
@@ -327,6 +332,27 @@ def _saved_config(out: Path) -> dict[str, Any]:
     return saved
 
 
+def build_accelerator(config: TrainConfig) -> Accelerator:
+    """accelerate's state for this process; several processes launched on a machine without CUDA share it on CPU.
+
+    accelerate sets up DDP on CPU (gloo) only when asked for the CPU: without that, each process of ``torchrun`` or
+    ``accelerate launch`` on such a machine would train alone, all of them on the same sessions and into the same
+    folder. A launch it still does not join is an error rather than that.
+    """
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    on_cpu = config.cpu or not torch.cuda.is_available()
+    if on_cpu and launched > 1 and os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
+        raise LaunchError("FSDP (rl/accelerate/fsdp.yaml) shards the policy over CUDA GPUs and torch does not run it "
+                          "on the CPU; there, launch with rl/accelerate/ddp.yaml.")
+    accelerator = Accelerator(cpu=config.cpu or (launched > 1 and on_cpu),
+                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    if accelerator.num_processes != launched:
+        raise LaunchError(f"Launched as {launched} processes, but accelerate set up {accelerator.num_processes}: each "
+                          "would train alone, on the same sessions, into the same folder. Launch with "
+                          "`accelerate launch --config_file rl/accelerate/ddp.yaml -m rl.cli ...` or torchrun.")
+    return accelerator
+
+
 def _checkpoint_step(folder: Path | None) -> int:
     try:
         return int(json.loads((folder / "state.json").read_text())["step"]) if folder else 0
@@ -348,8 +374,7 @@ class Trainer:
         self.config = config
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.accelerator = Accelerator(
-            cpu=config.cpu, kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        self.accelerator = build_accelerator(config)
         self.out = Path(config.out)
         self.checkpoint = latest_checkpoint(self.out) if config.resume else None
         torch.manual_seed(config.seed)
@@ -366,9 +391,11 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self._parameter_groups(), weight_decay=0.0)
         self.policy, self.optimizer = self.accelerator.prepare(self.policy, self.optimizer)
         self.step = 0
+        self.saved_step = 0  # the step of the last checkpoint this run wrote or resumed from, the same on every process
         self.sessions_rolled = 0
         if self.checkpoint is not None:
             self.load_checkpoint(self.checkpoint)
+            self.saved_step = self.step
 
     def _parameter_groups(self) -> list[dict[str, Any]]:
         groups = []
@@ -399,7 +426,7 @@ class Trainer:
         started = time.perf_counter()
         while self.step < config.steps:
             if self._budget_spent(started):
-                print(f"rl: time budget of {config.time_budget_s:.0f} s spent after step {self.step}")
+                self.accelerator.print(f"rl: time budget of {config.time_budget_s:.0f} s spent after step {self.step}")
                 break
             record = self.train_step()
             bar.update(1)
@@ -407,7 +434,9 @@ class Trainer:
             if self.step % config.save_every == 0:
                 self.save_checkpoint()
         bar.close()
-        if self.step and not (checkpoint_folder(self.out, self.step) / "state.json").is_file():  # none, or cut short
+        # Decided from what every process knows, not from the files: one process reading the folder before the
+        # main one has written it would enter the checkpoint's barrier alone.
+        if self.step != self.saved_step:
             self.save_checkpoint()  # the last step, whatever ended the run
         final = self.out / "final"
         if self.accelerator.is_main_process:
@@ -594,6 +623,7 @@ class Trainer:
             partial = folder / "state.json.tmp"
             partial.write_text(json.dumps({"step": self.step}) + "\n")
             partial.replace(folder / "state.json")
+        self.saved_step = self.step
         return folder
 
     def load_checkpoint(self, folder: Path) -> None:
