@@ -23,7 +23,10 @@ class TrainConfigError(EditAgentError, ValueError):
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` to the CLI."""
-    parser = subparsers.add_parser("train", help="joint text+image RL (Flow-GRPO + GRPO) on MICE-World sessions")
+    parser = subparsers.add_parser(
+        "train", help="joint text+image RL (Flow-GRPO + GRPO) on MICE-World sessions",
+        epilog="several processes (GPUs, or CPU processes over gloo): accelerate launch --config_file "
+               "rl/accelerate/ddp.yaml -m rl.cli --config FILE [the same options]")
     _add_arguments(parser)
     parser.set_defaults(func=run_train_command)
 
