@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A console that cannot show a character (an emoji on cp1252) prints an escape, not a traceback.
             if isinstance(stream, io.TextIOWrapper):
                 stream.reconfigure(errors="backslashreplace")
+        # `timeout`, `docker stop` and systemd stop with SIGTERM: the same clean-up as Ctrl-C, not none at all.
+        signal.signal(signal.SIGTERM, _raise_terminated)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -48,9 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EditAgentError, OSError) as error:  # OSError: a folder that is a file, a full disk; no traceback
         print(f"edit-agent: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print("edit-agent: stopped (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("edit-agent: interrupted", file=sys.stderr)
         return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that what Ctrl-C cleans up is cleaned up."""
+
+
+def _raise_terminated(signum: int, frame: object) -> NoReturn:
+    raise Terminated
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -103,7 +117,9 @@ def run_edit(args: argparse.Namespace) -> int:
         raise InvalidArgumentError(f"--out is a folder, for one PNG per turn and the session export; "
                                    f"{str(args.out)!r} names an image file. Give a folder, e.g. --out "
                                    f"{str(args.out.with_suffix(''))!r}.")
+    _check_out_can_hold_results(args.out)
     _check_no_foreign_turn_images(args.out)
+    _remove_partial_turn_images(args.out)
     store = open_store(args.store)
     _check_earlier_export(args.out / "session", store)
     session = EditSession(store=store, **backends_from_args(args))
@@ -152,6 +168,26 @@ def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
             _export(session, args.out / "session")
 
 
+def _check_out_can_hold_results(out: Path) -> None:
+    """Everything about ``--out`` that would fail once a turn has committed (a file where the export's folders
+    go, a folder that cannot be written) fails now, before the store holds a session the folder cannot show."""
+    from edit_agent.folders import out_folder_problem
+
+    for place in (out / "session", out / "session" / "images"):
+        if place.exists() and not place.is_dir():
+            raise InvalidArgumentError(f"{place} is a file, where the session export goes; choose another --out.")
+    problem = out_folder_problem(out / "session" / "images")
+    if problem:
+        raise InvalidArgumentError(f"--out {out}: {problem}.")
+
+
+def _remove_partial_turn_images(out: Path) -> None:
+    """A run killed while writing a turn's PNG leaves that PNG's hidden partial file; it is this command's own."""
+    for partial in out.glob(".turn-[0-9][0-9].png.*.partial"):
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
 def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instruction: str, image: object) -> None:
     """One instruction: an edit, or, where the reasoner refuses "undo that" or "redo that" as an edit, a move as the
     app's Undo and Redo buttons make (on a MICE-World canvas "undo that" is a turn of the world language, and
@@ -176,7 +212,7 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
                                        "anywhere in it).") from None
         _move(session, args.out, number, path, redo=is_redo_request(instruction))
         return None
-    _remove_earlier_runs_turns(args.out, number)
+    _keep_export_beside_turns(session, args.out, number)
     _save_whole(result.image, path)
     fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
     print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")
@@ -190,7 +226,7 @@ def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: boo
     if redo and not moved:
         took_back_undo_turn, head = session.step_back_over_undo_turn()
         moved = took_back_undo_turn
-    _remove_earlier_runs_turns(out, number)
+    _keep_export_beside_turns(session, out, number)
     _save_whole(head.image if head is not None else session.source_image, path)
     where = f"edit #{len(session.history)}" if head else "the source image"
     if took_back_undo_turn:
@@ -222,12 +258,24 @@ def _remove_earlier_runs_turns(out: Path, number: int) -> None:
             stale.unlink()
 
 
-def _export(session: EditSession, folder: Path) -> None:
+def _keep_export_beside_turns(session: EditSession, out: Path, number: int) -> None:
+    """Export the session as it now stands, then clear an earlier run's PNGs, before this turn's PNG is written:
+    every turn PNG in ``--out`` then has an export of a session this store holds beside it, so a run killed at any
+    moment (even by SIGKILL) leaves a folder that the same command takes again."""
+    _write_export(session, out / "session")
+    _remove_earlier_runs_turns(out, number)
+
+
+def _write_export(session: EditSession, folder: Path) -> Path:
     from edit_agent.transfer import exported_session_id
 
-    if exported_session_id(folder) is not None:
+    if exported_session_id(folder) not in (None, session.id):
         shutil.rmtree(folder)  # an earlier run's export of a session this store holds (checked up front)
-    exported = session.export(folder)
+    return session.export(folder)  # this session's own export is brought up to date in place
+
+
+def _export(session: EditSession, folder: Path) -> None:
+    exported = _write_export(session, folder)
     print(f"session {session.id} exported to {exported.parent}")
 
 

@@ -61,7 +61,7 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         for digest in digests:
-            shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
+            _copy_unless_there(store.image_path(digest), folder / _image_name(digest))
         # Written whole under another name, then renamed: a full disk never leaves half a session file.
         partial = path.with_name(EXPORT_FILE + ".partial")
         partial.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
@@ -69,6 +69,15 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     except OSError as error:  # a full disk, no permission: not the caller's argument, but still one clear error
         raise EditAgentError(f"Cannot write the export to {folder}: {error.strerror or error}.") from None
     return path
+
+
+def _copy_unless_there(source: Path, target: Path) -> None:
+    """Copy an image file unless the export already holds it whole: its name is its content's hash, so a file of
+    that name and size is the same image, and exporting a session again after each turn copies only the new ones.
+    A copy cut short is smaller, so it is copied again."""
+    if target.is_file() and target.stat().st_size == source.stat().st_size:
+        return
+    shutil.copyfile(source, target)
 
 
 def exported_session_id(folder: Path) -> str | None:

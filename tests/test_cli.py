@@ -447,3 +447,86 @@ def test_serve_on_a_port_in_use_says_so_in_its_own_words(capsys):
         assert main(["serve", "--port", str(port)]) == 2
     error = capsys.readouterr().err
     assert f"Port {port} on 127.0.0.1 is in use" in error and "launch()" not in error
+
+
+@pytest.mark.parametrize("file_at", ["session", "session/images"])
+def test_an_out_where_the_export_cannot_go_is_refused_before_any_turn(tmp_path, photo_path, capsys, file_at):
+    out = tmp_path / "out"
+    (out / file_at).parent.mkdir(parents=True, exist_ok=True)
+    (out / file_at).write_text("notes")
+    assert main(["edit", str(photo_path), "make it brighter", "--out", str(out), "--store", str(tmp_path / "s")]) == 2
+    assert "is a file, where the session export goes" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists() or EditSession.list(store=tmp_path / "s") == []  # no turn committed
+
+
+KILLED_AT_THE_SECOND_PNG = """
+import os, sys
+import edit_agent.cli as cli
+save = cli._save_whole
+calls = []
+def save_then_die(image, path):
+    calls.append(path)
+    if len(calls) == 2:
+        os._exit(9)  # as SIGKILL: no finally, no clean-up
+    save(image, path)
+cli._save_whole = save_then_die
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_mid_turn_leaves_a_folder_the_same_command_takes_again(tmp_path, photo_path):
+    out = tmp_path / "out"
+    arguments = ["edit", str(photo_path), "rotate it 90 degrees", "make it grayscale", "--out", str(out),
+                 "--store", str(tmp_path / "store")]
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT_THE_SECOND_PNG, *arguments], cwd=REPO, check=False,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9
+    # Turn 2 committed and was exported before its PNG was written: the folder shows what the store holds.
+    assert sorted(p.name for p in out.glob("turn-*.png")) == ["turn-01.png"]
+    assert len((out / "session" / "session.jsonl").read_text().splitlines()) == 3
+    (out / ".turn-02.png.0badf00d.partial").write_bytes(b"half a picture")  # what a kill while writing leaves
+    assert main(arguments) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["session", "turn-01.png", "turn-02.png"]
+
+
+SLOW_SECOND_TURN = """
+import sys, time
+import edit_agent.cli as cli
+from edit_agent import EditSession
+edit = EditSession.edit
+def edit_slowly(self, *args, **kwargs):
+    if self.turns:
+        time.sleep(60)
+    return edit(self, *args, **kwargs)
+EditSession.edit = edit_slowly
+sys.exit(cli.main())
+"""
+
+
+def test_sigterm_mid_run_exports_the_turns_done_and_says_so(tmp_path, photo_path):
+    import signal
+
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SECOND_TURN, "edit", str(photo_path), "rotate it 90 degrees", "make it grayscale",
+         "--out", str(out), "--store", str(tmp_path / "store")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("turn 1:")
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM and "stopped (SIGTERM)" in stderr
+    assert "exported to" in stdout and (out / "turn-01.png").exists()
+    assert len((out / "session" / "session.jsonl").read_text().splitlines()) == 2
+
+
+def test_exporting_after_every_turn_copies_each_image_once(tmp_path, photo_path, monkeypatch):
+    import edit_agent.transfer as transfer
+
+    copied: list[str] = []
+    copy = transfer.shutil.copyfile
+    monkeypatch.setattr(transfer.shutil, "copyfile", lambda source, target: copied.append(Path(target).name)
+                        or copy(source, target))
+    assert main(["edit", str(photo_path), "rotate it 90 degrees", "make it grayscale", "mirror it", "--out",
+                 str(tmp_path / "out"), "--store", str(tmp_path / "store")]) == 0
+    images = sorted(p.name for p in (tmp_path / "out" / "session" / "images").iterdir())
+    assert sorted(copied) == images and len(images) == 4  # the source and three edits, each copied once
