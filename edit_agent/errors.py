@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 
 class EditAgentError(Exception):
     """Base class of every error edit-agent raises on purpose."""
@@ -92,3 +95,13 @@ def is_valid_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters other than tab and line breaks, which typed text does not hold, and the bidirectional
+embeddings, overrides and isolates, which make shown text read otherwise than it is stored."""
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: spaces, line breaks and format characters (zero-width space, BOM) only."""
+    return all(unicodedata.category(char) in {"Zs", "Zl", "Zp", "Cc", "Cf"} for char in text)

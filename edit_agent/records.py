@@ -9,11 +9,35 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from edit_agent.errors import CONTROL_CHARACTER, is_blank, is_valid_text
+
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are stored as SQLite integers: signed 64-bit."""
 
 MAX_INSTRUCTION_CHARS = 2000
 """Longest instruction a turn takes (the SDK, the tools and session files alike)."""
+
+MAX_ID_CHARS = 128
+"""The longest session or turn id: a chosen id is a name, and it is printed in every listing."""
+
+
+def id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a session or turn id, or None: ids are shown in listings, logs and the app as they are."""
+    if not isinstance(value, str):
+        return f"must be text, not {type(value).__name__}"
+    if not is_valid_text(value):
+        return "is not valid Unicode (it holds a lone surrogate)"
+    if is_blank(value):
+        return "needs a visible character"
+    control = CONTROL_CHARACTER.search(value)
+    if control:
+        return f"holds a control character (U+{ord(control.group()):04X})"
+    if any(char in "\t\n\r\u2028\u2029" for char in value):  # a listing shows one id a line
+        return "holds a tab or a line break"
+    if len(value) > MAX_ID_CHARS:
+        return f"has {len(value)} characters; the limit is {MAX_ID_CHARS}"
+    return None
+
 
 
 LATEST_TIMESTAMP = 253402300799.0
@@ -27,13 +51,21 @@ class Record(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _storable_text(cls, value: Any) -> Any:
-        # Records go to SQLite and JSONL as UTF-8; a lone surrogate would fail there, after the edit ran.
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("text must be valid Unicode (it holds a lone surrogate)") from None
+        # Records go to SQLite and JSONL as UTF-8; a lone surrogate would fail there, after the edit ran. Free-form
+        # fields (an editor's ``extra``) hold it anywhere inside, as a key or a value.
+        if not _is_utf8(value):
+            raise ValueError("text must be valid Unicode (it holds a lone surrogate)")
         return value
+
+
+def _is_utf8(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_valid_text(value)
+    if isinstance(value, dict):
+        return all(_is_utf8(key) and _is_utf8(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_is_utf8(item) for item in value)
+    return True
 
 
 class Constraint(Record):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import re
 import secrets
 import threading
 import time
@@ -31,6 +30,7 @@ from edit_agent.backends import (
     shared_reasoner,
 )
 from edit_agent.errors import (
+    CONTROL_CHARACTER,
     EditAgentError,
     InvalidArgumentError,
     InvalidImageError,
@@ -40,6 +40,7 @@ from edit_agent.errors import (
     UnknownSessionError,
     UnknownTurnError,
     UnsupportedInstructionError,
+    is_blank,
     is_valid_text,
 )
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
@@ -53,6 +54,7 @@ from edit_agent.records import (
     Thought,
     TurnRecord,
     TurnRequest,
+    id_problem,
 )
 from edit_agent.samples import resolve_sample
 from edit_agent.store import DATABASE_NAME, Store, branch_to
@@ -655,22 +657,19 @@ def validate_instruction(instruction: object) -> str:
     if not is_valid_text(instruction):
         raise InvalidInstructionError("The instruction is not valid Unicode text (it holds a lone surrogate).")
     text = instruction.strip()
-    if not text:
+    if is_blank(text):  # spaces, or characters that show nothing (a zero-width space)
         raise InvalidInstructionError("The instruction is empty; say what to change.")
     if len(text) > MAX_INSTRUCTION_CHARS:
         raise InvalidInstructionError(
             f"The instruction has {len(text)} characters; the limit is {MAX_INSTRUCTION_CHARS}."
         )
-    control = _CONTROL_CHARACTER.search(text)
+    control = CONTROL_CHARACTER.search(text)
     if control:  # stored and shown as typed: a NUL or an escape sequence would travel into every later view
         raise InvalidInstructionError(
             f"The instruction holds a control character (U+{ord(control.group()):04X}); send plain text.")
     return text
 
 
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-"""Control characters other than tab and line breaks, which typed text does not hold, and the bidirectional
-embeddings, overrides and isolates, which make shown text read otherwise than it is stored."""
 
 
 def validated_seed(seed: object) -> int | None:
@@ -687,10 +686,10 @@ def validated_seed(seed: object) -> int | None:
 
 
 def _check_session_arguments(session_id: object, limits: object) -> None:
-    if session_id is not None and (
-        not isinstance(session_id, str) or (session_id and not session_id.strip()) or not is_valid_text(session_id)
-    ):
-        raise InvalidArgumentError(f"A session id must be text with a visible character; got {session_id!r}.")
+    problem = None if session_id is None or session_id == "" else id_problem(session_id)  # "": a new session
+    if problem:
+        shown = session_id if not isinstance(session_id, str) or len(session_id) <= 60 else session_id[:60] + "…"
+        raise InvalidArgumentError(f"A session id {problem}; got {shown!r}.")
     if not isinstance(limits, ImageLimits):
         raise InvalidArgumentError(f"limits must be an ImageLimits, not {type(limits).__name__}.")
 

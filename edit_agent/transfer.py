@@ -31,11 +31,12 @@ from edit_agent.errors import (
     InvalidArgumentError,
     InvalidExportError,
     InvalidImageError,
+    InvalidInstructionError,
     StoreError,
     one_line,
 )
 from edit_agent.images import STORED_LIMITS, ImageLimits, image_hash, is_plain_rgb_png, load_image, read_image_file
-from edit_agent.records import MAX_INSTRUCTION_CHARS, SessionRecord, TurnRecord
+from edit_agent.records import MAX_INSTRUCTION_CHARS, SessionRecord, TurnRecord, id_problem
 from edit_agent.store import Store
 
 EXPORT_FILE = "session.jsonl"
@@ -218,6 +219,7 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord], list[in
                                  "the file was cut short.")
     if not all(isinstance(session.settings.get(kind), str) and session.settings[kind] for kind in ("reasoner", "editor")):
         raise InvalidExportError(f"{path}: the session's settings must name its reasoner and editor.")
+    _check_ids(session, turns, path)
     _check_tree(session, turns, path)
     if written != len(turns):
         raise InvalidExportError(f"{path} says it holds {written!r} turns but holds {len(turns)}.")
@@ -259,10 +261,25 @@ def _json_lines(path: Path) -> list[Any]:
 def _check_turns(turns: list[TurnRecord], path: Path) -> None:
     """What the SDK would have written: instructions a turn takes. (A turn's input may be a new image,
     not its parent's result: ``edit(image, ...)`` after the first turn does that.)"""
+    from edit_agent.session import validate_instruction  # here: the session module imports this one
+
     for turn in turns:
         if not turn.instruction.strip() or len(turn.instruction) > MAX_INSTRUCTION_CHARS:
             raise InvalidExportError(f"{path}: turn {turn.id} has an empty instruction or one over "
                                      f"{MAX_INSTRUCTION_CHARS} characters.")
+        try:  # what the SDK refuses when typed is refused when imported: it is shown as stored
+            validate_instruction(turn.instruction)
+        except InvalidInstructionError as error:
+            raise InvalidExportError(f"{path}: turn {turn.id}: {error}") from None
+
+
+def _check_ids(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:
+    """Ids are printed by `sessions list` and shown by the app as they are: no escape codes, no line breaks."""
+    for kind, value in [("session id", session.id), *(("turn id", turn.id) for turn in turns)]:
+        problem = id_problem(value)
+        if problem:
+            shown = value if len(value) <= 60 else value[:60] + "…"
+            raise InvalidExportError(f"{path}: the {kind} {shown!r} {problem}.")
 
 
 def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:

@@ -64,6 +64,35 @@ def test_an_empty_session_id_means_a_new_session(tmp_path):
     assert len(EditSession(store=tmp_path, session_id="").id) == 32
 
 
+@pytest.mark.parametrize(("session_id", "match"), [
+    ("\x1b[31mred", "control character"), ("ab\ncd", "line break"), ("abc\x00def", "control character"),
+    ("a" * 129, "limit is 128"), ("\u200b", "visible character"), ("  ", "visible character"), (7, "must be text"),
+])
+def test_a_chosen_session_id_that_would_not_print_as_it_is_is_refused(tmp_path, session_id, match):
+    with pytest.raises(InvalidArgumentError, match=match):
+        EditSession(store=tmp_path, session_id=session_id)
+    assert EditSession(store=tmp_path, session_id="my-sunset é 1").id == "my-sunset é 1"
+
+
+@pytest.mark.parametrize("session_id", ["\x1b[31mred", "ab\ncd", "a" * 129])
+def test_an_export_whose_session_id_would_not_print_as_it_is_is_refused(tmp_path, exported, session_id):
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    lines[0]["id"] = session_id
+    lines[1:] = [{**line, "session_id": session_id} for line in lines[1:]]
+    exported.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(InvalidExportError, match="session id"):
+        EditSession.import_folder(exported.parent, store=tmp_path / "other")
+    assert EditSession.list(store=tmp_path / "other") == []
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff \u2060", "\u200b\n\u200d"])
+def test_an_instruction_that_shows_nothing_is_empty(tmp_path, image, invisible):
+    session = EditSession(store=tmp_path)
+    with pytest.raises(InvalidInstructionError, match="empty"):
+        session.edit(image, invisible)
+    assert session.edit(image, "make it\u200b brighter").image is not None  # inside real text it is harmless
+
+
 def test_an_instruction_with_a_lone_surrogate_is_refused(tmp_path, image):
     session = EditSession(store=tmp_path)
     with pytest.raises(InvalidInstructionError, match="Unicode"):
@@ -248,6 +277,11 @@ def rewrite_turns(path, change):
         (lambda turns: [turns[0], {**turns[1], "instruction": " "}], "empty instruction"),
         (lambda turns: [turns[0], {**turns[1], "kind": "session"}], "every line after the first"),
         (lambda turns: [turns[0]], "cut short"),
+        (lambda turns: [{**turns[0], "editor": {**turns[0]["editor"], "extra": {"x": ["\ud800"]}}}, turns[1]],
+         "Unicode"),
+        (lambda turns: [turns[0], {**turns[1], "instruction": "rotate\x1b[2J it"}], "control character"),
+        (lambda turns: [turns[0], {**turns[1], "instruction": "\u200b"}], "empty"),
+        (lambda turns: [{**turns[0], "id": "ab\ncd"}, {**turns[1], "parent_id": "ab\ncd"}], "turn id"),
     ],
 )
 def test_a_malformed_export_is_refused_and_writes_nothing(tmp_path, exported, change, match):
