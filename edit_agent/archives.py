@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from edit_agent.errors import EditAgentError, InvalidExportError
 from edit_agent.folders import partial_file_beside
+from edit_agent.images import STORED_LIMITS
 from edit_agent.transfer import EXPORT_FILE, named_images
 
 DEFAULT_MAX_UNPACKED_BYTES = 4 * 1024**3
@@ -91,13 +92,16 @@ def _not_a_zip(archive: Path, shown: str) -> str:
 
 
 def unpack_session_archive(
-    archive: Path, into: Path, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES, shown_as: str | None = None
+    archive: Path, into: Path, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES, shown_as: str | None = None,
+    max_image_bytes: int = STORED_LIMITS.max_bytes,
 ) -> Path:
     """Unpack the export in ``archive`` under ``into``; return the folder that holds ``session.jsonl``.
 
     Refused with one :class:`InvalidExportError`: a file that is no zip or is damaged, a zip with no
     export or more than one, encrypted members, a ``session.jsonl`` over :data:`MAX_EXPORT_FILE_BYTES`,
-    an image it names that the zip lacks, and contents over ``max_bytes``. Messages name the zip
+    an image it names that the zip lacks or that unpacks to over ``max_image_bytes`` (the import would
+    refuse it anyway: the zip's headers say so before any byte is unpacked), and contents over ``max_bytes``.
+    Messages name the zip
     ``shown_as`` (default: its path).
     """
     shown = shown_as or str(archive)
@@ -108,6 +112,10 @@ def unpack_session_archive(
             export, folder = _export_member(opened, shown)
             text = _read_export_text(opened, export, shown)
             images = _named_images(opened, folder, text, shown)
+            for digest, info in images.items():
+                if info.file_size > max_image_bytes:
+                    raise InvalidExportError(f"{shown}: images/{digest}.png unpacks to {_size(info.file_size)}; "
+                                             f"the limit for an image is {_size(max_image_bytes)}.")
             total = export.file_size + sum(info.file_size for info in images.values())
             if total > max_bytes:
                 raise InvalidExportError(f"{shown} unpacks to {_size(total)}, over the {_size(max_bytes)} allowed.")

@@ -228,3 +228,24 @@ def test_an_export_whose_settings_name_no_backends_is_refused(tmp_path, archive)
                  extra={"session.jsonl": "\n".join([json.dumps(header), *lines[1:]]).encode()})
     with pytest.raises(InvalidExportError, match="settings must name its reasoner and editor"):
         EditSession.import_zip(bare, store=tmp_path / "other")
+
+
+def test_an_image_that_would_unpack_past_what_a_store_keeps_is_refused_from_the_zips_headers(tmp_path, archive):
+    """A zip bomb: a few megabytes that inflate to over the 1 GiB a stored image may take. Nothing is unpacked."""
+    from edit_agent.images import STORED_LIMITS
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive) as old, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as new:
+        images = [info for info in old.infolist() if info.filename.startswith("images/")]
+        for info in old.infolist():
+            if info is not images[0]:
+                new.writestr(info.filename, old.read(info))
+        with new.open(images[0].filename, "w", force_zip64=True) as member:
+            zeros = bytes(64 * 2**20)
+            for _ in range(STORED_LIMITS.max_bytes // len(zeros)):
+                member.write(zeros)
+            member.write(b"\0")
+    assert bomb.stat().st_size < 8 * 2**20
+    with pytest.raises(InvalidExportError, match=r"unpacks to 1,024.0 MiB; the limit for an image is 1,024 MiB"):
+        EditSession.import_zip(bomb, store=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
