@@ -702,6 +702,12 @@ def _translated_failures(backend: str) -> Iterator[None]:
     except EditAgentError:
         raise
     except Exception as error:
+        if isinstance(error, MemoryError):  # the machine's own memory, not an accelerator's
+            _free_accelerator_memory()
+            raise OutOfMemoryError(
+                f"{backend} ran out of memory on this machine; memory was freed and the session is unchanged. "
+                "Try a smaller image, or close other programs."
+            ) from error
         if _is_out_of_memory(error):
             _free_accelerator_memory()
             raise OutOfMemoryError(

@@ -121,24 +121,30 @@ def test_a_failing_editor_leaves_the_session_unchanged(tmp_path, photo):
     assert snapshot(session) == before
 
 
-def test_out_of_memory_becomes_a_clear_error_and_the_next_turn_works(tmp_path, photo):
-    class CudaOutOfMemory(RuntimeError):
-        pass
+class CudaOutOfMemory(RuntimeError):
+    pass
 
-    CudaOutOfMemory.__name__ = "OutOfMemoryError"  # the name torch.cuda uses
 
+CudaOutOfMemory.__name__ = "OutOfMemoryError"  # the name torch.cuda uses
+
+
+@pytest.mark.parametrize(("failure", "told"), [
+    (CudaOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB"), "out of device memory"),
+    (MemoryError(), "out of memory on this machine"),  # host RAM: numpy and PIL raise it with no message
+])
+def test_out_of_memory_becomes_a_clear_error_and_the_next_turn_works(tmp_path, photo, failure, told):
     calls = []
 
     def flaky(image, intent):
         calls.append(intent.text)
         if len(calls) == 2:
-            raise CudaOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise failure
         return image
 
     session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor(flaky))
     session.edit(photo, "one")
     before = snapshot(session)
-    with pytest.raises(OutOfMemoryError, match="memory was freed"):
+    with pytest.raises(OutOfMemoryError, match=f"{told}; memory was freed"):
         session.edit(None, "two")
     assert snapshot(session) == before
     assert session.edit(None, "three").instruction == "three"
