@@ -10,9 +10,10 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from PIL import Image
 
-from edit_agent.errors import EditAgentError
+from edit_agent.errors import EditAgentError, InvalidInstructionError
 from edit_agent.photo_ops import MAX_INTENT_OPERATIONS
 from edit_agent.photo_parsing import _PROBLEMS, _RULES, _SETTINGS, parse_operations
 from edit_agent.reasoners.photo import PhotoRuleReasoner
@@ -34,6 +35,11 @@ def vocabulary() -> list[str]:
     return sorted(words | phrases | set(EXTRA_WORDS))
 
 
+def request(instruction: str) -> TurnRequest:
+    image = Image.new("RGB", (8, 8))
+    return TurnRequest(instruction=instruction, image=image, source_image=image)
+
+
 def salad(rng: random.Random, words: list[str], most: int) -> str:
     return " ".join(rng.choice(words) for _ in range(rng.randint(1, most)))
 
@@ -53,3 +59,22 @@ def test_word_salads_read_completely_or_are_refused_with_an_edit_agent_error():
             accepted += 1
             parse_operations(thought.intent.text, limit=MAX_INTENT_OPERATIONS)  # what the exact editor applies
     assert accepted > 50  # the salads do reach the rules, not only refusals
+
+
+@pytest.mark.parametrize("instruction", [
+    "brighten by " + "9" * 309 + "%",  # a float of it is inf
+    "resize to " + "9" * 400 + "%",
+    "blur with radius " + "9" * 20,
+    "resize to 1,000,000,000,000,000,000 px wide",
+])
+def test_a_number_too_large_for_any_edit_is_said_to_be_so(instruction):
+    with pytest.raises(InvalidInstructionError, match="too large for any edit") as refused:
+        PhotoRuleReasoner().reconstruct(request(instruction))
+    assert "inf" not in str(refused.value) and len(str(refused.value)) < 160
+
+
+def test_long_decimals_and_large_but_finite_numbers_keep_their_own_answers():
+    thought = PhotoRuleReasoner().reconstruct(request("blur with radius 1.123456789012345678"))
+    assert thought.intent.text.startswith("Blur the image with radius 1.12")
+    # 15 digits still read; the editor then refuses the size by its own limit, in pixels.
+    assert "1000000000000000%" in PhotoRuleReasoner().reconstruct(request("enlarge by 999999999999900%")).intent.text

@@ -47,3 +47,11 @@ def test_a_corrected_instruction_that_needs_more_says_what_it_needs_not_that_it_
         intents(session, "make it smaler")
     assert not isinstance(refused.value, NeedsGenerativeEditorError) and "(Read 'smaler' as 'smaller'.)" in str(refused.value)
     assert session.turns == []
+
+
+def test_a_typo_repeated_is_told_once(session):
+    from edit_agent.errors import InvalidInstructionError
+
+    with pytest.raises(InvalidInstructionError, match="at most 20") as refused:
+        intents(session, "brigher " * 30)
+    assert str(refused.value).count("'brigher' as 'brighter'") == 1

@@ -52,6 +52,7 @@ class PhotoRuleReasoner:
         """Off for a photo edit on a MICE-World canvas: its rules are the world's, not ours."""
 
     def reconstruct(self, request: TurnRequest) -> Thought:
+        _check_numbers_fit(request.instruction)
         if is_undo_request(request.instruction):
             # Going back a turn is a move in the session, not an operation on the pixels.
             raise UnsupportedInstructionError(f"{request.instruction!r} asks to go back one turn. {UNDO_HINT}")
@@ -90,6 +91,21 @@ _Reading = tuple[str, str | None, ReadTurn]
 """What was read (as typed, or with its typos corrected), the follow-up it resolved to, and the turn."""
 
 
+_WHOLE_NUMBER = re.compile(r"(?<![\d.])\d[\d,]*")
+"""The whole part of a number (digits after a point are precision, not size)."""
+_MOST_DIGITS = 15
+"""More digits than any size, angle or percentage has, and than a float holds exactly (past 308 it is ``inf``)."""
+
+
+def _check_numbers_fit(instruction: str) -> None:
+    for match in _WHOLE_NUMBER.finditer(instruction):
+        digits = len(match.group().replace(",", ""))
+        if digits > _MOST_DIGITS:
+            shown = match.group() if len(match.group()) <= 24 else f"{match.group()[:12]}… ({digits} digits)"
+            raise InvalidInstructionError(f"The number {shown} is too large for any edit; give an amount such as "
+                                          "'by 20%', '90 degrees' or '800x600'.")
+
+
 def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list[tuple[str, str]]]:
     """The instruction read once, and its typo corrections: made only when it does not read as typed and does
     once corrected ("brigher" is "brighter"; "make the car red" stays as typed, and is refused as typed).
@@ -98,6 +114,7 @@ def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list
         return _read_turn(instruction, earlier), []
     except UnsupportedInstructionError as refusal:
         corrected, corrections = corrected_typos(instruction)
+        corrections = list(dict.fromkeys(corrections))  # "brigher" typed ten times is told once
         if corrections:
             try:
                 return _read_turn(corrected, earlier), corrections
