@@ -322,13 +322,22 @@ class Store:
         matches = [session_id for session_id in self.list_sessions() if _GENERATED_ID.fullmatch(session_id)
                    and session_id.startswith(given.lower())] if _ID_PREFIX.fullmatch(given) else []
         if not matches:
-            chosen = [session_id for session_id in self.list_sessions() if session_id.startswith(given)]
-            hint = f" (a chosen id such as {chosen[0]!r} opens only when given whole)" if chosen else ""
-            raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}{hint}.")
+            raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}{self._prefix_hint(given)}.")
         if len(matches) > 1:
             listed = ", ".join(matches[:4]) + (", ..." if len(matches) > 4 else "")
             raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({listed}); give more of the id.")
         return matches[0]
+
+    def _prefix_hint(self, given: str) -> str:
+        """What to give instead, when ``given`` starts an id that it does not open."""
+        if not given:
+            return " (give a session id: `edit-agent sessions list` shows them)"
+        starting = [session_id for session_id in self.list_sessions() if session_id.startswith(given)]
+        generated = [session_id for session_id in starting if _GENERATED_ID.fullmatch(session_id)]
+        if generated and len(given) < MIN_ID_PREFIX:
+            return f" (give at least {MIN_ID_PREFIX} characters of an id, such as {generated[0][:8]!r})"
+        chosen = [session_id for session_id in starting if not _GENERATED_ID.fullmatch(session_id)]
+        return f" (a chosen id such as {chosen[0]!r} opens only when given whole)" if chosen else ""
 
     def get_session(self, session_id: str) -> SessionRecord:
         _check_id(session_id, UnknownSessionError, "session")

@@ -383,8 +383,11 @@ def test_open_takes_the_id_as_the_app_shows_it(tmp_path, photo):
     assert EditSession.open(session.id[:8].upper(), store=tmp_path).head.instruction == "make it warmer"
     assert EditSession.open(f" {session.id[:8]} ", store=tmp_path).id == session.id  # copied with spaces
     assert EditSession.open(f"{session.id}\n", store=tmp_path).id == session.id
-    with pytest.raises(UnknownSessionError):
+    with pytest.raises(UnknownSessionError, match=f"give at least 4 characters of an id, such as '{session.id[:8]}'"):
         EditSession.open(session.id[:3], store=tmp_path)  # too short to name one safely
+    with pytest.raises(UnknownSessionError, match="give a session id") as refused:
+        EditSession.open("", store=tmp_path)
+    assert session.id[:8] not in str(refused.value)  # not a session picked at random
 
 
 def test_a_prefix_two_sessions_share_asks_for_more_of_the_id(tmp_path, photo):
