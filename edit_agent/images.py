@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import stat
 import struct
 from pathlib import Path
@@ -112,7 +113,10 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
     if isinstance(source, (str, Path)):
         if isinstance(source, str) and not source.strip():  # "" would read as the current folder
             raise InvalidImageError("The image path is empty.")
-        return _from_bytes(read_image_file(Path(source), limits), limits)
+        if isinstance(source, str) and _URL.match(source):  # a path would fold its "//" and say "not found"
+            raise InvalidImageError(f"{source} is a web address; download the image and give its file, or pass "
+                                    "the image itself (PIL, numpy or bytes).")
+        return _from_bytes(read_image_file(Path(source).expanduser(), limits), limits)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(source), limits)
     raise InvalidImageError(
@@ -157,6 +161,9 @@ def is_plain_rgb_png(data: bytes) -> bool:
         if kind == b"IEND":
             break
     return position == len(data) and types[:1] == [b"IHDR"] and types[-1:] == [b"IEND"] and b"IDAT" in types
+
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
 def read_image_file(path: Path, limits: ImageLimits) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import zlib
 
@@ -205,6 +206,18 @@ def test_an_empty_path_is_an_error_not_the_current_folder():
 def test_missing_file_is_an_error(tmp_path):
     with pytest.raises(InvalidImageError, match="not found"):
         load_image(tmp_path / "nope.png")
+
+
+def test_a_path_from_the_home_folder_loads_as_store_and_output_paths_do(tmp_path, photo, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    photo.save(tmp_path / "x.png")
+    assert load_image("~/x.png").size == photo.size
+
+
+@pytest.mark.parametrize("address", ["http://example.com/a.png", "https://example.com/a.png?x=1"])
+def test_a_web_address_is_told_to_be_one_not_a_missing_file(address):
+    with pytest.raises(InvalidImageError, match=re.escape(f"{address} is a web address; download the image")):
+        load_image(address)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF"])
