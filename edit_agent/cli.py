@@ -24,6 +24,8 @@ from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBacke
 from edit_agent.folders import partial_file_beside
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from edit_agent.session import EditSession
     from edit_agent.store import Store
 
@@ -120,13 +122,14 @@ def run_edit(args: argparse.Namespace) -> int:
     _check_out_can_hold_results(args.out)
     _check_no_foreign_turn_images(args.out)
     _remove_partial_turn_images(args.out)
+    image = _load_first_image(args.image)  # before the store, which opening creates: a mistyped name makes nothing
     store = open_store(args.store)
     _check_earlier_export(args.out / "session", store)
     session = EditSession(store=store, **backends_from_args(args))
     created = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)  # before any turn runs: a bad --out fails at once
     try:
-        _edit_and_export(session, args)
+        _edit_and_export(session, args, image)
     except BaseException:
         if created and not any(args.out.iterdir()):
             args.out.rmdir()  # leave no empty folder behind a failed first turn
@@ -154,12 +157,16 @@ def _check_edit_arguments(args: argparse.Namespace) -> None:
             )
 
 
-def _edit_and_export(session: EditSession, args: argparse.Namespace) -> None:
-    """Run the turns; export the session whatever happens once one turn has committed, so that a later
-    turn's failure loses neither the turns before it nor the session's id."""
+def _load_first_image(given: str) -> Image.Image:
+    from edit_agent.images import load_image
     from edit_agent.samples import resolve_sample
 
-    image: object = resolve_sample(args.image) or Path(args.image)
+    return load_image(resolve_sample(given) or Path(given))
+
+
+def _edit_and_export(session: EditSession, args: argparse.Namespace, image: Image.Image | None) -> None:
+    """Run the turns; export the session whatever happens once one turn has committed, so that a later
+    turn's failure loses neither the turns before it nor the session's id."""
     try:
         for number, instruction in enumerate(args.instructions, 1):
             image = _run_turn(session, args, number, instruction, image)

@@ -215,6 +215,7 @@ def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):
     assert main(["edit", str(tmp_path / "missing.png"), "make it brighter", "--out", str(out),
                      "--store", str(tmp_path / "store")]) == 2
     assert not out.exists()
+    assert not (tmp_path / "store").exists()  # a mistyped image name creates no store either
 
 
 def test_an_out_that_names_an_image_file_is_refused_before_any_turn(tmp_path, photo_path, capsys):
