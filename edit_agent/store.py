@@ -566,8 +566,11 @@ def _connect_read_only(database: Path) -> tuple[sqlite3.Connection, bool]:
     except sqlite3.OperationalError:
         connection.close()
         log = database.with_name(database.name + "-wal")
-        if log.exists() and log.stat().st_size > 0:
-            raise
+        if log.exists() and log.stat().st_size > 0:  # its edits are not in the database file yet
+            raise sqlite3.OperationalError(
+                f"its folder cannot be written, and {log.name} holds edits that a process which stopped (or is still "
+                "open) left to fold into the database; open the store once where its folder can be written, or "
+                "wait for that process to end") from None
     connection = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return connection, True

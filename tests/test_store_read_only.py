@@ -147,3 +147,20 @@ def test_the_process_wide_store_reads_again_once_a_read_only_store_changed(made,
     assert again is not first and not again.read_only
     assert [turn.instruction for turn in EditSession.open(session_id, store=first).history] == [
         "make it brighter", "rotate it 90 degrees"]  # the stale one still serves a session opened on it
+
+
+def test_a_read_only_store_with_a_killed_writers_log_says_what_to_do(tmp_path):
+    folder = tmp_path / "shared"
+    script = (  # a writer killed after its edit: the edit is in the write-ahead log, not yet in the database file
+        "import os\nfrom PIL import Image\nfrom edit_agent import EditSession\n"
+        f"s = EditSession(store={str(folder)!r})\n"
+        "s.edit(Image.new('RGB', (32, 24), 'navy'), 'make it brighter')\nos._exit(9)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], capture_output=True, check=False,
+                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert (folder / f"{DATABASE_NAME}-wal").stat().st_size > 0
+    (folder / f"{DATABASE_NAME}-shm").unlink()
+    told = "holds edits that a process which stopped .* left to fold into the"
+    with read_only_mount(folder, tmp_path / "mounted") as mounted, pytest.raises(StoreError, match=told):
+        Store(mounted)
+    assert len(EditSession.list(store=folder)) == 1  # where it can be written, the store opens with the edit
