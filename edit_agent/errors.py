@@ -105,3 +105,16 @@ embeddings, overrides and isolates, which make shown text read otherwise than it
 def is_blank(text: str) -> bool:
     """Whether ``text`` shows nothing: spaces, line breaks and format characters (zero-width space, BOM) only."""
     return all(unicodedata.category(char) in {"Zs", "Zl", "Zp", "Cc", "Cf"} for char in text)
+
+
+def quoted(text: str, most: int = 100) -> str:
+    """``repr(text)``, with its middle left out when it is longer than ``most`` characters: a refusal that quotes a
+    long instruction still reads as one line, and keeps its start and end.
+
+    >>> quoted("make it " + "very " * 40 + "bright")
+    "'make it very very very very very very very very very ve … ery very very very very very bright'"
+    """
+    if len(text) <= most:
+        return repr(text)
+    head, tail = text[: most * 11 // 20], text[-most * 7 // 20:]
+    return repr(f"{head} … {tail}")

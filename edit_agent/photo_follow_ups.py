@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from edit_agent.errors import EditAgentError, InvalidInstructionError
+from edit_agent.errors import EditAgentError, InvalidInstructionError, quoted
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations, is_margin_crop
 from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
 from edit_agent.photo_rules import read_turn
@@ -82,17 +82,17 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     last, operations = _last_edit(earlier)
     if not operations:
         raise InvalidInstructionError(
-            f"{instruction!r} refers to the edit before it, and there is none to repeat here; say what to change.")
+            f"{quoted(instruction)} refers to the edit before it, and there is none to repeat here; say what to change.")
     if kind == "again":
         return describe_operations(operations)
     if kind.startswith("less"):
         if _LESS.match(text) and _SAID_AS_LESS.search(last):
             raise InvalidInstructionError(
-                f"{instruction!r} after {last!r}: less of that change, or still less? Say e.g. 'a bit less warm' or "
+                f"{quoted(instruction)} after {last!r}: less of that change, or still less? Say e.g. 'a bit less warm' or "
                 "'that's too much'.")
         if _is_taking_back(last):
             raise InvalidInstructionError(
-                f"{instruction!r} right after taking a change back: say which way now ('a bit warmer', 'a bit "
+                f"{quoted(instruction)} right after taking a change back: say which way now ('a bit warmer', 'a bit "
                 "cooler'), or undo.")
         return describe_operations(_taken_back(operations, kind.removeprefix("less:"), instruction))
     if kind.startswith("more"):
@@ -133,11 +133,11 @@ def _degree(how: str | None) -> str:
 def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:
     if _AGAIN_BUT.match(text):
         raise InvalidInstructionError(
-            f"{instruction!r} repeats the last edit with a change: say the edit you want in full ('make it cooler "
+            f"{quoted(instruction)} repeats the last edit with a change: say the edit you want in full ('make it cooler "
             "by 10%', 'rotate it 90 degrees again').")
     if _OTHER_WAY_INSTEAD.match(text):
         raise InvalidInstructionError(
-            f"{instruction!r} asks for the last edit's opposite instead of it: undo it, then say which way "
+            f"{quoted(instruction)} asks for the last edit's opposite instead of it: undo it, then say which way "
             "('make it cooler', 'rotate it right'). ('The opposite' alone reverses the last edit.)")
 
 
@@ -189,7 +189,7 @@ def _more(operations: list[Operation], how: str, instruction: str) -> list[Opera
     if margins:
         return [op.model_copy(update={"value": _margin_value(op, _MARGIN_SHARE[how])}) for op in margins]
     raise InvalidInstructionError(
-        f"{instruction!r} has no amount to add to after the last edit ({describe_operations(operations)[:-1]}); say "
+        f"{quoted(instruction)} has no amount to add to after the last edit ({describe_operations(operations)[:-1]}); say "
         "the next edit in full (e.g. 'rotate it 90 degrees again', 'resize to 50%').")
 
 
@@ -204,7 +204,7 @@ def _taken_back(operations: list[Operation], how: str, instruction: str) -> list
     signed = [op for op in operations if op.kind in PERCENT_KINDS]
     if not signed:
         raise InvalidInstructionError(
-            f"{instruction!r}: the edit before it ({describe_operations(operations)[:-1].lower()}) cannot be partly "
+            f"{quoted(instruction)}: the edit before it ({describe_operations(operations)[:-1].lower()}) cannot be partly "
             "taken back; undo it instead ('undo that').")
     kept = {"half": 0.5, "strong": 0.0}  # of the change; "a bit" takes a gentle amount back, whatever it was
     return [_opposite(_scaled(op, GENTLE_PERCENT), instruction) if how == "gentle" else _leaving(op, kept[how])
@@ -232,5 +232,5 @@ def _opposite(op: Operation, instruction: str) -> Operation:
     if op.kind in ("flip", "invert"):  # its own opposite
         return op
     raise InvalidInstructionError(
-        f"{instruction!r}: the edit before it ({describe_operations([op])[:-1].lower()}) has no exact opposite; "
+        f"{quoted(instruction)}: the edit before it ({describe_operations([op])[:-1].lower()}) has no exact opposite; "
         "undo it instead.")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from edit_agent.errors import InvalidInstructionError, NeedsGenerativeEditorError, UnsupportedInstructionError
+from edit_agent.errors import InvalidInstructionError, NeedsGenerativeEditorError, UnsupportedInstructionError, quoted
 from edit_agent.history_words import EARLIER_IMAGE_HINT
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import (
@@ -427,12 +427,12 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
     if _NEGATIVE_PERCENT.search(remaining) or _direction_and_minus_sign(clause, remaining):
         # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
         raise InvalidInstructionError(
-            f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({clause!r})."
+            f"Give the amount without a minus sign and say the direction in words, e.g. 'darker by 20%' ({quoted(clause)})."
         )
     percent = re.search(_PERCENT, remaining, re.IGNORECASE)
     if percent and found and not any(_takes_amount(name) for _, _, name, _ in found):
         # "sepia 50%", "blur 30%": no partial version of these exists; doing it whole is not what was asked
-        raise InvalidInstructionError(f"{clause!r}: this operation has no {percent.group(0)} of it; say it without "
+        raise InvalidInstructionError(f"{quoted(clause)}: this operation has no {percent.group(0)} of it; say it without "
                                       "the amount.")
     if percent:  # blanked, not cut: positions in ``remaining`` stay those of ``clause``
         remaining = _blanked(remaining, percent)
@@ -492,7 +492,7 @@ def _multiplies(clause: str, repeat: re.Match[str], found: list[tuple[int, int, 
 def _repeated(operations: list[Operation], repeat: re.Match[str], clause: str) -> list[Operation]:
     times = int(repeat.group(1)) if repeat.group(1) else 2
     if times == 0:
-        raise InvalidInstructionError(f"Doing it 0 times changes nothing ({clause!r}).")
+        raise InvalidInstructionError(f"Doing it 0 times changes nothing ({quoted(clause)}).")
     check_operation_count(len(operations) * times)  # before the list is made: "rotate it 10000000000 times"
     return operations * times
 
@@ -572,9 +572,9 @@ def _protect_and(text: str) -> str:
 def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
     no_request = asks_for_nothing(instruction)
     if no_request is not None:  # "thanks!", "is it too dark?": no editor, generative or not, has work here
-        return UnsupportedInstructionError(f"{instruction!r} {no_request}; nothing was edited.")
-    part = f" (the part {clause!r})" if clause and clause.strip() != instruction.strip() else ""
-    return NeedsGenerativeEditorError(f"{instruction!r}{part} is not an exact photo operation ({OPERATION_KINDS})")
+        return UnsupportedInstructionError(f"{quoted(instruction)} {no_request}; nothing was edited.")
+    part = f" (the part {quoted(clause)})" if clause and clause.strip() != instruction.strip() else ""
+    return NeedsGenerativeEditorError(f"{quoted(instruction)}{part} is not an exact photo operation ({OPERATION_KINDS})")
 
 
 _QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)
@@ -627,9 +627,9 @@ def _signed(kind: OperationKind, sign: int):
         if is_level:
             return _level(kind, amount, clause, sign)
         if amount == 0:
-            raise InvalidInstructionError(f"A change of 0% changes nothing ({clause!r}).")
+            raise InvalidInstructionError(f"A change of 0% changes nothing ({quoted(clause)}).")
         if sign < 0 and amount > 100:
-            raise InvalidInstructionError(f"Cannot reduce {kind} by more than 100% ({clause!r}): 100% takes all of "
+            raise InvalidInstructionError(f"Cannot reduce {kind} by more than 100% ({quoted(clause)}): 100% takes all of "
                                           "it away; say a share up to that (e.g. 50%).")
         return Operation(kind=kind, value=sign * amount)
 
@@ -640,11 +640,11 @@ def _level(kind: OperationKind, level: float, clause: str, sign: int | None = No
     """"increase the brightness to 120%": the change that leaves ``level`` percent of the current one."""
     change = level - 100
     if change == 0:
-        raise InvalidInstructionError(f"{kind.capitalize()} at 100% of what it is changes nothing ({clause!r}).")
+        raise InvalidInstructionError(f"{kind.capitalize()} at 100% of what it is changes nothing ({quoted(clause)}).")
     if sign is not None and (change > 0) != (sign > 0):
         raise InvalidInstructionError(
             f"{level:g}% of the current {kind} is {'more' if change > 0 else 'less'}, not "
-            f"{'more' if sign > 0 else 'less'} ({clause!r}); say 'by N%' for a change, 'to N%' for the level.")
+            f"{'more' if sign > 0 else 'less'} ({quoted(clause)}); say 'by N%' for a change, 'to N%' for the level.")
     return Operation(kind=kind, value=change)
 
 
@@ -671,10 +671,10 @@ def _rotate(match: re.Match[str], clause: str) -> Operation:
     counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise",
                             "ccw", "left", "totheleft"}
     if degrees % 90:
-        raise NeedsGenerativeEditorError(f"Exact rotation supports multiples of 90 degrees, not {degrees} ({clause!r})")
+        raise NeedsGenerativeEditorError(f"Exact rotation supports multiples of 90 degrees, not {degrees} ({quoted(clause)})")
     clockwise = (-degrees if counter else degrees) % 360
     if clockwise == 0:
-        raise InvalidInstructionError(f"A rotation by {degrees} degrees changes nothing ({clause!r}).")
+        raise InvalidInstructionError(f"A rotation by {degrees} degrees changes nothing ({quoted(clause)}).")
     return Operation(kind="rotate", value=float(clockwise))
 
 
@@ -699,7 +699,7 @@ def _resize(match: re.Match[str], clause: str) -> Operation:
         return Operation(kind="resize", size=(width, height))
     percent = float(match.group(3))
     if percent <= 0:
-        raise InvalidInstructionError(f"Resizing to {percent:g}% leaves no image ({clause!r}); say a size above 0% "
+        raise InvalidInstructionError(f"Resizing to {percent:g}% leaves no image ({quoted(clause)}); say a size above 0% "
                                       "(e.g. 'resize to 50%').")
     return Operation(kind="resize", value=percent)
 
@@ -718,15 +718,15 @@ def _resize_factor(match: re.Match[str], clause: str) -> Operation:
     factor = float(match.group(2) or match.group(3))
     direction = (match.group(1) or "").lower()
     if factor <= 0:
-        raise InvalidInstructionError(f"Scaling by {factor:g} is not possible ({clause!r}).")
+        raise InvalidInstructionError(f"Scaling by {factor:g} is not possible ({quoted(clause)}).")
     if factor == 1:
-        raise InvalidInstructionError(f"Scaling by 1 changes nothing ({clause!r}).")
+        raise InvalidInstructionError(f"Scaling by 1 changes nothing ({quoted(clause)}).")
     if direction == "up" and factor < 1:
-        raise InvalidInstructionError(f"Scaling up by {factor:g} would make the image smaller ({clause!r}); "
+        raise InvalidInstructionError(f"Scaling up by {factor:g} would make the image smaller ({quoted(clause)}); "
                                       "say 'scale down' or give a factor over 1.")
     percent = round(100 / factor if direction == "down" and factor > 1 else 100 * factor, 4)
     if percent <= 0:
-        raise InvalidInstructionError(f"Scaling by {factor:g} leaves no image ({clause!r}).")
+        raise InvalidInstructionError(f"Scaling by {factor:g} leaves no image ({quoted(clause)}).")
     return Operation(kind="resize", value=percent)
 
 
@@ -738,9 +738,9 @@ def _crop_margin(match: re.Match[str], clause: str) -> Operation:
 
 def _resize_percent(percent: float, clause: str) -> Operation:
     if percent <= 0:
-        raise InvalidInstructionError(f"That leaves no image ({clause!r}).")
+        raise InvalidInstructionError(f"That leaves no image ({quoted(clause)}).")
     if percent == 100:
-        raise InvalidInstructionError(f"Resizing to 100% changes nothing ({clause!r}).")
+        raise InvalidInstructionError(f"Resizing to 100% changes nothing ({quoted(clause)}).")
     return Operation(kind="resize", value=percent)
 
 
@@ -750,7 +750,7 @@ def _resize_to(match: re.Match[str], clause: str) -> Operation:
     enlarging = re.match(r"(?:enlarge|upscale)", match.group(0), re.IGNORECASE) is not None
     if (percent < 100) == enlarging and percent != 100:
         raise InvalidInstructionError(f"{percent:g}% is {'smaller' if enlarging else 'larger'}, not "
-                                      f"{'larger' if enlarging else 'smaller'} ({clause!r}).")
+                                      f"{'larger' if enlarging else 'smaller'} ({quoted(clause)}).")
     return _resize_percent(percent, clause)
 
 
@@ -762,9 +762,9 @@ def _resize_change(percent: float, direction: str, clause: str) -> Operation:
 def _crop_margin_of(side: str, amount: str, unit: str, clause: str) -> Operation:
     percent = unit.lower() in ("%", "percent")
     if not percent and "." in amount:
-        raise InvalidInstructionError(f"A margin in pixels is a whole number ({clause!r}).")
+        raise InvalidInstructionError(f"A margin in pixels is a whole number ({quoted(clause)}).")
     if float(amount) == 0:
-        raise InvalidInstructionError(f"Cropping {amount}{'%' if percent else ' px'} changes nothing ({clause!r}).")
+        raise InvalidInstructionError(f"Cropping {amount}{'%' if percent else ' px'} changes nothing ({quoted(clause)}).")
     side = side.lower()
     return Operation(kind="crop", target="edges" if side == "edges" else f"{side} edge", value=float(amount),
                      unit="%" if percent else "px")
@@ -776,18 +776,18 @@ _OTHER_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top
 def _colour_back(clause: str) -> Operation:
     # Colourizing is a generative editor's work (the hybrid editor routes it there); after black and white in
     # this session, going back is what gives the colour back exactly.
-    raise NeedsGenerativeEditorError(f"{clause!r} asks for colour, which no exact operation makes (if an edit here "
+    raise NeedsGenerativeEditorError(f"{quoted(clause)} asks for colour, which no exact operation makes (if an edit here "
                                      "took it away, undo back to the turn before it, or continue from that turn's image: "
                                      f"{EARLIER_IMAGE_HINT})")
 
 
 def _reverse_said(clause: str) -> Operation:
-    raise InvalidInstructionError(f"{clause!r} asks to take an earlier edit back: undo it, or say 'the opposite'.")
+    raise InvalidInstructionError(f"{quoted(clause)} asks to take an earlier edit back: undo it, or say 'the opposite'.")
 
 
 def _size_unsaid(clause: str) -> Operation:
     raise InvalidInstructionError(
-        f"{clause!r} needs a size: say e.g. 'make it 50% smaller', 'half the size', 'twice as big' or 'resize to "
+        f"{quoted(clause)} needs a size: say e.g. 'make it 50% smaller', 'half the size', 'twice as big' or 'resize to "
         "800 px wide'.")
 
 
@@ -795,9 +795,9 @@ def _crop_aspect(match: re.Match[str], clause: str) -> Operation:
     """"crop to 16:9": the largest centred box of that shape (1:1 is the square crop)."""
     width, height = (float(side) for side in match.groups() if side is not None)
     if not width or not height:
-        raise InvalidInstructionError(f"An aspect ratio needs two sides above 0 ({clause!r}).")
+        raise InvalidInstructionError(f"An aspect ratio needs two sides above 0 ({quoted(clause)}).")
     if not 1 / 100 <= width / height <= 100:
-        raise InvalidInstructionError(f"An aspect ratio goes from 1:100 to 100:1 ({clause!r}).")
+        raise InvalidInstructionError(f"An aspect ratio goes from 1:100 to 100:1 ({quoted(clause)}).")
     if width == height:
         return Operation(kind="crop", target="square")
     return Operation(kind="crop", target=f"{plain_number(width)}:{plain_number(height)}")
@@ -813,7 +813,7 @@ def _blur(match: re.Match[str], clause: str) -> Operation:
         return Operation(kind="blur", value=said or DEFAULT_BLUR_RADIUS)
     radius = float(match.group(1))
     if radius == 0:
-        raise InvalidInstructionError(f"A blur of radius 0 changes nothing ({clause!r}).")
+        raise InvalidInstructionError(f"A blur of radius 0 changes nothing ({quoted(clause)}).")
     return Operation(kind="blur", value=radius)
 
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError, quoted
 from edit_agent.photo_ops import Operation, describe_operations
 from edit_agent.photo_parsing import (
     FILLER_WORDS,
@@ -162,7 +162,7 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
     except UnsupportedInstructionError:
         if _LIFT_WORDS.search(clause):  # "forget it": a lift that names no rule
             raise InvalidInstructionError(
-                f"{instruction!r}: to lift a rule, name it: 'forget the black and white rule', 'stop keeping it "
+                f"{quoted(instruction)}: to lift a rule, name it: 'forget the black and white rule', 'stop keeping it "
                 "square' or 'drop all rules'.") from None
         raise
     reading.add(clause, operations, stated=stated)
@@ -222,8 +222,8 @@ def _set_rule(clause: str, named: list[PhotoRule], instruction: str, *, pending:
 
 def _not_a_rule(instruction: str, clause: str) -> UnsupportedInstructionError:
     return UnsupportedInstructionError(
-        f"{instruction!r}: with exact operations, a rule for the rest of a photo session can keep the image "
-        f"{' or '.join(rule.name for rule in RULES)} ({clause!r} is neither); other rules need a generative editor."
+        f"{quoted(instruction)}: with exact operations, a rule for the rest of a photo session can keep the image "
+        f"{' or '.join(rule.name for rule in RULES)} ({quoted(clause)} is neither); other rules need a generative editor."
     )
 
 

@@ -78,3 +78,15 @@ def test_long_decimals_and_large_but_finite_numbers_keep_their_own_answers():
     assert thought.intent.text.startswith("Blur the image with radius 1.12")
     # 15 digits still read; the editor then refuses the size by its own limit, in pixels.
     assert "1000000000000000%" in PhotoRuleReasoner().reconstruct(request("enlarge by 999999999999900%")).intent.text
+
+
+@pytest.mark.parametrize("instruction", [
+    "make the car " + "really " * 280 + "red",  # no exact operation: a generative editor is needed
+    "thanks " * 280 + "a lot!",  # asks for nothing
+    "don't rotate it " + "and don't flip it " * 100,  # says what not to do
+])
+def test_a_refusal_of_a_long_instruction_quotes_its_start_and_end_on_one_short_line(instruction):
+    with pytest.raises(EditAgentError) as refused:
+        PhotoRuleReasoner().reconstruct(request(instruction))
+    told = str(refused.value)
+    assert len(told) < 700 and instruction[:40] in told and instruction[-20:] in told and " … " in told

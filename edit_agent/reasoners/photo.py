@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError
+from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError, quoted
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
 from edit_agent.photo_follow_ups import resolve_follow_up
 from edit_agent.photo_numbers import numbers_as_digits
@@ -55,7 +55,7 @@ class PhotoRuleReasoner:
         _check_numbers_fit(request.instruction)
         if is_undo_request(request.instruction):
             # Going back a turn is a move in the session, not an operation on the pixels.
-            raise UnsupportedInstructionError(f"{request.instruction!r} asks to go back one turn. {UNDO_HINT}")
+            raise UnsupportedInstructionError(f"{quoted(request.instruction)} asks to go back one turn. {UNDO_HINT}")
         if not self.keep_rules:
             # Only the plain phrasings: on a canvas "make it square" or "too blue" is about one of its shapes.
             operations = _read(lambda text: parse_operations(text, everyday=False), request.instruction)
@@ -128,7 +128,7 @@ def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list
             raise _history_move(instruction) from None
         if _says_what_not_to_do(instruction):
             raise UnsupportedInstructionError(
-                f"{instruction!r} says what not to do, and an edit does only what it is asked: nothing was edited. "
+                f"{quoted(instruction)} says what not to do, and an edit does only what it is asked: nothing was edited. "
                 "Say what to change ('make it warmer').") from None
         raise refusal from None
 
@@ -171,7 +171,7 @@ def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:
 
 
 def _history_move(instruction: str) -> UnsupportedInstructionError:
-    return UnsupportedInstructionError(f"{instruction!r} reads as a move in the session's history, not an edit. {HISTORY_HINT}")
+    return UnsupportedInstructionError(f"{quoted(instruction)} reads as a move in the session's history, not an edit. {HISTORY_HINT}")
 
 
 def _applied_again(operations: list[Operation], in_force: Sequence[RuleInForce]) -> list[RuleInForce]:
