@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs, DistributedType
+from accelerate.utils import DistributedDataParallelKwargs, DistributedType, get_int_from_env
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
@@ -333,24 +333,34 @@ def _saved_config(out: Path) -> dict[str, Any]:
 
 
 def build_accelerator(config: TrainConfig) -> Accelerator:
-    """accelerate's state for this process; several processes launched on a machine without CUDA share it on CPU.
+    """accelerate's state for this process; several processes on a machine with no accelerator share it on CPU.
 
     accelerate sets up DDP on CPU (gloo) only when asked for the CPU: without that, each process of ``torchrun`` or
     ``accelerate launch`` on such a machine would train alone, all of them on the same sessions and into the same
-    folder. A launch it still does not join is an error rather than that.
+    folder. A launch it still does not join is an error rather than that. With GPUs (or another accelerator that
+    accelerate distributes over) the choice is accelerate's own, unchanged.
     """
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
-    on_cpu = config.cpu or not torch.cuda.is_available()
-    if on_cpu and launched > 1 and os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
-        raise LaunchError("FSDP (rl/accelerate/fsdp.yaml) shards the policy over CUDA GPUs and torch does not run it "
-                          "on the CPU; there, launch with rl/accelerate/ddp.yaml.")
-    accelerator = Accelerator(cpu=config.cpu or (launched > 1 and on_cpu),
-                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)]
+    launched = get_int_from_env(["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"], 1)
+    if config.cpu or launched == 1 or _has_distributed_accelerator():
+        return Accelerator(cpu=config.cpu, kwargs_handlers=handlers)
+    if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
+        raise LaunchError("FSDP (rl/accelerate/fsdp.yaml) shards the policy over GPUs and torch does not run it on the "
+                          "CPU; there, launch with rl/accelerate/ddp.yaml.")
+    accelerator = Accelerator(cpu=True, kwargs_handlers=handlers)
     if accelerator.num_processes != launched:
         raise LaunchError(f"Launched as {launched} processes, but accelerate set up {accelerator.num_processes}: each "
                           "would train alone, on the same sessions, into the same folder. Launch with "
                           "`accelerate launch --config_file rl/accelerate/ddp.yaml -m rl.cli ...` or torchrun.")
     return accelerator
+
+
+def _has_distributed_accelerator() -> bool:
+    """Whether this machine has a device that accelerate runs DDP on (CUDA, XPU, NPU, HPU...; not MPS)."""
+    from accelerate.state import get_distributed_backend, get_torch_accelerator_backend
+
+    device_type, _ = get_torch_accelerator_backend()
+    return device_type is not None and get_distributed_backend(device_type) is not None
 
 
 def _checkpoint_step(folder: Path | None) -> int:

@@ -58,25 +58,59 @@ def test_the_ddp_config_trains_the_smoke_run_on_two_cpu_processes(tmp_path):
     assert steps == ["step-000002", "step-000003"]
 
 
-def test_a_launch_that_accelerate_does_not_join_is_refused(monkeypatch):
-    class Alone:
-        num_processes = 1
+def recording_accelerator(processes: int, asked: list[bool]):
+    class Recorded:
+        num_processes = processes
 
-        def __init__(self, **_: object) -> None:
-            pass
+        def __init__(self, *, cpu: bool, **_: object) -> None:
+            asked.append(cpu)
 
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setattr("rl.trainer.Accelerator", Alone)
+    return Recorded
+
+
+CONFIG = TrainConfig(mode="image", text_policy="rules")
+
+
+@pytest.fixture
+def no_launch(monkeypatch):
+    for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "ACCELERATE_USE_FSDP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("rl.trainer._has_distributed_accelerator", lambda: False)
+    return monkeypatch
+
+
+def test_a_launch_that_accelerate_does_not_join_is_refused(no_launch):
+    asked: list[bool] = []
+    no_launch.setenv("WORLD_SIZE", "2")
+    no_launch.setattr("rl.trainer.Accelerator", recording_accelerator(1, asked))
     with pytest.raises(LaunchError, match="each would train alone"):
-        build_accelerator(TrainConfig(mode="image", text_policy="rules"))
+        build_accelerator(CONFIG)
+    assert asked == [True]
 
 
-def test_fsdp_on_the_cpu_is_refused_with_the_config_that_runs_there(monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
-    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+@pytest.mark.parametrize("size", ["WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"])  # torchrun, Open MPI, Intel MPI
+def test_several_processes_without_an_accelerator_run_on_the_cpu_however_launched(no_launch, size):
+    asked: list[bool] = []
+    no_launch.setenv(size, "2")
+    no_launch.setattr("rl.trainer.Accelerator", recording_accelerator(2, asked))
+    assert build_accelerator(CONFIG).num_processes == 2 and asked == [True]
+
+
+def test_with_an_accelerator_or_one_process_the_choice_is_accelerates_own(no_launch):
+    asked: list[bool] = []
+    no_launch.setattr("rl.trainer.Accelerator", recording_accelerator(1, asked))
+    build_accelerator(CONFIG)  # one process, no GPU
+    no_launch.setenv("WORLD_SIZE", "2")
+    no_launch.setattr("rl.trainer._has_distributed_accelerator", lambda: True)
+    build_accelerator(CONFIG)  # GPUs: exactly as accelerate decides, even where it sets up one process
+    assert asked == [False, False]
+
+
+def test_fsdp_on_the_cpu_is_refused_with_the_config_that_runs_there(no_launch):
+    no_launch.setenv("WORLD_SIZE", "2")
+    no_launch.setenv("ACCELERATE_USE_FSDP", "true")
     with pytest.raises(LaunchError, match="ddp.yaml"):
-        build_accelerator(TrainConfig(mode="image", text_policy="rules"))
+        build_accelerator(CONFIG)
 
 
 def test_whether_to_save_after_the_loop_does_not_depend_on_reading_the_folder(tmp_path, monkeypatch):
