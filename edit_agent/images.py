@@ -116,7 +116,7 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
         if isinstance(source, str) and _URL.match(source):  # a path would fold its "//" and say "not found"
             raise InvalidImageError(f"{source} is a web address; download the image and give its file, or pass "
                                     "the image itself (PIL, numpy or bytes).")
-        return _from_bytes(read_image_file(Path(source).expanduser(), limits), limits)
+        return _from_bytes(read_image_file(_home_expanded(Path(source)), limits), limits)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(source), limits)
     raise InvalidImageError(
@@ -163,7 +163,18 @@ def is_plain_rgb_png(data: bytes) -> bool:
     return position == len(data) and types[:1] == [b"IHDR"] and types[-1:] == [b"IEND"] and b"IDAT" in types
 
 
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
+"""A web address; a one-letter scheme is a Windows drive ("C://photos/x.png")."""
+
+
+def _home_expanded(path: Path) -> Path:
+    """``~/x.png`` in the home folder, as store and output paths are; a file really named ``~draft.png`` stays."""
+    if path.exists() or not str(path).startswith("~"):
+        return path
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "~draft.png" names no user's home: the literal name, which is not found
+        return path
 
 
 def read_image_file(path: Path, limits: ImageLimits) -> bytes:

@@ -214,6 +214,21 @@ def test_a_path_from_the_home_folder_loads_as_store_and_output_paths_do(tmp_path
     assert load_image("~/x.png").size == photo.size
 
 
+def test_a_file_whose_name_starts_with_a_tilde_loads_and_a_missing_one_is_not_found(tmp_path, photo, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    photo.save(tmp_path / "~draft.png")
+    assert load_image("~draft.png").size == photo.size
+    with pytest.raises(InvalidImageError, match="not found"):
+        load_image("~nobody-has-this-name/x.png")
+
+
+def test_a_windows_drive_written_with_two_slashes_is_a_path_not_a_web_address(tmp_path, photo, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c:").mkdir()
+    photo.save(tmp_path / "c:" / "x.png")
+    assert load_image("c://x.png").size == photo.size
+
+
 @pytest.mark.parametrize("address", ["http://example.com/a.png", "https://example.com/a.png?x=1"])
 def test_a_web_address_is_told_to_be_one_not_a_missing_file(address):
     with pytest.raises(InvalidImageError, match=re.escape(f"{address} is a web address; download the image")):
