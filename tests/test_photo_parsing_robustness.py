@@ -13,7 +13,7 @@ import re
 import pytest
 from PIL import Image
 
-from edit_agent.errors import EditAgentError, InvalidInstructionError
+from edit_agent.errors import EditAgentError, NeedsGenerativeEditorError, UnsupportedInstructionError
 from edit_agent.photo_ops import MAX_INTENT_OPERATIONS
 from edit_agent.photo_parsing import _PROBLEMS, _RULES, _SETTINGS, parse_operations
 from edit_agent.reasoners.photo import PhotoRuleReasoner
@@ -68,7 +68,7 @@ def test_word_salads_read_completely_or_are_refused_with_an_edit_agent_error():
     "resize to 1,000,000,000,000,000,000 px wide",
 ])
 def test_a_number_too_large_for_any_edit_is_said_to_be_so(instruction):
-    with pytest.raises(InvalidInstructionError, match="too large for any edit") as refused:
+    with pytest.raises(UnsupportedInstructionError, match="too large for any edit") as refused:
         PhotoRuleReasoner().reconstruct(request(instruction))
     assert "inf" not in str(refused.value) and len(str(refused.value)) < 160
 
@@ -76,6 +76,10 @@ def test_a_number_too_large_for_any_edit_is_said_to_be_so(instruction):
 def test_long_decimals_and_large_but_finite_numbers_keep_their_own_answers():
     thought = PhotoRuleReasoner().reconstruct(request("blur with radius 1.123456789012345678"))
     assert thought.intent.text.startswith("Blur the image with radius 1.12")
+    assert PhotoRuleReasoner().reconstruct(request("rotate it 000000000000000090 degrees")).intent.text == \
+        "Rotate the image 90 degrees clockwise."  # leading zeros are no size
+    with pytest.raises(NeedsGenerativeEditorError):  # a list of numbers is no one number: the usual refusal
+        PhotoRuleReasoner().reconstruct(request("crop 1000,2000,3000,4000,5000,6000"))
     # 15 digits still read; the editor then refuses the size by its own limit, in pixels.
     assert "1000000000000000%" in PhotoRuleReasoner().reconstruct(request("enlarge by 999999999999900%")).intent.text
 
@@ -90,3 +94,15 @@ def test_a_refusal_of_a_long_instruction_quotes_its_start_and_end_on_one_short_l
         PhotoRuleReasoner().reconstruct(request(instruction))
     told = str(refused.value)
     assert len(told) < 700 and instruction[:40] in told and instruction[-20:] in told and " … " in told
+
+
+def test_on_a_world_canvas_a_long_number_gets_the_world_languages_own_answer():
+    from edit_agent.reasoners.rules import RuleReasoner
+    from edit_agent.samples import sample_image
+    from edit_agent.world.language import WorldLanguageError
+
+    canvas = sample_image("world-0")
+    turn = TurnRequest(instruction="make the circle 1234567890123456 blue", image=canvas, source_image=canvas)
+    with pytest.raises(WorldLanguageError) as refused:
+        RuleReasoner().reconstruct(turn)
+    assert "too large" not in str(refused.value)
