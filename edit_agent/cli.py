@@ -41,10 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A console that cannot show a character (an emoji on cp1252) prints an escape, not a traceback.
             if isinstance(stream, io.TextIOWrapper):
                 stream.reconfigure(errors="backslashreplace")
-        # `timeout`, `docker stop` and systemd stop with SIGTERM: the same clean-up as Ctrl-C, not none at all.
-        signal.signal(signal.SIGTERM, _raise_terminated)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None and args.command != "serve":
+        # `timeout`, `docker stop` and systemd stop with SIGTERM: the same clean-up as Ctrl-C, not none at all.
+        # (The app's server keeps the default: it has nothing to clean up, and stops at once.)
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # the reader stopped early (`... | head`): what it read was right

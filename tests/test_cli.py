@@ -531,3 +531,19 @@ def test_exporting_after_every_turn_copies_each_image_once(tmp_path, photo_path,
                  str(tmp_path / "out"), "--store", str(tmp_path / "store")]) == 0
     images = sorted(p.name for p in (tmp_path / "out" / "session" / "images").iterdir())
     assert sorted(copied) == images and len(images) == 4  # the source and three edits, each copied once
+
+
+SIGTERM_HANDLER_SEEN_BY_SERVE = """
+import signal, sys
+import edit_agent.cli as cli
+import ui.cli
+ui.cli.run_serve = lambda args: print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL) or 0  # no server started
+sys.exit(cli.main())
+"""
+
+
+def test_the_app_server_keeps_the_default_sigterm_and_other_commands_clean_up():
+    """`docker stop` must stop the server at once; Gradio would take a KeyboardInterrupt for a slow shutdown."""
+    served = subprocess.run([sys.executable, "-c", SIGTERM_HANDLER_SEEN_BY_SERVE, "serve"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert served.stdout.strip() == "True", served.stderr[-2000:]
