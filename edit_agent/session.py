@@ -179,6 +179,8 @@ class EditSession:
         check_backend_name(editor, "editor")
         _check_session_arguments(session_id, limits)
         self._store = open_store(store)
+        if session_id and not self._store.has_session(session_id):
+            _check_new_session_id(session_id)  # a stored session opens whatever id an earlier version gave it
         # Backends are built on first use: reopening a session to read it loads no model.
         self._reasoner_spec, self._editor_spec = reasoner, editor
         self._reasoner_options = _backend_options(reasoner, reasoner_options, "reasoner")
@@ -686,12 +688,20 @@ def validated_seed(seed: object) -> int | None:
 
 
 def _check_session_arguments(session_id: object, limits: object) -> None:
-    problem = None if session_id is None or session_id == "" else id_problem(session_id)  # "": a new session
-    if problem:
-        shown = session_id if not isinstance(session_id, str) or len(session_id) <= 60 else session_id[:60] + "…"
-        raise InvalidArgumentError(f"A session id {problem}; got {shown!r}.")
+    if session_id is not None and (
+        not isinstance(session_id, str) or (session_id and not session_id.strip()) or not is_valid_text(session_id)
+    ):
+        raise InvalidArgumentError(f"A session id must be text with a visible character; got {session_id!r}.")
     if not isinstance(limits, ImageLimits):
         raise InvalidArgumentError(f"limits must be an ImageLimits, not {type(limits).__name__}.")
+
+
+def _check_new_session_id(session_id: str) -> None:
+    """A chosen id for a new session is printed by every listing as it is: no escape codes, no line breaks."""
+    problem = id_problem(session_id)
+    if problem:
+        shown = session_id if len(session_id) <= 60 else session_id[:60] + "…"
+        raise InvalidArgumentError(f"A session id {problem}; got {shown!r}.")
 
 
 @contextmanager

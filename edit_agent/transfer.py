@@ -13,6 +13,7 @@ The file's first line is the session, each further line one turn::
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import hashlib
 import json
 import os
@@ -53,16 +54,19 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     visited = _visit_ranks(store, session_id)
     path = folder / EXPORT_FILE
     _check_export_target(folder, session.id)
-    digests = _hashes(session, turns)
-    for digest in digests:  # an export of a damaged store would only fail later, at its import
+    # An image the folder already holds byte for byte was checked when it was copied: exporting again after each
+    # turn checks and copies only the new ones.
+    to_copy = [digest for digest in _hashes(session, turns)
+               if not _same_bytes(store.image_path(digest), folder / _image_name(digest))]
+    for digest in to_copy:  # an export of a damaged store would only fail later, at its import
         if image_hash(store.load_image(digest, from_file=True)) != digest:  # the file it copies
             raise StoreError(f"The stored image {store.image_path(digest)} does not match its content hash; "
                              "the store is damaged.")
     lines = [_session_line(session, len(turns))] + [_turn_line(turn, visited[turn.id]) for turn in turns]
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
-        for digest in digests:
-            _copy_unless_there(store.image_path(digest), folder / _image_name(digest))
+        for digest in to_copy:
+            shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
         # Written whole under another name, then renamed: a full disk never leaves half a session file.
         partial = path.with_name(EXPORT_FILE + ".partial")
         partial.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
@@ -72,13 +76,12 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     return path
 
 
-def _copy_unless_there(source: Path, target: Path) -> None:
-    """Copy an image file unless the export already holds it whole: its name is its content's hash, so a file of
-    that name and size is the same image, and exporting a session again after each turn copies only the new ones.
-    A copy cut short is smaller, so it is copied again."""
-    if target.is_file() and target.stat().st_size == source.stat().st_size:
-        return
-    shutil.copyfile(source, target)
+def _same_bytes(source: Path, target: Path) -> bool:
+    """Whether ``target`` is a copy of ``source``, byte for byte (a copy cut short or damaged is copied again)."""
+    try:
+        return target.is_file() and filecmp.cmp(source, target, shallow=False)
+    except OSError:  # the store's file is missing: the check that copies it says so
+        return False
 
 
 def exported_session_id(folder: Path) -> str | None:
@@ -138,7 +141,8 @@ def import_session(
             store.put_png(data, digest)
         else:  # another PNG (a profile, a palette...), or a file changed since it was checked: the pixels
             store.put_image(_checked_pixels(folder, digest, data, image_limits), keep_decoded=False)
-    if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]):
+    if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]) \
+            or not _printable_ids(session, turns):
         session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
     try:
         store.import_session(session, turns, visits)
@@ -219,7 +223,6 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord], list[in
                                  "the file was cut short.")
     if not all(isinstance(session.settings.get(kind), str) and session.settings[kind] for kind in ("reasoner", "editor")):
         raise InvalidExportError(f"{path}: the session's settings must name its reasoner and editor.")
-    _check_ids(session, turns, path)
     _check_tree(session, turns, path)
     if written != len(turns):
         raise InvalidExportError(f"{path} says it holds {written!r} turns but holds {len(turns)}.")
@@ -273,13 +276,10 @@ def _check_turns(turns: list[TurnRecord], path: Path) -> None:
             raise InvalidExportError(f"{path}: turn {turn.id}: {error}") from None
 
 
-def _check_ids(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:
-    """Ids are printed by `sessions list` and shown by the app as they are: no escape codes, no line breaks."""
-    for kind, value in [("session id", session.id), *(("turn id", turn.id) for turn in turns)]:
-        problem = id_problem(value)
-        if problem:
-            shown = value if len(value) <= 60 else value[:60] + "…"
-            raise InvalidExportError(f"{path}: the {kind} {shown!r} {problem}.")
+def _printable_ids(session: SessionRecord, turns: list[TurnRecord]) -> bool:
+    """Whether the ids can be kept: `sessions list` and the app show them as they are, so ids with escape codes or
+    line breaks (or an older version's over-long chosen ids) are imported under fresh ones, as taken ids are."""
+    return all(id_problem(value) is None for value in [session.id, *(turn.id for turn in turns)])
 
 
 def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:

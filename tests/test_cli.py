@@ -524,13 +524,28 @@ def test_exporting_after_every_turn_copies_each_image_once(tmp_path, photo_path,
     import edit_agent.transfer as transfer
 
     copied: list[str] = []
-    copy = transfer.shutil.copyfile
+    checked: list[str] = []
+    copy, image_hash = transfer.shutil.copyfile, transfer.image_hash
     monkeypatch.setattr(transfer.shutil, "copyfile", lambda source, target: copied.append(Path(target).name)
                         or copy(source, target))
+    monkeypatch.setattr(transfer, "image_hash", lambda image: checked.append(image_hash(image)) or checked[-1])
     assert main(["edit", str(photo_path), "rotate it 90 degrees", "make it grayscale", "mirror it", "--out",
                  str(tmp_path / "out"), "--store", str(tmp_path / "store")]) == 0
     images = sorted(p.name for p in (tmp_path / "out" / "session" / "images").iterdir())
     assert sorted(copied) == images and len(images) == 4  # the source and three edits, each copied once
+    assert sorted(f"{digest}.png" for digest in checked) == images  # and each decoded and checked once
+
+
+def test_exporting_again_repairs_an_exported_image_damaged_in_place(tmp_path, photo_path):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(photo_path, "rotate it 90 degrees")
+    folder = session.export(tmp_path / "export").parent
+    damaged = next((folder / "images").iterdir())
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # the same size, one byte flipped
+    damaged.write_bytes(bytes(data))
+    session.export(folder)
+    assert len(EditSession.import_folder(folder, store=tmp_path / "other").history) == 1
 
 
 SIGTERM_HANDLER_SEEN_BY_SERVE = """

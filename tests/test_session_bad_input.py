@@ -74,15 +74,26 @@ def test_a_chosen_session_id_that_would_not_print_as_it_is_is_refused(tmp_path, 
     assert EditSession(store=tmp_path, session_id="my-sunset é 1").id == "my-sunset é 1"
 
 
+def test_a_session_an_earlier_version_stored_under_an_id_now_refused_still_opens(tmp_path, image, monkeypatch):
+    import edit_agent.session as session_module
+
+    monkeypatch.setattr(session_module, "_check_new_session_id", lambda session_id: None)  # as before the rule
+    EditSession(store=tmp_path, session_id="run\t1").edit(image, "make it brighter")
+    monkeypatch.undo()
+    assert EditSession.open("run\t1", store=tmp_path).head.instruction == "make it brighter"
+    with pytest.raises(InvalidArgumentError, match="tab or a line break"):
+        EditSession(store=tmp_path, session_id="run\t2")  # a new one is held to it
+
+
 @pytest.mark.parametrize("session_id", ["\x1b[31mred", "ab\ncd", "a" * 129])
-def test_an_export_whose_session_id_would_not_print_as_it_is_is_refused(tmp_path, exported, session_id):
+def test_an_export_whose_session_id_would_not_print_as_it_is_imports_under_fresh_ids(tmp_path, exported, session_id):
     lines = [json.loads(line) for line in exported.read_text().splitlines()]
     lines[0]["id"] = session_id
     lines[1:] = [{**line, "session_id": session_id} for line in lines[1:]]
     exported.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    with pytest.raises(InvalidExportError, match="session id"):
-        EditSession.import_folder(exported.parent, store=tmp_path / "other")
-    assert EditSession.list(store=tmp_path / "other") == []
+    imported = EditSession.import_folder(exported.parent, store=tmp_path / "other")
+    assert EditSession.list(store=tmp_path / "other") == [imported.id] and len(imported.id) == 32
+    assert [turn.instruction for turn in imported.history] == ["make it brighter", "make it darker"]
 
 
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff \u2060", "\u200b\n\u200d"])
@@ -281,7 +292,6 @@ def rewrite_turns(path, change):
          "Unicode"),
         (lambda turns: [turns[0], {**turns[1], "instruction": "rotate\x1b[2J it"}], "control character"),
         (lambda turns: [turns[0], {**turns[1], "instruction": "\u200b"}], "empty"),
-        (lambda turns: [{**turns[0], "id": "ab\ncd"}, {**turns[1], "parent_id": "ab\ncd"}], "turn id"),
     ],
 )
 def test_a_malformed_export_is_refused_and_writes_nothing(tmp_path, exported, change, match):
