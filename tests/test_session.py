@@ -122,7 +122,7 @@ def test_a_failing_editor_leaves_the_session_unchanged(tmp_path, photo):
 
 
 class CudaOutOfMemory(RuntimeError):
-    pass
+    """torch.cuda's out-of-memory error as the session sees it: by its name, without importing torch."""
 
 
 CudaOutOfMemory.__name__ = "OutOfMemoryError"  # the name torch.cuda uses
