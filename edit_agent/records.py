@@ -39,7 +39,6 @@ def id_problem(value: object) -> str | None:
     return None
 
 
-
 LATEST_TIMESTAMP = 253402300799.0
 """The end of year 9999: a later ``created`` cannot be shown as a date."""
 

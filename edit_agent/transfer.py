@@ -268,12 +268,12 @@ def _check_turns(turns: list[TurnRecord], path: Path) -> None:
 
     for turn in turns:
         if not turn.instruction.strip() or len(turn.instruction) > MAX_INSTRUCTION_CHARS:
-            raise InvalidExportError(f"{path}: turn {turn.id} has an empty instruction or one over "
+            raise InvalidExportError(f"{path}: turn {turn.id!r} has an empty instruction or one over "
                                      f"{MAX_INSTRUCTION_CHARS} characters.")
         try:  # what the SDK refuses when typed is refused when imported: it is shown as stored
             validate_instruction(turn.instruction)
         except InvalidInstructionError as error:
-            raise InvalidExportError(f"{path}: turn {turn.id}: {error}") from None
+            raise InvalidExportError(f"{path}: turn {turn.id!r}: {error}") from None
 
 
 def _printable_ids(session: SessionRecord, turns: list[TurnRecord]) -> bool:
@@ -297,7 +297,7 @@ def _check_tree(session: SessionRecord, turns: list[TurnRecord], path: Path) -> 
         current: str | None = turn_id
         while current is not None and current not in rooted:
             if current in walked:
-                raise InvalidExportError(f"{path} is not a tree: the ancestors of turn {turn_id} loop.")
+                raise InvalidExportError(f"{path} is not a tree: the ancestors of turn {turn_id!r} loop.")
             walked.add(current)
             current = parents[current]
         rooted.update(walked)

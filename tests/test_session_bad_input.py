@@ -532,3 +532,11 @@ def test_an_image_changed_after_it_was_checked_is_not_stored(tmp_path, exported,
     with pytest.raises(InvalidImageError, match="does not match its recorded content hash"):
         EditSession.import_folder(exported.parent, store=tmp_path / "other")
     assert EditSession.list(store=tmp_path / "other") == []
+
+
+def test_a_refused_export_names_a_turn_id_with_an_escape_code_without_sending_it(tmp_path, exported):
+    rewrite_turns(exported, lambda turns: [{**turns[0], "id": "\x1b[2Jt", "instruction": " "},
+                                           {**turns[1], "parent_id": "\x1b[2Jt"}])
+    with pytest.raises(InvalidExportError, match="empty instruction") as refused:
+        EditSession.import_folder(exported.parent, store=tmp_path / "other")
+    assert "\x1b" not in str(refused.value) and "'\\x1b[2Jt'" in str(refused.value)
