@@ -131,8 +131,11 @@ def wait_for_status(page, text: str) -> None:
         # Say what the page showed instead: the status line and any error toasts.
         shown = page.locator("#status").inner_text()
         toasts = page.locator("[data-testid='toast-body']").all_inner_texts()
+        # and the message box: still locked (a turn that never ended) or unlocked holding an unsent message
+        box = page.evaluate("() => { const box = document.querySelector('#message textarea');"
+                            " return box ? {locked: box.disabled, text: box.value} : null; }")
         shoot(page, "failed-wait-for-status")
-        raise AssertionError(f"status never showed {text!r}; it shows {shown!r}; toasts: {toasts}") from None
+        raise AssertionError(f"status never showed {text!r}; it shows {shown!r}; toasts: {toasts}; box: {box}") from None
 
 
 def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
