@@ -395,7 +395,9 @@ def _meaningful_words(text: str) -> list[str]:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+    # Letters of every script: a word in Cyrillic or Chinese ("но не слишком", "不要") is a part of the instruction
+    # this parser did not read, to refuse, not to drop. Emoji and punctuation are no words.
+    return re.findall(r"[^\W_]+", text.lower())
 
 
 def _has_amount(clause: str) -> bool:

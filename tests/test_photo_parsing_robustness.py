@@ -85,6 +85,19 @@ def test_long_decimals_and_large_but_finite_numbers_keep_their_own_answers():
 
 
 @pytest.mark.parametrize("instruction", [
+    "rotate it 90 degrees 不要", "make it warmer но не слишком", "make it warmer 但不要太多", "make it warmer, ça va",
+])
+def test_words_in_any_script_that_are_not_read_are_refused_not_dropped(instruction):
+    with pytest.raises(EditAgentError, match="not an exact photo operation"):
+        PhotoRuleReasoner().reconstruct(request(instruction))
+
+
+@pytest.mark.parametrize("instruction", ["make it warmer 😀", "make it warmer!!! :)", "make it warmer…", "rotate it 90°"])
+def test_emoji_and_punctuation_say_nothing_to_refuse(instruction):
+    assert PhotoRuleReasoner().reconstruct(request(instruction)).intent.text.startswith(("Make the image warmer", "Rotate"))
+
+
+@pytest.mark.parametrize("instruction", [
     "make the car " + "really " * 280 + "red",  # no exact operation: a generative editor is needed
     "thanks " * 280 + "a lot!",  # asks for nothing
     "don't rotate it " + "and don't flip it " * 100,  # says what not to do
