@@ -153,8 +153,8 @@ def _an_id(value: str | None) -> str | None:
     return value
 
 
-_UNCHANGED_BECAUSE = re.compile(r"^So the image stays as it is: (.+?)\.?$", re.MULTILINE)
-"""The rule reasoners' last line when a turn changes nothing."""
+_UNCHANGED_BECAUSE = re.compile(r"(?:^|(?<=\. ))So the image stays as it is: (.+?)\.?$", re.MULTILINE)
+"""The rule reasoners' last sentence when a turn changes nothing (a line of its own in the world's reasoning)."""
 
 
 def unchanged_because(reasoning: str) -> str | None:

@@ -31,6 +31,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -54,7 +55,15 @@ from edit_agent.backends import (
     make_editor,
     make_reasoner,
 )
-from edit_agent.errors import EditAgentError, InvalidArgumentError, StoreError, UnknownSessionError, is_valid_text
+from edit_agent.errors import (
+    EditAgentError,
+    InvalidArgumentError,
+    StoreError,
+    UnknownSessionError,
+    is_blank,
+    is_valid_text,
+    quoted,
+)
 from edit_agent.image_fitting import SCALABLE_LIMITS, load_image_to_fit
 from edit_agent.images import ImageInput, ImageLimits, encode_png, load_image
 from edit_agent.photo_ops import OPERATION_KINDS
@@ -94,7 +103,8 @@ class SessionOwners:
     """
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        # Weakly: the process-wide registry (``session_owners``) drops these with the store they belong to.
+        self._store = weakref.ref(store)
         self.path = store.folder / OWNERS_DATABASE
         self._lock = threading.Lock()
         with self._using():
@@ -120,7 +130,15 @@ class SessionOwners:
             try:
                 yield
             except sqlite3.DatabaseError as error:
-                raise StoreError(f"The session owners file {self.path} cannot be used: {error}.") from None
+                reason = str(error).rstrip(".")
+                raise StoreError(f"The session owners file {self.path} cannot be used: {reason}.") from None
+
+    @property
+    def store(self) -> Store:
+        store = self._store()
+        if store is None:
+            raise StoreError(f"The session store of {self.path} was closed; open it again.")
+        return store
 
     def claim(self, session_id: str, owner: str) -> None:
         """Record ``owner`` as the owner of a new session."""
@@ -179,22 +197,26 @@ def _create_owners_table(database: sqlite3.Connection) -> None:
     database.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
 
 
-_owners: dict[Path, SessionOwners] = {}
+# One per Store object, not per folder: owners read through a read-only or closed store, or one whose folder was
+# deleted and started again, would refuse or lose the claims of every store opened on that folder after it.
+_owners: weakref.WeakKeyDictionary[Store, SessionOwners] = weakref.WeakKeyDictionary()
 _owners_lock = threading.Lock()
 
 
 def session_owners(store: str | Path | Store | None = None) -> SessionOwners:
-    """The process-wide :class:`SessionOwners` of a store folder."""
+    """The process-wide :class:`SessionOwners` of a store (``open_store``'s for a folder)."""
     opened = open_store(store)
     with _owners_lock:
-        if opened.folder not in _owners:
-            _owners[opened.folder] = SessionOwners(opened)
-        return _owners[opened.folder]
+        if opened not in _owners:
+            _owners[opened] = SessionOwners(opened)
+        return _owners[opened]
 
 
 def _digest(owner: str) -> str:
-    if not isinstance(owner, str) or not owner or not is_valid_text(owner):
-        raise InvalidArgumentError("A session owner must be a non-empty string of valid Unicode text.")
+    # Only spaces or control characters would be a secret anyone can guess, and one that two agents share.
+    if not isinstance(owner, str) or not is_valid_text(owner) or is_blank(owner):
+        raise InvalidArgumentError("A session owner must be a string of valid Unicode text with something in it "
+                                   "besides spaces and control characters.")
     return hashlib.sha256(owner.encode()).hexdigest()
 
 
@@ -272,6 +294,9 @@ class EditImageArgs(_Args):
     @model_validator(mode="after")
     def _one_image_source(self) -> EditImageArgs:
         new_images = [name for name in ("image_base64", "attached_image") if getattr(self, name) is not None]
+        # An image_id alone is the more telling mistake: the model meant a session and left out its id.
+        if self.image_id is not None and self.session_id is None and not new_images:
+            raise ValueError("image_id needs the session_id it belongs to")
         if self.session_id is None and not new_images:
             raise ValueError("pass image_base64 or attached_image to start a session, or session_id to continue one")
         if len(new_images) > 1:
@@ -321,7 +346,9 @@ class _Toolbox:
         check_backend_name(reasoner, "reasoner")
         check_backend_name(editor, "editor")
         if store is not None and not isinstance(store, Store):
-            as_folder(store, "The store")
+            folder = as_folder(store, "The store")
+            if folder.exists() and not folder.is_dir():  # told to the host now: the model can do nothing about it
+                raise InvalidArgumentError(f"The store {str(folder)!r} is a file; give a folder.")
         self.owner, self._store_spec, self.limits = owner, store, limits
         self._reasoner_spec, self._editor_spec = reasoner, editor
         self._attached: OrderedDict[str, _Attached] = OrderedDict()
@@ -601,8 +628,13 @@ def _describe(result: EditResult) -> dict[str, Any]:
         "size": list(result.image.size), "changed": result.changed, "editor": result.editor, "seed": result.seed,
     }
     if result.changed is False:  # why, in a field: a lock that picked no object read like one that was set
-        described["unchanged_because"] = unchanged_because(result.reasoning)
+        described["unchanged_because"] = unchanged_because(result.reasoning) or UNCHANGED_UNTOLD
     return described
+
+
+UNCHANGED_UNTOLD = ("the edit gave back the same pixels: the image already was as the intent asks (a resize to the "
+                    "size it has, say), or the editor changed nothing")
+"""``unchanged_because`` where the reasoning does not say why: a null gave the model nothing to go on."""
 
 
 RULE_LANGUAGE = (
@@ -744,6 +776,43 @@ class EditTools(list[BaseTool]):
     def detach(self, name: str) -> None:
         """Forget an attached image (sessions started from it keep their own copy)."""
         self._box.detach(name)
+
+    def run_tool_call(self, name: object, arguments: object, call_id: str = "") -> ToolMessage:
+        """Run a tool call as a model wrote it: an OpenAI tool call's ``function.name``, its ``function.arguments``
+        (JSON text, or a dict already parsed) and its ``id``. A call no tool can run (arguments that are not a
+        JSON object, a tool that does not exist) comes back as an error message the model can act on, as a
+        refusal does, never as an exception in the host's loop."""
+        call_id = call_id if isinstance(call_id, str) else ""
+        tool = next((tool for tool in self if tool.name == name), None)
+        if tool is None:
+            known = ", ".join(tool.name for tool in self)
+            return _call_error(f"There is no tool named {quoted(str(name), 60)}; the tools are {known}.", name, call_id)
+        try:
+            parsed = _call_arguments(arguments)
+        except ValueError as error:
+            return _call_error(f"{name}: {error}", name, call_id)
+        return tool.invoke({"type": "tool_call", "id": call_id, "name": name, "args": parsed})
+
+
+def _call_arguments(arguments: object) -> dict[str, Any]:
+    """A tool call's arguments as a dict; no arguments at all (``""``, ``null``) are an empty one."""
+    if isinstance(arguments, str):
+        if not arguments.strip():
+            return {}
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"the arguments are not valid JSON ({error.msg} at character {error.pos}); "
+                             "send one JSON object") from None
+    if arguments is None:
+        return {}
+    if not isinstance(arguments, Mapping):
+        raise ValueError(f"the arguments must be one JSON object of named fields, not {type(arguments).__name__}")
+    return dict(arguments)
+
+
+def _call_error(text: str, name: object, call_id: str) -> ToolMessage:
+    return ToolMessage(content=text, name=str(name), tool_call_id=call_id, status="error")
 
 
 def openai_tool_schemas() -> list[dict[str, Any]]:

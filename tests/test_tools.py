@@ -181,11 +181,17 @@ def test_a_returned_image_larger_than_the_tools_take_in_is_left_out_with_a_note(
     assert image is None and "left out" in reply["image_note"] and reply["size"] == [80, 80]
 
 
-def test_an_empty_owner_is_an_argument_error():
+@pytest.mark.parametrize("owner", ["", " " * 16, "\x00" * 16, "\u200b\n", "\ud800" * 16])
+def test_an_owner_anyone_could_guess_or_no_text_is_an_argument_error(owner):
     from edit_agent.errors import InvalidArgumentError
 
     with pytest.raises(InvalidArgumentError, match="owner"):
-        make_tools("")
+        make_tools(owner)
+
+
+def test_an_image_id_without_its_session_is_told_so(tools):
+    reply = tools["edit_image"].invoke({"instruction": "make it warmer", "image_id": "source"})
+    assert "image_id needs the session_id it belongs to" in reply
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -647,6 +653,18 @@ def test_a_turn_that_changes_nothing_says_why_in_a_field(tools):
     assert moved["changed"] is True and "unchanged_because" not in moved
 
 
+def test_a_photo_turn_that_changes_nothing_says_why_too(tools):
+    start = json.loads(tools["edit_image"].invoke({"instruction": "from now on keep it black and white",
+                                                   "image_base64": b64(Image.new("RGB", (64, 48), (100, 120, 140)))}))
+    session = {"session_id": start["session_id"]}
+    lifted = json.loads(tools["edit_image"].invoke({"instruction": "forget the rule", **session}))
+    assert lifted["changed"] is False
+    assert lifted["unchanged_because"] == "lifting a rule changes no pixel, only what later edits are held to"
+    # the reasoning cannot know that the image already has the size asked: the reply still gives a reason
+    resized = json.loads(tools["edit_image"].invoke({"instruction": "resize it to 64x48", **session}))
+    assert resized["changed"] is False and resized["unchanged_because"].startswith("the edit gave back the same pixels")
+
+
 def test_list_sessions_refuses_arguments_it_does_not_take(tools):
     # a model that passes a filter must not believe it filtered
     assert tools["list_sessions"].invoke({"owner": "someone-else", "limit": 5}) == (
@@ -668,3 +686,58 @@ def test_as_json_text_takes_what_a_plain_invoke_returns_and_a_refusal_as_it_is(t
     refused = tools["get_image"].invoke({"type": "tool_call", "id": "c", "name": "get_image",
                                          "args": {"session_id": "0" * 32}})
     assert as_json_text(refused) == f"Unknown session id {'0' * 32}."
+
+
+def test_tools_on_a_folder_edit_after_tools_on_a_read_only_store_of_it(tmp_path):
+    from edit_agent.store import Store
+
+    EditSession(store=tmp_path).edit(Image.new("RGB", (32, 24)), "rotate it 90 degrees")
+    reader = {tool.name: tool for tool in make_tools("agent-1", store=Store(tmp_path, read_only=True))}
+    assert json.loads(reader["list_sessions"].invoke({})) == {"sessions": []}
+    writer = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
+    reply = json.loads(writer["edit_image"].invoke({"instruction": "rotate it 90 degrees", "attached_image": "sample:coffee"}))
+    listed = json.loads(writer["list_sessions"].invoke({}))["sessions"]
+    assert [entry["session_id"] for entry in listed] == [reply["session_id"]]
+
+
+def test_a_store_folder_deleted_and_started_again_keeps_the_owners_of_its_new_sessions(tmp_path):
+    import shutil
+
+    folder = tmp_path / "store"
+    first = {tool.name: tool for tool in make_tools("agent-1", store=folder)}
+    first["edit_image"].invoke({"instruction": "rotate it 90 degrees", "attached_image": "sample:coffee"})
+    shutil.rmtree(folder)
+    again = {tool.name: tool for tool in make_tools("agent-1", store=folder)}
+    reply = json.loads(again["edit_image"].invoke({"instruction": "rotate it 90 degrees", "attached_image": "sample:coffee"}))
+    listed = json.loads(again["list_sessions"].invoke({}))["sessions"]
+    assert [entry["session_id"] for entry in listed] == [reply["session_id"]]
+    assert (folder / "owners.db").is_file()  # the claim went into the new folder, where a restart finds it
+
+
+@pytest.mark.parametrize("name, arguments, told", [
+    ("undo_edit", "null", "session_id: Field required"),
+    ("undo_edit", '"abc"', "the arguments must be one JSON object of named fields, not str"),
+    ("edit_image", '{"instruction": "make it warmer",}', "the arguments are not valid JSON"),
+    ("paint", "{}", "There is no tool named 'paint'; the tools are edit_image, undo_edit"),
+])
+def test_a_tool_call_the_tools_cannot_run_comes_back_as_an_error_for_the_model(tmp_path, name, arguments, told):
+    message = make_tools("agent-1", store=tmp_path).run_tool_call(name, arguments, "call_7")
+    assert message.status == "error" and told in message.content and message.tool_call_id == "call_7"
+
+
+def test_a_tool_call_runs_from_the_json_text_a_model_wrote(tmp_path):
+    tools = make_tools("agent-1", store=tmp_path)
+    started = tools.run_tool_call("edit_image", '{"instruction": "make it warmer", "attached_image": "sample:coffee"}')
+    assert started.status == "success"
+    session_id = json.loads(started.content)["session_id"]
+    for no_arguments in ("", "{}", None):  # how models send a call without arguments
+        listed = json.loads(tools.run_tool_call("list_sessions", no_arguments).content)["sessions"]
+        assert [entry["session_id"] for entry in listed] == [session_id]
+
+
+def test_a_store_that_is_a_file_is_refused_when_the_tools_are_made(tmp_path):
+    from edit_agent.errors import InvalidArgumentError
+
+    (tmp_path / "notes.txt").write_text("not a store")
+    with pytest.raises(InvalidArgumentError, match="is a file; give a folder"):
+        make_tools("agent-1", store=tmp_path / "notes.txt")

@@ -356,8 +356,10 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
         client.predict("", token, api_name="/undo_edit")
     with pytest.raises(AppError, match="instruction"):  # sent empty, so not "Field required"
         client.predict("", token, "", reply["session_id"], api_name="/edit_image")
-    with pytest.raises(AppError, match=r"^Pass image_base64 to start a session, or session_id to continue one\.$"):
-        client.predict("make it warmer", token, api_name="/edit_image")  # no attached_image to name here
+    with pytest.raises(AppError, match=r"^Pass image_base64 \(or attached_image, sample:NAME\) to start a session"):
+        client.predict("make it warmer", token, api_name="/edit_image")
+    with pytest.raises(AppError, match="owner_token: A session owner must be"):  # 16 spaces: a secret anyone guesses
+        client.predict(reply["session_id"], " " * 16, api_name="/undo_edit")
     seeded = json.loads(client.predict("make it cooler", token, "", reply["session_id"], "", False, 7, api_name="/edit_image"))
     assert EditSession.open(reply["session_id"], store=app["config"].store).turn_records()[-1].seed == 7
     assert seeded["intent"] == "Make the image cooler by 20%."
@@ -369,6 +371,35 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     assert json.loads(client.predict(reply["session_id"], token, api_name="/redo_edit"))["head"]["turn_id"] == seeded["turn_id"]
     listed = json.loads(client.predict(token, api_name="/list_sessions"))["sessions"]
     assert [entry["session_id"] for entry in listed] == [reply["session_id"]]
+
+
+def test_an_mcp_client_starts_from_a_sample_and_leaves_optional_fields_null(app):
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    token = "agent-secret-0123456789"
+
+    async def call():
+        url = app["url"] + "gradio_api/mcp/"
+        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            started = await session.call_tool("edit_image", {
+                "instruction": "make it warmer", "owner_token": token, "attached_image": "sample:coffee",
+                "image_base64": None, "session_id": None, "image_id": None, "seed": None})
+            session_id = json.loads(started.content[0].text)["session_id"]
+            shown = await session.call_tool("get_image", {"session_id": session_id, "owner_token": token,
+                                                          "image_id": None})
+            return tools, started, shown
+
+    tools, started, shown = asyncio.run(call())
+    assert not started.isError and json.loads(started.content[0].text)["intent"] == "Make the image warmer by 20%."
+    assert not shown.isError and json.loads(shown.content[0].text)["is_current"]
+    described = {tool.name: tool.inputSchema["properties"] for tool in tools.tools}["edit_image"]
+    assert "sample:NAME" in described["attached_image"]["description"]
+    assert "coffee" in described["attached_image"]["description"]
 
 
 def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_schema(app, tmp_path):

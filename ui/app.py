@@ -20,6 +20,8 @@ from typing import Any
 
 import gradio as gr
 
+from edit_agent.errors import InvalidArgumentError
+from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX
 from edit_agent.session import default_store_folder
 from edit_agent.tools import MAX_BASE64_CHARS, as_json_text, make_tools, what_it_understands
 from ui import backends, files, views
@@ -756,11 +758,14 @@ def _agent_tools(config: AppConfig) -> None:
                 "owner_token must be a secret of at least 16 characters; reuse it to reach your sessions.",
                 print_exception=False,
             )
-        tools = make_tools(
-            owner_token, store=config.store,
-            reasoner=backends.reasoner(config.reasoner, **config.reasoner_options),
-            editor=backends.editor(config.editor, **config.editor_options),
-        )
+        try:
+            tools = make_tools(
+                owner_token, store=config.store,
+                reasoner=backends.reasoner(config.reasoner, **config.reasoner_options),
+                editor=backends.editor(config.editor, **config.editor_options),
+            )
+        except InvalidArgumentError as error:  # a token of spaces or one that is not valid text
+            raise gr.Error(f"owner_token: {error}", print_exception=False) from None
         tool = next(tool for tool in tools if tool.name == tool_name)
         # Form fields cannot be left out: the tools read an empty optional field as "not given".
         reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": arguments})
@@ -768,9 +773,12 @@ def _agent_tools(config: AppConfig) -> None:
             raise gr.Error(str(reply.content), print_exception=False)
         return as_json_text(reply)  # an API reply is one text: an image goes in it as base64
 
+    # Optional fields take null as well as "" (models send either for "not given"); attached_image comes last, so
+    # that API clients passing the others by position are unaffected.
     def edit_image(
-        instruction: str, owner_token: str, image_base64: str = "", session_id: str = "", image_id: str = "",
-        return_image: bool = False, seed: int | None = None,
+        instruction: str, owner_token: str, image_base64: str | None = None, session_id: str | None = None,
+        image_id: str | None = None, return_image: bool = False, seed: int | None = None,
+        attached_image: str | None = None,
     ) -> str:
         """Edit an image by instruction, one turn of a multi-turn session that keeps earlier edits and rules. {understands}
 
@@ -782,19 +790,22 @@ def _agent_tools(config: AppConfig) -> None:
             image_id: a turn_id of this session (16 hex characters), or "source" for the image it started from: the edit branches from there.
             return_image: also return the edited image as base64 PNG (large: leave it off unless needed; over 12 MiB it is left out).
             seed: seed for generative editors (a reply's seed redoes that edit exactly); leave empty for a random one.
+            attached_image: instead of image_base64, a bundled sample to start a session from: {samples}.
         Returns:
             JSON with session_id, turn_id, the reconstructed intent, the constraints in force and the seed; a refusal is raised as an error.
         """
-        if not session_id and not image_base64:  # the langchain tool's own refusal names attached_image, not here
-            raise gr.Error("Pass image_base64 to start a session, or session_id to continue one.", print_exception=False)
+        if not session_id and not image_base64 and not attached_image:
+            raise gr.Error(f"Pass image_base64 (or attached_image, {SAMPLE_PREFIX}NAME) to start a session, or session_id "
+                           "to continue one.", print_exception=False)
         return call("edit_image", owner_token, {
             "instruction": instruction, "image_base64": image_base64, "session_id": session_id,
-            "image_id": image_id, "return_image": return_image, "seed": seed,
+            "image_id": image_id, "return_image": return_image, "seed": seed, "attached_image": attached_image,
         })
 
     # The MCP description says what the configured backends understand, as the langchain tool's does.
     edit_image.__doc__ = (edit_image.__doc__ or "").replace(
-        "{understands}", what_it_understands(config.reasoner, config.editor))
+        "{understands}", what_it_understands(config.reasoner, config.editor)).replace(
+        "{samples}", f"'{SAMPLE_PREFIX}NAME', NAME one of {', '.join(SAMPLE_NAMES)}")
 
     def undo_edit(session_id: str, owner_token: str) -> str:
         """Undo the latest edit of a session.
@@ -818,7 +829,7 @@ def _agent_tools(config: AppConfig) -> None:
         """
         return call("redo_edit", owner_token, {"session_id": session_id})
 
-    def get_image(session_id: str, owner_token: str, image_id: str = "") -> str:
+    def get_image(session_id: str, owner_token: str, image_id: str | None = None) -> str:
         """Look at an image of a session as base64 PNG.
 
         Args:

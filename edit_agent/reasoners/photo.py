@@ -207,8 +207,10 @@ def _reasoning(turn: ReadTurn, before: Sequence[RuleInForce], again: Sequence[Ru
                       for held in kept]
     if not (turn.sets or lifted or before):
         sentences.append("They act on the current image only, so no earlier turn needs to be repeated.")
-    if not turn.operations:
-        sentences.append("So the image stays as it is.")
+    if not turn.operations:  # the reason, as the world's rules say theirs: the chat and the tools show it
+        reason = ("lifting a rule changes no pixel, only what later edits are held to" if lifted and not turn.sets
+                  else "the rule is in force already" if turn.sets else "nothing in the instruction changes it")
+        sentences.append(f"So the image stays as it is: {reason}.")
     return " ".join(sentences)
 
 
