@@ -327,6 +327,17 @@ class GetImageArgs(SessionArgs):
 # --- the tools -------------------------------------------------------------------------------
 
 
+SESSIONS_LISTED = 20
+"""Sessions ``list_sessions`` gives at a time: an owner's hundreds, all in one reply, would fill the model's context."""
+
+
+class ListSessionsArgs(_Args):
+    """Arguments of ``list_sessions``."""
+
+    limit: int = Field(SESSIONS_LISTED, ge=1, le=100, description="How many sessions to list, newest first.")
+    offset: int = Field(0, ge=0, description="How many of the newest to skip: the `offset` a reply's `more` names.")
+
+
 class _Attached(NamedTuple):
     """An image the host attached, as the tools took it, and its size before it was scaled down to fit them."""
 
@@ -500,10 +511,15 @@ class _Toolbox:
         ]
         return json.dumps({"session_id": session_id, "head": head.turn_id if head else None, "turns": turns})
 
-    def list_sessions(self) -> str:
+    def list_sessions(self, limit: int = SESSIONS_LISTED, offset: int = 0) -> str:
         with _as_tool_errors():
-            sessions = [self._summary(session_id) for session_id in self.owners.sessions(self.owner)]
-        return json.dumps({"sessions": [summary for summary in sessions if summary is not None]})
+            owned = self.owners.sessions(self.owner)
+            listed = [self._summary(session_id) for session_id in owned[offset:offset + limit]]
+        reply: dict[str, Any] = {"sessions": [summary for summary in listed if summary is not None], "total": len(owned)}
+        older = len(owned) - offset - limit
+        if older > 0:
+            reply["more"] = f"{older} older sessions are not listed: call list_sessions with offset {offset + limit}."
+        return json.dumps(reply)
 
     def _summary(self, session_id: str) -> dict[str, Any] | None:
         """What an agent needs to pick a session up again, or None if it was deleted meanwhile."""
@@ -516,20 +532,6 @@ class _Toolbox:
         return {"session_id": session_id, "created": created, "turns": len(turns),
                 "first_instruction": turns[0].instruction if turns else None,
                 "head": {"turn_id": head.id, "number": head.seq, "intent": head.intent.text} if head else None}
-
-
-class _NoArgs(_Args):
-    """``list_sessions`` takes no arguments."""
-
-
-class _NoArgumentsTool(StructuredTool):
-    """A tool that takes no arguments and says so when given some: langchain-core passes a schema without fields
-    no arguments and checks none, so ``list_sessions(owner=..., limit=5)`` answered as if it had filtered."""
-
-    def _to_args_and_kwargs(self, tool_input: str | dict, tool_call_id: str | None) -> tuple[tuple, dict]:
-        if isinstance(tool_input, dict):  # one sent empty or null is left out, as for the other tools' fields
-            _NoArgs.model_validate({key: value for key, value in tool_input.items() if value not in ("", None)})
-        return super()._to_args_and_kwargs(tool_input, tool_call_id)
 
 
 @contextmanager
@@ -749,10 +751,11 @@ def make_tools(
             description="List every turn of a session (ids, parents, instructions, intents) and which is current.",
             **common,
         ),
-        _NoArgumentsTool.from_function(
-            func=box.list_sessions, name="list_sessions", args_schema=_NoArgs,
-            description="List your sessions, newest first: id, when made, how many turns, the first instruction "
-            "and the current turn. Use it to continue a session started earlier.",
+        StructuredTool.from_function(
+            func=box.list_sessions, name="list_sessions", args_schema=ListSessionsArgs,
+            description=f"List your sessions, newest first ({SESSIONS_LISTED} at a time; `more` says how to get "
+            "older ones): id, when made, how many turns, the first instruction and the current turn. Use it to "
+            "continue a session started earlier.",
             **common,
         ),
     ])

@@ -547,7 +547,7 @@ def test_an_edit_that_mentions_going_back_is_still_an_edit(tools, typed):
 
 def test_list_sessions_gives_an_agent_its_own_sessions_to_pick_up_again(tmp_path):
     tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
-    assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": []}
+    assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": [], "total": 0}
     first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
                                                    "image_base64": b64(Image.new("RGB", (20, 10)))}))
     second = json.loads(tools["edit_image"].invoke({"instruction": "flip it",
@@ -562,7 +562,7 @@ def test_list_sessions_gives_an_agent_its_own_sessions_to_pick_up_again(tmp_path
     created = datetime.fromisoformat(listed[1]["created"])  # a date an agent can read out, not a raw epoch
     assert abs(created - datetime.now(timezone.utc)) < timedelta(minutes=5)
     other = {tool.name: tool for tool in make_tools("agent-2", store=tmp_path)}
-    assert json.loads(other["list_sessions"].invoke({})) == {"sessions": []}  # never another owner's
+    assert json.loads(other["list_sessions"].invoke({})) == {"sessions": [], "total": 0}  # never another owner's
     EditSession.open(second["session_id"], store=tmp_path).delete()
     assert len(json.loads(tools["list_sessions"].invoke({}))["sessions"]) == 1
 
@@ -668,9 +668,20 @@ def test_a_photo_turn_that_changes_nothing_says_why_too(tools):
 def test_list_sessions_refuses_arguments_it_does_not_take(tools):
     # a model that passes a filter must not believe it filtered
     assert tools["list_sessions"].invoke({"owner": "someone-else", "limit": 5}) == (
-        "Invalid arguments: owner: Extra inputs are not permitted; limit: Extra inputs are not permitted.")
-    assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": []}
-    assert json.loads(tools["list_sessions"].invoke({"limit": None, "owner": ""})) == {"sessions": []}  # left out
+        "Invalid arguments: owner: Extra inputs are not permitted.")
+    assert json.loads(tools["list_sessions"].invoke({})) == {"sessions": [], "total": 0}
+    assert json.loads(tools["list_sessions"].invoke({"limit": None, "owner": ""})) == {"sessions": [], "total": 0}
+
+
+def test_list_sessions_gives_the_newest_a_page_at_a_time_and_says_how_to_get_the_rest(tools):
+    started = [json.loads(tools["edit_image"].invoke({"instruction": "flip it", "attached_image": "sample:coffee"}))
+               ["session_id"] for _ in range(5)]
+    first = json.loads(tools["list_sessions"].invoke({"limit": 2}))
+    assert [entry["session_id"] for entry in first["sessions"]] == started[::-1][:2] and first["total"] == 5
+    assert first["more"] == "3 older sessions are not listed: call list_sessions with offset 2."
+    rest = json.loads(tools["list_sessions"].invoke({"limit": 2, "offset": 4}))
+    assert [entry["session_id"] for entry in rest["sessions"]] == started[:1] and "more" not in rest
+    assert "greater than or equal to 1" in tools["list_sessions"].invoke({"limit": 0})
 
 
 def test_as_json_text_takes_what_a_plain_invoke_returns_and_a_refusal_as_it_is(tools):
@@ -693,7 +704,7 @@ def test_tools_on_a_folder_edit_after_tools_on_a_read_only_store_of_it(tmp_path)
 
     EditSession(store=tmp_path).edit(Image.new("RGB", (32, 24)), "rotate it 90 degrees")
     reader = {tool.name: tool for tool in make_tools("agent-1", store=Store(tmp_path, read_only=True))}
-    assert json.loads(reader["list_sessions"].invoke({})) == {"sessions": []}
+    assert json.loads(reader["list_sessions"].invoke({})) == {"sessions": [], "total": 0}
     writer = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
     reply = json.loads(writer["edit_image"].invoke({"instruction": "rotate it 90 degrees", "attached_image": "sample:coffee"}))
     listed = json.loads(writer["list_sessions"].invoke({}))["sessions"]

@@ -23,7 +23,7 @@ import gradio as gr
 from edit_agent.errors import InvalidArgumentError
 from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX
 from edit_agent.session import default_store_folder
-from edit_agent.tools import MAX_BASE64_CHARS, as_json_text, make_tools, what_it_understands
+from edit_agent.tools import MAX_BASE64_CHARS, SESSIONS_LISTED, as_json_text, make_tools, what_it_understands
 from ui import backends, files, views
 from ui.handlers import AppConfig, ChatApp, attached_paths
 from ui.samples import samples
@@ -852,15 +852,19 @@ def _agent_tools(config: AppConfig) -> None:
         """
         return call("session_history", owner_token, {"session_id": session_id})
 
-    def list_sessions(owner_token: str) -> str:
+    def list_sessions(owner_token: str, limit: int | None = None, offset: int | None = None) -> str:
         """List the sessions made with this token, newest first, to continue one started earlier.
 
         Args:
             owner_token: the token the sessions were created with.
+            limit: how many sessions to list (1 to 100; leave empty for {listed}).
+            offset: how many of the newest to skip: the offset a reply's "more" names.
         Returns:
-            JSON with each session's id, creation time, number of turns, first instruction and current turn.
+            JSON with each session's id, creation time, turns, first instruction and current turn, the total, and "more" when older ones are not listed.
         """
-        return call("list_sessions", owner_token, {})
+        return call("list_sessions", owner_token, {"limit": limit, "offset": offset})
+
+    list_sessions.__doc__ = (list_sessions.__doc__ or "").replace("{listed}", str(SESSIONS_LISTED))
 
     gr.api(edit_image, api_name="edit_image", concurrency_id="gpu", concurrency_limit=config.gpu_concurrency)
     gr.api(undo_edit, api_name="undo_edit")
