@@ -392,7 +392,7 @@ class EditSession:
     ) -> tuple[Thought, Image.Image, dict[str, float]]:
         # No database transaction is open here: inference can take minutes.
         editor = self.editor  # built first: a missing editor model fails before the reasoner's work
-        with _translated_failures(self.reasoner.name), _reasoner_for(editor.name, self.reasoner.name):
+        with translated_failures(self.reasoner.name), _reasoner_for(editor.name, self.reasoner.name):
             began = time.perf_counter()
             thought = self.reasoner.reconstruct(request)
             reasoned = time.perf_counter()
@@ -403,7 +403,7 @@ class EditSession:
             output, edited, note = restored, time.perf_counter(), RESTORED_NOTE
             thought = _saying_what_the_restore_does(thought, request.image, restored)
         else:
-            with _translated_failures(editor.name):
+            with translated_failures(editor.name):
                 # A new input is stored after the edit (the session's source, on a first turn): an editor that
                 # draws on its input in place must get a copy. A stored one is already a copy of the store's pixels.
                 given = request.image if input_is_stored else request.image.copy()
@@ -705,8 +705,9 @@ def _check_new_session_id(session_id: str) -> None:
 
 
 @contextmanager
-def _translated_failures(backend: str) -> Iterator[None]:
-    """Turn backend failures into EditAgentErrors; free accelerator memory after an OOM."""
+def translated_failures(backend: str) -> Iterator[None]:
+    """Turn backend failures into EditAgentErrors; free accelerator memory after an OOM. (The evaluation runner
+    uses it too, so that a backend fails a turn there as it fails one here.)"""
     try:
         yield
     except EditAgentError:

@@ -1,9 +1,11 @@
 """Run a reasoner+editor pair over MICE-World sessions and score every turn.
 
 Each session runs as the SDK would run it: the reasoner sees the raw history and the current
-image, the editor edits the previous output; the output is parsed and scored against the
-targets (from the file when given, else from the interpreter). Sessions are spread over worker
-processes; a progress bar shows on long runs.
+image, the editor edits a copy of the previous output, an undo the reasoner names gives back the
+image from before the turn it reverts, and a turn whose reasoner or editor fails leaves the image
+as it was (and stays out of the history the reasoner sees next, as a refused turn does). The
+output is parsed and scored against the targets (from the file when given, else from the
+interpreter). Sessions are spread over worker processes; a progress bar shows on long runs.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
 from tqdm import tqdm
 
 from edit_agent.backends import make_editor, make_reasoner
 from edit_agent.errors import EditAgentError
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import HistoryTurn, Intent, Thought, TurnRequest
+from edit_agent.session import translated_failures
 from edit_agent.world.interpreter import WorldInterpreter
 from edit_agent.world.language import WorldLanguageError
 from edit_agent.world.parse import parse
@@ -90,6 +94,7 @@ def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, si
     source = render(session.start, size)
     image = source
     history: list[HistoryTurn] = []
+    inputs: dict[str, Image.Image] = {}  # each turn's input by its id: what an undo of that turn gives back
     targets, parsed, locked, rows = [session.start], [], [], []
     unread = 0  # the first turn the interpreter could not read: its state misses that turn from there on
     for index, turn in enumerate(session.turns, 1):
@@ -98,14 +103,16 @@ def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, si
         target = turn.target or outcome.target  # a file's targets are the ground truth
         request = TurnRequest(instruction=turn.instruction, history=tuple(history), image=image, source_image=source)
         thought, error = _reason(reasoner, request)
-        image, edit_error = _edit(editor, image, thought.intent, seed + index)
-        error = error or edit_error
+        if error is None:
+            turn_id = f"{session.id}:{index}"
+            inputs[turn_id] = image
+            image, error = _edit(editor, image, thought, inputs, seed + index)
+            history.append(HistoryTurn(turn_id=turn_id, instruction=turn.instruction, reasoning=thought.reasoning,
+                                       intent=thought.intent.text))
         scene = parse(image)
         targets.append(target)
         parsed.append(scene)
         locked.append(outcome.locked_cells)
-        history.append(HistoryTurn(turn_id=f"{session.id}:{index}", instruction=turn.instruction,
-                                   reasoning=thought.reasoning, intent=thought.intent.text))
         rows.append({
             "session": session.id, "turn": index, "instruction": turn.instruction,
             "task_type": turn.task_type or outcome.task_type, "reasoning": thought.reasoning,
@@ -148,17 +155,39 @@ def _interpret(world: WorldInterpreter, session: WorldSession, index: int, locke
 
 
 def _reason(reasoner: Reasoner, request: TurnRequest) -> tuple[Thought, str | None]:
+    """The reasoner's thought, or the error that refuses the turn (the SDK stores nothing for it)."""
+    name = _name(reasoner, "reasoner")
     try:
-        return reasoner.reconstruct(request), None
-    except EditAgentError as error:  # the turn still runs, on the raw instruction, and the error is kept
-        return Thought(reasoning=f"Reasoner failed: {error}", intent=Intent(text=request.instruction), fallback=True), str(error)
+        with translated_failures(name):
+            thought = reasoner.reconstruct(request)
+        if not isinstance(thought, Thought):
+            raise EditAgentError(f"The reasoner {name!r} returned {type(thought).__name__}, not a Thought.")
+        return thought, None
+    except EditAgentError as error:
+        kept = f"Reasoner failed, so the image stays as it was: {error}"
+        return Thought(reasoning=kept, intent=Intent(text=request.instruction)), str(error)
 
 
-def _edit(editor: Editor, image, intent: Intent, seed: int):
+def _edit(editor: Editor, image: Image.Image, thought: Thought, inputs: dict[str, Image.Image],
+          seed: int) -> tuple[Image.Image, str | None]:
+    """The turn's output: the stored input of the turn an undo reverts, or the editor's edit of a copy (an editor
+    may draw on its input, which the rule reasoner reads the earlier scenes from); a failure keeps the image."""
+    if thought.restores_turn in inputs:
+        return inputs[thought.restores_turn], None
+    name = _name(editor, "editor")
     try:
-        return editor.edit(image, intent, seed=seed), None
-    except EditAgentError as error:  # an editor that cannot act leaves the image as it was
+        with translated_failures(name):
+            output = editor.edit(image.copy(), thought.intent, seed=seed)
+        if not isinstance(output, Image.Image):
+            raise EditAgentError(f"The editor {name!r} returned {type(output).__name__}, not an image.")
+        return output.convert("RGB"), None
+    except EditAgentError as error:
         return image, str(error)
+
+
+def _name(backend: object, kind: str) -> str:
+    name = getattr(backend, "name", None)
+    return name if isinstance(name, str) else f"{type(backend).__name__} ({kind})"
 
 
 def _finite(value: float) -> float | None:

@@ -59,6 +59,110 @@ def test_backend_errors_are_kept_per_turn(sessions):
     assert all(row["CC"] == 1.0 for session in rows for row in session)  # the image was kept as it was
 
 
+class _Refuses:
+    name = "refuses"
+
+    def reconstruct(self, request):
+        from edit_agent.errors import UnsupportedInstructionError
+
+        raise UnsupportedInstructionError("not in my words")
+
+
+def test_a_refused_turn_keeps_the_image_and_is_not_scored_as_the_raw_instruction(sessions):
+    # the world editor reads the world language itself: run on the raw instruction, a refusing reasoner
+    # scored exactly as the passthrough baseline
+    refused = run_sessions(sessions[:6], reasoner=_Refuses(), editor="program", workers=1, progress=False)
+    rows = [row for session in refused for row in session]
+    assert all(row["error"] == "not in my words" and row["CC"] == 1.0 for row in rows)
+    assert all(row["parsed"] == session[0]["parsed"] for session in refused for row in session)  # never edited
+    assert summarize(refused)["mean"]["IF"] < summarize(run_sessions(
+        sessions[:6], reasoner="passthrough", editor="program", workers=1, progress=False))["mean"]["IF"]
+
+
+class _Editor:
+    def info(self):
+        from edit_agent.records import EditorInfo
+
+        return EditorInfo(backend=self.name)
+
+
+class _CannotRemove(_Editor):
+    """The program editor, except that it draws nothing for a removal: an editor whose undo would be wrong."""
+
+    name = "cannot-remove"
+
+    def __init__(self):
+        from edit_agent.backends import make_editor
+
+        self.program = make_editor("program")
+
+    def edit(self, image, intent, *, seed=None):
+        return image if intent.text.startswith("Remove") else self.program.edit(image, intent, seed=seed)
+
+
+def test_an_undo_gives_back_the_image_from_before_the_turn_as_the_sdk_does():
+    from edit_agent import EditSession
+    from edit_agent.world import Scene, WorldSession, WorldTurn
+
+    session = WorldSession(id="undo", start=Scene(background="white"), turns=(
+        WorldTurn(instruction="add a large red circle at the center"), WorldTurn(instruction="undo that")))
+    [[added, undone]] = run_sessions([session], reasoner="rules", editor=_CannotRemove(), workers=1, progress=False)
+    assert len(added["parsed"]["objects"]) == 1 and undone["parsed"]["objects"] == [] and undone["SR"] == 1.0
+    sdk = EditSession(store=__import__("tempfile").mkdtemp(), reasoner="rules", editor=_CannotRemove())
+    from edit_agent.world.render import render
+
+    sdk.edit(render(session.start, 96), "add a large red circle at the center")
+    assert sdk.edit(None, "undo that").image.tobytes() == render(session.start, 96).tobytes()
+
+
+class _DrawsInPlace(_Editor):
+    name = "in-place"
+
+    def __init__(self):
+        from edit_agent.backends import make_editor
+
+        self.program = make_editor("program")
+
+    def edit(self, image, intent, *, seed=None):
+        image.paste(self.program.edit(image, intent, seed=seed))
+        return image
+
+
+def test_an_editor_that_draws_on_its_input_scores_as_one_that_does_not(sessions):
+    exact = run_sessions(sessions[:8], reasoner="rules", editor="program", workers=1, progress=False)
+    in_place = run_sessions(sessions[:8], reasoner="rules", editor=_DrawsInPlace(), workers=1, progress=False)
+    assert summarize(in_place)["mean"] == summarize(exact)["mean"] == {"IF": 1.0, "CC": 1.0, "GA": 1.0, "SR": 1.0}
+
+
+class _Broken(_Editor):
+    name = "broken"
+
+    def __init__(self, failure):
+        self.failure = failure
+
+    def reconstruct(self, request):
+        return self.failure()
+
+    def edit(self, image, intent, *, seed=None):
+        return self.failure()
+
+
+@pytest.mark.parametrize("backend, failure, told", [
+    ("reasoner", lambda: (_ for _ in ()).throw(RuntimeError("boom")), "broken failed: RuntimeError: boom"),
+    ("reasoner", lambda: "make it red", "The reasoner 'broken' returned str, not a Thought."),
+    ("editor", lambda: None, "The editor 'broken' returned NoneType, not an image."),
+    ("editor", lambda: (_ for _ in ()).throw(RuntimeError("CUDA out of memory")), "broken ran out of device memory"),
+])
+def test_a_backend_that_crashes_or_returns_the_wrong_thing_fails_its_turns_not_the_run(backend, failure, told):
+    from edit_agent.world import Scene, WorldSession, WorldTurn
+
+    session = WorldSession(id="two", start=Scene(background="white"), turns=(
+        WorldTurn(instruction="add a large red circle at the center"), WorldTurn(instruction="make all shapes blue")))
+    pair = {"reasoner": "rules", "editor": "program", backend: _Broken(failure)}
+    [rows] = run_sessions([session, session], **pair, workers=1, progress=False)[1:]
+    assert [row["error"][:len(told)] for row in rows] == [told, told] and [row["CC"] for row in rows] == [1.0, 1.0]
+
+
 def test_run_outputs_and_comparison(tmp_path, sessions):
     rows = run_sessions(sessions[:6], reasoner="rules", editor="program", workers=1, progress=False)
     meta = {"reasoner": "rules", "editor": "program", "sessions": "six", "size": 96, "seed": 0, "workers": 1, "wall_seconds": 0.5}
