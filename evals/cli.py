@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from edit_agent.folders import out_folder_problem
+from edit_agent.folders import out_folder_problem, partial_file_beside
 from evals.errors import EvalInputError
 
 if TYPE_CHECKING:
@@ -125,6 +125,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
     if (args.out / "checkpoints").is_dir() or (args.out / "log.jsonl").is_file():
         raise EvalInputError(f"--out {args.out} holds a training run (its own evaluation is in {args.out / 'eval'}); "
                              "write to another folder.")
+    from evals.reports import run_files_problem
+
+    problem = run_files_problem(args.out)
+    if problem:
+        raise EvalInputError(f"--out: {problem}.")
     if args.compare:
         report = compare_runs(args.compare, args.out)
         print(f"comparison of {len(args.compare)} runs -> {report}")
@@ -149,6 +154,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     sessions = every_session[: args.limit]
     if not sessions:
         raise EvalInputError(f"{path} holds no sessions.")
+    _check_seeds(args.seed, sessions)
     reasoner, editor = _backends(args)
     workers = 1 if args.model or args.reasoner_model else args.workers or default_workers(args.reasoner, args.editor)
     rows, seconds = timed(lambda: run_sessions(
@@ -163,6 +169,17 @@ def run_eval_command(args: argparse.Namespace) -> int:
     print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f} (at the last turn {summary['last_turn_SR']:.3f})  -> {args.out}")
     return 0
+
+
+def _check_seeds(seed: int, sessions: list[WorldSession]) -> None:
+    """Turn t of a session is edited with seed + t: every one must be a seed the editors take, known before a model
+    loads."""
+    from edit_agent.records import SEED_RANGE
+
+    last = seed + max(len(session.turns) for session in sessions)
+    if not (SEED_RANGE[0] <= seed + 1 and last <= SEED_RANGE[1]):
+        raise EvalInputError(f"--seed {seed}: turns 1 to {last - seed} take the seeds {seed + 1} to {last}, which must "
+                             f"fit in 64 bits; use one from {SEED_RANGE[0] - 1} to {SEED_RANGE[1] - (last - seed)}.")
 
 
 def _backends(args: argparse.Namespace) -> tuple[object, object]:
@@ -234,11 +251,17 @@ def run_generate_command(args: argparse.Namespace) -> int:
     sessions = iter_sessions(args.n, turns=turns, seed=args.seed, config=config, prefix=args.prefix)
     if args.out is None or str(args.out) == "-":
         _write_lines(sessions, sys.stdout)
-    else:  # written under another name, then renamed: a failure leaves no half file under --out
-        partial = args.out.with_name(args.out.name + ".partial")
+        return 0
+    if args.out.is_dir():
+        raise EvalInputError(f"--out {args.out} is a folder; name the session file to write, e.g. {args.out / 'sessions.jsonl'}.")
+    # Written aside, then renamed: a failure or an interrupt leaves neither a half file under --out nor the aside one.
+    partial = partial_file_beside(args.out)
+    try:
         with partial.open("w", encoding="utf-8") as stream:
             _write_lines(sessions, stream)
         partial.replace(args.out)
+    finally:
+        partial.unlink(missing_ok=True)
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from matplotlib.figure import Figure  # not pyplot: files only, and the caller's backend (a notebook's) stays
 
+from edit_agent.folders import partial_file_beside
 from evals.errors import EvalInputError
 from evals.runner import TurnRow
 from evals.scoring import METRICS
@@ -49,18 +50,45 @@ def sr_at_length(sessions: Sequence[Sequence[TurnRow]]) -> dict[int, tuple[int, 
     return {k: (len(v), _mean(v)) for k, v in sorted(by_length.items())}
 
 
+RUN_FILES = ("turns.jsonl", "summary.json", "run.json", "per_turn.png", "report.md")
+"""What one run writes into its folder."""
+
+
+def run_files_problem(out: Path) -> str | None:
+    """Why a run's files could not be written into ``out`` (a run file's name taken by a folder), or None: asked
+    before the run, so that hours of sessions are not lost to it at the end."""
+    for name in RUN_FILES:
+        if (out / name).exists() and not (out / name).is_file():
+            return f"{out / name} is not a file; remove it or write to another folder"
+    return None
+
+
 def write_run(out: Path, sessions: Sequence[Sequence[TurnRow]], meta: dict[str, Any]) -> dict[str, Any]:
-    """Write every output of one run into ``out``; returns the summary."""
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "turns.jsonl").open("w", encoding="utf-8") as stream:
-        for rows in sessions:
-            for row in rows:
-                stream.write(json.dumps(row) + "\n")
+    """Write every output of one run into ``out``; returns the summary. The files are written aside and renamed
+    together at the end: a failure leaves the folder as it was (an earlier run's files whole, not half replaced)."""
     summary = summarize(sessions)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    plot_per_turn({label(meta): summary}, out / "per_turn.png")
-    (out / "report.md").write_text(run_report(sessions, summary, meta), encoding="utf-8")
+    out.mkdir(parents=True, exist_ok=True)
+    problem = run_files_problem(out)
+    if problem:
+        raise EvalInputError(f"{problem}.")
+    writers = {
+        "turns.jsonl": lambda path: path.write_text(
+            "".join(json.dumps(row) + "\n" for rows in sessions for row in rows), encoding="utf-8"),
+        "summary.json": lambda path: path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8"),
+        "run.json": lambda path: path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8"),
+        "per_turn.png": lambda path: plot_per_turn({label(meta): summary}, path),
+        "report.md": lambda path: path.write_text(run_report(sessions, summary, meta), encoding="utf-8"),
+    }
+    written: dict[str, Path] = {}
+    try:
+        for name, write in writers.items():
+            written[name] = partial_file_beside(out / name)
+            write(written[name])
+        for name, partial in written.items():
+            partial.replace(out / name)
+    finally:
+        for partial in written.values():
+            partial.unlink(missing_ok=True)
     return summary
 
 
@@ -127,7 +155,7 @@ def plot_per_turn(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06 * ((len(labels) + 2) // 3), 1, 1))
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, format="png")  # by name: a file written aside has no .png suffix
 
 
 def _distinct_names(runs: list[tuple[str, dict[str, Any], dict[str, Any]]],
@@ -242,4 +270,4 @@ def plot_checkpoint_curves(results: Sequence[dict[str, Any]], path: Path, metric
                   frameon=False)
     axes[0][0].set_ylabel(f"mean {metric}")
     figure.tight_layout(rect=(0, 0.09, 1, 1))
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, format="png")  # by name: a file written aside has no .png suffix

@@ -49,6 +49,7 @@ def run_sessions(
 
     ``workers``: processes (default: all cores). Backend objects (not names) run in this process.
     """
+    check_scorable(sessions)
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(sessions), desc="sessions", unit="session", disable=not progress or len(sessions) < 20)
     try:
@@ -123,6 +124,17 @@ def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, si
     for row, score in zip(rows, score_session(targets, parsed, locked)):
         row.update(IF=score.IF, CC=score.CC, GA=score.GA, SR=score.SR)
     return rows
+
+
+def check_scorable(sessions: Sequence[WorldSession]) -> None:
+    """Raise now, before any backend runs, for a turn that could not be scored (one the interpreter cannot read,
+    with no target in the file): found in the middle of a run, it lost the sessions run before it."""
+    for session in sessions:
+        world, locked, unread = WorldInterpreter(session.start), (), 0
+        for index in range(1, len(session.turns) + 1):
+            outcome = _interpret(world, session, index, locked, unread)
+            unread = unread or (index if isinstance(outcome, _GivenTurn) else 0)
+            locked = outcome.locked_cells
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,68 @@ def test_eval_scores_a_trained_model_it_is_given_and_names_it(tmp_path, capsys):
     assert main(["eval", "--split", "world-test", "--limit", "1", "--editor", "world", "--model",
                  str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "none"), "--no-progress"]) == 2
     assert "World editor weights not found" in capsys.readouterr().err and not (tmp_path / "none").exists()
+
+
+def test_a_seed_the_editors_cannot_take_is_refused_before_the_run(tmp_path):
+    with pytest.raises(EvalInputError, match="must fit in 64 bits; use one from"):
+        cli("eval", "--split", "world-test", "--limit", "1", "--seed", str(2**63 - 3), "--out", str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_turn_that_cannot_be_scored_is_found_before_any_session_runs():
+    from edit_agent.world import Scene, WorldSession, WorldTurn
+    from edit_agent.world.language import WorldLanguageError
+
+    ran = []
+
+    class Counting(_Editor):
+        name = "counting"
+
+        def edit(self, image, intent, *, seed=None):
+            ran.append(intent.text)
+            return image
+
+    start = Scene(background="white")
+    fine = WorldSession(id="fine", start=start, turns=(WorldTurn(instruction="change the background to beige"),))
+    unread = WorldSession(id="last", start=start, turns=(WorldTurn(instruction="make the car red"),))
+    with pytest.raises(WorldLanguageError, match="Session last, turn 1: "):
+        run_sessions([fine, fine, unread], reasoner="rules", editor=Counting(), workers=1, progress=False)
+    assert ran == []
+
+
+def test_a_run_that_cannot_write_its_files_leaves_the_earlier_run_whole(tmp_path, sessions, monkeypatch):
+    rows = run_sessions(sessions[:2], reasoner="rules", editor="program", workers=1, progress=False)
+    write_run(tmp_path, rows, {"reasoner": "rules", "editor": "program", "sessions": "first"})
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    import evals.reports
+
+    def fails(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(evals.reports, "plot_per_turn", fails)  # the fourth of the five files
+    with pytest.raises(OSError, match="disk full"):
+        write_run(tmp_path, rows[:1], {"reasoner": "passthrough", "editor": "program", "sessions": "second"})
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # no file replaced, none left aside
+
+
+def test_a_folder_where_a_run_file_goes_is_refused_before_the_run(tmp_path):
+    (tmp_path / "run" / "per_turn.png").mkdir(parents=True)
+    with pytest.raises(EvalInputError, match="per_turn.png is not a file"):
+        cli("eval", "--split", "world-test", "--limit", "1", "--out", str(tmp_path / "run"))
+    assert [path.name for path in (tmp_path / "run").iterdir()] == ["per_turn.png"]
+
+
+def test_generate_refuses_a_folder_and_leaves_no_aside_file_behind(tmp_path, monkeypatch):
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(EvalInputError, match="is a folder; name the session file"):
+        cli("world", "generate", "--n", "2", "--out", str(tmp_path / "adir"))
+    import evals.cli
+
+    def interrupted(sessions, stream):
+        stream.write("{}\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evals.cli, "_write_lines", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli("world", "generate", "--n", "2", "--out", str(tmp_path / "s.jsonl"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["adir"]
