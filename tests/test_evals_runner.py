@@ -410,3 +410,20 @@ def test_generate_refuses_a_folder_and_leaves_no_aside_file_behind(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         cli("world", "generate", "--n", "2", "--out", str(tmp_path / "s.jsonl"))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["adir"]
+
+
+def test_interpret_keeps_a_turn_in_other_words_that_has_its_target_and_locates_one_without(tmp_path):
+    from edit_agent.world import Scene, WorldSession, WorldTurn
+    from edit_agent.world.language import WorldLanguageError
+
+    start = Scene(background="white")
+    foreign = WorldSession(id="theirs", start=start, turns=(
+        WorldTurn(instruction="give the canvas a beige coat", target=Scene(background="beige")),))
+    (tmp_path / "theirs.jsonl").write_text(foreign.to_json() + "\n")
+    code, out = cli("world", "interpret", str(tmp_path / "theirs.jsonl"))
+    assert code == 0 and json.loads(out)["turns"][0]["target"]["background"] == "beige"
+    mine = WorldSession(id="mine", start=start, turns=(
+        WorldTurn(instruction="change the background to beige"), WorldTurn(instruction="make the car red")))
+    (tmp_path / "mine.jsonl").write_text(mine.to_json() + "\n")
+    with pytest.raises(WorldLanguageError, match="Session mine, turn 2: "):
+        cli("world", "interpret", str(tmp_path / "mine.jsonl"))

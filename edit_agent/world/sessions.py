@@ -153,15 +153,32 @@ def _photo_row(row: dict[str, Any], base: Path, default_id: str) -> PhotoSession
 
 
 def complete(session: WorldSession) -> WorldSession:
-    """The session with every turn's ``task_type`` and ``target`` filled (given targets are kept)."""
-    from edit_agent.world.interpreter import interpret
+    """The session with every turn's ``task_type`` and ``target`` filled (given targets are kept).
 
-    outcomes = interpret(session.start, [t.instruction for t in session.turns])
-    turns = tuple(
-        WorldTurn(instruction=t.instruction, task_type=t.task_type or o.task_type, target=t.target or o.target)
-        for t, o in zip(session.turns, outcomes)
-    )
-    return session.model_copy(update={"turns": turns})
+    A turn not in the world's words is kept as the file gives it when the file gives its target, as evaluation
+    scores it; the turns after it then need theirs too. Otherwise the error names the session and the turn."""
+    from edit_agent.world.interpreter import WorldInterpreter
+    from edit_agent.world.language import WorldLanguageError
+
+    world, turns, unread = WorldInterpreter(session.start), [], 0
+    for index, turn in enumerate(session.turns, 1):
+        if unread and turn.target is None:
+            raise WorldLanguageError(f"Session {session.id}, turn {index}: turn {unread} could not be read, so this "
+                                     "turn needs its target in the file.")
+        if unread:
+            turns.append(turn)
+            continue
+        try:
+            outcome = world.step(turn.instruction)
+        except WorldLanguageError as error:
+            if turn.target is None:
+                raise WorldLanguageError(f"Session {session.id}, turn {index}: {error}") from None
+            unread = index
+            turns.append(turn)
+            continue
+        turns.append(WorldTurn(instruction=turn.instruction, task_type=turn.task_type or outcome.task_type,
+                               target=turn.target or outcome.target))
+    return session.model_copy(update={"turns": tuple(turns)})
 
 
 def write_sessions(sessions: Iterable[WorldSession], stream: IO[str]) -> int:
