@@ -157,6 +157,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
     _check_seeds(args.seed, sessions)
     reasoner, editor = _backends(args)
     workers = 1 if args.model or args.reasoner_model else args.workers or default_workers(args.reasoner, args.editor)
+    if args.workers is not None and workers != args.workers:  # said, not silently dropped
+        print(f"--workers {args.workers}: a backend with a model runs in one process, so 1 worker runs the sessions.",
+              file=sys.stderr)
     rows, seconds = timed(lambda: run_sessions(
         sessions, reasoner=reasoner, editor=editor, size=args.size, seed=args.seed,
         workers=workers, progress=not args.no_progress))
