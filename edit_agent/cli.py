@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and args.command != "serve":
         # `timeout`, `docker stop` and systemd stop with SIGTERM: the same clean-up as Ctrl-C, not none at all.
         # (The app's server keeps the default: it has nothing to clean up, and stops at once.)
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # the reader stopped early (`... | head`): what it read was right
@@ -67,7 +67,7 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that what Ctrl-C cleans up is cleaned up."""
 
 
-def _raise_terminated(signum: int, frame: object) -> NoReturn:
+def raise_terminated(signum: int, frame: object) -> NoReturn:
     raise Terminated
 
 

@@ -82,8 +82,9 @@ def one_line(error: BaseException) -> str:
     error's first line, or its type's name when it has no text."""
     errors = getattr(error, "errors", None)
     if callable(errors) and type(error).__name__ == "ValidationError":  # pydantic's, without importing it here
-        return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'value'}: {item['msg'].removeprefix('Value error, ')}"
-                         for item in errors()[:3])
+        # a check of the whole model has no field to name: its message says what it is about
+        return "; ".join(f"{'.'.join(map(str, item['loc']))}: " * bool(item["loc"])
+                         + item["msg"].removeprefix("Value error, ") for item in errors()[:3])
     text = str(error).strip()
     return text.splitlines()[0].rstrip(".:") if text else type(error).__name__
 

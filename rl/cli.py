@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edit_agent.cli import OneLineParser
+from edit_agent.cli import OneLineParser, Terminated, raise_terminated
 from edit_agent.errors import EditAgentError, one_line
 
 
@@ -57,7 +58,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
         try:
             overrides[field.strip()] = yaml.safe_load(value)
         except yaml.YAMLError as error:
-            raise TrainConfigError(f"--set {item!r}: the value is not YAML ({one_line(error)}).") from None
+            raise TrainConfigError(f"--set {item!r}: the value is not YAML ({_yaml_problem(error)}).") from None
     return overrides
 
 
@@ -76,11 +77,22 @@ def load_config(args: argparse.Namespace):
     except ValidationError as error:
         given = " (with the command-line overrides)" if overrides or args.steps is not None or args.seed is not None else ""
         raise TrainConfigError(f"{args.config}{given}: {one_line(error)}.") from None
-    except (yaml.YAMLError, ValueError) as error:  # ValueError: also a file that is not UTF-8
+    except yaml.YAMLError as error:
+        raise TrainConfigError(f"{args.config}: {_yaml_problem(error)}.") from None
+    except ValueError as error:  # also a file that is not UTF-8
         raise TrainConfigError(f"{args.config}: {one_line(error)}.") from None
     if config.out.exists() and not config.out.is_dir():
         raise TrainConfigError(f"The run folder {config.out} is a file; give a folder with --out.")
     return config
+
+
+def _yaml_problem(error: Exception) -> str:
+    """What PyYAML found and where ("line 2, column 1: found character '\\t' that cannot start any token"): its
+    first line alone ("while scanning for the next token") says neither."""
+    mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
+    if mark is None or not problem:
+        return one_line(error)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def run_train_command(args: argparse.Namespace) -> int:
@@ -106,7 +118,8 @@ def _resume_hint(out: Path, resume: bool) -> str:
 
     checkpoint = latest_checkpoint(out)
     if checkpoint is None:
-        return f"rl: stopped before the first checkpoint; the same command starts {out} afresh."
+        again = "the same command" if resume else "the same command with --set resume=true"
+        return f"rl: stopped before the first checkpoint; {again} starts {out} afresh."
     step = _checkpoint_step(checkpoint)
     if not resume:
         return f"rl: stopped at the checkpoint of step {step} ({checkpoint}); go on from it with --set resume=true."
@@ -118,11 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog="rl.cli", description="edit-agent train")
     _add_arguments(parser)
     args = parser.parse_args(argv)
+    if argv is None:  # launchers and schedulers stop with SIGTERM: the resume hint, as after Ctrl-C
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return run_train_command(args)
     except (EditAgentError, OSError) as error:
         print(f"rl: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("rl: stopped (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("rl: interrupted", file=sys.stderr)
         return 130

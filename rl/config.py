@@ -162,7 +162,13 @@ class TrainConfig(BaseModel):
     def _out_names_a_folder(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():  # Path("") is the current folder, never meant
             raise ValueError("out must name a folder")
-        return value
+        # "~/runs/x" is the home folder's, as in a shell: taken literally it made a folder named "~" here
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
+
+    @field_validator("image_model", "text_model", "text_adapter", mode="before")
+    @classmethod
+    def _home_expanded(cls, value: object) -> object:
+        return str(Path(value).expanduser()) if isinstance(value, str) and value.startswith("~") else value
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -200,7 +206,9 @@ class TrainConfig(BaseModel):
         A flag left at ``None`` was not given and keeps the file's value; ``settings`` (``--set
         FIELD=VALUE``) apply as written, so ``--set time_budget_s=null`` removes the file's budget.
         """
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(Path(path).read_text())
+        if data is None:  # all defaults would start the default recipe, maybe into (and resuming) its run folder
+            raise ValueError("the file is empty; a config names at least the settings it changes (see rl/configs/)")
         if not isinstance(data, dict):
             raise ValueError("expected a mapping of config fields")
         given = {field: value for field, value in flags.items() if value is not None}

@@ -21,7 +21,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,7 +291,11 @@ def check_run_folder(config: TrainConfig) -> None:
     problem = out_folder_problem(out)
     if problem:
         raise RunFolderError(f"out {config.out}: {problem}.")
-    if latest_checkpoint(out) is None:
+    checkpoint = latest_checkpoint(out)
+    # A run's own files count without checkpoints too (deleted to save disk, or a run killed before its first):
+    # starting afresh would empty its log and replace its config and policy.
+    run_files = [name for name in RUN_FILES if (out / name).exists()]
+    if checkpoint is None and not run_files:
         if (out / "summary.json").is_file() or (out / "turns.jsonl").is_file():
             raise RunFolderError(f"{config.out} holds an evaluation run (summary.json, turns.jsonl); write the "
                                  "training run to another folder.")
@@ -299,13 +303,17 @@ def check_run_folder(config: TrainConfig) -> None:
     if not config.resume:
         raise RunFolderError(f"{config.out} holds a run already; write to another folder, or resume it (resume: true).")
     saved = _saved_config(out)
-    done = _checkpoint_step(latest_checkpoint(out))
+    done = _checkpoint_step(checkpoint) if checkpoint is not None else 0
     if config.steps < done:
         raise RunFolderError(
             f"{config.out} holds a run that has done {done} steps; steps: {config.steps} would not undo them. "
             f"Use its checkpoints (checkpoints/step-*), or write to another folder."
         )
     current = config.model_dump(mode="json")
+    foreign = sorted(set(saved) - set(current))
+    if foreign:  # not a config this trainer wrote: whatever it belongs to is not this run's to replace
+        raise RunFolderError(f"{out / 'config.yaml'} is not a training run's config (it sets {', '.join(foreign[:3])}); "
+                             "write to another folder.")
     changed = [f"{key}: {saved[key]!r} there, {value!r} here" for key, value in current.items()
                if key not in RESUMABLE_SETTINGS and key in saved and saved[key] != value]
     if changed:
@@ -327,9 +335,37 @@ def _saved_config(out: Path) -> dict[str, Any]:
         raise RunFolderError(f"{path} cannot be read ({one_line(error)}), so the run it belongs to cannot be "
                              "resumed safely; write to another folder.") from None
     if not isinstance(saved, dict):
-        raise RunFolderError(f"{out} holds checkpoints but no readable config.yaml, so the run they belong to "
+        raise RunFolderError(f"{out} holds a run's files but no readable config.yaml, so the run they belong to "
                              "cannot be resumed safely; write to another folder.")
     return saved
+
+
+@contextlib.contextmanager
+def run_folder_lock(out: Path) -> Iterator[None]:
+    """Hold ``out`` for this run: a second run into it at the same time interleaved its log with this one's and
+    wrote the same checkpoints (both ended "successfully"). The lock goes with the process, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # not on Windows: no lock there
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            raise RunFolderError(f"{out} is in use by another run{f' (process {holder})' if holder else ''}; wait "
+                                 "for it to end, or write to another folder.") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+RUN_FILES = ("config.yaml", "log.jsonl", "final")
+"""Besides its checkpoints, what a training run writes into its folder that a new run would overwrite."""
 
 
 def build_accelerator(config: TrainConfig) -> Accelerator:
@@ -423,6 +459,11 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def train(self) -> Path:
         """Train up to ``config.steps`` (continuing a resumed run); returns the folder of the final policy."""
+        # The main process holds the folder (the others of a distributed run write through it)
+        with run_folder_lock(self.out) if self.accelerator.is_main_process else contextlib.nullcontext():
+            return self._train()
+
+    def _train(self) -> Path:
         config = self.config
         check_run_folder(config)
         self._trim_log()

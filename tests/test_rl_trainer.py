@@ -322,6 +322,52 @@ def test_a_fresh_run_refuses_a_folder_that_holds_a_run(tmp_path):
         trainer(small_config(tmp_path, steps=3, resume=False)).train()
 
 
+def test_a_run_whose_checkpoints_are_gone_or_files_not_a_runs_is_not_overwritten(tmp_path):
+    trainer(small_config(tmp_path, steps=2)).train()
+    shutil.rmtree(tmp_path / "run" / "checkpoints")  # deleted to save disk: its log and policy are still there
+    log = (tmp_path / "run" / "log.jsonl").read_text()
+    with pytest.raises(RunFolderError, match="holds a run already"):
+        trainer(small_config(tmp_path, steps=1, resume=False)).train()
+    assert (tmp_path / "run" / "log.jsonl").read_text() == log
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "config.yaml").write_text("my: precious settings\n")
+    (theirs / "log.jsonl").write_text('{"step": 7}\n')
+    with pytest.raises(RunFolderError, match="is not a training run's config"):
+        trainer(small_config(tmp_path, steps=1).model_copy(update={"out": theirs})).train()
+    assert (theirs / "log.jsonl").read_text() == '{"step": 7}\n'
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path):
+    from rl.trainer import run_folder_lock
+
+    config = small_config(tmp_path, steps=1)
+    in_use = pytest.raises(RunFolderError, match=r"is in use by another run \(process \d+\)")
+    with run_folder_lock(config.out), in_use:  # as a run in another process holds it
+        trainer(config).train()
+    assert not (config.out / "log.jsonl").exists()
+    trainer(config).train()  # free again once that run ends
+    assert (config.out / "log.jsonl").is_file()
+
+
+def test_a_run_folder_under_home_is_the_home_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert TrainConfig(out="~/runs/x").out == tmp_path / "runs" / "x"
+
+
+@pytest.mark.parametrize("text, told", [
+    ("", "the file is empty"),
+    ("steps: 2\n\tsde_window: [1, 3]\n", "line 2, column 1: found character '\\t' that cannot start any token"),
+    ("sde_window: [1, 3\nsteps: 2\n", "line 2, column 6: expected ',' or ']'"),
+])
+def test_a_config_file_that_is_empty_or_not_yaml_is_told_where(tmp_path, capsys, text, told):
+    from edit_agent.cli import main
+
+    (tmp_path / "bad.yaml").write_text(text)
+    assert main(["train", "--config", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "run")]) == 2
+    assert told in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
 def test_a_resumed_run_logs_each_step_once(tmp_path):
     trainer(small_config(tmp_path, steps=3)).train()
     shutil.rmtree(tmp_path / "run" / "checkpoints" / "step-000003")  # stopped after logging step 3, before saving it
@@ -449,10 +495,10 @@ def test_a_spent_time_budget_ends_the_run_at_a_step_boundary_with_a_checkpoint(t
     run = trainer(small_config(tmp_path, steps=50, save_every=50, time_budget_s=1e-9))
     final = run.train()
     assert run.step == 0 and (final / "image" / "world_editor.safetensors").exists()
-    longer = trainer(small_config(tmp_path, steps=50, save_every=50, time_budget_s=0.5, resume=False))
+    longer = trainer(small_config(tmp_path, steps=50, save_every=50, time_budget_s=0.5, out=tmp_path / "longer"))
     longer.train()
     assert 1 <= longer.step < 50
-    assert (tmp_path / "run" / "checkpoints" / f"step-{longer.step:06d}" / "state.json").exists()
+    assert (tmp_path / "longer" / "checkpoints" / f"step-{longer.step:06d}" / "state.json").exists()
 
 
 
