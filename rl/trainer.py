@@ -20,6 +20,8 @@ import contextlib
 import json
 import os
 import random
+import secrets
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -666,10 +668,12 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             folder.mkdir(parents=True, exist_ok=True)
-            save_file(self.image_policy.trained_state(), str(folder / "image.safetensors"))
-            text = {str(i): p.detach().cpu().contiguous() for i, p in enumerate(self.text_policy.trainable_parameters())}
-            save_file(text, str(folder / "text.safetensors"))
-            torch.save(self.optimizer.state_dict(), folder / "optimizer.pt")
+            with _disk_errors(folder):
+                save_file(self.image_policy.trained_state(), str(folder / "image.safetensors"))
+                text = {str(i): p.detach().cpu().contiguous()
+                        for i, p in enumerate(self.text_policy.trainable_parameters())}
+                save_file(text, str(folder / "text.safetensors"))
+                torch.save(self.optimizer.state_dict(), folder / "optimizer.pt")
             # Written last and renamed into place: a state.json marks a checkpoint as complete.
             partial = folder / "state.json.tmp"
             partial.write_text(json.dumps({"step": self.step}) + "\n")
@@ -711,10 +715,40 @@ class Trainer:
             partial.replace(log)
 
     def save_policy(self, folder: Path) -> None:
-        """The trained policy in shippable form: ``image/`` (editor weights) and ``text/`` (adapters)."""
-        self.image_policy.save(folder / "image")
-        if self.config.trains_text:
-            self.text_policy.save(folder / "text")
+        """The trained policy in shippable form: ``image/`` (editor weights) and ``text/`` (adapters). Written aside
+        and swapped in whole: a full disk left half a policy, or an earlier run's files mixed with this one's."""
+        partial = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.partial")
+        try:
+            with _disk_errors(folder):
+                self.image_policy.save(partial / "image")
+                if self.config.trains_text:
+                    self.text_policy.save(partial / "text")
+                _swap_in(partial, folder)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _swap_in(partial: Path, folder: Path) -> None:
+    """Put the folder ``partial`` where ``folder`` is, replacing it (two renames: never a mix of both)."""
+    old = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.old")
+    if folder.exists():
+        folder.rename(old)
+    partial.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _disk_errors(where: Path) -> Iterator[None]:
+    """safetensors and torch report a full disk as their own errors, which reached the user as a traceback: an
+    OSError that names the folder is one line, like any other failure to write a file."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as error:
+        if type(error).__name__ != "SafetensorError" and "inline_container" not in str(error):
+            raise
+        raise OSError(f"Writing {where} failed ({one_line(error)}); is the disk full?") from error
 
 
 def _logged_step(line: str) -> int | None:

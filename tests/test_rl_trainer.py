@@ -368,6 +368,27 @@ def test_a_config_file_that_is_empty_or_not_yaml_is_told_where(tmp_path, capsys,
     assert told in capsys.readouterr().err and not (tmp_path / "run").exists()
 
 
+def test_a_policy_that_cannot_be_written_whole_leaves_the_last_one_and_one_error(tmp_path, monkeypatch):
+    run = trainer(small_config(tmp_path, steps=1))
+    run.train()
+    final = tmp_path / "run" / "final"
+    before = {path.relative_to(final): path.read_bytes() for path in final.rglob("*") if path.is_file()}
+
+    class SafetensorError(Exception):  # what safetensors raises for a full disk, by its name
+        pass
+
+    def disk_full(folder):
+        folder.mkdir(parents=True)
+        (folder / "world_editor.safetensors").write_bytes(b"half")
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(run.image_policy, "save", disk_full)
+    with pytest.raises(OSError, match=r"Writing .*final failed \(Error while serializing.*\); is the disk full\?"):
+        run.save_policy(final)
+    assert {path.relative_to(final): path.read_bytes() for path in final.rglob("*") if path.is_file()} == before
+    assert sorted(path.name for path in final.parent.iterdir() if path.name.startswith(".final")) == []
+
+
 def test_a_resumed_run_logs_each_step_once(tmp_path):
     trainer(small_config(tmp_path, steps=3)).train()
     shutil.rmtree(tmp_path / "run" / "checkpoints" / "step-000003")  # stopped after logging step 3, before saving it
