@@ -22,10 +22,16 @@ from matplotlib.ticker import MaxNLocator
 def read_log(path: Path) -> list[dict[str, Any]]:
     """The records of a ``log.jsonl``; a resumed run's repeated steps keep their last record."""
     records: dict[int, dict[str, Any]] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
+    lines = [(number, line) for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1)
+             if line.strip()]
+    for number, line in lines:
+        try:
             record = json.loads(line)
-            records[record["step"]] = record
+            records[int(record["step"])] = record
+        except (ValueError, KeyError, TypeError):
+            if number == lines[-1][0]:  # cut short by a kill mid-write: the steps before it stand
+                break
+            raise ValueError(f"{path}, line {number}: not a training log record") from None
     return [records[step] for step in sorted(records)]
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rl.plots import read_log
@@ -13,6 +14,8 @@ from rl.plots import read_log
 
 def summary(path: Path) -> str:
     records = read_log(path)
+    if not records:
+        raise ValueError("no steps logged yet")
     quarter = max(1, len(records) // 4)
     first, last = records[:quarter], records[-quarter:]
 
@@ -29,8 +32,14 @@ def summary(path: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="+", type=Path)
+    failed = False
     for path in parser.parse_args().logs:
-        print(summary(path))
+        try:
+            print(summary(path))
+        except (OSError, ValueError, KeyError) as error:  # a missing or foreign file: said, and the others go on
+            print(f"{path}: cannot be summarised ({type(error).__name__}: {error})", file=sys.stderr)
+            failed = True
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -767,3 +767,14 @@ def test_an_interrupted_run_says_which_step_the_same_command_goes_on_from(tmp_pa
     monkeypatch.setattr(Trainer, "save_checkpoint", saved)
     assert main(["train", "--config", "rl/configs/smoke.yaml", "--out", str(out), "--no-progress"]) == 0
     assert "rl: 2 steps;" in capsys.readouterr().out
+
+
+def test_a_log_cut_short_by_a_kill_reads_up_to_its_last_whole_line_and_a_damaged_one_is_located(tmp_path):
+    from rl.plots import read_log
+
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 1, "reward": 0.5}\n{"step": 2, "reward": 0.6}\n{"step": 3, "rew')
+    assert [record["step"] for record in read_log(log)] == [1, 2]
+    log.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
+    with pytest.raises(ValueError, match="line 2: not a training log record"):
+        read_log(log)
