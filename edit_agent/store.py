@@ -79,6 +79,8 @@ class Store:
         self.folder = Path(folder).expanduser().resolve()
         self.images_folder = self.folder / "images"
         self.read_only = _cannot_write(self.folder) if read_only is None else bool(read_only)
+        self.session_owners: object | None = None
+        """Who owns which session, for the agent tools (``edit_agent.tools.session_owners``): kept with the store."""
         # One connection per Store, shared by threads: sqlite3 connections are not re-entrant.
         self._lock = threading.RLock()
         self._decoded = shared_decoded_images()

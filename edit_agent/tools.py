@@ -31,7 +31,6 @@ import re
 import sqlite3
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -103,8 +102,7 @@ class SessionOwners:
     """
 
     def __init__(self, store: Store) -> None:
-        # Weakly: the process-wide registry (``session_owners``) drops these with the store they belong to.
-        self._store = weakref.ref(store)
+        self.store = store
         self.path = store.folder / OWNERS_DATABASE
         self._lock = threading.Lock()
         with self._using():
@@ -133,12 +131,6 @@ class SessionOwners:
                 reason = str(error).rstrip(".")
                 raise StoreError(f"The session owners file {self.path} cannot be used: {reason}.") from None
 
-    @property
-    def store(self) -> Store:
-        store = self._store()
-        if store is None:
-            raise StoreError(f"The session store of {self.path} was closed; open it again.")
-        return store
 
     def claim(self, session_id: str, owner: str) -> None:
         """Record ``owner`` as the owner of a new session."""
@@ -197,19 +189,20 @@ def _create_owners_table(database: sqlite3.Connection) -> None:
     database.execute("CREATE INDEX IF NOT EXISTS owners_by_owner ON owners (owner, created)")
 
 
-# One per Store object, not per folder: owners read through a read-only or closed store, or one whose folder was
-# deleted and started again, would refuse or lose the claims of every store opened on that folder after it.
-_owners: weakref.WeakKeyDictionary[Store, SessionOwners] = weakref.WeakKeyDictionary()
 _owners_lock = threading.Lock()
 
 
 def session_owners(store: str | Path | Store | None = None) -> SessionOwners:
-    """The process-wide :class:`SessionOwners` of a store (``open_store``'s for a folder)."""
+    """The :class:`SessionOwners` of a store (``open_store``'s for a folder), made once and kept with the store.
+
+    One per Store object, not per folder: owners read through a read-only or closed store, or one whose folder was
+    deleted and started again, would refuse or lose the claims of every store opened on that folder after it."""
     opened = open_store(store)
     with _owners_lock:
-        if opened not in _owners:
-            _owners[opened] = SessionOwners(opened)
-        return _owners[opened]
+        owners = getattr(opened, "session_owners", None)
+        if owners is None:
+            owners = opened.session_owners = SessionOwners(opened)
+        return owners
 
 
 def _digest(owner: str) -> str:
@@ -243,8 +236,9 @@ class _Args(BaseModel):
         # Models often fill optional fields they do not use with "" or null: that is leaving them out.
         if not isinstance(values, dict):
             return values
-        optional = {name for name, field in cls.model_fields.items() if not field.is_required()}
-        return {key: value for key, value in values.items() if not (key in optional and value in ("", None))}
+        # An empty field the tool does not take says nothing either; one with a value is refused as unknown.
+        required = {name for name, field in cls.model_fields.items() if field.is_required()}
+        return {key: value for key, value in values.items() if key in required or value not in ("", None)}
 
 
 class EditImageArgs(_Args):

@@ -408,12 +408,9 @@ def test_results_from_history_pickle_with_their_pixels(tmp_path):
     assert copy.turn_id == stored.turn_id and copy.image.tobytes() == stored.image.tobytes()
 
 
-def test_a_damaged_owners_file_is_one_error_and_stores_no_session(tmp_path, monkeypatch):
-    import edit_agent.tools
-
+def test_a_damaged_owners_file_is_one_error_and_stores_no_session(tmp_path):
     png = b64(Image.new("RGB", (20, 10)))
     (tmp_path / "owners.db").write_bytes(b"\x13garbage" * 2048)
-    monkeypatch.setattr(edit_agent.tools, "_owners", {})
     tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
     reply = tools["edit_image"].invoke({"type": "tool_call", "id": "c", "name": "edit_image",
                                         "args": {"instruction": "rotate it 90 degrees", "image_base64": png}})
