@@ -16,8 +16,11 @@ from pathlib import Path
 import torch
 
 from edit_agent.editors.world import DEFAULT_WEIGHTS
+from edit_agent.errors import EditAgentError
 from edit_agent.flow.model import FlowEditorModel
+from edit_agent.folders import out_folder_problem
 from edit_agent.reasoners.world_lm import WORLD_LM_MAX_NEW_TOKENS
+from edit_agent.world.render import check_size
 from rl.config import TrainConfig
 from rl.image_policy import FlowImagePolicy
 from rl.trainer import build_text_policy, evaluate
@@ -31,21 +34,38 @@ def main() -> None:
     parser.add_argument("--text-adapter", default=None, help="LoRA adapter folder of the llm text policy")
     parser.add_argument("--max-new-tokens", type=int, default=WORLD_LM_MAX_NEW_TOKENS,
                         help="text budget of the llm text policy (default: the world-lm reasoner's, as in world-lm.yaml)")
-    parser.add_argument("--steps", type=int, default=4, help="ODE steps of the editor")
-    parser.add_argument("--sessions", type=int, default=500, help="the first N of world-test (500: all of it)")
-    parser.add_argument("--turns", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=_at_least_one, default=4, help="ODE steps of the editor")
+    parser.add_argument("--sessions", type=_at_least_one, default=500, help="the first N of world-test (500: all of it)")
+    parser.add_argument("--turns", type=_at_least_one, default=5)
+    parser.add_argument("--size", type=int, default=96,
+                        help="canvas side in px (the run's image_size, to evaluate as its trainer did)")
+    parser.add_argument("--threads", type=_at_least_one, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    # Everything that would fail after the evaluation fails before it: a folder that cannot take its files.
+    problem = out_folder_problem(args.out)
+    if problem:
+        parser.error(f"--out {args.out}: {problem}")
     torch.set_num_threads(args.threads)
-    config = TrainConfig(mode="image", text_policy=args.text_policy, text_model=args.text_model,
-                         text_adapter=args.text_adapter, text_max_new_tokens=args.max_new_tokens)
-    text = build_text_policy(config, device="cuda" if torch.cuda.is_available() else "cpu")
-    image = FlowImagePolicy(FlowEditorModel.load(args.editor), steps=args.steps, window=(0, 1))
+    try:
+        check_size(args.size)
+        config = TrainConfig(mode="image", text_policy=args.text_policy, text_model=args.text_model,
+                             text_adapter=args.text_adapter, text_max_new_tokens=args.max_new_tokens)
+        text = build_text_policy(config, device="cuda" if torch.cuda.is_available() else "cpu")
+        image = FlowImagePolicy(FlowEditorModel.load(args.editor), steps=args.steps, window=(0, 1))
+    except EditAgentError as error:  # a model missing offline, a bad size: one line
+        parser.exit(2, f"rl_eval.py: error: {error}\n")
     if torch.cuda.is_available():
         image = image.to("cuda")
-    summary = evaluate(text, image, n=args.sessions, turns=args.turns, out=args.out)
+    summary = evaluate(text, image, n=args.sessions, turns=args.turns, size=args.size, out=args.out)
     print(json.dumps({"editor": str(args.editor), "text_policy": args.text_policy, **summary}))
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
 
 
 if __name__ == "__main__":
