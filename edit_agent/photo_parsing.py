@@ -394,10 +394,15 @@ def _meaningful_words(text: str) -> list[str]:
     return [word for word in _words(text) if word not in FILLER_WORDS | COURTESY_WORDS]
 
 
+_ORDINAL_SIGNS = str.maketrans("ºª", "  ")
+"""Typed for a degree sign ("rotate 90º") on Spanish and Portuguese keyboards: no word."""
+
+
 def _words(text: str) -> list[str]:
     # Letters of every script: a word in Cyrillic or Chinese ("но не слишком", "不要") is a part of the instruction
-    # this parser did not read, to refuse, not to drop. Emoji and punctuation are no words.
-    return re.findall(r"[^\W_]+", text.lower())
+    # this parser did not read, to refuse, not to drop. Emoji, punctuation and signs such as "½" or "²" are no words.
+    tokens = re.findall(r"[^\W_]+", text.lower().translate(_ORDINAL_SIGNS))
+    return [token for token in tokens if token.isascii() or any(char.isalpha() for char in token)]
 
 
 def _has_amount(clause: str) -> bool:

@@ -168,6 +168,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
             "size": args.size,
             "seed": args.seed, "workers": workers, "wall_seconds": round(seconds, 2)}
     summary = write_run(args.out, rows, meta)
+    failed = [row["error"] for session in rows for row in session if row["error"]]
+    if failed:  # scored as turns that kept the image: a broken backend must not pass for a weak one
+        print(f"{len(failed)} of {sum(map(len, rows))} turns failed and kept the image; the first: {failed[0]}",
+              file=sys.stderr)
     mean = summary["mean"]
     print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f} (at the last turn {summary['last_turn_SR']:.3f})  -> {args.out}")

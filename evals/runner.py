@@ -105,9 +105,10 @@ def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, si
         request = TurnRequest(instruction=turn.instruction, history=tuple(history), image=image, source_image=source)
         thought, error = _reason(reasoner, request)
         if error is None:
+            output, error = _edit(editor, image, thought, inputs, seed + index)
+        if error is None:  # a turn that failed is not one the session holds: no history, nothing to undo to
             turn_id = f"{session.id}:{index}"
-            inputs[turn_id] = image
-            image, error = _edit(editor, image, thought, inputs, seed + index)
+            inputs[turn_id], image = image, output
             history.append(HistoryTurn(turn_id=turn_id, instruction=turn.instruction, reasoning=thought.reasoning,
                                        intent=thought.intent.text))
         scene = parse(image)

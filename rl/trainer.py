@@ -312,9 +312,9 @@ def check_run_folder(config: TrainConfig) -> None:
             f"Use its checkpoints (checkpoints/step-*), or write to another folder."
         )
     current = config.model_dump(mode="json")
-    foreign = sorted(set(saved) - set(current))
-    if foreign:  # not a config this trainer wrote: whatever it belongs to is not this run's to replace
-        raise RunFolderError(f"{out / 'config.yaml'} is not a training run's config (it sets {', '.join(foreign[:3])}); "
+    missing = sorted(TRAINER_KEYS - set(saved))
+    if missing:  # not a config a trainer wrote (an older one has these too): whatever it belongs to is not ours
+        raise RunFolderError(f"{out / 'config.yaml'} is not a training run's config (it lacks {', '.join(missing)}); "
                              "write to another folder.")
     changed = [f"{key}: {saved[key]!r} there, {value!r} here" for key, value in current.items()
                if key not in RESUMABLE_SETTINGS and key in saved and saved[key] != value]
@@ -365,6 +365,9 @@ def run_folder_lock(out: Path) -> Iterator[None]:
         handle.flush()
         yield
 
+
+TRAINER_KEYS = frozenset({"mode", "text_policy", "steps", "out"})
+"""Settings every config.yaml a trainer wrote holds, whatever its version."""
 
 RUN_FILES = ("config.yaml", "log.jsonl", "final")
 """Besides its checkpoints, what a training run writes into its folder that a new run would overwrite."""
@@ -468,6 +471,9 @@ class Trainer:
     def _train(self) -> Path:
         config = self.config
         check_run_folder(config)
+        # Every process has looked at the folder before the main one writes into it: one looking after would take
+        # the fresh config.yaml for another run's and leave the others waiting for it.
+        self.accelerator.wait_for_everyone()
         self._trim_log()
         self.out.mkdir(parents=True, exist_ok=True)
         if self.accelerator.is_main_process:  # renamed into place: a kill never leaves half a config

@@ -427,3 +427,40 @@ def test_interpret_keeps_a_turn_in_other_words_that_has_its_target_and_locates_o
     (tmp_path / "mine.jsonl").write_text(mine.to_json() + "\n")
     with pytest.raises(WorldLanguageError, match="Session mine, turn 2: "):
         cli("world", "interpret", str(tmp_path / "mine.jsonl"))
+
+
+def test_a_turn_whose_editor_fails_stays_out_of_the_history_the_next_turn_sees():
+    from edit_agent.backends import make_reasoner
+    from edit_agent.errors import EditAgentError
+    from edit_agent.world import Scene, WorldSession, WorldTurn
+
+    seen = []
+
+    class Recording:
+        name = "recording-rules"
+
+        def __init__(self):
+            self.rules = make_reasoner("rules")
+
+        def reconstruct(self, request):
+            seen.append([turn.turn_id for turn in request.history])
+            return self.rules.reconstruct(request)
+
+    class Fails(_Editor):
+        name = "fails"
+
+        def edit(self, image, intent, *, seed=None):
+            raise EditAgentError("no")
+
+    session = WorldSession(id="s", start=Scene(background="white"), turns=(
+        WorldTurn(instruction="add a large red circle at the center"), WorldTurn(instruction="make all shapes blue"),
+        WorldTurn(instruction="undo that")))
+    [rows] = run_sessions([session], reasoner=Recording(), editor=Fails(), workers=1, progress=False)
+    assert seen == [[], [], []] and [row["error"] for row in rows] == ["no", "no", "no"]
+
+
+def test_eval_says_how_many_turns_failed_so_a_broken_backend_does_not_pass_for_a_weak_one(tmp_path, capsys):
+    code, out = cli("eval", "--split", "world-test", "--limit", "2", "--reasoner", "passthrough", "--editor", "exact",
+                    "--out", str(tmp_path / "run"), "--no-progress", "--workers", "1")
+    told = capsys.readouterr().err
+    assert code == 0 and "10 of 10 turns failed and kept the image; the first: " in told and "SR 0.000" in out

@@ -92,7 +92,8 @@ def test_words_in_any_script_that_are_not_read_are_refused_not_dropped(instructi
         PhotoRuleReasoner().reconstruct(request(instruction))
 
 
-@pytest.mark.parametrize("instruction", ["make it warmer 😀", "make it warmer!!! :)", "make it warmer…", "rotate it 90°"])
+@pytest.mark.parametrize("instruction", ["make it warmer 😀", "make it warmer!!! :)", "make it warmer…", "rotate it 90°",
+                                         "rotate it 90º", "make it warmer ½", "make it warmer ²"])
 def test_emoji_and_punctuation_say_nothing_to_refuse(instruction):
     assert PhotoRuleReasoner().reconstruct(request(instruction)).intent.text.startswith(("Make the image warmer", "Rotate"))
 
