@@ -374,8 +374,8 @@ def test_a_policy_that_cannot_be_written_whole_leaves_the_last_one_and_one_error
     final = tmp_path / "run" / "final"
     before = {path.relative_to(final): path.read_bytes() for path in final.rglob("*") if path.is_file()}
 
-    class SafetensorError(Exception):  # what safetensors raises for a full disk, by its name
-        pass
+    class SafetensorError(Exception):
+        """What safetensors raises for a full disk, known by its name."""
 
     def disk_full(folder):
         folder.mkdir(parents=True)

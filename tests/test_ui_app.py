@@ -373,28 +373,32 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     assert [entry["session_id"] for entry in listed] == [reply["session_id"]]
 
 
-def test_an_mcp_client_starts_from_a_sample_and_leaves_optional_fields_null(app):
-    import asyncio
-
+async def over_mcp(app, calls):
+    """The app's MCP tools as an MCP client lists them, and what ``calls(session)`` returns."""
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
+    async with streamablehttp_client(app["url"] + "gradio_api/mcp/") as (read, write, _), \
+            ClientSession(read, write) as session:
+        await session.initialize()
+        return await session.list_tools(), await calls(session)
+
+
+def test_an_mcp_client_starts_from_a_sample_and_leaves_optional_fields_null(app):
+    import asyncio
+
+
     token = "agent-secret-0123456789"
 
-    async def call():
-        url = app["url"] + "gradio_api/mcp/"
-        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
-            await session.initialize()
-            tools = await session.list_tools()
-            started = await session.call_tool("edit_image", {
-                "instruction": "make it warmer", "owner_token": token, "attached_image": "sample:coffee",
-                "image_base64": None, "session_id": None, "image_id": None, "seed": None})
-            session_id = json.loads(started.content[0].text)["session_id"]
-            shown = await session.call_tool("get_image", {"session_id": session_id, "owner_token": token,
-                                                          "image_id": None})
-            return tools, started, shown
+    async def calls(session):
+        started = await session.call_tool("edit_image", {
+            "instruction": "make it warmer", "owner_token": token, "attached_image": "sample:coffee",
+            "image_base64": None, "session_id": None, "image_id": None, "seed": None})
+        session_id = json.loads(started.content[0].text)["session_id"]
+        shown = await session.call_tool("get_image", {"session_id": session_id, "owner_token": token, "image_id": None})
+        return started, shown
 
-    tools, started, shown = asyncio.run(call())
+    tools, (started, shown) = asyncio.run(over_mcp(app, calls))
     assert not started.isError and json.loads(started.content[0].text)["intent"] == "Make the image warmer by 20%."
     assert not shown.isError and json.loads(shown.content[0].text)["is_current"]
     described = {tool.name: tool.inputSchema["properties"] for tool in tools.tools}["edit_image"]
@@ -408,24 +412,17 @@ def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_sch
     import asyncio
     import base64
 
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
 
     path = tmp_path / "noise.png"
     Image.effect_noise((1300, 1300), 90).convert("RGB").save(path, compress_level=0)
     png = base64.b64encode(path.read_bytes()).decode()
     assert len(png) > 4 * 2**20
 
-    async def call():
-        url = app["url"] + "gradio_api/mcp/"
-        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
-            await session.initialize()
-            tools = await session.list_tools()
-            reply = await session.call_tool("edit_image", {
-                "instruction": "make it warmer", "owner_token": "agent-secret-0123456789", "image_base64": png})
-            return tools, reply
+    async def calls(session):
+        return await session.call_tool("edit_image", {
+            "instruction": "make it warmer", "owner_token": "agent-secret-0123456789", "image_base64": png})
 
-    tools, reply = asyncio.run(call())
+    tools, reply = asyncio.run(over_mcp(app, calls))
     assert not reply.isError and json.loads(reply.content[0].text)["size"] == [1300, 1300]
     described = {tool.name: tool.inputSchema["properties"] for tool in tools.tools}["edit_image"]
     assert "12 MiB" in described["image_base64"]["description"] and "BMP" in described["image_base64"]["description"]
