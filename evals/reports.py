@@ -72,8 +72,7 @@ def write_run(out: Path, sessions: Sequence[Sequence[TurnRow]], meta: dict[str, 
     if problem:
         raise EvalInputError(f"{problem}.")
     writers = {
-        "turns.jsonl": lambda path: path.write_text(
-            "".join(json.dumps(row) + "\n" for rows in sessions for row in rows), encoding="utf-8"),
+        "turns.jsonl": lambda path: _write_rows(path, sessions),
         "summary.json": lambda path: path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8"),
         "run.json": lambda path: path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8"),
         "per_turn.png": lambda path: plot_per_turn({label(meta): summary}, path),
@@ -90,6 +89,14 @@ def write_run(out: Path, sessions: Sequence[Sequence[TurnRow]], meta: dict[str, 
         for partial in written.values():
             partial.unlink(missing_ok=True)
     return summary
+
+
+def _write_rows(path: Path, sessions: Sequence[Sequence[TurnRow]]) -> None:
+    """One JSON line per turn, streamed: a long run's rows are never one string in memory."""
+    with path.open("w", encoding="utf-8") as stream:
+        for rows in sessions:
+            for row in rows:
+                stream.write(json.dumps(row) + "\n")
 
 
 def label(meta: dict[str, Any]) -> str:

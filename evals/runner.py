@@ -25,11 +25,9 @@ from edit_agent.errors import EditAgentError
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import HistoryTurn, Intent, Thought, TurnRequest
 from edit_agent.session import translated_failures
-from edit_agent.world.interpreter import WorldInterpreter
-from edit_agent.world.language import WorldLanguageError
 from edit_agent.world.parse import parse
 from edit_agent.world.render import render
-from edit_agent.world.sessions import WorldSession
+from edit_agent.world.sessions import WorldSession, turn_outcomes
 from evals.scoring import psnr, score_session
 
 TurnRow = dict[str, Any]
@@ -91,16 +89,15 @@ def _run_in_worker(session: WorldSession, size: int, seed: int) -> list[TurnRow]
 
 def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, size: int = 96, seed: int = 0) -> list[TurnRow]:
     """Run and score one session; one row per turn (what ``turns.jsonl`` holds)."""
-    world = WorldInterpreter(session.start)
     source = render(session.start, size)
     image = source
     history: list[HistoryTurn] = []
     inputs: dict[str, Image.Image] = {}  # each turn's input by its id: what an undo of that turn gives back
     targets, parsed, locked, rows = [session.start], [], [], []
-    unread = 0  # the first turn the interpreter could not read: its state misses that turn from there on
-    for index, turn in enumerate(session.turns, 1):
-        outcome = _interpret(world, session, index, locked[-1] if locked else (), unread)
-        unread = unread or (index if isinstance(outcome, _GivenTurn) else 0)
+    for index, (turn, outcome) in enumerate(zip(session.turns, turn_outcomes(session)), 1):
+        # a turn the interpreter cannot read is scored on the file's target, with the locks in force before it
+        if outcome is None:
+            outcome = _GivenTurn(locked_cells=locked[-1] if locked else ())
         target = turn.target or outcome.target  # a file's targets are the ground truth
         request = TurnRequest(instruction=turn.instruction, history=tuple(history), image=image, source_image=source)
         thought, error = _reason(reasoner, request)
@@ -131,11 +128,7 @@ def check_scorable(sessions: Sequence[WorldSession]) -> None:
     """Raise now, before any backend runs, for a turn that could not be scored (one the interpreter cannot read,
     with no target in the file): found in the middle of a run, it lost the sessions run before it."""
     for session in sessions:
-        world, locked, unread = WorldInterpreter(session.start), (), 0
-        for index in range(1, len(session.turns) + 1):
-            outcome = _interpret(world, session, index, locked, unread)
-            unread = unread or (index if isinstance(outcome, _GivenTurn) else 0)
-            locked = outcome.locked_cells
+        list(turn_outcomes(session))  # raises at such a turn
 
 
 @dataclass(frozen=True)
@@ -145,26 +138,6 @@ class _GivenTurn:
     target: None = None
     task_type: str = "unread"
     locked_cells: tuple[str, ...] = ()
-
-
-def _interpret(world: WorldInterpreter, session: WorldSession, index: int, locked: tuple[str, ...],
-               unread: int) -> Any:
-    """The interpreter's outcome of turn ``index``. A turn it cannot read is scored on the file's target,
-    with the locks in force before it (a file from elsewhere need not be in our words); without a target
-    it is an error that names the session and the turn. After an unread turn the interpreter's state
-    misses it, so every later turn needs the file's target too."""
-    turn = session.turns[index - 1]
-    if unread and turn.target is None:
-        raise WorldLanguageError(f"Session {session.id}, turn {index}: turn {unread} could not be read, so this "
-                                 "turn needs its target in the file.")
-    if unread:
-        return _GivenTurn(locked_cells=tuple(locked))
-    try:
-        return world.step(turn.instruction)
-    except WorldLanguageError as error:
-        if turn.target is None:
-            raise WorldLanguageError(f"Session {session.id}, turn {index}: {error}") from None
-        return _GivenTurn(locked_cells=tuple(locked))
 
 
 def _reason(reasoner: Reasoner, request: TurnRequest) -> tuple[Thought, str | None]:

@@ -10,15 +10,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edit_agent.errors import EditAgentError, is_valid_text, one_line
 from edit_agent.records import MAX_INSTRUCTION_CHARS
 from edit_agent.world.scene import Scene
+
+if TYPE_CHECKING:
+    from edit_agent.world.interpreter import TurnOutcome
 
 
 class SessionFileError(EditAgentError, ValueError):
@@ -152,21 +155,21 @@ def _photo_row(row: dict[str, Any], base: Path, default_id: str) -> PhotoSession
     return PhotoSession(id=session_id, source_image=str(path if path.is_absolute() else base / path), turns=turns)
 
 
-def complete(session: WorldSession) -> WorldSession:
-    """The session with every turn's ``task_type`` and ``target`` filled (given targets are kept).
-
-    A turn not in the world's words is kept as the file gives it when the file gives its target, as evaluation
-    scores it; the turns after it then need theirs too. Otherwise the error names the session and the turn."""
+def turn_outcomes(session: WorldSession) -> Iterator[TurnOutcome | None]:
+    """The interpreter's outcome of each turn in order, or None for a turn not in the world's words that the file
+    gives the target of (a file from elsewhere need not be in our words). The interpreter's state then misses that
+    turn, so every later turn is None too and needs its target in the file; a turn that could not be scored raises
+    an error naming the session and the turn."""
     from edit_agent.world.interpreter import WorldInterpreter
     from edit_agent.world.language import WorldLanguageError
 
-    world, turns, unread = WorldInterpreter(session.start), [], 0
+    world, unread = WorldInterpreter(session.start), 0
     for index, turn in enumerate(session.turns, 1):
         if unread and turn.target is None:
             raise WorldLanguageError(f"Session {session.id}, turn {index}: turn {unread} could not be read, so this "
                                      "turn needs its target in the file.")
         if unread:
-            turns.append(turn)
+            yield None
             continue
         try:
             outcome = world.step(turn.instruction)
@@ -174,11 +177,20 @@ def complete(session: WorldSession) -> WorldSession:
             if turn.target is None:
                 raise WorldLanguageError(f"Session {session.id}, turn {index}: {error}") from None
             unread = index
-            turns.append(turn)
-            continue
-        turns.append(WorldTurn(instruction=turn.instruction, task_type=turn.task_type or outcome.task_type,
-                               target=turn.target or outcome.target))
-    return session.model_copy(update={"turns": tuple(turns)})
+            outcome = None
+        yield outcome
+
+
+def complete(session: WorldSession) -> WorldSession:
+    """The session with every turn's ``task_type`` and ``target`` filled (given targets are kept); a turn not in
+    the world's words is kept as the file gives it (see :func:`turn_outcomes`), as evaluation scores it."""
+    turns = tuple(
+        turn if outcome is None else
+        WorldTurn(instruction=turn.instruction, task_type=turn.task_type or outcome.task_type,
+                  target=turn.target or outcome.target)
+        for turn, outcome in zip(session.turns, turn_outcomes(session))
+    )
+    return session.model_copy(update={"turns": turns})
 
 
 def write_sessions(sessions: Iterable[WorldSession], stream: IO[str]) -> int:
