@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from edit_agent import EditSession
+from edit_agent.cli import at_least_one
 from edit_agent.reasoners.passthrough import PassthroughReasoner
 from edit_agent.store import Store
 from edit_agent.testing import RecordingEditor
@@ -73,17 +74,11 @@ def open_long_session(folder: Path, args: Args) -> tuple[float, float, float]:
     return 1000 * (opened - began), 1000 * (listed - opened), 1000 * (edited - listed)
 
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return value
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for field, default in vars(Args()).items():
-        parser.add_argument(f"--{field.replace('_', '-')}", type=_at_least_one, default=default)
+        parser.add_argument(f"--{field.replace('_', '-')}", type=at_least_one, default=default)
     args = Args(**vars(parser.parse_args()))
     with tempfile.TemporaryDirectory() as folder:
         per_turn = sdk_time_per_turn(Path(folder) / "a", args)

@@ -67,6 +67,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that what Ctrl-C cleans up is cleaned up."""
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type for counts: a whole number of at least 1, or the option's usage error."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
 def raise_terminated(signum: int, frame: object) -> NoReturn:
     raise Terminated
 
@@ -144,7 +152,7 @@ _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 
 def _check_edit_arguments(args: argparse.Namespace) -> None:
     """Everything about the arguments that would fail a later turn fails now, before turn 1 commits."""
-    from edit_agent.records import SEED_RANGE
+    from edit_agent.records import SEED_RANGE, seeds_fit
     from edit_agent.session import as_folder, validate_instruction
 
     args.out = as_folder(args.out, "--out")
@@ -152,7 +160,7 @@ def _check_edit_arguments(args: argparse.Namespace) -> None:
         validate_instruction(instruction)
     if args.seed is not None:
         last = args.seed + len(args.instructions) - 1
-        if not SEED_RANGE[0] <= min(args.seed, last) <= max(args.seed, last) <= SEED_RANGE[1]:
+        if not seeds_fit(args.seed, last):
             raise InvalidArgumentError(
                 f"--seed {args.seed} gives turn {len(args.instructions)} the seed {last}, which does not fit in "
                 f"64 bits; use one from {SEED_RANGE[0]} to {SEED_RANGE[1] - len(args.instructions) + 1}."

@@ -35,3 +35,25 @@ def partial_file_beside(target: Path) -> Path:
         except FileExistsError:  # another writer's name: draw again
             continue
         return partial
+
+
+def share_weights_like_other_files(where: Path) -> None:
+    """Give the ``.safetensors`` files at ``where`` (a file, or a folder searched through) the mode a plain ``open()``
+    gives. safetensors 0.8 writes them owner-only (0600) whatever the umask (safetensors#782), so a trained policy
+    beside its readable config could not be loaded by another user or a container's service account."""
+    files = [where] if where.is_file() else list(where.rglob("*.safetensors"))
+    if not files:
+        return
+    mode = _mode_of_new_file(files[0].parent)
+    for path in files:
+        path.chmod(mode)
+
+
+def _mode_of_new_file(folder: Path) -> int:
+    """The permission bits the umask gives a new file in ``folder`` (read from one, not by changing the umask,
+    which is shared by every thread of the process)."""
+    probe = partial_file_beside(folder / "mode")
+    try:
+        return probe.stat().st_mode & 0o777
+    finally:
+        probe.unlink()

@@ -14,6 +14,11 @@ from edit_agent.errors import CONTROL_CHARACTER, is_blank, is_valid_text
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are stored as SQLite integers: signed 64-bit."""
 
+
+def seeds_fit(first: int, last: int) -> bool:
+    """Whether every seed from ``first`` to ``last`` (a run of turns, seed + t each) can be stored."""
+    return SEED_RANGE[0] <= min(first, last) and max(first, last) <= SEED_RANGE[1]
+
 MAX_INSTRUCTION_CHARS = 2000
 """Longest instruction a turn takes (the SDK, the tools and session files alike)."""
 

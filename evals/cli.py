@@ -181,10 +181,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
 def _check_seeds(seed: int, sessions: list[WorldSession]) -> None:
     """Turn t of a session is edited with seed + t: every one must be a seed the editors take, known before a model
     loads."""
-    from edit_agent.records import SEED_RANGE
+    from edit_agent.records import SEED_RANGE, seeds_fit
 
     last = seed + max(len(session.turns) for session in sessions)
-    if not (SEED_RANGE[0] <= seed + 1 and last <= SEED_RANGE[1]):
+    if not seeds_fit(seed + 1, last):
         raise EvalInputError(f"--seed {seed}: turns 1 to {last - seed} take the seeds {seed + 1} to {last}, which must "
                              f"fit in 64 bits; use one from {SEED_RANGE[0] - 1} to {SEED_RANGE[1] - (last - seed)}.")
 

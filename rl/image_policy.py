@@ -36,6 +36,7 @@ from torch import nn
 from edit_agent.flow.canvas import from_model_canvas_keeping_input, to_model_canvas, to_pixels, to_tensor
 from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit, sde_log_prob, sde_mean, sde_sigma
+from edit_agent.folders import share_weights_like_other_files
 from rl.objectives import gaussian_kl_same_sigma
 
 Finetune = Literal["lora", "full"]
@@ -201,6 +202,7 @@ class FlowImagePolicy(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         save_file(self.trained_state(), str(folder / "image_policy.safetensors"))
         self.editor_model().save(folder / "world_editor.safetensors")
+        share_weights_like_other_files(folder)
 
     def load(self, folder: str | Path) -> None:
         """Load a trained state written by :meth:`save` into this policy (same finetune kind and shapes)."""

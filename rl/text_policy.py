@@ -24,6 +24,7 @@ from typing import Any, Literal
 import torch
 from trl.trainer.utils import entropy_from_logits, pad, selective_log_softmax
 
+from edit_agent.folders import share_weights_like_other_files
 from edit_agent.hf_loading import ModelSource, loading_errors
 from edit_agent.reasoners import iccot
 from edit_agent.reasoners.llm import LLMReasoner
@@ -336,6 +337,7 @@ class LLMTextPolicy:
         self.model.save_pretrained(str(folder))
         if not self.is_lora:
             self.tokenizer.save_pretrained(str(folder))
+        share_weights_like_other_files(Path(folder))
 
     # -- inference ---------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from torch import nn
 from tqdm import tqdm
 
 from edit_agent.errors import EditAgentError, ModelUnavailableError, one_line
-from edit_agent.folders import out_folder_problem
+from edit_agent.folders import out_folder_problem, share_weights_like_other_files
 from edit_agent.world.generator import generate_sessions
 from edit_agent.world.sessions import WorldSession
 from rl.config import TrainConfig
@@ -680,6 +680,7 @@ class Trainer:
                         for i, p in enumerate(self.text_policy.trainable_parameters())}
                 save_file(text, str(folder / "text.safetensors"))
                 torch.save(self.optimizer.state_dict(), folder / "optimizer.pt")
+            share_weights_like_other_files(folder)
             # Written last and renamed into place: a state.json marks a checkpoint as complete.
             partial = folder / "state.json.tmp"
             partial.write_text(json.dumps({"step": self.step}) + "\n")

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edit_agent.folders import share_weights_like_other_files
+
 BEGIN, END, PAD = "<|im_start|>", "<|im_end|>", "<|pad|>"
 
 CHAT_TEMPLATE = (
@@ -114,6 +116,7 @@ def save_world_lm(model: Any, tokenizer: Any, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    share_weights_like_other_files(folder)
     return folder
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from edit_agent.cli import at_least_one
 from edit_agent.editors.world import DEFAULT_WEIGHTS
 from edit_agent.errors import EditAgentError
 from edit_agent.flow.model import FlowEditorModel
@@ -34,12 +35,12 @@ def main() -> None:
     parser.add_argument("--text-adapter", default=None, help="LoRA adapter folder of the llm text policy")
     parser.add_argument("--max-new-tokens", type=int, default=WORLD_LM_MAX_NEW_TOKENS,
                         help="text budget of the llm text policy (default: the world-lm reasoner's, as in world-lm.yaml)")
-    parser.add_argument("--steps", type=_at_least_one, default=4, help="ODE steps of the editor")
-    parser.add_argument("--sessions", type=_at_least_one, default=500, help="the first N of world-test (500: all of it)")
-    parser.add_argument("--turns", type=_at_least_one, default=5)
+    parser.add_argument("--steps", type=at_least_one, default=4, help="ODE steps of the editor")
+    parser.add_argument("--sessions", type=at_least_one, default=500, help="the first N of world-test (500: all of it)")
+    parser.add_argument("--turns", type=at_least_one, default=5)
     parser.add_argument("--size", type=int, default=96,
                         help="canvas side in px (the run's image_size, to evaluate as its trainer did)")
-    parser.add_argument("--threads", type=_at_least_one, default=1)
+    parser.add_argument("--threads", type=at_least_one, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     # Everything that would fail after the evaluation fails before it: a folder that cannot take its files.
@@ -60,12 +61,6 @@ def main() -> None:
     summary = evaluate(text, image, n=args.sessions, turns=args.turns, size=args.size, out=args.out)
     print(json.dumps({"editor": str(args.editor), "text_policy": args.text_policy, **summary}))
 
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return value
 
 
 if __name__ == "__main__":

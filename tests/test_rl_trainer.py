@@ -158,6 +158,10 @@ def test_smoke_two_joint_steps_with_a_tiny_random_llm_policy(tmp_path, finetune,
     assert len(records) == 2 and all(math.isfinite(r["loss"]) and r["text_loss"] != 0 for r in records)
     assert all(not torch.equal(p.detach(), b) for p, b in zip(parameters, before))
     assert (tmp_path / "run" / "final" / "text" / saved).exists()
+    weights = sorted((tmp_path / "run").rglob("*.safetensors"))  # checkpoints, editor, adapter or model
+    readable = (tmp_path / "run" / "config.yaml").stat().st_mode & 0o777
+    assert len(weights) >= 5 and {path.stat().st_mode & 0o777 for path in weights} == {readable}, (
+        "trained weights must be as readable as the run's other files (safetensors writes them owner-only)")
 
 
 def test_lora_image_only_trains_the_adapters_and_keeps_the_base(tmp_path):

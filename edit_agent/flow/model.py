@@ -40,6 +40,7 @@ from torch import nn
 
 from edit_agent.errors import ModelUnavailableError, one_line
 from edit_agent.flow.tokenizer import WORLD_VOCABULARY, WorldTokenizer
+from edit_agent.folders import share_weights_like_other_files
 from edit_agent.world.scene import CELLS
 
 MIN_T = 1e-3
@@ -206,6 +207,7 @@ class FlowEditorModel(nn.Module):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model(self, str(path))  # drops the tied copy of the token embeddings
+        share_weights_like_other_files(path)
         path.with_suffix(".json").write_text(self.config.model_dump_json(indent=1) + "\n")
 
     @classmethod
