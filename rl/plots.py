@@ -51,11 +51,18 @@ def smooth(values: list[float], window: int) -> list[float]:
 def plot_log(path: Path, out: Path, *, title: str | None = None) -> Path:
     """Three panels: reward (mean and per turn), IF/CC/GA, filtered fraction and KL; lines smoothed. Every step
     is a marked point, so a run of one step shows one."""
-    records = read_log(path)
+    figure = log_figure(read_log(path), title=title or Path(path).parent.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=100)
+    return out
+
+
+def log_figure(records: list[dict[str, Any]], *, title: str) -> Figure:
+    """The figure :func:`plot_log` saves, for the records of one log."""
     steps = [r["step"] for r in records]
     window = max(1, len(records) // 20)
     marked = {"marker": "o", "markersize": 3}
-    figure = Figure(figsize=(15, 4))
+    figure = Figure(figsize=(15, 4.8))
     axes = figure.subplots(1, 3)
     axes[0].plot(steps, smooth([r["reward"] for r in records], window), label="mean", linewidth=2, **marked)
     for turn in range(len(records[0]["reward_per_turn"]) if records else 0):
@@ -79,11 +86,15 @@ def plot_log(path: Path, out: Path, *, title: str | None = None) -> Path:
             axis.set_xticks(steps)  # a tick at each step of a short run (one step alone got ticks at 0.945 ...)
         else:
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no tick at 1.2
-        axis.legend(loc="best", fontsize=8)
-    kl_axis.legend(loc="lower right", fontsize=8)
+    # Legends go under the panels: inside, a long run's lines fill every corner, and the right panel's two axes
+    # each placed theirs without seeing the other's lines (the filtered fraction's hid under the KL's).
+    below = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.16), "fontsize": 8, "frameon": False}
+    axes[0].legend(ncol=4, **below)
+    axes[1].legend(ncol=3, **below)
+    left_handles, left_labels = axes[2].get_legend_handles_labels()
+    right_handles, right_labels = kl_axis.get_legend_handles_labels()
+    axes[2].legend(left_handles + right_handles, left_labels + right_labels, ncol=2, **below)
     averaged = f"moving average over {window} steps" if window > 1 else "one point a step"
-    figure.suptitle(title or f"{Path(path).parent.name}: {averaged}")
+    figure.suptitle(f"{title}: {averaged}")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    return out
+    return figure

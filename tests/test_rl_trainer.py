@@ -727,6 +727,28 @@ def test_training_with_gold_prefixes_plays_later_turns(tmp_path):
     assert len({len(request.history) for request in text.requests}) > 1  # groups start at different turns
 
 
+def test_the_log_plot_of_a_long_run_keeps_every_legend_off_its_lines():
+    """Inside the panels, a 60-step run's lines filled every corner, and the filtered fraction's legend lay under
+    the KL line's."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from rl.plots import log_figure
+
+    records = [{"step": step, "reward": 0.5 + 0.4 * (step % 2), "reward_per_turn": [0.1 + 0.8 * (step % 2)] * 5,
+                "IF": 0.9 - 0.8 * (step % 2), "CC": 0.5, "GA": 0.1 + 0.8 * (step % 2),
+                "filtered_fraction": step % 2, "kl": 1 - step % 2} for step in range(1, 61)]
+    figure = log_figure(records, title="run")
+    FigureCanvasAgg(figure).draw()  # as savefig draws it
+    legends = [legend for axis in figure.axes if (legend := axis.get_legend())]
+    labels = [[text.get_text() for text in legend.get_texts()] for legend in legends]
+    assert ["filtered fraction", "KL (right)"] in labels and len(legends) == 3
+    renderer = figure.canvas.get_renderer()
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert all(box.y1 <= axis.get_window_extent(renderer).y0 for axis in figure.axes), "a legend covers a panel"
+        assert box.x0 >= 0 and box.x1 <= figure.bbox.x1 and box.y0 >= 0, "a legend is cut off by the figure's edge"
+
+
 def test_sessions_shorter_than_the_turns_asked_for_play_what_they_have():
     short = [session.model_copy(update={"turns": session.turns[:1]}) for session in SESSIONS[:2]]
     policy = FlowImagePolicy(tiny_editor(), steps=3, window=(1, 3))
@@ -748,8 +770,8 @@ def test_the_log_plot_of_a_one_step_run_shows_its_points(tmp_path):
               "filtered_fraction": 0.1, "kl": 0.01}
     (tmp_path / "log.jsonl").write_text(json.dumps(record) + "\n")
     pixels = np.asarray(Image.open(plot_log(tmp_path / "log.jsonl", tmp_path / "log.png")).convert("RGB")).astype(int)
-    assert pixels.shape[:2] == (400, 1500)
-    middle_of_the_kl_panel = pixels[150:260, 1150:1280]  # away from its legends, at the top and the bottom
+    assert pixels.shape[:2] == (480, 1500)
+    middle_of_the_kl_panel = pixels[150:260, 1150:1280]  # away from the legend under the panel
     red = np.abs(middle_of_the_kl_panel - (214, 39, 40)).sum(axis=2) < 60  # the KL point (tab:red)
     assert red.sum() >= 5
 
