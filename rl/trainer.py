@@ -281,9 +281,10 @@ class RunFolderError(EditAgentError, RuntimeError):
 
 
 RESUMABLE_SETTINGS = frozenset({"steps", "time_budget_s", "save_every", "eval_sessions", "eval_turns", "threads",
-                                "cpu", "micro_batch", "progress", "resume", "out"})
-"""What a resumed run may change: how long it goes on, how it saves, evaluates and uses the machine. Anything
-else would train the rest of the run by another recipe than the one its ``config.yaml`` records."""
+                                "cpu", "micro_batch", "text_generation_batch", "progress", "resume", "out"})
+"""What a resumed run may change: how long it goes on, how it saves, evaluates and uses the machine (a run begun on
+a CPU goes on on a GPU with larger batches: the same distributions, drawn in other groupings). Anything else would
+train the rest of the run by another recipe than the one its ``config.yaml`` records."""
 
 
 def check_run_folder(config: TrainConfig) -> None:
