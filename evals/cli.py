@@ -64,7 +64,12 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compare", nargs="+", type=Path, metavar="RUN_DIR",
                         help="instead of running: compare these run folders in one report and one plot")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run_eval_command)
+    parser.set_defaults(func=run_eval_command,
+                        run_option_defaults={dest: parser.get_default(dest) for dest in _RUN_OPTIONS})
+
+
+_RUN_OPTIONS = ("sessions", "split", "reasoner", "editor", "reasoner_model", "model", "size", "seed", "workers", "limit")
+"""What ``eval`` uses to run sessions; ``--compare`` only reads finished runs."""
 
 
 def _add_world(subparsers: argparse._SubParsersAction) -> None:
@@ -131,6 +136,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     if problem:
         raise EvalInputError(f"--out: {problem}.")
     if args.compare:
+        _check_nothing_to_run(args)
         report = compare_runs(args.compare, args.out)
         print(f"comparison of {len(args.compare)} runs -> {report}")
         return 0
@@ -176,6 +182,15 @@ def run_eval_command(args: argparse.Namespace) -> int:
     print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f} (at the last turn {summary['last_turn_SR']:.3f})  -> {args.out}")
     return 0
+
+
+def _check_nothing_to_run(args: argparse.Namespace) -> None:
+    """``--compare`` reads finished runs: an option for running sessions beside it would be silently ignored."""
+    given = [f"--{dest.replace('_', '-')}" if dest != "sessions" else "a session file"
+             for dest, default in args.run_option_defaults.items() if getattr(args, dest) != default]
+    if given:
+        raise EvalInputError(f"--compare compares finished runs and takes only their folders and --out; "
+                             f"{', '.join(given)} would be ignored. Run each evaluation first, then compare.")
 
 
 def _check_seeds(seed: int, sessions: list[WorldSession]) -> None:

@@ -231,6 +231,18 @@ def test_cli_eval_generate_interpret(tmp_path):
     assert code == 0 and (tmp_path / "cmp" / "comparison.md").is_file()
 
 
+@pytest.mark.parametrize("extra, named", [(("--reasoner", "llm"), "--reasoner"), (("--split", "world-test"), "--split"),
+                                          (("--seed", "3", "--limit", "2"), "--seed, --limit")])
+def test_compare_refuses_options_for_running_that_it_would_ignore(tmp_path, extra, named):
+    cli("eval", "--split", "world-long", "--limit", "2", "--out", str(tmp_path / "run"), "--no-progress", "--workers", "1")
+    runs = [str(tmp_path / "run")] * 2
+    with pytest.raises(EditAgentError, match=f"{named} would be ignored"):
+        cli("eval", "--compare", *runs, "--out", str(tmp_path / "cmp"), *extra)
+    assert not (tmp_path / "cmp").exists()
+    code, _ = cli("eval", "--compare", *runs, "--out", str(tmp_path / "cmp"), "--no-progress")
+    assert code == 0 and (tmp_path / "cmp" / "comparison.md").is_file()
+
+
 @pytest.mark.parametrize("argv", [
     ("eval", "--out", "x"),  # neither a file nor a split
     ("eval", "missing.jsonl", "--out", "x"),
