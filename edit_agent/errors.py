@@ -42,6 +42,16 @@ class StoreError(EditAgentError, RuntimeError):
     """The store folder cannot be opened, or a file it needs is missing or damaged."""
 
 
+class ImagesGoneError(StoreError):
+    """Images an import was about to name are gone from the store: another session's deletion removed those the
+    two shared while the import stored the rest. Nothing was imported; ``digests`` names them."""
+
+    def __init__(self, digests: list[str]) -> None:
+        super().__init__(f"{len(digests)} image(s) of the session were removed from the store while it was being "
+                         "imported; nothing was imported. Import it again.")
+        self.digests = digests
+
+
 class UnknownSessionError(EditAgentError, KeyError):
     """No session with this id exists in the store."""
 

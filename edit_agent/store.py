@@ -28,6 +28,7 @@ from PIL import Image
 from edit_agent.decoded_images import shared_decoded_images
 from edit_agent.errors import (
     ConcurrentEditError,
+    ImagesGoneError,
     InvalidArgumentError,
     StoreError,
     UnknownSessionError,
@@ -65,6 +66,8 @@ _COLUMNS: dict[str, dict[str, type]] = {
 _IMAGE_NAME = re.compile(r"[0-9a-f]{64}\.png|tmp\w+\.tmp")
 """What the store itself writes under images/<2 hex>/: the sweep leaves any other file alone."""
 _IMAGE_FOLDER = re.compile(r"[0-9a-f]{2}")
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+"""The last 12 bytes of every whole PNG file: its empty IEND chunk."""
 
 
 class Store:
@@ -211,7 +214,7 @@ class Store:
         self.check_writable()
         digest = image_hash(image)
         path = self.image_path(digest)
-        if path.exists():
+        if self.has_whole_image(digest):
             self.mark_in_use(digest)  # about to be named by a row that is not committed yet
             if keep_decoded:  # the new mtime is a new identity: keep the pixels at hand under it
                 self._decoded.put(path, image)
@@ -227,10 +230,25 @@ class Store:
         reads back as those pixels. An import writes its images so, without encoding them again."""
         self.check_writable()
         path = self.image_path(digest)
-        if path.exists():
+        if self.has_whole_image(digest):
             self.mark_in_use(digest)
             return
         self._write_whole(path, lambda: png)
+
+    def has_whole_image(self, digest: str) -> bool:
+        """Whether the file of ``digest`` is there and whole. A file cut short (a disk that filled up, a copy
+        that stopped) is written again by the next turn or import that stores these pixels, instead of being
+        named by more rows that no later process could read; a cut-short PNG lacks its closing IEND chunk."""
+        path = self.image_path(digest)
+        try:
+            with open(path, "rb") as file:
+                file.seek(-len(_PNG_END), os.SEEK_END)
+                whole = file.read() == _PNG_END
+        except OSError:  # missing, or shorter than the closing chunk itself
+            return False
+        if not whole:
+            self._decoded.discard(path)  # pixels kept under the damaged file's identity would hide it
+        return whole
 
     def _write_whole(self, path: Path, data: Callable[[], bytes]) -> None:
         """Write ``data()`` durably at ``path``: under another name first, so a crash never leaves half a file."""
@@ -361,6 +379,8 @@ class Store:
         files went. A file written or reused in the last few seconds stays (an edit in progress may be about
         to name it); if nothing names it by then, the orphan sweep removes it later."""
         _check_id(session_id, UnknownSessionError, "session")
+        # The files go while the write lock is held: an import that names some of them commits either before
+        # (they stay, still used) or after, when it finds them gone and writes them again (``import_session``).
         with self._write():
             if not self._session_exists_locked(session_id):
                 raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
@@ -368,9 +388,12 @@ class Store:
             self.db.execute("DELETE FROM turns WHERE session_id = ?", [session_id])
             self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
             still_used = self._image_hashes_locked("", "", [])
+            return self._remove_unused_files(digests - still_used)
+
+    def _remove_unused_files(self, digests: set[str]) -> int:
         recent = time.time() - RECENT_IMAGE_SECONDS
         removed = 0
-        for digest in digests - still_used:
+        for digest in digests:
             path = self.image_path(digest)
             with contextlib.suppress(OSError):
                 if path.stat().st_mtime < recent:
@@ -430,10 +453,18 @@ class Store:
 
     def import_session(self, session: SessionRecord, turns: list[TurnRecord], visits: list[int] | None = None) -> None:
         """Insert a whole session and its turns in one transaction (images must be stored first). ``turns`` come in
-        the order they were last the head; ``visits``, alongside them, marks with 0 those taken back."""
+        the order they were last the head; ``visits``, alongside them, marks with 0 those taken back.
+
+        Raises :class:`ImagesGoneError` (nothing imported) when an image it names is no longer whole: a long
+        import stores its images well before it commits, and another session's deletion may remove meanwhile
+        those it shares."""
         visits = visits if visits is not None else [1] * len(turns)
+        named = {session.source_hash} | {digest for turn in turns for digest in (turn.input_hash, turn.output_hash)}
         try:
             with self._write():
+                gone = sorted(digest for digest in named if not self.has_whole_image(digest))
+                if gone:
+                    raise ImagesGoneError(gone)
                 self.db["sessions"].insert(_session_row(session))
                 for rank, (turn, visit) in enumerate(zip(turns, visits, strict=True), 1):
                     self.db["turns"].insert({**_turn_row(turn), "visited": rank if visit else 0})

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from edit_agent.errors import (
     ConcurrentEditError,
     EditAgentError,
+    ImagesGoneError,
     InvalidArgumentError,
     InvalidExportError,
     InvalidImageError,
@@ -128,32 +129,55 @@ def import_session(
         _check_new_id(new_id, store)
     session, turns, visits = _read_export(folder)
     digests = sorted(_hashes(session, turns))
-    missing = [digest for digest in digests if not store.image_path(digest).exists()]
+    missing = [digest for digest in digests if not store.has_whole_image(digest)]
     for digest in set(digests) - set(missing):  # another session's images this one will name too
         store.mark_in_use(digest)
-    # One image at a time, so a long session's images need not fit in memory; all of them are checked
-    # before the first is written, so a refused import leaves no image behind. A plain RGB PNG (what every
-    # export of a store holds) is then written as it is: the bytes checked, not decoded and encoded again.
-    checked = {digest: _load_checked(folder, digest, image_limits) for digest in missing}
-    for digest, plain_file in checked.items():
-        data = _read_image_file(folder, digest, image_limits)
-        if plain_file is not None and hashlib.sha256(data).digest() == plain_file:
-            store.put_png(data, digest)
-        else:  # another PNG (a profile, a palette...), or a file changed since it was checked: the pixels
-            store.put_image(_checked_pixels(folder, digest, data, image_limits), keep_decoded=False)
+    _store_images(store, folder, missing, image_limits)
     if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]) \
             or not _printable_ids(session, turns):
         session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
     try:
-        store.import_session(session, turns, visits)
+        _commit_import(store, folder, (session, turns, visits), image_limits)
     except ConcurrentEditError:
         if new_id is not None:
             raise
         # Another import of the same export took its ids between the check and the commit: fresh ones, as
         # for any export whose ids are taken.
         session, turns = _with_fresh_ids(session, turns, uuid.uuid4().hex)
-        store.import_session(session, turns, visits)
+        _commit_import(store, folder, (session, turns, visits), image_limits)
     return session.id
+
+
+def _store_images(store: Store, folder: Path, digests: list[str], image_limits: ImageLimits) -> None:
+    """Write the export's images ``digests`` into the store. One image at a time, so a long session's images need
+    not fit in memory; all of them are checked before the first is written, so a refused import leaves no image
+    behind. A plain RGB PNG (what every export of a store holds) is written as it is: the bytes checked, not
+    decoded and encoded again."""
+    checked = {digest: _load_checked(folder, digest, image_limits) for digest in digests}
+    for digest, plain_file in checked.items():
+        data = _read_image_file(folder, digest, image_limits)
+        if plain_file is not None and hashlib.sha256(data).digest() == plain_file:
+            store.put_png(data, digest)
+        else:  # another PNG (a profile, a palette...), or a file changed since it was checked: the pixels
+            store.put_image(_checked_pixels(folder, digest, data, image_limits), keep_decoded=False)
+
+
+IMPORT_ATTEMPTS = 3
+"""Commits an import tries when images it shares with another session go with that session's deletion meanwhile."""
+
+
+def _commit_import(store: Store, folder: Path, records: tuple[SessionRecord, list[TurnRecord], list[int]],
+                   image_limits: ImageLimits) -> None:
+    """Commit the session's records; images that another session's deletion removed since they were stored are
+    written again from the export (which holds every one), and the commit tried again."""
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        try:
+            store.import_session(*records)
+            return
+        except ImagesGoneError as gone:
+            if attempt == IMPORT_ATTEMPTS:
+                raise
+            _store_images(store, folder, gone.digests, image_limits)
 
 
 def check_export(folder: Path) -> None:

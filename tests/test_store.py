@@ -321,6 +321,52 @@ def test_a_deleted_sessions_own_images_go_unless_just_used(tmp_path):
     assert not files[0].exists() and files[1].exists()
 
 
+def test_an_import_whose_shared_images_a_deletion_removes_meanwhile_stores_them_again(tmp_path, monkeypatch):
+    """A long import stores its images well before it commits; deleting the session it shares them with took
+    the files meanwhile, and the import committed a session that named files no longer there."""
+    def session_on(image):
+        session = EditSession(store=tmp_path / "store", reasoner=ScriptedReasoner(),
+                              editor=RecordingEditor(lambda image, intent: image.rotate(90)))
+        session.edit(image, "one")
+        return session
+
+    photo = Image.linear_gradient("L").convert("RGB").resize((16, 24))
+    exported = session_on(photo)
+    exported.export(tmp_path / "export")
+    Store(tmp_path / "store").delete_session(exported.id)
+    sharing = session_on(photo)  # the export's source and output are this session's too
+    commit = Store.import_session
+    deletions = []
+
+    def deleted_meanwhile(self, *records):
+        if not deletions:  # another process, after the import stored its images and before it commits
+            _age((tmp_path / "store" / "images").glob("*/*.png"), 120)  # a long import: marked in use long ago
+            deletions.append(Store(tmp_path / "store").delete_session(sharing.id))
+        commit(self, *records)
+
+    monkeypatch.setattr(Store, "import_session", deleted_meanwhile)
+    imported = EditSession.import_folder(tmp_path / "export", store=tmp_path / "store")
+    assert deletions == [2]
+    store = Store(tmp_path / "store")
+    assert store.list_sessions() == [imported.id]
+    assert store.load_image(image_hash(photo), from_file=True).tobytes() == photo.tobytes()
+    assert store.load_image(image_hash(photo.rotate(90)), from_file=True).tobytes() == photo.rotate(90).tobytes()
+
+
+def test_a_stored_image_cut_short_is_written_again_by_the_next_session_that_stores_it(tmp_path):
+    """A truncated file was trusted because it was there: the next session named it, worked in the process that
+    held its pixels, and failed in every later one."""
+    image = Image.linear_gradient("L").convert("RGB").resize((32, 32))
+    store = Store(tmp_path)
+    path = store.image_path(store.put_image(image))
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    session.edit(image, "one")
+    assert path.read_bytes() == whole
+    assert Store(tmp_path).load_image(image_hash(image), from_file=True).tobytes() == image.tobytes()
+
+
 def test_reusing_a_stored_image_marks_it_as_just_used(tmp_path):
     store = Store(tmp_path)
     path = store.image_path(store.put_image(Image.new("RGB", (16, 16), "blue")))
