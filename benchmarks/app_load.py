@@ -68,7 +68,7 @@ def main(args: Args) -> int:
             # Wait for the background backend checks (they import model libraries), as a user opening
             # the settings panel would; the load then measures a warm app.
             Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
-                DEFAULT_REASONER, args.editor or DEFAULT_EDITOR, api_name="/settings"
+                DEFAULT_REASONER, args.editor or DEFAULT_EDITOR, {}, api_name="/settings"  # {}: nothing picked before
             )
             ready = time.perf_counter() - began_start
             results = [UserResult() for _ in range(args.users)]
@@ -117,7 +117,7 @@ def _user(url: str, photo: Path, args: Args, result: UserResult) -> None:
         message = {"text": INSTRUCTIONS[number % len(INSTRUCTIONS)], "files": files}
         began = time.perf_counter()
         try:
-            _, state, _, image, *_ = client.predict(
+            state, _chat, image, *_ = client.predict(
                 message, state, DEFAULT_REASONER, args.editor or DEFAULT_EDITOR, api_name="/edit"
             )
             httpx.get(image["url"], timeout=60).raise_for_status()

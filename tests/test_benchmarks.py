@@ -1,0 +1,30 @@
+"""The benchmark scripts the README names run as written (on a small load): a change elsewhere broke one
+quietly once, the app's load test, when an endpoint it calls gained an input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_script(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_the_app_load_test_edits_through_the_app_and_checks_every_turn_was_stored():
+    done = run_script("benchmarks/app_load.py", "--users", "2", "--edits", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "errors seen by users: 0" in done.stdout
+    assert "store check: every turn stored once, in order" in done.stdout
+
+
+def test_the_sdk_benchmark_reports_its_times():
+    done = run_script("benchmarks/sdk_turn.py", "--turns", "3", "--size", "64", "--long-session", "5")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SDK time per turn (3 turns" in done.stdout and "Session of 5 turns" in done.stdout, done.stdout
