@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from edit_agent.errors import EditAgentError, InvalidArgumentError, UnknownBackendError
+from edit_agent.errors import EditAgentError, InvalidArgumentError, NeedsGenerativeEditorError, UnknownBackendError
 from edit_agent.folders import partial_file_beside
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from edit_agent.store import Store
 
 EXIT_BAD_INPUT = 2
+GENERATIVE_EDITOR_HINT = ("To make it, name one and a reasoner that passes the instruction on: --editor qwen-image-edit "
+                          "--reasoner passthrough (its weights must be on this machine).")
 
 # Other packages add their subcommands here: each is "module:function(subparsers)".
 COMMAND_PROVIDERS: tuple[str, ...] = ("evals.cli:add_commands", "ui.cli:add_commands", "rl.cli:add_commands")
@@ -53,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
         return 0
     except (EditAgentError, OSError) as error:  # OSError: a folder that is a file, a full disk; no traceback
-        print(f"edit-agent: error: {error}", file=sys.stderr)
+        hint = f" {GENERATIVE_EDITOR_HINT}" if isinstance(error, NeedsGenerativeEditorError) else ""
+        print(f"edit-agent: error: {error}{hint}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Terminated:
         print("edit-agent: stopped (SIGTERM)", file=sys.stderr)
@@ -113,9 +116,10 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("--editor", default=None, help="editor name (default: the offline default)")
     edit.add_argument("--model", default=None, help="editor model id or local folder (for model-backed editors)")
     edit.add_argument("--reasoner-model", default=None,
-                      help="model id or local folder of the --reasoner (llm, vlm; default reasoner: llm)")
+                      help="model id or local folder of the --reasoner (llm, vlm, world-lm; without --reasoner: llm)")
     edit.add_argument("--store", default=None, help="store folder (default: $EDIT_AGENT_HOME or the user data folder)")
-    edit.add_argument("--seed", type=int, default=None, help="seed of the first turn (later turns use seed+1, ...)")
+    edit.add_argument("--seed", type=int, default=None, help="seed of the first turn (later turns use seed+1, ...; default: a random seed a turn, "
+                      "which the export records)")
     edit.set_defaults(func=run_edit)
 
 
@@ -348,15 +352,18 @@ def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("session_id", help=SESSION_ID_HELP)
     export = actions.add_parser("export", help="export a session to a folder, or to one zip if the name ends in .zip")
     export.add_argument("session_id", help=SESSION_ID_HELP)
-    export.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP")
+    export.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP",
+                        help="a folder to write the export into, or a file name ending in .zip for one zip")
     delete = actions.add_parser("delete", help="delete a session and the images only it uses")
     delete.add_argument("session_id", help=SESSION_ID_HELP)
     importing = actions.add_parser(
         "import", help="import an exported session: its folder, or the zip the app downloads (a taken id is renewed)"
     )
-    importing.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP")
+    importing.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP",
+                           help="an export folder, or a .zip of one (the app's \"Download session\")")
     for action in (listing, show, export, delete, importing):
-        action.add_argument("--store", default=None, help="store folder")
+        action.add_argument("--store", default=None,
+                            help="store folder (default: $EDIT_AGENT_HOME or the user data folder)")
     listing.set_defaults(func=run_sessions_list)
     show.set_defaults(func=run_sessions_show)
     export.set_defaults(func=run_sessions_export)

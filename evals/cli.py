@@ -50,14 +50,14 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reasoner", default="rules", help="reasoner name (default: rules)")
     parser.add_argument("--editor", default="program", help="editor name (default: program)")
     parser.add_argument("--reasoner-model", default=None,
-                        help="model id or local folder of the --reasoner (e.g. --reasoner world-lm --reasoner-model "
-                             "RUN/final/text)")
+                        help="model id or local folder of the --reasoner, which must take one: llm, vlm, world-lm "
+                             "(e.g. --reasoner world-lm --reasoner-model RUN/final/text)")
     parser.add_argument("--model", default=None,
                         help="model id or local folder of the --editor (e.g. --editor world --model "
                              "RUN/final/image/world_editor.safetensors)")
     parser.add_argument("--out", required=True, type=_folder, help="folder for turns.jsonl, summary.json, report.md, plots")
     parser.add_argument("--size", type=int, default=96, help="canvas side in pixels (divisible by 3, >= 48; default 96)")
-    parser.add_argument("--seed", type=int, default=0, help="editor seed base (turn t uses seed + t)")
+    parser.add_argument("--seed", type=int, default=0, help="editor seed base (turn t uses seed + t; default 0)")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes (default: all cores for CPU backends, 1 when a model backend is named)")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N sessions")
@@ -80,15 +80,19 @@ def _add_world(subparsers: argparse._SubParsersAction) -> None:
     interpret.set_defaults(func=run_interpret_command)
     generate = world.add_parser("generate", help="write a seeded session file to stdout (or --out)")
     generate.add_argument("--n", type=int, required=True, help="number of sessions")
-    generate.add_argument("--turns", type=int, default=5, help="turns per session (1-10; the maximum with --min-turns)")
+    generate.add_argument("--turns", type=int, default=5,
+                          help="turns per session (1-10, default 5; the maximum with --min-turns)")
     generate.add_argument("--min-turns", type=int, default=None, help="draw each session's length from [min, --turns]")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=int, default=0, help="the same seed writes the same sessions (default 0)")
     generate.add_argument("--prefix", default="world", help="session id prefix")
     generate.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     generate.add_argument("--mix", default=None, metavar="EDIT=WEIGHT,...",
                           help="relative weights of the plain edits, e.g. add=1,recolor=2,move=0 (others keep theirs)")
-    for name, help_text in _RATE_OPTIONS.items():
-        generate.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, dest=name, help=help_text)
+    from edit_agent.world.generator import GeneratorConfig
+
+    for name, help_text in _RATE_OPTIONS.items():  # None: the generator's own default, which the help shows
+        generate.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, dest=name,
+                              help=f"{help_text} (default {GeneratorConfig.model_fields[name].default})")
     generate.set_defaults(func=run_generate_command)
 
 

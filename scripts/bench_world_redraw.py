@@ -14,7 +14,7 @@ import time
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # the first paragraph
     parser.add_argument("--side", type=int, default=288)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()

@@ -56,7 +56,7 @@ def main(args: Args) -> None:
 
 
 def parse_args() -> Args:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # the first paragraph
     parser.add_argument("--workers", type=int, default=Args().workers, help="worker processes (default: every core)")
     parser.add_argument("--out", type=Path, default=Args.out, help="report folder (default: evals/reports)")
     options = parser.parse_args()

@@ -87,7 +87,7 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # the first paragraph
     parser.add_argument("--scenes", type=int, default=Args.scenes)
     parser.add_argument("--out", type=Path, default=Args.out)
     options = parser.parse_args()

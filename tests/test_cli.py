@@ -67,7 +67,8 @@ def test_sessions_list_show_export(tmp_path, photo_path, capsys):
     [
         (["edit", "{missing}", "blur it"], "not found"),
         (["edit", "{html}", "blur it"], "HTML"),
-        (["edit", "{photo}", "make the sky purple"], "generative editor"),
+        (["edit", "{photo}", "make the sky purple"], "generative editor is needed for it. To make it, name one and a "
+                                                     "reasoner that passes the instruction on: --editor qwen-image-edit"),
         (["edit", "{photo}", "   "], "empty"),
         (["edit", "{photo}", "blur it", "--editor", "nope"], "Unknown editor"),
         (["edit", "{photo}", "blur it", "--editor", "exact", "--model", "some/model"], "does not take model"),
