@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from edit_agent.errors import EditAgentError, InvalidArgumentError, NeedsGenerativeEditorError, UnknownBackendError
-from edit_agent.folders import partial_file_beside
+from edit_agent.folders import held_folder, partial_file_beside
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -124,8 +124,6 @@ def _add_edit(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from edit_agent.session import EditSession, open_store
-
     _check_edit_arguments(args)
     if args.out.exists() and not args.out.is_dir():
         raise InvalidArgumentError(f"--out {args.out} is a file; give a folder.")
@@ -134,21 +132,32 @@ def run_edit(args: argparse.Namespace) -> int:
                                    f"{str(args.out)!r} names an image file. Give a folder, e.g. --out "
                                    f"{str(args.out.with_suffix(''))!r}.")
     _check_out_can_hold_results(args.out)
+    created = not args.out.exists()
+    args.out.mkdir(parents=True, exist_ok=True)  # before any turn runs: a bad --out fails at once
+    try:
+        # Held from the first look into --out to the last file written: two runs into one folder at once each
+        # cleared the other's turn images and export, and both said their turns were there.
+        with held_folder(args.out, lambda: InvalidArgumentError(
+                f"--out {args.out} is in use by another edit-agent edit; wait for it to end, or give another "
+                "folder.")):
+            _edit_into_held_folder(args)
+    except BaseException:
+        if created and not any(args.out.iterdir()):
+            args.out.rmdir()  # leave no empty folder behind a failed first turn
+        raise
+    return 0
+
+
+def _edit_into_held_folder(args: argparse.Namespace) -> None:
+    from edit_agent.session import EditSession, open_store
+
     _check_no_foreign_turn_images(args.out)
     _remove_partial_turn_images(args.out)
     image = _load_first_image(args.image)  # before the store, which opening creates: a mistyped name makes nothing
     store = open_store(args.store)
     _check_earlier_export(args.out / "session", store)
     session = EditSession(store=store, **backends_from_args(args))
-    created = not args.out.exists()
-    args.out.mkdir(parents=True, exist_ok=True)  # before any turn runs: a bad --out fails at once
-    try:
-        _edit_and_export(session, args, image)
-    except BaseException:
-        if created and not any(args.out.iterdir()):
-            args.out.rmdir()  # leave no empty folder behind a failed first turn
-        raise
-    return 0
+    _edit_and_export(session, args, image)
 
 
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})

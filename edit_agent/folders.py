@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -57,3 +59,24 @@ def _mode_of_new_file(folder: Path) -> int:
         return probe.stat().st_mode & 0o777
     finally:
         probe.unlink()
+
+
+@contextlib.contextmanager
+def held_folder(folder: Path, in_use: Callable[[], Exception]) -> Iterator[None]:
+    """Hold the existing ``folder`` for this process while the block runs; ``in_use()`` is raised at once where
+    another process holds it. The lock is on the folder itself (no file is left in it) and goes with the process,
+    however it ends. Where there is no ``flock`` (Windows) nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise in_use() from None
+        yield
+    finally:
+        os.close(handle)  # which releases the lock

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -309,6 +310,30 @@ def test_a_rerun_into_the_same_folder_leaves_no_turn_image_of_the_run_before(tmp
     assert main(["edit", "sample:astronaut", "flip it", "blur it", "--out", str(out), *store]) == 0
     assert main(["edit", "sample:astronaut", "flip it", "--out", str(out), *store]) == 0
     assert sorted(path.name for path in out.glob("turn-*.png")) == ["turn-01.png"]
+
+
+def test_a_second_run_into_a_folder_a_run_is_writing_is_refused_and_changes_nothing(tmp_path, capsys):
+    """Two runs into one --out at once cleared each other's turn images and export, and both exited 0."""
+    out, store = tmp_path / "out", ["--store", str(tmp_path / "store")]
+    assert main(["edit", "sample:astronaut", "flip it", "blur it", "--out", str(out), *store]) == 0
+    before = {path.name: path.read_bytes() for path in out.glob("turn-*.png")}
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        handle = os.open({str(out)!r}, os.O_RDONLY)
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as a run writing into it holds it
+        print("held", flush=True)
+        time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert main(["edit", "sample:coffee", "make it cooler", "--out", str(out), *store]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "is in use by another edit-agent edit" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in out.glob("turn-*.png")} == before
+    assert main(["sessions", "list", *store]) == 0 and capsys.readouterr().out.count("\n") == 1  # no second session
+    assert main(["edit", "sample:coffee", "make it cooler", "--out", str(out), *store]) == 0  # once it is let go
 
 
 def test_turn_images_no_earlier_run_wrote_are_never_replaced(tmp_path, capsys):
