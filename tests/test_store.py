@@ -367,6 +367,20 @@ def test_a_stored_image_cut_short_is_written_again_by_the_next_session_that_stor
     assert Store(tmp_path).load_image(image_hash(image), from_file=True).tobytes() == image.tobytes()
 
 
+def test_turns_read_again_show_a_row_that_changed_since(tmp_path):
+    """What a turn reads of its session is kept between turns; a row changed meanwhile (a session deleted and
+    imported again under the same ids, by another process) must read as it now is."""
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    session.edit(Image.new("RGB", (16, 16), "red"), "one")
+    store = Store(tmp_path)
+    first = store.turns(session.id)
+    assert store.turns(session.id) == first
+    other = Store(tmp_path)
+    with other._write():
+        other.db.execute("UPDATE turns SET instruction = 'one, as imported again' WHERE id = ?", [first[0].id])
+    assert [turn.instruction for turn in store.turns(session.id)] == ["one, as imported again"]
+
+
 def test_reusing_a_stored_image_marks_it_as_just_used(tmp_path):
     store = Store(tmp_path)
     path = store.image_path(store.put_image(Image.new("RGB", (16, 16), "blue")))
