@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import json
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -104,9 +106,9 @@ class Store:
             self.created = self._prepare()
             self.sweep_orphans(older_than=orphan_grace_seconds)
         except (OSError, sqlite3.DatabaseError) as error:
-            raise StoreError(
-                f"Cannot use {self.folder} as a session store: {error}. Pass another folder (or set EDIT_AGENT_HOME)."
-            ) from None
+            advice = FULL_DISK_ADVICE if _is_full_disk(error, self.folder) else \
+                "Pass another folder (or set EDIT_AGENT_HOME)."
+            raise StoreError(f"Cannot use {self.folder} as a session store: {error}. {advice}") from None
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -635,7 +637,28 @@ def _database_errors(folder: Path) -> Iterator[None]:
     except sqlite3.IntegrityError:
         raise  # a constraint the caller checks for (a concurrent import)
     except sqlite3.DatabaseError as error:
-        raise StoreError(f"The session store at {folder} cannot be used: {error}.") from None
+        advice = f" {FULL_DISK_ADVICE}" if _is_full_disk(error, folder) else ""
+        raise StoreError(f"The session store at {folder} cannot be used: {error}.{advice}") from None
+
+
+FULL_DISK_ADVICE = "The disk is full: free some space there, then try again (nothing was changed)."
+
+
+def _is_full_disk(error: Exception, folder: Path) -> bool:
+    """Whether ``error`` comes of a full disk. SQLite says so ("database or disk is full") only while writing; on
+    opening, even to list sessions, it says "disk I/O error", as it cannot grow its shared-memory file."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    if getattr(error, "sqlite_errorname", None) == "SQLITE_FULL" or "disk is full" in str(error):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+NEARLY_FULL_BYTES = 2**20
+"""Free space under which a database error is told as a full disk."""
 
 
 def shown_session_id(session_id: str) -> str:

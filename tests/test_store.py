@@ -381,6 +381,28 @@ def test_turns_read_again_show_a_row_that_changed_since(tmp_path):
     assert [turn.instruction for turn in store.turns(session.id)] == ["one, as imported again"]
 
 
+@pytest.mark.parametrize("free, told", [(0, "The disk is full: free some space there"), (10 * 2**30, "disk I/O error.")])
+def test_a_store_on_a_full_disk_says_so_on_opening(tmp_path, monkeypatch, free, told):
+    """On a full disk SQLite cannot open the store even to list it, and says only "disk I/O error" (checked on a
+    3 MB tmpfs filled up); that is told as the full disk it is, not as a damaged store to replace."""
+    import shutil
+    import sqlite3
+
+    from edit_agent import store as store_module
+    from edit_agent.errors import StoreError
+
+    Store(tmp_path)
+
+    def unopenable(self):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "_prepare", unopenable)
+    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda folder: shutil._ntuple_diskusage(2**30, 2**30, free))
+    with pytest.raises(StoreError, match=told) as refused:
+        Store(tmp_path)
+    assert ("Pass another folder" in str(refused.value)) == (free > 0)
+
+
 def test_reusing_a_stored_image_marks_it_as_just_used(tmp_path):
     store = Store(tmp_path)
     path = store.image_path(store.put_image(Image.new("RGB", (16, 16), "blue")))
