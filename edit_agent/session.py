@@ -190,6 +190,8 @@ class EditSession:
         self.limits = limits
         self.id = session_id or uuid.uuid4().hex  # "" too means a new session
         self._lock = _session_lock(self._store, self.id)
+        self._had_turns = False
+        """Whether this session has been seen in the store: one that is gone since was deleted."""
 
     # A backend given by name is the process's shared instance for that name and options (its model
     # loads once for every session); an object passed in is this session's own.
@@ -241,10 +243,12 @@ class EditSession:
             editor, editor_options = settings["editor"], _recorded_options(settings, "editor_options")
         else:
             editor_options = None
-        return cls(
+        session = cls(
             store=opened, reasoner=reasoner, editor=editor, session_id=session_id,
             reasoner_options=reasoner_options, editor_options=editor_options,
         )
+        session._had_turns = True
+        return session
 
     @staticmethod
     def list(store: str | Path | Store | None = None) -> list[str]:
@@ -348,7 +352,7 @@ class EditSession:
             parent = head if from_turn is None else self._existing_turn(from_turn)
             if from_source:
                 if session is None:
-                    raise InvalidImageError("The first turn of a session needs an image.")
+                    raise self._no_image_to_start_from()
                 parent = None
             input_image, input_hash = self._input_image(image, session, parent)
             source_image = input_image
@@ -363,8 +367,15 @@ class EditSession:
             timings["total"] = time.perf_counter() - started
             turn = self._commit(session, (head, parent), (input_image, input_hash), output, instruction, thought,
                                 seed, timings)
+            self._had_turns = True
         # The stored "total" ends where the row is written; the caller's figure includes the commit.
         return self._result(turn, image=output).model_copy(update={"seconds": time.perf_counter() - started})
+
+    def _no_image_to_start_from(self) -> EditAgentError:
+        if self._had_turns:  # deleted since, here or by another process
+            return UnknownSessionError(f"Session {self.id} is no longer in the store at {self._store.folder} (it "
+                                       "was deleted); give an image to start it again.")
+        return InvalidImageError("The first turn of a session needs an image.")
 
     def _existing_turn(self, turn_id: object) -> str:
         """``turn_id`` if it names a turn of this session, else one clear error."""
@@ -383,7 +394,7 @@ class EditSession:
         if image is not None:
             return load_image(resolve_sample(image) or image, limits=self.limits), None
         if session is None:
-            raise InvalidImageError("The first turn of a session needs an image.")
+            raise self._no_image_to_start_from()
         digest = session.source_hash if parent is None else self._store.get_turn(self.id, parent).output_hash
         return self._store.load_image(digest), digest
 

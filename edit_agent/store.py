@@ -460,7 +460,7 @@ class Store:
                 if self._session_exists_locked(new_session.id):
                     raise ConcurrentEditError(
                         f"Session {new_session.id} was started by another process during this turn; "
-                        "nothing was saved. Reopen the session and try again."
+                        "nothing was saved. Try the turn again: it then continues from that session's last turn."
                     )
                 self.db["sessions"].insert(_session_row(new_session))
             self._check_head(turn.session_id, expected_head)
@@ -532,7 +532,7 @@ class Store:
         if row[0] != expected_head:
             raise ConcurrentEditError(
                 f"Session {session_id} was changed by another process meanwhile; "
-                "nothing was saved. Reopen the session and try again."
+                "nothing was saved. Try the turn again: it then continues from where the session now is."
             )
 
     def next_seq(self, session_id: str) -> int:

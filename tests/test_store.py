@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from edit_agent import EditSession
-from edit_agent.errors import ConcurrentEditError
+from edit_agent.errors import ConcurrentEditError, InvalidImageError
 from edit_agent.images import image_hash
 from edit_agent.store import Store
 from edit_agent.testing import RecordingEditor, ScriptedReasoner
@@ -137,9 +137,26 @@ def test_a_head_moved_by_another_process_refuses_the_commit(tmp_path):
         return image
 
     session._editor = RecordingEditor(edit_elsewhere_meanwhile)
-    with pytest.raises(ConcurrentEditError, match="another process"):
+    with pytest.raises(ConcurrentEditError, match="Try the turn again"):
         session.edit(None, "mine")
     assert [t.instruction for t in session.history] == ["start", "from the other process"]
+    session._editor = RecordingEditor()
+    session.edit(None, "mine")  # as the error says: again, with no reopening
+    assert [t.instruction for t in session.history] == ["start", "from the other process", "mine"]
+
+
+def test_editing_a_session_another_process_deleted_says_it_was_deleted(tmp_path):
+    from edit_agent.errors import UnknownSessionError
+
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    session.edit(Image.new("RGB", (16, 16), "red"), "one")
+    reopened = EditSession.open(session.id, store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
+    Store(tmp_path).delete_session(session.id)  # another process
+    for deleted in (session, reopened):
+        with pytest.raises(UnknownSessionError, match="no longer in the store .* was deleted"):
+            deleted.edit(None, "two")
+    with pytest.raises(InvalidImageError, match="first turn of a session needs an image"):  # a new session: no image
+        EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor()).edit(None, "two")
 
 
 def test_a_session_started_by_another_process_meanwhile_refuses_the_commit(tmp_path):
