@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import io
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -195,7 +196,18 @@ def _edit_and_export(session: EditSession, args: argparse.Namespace, image: Imag
             image = _run_turn(session, args, number, instruction, image)
     finally:
         if session.turns:
-            _export(session, args.out / "session")
+            try:
+                _export(session, args.out / "session")
+            except (EditAgentError, OSError) as error:  # a full disk: the turns are safe, and this is how to get them
+                raise EditAgentError(f"{error} {_how_to_export(session, args)}") from None
+
+
+def _how_to_export(session: EditSession, args: argparse.Namespace) -> str:
+    from edit_agent.store import shown_session_id
+
+    store = f" --store {shlex.quote(str(args.store))}" if args.store else ""
+    return (f"The session is kept in the store ({_turns(len(session.turns))}): `edit-agent sessions export "
+            f"{shown_session_id(session.id)} FOLDER{store}` writes it to another folder.")
 
 
 def _check_out_can_hold_results(out: Path) -> None:

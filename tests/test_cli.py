@@ -203,6 +203,27 @@ def test_cli_turns_file_system_problems_into_one_line(tmp_path, capsys):
     assert EditSession.list(store=store) == []  # the bad --out stopped the run before any turn
 
 
+def test_an_out_folder_that_fills_up_says_how_to_get_the_stored_turns(tmp_path, capsys, monkeypatch):
+    """The turns were committed and the folder could not hold them; the error named neither the session nor them."""
+    import errno
+    import shlex
+
+    from edit_agent import transfer
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = str(tmp_path / "my store")
+    monkeypatch.setattr(transfer.shutil, "copyfile", disk_full)
+    assert main(["edit", "sample:astronaut", "flip it", "blur it", "--out", str(tmp_path / "out"), "--store", store]) == 2
+    error = capsys.readouterr().err
+    assert "No space left on device" in error and "The session is kept in the store (1 turn)" in error
+    monkeypatch.undo()
+    command = shlex.split(error.split("`")[1].replace("FOLDER", str(tmp_path / "elsewhere")))
+    assert command[:3] == ["edit-agent", "sessions", "export"] and main(command[1:]) == 0
+    assert len(EditSession.import_folder(tmp_path / "elsewhere", store=tmp_path / "new").history) == 1
+
+
 def test_cli_run_twice_into_one_folder_replaces_its_own_export(tmp_path):
     arguments = ["edit", "sample:astronaut", "make it brighter", "--out", str(tmp_path / "out"),
                  "--store", str(tmp_path / "store")]
