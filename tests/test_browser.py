@@ -202,6 +202,11 @@ def test_pick_a_world_sample_and_keep_a_rule_in_force(page, app_url: str):
     assert captions(page)[1] == "#1: from now on, every new shape must be blue"  # it was cut at "every new shap…"
     assert clipped_captions(page) == []
     shoot(page, "4-world-rule")
+    # Picked mid-session, a sample says at once that sending it starts another session (the notice was made on
+    # the server and never shown: notices reach the page only from queued events).
+    page.locator("#samples .thumbnail-item").nth(1).click()
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text(
+        "starts a new session; the one shown now is kept", timeout=30_000)
 
 
 def test_a_photo_rule_holds_and_shows_as_a_constraint(page, app_url: str, tmp_path: Path):
@@ -356,6 +361,23 @@ def test_a_refusal_stays_up_until_the_next_message_is_sent(page, tmp_path: Path)
     page.locator("#message textarea").fill("")
 
 
+def test_a_laptop_screen_shows_the_message_box_on_opening(browser, app_url: str):
+    """At 1366x768 the only place to attach a photo showed 25 px under a 600 px empty chat."""
+    laptop = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = laptop.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        page.locator("#new-session").click()
+        wait_for_status(page, "No session yet")
+        # where it is on the page, not in the view: focusing the box scrolls it into view
+        bottom = page.evaluate("() => document.querySelector('#message').getBoundingClientRect().bottom + scrollY")
+        assert bottom <= 768
+        shoot(page, "1b-laptop")
+    finally:
+        laptop.close()
+
+
 def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
     phone = browser.new_context(viewport={"width": 400, "height": 850})
     page = phone.new_page()
@@ -402,6 +424,11 @@ def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_
         assert len({round(box["y"]) for box in buttons}) == 1 and min(box["height"] for box in buttons) >= 44
         assert page.locator("#current-image button[aria-label='Fullscreen']").is_hidden()
         assert page.locator("#current-image button[aria-label='Download']").is_visible()
+        # A turn's image scrolled up to the chat's top edge has its full-screen button just under the chat's trash
+        # (a new session): a tap meant for the one hit the other, with no gap between them.
+        gap = page.evaluate("""() => document.querySelector('#chat .bubble-wrap').getBoundingClientRect().top
+            - document.querySelector('#chat .top-panel').getBoundingClientRect().bottom""")
+        assert gap >= 12
         page.locator("#current-image").scroll_into_view_if_needed()
         shoot(page, "7-phone-touch")
         page.locator("#new-session").tap()

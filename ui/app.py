@@ -81,6 +81,12 @@ CSS = """
   #history-buttons > button { min-width: 0 !important; flex: 1 1 0 !important; }
   #current-image button[aria-label="Fullscreen"] { display: none !important; }
 }
+/* A laptop's screen (1366x768): the message box, the one place to attach a photo, showed 25 px under a 600 px chat.
+   The chat gives up height down to 300 px so that the box under it is on the first screen. */
+@media (min-width: 641px) and (min-height: 501px) {
+  #chat { height: clamp(300px, calc(100vh - 260px), 600px) !important;
+          max-height: clamp(300px, calc(100vh - 260px), 600px) !important; }
+}
 /* A phone held sideways: the chat and the message box under it fit the screen's height. */
 @media (max-height: 500px) and (min-width: 641px) {
   #chat { height: max(180px, calc(100vh - 120px)) !important; max-height: max(180px, calc(100vh - 120px)) !important; }
@@ -104,6 +110,9 @@ CSS = """
   #message button.upload-button, #message button.submit-button { min-width: 44px !important; min-height: 44px !important; }
   #chat .thought-group > .title { min-height: 44px; }
   #current-image img { padding-top: 3.1rem; }  /* below the larger buttons */
+  /* A gap under the chat's trash (a new session): an image scrolled up to the chat's top edge has its full-screen
+     button there, and a tap on its hidden part hit the trash right above it. */
+  #chat > .wrapper > .icon-button-wrapper.top-panel { margin-bottom: 14px !important; }
 }
 /* The timeline's heading goes with it: before the first turn there is no timeline on the page. */
 #timeline-heading:not(:has(~ #timeline)) { display: none; }
@@ -400,13 +409,15 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
             starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, api_visibility="private")
         _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
+        # Queued: a notice (gr.Info) reaches the page only from a queued event; from one that is not, it was dropped.
+        told: dict[str, Any] = {"show_progress": "hidden"}
         reopened = sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
         _follow(reopened)
         # The focus was lost with the list; on a touch screen the box is left alone, or its keyboard would pop up.
         reopened.then(None, None, None, js=KEYBOARD_FOCUS_BOX_JS, queue=False, api_visibility="private")
         reopened.then(None, None, None, js=TO_THE_CURRENT_IMAGE_JS, queue=False, api_visibility="private")
         # An image attached before the session was opened now starts another one when sent: said now, as on attaching.
-        reopened.then(app.attached_status, [message, state], [status], queue=False, api_visibility="private")
+        reopened.then(app.attached_status, [message, state], [status], **told, api_visibility="private")
         # The browser asks first; a cancelled question sends confirmed=False, which changes nothing.
         confirmed = gr.Checkbox(visible=False)
         delete.click(app.delete_session, [state, confirmed], view, api_name="delete_session", js=CONFIRM_DELETE_JS,
@@ -421,11 +432,11 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                                      concurrency_id="import", concurrency_limit=1, **internal)
         _follow(imported)
         imported.then(None, None, None, js=TO_THE_CURRENT_IMAGE_JS, queue=False, api_visibility="private")
-        imported.then(app.attached_status, [message, state], [status], queue=False, api_visibility="private")
+        imported.then(app.attached_status, [message, state], [status], **told, api_visibility="private")
         picked_sample = sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
         picked_sample.then(None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
         # A box changed by the server fires no change event in the page: the status line is told here.
-        picked_sample.then(app.attached_status, [message, state], [status], queue=False, api_visibility="private")
+        picked_sample.then(app.attached_status, [message, state], [status], **told, api_visibility="private")
         # On attaching, not on sending: an image that cannot be used is taken out, one too large is announced
         # as scaled down when sent. The browser notes which files the box holds and the server is asked only
         # when they change: a call per keystroke would fill the queue that edits wait in.
