@@ -429,6 +429,12 @@ def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_
         gap = page.evaluate("""() => document.querySelector('#chat .bubble-wrap').getBoundingClientRect().top
             - document.querySelector('#chat .top-panel').getBoundingClientRect().bottom""")
         assert gap >= 12
+        # A turn tapped in the timeline, a screen under the message box, to continue from it: the box comes into
+        # view for the instruction (it stayed 294 px above the screen).
+        page.locator("#timeline .thumbnail-item").first.scroll_into_view_if_needed()
+        page.locator("#timeline .thumbnail-item").first.tap()
+        page.wait_for_function("""() => { const box = document.querySelector('#message').getBoundingClientRect();
+                                          return box.top >= -1 && box.bottom <= innerHeight + 1; }""")
         page.locator("#current-image").scroll_into_view_if_needed()
         shoot(page, "7-phone-touch")
         page.locator("#new-session").tap()

@@ -407,7 +407,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
                             chat.clear(app.clear_chat, [state], view, api_name=False, **internal)):  # the trash icon
             starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, api_visibility="private")
-        _follow(timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal))
+        selected = timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal)
+        _follow(selected)
+        selected.then(None, None, None, js=TOUCH_TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         # Queued: a notice (gr.Info) reaches the page only from a queued event; from one that is not, it was dropped.
         told: dict[str, Any] = {"show_progress": "hidden"}
@@ -560,6 +562,15 @@ FOCUS_BOX_JS = """
 
 KEYBOARD_FOCUS_BOX_JS = f"""
 () => {{ if (!matchMedia('(pointer: coarse)').matches) ({FOCUS_BOX_JS.strip()})(); }}
+"""
+
+# On a phone the timeline is a screen or more under the message box: a turn tapped to continue from it (a branch)
+# left the box, where the next instruction goes, out of sight. Not focused: its keyboard would cover the image.
+TOUCH_TO_THE_MESSAGE_BOX_JS = """
+() => {
+  if (!matchMedia('(pointer: coarse)').matches) return;
+  setTimeout(() => document.querySelector('#message')?.scrollIntoView({block: 'nearest'}), 150);
+}
 """
 
 # After Undo, Redo or Delete: where the button pressed is now disabled (nothing more to undo), a keyboard's focus
