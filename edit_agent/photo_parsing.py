@@ -299,11 +299,39 @@ def split_clauses(instruction: str) -> list[str]:
     and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
     is no clause."""
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
-    text = numbers_as_digits(re.sub(r"[\s\0]+", " ", instruction.strip()))
+    text = multiples_as_levels(numbers_as_digits(re.sub(r"[\s\0]+", " ", instruction.strip())))
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
     return _share_amounts([(clause, joiner) for clause, joiner in parts if clause])
+
+
+_FACTOR = r"(?P<factor>twice|double|thrice|triple|halve|half|(?P<times>\d+(?:\.\d+)?)\s*(?:x|times))"
+_MULTIPLE_OF_A_SETTING = re.compile(
+    rf"\b{_FACTOR}\s+(?:(?:as\s+)?(?P<adjective>bright(?:er)?|saturated|colou?rful|vivid|warm(?:er)?)\b"
+    r"|(?:as\s+much\s+)?(?:the\s+)?(?P<noun>brightness|contrast|saturation|warmth)\b)", re.IGNORECASE)
+_SETTING_OF = {"bright": "brightness", "saturated": "saturation", "colorful": "saturation", "colourful": "saturation",
+               "vivid": "saturation", "warm": "warmth"}
+_FACTORS = {"twice": 2.0, "double": 2.0, "thrice": 3.0, "triple": 3.0, "halve": 0.5, "half": 0.5}
+
+
+def multiples_as_levels(text: str) -> str:
+    """An amount said as a multiple, as the level it is: "twice as bright", "2x brighter" and "double the
+    brightness" are the brightness at 200% of what it is ("the brightness to 200%"), "half as saturated" 50%.
+
+    >>> multiples_as_levels("make it twice as bright and halve the saturation")
+    'make it the brightness to 200% and the saturation to 50%'
+    """
+    def as_level(match: re.Match[str]) -> str:
+        factor = match.group("factor").lower()
+        adjective = (match.group("adjective") or "").lower().removesuffix("er")
+        if factor in ("half", "halve") and adjective and not re.search(r"\bas\s", match.group(0), re.IGNORECASE):
+            return match.group(0)  # "half brighter" says no level
+        setting = _SETTING_OF.get(adjective) or (match.group("noun") or "").lower()
+        times = float(match.group("times")) if match.group("times") else _FACTORS[factor]
+        return f"the {setting} to {100 * times:g}%"
+
+    return _MULTIPLE_OF_A_SETTING.sub(as_level, text)
 
 
 def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:

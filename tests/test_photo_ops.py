@@ -162,6 +162,24 @@ def test_a_decimal_point_is_part_of_the_number_not_the_end_of_a_clause(instructi
     assert parse_operations(instruction) == [expected]
 
 
+@pytest.mark.parametrize(
+    ("instruction", "expected"),
+    [("make it twice as bright", [Operation(kind="brightness", value=100)]),
+     ("make it 2x brighter", [Operation(kind="brightness", value=100)]),
+     ("make it three times as bright", [Operation(kind="brightness", value=200)]),
+     ("double the contrast", [Operation(kind="contrast", value=100)]),
+     ("twice as much contrast", [Operation(kind="contrast", value=100)]),
+     ("make it half as colourful", [Operation(kind="saturation", value=-50)]),
+     ("halve the saturation, then rotate it 90 degrees",
+      [Operation(kind="saturation", value=-50), Operation(kind="rotate", value=90)]),
+     ("make it 1.5x warmer", [Operation(kind="warmth", value=50)]),
+     ("make it twice as big", [Operation(kind="resize", value=200)])],  # a size, as before
+)
+def test_an_amount_said_as_a_multiple_is_that_level(instruction, expected):
+    """"twice as bright" was refused as no exact operation, though brightness is one and "100% brighter" worked."""
+    assert parse_operations(instruction) == expected
+
+
 @pytest.mark.parametrize("instruction", ["make it brighter by -50%", "make it warmer by \u221230 percent",
                                          "increase brightness by -20%", "decrease the saturation by -10%"])
 def test_a_minus_sign_on_an_amount_is_refused_not_dropped(instruction):
@@ -508,10 +526,14 @@ def test_twice_or_n_times_repeats_what_the_clause_asks(instruction, intent):
     assert intent_of(instruction) == intent
 
 
-@pytest.mark.parametrize("instruction", ["make it 2 times brighter", "blur it twice as much", "twice rotate it"])
+@pytest.mark.parametrize("instruction", ["blur it twice as much", "twice rotate it"])
 def test_a_count_before_what_it_would_repeat_is_an_amount_and_is_not_read_as_a_repeat(instruction):
     with pytest.raises(UnsupportedInstructionError):
-        intent_of(instruction)  # "2 times brighter" is brightness x2, not two 20% steps
+        intent_of(instruction)
+
+
+def test_a_count_before_a_setting_is_its_multiple_not_a_repeat():
+    assert intent_of("make it 2 times brighter") == "Increase the brightness by 100%."  # x2, not two 20% steps
 
 
 def test_a_repetition_is_held_to_the_operations_a_turn_may_do(photo):
