@@ -595,6 +595,17 @@ def in_a_session_that_tells(tmp_path: Path, photo: str, monkeypatch) -> tuple[An
     return app, state, told
 
 
+def test_a_turn_says_it_is_showing_the_result_while_the_reply_is_drawn_not_done(tmp_path: Path, photo: str):
+    """For a large photo the reply takes a second or more to draw; "Done" shown meanwhile read as a hang."""
+    from ui.handlers import AppConfig, ChatApp
+
+    said: list[tuple[float, str]] = []
+    app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording"))
+    app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
+             "recording", progress=lambda share, desc: said.append((share, desc)))
+    assert said == [(0.1, "Reconstructing the intent and editing…"), (0.9, "Showing the result…")]
+
+
 def test_an_image_attached_in_an_open_session_says_it_starts_a_new_one_once(tmp_path: Path, photo: str, monkeypatch):
     import gradio as gr
 

@@ -334,7 +334,9 @@ class ChatApp:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
             self._continue(self._open(state, for_edit=True), text, state["shown_head"])
-        progress(1.0, desc="Done")
+        # Drawing the reply (the chat, the timeline's thumbnails, the current image) takes a second or more for a
+        # large photo: "Done" shown meanwhile read as a hang.
+        progress(0.9, desc="Showing the result…")
         return self._reply(state)
 
     @friendly_errors
