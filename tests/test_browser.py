@@ -275,6 +275,27 @@ def test_the_backends_picked_in_the_settings_survive_a_reload(browser, app_url: 
         context.close()
 
 
+def test_a_backend_picked_mid_session_says_it_is_for_new_sessions(browser, app_url: str, tmp_path: Path):
+    """The status line names the open session's backends, so a pick looked ignored."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()  # its own storage: the other tests' page keeps the default backends
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        photo = tmp_path / "photo.png"
+        Image.new("RGB", (64, 48), (200, 60, 30)).save(photo)
+        send(page, "make it warmer", photo)
+        wait_for_status(page, "1 edit")
+        open_settings(page)
+        page.locator("#reasoner-picker label", has_text="passthrough").click()
+        expect(page.locator("[data-testid='toast-body']").last).to_contain_text(
+            "New sessions will use the passthrough reasoner")
+    finally:
+        context.close()
+
+
 def test_the_session_survives_a_server_restart(browser, tmp_path_factory: pytest.TempPathFactory):
     from ui.app import build_demo, launch_options
     from ui.handlers import AppConfig

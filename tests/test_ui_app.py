@@ -606,6 +606,15 @@ def test_a_turn_says_it_is_showing_the_result_while_the_reply_is_drawn_not_done(
     assert said == [(0.1, "Reconstructing the intent and editing…"), (0.9, "Showing the result…")]
 
 
+def test_a_backend_picked_mid_session_says_it_is_for_new_sessions(tmp_path: Path, photo: str, monkeypatch):
+    """The status line names the open session's backends, so a pick in the settings looked ignored."""
+    app, state, told = in_a_session_that_tells(tmp_path, photo, monkeypatch)
+    app.settings_picked(state, "rules", "identity")
+    assert told == ["New sessions will use the rules reasoner and the identity editor; the session shown keeps its own."]
+    app.settings_picked({**state, "session_id": None}, "rules", "identity")  # no session: the pick is plainly for
+    assert len(told) == 1                                                      # the next one, nothing to say
+
+
 def test_an_image_attached_in_an_open_session_says_it_starts_a_new_one_once(tmp_path: Path, photo: str, monkeypatch):
     import gradio as gr
 

@@ -361,6 +361,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         )
         for picker in (reasoner, editor):
             picker.input(_remember_picks, [reasoner, editor], [picked], queue=False, api_visibility="private")
+            # queued: a notice reaches the page only from a queued event
+            picker.input(app.settings_picked, [state, reasoner, editor], None, show_progress="hidden",
+                         api_visibility="private")
         # The box is locked while a turn runs, so nothing typed meanwhile is lost; it unlocks
         # whether the turn worked or not (a refused message stays in the box to be fixed). A turn
         # that worked empties it, unless a sample was picked meanwhile: that pick stays.

@@ -364,6 +364,14 @@ class ChatApp:
         return gr.MultimodalTextbox(value=kept_message), status
 
     @staticmethod
+    def settings_picked(state: Any, reasoner: str, editor: str) -> None:
+        """Said when a backend is picked mid-session: the pick is for new sessions, and the status line, which names
+        the open session's own backends, did not change, so the pick looked ignored."""
+        if isinstance(state, dict) and state.get("session_id"):
+            _tell(f"New sessions will use the {html.escape(str(reasoner))} reasoner and the "
+                  f"{html.escape(str(editor))} editor; the session shown keeps its own.")
+
+    @staticmethod
     def attached_status(message: Any, state: Any) -> Any:
         """Said when an image is attached or a sample picked, not only once it is sent: a picked sample only
         showed as a thumbnail in the box, and that sending it mid-session starts a new session was told after the
