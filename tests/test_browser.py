@@ -382,8 +382,12 @@ def test_a_refusal_stays_up_until_the_next_message_is_sent(page, tmp_path: Path)
     page.locator("#message textarea").fill("")
 
 
-def test_a_laptop_screen_shows_the_message_box_on_opening(browser, app_url: str):
+def test_a_laptop_screen_shows_the_message_box_on_opening(browser, app_url: str, tmp_path: Path):
     """At 1366x768 the only place to attach a photo showed 25 px under a 600 px empty chat."""
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (200, 60, 30)).save(photo)
     laptop = browser.new_context(viewport={"width": 1366, "height": 768})
     page = laptop.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -395,6 +399,13 @@ def test_a_laptop_screen_shows_the_message_box_on_opening(browser, app_url: str)
         bottom = page.evaluate("() => document.querySelector('#message').getBoundingClientRect().bottom + scrollY")
         assert bottom <= 768
         shoot(page, "1b-laptop")
+        # A new visitor's session list says why it is empty (it was a blank box), and stops once it is not.
+        page.get_by_text("My sessions").click()
+        sessions = page.locator("#sessions")
+        expect(sessions).to_contain_text("None yet: each session you start is kept here.")
+        send(page, "make it warmer", photo)
+        wait_for_status(page, "1 edit")
+        expect(sessions).not_to_contain_text("None yet")
     finally:
         laptop.close()
 

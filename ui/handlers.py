@@ -278,7 +278,9 @@ class ChatApp:
 
     def _sessions_menu(self, state: dict[str, Any]) -> Any:
         choices = views.session_choices(self.store, self.owners.sessions(state["token"]))
-        return gr.Dropdown(choices=choices, value=state["session_id"])
+        # An empty list was a blank box that said nothing.
+        return gr.Dropdown(choices=choices, value=state["session_id"],
+                           info=None if choices else "None yet: each session you start is kept here.")
 
     # --- handlers ------------------------------------------------------------------------------
 
