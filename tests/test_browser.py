@@ -284,10 +284,7 @@ def test_a_backend_picked_mid_session_says_it_is_for_new_sessions(browser, app_u
     page.set_default_timeout(TIMEOUT_MS)
     try:
         open_app(page, app_url)
-        photo = tmp_path / "photo.png"
-        Image.new("RGB", (64, 48), (200, 60, 30)).save(photo)
-        send(page, "make it warmer", photo)
-        wait_for_status(page, "1 edit")
+        start_session(page, tmp_path, "make it warmer", (200, 60, 30))
         open_settings(page)
         page.locator("#reasoner-picker label", has_text="passthrough").click()
         expect(page.locator("[data-testid='toast-body']").last).to_contain_text(
