@@ -16,7 +16,6 @@ undoing the turn that set a rule lifts it too.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -262,25 +261,11 @@ def rules_in_force(instructions: Sequence[str], numbers: Sequence[int] | None = 
     in_force: list[RuleInForce] = []
     numbers = range(1, len(instructions) + 1) if numbers is None else numbers
     for number, instruction in zip(numbers, instructions, strict=True):
-        turn = read_earlier_turn(instruction)
-        if turn is None:
-            continue
         try:
-            in_force = next_rules(in_force, turn, number)
+            in_force = next_rules(in_force, read_turn(instruction), number)
         except EditAgentError:
             continue
     return in_force
-
-
-@functools.lru_cache(maxsize=4096)
-def read_earlier_turn(instruction: str) -> ReadTurn | None:
-    """:func:`read_turn` of a turn before this one, or None where it reads as no photo operation; kept, since every
-    turn reads its session's whole history again (at 300 turns that was most of a turn's own time). Callers only
-    read what it returns."""
-    try:
-        return read_turn(instruction)
-    except EditAgentError:
-        return None
 
 
 def breaks(rule: PhotoRule, operation: Operation) -> bool:

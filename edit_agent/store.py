@@ -10,7 +10,6 @@ so that a turn still running in another process keeps its file).
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import json
@@ -52,8 +51,6 @@ _GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 _ID_PREFIX = re.compile(rf"[0-9a-fA-F]{{{MIN_ID_PREFIX},32}}")
 ORPHAN_GRACE_SECONDS = 3600.0
 """Unreferenced image files younger than this are kept: another process may be mid-turn."""
-KEPT_TURN_RECORDS = 20_000
-"""Turn records a store keeps read (a few MB): a long session's, or many sessions' in the app."""
 RECENT_IMAGE_SECONDS = 10.0
 """A session's deletion leaves image files used this recently to the sweep: an edit may be about to name them
 (a turn stores its images a moment before its row commits)."""
@@ -92,7 +89,6 @@ class Store:
         # One connection per Store, shared by threads: sqlite3 connections are not re-entrant.
         self._lock = threading.RLock()
         self._decoded = shared_decoded_images()
-        self._read_turns: collections.OrderedDict[str, tuple[tuple[Any, ...], TurnRecord]] = collections.OrderedDict()
         try:
             if self.read_only:
                 self._opened_as = _file_identity(self.folder / DATABASE_NAME)
@@ -385,16 +381,17 @@ class Store:
         files went. A file written or reused in the last few seconds stays (an edit in progress may be about
         to name it); if nothing names it by then, the orphan sweep removes it later."""
         _check_id(session_id, UnknownSessionError, "session")
-        # The files go while the write lock is held: an import that names some of them commits either before
-        # (they stay, still used) or after, when it finds them gone and writes them again (``import_session``).
         with self._write():
             if not self._session_exists_locked(session_id):
                 raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
             digests = self._image_hashes_locked("WHERE id = ?", "WHERE session_id = ?", [session_id])
             self.db.execute("DELETE FROM turns WHERE session_id = ?", [session_id])
             self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
-            still_used = self._image_hashes_locked("", "", [])
-            return self._remove_unused_files(digests - still_used)
+        # The files go once the rows are gone (a crash in between leaves orphans for the sweep, never a session
+        # naming missing files), under the write lock again: an import that names some of them commits either
+        # before (they stay, still used) or after, when it finds them gone and writes them again.
+        with self._write():
+            return self._remove_unused_files(digests - self._image_hashes_locked("", "", []))
 
     def _remove_unused_files(self, digests: set[str]) -> int:
         recent = time.time() - RECENT_IMAGE_SECONDS
@@ -423,21 +420,7 @@ class Store:
     def turns(self, session_id: str) -> list[TurnRecord]:
         with self._reading():
             rows = list(self.db["turns"].rows_where("session_id = ?", [session_id], order_by="seq"))
-            return [self._turn_record_of(row) for row in rows]
-
-    def _turn_record_of(self, row: dict[str, Any]) -> TurnRecord:
-        """The record of a row, kept while the row reads the same: every turn reads its session's turns again, and
-        checking each record anew was most of a turn's own time in a long session (85 of 160 ms at 300 turns)."""
-        values = tuple(row.values())
-        kept = self._read_turns.get(row["id"])
-        if kept is not None and kept[0] == values:
-            self._read_turns.move_to_end(row["id"])
-            return kept[1]
-        record = _turn_record(row)
-        self._read_turns[row["id"]] = (values, record)
-        if len(self._read_turns) > KEPT_TURN_RECORDS:
-            self._read_turns.popitem(last=False)
-        return record
+        return [_turn_record(row) for row in rows]
 
     def get_turn(self, session_id: str, turn_id: str) -> TurnRecord:
         _check_id(turn_id, UnknownTurnError, "turn")
@@ -646,11 +629,15 @@ FULL_DISK_ADVICE = "The disk is full: free some space there, then try again (not
 
 def _is_full_disk(error: Exception, folder: Path) -> bool:
     """Whether ``error`` comes of a full disk. SQLite says so ("database or disk is full") only while writing; on
-    opening, even to list sessions, it says "disk I/O error", as it cannot grow its shared-memory file."""
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+    opening, even to list sessions, it says "disk I/O error", as it cannot grow its shared-memory file: such an
+    error, with the disk all but full, is told as one. A damaged database is not, however full its disk."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL" or "disk is full" in str(error):
         return True
-    if getattr(error, "sqlite_errorname", None) == "SQLITE_FULL" or "disk is full" in str(error):
-        return True
+    if not name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return False
     try:
         return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
     except OSError:

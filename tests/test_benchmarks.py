@@ -29,8 +29,3 @@ def test_the_sdk_benchmark_reports_its_times():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SDK time per turn (3 turns" in done.stdout and "Session of 5 turns" in done.stdout, done.stdout
 
-
-def test_the_long_session_benchmark_times_both_ways():
-    done = run_script("benchmarks/long_photo_session.py", "--turns", "12")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "history kept: median" in done.stdout and "history read anew: median" in done.stdout

@@ -384,40 +384,27 @@ def test_a_stored_image_cut_short_is_written_again_by_the_next_session_that_stor
     assert Store(tmp_path).load_image(image_hash(image), from_file=True).tobytes() == image.tobytes()
 
 
-def test_turns_read_again_show_a_row_that_changed_since(tmp_path):
-    """What a turn reads of its session is kept between turns; a row changed meanwhile (a session deleted and
-    imported again under the same ids, by another process) must read as it now is."""
+def test_a_deletion_stopped_before_its_files_go_leaves_no_session_naming_missing_files(tmp_path, monkeypatch):
+    """The files went inside the transaction that deleted the rows: a kill or a failed commit after the first
+    unlink left the session in place, naming files that were gone."""
+    from edit_agent.errors import UnknownSessionError
+
     session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=RecordingEditor())
     session.edit(Image.new("RGB", (16, 16), "red"), "one")
     store = Store(tmp_path)
-    first = store.turns(session.id)
-    assert store.turns(session.id) == first
-    other = Store(tmp_path)
-    with other._write():
-        other.db.execute("UPDATE turns SET instruction = 'one, as imported again' WHERE id = ?", [first[0].id])
-    assert [turn.instruction for turn in store.turns(session.id)] == ["one, as imported again"]
+    files = list(store.images_folder.glob("*/*.png"))
+    _age(files, 120)
 
+    def killed(self, digests):
+        raise KeyboardInterrupt
 
-@pytest.mark.parametrize("free, told", [(0, "The disk is full: free some space there"), (10 * 2**30, "disk I/O error.")])
-def test_a_store_on_a_full_disk_says_so_on_opening(tmp_path, monkeypatch, free, told):
-    """On a full disk SQLite cannot open the store even to list it, and says only "disk I/O error" (checked on a
-    3 MB tmpfs filled up); that is told as the full disk it is, not as a damaged store to replace."""
-    import shutil
-    import sqlite3
-
-    from edit_agent import store as store_module
-    from edit_agent.errors import StoreError
-
-    Store(tmp_path)
-
-    def unopenable(self):
-        raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(Store, "_prepare", unopenable)
-    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda folder: shutil._ntuple_diskusage(2**30, 2**30, free))
-    with pytest.raises(StoreError, match=told) as refused:
-        Store(tmp_path)
-    assert ("Pass another folder" in str(refused.value)) == (free > 0)
+    monkeypatch.setattr(Store, "_remove_unused_files", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.delete_session(session.id)
+    monkeypatch.undo()
+    assert Store(tmp_path).list_sessions() == [] and all(path.exists() for path in files)  # orphans, for the sweep
+    with pytest.raises(UnknownSessionError):
+        EditSession.open(session.id, store=tmp_path)
 
 
 def test_reusing_a_stored_image_marks_it_as_just_used(tmp_path):
