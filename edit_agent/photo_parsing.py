@@ -21,7 +21,13 @@ from __future__ import annotations
 import itertools
 import re
 
-from edit_agent.errors import InvalidInstructionError, NeedsGenerativeEditorError, UnsupportedInstructionError, quoted
+from edit_agent.errors import (
+    EditAgentError,
+    InvalidInstructionError,
+    NeedsGenerativeEditorError,
+    UnsupportedInstructionError,
+    quoted,
+)
 from edit_agent.history_words import EARLIER_IMAGE_HINT
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import (
@@ -299,7 +305,7 @@ def split_clauses(instruction: str) -> list[str]:
     and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
     is no clause."""
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
-    text = multiples_as_levels(numbers_as_digits(re.sub(r"[\s\0]+", " ", instruction.strip())))
+    text = numbers_as_digits(re.sub(r"[\s\0]+", " ", instruction.strip()))
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
@@ -324,11 +330,11 @@ def multiples_as_levels(text: str) -> str:
     """
     def as_level(match: re.Match[str]) -> str:
         factor = match.group("factor").lower()
-        adjective = (match.group("adjective") or "").lower().removesuffix("er")
-        if factor in ("half", "halve") and adjective and not re.search(r"\bas\s", match.group(0), re.IGNORECASE):
-            return match.group(0)  # "half brighter" says no level
-        setting = _SETTING_OF.get(adjective) or (match.group("noun") or "").lower()
+        said = (match.group("adjective") or "").lower()
         times = float(match.group("times")) if match.group("times") else _FACTORS[factor]
+        if said.endswith("er") and times <= 1:
+            return match.group(0)  # "0.5x brighter", "half brighter": no level says that, and darker is not meant
+        setting = _SETTING_OF.get(said.removesuffix("er")) or (match.group("noun") or "").lower()
         return f"the {setting} to {100 * times:g}%"
 
     return _MULTIPLE_OF_A_SETTING.sub(as_level, text)
@@ -457,7 +463,22 @@ def parse_clause(clause: str, instruction: str) -> list[Operation]:
 
 def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -> tuple[list[Operation], bool]:
     """:func:`parse_clause`, and whether the clause only states a problem ("it's too warm"), which an
-    operation elsewhere in the instruction may already fix ("too warm, cool it down a bit")."""
+    operation elsewhere in the instruction may already fix ("too warm, cool it down a bit"). A clause read as
+    typed is read so; one that is not, with its multiples said as levels ("twice as bright"), where it then reads.
+    A refusal is the typed clause's, in its own words."""
+    try:
+        return _parse_clause_read(clause, instruction, everyday=everyday)
+    except EditAgentError as as_typed:
+        as_levels = multiples_as_levels(clause)
+        if as_levels == clause:
+            raise
+        try:
+            return _parse_clause_read(as_levels, instruction, everyday=everyday)
+        except EditAgentError:
+            raise as_typed from None
+
+
+def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tuple[list[Operation], bool]:
     found, remaining = _matches(clause, _COMPILED if everyday else _COMPILED_PLAIN)
     if _NEGATIVE_PERCENT.search(remaining) or _direction_and_minus_sign(clause, remaining):
         # The words give the direction; a minus sign on top of them is a contradiction, never a choice.

@@ -180,6 +180,20 @@ def test_an_amount_said_as_a_multiple_is_that_level(instruction, expected):
     assert parse_operations(instruction) == expected
 
 
+@pytest.mark.parametrize("instruction", ["make it 0.5x brighter", "make it 0x brighter", "make it half brighter",
+                                         "make the sky twice as bright", "make it 1x brighter"])
+def test_a_multiple_that_says_no_level_is_refused_in_the_words_typed(instruction):
+    """"0.5x brighter" read as 50% darker, and refusals quoted the level the text was rewritten to."""
+    with pytest.raises(UnsupportedInstructionError) as refused:
+        parse_operations(instruction)
+    assert f"'{instruction}' is not an exact photo operation" in str(refused.value) and "the part" not in str(refused.value)
+
+
+def test_a_clause_that_read_before_multiples_reads_as_it_did():
+    assert parse_operations("upscale it 2x brighter") == [Operation(kind="resize", value=200),
+                                                          Operation(kind="brightness", value=20)]
+
+
 @pytest.mark.parametrize("instruction", ["make it brighter by -50%", "make it warmer by \u221230 percent",
                                          "increase brightness by -20%", "decrease the saturation by -10%"])
 def test_a_minus_sign_on_an_amount_is_refused_not_dropped(instruction):
