@@ -133,7 +133,7 @@ def run_edit(args: argparse.Namespace) -> int:
                                    f"{str(args.out)!r} names an image file. Give a folder, e.g. --out "
                                    f"{str(args.out.with_suffix(''))!r}.")
     _check_out_can_hold_results(args.out)
-    created = not args.out.exists()
+    created = [folder for folder in (args.out, *args.out.absolute().parents) if not folder.exists()]
     args.out.mkdir(parents=True, exist_ok=True)  # before any turn runs: a bad --out fails at once
     try:
         # Held from the first look into --out to the last file written: two runs into one folder at once each
@@ -143,8 +143,9 @@ def run_edit(args: argparse.Namespace) -> int:
                 "folder.")):
             _edit_into_held_folder(args)
     except BaseException:
-        if created and not any(args.out.iterdir()):
-            args.out.rmdir()  # leave no empty folder behind a failed first turn
+        for folder in created:  # leave no empty folder behind a failed first turn (nor the ones made above it)
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only an empty one goes
         raise
     return 0
 

@@ -234,10 +234,10 @@ def test_cli_run_twice_into_one_folder_replaces_its_own_export(tmp_path):
 
 
 def test_cli_makes_no_output_folder_when_the_first_turn_fails(tmp_path):
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "today" / "out"  # nor the folders it would have made above it
     assert main(["edit", str(tmp_path / "missing.png"), "make it brighter", "--out", str(out),
                      "--store", str(tmp_path / "store")]) == 2
-    assert not out.exists()
+    assert not (tmp_path / "runs").exists()
     assert not (tmp_path / "store").exists()  # a mistyped image name creates no store either
 
 
