@@ -77,6 +77,8 @@ def held_folder(folder: Path, in_use: Callable[[], Exception]) -> Iterator[None]
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise in_use() from None
+        except OSError:  # a file system without locks (some network ones): the run goes on unheld, as before
+            pass
         yield
     finally:
         os.close(handle)  # which releases the lock
