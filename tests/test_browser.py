@@ -155,6 +155,11 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
     # A gallery's "download all" zips thumbnails, not edits, and covers a turn: the galleries have none.
     assert page.locator("#timeline [aria-label*='ownload'], #samples [aria-label*='ownload']").count() == 0
     shoot(page, "1-two-edits")
+    # Gradio faded a hovered turn's caption to half: the turn under the pointer looked disabled.
+    page.locator("#timeline .thumbnail-item").first.hover()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => getComputedStyle(document.querySelector("
+                         "'#timeline .thumbnail-item:hover .caption-label')).opacity") == "1"
 
     expect(page.locator("#redo")).to_be_disabled()  # at the newest turn there is nothing to redo
     page.locator("#undo").click()

@@ -66,6 +66,8 @@ CSS = """
 /* A long unbroken word (an address, a path) wraps: on a phone it made the whole page scroll sideways. Gradio's
    own break-word does not let a message shrink below its longest word, and its inline-flex code never wraps. */
 #chat *, #status *, #timeline .caption-label { overflow-wrap: anywhere !important; }
+/* Gradio fades a hovered caption to half: a turn just clicked looked disabled (and, on a touch screen, stayed so). */
+#timeline .thumbnail-item:hover .caption-label, #samples .thumbnail-item:hover .caption-label { opacity: 1 !important; }
 #chat code { display: inline !important; }
 /* While an event runs its progress bar takes the status line's place: the old text showed through it. */
 #status .pending { visibility: hidden; }
@@ -93,7 +95,7 @@ CSS = """
 }
 /* Touch screens: tap targets of 44 px, and no state that only a mouse's hover undoes or explains. An attached
    image's remove button covered the whole thumbnail, invisible until hovered, so a tap to look at the image
-   removed it: it is a visible corner badge instead. A tapped turn kept Gradio's half-faded hover caption. */
+   removed it: it is a visible corner badge instead. */
 @media (pointer: coarse) {
   #history-buttons > button, #download-session, #delete-session, #open-zip, .label-wrap { min-height: 44px; }
   /* the taller header stretched the closed arrow's box, which turned on its centre dropped below the label */
@@ -105,7 +107,6 @@ CSS = """
     border-radius: 50% !important;
   }
   #message .delete-button svg { width: 14px !important; height: 14px !important; }
-  #timeline .thumbnail-item:hover .caption-label, #samples .thumbnail-item:hover .caption-label { opacity: 1 !important; }
   #current-image .icon-button-wrapper button, #chat .top-panel button, #chat .image-container .icon-button-wrapper button,
   #message button.upload-button, #message button.submit-button { min-width: 44px !important; min-height: 44px !important; }
   #chat .thought-group > .title { min-height: 44px; }
