@@ -75,10 +75,9 @@ def held_folder(folder: Path, in_use: Callable[[], Exception]) -> Iterator[None]
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise in_use() from None
-        except OSError:  # a file system without locks (some network ones): the run goes on unheld, as before
-            pass
+        except OSError as error:  # other than held: a file system without locks (some network ones) goes on unheld
+            if isinstance(error, BlockingIOError):
+                raise in_use() from None
         yield
     finally:
         os.close(handle)  # which releases the lock

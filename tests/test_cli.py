@@ -357,6 +357,19 @@ def test_a_second_run_into_a_folder_a_run_is_writing_is_refused_and_changes_noth
     assert main(["edit", "sample:coffee", "make it cooler", "--out", str(out), *store]) == 0  # once it is let go
 
 
+def test_a_run_into_a_folder_on_a_file_system_without_locks_goes_on_unheld(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, "No locks available")  # as some network file systems answer
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert main(["edit", "sample:astronaut", "flip it", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store")]) == 0
+    assert (tmp_path / "out" / "turn-01.png").is_file()
+
+
 def test_turn_images_no_earlier_run_wrote_are_never_replaced(tmp_path, capsys):
     out = tmp_path / "holiday"
     out.mkdir()
