@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageFilter, ImageOps, ImageStat
 from pydantic import BaseModel, ConfigDict
 
 from edit_agent.errors import InvalidInstructionError
@@ -155,7 +155,9 @@ def is_margin_crop(op: Operation) -> bool:
 def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
     """Apply one operation exactly (rotations, flips and crops are lossless).
 
-    Enhancements use Pillow's ImageEnhance with factor ``1 + value/100``; warmth multiplies red by
+    Brightness, contrast and saturation scale each value's distance from black, from the image's mean grey, or
+    from the pixel's own grey (as Pillow's ImageEnhance defines them) by ``1 + value/100``, rounded to the nearest
+    level; warmth multiplies red by
     ``1 + value/200`` and blue by ``1 - value/200``; grayscale is Pillow's ITU-R 601-2 luma,
     returned as RGB; sepia is the classic sepia matrix on the RGB values; invert is 255 minus each value;
     blur is a Gaussian blur of the given radius; sharpen is Pillow's SHARPEN filter.
@@ -173,11 +175,11 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
         case "resize":
             return image.resize(_resized(image.size, op), Image.Resampling.LANCZOS)
         case "brightness":
-            return ImageEnhance.Brightness(image).enhance(1 + (op.value or 0) / 100)
+            return _levels_scaled(image, 1 + (op.value or 0) / 100, around=0)
         case "contrast":
-            return ImageEnhance.Contrast(image).enhance(1 + (op.value or 0) / 100)
+            return _levels_scaled(image, 1 + (op.value or 0) / 100, around=_mean_grey(image))
         case "saturation":
-            return ImageEnhance.Color(image).enhance(1 + (op.value or 0) / 100)
+            return _saturated(image, 1 + (op.value or 0) / 100)
         case "warmth":
             return _warm(image, op.value or 0)
         case "grayscale":
@@ -282,3 +284,35 @@ def _warm(image: Image.Image, percent: float) -> Image.Image:
     red = red.point(lambda v: min(255, round(v * (1 + percent / 200))))
     blue = blue.point(lambda v: max(0, min(255, round(v * (1 - percent / 200)))))
     return Image.merge("RGB", (red, green, blue))
+
+
+# Pillow's ImageEnhance truncates its blend (101 x 0.99 gives 99), so each brightness, contrast or saturation edit
+# took about half a level off every value, whichever way it went, and a long session of them drifted darker.
+
+def _levels_scaled(image: Image.Image, factor: float, *, around: int) -> Image.Image:
+    """Every value moved ``factor`` times as far from ``around`` (0: brightness; the mean grey: contrast), rounded."""
+    table = [min(255, max(0, round(around + factor * (level - around)))) for level in range(256)]
+    rgb = image.convert("RGB")
+    return rgb.point(table * len(rgb.getbands()))
+
+
+def _mean_grey(image: Image.Image) -> int:
+    """The grey level contrast is taken around: the mean luma, as ImageEnhance.Contrast takes it."""
+    return int(ImageStat.Stat(image.convert("L")).mean[0] + 0.5)
+
+
+_ROWS_AT_ONCE = 512
+"""Saturation works on this many rows at a time: floats for a whole 12 MP photo would take about half a GB."""
+
+
+def _saturated(image: Image.Image, factor: float) -> Image.Image:
+    """Each pixel's values moved ``factor`` times as far from its own grey (ITU-R 601-2 luma), rounded."""
+    rgb = numpy.asarray(image.convert("RGB"))
+    grey = numpy.asarray(image.convert("L"))
+    result = numpy.empty_like(rgb)
+    for top in range(0, rgb.shape[0], _ROWS_AT_ONCE):
+        rows = slice(top, top + _ROWS_AT_ONCE)
+        centre = grey[rows, :, None].astype(numpy.float32)
+        moved = centre + numpy.float32(factor) * (rgb[rows].astype(numpy.float32) - centre)
+        result[rows] = numpy.clip(numpy.rint(moved), 0, 255)
+    return Image.fromarray(result, "RGB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
@@ -26,6 +27,15 @@ def edit(photo: Image.Image, instruction: str) -> Image.Image:
 
 
 T = Image.Transpose
+
+
+def rounded(enhancer: type[ImageEnhance._Enhance], factor: float):
+    """Pillow's enhancement (its own blend towards its degenerate image), rounded to the nearest level."""
+    def enhanced(image: Image.Image) -> Image.Image:
+        base = numpy.asarray(enhancer(image).degenerate, dtype=float)
+        moved = base + factor * (numpy.asarray(image, dtype=float) - base)
+        return Image.fromarray(numpy.clip(numpy.rint(moved), 0, 255).astype(numpy.uint8))
+    return enhanced
 
 
 @pytest.mark.parametrize(
@@ -55,14 +65,14 @@ T = Image.Transpose
         ("double the size of the image", lambda im: im.resize((240, 160), Image.Resampling.LANCZOS)),
         ("make no change", lambda im: im),
         ("Make no change.", lambda im: im),
-        ("make it brighter", lambda im: ImageEnhance.Brightness(im).enhance(1.2)),
-        ("brighten by 35%", lambda im: ImageEnhance.Brightness(im).enhance(1.35)),
-        ("make it darker", lambda im: ImageEnhance.Brightness(im).enhance(0.8)),
-        ("more contrast", lambda im: ImageEnhance.Contrast(im).enhance(1.2)),
-        ("reduce the contrast by 10%", lambda im: ImageEnhance.Contrast(im).enhance(0.9)),
-        ("make it more saturated", lambda im: ImageEnhance.Color(im).enhance(1.2)),
-        ("make it less saturated by 50 percent", lambda im: ImageEnhance.Color(im).enhance(0.5)),
-        ("desaturate it", lambda im: ImageEnhance.Color(im).enhance(0.8)),
+        ("make it brighter", rounded(ImageEnhance.Brightness, 1.2)),
+        ("brighten by 35%", rounded(ImageEnhance.Brightness, 1.35)),
+        ("make it darker", rounded(ImageEnhance.Brightness, 0.8)),
+        ("more contrast", rounded(ImageEnhance.Contrast, 1.2)),
+        ("reduce the contrast by 10%", rounded(ImageEnhance.Contrast, 0.9)),
+        ("make it more saturated", rounded(ImageEnhance.Color, 1.2)),
+        ("make it less saturated by 50 percent", rounded(ImageEnhance.Color, 0.5)),
+        ("desaturate it", rounded(ImageEnhance.Color, 0.8)),
         ("make it grayscale", lambda im: im.convert("L").convert("RGB")),
         ("make it black and white", lambda im: im.convert("L").convert("RGB")),
         ("turn it greyscale", lambda im: im.convert("L").convert("RGB")),
@@ -83,6 +93,18 @@ T = Image.Transpose
 )
 def test_operation_equals_pillow(photo, instruction, expected):
     assert edit(photo, instruction).tobytes() == expected(photo).convert("RGB").tobytes()
+
+
+@pytest.mark.parametrize("kind", ["brightness", "contrast", "saturation"])
+def test_a_level_edit_and_its_opposite_do_not_darken_the_photo(photo, kind):
+    # Each edit is rounded to the nearest level: Pillow's ImageEnhance truncates, which took half a level off every
+    # value at each turn, so twenty small edits and their opposites left the photo 16 levels darker.
+    image = photo
+    for _ in range(20):
+        image = apply_operations(image, [Operation(kind=kind, value=1.0)])
+        image = apply_operations(image, [Operation(kind=kind, value=-1.0)])
+    shift = numpy.asarray(image, dtype=float).mean() - numpy.asarray(photo, dtype=float).mean()
+    assert abs(shift) < 1.0
 
 
 def test_warmer_and_cooler_follow_the_stated_rule(photo):
