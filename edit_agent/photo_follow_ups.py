@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, quoted
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations, is_margin_crop
 from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
-from edit_agent.photo_rules import read_turn
+from edit_agent.photo_rules import known_reading
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
 """What people say before a follow-up: "ok, again", "no, more" (but "no more" means stop)."""
@@ -67,24 +69,48 @@ _COURTESY_EDGES = re.compile(
     r"(?:[\s,!.]+(?:thanks|thank\s+you|thx|please|pls|plz))*[\s,!.]*$", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """What a follow-up asks for, read from the earlier turn it refers to."""
+
+    text: str
+    """The canonical text of what it asks for."""
+    refers_to: int
+    """The position, among the earlier instructions, of the turn whose edit it reads."""
+    takes_back: bool = False
+    """Whether it takes all of that turn's edit back ("the opposite", "way too much")."""
+
+
 def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     """The canonical text ``instruction`` asks for, read from the last of ``earlier`` (the instructions on the
     way to the image being edited); ``None`` when it is no follow-up. It refers to the last earlier turn that
     asked for an edit of its own (a rule alone, or no change, is passed over); with none, it is refused."""
+    found = read_follow_up(instruction, earlier)
+    return found.text if found else None
+
+
+def read_follow_up(instruction: str, earlier: Sequence[str]) -> FollowUp | None:
+    """:func:`resolve_follow_up`, saying which earlier turn it refers to and whether it takes that turn back."""
+    return _follow_up(instruction, _EarlierEdits(earlier), len(earlier))
+
+
+def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | None:
+    """The follow-up ``instruction`` is, read from the first ``end`` earlier turns."""
     text = _COURTESY_EDGES.sub("", instruction).strip()  # "again, thanks", "more, please"
     _refuse_what_is_not_said_in_full(instruction, text)
     kind = _follow_up_kind(text)
     if kind is None:
         return None
     if kind.startswith("same:"):  # "rotate again": the last rotation, however far back; else a plain rotation
-        _, same = _last_edit(earlier, kind.removeprefix("same:"))
-        return describe_operations(same) if same else None
-    last, operations = _last_edit(earlier)
-    if not operations:
+        position, same = edits.last_edit(end, kind.removeprefix("same:"))
+        return FollowUp(describe_operations(same), position) if position is not None else None
+    position, operations = edits.last_edit(end)
+    if position is None:
         raise InvalidInstructionError(
             f"{quoted(instruction)} refers to the edit before it, and there is none to repeat here; say what to change.")
+    last = edits.instructions[position]
     if kind == "again":
-        return describe_operations(operations)
+        return FollowUp(describe_operations(operations), position)
     if kind.startswith("less"):
         if _LESS.match(text) and _SAID_AS_LESS.search(last):
             raise InvalidInstructionError(
@@ -94,10 +120,13 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
             raise InvalidInstructionError(
                 f"{quoted(instruction)} right after taking a change back: say which way now ('a bit warmer', 'a bit "
                 "cooler'), or undo.")
-        return describe_operations(_taken_back(operations, kind.removeprefix("less:"), instruction))
+        how = kind.removeprefix("less:")
+        all_of_it = how == "strong" and all(op.kind in PERCENT_KINDS for op in operations)
+        return FollowUp(describe_operations(_taken_back(operations, how, instruction)), position, all_of_it)
     if kind.startswith("more"):
-        return describe_operations(_more(operations, kind.removeprefix("more:"), instruction))
-    return describe_operations([_opposite(op, instruction) for op in reversed(operations)])
+        return FollowUp(describe_operations(_more(operations, kind.removeprefix("more:"), instruction)), position)
+    reversed_operations = [_opposite(op, instruction) for op in reversed(operations)]
+    return FollowUp(describe_operations(reversed_operations), position, takes_back=True)
 
 
 def is_follow_up(instruction: str) -> bool:
@@ -146,29 +175,48 @@ def _is_taking_back(instruction: str) -> bool:
     return kind.startswith("less")
 
 
-def _last_edit(earlier: Sequence[str], kind: str | None = None) -> tuple[str, list[Operation]]:
-    """The last earlier turn that asked for operations of its own (of ``kind``, if given), and those operations:
-    a follow-up resolved, a typo read as it was, a rule's own operation left out ("keep it square" asks for no
-    edit of its own). ``("", [])`` when there is none."""
-    for position in range(len(earlier) - 1, -1, -1):
-        operations = [op for op in _own_operations(earlier[position], earlier[:position])
-                      if kind is None or op.kind == kind]
-        if operations:
-            return earlier[position], operations
-    return "", []
+class _EarlierEdits:
+    """The operations each earlier turn asked for of its own: a follow-up resolved, a typo read as it was, a rule's
+    own operation left out ("keep it square" asks for no edit of its own). Read from the first turn on, each once,
+    so that a follow-up of a follow-up (a long run of "again") is read from the one before it, not by recursion."""
+
+    def __init__(self, instructions: Sequence[str]) -> None:
+        self.instructions = instructions
+        self._own: list[list[Operation]] = []
+
+    def last_edit(self, end: int, kind: str | None = None) -> tuple[int | None, list[Operation]]:
+        """The position of the last of the first ``end`` turns that asked for operations of its own (of ``kind``,
+        if given), and those operations; ``(None, [])`` when there is none."""
+        for position in range(end - 1, -1, -1):
+            operations = [op for op in self._own_operations(position) if kind is None or op.kind == kind]
+            if operations:
+                return position, operations
+        return None, []
+
+    def _own_operations(self, position: int) -> list[Operation]:
+        while len(self._own) <= position:
+            self._own.append(self._read(len(self._own)))
+        return self._own[position]
+
+    def _read(self, position: int) -> list[Operation]:
+        instruction = self.instructions[position]
+        for text in (instruction, _typos_corrected(instruction)):
+            try:
+                found = _follow_up(text, self, position)
+            except EditAgentError:
+                continue
+            turn = known_reading(found.text if found else text)
+            if turn is not None:
+                rules = [rule.operation for rule in turn.sets]
+                return [op for op in turn.operations if op not in rules]
+        return []
 
 
-def _own_operations(instruction: str, before: Sequence[str]) -> list[Operation]:
+@lru_cache(maxsize=4096)
+def _typos_corrected(instruction: str) -> str:
     from edit_agent.photo_typos import corrected_typos
 
-    for text in (instruction, corrected_typos(instruction)[0]):
-        try:
-            turn = read_turn(resolve_follow_up(text, before) or text)
-        except EditAgentError:
-            continue
-        rules = [rule.operation for rule in turn.sets]
-        return [op for op in turn.operations if op not in rules]
-    return []
+    return corrected_typos(instruction)[0]
 
 
 _MARGIN_SHARE = {"": 1.0, "gentle": 0.5, "strong": 2.0}
@@ -207,13 +255,18 @@ def _taken_back(operations: list[Operation], how: str, instruction: str) -> list
             f"{quoted(instruction)}: the edit before it ({describe_operations(operations)[:-1].lower()}) cannot be partly "
             "taken back; undo it instead ('undo that').")
     kept = {"half": 0.5, "strong": 0.0}  # of the change; "a bit" takes a gentle amount back, whatever it was
-    return [_opposite(_scaled(op, GENTLE_PERCENT), instruction) if how == "gentle" else _leaving(op, kept[how])
-            for op in reversed(signed)]
+    return [_gentle_step_back(op) if how == "gentle" else _leaving(op, kept[how]) for op in reversed(signed)]
+
+
+def _gentle_step_back(op: Operation) -> Operation:
+    """A gentle amount the other way from ``op`` ("a bit less" after "much warmer": cooler by 10%)."""
+    return op.model_copy(update={"value": GENTLE_PERCENT if (op.value or 0) < 0 else -GENTLE_PERCENT})
 
 
 def _leaving(op: Operation, kept: float) -> Operation:
     """The change after ``op`` that leaves ``kept`` of it overall. The amounts multiply (brighter by 50% is x1.5;
-    warmth scales red by 1 + v/200), so taking all of +50% back is -33.3%, not -50%, which would go past the start."""
+    warmth scales red by 1 + v/200 and blue by its inverse), so taking all of +50% back is -33.3%, not -50%, which
+    would go past the start."""
     scale = 200 if op.kind == "warmth" else 100
     factor = (1 + (op.value or 0) * kept / scale) / (1 + (op.value or 0) / scale)
     return op.model_copy(update={"value": round((factor - 1) * scale, 1)})
@@ -225,8 +278,9 @@ def _scaled(op: Operation, amount: float | None) -> Operation:
 
 
 def _opposite(op: Operation, instruction: str) -> Operation:
+    """The operation that reverses ``op``: brighter by 50% (x1.5) is reversed by darker by 33.3%, not by 50%."""
     if op.kind in PERCENT_KINDS:
-        return op.model_copy(update={"value": -(op.value or 0)})
+        return _leaving(op, 0.0)
     if op.kind == "rotate":
         return op.model_copy(update={"value": (360 - (op.value or 0)) % 360 or 180.0})
     if op.kind in ("flip", "invert"):  # its own opposite

@@ -158,7 +158,7 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
     Brightness, contrast and saturation scale each value's distance from black, from the image's mean grey, or
     from the pixel's own grey (as Pillow's ImageEnhance defines them) by ``1 + value/100``, rounded to the nearest
     level; warmth multiplies red by
-    ``1 + value/200`` and blue by ``1 - value/200``; grayscale is Pillow's ITU-R 601-2 luma,
+    ``1 + value/200`` and divides blue by it; grayscale is Pillow's ITU-R 601-2 luma,
     returned as RGB; sepia is the classic sepia matrix on the RGB values; invert is 255 minus each value;
     blur is a Gaussian blur of the given radius; sharpen is Pillow's SHARPEN filter.
     """
@@ -282,7 +282,9 @@ def check_output_pixels(width: int, height: int) -> None:
 def _warm(image: Image.Image, percent: float) -> Image.Image:
     red, green, blue = image.convert("RGB").split()
     red = red.point(lambda v: min(255, round(v * (1 + percent / 200))))
-    blue = blue.point(lambda v: max(0, min(255, round(v * (1 - percent / 200)))))
+    # Blue is divided by red's factor, so warmer by N% and the change that takes it back are one operation apart:
+    # red x1.1 and blue /1.1 are undone exactly by red /1.1 and blue x1.1 ("cooler by 9.1%").
+    blue = blue.point(lambda v: min(255, round(v / (1 + percent / 200))))
     return Image.merge("RGB", (red, green, blue))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError, quoted
 from edit_agent.photo_ops import Operation, describe_operations
@@ -129,6 +130,16 @@ def read_turn(instruction: str) -> ReadTurn:
         parse_clause(instruction, instruction)  # raises, naming the whole instruction
     check_operation_count(len(operations))
     return ReadTurn(operations=operations, sets=reading.sets, lifts=reading.lifts, lifts_all=reading.lifts_all)
+
+
+@lru_cache(maxsize=4096)
+def known_reading(instruction: str) -> ReadTurn | None:
+    """:func:`read_turn` of ``instruction``, or ``None`` where it raises; kept, since every later turn reads the
+    earlier ones again (the rules in force, what a follow-up refers to). Shared between callers: never change it."""
+    try:
+        return read_turn(instruction)
+    except EditAgentError:
+        return None
 
 
 def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
@@ -261,8 +272,11 @@ def rules_in_force(instructions: Sequence[str], numbers: Sequence[int] | None = 
     in_force: list[RuleInForce] = []
     numbers = range(1, len(instructions) + 1) if numbers is None else numbers
     for number, instruction in zip(numbers, instructions, strict=True):
+        turn = known_reading(instruction)
+        if turn is None:
+            continue
         try:
-            in_force = next_rules(in_force, read_turn(instruction), number)
+            in_force = next_rules(in_force, turn, number)
         except EditAgentError:
             continue
     return in_force

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError, quoted
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move
-from edit_agent.photo_follow_ups import resolve_follow_up
+from edit_agent.photo_follow_ups import FollowUp, read_follow_up
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
 from edit_agent.photo_parsing import parse_operations, split_clauses
@@ -74,20 +74,33 @@ class PhotoRuleReasoner:
                             for held in after)
         reasoning = _reasoning(turn, before, again, number)
         if follow_up is not None:  # "a bit more": what it refers to comes first
-            reasoning = f"{typed!r} refers to turn {numbers[-2]}, so it asks for: {follow_up} " + reasoning
+            reasoning = (f"{typed!r} refers to turn {numbers[follow_up.refers_to]}, so it asks for: {follow_up.text} "
+                         + reasoning)
         if _LEVEL.search(numbers_as_digits(typed)) and any(op.kind in PERCENT_KINDS for op in turn.operations):
             reasoning += (" A level ('to N%') is taken from the image as it is now, so asking for the same level "
                           "again changes it again.")
         if corrections:
             read_as = ", ".join(f"{typo!r} as {word!r}" for typo, word in corrections)
             reasoning = f"Read {read_as} (a typo, or the instruction would not read). " + reasoning
-        return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints))
+        return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints),
+                       restores_turn=_turn_taken_back(follow_up, request, earlier_instructions))
+
+
+def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str]) -> str | None:
+    """The last turn, where this one takes all of its edit back and no rule came or went with it: the session then
+    gives back the image stored before it, exactly. Its operations done in reverse would only come close: values
+    a brightening clipped at white do not come back, and each level is rounded again."""
+    if follow_up is None or not follow_up.takes_back or follow_up.refers_to != len(earlier) - 1:
+        return None
+    if rules_in_force(earlier) != rules_in_force(earlier[:-1]):
+        return None  # the turn also set or lifted a rule, which its input knows nothing of
+    return request.history[-1].turn_id
 
 
 _LEVEL = re.compile(r"\bto\s+\d+(?:\.\d+)?\s*(?:%|percent\b)", re.IGNORECASE)
 
 
-_Reading = tuple[str, str | None, ReadTurn]
+_Reading = tuple[str, FollowUp | None, ReadTurn]
 """What was read (as typed, or with its typos corrected), the follow-up it resolved to, and the turn."""
 
 
@@ -157,8 +170,8 @@ def _negated_operation(clause: str) -> bool:
 
 
 def _read_turn(text: str, earlier: list[str]) -> _Reading:
-    follow_up = resolve_follow_up(text, earlier)
-    return text, follow_up, read_turn(follow_up or text)
+    follow_up = read_follow_up(text, earlier)
+    return text, follow_up, read_turn(follow_up.text if follow_up else text)
 
 
 def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:
