@@ -467,7 +467,9 @@ class EditSession:
                 id=self.id, created=time.time(), source_hash=input_hash, head=None,
                 settings=self._settings(),
             )
-        timings = {**timings, "store": time.perf_counter() - began}
+        stored = time.perf_counter() - began
+        # The total so far covers reasoning and editing; writing the images is part of the turn too.
+        timings = {**timings, "store": stored, "total": timings["total"] + stored}
         turn = TurnRecord(
             id=uuid.uuid4().hex[:16], session_id=self.id, parent_id=parent, seq=0,
             instruction=instruction, reasoning=thought.reasoning, intent=thought.intent,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy
 import pytest
 from PIL import Image, ImageOps
 
@@ -616,3 +617,12 @@ def test_an_undo_turn_that_redo_took_back_stays_taken_back_in_an_export(tmp_path
                      EditSession.import_zip(session.export_zip(tmp_path / "session.zip"), store=tmp_path / "c")):
         assert imported.head.instruction == "add a small green circle at the bottom right"
         assert not imported.can_redo and not imported.redo_step()[0]  # not into the undo turn: on to an undo
+
+
+def test_a_turns_stored_time_includes_writing_its_images(tmp_path):
+    noise = Image.fromarray(numpy.random.default_rng(0).integers(0, 256, (800, 800, 3), dtype=numpy.uint8))
+    session = EditSession(store=tmp_path / "store")
+    session.edit(noise, "make it brighter")
+    timings = session.turn_records()[-1].timings
+    assert timings["total"] >= timings["reason"] + timings["edit"] + timings["store"]
+    assert session.history[-1].seconds == timings["total"]
