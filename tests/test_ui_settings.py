@@ -8,6 +8,7 @@ import json
 import re
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -356,6 +357,24 @@ def test_a_tiny_image_gets_a_thumbnail_large_enough_to_see(tmp_path, monkeypatch
     shown = Image.open(files.thumbnail("ab" * 32, lambda: tiny))
     assert shown.size == (96, 72)  # enlarged 8x, pixel by pixel: a dot in the chat before
     assert Image.open(files.thumbnail("cd" * 32, lambda: Image.new("RGB", (1000, 500)))).size == (256, 128)
+
+
+def test_the_download_is_the_stored_png_itself_not_encoded_again(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from edit_agent.session import EditSession
+    from ui import views
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    session = EditSession(store=tmp_path / "store")
+    result = session.edit(Image.effect_mandelbrot((300, 200), (-2, -1.5, 1, 1.5), 60).convert("RGB"), "make it brighter")
+    digest = session.turn_records()[-1].output_hash
+    store = session._store
+    monkeypatch.setattr(store, "load_image", lambda *_, **__: pytest.fail("decoded to be encoded again"))
+    monkeypatch.setattr(views.files, "thumbnail", lambda digest, load: "thumbnail.jpg")  # thumbnails do decode
+    download = Path(views.session_view(session.id, store).image)
+    assert download.read_bytes() == session._store.image_path(digest).read_bytes()
+    assert Image.open(download).tobytes() == result.image.tobytes()
 
 
 @pytest.mark.parametrize(("session_id", "shown", "stem"), [

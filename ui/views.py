@@ -73,7 +73,8 @@ def session_view(session_id: str, store: Store) -> View:
     download_name = f"{download_stem(session_id)}-" + (f"edit-{head.seq}" if head else "source")
     return View(
         chat=_chat(path, record.source_hash, loader, has_turns=bool(turns)),
-        image=files.full_image(head_hash, loader(head_hash), download_name),
+        image=files.full_image(head_hash, loader(head_hash), download_name,
+                               stored=store.image_path(head_hash) if store.has_whole_image(head_hash) else None),
         timeline=_timeline(turns, record.source_hash, record.head, loader),
         timeline_index=0 if record.head is None else 1 + [t.id for t in turns].index(record.head),
         status=_status(session_id, turns, head, record.settings),
