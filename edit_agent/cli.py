@@ -256,7 +256,7 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
         _move(session, args.out, number, path, redo=is_redo_request(instruction))
         return None
     _keep_export_beside_turns(session, args.out, number)
-    _save_whole(result.image, path)
+    _save_whole(result.image, path, copy_of=_exported_png(session, args.out, result.turn_id))
     fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
     print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")
     return None  # later turns continue from the head
@@ -270,7 +270,8 @@ def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: boo
         took_back_undo_turn, head = session.step_back_over_undo_turn()
         moved = took_back_undo_turn
     _keep_export_beside_turns(session, out, number)
-    _save_whole(head.image if head is not None else session.source_image, path)
+    exported = _exported_png(session, out, head.turn_id) if head is not None else None
+    _save_whole(head.image if head is not None else session.source_image, path, copy_of=exported)
     where = f"edit #{len(session.history)}" if head else "the source image"
     if took_back_undo_turn:
         told = "redo: took back the 'undo that' turn, at"
@@ -281,11 +282,24 @@ def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: boo
     print(f"turn {number}: {told} {where}  ->  {path}")
 
 
-def _save_whole(image: Any, path: Path) -> None:
-    """Write the PNG under another name, then rename it: Ctrl-C or a full disk never leaves half a picture."""
+def _exported_png(session: EditSession, out: Path, turn_id: str) -> Path | None:
+    """The export's PNG of that turn's image, just written beside the turn PNGs; ``None`` if it is not there."""
+    from edit_agent.transfer import exported_image_name
+
+    turn = next((turn for turn in session.turn_records() if turn.id == turn_id), None)
+    exported = out / "session" / exported_image_name(turn.output_hash) if turn is not None else None
+    return exported if exported is not None and exported.is_file() else None
+
+
+def _save_whole(image: Any, path: Path, *, copy_of: Path | None = None) -> None:
+    """Write the PNG under another name, then rename it: Ctrl-C or a full disk never leaves half a picture.
+    ``copy_of``: a PNG of the same image to copy (encoding a 12 MP photo again took over 3 s a turn)."""
     partial = partial_file_beside(path)
     try:
-        image.save(partial, format="PNG")
+        if copy_of is not None:
+            shutil.copyfile(copy_of, partial)
+        else:
+            image.save(partial, format="PNG", compress_level=1)
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

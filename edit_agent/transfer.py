@@ -58,7 +58,7 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     # An image the folder already holds byte for byte was checked when it was copied: exporting again after each
     # turn checks and copies only the new ones.
     to_copy = [digest for digest in _hashes(session, turns)
-               if not _same_bytes(store.image_path(digest), folder / _image_name(digest))]
+               if not _same_bytes(store.image_path(digest), folder / exported_image_name(digest))]
     for digest in to_copy:  # an export of a damaged store would only fail later, at its import
         if image_hash(store.load_image(digest, from_file=True)) != digest:  # the file it copies
             raise StoreError(f"The stored image {store.image_path(digest)} does not match its content hash; "
@@ -67,7 +67,7 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         for digest in to_copy:
-            shutil.copyfile(store.image_path(digest), folder / _image_name(digest))
+            shutil.copyfile(store.image_path(digest), folder / exported_image_name(digest))
         # Written whole under another name, then renamed: a full disk never leaves half a session file.
         partial = path.with_name(EXPORT_FILE + ".partial")
         partial.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
@@ -200,21 +200,22 @@ def named_images(text: bytes) -> set[str]:
     return digests
 
 
-def _image_name(digest: str) -> str:
+def exported_image_name(digest: str) -> str:
+    """Where an export keeps the image with this hash, relative to its folder."""
     return f"images/{digest}.png"
 
 
 def _session_line(session: SessionRecord, n_turns: int) -> dict[str, Any]:
     data = session.model_dump(exclude={"source_hash"})
     # "turns": a file cut short at a line boundary still reads as JSON Lines; the count tells.
-    return {"kind": "session", **data, "source": _image_name(session.source_hash), "turns": n_turns}
+    return {"kind": "session", **data, "source": exported_image_name(session.source_hash), "turns": n_turns}
 
 
 def _turn_line(turn: TurnRecord, visited: int) -> dict[str, Any]:
     data = turn.model_dump(mode="json", exclude={"input_hash", "output_hash"})
     # "visited": the order the turns were last the head in, which is where redo goes.
-    return {"kind": "turn", **data, "input": _image_name(turn.input_hash), "output": _image_name(turn.output_hash),
-            "visited": visited}
+    return {"kind": "turn", **data, "input": exported_image_name(turn.input_hash),
+            "output": exported_image_name(turn.output_hash), "visited": visited}
 
 
 def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord], list[int]]:
@@ -357,14 +358,14 @@ def _load_checked(folder: Path, digest: str, limits: ImageLimits) -> bytes | Non
 
 
 def _read_image_file(folder: Path, digest: str, limits: ImageLimits) -> bytes:
-    path = folder / _image_name(digest)
+    path = folder / exported_image_name(digest)
     if path.exists() and not path.is_file():  # a named pipe would block the import for ever
         raise InvalidExportError(f"{path} is not a regular file.")
     return read_image_file(path, limits)
 
 
 def _checked_pixels(folder: Path, digest: str, data: bytes, limits: ImageLimits) -> Image.Image:
-    path = folder / _image_name(digest)
+    path = folder / exported_image_name(digest)
     try:
         image = load_image(data, limits=limits)
     except InvalidImageError as error:
