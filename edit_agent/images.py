@@ -22,6 +22,7 @@ import io
 import re
 import stat
 import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +134,41 @@ def image_hash(image: Image.Image) -> str:
 
 
 def encode_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    # Level 1 is several times faster than the default and only slightly larger.
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    """A plain PNG of ``image`` (see :func:`is_plain_rgb_png` for an RGB one), encoded for speed over size."""
+    if image.mode != "RGB":
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=1)  # level 1: several times faster than the default
+        return buffer.getvalue()
+    return _fast_rgb_png(np.asarray(image))
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_ROWS_PER_BLOCK = 256
+"""Rows filtered and compressed at a time: a whole 12 MP photo's filtered copy would take 36 MB more."""
+
+
+def _fast_rgb_png(pixels: np.ndarray) -> bytes:
+    """Every row stored as its difference from the row above (PNG's "Up" filter), compressed by zlib at level 1.
+    Pillow tries every filter on every row: on a 12 MP photo that took 0.7-1.2 s, this 0.4-0.5 s, for files as
+    large (zlib's run-length strategy would be faster still, but doubles the size of fine grey noise)."""
+    height, width, _ = pixels.shape
+    rows = pixels.reshape(height, width * 3)
+    compressor = zlib.compressobj(1)
+    parts = []
+    for top in range(0, height, _ROWS_PER_BLOCK):
+        block = rows[top:top + _ROWS_PER_BLOCK]
+        filtered = np.empty((len(block), width * 3 + 1), dtype=np.uint8)
+        filtered[:, 0] = 2  # each row's filter byte: Up
+        above = rows[top - 1:top + len(block) - 1] if top else np.vstack([np.zeros_like(block[:1]), block[:-1]])
+        np.subtract(block, above, out=filtered[:, 1:])  # modulo 256, as the filter is defined
+        parts.append(compressor.compress(filtered.data))
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, deflate, filtered, no interlace
+    return _PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"".join(parts)) + _png_chunk(b"IEND", b"")
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
 _PLAIN_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND"}

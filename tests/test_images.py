@@ -364,6 +364,18 @@ def test_only_an_8_bit_rgb_png_with_no_other_chunk_is_plain():
         assert not is_plain_rgb_png(not_plain)
 
 
+@pytest.mark.parametrize("size", [(1, 1), (3, 700), (700, 3), (257, 513)])  # 513 rows: over two blocks of rows
+def test_the_stored_png_reads_back_as_the_same_pixels_and_is_plain(size):
+    from edit_agent.images import encode_png, is_plain_rgb_png
+
+    noise = np.random.default_rng(sum(size)).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    for image in (Image.fromarray(noise), Image.new("RGB", size, (60, 160, 90))):
+        png = encode_png(image)
+        decoded = Image.open(io.BytesIO(png))
+        assert decoded.mode == "RGB" and decoded.size == size and decoded.tobytes() == image.tobytes()
+        assert is_plain_rgb_png(png)
+
+
 def test_a_wide_gamut_profile_whose_name_contains_srgb_is_still_converted(tmp_path):
     """e-sRGB is a wide-gamut space: only a profile named as sRGB itself is taken as sRGB."""
     profile = adobe_rgb_profile().replace(b"Adobe RGB (1998) compatible", b"e-sRGB wide gamut profile..")
