@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from edit_agent import EditSession
 from edit_agent.cli import at_least_one
@@ -36,12 +36,17 @@ class Args:
     long_size: int = 64
 
 
-def inverted(image: Image.Image, intent) -> Image.Image:
-    return ImageOps.invert(image)
+_ONE_LEVEL_UP = [(level + 1) % 256 for level in range(256)] * 3
+
+
+def one_level_up(image: Image.Image, intent) -> Image.Image:
+    # A new image every turn, for 256 turns: an edit that gave an earlier image back (inverting twice) would find it
+    # stored already and never measure the PNG encoding every real turn pays.
+    return image.point(_ONE_LEVEL_UP)
 
 
 def sdk_time_per_turn(folder: Path, args: Args) -> list[float]:
-    session = EditSession(store=folder, reasoner=PassthroughReasoner(), editor=RecordingEditor(inverted))
+    session = EditSession(store=folder, reasoner=PassthroughReasoner(), editor=RecordingEditor(one_level_up))
     image: Image.Image | None = Image.effect_mandelbrot((args.size, args.size), (-2, -1.5, 1, 1.5), 50).convert("RGB")
     wall: list[float] = []
     for number in range(args.turns):
@@ -57,7 +62,7 @@ def sdk_time_per_turn(folder: Path, args: Args) -> list[float]:
 
 
 def open_long_session(folder: Path, args: Args) -> tuple[float, float, float]:
-    session = EditSession(store=folder, reasoner=PassthroughReasoner(), editor=RecordingEditor(inverted))
+    session = EditSession(store=folder, reasoner=PassthroughReasoner(), editor=RecordingEditor(one_level_up))
     image: Image.Image | None = Image.new("RGB", (args.long_size, args.long_size), "orange")
     for number in range(args.long_session):
         session.edit(image, f"turn {number}")
