@@ -861,8 +861,8 @@ def test_follow_up_captions_say_what_the_turn_did_and_fit(page, tmp_path: Path):
     send(page, "a bit more")
     wait_for_status(page, "at edit #2")
     send(page, "the opposite")
-    wait_for_timeline(page, 4, "cooler 10%")
-    assert captions(page)[2:] == ["#2: a bit more → warmer 10%", "● #3: the opposite → cooler 10%"]
+    wait_for_timeline(page, 4, "cooler 9.5%")
+    assert captions(page)[2:] == ["#2: a bit more → warmer 10%", "● #3: the opposite → cooler 9.5%"]
     assert clipped_captions(page) == []
     # The chat's clear and copy buttons sit above its messages, not over the one scrolled under them.
     assert page.evaluate("""() => {

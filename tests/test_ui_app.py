@@ -563,7 +563,7 @@ def test_a_follow_up_turn_says_in_the_timeline_what_it_did(client: Client, photo
     state = edit(client, fresh_state(client), "make it warmer", photo)[0]
     state = edit(client, state, "a bit more")[0]
     view = edit(client, state, "the opposite")
-    assert captions(view)[1:] == ["#1: make it warmer", "#2: a bit more → warmer 10%", "● #3: the opposite → cooler 10%"]
+    assert captions(view)[1:] == ["#1: make it warmer", "#2: a bit more → warmer 10%", "● #3: the opposite → cooler 9.5%"]
 
 
 def test_an_image_refused_by_its_size_is_named_as_sent_not_by_the_servers_upload_path(tmp_path: Path):
