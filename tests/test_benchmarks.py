@@ -29,3 +29,10 @@ def test_the_sdk_benchmark_reports_its_times():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SDK time per turn (3 turns" in done.stdout and "Session of 5 turns" in done.stdout, done.stdout
 
+
+
+def test_the_photo_turn_benchmark_reports_each_surface(tmp_path):
+    done = run_script("benchmarks/photo_turn.py", "--width", "96", "--height", "64", "--turns", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("SDK first turn", "SDK later turns", "App view after the last turn", "CLI, 2 turns"):
+        assert line in done.stdout, done.stdout
