@@ -141,3 +141,15 @@ def test_render_at_draws_a_scene_at_any_canvas_size_and_parses_back(size):
     assert image.size == size and parse(image) == scene
     if size[0] == size[1] and size[0] % 3 == 0:
         assert image.tobytes() == render(scene, size[0]).tobytes()
+
+
+def test_telling_a_square_photo_from_a_canvas_builds_no_colour_table():
+    # The 16 MiB nearest-colour table took half a second of a square photo's first turn: only a canvas needs it.
+    from skimage import data
+
+    from edit_agent.world.parse import _nearest_palette_table
+
+    _nearest_palette_table.cache_clear()
+    assert not is_world_canvas(Image.fromarray(data.astronaut()))
+    assert _nearest_palette_table.cache_info().currsize == 0
+    assert is_world_canvas(render(Scene(background="white", objects=()), 192))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from edit_agent.world.parse import _PALETTE, canvas_side, palette_labels, parse_array
+from edit_agent.world.parse import _PALETTE, canvas_side, palette_labels, palette_labels_of_few, parse_array
 from edit_agent.world.render import render, render_array
 from edit_agent.world.scene import COLORS, Scene
 
@@ -36,9 +36,9 @@ def is_world_canvas(image: Image.Image) -> bool:
         return False
     side = min(canvas_side(width, height), CHECK_SIDE)
     side = max(48, side - side % 3)
-    pixels = np.asarray(image.convert("RGB").resize((side, side), Image.Resampling.NEAREST))
+    pixels = np.asarray(image.resize((side, side), Image.Resampling.NEAREST).convert("RGB"))  # small, then RGB
     flat = pixels.reshape(-1, 3).astype(np.int32)
-    labels = palette_labels(pixels)
+    labels = palette_labels_of_few(pixels)
     distance = np.sqrt(((flat - _PALETTE[labels.ravel()]) ** 2).sum(axis=1))
     if (distance <= NEAR_PALETTE).mean() < MIN_AGREEMENT:
         return False
