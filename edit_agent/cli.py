@@ -446,7 +446,7 @@ def run_sessions_list(args: argparse.Namespace) -> int:
     for session_id in store.list_sessions():
         session = store.get_session(session_id)
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(session.created))
-        print(f"{session_id}  {created}  {_turns(len(store.turns(session_id)))}")
+        print(f"{session_id}  {created}  {_turns(store.turns_summary(session_id).count)}")
     return 0
 
 
@@ -479,7 +479,7 @@ def run_sessions_delete(args: argparse.Namespace) -> int:
     # A mistyped short prefix must not match another session; a short id given whole ("demo") is no prefix.
     if session_id != args.session_id and len(args.session_id) < MIN_DELETE_PREFIX:
         raise InvalidArgumentError(f"To delete, give at least {MIN_DELETE_PREFIX} characters of the session id.")
-    turns = len(store.turns(session_id))
+    turns = store.turns_summary(session_id).count
     removed = store.delete_session(session_id)
     print(f"deleted session {session_id} ({_turns(turns)}, {removed} image files)")
     return 0

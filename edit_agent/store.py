@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -422,6 +423,16 @@ class Store:
             rows = list(self.db["turns"].rows_where("session_id = ?", [session_id], order_by="seq"))
         return [_turn_record(row) for row in rows]
 
+    def turns_summary(self, session_id: str) -> TurnsSummary:
+        """How many turns a session has, its first instruction and when its last turn was made, read without
+        loading every turn (a listing of many long sessions read them all)."""
+        with self._reading():
+            count, last = self.db.execute(
+                "SELECT COUNT(*), MAX(created) FROM turns WHERE session_id = ?", [session_id]).fetchone()
+            first = self.db.execute(
+                "SELECT instruction FROM turns WHERE session_id = ? ORDER BY seq LIMIT 1", [session_id]).fetchone()
+        return TurnsSummary(count=count, first_instruction=first[0] if first else None, last_created=last)
+
     def get_turn(self, session_id: str, turn_id: str) -> TurnRecord:
         _check_id(turn_id, UnknownTurnError, "turn")
         with self._reading():
@@ -554,6 +565,15 @@ class Store:
     def integrity_check(self) -> str:
         with self._lock:
             return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class TurnsSummary:
+    """A session's turns as a listing shows them (see :meth:`Store.turns_summary`)."""
+
+    count: int
+    first_instruction: str | None
+    last_created: float | None
 
 
 def branch_to(turns: dict[str, TurnRecord], head: str | None) -> list[TurnRecord]:

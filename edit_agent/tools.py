@@ -59,6 +59,7 @@ from edit_agent.errors import (
     InvalidArgumentError,
     StoreError,
     UnknownSessionError,
+    UnknownTurnError,
     is_blank,
     is_valid_text,
     quoted,
@@ -518,13 +519,13 @@ class _Toolbox:
     def _summary(self, session_id: str) -> dict[str, Any] | None:
         """What an agent needs to pick a session up again, or None if it was deleted meanwhile."""
         try:
-            record, turns = self.store.get_session(session_id), self.store.turns(session_id)
-        except UnknownSessionError:
+            record, turns = self.store.get_session(session_id), self.store.turns_summary(session_id)
+            head = self.store.get_turn(session_id, record.head) if record.head else None
+        except (UnknownSessionError, UnknownTurnError):
             return None
-        head = next((turn for turn in turns if turn.id == record.head), None)
         created = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="seconds")
-        return {"session_id": session_id, "created": created, "turns": len(turns),
-                "first_instruction": turns[0].instruction if turns else None,
+        return {"session_id": session_id, "created": created, "turns": turns.count,
+                "first_instruction": turns.first_instruction,
                 "head": {"turn_id": head.id, "number": head.seq, "intent": head.intent.text} if head else None}
 
 

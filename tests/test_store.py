@@ -504,3 +504,15 @@ def test_an_image_stored_again_stays_decoded(tmp_path, monkeypatch):
     assert store.put_image(image) == digest  # a no-op turn's output: the same file, marked as just used
     monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("decoded again"))
     assert store.load_image(digest).getpixel((0, 0)) == (10, 120, 10)
+
+
+def test_a_sessions_summary_counts_every_turn_branches_included(tmp_path):
+    session = EditSession(store=tmp_path)
+    session.edit(Image.new("RGB", (20, 20), "navy"), "make it brighter")
+    session.edit(None, "flip it")
+    session.edit(None, "rotate it left", from_source=True)  # a branch: the listing counts it too
+    summary = session._store.turns_summary(session.id)
+    assert summary.count == 3 and summary.first_instruction == "make it brighter"
+    assert summary.last_created == max(turn.created for turn in session.turn_records())
+    empty = session._store.turns_summary("no-such-session")
+    assert (empty.count, empty.first_instruction, empty.last_created) == (0, None, None)

@@ -525,7 +525,7 @@ class ChatApp:
             with named_as_archive(export, shown), self.owners.claiming(session_id, state["token"]):
                 import_session(self.store, export, new_id=session_id)  # a refusal owns nothing
         state["session_id"], state["starting"] = session_id, None
-        turns = len(self.store.turns(session_id))
+        turns = self.store.turns_summary(session_id).count
         _tell(f"Opened the downloaded session: {turns} edit{'s' if turns != 1 else ''}, as a new session here.")
         return self._reply(state)
 

@@ -99,13 +99,12 @@ def session_choices(store: Store, session_ids: list[str]) -> list[tuple[str, str
     entries = []
     for session_id in session_ids:
         record = store.get_session(session_id)
-        turns = store.turns(session_id)
-        first = turns[0].instruction if turns else ""
-        edited = max([record.created, *(turn.created for turn in turns)])
+        turns = store.turns_summary(session_id)
+        edited = max(record.created, turns.last_created or record.created)
         when = time.strftime("%b %d %H:%M", time.localtime(edited))  # the server's clock: local for a local app
         # The id's start, as the status line shows it: sessions begun alike in the same minute stay apart.
-        label = (f"{when} · {_clip(shown_session_id(session_id), 24)} · {len(turns)} edit{'s' if len(turns) != 1 else ''}"
-                 f" · {_clip(first, 32)}")
+        label = (f"{when} · {_clip(shown_session_id(session_id), 24)} · {turns.count} edit{'s' if turns.count != 1 else ''}"
+                 f" · {_clip(turns.first_instruction or '', 32)}")
         entries.append((edited, label, session_id))
     return [(label, session_id) for _, label, session_id in sorted(entries, key=lambda entry: -entry[0])]
 
