@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -14,6 +16,8 @@ import pytest
 
 from edit_agent.backends import forget_shared
 from ui import backends
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Light:
@@ -406,3 +410,44 @@ def test_my_sessions_lists_the_last_edited_first(tmp_path):
     older.edit(None, "make the background beige")  # edited last: first, though made first
     listed = views.session_choices(older._store, [newer.id, older.id])  # the order sessions were made or opened
     assert [session_id for _, session_id in listed] == [older.id, newer.id]
+
+
+CHECKED_BY_A_CHILD = """
+import json, sys
+from ui import backends
+backends.EDITORS["mine"] = "edit_agent.editors.exact:ExactEditor"  # registered in Python before serving
+backends.check_in_background().result()
+heavy = sorted(name for name in ("torch", "diffusers", "transformers") if name in sys.modules)
+found = {f"{kind}:{name}": backends.unavailable_reason(kind, name)
+         for kind in ("reasoner", "editor") for name in backends.registry(kind)}
+backends._FOUND_BY_A_CHILD.clear()
+backends.unavailable_reason.cache_clear()
+here = {f"{kind}:{name}": backends.unavailable_reason(kind, name)
+        for kind in ("reasoner", "editor") for name in backends.registry(kind)}
+print(json.dumps({"heavy": heavy, "found": found, "here": here}))
+"""
+
+
+def test_the_backend_check_imports_model_libraries_in_a_child_not_in_the_server():
+    # In the server they took 8 CPU-seconds from the first turns and kept about 400 MB for nothing.
+    done = subprocess.run([sys.executable, "-c", CHECKED_BY_A_CHILD], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = json.loads(done.stdout)
+    assert result["heavy"] == []
+    assert result["found"] == result["here"]  # what the child found is what the server would have
+    assert result["found"]["editor:mine"] is None and result["found"]["reasoner:rules"] is None
+    assert result["found"]["editor:qwen-image-edit"] is not None
+
+
+def test_the_backend_check_runs_in_the_server_where_the_child_cannot(monkeypatch):
+    def no_child(*args, **kwargs):
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(backends.subprocess, "run", no_child)
+    backends.unavailable_reason.cache_clear()
+    try:
+        backends.check_in_background().result()
+        assert backends.unavailable_reason.cache_info().currsize == sum(map(len, (backends.REASONERS, backends.EDITORS)))
+        assert backends.unavailable_reason("editor", "exact") is None
+    finally:
+        backends.unavailable_reason.cache_clear()

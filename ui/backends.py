@@ -10,8 +10,13 @@ is itself available.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import json
+import os
+import subprocess
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
@@ -27,12 +32,18 @@ def registry(kind: Kind) -> dict[str, str]:
     return REASONERS if kind == "reasoner" else EDITORS
 
 
+_FOUND_BY_A_CHILD: dict[tuple[str, str, str], str | None] = {}
+"""(kind, name, what it is registered as) -> the reason a child process found (see :func:`check_in_background`)."""
+
+
 @cache
 def unavailable_reason(kind: Kind, name: str) -> str | None:
     """``None`` if the backend can run here, else why not (checked once per process)."""
     target = registry(kind).get(name)
     if target is None:
         return "not registered"
+    if (kind, name, target) in _FOUND_BY_A_CHILD:
+        return _FOUND_BY_A_CHILD[(kind, name, target)]
     module_name, _, attribute = target.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attribute)
@@ -104,15 +115,48 @@ def _delegate_reason(factory: Any) -> str | None:
 _checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend-check")
 
 
+CHILD_CHECK_SECONDS = 300
+
+
 def check_in_background() -> Future[None]:
     """Check every backend in a worker thread: importing model libraries takes seconds, so the
-    app starts serving first and the settings panel fills in when the checks are done."""
+    app starts serving first and the settings panel fills in when the checks are done.
+
+    The imports happen in a child process at low priority: in the server they took about 8 CPU-seconds from the
+    first turns and kept some 400 MB of model libraries that no session might use. A backend is imported here
+    when it is picked; where the child fails, the checks run here as before."""
     def check_all() -> None:
-        for kind in ("reasoner", "editor"):
-            for name in registry(kind):
-                unavailable_reason(kind, name)
+        entries = [(kind, name, target) for kind in ("reasoner", "editor") for name, target in registry(kind).items()]
+        _FOUND_BY_A_CHILD.update(_reasons_from_a_child(entries))
+        for kind, name, _ in entries:
+            unavailable_reason(kind, name)
 
     return _checker.submit(check_all)
+
+
+def _reasons_from_a_child(entries: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str | None]:
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    try:
+        done = subprocess.run([sys.executable, "-m", "ui.backends"], input=json.dumps(entries), capture_output=True,
+                              text=True, env=environment, timeout=CHILD_CHECK_SECONDS, check=True)
+        reasons = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {}
+    return {tuple(entry): reason for entry, reason in zip(entries, reasons, strict=True)}  # type: ignore[misc]
+
+
+def _check_what_the_parent_registered() -> None:
+    """The child's side: the registry entries on standard input, a reason (or null) for each on standard output."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)  # the server's turns come first
+    entries = json.load(sys.stdin)
+    for kind, name, target in entries:
+        registry(kind)[name] = target  # the server's registrations, made in Python before it started, included
+    json.dump([unavailable_reason(kind, name) for kind, name, _ in entries], sys.stdout)
+
+
+if __name__ == "__main__":
+    _check_what_the_parent_registered()
 
 
 def choices(kind: Kind, configured: str, *, loaded: bool = False) -> tuple[list[str], dict[str, str]]:
