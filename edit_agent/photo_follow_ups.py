@@ -203,7 +203,7 @@ class _EarlierEdits:
         for text in (instruction, _typos_corrected(instruction)):
             try:
                 found = _follow_up(text, self, position)
-            except EditAgentError:
+            except (EditAgentError, ArithmeticError):  # an earlier turn another version read otherwise: no edit
                 continue
             turn = known_reading(found.text if found else text)
             if turn is not None:
@@ -255,7 +255,8 @@ def _taken_back(operations: list[Operation], how: str, instruction: str) -> list
             f"{quoted(instruction)}: the edit before it ({describe_operations(operations)[:-1].lower()}) cannot be partly "
             "taken back; undo it instead ('undo that').")
     kept = {"half": 0.5, "strong": 0.0}  # of the change; "a bit" takes a gentle amount back, whatever it was
-    return [_gentle_step_back(op) if how == "gentle" else _leaving(op, kept[how]) for op in reversed(signed)]
+    return [_gentle_step_back(op) if how == "gentle" else _leaving(op, kept[how], instruction)
+            for op in reversed(signed)]
 
 
 def _gentle_step_back(op: Operation) -> Operation:
@@ -263,13 +264,23 @@ def _gentle_step_back(op: Operation) -> Operation:
     return op.model_copy(update={"value": GENTLE_PERCENT if (op.value or 0) < 0 else -GENTLE_PERCENT})
 
 
-def _leaving(op: Operation, kept: float) -> Operation:
+def _leaving(op: Operation, kept: float, instruction: str) -> Operation:
     """The change after ``op`` that leaves ``kept`` of it overall. The amounts multiply (brighter by 50% is x1.5;
     warmth scales red by 1 + v/200 and blue by its inverse), so taking all of +50% back is -33.3%, not -50%, which
     would go past the start."""
     scale = 200 if op.kind == "warmth" else 100
-    factor = (1 + (op.value or 0) * kept / scale) / (1 + (op.value or 0) / scale)
-    return op.model_copy(update={"value": round((factor - 1) * scale, 1)})
+    level = 1 + (op.value or 0) / scale
+    value = _shown_percent(((1 + (op.value or 0) * kept / scale) / level - 1) * scale) if level > 0 else None
+    if value is None or value <= -100:  # all of it taken away (darker by 100%), or no amount can give it back
+        raise InvalidInstructionError(
+            f"{quoted(instruction)}: the edit before it ({describe_operations([op])[:-1].lower()}) cannot be taken back "
+            "by an amount; undo it instead ('undo that').")
+    return op.model_copy(update={"value": value})
+
+
+def _shown_percent(value: float) -> float:
+    """``value`` to one decimal, or to two significant digits where that would leave nothing (0.04%)."""
+    return round(value, 1) if abs(value) >= 1 else float(f"{value:.2g}")
 
 
 def _scaled(op: Operation, amount: float | None) -> Operation:
@@ -280,7 +291,7 @@ def _scaled(op: Operation, amount: float | None) -> Operation:
 def _opposite(op: Operation, instruction: str) -> Operation:
     """The operation that reverses ``op``: brighter by 50% (x1.5) is reversed by darker by 33.3%, not by 50%."""
     if op.kind in PERCENT_KINDS:
-        return _leaving(op, 0.0)
+        return _leaving(op, 0.0, instruction)
     if op.kind == "rotate":
         return op.model_copy(update={"value": (360 - (op.value or 0)) % 360 or 180.0})
     if op.kind in ("flip", "invert"):  # its own opposite

@@ -409,7 +409,8 @@ class EditSession:
             reasoned = time.perf_counter()
         if not isinstance(thought, Thought):
             raise EditAgentError(f"The reasoner {self.reasoner.name!r} returned {type(thought).__name__}, not a Thought.")
-        restored = self._restored_image(thought, request)
+        # An image given with the turn is what it edits: an earlier stored one given back would drop it.
+        restored = self._restored_image(thought, request) if input_is_stored else None
         if restored is not None:  # an undo: the image from before the turn it reverts, exactly as it was stored
             output, edited, note = restored, time.perf_counter(), RESTORED_NOTE
             thought = _saying_what_the_restore_does(thought, request.image, restored)

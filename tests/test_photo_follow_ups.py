@@ -242,3 +242,36 @@ def test_the_reasoning_names_the_turn_a_follow_up_refers_to(session, instruction
     for instruction in instructions:
         result = session.edit(image if not session.turns else None, instruction)
     assert result.reasoning.startswith(f"{instructions[-1]!r} refers to turn {turn},")
+
+
+@pytest.mark.parametrize("first", ["make it darker by 100%", "reduce the contrast by 100%", "make it warmer by 300%"])
+def test_an_edit_no_amount_can_reverse_is_refused_with_what_to_do(session, first):
+    session.edit(Image.new("RGB", (8, 8), (120, 90, 60)), first)
+    for take_back in ("the opposite", "way too much"):
+        with pytest.raises(InvalidInstructionError, match="cannot be taken back by an amount; undo it instead"):
+            session.edit(None, take_back)
+    assert len(session.turns) == 1
+
+
+def test_an_earlier_turn_that_no_longer_reads_does_not_stop_later_follow_ups():
+    # "the opposite" of darker by 100% was once accepted: it stays in old sessions' histories.
+    earlier = ["make it darker by 100%", "the opposite", "make it warmer"]
+    assert resolve_follow_up("a bit more", earlier) == "Make the image warmer by 10%."
+
+
+@pytest.mark.parametrize(("amount", "opposite"), [("0.04%", "0.04%"), ("0.12%", "0.12%"), ("50%", "33.3%")])
+def test_the_opposite_of_a_small_amount_is_not_rounded_away(amount, opposite):
+    assert resolve_follow_up("the opposite", [f"make it brighter by {amount}"]) == (
+        f"Decrease the brightness by {opposite}.")
+
+
+def test_the_opposite_edits_an_image_given_with_it_not_the_one_before(session):
+    session.edit(Image.new("RGB", (8, 8), (120, 90, 60)), "make it brighter by 50%")
+    result = session.edit(Image.new("RGB", (8, 8), (30, 210, 60)), "the opposite")
+    assert result.image.getpixel((0, 0)) == (20, 140, 40)  # the given image, darker: not the first turn's input
+
+
+def test_the_opposite_under_a_rule_keeps_the_rule(session):
+    session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), "from now on keep it square")
+    session.edit(Image.new("RGB", (80, 20), (120, 90, 60)), "make it brighter")  # a new image, squared by the rule
+    assert session.edit(None, "the opposite").image.size == (20, 20)  # not the 80x20 image given before

@@ -87,13 +87,15 @@ class PhotoRuleReasoner:
 
 
 def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str]) -> str | None:
-    """The last turn, where this one takes all of its edit back and no rule came or went with it: the session then
-    gives back the image stored before it, exactly. Its operations done in reverse would only come close: values
-    a brightening clipped at white do not come back, and each level is rounded again."""
+    """The last turn, where this one takes all of its edit back and no rule is in force: the session then gives back
+    the image stored before it, exactly. Its operations done in reverse would only come close: values a brightening
+    clipped at white do not come back, and each level is rounded again. Under a rule, the image before the last
+    turn need not obey it (a new image given with that turn, or a turn another reasoner made), so the operations
+    are done in reverse and the rules applied again, as for any edit."""
     if follow_up is None or not follow_up.takes_back or follow_up.refers_to != len(earlier) - 1:
         return None
-    if rules_in_force(earlier) != rules_in_force(earlier[:-1]):
-        return None  # the turn also set or lifted a rule, which its input knows nothing of
+    if rules_in_force(earlier) or rules_in_force(earlier[:-1]):
+        return None
     return request.history[-1].turn_id
 
 
