@@ -304,17 +304,23 @@ def _mean_grey(image: Image.Image) -> int:
 
 
 _ROWS_AT_ONCE = 512
-"""Saturation works on this many rows at a time: floats for a whole 12 MP photo would take about half a GB."""
+"""Saturation works on this many rows at a time, so that a 12 MP photo needs a few MB more, not a copy of it."""
 
 
 def _saturated(image: Image.Image, factor: float) -> Image.Image:
-    """Each pixel's values moved ``factor`` times as far from its own grey (ITU-R 601-2 luma), rounded."""
-    rgb = numpy.asarray(image.convert("RGB"))
-    grey = numpy.asarray(image.convert("L"))
-    result = numpy.empty_like(rgb)
-    for top in range(0, rgb.shape[0], _ROWS_AT_ONCE):
-        rows = slice(top, top + _ROWS_AT_ONCE)
-        centre = grey[rows, :, None].astype(numpy.float32)
-        moved = centre + numpy.float32(factor) * (rgb[rows].astype(numpy.float32) - centre)
-        result[rows] = numpy.clip(numpy.rint(moved), 0, 255)
-    return Image.fromarray(result, "RGB")
+    """Each pixel's values moved ``factor`` times as far from its own grey (ITU-R 601-2 luma), rounded: read from a
+    table of every (value, grey) pair, which is exact and about as fast as Pillow's own blend."""
+    levels = numpy.arange(256, dtype=float)
+    table = numpy.clip(numpy.rint(levels[None, :] + factor * (levels[:, None] - levels[None, :])), 0, 255)
+    table = table.astype(numpy.uint8).ravel()  # at value * 256 + grey
+    rgb_image = image if image.mode == "RGB" else image.convert("RGB")
+    grey_image = rgb_image.convert("L")
+    result = Image.new("RGB", rgb_image.size)
+    width, height = rgb_image.size
+    for top in range(0, height, _ROWS_AT_ONCE):
+        box = (0, top, width, min(height, top + _ROWS_AT_ONCE))
+        rgb, grey = numpy.asarray(rgb_image.crop(box)), numpy.asarray(grey_image.crop(box))
+        pairs = rgb.astype(numpy.uint16) << 8
+        pairs |= grey[..., None]
+        result.paste(Image.fromarray(table[pairs], "RGB"), box[:2])
+    return result
