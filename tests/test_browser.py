@@ -429,6 +429,49 @@ def test_the_page_fits_a_phone_screen(browser, app_url: str, tmp_path: Path):
         phone.close()
 
 
+CONTRAST_JS = """(selector) => {
+    const rgba = (colour) => { const [r, g, b, a = 1] = colour.match(/[\\d.]+/g).map(Number); return [r, g, b, a]; };
+    const luminance = (rgb) => rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const element = document.querySelector(selector);
+    const layers = [];
+    for (let e = element; e; e = e.parentElement) {
+        const fill = rgba(getComputedStyle(e).backgroundColor);
+        if (fill[3] > 0) layers.push(fill);
+        if (fill[3] >= 1) break;
+    }
+    let below = [255, 255, 255];
+    for (const [r, g, b, a] of layers.reverse()) below = below.map((v, i) => v * (1 - a) + [r, g, b][i] * a);
+    const style = getComputedStyle(element, selector.includes('::placeholder') ? '::placeholder' : null);
+    const [text, back] = [luminance(rgba(style.color).slice(0, 3)), luminance(below)];
+    return (Math.max(text, back) + 0.05) / (Math.min(text, back) + 0.05);
+}"""
+
+
+def test_in_dark_mode_the_apps_own_colours_stay_readable(browser, app_url: str):
+    """Its colours were chosen on white: on Gradio's dark fills the image's label read at 1.6:1, Delete at 1.2:1."""
+    dark = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = dark.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        page.get_by_text("My sessions").click()
+        open_settings(page)
+        for selector in ('#current-image label[data-testid="block-label"]', '#sessions [data-testid="block-info"]',
+                         '#reasoner-picker [data-testid="block-info"]', "#delete-session", "footer button",
+                         "#editor-unavailable label span"):
+            page.locator(selector).first.wait_for(state="attached")
+            assert page.evaluate(CONTRAST_JS, selector) >= 4.5, selector
+        placeholder = page.evaluate("() => getComputedStyle(document.querySelector('#message textarea'), '::placeholder').color")
+        assert placeholder == "rgb(148, 163, 184)"  # slate-400: 5.7:1 on the dark box (slate-500 gave 3.1:1)
+        undo = page.evaluate("() => getComputedStyle(document.querySelector('#undo')).backgroundColor")
+        new_session = page.evaluate("() => getComputedStyle(document.querySelector('#new-session')).backgroundColor")
+        assert undo == new_session  # disabled, it is faded, not filled indigo as if hovered
+        shoot(page, "8-dark")
+    finally:
+        dark.close()
+
+
 def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_full_screen_trap(browser, app_url: str):
     """On a touch phone: the samples were 1.5 screens down before the first turn; a tap on an attached image hit
     its invisible remove button; Gradio's full-screen image was wider than the phone, its close button off screen;

@@ -76,7 +76,8 @@ CSS = """
    chat's placeholder points to are in reach. Undo, Redo and New session share one row of large tap targets, and
    full screen is off: Gradio's full-screen image was wider than a phone, with its close button off the screen. */
 @media (max-width: 640px) {
-  #chat { height: 380px !important; max-height: 380px !important; }
+  /* at most the screen's height less a line: zoomed to 400%, 380 px was a scroll area twice the screen's */
+  #chat { height: min(380px, calc(100vh - 60px)) !important; max-height: min(380px, calc(100vh - 60px)) !important; }
   #chat:has(.placeholder-content) { height: 120px !important; }
   #current-image:has(> .empty) { display: none !important; }
   #history-buttons { flex-wrap: nowrap !important; }
@@ -155,10 +156,28 @@ footer .record.hidden + .divider { display: none; }
 #message .delete-button:focus-visible { opacity: 1 !important; outline: 2px solid #6366f1; }
 #message textarea::placeholder { color: #64748b; opacity: 1; }
 #status .status-item { white-space: nowrap; }
-#current-image label[data-testid="block-label"] { color: #3730a3; }
+/* Gradio's labels over a block are indigo-500 on indigo-100, 3.6:1: indigo-700 reads at 8:1. */
+[data-testid="block-label"], [data-testid="block-info"] { color: #3730a3; }
 /* The reasoning reads lighter than the messages without fading to 4.5:1 (Gradio's opacity 0.8): slate-600, 7:1. */
 #chat .thought-group .message-content { opacity: 1 !important; }
-#chat .thought-group .message-content .prose { color: #475569 !important; }
+#chat .thought-group .message-content .prose :is(p, li) { color: #475569 !important; }
+/* Dark mode (Gradio's .dark): the colours above were chosen on white, and on dark fills they fell to 1.2-3:1.
+   One selector a rule: Gradio scopes a rule to the page by taking out its first ".dark" only. */
+.dark [data-testid="block-label"] { color: #fff; }
+.dark [data-testid="block-info"] { color: #fff; }
+.dark #delete-session { color: #fecaca; border-color: #f87171; }
+.dark #delete-session:hover { color: #fff; }
+.dark #reasoner-unavailable label.disabled span { color: #cbd5e1; }
+.dark #editor-unavailable label.disabled span { color: #cbd5e1; }
+.dark #message textarea::placeholder { color: #94a3b8; }
+.dark footer { color: #94a3b8 !important; }
+.dark footer a { color: #94a3b8 !important; }
+.dark footer button { color: #94a3b8 !important; }
+.dark #chat .thought-group .message-content .prose :is(p, li) { color: #94a3b8 !important; }
+.dark #session-export a.download-link { color: #a5b4fc; }
+/* Gradio fills a disabled button as a hovered one, indigo in dark mode: a disabled Undo looked the most active. */
+.dark button.secondary[disabled] { background: var(--button-secondary-background-fill) !important; }
+.dark button.stop[disabled] { background: var(--button-secondary-background-fill) !important; }
 /* A long session label ends in an ellipsis before the dropdown's arrow, not under it. */
 #sessions input { text-overflow: ellipsis; padding-right: 1.75rem; }
 """
@@ -167,6 +186,8 @@ HEAD = r"""<style>
 /* On a wide screen toasts sit at the bottom: at the top a refusal covered the Current image and its buttons.
    Here, not in CSS: Gradio scopes that to the page's content, and the toasts are outside it. */
 @media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
+/* A long refusal on a short screen (a page zoomed to 400%) scrolls within the screen rather than past its end. */
+.toast-wrap { max-height: calc(100vh - 24px); overflow-y: auto; }
 /* A finger closes a refusal: the close button's 28 px grow to 44. */
 @media (pointer: coarse) { [data-testid="toast-close"] { min-width: 44px; min-height: 44px; } }
 /* The first Tab stop: past the chat's many stops straight to the message box; shown only while focused. */
