@@ -37,16 +37,20 @@ def full_image(digest: str, load: Loader, name: str, *, stored: Path | None = No
     path = cache_folder("images", digest[:32]) / f"{name}.png"
     if not path.exists():
         def write(target: Path) -> None:
-            if stored is not None:
-                try:
-                    shutil.copyfile(stored, target)
-                    return
-                except FileNotFoundError:  # removed since (its session deleted elsewhere): drawn from the pixels
-                    pass
-            load().save(target, format="PNG", compress_level=1)
+            if stored is None or not _copied(stored, target):
+                load().save(target, format="PNG", compress_level=1)
 
         _write_atomically(path, write)
     return str(path)
+
+
+def _copied(source: Path, target: Path) -> bool:
+    """Whether ``source`` was copied to ``target``: not where it is gone (its session deleted elsewhere since)."""
+    try:
+        shutil.copyfile(source, target)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def thumbnail(digest: str, load: Loader) -> str:
