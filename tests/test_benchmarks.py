@@ -36,3 +36,9 @@ def test_the_photo_turn_benchmark_reports_each_surface(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     for line in ("SDK first turn", "SDK later turns", "App view after the last turn", "CLI, 2 turns"):
         assert line in done.stdout, done.stdout
+
+
+def test_the_photo_drift_benchmark_reports_each_photo():
+    done = run_script("benchmarks/photo_drift.py", "--rounds", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "astronaut: 21 turns, PSNR" in done.stdout and "coffee: 21 turns, PSNR" in done.stdout, done.stdout

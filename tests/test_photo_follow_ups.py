@@ -275,3 +275,18 @@ def test_the_opposite_under_a_rule_keeps_the_rule(session):
     session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), "from now on keep it square")
     session.edit(Image.new("RGB", (80, 20), (120, 90, 60)), "make it brighter")  # a new image, squared by the rule
     assert session.edit(None, "the opposite").image.size == (20, 20)  # not the 80x20 image given before
+
+
+def test_a_long_session_of_edits_that_cancel_out_ends_where_it_began(session):
+    # Before: 40 such turns left a photo 14 levels darker in red with a colour cast (PSNR 22.5 dB).
+    photo = bright_photo()
+    session.edit(photo, "make no change")
+    for _ in range(2):
+        for edit, cancel in (("make it warmer", "the opposite"), ("make it brighter", "way too much"),
+                             ("more contrast", "the opposite"), ("make it more saturated", "the opposite"),
+                             ("make it cooler", "way too much"), ("increase the contrast by 1%", "decrease the contrast by 1%")):
+            session.edit(None, edit)
+            session.edit(None, cancel)
+    difference = numpy.asarray(session.head.image, dtype=float) - numpy.asarray(photo, dtype=float)
+    assert numpy.abs(difference.reshape(-1, 3).mean(axis=0)).max() < 0.5
+    assert 10 * numpy.log10(255 ** 2 / max((difference ** 2).mean(), 1e-9)) > 40
