@@ -296,6 +296,8 @@ def _opposite(op: Operation, instruction: str) -> Operation:
         return op.model_copy(update={"value": (360 - (op.value or 0)) % 360 or 180.0})
     if op.kind in ("flip", "invert"):  # its own opposite
         return op
+    if op.kind == "resize" and op.size is None and op.target is None and op.value:  # by a share: the inverse share
+        return op.model_copy(update={"value": _shown_percent(100 * 100 / op.value)})
     raise InvalidInstructionError(
         f"{quoted(instruction)}: the edit before it ({describe_operations([op])[:-1].lower()}) has no exact opposite; "
         "undo it instead.")

@@ -290,3 +290,16 @@ def test_a_long_session_of_edits_that_cancel_out_ends_where_it_began(session):
     difference = numpy.asarray(session.head.image, dtype=float) - numpy.asarray(photo, dtype=float)
     assert numpy.abs(difference.reshape(-1, 3).mean(axis=0)).max() < 0.5
     assert 10 * numpy.log10(255 ** 2 / max((difference ** 2).mean(), 1e-9)) > 40
+
+
+def test_the_opposite_of_a_resize_by_a_share_gives_the_photo_back(session):
+    # Halving 427 rows gives 214 (213.5 rounded), and doubling that 428: the stored photo is given back instead.
+    from skimage import data
+
+    photo = Image.fromarray(data.rocket())  # 640x427
+    session.edit(photo, "make it half the size")
+    result = session.edit(None, "the opposite")
+    assert result.intent == "Resize to 200%." and result.image.tobytes() == photo.tobytes()
+    assert resolve_follow_up("the opposite", ["scale it to 30%"]) == "Resize to 333.3%."
+    with pytest.raises(InvalidInstructionError, match="has no exact opposite"):
+        resolve_follow_up("the opposite", ["resize to 64x32"])  # the size before it is not in the text
