@@ -413,10 +413,20 @@ def test_my_sessions_lists_the_last_edited_first(tmp_path):
 
 
 CHECKED_BY_A_CHILD = """
-import json, sys
+import json, sys, tempfile, types
+from pathlib import Path
 from ui import backends
+folder = Path(tempfile.mkdtemp())
+(folder / "noisy_backend.py").write_text("print('Loading the noisy backend')\\nclass Editor:\\n    pass\\n")
+sys.path.append(str(folder))
+made_here = types.ModuleType("made_here")
+made_here.Editor = type("Editor", (), {})
+sys.modules["made_here"] = made_here
 backends.EDITORS["mine"] = "edit_agent.editors.exact:ExactEditor"  # registered in Python before serving
-backends.check_in_background().result()
+backends.EDITORS["noisy"] = "noisy_backend:Editor"  # prints as it is imported
+backends.EDITORS["made-here"] = "made_here:Editor"  # a module only this process has
+backends.check_in_background()
+backends.choices("editor", "exact")  # a page opened at once: it waits for the child's answers
 heavy = sorted(name for name in ("torch", "diffusers", "transformers") if name in sys.modules)
 found = {f"{kind}:{name}": backends.unavailable_reason(kind, name)
          for kind in ("reasoner", "editor") for name in backends.registry(kind)}
@@ -432,11 +442,12 @@ def test_the_backend_check_imports_model_libraries_in_a_child_not_in_the_server(
     # In the server they took 8 CPU-seconds from the first turns and kept about 400 MB for nothing.
     done = subprocess.run([sys.executable, "-c", CHECKED_BY_A_CHILD], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    result = json.loads(done.stdout)
+    result = json.loads(done.stdout.splitlines()[-1])
     assert result["heavy"] == []
     assert result["found"] == result["here"]  # what the child found is what the server would have
-    assert result["found"]["editor:mine"] is None and result["found"]["reasoner:rules"] is None
-    assert result["found"]["editor:qwen-image-edit"] is not None
+    for name in ("mine", "noisy", "made-here"):
+        assert result["found"][f"editor:{name}"] is None, name
+    assert result["found"]["reasoner:rules"] is None and result["found"]["editor:qwen-image-edit"] is not None
 
 
 def test_the_backend_check_runs_in_the_server_where_the_child_cannot(monkeypatch):

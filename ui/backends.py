@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
@@ -34,6 +35,9 @@ def registry(kind: Kind) -> dict[str, str]:
 
 _FOUND_BY_A_CHILD: dict[tuple[str, str, str], str | None] = {}
 """(kind, name, what it is registered as) -> the reason a child process found (see :func:`check_in_background`)."""
+_CHILD_ANSWERED = threading.Event()
+"""Clear while a child checks: a check asked for meanwhile (the settings of a page opened at once) waits for it."""
+_CHILD_ANSWERED.set()
 
 
 @cache
@@ -42,6 +46,7 @@ def unavailable_reason(kind: Kind, name: str) -> str | None:
     target = registry(kind).get(name)
     if target is None:
         return "not registered"
+    _CHILD_ANSWERED.wait(CHILD_CHECK_SECONDS)
     if (kind, name, target) in _FOUND_BY_A_CHILD:
         return _FOUND_BY_A_CHILD[(kind, name, target)]
     module_name, _, attribute = target.partition(":")
@@ -127,32 +132,48 @@ def check_in_background() -> Future[None]:
     when it is picked; where the child fails, the checks run here as before."""
     def check_all() -> None:
         entries = [(kind, name, target) for kind in ("reasoner", "editor") for name, target in registry(kind).items()]
-        _FOUND_BY_A_CHILD.update(_reasons_from_a_child(entries))
+        try:
+            _FOUND_BY_A_CHILD.update(_reasons_from_a_child(entries))
+        finally:
+            _CHILD_ANSWERED.set()
         for kind, name, _ in entries:
             unavailable_reason(kind, name)
 
+    _CHILD_ANSWERED.clear()
     return _checker.submit(check_all)
 
 
+_ANSWER_MARK = "edit-agent backend reasons: "
+"""Begins the child's answer, its last line: a backend may print on import too."""
+
+
 def _reasons_from_a_child(entries: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str | None]:
+    """What a child found for each entry. A backend it could not import at all (one made in the server's own
+    Python, say) is left out, to be checked here."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-    try:
-        done = subprocess.run([sys.executable, "-m", "ui.backends"], input=json.dumps(entries), capture_output=True,
-                              text=True, env=environment, timeout=CHILD_CHECK_SECONDS, check=True)
-        reasons = json.loads(done.stdout)
+    try:  # -P: the working directory first on the path could hold another "ui"
+        done = subprocess.run([sys.executable, "-P", "-m", "ui.backends"], input=json.dumps(entries),
+                              capture_output=True, text=True, env=environment, timeout=CHILD_CHECK_SECONDS, check=True)
+        answer = done.stdout.rstrip("\n").rpartition("\n")[2]
+        reasons = json.loads(answer.removeprefix(_ANSWER_MARK)) if answer.startswith(_ANSWER_MARK) else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return {}
-    return {tuple(entry): reason for entry, reason in zip(entries, reasons, strict=True)}  # type: ignore[misc]
+    if not isinstance(reasons, list) or len(reasons) != len(entries):
+        return {}
+    return {tuple(entry): reason for entry, reason in zip(entries, reasons, strict=True)  # type: ignore[misc]
+            if not (isinstance(reason, str) and reason.startswith(("missing package", "cannot load")))}
 
 
 def _check_what_the_parent_registered() -> None:
-    """The child's side: the registry entries on standard input, a reason (or null) for each on standard output."""
+    """The child's side: the registry entries on standard input, a reason (or null) for each as its last line."""
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)  # the server's turns come first
     entries = json.load(sys.stdin)
     for kind, name, target in entries:
         registry(kind)[name] = target  # the server's registrations, made in Python before it started, included
-    json.dump([unavailable_reason(kind, name) for kind, name, _ in entries], sys.stdout)
+    answer, sys.stdout = sys.stdout, sys.stderr  # what a backend prints on import is not the answer
+    reasons = [unavailable_reason(kind, name) for kind, name, _ in entries]
+    answer.write(f"\n{_ANSWER_MARK}{json.dumps(reasons)}\n")
 
 
 if __name__ == "__main__":
