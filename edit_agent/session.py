@@ -409,8 +409,12 @@ class EditSession:
             reasoned = time.perf_counter()
         if not isinstance(thought, Thought):
             raise EditAgentError(f"The reasoner {self.reasoner.name!r} returned {type(thought).__name__}, not a Thought.")
-        # An image given with the turn is what it edits: an earlier stored one given back would drop it.
-        restored = self._restored_image(thought, request) if input_is_stored else None
+        # A photo's take-back edits an image given with the turn (giving an earlier stored one back would drop it); a
+        # canvas's "undo that" gives the scene before the turn it reverts back, whatever image came with it.
+        from edit_agent.world.language import is_undo_request
+
+        gives_back = input_is_stored or is_undo_request(request.instruction)
+        restored = self._restored_image(thought, request) if gives_back else None
         if restored is not None:  # an undo: the image from before the turn it reverts, exactly as it was stored
             output, edited, note = restored, time.perf_counter(), RESTORED_NOTE
             thought = _saying_what_the_restore_does(thought, request.image, restored)

@@ -626,3 +626,13 @@ def test_a_turns_stored_time_includes_writing_its_images(tmp_path):
     timings = session.turn_records()[-1].timings
     assert timings["total"] >= timings["reason"] + timings["edit"] + timings["store"]
     assert timings["total"] <= result.seconds  # what the caller waited: the same turn, with the commit
+
+
+def test_a_canvas_undo_given_an_image_still_gives_the_stored_scene_back(tmp_path):
+    from edit_agent.samples import sample_image
+
+    session = EditSession(store=tmp_path)
+    before = session.edit("sample:world-1", "make the red square blue")
+    session.edit("sample:world-2", "undo that")  # an image given with it, in the SDK: the scene before comes back
+    assert session.head.image.tobytes() == sample_image("world-1").convert("RGB").tobytes()
+    assert before.image.tobytes() != session.head.image.tobytes()
