@@ -520,9 +520,12 @@ class _Toolbox:
         """What an agent needs to pick a session up again, or None if it was deleted meanwhile."""
         try:
             record, turns = self.store.get_session(session_id), self.store.turns_summary(session_id)
-            head = self.store.get_turn(session_id, record.head) if record.head else None
-        except (UnknownSessionError, UnknownTurnError):
+        except UnknownSessionError:
             return None
+        head = None
+        if record.head:
+            with contextlib.suppress(UnknownTurnError):  # deleted meanwhile: listed without it, as before
+                head = self.store.get_turn(session_id, record.head)
         created = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="seconds")
         return {"session_id": session_id, "created": created, "turns": turns.count,
                 "first_instruction": turns.first_instruction,

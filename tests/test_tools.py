@@ -749,3 +749,16 @@ def test_a_store_that_is_a_file_is_refused_when_the_tools_are_made(tmp_path):
     (tmp_path / "notes.txt").write_text("not a store")
     with pytest.raises(InvalidArgumentError, match="is a file; give a folder"):
         make_tools("agent-1", store=tmp_path / "notes.txt")
+
+
+def test_list_sessions_lists_a_session_whose_head_turn_is_gone(tmp_path):
+    tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
+    started = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    from edit_agent.store import Store
+
+    store = Store(tmp_path)
+    store.db.execute("UPDATE sessions SET head = 'gone' WHERE id = ?", [started["session_id"]])
+    store.db.commit()
+    listed = json.loads(tools["list_sessions"].invoke({}))
+    assert listed["total"] == 1 and [entry["session_id"] for entry in listed["sessions"]] == [started["session_id"]]
+    assert listed["sessions"][0]["head"] is None
