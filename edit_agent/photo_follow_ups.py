@@ -270,8 +270,12 @@ def _leaving(op: Operation, kept: float, instruction: str) -> Operation:
     would go past the start."""
     scale = 200 if op.kind == "warmth" else 100
     level = 1 + (op.value or 0) / scale
-    value = _shown_percent(((1 + (op.value or 0) * kept / scale) / level - 1) * scale) if level > 0 else None
-    if value is None or value <= -100:  # all of it taken away (darker by 100%), or no amount can give it back
+    exact = ((1 + (op.value or 0) * kept / scale) / level - 1) * scale if level > 0 else None
+    value = None if exact is None else _shown_percent(exact)
+    if value is not None and value <= -100 < exact:  # -99.95% is not -100%, which would leave nothing
+        value = round(exact, 4)
+    # Nothing left to scale back up (darker by 100%), or more than the 100% a reduction may take.
+    if value is None or value < -100 or 1 + value / scale <= 0:
         raise InvalidInstructionError(
             f"{quoted(instruction)}: the edit before it ({describe_operations([op])[:-1].lower()}) cannot be taken back "
             "by an amount; undo it instead ('undo that').")

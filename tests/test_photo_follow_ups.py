@@ -303,3 +303,9 @@ def test_the_opposite_of_a_resize_by_a_share_gives_the_photo_back(session):
     assert resolve_follow_up("the opposite", ["scale it to 30%"]) == "Resize to 333.3%."
     with pytest.raises(InvalidInstructionError, match="has no exact opposite"):
         resolve_follow_up("the opposite", ["resize to 64x32"])  # the size before it is not in the text
+
+
+def test_the_opposite_of_warmer_by_200_percent_is_cooler_by_100_percent():
+    # Warmth scales red by 1 + v/200: cooler by 100% (x0.5) undoes warmer by 200% (x2) exactly.
+    assert resolve_follow_up("the opposite", ["make it warmer by 200%"]) == "Make the image cooler by 100%."
+    assert resolve_follow_up("the opposite", ["make it brighter by 200000%"]) == "Decrease the brightness by 99.95%."
