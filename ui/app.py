@@ -186,8 +186,9 @@ HEAD = r"""<style>
 /* On a wide screen toasts sit at the bottom: at the top a refusal covered the Current image and its buttons.
    Here, not in CSS: Gradio scopes that to the page's content, and the toasts are outside it. */
 @media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
-/* A long refusal on a short screen (a page zoomed to 400%) scrolls within the screen rather than past its end. */
-.toast-wrap { max-height: calc(100vh - 24px); overflow-y: auto; }
+/* A long refusal on a short screen (a page zoomed to 400%) scrolls within the screen rather than past its end
+   (only there: the scroll box clips the toasts' shadow). */
+@media (max-height: 640px) { .toast-wrap { max-height: calc(100vh - 24px); overflow-y: auto; } }
 /* A finger closes a refusal: the close button's 28 px grow to 44. */
 @media (pointer: coarse) { [data-testid="toast-close"] { min-width: 44px; min-height: 44px; } }
 /* The first Tab stop: past the chat's many stops straight to the message box; shown only while focused. */

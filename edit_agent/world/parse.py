@@ -66,6 +66,11 @@ def palette_labels_of_few(pixels: np.ndarray) -> np.ndarray:
     return distances.argmin(axis=1).astype(np.uint8).reshape(pixels.shape[:2])
 
 
+def has_palette_table() -> bool:
+    """Whether this process has built the nearest-colour table already."""
+    return _nearest_palette_table.cache_info().currsize > 0
+
+
 @lru_cache(maxsize=1)
 def _nearest_palette_table() -> np.ndarray:
     """Nearest palette index for every 24-bit colour (16 MiB, built once per process in about a second).
