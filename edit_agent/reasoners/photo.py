@@ -83,10 +83,10 @@ class PhotoRuleReasoner:
             read_as = ", ".join(f"{typo!r} as {word!r}" for typo, word in corrections)
             reasoning = f"Read {read_as} (a typo, or the instruction would not read). " + reasoning
         return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints),
-                       restores_turn=_turn_taken_back(follow_up, request, earlier_instructions))
+                       restores_turn=_turn_taken_back(follow_up, request, earlier_instructions, bool(before)))
 
 
-def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str]) -> str | None:
+def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str], ruled: bool) -> str | None:
     """The last turn, where this one takes all of its edit back and no rule is in force: the session then gives back
     the image stored before it, exactly. Its operations done in reverse would only come close: values a brightening
     clipped at white do not come back, and each level is rounded again. Under a rule, the image before the last
@@ -94,7 +94,7 @@ def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: 
     are done in reverse and the rules applied again, as for any edit."""
     if follow_up is None or not follow_up.takes_back or follow_up.refers_to != len(earlier) - 1:
         return None
-    if rules_in_force(earlier) or rules_in_force(earlier[:-1]):
+    if ruled or rules_in_force(earlier[:-1]):  # ruled: a rule is in force after the last turn
         return None
     return request.history[-1].turn_id
 
