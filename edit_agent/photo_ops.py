@@ -157,9 +157,8 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
 
     Brightness, contrast and saturation scale each value's distance from black, from the image's mean grey, or
     from the pixel's own grey (as Pillow's ImageEnhance defines them) by ``1 + value/100``, rounded to the nearest
-    level; warmth multiplies red by
-    ``1 + value/200`` and divides blue by it; grayscale is Pillow's ITU-R 601-2 luma,
-    returned as RGB; sepia is the classic sepia matrix on the RGB values; invert is 255 minus each value;
+    level; warmth multiplies red by ``1 + value/200`` and divides blue by it; grayscale is Pillow's ITU-R 601-2
+    luma, returned as RGB; sepia is the classic sepia matrix on the RGB values; invert is 255 minus each value;
     blur is a Gaussian blur of the given radius; sharpen is Pillow's SHARPEN filter.
     """
     match op.kind:

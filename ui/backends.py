@@ -33,6 +33,8 @@ def registry(kind: Kind) -> dict[str, str]:
     return REASONERS if kind == "reasoner" else EDITORS
 
 
+CHILD_CHECK_SECONDS = 300
+"""The longest the child that checks the backends may take (see :func:`check_in_background`)."""
 _FOUND_BY_A_CHILD: dict[tuple[str, str, str], str | None] = {}
 """(kind, name, what it is registered as) -> the reason a child process found (see :func:`check_in_background`)."""
 _CHILD_ANSWERED = threading.Event()
@@ -118,9 +120,6 @@ def _delegate_reason(factory: Any) -> str | None:
 
 
 _checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend-check")
-
-
-CHILD_CHECK_SECONDS = 300
 
 
 def check_in_background() -> Future[None]:

@@ -15,14 +15,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from edit_agent.world.parse import (
-    _PALETTE,
-    canvas_side,
-    has_palette_table,
-    palette_labels,
-    palette_labels_of_few,
-    parse_array,
-)
+from edit_agent.world.parse import _PALETTE, canvas_side, palette_labels, palette_labels_for_a_check, parse_array
 from edit_agent.world.render import render, render_array
 from edit_agent.world.scene import COLORS, Scene
 
@@ -45,8 +38,7 @@ def is_world_canvas(image: Image.Image) -> bool:
     side = max(48, side - side % 3)
     pixels = np.asarray(image.resize((side, side), Image.Resampling.NEAREST).convert("RGB"))  # small, then RGB
     flat = pixels.reshape(-1, 3).astype(np.int32)
-    # The table is cheaper once it exists (a session of canvases); a photo alone should not build it.
-    labels = palette_labels(pixels) if has_palette_table() else palette_labels_of_few(pixels)
+    labels = palette_labels_for_a_check(pixels)
     distance = np.sqrt(((flat - _PALETTE[labels.ravel()]) ** 2).sum(axis=1))
     if (distance <= NEAR_PALETTE).mean() < MIN_AGREEMENT:
         return False

@@ -58,17 +58,15 @@ def palette_labels(pixels: np.ndarray) -> np.ndarray:
     return table[(rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]].reshape(pixels.shape[:2])
 
 
-def palette_labels_of_few(pixels: np.ndarray) -> np.ndarray:
-    """:func:`palette_labels`, from the distances themselves: for the few thousand pixels of a check, cheaper than
-    building the table (which took half a second of a photo's first turn, for an image that was no canvas)."""
+def palette_labels_for_a_check(pixels: np.ndarray) -> np.ndarray:
+    """:func:`palette_labels` of the few thousand pixels of a check, without building the table for them (half a
+    second of a photo's first turn, for an image that was no canvas): from the table once the process has it, else
+    from the distances themselves."""
+    if _nearest_palette_table.cache_info().currsize:
+        return palette_labels(pixels)
     rgb = pixels.reshape(-1, 3).astype(np.int32)
     distances = ((rgb[:, None, :] - _PALETTE[None, :, :].astype(np.int32)) ** 2).sum(axis=2)
     return distances.argmin(axis=1).astype(np.uint8).reshape(pixels.shape[:2])
-
-
-def has_palette_table() -> bool:
-    """Whether this process has built the nearest-colour table already."""
-    return _nearest_palette_table.cache_info().currsize > 0
 
 
 @lru_cache(maxsize=1)
