@@ -606,26 +606,28 @@ def test_a_long_address_in_an_instruction_wraps_on_a_phone_and_shows_as_typed(br
 def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     from playwright.sync_api import expect
 
-    photo = tmp_path / "big.png"
-    Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
     page.locator("#new-session").click()
-    page.get_by_role("button", name="My sessions").click()  # its buttons exist only while it is open
-    send(page, ", ".join(["blur it"] * 12), photo)  # a few seconds of work on a CPU
+    show_my_sessions(page)  # its buttons are seen only while it is open
+    # The progress bar takes the status line's place: the old line does not show through it. Watched from
+    # before the turn starts, so a quick turn cannot end before the old line is read.
+    page.evaluate("""() => {
+        window.oldStatusWasHidden = false;
+        new MutationObserver(() => {
+            const old = document.querySelector('#status .pending');  // marked after Gradio's short fade
+            if (old !== null && getComputedStyle(old).visibility === 'hidden') window.oldStatusWasHidden = true;
+        }).observe(document.querySelector('#status'), {subtree: true, attributes: true, childList: true});
+    }""")
+    send(page, SLOW_TURN, a_slow_photo(tmp_path))
     box = page.locator("#message textarea")
     history_buttons = [page.locator(f"#{name}") for name in (
         "undo", "redo", "new-session", "delete-session", "open-zip", "download-session")]
     expect(box).to_be_disabled()  # so nothing typed meanwhile is dropped
-    # The progress bar takes the status line's place: the old line does not show through it (read while the
-    # turn runs: once it ends, the old line is gone anyway).
-    page.wait_for_function("""() => {
-        const old = document.querySelector('#status .pending');  // hidden after Gradio's short fade
-        return old !== null && getComputedStyle(old).visibility === 'hidden';
-    }""", timeout=5_000)
     expect(box).to_be_disabled()  # it was read during the turn
     # ... and the head cannot move under the turn: the page would then show another current image
     for button in history_buttons:
         expect(button).to_be_disabled()
     wait_for_status(page, "1 edit")
+    assert page.evaluate("() => window.oldStatusWasHidden")
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
     for button in history_buttons:
@@ -633,12 +635,12 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
             expect(button).to_be_disabled()  # Redo: the turn just made is the newest
         else:
             expect(button).to_be_enabled()
-    page.get_by_role("button", name="My sessions").click()  # closed again, as the other tests find the page
+    show_my_sessions(page, shown=False)
     expect(page.locator("#timeline")).not_to_have_class(re.compile(r"\bbusy\b"))
     # The chat's trash icon (a new session) is out of reach during the next turn, and back after it.
     trash = page.locator('#chat button[aria-label="Clear"]')
     expect(trash).to_be_visible()
-    send(page, ", ".join(["blur it"] * 12))
+    send(page, SLOW_TURN)
     expect(box).to_be_disabled()
     expect(trash).to_be_hidden()
     expect(page.locator("#timeline")).to_have_class(re.compile(r"\bbusy\b"))  # no turn clicked meanwhile
@@ -649,6 +651,26 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     wait_for_status(page, "at edit #2")
     expect(trash).to_be_visible()
     page.wait_for_function("() => !document.querySelector('#timeline').inert")
+
+
+# Twenty blurs (the most one turn may do) of a 2000 px photo: a few seconds on a CPU, long enough to act
+# while the turn runs.
+SLOW_TURN = ", ".join(["blur it"] * 20)
+
+
+def a_slow_photo(tmp_path: Path) -> Path:
+    photo = tmp_path / "big.png"
+    Image.effect_noise((2000, 2000), 60).convert("RGB").save(photo)
+    return photo
+
+
+def show_my_sessions(page, shown: bool = True) -> None:
+    """Open (or close) the My sessions panel whatever state an earlier test left it in."""
+    toggle = page.get_by_role("button", name="My sessions")
+    if ("open" in toggle.get_attribute("class").split()) != shown:
+        toggle.click()
+    delete = page.locator("#delete-session")
+    delete.wait_for(state="visible" if shown else "hidden")
 
 
 def start_session(page, tmp_path: Path, instruction: str, colour: tuple[int, int, int]) -> None:
@@ -688,7 +710,7 @@ def test_delete_a_session_after_the_browser_asks(page, tmp_path: Path):
     from playwright.sync_api import expect
 
     start_session(page, tmp_path, "rotate it 90 degrees", (30, 60, 200))
-    page.get_by_role("button", name="My sessions").click()
+    show_my_sessions(page)
     questions = []
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     page.locator("#delete-session").click()
@@ -708,10 +730,8 @@ def test_delete_a_session_after_the_browser_asks(page, tmp_path: Path):
 def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path):
     from playwright.sync_api import expect
 
-    photo = tmp_path / "big.png"
-    Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
     page.locator("#new-session").click()
-    send(page, ", ".join(["blur it"] * 12), photo)
+    send(page, SLOW_TURN, a_slow_photo(tmp_path))
     box = page.locator("#message textarea")
     expect(box).to_be_disabled()
     expect(page.locator("#chat")).to_contain_text("blur it, blur it")  # the message shows while its turn runs
@@ -801,7 +821,7 @@ def test_one_click_on_download_session_saves_a_zip_that_opens_again(page, tmp_pa
     start_session(page, tmp_path, "rotate it 90 degrees", (30, 160, 90))
     send(page, "make it warmer")
     wait_for_status(page, "at edit #2")
-    page.get_by_role("button", name="My sessions").click()
+    show_my_sessions(page)
     downloads: list = []
 
     def count(download) -> None:
@@ -829,7 +849,7 @@ def test_one_click_on_download_session_saves_a_zip_that_opens_again(page, tmp_pa
         assert len(downloads) == 2  # each click saved once
     finally:
         page.remove_listener("download", count)
-        page.get_by_role("button", name="My sessions").click()  # closed again, as the other tests find the page
+        show_my_sessions(page, shown=False)
 
 
 def test_a_session_downloaded_elsewhere_opens_from_my_sessions(browser, app_url: str, tmp_path: Path):
