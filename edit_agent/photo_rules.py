@@ -34,6 +34,7 @@ from edit_agent.photo_parsing import (
     split_clauses,
     without_restated_problems,
 )
+from edit_agent.photo_typos import corrected_typos
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,19 @@ def read_turn(instruction: str) -> ReadTurn:
 
 @lru_cache(maxsize=4096)
 def known_reading(instruction: str) -> ReadTurn | None:
-    """:func:`read_turn` of ``instruction``, or ``None`` where it raises; kept, since every later turn reads the
-    earlier ones again (the rules in force, what a follow-up refers to). Shared between callers: never change it."""
+    """:func:`read_turn` of an earlier turn's ``instruction`` as its turn read it, or ``None`` where it raises; kept,
+    since every later turn reads the earlier ones again (the rules in force, what a follow-up refers to). Shared
+    between callers: never change it.
+
+    An instruction that reads only once its typos are corrected was read so by its turn ("keep it balck and white"
+    set the rule, and said so), and is read so again here."""
     try:
         return read_turn(instruction)
+    except UnsupportedInstructionError:
+        corrected, corrections = corrected_typos(instruction)
+        if not corrections:
+            return None
+        return known_reading(corrected)
     except EditAgentError:
         return None
 

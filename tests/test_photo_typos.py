@@ -55,3 +55,28 @@ def test_a_typo_repeated_is_told_once(session):
     with pytest.raises(InvalidInstructionError, match="at most 20") as refused:
         intents(session, "brigher " * 30)
     assert str(refused.value).count("'brigher' as 'brighter'") == 1
+
+
+@pytest.mark.parametrize("rule, later, held", [
+    ("from now on keep it balck and white", "make it warmer", "black and white"),  # the rule refuses colour
+    ("from now on keep it sqaure", "crop to 16:9", "square"),
+])
+def test_a_rule_set_with_a_typo_holds_on_later_turns(session, rule, later, held):
+    from edit_agent.errors import InvalidInstructionError
+
+    intents(session, rule)
+    assert [c.text for c in session.head.constraints] == [f"the image stays {held}"]
+    intents(session, "make it brighter")
+    assert [c.text for c in session.head.constraints] == [f"the image stays {held}"]  # as the first turn said
+    with pytest.raises(InvalidInstructionError, match=f"A rule keeps the image {held}"):
+        session.edit(None, later)
+
+
+@pytest.mark.parametrize("rule, lift, later", [
+    ("from now on keep it black and white", "stop keeping it balck and white", "make it warmer"),
+    ("keep it square", "drop the sqaure rule", "crop to 16:9"),
+])
+def test_a_rule_lifted_with_a_typo_stays_lifted(session, rule, lift, later):
+    intents(session, rule, lift, later)
+    assert session.head.constraints == ()
+    assert len(session.turns) == 3
