@@ -226,6 +226,8 @@ SOURCE_IMAGE_ID = "source"
 """The ``image_id`` of the image a session started from (turn ids are 16 hex characters)."""
 
 IMAGE_ID_PATTERN = rf"^([0-9a-f]{{16}}|{SOURCE_IMAGE_ID})$"
+_UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""A session id written as a UUID: the same 32 hex digits, with dashes."""
 
 
 class _Args(BaseModel):
@@ -240,6 +242,15 @@ class _Args(BaseModel):
         # An empty field the tool does not take says nothing either; one with a value is refused as unknown.
         required = {name for name, field in cls.model_fields.items() if field.is_required()}
         return {key: value for key, value in values.items() if key in required or value not in ("", None)}
+
+    @field_validator("session_id", "image_id", mode="before", check_fields=False)
+    @classmethod
+    def _id_as_written(cls, value: object) -> object:
+        # Models copy ids with the quotes or spaces around them, in capitals, or as a UUID with its dashes.
+        if not isinstance(value, str):
+            return value
+        cleaned = value.strip().strip("'\"`").strip().lower()
+        return cleaned.replace("-", "") if _UUID_FORM.fullmatch(cleaned) else cleaned
 
 
 class EditImageArgs(_Args):
@@ -391,8 +402,7 @@ class _Toolbox:
         if attached is None and name.startswith(SAMPLE_PREFIX):
             return self._fitted(resolve_sample(name))  # raises, naming the samples there are
         if attached is None:
-            known = ", ".join(repr(known) for known in names) or "none"
-            raise ToolException(f"No attached image is named {name!r}; attached: {known}.")
+            raise ToolException(_not_attached(name, names))
         return attached
 
     # Built on first use, so that exporting schemas neither opens a store nor loads a model.
@@ -532,6 +542,14 @@ class _Toolbox:
                 "head": {"turn_id": head.id, "number": head.seq, "intent": head.intent.text} if head else None}
 
 
+def _not_attached(name: str, attached: list[str]) -> str:
+    known = f"attached: {', '.join(repr(known) for known in attached)}" if attached else (
+        "no image is attached here: pass the image as image_base64")
+    sample = f"{SAMPLE_PREFIX}{name.strip().lower()}"
+    also = f" The bundled sample of that name is {sample!r}." if sample.removeprefix(SAMPLE_PREFIX) in SAMPLE_NAMES else ""
+    return f"No attached image is named {name!r}; {known}.{also}"
+
+
 @contextmanager
 def _as_tool_errors() -> Iterator[None]:
     """Re-raise the SDK's errors as ToolException, whose text the calling agent reads."""
@@ -599,6 +617,29 @@ def as_json_text(reply: ToolMessage | str | list[Any], *, max_bytes: int = TOOL_
     else:
         described["image_base64"] = shown["base64"]
     return json.dumps(described)
+
+
+def as_openai_messages(message: ToolMessage) -> list[dict[str, Any]]:
+    """A tool's reply as OpenAI Chat Completions messages: the tool message with its JSON, and, where the reply
+    shows an image, a user message after it with that image (at most ``SHOWN_SIDE`` px a side) as an image part,
+    which a model that reads images sees. A tool message holds text only, and the image as base64 text there
+    would fill the model's context with hundreds of thousands of characters it cannot see."""
+    content = message.content
+    tool_message = {"role": "tool", "tool_call_id": message.tool_call_id}
+    if isinstance(content, str):
+        return [{**tool_message, "content": content}]
+    blocks = [block for block in content if isinstance(block, dict)]
+    text = next(block["text"] for block in blocks if block.get("type") == "text")
+    shown = next((block for block in blocks if block.get("type") == "image"), None)
+    if shown is None:
+        return [{**tool_message, "content": text}]
+    described = json.loads(text)
+    described["image"] = "shown in the next message"
+    image_url = f"data:{shown.get('mime_type', 'image/png')};base64,{shown['base64']}"
+    return [{**tool_message, "content": json.dumps(described)},
+            {"role": "user", "content": [
+                {"type": "text", "text": f"The image of tool call {message.tool_call_id} ({message.name}):"},
+                {"type": "image_url", "image_url": {"url": image_url}}]}]
 
 
 def _returned_image(image: Image.Image, max_bytes: int) -> dict[str, str]:

@@ -584,8 +584,8 @@ def test_a_larger_photo_the_host_attaches_is_scaled_down_to_the_tools_limits(tmp
 
 
 def test_an_unreadable_id_is_told_briefly_with_what_id_is_wanted(tools):
-    upper = tools["session_history"].invoke({"session_id": "A" * 32})
-    assert "(lowercase hex)" in upper and "'" + "A" * 32 + "'" in upper
+    not_hex = tools["session_history"].invoke({"session_id": "G" * 32})
+    assert "(lowercase hex)" in not_hex and "'" + "g" * 32 + "'" in not_hex  # as it was read
     huge = tools["session_history"].invoke({"session_id": "x" * 100_000})
     assert len(huge) < 400 and "(100000 characters)" in huge
 
@@ -762,3 +762,50 @@ def test_list_sessions_lists_a_session_whose_head_turn_is_gone(tmp_path):
     listed = json.loads(tools["list_sessions"].invoke({}))
     assert listed["total"] == 1 and [entry["session_id"] for entry in listed["sessions"]] == [started["session_id"]]
     assert listed["sessions"][0]["head"] is None
+
+
+def test_ids_are_taken_as_models_copy_them(tools):
+    started = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "attached_image": "sample:coffee"}))
+    sid, tid = started["session_id"], started["turn_id"]
+    dashed = f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}"
+    for written in (f" {sid}\n", f'"{sid}"', sid.upper(), dashed.upper(), f"`{sid}`"):
+        history = json.loads(tools["session_history"].invoke({"session_id": written}))
+        assert history["session_id"] == sid and history["head"] == tid
+    branched = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees", "session_id": sid,
+                                                      "image_id": " SOURCE "}))
+    again = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "session_id": sid,
+                                                   "image_id": f"'{tid.upper()}'"}))
+    parents = {turn["turn_id"]: turn["parent_id"] for turn in
+               json.loads(tools["session_history"].invoke({"session_id": sid}))["turns"]}
+    assert parents[branched["turn_id"]] is None and parents[again["turn_id"]] == tid
+    assert "must be the 32-character session id" in tools["session_history"].invoke({"session_id": sid[:-1] + "g"})
+
+
+def test_an_attached_name_that_is_not_there_says_how_else_to_start():
+    from edit_agent.tools import make_tools
+
+    bare = {tool.name: tool for tool in make_tools("user-b", store=None)}
+    refused = bare["edit_image"].invoke({"instruction": "flip it", "attached_image": "photo.jpg"})
+    assert refused == "No attached image is named 'photo.jpg'; no image is attached here: pass the image as image_base64."
+    refused = bare["edit_image"].invoke({"instruction": "flip it", "attached_image": "Coffee"})
+    assert refused.endswith("The bundled sample of that name is 'sample:coffee'.")
+
+
+def test_an_openai_conversation_gets_the_image_as_an_image_part_not_as_text(tmp_path):
+    from edit_agent.tools import SHOWN_SIDE, as_openai_messages
+
+    tools = make_tools("user-a", store=tmp_path)
+    photo = Image.effect_noise((3000, 1500), 60).convert("RGB")
+    started = tools.run_tool_call("edit_image", json.dumps({"instruction": "flip it", "image_base64": b64(photo)}), "c1")
+    (plain,) = as_openai_messages(started)  # no image asked for: the tool message alone
+    assert plain["role"] == "tool" and plain["tool_call_id"] == "c1" and json.loads(plain["content"])["changed"]
+    sid = json.loads(plain["content"])["session_id"]
+    tool_message, user_message = as_openai_messages(tools.run_tool_call("get_image", {"session_id": sid}, "c2"))
+    described = json.loads(tool_message["content"])
+    assert described["shown_size"] == [SHOWN_SIDE, SHOWN_SIDE // 2] and len(tool_message["content"]) < 2000
+    assert user_message["role"] == "user" and "c2" in user_message["content"][0]["text"]
+    url = user_message["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert Image.open(__import__("io").BytesIO(base64.b64decode(url.split(",", 1)[1]))).size == (SHOWN_SIDE, SHOWN_SIDE // 2)
+    (refused,) = as_openai_messages(tools.run_tool_call("get_image", {"session_id": "0" * 32}, "c3"))
+    assert refused["content"] == f"Unknown session id {'0' * 32}."

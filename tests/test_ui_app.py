@@ -689,3 +689,79 @@ def test_the_chats_trash_icon_says_it_started_a_new_session_and_where_the_old_on
     app.clear_chat(left)
     app.new_session(state)  # the New session button says what it does
     assert len(told) == 1  # with no session on the page there was nothing to leave
+
+
+def test_an_mcp_client_gets_images_as_images_and_the_json_without_them(app):
+    import asyncio
+    import base64
+
+    from edit_agent.tools import SHOWN_SIDE
+
+    token = "agent-secret-images-0123"
+    wide = io.BytesIO()
+    Image.linear_gradient("L").resize((2000, 1000)).convert("RGB").save(wide, format="PNG")
+
+    async def calls(session):
+        started = await session.call_tool("edit_image", {
+            "instruction": "make it warmer", "owner_token": token, "return_image": True,
+            "image_base64": base64.b64encode(wide.getvalue()).decode()})
+        session_id = json.loads(started.content[0].text)["session_id"]
+        shown = await session.call_tool("get_image", {"session_id": session_id, "owner_token": token})
+        source = await session.call_tool("get_image", {"session_id": session_id, "owner_token": token,
+                                                       "image_id": "source"})
+        return started, shown, source
+
+    _, replies = asyncio.run(over_mcp(app, calls))
+    for reply in replies:
+        assert not reply.isError
+        text, image = reply.content[0], reply.content[1]
+        described = json.loads(text.text)
+        assert "image_base64" not in text.text and len(text.text) < 5000  # no image as text in the model's context
+        assert image.type == "image" and image.mimeType == "image/png"
+        pixels = Image.open(io.BytesIO(base64.b64decode(image.data)))
+        assert max(pixels.size) <= SHOWN_SIDE and list(pixels.size) == described.get("shown_size", described["size"])
+    assert json.loads(replies[0].content[0].text)["size"] == [2000, 1000]  # the edit itself is whole
+    assert json.loads(replies[1].content[0].text)["shown_size"] == [SHOWN_SIDE, SHOWN_SIDE // 2]
+    assert json.loads(replies[2].content[0].text)["image_id"] == "source"
+
+
+def test_an_mcp_client_may_send_optional_fields_empty_null_or_as_text(app):
+    import asyncio
+
+    token = "agent-secret-fields-0123"
+
+    async def calls(session):
+        started = await session.call_tool("edit_image", {
+            "instruction": "make it warmer", "owner_token": token, "attached_image": "sample:coffee",
+            "seed": "", "return_image": None, "image_id": "", "session_id": None})
+        session_id = json.loads(started.content[0].text)["session_id"]
+        seeded = await session.call_tool("edit_image", {
+            "instruction": "make it cooler", "owner_token": token, "session_id": session_id, "seed": "42",
+            "return_image": ""})
+        listed = await session.call_tool("list_sessions", {"owner_token": token, "limit": "5", "offset": ""})
+        other_token = await session.call_tool("undo_edit", {"session_id": session_id, "owner_token": token + "x"})
+        return started, seeded, listed, other_token
+
+    _, (started, seeded, listed, other_token) = asyncio.run(over_mcp(app, calls))
+    assert not started.isError and not seeded.isError and not listed.isError
+    assert json.loads(seeded.content[0].text)["seed"] == 42 and len(seeded.content) == 1  # no image asked for
+    assert json.loads(listed.content[0].text)["total"] == 1
+    assert other_token.isError and "check that it is that one" in other_token.content[0].text
+
+
+def test_an_mcp_call_with_an_image_over_the_limit_is_refused_not_cut_off(app):
+    # A request the transport refuses (HTTP 413) ends the client's MCP session: the tool refuses it instead.
+    import asyncio
+
+    from edit_agent.tools import MAX_BASE64_CHARS
+
+    async def calls(session):
+        too_large = await session.call_tool("edit_image", {
+            "instruction": "make it warmer", "owner_token": "agent-secret-large-0123",
+            "image_base64": "A" * (MAX_BASE64_CHARS + 2**20 + 1000)})
+        after = await session.call_tool("list_sessions", {"owner_token": "agent-secret-large-0123"})
+        return too_large, after
+
+    _, (too_large, after) = asyncio.run(over_mcp(app, calls))
+    assert too_large.isError and f"at most {MAX_BASE64_CHARS} characters" in too_large.content[0].text
+    assert not after.isError and json.loads(after.content[0].text)["total"] == 0  # the session goes on

@@ -3,16 +3,13 @@
     python app.py                      # http://127.0.0.1:7860, offline defaults
     edit-agent serve --port 8000
 
-The three agent tools (``edit_image``, ``undo_edit``, ``session_history``) are the app's public
-API and, when ``gradio[mcp]`` is installed, its MCP tools; the chat events are callable by
+The agent tools of :mod:`edit_agent.tools` (``edit_image``, ``get_image``, ...) are the app's public API and,
+when ``gradio[mcp]`` is installed, its MCP tools (:mod:`ui.mcp_transport`); the chat events are callable by
 ``gradio_client`` too but left out of the API docs, since they carry the browser's state.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import inspect
 import secrets
 import uuid
 from pathlib import Path
@@ -23,9 +20,10 @@ import gradio as gr
 from edit_agent.errors import InvalidArgumentError
 from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX
 from edit_agent.session import default_store_folder
-from edit_agent.tools import MAX_BASE64_CHARS, SESSIONS_LISTED, as_json_text, make_tools, what_it_understands
+from edit_agent.tools import SESSIONS_LISTED, SHOWN_SIDE, as_json_text, make_tools, what_it_understands
 from ui import backends, files, views
 from ui.handlers import AppConfig, ChatApp, attached_paths
+from ui.mcp_transport import is_mcp_call, mcp_available, mcp_reply_text, prepare_mcp_transport
 from ui.samples import samples
 
 CSS = """
@@ -506,10 +504,6 @@ def serve(demo: gr.Blocks, config: AppConfig, *, host: str = "127.0.0.1", port: 
     demo.block_thread()
 
 
-def mcp_available() -> bool:
-    return importlib.util.find_spec("mcp") is not None
-
-
 def _settings_panel(config: AppConfig) -> list[gr.Radio]:
     """Pickers for new sessions plus a disabled list of what cannot run here; narrowed on page load.
 
@@ -776,30 +770,11 @@ def _browser_secret(config: AppConfig) -> str:
     return path.read_text().strip()
 
 
-MCP_MAX_REQUEST_BYTES = MAX_BASE64_CHARS + 2**20
-"""Largest MCP request: the largest image edit_image takes, as base64, plus room for the rest of the call."""
-
-
-def _allow_tool_sized_mcp_requests() -> None:
-    """Gradio builds its MCP transport with the mcp library's 4 MiB request limit, under the 12 MiB
-    images that edit_image takes: a larger call failed with HTTP 413, which MCP clients raise as a
-    crash instead of a tool error. Raise the transport's limit to the tool's own."""
-    if not mcp_available():
-        return
-    from gradio.mcp import GradioMCPServer
-    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-
-    if "max_request_body_size" not in inspect.signature(StreamableHTTPSessionManager).parameters:
-        return  # an mcp release before the limit was a parameter: its own limit stays
-    GradioMCPServer.StreamableHTTPSessionManager = functools.partial(
-        StreamableHTTPSessionManager, max_request_body_size=MCP_MAX_REQUEST_BYTES)
-
-
 def _agent_tools(config: AppConfig) -> None:
     """Serve the langchain tools as API endpoints (and MCP tools): same code, same checks."""
-    _allow_tool_sized_mcp_requests()
+    prepare_mcp_transport()
 
-    def call(tool_name: str, owner_token: str, arguments: dict[str, Any]) -> str:
+    def call(tool_name: str, owner_token: str, arguments: dict[str, Any], request: gr.Request | None) -> str:
         """Run one tool; a refusal is raised, so that API and MCP clients see an error, not a result."""
         if not isinstance(owner_token, str) or len(owner_token) < 16:
             raise gr.Error(
@@ -818,15 +793,20 @@ def _agent_tools(config: AppConfig) -> None:
         # Form fields cannot be left out: the tools read an empty optional field as "not given".
         reply = tool.invoke({"type": "tool_call", "id": "api", "name": tool_name, "args": arguments})
         if reply.status == "error":
-            raise gr.Error(str(reply.content), print_exception=False)
+            refusal = str(reply.content)
+            if refusal.startswith("Unknown session id"):  # the same for every id this token does not reach
+                refusal += " A session is reached only with the owner_token that made it: check that it is that one."
+            raise gr.Error(refusal, print_exception=False)
+        if is_mcp_call(request.headers if request is not None else None):
+            return mcp_reply_text(reply)  # an image goes to the model as an image
         return as_json_text(reply)  # an API reply is one text: an image goes in it as base64
 
     # Optional fields take null as well as "" (models send either for "not given"); attached_image comes last, so
     # that API clients passing the others by position are unaffected.
     def edit_image(
         instruction: str, owner_token: str, image_base64: str | None = None, session_id: str | None = None,
-        image_id: str | None = None, return_image: bool = False, seed: int | None = None,
-        attached_image: str | None = None,
+        image_id: str | None = None, return_image: bool | str | None = False, seed: int | str | None = None,
+        attached_image: str | None = None, request: gr.Request = None,
     ) -> str:
         """Edit an image by instruction, one turn of a multi-turn session that keeps earlier edits and rules. {understands}
 
@@ -836,26 +816,27 @@ def _agent_tools(config: AppConfig) -> None:
             image_base64: base64 PNG/JPEG/WEBP/BMP/GIF (data: URL prefix allowed) to start a session; at most 12 MiB, 4096 px a side, 16 MP.
             session_id: the session to continue (32 hex characters, from an earlier reply); leave empty to start one.
             image_id: a turn_id of this session (16 hex characters), or "source" for the image it started from: the edit branches from there.
-            return_image: also return the edited image as base64 PNG (large: leave it off unless needed; over 12 MiB it is left out).
+            return_image: also return the edited image: over MCP an image (at most {shown_side} px a side), over HTTP base64 PNG in the JSON. Off unless needed.
             seed: seed for generative editors (a reply's seed redoes that edit exactly); leave empty for a random one.
             attached_image: instead of image_base64, a bundled sample to start a session from: {samples}.
         Returns:
             JSON with session_id, turn_id, the reconstructed intent, the constraints in force and the seed; a refusal is raised as an error.
         """
-        if not session_id and not image_base64 and not attached_image:
+        if not (session_id or image_base64 or attached_image or image_id):  # the tool says what image_id lacks
             raise gr.Error(f"Pass image_base64 (or attached_image, {SAMPLE_PREFIX}NAME) to start a session, or session_id "
                            "to continue one.", print_exception=False)
         return call("edit_image", owner_token, {
             "instruction": instruction, "image_base64": image_base64, "session_id": session_id,
             "image_id": image_id, "return_image": return_image, "seed": seed, "attached_image": attached_image,
-        })
+        }, request)
 
     # The MCP description says what the configured backends understand, as the langchain tool's does.
     edit_image.__doc__ = (edit_image.__doc__ or "").replace(
         "{understands}", what_it_understands(config.reasoner, config.editor)).replace(
-        "{samples}", f"'{SAMPLE_PREFIX}NAME', NAME one of {', '.join(SAMPLE_NAMES)}")
+        "{samples}", f"'{SAMPLE_PREFIX}NAME', NAME one of {', '.join(SAMPLE_NAMES)}").replace(
+        "{shown_side}", str(SHOWN_SIDE))
 
-    def undo_edit(session_id: str, owner_token: str) -> str:
+    def undo_edit(session_id: str, owner_token: str, request: gr.Request = None) -> str:
         """Undo the latest edit of a session.
 
         Args:
@@ -864,9 +845,9 @@ def _agent_tools(config: AppConfig) -> None:
         Returns:
             JSON describing the new latest turn, with undone: false when there was nothing to undo; a refusal is raised as an error.
         """
-        return call("undo_edit", owner_token, {"session_id": session_id})
+        return call("undo_edit", owner_token, {"session_id": session_id}, request)
 
-    def redo_edit(session_id: str, owner_token: str) -> str:
+    def redo_edit(session_id: str, owner_token: str, request: gr.Request = None) -> str:
         """Redo the edit that undo_edit last took back.
 
         Args:
@@ -875,21 +856,21 @@ def _agent_tools(config: AppConfig) -> None:
         Returns:
             JSON describing the new latest turn, with redone: false when there was nothing to redo; a refusal is raised as an error.
         """
-        return call("redo_edit", owner_token, {"session_id": session_id})
+        return call("redo_edit", owner_token, {"session_id": session_id}, request)
 
-    def get_image(session_id: str, owner_token: str, image_id: str | None = None) -> str:
-        """Look at an image of a session as base64 PNG.
+    def get_image(session_id: str, owner_token: str, image_id: str | None = None, request: gr.Request = None) -> str:
+        """Look at an image of a session: over MCP an image after the JSON (at most {shown_side} px a side), over the HTTP API base64 PNG in it.
 
         Args:
             session_id: the session (32 hex characters), from an edit_image reply.
             owner_token: the token the session was created with.
             image_id: a turn_id of this session, or "source" for the image it started from; leave empty for the current image.
         Returns:
-            JSON with the turn (or the source), is_current and image_base64 (over 12 MiB it is left out); a refusal is raised as an error.
+            JSON with the turn (or the source) and is_current (shown_size when the image shown is scaled down), and the image; a refusal is raised as an error.
         """
-        return call("get_image", owner_token, {"session_id": session_id, "image_id": image_id})
+        return call("get_image", owner_token, {"session_id": session_id, "image_id": image_id}, request)
 
-    def session_history(session_id: str, owner_token: str) -> str:
+    def session_history(session_id: str, owner_token: str, request: gr.Request = None) -> str:
         """List every turn of a session and which one is current.
 
         Args:
@@ -898,9 +879,10 @@ def _agent_tools(config: AppConfig) -> None:
         Returns:
             JSON with the turns (ids, parents, instructions, intents); a refusal is raised as an error.
         """
-        return call("session_history", owner_token, {"session_id": session_id})
+        return call("session_history", owner_token, {"session_id": session_id}, request)
 
-    def list_sessions(owner_token: str, limit: int | None = None, offset: int | None = None) -> str:
+    def list_sessions(owner_token: str, limit: int | str | None = None, offset: int | str | None = None,
+                      request: gr.Request = None) -> str:
         """List the sessions made with this token, newest first, to continue one started earlier.
 
         Args:
@@ -910,9 +892,10 @@ def _agent_tools(config: AppConfig) -> None:
         Returns:
             JSON with each session's id, creation time, turns, first instruction and current turn, the total, and "more" when older ones are not listed.
         """
-        return call("list_sessions", owner_token, {"limit": limit, "offset": offset})
+        return call("list_sessions", owner_token, {"limit": limit, "offset": offset}, request)
 
     list_sessions.__doc__ = (list_sessions.__doc__ or "").replace("{listed}", str(SESSIONS_LISTED))
+    get_image.__doc__ = (get_image.__doc__ or "").replace("{shown_side}", str(SHOWN_SIDE))
 
     gr.api(edit_image, api_name="edit_image", concurrency_id="gpu", concurrency_limit=config.gpu_concurrency)
     gr.api(undo_edit, api_name="undo_edit")

@@ -1,0 +1,104 @@
+"""How the app's agent tools travel over MCP: request sizes, and images as images.
+
+Gradio serves every API endpoint as an MCP tool, each reply one text. An image in that text as base64 (what the
+HTTP API sends) reaches the model as hundreds of thousands of characters that fill its context and that it cannot
+see. Over MCP a reply with an image therefore carries the copy the langchain tools show (at most ``SHOWN_SIDE`` px
+a side) under :data:`MCP_IMAGE_KEY`, and :func:`send_images_as_mcp_images` has Gradio's MCP server send it as an
+MCP image after the JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import inspect
+import json
+from typing import Any
+
+from langchain_core.messages import ToolMessage
+
+from edit_agent.tools import MAX_BASE64_CHARS
+
+MCP_MAX_REQUEST_BYTES = 4 * MAX_BASE64_CHARS
+"""Largest MCP request the transport reads. A larger one is answered HTTP 413, which MCP clients raise as a crash
+that ends their session: up to this size the tool itself refuses an image over its limits, with a message."""
+
+MCP_IMAGE_KEY = "mcp_image_png_base64"
+"""Where an MCP reply's JSON holds the image to send as an MCP image (taken out of the text before it is sent)."""
+
+
+def mcp_available() -> bool:
+    return importlib.util.find_spec("mcp") is not None
+
+
+def is_mcp_call(headers: Any) -> bool:
+    """Whether a tool endpoint was called by Gradio's MCP server (it calls its own API as this user)."""
+    return headers is not None and headers.get("x-gradio-user") == "mcp"
+
+
+def mcp_reply_text(reply: ToolMessage) -> str:
+    """A tool's reply for an MCP client: its JSON, with the image it shows (if any) under :data:`MCP_IMAGE_KEY`."""
+    if isinstance(reply.content, str):
+        return reply.content
+    blocks = [block for block in reply.content if isinstance(block, dict)]
+    described = json.loads(next(block["text"] for block in blocks if block.get("type") == "text"))
+    shown = next((block for block in blocks if block.get("type") == "image"), None)
+    if shown is not None:
+        described[MCP_IMAGE_KEY] = shown["base64"]
+    return json.dumps(described)
+
+
+def prepare_mcp_transport() -> None:
+    """Adjust Gradio's MCP server before the app launches; a Gradio or mcp release without what is adjusted keeps
+    its own behaviour."""
+    if not mcp_available():
+        return
+    _allow_tool_sized_requests()
+    send_images_as_mcp_images()
+
+
+def _allow_tool_sized_requests() -> None:
+    """Gradio builds its MCP transport with the mcp library's 4 MiB request limit, under the 12 MiB images that
+    edit_image takes."""
+    from gradio.mcp import GradioMCPServer
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+    if "max_request_body_size" not in inspect.signature(StreamableHTTPSessionManager).parameters:
+        return  # an mcp release before the limit was a parameter: its own limit stays
+    GradioMCPServer.StreamableHTTPSessionManager = functools.partial(
+        StreamableHTTPSessionManager, max_request_body_size=MCP_MAX_REQUEST_BYTES)
+
+
+def send_images_as_mcp_images() -> None:
+    """Have Gradio's MCP server send a reply's :data:`MCP_IMAGE_KEY` as an MCP image content after its text."""
+    from gradio.mcp import GradioMCPServer
+
+    postprocess = GradioMCPServer.postprocess_output_data
+    if getattr(postprocess, "sends_images", False):
+        return
+
+    @functools.wraps(postprocess)
+    def with_images(self: Any, data: Any, root_url: str) -> list[Any]:
+        contents = []
+        for content in postprocess(self, data, root_url):
+            contents.extend(_split_image(self.types, content))
+        return contents
+
+    with_images.sends_images = True  # type: ignore[attr-defined]
+    GradioMCPServer.postprocess_output_data = with_images
+
+
+def _split_image(types: Any, content: Any) -> list[Any]:
+    """A text content whose JSON holds :data:`MCP_IMAGE_KEY`, as that JSON without it and an image content."""
+    text = getattr(content, "text", None)
+    if not isinstance(text, str) or MCP_IMAGE_KEY not in text:
+        return [content]
+    try:
+        described = json.loads(text)
+    except ValueError:
+        return [content]
+    if not isinstance(described, dict) or not isinstance(described.get(MCP_IMAGE_KEY), str):
+        return [content]
+    image = described.pop(MCP_IMAGE_KEY)
+    return [types.TextContent(type="text", text=json.dumps(described)),
+            types.ImageContent(type="image", data=image, mimeType="image/png")]
