@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, quoted
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations, is_margin_crop
-from edit_agent.photo_parsing import GENTLE_PERCENT, STRONG_PERCENT
+from edit_agent.photo_parsing import ACKNOWLEDGEMENT_WORDS, GENTLE_PERCENT, STRONG_PERCENT
 from edit_agent.photo_rules import known_reading
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
@@ -64,8 +64,13 @@ _OPPOSITE = re.compile(
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
 _SAME_OPERATION_AGAIN = re.compile(r"^\s*(?P<verb>rotate|turn|flip|blur|sharpen)(?:\s+it)?\s+again\s*[.!]*$", re.I)
 _KINDS = {"rotate": "rotate", "turn": "rotate", "flip": "flip", "blur": "blur", "sharpen": "sharpen"}
+_ACKNOWLEDGED = "|".join(sorted(ACKNOWLEDGEMENT_WORDS - {"actually"}))
+"""Said of the last result before a follow-up. Not "actually": "actually, the opposite" corrects the last edit (it
+should have gone the other way), which is refused for what to say instead."""
 _COURTESY_EDGES = re.compile(
-    r"^(?:(?:ok|okay|thanks|thank\s+you|thx|please|pls|plz)\b[\s,!.]*)+|[\s,!.]*\b(?:thanks|thank\s+you|thx|please|pls|plz)"
+    # "cool, again", "ok great! a bit more": set off by punctuation ("cool again" may be cooling again)
+    rf"^(?:(?:{_ACKNOWLEDGED})\b(?:\s+(?:{_ACKNOWLEDGED})\b)*\s*[,!.]+\s*)+"
+    r"|^(?:(?:ok|okay|thanks|thank\s+you|thx|please|pls|plz)\b[\s,!.]*)+|[\s,!.]*\b(?:thanks|thank\s+you|thx|please|pls|plz)"
     r"(?:[\s,!.]+(?:thanks|thank\s+you|thx|please|pls|plz))*[\s,!.]*$", re.IGNORECASE)
 
 

@@ -63,6 +63,12 @@ FILLER_WORDS = set(
 COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible".split())
 """Words of a polite clause ("thanks!", "if you can"): they ask for nothing. ("it's", "looks" and "is" are not
 among them: "it's blurry" and "is it warmer?" say how the image is, which is no instruction.)"""
+ACKNOWLEDGEMENT_WORDS = COURTESY_WORDS | set("""
+    cool nice great perfect good awesome lovely excellent brilliant fantastic amazing wow super right alright
+    yes yeah yep sure fine actually so well now very looks""".split())
+"""What a person says of the last result before the next instruction ("Cool, now rotate it left", "ok cool,
+crop to a square"): a clause of these words alone at the start asks for nothing. "cool" is then no cooling, as it
+is in "cool it down" or "brighten and cool"."""
 
 _ROTATION_TAIL = (
     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
@@ -309,7 +315,26 @@ def split_clauses(instruction: str) -> list[str]:
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
-    return _share_amounts([(clause, joiner) for clause, joiner in parts if clause])
+    return _share_amounts(_without_acknowledgements([(clause, joiner) for clause, joiner in parts if clause]))
+
+
+_JOINING_WORDS = frozenset({"and", "then", "but", "plus"})
+
+
+def _without_acknowledgements(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``parts`` without the leading clauses that only acknowledge the last result ("Cool,", "ok great!"): the
+    first clause, and those after it set off by punctuation, not joined by a word ("brighten and cool")."""
+    start = 0
+    while start < len(parts) and (start == 0 or parts[start][1] not in _JOINING_WORDS):
+        words = _words(parts[start][0])
+        if not words or not set(words) <= ACKNOWLEDGEMENT_WORDS:
+            break
+        start += 1
+    if start == len(parts):  # "cool!", "perfect, thanks": nothing asked
+        return []
+    if start == 0:
+        return parts
+    return [(parts[start][0], "")] + parts[start + 1:]
 
 
 _FACTOR = r"(?P<factor>twice|double|thrice|triple|halve|half|(?P<times>\d+(?:\.\d+)?)\s*(?:x|times))"
@@ -625,6 +650,12 @@ def _protect_and(text: str) -> str:
     return re.sub(r"(black[\s-]*)and([\s-]*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
 
 
+def refusal_of(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
+    """Why ``instruction`` (or its part ``clause``) is no exact photo edit: it asks for nothing, or an editor that
+    is not exact is needed for it."""
+    return _unsupported(instruction, clause)
+
+
 def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
     no_request = asks_for_nothing(instruction)
     if no_request is not None:  # "thanks!", "is it too dark?": no editor, generative or not, has work here
@@ -643,6 +674,9 @@ def asks_for_nothing(instruction: str) -> str | None:
     """Why an instruction asks for no edit at all (courtesy, a question, how the image is), or None."""
     if not _meaningful_words(instruction) and _words(instruction):
         return "asks for no change (say what to change, e.g. 'make it brighter')"
+    if _words(instruction) and not split_clauses(instruction):  # "cool!", "perfect, thanks"
+        cooling = " (to cool the image, say 'make it cooler')" if "cool" in _words(instruction) else ""
+        return f"acknowledges the last result and asks for no change{cooling}"
     if _QUESTION.match(instruction):
         return "is a question (say what to change, e.g. 'make it brighter')"
     how = _HOW_IT_IS.match(instruction)

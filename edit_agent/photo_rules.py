@@ -31,6 +31,7 @@ from edit_agent.photo_parsing import (
     is_no_change,
     parse_clause,
     parse_clause_read,
+    refusal_of,
     split_clauses,
     without_restated_problems,
 )
@@ -128,6 +129,8 @@ def read_turn(instruction: str) -> ReadTurn:
     check_no_flip_undoes_another(reading.said, [operations for operations, _ in reading.read])
     operations = without_restated_problems(reading.read)
     if not (operations or reading.lifts or reading.lifts_all):
+        if not reading.said:  # no clause asks for anything: "thanks!", "cool!"
+            raise refusal_of(instruction)
         parse_clause(instruction, instruction)  # raises, naming the whole instruction
     check_operation_count(len(operations))
     return ReadTurn(operations=operations, sets=reading.sets, lifts=reading.lifts, lifts_all=reading.lifts_all)

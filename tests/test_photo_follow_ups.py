@@ -309,3 +309,12 @@ def test_the_opposite_of_warmer_by_200_percent_is_cooler_by_100_percent():
     # Warmth scales red by 1 + v/200: cooler by 100% (x0.5) undoes warmer by 200% (x2) exactly.
     assert resolve_follow_up("the opposite", ["make it warmer by 200%"]) == "Make the image cooler by 100%."
     assert resolve_follow_up("the opposite", ["make it brighter by 200000%"]) == "Decrease the brightness by 99.95%."
+
+
+@pytest.mark.parametrize("said", ["cool, again", "ok cool, more", "great! again", "perfect. once more"])
+def test_a_follow_up_after_a_word_about_the_result_repeats_the_edit(session, said):
+    assert intents(session, "make it warmer", said)[-1] == "Make the image warmer by 20%."
+
+
+def test_cool_again_without_a_comma_is_still_cooling_again(session):
+    assert intents(session, "make it cooler", "cool again")[-1] == "Make the image cooler by 20%."

@@ -499,7 +499,7 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     ("is it too dark?", "is a question"),
     ("is it warmer?", "is a question"),
     ("ok it's warmer now, thanks", "is not an exact photo operation"),
-    ("looks cool, thanks", "is not an exact photo operation"),
+    ("looks cool, thanks", "acknowledges the last result and asks for no change"),  # no cooling
 ])
 def test_a_level_that_contradicts_its_verb_or_text_that_asks_nothing_is_refused(instruction, message):
     with pytest.raises((InvalidInstructionError, UnsupportedInstructionError), match=message):
@@ -690,3 +690,30 @@ def test_colour_asked_for_says_how_to_get_it_back(instruction):
 def test_a_margin_that_cannot_mean_what_it_says_is_refused(photo, instruction, message):
     with pytest.raises(InvalidInstructionError, match=message):
         edit(photo, instruction)
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("Cool, now rotate it left", "Rotate the image 90 degrees counterclockwise."),
+    ("ok cool, crop to a square", "Crop to a centred square."),
+    ("Nice! Now flip it", "Flip the image horizontally."),
+    ("Right, make it warmer", "Make the image warmer by 20%."),
+    ("looks great. blur it", "Blur the image with radius 2."),
+    # cooling said as such stays a cooling
+    ("cool it down", "Make the image cooler by 20%."),
+    ("brighten and cool", "Increase the brightness by 20%, then make the image cooler by 20%."),
+])
+def test_a_word_about_the_last_result_before_an_instruction_is_no_edit(tmp_path, instruction, intent):
+    from edit_agent import EditSession
+
+    session = EditSession(store=tmp_path)
+    assert session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), instruction).intent == intent
+
+
+@pytest.mark.parametrize("instruction", ["cool!", "cool thanks!", "Cool cool cool", "perfect, thanks", "good"])
+def test_an_acknowledgement_alone_edits_nothing_and_says_so(tmp_path, instruction):
+    from edit_agent import EditSession
+
+    session = EditSession(store=tmp_path)
+    with pytest.raises(UnsupportedInstructionError, match="acknowledges the last result and asks for no change"):
+        session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), instruction)
+    assert session.turns == []
