@@ -527,11 +527,19 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
         if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
             raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
     operations = [_operation(clause, found, i) for i in range(len(found))]
+    if COLOUR_SAID.search(clause) and any(operation.kind in _NOT_OF_COLOURS for operation in operations):
+        raise _unsupported(instruction, clause)  # "soften the colours", "flip the colours": not a blur or a flip
     if repeat:
         operations = _repeated(operations, repeat, clause)
     stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
                  for _, _, name, match in found)
     return operations, stated
+
+
+COLOUR_SAID = re.compile(r"\b(?:colou?rs?|tones?|hues?|tints?)\b", re.IGNORECASE)
+_NOT_OF_COLOURS = frozenset({"rotate", "flip", "crop", "resize", "blur", "sharpen"})
+"""Operations on the image's geometry or detail: said of its colours ("flip the colours", "soften the tones"),
+they mean something else (a hue shift, an inversion, less saturation), which is never guessed."""
 
 
 _DIRECTION_WORDS = frozenset({"increase", "decrease", "raise", "lower", "reduce", "boost", "more", "less"})

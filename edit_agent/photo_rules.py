@@ -24,6 +24,7 @@ from functools import lru_cache
 from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError, quoted
 from edit_agent.photo_ops import Operation, describe_operations
 from edit_agent.photo_parsing import (
+    COLOUR_SAID,
     FILLER_WORDS,
     GRAYSCALE_WORDS,
     check_no_flip_undoes_another,
@@ -168,7 +169,8 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
     if not named and reading.last != "pending" and _reads_as_operations(reading, clause, instruction):
         return  # "keep only the right half", "... keeping the aspect ratio": an edit, whatever "keep" says
     persists = _PERSIST.search(clause) or _KEEP_THAT.search(clause)
-    if persists and not _leftover(_KEEP_THAT.sub(" ", _PERSIST.sub(" ", clause))):  # persistence alone
+    # persistence alone ("from now on,"), not what to keep ("keep the colours"), though colours are filler elsewhere
+    if persists and not _leftover(_KEEP_THAT.sub(" ", _PERSIST.sub(" ", clause))) and not COLOUR_SAID.search(clause):
         if _KEEP_THAT.search(clause) and reading.last == "operations":
             _keep_the_last_operations(reading, clause, instruction)
         else:

@@ -717,3 +717,17 @@ def test_an_acknowledgement_alone_edits_nothing_and_says_so(tmp_path, instructio
     with pytest.raises(UnsupportedInstructionError, match="acknowledges the last result and asks for no change"):
         session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), instruction)
     assert session.turns == []
+
+
+@pytest.mark.parametrize("instruction", [
+    "soften the colours", "flip the colours", "rotate the colours", "sharpen the colours", "soften the tones",
+    "mirror the colors",
+])
+def test_a_change_of_shape_or_detail_said_of_the_colours_is_refused_not_done_to_the_image(instruction):
+    with pytest.raises(UnsupportedInstructionError, match="is not an exact photo operation"):
+        parse_operations(instruction)
+
+
+def test_colour_operations_said_of_the_colours_are_still_read():
+    assert parse_operations("invert the colours") == [Operation(kind="invert")]
+    assert [op.kind for op in parse_operations("rotate it and make the colours warmer")] == ["rotate", "warmth"]

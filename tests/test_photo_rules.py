@@ -173,3 +173,10 @@ def test_a_world_canvas_keeps_its_own_rules_and_lifts_none_of_ours(tmp_path):
     with pytest.raises(WorldLanguageError):  # the world's rule is not a photo rule to lift
         session.edit(None, "forget the rules")
     assert session.edit(None, "add a small circle").intent == "Add a small black circle at the top center."
+
+
+def test_what_to_keep_is_no_bare_from_now_on_for_the_next_clause():
+    # "keep the colours" named what to keep: "make it square" after it was read as the rule "keep it square"
+    with pytest.raises(UnsupportedInstructionError, match="'keep the colours' is neither"):
+        read_turn("keep the colours, and make it square")
+    assert read_turn("from now on, make it square").sets[0].name == "square"
