@@ -370,11 +370,14 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     joined: list[bool] = []  # whether each clause was joined to the one before by "and" or a comma
     for clause, joiner in parts:
         if clauses and joiner == "but" and _NOT_SO.match(clause) and _amount_free(clauses[-1]):
-            clauses[-1] = f"{clauses[-1]} a bit"  # "warmer but not so warm": a gentle warming
+            if clause.lower().split()[-1] == "much":  # "brighter and warmer but not too much": both gentle
+                _say_amount_for_the_last(clauses, joined, "a bit")
+            else:  # "brighter and warmer but not so warm": a gentle warming
+                clauses[-1] = f"{clauses[-1]} a bit"
             continue
         if not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause):
             if clauses and _has_amount(clause) and _amount_free(clauses[-1]):  # "make it warmer, just a little"
-                clauses[-1] = f"{clauses[-1]} {clause}"
+                _say_amount_for_the_last(clauses, joined, clause)
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
         if clauses and joiner in ("and", ","):
             clause = _with_verb_of(clauses[-1], clause)
@@ -385,9 +388,10 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
                 _OBJECT.search(clauses[i - 1]) and _OBJECT.search(clauses[i])):  # each said whole: "... and rotate it twice"
             raise InvalidInstructionError(f"'{clauses[i - 1]} and {clauses[i]}': say the count with each change it "
                                           "is for ('blur it twice and sharpen it twice').")
-    for i in range(1, len(clauses)):  # "slightly brighter and warmer": the hedge goes on
-        hedge = _HEDGE.search(clauses[i - 1])
-        if (joined[i] and hedge and not re.search(_PERCENT, clauses[i - 1]) and _takes_amounts(clauses[i - 1])
+    for i in range(1, len(clauses)):  # "slightly brighter and warmer", "10% brighter and warmer": the amount goes on
+        said = clauses[i - 1]
+        hedge = _LEADING_PERCENT.search(said) if re.search(_PERCENT, said) else _HEDGE.search(said)
+        if (joined[i] and hedge and _takes_amounts(clauses[i - 1])
                 and _amount_free(clauses[i]) and not _states_problems(clauses[i - 1]) and not _states_problems(clauses[i])):
             clauses[i] = f"{hedge.group(0)} {clauses[i]}"
     for i in range(len(clauses) - 1, 0, -1):  # "brighter and warmer by 10%": the amount goes back
@@ -401,6 +405,18 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     return clauses
 
 
+def _say_amount_for_the_last(clauses: list[str], joined: list[bool], amount: str) -> None:
+    """An amount said after the changes it is for ("brighter and warmer, but not too much"): it goes to the last
+    clause and to each one joined before it that names no amount either."""
+    first = len(clauses) - 1
+    while first > 0 and joined[first] and _amount_free(clauses[first - 1]):
+        first -= 1
+    clauses[first:] = [f"{said} {amount}" for said in clauses[first:]]
+
+
+_LEADING_PERCENT = re.compile(_PERCENT + r"(?=\s+(?:more\s+|less\s+)?[a-z]+er\b)", re.IGNORECASE)
+"""An amount said before a comparative, as a hedge is ("make it 10% brighter"), not after the change ("brighter by
+10%", whose amount goes back to the changes before it instead)."""
 _TRAILING_REPEAT = re.compile(r"\b(?:twice|\d+\s+times)\W*$", re.IGNORECASE)
 _OBJECT = re.compile(r"\b(?:it|the\s+(?:image|photo|picture|pic))\b", re.IGNORECASE)
 _NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)

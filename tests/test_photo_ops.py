@@ -731,3 +731,20 @@ def test_a_change_of_shape_or_detail_said_of_the_colours_is_refused_not_done_to_
 def test_colour_operations_said_of_the_colours_are_still_read():
     assert parse_operations("invert the colours") == [Operation(kind="invert")]
     assert [op.kind for op in parse_operations("rotate it and make the colours warmer")] == ["rotate", "warmth"]
+
+
+@pytest.mark.parametrize("instruction, amounts", [
+    # an amount said after the changes is for each of them that names none
+    ("make it brighter and warmer, but not too much", [10, 10]),
+    ("brighter and warmer, a lot", [40, 40]),
+    ("make it brighter and warmer, just slightly", [10, 10]),
+    ("brighter and more contrast, slightly", [10, 10]),
+    ("make it brighter by 30% and warmer, a bit", [30, 10]),  # the brightness named its own
+    ("make it brighter and warmer but not so warm", [20, 10]),  # only the warmth is said gently
+    # an amount before a comparative goes on, as a hedge does
+    ("make it 10% brighter and warmer", [10, 10]),
+    ("35 percent brighter, warmer and more saturated", [35, 35, 35]),
+    ("make it brighter by 10% and warmer", [10, 20]),  # said after the change: the brightening's alone
+])
+def test_an_amount_goes_to_every_change_it_was_said_for(instruction, amounts):
+    assert [op.value for op in parse_operations(instruction)] == amounts
