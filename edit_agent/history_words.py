@@ -51,6 +51,17 @@ def is_history_move(text: str) -> bool:
     return bool(_A_MOVE.match(text) or _WHOLLY_A_MOVE.match(text))
 
 
+_TAKE_BACK = re.compile(_LEAD_IN + r"(?:undo|revert|reverse|take\s+(?:back|away)|put\s+(?:it|them|that)\s+back"
+                        r"|go\s+back|get\s+rid\s+of\s+the\s+last)\b", re.IGNORECASE)
+
+
+def takes_back_by_name(text: str) -> bool:
+    """True for text that starts by taking something back, however it names it ("undo the crop but keep the
+    rotation", "go back to how it was two edits ago", "undo that and make it warmer"): where an exact editor cannot
+    read it, the answer is where the history's moves are, not a generative editor."""
+    return bool(_TAKE_BACK.match(text))
+
+
 def is_redo_request(text: str) -> bool:
     """True for a request of one step forward ("redo", "redo that", "go forward"), which the Redo button makes."""
     return bool(_REDO.match(text))

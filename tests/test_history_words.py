@@ -42,3 +42,21 @@ def test_a_redo_request_is_only_a_step_forward():
 ])
 def test_a_plain_move_back_says_how_far(typed, back):
     assert steps_back(typed) == back
+
+
+@pytest.mark.parametrize("typed", [
+    "undo the crop", "undo the crop but keep the rotation", "undo that and make it warmer", "put it back how it was",
+    "go back to how it was two edits ago", "take back the rotation",
+])
+def test_an_exact_edit_that_names_what_to_take_back_points_to_the_history_not_a_generative_editor(tmp_path, typed):
+    from PIL import Image
+
+    from edit_agent import EditSession
+    from edit_agent.errors import NeedsGenerativeEditorError, UnsupportedInstructionError
+
+    session = EditSession(store=tmp_path)
+    session.edit(Image.new("RGB", (40, 30), "red"), "rotate it 90 degrees")
+    with pytest.raises(UnsupportedInstructionError, match="a move in the session's history") as refused:
+        session.edit(None, typed)
+    assert not isinstance(refused.value, NeedsGenerativeEditorError) and "Undo" in str(refused.value)
+    assert len(session.turns) == 1
