@@ -45,7 +45,7 @@ from edit_agent.photo_ops import (
 )
 from edit_agent.world.language import is_no_change_request
 
-_PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)"
+_PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|per\s?cent\b)"
 # A full stop ends a clause, except between two digits: "brighter by 12.5%" is one clause.
 _CLAUSE_SPLIT = re.compile(r"\s*((?:[,;!?]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\b|\bbut\b|\bplus\b)\s*", re.IGNORECASE)
 _NEGATIVE_PERCENT = re.compile(r"[-\u2212]\s*" + _PERCENT, re.IGNORECASE)
@@ -177,15 +177,15 @@ _RULES: list[tuple[str, str, bool]] = [
      r"(?:\s+(horizontally|vertically|horizontal|vertical|left\s+to\s+right|top\s+to\s+bottom|sideways))?",
      "flip", False),
     (r"\bcrop\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|into))?(?:\s+(?:the|a))?"
-     r"(?:\s+(left|right|top|bottom)\s+half|\s+(?:(?:centred|centered|center|centre)\s+)?(square))",
-     "crop", False),
+     r"(?:\s+(left|right|top|bottom)\s+half|\s+(?:(?:centred|centered|center|centre)\s+)?(square)"
+     r"(?:\s+(?:aspect(?:\s+ratio)?|ratio|format|shape))?)", "crop", False),
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
      r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
      "resize", False),
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s*(?:px|pixels)\s+"
      r"(wide|tall|high)\b", "resize_side", False),
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(up|down))?"
-     r"(?:\s+by(?:\s+a\s+factor\s+of)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)?|\s+(\d+(?:\.\d+)?)\s*(?:x|×|times))"
+     r"(?:\s+by(?:\s+a\s+factor\s+of)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)?|(?:\s+to)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times))"
      r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor", False),
     (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _MARGIN + r"\s+(?:off|from)?\s*"
      r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
@@ -204,8 +204,12 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop_off_half", True),
     (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
-    (r"\b(?:scale|resize|shrink|reduce|downscale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?"
+    (r"\b(?:scale|resize|shrink|reduce|downscale|downsize|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+size))?"
      r"(?:\s+(?:down|smaller))?\s+by\s+" + _PERCENT, "shrink_by", True),
+    # ... and with no "by" where the verb says which way: "scale it down 50%", "shrink it 25%"
+    (r"\b(?:(?:shrink|downscale|downsize)(?:\s+(?:it|the\s+image|the\s+photo))?|scale(?:\s+(?:it|the\s+image|the\s+photo))?"
+     r"\s+down)\s+" + _PERCENT, "shrink_by", True),
+    (r"\bscale(?:\s+(?:it|the\s+image|the\s+photo))?\s+up\s+" + _PERCENT, "enlarge_by", True),
     (r"\b(?:(?:enlarge|upscale|grow)(?:\s+(?:it|the\s+image|the\s+photo))?"
      r"|scale(?:\s+(?:it|the\s+image|the\s+photo))?\s+up|increase\s+the\s+size(?:\s+of\s+(?:it|the\s+image|the\s+photo))?)"
      r"\s+by\s+" + _PERCENT, "enlarge_by", True),
@@ -217,7 +221,10 @@ _RULES: list[tuple[str, str, bool]] = [
      r"|\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+(?:bigger|larger)\b",
      "enlarge_factor", True),
     (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+by\s+(\d+)\b", "resize", True),
-    (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+(wide|tall|high)\b", "resize_side", True),
+    (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s+(wide|tall|high)\b",
+     "resize_side", True),
+    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?\b",
+     "resize", True),
     (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
     # grey, said other ways than the rule's words
     (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y(?:\s*scale(?=\s*(?:$|[,.;!?]|(?:and|then|but|please)\b)))?\b"
@@ -545,6 +552,9 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
     operations = [_operation(clause, found, i) for i in range(len(found))]
     if COLOUR_SAID.search(clause) and any(operation.kind in _NOT_OF_COLOURS for operation in operations):
         raise _unsupported(instruction, clause)  # "soften the colours", "flip the colours": not a blur or a flip
+    # "black and white (grayscale)": one conversion named twice, not two
+    operations = [operation for i, operation in enumerate(operations)
+                  if not (i and operation.kind == "grayscale" and operations[i - 1] == operation)]
     if repeat:
         operations = _repeated(operations, repeat, clause)
     stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
@@ -717,7 +727,7 @@ def _default_fix(name: str) -> Operation:
     return _SIGNED[name]("", "") if name in _SIGNED else _DEFAULT_OPERATIONS[name]
 
 
-_GENTLE = re.compile(r"\b(?:slightly|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",
+_GENTLE = re.compile(r"\b(?:slightly|slight|subtle|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",
                      re.IGNORECASE)
 _STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|a great deal)\b", re.IGNORECASE)
 _HEDGE = re.compile(f"{_GENTLE.pattern}|{_STRONG.pattern}", re.IGNORECASE)

@@ -748,3 +748,25 @@ def test_colour_operations_said_of_the_colours_are_still_read():
 ])
 def test_an_amount_goes_to_every_change_it_was_said_for(instruction, amounts):
     assert [op.value for op in parse_operations(instruction)] == amounts
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("Crop the image to a square aspect ratio.", "Crop to a centred square."),
+    ("make it 800x600", "Resize to 800x600."),
+    ("make it 1024 wide", "Resize to 1024 px wide."),
+    ("resize to 2x", "Resize to 200%."),
+    ("scale it up 50%", "Resize to 150%."),
+    ("shrink it 25%", "Resize to 75%."),
+    ("scale it down 50%", "Resize to 50%."),
+    ("downsize by 50%", "Resize to 50%."),
+    ("add a slight blur", "Blur the image with radius 1."),
+    ("make it brighter by 30 per cent", "Increase the brightness by 30%."),
+    ("Convert the image to black and white (grayscale).", "Convert the image to grayscale."),  # named twice, done once
+])
+def test_how_people_and_models_say_sizes_shapes_and_amounts(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+def test_make_it_and_a_bare_percentage_stays_refused():
+    with pytest.raises(UnsupportedInstructionError):
+        parse_operations("make it 50%")  # of what: its size, its brightness?
