@@ -33,6 +33,8 @@ DEFAULT_PERCENT = 20.0
 """Strength of brighten/darken, contrast, saturation and warmth when neither a percentage nor a word
 such as "slightly" or "much" gives it."""
 DEFAULT_BLUR_RADIUS = 2.0
+GENTLE_SHARPEN, STRONG_SHARPEN = 0.5, 2.0
+"""Strengths of "sharpen it slightly" and "sharpen it a lot" (the plain filter is 1)."""
 MAX_OUTPUT_SIDE = STORED_LIMITS.max_side
 """A resize may leave the input limits, up to what the store can keep (and load again)."""
 SEPIA_MATRIX = (0.393, 0.769, 0.189, 0, 0.349, 0.686, 0.168, 0, 0.272, 0.534, 0.131, 0)
@@ -54,7 +56,8 @@ class Operation(BaseModel):
     kind: OperationKind
     value: float | None = None
     """rotate: clockwise degrees (90/180/270); brightness/contrast/saturation/warmth: signed
-    percent; resize: percent, or pixels with a ``target`` side; crop: margin pixels; blur: radius in pixels."""
+    percent; resize: percent, or pixels with a ``target`` side; crop: margin pixels; blur: radius in pixels;
+    sharpen: its strength (``SHARPEN_STRENGTHS``; none is the plain filter)."""
     target: str | None = None
     """flip: horizontal/vertical; crop: left/right/top/bottom (a half), square, an aspect ratio "W:H" (the largest
     centred box of that shape), or "edges"/"<side> edge" (a margin of ``value`` px); resize: "width"/"height"
@@ -121,7 +124,7 @@ def _describe(op: Operation) -> str:
         case "blur":
             return f"blur the image with radius {plain_number(op.value)}"
         case "sharpen":
-            return "sharpen the image"
+            return "sharpen the image" + SHARPEN_STRENGTHS.get(op.value or 1.0, "")
     raise AssertionError(op.kind)
 
 
@@ -190,8 +193,21 @@ def apply_operation(image: Image.Image, op: Operation) -> Image.Image:
         case "blur":
             return image.filter(ImageFilter.GaussianBlur(op.value or DEFAULT_BLUR_RADIUS))
         case "sharpen":
-            return image.filter(ImageFilter.SHARPEN)
+            return _sharpened(image, op.value or 1.0)
     raise AssertionError(op.kind)
+
+
+SHARPEN_STRENGTHS = {GENTLE_SHARPEN: " slightly", 1.0: "", STRONG_SHARPEN: " strongly"}
+"""How a sharpen's strength is said: half the filter's effect, the filter, the filter twice."""
+
+
+def _sharpened(image: Image.Image, strength: float) -> Image.Image:
+    sharpened = image.filter(ImageFilter.SHARPEN)
+    if strength < 1:
+        return Image.blend(image, sharpened, strength)
+    for _ in range(round(strength) - 1):
+        sharpened = sharpened.filter(ImageFilter.SHARPEN)
+    return sharpened
 
 
 def _crop_box(size: tuple[int, int], target: str, margin: float | None = None, unit: str = "px", *,

@@ -33,10 +33,12 @@ from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import (
     DEFAULT_BLUR_RADIUS,
     DEFAULT_PERCENT,
+    GENTLE_SHARPEN,
     MAX_OPERATIONS,
     MAX_OUTPUT_SIDE,
     OPERATION_KINDS,
     PERCENT_KINDS,
+    STRONG_SHARPEN,
     Operation,
     OperationKind,
     check_output_pixels,
@@ -729,7 +731,7 @@ def _default_fix(name: str) -> Operation:
 
 _GENTLE = re.compile(r"\b(?:slightly|slight|subtle|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",
                      re.IGNORECASE)
-_STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|a great deal)\b", re.IGNORECASE)
+_STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|strongly|a great deal)\b", re.IGNORECASE)
 _HEDGE = re.compile(f"{_GENTLE.pattern}|{_STRONG.pattern}", re.IGNORECASE)
 GENTLE_PERCENT, STRONG_PERCENT = 10.0, 40.0
 """Strength when the amount is said in words: "a bit brighter" is half the default, "much brighter" twice."""
@@ -941,6 +943,11 @@ def _blur(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="blur", value=radius)
 
 
+def _sharpen(clause: str) -> Operation:
+    strength = GENTLE_SHARPEN if _GENTLE.search(clause) else STRONG_SHARPEN if _STRONG.search(clause) else None
+    return Operation(kind="sharpen", value=strength)
+
+
 _HANDLERS = {
     "upside_down": lambda match, clause: Operation(kind="rotate", value=180.0),
     "rotate": _rotate,
@@ -963,7 +970,7 @@ _HANDLERS = {
     "halve": lambda match, clause: Operation(kind="resize", value=50.0),
     "grayscale": lambda match, clause: Operation(kind="grayscale"),
     "blur": _blur,
-    "sharpen": lambda match, clause: Operation(kind="sharpen"),
+    "sharpen": lambda match, clause: _sharpen(clause),
     "crop_margin_after": lambda match, clause: _crop_margin_of(match.group(1), match.group(2), match.group(3), clause),
     "crop_square": lambda match, clause: Operation(kind="crop", target="square"),
     "shrink_by": lambda match, clause: _resize_percent(100 - float(match.group(1)), clause),

@@ -770,3 +770,18 @@ def test_how_people_and_models_say_sizes_shapes_and_amounts(instruction, intent)
 def test_make_it_and_a_bare_percentage_stays_refused():
     with pytest.raises(UnsupportedInstructionError):
         parse_operations("make it 50%")  # of what: its size, its brightness?
+
+
+def test_how_strongly_to_sharpen_is_done_and_said():
+    from PIL import ImageFilter
+
+    image = Image.effect_noise((64, 48), 40).convert("RGB").filter(ImageFilter.GaussianBlur(1))
+
+    def change(text: str) -> float:
+        result = apply_operations(image, parse_operations(text))
+        return float(numpy.abs(numpy.asarray(result, dtype=float) - numpy.asarray(image, dtype=float)).mean())
+
+    assert change("sharpen it slightly") < change("sharpen it") < change("sharpen it a lot")
+    assert describe_operations(parse_operations("sharpen it a lot")) == "Sharpen the image strongly."
+    for said in ("Sharpen the image strongly.", "Sharpen the image slightly.", "Sharpen the image."):
+        assert describe_operations(parse_operations(said)) == said  # an intent reads back as itself
