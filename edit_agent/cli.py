@@ -60,11 +60,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edit-agent: error: {error}{hint}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Terminated:
+        _ignore_further_stops(argv)
         print("edit-agent: stopped (SIGTERM)", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
+        _ignore_further_stops(argv)
         print("edit-agent: interrupted", file=sys.stderr)
         return 130
+
+
+def _ignore_further_stops(argv: Sequence[str] | None) -> None:
+    """Once stopped, the program only exits: a second Ctrl-C (an impatient user, or `timeout`, which signals the
+    program and then its process group) would print a traceback from the interpreter's own shut-down."""
+    if argv is None:  # the program's own signals, not those of a caller running it in-process
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class Terminated(KeyboardInterrupt):

@@ -10,10 +10,13 @@ interpreter). Sessions are spread over worker processes; a progress bar shows on
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,13 +57,46 @@ def run_sessions(
         if workers == 1 or not isinstance(reasoner, str) or not isinstance(editor, str) or len(sessions) < 2 * workers:
             pair = _Pair(make_reasoner(reasoner), make_editor(editor))
             return [_tick(bar, run_session(s, pair.reasoner, pair.editor, size=size, seed=seed)) for s in sessions]
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(reasoner, editor)) as pool:
-            chunksize = max(1, min(16, len(sessions) // (workers * 8)))
-            results = pool.map(_run_in_worker, sessions, [size] * len(sessions), [seed] * len(sessions),
-                               chunksize=chunksize)
-            return [_tick(bar, rows) for rows in results]
+        return _run_in_workers(sessions, reasoner, editor, size=size, seed=seed, workers=workers, bar=bar)
     finally:
         bar.close()
+
+
+def _run_in_workers(sessions: Sequence[WorldSession], reasoner: str, editor: str, *, size: int, seed: int,
+                    workers: int, bar: tqdm) -> list[list[TurnRow]]:
+    """The sessions run in ``workers`` processes, a chunk at a time.
+
+    Stopped (Ctrl-C, SIGTERM), the run ends once each worker has finished the session it is in. A worker stopped by
+    a signal, or killed, while it held the pool's queue lock or was half way through sending a result left the
+    others, and the program's exit, waiting for ever: so the workers ignore both signals, leave their chunk once
+    ``stop`` is set, and the pool is shut down with a second Ctrl-C ignored meanwhile."""
+    stop = multiprocessing.get_context().Event()
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(reasoner, editor, stop))
+    try:
+        chunk = max(1, min(16, len(sessions) // (workers * 8)))
+        parts = [pool.submit(_run_in_worker, sessions[start:start + chunk], size, seed)
+                 for start in range(0, len(sessions), chunk)]
+        return [_tick(bar, rows) for part in parts for rows in part.result()]
+    finally:
+        stop.set()
+        with _stop_signals_held():
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM ignored meanwhile (where this thread may set handlers: the main thread)."""
+    held = (signal.SIGINT, signal.SIGTERM)
+    try:
+        before = [signal.signal(number, signal.SIG_IGN) for number in held]
+    except ValueError:  # not the main thread: its handlers are not this thread's to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, handler in zip(held, before, strict=True):
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)  # None: one set outside Python
 
 
 def _tick(bar: tqdm, rows: list[TurnRow]) -> list[TurnRow]:
@@ -75,16 +111,27 @@ class _Pair:
 
 
 _worker_pair: _Pair | None = None
+_stop: Any = None
+"""Set by the parent when the run is stopped (a multiprocessing Event)."""
 
 
-def _init_worker(reasoner: str, editor: str) -> None:
-    global _worker_pair
+def _init_worker(reasoner: str, editor: str, stop: Any) -> None:
+    global _worker_pair, _stop
+    # Ctrl-C reaches the whole process group, and SIGTERM's handler is the parent's: the parent stops the run.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _stop = stop
     _worker_pair = _Pair(make_reasoner(reasoner), make_editor(editor))
 
 
-def _run_in_worker(session: WorldSession, size: int, seed: int) -> list[TurnRow]:
-    assert _worker_pair is not None
-    return run_session(session, _worker_pair.reasoner, _worker_pair.editor, size=size, seed=seed)
+def _run_in_worker(sessions: Sequence[WorldSession], size: int, seed: int) -> list[list[TurnRow]]:
+    assert _worker_pair is not None and _stop is not None
+    rows = []
+    for session in sessions:
+        if _stop.is_set():  # the run was stopped: what is left of the chunk is not wanted
+            break
+        rows.append(run_session(session, _worker_pair.reasoner, _worker_pair.editor, size=size, seed=seed))
+    return rows
 
 
 def run_session(session: WorldSession, reasoner: Reasoner, editor: Editor, *, size: int = 96, seed: int = 0) -> list[TurnRow]:

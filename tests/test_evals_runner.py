@@ -476,3 +476,38 @@ def test_eval_says_how_many_turns_failed_so_a_broken_backend_does_not_pass_for_a
                     "--out", str(tmp_path / "run"), "--no-progress", "--workers", "1")
     told = capsys.readouterr().err
     assert code == 0 and "10 of 10 turns failed and kept the image; the first: " in told and "SR 0.000" in out
+
+
+def test_an_eval_stopped_by_ctrl_c_twice_ends_at_once_and_leaves_no_worker(tmp_path):
+    # A worker stopped by the signal while it held the pool's queue lock left the others, and the program's exit,
+    # waiting for ever; a second Ctrl-C during the shut-down did the same.
+    import contextlib
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "EDIT_AGENT_HOME": str(tmp_path / "home")}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "edit_agent.cli", "eval", "--split", "world-long", "--reasoner", "rules",
+         "--editor", "program", "--workers", "2", "--out", str(tmp_path / "run")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
+    try:
+        said = ""
+        # Near the end, when the last chunks are handed out and a worker waits for more: where it held the lock
+        while not re.search(r"\b(?:8\d|9[0-5])%", said):
+            said += run.stderr.read(1)
+            assert run.poll() is None, said
+        for _ in range(2):  # Ctrl-C reaches the whole process group; an impatient user presses it twice
+            os.killpg(run.pid, signal.SIGINT)
+            time.sleep(0.05)
+        assert run.wait(timeout=60) == 130
+        assert "Traceback" not in said + run.stderr.read()
+        time.sleep(0.5)
+        left = subprocess.run(["pgrep", "-g", str(run.pid)], capture_output=True, text=True).stdout
+        assert left == ""  # no worker left behind
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
