@@ -101,7 +101,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from edit_agent import __version__
+
     parser = OneLineParser(prog="edit-agent", description="Multi-turn, context-aware image editing.")
+    parser.add_argument("--version", action="version", version=f"edit-agent {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_edit(subparsers)
     _add_sessions(subparsers)
@@ -177,12 +180,17 @@ _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 
 def _check_edit_arguments(args: argparse.Namespace) -> None:
     """Everything about the arguments that would fail a later turn fails now, before turn 1 commits."""
+    from edit_agent.history_words import is_history_move
     from edit_agent.records import SEED_RANGE, seeds_fit
     from edit_agent.session import as_folder, validate_instruction
 
     args.out = as_folder(args.out, "--out")
     for instruction in args.instructions:
         validate_instruction(instruction)
+        _check_move_is_one_step(instruction)
+    if is_history_move(args.instructions[0]):
+        raise InvalidArgumentError(f"{args.instructions[0]!r} is the first instruction: there is no edit to move from "
+                                   "yet. Give an edit first.")
     if args.seed is not None:
         last = args.seed + len(args.instructions) - 1
         if not seeds_fit(args.seed, last):
@@ -190,6 +198,16 @@ def _check_edit_arguments(args: argparse.Namespace) -> None:
                 f"--seed {args.seed} gives turn {len(args.instructions)} the seed {last}, which does not fit in "
                 f"64 bits; use one from {SEED_RANGE[0]} to {SEED_RANGE[1] - len(args.instructions) + 1}."
             )
+
+
+def _check_move_is_one_step(instruction: str) -> None:
+    """A move in the history other than one step back or forward ("go back two steps", "start over") is refused."""
+    from edit_agent.history_words import is_history_move, is_redo_request
+    from edit_agent.world.language import is_undo_request
+
+    if is_history_move(instruction) and not (is_undo_request(instruction) or is_redo_request(instruction)):
+        raise InvalidArgumentError(f"{instruction!r} moves in the history; between instructions the command line takes "
+                                   "'undo that' and 'redo that' (the Python API and the app go anywhere in it).")
 
 
 def _load_first_image(given: str) -> Image.Image:
@@ -247,7 +265,6 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
     "redo that" after it moves back past that turn)."""
     from edit_agent.errors import UnsupportedInstructionError
     from edit_agent.history_words import is_history_move, is_redo_request
-    from edit_agent.world.language import is_undo_request
 
     path = args.out / f"turn-{number:02d}.png"
     seed = None if args.seed is None else args.seed + number - 1
@@ -256,13 +273,6 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
     except UnsupportedInstructionError:
         if not is_history_move(instruction):
             raise
-        if image is not None:
-            raise InvalidArgumentError(f"{instruction!r} is the first instruction: there is no edit to move from "
-                                       "yet. Give an edit first.") from None
-        if not (is_undo_request(instruction) or is_redo_request(instruction)):
-            raise InvalidArgumentError(f"{instruction!r} moves in the history; between instructions the command "
-                                       "line takes 'undo that' and 'redo that' (the Python API and the app go "
-                                       "anywhere in it).") from None
         _move(session, args.out, number, path, redo=is_redo_request(instruction))
         return None
     _keep_export_beside_turns(session, args.out, number)

@@ -280,6 +280,10 @@ def run_generate_command(args: argparse.Namespace) -> int:
         return 0
     if args.out.is_dir():
         raise EvalInputError(f"--out {args.out} is a folder; name the session file to write, e.g. {args.out / 'sessions.jsonl'}.")
+    problem = out_folder_problem(args.out.parent)
+    if problem is not None:
+        raise EvalInputError(f"--out {args.out}: {problem}.")
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # as an export's folder is made
     # Written aside, then renamed: a failure or an interrupt leaves neither a half file under --out nor the aside one.
     partial = partial_file_beside(args.out)
     try:

@@ -120,6 +120,16 @@ def test_world_and_eval_commands_are_wired(tmp_path, capsys):
     assert summary["n_sessions"] == 3 and summary["mean"]["SR"] == 1.0
 
 
+def test_world_generate_writes_into_a_new_folder_and_names_the_path_it_was_given(tmp_path, capsys):
+    target = tmp_path / "new" / "deeper" / "sessions.jsonl"
+    assert main(["world", "generate", "--n", "2", "--out", str(target)]) == 0
+    assert len(target.read_text().splitlines()) == 2
+    (tmp_path / "a-file").write_text("")
+    assert main(["world", "generate", "--n", "2", "--out", str(tmp_path / "a-file" / "s.jsonl")]) == 2
+    error = capsys.readouterr().err
+    assert "a-file is a file, not a folder" in error and ".partial" not in error  # not the hidden file's name
+
+
 @pytest.mark.parametrize(
     "flags,message",
     [
@@ -326,8 +336,9 @@ def test_a_history_move_the_command_line_cannot_make_says_what_it_can(tmp_path, 
                                                                       message):
     assert main(["edit", str(photo_path), *instructions, "--out", str(tmp_path / "out"),
                  "--store", str(tmp_path / "store")]) == 2
-    error = capsys.readouterr().err
-    assert message in error and "EditSession.undo()" not in error  # no advice meant for other ways in
+    printed = capsys.readouterr()
+    assert message in printed.err and "EditSession.undo()" not in printed.err  # no advice meant for other ways in
+    assert "turn 1" not in printed.out and not (tmp_path / "store").exists()  # refused before any turn ran
 
 
 def test_a_rerun_into_the_same_folder_leaves_no_turn_image_of_the_run_before(tmp_path):
@@ -625,3 +636,11 @@ def test_the_app_server_keeps_the_default_sigterm_and_other_commands_clean_up():
     served = subprocess.run([sys.executable, "-c", SIGTERM_HANDLER_SEEN_BY_SERVE, "serve"], cwd=REPO,
                             capture_output=True, text=True, timeout=120, check=False)
     assert served.stdout.strip() == "True", served.stderr[-2000:]
+
+
+def test_version(capsys):
+    from edit_agent import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"edit-agent {__version__}"
