@@ -183,7 +183,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
         print(f"{len(failed)} of {sum(map(len, rows))} turns failed and kept the image; the first: {failed[0]}",
               file=sys.stderr)
     mean = summary["mean"]
-    print(f"{name}: {summary['n_sessions']} sessions in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
+    print(f"{name}: {summary['n_sessions']} session{'' if summary['n_sessions'] == 1 else 's'} in {seconds:.1f} s  IF {mean['IF']:.3f}  CC {mean['CC']:.3f}  "
           f"GA {mean['GA']:.3f}  SR {mean['SR']:.3f} (at the last turn {summary['last_turn_SR']:.3f})  -> {args.out}")
     return 0
 

@@ -82,6 +82,14 @@ def test_missing_weights_raise_a_clear_error(tmp_path) -> None:
         WorldEditor(tmp_path / "nothing.safetensors")
 
 
+def test_weights_load_from_the_folder_a_training_run_saved_them_in(tmp_path) -> None:
+    FlowEditorModel(FlowEditorConfig.tiny()).save(tmp_path / "image" / "world_editor.safetensors")
+    editor = WorldEditor(tmp_path / "image", device="cpu")  # the run's folder, as its report names it
+    assert parse(editor.edit(render(SCENE, 96), Intent(text="Make no change."), seed=0)) == SCENE
+    with pytest.raises(ModelUnavailableError, match="--model on the command line"):
+        WorldEditor(tmp_path, device="cpu")  # a folder without them
+
+
 def test_untrained_model_keeps_a_world_canvas_exactly() -> None:
     editor = WorldEditor(FlowEditorModel(FlowEditorConfig.tiny()), steps=1, device="cpu")
     image = render(SCENE, 96)

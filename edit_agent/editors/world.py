@@ -68,10 +68,13 @@ class WorldEditor:
             self._source = "in-memory"
         else:
             path = Path(model) if model is not None else DEFAULT_WEIGHTS
+            if path.is_dir():  # a training run's image folder: the weights it saved there
+                path = path / DEFAULT_WEIGHTS.name
             if not path.exists() or not path.with_suffix(".json").exists():
                 raise ModelUnavailableError(
-                    f"World editor weights not found at {path} (and its .json config); "
-                    "train them with scripts/train_world_editor.py or pass model=<path>."
+                    f"World editor weights not found at {path} (and its .json config); train them with "
+                    f"scripts/train_world_editor.py, and give the .safetensors file or the folder that holds "
+                    f"{DEFAULT_WEIGHTS.name} (the editor's model: model= in Python, --model on the command line)."
                 )
             self.model = FlowEditorModel.load(path, device=self.device)
             self._source = str(path.name)
