@@ -164,15 +164,28 @@ def run_edit(args: argparse.Namespace) -> int:
 
 
 def _edit_into_held_folder(args: argparse.Namespace) -> None:
-    from edit_agent.session import EditSession, open_store
+    from edit_agent.backends import check_backend_name
+    from edit_agent.session import EditSession, as_folder, default_store_folder, open_store
 
     _check_no_foreign_turn_images(args.out)
     _remove_partial_turn_images(args.out)
-    image = _load_first_image(args.image)  # before the store, which opening creates: a mistyped name makes nothing
-    store = open_store(args.store)
+    # What can fail comes before the store, which opening creates: a mistyped name makes nothing.
+    image = _load_first_image(args.image)
+    backends = backends_from_args(args)
+    check_backend_name(backends["reasoner"], "reasoner")
+    check_backend_name(backends["editor"], "editor")
+    store_folder = as_folder(args.store, "--store") if args.store is not None else default_store_folder()
+    new_store = not store_folder.exists()
+    store = open_store(store_folder)
     _check_earlier_export(args.out / "session", store)
-    session = EditSession(store=store, **backends_from_args(args))
-    _edit_and_export(session, args, image)
+    session = EditSession(store=store, **backends)
+    try:
+        _edit_and_export(session, args, image)
+    except BaseException:
+        if new_store and not session.turns:  # a refused first turn leaves no store it made behind
+            store.close()
+            shutil.rmtree(store_folder, ignore_errors=True)
+        raise
 
 
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})

@@ -142,8 +142,7 @@ def test_model_flags_reach_the_backends_and_fail_clearly_offline(tmp_path, flags
     argv = ["edit", "sample:coffee", "add snow", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"), *flags]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
-    assert main(["sessions", "list", "--store", str(tmp_path / "s")]) == 0
-    assert capsys.readouterr().out == ""  # nothing was stored
+    assert not (tmp_path / "s").exists()  # nothing was stored, and no store made
 
 
 def _write(path: Path, data: bytes | str) -> Path:
@@ -644,3 +643,23 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.strip() == f"edit-agent {__version__}"
+
+
+@pytest.mark.parametrize("instruction, flags", [
+    ("flip it", ["--reasoner", "nosuch"]),
+    ("make the car red", []),  # refused by the exact editor
+])
+def test_an_edit_that_fails_before_its_first_turn_leaves_no_new_store(tmp_path, photo_path, instruction, flags):
+    store = tmp_path / "new-store"
+    assert main(["edit", str(photo_path), instruction, "--out", str(tmp_path / "out"), "--store", str(store),
+                 *flags]) == 2
+    assert not store.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_failed_first_turn_keeps_a_store_that_was_there(tmp_path, photo_path):
+    store = tmp_path / "store"
+    assert main(["edit", str(photo_path), "flip it", "--out", str(tmp_path / "a"), "--store", str(store)]) == 0
+    assert main(["edit", str(photo_path), "make the car red", "--out", str(tmp_path / "b"), "--store", str(store)]) == 2
+    from edit_agent.session import open_store
+
+    assert len(open_store(store).list_sessions()) == 1  # the session of the first run is still there
