@@ -29,9 +29,11 @@ class NeedsGenerativeEditorError(UnsupportedInstructionError):
     session whose editor is generative can say what to change instead (the reasoner).
     """
 
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what}; a generative editor is needed for it.")
+    def __init__(self, what: str, *, also: str = "") -> None:
+        super().__init__(f"{what}; a generative editor is needed for it." + (f" {also}" if also else ""))
         self.what = what
+        self.also = also
+        """What else it may mean, and how to do that instead."""
 
 
 class InvalidArgumentError(EditAgentError, ValueError):

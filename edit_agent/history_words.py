@@ -51,14 +51,14 @@ def is_history_move(text: str) -> bool:
     return bool(_A_MOVE.match(text) or _WHOLLY_A_MOVE.match(text))
 
 
-_TAKE_BACK = re.compile(_LEAD_IN + r"(?:undo|revert|reverse|take\s+(?:back|away)|put\s+(?:it|them|that)\s+back"
-                        r"|go\s+back|get\s+rid\s+of\s+the\s+last)\b", re.IGNORECASE)
+_TAKE_BACK = re.compile(_LEAD_IN + r"(?:undo|revert|take\s+back|put\s+(?:it|them|that)\s+back|go\s+back)\b",
+                        re.IGNORECASE)
 
 
-def takes_back_by_name(text: str) -> bool:
-    """True for text that starts by taking something back, however it names it ("undo the crop but keep the
-    rotation", "go back to how it was two edits ago", "undo that and make it warmer"): where an exact editor cannot
-    read it, the answer is where the history's moves are, not a generative editor."""
+def may_take_back(text: str) -> bool:
+    """True for text that starts as taking something back does, however it goes on ("undo the crop but keep the
+    rotation", "go back to how it was two edits ago", but also "undo the red eye" or "go back to black and white"):
+    where an exact editor cannot read it, the answer names the history's moves as well as a generative editor."""
     return bool(_TAKE_BACK.match(text))
 
 

@@ -331,12 +331,13 @@ _JOINING_WORDS = frozenset({"and", "then", "but", "plus"})
 
 
 def _without_acknowledgements(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``parts`` without the leading clauses that only acknowledge the last result ("Cool,", "ok great!"): the
-    first clause, and those after it set off by punctuation, not joined by a word ("brighten and cool")."""
+    """``parts`` without the leading clauses that only acknowledge the last result ("Cool,", "ok great!"): each set
+    off by punctuation from what follows, not joined to it by a word ("cool and brighten" cools)."""
     start = 0
-    while start < len(parts) and (start == 0 or parts[start][1] not in _JOINING_WORDS):
+    while start < len(parts):
         words = _words(parts[start][0])
-        if not words or not set(words) <= ACKNOWLEDGEMENT_WORDS:
+        joined_on = start + 1 < len(parts) and parts[start + 1][1] in _JOINING_WORDS  # "cool and brighten": an edit
+        if not words or not set(words) <= ACKNOWLEDGEMENT_WORDS or joined_on:
             break
         start += 1
     if start == len(parts):  # "cool!", "perfect, thanks": nothing asked
@@ -385,7 +386,7 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
                 clauses[-1] = f"{clauses[-1]} a bit"
             continue
         if not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause):
-            if clauses and _has_amount(clause) and _amount_free(clauses[-1]):  # "make it warmer, just a little"
+            if clauses and _has_amount(clause) and _degree_free(clauses[-1]):  # "make it warmer, just a little"
                 _say_amount_for_the_last(clauses, joined, clause)
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
         if clauses and joiner in ("and", ","):
@@ -418,7 +419,7 @@ def _say_amount_for_the_last(clauses: list[str], joined: list[bool], amount: str
     """An amount said after the changes it is for ("brighter and warmer, but not too much"): it goes to the last
     clause and to each one joined before it that names no amount either."""
     first = len(clauses) - 1
-    while first > 0 and joined[first] and _amount_free(clauses[first - 1]):
+    while first > 0 and joined[first] and _degree_free(clauses[first - 1]):
         first -= 1
     clauses[first:] = [f"{said} {amount}" for said in clauses[first:]]
 
@@ -498,6 +499,14 @@ def _amount_free(clause: str) -> bool:
     return _takes_amounts(clause) and not _has_amount(clause)
 
 
+def _degree_free(clause: str) -> bool:
+    """Whether ``clause`` is made of changes that a hedge says how much of (brighter, blur, sharpen...) and says none:
+    "sharpen it, a lot" sharpens strongly."""
+    names = [name for _, _, name, _ in _matches(clause)[0]]
+    return (bool(names) and not _has_amount(clause)
+            and all(_takes_amount(name) or name in ("blur", "sharpen") for name in names))
+
+
 def _takes_amount(name: str) -> bool:
     handler_name = name.split(":", 1)[1] if name.startswith("problem:") else name
     if ":" in handler_name:  # a setting: blur and sharpness take none
@@ -552,8 +561,9 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
         if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
             raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
     operations = [_operation(clause, found, i) for i in range(len(found))]
-    if COLOUR_SAID.search(clause) and any(operation.kind in _NOT_OF_COLOURS for operation in operations):
-        raise _unsupported(instruction, clause)  # "soften the colours", "flip the colours": not a blur or a flip
+    if COLOUR_SAID.search(clause) and all(operation.kind in _NOT_OF_COLOURS for operation in operations):
+        # "soften the colours", "flip the colours": not a blur or a flip ("crop it with warmer colours" says one)
+        raise _unsupported(instruction, clause)
     # "black and white (grayscale)": one conversion named twice, not two
     operations = [operation for i, operation in enumerate(operations)
                   if not (i and operation.kind == "grayscale" and operations[i - 1] == operation)]
@@ -626,7 +636,11 @@ def without_restated_problems(read: list[tuple[list[Operation], bool]]) -> list[
 
 
 def _direction(operation: Operation) -> int:
-    return 0 if operation.value is None else (1 if operation.value > 0 else -1)
+    """Which way an operation goes: up or down for a signed amount; a blur's radius or a sharpen's strength says
+    how much, not which way."""
+    if operation.value is None or operation.kind not in PERCENT_KINDS:
+        return 0
+    return 1 if operation.value > 0 else -1
 
 
 _SAID_ANYWAY = re.compile(r"\b(?:while\s+|and\s+)?keep(?:ing)?\s+(?:the\s+)?(?:aspect\s+ratio|proportions)\b", re.I)

@@ -115,7 +115,8 @@ def _reasoner_for(editor: str, reasoner: str) -> Iterator[None]:
             raise
         raise UnsupportedInstructionError(
             f"{error.what}, and the {reasoner!r} reasoner reads only those: for the {editor!r} editor to make it, "
-            "choose a reasoner that passes other instructions on (passthrough, llm or vlm).") from None
+            "choose a reasoner that passes other instructions on (passthrough, llm or vlm)."
+            + (f" {error.also}" if error.also else "")) from None
 
 
 RESTORED_NOTE = "The image from before that turn is given back as it was stored, not drawn again."

@@ -241,7 +241,7 @@ class _Args(BaseModel):
             return values
         # An empty field the tool does not take says nothing either; one with a value is refused as unknown.
         required = {name for name, field in cls.model_fields.items() if field.is_required()}
-        return {key: value for key, value in values.items() if key in required or value not in ("", None)}
+        return {key: value for key, value in values.items() if key in required or not _says_nothing(value)}
 
     @field_validator("session_id", "image_id", mode="before", check_fields=False)
     @classmethod
@@ -249,8 +249,17 @@ class _Args(BaseModel):
         # Models copy ids with the quotes or spaces around them, in capitals, or as a UUID with its dashes.
         if not isinstance(value, str):
             return value
-        cleaned = value.strip().strip("'\"`").strip().lower()
+        cleaned = _unquoted(value).lower()
         return cleaned.replace("-", "") if _UUID_FORM.fullmatch(cleaned) else cleaned
+
+
+def _unquoted(text: str) -> str:
+    return text.strip().strip("'\"`").strip()
+
+
+def _says_nothing(value: object) -> bool:
+    """An optional field a model filled without a value: null, "", or only spaces or quotes ("''")."""
+    return value is None or (isinstance(value, str) and not _unquoted(value))
 
 
 class EditImageArgs(_Args):

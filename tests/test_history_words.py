@@ -52,11 +52,23 @@ def test_an_exact_edit_that_names_what_to_take_back_points_to_the_history_not_a_
     from PIL import Image
 
     from edit_agent import EditSession
-    from edit_agent.errors import NeedsGenerativeEditorError, UnsupportedInstructionError
+    from edit_agent.errors import NeedsGenerativeEditorError
 
     session = EditSession(store=tmp_path)
     session.edit(Image.new("RGB", (40, 30), "red"), "rotate it 90 degrees")
-    with pytest.raises(UnsupportedInstructionError, match="a move in the session's history") as refused:
+    with pytest.raises(NeedsGenerativeEditorError, match="a move in the session's history") as refused:
         session.edit(None, typed)
-    assert not isinstance(refused.value, NeedsGenerativeEditorError) and "Undo" in str(refused.value)
+    assert "Undo" in str(refused.value)  # and still what a generative editor could make of it
     assert len(session.turns) == 1
+
+
+@pytest.mark.parametrize("typed", ["take away the background", "undo the red eye", "go back to black and white"])
+def test_with_no_earlier_edit_a_refusal_names_no_history_move(tmp_path, typed):
+    from PIL import Image
+
+    from edit_agent import EditSession
+    from edit_agent.errors import NeedsGenerativeEditorError
+
+    with pytest.raises(NeedsGenerativeEditorError) as refused:
+        EditSession(store=tmp_path).edit(Image.new("RGB", (40, 30), "red"), typed)
+    assert "history" not in str(refused.value)

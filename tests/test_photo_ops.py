@@ -785,3 +785,22 @@ def test_how_strongly_to_sharpen_is_done_and_said():
     assert describe_operations(parse_operations("sharpen it a lot")) == "Sharpen the image strongly."
     for said in ("Sharpen the image strongly.", "Sharpen the image slightly.", "Sharpen the image."):
         assert describe_operations(parse_operations(said)) == said  # an intent reads back as itself
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    # the colour word belongs to the colour change said with the crop or rotation
+    ("crop to a square with warmer colours", "Crop to a centred square, then make the image warmer by 20%."),
+    ("rotate 90 in sepia tone", "Rotate the image 90 degrees clockwise, then give the image a sepia tone."),
+    # "cool" joined to the next change by a word is a cooling
+    ("cool and brighten", "Make the image cooler by 20%, then increase the brightness by 20%."),
+    ("cool then crop to a square", "Make the image cooler by 20%, then crop to a centred square."),
+    # a problem stated and fixed with a strength is fixed once
+    ("too soft, sharpen it a lot", "Sharpen the image strongly."),
+    ("too soft, sharpen it slightly", "Sharpen the image slightly."),
+    # how much, said after a blur or a sharpen
+    ("sharpen it, a lot", "Sharpen the image strongly."),
+    ("blur it, a lot", "Blur the image with radius 5."),
+    ("make it warmer and sharpen it, a lot", "Make the image warmer by 40%, then sharpen the image strongly."),
+])
+def test_what_each_clause_says_stays_with_it(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent

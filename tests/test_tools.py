@@ -809,3 +809,10 @@ def test_an_openai_conversation_gets_the_image_as_an_image_part_not_as_text(tmp_
     assert Image.open(__import__("io").BytesIO(base64.b64decode(url.split(",", 1)[1]))).size == (SHOWN_SIDE, SHOWN_SIDE // 2)
     (refused,) = as_openai_messages(tools.run_tool_call("get_image", {"session_id": "0" * 32}, "c3"))
     assert refused["content"] == f"Unknown session id {'0' * 32}."
+
+
+def test_optional_ids_of_only_quotes_or_spaces_are_left_out(tools):
+    started = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "attached_image": "sample:coffee",
+                                                     "session_id": "''", "image_id": "  "}))
+    shown = tools["get_image"].invoke({"session_id": started["session_id"], "image_id": '""'})
+    assert shown[0]["text"] and json.loads(shown[0]["text"])["is_current"]

@@ -6,8 +6,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from edit_agent.errors import EditAgentError, InvalidInstructionError, UnsupportedInstructionError, quoted
-from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move, takes_back_by_name
+from edit_agent.errors import (
+    EditAgentError,
+    InvalidInstructionError,
+    NeedsGenerativeEditorError,
+    UnsupportedInstructionError,
+    quoted,
+)
+from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move, may_take_back
 from edit_agent.photo_follow_ups import FollowUp, read_follow_up
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
@@ -143,11 +149,11 @@ def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list
                     raise InvalidInstructionError(f"{corrected_refusal} (Read {read_as}.)") from None
         if is_history_move(instruction):
             raise _history_move(instruction) from None
-        if takes_back_by_name(instruction):
-            raise UnsupportedInstructionError(
-                f"{quoted(instruction)} takes back an earlier edit, which is a move in the session's history, not an "
-                f"edit. {HISTORY_HINT} Then say any edit to make from there; an edit in the middle cannot be taken out "
-                "on its own, so the edits after it are said again.") from None
+        if earlier and may_take_back(instruction) and isinstance(refusal, NeedsGenerativeEditorError):
+            raise NeedsGenerativeEditorError(refusal.what, also=(
+                f"If it takes back an earlier edit, that is a move in the session's history, not an edit: {HISTORY_HINT} "
+                "Then say any edit to make from there; an edit in the middle cannot be taken out on its own, so the "
+                "edits after it are said again.")) from None
         if _says_what_not_to_do(instruction):
             raise UnsupportedInstructionError(
                 f"{quoted(instruction)} says what not to do, and an edit does only what it is asked: nothing was edited. "
