@@ -59,7 +59,8 @@ FILLER_WORDS = set(
     you would like i want to by of be do give me so just also now slightly somewhat little bit lot
     much very more way further even really all overall again some little tone tones look
     version colors colours color colour into in up down with set apply effect filter add degrees
-    degree percent should get turn convert tad touch significantly great deal lots far"""
+    degree percent should get turn convert tad touch significantly great deal lots far let us first finally next
+    lastly afterwards"""
     .split()
 )
 COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible".split())
@@ -320,11 +321,19 @@ def split_clauses(instruction: str) -> list[str]:
     and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
     is no clause."""
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
-    text = numbers_as_digits(re.sub(r"[\s\0]+", " ", instruction.strip()))
+    text = numbers_as_digits(_CONTRACTIONS.sub(_uncontracted, re.sub(r"[\s\0]+", " ", instruction.strip())))
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
     return _share_amounts(_without_acknowledgements([(clause, joiner) for clause, joiner in parts if clause]))
+
+
+_CONTRACTIONS = re.compile(r"\b(?:(?P<i>i)['’]d|(?P<let>let)['’]s)\b", re.IGNORECASE)
+""""I'd like it brighter", "let's make it warmer": said out, their words are filler."""
+
+
+def _uncontracted(match: re.Match[str]) -> str:
+    return f"{match.group('i')} would" if match.group("i") else f"{match.group('let')} us"
 
 
 _JOINING_WORDS = frozenset({"and", "then", "but", "plus"})

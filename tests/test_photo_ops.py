@@ -804,3 +804,14 @@ def test_how_strongly_to_sharpen_is_done_and_said():
 ])
 def test_what_each_clause_says_stays_with_it(instruction, intent):
     assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("I'd like it brighter please", "Increase the brightness by 20%."),
+    ("Let's make it brighter", "Increase the brightness by 20%."),
+    ("rotate it first, then brighten it", "Rotate the image 90 degrees clockwise, then increase the brightness by 20%."),
+    ("Rotate it 90 degrees, and finally crop it to a square",
+     "Rotate the image 90 degrees clockwise, then crop to a centred square."),
+])
+def test_how_people_order_and_soften_what_they_ask(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
