@@ -73,12 +73,15 @@ ACKNOWLEDGEMENT_WORDS = COURTESY_WORDS | set("""
 crop to a square"): a clause of these words alone at the start asks for nothing. "cool" is then no cooling, as it
 is in "cool it down" or "brighten and cool"."""
 
+_DIRECTION = (r"clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|"
+              r"right")
 _ROTATION_TAIL = (
     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*"
+    # a direction said before the angle: "rotate it right 90 degrees", "rotate left by 90"
+    rf"(?:\s+(?P<lead>{_DIRECTION})(?=(?:\s+by)?\s+-?\d)(?:\s+by)?)?"
     # The unit's spaces belong to the unit: "90 counterclockwise" must leave its space to the direction.
-    r"(?:\s+(-?\d+)(?!\d|\s*times\b)(?:\s*(?:°|degrees?|deg))?)?"  # "rotate it 3 times" repeats a rotation
-    r"(?:\s+(clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|"
-    r"right))?"
+    r"(?:\s+(?P<angle>-?\d+)(?!\d|\s*times\b)(?:\s*(?:°|degrees?|deg))?)?"  # "rotate it 3 times" repeats a rotation
+    rf"(?:\s+(?P<direction>{_DIRECTION}))?"
 )
 
 GRAYSCALE_WORDS = (r"\b(?:grayscale|greyscale|gr[ae]y\s*scale|black[\s-]*(?:and|&)[\s-]*white|b\s*[&/]\s*w|"
@@ -815,8 +818,10 @@ def _setting_operation(name: str, match: re.Match[str], clause: str, amount_text
 
 
 def _rotate(match: re.Match[str], clause: str) -> Operation:
-    degrees = int(match.group(1)) if match.group(1) else 90
-    direction = (match.group(2) or "clockwise").lower().replace(" ", "")
+    degrees = int(match.group("angle")) if match.group("angle") else 90
+    if match.group("lead") and match.group("direction"):
+        raise InvalidInstructionError(f"{quoted(clause)} says two directions; say one, e.g. 'rotate it 90 degrees left'.")
+    direction = (match.group("direction") or match.group("lead") or "clockwise").lower().replace(" ", "")
     counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise",
                             "ccw", "left", "totheleft"}
     if degrees % 90:

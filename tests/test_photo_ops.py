@@ -815,3 +815,17 @@ def test_what_each_clause_says_stays_with_it(instruction, intent):
 ])
 def test_how_people_order_and_soften_what_they_ask(instruction, intent):
     assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    ("rotate it right 90 degrees", "Rotate the image 90 degrees clockwise."),
+    ("rotate it to the right by 90 degrees", "Rotate the image 90 degrees clockwise."),
+    ("turn it left 90 degrees", "Rotate the image 90 degrees counterclockwise."),
+])
+def test_a_rotation_may_say_its_direction_before_its_angle(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+def test_a_rotation_that_says_two_directions_is_refused():
+    with pytest.raises(InvalidInstructionError, match="says two directions"):
+        parse_operations("rotate left 90 degrees clockwise")
