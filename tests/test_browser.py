@@ -615,7 +615,7 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
         new MutationObserver(() => {
             const old = document.querySelector('#status .pending');  // marked after Gradio's short fade
             if (old !== null && getComputedStyle(old).visibility === 'hidden') window.oldStatusWasHidden = true;
-        }).observe(document.querySelector('#status'), {subtree: true, attributes: true, childList: true});
+        }).observe(document.body, {subtree: true, attributes: true, childList: true});  // the line may be redrawn
     }""")
     send(page, SLOW_TURN, a_slow_photo(tmp_path))
     box = page.locator("#message textarea")
