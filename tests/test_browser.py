@@ -128,14 +128,30 @@ def wait_for_status(page, text: str) -> None:
     try:
         page.wait_for_function("(text) => document.querySelector('#status').innerText.includes(text)", arg=text)
     except PlaywrightTimeout:
-        # Say what the page showed instead: the status line and any error toasts.
-        shown = page.locator("#status").inner_text()
-        toasts = page.locator("[data-testid='toast-body']").all_inner_texts()
-        # and the message box: still locked (a turn that never ended) or unlocked holding an unsent message
-        box = page.evaluate("() => { const box = document.querySelector('#message textarea');"
-                            " return box ? {locked: box.disabled, text: box.value} : null; }")
-        shoot(page, "failed-wait-for-status")
-        raise AssertionError(f"status never showed {text!r}; it shows {shown!r}; toasts: {toasts}; box: {box}") from None
+        raise AssertionError(f"status never showed {text!r}; {what_the_page_shows(page, 'status')}") from None
+
+
+def wait_for_attached(page, count: int) -> None:
+    """Wait until the message box holds ``count`` images."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("(count) => document.querySelectorAll('#message img').length === count", arg=count)
+    except PlaywrightTimeout:
+        raise AssertionError(f"the message box never held {count} image(s); {what_the_page_shows(page, 'attached')}") \
+            from None
+
+
+def what_the_page_shows(page, waited_for: str) -> str:
+    """What a failed wait saw instead (a screenshot too): the status line, any toasts, and the message box, still
+    locked (a turn that never ended) or unlocked holding an unsent message and its images."""
+    shown = page.locator("#status").inner_text()
+    toasts = page.locator("[data-testid='toast-body']").all_inner_texts()
+    box = page.evaluate("""() => { const box = document.querySelector('#message textarea');
+        return box ? {locked: box.disabled, text: box.value,
+                      images: document.querySelectorAll('#message img').length} : null; }""")
+    shoot(page, f"failed-wait-for-{waited_for}")
+    return f"the status line shows {shown!r}; toasts: {toasts}; box: {box}"
 
 
 def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
@@ -486,7 +502,7 @@ def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_
         first_sample = page.locator("#samples .thumbnail-item").first
         assert first_sample.bounding_box()["y"] < 844 and not page.locator("#current-image").is_visible()
         first_sample.tap()
-        page.wait_for_function("() => document.querySelectorAll('#message img').length === 1")
+        wait_for_attached(page, 1)
         thumbnail = page.locator("#message .thumbnail-item").bounding_box()
         page.touchscreen.tap(thumbnail["x"] + 8, thumbnail["y"] + thumbnail["height"] - 8)  # the image, not its badge
         page.wait_for_timeout(500)
@@ -609,13 +625,17 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     page.locator("#new-session").click()
     show_my_sessions(page)  # its buttons are seen only while it is open
     # The progress bar takes the status line's place: the old line does not show through it. Watched from
-    # before the turn starts, so a quick turn cannot end before the old line is read.
+    # before the turn starts, so a quick turn cannot end before the old line is read; polled, not observed,
+    # because the line is hidden only at the end of Gradio's 150 ms fade, when no element changes.
     page.evaluate("""() => {
         window.oldStatusWasHidden = false;
-        new MutationObserver(() => {
-            const old = document.querySelector('#status .pending');  // marked after Gradio's short fade
-            if (old !== null && getComputedStyle(old).visibility === 'hidden') window.oldStatusWasHidden = true;
-        }).observe(document.body, {subtree: true, attributes: true, childList: true});  // the line may be redrawn
+        const watch = setInterval(() => {
+            const old = document.querySelector('#status .pending');  // the line may be redrawn: looked up each time
+            if (old !== null && getComputedStyle(old).visibility === 'hidden') {
+                window.oldStatusWasHidden = true;
+                clearInterval(watch);
+            }
+        }, 20);
     }""")
     send(page, SLOW_TURN, a_slow_photo(tmp_path))
     box = page.locator("#message textarea")
@@ -651,6 +671,40 @@ def test_the_message_box_is_locked_while_a_turn_runs(page, tmp_path: Path):
     wait_for_status(page, "at edit #2")
     expect(trash).to_be_visible()
     page.wait_for_function("() => !document.querySelector('#timeline').inert")
+
+
+def test_the_turn_keeps_its_progress_bar_when_the_attachment_check_ends_during_it(page, tmp_path: Path, monkeypatch):
+    """An image attached and sent at once: the check of the attachment ended while the turn ran, and took the turn's
+    progress bar off the status line with it (Gradio keeps one progress setting per component: the last event's)."""
+    import threading
+
+    import ui.handlers
+
+    turn_started, checked = threading.Event(), threading.Event()
+
+    def check_after_the_turn_starts(*args, **kwargs):
+        turn_started.wait(timeout=30)
+        try:
+            return real_check(*args, **kwargs)
+        finally:
+            checked.set()
+
+    real_check = ui.handlers.check_attachment
+    monkeypatch.setattr(ui.handlers, "check_attachment", check_after_the_turn_starts)
+    page.locator("#new-session").click()
+    send(page, SLOW_TURN, a_slow_photo(tmp_path))
+    page.wait_for_function("() => document.querySelector('#message textarea').disabled")
+    turn_started.set()
+    assert checked.wait(timeout=30)
+    # the check's reply has landed: it writes the status line (hidden under the progress bar meanwhile)
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('is attached')")
+    shown = page.evaluate("""() => ({
+        turn_running: document.querySelector('#message textarea').disabled,
+        progress_shown: !document.querySelector('#status [data-testid="status-tracker"]').classList.contains('hide'),
+        old_line_hidden: document.querySelector('#status .pending') !== null,
+    })""")
+    assert shown == {"turn_running": True, "progress_shown": True, "old_line_hidden": True}
+    wait_for_status(page, "1 edit")
 
 
 # Twenty blurs (the most one turn may do) of a 2000 px photo: a few seconds on a CPU, long enough to act
@@ -740,7 +794,7 @@ def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path
     wait_for_status(page, "1 edit")
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
-    page.wait_for_function("() => document.querySelectorAll('#message img').length === 1")  # the sample, not the photo
+    wait_for_attached(page, 1)  # the sample, not the photo
     shoot(page, "9-sample-picked-mid-turn")
     send(page, "add a small circle")
     wait_for_timeline(page, 2, "#1: add a small circle")  # a new session from the world sample

@@ -436,7 +436,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         selected.then(None, None, None, js=TOUCH_TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
         checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         # Queued: a notice (gr.Info) reaches the page only from a queued event; from one that is not, it was dropped.
-        told: dict[str, Any] = {"show_progress": "hidden"}
+        # Its progress is put on a hidden box, not on the status line it writes: Gradio keeps one progress setting
+        # per component, the last event's, so one that ended while a turn ran took the turn's progress bar with it.
+        attached = gr.Textbox(visible=False)
+        told: dict[str, Any] = {"show_progress": "hidden", "show_progress_on": [attached]}
         reopened = sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
         _follow(reopened)
         # The focus was lost with the list; on a touch screen the box is left alone, or its keyboard would pop up.
@@ -466,10 +469,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # On attaching, not on sending: an image that cannot be used is taken out, one too large is announced
         # as scaled down when sent. The browser notes which files the box holds and the server is asked only
         # when they change: a call per keystroke would fill the queue that edits wait in.
-        attached = gr.Textbox(visible=False)
         message.change(None, [message], [attached], js=ATTACHED_FILES_JS, queue=False, api_visibility="private")
         attached.change(app.check_attachment, [message, state], [message, status], api_name="check_attachment",
-                        concurrency_id="attachments", concurrency_limit=2, show_progress="hidden",
+                        concurrency_id="attachments", concurrency_limit=2, **told,
                         api_visibility="undocumented").then(
             # The attach button leaves the page once a file is in the box, and the keyboard's focus with it.
             None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")
