@@ -117,14 +117,14 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
     if kind == "again":
         return FollowUp(describe_operations(operations), position)
     if kind.startswith("less"):
-        if _LESS.match(text) and _SAID_AS_LESS.search(last):
+        if any(_LESS.match(part) for part in _said_parts(text)) and _SAID_AS_LESS.search(last):
             raise InvalidInstructionError(
                 f"{quoted(instruction)} after {last!r}: less of that change, or still less? Say e.g. 'a bit less warm' or "
                 "'that's too much'.")
         if _is_taking_back(last):
             raise InvalidInstructionError(
-                f"{quoted(instruction)} right after taking a change back: say which way now ('a bit warmer', 'a bit "
-                "cooler'), or undo.")
+                f"{quoted(instruction)} right after taking a change back: say which way now "
+                f"({_either_way(operations)}), or undo.")
         how = kind.removeprefix("less:")
         all_of_it = how == "strong" and all(op.kind in PERCENT_KINDS for op in operations)
         return FollowUp(describe_operations(_taken_back(operations, how, instruction)), position, all_of_it)
@@ -132,6 +132,20 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
         return FollowUp(describe_operations(_more(operations, kind.removeprefix("more:"), instruction)), position)
     reversed_operations = [_opposite(op, instruction) for op in reversed(operations)]
     return FollowUp(describe_operations(reversed_operations), position, takes_back=True)
+
+
+_BOTH_WAYS = {
+    "brightness": ("a bit brighter", "a bit darker"),
+    "contrast": ("a bit more contrast", "a bit less contrast"),
+    "saturation": ("a bit more colourful", "a bit less colourful"),
+    "warmth": ("a bit warmer", "a bit cooler"),
+}
+
+
+def _either_way(operations: Sequence[Operation]) -> str:
+    """How to say either way of the setting the last turn changed: "'a bit brighter', 'a bit darker'"."""
+    kind = next((op.kind for op in operations if op.kind in _BOTH_WAYS), "warmth")
+    return ", ".join(f"'{way}'" for way in _BOTH_WAYS[kind])
 
 
 def is_follow_up(instruction: str) -> bool:
@@ -148,6 +162,10 @@ def _follow_up_kind(text: str) -> str | None:
         return "opposite"
     if (less := _TOO_MUCH.match(text) or _NOT_SO_MUCH.match(text) or _LESS.match(text)) is not None:  # "a bit less"
         return f"less:{_degree(less.group('how')) or 'half'}"
+    if len(parts := _said_parts(text)) > 1 and all((_follow_up_kind(part) or "").startswith("less") for part in parts):
+        # "too much, tone it down (a bit)": one take-back said twice, as much as the one that says how much
+        said = [kind for kind in map(_follow_up_kind, parts) if kind != "less:half"]
+        return said[-1] if said else "less:half"
     if (more := _MORE.match(text)) is not None:
         return f"more:{_degree(more.group('how'))}"
     if _REPEAT_VERB.match(text) or (re.search(r"\b(?:again|once\s+more|one\s+more\s+time)\b", text, re.I)
@@ -162,6 +180,12 @@ def _degree(how: str | None) -> str:
     if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")):
         return "gentle"
     return "strong" if how in ("much", "way", "a lot", "far") else ""
+
+
+def _said_parts(text: str) -> list[str]:
+    """The parts of ``text`` set off by punctuation: "too much, tone it down" says one thing twice."""
+    parts = [part.strip() for part in re.split(r"[,;.!]+", text) if part.strip()]
+    return [part for part in parts if not re.fullmatch(_REGRET, part + " ", re.IGNORECASE)]  # "oops, too much."
 
 
 def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:

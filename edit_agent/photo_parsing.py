@@ -324,7 +324,8 @@ def split_clauses(instruction: str) -> list[str]:
     and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
     is no clause."""
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
-    text = numbers_as_digits(_CONTRACTIONS.sub(_uncontracted, re.sub(r"[\s\0]+", " ", instruction.strip())))
+    text = re.sub(r"[\s\0]+", " ", instruction.strip())
+    text = numbers_as_digits(_POLITE_REQUEST.sub(_as_asked, _CONTRACTIONS.sub(_uncontracted, text)))
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
@@ -337,6 +338,29 @@ _CONTRACTIONS = re.compile(r"\b(?:(?P<i>i)['’]d|(?P<let>let)['’]s)\b", re.IG
 
 def _uncontracted(match: re.Match[str]) -> str:
     return f"{match.group('i')} would" if match.group("i") else f"{match.group('let')} us"
+
+
+_POLITE_REQUEST = re.compile(
+    r"\b(?:(?:is|would)\s+it\s+(?:be\s+)?possible\s+(?:for\s+you\s+)?to|do\s+you\s+think\s+you\s+(?:could|can)"
+    r"|i\s+(?:was|am)\s+wondering\s+if\s+you\s+(?:could|can)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)"
+    r"|(?:would|do)\s+you\s+mind\s+(?P<gerund>[a-z]+ing)\b)", re.IGNORECASE)
+"""A request asked as a question ("is it possible to crop it?", "would you mind flipping it?"): what it asks is
+the instruction that follows, as in "can you crop it?"."""
+_VERBS_SAID_POLITELY = frozenset("""
+    make turn rotate flip mirror crop cut trim resize scale shrink enlarge upscale downscale brighten darken lighten
+    warm cool blur sharpen soften increase decrease reduce raise lower boost add remove convert change give apply
+    adjust saturate desaturate invert set bump crank dial tone halve double straighten""".split())
+
+
+def _as_asked(match: re.Match[str]) -> str:
+    gerund = match.group("gerund")
+    if gerund is None:
+        return ""
+    stem = gerund[:-3].lower()  # "making" -> "mak": the verb is "make"; "flipping" -> "flipp": it is "flip"
+    for verb in (stem, stem + "e", stem[:-1]):
+        if verb in _VERBS_SAID_POLITELY:
+            return verb
+    return match.group(0)  # a verb no photo operation is said with: left as said, to be refused
 
 
 _JOINING_WORDS = frozenset({"and", "then", "but", "plus"})
@@ -727,6 +751,12 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
 
 
 _QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)
+_REQUEST_ASKED = re.compile(
+    r"^\W*(?:(?:hey|hi|ok|okay|so)\W+)*(?:(?:can|could|would|will)\s+you\s+(?:please\s+|kindly\s+|possibly\s+|just\s+)*"
+    r"(?!tell|see|explain|describe|say|show|help|hear|read|guess|think|know)[a-z]+|(?:is|would)\s+it\s+(?:be\s+)?possible"
+    r"|do\s+you\s+(?:mind|think\s+you)|any\s+chance)\b", re.I)
+"""A question that asks for an edit ("can you make the car red?"): it says what to change, and an editor that is
+not exact may do it. Not one that asks to be told something ("can you tell me what is in it?")."""
 _HOW_IT_IS = re.compile(
     r"^\W*(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
     r"(?:\s+(?:a\s+bit|a\s+little|kind\s+of|kinda|very|so|really|quite|rather|now|still))*\s+(?P<how>[a-z ]+?)\W*$", re.I)
@@ -739,7 +769,7 @@ def asks_for_nothing(instruction: str) -> str | None:
     if _words(instruction) and not split_clauses(instruction):  # "cool!", "perfect, thanks"
         cooling = " (to cool the image, say 'make it cooler')" if "cool" in _words(instruction) else ""
         return f"acknowledges the last result and asks for no change{cooling}"
-    if _QUESTION.match(instruction):
+    if _QUESTION.match(instruction) and not _REQUEST_ASKED.match(instruction):
         return "is a question (say what to change, e.g. 'make it brighter')"
     how = _HOW_IT_IS.match(instruction)
     if how is None:

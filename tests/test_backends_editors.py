@@ -159,6 +159,14 @@ class TestHybridEditor(EditorContract):
                 hybrid.edit(gradient_image(40, 30), Intent(text=text), seed=0)
         assert generative.calls == []
 
+    def test_a_request_asked_as_a_question_goes_to_the_generative_editor(self) -> None:
+        """"Can you make the car red?" was taken for a question and refused: it says what to change."""
+        generative = RecordingEditor()
+        hybrid = HybridEditor(generative)
+        for text in ("Can you make the car red?", "Would you mind removing the person?", "Is it possible to add a hat?"):
+            hybrid.edit(gradient_image(40, 30), Intent(text=text), seed=0)
+        assert len(generative.calls) == 3
+
     def test_an_unknown_generative_editor_is_refused_when_the_hybrid_is_built(self) -> None:
         from edit_agent.errors import UnknownBackendError
 

@@ -108,6 +108,25 @@ def test_other_ways_of_saying_too_much_take_half_of_the_change_back(session, sai
     assert intents(session, "make it warmer by 30%", said)[-1] == "Make the image cooler by 13%."
 
 
+@pytest.mark.parametrize(("said", "intent"), [
+    ("too much, tone it down", "Make the image cooler by 13%."),  # half of it, said twice
+    ("oops, too much. Tone it down a bit", "Make the image cooler by 10%."),  # as much as the one that says how much
+])
+def test_too_much_said_twice_over_takes_the_change_back_once(session, said, intent):
+    assert intents(session, "make it warmer by 30%", said)[-1] == intent
+
+
+@pytest.mark.parametrize("said", ["too much, and make it brighter", "way too much, rotate it left",
+                                  "again, make it warmer", "make it brighter, a bit more", "the opposite and flip it"])
+def test_a_follow_up_said_with_another_edit_is_refused_whole_not_dropped(session, said):
+    """"too much" with another edit was dropped without a word (only the other edit was made); "again" with one was
+    refused as needing a generative editor. Each is asked for on its own instead."""
+    intents(session, "make it warmer by 30%")
+    with pytest.raises(EditAgentError, match="refers to the last edit .* send them one at a time"):
+        intents(session, said)
+    assert len(session.turns) == 1
+
+
 def test_not_so_much_said_of_the_result_is_no_take_back(session):
     intents(session, "make it warmer by 30%")
     assert intents(session, "tone it down a bit")[-1] == "Make the image cooler by 10%."  # a gentle amount
@@ -130,8 +149,9 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     # less of the change, or still less of the setting? After "make it less warm" the two are opposite edits
     (["make it less warm"], "a bit less", "less of that change, or still less"),
     (["reduce the contrast"], "less", "less of that change, or still less"),
-    # taking back a take-back: still too warm, or too cool now?
-    (["make it warmer", "that's too much"], "too much", "right after taking a change back: say which way now"),
+    # taking back a take-back: still too warm, or too cool now? The ways to say are the setting's own
+    (["make it warmer", "that's too much"], "too much", r"say which way now \('a bit warmer', 'a bit cooler'\)"),
+    (["make it brighter", "that's too much"], "tone it down", r"say which way now \('a bit brighter', 'a bit darker'\)"),
 ])
 def test_a_follow_up_that_could_go_either_way_is_refused_with_what_to_say(session, earlier, instruction, message):
     intents(session, *earlier)

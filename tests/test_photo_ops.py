@@ -432,6 +432,13 @@ def intent_of(instruction: str) -> str:
     ("Hey, can you make it brighter?", "Increase the brightness by 20%."),
     ("Rotate it 90 degrees, thanks!", "Rotate the image 90 degrees clockwise."),
     ("brighten it a bit, if you can", "Increase the brightness by 10%."),
+    # a request asked as a question is the request
+    ("Would you mind flipping it?", "Flip the image horizontally."),
+    ("would you mind cropping it to a square", "Crop to a centred square."),
+    ("Is it possible to make it warmer?", "Make the image warmer by 20%."),
+    ("would it be possible to rotate it left?", "Rotate the image 90 degrees counterclockwise."),
+    ("do you think you could add some contrast?", "Increase the contrast by 20%."),
+    ("I was wondering if you could blur it", "Blur the image with radius 2."),
     # other common ways of saying the same operations
     ("turn it to the left", "Rotate the image 90 degrees counterclockwise."),
     ("rotate anti clockwise", "Rotate the image 90 degrees counterclockwise."),
@@ -498,6 +505,8 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     ("it looks dark", "says how the image is, not what to change: .*'increase the brightness by 20%'"),
     ("is it too dark?", "is a question"),
     ("is it warmer?", "is a question"),
+    ("can you tell me what is in it?", "is a question"),
+    ("can you make the car red?", "is not an exact photo operation"),  # a request: a generative editor may do it
     ("ok it's warmer now, thanks", "is not an exact photo operation"),
     ("looks cool, thanks", "acknowledges the last result and asks for no change"),  # no cooling
 ])

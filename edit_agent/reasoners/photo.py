@@ -14,7 +14,7 @@ from edit_agent.errors import (
     quoted,
 )
 from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move, may_take_back
-from edit_agent.photo_follow_ups import FollowUp, read_follow_up
+from edit_agent.photo_follow_ups import FollowUp, is_follow_up, read_follow_up
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
 from edit_agent.photo_parsing import parse_operations, split_clauses
@@ -184,7 +184,23 @@ def _negated_operation(clause: str) -> bool:
 
 def _read_turn(text: str, earlier: list[str]) -> _Reading:
     follow_up = read_follow_up(text, earlier)
+    if follow_up is None:
+        _refuse_a_follow_up_among_edits(text)
     return text, follow_up, read_turn(follow_up.text if follow_up else text)
+
+
+_PARTS = re.compile(r"[,;.!?]+|\b(?:and|then|but|plus|also)\b", re.IGNORECASE)
+
+
+def _refuse_a_follow_up_among_edits(text: str) -> None:
+    """'too much, and make it warmer': a part that refers to the last edit, said with more. Read alone, that part
+    was dropped ("too much" is no operation) or sent to a generative editor; each is said on its own instead."""
+    parts = [part.strip() for part in _PARTS.split(text) if part and part.strip()]
+    said = next((part for part in parts if is_follow_up(part)), None) if len(parts) > 1 else None
+    if said is not None:
+        raise UnsupportedInstructionError(
+            f"{quoted(text)} refers to the last edit ({quoted(said)}) and asks for more in the same message: send "
+            f"them one at a time ({quoted(said)} first); nothing was edited.")
 
 
 def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:
