@@ -84,6 +84,11 @@ class FollowUp:
     """The position, among the earlier instructions, of the turn whose edit it reads."""
     takes_back: bool = False
     """Whether it takes all of that turn's edit back ("the opposite", "way too much")."""
+    redrawn: str | None = None
+    """For part of that turn's edit taken back ("too much", "a bit less"): that edit with less of it, the canonical
+    text of what this turn makes when drawn again from the image before that turn. ``None`` for any other."""
+    read_edit: str = ""
+    """The canonical text of that turn's own edit, as read from its words."""
 
 
 def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
@@ -127,7 +132,9 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
                 f"({_either_way(operations)}), or undo.")
         how = kind.removeprefix("less:")
         all_of_it = how == "strong" and all(op.kind in PERCENT_KINDS for op in operations)
-        return FollowUp(describe_operations(_taken_back(operations, how, instruction)), position, all_of_it)
+        taken_back = _taken_back(operations, how, instruction)
+        return FollowUp(describe_operations(taken_back), position, all_of_it,
+                        None if all_of_it else _with_less_of_it(operations, how), describe_operations(operations))
     if kind.startswith("more"):
         return FollowUp(describe_operations(_more(operations, kind.removeprefix("more:"), instruction)), position)
     reversed_operations = [_opposite(op, instruction) for op in reversed(operations)]
@@ -286,6 +293,29 @@ def _taken_back(operations: list[Operation], how: str, instruction: str) -> list
     kept = {"half": 0.5, "strong": 0.0}  # of the change; "a bit" takes a gentle amount back, whatever it was
     return [_gentle_step_back(op) if how == "gentle" else _leaving(op, kept[how], instruction)
             for op in reversed(signed)]
+
+
+def _with_less_of_it(operations: list[Operation], how: str) -> str | None:
+    """``operations`` with the amounts :func:`_taken_back` takes back folded in, before rounding: "brighter by 50%"
+    and "too much" is "brighter by 25%". ``None`` where an amount folds to nothing (nothing to draw again)."""
+    folded = []
+    for op in operations:
+        if op.kind in PERCENT_KINDS:
+            value = _shown_percent(_folded_amount(op, how))
+            if value == 0:
+                return None
+            op = op.model_copy(update={"value": value})
+        folded.append(op)
+    return describe_operations(folded)
+
+
+def _folded_amount(op: Operation, how: str) -> float:
+    """The one amount that does ``op`` and then takes ``how`` much of it back (see :func:`_leaving`: they multiply)."""
+    if how == "half":
+        return (op.value or 0) / 2
+    scale = 200 if op.kind == "warmth" else 100
+    step_back = (_gentle_step_back(op).value or 0) / scale
+    return ((1 + (op.value or 0) / scale) * (1 + step_back) - 1) * scale
 
 
 def _gentle_step_back(op: Operation) -> Operation:

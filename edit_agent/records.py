@@ -92,6 +92,17 @@ class Intent(Record):
     constraints: tuple[Constraint, ...] = ()
 
 
+class Redraw(Record):
+    """Another way to make a turn: its edit drawn again from the stored input of an earlier turn on the way to it."""
+
+    turn_id: str
+    """The earlier turn whose input is edited."""
+    intent: Intent
+    """What the editor is asked to do to that input."""
+    why: str
+    """The sentence that says so, added to the turn's reasoning when the session takes this way."""
+
+
 class Thought(Record):
     """What a reasoner returns: the reasoning trace and the reconstructed intent."""
 
@@ -102,6 +113,11 @@ class Thought(Record):
     restores_turn: str | None = None
     """The id of an earlier turn on the way to this one whose input this turn gives back exactly (an undo that
     reverts it): the session then reuses that stored image instead of having the editor redraw it."""
+    redraw: Redraw | None = None
+    """Part of the last turn's edit taken back ("too much"): the same image made as that edit with less of it, from
+    the image before it. The session draws it so when the turn edits the stored image (none given with it): what
+    that edit clipped at white, or rounded, then comes back, where the intent done to its output would keep the
+    loss. The turn's intent stays ``intent``: what it does to the image it follows."""
 
 
 class HistoryTurn(Record):

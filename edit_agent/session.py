@@ -420,11 +420,17 @@ class EditSession:
             output, edited, note = restored, time.perf_counter(), RESTORED_NOTE
             thought = _saying_what_the_restore_does(thought, request.image, restored)
         else:
+            # Part of the last edit taken back: that edit with less of it, from the image before it. The turn keeps
+            # its own intent (what it does to the image it follows); the reasoning says how it was drawn.
+            redrawn = self._redrawn_input(thought, request) if input_is_stored else None
+            asked = thought.intent if redrawn is None or thought.redraw is None else thought.redraw.intent
+            if redrawn is not None and thought.redraw is not None:
+                thought = thought.model_copy(update={"reasoning": f"{thought.reasoning}\n{thought.redraw.why}"})
             with translated_failures(editor.name):
                 # A new input is stored after the edit (the session's source, on a first turn): an editor that
                 # draws on its input in place must get a copy. A stored one is already a copy of the store's pixels.
-                given = request.image if input_is_stored else request.image.copy()
-                output = editor.edit(given, thought.intent, seed=seed)
+                given = redrawn or (request.image if input_is_stored else request.image.copy())
+                output = editor.edit(given, asked, seed=seed)
                 edited = time.perf_counter()
                 note = editor.info().note
         if note:
@@ -438,6 +444,13 @@ class EditSession:
         if thought.restores_turn is None or thought.restores_turn not in on_the_way:
             return None
         return self._store.load_image(self._store.get_turn(self.id, thought.restores_turn).input_hash)
+
+    def _redrawn_input(self, thought: Thought, request: TurnRequest) -> Image.Image | None:
+        """The stored input of the turn ``thought`` draws again with less of its edit, if it names one on the way."""
+        on_the_way = {turn.turn_id for turn in request.history}
+        if thought.redraw is None or thought.redraw.turn_id not in on_the_way:
+            return None
+        return self._store.load_image(self._store.get_turn(self.id, thought.redraw.turn_id).input_hash)
 
     def _checked_output(self, output: object) -> Image.Image:
         """The editor's output as RGB, refused (nothing saved) unless it fits :data:`STORED_LIMITS`.

@@ -221,6 +221,35 @@ def test_taking_the_last_edit_back_gives_its_input_back_exactly(session, first, 
     assert "given back as it was stored" in result.reasoning
 
 
+@pytest.mark.parametrize(("first", "take_back", "same_as"), [
+    ("make it a lot brighter", "too much", "make it brighter by 20%"),
+    ("make it brighter by 50%", "oops, that's too much", "make it brighter by 25%"),
+    ("much more contrast", "a bit too much", "increase the contrast by 26%"),  # x1.4 x0.9
+    ("crop to a square and brighten it by 60%", "too much", "crop to a square and brighten it by 30%"),
+])
+def test_taking_part_of_an_edit_back_gives_what_that_edit_with_less_would_have(session, first, take_back, same_as):
+    """'too much' after a brightening that clipped the white areas: done to its result, the clipped values stayed
+    clipped (about 40% of the astronaut's pixels 8 levels or more off); it is drawn from the image before instead."""
+    session.edit(bright_photo(), first)
+    result = session.edit(None, take_back)
+    direct = EditSession(store=session._store).edit(bright_photo(), same_as)
+    assert result.image.tobytes() == direct.image.tobytes()
+    # The turn says what it does to the image it follows, and how it was drawn
+    assert result.intent == intents(EditSession(store=session._store), first, take_back)[-1]
+    assert "from the image before turn 1" in result.reasoning
+
+
+def test_part_of_an_edit_taken_back_from_a_new_image_or_under_a_rule_is_done_to_that_image(session):
+    session.edit(bright_photo(), "make it brighter by 50%")
+    new_photo = Image.new("RGB", (32, 32), (120, 120, 120))
+    result = session.edit(new_photo, "too much")  # the image given with the turn is the one edited
+    assert result.image.size == (32, 32) and "from the image before" not in result.reasoning
+    ruled = EditSession(store=session._store)
+    intents(ruled, "from now on keep it black and white", "make it brighter by 50%")
+    result = ruled.edit(None, "too much")
+    assert "from the image before" not in result.reasoning  # the image before need not obey the rule
+
+
 def dark_square_photo() -> Image.Image:
     from skimage import data
 

@@ -28,7 +28,7 @@ from edit_agent.photo_rules import (
     rules_in_force,
 )
 from edit_agent.photo_typos import corrected_typos
-from edit_agent.records import Constraint, Intent, Thought, TurnRequest
+from edit_agent.records import Constraint, Intent, Redraw, Thought, TurnRequest
 from edit_agent.world.language import is_undo_request
 
 _Read = TypeVar("_Read")
@@ -89,7 +89,8 @@ class PhotoRuleReasoner:
             read_as = ", ".join(f"{typo!r} as {word!r}" for typo, word in corrections)
             reasoning = f"Read {read_as} (a typo, or the instruction would not read). " + reasoning
         return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints),
-                       restores_turn=_turn_taken_back(follow_up, request, earlier_instructions, bool(before)))
+                       restores_turn=_turn_taken_back(follow_up, request, earlier_instructions, bool(before)),
+                       redraw=_redraw(follow_up, request, earlier_instructions, bool(before)))
 
 
 def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str], ruled: bool) -> str | None:
@@ -103,6 +104,23 @@ def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: 
     if ruled or rules_in_force(earlier[:-1]):  # ruled: a rule is in force after the last turn
         return None
     return request.history[-1].turn_id
+
+
+def _redraw(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str], ruled: bool) -> Redraw | None:
+    """Part of the last turn's edit taken back ("too much"), where no rule is in force (see :func:`_turn_taken_back`):
+    that edit with less of it, from the image before it. Only where the last turn made the very edit its words read
+    as (one made by another reasoner, or under another version, may have made another)."""
+    if follow_up is None or follow_up.redrawn is None or follow_up.refers_to != len(earlier) - 1:
+        return None
+    last = request.history[-1]
+    if ruled or rules_in_force(earlier[:-1]) or last.intent != follow_up.read_edit:
+        return None
+    number = request.turn_number(len(earlier))
+    redrawn = follow_up.redrawn[:1].lower() + follow_up.redrawn[1:-1]
+    return Redraw(turn_id=last.turn_id, intent=Intent(text=follow_up.redrawn), why=(
+        f"Drawn as turn {number}'s edit with less of it, from the image before turn {number} ({redrawn}), which "
+        f"comes to the same: what turn {number} clipped or rounded comes back, where taking some of it off its "
+        "result would keep the loss."))
 
 
 _LEVEL = re.compile(r"\bto\s+\d+(?:\.\d+)?\s*(?:%|percent\b)", re.IGNORECASE)
