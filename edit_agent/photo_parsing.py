@@ -73,6 +73,8 @@ ACKNOWLEDGEMENT_WORDS = COURTESY_WORDS | set("""
 crop to a square"): a clause of these words alone at the start asks for nothing. "cool" is then no cooling, as it
 is in "cool it down" or "brighten and cool"."""
 
+_SIDE = r"(\d+)\s*(?:px|pixels)?\s+(wide|tall|high)\b"
+"""A side of a size: "800px wide", "600 pixels tall"."""
 _DIRECTION = (r"clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise|ccw|cw|to\s+the\s+left|to\s+the\s+right|left|"
               r"right")
 _ROTATION_TAIL = (
@@ -188,6 +190,9 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
      r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
      "resize", False),
+    # both sides, each named: "make it 800px wide and 600px tall", "resize to 600 pixels high, 800 wide"
+    (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+to)?\s+" + _SIDE
+     + r"(?:\s*,\s*|\s+)(?:and\s+|by\s+)?" + _SIDE, "resize_sides", False),
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s*(?:px|pixels)\s+"
      r"(wide|tall|high)\b", "resize_side", False),
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(up|down))?"
@@ -732,8 +737,11 @@ def _amount_text(clause: str, found: list[tuple[int, int, str, re.Match[str]]], 
 
 
 def _protect_and(text: str) -> str:
-    # "black and white" is one operation, not two clauses; keep its "and" out of the splitter.
-    return re.sub(r"(black[\s-]*)and([\s-]*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
+    # "black and white" is one operation, not two clauses, as is "800px wide and 600px tall": keep their "and" out
+    # of the splitter.
+    text = re.sub(r"(black[\s-]*)and([\s-]*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
+    return re.sub(r"(\b(?:wide|tall|high)\s+)and(\s+\d+\s*(?:px|pixels)?\s+(?:wide|tall|high)\b)", "\\1\0\\2", text,
+                  flags=re.IGNORECASE)
 
 
 def refusal_of(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:
@@ -896,6 +904,18 @@ def _resize_side(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="resize", target="width" if match.group(2).lower() == "wide" else "height", value=pixels)
 
 
+def _resize_sides(match: re.Match[str], clause: str) -> Operation:
+    """"make it 800px wide and 600px tall": both sides, in either order; one side said twice is refused."""
+    said = {_SIDE_OF[match.group(2).lower()]: match.group(1), _SIDE_OF[match.group(4).lower()]: match.group(3)}
+    if len(said) == 1:
+        raise InvalidInstructionError(f"{quoted(clause)} gives the {next(iter(said))} twice; say one width and one "
+                                      "height ('800 px wide and 600 px tall').")
+    return _resize(re.match(r"(\d+)x(\d+)", f"{said['width']}x{said['height']}"), clause)
+
+
+_SIDE_OF = {"wide": "width", "tall": "height", "high": "height"}
+
+
 def _resize_factor(match: re.Match[str], clause: str) -> Operation:
     """"scale it up by 2", "scale down by 4", "scale by 1.5x", "scale down by 0.5": a factor, as a percentage.
     "down by 4" divides by 4, and "down by 0.5" multiplies by 0.5: either way the image gets smaller."""
@@ -1013,6 +1033,7 @@ _HANDLERS = {
     "crop": _crop,
     "resize": _resize,
     "resize_side": _resize_side,
+    "resize_sides": _resize_sides,
     "resize_factor": _resize_factor,
     "crop_margin": _crop_margin,
     "crop_aspect": _crop_aspect,

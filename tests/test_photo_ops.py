@@ -454,6 +454,8 @@ def intent_of(instruction: str) -> str:
     ("upscale 2x", "Resize to 200%."),
     ("resize to 800 by 600", "Resize to 800x600."),
     ("resize to 600px wide keeping the aspect ratio", "Resize to 600 px wide."),
+    ("make it 800px wide and 600px tall", "Resize to 800x600."),  # its "and" joins two sides, not two edits
+    ("resize it to 600 pixels high by 800 wide", "Resize to 800x600."),
     ("tone down the colors", "Decrease the saturation by 20%."),
     ("rotate it left and make it brighter too", "Rotate the image 90 degrees counterclockwise, then increase the "
      "brightness by 20%."),  # a "too" at the end is "also"
@@ -505,6 +507,7 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     ("it looks dark", "says how the image is, not what to change: .*'increase the brightness by 20%'"),
     ("is it too dark?", "is a question"),
     ("is it warmer?", "is a question"),
+    ("make it 800px wide and 600px wide", "gives the width twice"),
     ("can you tell me what is in it?", "is a question"),
     ("can you make the car red?", "is not an exact photo operation"),  # a request: a generative editor may do it
     ("ok it's warmer now, thanks", "is not an exact photo operation"),
