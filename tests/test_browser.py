@@ -538,6 +538,23 @@ def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_
         phone.close()
 
 
+def test_a_new_session_leaves_the_samples_in_view(page, tmp_path: Path):
+    """New session clears the sample highlighted last; its spinner blanked the samples meanwhile, and a sample
+    tapped just then was lost (a touch phone's test timed out on it on a busy machine)."""
+    start_session(page, tmp_path, "make it warmer", (90, 120, 150))
+    page.evaluate("""() => {
+        window.samplesBlanked = false;
+        new MutationObserver(() => {
+            const tracker = document.querySelector('#samples [data-testid="status-tracker"]');
+            if (tracker && !tracker.classList.contains('hide')) window.samplesBlanked = true;
+        }).observe(document.querySelector('#samples'), {subtree: true, attributes: true, childList: true});
+    }""")
+    page.locator("#new-session").click()
+    wait_for_status(page, "No session yet")
+    page.wait_for_timeout(1000)  # the samples are cleared after the new session's reply
+    assert not page.evaluate("() => window.samplesBlanked")
+
+
 def test_a_screen_reader_hears_what_each_image_turn_and_sample_is_and_where_the_session_is(page, tmp_path: Path):
     """Gradio names every gallery item "Thumbnail N of M", drops the chat images' alt text and announces no
     status; the page says them again."""

@@ -427,10 +427,12 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                       redo.click(app.redo, [state, tab_head], view, api_name="redo", **history, **internal)):
             _follow(moved)
             moved.then(None, None, None, js=FOCUS_BOX_IF_LOST_JS, queue=False, api_visibility="private")
-        # A new session starts from no sample: the one highlighted last would say otherwise.
+        # A new session starts from no sample: the one highlighted last would say otherwise. Without a progress
+        # spinner: it blanked the samples meanwhile, and a sample tapped just then was lost.
         for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
                             chat.clear(app.clear_chat, [state], view, api_name=False, **internal)):  # the trash icon
-            starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, api_visibility="private")
+            starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, show_progress="hidden",
+                             api_visibility="private")
         selected = timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal)
         _follow(selected)
         selected.then(None, None, None, js=TOUCH_TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
