@@ -236,7 +236,7 @@ def test_taking_part_of_an_edit_back_gives_what_that_edit_with_less_would_have(s
     assert result.image.tobytes() == direct.image.tobytes()
     # The turn says what it does to the image it follows, and how it was drawn
     assert result.intent == intents(EditSession(store=session._store), first, take_back)[-1]
-    assert "from the image before turn 1" in result.reasoning
+    assert "from the image before turn 1" in result.reasoning and "current image only" not in result.reasoning
 
 
 def test_part_of_an_edit_taken_back_from_a_new_image_or_under_a_rule_is_done_to_that_image(session):

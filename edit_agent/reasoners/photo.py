@@ -88,9 +88,12 @@ class PhotoRuleReasoner:
         if corrections:
             read_as = ", ".join(f"{typo!r} as {word!r}" for typo, word in corrections)
             reasoning = f"Read {read_as} (a typo, or the instruction would not read). " + reasoning
+        redraw = _redraw(follow_up, request, earlier_instructions, bool(before))
+        if redraw is not None:  # its sentence says which image is drawn from instead
+            reasoning = reasoning.replace(f" {_CURRENT_IMAGE_ONLY}", "")
         return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints),
                        restores_turn=_turn_taken_back(follow_up, request, earlier_instructions, bool(before)),
-                       redraw=_redraw(follow_up, request, earlier_instructions, bool(before)))
+                       redraw=redraw)
 
 
 def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str], ruled: bool) -> str | None:
@@ -104,6 +107,9 @@ def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: 
     if ruled or rules_in_force(earlier[:-1]):  # ruled: a rule is in force after the last turn
         return None
     return request.history[-1].turn_id
+
+
+_CURRENT_IMAGE_ONLY = "They act on the current image only, so no earlier turn needs to be repeated."
 
 
 def _redraw(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str], ruled: bool) -> Redraw | None:
@@ -266,7 +272,7 @@ def _reasoning(turn: ReadTurn, before: Sequence[RuleInForce], again: Sequence[Ru
         sentences += [f"In force from turn {held.set_at_turn}: {held.rule.statement}, which this edit keeps."
                       for held in kept]
     if not (turn.sets or lifted or before):
-        sentences.append("They act on the current image only, so no earlier turn needs to be repeated.")
+        sentences.append(_CURRENT_IMAGE_ONLY)
     if not turn.operations:  # the reason, as the world's rules say theirs: the chat and the tools show it
         reason = ("lifting a rule changes no pixel, only what later edits are held to" if lifted and not turn.sets
                   else "the rule is in force already" if turn.sets else "nothing in the instruction changes it")
