@@ -22,9 +22,14 @@ HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and 
                 "checkout() (Python).")
 
 _LEAD_IN = (r"^\s*(?:(?:please|pls|ok(?:ay)?|oops|hmm|so|just|now|actually|never\s*mind)\b[\s,]*"
-            r"|(?:can|could|would|will)\s+(?:you|we)\s+|let['’]?s\s+)*")
-"""What people say before a move: "can you undo that", "oops, undo", "let's start over"."""
-_MOVE = r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over|take\s+(?:me|us|it)\s+back)"
+            r"|(?:can|could|would|will)\s+(?:you|we)\s+|let['’]?s\s+"
+            r"|(?:is|would)\s+it\s+(?:be\s+)?possible\s+(?:for\s+you\s+)?to\s+|do\s+you\s+think\s+you\s+(?:could|can)\s+"
+            r"|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)\s+|i\s+(?:was|am)\s+wondering\s+if\s+you\s+(?:could|can)\s+"
+            r"|(?:would|do)\s+you\s+mind\s+(?=\w+ing\b))*")
+"""What people say before a move: "can you undo that", "oops, undo", "let's start over", "is it possible to undo
+that?", "would you mind undoing that?"."""
+_MOVE = (r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over|take\s+(?:me|us|it)\s+back"
+         r"|undoing|redoing|reverting|going\s+back|going\s+forward|starting\s+over|taking\s+(?:me|us|it)\s+back)")
 _WHAT = (r"(?:\s+(?:that|it|this|everything|please"
          r"|(?:the\s+)?last(?:\s+\w+)?(?:\s+(?:edits?|changes?|steps?|turns?))?"
          r"|(?:one|a|two|three|four|five|\d+)\s+(?:more\s+)?(?:steps?|turns?|edits?|changes?)"

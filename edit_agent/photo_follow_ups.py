@@ -22,12 +22,12 @@ from functools import lru_cache
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, quoted
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations, is_margin_crop
-from edit_agent.photo_parsing import ACKNOWLEDGEMENT_WORDS, GENTLE_PERCENT, STRONG_PERCENT
+from edit_agent.photo_parsing import ACKNOWLEDGEMENT_WORDS, GENTLE_PERCENT, STRONG_PERCENT, plain_request
 from edit_agent.photo_rules import known_reading
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
 """What people say before a follow-up: "ok, again", "no, more" (but "no more" means stop)."""
-_REGRET = r"(?:(?:no|oops|hmm|actually|wait|ok|okay|now)[\s,]+)*"
+_REGRET = r"(?:(?:no|oops|sorry|hmm|actually|wait|ok|okay|now|but)[\s,]+)*"
 """What people say before taking a change back: "oops, that's too much"."""
 _AGAIN = re.compile(
     rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same(?:\s+thing)?|the\s+last\s+(?:edit|one|step))?"
@@ -47,7 +47,7 @@ _NOT_SO_MUCH = re.compile(
 """'not so much', 'tone it down (a bit)': said as an answer, not after "that's" ("that's not so much" means
 it barely changed)."""
 _LESS = re.compile(
-    rf"^{_REGRET}(?:just\s+)?(?:(?P<how>{_HOW})\s+)?less"
+    rf"^{_REGRET}(?:make\s+it\s+)?(?:just\s+)?(?:(?P<how>{_HOW})\s+)?less"
     r"(?:\s+of\s+(?:that|it))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 _SAID_AS_LESS = re.compile(r"\b(?:less|reduce|decrease|lower|lessen|cut|drop)\b", re.IGNORECASE)
 """An edit said as a reduction ("make it less warm", "reduce the contrast"): 'less' after it could mean less of
@@ -70,8 +70,8 @@ should have gone the other way), which is refused for what to say instead."""
 _COURTESY_EDGES = re.compile(
     # "cool, again", "ok great! a bit more": set off by punctuation ("cool again" may be cooling again)
     rf"^(?:(?:{_ACKNOWLEDGED})\b(?:\s+(?:{_ACKNOWLEDGED})\b)*\s*[,!.]+\s*)+"
-    r"|^(?:(?:ok|okay|thanks|thank\s+you|thx|please|pls|plz)\b[\s,!.]*)+|[\s,!.]*\b(?:thanks|thank\s+you|thx|please|pls|plz)"
-    r"(?:[\s,!.]+(?:thanks|thank\s+you|thx|please|pls|plz))*[\s,!.]*$", re.IGNORECASE)
+    r"|^(?:(?:ok|okay|thanks|thank\s+you|thx|please|pls|plz)\b[\s,!.]*)+|[\s,!.]*\b(?:thanks|thank\s+you|thx|please|pls|plz|sorry)"
+    r"(?:[\s,!.]+(?:thanks|thank\s+you|thx|please|pls|plz|sorry))*[\s,!.]*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def read_follow_up(instruction: str, earlier: Sequence[str]) -> FollowUp | None:
 
 def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | None:
     """The follow-up ``instruction`` is, read from the first ``end`` earlier turns."""
-    text = _COURTESY_EDGES.sub("", instruction).strip()  # "again, thanks", "more, please"
+    text = _said_plainly(instruction)  # "again, thanks", "more, please", "could you do that again?"
     _refuse_what_is_not_said_in_full(instruction, text)
     kind = _follow_up_kind(text)
     if kind is None:
@@ -155,9 +155,19 @@ def _either_way(operations: Sequence[Operation]) -> str:
     return ", ".join(f"'{way}'" for way in _BOTH_WAYS[kind])
 
 
+_ASKED_OF_YOU = re.compile(r"^\s*(?:(?:can|could|would|will)\s+you\s+(?:please\s+|just\s+)*)", re.IGNORECASE)
+
+
+def _said_plainly(instruction: str) -> str:
+    """The follow-up ``instruction`` says, without its courtesy or its question: "could you do that again?" is
+    "do that again", "would you mind toning it down?" is "tone it down"."""
+    text = _ASKED_OF_YOU.sub("", plain_request(instruction.strip()))
+    return _COURTESY_EDGES.sub("", re.sub(r"\s*\?+\s*$", "", text)).strip()
+
+
 def is_follow_up(instruction: str) -> bool:
     """Whether ``instruction`` refers to the turn before ("again", "a bit more", "the opposite", "rotate again")."""
-    return _follow_up_kind(_COURTESY_EDGES.sub("", instruction).strip()) is not None
+    return _follow_up_kind(_said_plainly(instruction)) is not None
 
 
 def _follow_up_kind(text: str) -> str | None:
@@ -207,7 +217,7 @@ def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:
 
 
 def _is_taking_back(instruction: str) -> bool:
-    kind = _follow_up_kind(_COURTESY_EDGES.sub("", instruction).strip()) or ""
+    kind = _follow_up_kind(_said_plainly(instruction)) or ""
     return kind.startswith("less")
 
 

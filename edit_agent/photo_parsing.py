@@ -190,7 +190,7 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
      r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
      "resize", False),
-    # both sides, each named: "make it 800px wide and 600px tall", "resize to 600 pixels high, 800 wide"
+    # both sides, each named: "make it 800px wide and 600px tall", "resize to 600 pixels high by 800 wide"
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+to)?\s+" + _SIDE
      + r"(?:\s*,\s*|\s+)(?:and\s+|by\s+)?" + _SIDE, "resize_sides", False),
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s*(?:px|pixels)\s+"
@@ -330,7 +330,7 @@ def split_clauses(instruction: str) -> list[str]:
     is no clause."""
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
     text = re.sub(r"[\s\0]+", " ", instruction.strip())
-    text = numbers_as_digits(_POLITE_REQUEST.sub(_as_asked, _CONTRACTIONS.sub(_uncontracted, text)))
+    text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
@@ -354,7 +354,12 @@ the instruction that follows, as in "can you crop it?"."""
 _VERBS_SAID_POLITELY = frozenset("""
     make turn rotate flip mirror crop cut trim resize scale shrink enlarge upscale downscale brighten darken lighten
     warm cool blur sharpen soften increase decrease reduce raise lower boost add remove convert change give apply
-    adjust saturate desaturate invert set bump crank dial tone halve double straighten""".split())
+    adjust saturate desaturate invert set bump crank dial tone halve double straighten do repeat""".split())
+
+
+def plain_request(text: str) -> str:
+    """``text`` with a request asked as a question said plainly: "would you mind flipping it?" is "flip it?"."""
+    return _POLITE_REQUEST.sub(_as_asked, text)
 
 
 def _as_asked(match: re.Match[str]) -> str:
@@ -426,6 +431,8 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
             else:  # "brighter and warmer but not so warm": a gentle warming
                 clauses[-1] = f"{clauses[-1]} a bit"
             continue
+        if _THANKS_AGAIN.match(clause):  # "crop it to a square, thanks again": courtesy, no repeat
+            continue
         if not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause):
             if clauses and _has_amount(clause) and _degree_free(clauses[-1]):  # "make it warmer, just a little"
                 _say_amount_for_the_last(clauses, joined, clause)
@@ -471,6 +478,7 @@ _LEADING_PERCENT = re.compile(_PERCENT + r"(?=\s+(?:more\s+|less\s+)?[a-z]+er\b)
 _TRAILING_REPEAT = re.compile(r"\b(?:twice|\d+\s+times)\W*$", re.IGNORECASE)
 _OBJECT = re.compile(r"\b(?:it|the\s+(?:image|photo|picture|pic))\b", re.IGNORECASE)
 _NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
+_THANKS_AGAIN = re.compile(r"^(?:thanks|thank\s+you|thx)\s+again\W*$", re.IGNORECASE)
 _REFERS_BACK = re.compile(r"\b(?:again|once\s+more|more)\b", re.IGNORECASE)
 """A clause with no operation that refers back ("again but warmer") is refused, never dropped as filler."""
 
@@ -759,12 +767,22 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
 
 
 _QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)
+_EDIT_VERBS = (r"make|turn|change|add|remove|erase|delete|replace|put|paint|colou?r|recolou?r|rotate|flip|mirror|crop"
+               r"|cut|trim|resize|scale|shrink|enlarge|brighten|darken|lighten|blur|sharpen|soften|fix|enhance|convert"
+               r"|give(?!\s+me\b)|apply|adjust|move|place|insert|draw|swap|clean|restore|retouch|warm|cool|increase|decrease"
+               r"|reduce|raise|lower|boost|straighten|edit|transform|set|get\s+rid|take\s+out|fill|extend|blend")
 _REQUEST_ASKED = re.compile(
-    r"^\W*(?:(?:hey|hi|ok|okay|so)\W+)*(?:(?:can|could|would|will)\s+you\s+(?:please\s+|kindly\s+|possibly\s+|just\s+)*"
-    r"(?!tell|see|explain|describe|say|show|help|hear|read|guess|think|know)[a-z]+|(?:is|would)\s+it\s+(?:be\s+)?possible"
-    r"|do\s+you\s+(?:mind|think\s+you)|any\s+chance)\b", re.I)
-"""A question that asks for an edit ("can you make the car red?"): it says what to change, and an editor that is
-not exact may do it. Not one that asks to be told something ("can you tell me what is in it?")."""
+    r"^\W*(?:(?:hey|hi|ok|okay|so|please)\W+)*(?:(?:can|could|would|will)\s+you|(?:is|would)\s+it\s+(?:be\s+)?possible"
+    r"(?:\s+for\s+you)?\s+to|do\s+you\s+think\s+you\s+(?:could|can)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)"
+    rf")\s+(?:please\s+|kindly\s+|possibly\s+|just\s+)*(?:{_EDIT_VERBS})\b"
+    r"|^\W*(?:would|do)\s+you\s+mind\s+(?:making|turning|changing|adding|removing|erasing|deleting|replacing|putting"
+    r"|painting|rotating|flipping|cropping|cutting|resizing|scaling|brightening|darkening|blurring|sharpening|fixing"
+    r"|enhancing|converting|giving|adjusting|moving|placing|inserting|drawing|swapping|cleaning|restoring|retouching"
+    r"|warming|cooling|increasing|decreasing|reducing|raising|lowering|boosting|straightening|editing|getting\s+rid)\b",
+    re.I)
+"""A question that asks for an edit ("can you make the car red?", "would you mind removing the person?"): it says
+what to change, and an editor that is not exact may do it. Not one that asks to be told something ("can you count
+the people?", "is it possible?")."""
 _HOW_IT_IS = re.compile(
     r"^\W*(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
     r"(?:\s+(?:a\s+bit|a\s+little|kind\s+of|kinda|very|so|really|quite|rather|now|still))*\s+(?P<how>[a-z ]+?)\W*$", re.I)

@@ -37,3 +37,10 @@ class Editor(Protocol):
     def info(self) -> EditorInfo:
         """Describe the backend (model, steps) for the turn record."""
         ...
+
+
+def draws_exactly(editor: Editor, intent: Intent) -> bool:
+    """Whether ``editor`` draws ``intent`` the same from the same image every time (an exact photo edit), as it says
+    with an optional ``draws_exactly(intent)`` method; an editor that does not say is taken not to."""
+    says = getattr(editor, "draws_exactly", None)
+    return bool(says(intent)) if callable(says) else False

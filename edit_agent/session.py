@@ -44,7 +44,7 @@ from edit_agent.errors import (
     is_valid_text,
 )
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
-from edit_agent.protocols import Editor, Reasoner
+from edit_agent.protocols import Editor, Reasoner, draws_exactly
 from edit_agent.records import (
     MAX_INSTRUCTION_CHARS,
     SEED_RANGE,
@@ -446,9 +446,13 @@ class EditSession:
         return self._store.load_image(self._store.get_turn(self.id, thought.restores_turn).input_hash)
 
     def _redrawn_input(self, thought: Thought, request: TurnRequest) -> Image.Image | None:
-        """The stored input of the turn ``thought`` draws again with less of its edit, if it names one on the way."""
+        """The stored input of the turn ``thought`` draws again with less of its edit, if it names one on the way
+        and the editor draws that edit exactly: a generative editor would draw another picture, losing the one the
+        last turn made."""
         on_the_way = {turn.turn_id for turn in request.history}
         if thought.redraw is None or thought.redraw.turn_id not in on_the_way:
+            return None
+        if not draws_exactly(self.editor, thought.redraw.intent):
             return None
         return self._store.load_image(self._store.get_turn(self.id, thought.redraw.turn_id).input_hash)
 

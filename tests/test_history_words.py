@@ -13,6 +13,7 @@ from edit_agent.history_words import is_history_move, is_redo_request, steps_bac
     "can we go back one step?", "take me back to the original", "go back to the original image",
     "revert to the previous version", "let's start over", "start over", "never mind", "never mind that",
     "Never mind, undo it", "restore the original", "redo",
+    "is it possible to undo that?", "would you mind undoing that?", "would you mind going back to the original?",
 ])
 def test_moves_in_the_history_are_read_as_moves(typed):
     assert is_history_move(typed)
@@ -22,6 +23,7 @@ def test_moves_in_the_history_are_read_as_moves(typed):
     "turn the sky back to blue", "bring the contrast back to normal", "never mind the sky, add a dog",
     "restore the original image's colours", "go back to black and white", "revert the sky to blue",
     "redo the background in blue", "start over with a blue background", "make it brighter",
+    "would you mind undoing the red?",
 ])
 def test_edits_that_use_the_same_words_stay_edits(typed):
     assert not is_history_move(typed)

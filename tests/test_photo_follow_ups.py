@@ -127,6 +127,26 @@ def test_a_follow_up_said_with_another_edit_is_refused_whole_not_dropped(session
     assert len(session.turns) == 1
 
 
+@pytest.mark.parametrize(("earlier", "said", "intent"), [
+    # an operation of its own that says "again", or an amount for the edit before it, is no follow-up said with more
+    ([], "rotate it 90 degrees, then rotate again",
+     "Rotate the image 90 degrees clockwise, then rotate the image 90 degrees clockwise."),
+    (["rotate 90 degrees"], "make it warmer and rotate again",
+     "Make the image warmer by 20%, then rotate the image 90 degrees clockwise."),
+    ([], "make it brighter, not so much", "Increase the brightness by 10%."),
+    (["make it warmer"], "crop it to a square, thanks again", "Crop to a centred square."),
+    # ... and courtesy or regret around a follow-up is none either
+    (["make it warmer by 30%"], "sorry, too much", "Make the image cooler by 13%."),
+    (["make it warmer by 30%"], "thanks, but too much", "Make the image cooler by 13%."),
+    # a follow-up asked as a question
+    (["make it warmer by 30%"], "would you mind toning it down?", "Make the image cooler by 13%."),
+    (["make it warmer"], "could you make it a bit less?", "Make the image cooler by 10%."),
+    (["make it warmer"], "would you mind doing that again?", "Make the image warmer by 20%."),
+])
+def test_what_only_looks_like_a_follow_up_said_with_more_reads_as_before(session, earlier, said, intent):
+    assert intents(session, *earlier, said)[-1] == intent
+
+
 def test_not_so_much_said_of_the_result_is_no_take_back(session):
     intents(session, "make it warmer by 30%")
     assert intents(session, "tone it down a bit")[-1] == "Make the image cooler by 10%."  # a gentle amount
@@ -248,6 +268,30 @@ def test_part_of_an_edit_taken_back_from_a_new_image_or_under_a_rule_is_done_to_
     intents(ruled, "from now on keep it black and white", "make it brighter by 50%")
     result = ruled.edit(None, "too much")
     assert "from the image before" not in result.reasoning  # the image before need not obey the rule
+
+
+def test_part_of_the_opposite_taken_back_is_not_drawn_from_before_the_opposite(session):
+    """'The opposite' gives the stored image back: the image before it holds what the edit it reverted clipped, so
+    drawing 'too much' from there brought the loss back."""
+    session.edit(bright_photo(), "make it a lot brighter")
+    session.edit(None, "the opposite")
+    result = session.edit(None, "too much")
+    assert "from the image before" not in result.reasoning
+    direct = EditSession(store=session._store).edit(bright_photo(), "make it brighter by 20%")
+    assert result.image.tobytes() == direct.image.tobytes()
+
+
+def test_with_an_editor_that_does_not_draw_exactly_part_of_an_edit_is_taken_off_its_result(tmp_path):
+    """A generative editor asked to draw the last edit again would draw another picture: the one the last turn made
+    is what the user keeps, with less of the change."""
+    from edit_agent.testing import RecordingEditor
+
+    editor = RecordingEditor()
+    session = EditSession(store=tmp_path / "store", reasoner="rules", editor=editor)
+    session.edit(bright_photo(), "make it a lot brighter")
+    result = session.edit(None, "too much")
+    assert editor.calls[-1].intent == result.intent == "Decrease the brightness by 14.3%."
+    assert "from the image before" not in result.reasoning
 
 
 def dark_square_photo() -> Image.Image:

@@ -510,6 +510,10 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     ("make it 800px wide and 600px wide", "gives the width twice"),
     ("can you tell me what is in it?", "is a question"),
     ("can you make the car red?", "is not an exact photo operation"),  # a request: a generative editor may do it
+    ("can you count the people?", "is a question"),  # asks to be told something, not for an edit
+    ("is it possible?", "is a question"),
+    ("do you mind?", "is a question"),
+    ("Is it possible for you to tell me what you changed?", "is a question"),
     ("ok it's warmer now, thanks", "is not an exact photo operation"),
     ("looks cool, thanks", "acknowledges the last result and asks for no change"),  # no cooling
 ])

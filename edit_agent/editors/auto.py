@@ -17,7 +17,7 @@ import threading
 
 from PIL import Image
 
-from edit_agent.protocols import Editor
+from edit_agent.protocols import Editor, draws_exactly
 from edit_agent.records import EditorInfo, Intent
 from edit_agent.world.canvas import is_world_canvas
 from edit_agent.world.language import WorldLanguageError, parse_program
@@ -70,6 +70,10 @@ class AutoEditor:
         if is_world_canvas(image) and is_world_language(intent.text):
             return self.world.edit(image, intent, seed=seed)
         return self.photo.edit(image, intent, seed=seed)
+
+    def draws_exactly(self, intent: Intent) -> bool:
+        """Whether ``intent`` is drawn the same from the same image every time: a photo edit by an exact editor."""
+        return not is_world_language(intent.text) and draws_exactly(self.photo, intent)
 
     def info(self) -> EditorInfo:
         # Names only: building the world editor loads torch and its weights, which a photo edit never needs.

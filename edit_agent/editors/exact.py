@@ -21,5 +21,9 @@ class ExactEditor:
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
         return apply_operations(image.convert("RGB"), parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS))
 
+    def draws_exactly(self, intent: Intent) -> bool:
+        """Whether ``intent`` is drawn the same from the same image every time: always, here."""
+        return True
+
     def info(self) -> EditorInfo:
         return EditorInfo(backend=self.name)

@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image
 
 from edit_agent.editors.exact import ExactEditor
-from edit_agent.errors import InvalidArgumentError, UnsupportedInstructionError
+from edit_agent.errors import EditAgentError, InvalidArgumentError, UnsupportedInstructionError
 from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, describe_operations
 from edit_agent.photo_parsing import asks_for_nothing, parse_operations
 from edit_agent.protocols import Editor
@@ -95,6 +95,13 @@ class HybridEditor:
             "Routed to the exact editor: the intent maps completely to exact operations "
             f"({describe_operations(operations)}), which are lossless and never drift.",
         )
+
+    def draws_exactly(self, intent: Intent) -> bool:
+        """Whether ``intent`` is drawn the same from the same image every time: routed to exact operations."""
+        try:
+            return self.route(intent).path == "exact"
+        except EditAgentError:
+            return False
 
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
         route = self.route(intent)

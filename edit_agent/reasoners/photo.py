@@ -109,6 +109,16 @@ def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: 
     return request.history[-1].turn_id
 
 
+def _took_back(earlier: list[str]) -> bool:
+    """Whether the last turn took an edit back: its output may be an image stored before ("the opposite"), or one
+    drawn from before it ("too much"), not its edit done to its input."""
+    try:
+        last = read_follow_up(earlier[-1], earlier[:-1])
+    except EditAgentError:
+        return True  # read otherwise than when it was made: not known to be a plain edit
+    return last is not None and (last.takes_back or last.redrawn is not None)
+
+
 _CURRENT_IMAGE_ONLY = "They act on the current image only, so no earlier turn needs to be repeated."
 
 
@@ -119,7 +129,7 @@ def _redraw(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str]
     if follow_up is None or follow_up.redrawn is None or follow_up.refers_to != len(earlier) - 1:
         return None
     last = request.history[-1]
-    if ruled or rules_in_force(earlier[:-1]) or last.intent != follow_up.read_edit:
+    if ruled or rules_in_force(earlier[:-1]) or last.intent != follow_up.read_edit or _took_back(earlier):
         return None
     number = request.turn_number(len(earlier))
     redrawn = follow_up.redrawn[:1].lower() + follow_up.redrawn[1:-1]
@@ -209,22 +219,43 @@ def _negated_operation(clause: str) -> bool:
 def _read_turn(text: str, earlier: list[str]) -> _Reading:
     follow_up = read_follow_up(text, earlier)
     if follow_up is None:
-        _refuse_a_follow_up_among_edits(text)
+        _refuse_a_follow_up_among_edits(text, earlier)
     return text, follow_up, read_turn(follow_up.text if follow_up else text)
 
 
 _PARTS = re.compile(r"[,;.!?]+|\b(?:and|then|but|plus|also)\b", re.IGNORECASE)
+_SAYS_NOTHING_MORE = re.compile(r"^(?:(?:thanks|thank\s+you|thx)\s+again|(?:sorry|oops|hmm|wait|no|thanks|thank\s+you|thx"
+                                r"|please|pls|ok|okay|cool|great|nice|perfect)(?:\s+|$))+$", re.IGNORECASE)
+"""Parts that add no request of their own ("thanks again", "sorry"), said around a follow-up."""
+_AN_AMOUNT = re.compile(r"^not\s+(?:so|that|as|too)\s+much$", re.IGNORECASE)
+"""'make it brighter, not so much': an amount for the edit before it, not a take-back of the last turn."""
 
 
-def _refuse_a_follow_up_among_edits(text: str) -> None:
-    """'too much, and make it warmer': a part that refers to the last edit, said with more. Read alone, that part
-    was dropped ("too much" is no operation) or sent to a generative editor; each is said on its own instead."""
+def _refuse_a_follow_up_among_edits(text: str, earlier: list[str]) -> None:
+    """'too much, and make it warmer': a part that only refers to the last edit, said with another edit. Read with
+    it, that part was dropped ("too much" is no operation) or sent to a generative editor; each is said on its own
+    instead. A part that reads as an operation of its own ("rotate again") or as an amount ("not so much") is none."""
+    if not earlier:
+        return
     parts = [part.strip() for part in _PARTS.split(text) if part and part.strip()]
-    said = next((part for part in parts if is_follow_up(part)), None) if len(parts) > 1 else None
+    parts = [part for part in parts if not _SAYS_NOTHING_MORE.match(part)]
+    if len(parts) < 2:
+        return
+    said = next((part for part in parts if _only_refers_back(part)), None)
     if said is not None:
         raise UnsupportedInstructionError(
             f"{quoted(text)} refers to the last edit ({quoted(said)}) and asks for more in the same message: send "
             f"them one at a time ({quoted(said)} first); nothing was edited.")
+
+
+def _only_refers_back(part: str) -> bool:
+    if not is_follow_up(part) or _AN_AMOUNT.match(part):
+        return False
+    try:
+        parse_operations(part)
+    except EditAgentError:
+        return True
+    return False  # "rotate again", "blur it again": an operation of its own
 
 
 def _read(reader: Callable[[str], _Read], instruction: str) -> _Read:
