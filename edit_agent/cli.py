@@ -167,6 +167,7 @@ def _edit_into_held_folder(args: argparse.Namespace) -> None:
     from edit_agent.backends import check_backend_name
     from edit_agent.session import EditSession, as_folder, default_store_folder, open_store
 
+    _recover_replaced_export(args.out)
     _check_no_foreign_turn_images(args.out)
     _remove_partial_turn_images(args.out)
     # What can fail comes before the store, which opening creates: a mistyped name makes nothing.
@@ -182,10 +183,16 @@ def _edit_into_held_folder(args: argparse.Namespace) -> None:
     try:
         _edit_and_export(session, args, image)
     except BaseException:
-        if new_store and not session.turns:  # a refused first turn leaves no store it made behind
+        if new_store and not session.turns and _holds_nothing(store):  # a refused first turn leaves no store it made
             store.close()
             shutil.rmtree(store_folder, ignore_errors=True)
         raise
+
+
+def _holds_nothing(store: Store) -> bool:
+    """Whether a store holds no session and no image: another process may have started using the store this run
+    made meanwhile (its sessions were deleted with the folder when this run's first turn was stopped)."""
+    return not store.list_sessions() and not any(store.images_folder.rglob("*.png"))
 
 
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
@@ -240,6 +247,8 @@ def _edit_and_export(session: EditSession, args: argparse.Namespace, image: Imag
         if session.turns:
             try:
                 _export(session, args.out / "session")
+                if not getattr(args, "turn_pngs_are_ours", False):  # stopped as turn 1 committed: an earlier run's
+                    _remove_earlier_runs_turns(args.out, 1)  # turn PNGs would stand beside this run's export
             except (EditAgentError, OSError) as error:  # a full disk: the turns are safe, and this is how to get them
                 raise EditAgentError(f"{error} {_how_to_export(session, args)}") from None
 
@@ -289,6 +298,7 @@ def _run_turn(session: EditSession, args: argparse.Namespace, number: int, instr
         _move(session, args.out, number, path, redo=is_redo_request(instruction))
         return None
     _keep_export_beside_turns(session, args.out, number)
+    args.turn_pngs_are_ours = True  # an earlier run's are gone
     _save_whole(result.image, path, copy_of=_exported_png(session, args.out, result.turn_id))
     fallback = "  (the reasoner's answer could not be read: the raw instruction was used)" if result.fallback else ""
     print(f"turn {number}: {result.intent}  ->  {path}  ({result.seconds * 1000:.0f} ms){fallback}")
@@ -359,9 +369,28 @@ def _keep_export_beside_turns(session: EditSession, out: Path, number: int) -> N
 def _write_export(session: EditSession, folder: Path) -> Path:
     from edit_agent.transfer import exported_session_id
 
-    if exported_session_id(folder) not in (None, session.id):
-        shutil.rmtree(folder)  # an earlier run's export of a session this store holds (checked up front)
-    return session.export(folder)  # this session's own export is brought up to date in place
+    if exported_session_id(folder) in (None, session.id):
+        return session.export(folder)  # this session's own export is brought up to date in place
+    # An earlier run's export of a session this store holds (checked up front): replaced whole, once the new one is
+    # written beside it. Removed first, a run killed while exporting left the earlier turn PNGs with no export beside
+    # them, which every later run refused.
+    fresh, earlier = folder.with_name(f"{folder.name}.new"), folder.with_name(f"{folder.name}.old")
+    shutil.rmtree(fresh, ignore_errors=True)
+    exported = session.export(fresh)
+    shutil.rmtree(earlier, ignore_errors=True)
+    os.replace(folder, earlier)
+    os.replace(fresh, folder)
+    shutil.rmtree(earlier, ignore_errors=True)
+    return folder / exported.relative_to(fresh)
+
+
+def _recover_replaced_export(out: Path) -> None:
+    """A run killed between the two renames of :func:`_write_export` left the earlier export as ``session.old``."""
+    folder = out / "session"
+    earlier, fresh = folder.with_name(f"{folder.name}.old"), folder.with_name(f"{folder.name}.new")
+    if not folder.exists() and earlier.is_dir():
+        os.replace(earlier, folder)
+    shutil.rmtree(fresh, ignore_errors=True)
 
 
 def _export(session: EditSession, folder: Path) -> None:

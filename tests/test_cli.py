@@ -663,3 +663,61 @@ def test_a_failed_first_turn_keeps_a_store_that_was_there(tmp_path, photo_path):
     from edit_agent.session import open_store
 
     assert len(open_store(store).list_sessions()) == 1  # the session of the first run is still there
+
+
+KILLED_WHILE_REPLACING_THE_EXPORT = """
+import os, sys
+from edit_agent import EditSession
+export = EditSession.export
+def die_while_exporting(self, folder, *args, **kwargs):
+    os._exit(9)  # as SIGKILL, as this run's export is being written: no finally, no clean-up
+EditSession.export = die_while_exporting
+import edit_agent.cli as cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_while_replacing_an_earlier_runs_export_leaves_a_folder_the_next_run_takes(tmp_path, photo_path):
+    """The earlier export was removed before the new one was written: a kill then left the earlier turn PNGs with
+    no export beside them, and every later run into that folder was refused."""
+    out, store = tmp_path / "out", str(tmp_path / "store")
+    assert main(["edit", str(photo_path), "rotate it 90 degrees", "flip it", "--out", str(out), "--store", store]) == 0
+    second = ["edit", str(photo_path), "make it warmer", "--out", str(out), "--store", store]
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_REPLACING_THE_EXPORT, *second], cwd=REPO, check=False,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9
+    assert main(second) == 0  # the folder is taken again
+    assert sorted(p.name for p in out.iterdir()) == ["session", "turn-01.png"]
+    assert len((out / "session" / "session.jsonl").read_text().splitlines()) == 2  # the session and its one turn
+
+
+def test_a_run_stopped_as_its_first_turn_commits_leaves_no_earlier_runs_turn_pngs(tmp_path, photo_path, monkeypatch):
+    import edit_agent.cli as cli
+
+    out, store = tmp_path / "out", str(tmp_path / "store")
+    assert main(["edit", str(photo_path), "rotate it 90 degrees", "flip it", "--out", str(out), "--store", store]) == 0
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_keep_export_beside_turns", stopped)  # Ctrl-C just after turn 1 committed
+    assert main(["edit", str(photo_path), "make it warmer", "--out", str(out), "--store", store]) == 130
+    # the new run's export stands alone: no PNG of the earlier run beside it
+    assert sorted(p.name for p in out.iterdir()) == ["session"]
+
+
+def test_a_first_turn_stopped_keeps_a_new_store_that_another_process_has_used_meanwhile(tmp_path, photo_path,
+                                                                                      monkeypatch):
+    """The store this run made was removed whole when its first turn was stopped, with the sessions another
+    process had made in it meanwhile."""
+    import edit_agent.cli as cli
+
+    store = tmp_path / "new-store"
+
+    def another_session_then_stopped(session, args, image):
+        EditSession(store=store).edit(Image.new("RGB", (8, 8)), "flip it")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_edit_and_export", another_session_then_stopped)
+    assert main(["edit", str(photo_path), "flip it", "--out", str(tmp_path / "out"), "--store", str(store)]) == 130
+    assert len(EditSession.list(store=store)) == 1
