@@ -45,12 +45,12 @@ class StoreError(EditAgentError, RuntimeError):
 
 
 class ImagesGoneError(StoreError):
-    """Images an import was about to name are gone from the store: another session's deletion removed those the
-    two shared while the import stored the rest. Nothing was imported; ``digests`` names them."""
+    """Images an import or a turn was about to name are gone from the store: another session's deletion removed
+    those they shared meanwhile. Nothing was stored; ``digests`` names them (the caller writes them again)."""
 
     def __init__(self, digests: list[str]) -> None:
-        super().__init__(f"{len(digests)} image(s) of the session were removed from the store while it was being "
-                         "imported; nothing was imported. Import it again.")
+        super().__init__(f"{len(digests)} image(s) were removed from the store by another session's deletion while "
+                         "they were being saved; nothing was saved. Try again.")
         self.digests = digests
 
 

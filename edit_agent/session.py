@@ -32,6 +32,7 @@ from edit_agent.backends import (
 from edit_agent.errors import (
     CONTROL_CHARACTER,
     EditAgentError,
+    ImagesGoneError,
     InvalidArgumentError,
     InvalidImageError,
     InvalidInstructionError,
@@ -142,6 +143,10 @@ def gives_back_an_earlier_image(turn: TurnRecord) -> bool:
     from edit_agent.world.language import is_undo_request
 
     return is_undo_request(turn.instruction) and RESTORED_NOTE in turn.reasoning
+
+
+COMMIT_ATTEMPTS = 3
+"""Commits a turn tries when an image it shares with another session goes with that session's deletion meanwhile."""
 
 
 def _session_lock(store: Store, session_id: str) -> threading.Lock:
@@ -500,7 +505,16 @@ class EditSession:
             editor=self.editor.info(), seed=seed, timings=timings, status="committed",
             created=time.time(),
         )
-        return self._store.commit_turn(turn, expected_head=head, new_session=new_session)
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                return self._store.commit_turn(turn, expected_head=head, new_session=new_session)
+            except ImagesGoneError as gone:  # another session's deletion took a file this turn shares: again
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                for digest, image in ((input_hash, input_image), (output_hash, output)):
+                    if digest in gone.digests:
+                        self._store.put_image(image)
+        raise AssertionError("unreachable")
 
     def _settings(self) -> dict[str, str]:
         settings = {"reasoner": self.reasoner.name, "editor": self.editor.name, "edit_agent": __version__}

@@ -448,8 +448,16 @@ class Store:
 
         ``new_session`` is created in the same transaction (a session's first turn), so a failure
         never leaves a session without its turn. Returns the turn with its assigned ``seq``.
+
+        Raises :class:`ImagesGoneError` (nothing stored) when an image it names is no longer whole: one this turn
+        found already stored, and marked in use, may have gone meanwhile with the deletion of a session sharing it
+        (a turn paused past the grace period, say).
         """
         with self._write():
+            named = {turn.input_hash, turn.output_hash} | ({new_session.source_hash} if new_session else set())
+            gone = sorted(digest for digest in named if not self.has_whole_image(digest))
+            if gone:
+                raise ImagesGoneError(gone)
             if new_session is not None:
                 if self._session_exists_locked(new_session.id):
                     raise ConcurrentEditError(

@@ -636,3 +636,31 @@ def test_a_canvas_undo_given_an_image_still_gives_the_stored_scene_back(tmp_path
     session.edit("sample:world-2", "undo that")  # an image given with it, in the SDK: the scene before comes back
     assert session.head.image.tobytes() == sample_image("world-1").convert("RGB").tobytes()
     assert before.image.tobytes() != session.head.image.tobytes()
+
+
+def test_a_turn_whose_shared_image_goes_with_another_sessions_deletion_stores_it_again(tmp_path, monkeypatch):
+    """A turn found its photo already stored (another session's source), and marked it in use; paused past the
+    grace period (Ctrl-Z), that session's deletion removed the file, and the turn committed naming it: the session
+    could be neither continued nor exported."""
+    import edit_agent.store as store_module
+    from edit_agent.store import Store
+
+    photo = Image.new("RGB", (32, 24), (200, 120, 40))
+    first = EditSession(store=tmp_path / "store")
+    first.edit(photo, "flip it")
+    commit = Store.commit_turn
+    deleted = []
+
+    def deleted_meanwhile(self, turn, **kwargs):
+        if not deleted:  # as if paused here past the grace period while the other session is deleted
+            monkeypatch.setattr(store_module, "RECENT_IMAGE_SECONDS", -60.0)
+            deleted.append(self.delete_session(first.id))
+        return commit(self, turn, **kwargs)
+
+    monkeypatch.setattr(Store, "commit_turn", deleted_meanwhile)
+    second = EditSession(store=tmp_path / "store")
+    second.edit(photo, "make it warmer")
+    assert deleted == [1]  # the shared photo (flipped, a plain image is the same image)
+    assert second.source_image.tobytes() == photo.tobytes()
+    second.edit(None, "rotate it left")  # continued, and exported whole
+    assert EditSession.import_zip(second.export_zip(tmp_path / "s.zip"), store=tmp_path / "other").turns
