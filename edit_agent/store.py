@@ -179,6 +179,17 @@ class Store:
             self.db.commit()
 
     @contextlib.contextmanager
+    def one_moment(self) -> Iterator[None]:
+        """Reads made inside see the store as of one moment (one read transaction): another process's deletion or
+        turn cannot come between them. This thread's other use of the store waits meanwhile."""
+        with self._lock, _database_errors(self.folder):
+            self.db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
         with self._lock, _database_errors(self.folder):
             yield

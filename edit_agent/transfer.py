@@ -50,9 +50,10 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
     A folder that already holds another session's export is refused rather than mixed with it;
     exporting the same session again refreshes it.
     """
-    session = store.get_session(session_id)
-    turns = store.turns(session_id)
-    visited = _visit_ranks(store, session_id)
+    with store.one_moment():  # a deletion meanwhile would leave a session line naming turns the export lacks
+        session = store.get_session(session_id)
+        turns = store.turns(session_id)
+        visited = _visit_ranks(store, session_id)
     path = folder / EXPORT_FILE
     _check_export_target(folder, session.id)
     # An image the folder already holds byte for byte was checked when it was copied: exporting again after each

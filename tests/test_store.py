@@ -516,3 +516,20 @@ def test_a_sessions_summary_counts_every_turn_branches_included(tmp_path):
     assert summary.last_created == max(turn.created for turn in session.turn_records())
     empty = session._store.turns_summary("no-such-session")
     assert (empty.count, empty.first_instruction, empty.last_created) == (0, None, None)
+
+
+def test_reads_in_one_moment_do_not_see_a_deletion_made_meanwhile(tmp_path):
+    """An export read the session, its turns and their visits one after another: another process's deletion in
+    between wrote a session line naming turns the export lacked, and the zip would not import."""
+    from edit_agent import EditSession
+
+    session = EditSession(store=tmp_path / "store")
+    session.edit(Image.new("RGB", (8, 8), (10, 20, 30)), "flip it")
+    reader, deleter = Store(tmp_path / "store"), Store(tmp_path / "store")
+    with reader.one_moment():
+        record = reader.get_session(session.id)
+        deleter_thread = threading.Thread(target=deleter.delete_session, args=(session.id,))
+        deleter_thread.start()  # another process's deletion: it commits while the reads go on
+        deleter_thread.join(timeout=30)
+        assert [turn.id for turn in reader.turns(session.id)] == [record.head]
+    assert not reader.has_session(session.id)  # seen once the moment is over
