@@ -374,7 +374,7 @@ def _write_export(session: EditSession, folder: Path) -> Path:
     # An earlier run's export of a session this store holds (checked up front): replaced whole, once the new one is
     # written beside it. Removed first, a run killed while exporting left the earlier turn PNGs with no export beside
     # them, which every later run refused.
-    fresh, earlier = folder.with_name(f"{folder.name}.new"), folder.with_name(f"{folder.name}.old")
+    fresh, earlier = _beside(folder)
     shutil.rmtree(fresh, ignore_errors=True)
     exported = session.export(fresh)
     shutil.rmtree(earlier, ignore_errors=True)
@@ -387,10 +387,15 @@ def _write_export(session: EditSession, folder: Path) -> Path:
 def _recover_replaced_export(out: Path) -> None:
     """A run killed between the two renames of :func:`_write_export` left the earlier export as ``session.old``."""
     folder = out / "session"
-    earlier, fresh = folder.with_name(f"{folder.name}.old"), folder.with_name(f"{folder.name}.new")
+    fresh, earlier = _beside(folder)
     if not folder.exists() and earlier.is_dir():
         os.replace(earlier, folder)
     shutil.rmtree(fresh, ignore_errors=True)
+
+
+def _beside(folder: Path) -> tuple[Path, Path]:
+    """Where a replacing export is written, and where the export it replaces goes meanwhile."""
+    return folder.with_name(f"{folder.name}.new"), folder.with_name(f"{folder.name}.old")
 
 
 def _export(session: EditSession, folder: Path) -> None:

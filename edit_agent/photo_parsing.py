@@ -366,11 +366,14 @@ def _as_asked(match: re.Match[str]) -> str:
     gerund = match.group("gerund")
     if gerund is None:
         return ""
+    # a verb no photo operation is said with is left as said, to be refused
+    return _verb_of(gerund, _VERBS_SAID_POLITELY) or match.group(0)
+
+
+def _verb_of(gerund: str, verbs: frozenset[str]) -> str | None:
+    """The verb of ``verbs`` that ``gerund`` is said with, if any."""
     stem = gerund[:-3].lower()  # "making" -> "mak": the verb is "make"; "flipping" -> "flipp": it is "flip"
-    for verb in (stem, stem + "e", stem[:-1]):
-        if verb in _VERBS_SAID_POLITELY:
-            return verb
-    return match.group(0)  # a verb no photo operation is said with: left as said, to be refused
+    return next((verb for verb in (stem, stem + "e", stem[:-1]) if verb in verbs), None)
 
 
 _JOINING_WORDS = frozenset({"and", "then", "but", "plus"})
@@ -767,22 +770,30 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
 
 
 _QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)
-_EDIT_VERBS = (r"make|turn|change|add|remove|erase|delete|replace|put|paint|colou?r|recolou?r|rotate|flip|mirror|crop"
-               r"|cut|trim|resize|scale|shrink|enlarge|brighten|darken|lighten|blur|sharpen|soften|fix|enhance|convert"
-               r"|give(?!\s+me\b)|apply|adjust|move|place|insert|draw|swap|clean|restore|retouch|warm|cool|increase|decrease"
-               r"|reduce|raise|lower|boost|straighten|edit|transform|set|get\s+rid|take\s+out|fill|extend|blend")
+_EDIT_VERB_WORDS = frozenset("""
+    make turn change add remove erase delete replace put paint color colour recolor recolour rotate flip mirror crop
+    cut trim resize scale shrink enlarge brighten darken lighten blur sharpen soften fix enhance convert give apply
+    adjust move place insert draw swap clean restore retouch warm cool increase decrease reduce raise lower boost
+    straighten edit transform set fill extend blend""".split())
+"""Verbs an edit is asked with, exact or not."""
+_EDIT_VERBS = "|".join(sorted(_EDIT_VERB_WORDS - {"give"})) + r"|give(?!\s+me\b)|get\s+rid|take\s+out"
 _REQUEST_ASKED = re.compile(
     r"^\W*(?:(?:hey|hi|ok|okay|so|please)\W+)*(?:(?:can|could|would|will)\s+you|(?:is|would)\s+it\s+(?:be\s+)?possible"
     r"(?:\s+for\s+you)?\s+to|do\s+you\s+think\s+you\s+(?:could|can)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)"
     rf")\s+(?:please\s+|kindly\s+|possibly\s+|just\s+)*(?:{_EDIT_VERBS})\b"
-    r"|^\W*(?:would|do)\s+you\s+mind\s+(?:making|turning|changing|adding|removing|erasing|deleting|replacing|putting"
-    r"|painting|rotating|flipping|cropping|cutting|resizing|scaling|brightening|darkening|blurring|sharpening|fixing"
-    r"|enhancing|converting|giving|adjusting|moving|placing|inserting|drawing|swapping|cleaning|restoring|retouching"
-    r"|warming|cooling|increasing|decreasing|reducing|raising|lowering|boosting|straightening|editing|getting\s+rid)\b",
-    re.I)
-"""A question that asks for an edit ("can you make the car red?", "would you mind removing the person?"): it says
-what to change, and an editor that is not exact may do it. Not one that asks to be told something ("can you count
-the people?", "is it possible?")."""
+    r"|^\W*(?:would|do)\s+you\s+mind\s+(?P<gerund>[a-z]+ing)\b", re.I)
+
+
+def _asks_for_an_edit(question: str) -> bool:
+    """A question that asks for an edit ("can you make the car red?", "would you mind removing the person?"): it
+    says what to change, and an editor that is not exact may do it. Not one that asks to be told something ("can
+    you count the people?", "is it possible?")."""
+    asked = _REQUEST_ASKED.match(question)
+    if asked is None or asked.group("gerund") is None:
+        return asked is not None
+    return _verb_of(asked.group("gerund"), _EDIT_VERB_WORDS | {"get", "take"}) is not None
+
+
 _HOW_IT_IS = re.compile(
     r"^\W*(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
     r"(?:\s+(?:a\s+bit|a\s+little|kind\s+of|kinda|very|so|really|quite|rather|now|still))*\s+(?P<how>[a-z ]+?)\W*$", re.I)
@@ -795,7 +806,7 @@ def asks_for_nothing(instruction: str) -> str | None:
     if _words(instruction) and not split_clauses(instruction):  # "cool!", "perfect, thanks"
         cooling = " (to cool the image, say 'make it cooler')" if "cool" in _words(instruction) else ""
         return f"acknowledges the last result and asks for no change{cooling}"
-    if _QUESTION.match(instruction) and not _REQUEST_ASKED.match(instruction):
+    if _QUESTION.match(instruction) and not _asks_for_an_edit(instruction):
         return "is a question (say what to change, e.g. 'make it brighter')"
     how = _HOW_IT_IS.match(instruction)
     if how is None:

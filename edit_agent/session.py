@@ -51,6 +51,7 @@ from edit_agent.records import (
     SEED_RANGE,
     EditResult,
     HistoryTurn,
+    Redraw,
     SessionRecord,
     Thought,
     TurnRecord,
@@ -427,10 +428,11 @@ class EditSession:
         else:
             # Part of the last edit taken back: that edit with less of it, from the image before it. The turn keeps
             # its own intent (what it does to the image it follows); the reasoning says how it was drawn.
-            redrawn = self._redrawn_input(thought, request) if input_is_stored else None
-            asked = thought.intent if redrawn is None or thought.redraw is None else thought.redraw.intent
-            if redrawn is not None and thought.redraw is not None:
-                thought = thought.model_copy(update={"reasoning": f"{thought.reasoning}\n{thought.redraw.why}"})
+            redraw = thought.redraw if input_is_stored else None
+            redrawn = self._redrawn_input(redraw, request) if redraw is not None else None
+            asked = thought.intent if redraw is None or redrawn is None else redraw.intent
+            if redraw is not None and redrawn is not None:
+                thought = thought.model_copy(update={"reasoning": f"{thought.reasoning}\n{redraw.why}"})
             with translated_failures(editor.name):
                 # A new input is stored after the edit (the session's source, on a first turn): an editor that
                 # draws on its input in place must get a copy. A stored one is already a copy of the store's pixels.
@@ -445,21 +447,21 @@ class EditSession:
 
     def _restored_image(self, thought: Thought, request: TurnRequest) -> Image.Image | None:
         """The stored input of the turn ``thought`` gives back (an undo), if it names one on the way to this turn."""
-        on_the_way = {turn.turn_id for turn in request.history}
-        if thought.restores_turn is None or thought.restores_turn not in on_the_way:
-            return None
-        return self._store.load_image(self._store.get_turn(self.id, thought.restores_turn).input_hash)
+        return self._input_on_the_way(thought.restores_turn, request)
 
-    def _redrawn_input(self, thought: Thought, request: TurnRequest) -> Image.Image | None:
-        """The stored input of the turn ``thought`` draws again with less of its edit, if it names one on the way
+    def _redrawn_input(self, redraw: Redraw, request: TurnRequest) -> Image.Image | None:
+        """The stored input of the turn ``redraw`` draws again with less of its edit, if it is on the way to this turn
         and the editor draws that edit exactly: a generative editor would draw another picture, losing the one the
         last turn made."""
-        on_the_way = {turn.turn_id for turn in request.history}
-        if thought.redraw is None or thought.redraw.turn_id not in on_the_way:
+        if not draws_exactly(self.editor, redraw.intent):
             return None
-        if not draws_exactly(self.editor, thought.redraw.intent):
+        return self._input_on_the_way(redraw.turn_id, request)
+
+    def _input_on_the_way(self, turn_id: str | None, request: TurnRequest) -> Image.Image | None:
+        """The stored input of the earlier turn ``turn_id``, if it is on the way to this turn."""
+        if turn_id is None or turn_id not in {turn.turn_id for turn in request.history}:
             return None
-        return self._store.load_image(self._store.get_turn(self.id, thought.redraw.turn_id).input_hash)
+        return self._store.load_image(self._store.get_turn(self.id, turn_id).input_hash)
 
     def _checked_output(self, output: object) -> Image.Image:
         """The editor's output as RGB, refused (nothing saved) unless it fits :data:`STORED_LIMITS`.
