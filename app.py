@@ -6,9 +6,12 @@ It takes the options of ``edit-agent serve`` (``python app.py --help``). Without
 
 import argparse
 import os
+import sys
 
 from edit_agent.errors import EditAgentError
 from ui.cli import add_serve_arguments, run_serve
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a program that Ctrl-C stopped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_serve(args)
     except EditAgentError as error:  # a bad port or backend name: one line, as edit-agent serve prints it
         parser.error(str(error))
+    except KeyboardInterrupt:  # while it loads or serves: the server is closed; a line, not a traceback
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

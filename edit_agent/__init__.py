@@ -7,14 +7,37 @@
 'Flip the image vertically, then make the image warmer by 20%.'
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from edit_agent.offline_imports import keep_imports_off_the_hub
 
 keep_imports_off_the_hub()  # before anything imports diffusers, peft or bitsandbytes
 
-from edit_agent.errors import EditAgentError  # noqa: E402
-from edit_agent.records import EditResult  # noqa: E402
-from edit_agent.session import EditSession  # noqa: E402
+if TYPE_CHECKING:
+    from edit_agent.errors import EditAgentError
+    from edit_agent.records import EditResult
+    from edit_agent.session import EditSession
+
+# The session pulls in the store, images and backends (about half a second): loaded when first named, so that
+# `edit-agent --help`, or a Ctrl-C as the program starts, does not wait for it.
+_EXPORTED_FROM = {"EditAgentError": "edit_agent.errors", "EditResult": "edit_agent.records",
+                  "EditSession": "edit_agent.session"}
 
 __all__ = ["EditAgentError", "EditResult", "EditSession", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTED_FROM:
+        raise AttributeError(f"module 'edit_agent' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTED_FROM[name]), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -44,13 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A console that cannot show a character (an emoji on cp1252) prints an escape, not a traceback.
             if isinstance(stream, io.TextIOWrapper):
                 stream.reconfigure(errors="backslashreplace")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if argv is None and args.command != "serve":
-        # `timeout`, `docker stop` and systemd stop with SIGTERM: the same clean-up as Ctrl-C, not none at all.
-        # (The app's server keeps the default: it has nothing to clean up, and stops at once.)
-        signal.signal(signal.SIGTERM, raise_terminated)
     try:
+        # Inside the try: the subcommands' modules load here, and a Ctrl-C as the program starts is a stop too.
+        args = build_parser().parse_args(argv)
+        if argv is None and args.command != "serve":
+            # `timeout`, `docker stop` and systemd stop with SIGTERM: the same clean-up as Ctrl-C, not none at all.
+            # (The app's server keeps the default: it has nothing to clean up, and stops at once.)
+            signal.signal(signal.SIGTERM, raise_terminated)
         return int(args.func(args) or 0)
     except BrokenPipeError:  # the reader stopped early (`... | head`): what it read was right
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again

@@ -721,3 +721,13 @@ def test_a_first_turn_stopped_keeps_a_new_store_that_another_process_has_used_me
     monkeypatch.setattr(cli, "_edit_and_export", another_session_then_stopped)
     assert main(["edit", str(photo_path), "flip it", "--out", str(tmp_path / "out"), "--store", str(store)]) == 130
     assert len(EditSession.list(store=store)) == 1
+
+
+def test_the_command_line_starts_without_loading_the_session_machinery():
+    """The package names its classes lazily: `edit-agent --help` answers at once, and a Ctrl-C as the program starts
+    is caught by the command line rather than printed as a traceback from an import."""
+    loaded = subprocess.run([sys.executable, "-c", "import sys, edit_agent.cli; print(sorted(m for m in sys.modules "
+                             "if m in ('edit_agent.session', 'edit_agent.store', 'PIL', 'torch')))"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.strip() == "[]"
+    from edit_agent import EditSession  # noqa: F401  (still importable by name)

@@ -463,6 +463,7 @@ def test_settings_list_every_backend_once(client: Client):
 
 def test_python_app_py_starts_offline_on_a_fresh_store(tmp_path: Path):
     import os
+    import signal
     import subprocess
     import sys
     import time
@@ -474,7 +475,8 @@ def test_python_app_py_starts_offline_on_a_fresh_store(tmp_path: Path):
            "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1"}
     root = Path(__file__).resolve().parent.parent
     server = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -488,9 +490,15 @@ def test_python_app_py_starts_offline_on_a_fresh_store(tmp_path: Path):
         state, *_ = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(None, api_name="/restore")
         assert state["token"]
         assert (tmp_path / "fresh" / "edit_agent.db").exists()  # the store is where EDIT_AGENT_HOME says
+
+        server.send_signal(signal.SIGINT)  # Ctrl-C: the server stops, says so in a line, and exits as stopped
+        shown, _ = server.communicate(timeout=60)
+        assert server.returncode == 130, shown
+        assert shown.rstrip().endswith("python app.py: interrupted") and "Traceback" not in shown
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def test_python_app_py_help_prints_the_options_and_starts_nothing(tmp_path: Path):

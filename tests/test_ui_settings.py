@@ -162,8 +162,10 @@ def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
         def launch(self, **options):
             launched.update(options)
 
-        def block_thread(self):
-            launched["blocked"] = True
+        @property
+        def is_running(self):
+            launched["blocked"] = True  # serve waits on the server
+            return False
 
     import ui.app
 
@@ -173,6 +175,31 @@ def test_serve_command_is_registered(monkeypatch: pytest.MonkeyPatch, tmp_path):
     assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
     assert launched["allowed_paths"] == [] and launched["run_history"] is False
     assert launched["prevent_thread_lock"] and launched["blocked"]
+
+
+def test_ctrl_c_while_serving_closes_the_server_and_exits_as_interrupted(monkeypatch, tmp_path, capsys):
+    """Gradio's own wait takes Ctrl-C for an ordinary end: a server its user stopped exited 0."""
+    import edit_agent.cli
+    import ui.app
+
+    class ServingUntilCtrlC:
+        closed = False
+
+        def launch(self, **options):
+            pass
+
+        @property
+        def is_running(self):
+            raise KeyboardInterrupt
+
+        def close(self, verbose=True):
+            self.closed = True
+
+    demo = ServingUntilCtrlC()
+    monkeypatch.setattr(ui.app, "build_demo", lambda config: demo)
+    monkeypatch.setattr(ui.app.backends, "check_in_background", lambda: None)
+    assert edit_agent.cli.main(["serve", "--store", str(tmp_path), "--editor", "exact"]) == 130
+    assert demo.closed and capsys.readouterr().err.strip() == "edit-agent: interrupted"
 
 
 def _serve_without_a_server(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict:

@@ -11,6 +11,7 @@ when ``gradio[mcp]`` is installed, its MCP tools (:mod:`ui.mcp_transport`); the 
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -505,7 +506,18 @@ def serve(demo: gr.Blocks, config: AppConfig, *, host: str = "127.0.0.1", port: 
     so that importing model libraries does not delay the first page."""
     demo.launch(prevent_thread_lock=True, **launch_options(config, host=host, port=port))
     backends.check_in_background()
-    demo.block_thread()
+    _wait_until_stopped(demo)
+
+
+def _wait_until_stopped(demo: gr.Blocks) -> None:
+    """Block until the server closes. Not ``demo.block_thread()``: it takes Ctrl-C for an ordinary end, so a server
+    stopped by its user would exit 0, and the Ctrl-C is raised on here to be reported as what stopped it."""
+    try:
+        while demo.is_running:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        demo.close(verbose=False)
+        raise
 
 
 def _settings_panel(config: AppConfig) -> list[gr.Radio]:
