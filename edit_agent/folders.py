@@ -1,10 +1,14 @@
-"""Output folders and files: checked before the work that fills them, and written whole."""
+"""Output folders and files: checked before the work that fills them, and written whole; scratch folders that a
+killed process does not leave behind for good."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -81,3 +85,43 @@ def held_folder(folder: Path, in_use: Callable[[], Exception]) -> Iterator[None]
         yield
     finally:
         os.close(handle)  # which releases the lock
+
+
+SCRATCH_GRACE_SECONDS = 60  # a folder made this recently may not be held yet: its maker locks it just after making it
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A new folder in the system's temporary folder for the block's work, removed after it.
+
+    A process killed in the block (SIGKILL, the out-of-memory killer, a power cut) runs no clean-up, and a zip
+    export or import leaves its whole unpacked session behind. So each folder is held (``flock``) while in use,
+    and making one first removes the folders of the same ``prefix`` that no live process holds.
+    """
+    _remove_abandoned_scratch(prefix)
+    with tempfile.TemporaryDirectory(prefix=prefix) as made:
+        folder = Path(made)
+        with held_folder(folder, in_use=lambda: RuntimeError(f"{folder} is held by another process")):
+            yield folder
+
+
+def _remove_abandoned_scratch(prefix: str) -> None:
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): nothing tells an abandoned folder from one in use
+        return
+    now = time.time()
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            if not folder.is_dir() or folder.is_symlink() or now - folder.stat().st_mtime < SCRATCH_GRACE_SECONDS:
+                continue
+            handle = os.open(folder, os.O_RDONLY)
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: in use, left alone
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+        finally:
+            os.close(handle)

@@ -44,6 +44,7 @@ from edit_agent.errors import (
     is_blank,
     is_valid_text,
 )
+from edit_agent.folders import scratch_folder
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner, draws_exactly
 from edit_agent.records import (
@@ -281,8 +282,6 @@ class EditSession:
         An existing file is replaced only if it is such a zip of this session (an earlier download), never
         another file, as :meth:`export` keeps to a folder of its own.
         """
-        import tempfile
-
         from edit_agent.archives import exported_session_in, pack_session_archive
 
         target = as_folder(archive, "The zip to write", kind="file")
@@ -291,8 +290,8 @@ class EditSession:
                                        "or export to a folder with export().")
         if target.exists() and exported_session_in(target) != self.id:  # a .docx is a zip too
             raise InvalidArgumentError(f"{target} exists and is not an export of this session; choose another name.")
-        with tempfile.TemporaryDirectory(prefix="edit-agent-export-") as folder:
-            exported = self.export(Path(folder) / "session").parent
+        with scratch_folder("edit-agent-export-") as folder:
+            exported = self.export(folder / "session").parent
             return pack_session_archive(exported, target)
 
     @classmethod
@@ -315,16 +314,14 @@ class EditSession:
     @classmethod
     def import_zip(cls, archive: str | Path, store: str | Path | Store | None = None) -> EditSession:
         """Import a zip of an export folder (the app's "Download session"); ids as :meth:`import_folder`."""
-        import tempfile
-
         from edit_agent.archives import named_as_archive, unpack_session_archive
         from edit_agent.transfer import import_session
 
         path = as_folder(archive, "The zip to import", kind="file")
         if not path.is_file():
             raise InvalidArgumentError(f"{path} is not a file; give the .zip the app downloaded.")
-        with tempfile.TemporaryDirectory(prefix="edit-agent-import-") as unpacked:
-            folder = unpack_session_archive(path, Path(unpacked))  # before the store, which opening may create
+        with scratch_folder("edit-agent-import-") as unpacked:
+            folder = unpack_session_archive(path, unpacked)  # before the store, which opening may create
             opened = open_store(store)
             with named_as_archive(folder, str(path)):
                 return cls.open(import_session(opened, folder), store=opened)

@@ -249,3 +249,45 @@ def test_an_image_that_would_unpack_past_what_a_store_keeps_is_refused_from_the_
     with pytest.raises(InvalidExportError, match=r"unpacks to 1,024.0 MiB; the limit for an image is 1,024 MiB"):
         EditSession.import_zip(bomb, store=tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+KILLED_WHILE_IMPORTING = """
+import os, sys
+import edit_agent.transfer
+from edit_agent import EditSession
+def killed(*args, **kwargs):
+    print(sorted(os.listdir(os.environ["TMPDIR"])), flush=True)
+    os._exit(9)  # as SIGKILL, with the zip unpacked: no finally, no clean-up
+edit_agent.transfer.import_session = killed
+EditSession.import_zip(sys.argv[1], store=sys.argv[2])
+"""
+
+
+def test_what_a_killed_zip_import_unpacked_is_removed_by_the_next_one_and_a_live_ones_is_kept(tmp_path, archive,
+                                                                                              monkeypatch):
+    """A kill runs no clean-up: every killed import or download left its unpacked session in the temp folder."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from edit_agent.folders import SCRATCH_GRACE_SECONDS, scratch_folder
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_IMPORTING, str(archive), str(tmp_path / "s")],
+                            env={**os.environ, "TMPDIR": str(temp), "HF_HUB_OFFLINE": "1"}, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    [left] = temp.iterdir()
+    assert left.name.startswith("edit-agent-import-") and any(left.rglob("*.png"))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with scratch_folder("edit-agent-import-") as in_use:  # another import, still running
+        long_ago = time.time() - SCRATCH_GRACE_SECONDS - 1
+        for folder in (left, in_use):
+            os.utime(folder, (long_ago, long_ago))
+        imported = EditSession.import_zip(archive, store=tmp_path / "other")
+        assert not left.exists() and in_use.is_dir()  # the abandoned one went, the held one stayed
+    assert history(imported) == ["make it brighter", "rotate it 90 degrees"]
+    assert list(temp.iterdir()) == []

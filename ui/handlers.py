@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from edit_agent.errors import (
     NeedsGenerativeEditorError,
     UnsupportedInstructionError,
 )
+from edit_agent.folders import scratch_folder
 from edit_agent.history_words import (
     EARLIER_IMAGE_HINT,
     HISTORY_HINT,
@@ -519,8 +519,8 @@ class ChatApp:
         shown = Path(upload).name  # never the server's path of the upload
         # Its images are held to what a store keeps, not to what an upload may be: an edit may have enlarged
         # them, and a download must open again wherever it is taken. The whole is bounded by max_import_bytes.
-        with tempfile.TemporaryDirectory(prefix="edit-agent-import-") as folder:
-            export = unpack_session_archive(Path(upload), Path(folder), max_bytes=self.config.max_import_bytes,
+        with scratch_folder("edit-agent-import-") as folder:
+            export = unpack_session_archive(Path(upload), folder, max_bytes=self.config.max_import_bytes,
                                             shown_as=shown)
             with named_as_archive(export, shown), self.owners.claiming(session_id, state["token"]):
                 import_session(self.store, export, new_id=session_id)  # a refusal owns nothing
