@@ -234,6 +234,8 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+by\s+(\d+)\b", "resize", True),
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s+(wide|tall|high)\b",
      "resize_side", True),
+    # a side said alone, its verb shared with the clause before it: "make it black and white and 800 px wide"
+    (r"^\s*(\d+)\s*(?:px|pixels)?\s+(wide|tall|high)\s*$", "resize_side", True),
     (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?\b",
      "resize", True),
     (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
@@ -748,11 +750,11 @@ def _amount_text(clause: str, found: list[tuple[int, int, str, re.Match[str]]], 
 
 
 def _protect_and(text: str) -> str:
-    # "black and white" is one operation, not two clauses, as is "800px wide and 600px tall": keep their "and" out
-    # of the splitter.
+    # "black and white" is one operation, not two clauses, as is "800px wide and 600px tall" (or "800 wide, 600
+    # tall"): keep their "and" or comma out of the splitter.
     text = re.sub(r"(black[\s-]*)and([\s-]*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
-    return re.sub(r"(\b(?:wide|tall|high)\s+)and(\s+\d+\s*(?:px|pixels)?\s+(?:wide|tall|high)\b)", "\\1\0\\2", text,
-                  flags=re.IGNORECASE)
+    return re.sub(r"(\b(?:wide|tall|high))(?:\s*,\s*(?:and\s+)?|\s+and\s+)(\d+\s*(?:px|pixels)?\s+(?:wide|tall|high)\b)",
+                  "\\1 \0 \\2", text, flags=re.IGNORECASE)
 
 
 def refusal_of(instruction: str, clause: str | None = None) -> UnsupportedInstructionError:

@@ -455,6 +455,10 @@ def intent_of(instruction: str) -> str:
     ("resize to 800 by 600", "Resize to 800x600."),
     ("resize to 600px wide keeping the aspect ratio", "Resize to 600 px wide."),
     ("make it 800px wide and 600px tall", "Resize to 800x600."),  # its "and" joins two sides, not two edits
+    ("make it 800 wide, 600 tall", "Resize to 800x600."),  # ... as a comma does
+    ("resize it to 800 px wide, and 600 px tall", "Resize to 800x600."),
+    ("make it black and white and 800 px wide", "Convert the image to grayscale, then resize to 800 px wide."),
+    ("make it brighter, 600 pixels tall", "Increase the brightness by 20%, then resize to 600 px tall."),
     ("resize it to 600 pixels high by 800 wide", "Resize to 800x600."),
     ("tone down the colors", "Decrease the saturation by 20%."),
     ("rotate it left and make it brighter too", "Rotate the image 90 degrees counterclockwise, then increase the "
