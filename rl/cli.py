@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from edit_agent.cli import OneLineParser, Terminated, raise_terminated
@@ -76,7 +77,7 @@ def load_config(args: argparse.Namespace):
                                        seed=args.seed, progress=False if args.no_progress else None)
     except ValidationError as error:
         given = " (with the command-line overrides)" if overrides or args.steps is not None or args.seed is not None else ""
-        raise TrainConfigError(f"{args.config}{given}: {one_line(error)}.") from None
+        raise TrainConfigError(f"{args.config}{given}: {_config_problem(error, TrainConfig.model_fields)}.") from None
     except yaml.YAMLError as error:
         raise TrainConfigError(f"{args.config}: {_yaml_problem(error)}.") from None
     except ValueError as error:  # also a file that is not UTF-8
@@ -84,6 +85,19 @@ def load_config(args: argparse.Namespace):
     if config.out.exists() and not config.out.is_dir():
         raise TrainConfigError(f"The run folder {config.out} is a file; give a folder with --out.")
     return config
+
+
+def _config_problem(error: Exception, settings: Iterable[str]) -> str:
+    """pydantic's words for a misspelt setting ("stpes: Extra inputs are not permitted") name no remedy: this names
+    the setting that was likely meant."""
+    unknown = [str(item["loc"][0]) for item in error.errors() if item["type"] == "extra_forbidden" and item["loc"]]
+    if not unknown:
+        return one_line(error)
+    names = sorted(settings)
+    meant = difflib.get_close_matches(unknown[0], names, n=1, cutoff=0.6)
+    remedy = f"the nearest is {meant[0]}" if meant else f"the settings are: {', '.join(names)}"
+    more = f" (and {len(unknown) - 1} more unknown)" if len(unknown) > 1 else ""
+    return f"{unknown[0]} is not a setting{more}; {remedy}"
 
 
 def _yaml_problem(error: Exception) -> str:

@@ -516,6 +516,19 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
     assert "--set needs FIELD=VALUE" in capsys.readouterr().err
 
 
+def test_a_misspelt_setting_is_refused_with_the_one_that_was_meant(tmp_path, capsys):
+    from edit_agent.cli import main
+
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(Path("rl/configs/smoke.yaml").read_text().replace("\nsteps:", "\nstpes:", 1))
+    assert main(["train", "--config", str(misspelt), "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip().endswith("stpes is not a setting; the nearest is steps.")
+    assert main(["train", "--config", "rl/configs/smoke.yaml", "--set", "zzz=1", "--out", str(tmp_path / "run")]) == 2
+    told = capsys.readouterr().err
+    assert "zzz is not a setting; the settings are: " in told and " steps, " in told
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_spent_time_budget_ends_the_run_at_a_step_boundary_with_a_checkpoint(tmp_path):
     run = trainer(small_config(tmp_path, steps=50, save_every=50, time_budget_s=1e-9))
     final = run.train()
