@@ -161,12 +161,18 @@ _RATIO_WORDS = r"\s+(?:aspect(?:\s+ratio)?|ratio|format)\b"
 _RATIO = f"{_RATIO_SIDES}(?:{_RATIO_WORDS})?"
 """An aspect ratio, "16:9" (sides up to 999), with the words that may follow it."""
 
+_AT_THE_END = r"\b(?=(?:\s+(?:please|pls|plz|now|again|back))*\W*$)"
+"""Where a phrase ends its clause, but for courtesy: "add color" is the whole request, "add color to the sky" is not."""
+
 _RULES: list[tuple[str, str, bool]] = [
     # (regex, handler name, everyday); the first regex that matches a span claims it. An everyday phrasing
     # ("make it square", "too blue") is not read on a MICE-World canvas, where "it" is one of its shapes.
     # colour asked for ("make it colour again"): no operation makes it, and the refusal says what does
     (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+(?:in\s+)?colou?r(?:ed)?(?:\s+again)?|(?:bring|put|add)\s+(?:the\s+)?"
-     r"colou?rs?\s+back|restore\s+(?:the\s+)?colou?rs?|back\s+(?:in)?to\s+colou?r)\b", "colour_back", True),
+     r"colou?rs?\s+back|restore\s+(?:the\s+)?colou?rs?|back\s+(?:in)?to\s+colou?r)\b"
+     r"|\b(?:(?:add|put)\s+(?:some\s+|the\s+)?colou?rs?(?:\s+(?:to|in|into)\s+(?:it|the\s+image|the\s+photo))?"
+     rf"|colou?r\s+it){_AT_THE_END}",
+     "colour_back", True),
     # first: "invert that", "reverse the flip" ask to take an edit back, not for a negative or another flip
     (r"\b(?:invert|reverse)\s+(?:that|this(?!\s+(?:image|photo|picture|pic)\b)"
      r"|the\s+(?:last|previous|change|edit|flip|rotation|crop|order))\b",
@@ -259,6 +265,9 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:more\s+)?(?:contrasty|punchier|punchy)\b", "more_contrast", True),
     (r"\b(?:more\s+saturated|saturate|more\s+vivid|more\s+vibrant|more\s+colou?rful)\b", "more_saturated", False),
     (r"\boversaturate\b", "more_saturated", True),
+    # "more color", "give it more colour": of the colours there are ("add color" after black and white is above)
+    (r"\bmore\s+colou?rs?\b(?!\s+back)", "more_saturated", True),
+    (r"\bless\s+colou?rs?\b", "less_saturated", True),
     (r"\btone\s+down\s+(?:the\s+)?colou?rs?\b|\bmute\s+(?:the\s+)?colou?rs?\b", "less_saturated", True),
     (r"\b(?:less\s+saturated|desaturate|less\s+vivid|less\s+vibrant|less\s+colou?rful|muted)\b", "less_saturated", False),
     (r"\b(?:warmer|warm\s+up|warm)\b", "warmer", False),
@@ -768,7 +777,46 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
     if no_request is not None:  # "thanks!", "is it too dark?": no editor, generative or not, has work here
         return UnsupportedInstructionError(f"{quoted(instruction)} {no_request}; nothing was edited.")
     part = f" (the part {quoted(clause)})" if clause and clause.strip() != instruction.strip() else ""
+    unread = _exact_operation_unread(clause or instruction)
+    if unread is not None:  # a generative editor would not do it better, and sending the user to one misleads
+        kind, examples = unread
+        return UnsupportedInstructionError(f"{quoted(instruction)}{part} asks for {kind} in words this editor does not "
+                                           f"read; say e.g. {examples}. Nothing was edited.")
     return NeedsGenerativeEditorError(f"{quoted(instruction)}{part} is not an exact photo operation ({OPERATION_KINDS})")
+
+
+_EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
+    (frozenset("rotate rotation turn quarter clockwise counterclockwise anticlockwise".split()), "a rotation",
+     "'rotate it 90 degrees', 'rotate it 180 degrees' or 'turn it to the left'"),
+    (frozenset("crop trim cut".split()), "a crop",
+     "'crop to a square', 'crop to 16:9', 'crop to the left half' or 'cut off the bottom 100 pixels'"),
+    # not "upscale": without a factor ("upscale it") it asks for detail, which is a generative editor's work
+    (frozenset("resize scale shrink enlarge downscale reduce smaller bigger larger size".split()), "a resize",
+     "'resize to 800 px wide', 'resize to 800x600', 'resize to 50%' or 'half the size'"),
+    (frozenset("brightness contrast saturation warmth exposure".split()), "an adjustment",
+     "'decrease the contrast by 50%' or 'make it a bit brighter'"),
+)
+_MEASURE_WORDS = frozenset("""
+    pixels pixel px width height wide tall high side sides long longer longest short shorter shortest edge edges
+    half third times twice aspect ratio format left right top bottom degrees margin border lower raise increase
+    decrease boost""".split())
+"""Words that say how much or which side of an exact operation, and name nothing in the picture."""
+
+
+def _exact_operation_unread(clause: str) -> tuple[str, str] | None:
+    """What exact operation ``clause`` asks for in words the rules did not read ("resize to 1024 pixels", "turn it
+    180"), with phrasings that are read; None where it names anything else ("rotate the car", "crop out the man")."""
+    if COLOUR_SAID.search(clause):  # "rotate the colours": colour words are filler, but this is no rotation
+        return None
+    said = set(_words(clause))
+    for family, kind, examples in _EXACT_FAMILIES:
+        if not said & family:
+            continue
+        known = family.union(*(words for words, _, _ in _EXACT_FAMILIES), _MEASURE_WORDS, FILLER_WORDS, COURTESY_WORDS)
+        unknown = [word for word in said if word not in known and not re.fullmatch(r"\d+(?:x\d*)?|\d*x\d+", word)]
+        if not unknown and said - FILLER_WORDS - COURTESY_WORDS:
+            return kind, examples
+    return None
 
 
 _QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)

@@ -687,12 +687,50 @@ def test_inversions_and_counts_that_are_clear_are_read(instruction, intent):
     assert intent_of(instruction) == intent
 
 
+@pytest.mark.parametrize("instruction, intent", [
+    ("more color", "Increase the saturation by 20%."),  # colour words were filler: "asks for no change"
+    ("give it more colour please", "Increase the saturation by 20%."),
+    ("a bit less color", "Decrease the saturation by 10%."),
+])
+def test_more_or_less_colour_is_saturation(instruction, intent):
+    assert intent_of(instruction) == intent
+
+
+@pytest.mark.parametrize("instruction, kind, example", [
+    ("resize to 1024 pixels", "a resize", "'resize to 800 px wide'"),
+    ("make it 2x smaller", "a resize", "'resize to 50%'"),
+    ("crop it by 10%", "a crop", "'crop to 16:9'"),
+    ("crop the bottom 100 pixels", "a crop", "'cut off the bottom 100 pixels'"),
+    ("turn it 180", "a rotation", "'rotate it 180 degrees'"),
+    ("lower the contrast by half", "an adjustment", "'decrease the contrast by 50%'"),
+])
+def test_an_exact_operation_said_in_words_not_read_gets_words_that_are_not_a_generative_editor(instruction, kind,
+                                                                                                 example):
+    """"resize to 1024 pixels" sent the user off to download a generative editor for a resize."""
+    from edit_agent.errors import NeedsGenerativeEditorError
+
+    with pytest.raises(UnsupportedInstructionError, match=f"asks for {kind} in words this editor does not read; say "
+                       "e.g. ") as refused:
+        intent_of(instruction)
+    assert example in str(refused.value) and not isinstance(refused.value, NeedsGenerativeEditorError)
+
+
+@pytest.mark.parametrize("instruction", ["resize the car", "crop out the tourist", "rotate the car 45 degrees",
+                                         "turn the sky orange"])
+def test_an_operation_on_something_in_the_picture_still_needs_a_generative_editor(instruction):
+    from edit_agent.errors import NeedsGenerativeEditorError
+
+    with pytest.raises(NeedsGenerativeEditorError):
+        intent_of(instruction)
+
+
 def test_insert_is_a_word_not_a_typo_of_invert():
     with pytest.raises(UnsupportedInstructionError):
         intent_of("insert it")
 
 
-@pytest.mark.parametrize("instruction", ["make it colour again", "bring the colours back", "restore the colors"])
+@pytest.mark.parametrize("instruction", ["make it colour again", "bring the colours back", "restore the colors",
+                                         "add color", "add some colour please", "color it"])
 def test_colour_asked_for_says_how_to_get_it_back(instruction):
     """Not "asks for no change": colour words were filler, so "make it colour" read as asking for nothing."""
     from edit_agent.errors import NeedsGenerativeEditorError

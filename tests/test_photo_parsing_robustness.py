@@ -13,7 +13,7 @@ import re
 import pytest
 from PIL import Image
 
-from edit_agent.errors import EditAgentError, NeedsGenerativeEditorError, UnsupportedInstructionError
+from edit_agent.errors import EditAgentError, UnsupportedInstructionError
 from edit_agent.photo_ops import MAX_INTENT_OPERATIONS
 from edit_agent.photo_parsing import _PROBLEMS, _RULES, _SETTINGS, parse_operations
 from edit_agent.reasoners.photo import PhotoRuleReasoner
@@ -78,7 +78,8 @@ def test_long_decimals_and_large_but_finite_numbers_keep_their_own_answers():
     assert thought.intent.text.startswith("Blur the image with radius 1.12")
     assert PhotoRuleReasoner().reconstruct(request("rotate it 000000000000000090 degrees")).intent.text == \
         "Rotate the image 90 degrees clockwise."  # leading zeros are no size
-    with pytest.raises(NeedsGenerativeEditorError):  # a list of numbers is no one number: the usual refusal
+    # a list of numbers is no one number: refused, with crops that are read
+    with pytest.raises(UnsupportedInstructionError, match="asks for a crop in words this editor does not read"):
         PhotoRuleReasoner().reconstruct(request("crop 1000,2000,3000,4000,5000,6000"))
     # 15 digits still read; the editor then refuses the size by its own limit, in pixels.
     assert "1000000000000000%" in PhotoRuleReasoner().reconstruct(request("enlarge by 999999999999900%")).intent.text
