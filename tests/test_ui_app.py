@@ -373,13 +373,15 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     assert [entry["session_id"] for entry in listed] == [reply["session_id"]]
 
 
-async def over_mcp(app, calls):
+async def over_mcp(app, calls, transport="streamable-http"):
     """The app's MCP tools as an MCP client lists them, and what ``calls(session)`` returns."""
     from mcp import ClientSession
+    from mcp.client.sse import sse_client
     from mcp.client.streamable_http import streamablehttp_client
 
-    async with streamablehttp_client(app["url"] + "gradio_api/mcp/") as (read, write, _), \
-            ClientSession(read, write) as session:
+    connected = (sse_client(app["url"] + "gradio_api/mcp/sse") if transport == "sse"
+                 else streamablehttp_client(app["url"] + "gradio_api/mcp/"))
+    async with connected as (read, write, *_), ClientSession(read, write) as session:
         await session.initialize()
         return await session.list_tools(), await calls(session)
 
@@ -406,9 +408,10 @@ def test_an_mcp_client_starts_from_a_sample_and_leaves_optional_fields_null(app)
     assert "coffee" in described["attached_image"]["description"]
 
 
-def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_schema(app, tmp_path):
-    # The mcp library's transport refuses requests over 4 MiB with HTTP 413, which MCP clients raise
-    # as a crash; edit_image takes images up to 12 MiB.
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_schema(app, tmp_path, transport):
+    # The mcp library's transports refuse requests over 4 MiB with HTTP 413, which MCP clients raise
+    # as a crash (over SSE the call never returns); edit_image takes images up to 12 MiB.
     import asyncio
     import base64
 
@@ -422,7 +425,7 @@ def test_an_mcp_client_sends_an_image_over_4_mib_and_reads_the_limits_in_the_sch
         return await session.call_tool("edit_image", {
             "instruction": "make it warmer", "owner_token": "agent-secret-0123456789", "image_base64": png})
 
-    tools, reply = asyncio.run(over_mcp(app, calls))
+    tools, reply = asyncio.run(asyncio.wait_for(over_mcp(app, calls, transport), timeout=120))
     assert not reply.isError and json.loads(reply.content[0].text)["size"] == [1300, 1300]
     described = {tool.name: tool.inputSchema["properties"] for tool in tools.tools}["edit_image"]
     assert "12 MiB" in described["image_base64"]["description"] and "BMP" in described["image_base64"]["description"]

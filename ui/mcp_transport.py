@@ -58,15 +58,17 @@ def prepare_mcp_transport() -> None:
 
 
 def _allow_tool_sized_requests() -> None:
-    """Gradio builds its MCP transport with the mcp library's 4 MiB request limit, under the 12 MiB images that
-    edit_image takes."""
+    """Gradio builds its MCP transports, streamable HTTP and SSE alike, with the mcp library's 4 MiB request limit,
+    under the 12 MiB images that edit_image takes."""
     from gradio.mcp import GradioMCPServer
+    from mcp.server.sse import SseServerTransport
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
-    if "max_request_body_size" not in inspect.signature(StreamableHTTPSessionManager).parameters:
-        return  # an mcp release before the limit was a parameter: its own limit stays
-    GradioMCPServer.StreamableHTTPSessionManager = functools.partial(
-        StreamableHTTPSessionManager, max_request_body_size=MCP_MAX_REQUEST_BYTES)
+    for name, transport in (("StreamableHTTPSessionManager", StreamableHTTPSessionManager),
+                            ("SseServerTransport", SseServerTransport)):
+        if "max_request_body_size" not in inspect.signature(transport).parameters:
+            continue  # an mcp release before the limit was a parameter: its own limit stays
+        setattr(GradioMCPServer, name, functools.partial(transport, max_request_body_size=MCP_MAX_REQUEST_BYTES))
 
 
 def send_images_as_mcp_images() -> None:
