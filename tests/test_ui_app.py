@@ -358,8 +358,10 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
         client.predict("", token, "", reply["session_id"], api_name="/edit_image")
     with pytest.raises(AppError, match=r"^Pass image_base64 \(or attached_image, sample:NAME\) to start a session"):
         client.predict("make it warmer", token, api_name="/edit_image")
-    with pytest.raises(AppError, match="owner_token: A session owner must be"):  # 16 spaces: a secret anyone guesses
+    with pytest.raises(AppError, match="owner_token must be a hard-to-guess secret"):  # 16 spaces: anyone guesses it
         client.predict(reply["session_id"], " " * 16, api_name="/undo_edit")
+    with pytest.raises(AppError, match="owner_token must be a hard-to-guess secret"):  # ... as do spaces and controls
+        client.predict(reply["session_id"], " \t\n\r\x0b\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f", api_name="/undo_edit")
     seeded = json.loads(client.predict("make it cooler", token, "", reply["session_id"], "", False, 7, api_name="/edit_image"))
     assert EditSession.open(reply["session_id"], store=app["config"].store).turn_records()[-1].seed == 7
     assert seeded["intent"] == "Make the image cooler by 20%."
@@ -371,6 +373,22 @@ def test_agent_tools_are_the_public_api_and_mcp_tools(app, client: Client, photo
     assert json.loads(client.predict(reply["session_id"], token, api_name="/redo_edit"))["head"]["turn_id"] == seeded["turn_id"]
     listed = json.loads(client.predict(token, api_name="/list_sessions"))["sessions"]
     assert [entry["session_id"] for entry in listed] == [reply["session_id"]]
+    with pytest.raises(AppError, match="hard-to-guess secret"):  # 16 characters two agents may both choose
+        client.predict("a" * 16, api_name="/list_sessions")
+
+
+def test_an_app_token_never_reaches_the_sessions_of_a_python_hosts_owner(app, client: Client):
+    """A Python host may name its owners by user id, which is no secret: sent as an owner_token, it reached them."""
+    from edit_agent.tools import make_tools
+
+    owner = "alice@example.com"
+    hosted = make_tools(owner, store=app["config"].store).run_tool_call(
+        "edit_image", {"instruction": "make it warmer", "attached_image": "sample:coffee"}, "call_1")
+    session_id = json.loads(hosted.content)["session_id"]
+    assert json.loads(client.predict(owner, api_name="/list_sessions"))["total"] == 0
+    with pytest.raises(AppError, match=f"Unknown session id {session_id}"):
+        client.predict(session_id, owner, api_name="/undo_edit")
+    assert len(EditSession.open(session_id, store=app["config"].store).turns) == 1  # untouched
 
 
 async def over_mcp(app, calls, transport="streamable-http"):

@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from edit_agent.errors import InvalidArgumentError
+from edit_agent.errors import InvalidArgumentError, is_blank
 from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX
 from edit_agent.session import default_store_folder
 from edit_agent.tools import SESSIONS_LISTED, SHOWN_SIDE, as_json_text, make_tools, what_it_understands
@@ -786,20 +786,30 @@ def _browser_secret(config: AppConfig) -> str:
     return path.read_text().strip()
 
 
+APP_TOKEN_OWNER = "app-token:"
+"""Before the owner_token of an API or MCP caller: a Python host names the owners of its tools by what it likes, a
+user id even ("alice@example.com"), which is no secret, and a caller sending that as its token must not reach
+them in a store the two share."""
+MIN_TOKEN_SYMBOLS = 8
+"""Distinct characters an owner_token needs: "aaaaaaaaaaaaaaaa" is 16 characters that two agents may both pick."""
+
+
 def _agent_tools(config: AppConfig) -> None:
     """Serve the langchain tools as API endpoints (and MCP tools): same code, same checks."""
     prepare_mcp_transport()
 
     def call(tool_name: str, owner_token: str, arguments: dict[str, Any], request: gr.Request | None) -> str:
         """Run one tool; a refusal is raised, so that API and MCP clients see an error, not a result."""
-        if not isinstance(owner_token, str) or len(owner_token) < 16:
+        if not isinstance(owner_token, str) or len(owner_token) < 16 or len(set(owner_token)) < MIN_TOKEN_SYMBOLS \
+                or is_blank(owner_token):
             raise gr.Error(
-                "owner_token must be a secret of at least 16 characters; reuse it to reach your sessions.",
+                "owner_token must be a hard-to-guess secret of at least 16 characters (not one character repeated or "
+                "a short pattern); reuse it to reach your sessions.",
                 print_exception=False,
             )
         try:
             tools = make_tools(
-                owner_token, store=config.store,
+                APP_TOKEN_OWNER + owner_token, store=config.store,
                 reasoner=backends.reasoner(config.reasoner, **config.reasoner_options),
                 editor=backends.editor(config.editor, **config.editor_options),
             )
