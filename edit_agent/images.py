@@ -117,6 +117,9 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
         if isinstance(source, str) and _URL.match(source):  # a path would fold its "//" and say "not found"
             raise InvalidImageError(f"{source} is a web address; download the image and give its file, or pass "
                                     "the image itself (PIL, numpy or bytes).")
+        if isinstance(source, str) and _is_base64_text(source):
+            raise InvalidImageError(f"The image path is {len(source):,} characters of base64 text, not a file name; "
+                                    "pass the decoded bytes (base64.b64decode(text)), a PIL image or a file path.")
         return _from_bytes(read_image_file(_home_expanded(Path(source)), limits), limits)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(source), limits)
@@ -203,14 +206,38 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
 """A web address; a one-letter scheme is a Windows drive ("C://photos/x.png")."""
 
 
+_BASE64_TEXT = re.compile(r"(?:data:image/[\w.+-]+;base64,)?[A-Za-z0-9+/\s]+={0,2}\s*\Z")
+NAME_MAX = 255
+"""The longest file or folder name that common file systems take (bytes)."""
+
+
+_BASE64_IMAGE_STARTS = ("data:image/", "iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR")
+"""How a data URL, and PNG, JPEG, GIF and WebP data in base64, begin."""
+
+
+def _is_base64_text(text: str) -> bool:
+    """Image data sent as text where a path goes (base64, or a data URL): it begins as image data does, or a name in
+    it is longer than any file's."""
+    if _BASE64_TEXT.match(text) is None:
+        return False
+    return text.startswith(_BASE64_IMAGE_STARTS) or max(map(len, text.split("/"))) > NAME_MAX
+
+
 def _home_expanded(path: Path) -> Path:
     """``~/x.png`` in the home folder, as store and output paths are; a file really named ``~draft.png`` stays."""
-    if path.exists() or not str(path).startswith("~"):
+    if not str(path).startswith("~") or _exists(path):
         return path
     try:
         return path.expanduser()
     except RuntimeError:  # "~draft.png" names no user's home: the literal name, which is not found
         return path
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system: no such file, which reading it then says
+        return False
 
 
 def read_image_file(path: Path, limits: ImageLimits) -> bytes:

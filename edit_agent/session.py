@@ -45,7 +45,7 @@ from edit_agent.errors import (
     is_valid_text,
 )
 from edit_agent.folders import scratch_folder
-from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
+from edit_agent.images import DEFAULT_LIMITS, NAME_MAX, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner, draws_exactly
 from edit_agent.records import (
     MAX_INSTRUCTION_CHARS,
@@ -104,6 +104,10 @@ def as_folder(value: object, what: str, *, kind: str = "folder") -> Path:
     text = os.fspath(value)
     if not text.strip() or "\0" in text or not is_valid_text(text):
         raise InvalidArgumentError(f"{what} {text!r} is not a usable {kind} path.")
+    longest = max(Path(text).parts, key=lambda name: len(os.fsencode(name)), default="")
+    if len(os.fsencode(longest)) > NAME_MAX:  # the file system's "File name too long", said before anything is made
+        raise InvalidArgumentError(f"{what} has a name of {len(os.fsencode(longest)):,} bytes ({longest[:40]}...); a file "
+                                   f"or folder name is at most {NAME_MAX}.")
     return Path(text).expanduser()
 
 

@@ -152,6 +152,32 @@ def test_an_export_or_import_folder_that_is_no_path_is_one_clear_error(tmp_path,
         EditSession.import_folder(folder, store=tmp_path / "other")
 
 
+def test_a_base64_image_given_as_a_path_is_told_to_decode_it(tmp_path, image):
+    """Agent tools take base64, and a script passing it to edit() got the file system's OSError "File name too long"."""
+    import base64
+
+    text = base64.b64encode(encode_png(image)).decode()
+    session = EditSession(store=tmp_path / "store")
+    for given in (text, f"data:image/png;base64,{text}"):
+        with pytest.raises(InvalidImageError, match=r"characters of base64 text, not a file name; pass the decoded bytes"):
+            session.edit(given, "make it warmer")
+    assert session.turns == [] and session.edit(base64.b64decode(text), "make it warmer").intent
+
+
+def test_a_path_with_a_name_too_long_for_any_file_system_is_one_clear_error(tmp_path, image):
+    long_name = tmp_path / ("n" * 300)
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "make it brighter")
+    calls = [lambda: EditSession(store=long_name), lambda: EditSession.list(store=long_name),
+             lambda: session.export(long_name), lambda: session.export_zip(f"{long_name}.zip"),
+             lambda: EditSession.import_folder(long_name, store=tmp_path / "other"),
+             lambda: EditSession.import_zip(f"{long_name}.zip", store=tmp_path / "other")]
+    for call in calls:
+        with pytest.raises(InvalidArgumentError, match="has a name of 30[04] bytes .*; a file or folder name is at most 255"):
+            call()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["store"]
+
+
 def test_a_zip_given_to_import_folder_is_told_to_import_zip(tmp_path, image):
     session = EditSession(store=tmp_path / "store")
     session.edit(image, "make it brighter")
