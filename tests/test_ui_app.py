@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -776,6 +777,32 @@ def test_an_mcp_client_may_send_optional_fields_empty_null_or_as_text(app):
     assert json.loads(seeded.content[0].text)["seed"] == 42 and len(seeded.content) == 1  # no image asked for
     assert json.loads(listed.content[0].text)["total"] == 1
     assert other_token.isError and "check that it is that one" in other_token.content[0].text
+
+
+def test_an_mcp_call_with_a_wrong_or_unknown_argument_is_told_which_in_a_short_line(app):
+    """The mcp library's check quoted the whole wrong value (megabytes of an image sent as an object) and named no
+    argument; an unknown one reached Gradio, which told the model to click 'view API'."""
+    import asyncio
+
+    token = "agent-secret-wrong-arguments"
+    big = {"type": "base64", "data": "A" * 2_000_000}  # how models often send an image
+
+    async def calls(session):
+        as_object = await session.call_tool("edit_image", {"instruction": "make it warmer", "owner_token": token,
+                                                           "image_base64": big})
+        unknown = await session.call_tool("edit_image", {"instruction": "make it warmer", "owner_token": token,
+                                                         "attached_image": "sample:coffee", "mime_type": "image/png"})
+        missing = await session.call_tool("undo_edit", {"owner_token": token})
+        listed = await session.call_tool("list_sessions", {"owner_token": token})
+        return as_object, unknown, missing, listed
+
+    _, (as_object, unknown, missing, listed) = asyncio.run(over_mcp(app, calls))
+    told = [reply.content[0].text for reply in (as_object, unknown, missing)]
+    assert all(reply.isError for reply in (as_object, unknown, missing)) and max(map(len, told)) < 300, told
+    assert re.search(r"image_base64: must be (null or )?a string( or null)?, not an object$", told[0])
+    assert "unknown argument 'mime_type'; this tool takes instruction, owner_token" in told[1]
+    assert "session_id: required" in told[2]
+    assert json.loads(listed.content[0].text)["total"] == 0  # no refused call made a session
 
 
 def test_an_mcp_call_with_an_image_over_the_limit_is_refused_not_cut_off(app):

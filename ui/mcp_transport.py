@@ -1,4 +1,4 @@
-"""How the app's agent tools travel over MCP: request sizes, and images as images.
+"""How the app's agent tools travel over MCP: request sizes, argument errors a model can act on, and images as images.
 
 Gradio serves every API endpoint as an MCP tool, each reply one text. An image in that text as base64 (what the
 HTTP API sends) reaches the model as hundreds of thousands of characters that fill its context and that it cannot
@@ -54,6 +54,7 @@ def prepare_mcp_transport() -> None:
     if not mcp_available():
         return
     _allow_tool_sized_requests()
+    _name_the_argument_in_input_errors()
     send_images_as_mcp_images()
 
 
@@ -69,6 +70,74 @@ def _allow_tool_sized_requests() -> None:
         if "max_request_body_size" not in inspect.signature(transport).parameters:
             continue  # an mcp release before the limit was a parameter: its own limit stays
         setattr(GradioMCPServer, name, functools.partial(transport, max_request_body_size=MCP_MAX_REQUEST_BYTES))
+
+
+def _name_the_argument_in_input_errors() -> None:
+    """The mcp library checks a call's arguments against the tool's schema and answers with jsonschema's message,
+    which quotes the whole wrong value (an image sent as ``{"type": "base64", "data": ...}``: megabytes, with no
+    field named), and lets unknown arguments through to Gradio, which tells the model to click 'view API'. Its
+    server module is given a ``jsonschema`` whose ``validate`` says which argument is wrong and what it must be."""
+    import jsonschema
+    from mcp.server.lowlevel import server as lowlevel
+
+    if getattr(lowlevel.jsonschema, "names_the_argument", False) or not hasattr(lowlevel.jsonschema, "validate"):
+        return
+
+    class ArgumentChecks:
+        names_the_argument = True
+        ValidationError = jsonschema.ValidationError
+
+        @staticmethod
+        def validate(instance: Any, schema: dict[str, Any]) -> None:
+            problem = argument_problem(instance, schema)
+            if problem is not None:
+                raise jsonschema.ValidationError(problem)
+
+    lowlevel.jsonschema = ArgumentChecks
+
+
+def argument_problem(arguments: Any, schema: dict[str, Any]) -> str | None:
+    """What is wrong with a tool call's ``arguments`` for its input ``schema``, in a line that names the argument
+    and never quotes its value; None when nothing is."""
+    import jsonschema
+
+    known = schema.get("properties", {})
+    if isinstance(arguments, dict) and known:
+        unknown = sorted(set(arguments) - set(known))
+        if unknown:
+            return (f"unknown argument{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; this tool takes "
+                    f"{', '.join(known)}")
+    error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(arguments))
+    if error is None:
+        return None
+    where = ".".join(map(str, error.absolute_path)) or "the arguments"
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if not isinstance(arguments, dict) or name not in arguments]
+        return f"{', '.join(missing) or where}: required"
+    if error.validator in ("type", "anyOf", "oneOf"):
+        return f"{where}: must be {_expected(error.schema)}, not {_json_kind(error.instance)}"
+    return f"{where}: {error.validator} {json.dumps(error.validator_value)[:80]} is not met"
+
+
+_JSON_KINDS = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+               "null": "null", "object": "an object", "array": "a list"}
+
+
+def _expected(schema: dict[str, Any]) -> str:
+    choices = schema.get("anyOf") or schema.get("oneOf")
+    if choices:
+        return " or ".join(dict.fromkeys(_expected(choice) for choice in choices))
+    kinds = schema.get("type", [])
+    return " or ".join(_JSON_KINDS.get(kind, kind) for kind in ([kinds] if isinstance(kinds, str) else kinds)) or "valid"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "a whole number"
+    kinds = {str: "a string", float: "a number", dict: "an object", list: "a list", type(None): "null"}
+    return next((word for kind, word in kinds.items() if isinstance(value, kind)), type(value).__name__)
 
 
 def send_images_as_mcp_images() -> None:
