@@ -243,6 +243,14 @@ class _Args(BaseModel):
         required = {name for name, field in cls.model_fields.items() if field.is_required()}
         return {key: value for key, value in values.items() if key in required or not _says_nothing(value)}
 
+    @field_validator("seed", "limit", "offset", mode="before", check_fields=False)
+    @classmethod
+    def _not_true_or_false(cls, value: object) -> object:
+        # pydantic reads true as 1: "seed": true would run seed 1, "limit": true list one session
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number, not true or false")
+        return value
+
     @field_validator("session_id", "image_id", mode="before", check_fields=False)
     @classmethod
     def _id_as_written(cls, value: object) -> object:
@@ -304,6 +312,8 @@ class EditImageArgs(_Args):
     @classmethod
     def _strip(cls, value: object) -> object:
         # measured as the SDK measures it: surrounding spaces are not part of the instruction
+        if isinstance(value, str) and value and not value.strip():  # not "at least 1 character": some were sent
+            raise ValueError("has only spaces: say what to change, e.g. 'make it warmer'")
         return value.strip() if isinstance(value, str) else value
 
     @model_validator(mode="after")

@@ -727,6 +727,12 @@ def test_a_store_folder_deleted_and_started_again_keeps_the_owners_of_its_new_se
     ("undo_edit", '"abc"', "the arguments must be one JSON object of named fields, not str"),
     ("edit_image", '{"instruction": "make it warmer",}', "the arguments are not valid JSON"),
     ("paint", "{}", "There is no tool named 'paint'; the tools are edit_image, undo_edit"),
+    # true read as 1: seed 1, one session listed
+    ("edit_image", '{"instruction": "make it warmer", "attached_image": "sample:coffee", "seed": true}',
+     "seed: must be a whole number, not true or false"),
+    ("list_sessions", '{"limit": true}', "limit: must be a whole number, not true or false"),
+    # not "at least 1 character": three were sent
+    ("edit_image", '{"instruction": "   ", "attached_image": "sample:coffee"}', "instruction: has only spaces"),
 ])
 def test_a_tool_call_the_tools_cannot_run_comes_back_as_an_error_for_the_model(tmp_path, name, arguments, told):
     message = make_tools("agent-1", store=tmp_path).run_tool_call(name, arguments, "call_7")
