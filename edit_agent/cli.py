@@ -165,7 +165,7 @@ def run_edit(args: argparse.Namespace) -> int:
 
 def _edit_into_held_folder(args: argparse.Namespace) -> None:
     from edit_agent.backends import check_backend_name
-    from edit_agent.session import EditSession, as_folder, default_store_folder, open_store
+    from edit_agent.session import EditSession, store_made_if_needed
 
     _recover_replaced_export(args.out)
     _check_no_foreign_turn_images(args.out)
@@ -175,24 +175,9 @@ def _edit_into_held_folder(args: argparse.Namespace) -> None:
     backends = backends_from_args(args)
     check_backend_name(backends["reasoner"], "reasoner")
     check_backend_name(backends["editor"], "editor")
-    store_folder = as_folder(args.store, "--store") if args.store is not None else default_store_folder()
-    new_store = not store_folder.exists()
-    store = open_store(store_folder)
-    _check_earlier_export(args.out / "session", store)
-    session = EditSession(store=store, **backends)
-    try:
-        _edit_and_export(session, args, image)
-    except BaseException:
-        if new_store and not session.turns and _holds_nothing(store):  # a refused first turn leaves no store it made
-            store.close()
-            shutil.rmtree(store_folder, ignore_errors=True)
-        raise
-
-
-def _holds_nothing(store: Store) -> bool:
-    """Whether a store holds no session and no image: another process may have started using the store this run
-    made meanwhile (its sessions were deleted with the folder when this run's first turn was stopped)."""
-    return not store.list_sessions() and not any(store.images_folder.rglob("*.png"))
+    with store_made_if_needed(args.store) as store:  # a refused first turn leaves no store it made
+        _check_earlier_export(args.out / "session", store)
+        _edit_and_export(EditSession(store=store, **backends), args, image)
 
 
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})

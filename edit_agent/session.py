@@ -6,11 +6,12 @@ import json
 import numbers
 import os
 import secrets
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,29 @@ def open_store(store: str | Path | Store | None = None) -> Store:
                 cached.close()
             _stores[folder] = Store(folder)
         return _stores[folder]
+
+
+@contextmanager
+def store_made_if_needed(store: str | Path | Store | None = None) -> Iterator[Store]:
+    """The store for work that writes to it (``open_store``'s); if the work fails, a store folder that opening it
+    made, with the folders made above it, is removed again, unless something was stored there meanwhile (another
+    process may have started using it): a refused import or first turn leaves nothing behind."""
+    if isinstance(store, Store):
+        yield store
+        return
+    folder = (as_folder(store, "The store") if store is not None else default_store_folder()).absolute()
+    made = [place for place in (folder, *folder.parents) if not place.exists()]
+    opened = open_store(folder)
+    try:
+        yield opened
+    except BaseException:
+        if made and opened.holds_nothing():
+            opened.close()
+            shutil.rmtree(folder, ignore_errors=True)
+            for place in made[1:]:
+                with suppress(OSError):
+                    place.rmdir()  # only an empty one goes
+        raise
 
 
 def existing_store(store: str | Path | Store | None = None) -> Store | None:
@@ -312,8 +336,8 @@ class EditSession:
             raise InvalidArgumentError(f"{source} is a file, not an export folder; a zip (the app's download) "
                                        "is opened with EditSession.import_zip().")
         check_export(source)  # before the store, which opening may create
-        opened = open_store(store)
-        return cls.open(import_session(opened, source), store=opened)
+        with store_made_if_needed(store) as opened:  # images are read into it: one that is bad removes a new store
+            return cls.open(import_session(opened, source), store=opened)
 
     @classmethod
     def import_zip(cls, archive: str | Path, store: str | Path | Store | None = None) -> EditSession:
@@ -326,8 +350,7 @@ class EditSession:
             raise InvalidArgumentError(f"{path} is not a file; give the .zip the app downloaded.")
         with scratch_folder("edit-agent-import-") as unpacked:
             folder = unpack_session_archive(path, unpacked)  # before the store, which opening may create
-            opened = open_store(store)
-            with named_as_archive(folder, str(path)):
+            with store_made_if_needed(store) as opened, named_as_archive(folder, str(path)):
                 return cls.open(import_session(opened, folder), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------

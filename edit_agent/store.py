@@ -200,6 +200,10 @@ class Store:
             raise StoreError(f"The session store at {self.folder} is open read-only: its sessions can be read "
                              "and exported, not changed. Import one into a store of your own to edit it.")
 
+    def holds_nothing(self) -> bool:
+        """Whether the store holds no session and no image file."""
+        return not self.list_sessions() and not any(self.images_folder.rglob("*.png"))
+
     def close(self) -> None:
         with self._lock:
             self.db.close()

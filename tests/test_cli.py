@@ -656,6 +656,23 @@ def test_an_edit_that_fails_before_its_first_turn_leaves_no_new_store(tmp_path, 
     assert not store.exists() and not (tmp_path / "out").exists()
 
 
+def test_a_refused_first_turn_leaves_none_of_the_folders_a_new_store_needed(tmp_path, photo_path):
+    store = tmp_path / "stores" / "mine" / "main"
+    assert main(["edit", str(photo_path), "make the car red", "--out", str(tmp_path / "out"), "--store", str(store)]) == 2
+    assert list(tmp_path.iterdir()) == [photo_path]  # no store, nor the folders made for it
+
+
+def test_a_refused_import_into_a_new_store_leaves_no_store(tmp_path, photo_path, capsys):
+    """The store was opened, and so made, before the export's images were read."""
+    assert main(["edit", str(photo_path), "flip it", "--out", str(tmp_path / "out"), "--store",
+                 str(tmp_path / "store")]) == 0
+    export = tmp_path / "out" / "session"
+    next(export.rglob("*.png")).unlink()  # an image the records name is gone
+    new_store = tmp_path / "new" / "store"
+    assert main(["sessions", "import", str(export), "--store", str(new_store)]) == 2
+    assert "error" in capsys.readouterr().err and not (tmp_path / "new").exists()
+
+
 def test_a_failed_first_turn_keeps_a_store_that_was_there(tmp_path, photo_path):
     store = tmp_path / "store"
     assert main(["edit", str(photo_path), "flip it", "--out", str(tmp_path / "a"), "--store", str(store)]) == 0
