@@ -995,6 +995,10 @@ def _resize_sides(match: re.Match[str], clause: str) -> Operation:
 _SIDE_OF = {"wide": "width", "tall": "height", "high": "height"}
 
 
+LIKELY_PIXELS_FACTOR = 32
+"""A scale factor this large meant pixels: 32 times takes a 512 px side to the largest output side, 16384 px."""
+
+
 def _resize_factor(match: re.Match[str], clause: str) -> Operation:
     """"scale it up by 2", "scale down by 4", "scale by 1.5x", "scale down by 0.5": a factor, as a percentage.
     "down by 4" divides by 4, and "down by 0.5" multiplies by 0.5: either way the image gets smaller."""
@@ -1007,6 +1011,9 @@ def _resize_factor(match: re.Match[str], clause: str) -> Operation:
     if direction == "up" and factor < 1:
         raise InvalidInstructionError(f"Scaling up by {factor:g} would make the image smaller ({quoted(clause)}); "
                                       "say 'scale down' or give a factor over 1.")
+    if direction != "down" and factor >= LIKELY_PIXELS_FACTOR:  # "resize to 640x": a width, in a tool's notation
+        raise InvalidInstructionError(f"{quoted(clause)} reads as {factor:g} times the size; for a size in pixels, say "
+                                      f"e.g. 'resize to {factor:g} px wide' or 'resize to {factor:g}x480'.")
     percent = round(100 / factor if direction == "down" and factor > 1 else 100 * factor, 4)
     if percent <= 0:
         raise InvalidInstructionError(f"Scaling by {factor:g} leaves no image ({quoted(clause)}).")

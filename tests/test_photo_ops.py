@@ -715,6 +715,14 @@ def test_an_exact_operation_said_in_words_not_read_gets_words_that_are_not_a_gen
     assert example in str(refused.value) and not isinstance(refused.value, NeedsGenerativeEditorError)
 
 
+def test_a_scale_factor_as_large_as_a_size_in_pixels_asks_which_was_meant():
+    """"resize to 640x" (a width, in an image tool's notation) was read as 640 times the size."""
+    with pytest.raises(InvalidInstructionError, match="reads as 640 times the size; for a size in pixels, say e.g. "
+                       "'resize to 640 px wide'"):
+        intent_of("resize to 640x")
+    assert intent_of("scale it by 4x") == "Resize to 400%."
+
+
 @pytest.mark.parametrize("instruction", ["resize the car", "crop out the tourist", "rotate the car 45 degrees",
                                          "turn the sky orange"])
 def test_an_operation_on_something_in_the_picture_still_needs_a_generative_editor(instruction):
