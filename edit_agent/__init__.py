@@ -32,11 +32,16 @@ __all__ = ["EditAgentError", "EditResult", "EditSession", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTED_FROM:
-        raise AttributeError(f"module 'edit_agent' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTED_FROM[name]), name)
-    globals()[name] = value  # looked up once
-    return value
+    if name in _EXPORTED_FROM:
+        value = getattr(importlib.import_module(_EXPORTED_FROM[name]), name)
+        globals()[name] = value  # looked up once
+        return value
+    try:  # a submodule, as `edit_agent.errors` was reached when the session was imported with the package
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module 'edit_agent' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

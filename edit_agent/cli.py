@@ -540,21 +540,21 @@ def run_sessions_delete(args: argparse.Namespace) -> int:
 def run_sessions_import(args: argparse.Namespace) -> int:
     from edit_agent.archives import is_session_archive, starts_as_zip
     from edit_agent.errors import InvalidExportError
-    from edit_agent.session import EditSession
+    from edit_agent.session import EditSession, store_made_if_needed
     from edit_agent.transfer import EXPORT_FILE
 
-    # The store is named, not opened: each import opens it only once the export is found good (opening a
-    # store that is not there yet creates it).
     named_or_begun_as_zip = args.folder.is_file() and (args.folder.suffix.lower() == ".zip" or starts_as_zip(args.folder))
     if not args.folder.exists():
         raise InvalidExportError(f"{args.folder} does not exist; give a session zip or an exported folder.")
-    if is_session_archive(args.folder) or named_or_begun_as_zip:
-        session = EditSession.import_zip(args.folder, store=args.store)  # a damaged zip is told so there
-    elif not (args.folder / EXPORT_FILE).is_file():
+    if not (is_session_archive(args.folder) or named_or_begun_as_zip or (args.folder / EXPORT_FILE).is_file()):
         raise InvalidExportError(f"{args.folder} is neither a zip nor a folder with {EXPORT_FILE}; "
                                  "it is not a session export.")
-    else:
-        session = EditSession.import_folder(args.folder, store=args.store)
+    # The export's images are read into the store: one found bad then leaves no store that this import made.
+    with store_made_if_needed(args.store) as store:
+        if is_session_archive(args.folder) or named_or_begun_as_zip:
+            session = EditSession.import_zip(args.folder, store=store)  # a damaged zip is told so there
+        else:
+            session = EditSession.import_folder(args.folder, store=store)
     print(f"imported as session {session.id} ({_turns(len(session.turns))})")
     return 0
 

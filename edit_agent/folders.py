@@ -87,6 +87,9 @@ def held_folder(folder: Path, in_use: Callable[[], Exception]) -> Iterator[None]
         os.close(handle)  # which releases the lock
 
 
+SCRATCH_MARK = "held-"
+"""Follows the prefix in the name of every scratch folder, so that the sweep takes only folders made by code that
+holds them (an earlier version's, or another program's, are left alone)."""
 SCRATCH_GRACE_SECONDS = 60  # a folder made this recently may not be held yet: its maker locks it just after making it
 
 
@@ -98,6 +101,7 @@ def scratch_folder(prefix: str) -> Iterator[Path]:
     export or import leaves its whole unpacked session behind. So each folder is held (``flock``) while in use,
     and making one first removes the folders of the same ``prefix`` that no live process holds.
     """
+    prefix = f"{prefix}{SCRATCH_MARK}"  # no name tempfile draws has a "-": never a folder made by code that holds none
     _remove_abandoned_scratch(prefix)
     with tempfile.TemporaryDirectory(prefix=prefix) as made:
         folder = Path(made)

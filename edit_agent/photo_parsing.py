@@ -797,10 +797,10 @@ _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
      "'decrease the contrast by 50%' or 'make it a bit brighter'"),
 )
 _MEASURE_WORDS = frozenset("""
-    pixels pixel px width height wide tall high side sides long longer longest short shorter shortest edge edges
-    half third times twice aspect ratio format left right top bottom degrees margin border lower raise increase
-    decrease boost""".split())
-"""Words that say how much or which side of an exact operation, and name nothing in the picture."""
+    pixels pixel px width height wide tall high long longer longest short shorter shortest half times twice aspect
+    ratio format degrees lower raise increase decrease boost""".split())
+"""Words that say how much of an exact operation and name no part of the picture ("the left half", "the border":
+"rotate the left half" is no rotation of the image)."""
 
 
 def _exact_operation_unread(clause: str) -> tuple[str, str] | None:
@@ -1011,7 +1011,8 @@ def _resize_factor(match: re.Match[str], clause: str) -> Operation:
     if direction == "up" and factor < 1:
         raise InvalidInstructionError(f"Scaling up by {factor:g} would make the image smaller ({quoted(clause)}); "
                                       "say 'scale down' or give a factor over 1.")
-    if direction != "down" and factor >= LIKELY_PIXELS_FACTOR:  # "resize to 640x": a width, in a tool's notation
+    if factor >= LIKELY_PIXELS_FACTOR and re.search(r"\bto\s+\d+x(?!\S)", clause, re.IGNORECASE):
+        # "resize to 640x": a width, in an image tool's notation ("scale up by 40" enlarges an icon, as asked)
         raise InvalidInstructionError(f"{quoted(clause)} reads as {factor:g} times the size; for a size in pixels, say "
                                       f"e.g. 'resize to {factor:g} px wide' or 'resize to {factor:g}x480'.")
     percent = round(100 / factor if direction == "down" and factor > 1 else 100 * factor, 4)

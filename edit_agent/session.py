@@ -91,9 +91,12 @@ def open_store(store: str | Path | Store | None = None) -> Store:
 
 @contextmanager
 def store_made_if_needed(store: str | Path | Store | None = None) -> Iterator[Store]:
-    """The store for work that writes to it (``open_store``'s); if the work fails, a store folder that opening it
-    made, with the folders made above it, is removed again, unless something was stored there meanwhile (another
-    process may have started using it): a refused import or first turn leaves nothing behind."""
+    """The store for a command's work that writes to it (``open_store``'s); if the work fails, a store folder that
+    opening it made, with the folders made above it, is removed again, unless something was stored there meanwhile
+    (another process may have started using it): a refused import or first turn leaves nothing behind.
+
+    For a command that is the process's only user of the store: the store is closed, under any other session of
+    this process that holds it."""
     if isinstance(store, Store):
         yield store
         return
@@ -336,8 +339,8 @@ class EditSession:
             raise InvalidArgumentError(f"{source} is a file, not an export folder; a zip (the app's download) "
                                        "is opened with EditSession.import_zip().")
         check_export(source)  # before the store, which opening may create
-        with store_made_if_needed(store) as opened:  # images are read into it: one that is bad removes a new store
-            return cls.open(import_session(opened, source), store=opened)
+        opened = open_store(store)
+        return cls.open(import_session(opened, source), store=opened)
 
     @classmethod
     def import_zip(cls, archive: str | Path, store: str | Path | Store | None = None) -> EditSession:
@@ -350,7 +353,8 @@ class EditSession:
             raise InvalidArgumentError(f"{path} is not a file; give the .zip the app downloaded.")
         with scratch_folder("edit-agent-import-") as unpacked:
             folder = unpack_session_archive(path, unpacked)  # before the store, which opening may create
-            with store_made_if_needed(store) as opened, named_as_archive(folder, str(path)):
+            opened = open_store(store)
+            with named_as_archive(folder, str(path)):
                 return cls.open(import_session(opened, folder), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------

@@ -747,4 +747,7 @@ def test_the_command_line_starts_without_loading_the_session_machinery():
                              "if m in ('edit_agent.session', 'edit_agent.store', 'PIL', 'torch')))"],
                             cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
     assert loaded.stdout.strip() == "[]"
-    from edit_agent import EditSession  # noqa: F401  (still importable by name)
+    named = subprocess.run([sys.executable, "-c", "import edit_agent; print(edit_agent.EditSession.__name__, "
+                            "edit_agent.errors.StoreError.__name__)"],  # classes and submodules, as before
+                           cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    assert named.stdout.split() == ["EditSession", "StoreError"]

@@ -805,6 +805,20 @@ def test_an_mcp_call_with_a_wrong_or_unknown_argument_is_told_which_in_a_short_l
     assert json.loads(listed.content[0].text)["total"] == 0  # no refused call made a session
 
 
+def test_the_argument_check_refuses_only_what_the_schema_refuses():
+    """It replaces the mcp library's check for every MCP server of the process: a schema that takes more arguments
+    takes them still."""
+    from ui.mcp_transport import argument_problem
+
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    assert argument_problem({"q": "x", "extra": 1}, {**schema, "additionalProperties": True}) is None
+    assert argument_problem({"q": "x", "extra": 1}, schema) is None
+    assert argument_problem({"q": "x", "extra": 1}, {**schema, "additionalProperties": False}) == \
+        "unknown argument 'extra'; this tool takes q"
+    assert argument_problem({}, schema) == "q: required"
+    assert argument_problem({"q": 1.5}, schema) == "q: must be a string, not a number"
+
+
 def test_an_mcp_call_with_an_image_over_the_limit_is_refused_not_cut_off(app):
     # A request the transport refuses (HTTP 413) ends the client's MCP session: the tool refuses it instead.
     import asyncio

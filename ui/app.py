@@ -790,8 +790,10 @@ APP_TOKEN_OWNER = "app-token:"
 """Before the owner_token of an API or MCP caller: a Python host names the owners of its tools by what it likes, a
 user id even ("alice@example.com"), which is no secret, and a caller sending that as its token must not reach
 them in a store the two share."""
-MIN_TOKEN_SYMBOLS = 8
-"""Distinct characters an owner_token needs: "aaaaaaaaaaaaaaaa" is 16 characters that two agents may both pick."""
+MIN_TOKEN_SYMBOLS = 4
+"""Distinct characters an owner_token needs: "aaaaaaaaaaaaaaaa" or "abababababababab" are 16 characters that two
+agents may both pick, while a random one has fewer than 4 about once in a billion (16 hex digits; 16 decimal
+digits: once in two million)."""
 
 
 def _agent_tools(config: AppConfig) -> None:

@@ -54,6 +54,7 @@ def prepare_mcp_transport() -> None:
     if not mcp_available():
         return
     _allow_tool_sized_requests()
+    _take_only_the_arguments_a_tool_has()
     _name_the_argument_in_input_errors()
     send_images_as_mcp_images()
 
@@ -72,11 +73,30 @@ def _allow_tool_sized_requests() -> None:
         setattr(GradioMCPServer, name, functools.partial(transport, max_request_body_size=MCP_MAX_REQUEST_BYTES))
 
 
+def _take_only_the_arguments_a_tool_has() -> None:
+    """Gradio's tool schemas leave out ``additionalProperties: false``, though its API refuses an unknown argument,
+    with words for a person ("click on 'view API'"); said in the schema, the schema check refuses it, naming those
+    the tool takes."""
+    from gradio.mcp import GradioMCPServer
+
+    get_input_schema = GradioMCPServer.get_input_schema
+    if getattr(get_input_schema, "closed", False):
+        return
+
+    @functools.wraps(get_input_schema)
+    def closed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        schema, file_positions = get_input_schema(self, *args, **kwargs)
+        return {**schema, "additionalProperties": False}, file_positions
+
+    closed.closed = True  # type: ignore[attr-defined]
+    GradioMCPServer.get_input_schema = closed
+
+
 def _name_the_argument_in_input_errors() -> None:
     """The mcp library checks a call's arguments against the tool's schema and answers with jsonschema's message,
-    which quotes the whole wrong value (an image sent as ``{"type": "base64", "data": ...}``: megabytes, with no
-    field named), and lets unknown arguments through to Gradio, which tells the model to click 'view API'. Its
-    server module is given a ``jsonschema`` whose ``validate`` says which argument is wrong and what it must be."""
+    which quotes the whole wrong value (an image sent as ``{"type": "base64", "data": ...}``: megabytes) and names
+    no argument. Its server module is given a ``jsonschema`` whose ``validate`` refuses what jsonschema refuses
+    (for every MCP server of the process), saying which argument is wrong and what it must be."""
     import jsonschema
     from mcp.server.lowlevel import server as lowlevel
 
@@ -102,7 +122,7 @@ def argument_problem(arguments: Any, schema: dict[str, Any]) -> str | None:
     import jsonschema
 
     known = schema.get("properties", {})
-    if isinstance(arguments, dict) and known:
+    if isinstance(arguments, dict) and schema.get("additionalProperties") is False:
         unknown = sorted(set(arguments) - set(known))
         if unknown:
             return (f"unknown argument{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; this tool takes "
