@@ -181,10 +181,16 @@ _RULES: list[tuple[str, str, bool]] = [
      False),  # the same pixels as a half turn after a mirror, said as the one operation it is
     # not "the upside down photo": that describes the photo, and what to do about it is not said
     (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|(?<!the )\bupside\s+down\b", "upside_down", False),
+    # "rotate it a quarter turn (to the left)", "give it a half turn"
+    (r"\b(?:rotate|turn|spin|give)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+by)?\s+(?:a|one)\s+"
+     rf"(?P<part>quarter|half)(?:[\s-]+turn)?(?:\s+(?P<direction>{_DIRECTION}))?\b", "part_turn", True),
     (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate", False),
     # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
     (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"
      r"clockwise|counter[\s-]?clockwise|anti[\s-]?clockwise))" + _ROTATION_TAIL, "rotate", False),
+    # ... or with a quarter turn's multiple alone: "turn it 180" (not "turn it 20%", "turn it 2 times")
+    (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:90|180|270)\b"
+     r"(?!\s*(?:%|percent|px|pixels|times|x\b)))" + _ROTATION_TAIL, "rotate", True),
     (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))*\s+(?:to\s+the\s+)?(?:left|right)\b)"
      + _ROTATION_TAIL, "rotate", True),
     (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?"
@@ -240,6 +246,12 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\bresize\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+(\d+)\s+by\s+(\d+)\b", "resize", True),
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(\d+)\s+(wide|tall|high)\b",
      "resize_side", True),
+    # the side named first: "resize to a width of 300", "scale it to height 600 px"
+    (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(?:a\s+)?(width|height)"
+     r"(?:\s+of)?\s+(\d+)(?:\s*(?:px|pixels))?\b", "resize_side_named", True),
+    # "make it 2x smaller", "3 times smaller": a division
+    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+smaller\b", "times_smaller",
+     True),
     # a side said alone, its verb shared with the clause before it: "make it black and white and 800 px wide"
     (r"^\s*(\d+)\s*(?:px|pixels)?\s+(wide|tall|high)\s*$", "resize_side", True),
     (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?\b",
@@ -934,6 +946,25 @@ def _setting_operation(name: str, match: re.Match[str], clause: str, amount_text
     return _DEFAULT_OPERATIONS[chosen]
 
 
+def _times_smaller(match: re.Match[str], clause: str) -> Operation:
+    """"make it 2x smaller": the size divided by 2."""
+    factor = float(match.group(1))
+    if factor <= 1:
+        raise InvalidInstructionError(f"{quoted(clause)} makes it no smaller; say a factor over 1 or a percentage "
+                                      "(e.g. 'make it 2x smaller', 'make it 50% smaller').")
+    return _resize_percent(round(100 / factor, 4), clause)
+
+
+def _part_turn(match: re.Match[str], clause: str) -> Operation:
+    """"a quarter turn" is 90 degrees (clockwise unless a direction is said), "a half turn" 180."""
+    if match.group("part").lower() == "half":
+        return Operation(kind="rotate", value=180.0)
+    direction = (match.group("direction") or "clockwise").lower().replace(" ", "")
+    counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise", "ccw", "left",
+                            "totheleft"}
+    return Operation(kind="rotate", value=270.0 if counter else 90.0)
+
+
 def _rotate(match: re.Match[str], clause: str) -> Operation:
     degrees = int(match.group("angle")) if match.group("angle") else 90
     if match.group("lead") and match.group("direction"):
@@ -1145,6 +1176,10 @@ _HANDLERS = {
     "resize_change_after": lambda match, clause: _resize_change(float(match.group(2)), match.group(1), clause),
     "resize_to": lambda match, clause: _resize_to(match, clause),
     "enlarge_factor": lambda match, clause: _resize_percent(100 * float(match.group(1) or match.group(2)), clause),
+    "times_smaller": _times_smaller,
+    "resize_side_named": lambda match, clause: _resize_side(
+        re.match(r"(\d+) (\w+)", f"{match.group(2)} {'wide' if match.group(1).lower() == 'width' else 'tall'}"), clause),
+    "part_turn": _part_turn,
 }
 _DEFAULT_OPERATIONS = {"blur": Operation(kind="blur", value=DEFAULT_BLUR_RADIUS), "sharpen": Operation(kind="sharpen")}
 """blur and sharpen as a fix or a setting names them ("too soft", "less blur"): no radius said."""

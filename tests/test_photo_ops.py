@@ -459,6 +459,12 @@ def intent_of(instruction: str) -> str:
     ("resize it to 800 px wide, and 600 px tall", "Resize to 800x600."),
     ("make it black and white and 800 px wide", "Convert the image to grayscale, then resize to 800 px wide."),
     ("make it brighter, 600 pixels tall", "Increase the brightness by 20%, then resize to 600 px tall."),
+    ("turn it 180", "Rotate the image 180 degrees."),  # a quarter turn's multiple needs no "degrees"
+    ("rotate it a quarter turn to the left", "Rotate the image 90 degrees counterclockwise."),
+    ("give it a half turn", "Rotate the image 180 degrees."),
+    ("resize to a width of 300", "Resize to 300 px wide."),
+    ("scale it to height 600 px", "Resize to 600 px tall."),
+    ("make it 2x smaller", "Resize to 50%."),
     ("resize it to 600 pixels high by 800 wide", "Resize to 800x600."),
     ("tone down the colors", "Decrease the saturation by 20%."),
     ("rotate it left and make it brighter too", "Rotate the image 90 degrees counterclockwise, then increase the "
@@ -698,9 +704,9 @@ def test_more_or_less_colour_is_saturation(instruction, intent):
 
 @pytest.mark.parametrize("instruction, kind, example", [
     ("resize to 1024 pixels", "a resize", "'resize to 800 px wide'"),
-    ("make it 2x smaller", "a resize", "'resize to 50%'"),
     ("crop it by 10%", "a crop", "'crop to 16:9'"),
-    ("turn it 180", "a rotation", "'rotate it 180 degrees'"),
+    ("crop to 16x9", "a crop", "'crop to 16:9'"),
+    ("turn it 2 times", "a rotation", "'rotate it 180 degrees'"),
     ("lower the contrast by half", "an adjustment", "'decrease the contrast by 50%'"),
 ])
 def test_an_exact_operation_said_in_words_not_read_gets_words_that_are_not_a_generative_editor(instruction, kind,
