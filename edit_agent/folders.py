@@ -123,9 +123,8 @@ def _remove_abandoned_scratch(prefix: str) -> None:
         except OSError:  # gone meanwhile, or another user's
             continue
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: in use, left alone
-            shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):  # held by a live process: in use, left alone
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
         finally:
             os.close(handle)

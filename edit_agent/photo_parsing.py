@@ -955,23 +955,24 @@ def _times_smaller(match: re.Match[str], clause: str) -> Operation:
     return _resize_percent(round(100 / factor, 4), clause)
 
 
+def _counterclockwise(direction: str | None) -> bool:
+    """Whether a rotation's direction, as said (None: not said, so clockwise), turns it counterclockwise."""
+    return re.sub(r"\s+", "", (direction or "").lower()) in {"counterclockwise", "counter-clockwise", "anticlockwise",
+                                                            "anti-clockwise", "ccw", "left", "totheleft"}
+
+
 def _part_turn(match: re.Match[str], clause: str) -> Operation:
     """"a quarter turn" is 90 degrees (clockwise unless a direction is said), "a half turn" 180."""
     if match.group("part").lower() == "half":
         return Operation(kind="rotate", value=180.0)
-    direction = (match.group("direction") or "clockwise").lower().replace(" ", "")
-    counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise", "ccw", "left",
-                            "totheleft"}
-    return Operation(kind="rotate", value=270.0 if counter else 90.0)
+    return Operation(kind="rotate", value=270.0 if _counterclockwise(match.group("direction")) else 90.0)
 
 
 def _rotate(match: re.Match[str], clause: str) -> Operation:
     degrees = int(match.group("angle")) if match.group("angle") else 90
     if match.group("lead") and match.group("direction"):
         raise InvalidInstructionError(f"{quoted(clause)} says two directions; say one, e.g. 'rotate it 90 degrees left'.")
-    direction = (match.group("direction") or match.group("lead") or "clockwise").lower().replace(" ", "")
-    counter = direction in {"counterclockwise", "counter-clockwise", "anticlockwise", "anti-clockwise",
-                            "ccw", "left", "totheleft"}
+    counter = _counterclockwise(match.group("direction") or match.group("lead"))
     if degrees % 90:
         raise NeedsGenerativeEditorError(f"Exact rotation supports multiples of 90 degrees, not {degrees} ({quoted(clause)})")
     clockwise = (-degrees if counter else degrees) % 360
