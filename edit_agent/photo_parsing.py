@@ -354,11 +354,17 @@ def split_clauses(instruction: str) -> list[str]:
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
     text = re.sub(r"[\s\0]+", " ", instruction.strip())
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
+    text = _SETTING_BY_HALF.sub(r"\g<setting> by 50%", text)
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
     return _share_amounts(_without_acknowledgements([(clause, joiner) for clause, joiner in parts if clause]))
 
+
+_SETTING_BY_HALF = re.compile(
+    r"\b(?P<setting>" + "|".join(pattern for pattern, _, _ in _SETTINGS.values()) + r")\s+by\s+(?:a\s+|one\s+)?half\b",
+    re.IGNORECASE)
+""""lower the contrast by half": by 50% ("reduce the size by half" is read by the resize rules)."""
 
 _CONTRACTIONS = re.compile(r"\b(?:(?P<i>i)['’]d|(?P<let>let)['’]s)\b", re.IGNORECASE)
 """"I'd like it brighter", "let's make it warmer": said out, their words are filler."""
@@ -798,6 +804,9 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
 
 
 _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
+    # first: "cut the brightness" is no crop, whatever its verb
+    (frozenset("brightness contrast saturation warmth exposure".split()), "an adjustment",
+     "'decrease the contrast by 50%' or 'make it a bit brighter'"),
     (frozenset("rotate rotation turn quarter clockwise counterclockwise anticlockwise".split()), "a rotation",
      "'rotate it 90 degrees', 'rotate it 180 degrees' or 'turn it to the left'"),
     (frozenset("crop trim cut".split()), "a crop",
@@ -805,8 +814,6 @@ _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
     # not "upscale": without a factor ("upscale it") it asks for detail, which is a generative editor's work
     (frozenset("resize scale shrink enlarge downscale reduce smaller bigger larger size".split()), "a resize",
      "'resize to 800 px wide', 'resize to 800x600', 'resize to 50%' or 'half the size'"),
-    (frozenset("brightness contrast saturation warmth exposure".split()), "an adjustment",
-     "'decrease the contrast by 50%' or 'make it a bit brighter'"),
 )
 _MEASURE_WORDS = frozenset("""
     pixels pixel px width height wide tall high long longer longest short shorter shortest half times twice aspect

@@ -465,6 +465,8 @@ def intent_of(instruction: str) -> str:
     ("resize to a width of 300", "Resize to 300 px wide."),
     ("scale it to height 600 px", "Resize to 600 px tall."),
     ("make it 2x smaller", "Resize to 50%."),
+    ("lower the contrast by half", "Decrease the contrast by 50%."),
+    ("cut the brightness by half", "Decrease the brightness by 50%."),
     ("resize it to 600 pixels high by 800 wide", "Resize to 800x600."),
     ("tone down the colors", "Decrease the saturation by 20%."),
     ("rotate it left and make it brighter too", "Rotate the image 90 degrees counterclockwise, then increase the "
@@ -707,7 +709,8 @@ def test_more_or_less_colour_is_saturation(instruction, intent):
     ("crop it by 10%", "a crop", "'crop to 16:9'"),
     ("crop to 16x9", "a crop", "'crop to 16:9'"),
     ("turn it 2 times", "a rotation", "'rotate it 180 degrees'"),
-    ("lower the contrast by half", "an adjustment", "'decrease the contrast by 50%'"),
+    ("contrast 2x", "an adjustment", "'decrease the contrast by 50%'"),
+    ("cut the brightness 3 times", "an adjustment", "'make it a bit brighter'"),  # not a crop for its "cut"
 ])
 def test_an_exact_operation_said_in_words_not_read_gets_words_that_are_not_a_generative_editor(instruction, kind,
                                                                                                  example):
