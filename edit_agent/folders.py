@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+NAME_MAX = 255
+"""The longest file or folder name that common file systems take (bytes)."""
+
 
 def out_folder_problem(folder: Path) -> str | None:
     """Why ``folder`` cannot be created or written, or None when it can.

@@ -31,6 +31,7 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edit_agent.errors import InvalidArgumentError, InvalidImageError, one_line
+from edit_agent.folders import NAME_MAX
 
 ImageInput = Image.Image | str | Path | bytes | bytearray | memoryview | np.ndarray
 
@@ -207,10 +208,6 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
 
 
 _BASE64_TEXT = re.compile(r"(?:data:image/[\w.+-]+;base64,)?[A-Za-z0-9+/\s]+={0,2}\s*\Z")
-NAME_MAX = 255
-"""The longest file or folder name that common file systems take (bytes)."""
-
-
 _BASE64_IMAGE_STARTS = ("data:image/", "iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR")
 """How a data URL, and PNG, JPEG, GIF and WebP data in base64, begin."""
 

@@ -818,8 +818,8 @@ _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
 _MEASURE_WORDS = frozenset("""
     pixels pixel px width height wide tall high long longer longest short shorter shortest half times twice aspect
     ratio format degrees lower raise increase decrease boost""".split())
-"""Words that say how much of an exact operation and name no part of the picture ("the left half", "the border":
-"rotate the left half" is no rotation of the image)."""
+"""Words that say how much of an exact operation, or which way, and name no part of the picture ("the left half",
+"the border": "rotate the left half" is no rotation of the image)."""
 
 
 def _exact_operation_unread(clause: str) -> tuple[str, str] | None:
@@ -1016,10 +1016,14 @@ def _resize(match: re.Match[str], clause: str) -> Operation:
 
 def _resize_side(match: re.Match[str], clause: str) -> Operation:
     """"resize to 600 px wide": one side given, the other kept in proportion."""
-    pixels = int(match.group(1))
+    return _side_resized(int(match.group(1)), _SIDE_OF[match.group(2).lower()])
+
+
+def _side_resized(pixels: int, side: str) -> Operation:
+    """A resize of ``side`` ("width" or "height") to ``pixels``, the other side kept in proportion."""
     if not 1 <= pixels <= MAX_OUTPUT_SIDE:
         raise InvalidInstructionError(f"A side of {pixels} px is out of range: it must be 1 to {MAX_OUTPUT_SIDE} px.")
-    return Operation(kind="resize", target="width" if match.group(2).lower() == "wide" else "height", value=pixels)
+    return Operation(kind="resize", target=side, value=pixels)
 
 
 def _resize_sides(match: re.Match[str], clause: str) -> Operation:
@@ -1185,8 +1189,7 @@ _HANDLERS = {
     "resize_to": lambda match, clause: _resize_to(match, clause),
     "enlarge_factor": lambda match, clause: _resize_percent(100 * float(match.group(1) or match.group(2)), clause),
     "times_smaller": _times_smaller,
-    "resize_side_named": lambda match, clause: _resize_side(
-        re.match(r"(\d+) (\w+)", f"{match.group(2)} {'wide' if match.group(1).lower() == 'width' else 'tall'}"), clause),
+    "resize_side_named": lambda match, clause: _side_resized(int(match.group(2)), match.group(1).lower()),
     "part_turn": _part_turn,
 }
 _DEFAULT_OPERATIONS = {"blur": Operation(kind="blur", value=DEFAULT_BLUR_RADIUS), "sharpen": Operation(kind="sharpen")}

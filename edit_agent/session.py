@@ -45,8 +45,8 @@ from edit_agent.errors import (
     is_blank,
     is_valid_text,
 )
-from edit_agent.folders import scratch_folder
-from edit_agent.images import DEFAULT_LIMITS, NAME_MAX, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
+from edit_agent.folders import NAME_MAX, scratch_folder
+from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner, draws_exactly
 from edit_agent.records import (
     MAX_INSTRUCTION_CHARS,
