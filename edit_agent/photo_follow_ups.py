@@ -62,8 +62,13 @@ _AGAIN_BUT = re.compile(rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|
 _OPPOSITE = re.compile(
     rf"^{_POLITE}(?:(?:do|make\s+it|go)\s+)?(?:the\s+)?(?:opposite|reverse(?:\s+(?:that|it))?)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
-_SAME_OPERATION_AGAIN = re.compile(r"^\s*(?P<verb>rotate|turn|flip|blur|sharpen)(?:\s+it)?\s+again\s*[.!]*$", re.I)
-_KINDS = {"rotate": "rotate", "turn": "rotate", "flip": "flip", "blur": "blur", "sharpen": "sharpen"}
+_SAME_OPERATION_AGAIN = re.compile(
+    rf"^{_POLITE}(?P<verb>rotate|turn|spin|flip|mirror|blur|sharpen)(?:\s+(?:it|the\s+(?:image|photo|picture|pic)))?"
+    r"\s+(?:again|once\s+more|one\s+more\s+time|(?P<further>(?:some\s+)?more|further))\s*(?:please)?[.!]*$", re.I)
+"""'rotate it again', 'now spin the image further', 'blur it more': the last edit of that kind, the same way (a flip
+'more' says nothing)."""
+_KINDS = {"rotate": "rotate", "turn": "rotate", "spin": "rotate", "flip": "flip", "mirror": "flip", "blur": "blur",
+          "sharpen": "sharpen"}
 _ACKNOWLEDGED = "|".join(sorted(ACKNOWLEDGEMENT_WORDS - {"actually"}))
 """Said of the last result before a follow-up. Not "actually": "actually, the opposite" corrects the last edit (it
 should have gone the other way), which is refused for what to say instead."""
@@ -173,7 +178,8 @@ def is_follow_up(instruction: str) -> bool:
 def _follow_up_kind(text: str) -> str | None:
     if not text:
         return None
-    if (same := _SAME_OPERATION_AGAIN.match(text)) is not None:
+    same = _SAME_OPERATION_AGAIN.match(text)
+    if same is not None and not (same.group("further") and _KINDS[same.group("verb").lower()] == "flip"):
         return f"same:{_KINDS[same.group('verb').lower()]}"
     if _OPPOSITE.match(text):
         return "opposite"

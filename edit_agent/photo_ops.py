@@ -61,9 +61,10 @@ class Operation(BaseModel):
     target: str | None = None
     """flip: horizontal/vertical; crop: left/right/top/bottom (a half), square, an aspect ratio "W:H" (the largest
     centred box of that shape), or "edges"/"<side> edge" (a margin of ``value`` px); resize: "width"/"height"
-    (that side becomes ``value`` px, the other in proportion)."""
+    (that side becomes ``value`` px, the other in proportion), or "fit" (the largest size of the same shape within
+    ``size``)."""
     size: tuple[int, int] | None = None
-    """resize: exact (width, height)."""
+    """resize: exact (width, height), or the box to fit within."""
     unit: Literal["px", "%"] = "px"
     """crop margin: ``value`` in pixels, or in percent of the side it is taken from."""
 
@@ -109,6 +110,8 @@ def _describe(op: Operation) -> str:
         case "resize":
             if op.target in ("width", "height"):
                 return f"resize to {plain_number(op.value)} px {'wide' if op.target == 'width' else 'tall'}"
+            if op.target == "fit" and op.size:
+                return f"resize to fit within {op.size[0]}x{op.size[1]}"
             return f"resize to {op.size[0]}x{op.size[1]}" if op.size else f"resize to {plain_number(op.value)}%"
         case "brightness" | "contrast" | "saturation":
             verb = "increase" if (op.value or 0) > 0 else "decrease"
@@ -135,14 +138,18 @@ def apply_operations(image: Image.Image, operations: list[Operation]) -> Image.I
 
     Margins in percent cropped one after another are shares of the image as the first of them found it:
     "crop 10% from the left and right" takes 10% of the width from each side (200 px -> 160), not 10% of
-    what the left crop left (200 -> 162).
+    what the left crop left (200 -> 162). A margin cropped again from a side already cropped in the row starts a
+    new row: "crop 10% from each side twice" crops the second 10% from what the first left, as two turns would.
     """
     found: tuple[int, int] | None = None  # the size before this row of margins
+    sides_cropped: set[str] = set()
     for operation in operations:
         if is_margin_crop(operation):
-            found = found or image.size
-            image = image.crop(_crop_box(image.size, operation.target or "", operation.value, operation.unit,
-                                         share_of=found))
+            side = operation.target or ""
+            if found is None or side in sides_cropped:
+                found, sides_cropped = image.size, set()
+            sides_cropped.add(side)
+            image = image.crop(_crop_box(image.size, side, operation.value, operation.unit, share_of=found))
         else:
             found = None
             image = apply_operation(image, operation)
@@ -270,9 +277,11 @@ def _margin_box(size: tuple[int, int], side: str, across: int, down: int, *, sai
 
 
 def _resized(size: tuple[int, int], op: Operation) -> tuple[int, int]:
-    if op.size:
+    if op.target == "fit" and op.size:  # the box's tighter side decides; the shape stays
+        scale = min(op.size[0] / size[0], op.size[1] / size[1])
+    elif op.size:
         return op.size
-    if op.target in ("width", "height"):  # one side given: the other in proportion
+    elif op.target in ("width", "height"):  # one side given: the other in proportion
         scale = (op.value or 1) / (size[0] if op.target == "width" else size[1])
     else:
         scale = (op.value or 100) / 100

@@ -2,7 +2,8 @@
 
 The reader is strict: every clause must map completely to operations, otherwise it raises
 :class:`UnsupportedInstructionError` (the instruction needs a generative editor). Clauses are
-split on ``,``, ``;``, ``.``, ``and``, ``but`` and ``then`` and applied in the order written.
+split on ``,``, ``;``, ``.``, ``and``, ``but`` and ``then`` and applied in the order written, but for one said to
+come first ("crop it, but first rotate it").
 
 >>> from edit_agent.photo_ops import describe_operations
 >>> ops = parse_operations("Rotate it 90 degrees and make it black and white")
@@ -177,10 +178,11 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:invert|reverse)\s+(?:that|this(?!\s+(?:image|photo|picture|pic)\b)"
      r"|the\s+(?:last|previous|change|edit|flip|rotation|crop|order))\b",
      "reverse_said", False),
-    (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+upside\s+down\b", "flip_vertical",
-     False),  # the same pixels as a half turn after a mirror, said as the one operation it is
+    # the same pixels as a half turn after a mirror, said as the one operation it is; "flip it up and down" too
+    (r"\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+"
+     r"(?:upside[\s-]+down|up(?:\s+and\s+|[\s-]+)down|up|down)\b", "flip_vertical", False),
     # not "the upside down photo": that describes the photo, and what to do about it is not said
-    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside\s+down\b|(?<!the )\bupside\s+down\b", "upside_down", False),
+    (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside[\s-]+down\b|(?<!the )\bupside[\s-]+down\b", "upside_down", False),
     # "rotate it a quarter turn (to the left)", "give it a half turn"
     (r"\b(?:rotate|turn|spin|give)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+by)?\s+(?:a|one)\s+"
      rf"(?P<part>quarter|half)(?:[\s-]+turn)?(?:\s+(?P<direction>{_DIRECTION}))?\b", "part_turn", True),
@@ -199,6 +201,11 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\bcrop\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|into))?(?:\s+(?:the|a))?"
      r"(?:\s+(left|right|top|bottom)\s+half|\s+(?:(?:centred|centered|center|centre)\s+)?(square)"
      r"(?:\s+(?:aspect(?:\s+ratio)?|ratio|format|shape))?)", "crop", False),
+    # the largest size of the same shape within a box: "resize to fit within 800x600" (and "... 800x600 keeping the
+    # aspect ratio", rewritten so by split_clauses)
+    (r"\b(?:(?:resize|scale|shrink|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+to)?\s+)?fit\b"
+     r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(?:with)?in(?:side|to)?\s+(?:a\s+)?(\d+)\s*[x×]\s*(\d+)"
+     r"(?:\s*(?:px|pixels))?(?:\s+box)?", "resize_fit", False),
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
      r"(?:(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?|" + _PERCENT + ")",
      "resize", False),
@@ -210,9 +217,11 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(up|down))?"
      r"(?:\s+by(?:\s+a\s+factor\s+of)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)?|(?:\s+to)?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times))"
      r"(?![\d.]|\s*(?:%|percent|px|pixels))", "resize_factor", False),
-    (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _MARGIN + r"\s+(?:off|from)?\s*"
-     r"(?:the\s+)?(each|every|all|left|right|top|bottom)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
-    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_margin_after", True),
+    # "crop 10% from each side", "cut off 20px from the bottom", "trim 10px off the edges"
+    (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+off)?\s+" + _MARGIN + r"\s+(?:off|from)?\s*"
+     r"(?:the\s+)?(each|every|all|left|right|top|bottom|edges)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
+    # "cut off the top 100px", "crop the left 10%"
+    (r"\b(?:cut|trim|crop)\s+(?:off\s+)?(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_margin_after", True),
     # an aspect ratio: "crop to 16:9", "make it 4:3", "give it a 3:2 aspect ratio"
     (r"\b(?:crop|trim|cut|reframe)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+(?:to|into|as))?"
      r"(?:\s+(?:a|an))?(?:\s+(?:centred|centered|center|centre))?\s+" + _RATIO, "crop_aspect", False),
@@ -224,6 +233,8 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\binvert(?:ed)?\b(?:\s+(?:the\s+)?black[\s-]*(?:and|&)[\s-]*white)?|\b(?:photo(?:graphic)?\s+)?negative\b",
      "invert", False),
     (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop", True),
+    # said alone, "keep the left half" keeps only it ("keep the left half unchanged" asks for something else)
+    (rf"\bkeep\s+(?:the\s+)?(left|right|top|bottom)\s+half{_AT_THE_END}", "crop", True),
     (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop_off_half", True),
     (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
@@ -257,6 +268,7 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?\b",
      "resize", True),
     (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
+    (r"\b(?:a\s+)?quarter\s+(?:of\s+)?(?:the\s+)?(?:its\s+)?size\b|\bquarter[\s-]+size\b", "quarter", True),
     # grey, said other ways than the rule's words
     (r"\b(?:turn|make|convert)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+gr[ae]y(?:\s*scale(?=\s*(?:$|[,.;!?]|(?:and|then|but|please)\b)))?\b"
      r"|\bremove\s+(?:the\s+|all\s+(?:the\s+)?)?colou?rs?\b|\bdesaturate\b(?:\s+it)?\s+(?:completely|fully|entirely)\b",
@@ -297,7 +309,7 @@ _COMPILED_PLAIN = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name,
 
 
 def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday: bool = True) -> list[Operation]:
-    """Map an instruction to exact operations in the order written, or raise.
+    """Map an instruction to exact operations in the order to apply them (:func:`split_clauses`), or raise.
 
     Raises :class:`UnsupportedInstructionError` when any part of the instruction is not an exact
     operation (e.g. "make the car red"), and :class:`InvalidInstructionError` for a value that
@@ -317,7 +329,7 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday:
 
 
 _AXIS_SAID = re.compile(r"\b(?:horizontal(?:ly)?|vertical(?:ly)?|left\s+to\s+right|top\s+to\s+bottom|sideways"
-                        r"|upside\s+down)\b", re.IGNORECASE)
+                        r"|upside[\s-]+down|up(?:\s+and\s+|[\s-]+)down)\b", re.IGNORECASE)
 
 
 def check_no_flip_undoes_another(clauses: list[str], operations: list[list[Operation]]) -> None:
@@ -347,7 +359,8 @@ def is_no_change(instruction: str) -> bool:
 
 
 def split_clauses(instruction: str) -> list[str]:
-    """The instruction's clauses in the order written (see the module docstring), each carrying the amount
+    """The instruction's clauses in the order to apply them (as written, but for one said to come "first"; see the
+    module docstring), each carrying the amount
     said for it: "slightly brighter and warmer" gives "slightly brighter" and "slightly warmer", "brighter
     and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
     is no clause."""
@@ -355,16 +368,59 @@ def split_clauses(instruction: str) -> list[str]:
     text = re.sub(r"[\s\0]+", " ", instruction.strip())
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
     text = _SETTING_BY_HALF.sub(r"\g<setting> by 50%", text)
+    text = _SIZE_KEEPING_SHAPE.sub(r"fit within \g<width>x\g<height>", text)
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
-    return _share_amounts(_without_acknowledgements([(clause, joiner) for clause, joiner in parts if clause]))
+    parts = _first_said_alone_joined([(clause, joiner) for clause, joiner in parts if clause])
+    return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
+
+
+def _first_said_alone_joined(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """"crop it, but first, rotate it", "crop it. Before that, rotate it": the 'first' set off by a comma is the next
+    clause's."""
+    joined: list[tuple[str, str]] = []
+    for clause, joiner in parts:
+        if joined and _FIRST_ALONE.fullmatch(joined[-1][0]):
+            clause, joiner = f"{joined[-1][0]} {clause}", joined.pop()[1]
+        joined.append((clause, joiner))
+    return joined
+
+
+_FIRST_ALONE = re.compile(r"(?:first(?:\s+of\s+all)?|before\s+that|beforehand)", re.IGNORECASE)
+
+
+_SAID_FIRST = re.compile(r"^(?:first(?:\s+of\s+all)?|before\s+that|beforehand)\b|\b(?:first|beforehand|before\s+that)\W*$",
+                         re.IGNORECASE)
+"""A change said to come first, wherever it is said: "crop it, but first rotate it", "crop it and rotate it first"."""
+
+
+def _said_first_first(clauses: list[str]) -> list[str]:
+    """``clauses`` in the order to apply them: one said to come first ("..., but first rotate it left") before those
+    said ahead of it. 'first' said of the first clause only is the order written anyway."""
+    later_firsts = [clause for clause in clauses[1:] if _SAID_FIRST.search(clause)]
+    if not later_firsts:
+        return clauses
+    if _SAID_FIRST.search(clauses[0]) or len(later_firsts) > 1:
+        said = "', '".join(clause for clause in clauses if _SAID_FIRST.search(clause))
+        raise InvalidInstructionError(f"'{said}': each is said to come first; say the changes in the order to make "
+                                      "them ('rotate it left, then crop to the left half').")
+    # "first" is filler to the reader; "before that" is not, and is said now by the order
+    moved = [re.sub(r"\b(?:before\s+that|beforehand)\b", " ", clause, flags=re.IGNORECASE).strip() for clause in later_firsts]
+    return moved + [clause for clause in clauses if clause not in later_firsts]
 
 
 _SETTING_BY_HALF = re.compile(
     r"\b(?P<setting>" + "|".join(pattern for pattern, _, _ in _SETTINGS.values()) + r")\s+by\s+(?:a\s+|one\s+)?half\b",
     re.IGNORECASE)
 """"lower the contrast by half": by 50% ("reduce the size by half" is read by the resize rules)."""
+
+_SIZE_KEEPING_SHAPE = re.compile(
+    r"\b(?:to\s+)?(?P<width>\d+)\s*(?:[x×]|by)\s*(?P<height>\d+)(?:\s*(?:px|pixels))?\s*,?\s+(?:while\s+|and\s+|but\s+)?"
+    r"(?:keep(?:ing)?|preserv(?:e|ing)|maintain(?:ing)?)\s+(?:the\s+|its\s+)?(?:aspect\s+ratio|proportions|shape)\b",
+    re.IGNORECASE)
+""""resize to 800x600 keeping the aspect ratio": both sides can hold only where the shapes agree; what is meant is the
+largest size of the image's shape within 800x600."""
 
 _CONTRACTIONS = re.compile(r"\b(?:(?P<i>i)['’]d|(?P<let>let)['’]s)\b", re.IGNORECASE)
 """"I'd like it brighter", "let's make it warmer": said out, their words are filler."""
@@ -386,9 +442,29 @@ _VERBS_SAID_POLITELY = frozenset("""
     adjust saturate desaturate invert set bump crank dial tone halve double straighten do repeat""".split())
 
 
+_COURTESY_AMPLIFIED = re.compile(
+    r"\b(?P<thanks>thanks|thank\s+you|thx|ty)\s+(?:(?:so|very)\s+much|a\s+(?:lot|bunch|ton|million)|loads|heaps|lots)\b"
+    r"|\b(?P<wish>would|do|should)\s+(?:really\s+)?(?:very\s+)?much\s+(?P<verb>like|love|prefer|appreciate)\b"
+    r"|\b(?P<liked>like|love)\s+(?P<it>it|this|that)\s+(?:very\s+)?much\b"
+    r"|\bby\s+the\s+way\b|\bbtw\b", re.IGNORECASE)
+"""Courtesy whose words also say an amount ("thanks so much", "I'd very much like", "by the way"): the amount is the
+courtesy's, not the edit's."""
+
+
 def plain_request(text: str) -> str:
-    """``text`` with a request asked as a question said plainly: "would you mind flipping it?" is "flip it?"."""
-    return _POLITE_REQUEST.sub(_as_asked, text)
+    """``text`` with a request asked as a question said plainly: "would you mind flipping it?" is "flip it?", and
+    courtesy without the words that would read as an amount: "brighter, thanks so much" is "brighter, thanks"."""
+    return _POLITE_REQUEST.sub(_as_asked, _COURTESY_AMPLIFIED.sub(_courtesy_alone, text))
+
+
+def _courtesy_alone(match: re.Match[str]) -> str:
+    if match.group("thanks"):
+        return match.group("thanks")
+    if match.group("wish"):
+        return f"{match.group('wish')} {match.group('verb')}"
+    if match.group("liked"):
+        return f"{match.group('liked')} {match.group('it')}"
+    return " "
 
 
 def _as_asked(match: re.Match[str]) -> str:
@@ -465,7 +541,8 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
             continue
         if _THANKS_AGAIN.match(clause):  # "crop it to a square, thanks again": courtesy, no repeat
             continue
-        if not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause):
+        if (not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause)
+                and not _ASKS_UNREAD.search(clause)):
             if clauses and _has_amount(clause) and _degree_free(clauses[-1]):  # "make it warmer, just a little"
                 _say_amount_for_the_last(clauses, joined, clause)
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
@@ -511,6 +588,9 @@ _TRAILING_REPEAT = re.compile(r"\b(?:twice|\d+\s+times)\W*$", re.IGNORECASE)
 _OBJECT = re.compile(r"\b(?:it|the\s+(?:image|photo|picture|pic))\b", re.IGNORECASE)
 _NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
 _THANKS_AGAIN = re.compile(r"^(?:thanks|thank\s+you|thx)\s+again\W*$", re.IGNORECASE)
+_ASKS_UNREAD = re.compile(r"\b(?:turn|apply|filter|effect|convert|tone|tones|set)\b", re.IGNORECASE)
+"""Filler words that still ask for something ("and turn it", "and apply a filter"): a clause of them is refused as
+not read, never dropped as courtesy."""
 _REFERS_BACK = re.compile(r"\b(?:again|once\s+more|more)\b", re.IGNORECASE)
 """A clause with no operation that refers back ("again but warmer") is refused, never dropped as filler."""
 
@@ -780,6 +860,8 @@ def _protect_and(text: str) -> str:
     # "black and white" is one operation, not two clauses, as is "800px wide and 600px tall" (or "800 wide, 600
     # tall"): keep their "and" or comma out of the splitter.
     text = re.sub(r"(black[\s-]*)and([\s-]*white)", "\\1\0\\2", text, flags=re.IGNORECASE)
+    text = re.sub(r"(\b(?:flip|mirror)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+up\s+)and(\s+down\b)",
+                  "\\1\0\\2", text, flags=re.IGNORECASE)
     return re.sub(r"(\b(?:wide|tall|high))(?:\s*,\s*(?:and\s+)?|\s+and\s+)(\d+\s*(?:px|pixels)?\s+(?:wide|tall|high)\b)",
                   "\\1 \0 \\2", text, flags=re.IGNORECASE)
 
@@ -810,16 +892,19 @@ _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
     (frozenset("rotate rotation turn quarter clockwise counterclockwise anticlockwise".split()), "a rotation",
      "'rotate it 90 degrees', 'rotate it 180 degrees' or 'turn it to the left'"),
     (frozenset("crop trim cut".split()), "a crop",
-     "'crop to a square', 'crop to 16:9', 'crop to the left half' or 'cut off the bottom 100 pixels'"),
+     "'crop to a square', 'crop to 16:9', 'crop to the left half', 'crop 10% from the left and right' or 'cut off the "
+     "bottom 100 pixels'"),
     # not "upscale": without a factor ("upscale it") it asks for detail, which is a generative editor's work
     (frozenset("resize scale shrink enlarge downscale reduce smaller bigger larger size".split()), "a resize",
      "'resize to 800 px wide', 'resize to 800x600', 'resize to 50%' or 'half the size'"),
 )
 _MEASURE_WORDS = frozenset("""
     pixels pixel px width height wide tall high long longer longest short shorter shortest half times twice aspect
-    ratio format degrees lower raise increase decrease boost""".split())
+    ratio format degrees lower raise increase decrease boost from off both each every side sides edge edges
+    """.split())
 """Words that say how much of an exact operation, or which way, and name no part of the picture ("the left half",
-"the border": "rotate the left half" is no rotation of the image)."""
+"the border": "rotate the left half" is no rotation of the image). A crop's margin is said from its sides or edges,
+which are the image's own."""
 
 
 def _exact_operation_unread(clause: str) -> tuple[str, str] | None:
@@ -998,6 +1083,14 @@ def _crop(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="crop", target=(match.group(1) or match.group(2)).lower())
 
 
+def _resize_fit(match: re.Match[str], clause: str) -> Operation:
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (1 <= width <= MAX_OUTPUT_SIDE and 1 <= height <= MAX_OUTPUT_SIDE):
+        raise InvalidInstructionError(
+            f"Fitting within {width}x{height} is out of range: each side must be 1 to {MAX_OUTPUT_SIDE} px.")
+    return Operation(kind="resize", size=(width, height), target="fit")
+
+
 def _resize(match: re.Match[str], clause: str) -> Operation:
     if match.group(1):
         width, height = int(match.group(1)), int(match.group(2))
@@ -1067,7 +1160,8 @@ def _resize_factor(match: re.Match[str], clause: str) -> Operation:
 def _crop_margin(match: re.Match[str], clause: str) -> Operation:
     """"crop 100 px from each side", "trim 10% off the top": a margin taken off the edges."""
     side = match.group(3).lower()
-    return _crop_margin_of("edges" if side in ("each", "every", "all") else side, match.group(1), match.group(2), clause)
+    return _crop_margin_of("edges" if side in ("each", "every", "all", "edges") else side, match.group(1), match.group(2),
+                           clause)
 
 
 def _resize_percent(percent: float, clause: str) -> Operation:
@@ -1162,6 +1256,7 @@ _HANDLERS = {
     "flip": _flip,
     "crop": _crop,
     "resize": _resize,
+    "resize_fit": _resize_fit,
     "resize_side": _resize_side,
     "resize_sides": _resize_sides,
     "resize_factor": _resize_factor,
@@ -1177,6 +1272,7 @@ _HANDLERS = {
     "invert": lambda match, clause: Operation(kind="invert"),
     "double": lambda match, clause: Operation(kind="resize", value=200.0),
     "halve": lambda match, clause: Operation(kind="resize", value=50.0),
+    "quarter": lambda match, clause: Operation(kind="resize", value=25.0),
     "grayscale": lambda match, clause: Operation(kind="grayscale"),
     "blur": _blur,
     "sharpen": lambda match, clause: _sharpen(clause),

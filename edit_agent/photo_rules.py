@@ -92,6 +92,7 @@ _RULE_WORDS = FILLER_WORDS | {
     "is", "stays", "stay", "any", "anymore", "about", "s", "t", "longer", "there", "here", "rest", "session",
     "crop", "cropped", "converted", "shape", "format", "mode", "rule", "rules", "making", "being", "needs",
     "need", "has", "have", "had", "be", "keeping", "too", "well",
+    "applies", "apply", "holds", "hold", "counts", "needed", "necessary", "required", "matters",
 }
 _BARE_NAME_WORDS = {"it", "the", "image", "photo", "picture", "also", "too", "a", "and"}
 """What may stand beside a rule's name in a clause that continues the one before ("keep it square and b&w")."""
@@ -302,7 +303,8 @@ def breaks(rule: PhotoRule, operation: Operation) -> bool:
     if rule.operation.kind == "grayscale":
         return operation.kind in ("saturation", "warmth", "sepia")
     return (operation.kind == "crop" and operation.target != "square") or (
-        operation.kind == "resize" and operation.size is not None and operation.size[0] != operation.size[1])
+        operation.kind == "resize" and operation.target != "fit" and operation.size is not None
+        and operation.size[0] != operation.size[1])
 
 
 def check_conflicts(operations: Sequence[Operation], in_force: Sequence[RuleInForce]) -> None:

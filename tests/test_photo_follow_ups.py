@@ -61,6 +61,26 @@ def test_rotate_again_finds_the_last_rotation_and_is_a_plain_rotation_without_on
         "Rotate the image 90 degrees clockwise.")
 
 
+@pytest.mark.parametrize("said", ["rotate it further", "rotate it more", "now rotate it again", "rotate the image again",
+                                  "spin it again", "turn it again please"])
+def test_another_turn_said_in_other_words_goes_the_way_the_last_one_went(session, said):
+    assert intents(session, "rotate it left", said)[-1] == "Rotate the image 90 degrees counterclockwise."
+
+
+@pytest.mark.parametrize("said", ["flip the image again", "now flip it again", "mirror it again"])
+def test_another_flip_said_in_other_words_flips_the_way_the_last_one_did(session, said):
+    assert intents(session, "flip it vertically", said)[-1] == "Flip the image vertically."
+
+
+@pytest.mark.parametrize("said", ["blur the image again", "blur it more"])
+def test_another_blur_said_in_other_words_is_as_strong_as_the_last(session, said):
+    assert intents(session, "blur it a lot", said)[-1] == "Blur the image with radius 5."
+
+
+def test_again_said_with_courtesy_that_says_much_is_a_repeat(session):
+    assert intents(session, "make it brighter", "again, thanks a lot")[-1] == "Increase the brightness by 20%."
+
+
 def test_follow_ups_read_past_typos_courtesy_and_rule_only_turns(session):
     assert intents(session, "make it brigher", "again, thanks")[-1] == "Increase the brightness by 20%."
     assert intents(EditSession(store=session._store), "make it warmer", "keep it square", "the opposite")[-1] == (

@@ -123,7 +123,9 @@ def test_warmer_and_cooler_follow_the_stated_rule(photo):
         ("crop 10% from the left and right", (12, 0, 108, 80)),  # 10% of 120 from each side: 96 wide, not 97
         ("crop 10% from the left and 25% from the top and bottom", (12, 20, 120, 60)),
         ("crop 10% from the left, then rotate it 180 degrees, then crop 10% from the left", None),
-        ("crop 10% from the left, 10 px from the top and 10% from the left", (24, 10, 120, 80)),  # px in the row
+        ("crop 10% from the left, 10 px from the top and 10% from the right", (12, 10, 108, 80)),  # px in the row
+        # a side cropped again starts a new row, as two turns would: 10% of the 108 px the first crop left
+        ("crop 10% from the left, 10 px from the top and 10% from the left", (23, 10, 120, 80)),
     ],
 )
 def test_percent_margins_in_a_row_are_shares_of_the_image_before_them(photo, instruction, box):
@@ -133,6 +135,12 @@ def test_percent_margins_in_a_row_are_shares_of_the_image_before_them(photo, ins
     else:
         expected = photo.crop(box)
     assert edit(photo, instruction).tobytes() == expected.tobytes()
+
+
+def test_a_margin_crop_said_twice_crops_what_the_first_left_as_again_would(photo):
+    once = edit(photo, "crop 10% from each side")
+    assert edit(photo, "crop 10% from each side twice").tobytes() == edit(once, "crop 10% from each side").tobytes()
+    assert edit(photo, "crop 25% from each side twice").size == (30, 20)  # 120x80, then 60x40: not half of 120x80 twice
 
 
 def test_percent_margins_that_together_leave_nothing_say_of_what_size(photo):
@@ -320,6 +328,16 @@ def test_an_amount_said_in_words_sets_the_strength(instruction, intent):
     ("crop 100 pixels from each side", "Crop 100 px from each side.", (200, 100)),
     ("trim 20 px off the top", "Crop 20 px from the top.", (400, 280)),
     ("crop 50 px from the left", "Crop 50 px from the left.", (350, 300)),
+    ("crop the top 100px", "Crop 100 px from the top.", (400, 200)),
+    ("cut off 20px from the bottom", "Crop 20 px from the bottom.", (400, 280)),
+    ("crop 10px off the edges", "Crop 10 px from each side.", (380, 280)),
+    ("make it a quarter of the size", "Resize to 25%.", (100, 75)),
+    ("keep the left half", "Crop to the left half.", (200, 300)),
+    # both sides given and the shape kept: the largest size of that shape within them
+    ("resize to 800x600 keeping the aspect ratio", "Resize to fit within 800x600.", (800, 600)),
+    ("resize it to 300x300 while keeping the proportions", "Resize to fit within 300x300.", (300, 225)),
+    ("resize to 1000 by 150 and keep the aspect ratio", "Resize to fit within 1000x150.", (200, 150)),
+    ("scale to fit inside a 100x100 box", "Resize to fit within 100x100.", (100, 75)),
 ])
 def test_sizes_and_margins_said_the_common_ways(instruction, intent, size):
     operations = parse_operations(instruction)
@@ -889,3 +907,58 @@ def test_how_strongly_to_sharpen_is_done_and_said():
 def test_a_rotation_that_says_two_directions_is_refused():
     with pytest.raises(InvalidInstructionError, match="says two directions"):
         parse_operations("rotate left 90 degrees clockwise")
+
+
+@pytest.mark.parametrize("instruction", [
+    "make it brighter, thanks so much", "I would very much like it brighter", "I'd very much like it brighter",
+    "make it brighter, by the way", "thanks a lot, make it brighter", "make it brighter, I like it very much",
+])
+def test_courtesy_that_says_much_is_no_amount(instruction):
+    assert describe_operations(parse_operations(instruction)) == "Increase the brightness by 20%."
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("blur it, thanks a lot", "Blur the image with radius 2."),
+    ("sharpen it, thank you so much", "Sharpen the image."),
+])
+def test_courtesy_that_says_much_leaves_the_default_strength(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize("instruction", ["flip it up and down", "mirror it up and down", "flip it upside-down",
+                                         "flip it up-down", "flip it down"])
+def test_a_flip_said_up_and_down_is_vertical(instruction):
+    assert parse_operations(instruction) == [Operation(kind="flip", target="vertical")]
+
+
+@pytest.mark.parametrize("instruction", [
+    "crop to the left half, but first rotate it left", "crop to the left half, but rotate it left first",
+    "crop to the left half, but first, rotate it left", "crop to the left half. Before that, rotate it left",
+    "first rotate it left, then crop to the left half",
+])
+def test_a_change_said_to_come_first_is_applied_first(photo, instruction):
+    expected = photo.transpose(T.ROTATE_90)
+    expected = expected.crop((0, 0, expected.width // 2, expected.height))
+    assert describe_operations(parse_operations(instruction)) == (
+        "Rotate the image 90 degrees counterclockwise, then crop to the left half.")
+    assert edit(photo, instruction).tobytes() == expected.tobytes()
+
+
+def test_two_changes_each_said_to_come_first_are_refused():
+    with pytest.raises(InvalidInstructionError, match="each is said to come first"):
+        parse_operations("first crop it to a square, but first rotate it")
+
+
+@pytest.mark.parametrize(("instruction", "part"), [
+    ("make it brighter and turn it", "turn it"), ("make it brighter and apply a filter", "apply a filter"),
+    ("sharpen it and tone it down", "tone it down"), ("rotate it left and turn it down a bit", "turn it down a bit"),
+])
+def test_a_part_made_of_filler_that_asks_for_something_is_refused_not_dropped(instruction, part):
+    with pytest.raises(UnsupportedInstructionError, match=f"the part '{part}'"):
+        parse_operations(instruction)
+
+
+def test_fitting_within_a_box_keeps_a_square_square_and_reads_back():
+    operations = parse_operations("resize to fit within 800x600")
+    assert parse_operations(describe_operations(operations)) == operations
+    assert apply_operations(Image.new("RGB", (512, 512)), operations).size == (600, 600)

@@ -46,6 +46,7 @@ def is_gray(image: Image.Image) -> bool:
     ("do not lift the black and white rule", ["grayscale"], ["black and white"], []),
     ("stop making it black and white", [], [], ["black and white"]),
     ("no more black and white", [], [], ["black and white"]),
+    ("the black and white rule no longer applies", [], [], ["black and white"]),
     ("the image no longer has to be square", [], [], ["square"]),
     ("forget the black and white and square rules", [], [], ["black and white", "square"]),
     ("forget the square rule and make it black and white", ["grayscale"], [], ["square"]),
@@ -180,3 +181,13 @@ def test_what_to_keep_is_no_bare_from_now_on_for_the_next_clause():
     with pytest.raises(UnsupportedInstructionError, match="'keep the colours' is neither"):
         read_turn("keep the colours, and make it square")
     assert read_turn("from now on, make it square").sets[0].name == "square"
+
+
+@pytest.mark.parametrize("instruction", ["make it colourful again", "you can change the colours now"])
+def test_asking_for_colour_under_the_black_and_white_rule_names_the_rule(tmp_path, photo, instruction):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(photo, "from now on keep it black and white")
+    with pytest.raises(UnsupportedInstructionError, match=r"A rule keeps the image black and white \(turn 1\): "
+                                                          r"'forget the black and white rule' lifts it"):
+        session.edit(None, instruction)
+    assert len(session.turns) == 1

@@ -153,6 +153,13 @@ _MOST_DIGITS = 15
 """More digits than any size, angle or percentage has, and than a float holds exactly (past 308 it is ``inf``)."""
 
 
+_COLOUR_ASKED = re.compile(r"\bcolou?r(?:s|ful|ed)?\b", re.IGNORECASE)
+
+
+def _grey_rule_in_force(earlier: list[str]) -> RuleInForce | None:
+    return next((held for held in rules_in_force(earlier) if held.rule.operation.kind == "grayscale"), None)
+
+
 def _check_numbers_fit(instruction: str) -> None:
     # Unsupported, not invalid: on a MICE-World canvas the world language reads the turn next, and says its own.
     for match in _WHOLE_NUMBER.finditer(instruction):
@@ -183,6 +190,11 @@ def _read_as_meant(instruction: str, earlier: list[str]) -> tuple[_Reading, list
                     raise InvalidInstructionError(f"{corrected_refusal} (Read {read_as}.)") from None
         if is_history_move(instruction):
             raise _history_move(instruction) from None
+        grey_rule = _grey_rule_in_force(earlier)
+        if grey_rule is not None and _COLOUR_ASKED.search(instruction) and isinstance(refusal, NeedsGenerativeEditorError):
+            raise NeedsGenerativeEditorError(refusal.what, also=(
+                f"A rule keeps the image black and white (turn {grey_rule.set_at_turn}): 'forget the black and white "
+                "rule' lifts it, and colour it took away comes back by undoing to an image from before it.")) from None
         if earlier and may_take_back(instruction) and isinstance(refusal, NeedsGenerativeEditorError):
             raise NeedsGenerativeEditorError(refusal.what, also=(
                 f"If it takes back an earlier edit, that is a move in the session's history, not an edit: {HISTORY_HINT} "
@@ -314,4 +326,4 @@ def _reasoning(turn: ReadTurn, before: Sequence[RuleInForce], again: Sequence[Ru
 def _operations_sentence(operations: list[Operation]) -> str:
     steps = "; ".join(f"{i}. {describe_operations([op])[:-1]}" for i, op in enumerate(operations, 1))
     return (f"The instruction maps completely to {len(operations)} exact operation"
-            f"{'s' if len(operations) > 1 else ''}, applied in the order written: {steps}.")
+            f"{'s' if len(operations) > 1 else ''}, applied in this order: {steps}.")
