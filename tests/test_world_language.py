@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edit_agent.world import WorldLanguageError, parse_turn
-from edit_agent.world.language import parse_ref
+from edit_agent.world.language import CELL_PHRASES, DIRECTIONS, parse_ref
 
 
 @pytest.mark.parametrize("text,kind", [
@@ -72,6 +72,34 @@ def test_invalid_values_are_marked():
     assert parse_turn("move it up and to the left").edit.invalid
     assert parse_turn("turn the square into a hexagon").edit.invalid
     assert parse_turn("From now on every new shape must be gray").rule.invalid
+
+
+@pytest.mark.parametrize("text,cell,direction", [
+    ("move the triangle at the middle left down", "middle-left", "down"),  # not the centre one, diagonally
+    ("move the shape at the middle right left", "middle-right", "left"),
+    ("nudge the shape at the center left to the left", "middle-left", "left"),
+    ("move the shape at the center right", "center", "right"),  # "at" names the shape, not where it goes
+    ("slide the circle at the center right by one", "center", "right"),
+])
+def test_a_step_move_of_a_shape_named_by_its_cell(text, cell, direction):
+    edit = parse_turn(text).edit
+    assert (edit.kind, edit.ref.cell, edit.cell, edit.direction, edit.invalid) == ("move", cell, None, direction, None)
+
+
+def test_every_cell_name_before_every_step_reads_as_said():
+    for cell, phrases in CELL_PHRASES.items():
+        for phrase, direction in ((p, d) for p in phrases for d in DIRECTIONS):
+            for template in ("move {r} {d}", "nudge {r} to the {d}", "slide {r} {d} by one", "shift {r} one step {d}"):
+                text = template.format(r=f"the shape at the {phrase}", d=direction)
+                edit = parse_turn(text).edit
+                assert (edit.ref.cell, edit.direction, edit.invalid) == (cell, direction, None), text
+
+
+def test_at_or_in_says_where_a_shape_goes_only_after_put_or_place():
+    assert parse_turn("put the square at the top left").edit.cell == "top-left"
+    assert parse_turn("place it in the center right").edit.cell == "middle-right"
+    with pytest.raises(WorldLanguageError):
+        parse_turn("move the circle at the top left")  # a shape named by its cell, with nowhere to go
 
 
 @pytest.mark.parametrize("text", ["qzx vlorp the wibble", "rotate it 90 degrees", "make the wibble blue", "   ", "From now on, be nice"])

@@ -254,7 +254,7 @@ class _Phraser:
             free = [d for d, (dr, dc) in _STEPS.items() if cell_at(row + dr, col + dc) is not None]
             direction = rng.choice(list(_STEPS) if noop else free or list(_STEPS))
             phrase = rng.choice(MOVE_STEP)
-            if " the " in ref:  # "move the circle at the center right" would read as a cell; say "one step"
+            if " the " in ref:  # "one step" keeps the direction apart from a cell that ends the reference
                 phrase = "move {r} one step {v}"
             if "cell" in phrase and direction in ("left", "right"):
                 phrase = phrase.replace("one cell {v}", "one cell to the {v}")

@@ -309,7 +309,12 @@ _SET_VALUE = (
     _RefPattern(r"^(?:make|turn|paint|color|recolor|recolour|change|set|dye|resize|tint|shade) (?P<ref>.+?) (?:to |into )?(?:be )?(?P<value>[a-z]+)$"),
 )
 _MOVE_VERBS = r"(?:move|shift|slide|drag|push|relocate|nudge|put|place)"
-_MOVE_TO_CELL = _RefPattern(rf"^{_MOVE_VERBS} (?P<ref>.+?) (?:to|into|over to|onto|at|in|across to) {_CELL}$")
+_MOVE_TO_CELL = (
+    _RefPattern(rf"^{_MOVE_VERBS} (?P<ref>.+?) (?:to|into|over to|onto|across to) {_CELL}$"),
+    # "at"/"in" name where a thing goes only after put or place; after move they name the thing
+    # ("move the shape at the center right" is the centre shape, one step right)
+    _RefPattern(rf"^(?:put|place) (?P<ref>.+?) (?:at|in) {_CELL}$"),
+)
 _MOVE_STEP = re.compile(rf"^{_MOVE_VERBS} (?P<body>.+)$")
 _STEP_TAIL = re.compile(
     r"(?:(?:one|a|1) (?:step|cell|space|square|place) |diagonally |over )?"
@@ -436,11 +441,12 @@ def _resize_or_recolor_edit(sentence: str) -> Edit | None:
 
 
 def _move_edit(sentence: str) -> Edit | None:
-    if match := _MOVE_TO_CELL.match(sentence):
-        try:
-            return Edit(kind="move", ref=parse_ref(match["ref"]), cell=_CELL_BY_PHRASE[match["cell"]])
-        except WorldLanguageError:
-            pass  # "nudge the shape at the center right": a step move whose reference ends in a cell
+    for pattern in _MOVE_TO_CELL:
+        if match := pattern.match(sentence):
+            try:
+                return Edit(kind="move", ref=parse_ref(match["ref"]), cell=_CELL_BY_PHRASE[match["cell"]])
+            except WorldLanguageError:
+                pass  # "put the shape that was originally at the center right": a step move whose reference ends in a cell
     if match := _MOVE_STEP.match(sentence):
         split = _split_step(match["body"])
         if split is None:
@@ -457,17 +463,23 @@ def _split_step(body: str) -> tuple[Ref, str] | None:
     """Split "<reference> <direction words>", preferring the longest tail whose reference reads.
 
     Cell names contain direction words ("the circle at the top left up"), so the split is tried
-    at every word boundary rather than left to a regex.
+    at every word boundary rather than left to a regex. A tail that takes the last word of a cell
+    name ("the triangle at the middle | left down", a diagonal) gives way to a shorter one that
+    leaves the name whole ("the triangle at the middle left | down"), when there is one.
     """
     words = body.split()
+    cutting_a_cell_name = None
     for i in range(1, len(words)):
         tail = " ".join(words[i:])
         if _STEP_TAIL.fullmatch(tail):
             try:
-                return parse_ref(" ".join(words[:i])), tail
+                ref = parse_ref(" ".join(words[:i]))
             except WorldLanguageError:
                 continue
-    return None
+            if f"{words[i - 1]} {words[i]}" not in _CELL_BY_PHRASE:
+                return ref, tail
+            cutting_a_cell_name = cutting_a_cell_name or (ref, tail)
+    return cutting_a_cell_name
 
 
 # ---------------------------------------------------------------- rules
