@@ -117,6 +117,14 @@ def test_parse_threshold_and_background_vote():
     assert parse(Image.fromarray(canvas)).object_at("top-left").color == "red"
 
 
+def test_exactly_seven_percent_of_a_cell_holds_an_object():
+    canvas = np.full((60, 60, 3), BACKGROUND_RGB["white"], dtype=np.uint8)  # cells of 20 x 20 = 400 px
+    canvas[0:4, 0:7] = OBJECT_RGB["blue"]  # 28 of 400 px: exactly 7%
+    assert parse(Image.fromarray(canvas)).object_at("top-left").color == "blue"
+    canvas[0:4, 6] = BACKGROUND_RGB["white"]  # 24 px: 6%
+    assert parse(Image.fromarray(canvas)) == Scene(background="white")
+
+
 def test_is_world_canvas():
     rng = random.Random(3)
     scene = random_scene(rng, 3, 6)

@@ -29,8 +29,8 @@ PALETTE_NAMES: tuple[str, ...] = COLORS + BACKGROUNDS
 """Objects first, then backgrounds: a palette index below len(COLORS) is an object colour."""
 _PALETTE = np.array([OBJECT_RGB[c] for c in COLORS] + [BACKGROUND_RGB[b] for b in BACKGROUNDS], dtype=np.int32)
 _N_OBJECT = len(COLORS)
-MIN_OBJECT_COVER = 0.07
-"""An object is present in a cell when its pixels cover at least this fraction of the cell."""
+MIN_OBJECT_COVER_PERCENT = 7
+"""An object is present in a cell when its pixels cover at least this percentage of the cell."""
 
 
 def canvas_side(width: int, height: int) -> int:
@@ -105,7 +105,7 @@ def parse_array(pixels: np.ndarray) -> Scene:
 def _parse_cell(block: np.ndarray, cell: str) -> SceneObject | None:
     object_mask = block < _N_OBJECT
     covered = int(object_mask.sum())
-    if covered < MIN_OBJECT_COVER * block.size:
+    if covered * 100 < MIN_OBJECT_COVER_PERCENT * block.size:  # in integers: 0.07 * 400 is 28.000000000000004
         return None
     color = COLORS[int(np.bincount(block[object_mask], minlength=_N_OBJECT).argmax())]
     templates, areas = _template_stack(block.shape[0])
