@@ -17,23 +17,27 @@ import torch
 from PIL import Image
 
 from edit_agent.hf_loading import ModelSource, loading_errors, pick_device, resolve_model
-from edit_agent.world.interpreter import WorldInterpreter
 from edit_agent.world.parse import parse
 from edit_agent.world.scene import Scene
-from edit_agent.world.sessions import WorldSession
+from edit_agent.world.sessions import WorldSession, turn_outcomes
 from evals.scoring import score_session
 from rl.interfaces import RolloutTurns, TurnScores
 
 
 def world_targets(session: WorldSession, turns: int) -> tuple[list[Scene], list[tuple[str, ...]]]:
     """``T_0..T_turns`` (a file's targets win over the interpreter's, as in ``evals``) and the
-    cells locked after each turn (GA also covers locked objects)."""
-    world = WorldInterpreter(session.start)
+    cells locked after each turn (GA also covers locked objects).
+
+    As in ``evals``, a turn the interpreter cannot read is scored on the file's target, with the
+    locks in force before it; one without a target in the file raises WorldLanguageError."""
     targets, locked = [session.start], []
-    for turn in session.turns[:turns]:
-        outcome = world.step(turn.instruction)
-        targets.append(turn.target or outcome.target)
-        locked.append(outcome.locked_cells)
+    for turn, outcome in zip(session.turns[:turns], turn_outcomes(session)):
+        if outcome is None:
+            targets.append(turn.target)
+            locked.append(locked[-1] if locked else ())
+        else:
+            targets.append(turn.target or outcome.target)
+            locked.append(outcome.locked_cells)
     return targets, locked
 
 

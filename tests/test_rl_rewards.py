@@ -50,6 +50,22 @@ def test_world_reward_gives_if_zero_to_an_identity_rollout_on_every_changing_tur
     assert all(score.cc == 1.0 for score in scores)  # nothing the turn left alone was disturbed
 
 
+def test_a_turn_in_other_words_is_rewarded_on_the_files_target_as_evals_scores_it() -> None:
+    from edit_agent.world import Scene, SceneObject, WorldSession, WorldTurn
+    from edit_agent.world.language import WorldLanguageError
+
+    start = Scene(background="white", objects=(SceneObject(shape="circle", color="red", size="large", cell="center"),))
+    beige = start.model_copy(update={"background": "beige"})
+    theirs = WorldSession(id="theirs", start=start, turns=(
+        WorldTurn(instruction="From now on, don't touch the circle"),
+        WorldTurn(instruction="give the canvas a beige coat", target=beige)))
+    assert world_targets(theirs, 2) == ([start, start, beige], [("center",), ("center",)])  # the lock still holds
+    assert WorldReward().score(world_rollout(theirs, [render(start), render(beige)]))[1] == TurnScores(if_=1.0, cc=1.0, ga=1.0)
+    untargeted = WorldSession(id="mine", start=start, turns=(WorldTurn(instruction="give the canvas a beige coat"),))
+    with pytest.raises(WorldLanguageError, match="Session mine, turn 1: "):
+        world_targets(untargeted, 1)
+
+
 def test_world_reward_scores_a_partial_rollout_and_rejects_photos() -> None:
     session = SESSIONS[0]
     targets, _ = world_targets(session, 2)
