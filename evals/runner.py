@@ -30,7 +30,7 @@ from edit_agent.records import HistoryTurn, Intent, Thought, TurnRequest
 from edit_agent.session import translated_failures
 from edit_agent.world.parse import parse
 from edit_agent.world.render import render
-from edit_agent.world.sessions import WorldSession, turn_outcomes
+from edit_agent.world.sessions import UNREAD_TASK_TYPE, WorldSession, turn_outcomes
 from evals.scoring import psnr, score_session
 
 TurnRow = dict[str, Any]
@@ -183,7 +183,7 @@ class _GivenTurn:
     """What scoring needs of a turn the interpreter cannot read but the file gives the target of."""
 
     target: None = None
-    task_type: str = "unread"
+    task_type: str = UNREAD_TASK_TYPE
     locked_cells: tuple[str, ...] = ()
 
 

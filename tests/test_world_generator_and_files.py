@@ -89,6 +89,17 @@ def test_targets_optional_on_input_and_ground_truth_when_given():
     assert complete(session).turns[0].target.background == "beige"  # the file's target is kept
 
 
+def test_a_turn_in_other_words_is_written_with_a_task_type():
+    given = {"background": "beige", "objects": []}
+    line = {"id": "theirs", "start": {"background": "white", "objects": []},
+            "turns": [{"instruction": "give the canvas a beige coat", "target": given}]}
+    stream = io.StringIO()
+    write_sessions(read_world_sessions(io.StringIO(json.dumps(line))), stream)
+    assert json.loads(stream.getvalue())["turns"][0] == {**line["turns"][0], "task_type": "unread"}  # as evals writes it
+    line["turns"][0]["task_type"] = "background"
+    assert complete(read_world_sessions(io.StringIO(json.dumps(line)))[0]).turns[0].task_type == "background"
+
+
 def test_edival_rows(tmp_path):
     row = {"image_id": 7, "source_image": "photos/cat.png", "instruction": ["make the cat red", "remove the hat"],
            "task_type": ["color_alter", "subject_remove"], "formatted_instruction": ["Change the cat to red.", "Remove the hat."],

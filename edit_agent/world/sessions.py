@@ -181,11 +181,16 @@ def turn_outcomes(session: WorldSession) -> Iterator[TurnOutcome | None]:
         yield outcome
 
 
+UNREAD_TASK_TYPE = "unread"
+"""The ``task_type`` of a turn the interpreter cannot read and the file gives none for (what evaluation writes)."""
+
+
 def complete(session: WorldSession) -> WorldSession:
-    """The session with every turn's ``task_type`` and ``target`` filled (given targets are kept); a turn not in
-    the world's words is kept as the file gives it (see :func:`turn_outcomes`), as evaluation scores it."""
+    """The session with every turn's ``task_type`` and ``target`` filled (given ones are kept); a turn not in the
+    world's words keeps the file's target (see :func:`turn_outcomes`), as evaluation scores it, and its
+    ``task_type`` or else :data:`UNREAD_TASK_TYPE`: what kind of edit it is cannot be told, and output always has one."""
     turns = tuple(
-        turn if outcome is None else
+        turn.model_copy(update={"task_type": turn.task_type or UNREAD_TASK_TYPE}) if outcome is None else
         WorldTurn(instruction=turn.instruction, task_type=turn.task_type or outcome.task_type,
                   target=turn.target or outcome.target)
         for turn, outcome in zip(session.turns, turn_outcomes(session))
