@@ -95,11 +95,14 @@ def test_every_cell_name_before_every_step_reads_as_said():
                 assert (edit.ref.cell, edit.direction, edit.invalid) == (cell, direction, None), text
 
 
-def test_at_or_in_says_where_a_shape_goes_only_after_put_or_place():
+def test_at_or_in_after_move_says_where_a_shape_goes_only_where_no_step_move_reads():
     assert parse_turn("put the square at the top left").edit.cell == "top-left"
     assert parse_turn("place it in the center right").edit.cell == "middle-right"
-    with pytest.raises(WorldLanguageError):
-        parse_turn("move the circle at the top left")  # a shape named by its cell, with nowhere to go
+    # no step move reads in these: the only destination said is the cell
+    assert parse_turn("move the circle at the top left").edit.cell == "top-left"
+    assert parse_turn("move it in the top left").edit.cell == "top-left"
+    # a step move reads: "at the center" names the shape and "right" is the step
+    assert parse_turn("move the shape at the center right").edit.cell is None
 
 
 @pytest.mark.parametrize("text", ["qzx vlorp the wibble", "rotate it 90 degrees", "make the wibble blue", "   ", "From now on, be nice"])

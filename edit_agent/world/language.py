@@ -315,6 +315,8 @@ _MOVE_TO_CELL = (
     # ("move the shape at the center right" is the centre shape, one step right)
     _RefPattern(rf"^(?:put|place) (?P<ref>.+?) (?:at|in) {_CELL}$"),
 )
+_MOVE_AT_CELL = _RefPattern(rf"^{_MOVE_VERBS} (?P<ref>.+?) (?:at|in) {_CELL}$")
+"""'move it at the top left': where no step move reads, 'at'/'in' after move say where it goes too."""
 _MOVE_STEP = re.compile(rf"^{_MOVE_VERBS} (?P<body>.+)$")
 _STEP_TAIL = re.compile(
     r"(?:(?:one|a|1) (?:step|cell|space|square|place) |diagonally |over )?"
@@ -450,12 +452,21 @@ def _move_edit(sentence: str) -> Edit | None:
     if match := _MOVE_STEP.match(sentence):
         split = _split_step(match["body"])
         if split is None:
-            return None
+            return _moved_at_cell(sentence)
         ref, tail = split
         directions = [word for word in tail.split() if word in DIRECTIONS]
         if len(directions) > 1 or "diagonally" in tail:
             return Edit(kind="move", ref=ref, invalid="a diagonal move is not in the vocabulary")
         return Edit(kind="move", ref=ref, direction=directions[0])
+    return None
+
+
+def _moved_at_cell(sentence: str) -> Edit | None:
+    if match := _MOVE_AT_CELL.match(sentence):
+        try:
+            return Edit(kind="move", ref=parse_ref(match["ref"]), cell=_CELL_BY_PHRASE[match["cell"]])
+        except WorldLanguageError:
+            return None
     return None
 
 
