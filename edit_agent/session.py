@@ -182,6 +182,14 @@ COMMIT_ATTEMPTS = 3
 """Commits a turn tries when an image it shares with another session goes with that session's deletion meanwhile."""
 
 
+def turn_running(store: Store, session_id: str) -> bool:
+    """Whether an :class:`EditSession` of this process is making a turn of ``session_id`` (or moving its head) now:
+    a page reloaded meanwhile can say so, where it would show the session as if nothing were under way."""
+    with _registry_lock:
+        lock = _session_locks.get((store.folder, session_id))
+    return lock is not None and lock.locked()
+
+
 def _session_lock(store: Store, session_id: str) -> threading.Lock:
     # Two EditSession objects for one session in one process edit one at a time.
     with _registry_lock:

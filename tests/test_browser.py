@@ -763,6 +763,10 @@ def test_the_keyboard_is_not_left_on_a_button_that_undo_disabled(page, tmp_path:
     expect(page.locator("#undo")).to_be_disabled()
     page.wait_for_timeout(1000)  # once the page has settled: the focus stays there
     expect(page.locator("#message textarea")).to_be_focused()  # not on nothing: the next Tab goes on from here
+    page.keyboard.press("Enter")  # a second Enter meant for Undo lands on the empty box: nothing, and no toast
+    page.wait_for_timeout(1500)
+    expect(page.locator("[data-testid='toast-body']")).to_have_count(0)
+    assert "at the source image" in page.locator("#status").inner_text()
 
 
 def test_every_quick_undo_click_counts(page, tmp_path: Path):
@@ -865,6 +869,38 @@ def test_a_reload_during_the_first_turn_finds_the_session_after_it(page, app_url
     page.wait_for_timeout(8000)  # the turn finishes on the server meanwhile
     open_app(page, app_url)
     wait_for_status(page, "1 edit")
+
+
+def test_a_session_deleted_in_another_tab_is_said_gone_here(page, app_url: str, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    start_session(page, tmp_path, "rotate it 90 degrees", (160, 30, 90))
+    other = page.context.new_page()  # a second tab of the same browser: the same sessions
+    other.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(other, app_url)
+        wait_for_status(other, "at edit #1")
+        show_my_sessions(other)
+        other.once("dialog", lambda dialog: dialog.accept())
+        other.locator("#delete-session").click()
+        wait_for_status(other, "No session yet")
+    finally:
+        other.close()
+    page.locator("#undo").click()  # this tab still shows the session
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text("deleted in another tab?")
+    wait_for_status(page, "No session yet")
+    shoot(page, "12-session-gone")
+    expect(page.locator("#undo")).to_be_disabled()
+
+
+def test_a_new_session_with_an_image_in_the_box_says_the_image_starts_it(page, tmp_path: Path):
+    start_session(page, tmp_path, "rotate it 90 degrees", (30, 160, 90))
+    photo = tmp_path / "next.png"
+    Image.new("RGB", (64, 48), (200, 200, 40)).save(photo)
+    page.locator("#message input[type=file]").set_input_files(str(photo))
+    page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
+    page.locator("#new-session").click()
+    wait_for_status(page, "next.png is attached")
 
 
 def test_undo_goes_back_from_the_image_this_tab_shows_after_another_tab_moved(page, app_url: str, tmp_path: Path):

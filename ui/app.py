@@ -430,19 +430,21 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
             moved.then(None, None, None, js=FOCUS_BOX_IF_LOST_JS, queue=False, api_visibility="private")
         # A new session starts from no sample: the one highlighted last would say otherwise. Without a progress
         # spinner: it blanked the samples meanwhile, and a sample tapped just then was lost.
-        for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
-                            chat.clear(app.clear_chat, [state], view, api_name=False, **internal)):  # the trash icon
-            starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, show_progress="hidden",
-                             api_visibility="private")
-        selected = timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal)
-        _follow(selected)
-        selected.then(None, None, None, js=TOUCH_TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
-        checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         # Queued: a notice (gr.Info) reaches the page only from a queued event; from one that is not, it was dropped.
         # Its progress is put on a hidden box, not on the status line it writes: Gradio keeps one progress setting
         # per component, the last event's, so one that ended while a turn ran took the turn's progress bar with it.
         attached = gr.Textbox(visible=False)
         told: dict[str, Any] = {"show_progress": "hidden", "show_progress_on": [attached]}
+        for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
+                            chat.clear(app.clear_chat, [state], view, api_name=False, **internal)):  # the trash icon
+            starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, show_progress="hidden",
+                             api_visibility="private")
+            # an image still in the box is what the new session starts from: the status line says so, not "attach one"
+            starts_anew.then(app.attached_status, [message, state], [status], **told, api_visibility="private")
+        selected = timeline.select(app.select_turn, [state], view, api_name="select_turn", **internal)
+        _follow(selected)
+        selected.then(None, None, None, js=TOUCH_TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
+        checkout.click(app.checkout, [state, turn_id], view, api_name="checkout", **internal)
         reopened = sessions.input(app.open_session, [state, sessions], view, api_name="open_session", **internal)
         _follow(reopened)
         # The focus was lost with the list; on a touch screen the box is left alone, or its keyboard would pop up.

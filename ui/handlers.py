@@ -44,7 +44,7 @@ from edit_agent.history_words import (
 from edit_agent.image_fitting import SCALABLE_LIMITS
 from edit_agent.images import ImageLimits
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
-from edit_agent.session import EditSession, open_store
+from edit_agent.session import EditSession, open_store, turn_running
 from edit_agent.store import Store
 from edit_agent.tools import TOOL_LIMITS, SessionOwners, session_owners
 from edit_agent.transfer import import_session
@@ -132,13 +132,34 @@ def _redo_one_step(session: EditSession) -> bool:
     return False
 
 
+EMPTY_MESSAGE = "Type what to change (e.g. 'make it warmer')."
+SESSION_GONE = ("The session shown here is gone (deleted in another tab?): attach a photo or pick a sample to start "
+                "a new one; the others are under My sessions.")
+
+
+class _SessionGone(Exception):
+    """The page's session is no longer there; ``state`` is the page's state without it."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        super().__init__(SESSION_GONE)
+        self.state = state
+
+
 def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Show SDK errors as messages; log anything else and show a short message, never a trace."""
+    """Show SDK errors as messages; log anything else and show a short message, never a trace. A handler that
+    draws the page (a method of :class:`ChatApp`) shows a page whose session is gone as no session, said once;
+    any other refuses."""
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return handler(*args, **kwargs)
+        except _SessionGone as gone:
+            app = args[0] if args and isinstance(args[0], ChatApp) else None
+            if app is None or handler.__name__ == "export":
+                raise gr.Error(SESSION_GONE, duration=REFUSAL_SECONDS, print_exception=False) from None
+            gr.Warning(SESSION_GONE, duration=REFUSAL_SECONDS)
+            return app._reply(gone.state)
         except gr.Error:
             raise
         except EditAgentError as error:
@@ -226,8 +247,17 @@ class ChatApp:
 
     # --- state ---------------------------------------------------------------------------------
 
-    def _state(self, state: Any) -> dict[str, Any]:
-        """A clean copy of the browser state, with a token (made on first visit)."""
+    def _state(self, state: Any, *, gone_is_told: bool = True) -> dict[str, Any]:
+        """A clean copy of the browser state, with a token (made on first visit). Where the page's session is
+        no longer this browser's (deleted in another tab), :class:`_SessionGone` says so, unless ``gone_is_told``
+        is off."""
+        clean = self._clean_state(state)
+        if gone_is_told and clean["session_id"] is not None and not self._owns(clean):
+            raise _SessionGone({**clean, "session_id": None})
+        return clean
+
+    @staticmethod
+    def _clean_state(state: Any) -> dict[str, Any]:
         state = state if isinstance(state, dict) else {}
         token = state.get("token")
         if not isinstance(token, str) or len(token) < 32:
@@ -287,11 +317,14 @@ class ChatApp:
     @friendly_errors
     def restore(self, state: Any) -> tuple[Any, ...]:
         """Page load: show the session the browser last had, if it is still this user's."""
-        state = self._state(state)
+        state = self._state(state, gone_is_told=False)
         if state["session_id"] is not None and not self._owns(state):
             state["session_id"] = None
         if state["starting"] is not None and state["starting"] != state["session_id"]:
             self._resume_started(state)  # whether or not another session was on the page when it was sent
+        elif state["session_id"] is not None and turn_running(self.store, state["session_id"]):
+            # a reload while a later turn ran: the page shows the session without it, and the box is empty
+            _tell("A turn of this session is still running; reload in a moment to see it.")
         return self._reply(state)
 
     def _resume_started(self, state: dict[str, Any]) -> None:
@@ -314,10 +347,12 @@ class ChatApp:
         self, message: Any, state: Any, reasoner: str, editor: str, progress: gr.Progress = gr.Progress()
     ) -> tuple[Any, ...]:
         """Run one turn. A message with an image starts a new session from that image."""
-        state = self._state(state)
         text, image_path = _message_parts(message)
+        state = self._state(state, gone_is_told=image_path is None)  # an image starts a new session anyway
+        if not text and image_path is None:  # Enter on an empty box (a key meant for a button just left): no toast
+            raise gr.Error(EMPTY_MESSAGE, visible=False, print_exception=False)
         if not text:
-            raise InvalidInstructionError("Type what to change (e.g. 'make it warmer').")
+            raise InvalidInstructionError(EMPTY_MESSAGE)
         progress(0.1, desc="Reconstructing the intent and editing…")
         if image_path is not None:
             session = EditSession(
@@ -469,21 +504,23 @@ class ChatApp:
     def clear_chat(self, state: Any) -> tuple[Any, ...]:
         """The chat's trash icon: a new session, as the New session button starts, said so (an icon with no label
         that emptied the chat read as the session gone)."""
-        if self._state(state)["session_id"] is not None:
+        if self._state(state, gone_is_told=False)["session_id"] is not None:
             _tell("A new session: attach a photo or pick a sample. The one you left is under My sessions.")
         return self.new_session(state)
 
     @friendly_errors
     def new_session(self, state: Any) -> tuple[Any, ...]:
-        state = self._state(state)
+        state = self._state(state, gone_is_told=False)
         state["session_id"] = state["starting"] = None
         return self._reply(state)
 
     @friendly_errors
     def open_session(self, state: Any, session_id: str | None) -> tuple[Any, ...]:
-        state = self._state(state)
+        state = self._state(state, gone_is_told=False)
         if session_id and session_id != state["session_id"]:
-            self.owners.check(session_id, state["token"])
+            if not self._owns({**state, "session_id": session_id}):  # a list drawn before another tab deleted it
+                gr.Warning("That session is gone (deleted in another tab?).", duration=REFUSAL_SECONDS)
+                return self._reply(state)
             state["session_id"] = session_id
         return self._reply(state)
 
@@ -512,7 +549,7 @@ class ChatApp:
     @friendly_errors
     def import_zip(self, state: Any, upload: Any) -> tuple[Any, ...]:
         """Open a downloaded session (its zip) as a new session of this browser's; it gets fresh ids."""
-        state = self._state(state)
+        state = self._state(state, gone_is_told=False)
         if not isinstance(upload, str) or not upload:
             raise gr.Error("Choose the .zip that Download session gave.", duration=REFUSAL_SECONDS, print_exception=False)
         session_id = uuid.uuid4().hex
