@@ -133,7 +133,10 @@ def load_image(source: ImageInput, *, limits: ImageLimits = DEFAULT_LIMITS) -> I
 def image_hash(image: Image.Image) -> str:
     """Content hash of an RGB image's pixels and size (the store's file name)."""
     digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
-    digest.update(image.tobytes())
+    # A strip of rows at a time: the same bytes in the same order, without a second copy of the whole image
+    # (tobytes() of a 40 MP photo held 229 MiB more while it joined its chunks).
+    for top in range(0, image.height, _ROWS_PER_BLOCK):
+        digest.update(image.crop((0, top, image.width, min(image.height, top + _ROWS_PER_BLOCK))).tobytes())
     return digest.hexdigest()
 
 

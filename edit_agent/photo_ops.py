@@ -304,12 +304,18 @@ def check_output_pixels(width: int, height: int) -> None:
 
 
 def _warm(image: Image.Image, percent: float) -> Image.Image:
-    red, green, blue = image.convert("RGB").split()
-    red = red.point(lambda v: min(255, round(v * (1 + percent / 200))))
+    factor = 1 + percent / 200
+    red = [min(255, round(level * factor)) for level in range(256)]
     # Blue is divided by red's factor, so warmer by N% and the change that takes it back are one operation apart:
     # red x1.1 and blue /1.1 are undone exactly by red /1.1 and blue x1.1 ("cooler by 9.1%").
-    blue = blue.point(lambda v: min(255, round(v / (1 + percent / 200))))
-    return Image.merge("RGB", (red, green, blue))
+    blue = [min(255, round(level / factor)) for level in range(256)]
+    # one table for the three bands: no split, merge or copy of the image on the way
+    return _as_rgb(image).point(red + list(range(256)) + blue)
+
+
+def _as_rgb(image: Image.Image) -> Image.Image:
+    """``image`` in RGB, itself when it is (every operation here makes a new image and leaves its input as it was)."""
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 # Pillow's ImageEnhance truncates its blend (101 x 0.99 gives 99), so each brightness, contrast or saturation edit
@@ -318,8 +324,7 @@ def _warm(image: Image.Image, percent: float) -> Image.Image:
 def _levels_scaled(image: Image.Image, factor: float, *, around: int) -> Image.Image:
     """Every value moved ``factor`` times as far from ``around`` (0: brightness; the mean grey: contrast), rounded."""
     table = [min(255, max(0, round(around + factor * (level - around)))) for level in range(256)]
-    rgb = image.convert("RGB")
-    return rgb.point(table * len(rgb.getbands()))
+    return _as_rgb(image).point(table * 3)
 
 
 def _mean_grey(image: Image.Image) -> int:

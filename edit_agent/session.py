@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from PIL import Image
+from PIL import Image, ImageFile
 
 from edit_agent import __version__
 from edit_agent.backends import (
@@ -180,6 +180,13 @@ def gives_back_an_earlier_image(turn: TurnRecord) -> bool:
 
 COMMIT_ATTEMPTS = 3
 """Commits a turn tries when an image it shares with another session goes with that session's deletion meanwhile."""
+
+
+def _release(image: Image.Image) -> None:
+    """Close a stored image opened lazily for one turn (:meth:`Store.lazy_image`) that was never decoded: its file
+    is still open. One that was decoded closed its file then, and keeps its pixels for whoever holds it."""
+    if isinstance(image, ImageFile.ImageFile) and image.fp is not None:
+        image.close()
 
 
 def turn_running(store: Store, session_id: str) -> bool:
@@ -400,13 +407,17 @@ class EditSession:
             input_image, input_hash = self._input_image(image, session, parent)
             source_image = input_image
             if session is not None and session.source_hash != input_hash:
-                source_image = self._store.load_image(session.source_hash)
+                source_image = self._store.lazy_image(session.source_hash)
             request = TurnRequest(
                 instruction=instruction, history=self._history_turns(parent),
                 image=input_image, source_image=source_image, number=self._store.next_seq(self.id),
             )
             seed = secrets.randbits(31) if seed is None else seed
-            thought, output, timings = self._reason_and_edit(request, seed, input_is_stored=input_hash is not None)
+            try:
+                thought, output, timings = self._reason_and_edit(request, seed, input_is_stored=input_hash is not None)
+            finally:
+                if source_image is not input_image:
+                    _release(source_image)
             timings["total"] = time.perf_counter() - started
             turn = self._commit(session, (head, parent), (input_image, input_hash), output, instruction, thought,
                                 seed, timings)

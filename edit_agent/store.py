@@ -314,6 +314,24 @@ class Store:
         self._decoded.put(path, loaded)
         return loaded
 
+    def lazy_image(self, digest: str) -> Image.Image:
+        """The stored image ``digest``, its pixels decoded only once they are used: its size is known at once. A
+        session's source image is mostly looked at for its size (a photo is no MICE-World canvas), and a large one
+        is not kept decoded (:class:`~edit_agent.decoded_images.DecodedImages`): decoding it at every turn took
+        half a second and 150 MB at 40 MP. Close it when done (its file stays open until it is decoded)."""
+        path = self.image_path(digest)
+        cached = self._decoded.get(path)
+        if cached is not None:
+            return cached
+        try:
+            image = Image.open(path)
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise StoreError(f"The stored image {path} cannot be read ({error}); the store is damaged.") from None
+        if image.mode != "RGB":  # written by another version: decoded and converted now, as load_image does
+            image.close()
+            return self.load_image(digest)
+        return image
+
     def sweep_orphans(self, *, older_than: float = ORPHAN_GRACE_SECONDS) -> int:
         """Delete the store's image files no row names (and its stale temporary files); return how many.
 

@@ -4,6 +4,7 @@ quietly once, the app's load test, when an endpoint it calls gained an input."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,10 @@ def test_the_photo_drift_benchmark_reports_each_photo():
     done = run_script("benchmarks/photo_drift.py", "--rounds", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "astronaut: 21 turns, PSNR" in done.stdout and "coffee: 21 turns, PSNR" in done.stdout, done.stdout
+
+
+def test_the_photo_session_memory_benchmark_reports_time_and_peak_memory():
+    done = run_script("benchmarks/photo_session_memory.py", "--width", "96", "--height", "64")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"96x64, 10 steps: [\d.]+ s \(first turn [\d.]+ s, later turns ([\d.]+, ){8}[\d.]+\); "
+                        r"peak \d+ MB = [\d.]+ decoded images of 0 MB\n", done.stdout)

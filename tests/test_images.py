@@ -381,3 +381,14 @@ def test_a_wide_gamut_profile_whose_name_contains_srgb_is_still_converted(tmp_pa
     profile = adobe_rgb_profile().replace(b"Adobe RGB (1998) compatible", b"e-sRGB wide gamut profile..")
     Image.new("RGB", (8, 8), (60, 160, 90)).save(tmp_path / "e-srgb.png", icc_profile=profile)
     assert load_image(tmp_path / "e-srgb.png").getpixel((0, 0)) != (60, 160, 90)
+
+
+def test_the_content_hash_is_the_sha256_of_the_size_and_all_pixels_as_stores_have_it():
+    """Hashed a strip at a time, the digest must stay the one every existing store names its files by."""
+    import hashlib
+
+    from edit_agent.images import image_hash
+
+    image = Image.fromarray(np.random.default_rng(3).integers(0, 256, (700, 33, 3), dtype=np.uint8))
+    whole = hashlib.sha256(b"RGB:33x700:" + image.tobytes()).hexdigest()
+    assert image_hash(image) == whole

@@ -664,3 +664,36 @@ def test_a_turn_whose_shared_image_goes_with_another_sessions_deletion_stores_it
     assert second.source_image.tobytes() == photo.tobytes()
     second.edit(None, "rotate it left")  # continued, and exported whole
     assert EditSession.import_zip(second.export_zip(tmp_path / "s.zip"), store=tmp_path / "other").turns
+
+
+class _SourceSizeReader(ScriptedReasoner):
+    """Looks at the source image's size only, as the rule reasoner does for a photo, and keeps the request."""
+
+    def reconstruct(self, request):
+        self.source = request.source_image
+        self.size = request.source_image.size
+        return super().reconstruct(request)
+
+
+def test_a_later_turn_opens_the_source_image_without_decoding_it_and_closes_it(tmp_path, monkeypatch):
+    """A large source image is not kept decoded; decoding it at every turn only to read its size took half a second
+    and a decoded image's memory at 40 MP."""
+    from edit_agent import decoded_images
+
+    monkeypatch.setattr(decoded_images, "_shared", decoded_images.DecodedImages(max_bytes=0))  # as for a 40 MP photo
+    reasoner = _SourceSizeReader(["Make the image warmer by 20%."] * 2)
+    session = EditSession(store=tmp_path, reasoner=reasoner, editor="exact")
+    session.edit(Image.new("RGB", (64, 48), "teal"), "first")
+    session.edit(None, "second")
+    assert reasoner.size == (64, 48) and reasoner.source.fp is None  # its file closed, never read
+    assert session.source_image.getpixel((0, 0)) == (0, 128, 128)  # the stored source is as it was
+
+
+def test_a_canvas_source_opened_lazily_is_read_as_a_canvas(tmp_path, monkeypatch):
+    from edit_agent import decoded_images
+    from edit_agent.samples import sample_image
+
+    monkeypatch.setattr(decoded_images, "_shared", decoded_images.DecodedImages(max_bytes=0))
+    session = EditSession(store=tmp_path)
+    session.edit(sample_image("world-1"), "make the red square blue")
+    assert session.edit(None, "undo that").changed  # the world reasoner read the source's scene from its pixels

@@ -19,7 +19,8 @@ class ExactEditor:
     name = "exact"
 
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
-        return apply_operations(image.convert("RGB"), parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS))
+        rgb = image if image.mode == "RGB" else image.convert("RGB")  # apply_operations leaves its input as it was
+        return apply_operations(rgb, parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS))
 
     def draws_exactly(self, intent: Intent) -> bool:
         """Whether ``intent`` is drawn the same from the same image every time: always, here."""
