@@ -157,6 +157,20 @@ def test_exif_orientation_is_applied_then_stripped(photo):
     assert not image.getexif()
 
 
+def test_a_callers_turned_image_is_turned_in_a_copy_and_an_upright_one_keeps_no_metadata(photo):
+    wide = photo.resize((64, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    given = Image.open(io.BytesIO(encoded(wide, "JPEG", exif=exif.tobytes(), quality=95)))
+    given.load()
+    assert load_image(given).size == (32, 64)
+    assert given.size == (64, 32) and given.getexif()[0x0112] == 6  # the caller's image is left as it was
+    exif[0x0112] = 1  # upright: nothing to turn, and still nothing of it is kept
+    upright = Image.open(io.BytesIO(encoded(wide, "JPEG", exif=exif.tobytes(), quality=95)))
+    loaded = load_image(upright)
+    assert loaded.size == (64, 32) and not loaded.getexif() and loaded is not upright
+
+
 @pytest.mark.parametrize("size", [(1, 1), (100_000, 1)], ids=["1x1", "100000x1"])
 def test_degenerate_sizes_are_rejected(size):
     with pytest.raises(InvalidImageError, match="at least 8 px|longest side"):
