@@ -170,6 +170,9 @@ def test_upload_edit_undo_branch_and_reload(page, tmp_path: Path):
     assert clipped_captions(page) == []  # a short instruction reads whole under its thumbnail
     # A gallery's "download all" zips thumbnails, not edits, and covers a turn: the galleries have none.
     assert page.locator("#timeline [aria-label*='ownload'], #samples [aria-label*='ownload']").count() == 0
+    # A chat image is a thumbnail: its Fullscreen showed it stretched, blurred (the Current image has one)
+    assert page.locator("#chat img").count() >= 2
+    assert all(not button.is_visible() for button in page.locator("#chat button[aria-label='Fullscreen']").all())
     shoot(page, "1-two-edits")
     # Gradio faded a hovered turn's caption to half: the turn under the pointer looked disabled.
     page.locator("#timeline .thumbnail-item").first.hover()

@@ -134,6 +134,8 @@ CSS = """
    full edit), Share works only on Hugging Face Spaces, and copy all is above the chat. Their row, empty or not,
    also drew a small oval under each message. */
 #chat .message-buttons { display: none !important; }
+/* Nor a chat image's Fullscreen: it showed the small thumbnail stretched (the Current image panel's shows the edit). */
+#chat .image-container > .icon-button-wrapper { display: none !important; }
 /* A refusal is told by its toast; the badge would only cover the status line. */
 #status .error { display: none; }
 /* Why a backend cannot run here is the only place a user learns it: body colour, not a pale hint.
