@@ -22,7 +22,13 @@ from functools import lru_cache
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, quoted
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations, is_margin_crop
-from edit_agent.photo_parsing import ACKNOWLEDGEMENT_WORDS, GENTLE_PERCENT, STRONG_PERCENT, plain_request
+from edit_agent.photo_parsing import (
+    ACKNOWLEDGEMENT_WORDS,
+    GENTLE_PERCENT,
+    STRONG_PERCENT,
+    check_operation_count,
+    plain_request,
+)
 from edit_agent.photo_rules import known_reading
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
@@ -32,7 +38,14 @@ _REGRET = r"(?:(?:no|oops|sorry|hmm|actually|wait|ok|okay|now|but)[\s,]+)*"
 _AGAIN = re.compile(
     rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same(?:\s+thing)?|the\s+last\s+(?:edit|one|step))?"
     r"\s*(?:again|once\s+more|one\s+more\s+time|twice)?\s*(?:please)?[.!]*$", re.IGNORECASE)
-_REPEAT_VERB = re.compile(r"^\s*(?:repeat\s+(?:that|it|the\s+last\s+(?:edit|step))|same\s+again)\b", re.IGNORECASE)
+_REPEAT_VERB = re.compile(
+    r"^\s*(?:repeat\s+(?:that|it|this|the\s+last\s+(?:edit|step|one))|same\s+again)"
+    r"(?:\s+(?P<count>once|twice|thrice|\d+\s+(?:more\s+)?times))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+"""'repeat that', 'same again twice', 'repeat the last edit 3 times': all of it, said in full (not 'repeat it and
+rotate it', which is refused whole: see :func:`_refuse_what_is_not_said_in_full`)."""
+_REPEAT_SAID_WITH_MORE = re.compile(r"^\s*(?:repeat\s+(?:that|it|this|the\s+last\s+(?:edit|step|one))|same\s+again)\b",
+                                    re.IGNORECASE)
+_COUNTS = {"once": 1, "twice": 2, "thrice": 3}
 _HOW = r"a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far"
 """How much of it: gentle ("a bit") or strong ("way"); see :func:`_degree`."""
 _MORE = re.compile(
@@ -64,7 +77,9 @@ _OPPOSITE = re.compile(
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
 _SAME_OPERATION_AGAIN = re.compile(
     rf"^{_POLITE}(?P<verb>rotate|turn|spin|flip|mirror|blur|sharpen)(?:\s+(?:it|the\s+(?:image|photo|picture|pic)))?"
-    r"\s+(?:again|once\s+more|one\s+more\s+time|(?P<further>(?:some\s+)?more|further))\s*(?:please)?[.!]*$", re.I)
+    r"\s+(?:again|once\s+more|one\s+more\s+time|(?P<further>(?:by\s+)?(?:(?P<how>some|even|much|way|a\s+lot|"
+    r"a\s+(?:bit|little|tad|touch)|slightly)\s+)?(?:90\s+(?:degrees?\s+)?)?(?:more|further)(?:\s+degrees?)?))"
+    r"\s*(?:please)?[.!]*$", re.I)
 """'rotate it again', 'now spin the image further', 'blur it more': the last edit of that kind, the same way (a flip
 'more' says nothing)."""
 _KINDS = {"rotate": "rotate", "turn": "rotate", "spin": "rotate", "flip": "flip", "mirror": "flip", "blur": "blur",
@@ -124,8 +139,15 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
         raise InvalidInstructionError(
             f"{quoted(instruction)} refers to the edit before it, and there is none to repeat here; say what to change.")
     last = edits.instructions[position]
-    if kind == "again":
-        return FollowUp(describe_operations(operations), position)
+    if kind == "small_rotation":
+        raise InvalidInstructionError(f"{quoted(instruction)} asks for a small rotation; rotations here are quarter turns: "
+                                      "'rotate it again' turns it once more the same way.")
+    if kind.startswith("again"):
+        times = int(kind.partition(":")[2] or 1)
+        if times == 0:
+            raise InvalidInstructionError(f"Doing it 0 times changes nothing ({quoted(instruction)}).")
+        check_operation_count(len(operations) * times)
+        return FollowUp(describe_operations(list(operations) * times), position)
     if kind.startswith("less"):
         if any(_LESS.match(part) for part in _said_parts(text)) and _SAID_AS_LESS.search(last):
             raise InvalidInstructionError(
@@ -180,7 +202,10 @@ def _follow_up_kind(text: str) -> str | None:
         return None
     same = _SAME_OPERATION_AGAIN.match(text)
     if same is not None and not (same.group("further") and _KINDS[same.group("verb").lower()] == "flip"):
-        return f"same:{_KINDS[same.group('verb').lower()]}"
+        kind = _KINDS[same.group("verb").lower()]
+        if kind == "rotate" and _degree(same.group("how")) == "gentle":  # "a bit more" of a quarter turn: no such
+            return "small_rotation"
+        return f"same:{kind}"
     if _OPPOSITE.match(text):
         return "opposite"
     if (less := _TOO_MUCH.match(text) or _NOT_SO_MUCH.match(text) or _LESS.match(text)) is not None:  # "a bit less"
@@ -191,8 +216,10 @@ def _follow_up_kind(text: str) -> str | None:
         return said[-1] if said else "less:half"
     if (more := _MORE.match(text)) is not None:
         return f"more:{_degree(more.group('how'))}"
-    if _REPEAT_VERB.match(text) or (re.search(r"\b(?:again|once\s+more|one\s+more\s+time)\b", text, re.I)
-                                    and _AGAIN.match(text)):
+    if (repeat := _REPEAT_VERB.match(text)) is not None:
+        count = (repeat.group("count") or "once").lower()
+        return f"again:{_COUNTS.get(count) or int(count.split()[0])}"
+    if re.search(r"\b(?:again|once\s+more|one\s+more\s+time)\b", text, re.I) and _AGAIN.match(text):
         return "again"
     return None
 
@@ -212,6 +239,10 @@ def _said_parts(text: str) -> list[str]:
 
 
 def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:
+    if _REPEAT_SAID_WITH_MORE.match(text) and not _REPEAT_VERB.match(text):  # "repeat that but cooler", "... and rotate"
+        raise InvalidInstructionError(
+            f"{quoted(instruction)} repeats the last edit with more said: say 'repeat that' alone (or 'repeat that 3 "
+            "times'), or the edit you want in full ('make it cooler by 10%').")
     if _AGAIN_BUT.match(text):
         raise InvalidInstructionError(
             f"{quoted(instruction)} repeats the last edit with a change: say the edit you want in full ('make it cooler "

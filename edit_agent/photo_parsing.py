@@ -61,7 +61,7 @@ FILLER_WORDS = set(
     much very more way further even really all overall again some little tone tones look
     version colors colours color colour into in up down with set apply effect filter add degrees
     degree percent should get turn convert tad touch significantly great deal lots far let us first finally next
-    lastly afterwards"""
+    lastly afterwards maybe perhaps prefer"""
     .split()
 )
 COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible".split())
@@ -83,7 +83,7 @@ _ROTATION_TAIL = (
     # a direction said before the angle: "rotate it right 90 degrees", "rotate left by 90"
     rf"(?:\s+(?P<lead>{_DIRECTION})(?=(?:\s+by)?\s+-?\d)(?:\s+by)?)?"
     # The unit's spaces belong to the unit: "90 counterclockwise" must leave its space to the direction.
-    r"(?:\s+(?P<angle>-?\d+)(?!\d|\s*times\b)(?:\s*(?:°|degrees?|deg))?)?"  # "rotate it 3 times" repeats a rotation
+    r"(?:\s+(?P<angle>-?\d+)(?!\d|\s*times\b)(?:\s*(?:°|º|degrees?|deg))?)?"  # "rotate it 3 times" repeats a rotation
     rf"(?:\s+(?P<direction>{_DIRECTION}))?"
 )
 
@@ -220,8 +220,10 @@ _RULES: list[tuple[str, str, bool]] = [
     # "crop 10% from each side", "cut off 20px from the bottom", "trim 10px off the edges"
     (r"\b(?:crop|trim|cut)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+off)?\s+" + _MARGIN + r"\s+(?:off|from)?\s*"
      r"(?:the\s+)?(each|every|all|left|right|top|bottom|edges)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
-    # "cut off the top 100px", "crop the left 10%"
-    (r"\b(?:cut|trim|crop)\s+(?:off\s+)?(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_margin_after", True),
+    # "cut off the top 100px"
+    (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_margin_after", True),
+    # "crop the top 100px" may keep it (as "crop the top half" does) or cut it off: asked, not guessed
+    (r"\b(?:cut|trim|crop)\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_side_unsaid", True),
     # an aspect ratio: "crop to 16:9", "make it 4:3", "give it a 3:2 aspect ratio"
     (r"\b(?:crop|trim|cut|reframe)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+(?:to|into|as))?"
      r"(?:\s+(?:a|an))?(?:\s+(?:centred|centered|center|centre))?\s+" + _RATIO, "crop_aspect", False),
@@ -265,8 +267,11 @@ _RULES: list[tuple[str, str, bool]] = [
      True),
     # a side said alone, its verb shared with the clause before it: "make it black and white and 800 px wide"
     (r"^\s*(\d+)\s*(?:px|pixels)?\s+(wide|tall|high)\s*$", "resize_side", True),
-    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(\d+)\s*[x×]\s*(\d+)(?:\s*(?:px|pixels))?\b",
-     "resize", True),
+    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(\d+)\s*[x×]\s*(\d+)(?P<unit>\s*(?:px|pixels))?\b",
+     "make_size", True),
+    # "set the width to 320 px"
+    (r"\b(?:set|change)\b\s+(?:the\s+)?(?:image['’]?s\s+)?(width|height)\s+(?:to\s+)?(\d+)(?:\s*(?:px|pixels))?\b",
+     "resize_side_named", True),
     (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
     (r"\b(?:a\s+)?quarter\s+(?:of\s+)?(?:the\s+)?(?:its\s+)?size\b|\bquarter[\s-]+size\b", "quarter", True),
     # grey, said other ways than the rule's words
@@ -368,6 +373,7 @@ def split_clauses(instruction: str) -> list[str]:
     text = re.sub(r"[\s\0]+", " ", instruction.strip())
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
     text = _SETTING_BY_HALF.sub(r"\g<setting> by 50%", text)
+    text = _ONE_UNIT.sub(r"1 \g<unit>", text)  # "by a percent": 1%, not the default the dropped words left
     text = _SIZE_KEEPING_SHAPE.sub(r"fit within \g<width>x\g<height>", text)
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
@@ -414,6 +420,8 @@ _SETTING_BY_HALF = re.compile(
     r"\b(?P<setting>" + "|".join(pattern for pattern, _, _ in _SETTINGS.values()) + r")\s+by\s+(?:a\s+|one\s+)?half\b",
     re.IGNORECASE)
 """"lower the contrast by half": by 50% ("reduce the size by half" is read by the resize rules)."""
+
+_ONE_UNIT = re.compile(r"\b(?:a|one)\s+(?P<unit>percent|per\s?cent|degree|pixel)\b", re.IGNORECASE)
 
 _SIZE_KEEPING_SHAPE = re.compile(
     r"\b(?:to\s+)?(?P<width>\d+)\s*(?:[x×]|by)\s*(?P<height>\d+)(?:\s*(?:px|pixels))?\s*,?\s+(?:while\s+|and\s+|but\s+)?"
@@ -532,12 +540,14 @@ def multiples_as_levels(text: str) -> str:
 def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     clauses: list[str] = []
     joined: list[bool] = []  # whether each clause was joined to the one before by "and" or a comma
+    made_gentle: list[int] = []
     for clause, joiner in parts:
         if clauses and joiner == "but" and _NOT_SO.match(clause) and _amount_free(clauses[-1]):
             if clause.lower().split()[-1] == "much":  # "brighter and warmer but not too much": both gentle
                 _say_amount_for_the_last(clauses, joined, "a bit")
-            else:  # "brighter and warmer but not so warm": a gentle warming
-                clauses[-1] = f"{clauses[-1]} a bit"
+            else:  # "brighter and warmer but not so warm": a gentle warming, of the change it names (said once
+                # the amounts are shared: "a bit" said of the first is not the second's too)
+                made_gentle.append(_clause_named(clauses, joined, clause.split()[-1]))
             continue
         if _THANKS_AGAIN.match(clause):  # "crop it to a square, thanks again": courtesy, no repeat
             continue
@@ -569,7 +579,22 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
         while j > 0 and joined[j] and _amount_free(clauses[j - 1]):
             clauses[j - 1] = f"{clauses[j - 1]} {trailing.group(0)}"
             j -= 1
+    for index in made_gentle:
+        clauses[index] = f"{clauses[index]} a bit"
     return clauses
+
+
+def _clause_named(clauses: list[str], joined: list[bool], adjective: str) -> int:
+    """Which of the last clauses joined together "not so <adjective>" is about: "brighter and warmer but not too
+    bright" is about the first. The last one where none names it."""
+    stem = adjective.lower()[:4]  # "bright" in "brighter", "blurry" in "blur it", "warm" in "warm it up"
+    index = len(clauses) - 1
+    while True:
+        if re.search(rf"\b{re.escape(stem)}", clauses[index], re.IGNORECASE):
+            return index
+        if index == 0 or not joined[index]:
+            return len(clauses) - 1
+        index -= 1
 
 
 def _say_amount_for_the_last(clauses: list[str], joined: list[bool], amount: str) -> None:
@@ -917,7 +942,7 @@ def _exact_operation_unread(clause: str) -> tuple[str, str] | None:
         if not said & family:
             continue
         known = family.union(*(words for words, _, _ in _EXACT_FAMILIES), _MEASURE_WORDS, FILLER_WORDS, COURTESY_WORDS)
-        unknown = [word for word in said if word not in known and not re.fullmatch(r"\d+(?:x\d*)?|\d*x\d+", word)]
+        unknown = [word for word in said if word not in known and not re.fullmatch(r"\d+(?:x\d*|px)?|\d*x\d+", word)]
         if not unknown and said - FILLER_WORDS - COURTESY_WORDS:
             return kind, examples
     return None
@@ -1038,6 +1063,33 @@ def _setting_operation(name: str, match: re.Match[str], clause: str, amount_text
     return _DEFAULT_OPERATIONS[chosen]
 
 
+def _crop_side_unsaid(match: re.Match[str], clause: str) -> Operation:
+    side, margin = match.group(1).lower(), f"{match.group(2)}{match.group(3)}"
+    raise InvalidInstructionError(f"{quoted(clause)} may keep the {side} {margin} or cut it off: say 'cut off the {side} "
+                                  f"{margin}', or 'crop to the {side} half' to keep a half.")
+
+
+LIKELY_RATIO_SIDE = 32
+"""'make it 16x9' with no unit, both sides up to this: the shape of a picture, more likely than its size in pixels."""
+
+
+def _made_size(match: re.Match[str], clause: str) -> Operation:
+    width, height = int(match.group(1)), int(match.group(2))
+    if match.group("unit") is None and max(width, height) <= LIKELY_RATIO_SIDE:
+        raise InvalidInstructionError(
+            f"{quoted(clause)} reads as {width}x{height} pixels: for that shape say 'crop to {width}:{height}', for "
+            f"that size 'resize to {width}x{height} px'.")
+    return _resize(match, clause)
+
+
+def _enlarged_by(factor: float, clause: str) -> Operation:
+    """"upscale 2x", "make it 3 times bigger": a factor over 1, or the words contradict it."""
+    if factor <= 1:
+        raise InvalidInstructionError(f"{quoted(clause)} makes it no bigger; say a factor over 1 ('make it 2x bigger') "
+                                      "or a percentage ('resize to 50%').")
+    return _resize_percent(100 * factor, clause)
+
+
 def _times_smaller(match: re.Match[str], clause: str) -> Operation:
     """"make it 2x smaller": the size divided by 2."""
     factor = float(match.group(1))
@@ -1060,10 +1112,21 @@ def _part_turn(match: re.Match[str], clause: str) -> Operation:
     return Operation(kind="rotate", value=270.0 if _counterclockwise(match.group("direction")) else 90.0)
 
 
+_SMALL_TURN = re.compile(r"\b(?:slightly|slight|a\s+(?:bit|little|tad|touch)|a\s+few\s+degrees|some\s+degrees|a\s+degree)\b",
+                         re.IGNORECASE)
+"""A rotation said to be small ("rotate it slightly", "spin it a bit"): no quarter turn, which is all there is here."""
+
+
 def _rotate(match: re.Match[str], clause: str) -> Operation:
     degrees = int(match.group("angle")) if match.group("angle") else 90
+    if match.group("angle") is None and _SMALL_TURN.search(clause):
+        raise InvalidInstructionError(f"{quoted(clause)} asks for a small rotation; rotations here are quarter turns "
+                                      "('rotate it 90 degrees', 'rotate it left').")
     if match.group("lead") and match.group("direction"):
         raise InvalidInstructionError(f"{quoted(clause)} says two directions; say one, e.g. 'rotate it 90 degrees left'.")
+    if degrees < 0 and (match.group("direction") or match.group("lead")):  # which way would "-90 left" go?
+        raise InvalidInstructionError(f"{quoted(clause)} gives the angle a minus sign and a direction; give the angle "
+                                      "without the sign and say the direction in words ('rotate it 90 degrees left').")
     counter = _counterclockwise(match.group("direction") or match.group("lead"))
     if degrees % 90:
         raise NeedsGenerativeEditorError(f"Exact rotation supports multiples of 90 degrees, not {degrees} ({quoted(clause)})")
@@ -1283,8 +1346,10 @@ _HANDLERS = {
     "resize_change": lambda match, clause: _resize_change(float(match.group(1)), match.group(2), clause),
     "resize_change_after": lambda match, clause: _resize_change(float(match.group(2)), match.group(1), clause),
     "resize_to": lambda match, clause: _resize_to(match, clause),
-    "enlarge_factor": lambda match, clause: _resize_percent(100 * float(match.group(1) or match.group(2)), clause),
+    "enlarge_factor": lambda match, clause: _enlarged_by(float(match.group(1) or match.group(2)), clause),
     "times_smaller": _times_smaller,
+    "make_size": lambda match, clause: _made_size(match, clause),
+    "crop_side_unsaid": lambda match, clause: _crop_side_unsaid(match, clause),
     "resize_side_named": lambda match, clause: _side_resized(int(match.group(2)), match.group(1).lower()),
     "part_turn": _part_turn,
 }

@@ -221,6 +221,8 @@ def _lifted(clause: str, named: list[PhotoRule], *, continuing: bool) -> list[Ph
     lifting = bool(_LIFT.search(clause))
     if not (lifting or continuing) or (not named and not _ALL_RULES.search(clause)):
         return None
+    if not lifting and _PERSIST.search(clause):  # "forget the b&w rule but keep it square": this one is kept
+        return None
     rest = clause
     for pattern in (_LIFT, _PERSIST, _ALL_RULES, *(rule.mention for rule in RULES)):
         rest = pattern.sub(" ", rest)

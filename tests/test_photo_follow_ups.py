@@ -77,6 +77,29 @@ def test_another_blur_said_in_other_words_is_as_strong_as_the_last(session, said
     assert intents(session, "blur it a lot", said)[-1] == "Blur the image with radius 5."
 
 
+def test_repeat_that_with_a_count_repeats_it_that_often_and_with_more_said_is_refused(session):
+    assert intents(session, "make it warmer", "repeat that 3 times")[-1] == (
+        "Make the image warmer by 20%, then make the image warmer by 20%, then make the image warmer by 20%.")
+    for said in ("repeat it and rotate it left", "repeat that but cooler"):
+        with pytest.raises(InvalidInstructionError, match="repeats the last edit with more said"):
+            session.edit(None, said)
+    with pytest.raises(InvalidInstructionError, match="0 times changes nothing"):
+        session.edit(None, "repeat that 0 times")
+    assert len(session.turns) == 2
+
+
+@pytest.mark.parametrize("said", ["rotate it even more", "rotate it much more", "rotate it 90 more degrees"])
+def test_more_of_a_rotation_goes_the_way_the_last_one_went(session, said):
+    assert intents(session, "rotate it left", said)[-1] == "Rotate the image 90 degrees counterclockwise."
+
+
+@pytest.mark.parametrize("said", ["rotate it a bit more", "rotate it a bit further"])
+def test_a_little_more_of_a_quarter_turn_is_refused_not_turned_back(session, said):
+    intents(session, "rotate it left")
+    with pytest.raises(InvalidInstructionError, match="asks for a small rotation"):
+        session.edit(None, said)
+
+
 def test_again_said_with_courtesy_that_says_much_is_a_repeat(session):
     assert intents(session, "make it brighter", "again, thanks a lot")[-1] == "Increase the brightness by 20%."
 

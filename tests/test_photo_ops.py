@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
@@ -328,7 +330,6 @@ def test_an_amount_said_in_words_sets_the_strength(instruction, intent):
     ("crop 100 pixels from each side", "Crop 100 px from each side.", (200, 100)),
     ("trim 20 px off the top", "Crop 20 px from the top.", (400, 280)),
     ("crop 50 px from the left", "Crop 50 px from the left.", (350, 300)),
-    ("crop the top 100px", "Crop 100 px from the top.", (400, 200)),
     ("cut off 20px from the bottom", "Crop 20 px from the bottom.", (400, 280)),
     ("crop 10px off the edges", "Crop 10 px from each side.", (380, 280)),
     ("make it a quarter of the size", "Resize to 25%.", (100, 75)),
@@ -962,3 +963,35 @@ def test_fitting_within_a_box_keeps_a_square_square_and_reads_back():
     operations = parse_operations("resize to fit within 800x600")
     assert parse_operations(describe_operations(operations)) == operations
     assert apply_operations(Image.new("RGB", (512, 512)), operations).size == (600, 600)
+
+
+@pytest.mark.parametrize(("instruction", "message"), [
+    ("crop the top 100px", "may keep the top 100px or cut it off: say 'cut off the top 100px'"),
+    ("crop the left 50%", "may keep the left 50% or cut it off"),  # "crop the left half" keeps it
+    ("rotate it slightly", "asks for a small rotation; rotations here are quarter turns"),
+    ("spin it a bit", "asks for a small rotation"),
+    ("rotate it some degrees", "asks for a small rotation"),
+    ("rotate -90 left", "gives the angle a minus sign and a direction"),
+    ("make it 0.5x bigger", "makes it no bigger"),
+    ("upscale 0.5x", "makes it no bigger"),
+    ("make it 16x9", "reads as 16x9 pixels: for that shape say 'crop to 16:9'"),
+])
+def test_what_could_be_read_two_ways_or_contradicts_itself_is_refused_with_what_to_say(instruction, message):
+    with pytest.raises(InvalidInstructionError, match=re.escape(message)):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("brighten by a percent", "Increase the brightness by 1%."),
+    ("rotate 90º left", "Rotate the image 90 degrees counterclockwise."),
+    ("set the width to 320 px", "Resize to 320 px wide."),
+    ("make it 16x9 px", "Resize to 16x9."),
+    ("maybe make it warmer", "Make the image warmer by 20%."),
+    ("I'd prefer it cooler", "Make the image cooler by 20%."),
+    # "not too X" makes the change it names gentle, not the last one
+    ("make it brighter and warmer but not too bright", "Increase the brightness by 10%, then make the image warmer by 20%."),
+    ("blur it and make it brighter but not too blurry", "Blur the image with radius 1, then increase the brightness by 20%."),
+    ("make it brighter and warmer but not too warm", "Increase the brightness by 20%, then make the image warmer by 10%."),
+])
+def test_more_everyday_phrasings_read_as_meant(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent

@@ -47,6 +47,9 @@ def is_gray(image: Image.Image) -> bool:
     ("stop making it black and white", [], [], ["black and white"]),
     ("no more black and white", [], [], ["black and white"]),
     ("the black and white rule no longer applies", [], [], ["black and white"]),
+    # one rule lifted, the other said to stay: it is kept (set again), not lifted with it
+    ("stop keeping it black and white but keep it square", ["crop"], ["square"], ["black and white"]),
+    ("forget the black and white rule and keep it square", ["crop"], ["square"], ["black and white"]),
     ("the image no longer has to be square", [], [], ["square"]),
     ("forget the black and white and square rules", [], [], ["black and white", "square"]),
     ("forget the square rule and make it black and white", ["grayscale"], [], ["square"]),
