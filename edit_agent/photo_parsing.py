@@ -52,6 +52,7 @@ _PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|per\s?cent\b)"
 # A full stop ends a clause, except between two digits: "brighter by 12.5%" is one clause.
 _CLAUSE_SPLIT = re.compile(r"\s*((?:[,;!?]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\b|\bbut\b|\bplus\b)\s*", re.IGNORECASE)
 _NEGATIVE_PERCENT = re.compile(r"[-\u2212]\s*" + _PERCENT, re.IGNORECASE)
+_PERCENT_RANGE = re.compile(r"\d\s*[-\u2013]\s*" + _PERCENT, re.IGNORECASE)
 # Words that carry no meaning of their own in a photo instruction; anything else left over
 # after the operations are found means the clause asks for more than exact operations can do.
 # ("less" and "too" are not among them: "less warm" and "too warm" ask for the opposite of "warm".)
@@ -374,6 +375,9 @@ def split_clauses(instruction: str) -> list[str]:
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
     text = _SETTING_BY_HALF.sub(r"\g<setting> by 50%", text)
     text = _ONE_UNIT.sub(r"1 \g<unit>", text)  # "by a percent": 1%, not the default the dropped words left
+    # decimals as people type them: "12,5%" (a decimal comma, not two clauses), ".5%" (no full stop)
+    text = re.sub(r"(?<=\d),(?=\d{1,2}\s*(?:%|per\s?cent\b))", ".", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<![\w.])\.(?=\d)", "0.", text)
     text = _SIZE_KEEPING_SHAPE.sub(r"fit within \g<width>x\g<height>", text)
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
@@ -725,6 +729,8 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
 
 def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tuple[list[Operation], bool]:
     found, remaining = _matches(clause, _COMPILED if everyday else _COMPILED_PLAIN)
+    if _PERCENT_RANGE.search(clause):  # "20-30% brighter": not a minus sign, and not one amount
+        raise InvalidInstructionError(f"{quoted(clause)} gives a range; say one amount (e.g. 'brighter by 25%').")
     if _NEGATIVE_PERCENT.search(remaining) or _direction_and_minus_sign(clause, remaining):
         # The words give the direction; a minus sign on top of them is a contradiction, never a choice.
         raise InvalidInstructionError(

@@ -975,6 +975,7 @@ def test_fitting_within_a_box_keeps_a_square_square_and_reads_back():
     ("make it 0.5x bigger", "makes it no bigger"),
     ("upscale 0.5x", "makes it no bigger"),
     ("make it 16x9", "reads as 16x9 pixels: for that shape say 'crop to 16:9'"),
+    ("make it 20-30% brighter", "gives a range; say one amount"),
 ])
 def test_what_could_be_read_two_ways_or_contradicts_itself_is_refused_with_what_to_say(instruction, message):
     with pytest.raises(InvalidInstructionError, match=re.escape(message)):
@@ -983,6 +984,8 @@ def test_what_could_be_read_two_ways_or_contradicts_itself_is_refused_with_what_
 
 @pytest.mark.parametrize(("instruction", "intent"), [
     ("brighten by a percent", "Increase the brightness by 1%."),
+    ("brighten by 12,5%", "Increase the brightness by 12.5%."),  # a decimal comma, not two clauses
+    ("brighten by .5%", "Increase the brightness by 0.5%."),
     ("rotate 90º left", "Rotate the image 90 degrees counterclockwise."),
     ("set the width to 320 px", "Resize to 320 px wide."),
     ("make it 16x9 px", "Resize to 16x9."),
