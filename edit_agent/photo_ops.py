@@ -146,7 +146,8 @@ def apply_operations(image: Image.Image, operations: list[Operation]) -> Image.I
     for operation in operations:
         if is_margin_crop(operation):
             side = operation.target or ""
-            if found is None or side in sides_cropped:
+            # each side's margin is taken once a row: "each side" takes all four
+            if found is None or side in sides_cropped or "edges" in sides_cropped or (side == "edges" and sides_cropped):
                 found, sides_cropped = image.size, set()
             sides_cropped.add(side)
             image = image.crop(_crop_box(image.size, side, operation.value, operation.unit, share_of=found))

@@ -204,7 +204,7 @@ _RULES: list[tuple[str, str, bool]] = [
      r"(?:\s+(?:aspect(?:\s+ratio)?|ratio|format|shape))?)", "crop", False),
     # the largest size of the same shape within a box: "resize to fit within 800x600" (and "... 800x600 keeping the
     # aspect ratio", rewritten so by split_clauses)
-    (r"\b(?:(?:resize|scale|shrink|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+to)?\s+)?fit\b"
+    (r"\b(?:(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+to)?\s+)?fit\b"
      r"(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(?:with)?in(?:side|to)?\s+(?:a\s+)?(\d+)\s*[x×]\s*(\d+)"
      r"(?:\s*(?:px|pixels))?(?:\s+box)?", "resize_fit", False),
     (r"\b(?:resize|scale)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+(?:to|by))?\s+"
@@ -236,8 +236,6 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\binvert(?:ed)?\b(?:\s+(?:the\s+)?black[\s-]*(?:and|&)[\s-]*white)?|\b(?:photo(?:graphic)?\s+)?negative\b",
      "invert", False),
     (r"\bkeep\s+only\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop", True),
-    # said alone, "keep the left half" keeps only it ("keep the left half unchanged" asks for something else)
-    (rf"\bkeep\s+(?:the\s+)?(left|right|top|bottom)\s+half{_AT_THE_END}", "crop", True),
     (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+half\b", "crop_off_half", True),
     (r"\bmake\s+(?:it|the\s+image|the\s+photo|the\s+picture)\s+(square)\b", "crop_square", True),
     # sizes said as a change: "scale it down by 25%", "make it 50% smaller", "enlarge to 200%", "upscale 2x"
@@ -386,9 +384,16 @@ def split_clauses(instruction: str) -> list[str]:
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
 
 
+_RULE_SAID = re.compile(r"\b(?:from\s+now\s+on|from\s+here\s+on|going\s+forward|for\s+the\s+rest|always|keep(?:s|ing)?"
+                        r"|stays?|remains?)\b", re.IGNORECASE)
+"""What says a rule for the rest of a session (photo_rules reads it): its clauses are read in the order written."""
+
+
 def _first_said_alone_joined(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """"crop it, but first, rotate it", "crop it. Before that, rotate it": the 'first' set off by a comma is the next
     clause's."""
+    if any(_RULE_SAID.search(clause) for clause, _ in parts):
+        return parts
     joined: list[tuple[str, str]] = []
     for clause, joiner in parts:
         if joined and _FIRST_ALONE.fullmatch(joined[-1][0]):
@@ -400,8 +405,10 @@ def _first_said_alone_joined(parts: list[tuple[str, str]]) -> list[tuple[str, st
 _FIRST_ALONE = re.compile(r"(?:first(?:\s+of\s+all)?|before\s+that|beforehand)", re.IGNORECASE)
 
 
-_SAID_FIRST = re.compile(r"^(?:first(?:\s+of\s+all)?|before\s+that|beforehand)\b|\b(?:first|beforehand|before\s+that)\W*$",
-                         re.IGNORECASE)
+_SAID_FIRST = re.compile(
+    r"^(?:first(?:\s+of\s+all)?|before\s+that|beforehand)\b"
+    r"|\b(?:first(?:\s+of\s+all)?|beforehand|before\s+that)(?:\s+(?:please|pls|plz|thanks|thank\s+you))*\W*$",
+    re.IGNORECASE)
 """A change said to come first, wherever it is said: "crop it, but first rotate it", "crop it and rotate it first"."""
 
 
@@ -409,12 +416,15 @@ def _said_first_first(clauses: list[str]) -> list[str]:
     """``clauses`` in the order to apply them: one said to come first ("..., but first rotate it left") before those
     said ahead of it. 'first' said of the first clause only is the order written anyway."""
     later_firsts = [clause for clause in clauses[1:] if _SAID_FIRST.search(clause)]
-    if not later_firsts:
-        return clauses
+    if not later_firsts or any(_RULE_SAID.search(clause) for clause in clauses):  # "first, from now on ...": a rule's
+        return clauses                                                            # reading keeps the order written
+    in_order = "say the changes in the order to make them ('rotate it left, then crop to the left half')"
     if _SAID_FIRST.search(clauses[0]) or len(later_firsts) > 1:
         said = "', '".join(clause for clause in clauses if _SAID_FIRST.search(clause))
-        raise InvalidInstructionError(f"'{said}': each is said to come first; say the changes in the order to make "
-                                      "them ('rotate it left, then crop to the left half').")
+        raise InvalidInstructionError(f"'{said}': each is said to come first; {in_order}.")
+    if len(clauses) > 2:  # "crop it, but first rotate it and flip it": is the flip first too? Nothing is guessed.
+        raise InvalidInstructionError(f"'{later_firsts[0]}' is said to come first among {len(clauses)} changes, and "
+                                      f"which of the others go with it is not said; {in_order}.")
     # "first" is filler to the reader; "before that" is not, and is said now by the order
     moved = [re.sub(r"\b(?:before\s+that|beforehand)\b", " ", clause, flags=re.IGNORECASE).strip() for clause in later_firsts]
     return moved + [clause for clause in clauses if clause not in later_firsts]
@@ -457,7 +467,7 @@ _VERBS_SAID_POLITELY = frozenset("""
 _COURTESY_AMPLIFIED = re.compile(
     r"\b(?P<thanks>thanks|thank\s+you|thx|ty)\s+(?:(?:so|very)\s+much|a\s+(?:lot|bunch|ton|million)|loads|heaps|lots)\b"
     r"|\b(?P<wish>would|do|should)\s+(?:really\s+)?(?:very\s+)?much\s+(?P<verb>like|love|prefer|appreciate)\b"
-    r"|\b(?P<liked>like|love)\s+(?P<it>it|this|that)\s+(?:very\s+)?much\b"
+    r"|\b(?P<liked>like|love)\s+(?P<it>it|this|that)\s+(?:very\s+)?much\b(?=\s*(?:[,.;!?]|$))"
     r"|\bby\s+the\s+way\b|\bbtw\b", re.IGNORECASE)
 """Courtesy whose words also say an amount ("thanks so much", "I'd very much like", "by the way"): the amount is the
 courtesy's, not the edit's."""
@@ -617,9 +627,9 @@ _TRAILING_REPEAT = re.compile(r"\b(?:twice|\d+\s+times)\W*$", re.IGNORECASE)
 _OBJECT = re.compile(r"\b(?:it|the\s+(?:image|photo|picture|pic))\b", re.IGNORECASE)
 _NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
 _THANKS_AGAIN = re.compile(r"^(?:thanks|thank\s+you|thx)\s+again\W*$", re.IGNORECASE)
-_ASKS_UNREAD = re.compile(r"\b(?:turn|apply|filter|effect|convert|tone|tones|set)\b", re.IGNORECASE)
-"""Filler words that still ask for something ("and turn it", "and apply a filter"): a clause of them is refused as
-not read, never dropped as courtesy."""
+_ASKS_UNREAD = re.compile(r"\b(?<!in\s)(?:turn|filter|effect|tone|tones)\b", re.IGNORECASE)
+"""Filler words that still ask for something ("and turn it", "and apply a filter", "and tone it down"): a clause of
+them is refused as not read, never dropped as courtesy ("in turn" asks nothing)."""
 _REFERS_BACK = re.compile(r"\b(?:again|once\s+more|more)\b", re.IGNORECASE)
 """A clause with no operation that refers back ("again but warmer") is refused, never dropped as filler."""
 

@@ -333,7 +333,6 @@ def test_an_amount_said_in_words_sets_the_strength(instruction, intent):
     ("cut off 20px from the bottom", "Crop 20 px from the bottom.", (400, 280)),
     ("crop 10px off the edges", "Crop 10 px from each side.", (380, 280)),
     ("make it a quarter of the size", "Resize to 25%.", (100, 75)),
-    ("keep the left half", "Crop to the left half.", (200, 300)),
     # both sides given and the shape kept: the largest size of that shape within them
     ("resize to 800x600 keeping the aspect ratio", "Resize to fit within 800x600.", (800, 600)),
     ("resize it to 300x300 while keeping the proportions", "Resize to fit within 300x300.", (300, 225)),
@@ -948,6 +947,40 @@ def test_a_change_said_to_come_first_is_applied_first(photo, instruction):
 def test_two_changes_each_said_to_come_first_are_refused():
     with pytest.raises(InvalidInstructionError, match="each is said to come first"):
         parse_operations("first crop it to a square, but first rotate it")
+
+
+@pytest.mark.parametrize("instruction", ["crop to the left half, but first rotate it left and flip it",
+                                         "crop to a square, then make it brighter and warmer first"])
+def test_first_said_among_more_than_two_changes_is_refused_not_guessed(instruction):
+    with pytest.raises(InvalidInstructionError, match="which of the others go with it is not said"):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize("instruction", ["crop to the left half but rotate it left first please",
+                                         "crop to the left half, but rotate it left first of all"])
+def test_first_said_with_courtesy_after_it_still_comes_first(instruction):
+    assert describe_operations(parse_operations(instruction)) == (
+        "Rotate the image 90 degrees counterclockwise, then crop to the left half.")
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("I'd like it much brighter", "Increase the brightness by 40%."),  # "much" of the edit, not of the liking
+    ("make it brighter and apply", "Increase the brightness by 20%."),
+    ("make it warmer, in turn", "Make the image warmer by 20%."),
+    ("make it brighter, that should set it", "Increase the brightness by 20%."),
+])
+def test_what_read_before_the_courtesy_and_filler_changes_reads_the_same(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+def test_a_side_cropped_after_each_side_in_one_row_is_cropped_from_what_is_left():
+    size = apply_operations(Image.new("RGB", (200, 100)), parse_operations("crop 10% from each side and 10% from the top"))
+    assert size.size == (160, 72)  # 80 px tall after each side, then 10% of 80
+
+
+def test_shrinking_to_fit_is_not_read_as_a_fit_that_may_enlarge():
+    with pytest.raises(InvalidInstructionError, match="needs a size"):
+        parse_operations("shrink it to fit within 1024x1024")
 
 
 @pytest.mark.parametrize(("instruction", "part"), [

@@ -50,6 +50,9 @@ def is_gray(image: Image.Image) -> bool:
     # one rule lifted, the other said to stay: it is kept (set again), not lifted with it
     ("stop keeping it black and white but keep it square", ["crop"], ["square"], ["black and white"]),
     ("forget the black and white rule and keep it square", ["crop"], ["square"], ["black and white"]),
+    # "first" beside a rule: read in the order written, as before ("first" is not moved into the rule)
+    ("crop to a square, but first, from now on, keep it black and white", ["crop", "grayscale"], ["black and white"], []),
+    ("make it brighter and, from now on, keep it square first", ["brightness", "crop"], ["square"], []),
     ("the image no longer has to be square", [], [], ["square"]),
     ("forget the black and white and square rules", [], [], ["black and white", "square"]),
     ("forget the square rule and make it black and white", ["grayscale"], [], ["square"]),

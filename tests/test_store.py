@@ -533,3 +533,19 @@ def test_reads_in_one_moment_do_not_see_a_deletion_made_meanwhile(tmp_path):
         deleter_thread.join(timeout=30)
         assert [turn.id for turn in reader.turns(session.id)] == [record.head]
     assert not reader.has_session(session.id)  # seen once the moment is over
+
+
+def test_a_cut_off_source_image_is_the_stores_damage_at_the_next_turn(tmp_path, monkeypatch):
+    """The source is opened without decoding it; a file cut short must still be told as the store's damage, not as a
+    failure of whatever reads its pixels later."""
+    from edit_agent import EditSession, decoded_images
+    from edit_agent.errors import StoreError
+
+    monkeypatch.setattr(decoded_images, "_shared", decoded_images.DecodedImages(max_bytes=0))  # as for a 40 MP photo
+    session = EditSession(store=tmp_path / "store")
+    session.edit(Image.new("RGB", (300, 300), "teal"), "make it warmer")
+    session.edit(None, "make it cooler")
+    source = Store(tmp_path / "store").image_path(session.turn_records()[0].input_hash)
+    source.write_bytes(source.read_bytes()[:-40])
+    with pytest.raises(StoreError, match="cannot be read .*cut off.*the store is damaged"):
+        session.edit(None, "make it warmer")

@@ -850,14 +850,17 @@ def test_a_session_deleted_in_another_tab_is_said_gone_and_the_page_shows_none(t
     monkeypatch.setattr(gr, "Warning", lambda message, **_: warned.append(message))
     app, state, told = in_a_session_that_tells(tmp_path, photo, monkeypatch)
     app.delete_session(dict(state), True)  # the other tab
-    for click in (lambda: app.undo(dict(state)), lambda: app.redo(dict(state)),
-                  lambda: app.edit({"text": "make it cooler", "files": []}, dict(state), "rules", "recording"),
-                  lambda: app.checkout(dict(state), "")):
+    for click in (lambda: app.undo(dict(state)), lambda: app.redo(dict(state)), lambda: app.checkout(dict(state), "")):
         view = click()
         assert view[0]["session_id"] is None and "No session yet" in view[4]
-    assert warned == [handlers.SESSION_GONE] * 4 and told == ["The session was deleted."]  # that one by the other tab
-    with pytest.raises(gr.Error, match="gone"):
-        app.export(dict(state))
+    assert warned == [handlers.SESSION_GONE] * 3 and told == ["The session was deleted."]  # that one by the other tab
+    # a message is refused, so that the page keeps its text; the page then redraws with no session
+    for refused in (lambda: app.edit({"text": "make it cooler", "files": []}, dict(state), "rules", "recording"),
+                    lambda: app.export(dict(state))):
+        with pytest.raises(gr.Error, match="gone"):
+            refused()
+    assert app.restore(dict(state))[0]["session_id"] is None
+    assert app.open_session(dict(state), None)[0]["session_id"] is None  # no error naming the server's folder
     fresh = app.edit({"text": "make it cooler", "files": [photo]}, dict(state), "rules", "recording")[0]
     assert fresh["session_id"] not in (None, state["session_id"])  # an image sent starts a new one, untold
 

@@ -156,7 +156,9 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
             return handler(*args, **kwargs)
         except _SessionGone as gone:
             app = args[0] if args and isinstance(args[0], ChatApp) else None
-            if app is None or handler.__name__ == "export":
+            # a message refused keeps its text in the box (the page then redraws without the session); a download
+            # has no page to redraw
+            if app is None or handler.__name__ in ("edit", "export"):
                 raise gr.Error(SESSION_GONE, duration=REFUSAL_SECONDS, print_exception=False) from None
             gr.Warning(SESSION_GONE, duration=REFUSAL_SECONDS)
             return app._reply(gone.state)
@@ -517,6 +519,8 @@ class ChatApp:
     @friendly_errors
     def open_session(self, state: Any, session_id: str | None) -> tuple[Any, ...]:
         state = self._state(state, gone_is_told=False)
+        if state["session_id"] is not None and not self._owns(state):  # left for another: gone is no news then
+            state["session_id"] = None
         if session_id and session_id != state["session_id"]:
             if not self._owns({**state, "session_id": session_id}):  # a list drawn before another tab deleted it
                 gr.Warning("That session is gone (deleted in another tab?).", duration=REFUSAL_SECONDS)
