@@ -904,6 +904,9 @@ def test_a_new_session_with_an_image_in_the_box_says_the_image_starts_it(page, t
     page.wait_for_function("() => document.querySelectorAll('#message img').length > 0")
     page.locator("#new-session").click()
     wait_for_status(page, "next.png is attached")
+    send(page, "make it warmer")  # and it is the image the new session starts from (the box is left empty)
+    wait_for_status(page, "at edit #1")
+    assert page.locator("#timeline .thumbnail-item").count() == 2
 
 
 def test_undo_goes_back_from_the_image_this_tab_shows_after_another_tab_moved(page, app_url: str, tmp_path: Path):
