@@ -38,13 +38,15 @@ _REGRET = r"(?:(?:no|oops|sorry|hmm|actually|wait|ok|okay|now|but)[\s,]+)*"
 _AGAIN = re.compile(
     rf"^{_POLITE}(?:(?:do|apply|repeat)\s+)?(?:that|it|this|the\s+same(?:\s+thing)?|the\s+last\s+(?:edit|one|step))?"
     r"\s*(?:again|once\s+more|one\s+more\s+time|twice)?\s*(?:please)?[.!]*$", re.IGNORECASE)
+_REPEATED = (r"(?:repeat\s+(?:(?:that|it|this)(?:\s+(?:last\s+)?(?:one|step|edit|change))?"
+             r"|the\s+(?:last|previous)\s+(?:edit|step|one|change))|same\s+again)")
 _REPEAT_VERB = re.compile(
-    r"^\s*(?:repeat\s+(?:that|it|this|the\s+last\s+(?:edit|step|one))|same\s+again)"
+    rf"^\s*(?:(?:ok|okay|now|please|just)\s+)*{_REPEATED}"
+    r"(?:\s+(?:again|once\s+more|one\s+more\s+time|once\s+again|another\s+time|for\s+me))*"
     r"(?:\s+(?P<count>once|twice|thrice|\d+\s+(?:more\s+)?times))?\s*(?:please)?[.!]*$", re.IGNORECASE)
 """'repeat that', 'same again twice', 'repeat the last edit 3 times': all of it, said in full (not 'repeat it and
 rotate it', which is refused whole: see :func:`_refuse_what_is_not_said_in_full`)."""
-_REPEAT_SAID_WITH_MORE = re.compile(r"^\s*(?:repeat\s+(?:that|it|this|the\s+last\s+(?:edit|step|one))|same\s+again)\b",
-                                    re.IGNORECASE)
+_REPEAT_SAID_WITH_MORE = re.compile(rf"^\s*(?:(?:ok|okay|now|please|just)\s+)*{_REPEATED}\b", re.IGNORECASE)
 _COUNTS = {"once": 1, "twice": 2, "thrice": 3}
 _HOW = r"a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far"
 """How much of it: gentle ("a bit") or strong ("way"); see :func:`_degree`."""
@@ -205,7 +207,8 @@ def _follow_up_kind(text: str) -> str | None:
         kind = _KINDS[same.group("verb").lower()]
         if kind == "rotate" and _degree(same.group("how")) == "gentle":  # "a bit more" of a quarter turn: no such
             return "small_rotation"
-        return f"same:{kind}"
+        if kind == "rotate" or not same.group("how"):  # "blur it a bit more": a gentle blur, as it always read
+            return f"same:{kind}"
     if _OPPOSITE.match(text):
         return "opposite"
     if (less := _TOO_MUCH.match(text) or _NOT_SO_MUCH.match(text) or _LESS.match(text)) is not None:  # "a bit less"

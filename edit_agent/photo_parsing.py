@@ -52,7 +52,8 @@ _PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|per\s?cent\b)"
 # A full stop ends a clause, except between two digits: "brighter by 12.5%" is one clause.
 _CLAUSE_SPLIT = re.compile(r"\s*((?:[,;!?]|\.(?!\d)|(?<!\d)\.)+|\band\b|\bthen\b|\bbut\b|\bplus\b)\s*", re.IGNORECASE)
 _NEGATIVE_PERCENT = re.compile(r"[-\u2212]\s*" + _PERCENT, re.IGNORECASE)
-_PERCENT_RANGE = re.compile(r"\d\s*[-\u2013]\s*" + _PERCENT, re.IGNORECASE)
+_PERCENT_RANGE = re.compile(r"(?<![\dx×])\d{1,3}(?:\.\d+)?[-\u2013]" + _PERCENT, re.IGNORECASE)
+"""'20-30%': a range (a dash set off by spaces, '800x600 – 20% brighter', separates)."""
 # Words that carry no meaning of their own in a photo instruction; anything else left over
 # after the operations are found means the clause asks for more than exact operations can do.
 # ("less" and "too" are not among them: "less warm" and "too warm" ask for the opposite of "warm".)
@@ -62,7 +63,7 @@ FILLER_WORDS = set(
     much very more way further even really all overall again some little tone tones look
     version colors colours color colour into in up down with set apply effect filter add degrees
     degree percent should get turn convert tad touch significantly great deal lots far let us first finally next
-    lastly afterwards maybe perhaps prefer"""
+    lastly afterwards prefer"""
     .split()
 )
 COURTESY_WORDS = set("pls plz thanks thank thx ty hey hi hello ok okay if possible".split())
@@ -223,8 +224,9 @@ _RULES: list[tuple[str, str, bool]] = [
      r"(?:the\s+)?(each|every|all|left|right|top|bottom|edges)(?:\s+(?:sides?|edges?))?\b", "crop_margin", False),
     # "cut off the top 100px"
     (r"\b(?:cut|trim|crop)\s+off\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_margin_after", True),
-    # "crop the top 100px" may keep it (as "crop the top half" does) or cut it off: asked, not guessed
-    (r"\b(?:cut|trim|crop)\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_side_unsaid", True),
+    # "trim the bottom 20px" cuts it off; "crop the top 100px" may keep it (as "crop the top half" does): asked
+    (r"\b(?:cut|trim)\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_margin_after", True),
+    (r"\bcrop\s+(?:the\s+)?(left|right|top|bottom)\s+" + _MARGIN, "crop_side_unsaid", True),
     # an aspect ratio: "crop to 16:9", "make it 4:3", "give it a 3:2 aspect ratio"
     (r"\b(?:crop|trim|cut|reframe)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+(?:to|into|as))?"
      r"(?:\s+(?:a|an))?(?:\s+(?:centred|centered|center|centre))?\s+" + _RATIO, "crop_aspect", False),
@@ -260,7 +262,7 @@ _RULES: list[tuple[str, str, bool]] = [
      "resize_side", True),
     # the side named first: "resize to a width of 300", "scale it to height 600 px"
     (r"\b(?:resize|scale|make)\b(?:\s+(?:it|the\s+image|the\s+photo))?(?:\s+to)?\s+(?:a\s+)?(width|height)"
-     r"(?:\s+of)?\s+(\d+)(?:\s*(?:px|pixels))?\b", "resize_side_named", True),
+     r"(?:\s+of)?\s+(\d+)(?!\s*(?:%|percent|per\s?cent))(?:\s*(?:px|pixels))?\b", "resize_side_named", True),
     # "make it 2x smaller", "3 times smaller": a division
     (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+(\d+(?:\.\d+)?)\s*(?:x|×|times)\s+smaller\b", "times_smaller",
      True),
@@ -269,7 +271,7 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?\s+(\d+)\s*[x×]\s*(\d+)(?P<unit>\s*(?:px|pixels))?\b",
      "make_size", True),
     # "set the width to 320 px"
-    (r"\b(?:set|change)\b\s+(?:the\s+)?(?:image['’]?s\s+)?(width|height)\s+(?:to\s+)?(\d+)(?:\s*(?:px|pixels))?\b",
+    (r"\b(?:set|change)\b\s+(?:the\s+)?(?:image['’]?s\s+)?(width|height)\s+(?:to\s+)?(\d+)(?!\s*(?:%|percent|per\s?cent))(?:\s*(?:px|pixels))?\b",
      "resize_side_named", True),
     (r"\bhalf\s+(?:the\s+)?size\b", "halve", True),
     (r"\b(?:a\s+)?quarter\s+(?:of\s+)?(?:the\s+)?(?:its\s+)?size\b|\bquarter[\s-]+size\b", "quarter", True),
@@ -384,19 +386,19 @@ def split_clauses(instruction: str) -> list[str]:
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
 
 
-_RULE_SAID = re.compile(r"\b(?:from\s+now\s+on|from\s+here\s+on|going\s+forward|for\s+the\s+rest|always|keep(?:s|ing)?"
-                        r"|stays?|remains?)\b", re.IGNORECASE)
-"""What says a rule for the rest of a session (photo_rules reads it): its clauses are read in the order written."""
+_RULE_SAID = re.compile(
+    r"\b(?:from\s+now\s+on|from\s+here\s+on|going\s+forward|for\s+the\s+rest|always)\b"
+    rf"|\b(?:keep(?:s|ing)?|stays?|remains?)\b.*(?:\bsquare\b|{GRAYSCALE_WORDS})", re.IGNORECASE)
+"""A clause that says a rule for the rest of a session (photo_rules reads it): never moved, nor given a 'first'."""
 
 
 def _first_said_alone_joined(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """"crop it, but first, rotate it", "crop it. Before that, rotate it": the 'first' set off by a comma is the next
     clause's."""
-    if any(_RULE_SAID.search(clause) for clause, _ in parts):
-        return parts
     joined: list[tuple[str, str]] = []
     for clause, joiner in parts:
-        if joined and _FIRST_ALONE.fullmatch(joined[-1][0]):
+        # not onto a rule ("..., but first, from now on, keep it b&w"): its "from now on" must stay its own
+        if joined and _FIRST_ALONE.fullmatch(joined[-1][0]) and not _RULE_SAID.search(clause):
             clause, joiner = f"{joined[-1][0]} {clause}", joined.pop()[1]
         joined.append((clause, joiner))
     return joined
@@ -416,8 +418,8 @@ def _said_first_first(clauses: list[str]) -> list[str]:
     """``clauses`` in the order to apply them: one said to come first ("..., but first rotate it left") before those
     said ahead of it. 'first' said of the first clause only is the order written anyway."""
     later_firsts = [clause for clause in clauses[1:] if _SAID_FIRST.search(clause)]
-    if not later_firsts or any(_RULE_SAID.search(clause) for clause in clauses):  # "first, from now on ...": a rule's
-        return clauses                                                            # reading keeps the order written
+    if not later_firsts or any(_RULE_SAID.search(clause) for clause in later_firsts):  # "..., and keep it square
+        return clauses                                                                  # first": a rule, not an order
     in_order = "say the changes in the order to make them ('rotate it left, then crop to the left half')"
     if _SAID_FIRST.search(clauses[0]) or len(later_firsts) > 1:
         said = "', '".join(clause for clause in clauses if _SAID_FIRST.search(clause))
@@ -435,7 +437,8 @@ _SETTING_BY_HALF = re.compile(
     re.IGNORECASE)
 """"lower the contrast by half": by 50% ("reduce the size by half" is read by the resize rules)."""
 
-_ONE_UNIT = re.compile(r"\b(?:a|one)\s+(?P<unit>percent|per\s?cent|degree|pixel)\b", re.IGNORECASE)
+_ONE_UNIT = re.compile(r"\b(?:a|one)\s+(?P<unit>percent|per\s?cent|pixel)\b", re.IGNORECASE)
+"""Not "a degree": "a degree warmer" is an idiom, and a rotation by one is refused as small anyway."""
 
 _SIZE_KEEPING_SHAPE = re.compile(
     r"\b(?:to\s+)?(?P<width>\d+)\s*(?:[x×]|by)\s*(?P<height>\d+)(?:\s*(?:px|pixels))?\s*,?\s+(?:while\s+|and\s+|but\s+)?"
@@ -467,7 +470,7 @@ _VERBS_SAID_POLITELY = frozenset("""
 _COURTESY_AMPLIFIED = re.compile(
     r"\b(?P<thanks>thanks|thank\s+you|thx|ty)\s+(?:(?:so|very)\s+much|a\s+(?:lot|bunch|ton|million)|loads|heaps|lots)\b"
     r"|\b(?P<wish>would|do|should)\s+(?:really\s+)?(?:very\s+)?much\s+(?P<verb>like|love|prefer|appreciate)\b"
-    r"|\b(?P<liked>like|love)\s+(?P<it>it|this|that)\s+(?:very\s+)?much\b(?=\s*(?:[,.;!?]|$))"
+    r"|\b(?P<liked>like|love)\s+(?P<it>it|this|that)\s+(?:very\s+)?much\b(?=\s*(?:[^\w\s]|$)|\s+(?:so|now|and|but|then|please)\b)"
     r"|\bby\s+the\s+way\b|\bbtw\b", re.IGNORECASE)
 """Courtesy whose words also say an amount ("thanks so much", "I'd very much like", "by the way"): the amount is the
 courtesy's, not the edit's."""
@@ -1080,7 +1083,7 @@ def _setting_operation(name: str, match: re.Match[str], clause: str, amount_text
 
 
 def _crop_side_unsaid(match: re.Match[str], clause: str) -> Operation:
-    side, margin = match.group(1).lower(), f"{match.group(2)}{match.group(3)}"
+    side, margin = match.group(1).lower(), match.string[match.start(2):match.end(3)]  # as typed: "200 pixels"
     raise InvalidInstructionError(f"{quoted(clause)} may keep the {side} {margin} or cut it off: say 'cut off the {side} "
                                   f"{margin}', or 'crop to the {side} half' to keep a half.")
 

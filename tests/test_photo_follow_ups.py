@@ -88,6 +88,21 @@ def test_repeat_that_with_a_count_repeats_it_that_often_and_with_more_said_is_re
     assert len(session.turns) == 2
 
 
+@pytest.mark.parametrize("said", ["repeat that again", "repeat it once more", "repeat that one more time", "repeat that step",
+                                  "repeat the last step again", "same again once more", "ok repeat that again"])
+def test_repeat_said_the_many_usual_ways_repeats_once(session, said):
+    assert intents(session, "make it warmer", said)[-1] == "Make the image warmer by 20%."
+
+
+@pytest.mark.parametrize(("earlier", "said", "intent"), [
+    ("blur it a lot", "blur it a bit more", "Blur the image with radius 1."),  # the amount said, as it always read
+    ("blur it a bit", "blur it a lot more", "Blur the image with radius 5."),
+    ("sharpen it a lot", "sharpen it a bit more", "Sharpen the image slightly."),
+])
+def test_a_blur_or_sharpen_said_with_an_amount_takes_that_amount(session, earlier, said, intent):
+    assert intents(session, earlier, said)[-1] == intent
+
+
 @pytest.mark.parametrize("said", ["rotate it even more", "rotate it much more", "rotate it 90 more degrees"])
 def test_more_of_a_rotation_goes_the_way_the_last_one_went(session, said):
     assert intents(session, "rotate it left", said)[-1] == "Rotate the image 90 degrees counterclockwise."

@@ -968,6 +968,13 @@ def test_first_said_with_courtesy_after_it_still_comes_first(instruction):
     ("make it brighter and apply", "Increase the brightness by 20%."),
     ("make it warmer, in turn", "Make the image warmer by 20%."),
     ("make it brighter, that should set it", "Increase the brightness by 20%."),
+    ("I like it very much - make it brighter", "Increase the brightness by 20%."),
+    ("trim the bottom 20px", "Crop 20 px from the bottom."),  # trim and cut take it off; only "crop the ..." is asked
+    ("cut the top 100 px", "Crop 100 px from the top."),
+    ("resize to 800x600 – 20% brighter", "Resize to 800x600, then increase the brightness by 20%."),  # no range
+    ("make it a degree warmer", "Make the image warmer by 20%."),
+    # "keep" that is no rule: "first" still comes first
+    ("keep only the left half, but first rotate it left", "Rotate the image 90 degrees counterclockwise, then crop to the left half."),
 ])
 def test_what_read_before_the_courtesy_and_filler_changes_reads_the_same(instruction, intent):
     assert describe_operations(parse_operations(instruction)) == intent
@@ -1022,7 +1029,6 @@ def test_what_could_be_read_two_ways_or_contradicts_itself_is_refused_with_what_
     ("rotate 90º left", "Rotate the image 90 degrees counterclockwise."),
     ("set the width to 320 px", "Resize to 320 px wide."),
     ("make it 16x9 px", "Resize to 16x9."),
-    ("maybe make it warmer", "Make the image warmer by 20%."),
     ("I'd prefer it cooler", "Make the image cooler by 20%."),
     # "not too X" makes the change it names gentle, not the last one
     ("make it brighter and warmer but not too bright", "Increase the brightness by 10%, then make the image warmer by 20%."),
@@ -1031,3 +1037,9 @@ def test_what_could_be_read_two_ways_or_contradicts_itself_is_refused_with_what_
 ])
 def test_more_everyday_phrasings_read_as_meant(instruction, intent):
     assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize("instruction", ["set the width to 50%", "resize to a width of 50%", "maybe brighter, maybe darker"])
+def test_a_share_is_no_side_in_pixels_and_two_maybes_are_no_two_edits(instruction):
+    with pytest.raises(InvalidInstructionError):
+        parse_operations(instruction)
