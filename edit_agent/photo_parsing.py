@@ -382,9 +382,16 @@ def split_clauses(instruction: str) -> list[str]:
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
+    if _THEN_FIRST.search(text):
+        raise InvalidInstructionError(f"{quoted(instruction)} says 'then' and 'first' of one change, which name both "
+                                      "orders; say the changes in the order to make them ('rotate it left, then crop "
+                                      "to the left half').")
     parts = _first_said_alone_joined([(clause, joiner) for clause, joiner in parts if clause])
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
 
+
+_THEN_FIRST = re.compile(r"\bthen\s*,?\s*first\b", re.IGNORECASE)
+""""brighter, then first rotate it": after it, or before it?"""
 
 _RULE_SAID = re.compile(
     r"\b(?:from\s+now\s+on|from\s+here\s+on|going\s+forward|for\s+the\s+rest|always)\b"

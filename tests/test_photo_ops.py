@@ -956,6 +956,11 @@ def test_first_said_among_more_than_two_changes_is_refused_not_guessed(instructi
         parse_operations(instruction)
 
 
+def test_then_first_names_both_orders_and_is_refused():
+    with pytest.raises(InvalidInstructionError, match="says 'then' and 'first' of one change"):
+        parse_operations("make it brighter, then first rotate it")
+
+
 @pytest.mark.parametrize("instruction", ["crop to the left half but rotate it left first please",
                                          "crop to the left half, but rotate it left first of all"])
 def test_first_said_with_courtesy_after_it_still_comes_first(instruction):
