@@ -311,10 +311,10 @@ def _warm(image: Image.Image, percent: float) -> Image.Image:
     # red x1.1 and blue /1.1 are undone exactly by red /1.1 and blue x1.1 ("cooler by 9.1%").
     blue = [min(255, round(level / factor)) for level in range(256)]
     # one table for the three bands: no split, merge or copy of the image on the way
-    return _as_rgb(image).point(red + list(range(256)) + blue)
+    return as_rgb(image).point(red + list(range(256)) + blue)
 
 
-def _as_rgb(image: Image.Image) -> Image.Image:
+def as_rgb(image: Image.Image) -> Image.Image:
     """``image`` in RGB, itself when it is (every operation here makes a new image and leaves its input as it was)."""
     return image if image.mode == "RGB" else image.convert("RGB")
 
@@ -325,7 +325,7 @@ def _as_rgb(image: Image.Image) -> Image.Image:
 def _levels_scaled(image: Image.Image, factor: float, *, around: int) -> Image.Image:
     """Every value moved ``factor`` times as far from ``around`` (0: brightness; the mean grey: contrast), rounded."""
     table = [min(255, max(0, round(around + factor * (level - around)))) for level in range(256)]
-    return _as_rgb(image).point(table * 3)
+    return as_rgb(image).point(table * 3)
 
 
 def _mean_grey(image: Image.Image) -> int:
@@ -343,7 +343,7 @@ def _saturated(image: Image.Image, factor: float) -> Image.Image:
     levels = numpy.arange(256, dtype=float)
     table = numpy.clip(numpy.rint(levels[None, :] + factor * (levels[:, None] - levels[None, :])), 0, 255)
     table = table.astype(numpy.uint8).ravel()  # at value * 256 + grey
-    rgb_image = image if image.mode == "RGB" else image.convert("RGB")
+    rgb_image = as_rgb(image)
     grey_image = rgb_image.convert("L")
     result = Image.new("RGB", rgb_image.size)
     width, height = rgb_image.size

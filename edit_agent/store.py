@@ -73,18 +73,6 @@ _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 """The last 12 bytes of every whole PNG file: its empty IEND chunk."""
 
 
-_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-"""The last chunk of every PNG, always these 12 bytes."""
-
-
-def _check_whole_png(path: Path) -> None:
-    with path.open("rb") as file:
-        file.seek(0, os.SEEK_END)
-        file.seek(max(0, file.tell() - len(_PNG_END)))
-        if file.read() != _PNG_END:
-            raise OSError("the file ends before its last chunk: it was cut off")
-
-
 class Store:
     """One folder holding a database and its images. Safe to share between threads."""
 
@@ -335,8 +323,10 @@ class Store:
         cached = self._decoded.get(path)
         if cached is not None:
             return cached
+        if not self.has_whole_image(digest):  # a cut-off file is the store's damage, not whatever decodes it later
+            raise StoreError(f"The stored image {path} cannot be read (it is missing or was cut off); the store is "
+                             "damaged.")
         try:
-            _check_whole_png(path)  # a cut-off file is the store's damage, not whatever decodes it later
             image = Image.open(path)
         except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise StoreError(f"The stored image {path} cannot be read ({error}); the store is damaged.") from None

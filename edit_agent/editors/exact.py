@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, apply_operations
+from edit_agent.photo_ops import MAX_INTENT_OPERATIONS, apply_operations, as_rgb
 from edit_agent.photo_parsing import parse_operations
 from edit_agent.records import EditorInfo, Intent
 
@@ -19,8 +19,8 @@ class ExactEditor:
     name = "exact"
 
     def edit(self, image: Image.Image, intent: Intent, *, seed: int | None = None) -> Image.Image:
-        rgb = image if image.mode == "RGB" else image.convert("RGB")  # apply_operations leaves its input as it was
-        return apply_operations(rgb, parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS))
+        # no copy of an RGB image: apply_operations leaves its input as it was
+        return apply_operations(as_rgb(image), parse_operations(intent.text, limit=MAX_INTENT_OPERATIONS))
 
     def draws_exactly(self, intent: Intent) -> bool:
         """Whether ``intent`` is drawn the same from the same image every time: always, here."""

@@ -444,15 +444,14 @@ def _resize_or_recolor_edit(sentence: str) -> Edit | None:
 
 def _move_edit(sentence: str) -> Edit | None:
     for pattern in _MOVE_TO_CELL:
-        if match := pattern.match(sentence):
-            try:
-                return Edit(kind="move", ref=parse_ref(match["ref"]), cell=_CELL_BY_PHRASE[match["cell"]])
-            except WorldLanguageError:
-                pass  # "put the shape that was originally at the center right": a step move whose reference ends in a cell
+        # none where the reference does not read: "put the shape that was originally at the center right" is a
+        # step move whose reference ends in a cell
+        if (moved := _moved_to_cell(pattern, sentence)) is not None:
+            return moved
     if match := _MOVE_STEP.match(sentence):
         split = _split_step(match["body"])
         if split is None:
-            return _moved_at_cell(sentence)
+            return _moved_to_cell(_MOVE_AT_CELL, sentence)
         ref, tail = split
         directions = [word for word in tail.split() if word in DIRECTIONS]
         if len(directions) > 1 or "diagonally" in tail:
@@ -461,8 +460,10 @@ def _move_edit(sentence: str) -> Edit | None:
     return None
 
 
-def _moved_at_cell(sentence: str) -> Edit | None:
-    if match := _MOVE_AT_CELL.match(sentence):
+def _moved_to_cell(pattern: _RefPattern, sentence: str) -> Edit | None:
+    """The move to a cell ``pattern`` reads in ``sentence``, or None where it does not match or its reference
+    does not read."""
+    if match := pattern.match(sentence):
         try:
             return Edit(kind="move", ref=parse_ref(match["ref"]), cell=_CELL_BY_PHRASE[match["cell"]])
         except WorldLanguageError:
