@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from PIL import Image
 
 from edit_agent.decoded_images import shared_decoded_images
@@ -56,6 +56,26 @@ RECENT_IMAGE_SECONDS = 10.0
 """A session's deletion leaves image files used this recently to the sweep: an edit may be about to name them
 (a turn stores its images a moment before its row commits)."""
 
+
+def _import_sqlite_utils_without_pandas():
+    """sqlite-utils imports pandas when it is installed, only to give ``pandas.Timestamp`` values a column type.
+    The store never writes one, and pandas (with the pyarrow it pulls in) took 70 of the 132 MB an SDK process
+    peaked at for one photo edit, and most of its start-up. Where pandas is already imported (the app: Gradio uses it),
+    sqlite-utils takes it as usual; a later ``import pandas`` works either way."""
+    if "pandas" in sys.modules or "sqlite_utils" in sys.modules:
+        import sqlite_utils
+
+        return sqlite_utils
+    sys.modules["pandas"] = None  # makes ``import pandas`` raise ImportError, which sqlite-utils expects
+    try:
+        import sqlite_utils
+    finally:
+        if sys.modules.get("pandas", ...) is None:
+            del sys.modules["pandas"]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils_without_pandas()
 
 _COLUMNS: dict[str, dict[str, type]] = {
     "sessions": {"id": str, "created": float, "settings": str, "source_hash": str, "head": str},

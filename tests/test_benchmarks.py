@@ -50,3 +50,9 @@ def test_the_photo_session_memory_benchmark_reports_time_and_peak_memory():
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(r"96x64, 10 steps: [\d.]+ s \(first turn [\d.]+ s, later turns ([\d.]+, ){8}[\d.]+\); "
                         r"peak \d+ MB = [\d.]+ decoded images of 0 MB\n", done.stdout)
+
+
+def test_the_start_up_benchmark_reports_memory_and_keeps_pandas_out():
+    done = run_script("benchmarks/sdk_start.py", "--runs", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MB peak: median" in done.stdout and "pandas imported: 0 of 1 runs" in done.stdout, done.stdout

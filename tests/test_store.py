@@ -549,3 +549,32 @@ def test_a_cut_off_source_image_is_the_stores_damage_at_the_next_turn(tmp_path, 
     source.write_bytes(source.read_bytes()[:-40])
     with pytest.raises(StoreError, match="cannot be read .*cut off.*the store is damaged"):
         session.edit(None, "make it warmer")
+
+
+def test_the_sdk_does_not_load_pandas_and_pandas_still_imports_after(tmp_path):
+    # sqlite-utils would import pandas (and pyarrow) for one column type the store never writes: about 70 MB
+    # and most of a script's start-up. A user's own later ``import pandas`` must still work.
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from edit_agent import EditSession
+        session = EditSession()
+        session.edit(np.full((16, 16, 3), 90, np.uint8), "make it brighter")
+        loaded = "pandas" in sys.modules
+        import pandas
+        print(loaded, pandas.DataFrame({"a": [1]}).shape)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "EDIT_AGENT_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False (1, 1)"
+
+
+def test_the_store_works_when_pandas_was_imported_first(tmp_path):
+    script = "import pandas, numpy as np\nfrom edit_agent import EditSession\n" \
+             "print(EditSession().edit(np.full((16, 16, 3), 90, np.uint8), 'make it brighter').changed)"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "EDIT_AGENT_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
