@@ -469,3 +469,27 @@ def test_a_follow_up_after_a_word_about_the_result_repeats_the_edit(session, sai
 
 def test_cool_again_without_a_comma_is_still_cooling_again(session):
     assert intents(session, "make it cooler", "cool again")[-1] == "Make the image cooler by 20%."
+
+
+@pytest.mark.parametrize(("first", "take_back", "intent"), [
+    # a fixed 10% step back went past the start: "a bit too much" took back more than all of the edit
+    ("make it slightly brighter", "a bit too much", "Decrease the brightness by 6.8%."),  # x1.1 x0.932: +2.5% left
+    ("make it brighter by 5%", "a bit less", "Decrease the brightness by 3.6%."),
+    ("make it warmer by 5%", "a bit less", "Make the image cooler by 3.7%."),
+    ("make it darker by 5%", "a bit too much", "Increase the brightness by 3.9%."),
+    # a larger edit still takes a gentle 10% back
+    ("make it brighter", "a bit too much", "Decrease the brightness by 10%."),
+])
+def test_a_bit_less_keeps_at_least_a_quarter_of_a_small_change(session, first, take_back, intent):
+    assert intents(session, first, take_back)[-1] == intent
+
+
+@pytest.mark.parametrize(("first", "more", "intent"), [
+    ("make it brighter by 60%", "much more", "Increase the brightness by 120%."),  # was 40%, less than "more"
+    ("make it darker by 60%", "much more", "Decrease the brightness by 84%."),  # x0.4 twice, short of black
+    ("make it brighter by 5%", "a bit more", "Increase the brightness by 2.5%."),  # was 10%, twice "more"
+    ("make it brighter", "much more", "Increase the brightness by 40%."),
+    ("make it brighter", "a bit more", "Increase the brightness by 10%."),
+])
+def test_a_bit_more_and_much_more_stay_under_and_over_more(session, first, more, intent):
+    assert intents(session, first, more)[-1] == intent
