@@ -516,21 +516,51 @@ def _verb_of(gerund: str, verbs: frozenset[str]) -> str | None:
 _JOINING_WORDS = frozenset({"and", "then", "but", "plus"})
 
 
+_ACKNOWLEDGED_BEFORE_A_REQUEST = re.compile(
+    rf"^(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS))})\b\s*)+(?:[-\u2013\u2014]\s*)?"
+    r"(?=now\s+\w|(?:can|could|would|will)\s+you\b|please\s+\w)", re.IGNORECASE)
+"""Words about the last result run into the request with no comma: "ok cool now flip it", "cool can you make it
+brighter?", "cool - now crop it". What follows them ("now", "can you", "please" and more) is no cooling's."""
+
+
 def _without_acknowledgements(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``parts`` without the leading clauses that only acknowledge the last result ("Cool,", "ok great!"): each set
-    off by punctuation from what follows, not joined to it by a word ("cool and brighten" cools)."""
+    """``parts`` without the clauses that only acknowledge the last result: leading ones ("Cool,", "ok great!",
+    "cool and now ..."), each set off by punctuation from what follows, not joined to it by a word ("cool and
+    brighten" cools), and a last one set off by punctuation ("flip it. cool")."""
     start = 0
     while start < len(parts):
         words = _words(parts[start][0])
-        joined_on = start + 1 < len(parts) and parts[start + 1][1] in _JOINING_WORDS  # "cool and brighten": an edit
+        following = parts[start + 1] if start + 1 < len(parts) else None
+        # "cool and brighten": an edit; "cool and now flip it": a word about the result
+        joined_on = following is not None and following[1] in _JOINING_WORDS and not _starts_with_now(following[0])
         if not words or not set(words) <= ACKNOWLEDGEMENT_WORDS or joined_on:
             break
         start += 1
     if start == len(parts):  # "cool!", "perfect, thanks": nothing asked
         return []
-    if start == 0:
+    first = _ACKNOWLEDGED_BEFORE_A_REQUEST.sub("", parts[start][0])
+    return _without_a_last_acknowledgement([(first, "")] + parts[start + 1:])
+
+
+def _starts_with_now(clause: str) -> bool:
+    return re.match(r"now\b", clause, re.IGNORECASE) is not None
+
+
+def _without_a_last_acknowledgement(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``parts`` without a last clause of words about the result after punctuation: "flip it. cool", "flip it,
+    cool thanks". A lone "cool" after a comma ("flip it, cool") may be a thank-you or a cooling, so it is asked."""
+    if len(parts) < 2:
         return parts
-    return [(parts[start][0], "")] + parts[start + 1:]
+    last, joiner = parts[-1]
+    words = _words(last)
+    if joiner in _JOINING_WORDS or not words or not set(words) <= ACKNOWLEDGEMENT_WORDS:
+        return parts
+    if words == ["cool"] and not re.search(r"[.!?]", joiner):
+        said = ", ".join(clause for clause, _ in parts)
+        raise InvalidInstructionError(
+            f"{quoted(said)}: is the last 'cool' said of the result, or a cooling? To cool it too, say '{parts[0][0]} "
+            f"and make it cooler'; otherwise leave 'cool' out.")
+    return parts[:-1]
 
 
 _FACTOR = r"(?P<factor>twice|double|thrice|triple|halve|half|(?P<times>\d+(?:\.\d+)?)\s*(?:x|times))"

@@ -792,8 +792,20 @@ def test_a_margin_that_cannot_mean_what_it_says_is_refused(photo, instruction, m
     ("Nice! Now flip it", "Flip the image horizontally."),
     ("Right, make it warmer", "Make the image warmer by 20%."),
     ("looks great. blur it", "Blur the image with radius 2."),
+    # said with no comma, into the request, and at the end after punctuation: no cooling either
+    ("ok cool now flip it", "Flip the image horizontally."),
+    ("cool thanks now flip it", "Flip the image horizontally."),
+    ("cool can you make it brighter?", "Increase the brightness by 20%."),
+    ("cool - now crop it to a square", "Crop to a centred square."),
+    ("cool and now flip it", "Flip the image horizontally."),
+    ("cool please flip it", "Flip the image horizontally."),
+    ("make it brighter. cool", "Increase the brightness by 20%."),
+    ("flip it, cool thanks", "Flip the image horizontally."),
+    ("flip it, perfect", "Flip the image horizontally."),
     # cooling said as such stays a cooling
     ("cool it down", "Make the image cooler by 20%."),
+    ("cool please", "Make the image cooler by 20%."),
+    ("cool it now", "Make the image cooler by 20%."),
     ("brighten and cool", "Increase the brightness by 20%, then make the image cooler by 20%."),
 ])
 def test_a_word_about_the_last_result_before_an_instruction_is_no_edit(tmp_path, instruction, intent):
@@ -1048,3 +1060,13 @@ def test_more_everyday_phrasings_read_as_meant(instruction, intent):
 def test_a_share_is_no_side_in_pixels_and_two_maybes_are_no_two_edits(instruction):
     with pytest.raises(InvalidInstructionError):
         parse_operations(instruction)
+
+
+@pytest.mark.parametrize("instruction", ["flip it, cool", "sharpen, brighten, cool"])
+def test_a_lone_cool_after_a_comma_at_the_end_is_asked(tmp_path, instruction):
+    from edit_agent import EditSession
+
+    session = EditSession(store=tmp_path)
+    with pytest.raises(InvalidInstructionError, match="said of the result, or a cooling"):
+        session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), instruction)
+    assert session.turns == []
