@@ -747,6 +747,9 @@ def _degree_free(clause: str) -> bool:
             and all(_takes_amount(name) or name in ("blur", "sharpen") for name in names))
 
 
+_ALL_OR_NOTHING = frozenset({"sepia", "invert", "grayscale"})
+
+
 def _takes_amount(name: str) -> bool:
     handler_name = name.split(":", 1)[1] if name.startswith("problem:") else name
     if ":" in handler_name:  # a setting: blur and sharpness take none
@@ -791,6 +794,11 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
         # "sepia 50%", "blur 30%": no partial version of these exists; doing it whole is not what was asked
         raise InvalidInstructionError(f"{quoted(clause)}: this operation has no {percent.group(0)} of it; say it without "
                                       "the amount.")
+    gentle = _GENTLE.search(remaining)
+    if gentle and found and all(name in _ALL_OR_NOTHING for _, _, name, _ in found):
+        # "a slight sepia tone", "invert it slightly": done whole, it would be more than was asked
+        raise InvalidInstructionError(f"{quoted(clause)}: this operation is all or nothing, so it has no "
+                                      f"'{gentle.group(0)}' of it; say it without that (for a little less colour: 'less saturated').")
     if percent:  # blanked, not cut: positions in ``remaining`` stay those of ``clause``
         remaining = _blanked(remaining, percent)
     repeat = _repeat_in(clause, remaining, found)

@@ -1070,3 +1070,13 @@ def test_a_lone_cool_after_a_comma_at_the_end_is_asked(tmp_path, instruction):
     with pytest.raises(InvalidInstructionError, match="said of the result, or a cooling"):
         session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), instruction)
     assert session.turns == []
+
+
+@pytest.mark.parametrize("instruction", ["give it a slight sepia tone", "add a touch of sepia",
+                                         "make it slightly black and white", "invert it slightly"])
+def test_a_little_of_an_all_or_nothing_effect_is_refused_not_done_whole(instruction):
+    # it used to apply the whole effect, as "sepia 50%" is refused for
+    with pytest.raises(InvalidInstructionError, match="all or nothing"):
+        parse_operations(instruction)
+    assert describe_operations(parse_operations("make it a bit brighter and black and white")) == (
+        "Increase the brightness by 10%, then convert the image to grayscale.")
