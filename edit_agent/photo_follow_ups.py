@@ -121,6 +121,26 @@ def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
     return found.text if found else None
 
 
+_SCALED_IT = re.compile(r"\b(?:(?:double|halve)\s+it|(?:reduce|decrease|lower|cut)\s+it\s+by)\b", re.IGNORECASE)
+"""'double it', 'halve it', 'reduce it by 10%': of the size, read alone; right after a change of a setting, 'it' may
+be that setting."""
+
+
+def check_it_is_not_the_setting(instruction: str, earlier: Sequence[str]) -> None:
+    """Refuse 'double it' and the like right after a change of brightness, contrast, saturation or warmth: it was
+    read as a resize, where the person may well have meant the setting just changed."""
+    said = _SCALED_IT.search(_said_plainly(instruction))
+    if said is None or not earlier:
+        return
+    position, operations = _EarlierEdits(earlier).last_edit(len(earlier))
+    settings = [op for op in operations if op.kind in PERCENT_KINDS]
+    if position == len(earlier) - 1 and settings:
+        raise InvalidInstructionError(
+            f"{quoted(instruction)} right after {describe_operations(settings)[:-1].lower()}: the size, or that setting? "
+            f"Say e.g. 'resize to 50%' or 'double the size' for the size, or name the setting ('twice as bright', "
+            f"'darker by 10%').")
+
+
 def read_follow_up(instruction: str, earlier: Sequence[str]) -> FollowUp | None:
     """:func:`resolve_follow_up`, saying which earlier turn it refers to and whether it takes that turn back."""
     return _follow_up(instruction, _EarlierEdits(earlier), len(earlier))

@@ -493,3 +493,24 @@ def test_a_bit_less_keeps_at_least_a_quarter_of_a_small_change(session, first, t
 ])
 def test_a_bit_more_and_much_more_stay_under_and_over_more(session, first, more, intent):
     assert intents(session, first, more)[-1] == intent
+
+
+@pytest.mark.parametrize(("earlier", "said"), [
+    (["make it brighter"], "double it"), (["reduce the saturation"], "halve it"),
+    (["make it brighter by 40%"], "reduce it by 50%"), (["increase the contrast"], "could you double it?"),
+])
+def test_double_it_right_after_a_setting_is_asked_not_read_as_a_resize(session, earlier, said):
+    intents(session, *earlier)
+    with pytest.raises(InvalidInstructionError, match="the size, or that setting"):
+        intents(session, said)
+    assert len(session.history) == len(earlier)
+
+
+@pytest.mark.parametrize(("earlier", "said", "intent"), [
+    ([], "double it", "Resize to 200%."),
+    (["rotate it left"], "double it", "Resize to 200%."),
+    (["make it brighter"], "double the size", "Resize to 200%."),
+    (["make it brighter"], "shrink it by 50%", "Resize to 50%."),
+])
+def test_double_it_with_no_setting_just_changed_is_still_a_resize(session, earlier, said, intent):
+    assert intents(session, *earlier, said)[-1] == intent
