@@ -334,6 +334,14 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday:
     return operations
 
 
+_ADVICE_ASKED = re.compile(
+    r"^\W*(?:(?:hmm+|so|ok|okay|well)\W+)*(?:should|shall)\s+(?:i|we|it|this|that|the\s+(?:image|photo|picture))\b"
+    r"|^\W*(?:do|would)\s+you\s+(?:think|recommend|suggest)\b(?!\s+(?:that\s+)?you\s+(?:could|can|might)\b)",
+    re.IGNORECASE)
+"""Advice asked for: "should I make it warmer?", "do you think it needs more contrast?" (not "do you think you
+could add some contrast?", a request)."""
+
+
 _AXIS_SAID = re.compile(r"\b(?:horizontal(?:ly)?|vertical(?:ly)?|left\s+to\s+right|top\s+to\s+bottom|sideways"
                         r"|upside[\s-]+down|up(?:\s+and\s+|[\s-]+)down)\b", re.IGNORECASE)
 
@@ -370,6 +378,9 @@ def split_clauses(instruction: str) -> list[str]:
     said for it: "slightly brighter and warmer" gives "slightly brighter" and "slightly warmer", "brighter
     and warmer by 10%" gives both 10%, and "warmer, just a little" one clause. Courtesy alone ("thanks!")
     is no clause."""
+    if _ADVICE_ASKED.match(instruction):  # "should I make it warmer?": the person is deciding, not asking for it
+        raise UnsupportedInstructionError(f"{quoted(instruction)} asks for advice, which this editor cannot give; say "
+                                          "what to change (e.g. 'make it warmer'); nothing was edited.")
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
     text = re.sub(r"[\s\0]+", " ", instruction.strip())
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
@@ -611,7 +622,9 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
                 _say_amount_for_the_last(clauses, joined, clause)
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
         if clauses and joiner in ("and", ","):
-            clause = _with_verb_of(clauses[-1], clause)
+            said_alone, clause = clause, _with_verb_of(clauses[-1], clause)
+            if clause != said_alone and _ANY_SETTING.match(said_alone):  # "by 10% and the contrast": 10% too
+                clause = _with_amount_of(clauses[-1], clause)
         clauses.append(clause)
         joined.append(joiner in ("and", ","))
     for i in range(1, len(clauses)):  # "blur and sharpen it twice": both twice, or the sharpen only?
@@ -636,6 +649,17 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     for index in made_gentle:
         clauses[index] = f"{clauses[index]} a bit"
     return clauses
+
+
+def _with_amount_of(previous: str, clause: str) -> str:
+    """A setting said alone after a change said with its amount, sharing its verb, shares that amount as well:
+    "increase the brightness by 10% and the contrast" increases both by 10%."""
+    amount = re.search(r"\bby\s+" + _PERCENT + r"\s*$", previous, re.IGNORECASE)
+    if amount is None or not _takes_amounts(previous) or not _amount_free(clause):
+        return clause
+    also = re.search(r"\s+(?:too|as\s+well|also)\s*$", clause, re.IGNORECASE)  # "... and the contrast too"
+    at = also.start() if also else len(clause)
+    return f"{clause[:at]} {amount.group(0)}{clause[at:]}"
 
 
 def _clause_named(clauses: list[str], joined: list[bool], adjective: str) -> int:

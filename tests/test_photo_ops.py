@@ -1080,3 +1080,23 @@ def test_a_little_of_an_all_or_nothing_effect_is_refused_not_done_whole(instruct
         parse_operations(instruction)
     assert describe_operations(parse_operations("make it a bit brighter and black and white")) == (
         "Increase the brightness by 10%, then convert the image to grayscale.")
+
+
+@pytest.mark.parametrize("instruction, intent", [
+    # the setting said alone shares the verb, and the amount with it
+    ("increase the brightness by 10% and the contrast", "Increase the brightness by 10%, then increase the contrast by 10%."),
+    ("reduce the brightness by 10% and the contrast too", "Decrease the brightness by 10%, then decrease the contrast by 10%."),
+    ("increase the brightness by 10% and the contrast by 5%", "Increase the brightness by 10%, then increase the contrast by 5%."),
+    # a change said with a verb of its own keeps its own amount
+    ("make it brighter by 10% and warmer", "Increase the brightness by 10%, then make the image warmer by 20%."),
+])
+def test_an_amount_said_before_a_setting_said_alone_is_that_settings_too(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize("instruction", ["should I make it warmer?", "should it be warmer?", "Shall we crop it to a square",
+                                         "do you think I should crop it?"])
+def test_asking_for_advice_is_no_edit(instruction):
+    with pytest.raises(UnsupportedInstructionError, match="asks for advice"):
+        parse_operations(instruction)
+    assert describe_operations(parse_operations("can you make it warmer?")) == "Make the image warmer by 20%."
