@@ -39,6 +39,7 @@ from edit_agent.errors import (
     InvalidInstructionError,
     NeedsGenerativeEditorError,
     OutOfMemoryError,
+    StoreError,
     UnknownSessionError,
     UnknownTurnError,
     UnsupportedInstructionError,
@@ -235,6 +236,7 @@ class EditSession:
         self._store = open_store(store)
         if session_id and not self._store.has_session(session_id):
             _check_new_session_id(session_id)  # a stored session opens whatever id an earlier version gave it
+            _check_no_stored_id_starts_with(self._store, session_id)
         # Backends are built on first use: reopening a session to read it loads no model.
         self._reasoner_spec, self._editor_spec = reasoner, editor
         self._reasoner_options = _backend_options(reasoner, reasoner_options, "reasoner")
@@ -427,9 +429,20 @@ class EditSession:
 
     def _no_image_to_start_from(self) -> EditAgentError:
         if self._had_turns:  # deleted since, here or by another process
-            return UnknownSessionError(f"Session {self.id} is no longer in the store at {self._store.folder} (it "
-                                       "was deleted); give an image to start it again.")
+            return self._deleted("give an image to start it again")
         return InvalidImageError("The first turn of a session needs an image.")
+
+    def _deleted(self, what_next: str) -> UnknownSessionError:
+        return UnknownSessionError(f"Session {self.id} is no longer in the store at {self._store.folder} (it was "
+                                   f"deleted); {what_next}.")
+
+    def _record_or_gone(self) -> SessionRecord | None:
+        """The session's record; ``None`` before its first turn, and the deleted error once it had turns: a move
+        of the head must not quietly do nothing in a session deleted meanwhile."""
+        session = self._record_or_none()
+        if session is None and self._had_turns:
+            raise self._deleted("nothing was moved")
+        return session
 
     def _existing_turn(self, turn_id: object) -> str:
         """``turn_id`` if it names a turn of this session, else one clear error."""
@@ -557,6 +570,10 @@ class EditSession:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 return self._store.commit_turn(turn, expected_head=head, new_session=new_session)
+            except UnknownSessionError:
+                if new_session:
+                    raise
+                raise self._deleted("this turn was not stored") from None  # while the turn ran
             except ImagesGoneError as gone:  # another session's deletion took a file this turn shares: again
                 if attempt == COMMIT_ATTEMPTS:
                     raise
@@ -588,7 +605,7 @@ class EditSession:
         ``(True, None)`` back to it. Read in the same step as the move, so two undos at once never both
         report one."""
         with self._lock:
-            session = self._record_or_none()
+            session = self._record_or_gone()
             if session is None or session.head is None:
                 return False, None
             parent = self._store.get_turn(self.id, session.head).parent_id
@@ -605,7 +622,7 @@ class EditSession:
     def redo_step(self) -> tuple[bool, EditResult | None]:
         """Like :meth:`redo`, and also whether the head moved (read in the same step as the move)."""
         with self._lock:
-            session = self._record_or_none()
+            session = self._record_or_gone()
             if session is None:
                 return False, None
             target = self._store.redo_target(self.id, session.head)
@@ -618,10 +635,10 @@ class EditSession:
         """Make ``turn_id`` the head (``None``: the source image); the next edit branches from there."""
         with self._lock:
             if turn_id is None:
-                if self._record_or_none() is not None:
+                if self._record_or_gone() is not None:
                     self._store.move_head(self.id, None)
                 return None
-            if self._record_or_none() is None:
+            if self._record_or_gone() is None:
                 raise UnknownTurnError(f"No turn {turn_id!r} in session {self.id!r} (it has no turns yet).")
             self._store.get_turn(self.id, turn_id)  # raises UnknownTurnError
             self._store.move_head(self.id, turn_id)
@@ -672,10 +689,12 @@ class EditSession:
     @property
     def history(self) -> list[EditResult]:
         """The turns from the source image to the head (the source itself is not a turn)."""
-        session = self._record_or_none()
+        with self._store.one_moment():  # a deletion between the two reads is no damaged tree
+            session = self._record_or_none()
+            turns = self._store.turns(self.id) if session else []
         if session is None:
             return []
-        return [self._result(turn) for turn in self._path_to(session.head)]
+        return [self._result(turn) for turn in branch_to({turn.id: turn for turn in turns}, session.head)]
 
     @property
     def turns(self) -> list[EditResult]:
@@ -698,7 +717,12 @@ class EditSession:
         return self._store.get_session(self.id)
 
     def _path_to(self, head: str | None) -> list[TurnRecord]:
-        return branch_to({turn.id: turn for turn in self._store.turns(self.id)}, head)
+        with self._store.one_moment():  # a deletion between the two reads is no damaged tree
+            gone = not self._store.has_session(self.id)
+            turns = {} if gone else {turn.id: turn for turn in self._store.turns(self.id)}
+        if gone and head is not None:
+            raise self._deleted("nothing was changed")
+        return branch_to(turns, head)
 
     def _history_turns(self, head: str | None) -> tuple[HistoryTurn, ...]:
         return tuple(
@@ -710,10 +734,19 @@ class EditSession:
     def _result_for(self, turn_id: str | None) -> EditResult | None:
         return None if turn_id is None else self._result(self._store.get_turn(self.id, turn_id))
 
+    def _stored_image(self, digest: str) -> Image.Image:
+        """A turn's image, loaded when asked for: its file gone with a session deleted since is no damage."""
+        try:
+            return self._store.load_image(digest)
+        except StoreError:
+            if not self._store.has_session(self.id):
+                raise self._deleted("its images went with it") from None
+            raise
+
     def _result(self, turn: TurnRecord, *, image: Image.Image | None = None) -> EditResult:
-        store, digest = self._store, turn.output_hash
+        digest = turn.output_hash
         return EditResult(
-            image=image if image is not None else (lambda: store.load_image(digest)),
+            image=image if image is not None else (lambda: self._stored_image(digest)),
             instruction=turn.instruction, reasoning=turn.reasoning, intent=turn.intent.text,
             constraints=turn.intent.constraints, fallback=turn.fallback, turn_id=turn.id,
             session_id=turn.session_id, editor=turn.editor.backend, seconds=turn.timings.get("total", 0.0),
@@ -801,6 +834,16 @@ def _check_new_session_id(session_id: str) -> None:
     if problem:
         shown = session_id if len(session_id) <= 60 else session_id[:60] + "…"
         raise InvalidArgumentError(f"A session id {problem}; got {shown!r}.")
+
+
+def _check_no_stored_id_starts_with(store: Store, session_id: str) -> None:
+    """A new session may not be named by the start of a stored one's id: the 8 characters the app shows open the
+    stored session everywhere, and would then open the new one instead."""
+    started = store.generated_ids_started_by(session_id)
+    if started:
+        raise InvalidArgumentError(
+            f"{session_id!r} is the start of the stored session {started[0]}'s id, which it names everywhere ids are "
+            f"given: open that session with EditSession.open({session_id!r}), or choose another id for a new one.")
 
 
 @contextmanager

@@ -397,15 +397,21 @@ class Store:
         given = given.strip()  # copied from a page or a terminal with the spaces around it
         if self.has_session(given):
             return given
-        # Only the start of a generated id (hex): "run-1" must not open a session named "run-10".
-        matches = [session_id for session_id in self.list_sessions() if _GENERATED_ID.fullmatch(session_id)
-                   and session_id.startswith(given.lower())] if _ID_PREFIX.fullmatch(given) else []
+        matches = self.generated_ids_started_by(given)
         if not matches:
             raise UnknownSessionError(f"No session {given!r} in the store at {self.folder}{self._prefix_hint(given)}.")
         if len(matches) > 1:
             listed = ", ".join(matches[:4]) + (", ..." if len(matches) > 4 else "")
             raise InvalidArgumentError(f"{given!r} starts {len(matches)} session ids ({listed}); give more of the id.")
         return matches[0]
+
+    def generated_ids_started_by(self, given: str) -> list[str]:
+        """The generated session ids that ``given`` is the start of (at least :data:`MIN_ID_PREFIX` hex
+        characters). Only the start of a generated id: "run-1" must not open a session named "run-10"."""
+        if not _ID_PREFIX.fullmatch(given):
+            return []
+        return [session_id for session_id in self.list_sessions() if _GENERATED_ID.fullmatch(session_id)
+                and session_id.startswith(given.lower())]
 
     def _prefix_hint(self, given: str) -> str:
         """What to give instead, when ``given`` starts an id that it does not open."""

@@ -697,3 +697,52 @@ def test_a_canvas_source_opened_lazily_is_read_as_a_canvas(tmp_path, monkeypatch
     session = EditSession(store=tmp_path)
     session.edit(sample_image("world-1"), "make the red square blue")
     assert session.edit(None, "undo that").changed  # the world reasoner read the source's scene from its pixels
+
+
+def _two_turns(store) -> EditSession:
+    session = EditSession(store=store)
+    session.edit(Image.new("RGB", (32, 24), (200, 120, 40)), "flip it")
+    session.edit(None, "make it brighter")
+    return session
+
+
+def test_a_deletion_between_reading_the_head_and_the_turns_is_no_damaged_store(tmp_path, monkeypatch):
+    from edit_agent.store import Store
+
+    session, later = _two_turns(tmp_path), _two_turns(tmp_path)
+    other = Store(tmp_path)  # another process's store
+    read_turns = Store.turns
+
+    def deleted_meanwhile(self, session_id):
+        if self is not other and other.has_session(session_id):
+            other.delete_session(session_id)
+        return read_turns(self, session_id)
+
+    monkeypatch.setattr(Store, "turns", deleted_meanwhile)
+    assert [turn.instruction for turn in session.history] == ["flip it", "make it brighter"]  # as of one moment
+    assert session.history == []  # and once deleted, no turns (it said "the store is damaged")
+    with pytest.raises(UnknownSessionError, match="it was deleted"):
+        later.edit(None, "flip it")
+
+
+def test_moving_the_head_of_a_session_deleted_meanwhile_says_so(tmp_path, monkeypatch):
+    import edit_agent.store as store_module
+
+    session = _two_turns(tmp_path)
+    first_turn, history = session.history[0].turn_id, session.history
+    monkeypatch.setattr(store_module, "RECENT_IMAGE_SECONDS", -60.0)  # its files go at once
+    store_module.Store(tmp_path).delete_session(session.id)  # by another process
+    # each used to return None as if it had worked (or say the session "has no turns yet")
+    for move in (session.undo, session.redo, lambda: session.checkout(None), lambda: session.checkout(first_turn)):
+        with pytest.raises(UnknownSessionError, match="it was deleted"):
+            move()
+    with pytest.raises(UnknownSessionError, match="it was deleted"):  # not "the store is damaged"
+        history[1].image  # noqa: B018
+
+
+def test_a_new_session_cannot_take_the_short_id_of_a_stored_one(tmp_path):
+    stored = _two_turns(tmp_path)
+    with pytest.raises(InvalidArgumentError, match="is the start of the stored session"):
+        EditSession(store=tmp_path, session_id=stored.id[:8])
+    assert EditSession.open(stored.id[:8], store=tmp_path).id == stored.id
+    assert EditSession(store=tmp_path, session_id="my-run").id == "my-run"
