@@ -356,8 +356,8 @@ class EditSession:
             raise InvalidArgumentError(f"{source} is a file, not an export folder; a zip (the app's download) "
                                        "is opened with EditSession.import_zip().")
         check_export(source)  # before the store, which opening may create
-        opened = open_store(store)
-        return cls.open(import_session(opened, source), store=opened)
+        with store_made_if_needed(store) as opened:  # images are checked there: a refusal leaves no new store
+            return cls.open(import_session(opened, source), store=opened)
 
     @classmethod
     def import_zip(cls, archive: str | Path, store: str | Path | Store | None = None) -> EditSession:
@@ -370,8 +370,7 @@ class EditSession:
             raise InvalidArgumentError(f"{path} is not a file; give the .zip the app downloaded.")
         with scratch_folder("edit-agent-import-") as unpacked:
             folder = unpack_session_archive(path, unpacked)  # before the store, which opening may create
-            opened = open_store(store)
-            with named_as_archive(folder, str(path)):
+            with named_as_archive(folder, str(path)), store_made_if_needed(store) as opened:
                 return cls.open(import_session(opened, folder), store=opened)
 
     # --- the turn ------------------------------------------------------------------------------

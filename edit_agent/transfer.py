@@ -27,6 +27,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from edit_agent.errors import (
+    CONTROL_CHARACTER,
     ConcurrentEditError,
     EditAgentError,
     ImagesGoneError,
@@ -249,6 +250,7 @@ def _read_export(folder: Path) -> tuple[SessionRecord, list[TurnRecord], list[in
                                  "the file was cut short.")
     if not all(isinstance(session.settings.get(kind), str) and session.settings[kind] for kind in ("reasoner", "editor")):
         raise InvalidExportError(f"{path}: the session's settings must name its reasoner and editor.")
+    _check_shown_text(session, turns, path)
     _check_tree(session, turns, path)
     if written != len(turns):
         raise InvalidExportError(f"{path} says it holds {written!r} turns but holds {len(turns)}.")
@@ -300,6 +302,17 @@ def _check_turns(turns: list[TurnRecord], path: Path) -> None:
             validate_instruction(turn.instruction)
         except InvalidInstructionError as error:
             raise InvalidExportError(f"{path}: turn {turn.id!r}: {error}") from None
+
+
+def _check_shown_text(session: SessionRecord, turns: list[TurnRecord], path: Path) -> None:
+    """Settings and backend names are printed as they are (`sessions show`, the app): an escape code in one
+    would reach the terminal, a line break would forge a line. The SDK writes neither."""
+    shown = [*session.settings, *session.settings.values(), *(turn.editor.backend for turn in turns)]
+    bad = next((text for text in shown if not isinstance(text, str) or CONTROL_CHARACTER.search(text)
+                or "\n" in text or "\r" in text), None)
+    if bad is not None:
+        raise InvalidExportError(f"{path}: a setting or backend name holds control characters ({bad!r}); the SDK "
+                                 "writes none, so the file was changed.")
 
 
 def _printable_ids(session: SessionRecord, turns: list[TurnRecord]) -> bool:

@@ -214,8 +214,14 @@ def test_a_refused_import_leaves_no_image_in_the_store(tmp_path, session, archiv
     damaged = rezip(archive, tmp_path / "damaged.zip", rename=lambda name: "x" if name == last else name,
                     extra={last: b"\x89PNG\r\n\x1a\n not really"})
     with pytest.raises(EditAgentError):
-        EditSession.import_zip(damaged, store=tmp_path / "fresh")
-    assert not list((tmp_path / "fresh" / "images").rglob("*.png"))
+        EditSession.import_zip(damaged, store=tmp_path / "fresh" / "deep")
+    assert not (tmp_path / "fresh").exists()  # no empty store either, nor the folders made for it
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(damaged) as opened:
+        opened.extractall(unpacked)
+    with pytest.raises(EditAgentError):
+        EditSession.import_folder(unpacked, store=tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
 
 
 def test_an_export_whose_settings_name_no_backends_is_refused(tmp_path, archive):
@@ -292,3 +298,16 @@ def test_what_a_killed_zip_import_unpacked_is_removed_by_the_next_one_and_a_live
         assert not left.exists() and in_use.is_dir()  # the abandoned one went, the held one stayed
     assert history(imported) == ["make it brighter", "rotate it 90 degrees"]
     assert list(temp.iterdir()) == [unheld]  # not knowing it holds none, the sweep leaves it
+
+
+def test_an_export_whose_settings_hold_escape_codes_is_refused(tmp_path, archive):
+    # `sessions show` prints the editor's name as it is: an escape code would reach the terminal
+    import json
+
+    lines = zipfile.ZipFile(archive).read("session.jsonl").decode().splitlines()
+    header = json.loads(lines[0])
+    header["settings"]["editor"] = "\x1b[33myellow"
+    forged = rezip(archive, tmp_path / "forged.zip", rename=lambda name: "x" if name == "session.jsonl" else name,
+                   extra={"session.jsonl": "\n".join([json.dumps(header), *lines[1:]]).encode()})
+    with pytest.raises(InvalidExportError, match="holds control characters"):
+        EditSession.import_zip(forged, store=tmp_path / "other")
