@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -32,7 +33,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cached_property
@@ -308,6 +309,15 @@ class EditImageArgs(_Args):
         "under its turn_id, and get_image shows it later.",
     )
 
+    @field_validator("image_base64", mode="before")
+    @classmethod
+    def _unwrapped(cls, value: object) -> object:
+        # Base64 wrapped at 76 characters (MIME) has 2-3% line breaks: an image under the byte limit is not over
+        # the text limit for them. Text far over it is left to be refused as it is, not scanned.
+        if isinstance(value, str) and len(value) <= 2 * MAX_BASE64_CHARS:
+            return re.sub(r"\s+", "", value)
+        return value
+
     @field_validator("instruction", mode="before")
     @classmethod
     def _strip(cls, value: object) -> object:
@@ -328,8 +338,9 @@ class EditImageArgs(_Args):
             raise ValueError("pass one of image_base64 and attached_image")
         if self.session_id is not None and new_images:
             raise ValueError(f"{new_images[0]} starts a new session: omit session_id to edit a new image")
-        if self.image_id is not None and self.session_id is None:
-            raise ValueError("image_id needs the session_id it belongs to")
+        if self.image_id is not None and self.session_id is None:  # with a new image: it picks none of its turns
+            raise ValueError(f"{new_images[0]} starts a new session, which has no earlier image to pick: leave out "
+                             "image_id")
         return self
 
 
@@ -638,27 +649,39 @@ def as_json_text(reply: ToolMessage | str | list[Any], *, max_bytes: int = TOOL_
     return json.dumps(described)
 
 
-def as_openai_messages(message: ToolMessage) -> list[dict[str, Any]]:
-    """A tool's reply as OpenAI Chat Completions messages: the tool message with its JSON, and, where the reply
-    shows an image, a user message after it with that image (at most ``SHOWN_SIDE`` px a side) as an image part,
-    which a model that reads images sees. A tool message holds text only, and the image as base64 text there
-    would fill the model's context with hundreds of thousands of characters it cannot see."""
+def as_openai_messages(*messages: ToolMessage) -> list[dict[str, Any]]:
+    """Tool replies as OpenAI Chat Completions messages: each tool message with its JSON, and, for a reply that
+    shows an image, a user message with that image (at most ``SHOWN_SIDE`` px a side) as an image part, which a
+    model that reads images sees. A tool message holds text only, and the image as base64 text there would fill
+    the model's context with hundreds of thousands of characters it cannot see.
+
+    Give the replies to all the tool calls of one assistant message in one call: Chat Completions wants every tool
+    message right after that assistant message, so the image messages come after all of them."""
+    tool_messages, image_messages = [], []
+    for message in messages:
+        tool_message, image_message = _as_openai_parts(message)
+        tool_messages.append(tool_message)
+        if image_message is not None:
+            image_messages.append(image_message)
+    return tool_messages + image_messages
+
+
+def _as_openai_parts(message: ToolMessage) -> tuple[dict[str, Any], dict[str, Any] | None]:
     content = message.content
     tool_message = {"role": "tool", "tool_call_id": message.tool_call_id}
     if isinstance(content, str):
-        return [{**tool_message, "content": content}]
+        return {**tool_message, "content": content}, None
     blocks = [block for block in content if isinstance(block, dict)]
     text = next(block["text"] for block in blocks if block.get("type") == "text")
     shown = next((block for block in blocks if block.get("type") == "image"), None)
     if shown is None:
-        return [{**tool_message, "content": text}]
+        return {**tool_message, "content": text}, None
     described = json.loads(text)
-    described["image"] = "shown in the next message"
+    described["image"] = "shown in a user message after the tool messages"
     image_url = f"data:{shown.get('mime_type', 'image/png')};base64,{shown['base64']}"
-    return [{**tool_message, "content": json.dumps(described)},
-            {"role": "user", "content": [
-                {"type": "text", "text": f"The image of tool call {message.tool_call_id} ({message.name}):"},
-                {"type": "image_url", "image_url": {"url": image_url}}]}]
+    return {**tool_message, "content": json.dumps(described)}, {"role": "user", "content": [
+        {"type": "text", "text": f"The image of tool call {message.tool_call_id} ({message.name}):"},
+        {"type": "image_url", "image_url": {"url": image_url}}]}
 
 
 def _returned_image(image: Image.Image, max_bytes: int) -> dict[str, str]:
@@ -768,15 +791,38 @@ def make_tools(
     ``owner`` scopes the sessions (a user id, or a secret per agent run); the store, reasoner and
     editor default to the SDK's offline defaults. Errors come back as text the agent can act on.
     ``images`` are attached under their names (as :meth:`EditTools.attach` does), so that the model
-    can start a session on a user's image by name instead of writing it out as base64.
+    can start a session on a user's image by name instead of writing it out as base64. Owners starting with
+    :data:`TOKEN_OWNERS` are the app's callers (:func:`make_token_tools`), which a host's owner never reaches.
     """
+    if isinstance(owner, str) and owner.startswith(TOKEN_OWNERS):
+        raise InvalidArgumentError(f"Owners starting with {TOKEN_OWNERS!r} are the app's API and MCP callers, named by "
+                                   "their owner_token; choose another owner name.")
+    return _tools_of(owner, store=store, reasoner=reasoner, editor=editor, limits=limits, images=images)
+
+
+TOKEN_OWNERS = "app-token:"
+"""Before the owner_token of an app's API or MCP caller: a Python host names the owners of its tools by what it
+likes, a user id even ("alice@example.com"), which is no secret, and a caller sending that as its token must not
+reach them in a store the two share; nor may a host name an owner so as to reach a caller's sessions."""
+
+
+def make_token_tools(owner_token: str, **options: Any) -> EditTools:
+    """:func:`make_tools` for a caller of the app's API or MCP tools, who is known by ``owner_token`` alone."""
+    if not isinstance(owner_token, str):
+        raise InvalidArgumentError(f"owner_token must be text, not {type(owner_token).__name__}.")
+    return _tools_of(TOKEN_OWNERS + owner_token, **options)
+
+
+def _tools_of(owner: str, *, store: str | Path | Store | None = None, reasoner: str | Reasoner | None = None,
+              editor: str | Editor | None = None, limits: ImageLimits = TOOL_LIMITS,
+              images: Mapping[str, ImageInput] | None = None) -> EditTools:
     box = _Toolbox(owner, store=store, reasoner=reasoner, editor=editor, limits=limits)
     for name, image in (images or {}).items():
         box.attach(name, image)
     common: dict[str, Any] = {"handle_tool_error": True, "handle_validation_error": _validation_message}
     return EditTools(box, [
         StructuredTool.from_function(
-            func=box.edit_image, name="edit_image", args_schema=EditImageArgs,
+            func=_as_validated(box.edit_image, EditImageArgs), name="edit_image", args_schema=EditImageArgs,
             response_format="content_and_artifact",
             description="Edit an image by instruction, one turn of a multi-turn session that remembers "
             "earlier edits and rules. Start with attached_image (an image the user attached) or image_base64; "
@@ -786,37 +832,57 @@ def make_tools(
             **common,
         ),
         StructuredTool.from_function(
-            func=box.undo_edit, name="undo_edit", args_schema=SessionArgs,
+            func=_as_validated(box.undo_edit, SessionArgs), name="undo_edit", args_schema=SessionArgs,
             description="Undo the latest edit of a session (move back one turn). Returns the new latest turn, "
             "and undone: false when there was nothing to undo.",
             **common,
         ),
         StructuredTool.from_function(
-            func=box.redo_edit, name="redo_edit", args_schema=SessionArgs,
+            func=_as_validated(box.redo_edit, SessionArgs), name="redo_edit", args_schema=SessionArgs,
             description="Redo the edit that undo_edit last took back (move forward one turn). Returns the new "
             "latest turn, and redone: false when there was nothing to redo.",
             **common,
         ),
         StructuredTool.from_function(
-            func=box.get_image, name="get_image", args_schema=GetImageArgs, response_format="content_and_artifact",
+            func=_as_validated(box.get_image, GetImageArgs), name="get_image", args_schema=GetImageArgs, response_format="content_and_artifact",
             description="Look at an image of a session: the current one, a turn's (image_id), or the one it "
             f"started from (image_id '{SOURCE_IMAGE_ID}'). Returns JSON describing it, then the image itself "
             f"(at most {SHOWN_SIDE} px a side; shown_size says when it was scaled down to show).",
             **common,
         ),
         StructuredTool.from_function(
-            func=box.session_history, name="session_history", args_schema=SessionArgs,
+            func=_as_validated(box.session_history, SessionArgs), name="session_history", args_schema=SessionArgs,
             description="List every turn of a session (ids, parents, instructions, intents) and which is current.",
             **common,
         ),
         StructuredTool.from_function(
-            func=box.list_sessions, name="list_sessions", args_schema=ListSessionsArgs,
+            func=_as_validated(box.list_sessions, ListSessionsArgs), name="list_sessions", args_schema=ListSessionsArgs,
             description=f"List your sessions, newest first ({SESSIONS_LISTED} at a time; `more` says how to get "
             "older ones): id, when made, how many turns, the first instruction and the current turn. Use it to "
             "continue a session started earlier.",
             **common,
         ),
     ])
+
+
+def _as_validated(method: Callable[..., Any], schema: type[_Args]) -> Callable[..., Any]:
+    """``method`` called with its arguments as ``schema`` reads them (ids cleaned, numbers as numbers). A dict
+    input arrives read so already; a plain string (``tool.run("...")``, as ReAct-style agents call tools) is
+    checked by langchain against the schema's first field and then passed on as typed, which let "5" reach
+    ``list_sessions`` as text and an upper-case id go uncleaned."""
+    first_field = next(iter(schema.model_fields))
+
+    @functools.wraps(method)
+    def call(*typed: Any, **named: Any) -> Any:
+        if typed:
+            named = {first_field: typed[0], **named}
+        try:
+            arguments = schema(**named)
+        except ValidationError as error:
+            raise ToolException(_validation_message(error)) from None
+        return method(**{name: getattr(arguments, name) for name in named})
+
+    return call
 
 
 class EditTools(list[BaseTool]):

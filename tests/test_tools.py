@@ -192,6 +192,20 @@ def test_an_owner_anyone_could_guess_or_no_text_is_an_argument_error(owner):
 def test_an_image_id_without_its_session_is_told_so(tools):
     reply = tools["edit_image"].invoke({"instruction": "make it warmer", "image_id": "source"})
     assert "image_id needs the session_id it belongs to" in reply
+    # with a new image, adding the session_id would be refused next: the message says to leave image_id out
+    reply = tools["edit_image"].invoke({"instruction": "make it warmer", "image_id": "source",
+                                        "image_base64": b64(Image.new("RGB", (8, 8)))})
+    assert "image_base64 starts a new session, which has no earlier image to pick: leave out image_id" in reply
+
+
+def test_base64_wrapped_in_lines_counts_its_characters_not_its_line_breaks(tools):
+    # just under the byte limit, wrapped as MIME does (76 characters and CRLF), it was over the text limit
+    data = b"\x89PNG" + bytes(TOOL_LIMITS.max_bytes - 100)
+    text = base64.b64encode(data).decode()
+    wrapped = "\r\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+    assert len(wrapped) > MAX_BASE64_CHARS
+    reply = tools["edit_image"].invoke({"instruction": "make it warmer", "image_base64": wrapped})
+    assert reply.startswith("The data is not a PNG, JPEG"), reply[:300]  # refused for what it is, not its length
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -505,7 +519,7 @@ def test_get_image_on_a_session_deleted_meanwhile_is_an_unknown_session(tmp_path
     tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
     sid = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",
                                                  "image_base64": b64(Image.new("RGB", (20, 10)))}))["session_id"]
-    box = tools["get_image"].func.__self__
+    box = tools["get_image"].func.__wrapped__.__self__
     opened = box._open
 
     def open_then_deleted(session_id):  # another tab deletes it right after the ownership check
@@ -815,6 +829,11 @@ def test_an_openai_conversation_gets_the_image_as_an_image_part_not_as_text(tmp_
     assert Image.open(__import__("io").BytesIO(base64.b64decode(url.split(",", 1)[1]))).size == (SHOWN_SIDE, SHOWN_SIDE // 2)
     (refused,) = as_openai_messages(tools.run_tool_call("get_image", {"session_id": "0" * 32}, "c3"))
     assert refused["content"] == f"Unknown session id {'0' * 32}."
+    # parallel calls of one assistant message: every tool message first, as Chat Completions requires
+    replies = [tools.run_tool_call("get_image", {"session_id": sid, "image_id": image_id}, call_id)
+               for image_id, call_id in ((None, "p1"), ("source", "p2"))]
+    assert [(message["role"], message.get("tool_call_id")) for message in as_openai_messages(*replies)] == [
+        ("tool", "p1"), ("tool", "p2"), ("user", None), ("user", None)]
 
 
 def test_optional_ids_of_only_quotes_or_spaces_are_left_out(tools):
@@ -822,3 +841,29 @@ def test_optional_ids_of_only_quotes_or_spaces_are_left_out(tools):
                                                      "session_id": "''", "image_id": "  "}))
     shown = tools["get_image"].invoke({"session_id": started["session_id"], "image_id": '""'})
     assert shown[0]["text"] and json.loads(shown[0]["text"])["is_current"]
+
+
+def test_a_plain_string_input_is_read_as_a_dict_input_is(tools):
+    # ReAct-style agents call tool.run("...") with one string: langchain checks it against the first field and
+    # passed it on as typed, so "5" reached list_sessions as text and an upper-case id went uncleaned
+    started = json.loads(tools["edit_image"].invoke({"instruction": "rotate it left",
+                                                     "image_base64": b64(Image.new("RGB", (16, 16), "red"))}))
+    session_id = started["session_id"]
+    assert json.loads(tools["list_sessions"].invoke("5"))["total"] == 1
+    assert json.loads(tools["list_sessions"].run("1"))["sessions"][0]["session_id"] == session_id
+    assert json.loads(tools["session_history"].invoke(session_id.upper()))["session_id"] == session_id
+    assert json.loads(tools["undo_edit"].run(f" '{session_id.upper()}' "))["undone"] is True
+    assert tools["list_sessions"].invoke("five").startswith("Invalid arguments: limit")
+
+
+def test_a_host_owner_cannot_name_an_app_callers_owner(tmp_path):
+    from edit_agent.errors import InvalidArgumentError
+    from edit_agent.tools import make_token_tools
+
+    token = "a-caller-secret-0123456789"
+    caller = make_token_tools(token, store=tmp_path)
+    caller.run_tool_call("edit_image", {"instruction": "flip it", "image_base64": b64(Image.new("RGB", (8, 8)))}, "c")
+    with pytest.raises(InvalidArgumentError, match="app's API and MCP callers"):
+        make_tools("app-token:" + token, store=tmp_path)  # it reached and changed the caller's sessions
+    assert json.loads(make_tools(token, store=tmp_path).run_tool_call("list_sessions", {}, "l").content)["total"] == 0
+    assert json.loads(caller.run_tool_call("list_sessions", {}, "l").content)["total"] == 1

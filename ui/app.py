@@ -21,7 +21,7 @@ import gradio as gr
 from edit_agent.errors import InvalidArgumentError, is_blank
 from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX
 from edit_agent.session import default_store_folder
-from edit_agent.tools import SESSIONS_LISTED, SHOWN_SIDE, as_json_text, make_tools, what_it_understands
+from edit_agent.tools import SESSIONS_LISTED, SHOWN_SIDE, as_json_text, make_token_tools, what_it_understands
 from ui import backends, files, views
 from ui.handlers import AppConfig, ChatApp, attached_paths
 from ui.mcp_transport import is_mcp_call, mcp_available, mcp_reply_text, prepare_mcp_transport
@@ -790,10 +790,6 @@ def _browser_secret(config: AppConfig) -> str:
     return path.read_text().strip()
 
 
-APP_TOKEN_OWNER = "app-token:"
-"""Before the owner_token of an API or MCP caller: a Python host names the owners of its tools by what it likes, a
-user id even ("alice@example.com"), which is no secret, and a caller sending that as its token must not reach
-them in a store the two share."""
 MIN_TOKEN_SYMBOLS = 4
 """Distinct characters an owner_token needs: "aaaaaaaaaaaaaaaa" or "abababababababab" are 16 characters that two
 agents may both pick, while a random one has fewer than 4 about once in a billion (16 hex digits; 16 decimal
@@ -814,8 +810,8 @@ def _agent_tools(config: AppConfig) -> None:
                 print_exception=False,
             )
         try:
-            tools = make_tools(
-                APP_TOKEN_OWNER + owner_token, store=config.store,
+            tools = make_token_tools(
+                owner_token, store=config.store,
                 reasoner=backends.reasoner(config.reasoner, **config.reasoner_options),
                 editor=backends.editor(config.editor, **config.editor_options),
             )
