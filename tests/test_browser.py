@@ -874,6 +874,21 @@ def test_a_reload_during_the_first_turn_finds_the_session_after_it(page, app_url
     wait_for_status(page, "1 edit")
 
 
+def test_a_reload_during_a_later_turn_shows_the_turn_when_it_lands(page, app_url: str, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    # The page used to stay as the reload drew it, and the next message branched from the turn before.
+    page.locator("#new-session").click()
+    send(page, "rotate it 90 degrees", a_slow_photo(tmp_path))
+    wait_for_status(page, "at edit #1")
+    send(page, SLOW_TURN)
+    page.wait_for_function("() => document.querySelector('#message textarea').disabled")
+    page.wait_for_timeout(300)
+    open_app(page, app_url)  # reloaded mid-turn: the page never gets the turn's reply
+    wait_for_status(page, "at edit #2")  # no second reload: the page looked until the turn landed
+    expect(page.locator("#chat .message").last).to_contain_text("Blur")
+
+
 def test_a_session_deleted_in_another_tab_is_said_gone_here(page, app_url: str, tmp_path: Path):
     from playwright.sync_api import expect
 

@@ -872,9 +872,28 @@ def test_a_reload_while_a_later_turn_runs_says_it_is_still_running(tmp_path: Pat
     with _session_lock(app.store, state["session_id"]):  # as an EditSession holds it for the whole turn
         shown = app.restore(dict(state))[0]
     assert shown["session_id"] == state["session_id"]
-    assert told == ["A turn of this session is still running; reload in a moment to see it."]
+    assert told == ["A turn of this session is still running; it shows here when it is done."]
     app.restore(dict(state))
     assert len(told) == 1  # once it has finished, nothing to say
+
+
+def test_a_page_reloaded_while_a_turn_runs_shows_the_turn_once_it_lands(tmp_path: Path, photo: str, monkeypatch):
+    import gradio as gr
+
+    from edit_agent.session import _session_lock
+
+    app, state, _ = in_a_session_that_tells(tmp_path, photo, monkeypatch)
+    view_outputs = len(app.restore(dict(state)))
+    assert view_outputs == app.VIEW_OUTPUTS
+    with _session_lock(app.store, state["session_id"]):  # the turn runs
+        assert app.turn_pending(dict(state)).active is True  # the reloaded page starts looking
+        *skipped, timer = app.catch_up(dict(state))
+        assert timer.active is True and len(skipped) == view_outputs
+        assert all(isinstance(output, type(gr.skip())) for output in skipped)  # nothing new: the page stays
+    EditSession.open(state["session_id"], store=app.store).edit(None, "make it warmer")  # the turn that ran lands
+    *shown, timer = app.catch_up(dict(state))
+    assert timer.active is False and "at edit #2" in shown[4]  # its result, and no more looking
+    assert app.turn_pending(dict(state)).active is False
 
 
 def test_enter_on_an_empty_box_edits_nothing_and_shows_no_toast(tmp_path: Path, photo: str, monkeypatch):

@@ -379,6 +379,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # Progress and errors show on the status line only: on every output they blank the whole page.
         internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
         _follow(demo.load(app.restore, [state], view, api_name="restore", **internal))
+        # A reload while a turn ran: its reply went to the page that was; this one looks each second until it lands.
+        waiting = gr.Timer(1.0, active=False)
+        demo.load(app.turn_pending, [state], [waiting], api_visibility="private", show_progress="hidden")
+        _follow(waiting.tick(app.catch_up, [state], [*view, waiting], api_visibility="private", show_progress="hidden"))
         demo.load(
             _settings(config), [reasoner, editor, picked], [reasoner, reasoners_unavailable, editor, editors_unavailable],
             api_name="settings", **internal,

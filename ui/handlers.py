@@ -325,9 +325,38 @@ class ChatApp:
         if state["starting"] is not None and state["starting"] != state["session_id"]:
             self._resume_started(state)  # whether or not another session was on the page when it was sent
         elif state["session_id"] is not None and turn_running(self.store, state["session_id"]):
-            # a reload while a later turn ran: the page shows the session without it, and the box is empty
-            _tell("A turn of this session is still running; reload in a moment to see it.")
+            # a reload while a later turn ran: the page shows the session without it until it lands
+            _tell("A turn of this session is still running; it shows here when it is done.")
         return self._reply(state)
+
+    VIEW_OUTPUTS = 12
+    """How many outputs the page's view has (``_reply``): a tick with nothing new skips them all."""
+
+    def turn_pending(self, state: Any) -> Any:
+        """Page load: watch (each second) for a turn this page sent before it was reloaded, whose reply went to the
+        page that was, so that its result shows when it lands instead of the page staying as it was."""
+        return gr.Timer(active=self._still_running(self._state(state, gone_is_told=False)))
+
+    def catch_up(self, state: Any) -> tuple[Any, ...]:
+        """A tick while such a turn runs: nothing, until it has landed; then the view, and no more ticks."""
+        checked = self._state(state, gone_is_told=False)
+        if self._still_running(checked):
+            return (*(gr.skip() for _ in range(self.VIEW_OUTPUTS)), gr.Timer(active=True))
+        return (*self.restore(state), gr.Timer(active=False))
+
+    def _still_running(self, state: dict[str, Any]) -> bool:
+        """Whether the turn the page last sent is under way: a first turn whose session is claimed for this
+        browser but not yet stored, or a later turn of the session shown."""
+        starting = state["starting"]
+        if starting is not None and starting != state["session_id"]:
+            if self._owns({**state, "session_id": starting}):
+                return False  # landed
+            try:
+                self.owners.check_claimed(starting, state["token"])
+            except EditAgentError:
+                return False  # refused, or still queued: a later reload finds it
+            return True
+        return state["session_id"] is not None and turn_running(self.store, state["session_id"])
 
     def _resume_started(self, state: dict[str, Any]) -> None:
         """A reload while a new session's first turn ran: the page learned the id it was given when the
@@ -342,7 +371,7 @@ class ChatApp:
             # Refused, or not begun yet (the turn waits in the queue): kept, so that a later reload still
             # finds a session that does come; the next message replaces it.
             return
-        _tell("The first turn of the image you sent is still running; reload in a moment to see it.")
+        _tell("The first turn of the image you sent is still running; it shows here when it is done.")
 
     @friendly_errors
     def edit(
