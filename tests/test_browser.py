@@ -537,6 +537,18 @@ def test_a_touch_phone_reaches_the_samples_keeps_a_tapped_attachment_and_has_no_
         page.locator("#samples .thumbnail-item").first.tap()
         page.locator("#message .delete-button").tap()  # the visible corner badge removes it
         page.wait_for_function("() => document.querySelectorAll('#message img').length === 0")
+        # A refusal's toast, as wide as the screen, stays clear of the box that holds the text to fix (it was
+        # over it at the top of the screen, and is at the bottom where the box is in the screen's upper half).
+        for scrolled_to in ("#message", "#samples"):
+            page.locator(scrolled_to).scroll_into_view_if_needed()
+            page.locator("#message textarea").fill("paint a hat on the cat")
+            page.locator("#message textarea").press("Enter")
+            toast = page.locator("[data-testid='toast-body']").last
+            toast.wait_for()
+            page.wait_for_timeout(800)  # past its entrance
+            told, box = toast.bounding_box(), page.locator("#message").bounding_box()
+            assert told["y"] + told["height"] <= box["y"] or box["y"] + box["height"] <= told["y"], (told, box)
+            page.locator("[data-testid='toast-close']").last.tap()
     finally:
         phone.close()
 

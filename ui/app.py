@@ -185,8 +185,13 @@ footer .record.hidden + .divider { display: none; }
 
 HEAD = r"""<style>
 /* On a wide screen toasts sit at the bottom: at the top a refusal covered the Current image and its buttons.
-   Here, not in CSS: Gradio scopes that to the page's content, and the toasts are outside it. */
-@media (min-width: 641px) { .toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; } }
+   On a phone a toast is as wide as the screen: it goes to the end of the screen the message box, which holds the
+   text to fix, is not at (editAgentPlaceToasts). Here, not in CSS: Gradio scopes that to the page's content,
+   and the toasts are outside it. */
+.toast-wrap { top: auto !important; bottom: var(--size-4, 16px) !important; }
+@media (max-width: 640px) {
+  .toast-wrap.edit-agent-toasts-top { top: var(--size-4, 16px) !important; bottom: auto !important; }
+}
 /* A long refusal on a short screen (a page zoomed to 400%) scrolls within the screen rather than past its end
    (only there: the scroll box clips the toasts' shadow). */
 @media (max-height: 640px) { .toast-wrap { max-height: calc(100vh - 24px); overflow-y: auto; } }
@@ -253,6 +258,16 @@ const editAgentAccessibility = () => {
   const timeline = document.querySelector("#timeline");
   if (timeline && timeline.inert !== timeline.classList.contains("busy")) timeline.inert = !timeline.inert;
 };
+// On a phone: toasts at the top while the message box is in the screen's lower half, else at the bottom.
+const editAgentPlaceToasts = () => {
+  const toasts = document.querySelector(".toast-wrap");
+  const box = document.querySelector("#message");
+  if (!toasts || !box) return;
+  const shown = box.getBoundingClientRect();
+  const low = (shown.top + shown.bottom) / 2 > innerHeight / 2;
+  if (toasts.classList.contains("edit-agent-toasts-top") !== low) toasts.classList.toggle("edit-agent-toasts-top");
+};
+addEventListener("scroll", editAgentPlaceToasts, { passive: true });
 const editAgentAddSkipLink = () => {
   if (document.querySelector(".skip-to-box")) return;
   const skip = document.createElement("a");
@@ -283,7 +298,7 @@ let editAgentPending = false;
 new MutationObserver(() => {
   if (editAgentPending) return;
   editAgentPending = true;
-  requestAnimationFrame(() => { editAgentPending = false; editAgentAccessibility(); });
+  requestAnimationFrame(() => { editAgentPending = false; editAgentAccessibility(); editAgentPlaceToasts(); });
 }).observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
 </script>"""
 
