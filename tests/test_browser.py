@@ -369,6 +369,44 @@ def test_a_refused_message_keeps_the_page_and_the_typed_text(page, tmp_path: Pat
     shoot(page, "6-refused")
 
 
+def test_a_refused_first_message_leaves_the_status_saying_the_image_is_attached(page, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "hat.png"
+    Image.new("RGB", (96, 64), (90, 120, 40)).save(photo)
+    page.locator("#new-session").click()
+    send(page, "add a hat", photo)
+    page.locator("[data-testid='toast-body']").last.wait_for()  # the first turn of a fresh page may take a while
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text("not an exact photo operation")
+    wait_for_status(page, "hat.png is attached")  # it asked to attach a photo, with the photo in the box
+    page.locator("#message .delete-button").click()
+    page.locator("#message textarea").fill("")
+    wait_for_status(page, "No session yet")
+
+
+def test_a_tiny_image_stays_sharp_a_hovered_turn_is_no_current_one_and_a_long_paste_scrolls(page, tmp_path: Path):
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8), (200, 40, 40)).save(tiny)
+    page.locator("#new-session").click()
+    send(page, "make it warmer", tiny)
+    wait_for_status(page, "at edit #1")
+    send(page, "flip it")
+    wait_for_status(page, "at edit #2")
+    page.wait_for_function("() => document.querySelector('#current-image img')?.style.imageRendering === 'pixelated'")
+    # hovering the turn before the current one: its border is not the current turn's indigo
+    page.locator("#timeline .thumbnail-item").nth(1).hover()
+    page.wait_for_timeout(300)
+    borders = page.evaluate("""() => [...document.querySelectorAll('#timeline .thumbnail-item')]
+        .map((item) => getComputedStyle(item).borderColor)""")
+    assert borders[1] != borders[2], borders
+    shoot(page, "13-tiny-and-hover")
+    box = page.locator("#message textarea")
+    box.fill("make it warmer " * 200)
+    height = box.bounding_box()["height"]
+    box.fill("")
+    assert height < 260, height  # about 8 lines; the whole text grew it past the Undo and Redo buttons
+
+
 def test_a_refusal_stays_up_until_the_next_message_is_sent(page, tmp_path: Path):
     """Two refusals in a row were one toast group, closed on the first one's timer: the second was gone at once."""
     from playwright.sync_api import expect

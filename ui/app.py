@@ -115,6 +115,8 @@ CSS = """
      button there, and a tap on its hidden part hit the trash right above it. */
   #chat > .wrapper > .icon-button-wrapper.top-panel { margin-bottom: 14px !important; }
 }
+/* A hovered turn is no second current turn: Gradio draws both with the same indigo border. */
+#timeline .thumbnail-item:hover:not(.selected) { border-color: #c7d2fe !important; --ring-color: #c7d2fe; }
 /* The timeline's heading goes with it: before the first turn there is no timeline on the page. */
 #timeline-heading:not(:has(~ #timeline)) { display: none; }
 /* While a turn runs the timeline waits with the other history controls (see _history_controls). */
@@ -257,7 +259,20 @@ const editAgentAccessibility = () => {
   if (box && !box.hasAttribute("aria-label")) box.setAttribute("aria-label", "Message: an instruction, and an image to start");
   const timeline = document.querySelector("#timeline");
   if (timeline && timeline.inert !== timeline.classList.contains("busy")) timeline.inert = !timeline.inert;
+  editAgentSharpWhenEnlarged();
 };
+// An image shown larger than it is (an 8x8 canvas in the Current image panel) keeps its pixels sharp instead of
+// the browser's blur; a photo shown smaller is smoothed as usual.
+const editAgentSharpWhenEnlarged = () => {
+  const image = document.querySelector("#current-image img");
+  if (!image || !image.naturalWidth) return;
+  const scale = Math.min(image.clientWidth / image.naturalWidth, image.clientHeight / image.naturalHeight);
+  const rendering = scale >= 2 ? "pixelated" : "";
+  if (image.style.imageRendering !== rendering) image.style.imageRendering = rendering;
+};
+document.addEventListener("load", (event) => {  // an image's size is known once it has loaded; load does not bubble
+  if (event.target instanceof HTMLImageElement && event.target.closest("#current-image")) editAgentSharpWhenEnlarged();
+}, true);
 // On a phone: toasts at the top while the message box is in the screen's lower half, else at the bottom.
 const editAgentPlaceToasts = () => {
   const toasts = document.querySelector(".toast-wrap");
@@ -342,6 +357,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 message = gr.MultimodalTextbox(
                     placeholder="Attach an image to start, or type the next edit…", file_types=["image"],
                     sources=["upload"], show_label=False, elem_id="message",
+                    max_lines=8,  # a long paste scrolls inside the box: it pushed Undo and Redo off the screen
                 )
                 with gr.Row(elem_id="history-buttons"):
                     undo = gr.Button("↶ Undo", size="sm", elem_id="undo")
@@ -433,7 +449,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         _follow(finished)
         # A refused turn takes its echoed message out of the chat again: the view is drawn from the store.
         refused = turn.failure(_unlock_box, None, [message, *history_controls], queue=False, api_visibility="private")
-        refused.then(app.restore, [state], view, api_visibility="private")
+        refused.then(app.restore, [state], view, api_visibility="private").then(
+            app.status_after_refusal, [message, state], [status], api_visibility="private", show_progress="hidden")
         # Locking the box took the keyboard's focus away from it: the next message typed went nowhere.
         for unlocked in (finished, refused):
             unlocked.then(None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")

@@ -452,7 +452,17 @@ class ChatApp:
         if in_a_session:
             _tell(f"Sending {html.escape(name, quote=False)} starts a new session; the one shown now is kept.")
             return gr.skip()
-        return f"{views.as_typed(name)} is attached: say what to change, then press Enter to start the session."
+        return _attached_line(name)
+
+    @staticmethod
+    def status_after_refusal(message: Any, state: Any) -> Any:
+        """After a refused first message the view is drawn again with no session, and its status line asked for
+        the image that is still in the box: it says the image is attached, as before the message was sent."""
+        in_a_session = isinstance(state, dict) and bool(state.get("session_id"))
+        kept = attached_paths(message) if isinstance(message, dict) else []
+        if in_a_session or not kept:
+            return gr.skip()
+        return _attached_line(Path(kept[-1]).name)
 
     @staticmethod
     def _continue(session: EditSession, text: str, shown_head: str | None) -> None:
@@ -677,3 +687,7 @@ def attached_paths(message: Any) -> list[str]:
     if not isinstance(message, dict):
         return []
     return [str(f if isinstance(f, str) else (f or {}).get("path")) for f in message.get("files") or []]
+
+
+def _attached_line(name: str) -> str:
+    return f"{views.as_typed(name)} is attached: say what to change, then press Enter to start the session."
