@@ -89,6 +89,14 @@ def at_least_one(text: str) -> int:
     return value
 
 
+def named_path(text: str) -> Path:
+    """An argparse type for a file or folder argument: a name, never "" (which ``Path`` reads as the current
+    folder: an unset shell variable exported a session into wherever the command ran)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: name a folder or a file")
+    return Path(text)
+
+
 def raise_terminated(signum: int, frame: object) -> NoReturn:
     raise Terminated
 
@@ -440,14 +448,14 @@ def _add_sessions(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("session_id", help=SESSION_ID_HELP)
     export = actions.add_parser("export", help="export a session to a folder, or to one zip if the name ends in .zip")
     export.add_argument("session_id", help=SESSION_ID_HELP)
-    export.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP",
+    export.add_argument("folder", type=named_path, metavar="FOLDER_OR_ZIP",
                         help="a folder to write the export into, or a file name ending in .zip for one zip")
     delete = actions.add_parser("delete", help="delete a session and the images only it uses")
     delete.add_argument("session_id", help=SESSION_ID_HELP)
     importing = actions.add_parser(
         "import", help="import an exported session: its folder, or the zip the app downloads (a taken id is renewed)"
     )
-    importing.add_argument("folder", type=Path, metavar="FOLDER_OR_ZIP",
+    importing.add_argument("folder", type=named_path, metavar="FOLDER_OR_ZIP",
                            help="an export folder, or a .zip of one (the app's \"Download session\")")
     for action in (listing, show, export, delete, importing):
         action.add_argument("--store", default=None,

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from edit_agent.cli import named_path
 from edit_agent.folders import out_folder_problem, partial_file_beside
 from evals.errors import EvalInputError
 
@@ -40,7 +41,7 @@ def _folder(text: str) -> Path:
 
 
 def _add_sessions_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sessions", nargs="?", type=Path, help="session file (JSON Lines, docs/world.md format)")
+    parser.add_argument("sessions", nargs="?", type=named_path, help="session file (JSON Lines, docs/world.md format)")
     parser.add_argument("--split", default=None, help="a standard split instead of a file: world-dev, world-test, world-long")
 
 
@@ -61,7 +62,7 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="processes (default: all cores for CPU backends, 1 when a model backend is named)")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N sessions")
-    parser.add_argument("--compare", nargs="+", type=Path, metavar="RUN_DIR",
+    parser.add_argument("--compare", nargs="+", type=named_path, metavar="RUN_DIR",
                         help="instead of running: compare these run folders in one report and one plot")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_eval_command,
@@ -85,7 +86,7 @@ def _add_world(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--min-turns", type=int, default=None, help="draw each session's length from [min, --turns]")
     generate.add_argument("--seed", type=int, default=0, help="the same seed writes the same sessions (default 0)")
     generate.add_argument("--prefix", default="world", help="session id prefix")
-    generate.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    generate.add_argument("--out", type=named_path, default=None, help="file to write (default: stdout)")
     generate.add_argument("--mix", default=None, metavar="EDIT=WEIGHT,...",
                           help="relative weights of the plain edits, e.g. add=1,recolor=2,move=0 (others keep theirs)")
     from edit_agent.world.generator import GeneratorConfig

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from edit_agent.cli import OneLineParser, Terminated, raise_terminated
+from edit_agent.cli import OneLineParser, Terminated, named_path, raise_terminated
 from edit_agent.errors import EditAgentError, one_line
 
 
@@ -34,7 +34,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="YAML file of rl.config.TrainConfig fields")
+    parser.add_argument("--config", required=True, type=named_path, help="YAML file of rl.config.TrainConfig fields")
     parser.add_argument("--out", type=str, default=None, help="run folder (overrides the config's out)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (overrides the config's steps)")
     parser.add_argument("--seed", type=int, default=None, help="seed (overrides the config's seed)")

@@ -751,3 +751,16 @@ def test_the_command_line_starts_without_loading_the_session_machinery():
                             "edit_agent.errors.StoreError.__name__)"],  # classes and submodules, as before
                            cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
     assert named.stdout.split() == ["EditSession", "StoreError"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["sessions", "export", "abcd1234", ""], ["sessions", "import", ""], ["world", "interpret", ""],
+    ["world", "generate", "--n", "1", "--out", ""], ["eval", "--compare", ""],
+])
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path, monkeypatch, capsys, argv):
+    # Path("") is ".": `sessions export ID "$UNSET"` wrote the export into wherever the command ran
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main([*argv, *(["--store", str(tmp_path / "store")] if argv[0] == "sessions" else [])])
+    assert done.value.code == 2 and "is empty: name a folder or a file" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
