@@ -84,7 +84,8 @@ def _add_world(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--turns", type=int, default=5,
                           help="turns per session (1-10, default 5; the maximum with --min-turns)")
     generate.add_argument("--min-turns", type=int, default=None, help="draw each session's length from [min, --turns]")
-    generate.add_argument("--seed", type=int, default=0, help="the same seed writes the same sessions (default 0)")
+    generate.add_argument("--seed", type=_seed_of_sessions, default=0,
+                          help="the same seed writes the same sessions (0 or more; default 0)")
     generate.add_argument("--prefix", default="world", help="session id prefix")
     generate.add_argument("--out", type=named_path, default=None, help="file to write (default: stdout)")
     generate.add_argument("--mix", default=None, metavar="EDIT=WEIGHT,...",
@@ -258,6 +259,13 @@ def _parse_mix(text: str, weights: dict[str, float]) -> dict[str, float]:
     if not any(mix.values()):
         raise EvalInputError("--mix: at least one edit needs a weight above 0.")
     return mix
+
+
+def _seed_of_sessions(text: str) -> int:
+    seed = int(text)
+    if seed < 0:  # Python's random reads -N as N: the same sessions under another name
+        raise argparse.ArgumentTypeError(f"must be 0 or more (-N gives the sessions of N); got {seed}")
+    return seed
 
 
 def run_generate_command(args: argparse.Namespace) -> int:

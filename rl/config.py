@@ -105,8 +105,8 @@ class TrainConfig(BaseModel):
     """Copy the input where the editor's change gate stays shut (as the shipped editor does)."""
     train_sessions: int = Field(2000, ge=1)
     """Size of the generated training pool (never the evaluation splits)."""
-    session_seed: int = 7
-    """Generator seed of the training pool (the splits use other seeds)."""
+    session_seed: int = Field(7, ge=0)
+    """Generator seed of the training pool (the splits' seeds are refused: see ``_not_a_split_seed``)."""
 
     # -- objective
     reward_if: float = 0.3
@@ -164,6 +164,17 @@ class TrainConfig(BaseModel):
             raise ValueError("out must name a folder")
         # "~/runs/x" is the home folder's, as in a shell: taken literally it made a folder named "~" here
         return Path(value).expanduser() if isinstance(value, str | Path) else value
+
+    @field_validator("session_seed")
+    @classmethod
+    def _not_a_split_seed(cls, value: int) -> int:
+        from evals.splits import SPLITS
+
+        held_out = next((name for name, spec in SPLITS.items() if spec.seed == value), None)
+        if held_out is not None:  # the pool would begin with the very sessions of that split
+            raise ValueError(f"{value} is the seed of the held-out split {held_out}: the training pool would be its "
+                             "sessions; choose another")
+        return value
 
     @field_validator("image_model", "text_model", "text_adapter", mode="before")
     @classmethod

@@ -764,3 +764,9 @@ def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path, monkeyp
         main([*argv, *(["--store", str(tmp_path / "store")] if argv[0] == "sessions" else [])])
     assert done.value.code == 2 and "is empty: name a folder or a file" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_world_generate_refuses_a_negative_seed(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["world", "generate", "--n", "1", "--seed", "-5"])
+    assert done.value.code == 2 and "must be 0 or more" in capsys.readouterr().err

@@ -818,3 +818,12 @@ def test_a_log_cut_short_by_a_kill_reads_up_to_its_last_whole_line_and_a_damaged
     log.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
     with pytest.raises(ValueError, match="line 2: not a training log record"):
         read_log(log)
+
+
+@pytest.mark.parametrize("seed, message", [(20260202, "held-out split world-test"), (20260101, "world-dev"),
+                                           (-7, "greater than or equal to 0")])
+def test_the_training_pool_cannot_be_a_held_out_split(seed, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        TrainConfig(session_seed=seed)

@@ -82,6 +82,9 @@ def iter_sessions(
     prefix: str = "world",
 ) -> Iterator[WorldSession]:
     """The sessions of :func:`generate_sessions`, one at a time (a million need not fit in memory)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        # Python's random takes the absolute value of an int seed: -N would quietly give seed N's sessions
+        raise ValueError(f"seed must be a whole number of 0 or more (-N would give the sessions of N); got {seed!r}")
     config = config or GeneratorConfig()
     rng = random.Random(seed)
     low, high = (turns, turns) if isinstance(turns, int) else turns
