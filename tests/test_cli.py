@@ -522,6 +522,16 @@ def test_serve_on_a_port_in_use_says_so_in_its_own_words(capsys):
     assert f"Port {port} on 127.0.0.1 is in use" in error and "launch()" not in error
 
 
+@pytest.mark.parametrize("host, said", [("no.such.host.invalid", "does not resolve"),
+                                         ("192.0.2.1", "is no address this machine can listen at")])
+def test_serve_at_a_host_it_cannot_listen_at_is_one_error(tmp_path, capsys, host, said):
+    # it retried the host on every port of Gradio's range, a traceback each, and never stopped (or, with --port,
+    # said the port was taken)
+    assert main(["serve", "--host", host, "--store", str(tmp_path / "store")]) == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()
+
+
 @pytest.mark.parametrize("file_at", ["session", "session/images"])
 def test_an_out_where_the_export_cannot_go_is_refused_before_any_turn(tmp_path, photo_path, capsys, file_at):
     out = tmp_path / "out"

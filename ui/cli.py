@@ -34,6 +34,10 @@ def run_serve(args: argparse.Namespace) -> int:
     # Checked before the app module loads: it builds the page, and with it the store's secret.
     if args.port is not None and not 1 <= args.port <= 65535:
         raise InvalidArgumentError(f"--port must be from 1 to 65535; got {args.port}.")
+    unusable = _host_problem(args.host)
+    if unusable:  # the server would retry it on each port of its range, a traceback each, and never stop
+        raise InvalidArgumentError(f"--host {args.host!r} {unusable}; give an address of this machine (127.0.0.1 for "
+                                   "this machine only, 0.0.0.0 for every network).")
     if args.port is not None and _port_taken(args.host, args.port):  # Gradio's own message names its launch()
         raise InvalidArgumentError(f"Port {args.port} on {args.host} is in use (an app already running there?); "
                                    "choose another with --port, or leave it out for the next free one.")
@@ -43,6 +47,22 @@ def run_serve(args: argparse.Namespace) -> int:
 
     serve(build_demo(config), config, host=args.host, port=args.port)
     return 0
+
+
+def _host_problem(host: str) -> str | None:
+    """Why the server cannot listen at ``host``: a name that does not resolve, or an address of another machine."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError) as error:
+        return f"does not resolve to an address ({getattr(error, 'strerror', None) or error})"
+    with socket.socket(family, kind) as probe:
+        try:
+            probe.bind(address)  # port 0: any free one, so only the address is tried
+        except OSError as error:
+            return f"is no address this machine can listen at ({error.strerror})"
+    return None
 
 
 def _port_taken(host: str, port: int) -> bool:
