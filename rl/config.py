@@ -223,6 +223,10 @@ class TrainConfig(BaseModel):
         if not isinstance(data, dict):
             raise ValueError("expected a mapping of config fields")
         given = {field: value for field, value in flags.items() if value is not None}
+        both = sorted(set(given) & set(settings or {}))
+        if both:  # "--out A --set out=B": which one was meant?
+            raise ValueError(f"{both[0]} is given twice, as --{both[0].replace('_', '-')} and as --set {both[0]}=...; "
+                             "give it once")
         return cls.model_validate({**data, **given, **(settings or {})})
 
     def to_yaml(self) -> str:

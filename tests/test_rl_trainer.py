@@ -827,3 +827,12 @@ def test_the_training_pool_cannot_be_a_held_out_split(seed, message):
 
     with pytest.raises(ValidationError, match=message):
         TrainConfig(session_seed=seed)
+
+
+def test_a_field_given_both_as_a_flag_and_by_set_is_refused(tmp_path):
+    # "--out A --set out=B" trained into B, with --out said to override the config
+    config = tmp_path / "c.yaml"
+    config.write_text("steps: 1\n")
+    with pytest.raises(ValueError, match="out is given twice"):
+        TrainConfig.from_yaml(config, {"out": str(tmp_path / "b")}, out=str(tmp_path / "a"))
+    assert TrainConfig.from_yaml(config, {"steps": 2}, out=str(tmp_path / "a")).steps == 2
