@@ -906,3 +906,15 @@ def test_enter_on_an_empty_box_edits_nothing_and_shows_no_toast(tmp_path: Path, 
         app.edit({"text": "  ", "files": []}, dict(state), "rules", "recording")
     assert refused.value.visible is False and told == []
     assert len(EditSession.open(state["session_id"], store=app.store).turns) == 1
+
+
+def test_a_turns_reasoning_in_the_app_says_the_apps_way_not_the_sdks(tmp_path: Path):
+    from ui import views
+
+    session = EditSession(store=tmp_path)
+    session.edit("sample:world-1", "make it brighter")  # a photo edit of a canvas: the reasoning says how to go back
+    assert "EditSession.checkout()" in session.head.reasoning
+    chat = views.session_view(session.id, session._store).values()[0]
+    reasoning = [message["content"] for message in chat if (message.get("metadata") or {}).get("title") == "Reasoning"]
+    assert "pick it in the timeline" in reasoning[-1]
+    assert "EditSession" not in reasoning[-1] and "image_id" not in reasoning[-1]

@@ -34,9 +34,6 @@ from edit_agent.errors import (
 )
 from edit_agent.folders import scratch_folder
 from edit_agent.history_words import (
-    EARLIER_IMAGE_HINT,
-    HISTORY_HINT,
-    UNDO_HINT,
     is_history_move,
     is_redo_request,
     steps_back,
@@ -167,7 +164,7 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
         except EditAgentError as error:
             # A user's mistake, not a server fault: no traceback in the log. Escaped: the toast renders HTML,
             # and the message may quote what was typed.
-            said = in_app_words(str(error)) + (
+            said = views.in_app_words(str(error)) + (
                 f" {_where_a_generative_editor_is()}" if isinstance(error, NeedsGenerativeEditorError) else "")
             raise gr.Error(html.escape(said, quote=False), title="Could not do that", duration=REFUSAL_SECONDS,
                            print_exception=False) from error
@@ -177,20 +174,6 @@ def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
                            duration=REFUSAL_SECONDS) from error  # timed, it would close the refusals grouped with it
 
     return wrapper
-
-
-_IN_APP_WORDS = {
-    EARLIER_IMAGE_HINT: "pick it in the timeline",
-    HISTORY_HINT: "Moves in the history are the Undo and Redo buttons and the timeline.",
-    UNDO_HINT: "Going back is the Undo button.",
-}
-"""The SDK's refusals say where agents, programs and the app make a move; a chat user needs only the app's way."""
-
-
-def in_app_words(message: str) -> str:
-    for everywhere, in_the_app in _IN_APP_WORDS.items():
-        message = message.replace(everywhere, in_the_app)
-    return message
 
 
 def _where_a_generative_editor_is() -> str:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from edit_agent.history_words import EARLIER_IMAGE_HINT, HISTORY_HINT, UNDO_HINT
 from edit_agent.photo_follow_ups import is_follow_up
 from edit_agent.reasoners.rules import PHOTO_EDIT_ON_CANVAS
 from edit_agent.records import TurnRecord, unchanged_because
@@ -124,12 +125,27 @@ def _chat(path: list[TurnRecord], source_hash: str, loader, *, has_turns: bool =
         messages.append({"role": "user", "content": as_typed(turn.instruction)})
         # The latest trace starts open ("status" absent); earlier ones start folded ("done").
         folded = {"status": "done"} if turn is not path[-1] else {}
-        messages.append({"role": "assistant", "content": as_typed(turn.reasoning),
+        messages.append({"role": "assistant", "content": as_typed(in_app_words(turn.reasoning)),
                          "metadata": {"title": "Reasoning", **folded}})
         messages.append({"role": "assistant", "content": {"path": files.thumbnail(turn.output_hash, loader(turn.output_hash)),
                                                           "alt_text": f"The image after edit #{turn.seq}"}})
         messages.append({"role": "assistant", "content": _intent_text(turn)})
     return messages
+
+
+_IN_APP_WORDS = {
+    EARLIER_IMAGE_HINT: "pick it in the timeline",
+    HISTORY_HINT: "Moves in the history are the Undo and Redo buttons and the timeline.",
+    UNDO_HINT: "Going back is the Undo button.",
+}
+"""The SDK says where agents, programs and the app make a move (in refusals and in a turn's reasoning); a chat user
+needs only the app's way."""
+
+
+def in_app_words(message: str) -> str:
+    for everywhere, in_the_app in _IN_APP_WORDS.items():
+        message = message.replace(everywhere, in_the_app)
+    return message
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~=$])")
