@@ -746,3 +746,17 @@ def test_a_new_session_cannot_take_the_short_id_of_a_stored_one(tmp_path):
         EditSession(store=tmp_path, session_id=stored.id[:8])
     assert EditSession.open(stored.id[:8], store=tmp_path).id == stored.id
     assert EditSession(store=tmp_path, session_id="my-run").id == "my-run"
+
+
+def test_after_a_photo_edit_on_a_canvas_its_follow_ups_read_as_on_a_photo(tmp_path):
+    # "the opposite" was refused saying the shapes could no longer be edited, while photo edits "still work"
+    session = EditSession(store=tmp_path)
+    session.edit("sample:world-1", "make it brighter")
+    back = session.edit(None, "the opposite")
+    assert back.intent == "Decrease the brightness by 16.7%."  # not a scene change read off the brightened pixels
+    assert back.image.tobytes() == session.source_image.tobytes()  # the canvas before it, exactly
+    assert session.edit(None, "a bit more").intent == "Decrease the brightness by 8.35%."
+    fresh = EditSession(store=tmp_path)
+    fresh.edit("sample:world-1", "add a small red circle at the top left")
+    with pytest.raises(EditAgentError, match="world language"):  # before any photo edit: a shape's edit came before
+        fresh.edit(None, "the opposite")

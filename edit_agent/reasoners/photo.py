@@ -53,9 +53,12 @@ class PhotoRuleReasoner:
 
     name = "rules"
 
-    def __init__(self, *, keep_rules: bool = True) -> None:
+    def __init__(self, *, keep_rules: bool = True, follow_ups: bool = True) -> None:
         self.keep_rules = keep_rules
         """Off for a photo edit on a MICE-World canvas: its rules are the world's, not ours."""
+        self.follow_ups = follow_ups
+        """Without rules: whether "the opposite", "a bit more" and the like refer to the turn before (on a canvas,
+        only once its shapes are a photo: before, the turn before is a shape's edit, no photo edit's)."""
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         _check_numbers_fit(request.instruction)
@@ -63,10 +66,7 @@ class PhotoRuleReasoner:
             # Going back a turn is a move in the session, not an operation on the pixels.
             raise UnsupportedInstructionError(f"{quoted(request.instruction)} asks to go back one turn. {UNDO_HINT}")
         if not self.keep_rules:
-            # Only the plain phrasings: on a canvas "make it square" or "too blue" is about one of its shapes.
-            operations = _read(lambda text: parse_operations(text, everyday=False), request.instruction)
-            return Thought(reasoning=_reasoning(ReadTurn(operations, [], []), [], []),
-                           intent=Intent(text=describe_operations(operations)))
+            return self._without_rules(request)
         numbers = [request.turn_number(position) for position in range(1, len(request.history) + 2)]
         earlier_instructions = [earlier.instruction for earlier in request.history]
         (typed, follow_up, turn), corrections = _read_as_meant(request.instruction, earlier_instructions)
@@ -94,6 +94,24 @@ class PhotoRuleReasoner:
         return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints),
                        restores_turn=_turn_taken_back(follow_up, request, earlier_instructions, bool(before)),
                        redraw=redraw)
+
+
+    def _without_rules(self, request: TurnRequest) -> Thought:
+        """A photo edit on a canvas: only the plain phrasings (there "make it square" or "too blue" is about one of
+        its shapes), and follow-ups of the photo edit before it where :attr:`follow_ups` is on."""
+        earlier = [turn.instruction for turn in request.history]
+        follow_up = read_follow_up(request.instruction, earlier) if self.follow_ups and earlier else None
+        operations = _read(lambda text: parse_operations(text, everyday=False),
+                           follow_up.text if follow_up else request.instruction)
+        reasoning = _reasoning(ReadTurn(operations, [], []), [], [])
+        if follow_up is not None:
+            reasoning = (f"{request.instruction!r} refers to turn {request.turn_number(follow_up.refers_to + 1)}, so it "
+                         f"asks for: {follow_up.text} {reasoning}")
+        redraw = _redraw(follow_up, request, earlier, False)
+        if redraw is not None:
+            reasoning = reasoning.replace(f" {_CURRENT_IMAGE_ONLY}", "")
+        return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations)),
+                       restores_turn=_turn_taken_back(follow_up, request, earlier, False), redraw=redraw)
 
 
 def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str], ruled: bool) -> str | None:

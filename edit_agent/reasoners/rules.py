@@ -38,7 +38,8 @@ class RuleReasoner:
 
     def __init__(self) -> None:
         self._photo = PhotoRuleReasoner()
-        self._photo_on_world = PhotoRuleReasoner(keep_rules=False)
+        self._photo_on_world = PhotoRuleReasoner(keep_rules=False, follow_ups=False)
+        self._photo_after_a_photo_edit = PhotoRuleReasoner(keep_rules=False)
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         if not is_world_canvas(request.source_image):
@@ -47,12 +48,13 @@ class RuleReasoner:
             return self._world(request)
         except WorldLanguageError as world_error:
             # a world canvas may still get a photo edit ("rotate it"); only then is it not world language
+            first_photo_edit = not request.history or self._world_still_reads(request)
+            photo = self._photo_on_world if first_photo_edit else self._photo_after_a_photo_edit
             try:
-                thought = self._photo_on_world.reconstruct(request)
+                thought = photo.reconstruct(request)
             except UnsupportedInstructionError:
                 raise _with_canvas_hint(world_error, request.instruction) from None
-            if not request.history or self._world_still_reads(request):
-                # The first photo edit of this branch: say what it costs before it is made, not a turn later.
+            if first_photo_edit:  # say what it costs before it is made, not a turn later
                 thought = thought.model_copy(update={"reasoning": f"{PHOTO_EDIT_ON_CANVAS} {thought.reasoning}"})
             return thought
 

@@ -24,11 +24,21 @@ REPLAY_DIFFERS_NOTE = (
 def restored_intent(current: Image.Image, restored: Image.Image, intent: str) -> str | None:
     """The intent that turns ``current`` into ``restored``, when both are canvases and ``intent`` does not do that;
     ``None`` when ``intent`` is right (or the images are not canvases, where there is nothing to read)."""
-    if not (is_world_canvas(current) and is_world_canvas(restored)):
-        return None
+    if not (is_world_canvas(current) and is_world_canvas(restored)) or _is_photo_edit(intent):
+        return None  # a photo edit taken back ("the opposite" of "make it brighter"): its pixels are no scene to read
     now, then = parse(current), parse(restored)
     try:
         already_right = apply_program(now, intent) == then
     except WorldLanguageError:  # not world language, so it cannot say what the restore does
         already_right = False
     return None if already_right else describe_scene_change(now, then)
+
+
+def _is_photo_edit(intent: str) -> bool:
+    from edit_agent.errors import EditAgentError
+    from edit_agent.photo_parsing import parse_operations
+
+    try:
+        return bool(parse_operations(intent, everyday=False))
+    except EditAgentError:
+        return False
