@@ -250,7 +250,9 @@ _RULES: list[tuple[str, str, bool]] = [
     (r"\b(?:(?:enlarge|upscale|grow)(?:\s+(?:it|the\s+image|the\s+photo))?"
      r"|scale(?:\s+(?:it|the\s+image|the\s+photo))?\s+up|increase\s+the\s+size(?:\s+of\s+(?:it|the\s+image|the\s+photo))?)"
      r"\s+by\s+" + _PERCENT, "enlarge_by", True),
-    (r"\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+" + _PERCENT + r"\s+(smaller|bigger|larger)\b", "resize_change", True),
+    # ... and "50% smaller" said alone, its verb the clause before's: "make it greyscale and 50% smaller"
+    (r"(?:\bmake\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+|^\s*)" + _PERCENT + r"\s+(smaller|bigger|larger)\b",
+     "resize_change", True),
     (r"\b(?:make\s+(?:it|the\s+image|the\s+photo)\s+)?(smaller|bigger|larger)\s+by\s+" + _PERCENT, "resize_change_after", True),
     (r"\b(?:shrink|enlarge|upscale|downscale)\b(?:\s+(?:it|the\s+image|the\s+photo))?\s+to\s+" + _PERCENT,
      "resize_to", True),
@@ -1002,7 +1004,8 @@ _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
     # first: "cut the brightness" is no crop, whatever its verb
     (frozenset("brightness contrast saturation warmth exposure".split()), "an adjustment",
      "'decrease the contrast by 50%' or 'make it a bit brighter'"),
-    (frozenset("rotate rotation turn quarter clockwise counterclockwise anticlockwise".split()), "a rotation",
+    # not "quarter": "a quarter turn" says "turn", and "crop a quarter off each side" is no rotation
+    (frozenset("rotate rotation turn clockwise counterclockwise anticlockwise".split()), "a rotation",
      "'rotate it 90 degrees', 'rotate it 180 degrees' or 'turn it to the left'"),
     (frozenset("crop trim cut".split()), "a crop",
      "'crop to a square', 'crop to 16:9', 'crop to the left half', 'crop 10% from the left and right' or 'cut off the "
@@ -1013,7 +1016,7 @@ _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
 )
 _MEASURE_WORDS = frozenset("""
     pixels pixel px width height wide tall high long longer longest short shorter shortest half times twice aspect
-    ratio format degrees lower raise increase decrease boost from off both each every side sides edge edges
+    ratio format degrees lower raise increase decrease boost from off both each every side sides edge edges quarter
     """.split())
 """Words that say how much of an exact operation, or which way, and name no part of the picture ("the left half",
 "the border": "rotate the left half" is no rotation of the image). A crop's margin is said from its sides or edges,

@@ -1100,3 +1100,12 @@ def test_asking_for_advice_is_no_edit(instruction):
     with pytest.raises(UnsupportedInstructionError, match="asks for advice"):
         parse_operations(instruction)
     assert describe_operations(parse_operations("can you make it warmer?")) == "Make the image warmer by 20%."
+
+
+def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_no_rotation():
+    # "50% smaller" after "make it greyscale and" was refused as "this operation has no 50% of it"
+    assert describe_operations(parse_operations("make it greyscale and 50% smaller")) == (
+        "Convert the image to grayscale, then resize to 50%.")
+    # "crop a quarter off each side" was refused as "a rotation in words this editor does not read"
+    with pytest.raises(UnsupportedInstructionError, match="asks for a crop in words"):
+        parse_operations("crop a quarter off each side")
