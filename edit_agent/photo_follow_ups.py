@@ -29,7 +29,7 @@ from edit_agent.photo_parsing import (
     check_operation_count,
     plain_request,
 )
-from edit_agent.photo_rules import known_reading
+from edit_agent.photo_rules import KEEP_IT_THAT_WAY, RULES, known_reading
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
 """What people say before a follow-up: "ok, again", "no, more" (but "no more" means stop)."""
@@ -161,6 +161,8 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
         raise InvalidInstructionError(
             f"{quoted(instruction)} refers to the edit before it, and there is none to repeat here; say what to change.")
     last = edits.instructions[position]
+    if kind == "keep":
+        return FollowUp(_kept_as_rules(operations, instruction, last), position)
     if kind == "small_rotation":
         raise InvalidInstructionError(f"{quoted(instruction)} asks for a small rotation; rotations here are quarter turns: "
                                       "'rotate it again' turns it once more the same way.")
@@ -198,6 +200,16 @@ _BOTH_WAYS = {
 }
 
 
+def _kept_as_rules(operations: Sequence[Operation], instruction: str, last: str) -> str:
+    """The rules "keep it that way" makes of the last edit: black and white, a square shape (the rules there are)."""
+    rules = [rule for rule in RULES if rule.operation in operations]
+    if not rules:
+        raise InvalidInstructionError(
+            f"{quoted(instruction)} after {last!r}: only black and white and a square shape can be kept for the rest "
+            "of the session ('keep it black and white', 'keep it square'); the other edits stay as they are anyway.")
+    return ", and ".join(f"Keep it {rule.name} from now on" for rule in rules) + "."
+
+
 def _either_way(operations: Sequence[Operation]) -> str:
     """How to say either way of the setting the last turn changed: "'a bit brighter', 'a bit darker'"."""
     kind = next((op.kind for op in operations if op.kind in _BOTH_WAYS), "warmth")
@@ -222,6 +234,8 @@ def is_follow_up(instruction: str) -> bool:
 def _follow_up_kind(text: str) -> str | None:
     if not text:
         return None
+    if KEEP_IT_THAT_WAY.match(text):
+        return "keep"
     same = _SAME_OPERATION_AGAIN.match(text)
     if same is not None and not (same.group("further") and _KINDS[same.group("verb").lower()] == "flip"):
         kind = _KINDS[same.group("verb").lower()]

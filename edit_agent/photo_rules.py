@@ -32,6 +32,7 @@ from edit_agent.photo_parsing import (
     is_no_change,
     parse_clause,
     parse_clause_read,
+    plain_request,
     refusal_of,
     split_clauses,
     without_restated_problems,
@@ -81,6 +82,10 @@ _PERSIST = re.compile(
     r"for\s+the\s+rest\s+of\s+the\s+session|always|keep(?:s|ing)?|stays?|remains?)\b", re.I)
 # "keep it that way", "always" after an edit: the edit just written is the rule
 _KEEP_THAT = re.compile(r"\b(?:that\s+way|like\s+that|as\s+it\s+is\s+now|always)\b", re.I)
+KEEP_IT_THAT_WAY = re.compile(
+    r"^(?:(?:from\s+now\s+on|going\s+forward)\s*,?\s*)?(?:keep|leave)\s+it\s+(?:that\s+way|like\s+that|as\s+it\s+is(?:\s+now)?)"
+    r"(?:\s*,?\s*(?:from\s+now\s+on|going\s+forward|for\s+the\s+rest\s+of\s+the\s+session))?$", re.IGNORECASE)
+"""'keep it that way' said on its own (a turn of its own, after the edit it means): that edit becomes a rule."""
 _LIFT = re.compile(
     r"\b(?:forget|drop|remove|cancel|clear|lift|stop|ignore|no\s+longer|no\s+more|never\s+mind|"
     r"(?:don['’]?t|do\s+not)\s+keep)\b", re.I)
@@ -289,15 +294,26 @@ def rules_in_force(instructions: Sequence[str], numbers: Sequence[int] | None = 
     """
     in_force: list[RuleInForce] = []
     numbers = range(1, len(instructions) + 1) if numbers is None else numbers
+    last_edit: list[Operation] = []
     for number, instruction in zip(numbers, instructions, strict=True):
-        turn = known_reading(instruction)
-        if turn is None:
-            continue
+        if said_keep_it_that_way(instruction):  # the rules of the edit before it (photo_follow_ups reads it so)
+            turn = ReadTurn(operations=[], sets=[rule for rule in RULES if rule.operation in last_edit], lifts=[])
+        else:
+            turn = known_reading(instruction)
+            if turn is None:
+                continue
+            own = [op for op in turn.operations if op not in [rule.operation for rule in turn.sets]]
+            last_edit = own or last_edit
         try:
             in_force = next_rules(in_force, turn, number)
         except EditAgentError:
             continue
     return in_force
+
+
+def said_keep_it_that_way(instruction: str) -> bool:
+    """Whether ``instruction`` is "keep it that way" said on its own (courtesy and a full stop aside)."""
+    return KEEP_IT_THAT_WAY.match(re.sub(r"[\s.!]+$", "", plain_request(instruction.strip()))) is not None
 
 
 def breaks(rule: PhotoRule, operation: Operation) -> bool:

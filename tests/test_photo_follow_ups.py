@@ -514,3 +514,17 @@ def test_double_it_right_after_a_setting_is_asked_not_read_as_a_resize(session, 
 ])
 def test_double_it_with_no_setting_just_changed_is_still_a_resize(session, earlier, said, intent):
     assert intents(session, *earlier, said)[-1] == intent
+
+
+def test_keep_it_that_way_on_its_own_makes_the_edit_before_a_rule(session):
+    # it was refused as "neither" an edit nor a rule: only "make it black and white and keep it that way" worked
+    intents(session, "make it black and white", "keep it that way")
+    assert [constraint.text for constraint in session.head.constraints] == ["the image stays black and white"]
+    with pytest.raises(InvalidInstructionError, match="A rule keeps the image black and white"):
+        intents(session, "make it warmer")
+    other = EditSession(store=session._store)
+    other.edit(Image.new("RGB", (40, 30), (120, 90, 60)), "crop to a square")
+    other.edit(None, "keep it like that from now on")
+    assert other.edit(None, "rotate it left").constraints[0].text == "the image stays square"
+    with pytest.raises(InvalidInstructionError, match="only black and white and a square shape can be kept"):
+        intents(session, "make it brighter", "keep it that way")
