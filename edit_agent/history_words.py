@@ -21,7 +21,8 @@ HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and 
                 "the Undo and Redo buttons and the timeline (the app), or EditSession.undo(), redo() and "
                 "checkout() (Python).")
 
-_LEAD_IN = (r"^\s*(?:(?:please|pls|ok(?:ay)?|oops|hmm|so|just|now|actually|never\s*mind)\b[\s,]*"
+_LEAD_IN = (r"^\s*(?:(?:please|pls|ok(?:ay)?|oops|hmm+|so|just|now|actually|never\s*mind|no|nope|nah|ugh|argh|oh|sorry"
+            r"|wait)\b[\s,]*"
             r"|(?:can|could|would|will)\s+(?:you|we)\s+|let['’]?s\s+"
             r"|(?:is|would)\s+it\s+(?:be\s+)?possible\s+(?:for\s+you\s+)?to\s+|do\s+you\s+think\s+you\s+(?:could|can)\s+"
             r"|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)\s+|i\s+(?:was|am)\s+wondering\s+if\s+you\s+(?:could|can)\s+"
@@ -33,12 +34,12 @@ _MOVE = (r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over|take\s+(?:me|
 _WHAT = (r"(?:\s+(?:that|it|this|everything|please"
          r"|(?:the\s+)?last(?:\s+\w+)?(?:\s+(?:edits?|changes?|steps?|turns?))?"
          r"|(?:one|a|two|three|four|five|\d+)\s+(?:more\s+)?(?:steps?|turns?|edits?|changes?)"
-         r"|twice|(?:two|three|four|five|\d+)\s+times"
+         r"|twice|(?:two|three|four|five|\d+)\s+times|all|both|x\s*\d+|\d+\s*x|(?:one|two|three|four|five|\d+)"
          r"|to\s+(?:the\s+)?(?:original|source|start|beginning|previous(?:\s+(?:image|version|one))?)"
          r"(?:\s+(?:image|photo|picture|version))?))*")
 """What a move may name: what it undoes or where it goes. Anything else makes it an edit ("go back to black
 and white", "revert the sky to blue", "start over with a blue background")."""
-_END = r"[\s.!?]*$"
+_END = r"(?:[\s,.!?]+(?:thanks|thank\s+you|thx|ty|please))*[\s.!?]*$"
 _A_MOVE = re.compile(_LEAD_IN + _MOVE + _WHAT + _END, re.IGNORECASE)
 _WHOLLY_A_MOVE = re.compile(
     _LEAD_IN + r"(?:never\s*mind(?:\s+that)?|reset(?:\s+(?:it|everything|the\s+image))?"
@@ -72,7 +73,7 @@ def is_redo_request(text: str) -> bool:
     return bool(_REDO.match(text))
 
 
-_COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "twice": 2}
+_COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "twice": 2, "both": 2}
 _BACK = re.compile(_LEAD_IN + r"(?:undo|revert|go\s+back|take\s+(?:me|us|it)\s+back|never\s*mind)"
                    r"(?P<what>.*?)" + _END, re.IGNORECASE)
 _TO_SOURCE = re.compile(_LEAD_IN + r"(?:start\s+over|reset(?:\s+(?:it|everything|the\s+image))?"
@@ -81,10 +82,10 @@ _TO_SOURCE = re.compile(_LEAD_IN + r"(?:start\s+over|reset(?:\s+(?:it|everything
 _ONE_STEP = re.compile(r"^(?:(?:that|it|this|please)\s*)*$"
                        r"|^(?:the\s+)?(?:last|previous)(?:\s+(?:edit|change|step|turn|image|version|one))?$"
                        r"|^to\s+(?:the\s+)?previous(?:\s+(?:image|version|one))?$")
-_SEVERAL = re.compile(r"^(?:the\s+)?(?:last\s+)?(?P<count>a|one|two|three|four|five|\d+)(?:\s+(?:more\s+)?"
+_SEVERAL = re.compile(r"^(?:the\s+)?(?:last\s+)?(?P<count>a|one|two|three|four|five|both|\d+)(?:\s+(?:more\s+)?"
                       r"(?:steps?|turns?|edits?|changes?))?$|^(?:(?:that|it|this)\s+)?(?P<times>twice|(?:two|three|"
-                      r"four|five|\d+)\s+times)$")
-_EVERYTHING = re.compile(r"^(?:everything|to\s+(?:the\s+)?(?:original|source|start|beginning)"
+                      r"four|five|\d+)\s+times)$|^x\s*(?P<x_count>\d+)$|^(?P<count_x>\d+)\s*x$")
+_EVERYTHING = re.compile(r"^(?:everything|all|to\s+(?:the\s+)?(?:original|source|start|beginning)"
                          r"(?:\s+(?:image|photo|picture|version))?)$")
 
 
@@ -99,7 +100,7 @@ def steps_back(text: str) -> int | str | None:
     if move is None or not is_history_move(text):
         return None
     what = " ".join(move.group("what").lower().replace(",", " ").split())
-    what = re.sub(r"(?:^|\s)please$", "", what).strip()
+    what = re.sub(r"(?:(?:^|\s)(?:please|thanks|thank\s+you|thx|ty))+$", "", what).strip()
     if _EVERYTHING.match(what):
         return "source"
     if _ONE_STEP.match(what):
@@ -107,6 +108,7 @@ def steps_back(text: str) -> int | str | None:
     several = _SEVERAL.match(what)
     if several is None:
         return None
-    word = (several.group("count") or several.group("times").split()[0]).lower()
+    word = (several.group("count") or several.group("x_count") or several.group("count_x")
+            or several.group("times").split()[0]).lower()
     count = int(word) if word.isdigit() else _COUNTS[word]
     return count if count >= 1 else None

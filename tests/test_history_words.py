@@ -39,6 +39,10 @@ def test_a_redo_request_is_only_a_step_forward():
     ("revert to the previous version", 1), ("undo the last two edits", 2), ("undo twice", 2), ("go back 3 steps", 3),
     ("start over", "source"), ("take me back to the original", "source"), ("undo everything", "source"),
     ("reset", "source"), ("start over please", "source"), ("undo the last 2", 2), ("undo it twice", 2),
+    # said as people type in a chat: with a word before or thanks after, a bare count, "both", "all", "x2"
+    ("undo, thanks", 1), ("nope, undo that", 1), ("ugh undo", 1), ("oh undo that, thanks", 1), ("undo all", "source"),
+    ("undo both", 2), ("undo x2", 2), ("undo 3x", 3), ("go back 2", 2), ("go back to the start, please", "source"),
+    ("no, go back to black and white", None),
     # a step forward, an edit, or a move that names what it undoes (a count could get it wrong): not made
     ("redo", None), ("undo the last blur", None), ("go back to black and white", None), ("undo 0 steps", None),
 ])
