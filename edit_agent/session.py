@@ -838,7 +838,7 @@ def _check_new_session_id(session_id: str) -> None:
 def _check_no_stored_id_starts_with(store: Store, session_id: str) -> None:
     """A new session may not be named by the start of a stored one's id: the 8 characters the app shows open the
     stored session everywhere, and would then open the new one instead."""
-    started = store.generated_ids_started_by(session_id)
+    started = [stored for stored in store.generated_ids_started_by(session_id) if stored != session_id]
     if started:
         raise InvalidArgumentError(
             f"{session_id!r} is the start of the stored session {started[0]}'s id, which it names everywhere ids are "
