@@ -66,16 +66,20 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
             raise StoreError(f"The stored image {store.image_path(digest)} does not match its content hash; "
                              "the store is damaged.")
     lines = [_session_line(session, len(turns))] + [_turn_line(turn, visited[turn.id]) for turn in turns]
+    # Written whole under another name, then renamed: a full disk never leaves half a session file.
+    partial = path.with_name(EXPORT_FILE + ".partial")
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         for digest in to_copy:
             shutil.copyfile(store.image_path(digest), folder / exported_image_name(digest))
-        # Written whole under another name, then renamed: a full disk never leaves half a session file.
-        partial = path.with_name(EXPORT_FILE + ".partial")
         partial.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
         os.replace(partial, path)
     except OSError as error:  # a full disk, no permission: not the caller's argument, but still one clear error
-        raise EditAgentError(f"Cannot write the export to {folder}: {error.strerror or error}.") from None
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        culprit = error.filename2 or error.filename  # a rename's target, where it failed onto one
+        at = f" ({culprit})" if culprit and str(culprit) != str(folder) else ""
+        raise EditAgentError(f"Cannot write the export to {folder}: {error.strerror or error}{at}.") from None
     return path
 
 

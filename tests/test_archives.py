@@ -311,3 +311,11 @@ def test_an_export_whose_settings_hold_escape_codes_is_refused(tmp_path, archive
                    extra={"session.jsonl": "\n".join([json.dumps(header), *lines[1:]]).encode()})
     with pytest.raises(InvalidExportError, match="holds control characters"):
         EditSession.import_zip(forged, store=tmp_path / "other")
+
+
+def test_an_export_that_cannot_be_written_names_the_path_at_fault_and_leaves_no_partial_file(tmp_path, session):
+    target = tmp_path / "export"
+    (target / "session.jsonl").mkdir(parents=True)  # in the way of the session file
+    with pytest.raises(EditAgentError, match=r"Is a directory \(.*session\.jsonl\)"):
+        session.export(target)
+    assert sorted(path.name for path in target.iterdir()) == ["images", "session.jsonl"]  # no session.jsonl.partial
