@@ -236,10 +236,14 @@ def default_workers(reasoner: str, editor: str) -> int:
 
 
 def run_interpret_command(args: argparse.Namespace) -> int:
-    from edit_agent.world.sessions import read_world_sessions, write_sessions
+    from edit_agent.world.sessions import complete, read_world_sessions
 
     path, _ = resolve_sessions(args.sessions, args.split)
-    write_sessions(read_world_sessions(path), sys.stdout)
+    # Every session completed before the first is written: a bad one later in the file left the lines before it
+    # in the output, which read as a whole file.
+    completed = [complete(session) for session in read_world_sessions(path)]
+    for session in completed:
+        sys.stdout.write(session.to_json() + "\n")
     return 0
 
 

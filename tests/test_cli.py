@@ -780,3 +780,24 @@ def test_world_generate_refuses_a_negative_seed(capsys):
     with pytest.raises(SystemExit) as done:
         main(["world", "generate", "--n", "1", "--seed", "-5"])
     assert done.value.code == 2 and "must be 0 or more" in capsys.readouterr().err
+
+
+def test_world_interpret_writes_nothing_when_a_later_session_fails(tmp_path, monkeypatch, capsys):
+    import edit_agent.world.sessions as sessions_module
+
+    sessions = tmp_path / "s.jsonl"
+    assert main(["world", "generate", "--n", "2", "--seed", "3", "--out", str(sessions)]) == 0
+    capsys.readouterr()
+    completed = sessions_module.complete
+    calls = []
+
+    def fails_on_the_second(session):
+        calls.append(session.id)
+        if len(calls) == 2:
+            raise sessions_module.SessionFileError("the second session is bad")
+        return completed(session)
+
+    monkeypatch.setattr(sessions_module, "complete", fails_on_the_second)
+    assert main(["world", "interpret", str(sessions)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "the second session is bad" in out.err  # the first one's line read as a whole file
