@@ -174,6 +174,8 @@ def _write(path: Path, data: bytes | str) -> Path:
         (["world", "generate", "--n", "1", "--mix", "add=nan"], "finite"),
         (["serve", "--port", "70000"], "--port"),
         (["serve", "--reasoner", "foo"], "Unknown reasoner"),
+        # served anyway, every new session's first message failed
+        (["serve", "--reasoner", "langchain", "--store", "{out}"], "cannot run on this machine (needs a model object"),
     ],
 )
 def test_bad_command_input_is_one_line_and_leaves_no_output(tmp_path, capsys, argv, message):

@@ -103,7 +103,24 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
         overrides["reasoner_options"] = {"model": args.reasoner_model}
     check_backend_name(overrides.get("reasoner"), "reasoner")
     check_backend_name(overrides.get("editor"), "editor")
+    _check_runs_here(overrides)
     return AppConfig(**{**AppConfig.from_env().model_dump(), **overrides})
+
+
+def _check_runs_here(overrides: dict[str, Any]) -> None:
+    """A backend named for new sessions that cannot run here is one error at start-up: served anyway, every new
+    session's first message failed. One with its own model (--model) is loaded at start-up instead."""
+    from edit_agent.errors import ModelUnavailableError
+    from ui import backends
+
+    for kind in ("reasoner", "editor"):
+        name = overrides.get(kind)
+        if name is None or overrides.get(f"{kind}_options"):
+            continue
+        reason = backends.unavailable_reason(kind, name)
+        if reason is not None:
+            how = "give its model with --model, or choose another" if kind == "editor" else "choose another"
+            raise ModelUnavailableError(f"The {name} {kind} cannot run on this machine ({reason}); {how}.")
 
 
 def load_configured_models(config: AppConfig) -> None:
