@@ -378,6 +378,8 @@ def test_a_refused_first_message_leaves_the_status_saying_the_image_is_attached(
     send(page, "add a hat", photo)
     page.locator("[data-testid='toast-body']").last.wait_for()  # the first turn of a fresh page may take a while
     expect(page.locator("[data-testid='toast-body']").last).to_contain_text("not an exact photo operation")
+    # headed by what happened, not "Error" (this Gradio heads a toast by its kind, whatever title it is given)
+    expect(page.locator(".toast-title.error").last).to_have_text(re.compile(r"^\s*Not done\s*$"))
     wait_for_status(page, "hat.png is attached")  # it asked to attach a photo, with the photo in the box
     page.locator("#message .delete-button").click()
     page.locator("#message textarea").fill("")

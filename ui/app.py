@@ -273,6 +273,15 @@ const editAgentSharpWhenEnlarged = () => {
 document.addEventListener("load", (event) => {  // an image's size is known once it has loaded; load does not bubble
   if (event.target instanceof HTMLImageElement && event.target.closest("#current-image")) editAgentSharpWhenEnlarged();
 }, true);
+// A refusal's toast is headed "Error" in red, however ordinary the mistake ("rotate it 45 degrees"): this Gradio
+// heads a toast by its kind and ignores the title given. Its heading says what happened instead.
+const editAgentNameRefusals = () => {
+  document.querySelectorAll(".toast-title.error").forEach((title) => {
+    for (const node of title.childNodes) {
+      if (node.nodeType === Node.TEXT_NODE && node.nodeValue.trim() === "Error") node.nodeValue = "Not done ";
+    }
+  });
+};
 // On a phone: toasts at the top while the message box is in the screen's lower half, else at the bottom.
 const editAgentPlaceToasts = () => {
   const toasts = document.querySelector(".toast-wrap");
@@ -313,7 +322,12 @@ let editAgentPending = false;
 new MutationObserver(() => {
   if (editAgentPending) return;
   editAgentPending = true;
-  requestAnimationFrame(() => { editAgentPending = false; editAgentAccessibility(); editAgentPlaceToasts(); });
+  requestAnimationFrame(() => {
+    editAgentPending = false;
+    editAgentAccessibility();
+    editAgentPlaceToasts();
+    editAgentNameRefusals();
+  });
 }).observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
 </script>"""
 
