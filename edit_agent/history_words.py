@@ -85,7 +85,7 @@ _ONE_STEP = re.compile(r"^(?:(?:that|it|this|please)\s*)*$"
 _SEVERAL = re.compile(r"^(?:the\s+)?(?:last\s+)?(?P<count>a|one|two|three|four|five|both|\d+)(?:\s+(?:more\s+)?"
                       r"(?:steps?|turns?|edits?|changes?))?$|^(?:(?:that|it|this)\s+)?(?P<times>twice|(?:two|three|"
                       r"four|five|\d+)\s+times)$|^x\s*(?P<x_count>\d+)$|^(?P<count_x>\d+)\s*x$")
-_EVERYTHING = re.compile(r"^(?:everything|all|to\s+(?:the\s+)?(?:original|source|start|beginning)"
+_EVERYTHING = re.compile(r"^(?:everything|(?:it\s+)?all|to\s+(?:the\s+)?(?:original|source|start|beginning)"
                          r"(?:\s+(?:image|photo|picture|version))?)$")
 
 

@@ -338,7 +338,7 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday:
 
 _ADVICE_ASKED = re.compile(
     r"^\W*(?:(?:hmm+|so|ok|okay|well)\W+)*(?:should|shall)\s+(?:i|we|it|this|that|the\s+(?:image|photo|picture))\b"
-    r"|^\W*(?:do|would)\s+you\s+(?:think|recommend|suggest)\b(?!\s+(?:that\s+)?you\s+(?:could|can|might)\b)",
+    r"|^\W*(?:do|would)\s+you\s+(?:think|recommend|suggest)\b(?!\s+(?:that\s+)?(?:you|we)\s+(?:could|can|might)\b)",
     re.IGNORECASE)
 """Advice asked for: "should I make it warmer?", "do you think it needs more contrast?" (not "do you think you
 could add some contrast?", a request)."""
@@ -531,9 +531,12 @@ _JOINING_WORDS = frozenset({"and", "then", "but", "plus"})
 
 _ACKNOWLEDGED_BEFORE_A_REQUEST = re.compile(
     rf"^(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS))})\b\s*)+(?:[-\u2013\u2014]\s*)?"
-    r"(?=now\s+\w|(?:can|could|would|will)\s+you\b|please\s+\w)", re.IGNORECASE)
+    r"(?=now\s+\w|(?:can|could|would|will)\s+you\b|please\s+\w|(?:make|turn|rotate|spin|flip|mirror|crop|cut|trim"
+    r"|resize|scale|shrink|enlarge|brighten|darken|lighten|blur|sharpen|soften|convert|give|add|increase|decrease"
+    r"|reduce|raise|lower|boost|invert|desaturate|saturate|set|change|apply)\b)", re.IGNORECASE)
 """Words about the last result run into the request with no comma: "ok cool now flip it", "cool can you make it
-brighter?", "cool - now crop it". What follows them ("now", "can you", "please" and more) is no cooling's."""
+brighter?", "cool - now crop it", "cool flip it". What follows them ("now", "can you", "please", a verb of its
+own) is no cooling's: a cooling has no verb after it ("cool it down")."""
 
 
 def _without_acknowledgements(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -544,8 +547,9 @@ def _without_acknowledgements(parts: list[tuple[str, str]]) -> list[tuple[str, s
     while start < len(parts):
         words = _words(parts[start][0])
         following = parts[start + 1] if start + 1 < len(parts) else None
-        # "cool and brighten": an edit; "cool and now flip it": a word about the result
-        joined_on = following is not None and following[1] in _JOINING_WORDS and not _starts_with_now(following[0])
+        # "cool and brighten": an edit; "cool and now flip it", "cool now and brighten it": words about the result
+        joined_on = (following is not None and following[1] in _JOINING_WORDS and not _starts_with_now(following[0])
+                     and "now" not in words)
         if not words or not set(words) <= ACKNOWLEDGEMENT_WORDS or joined_on:
             break
         start += 1
@@ -562,18 +566,21 @@ def _starts_with_now(clause: str) -> bool:
 def _without_a_last_acknowledgement(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``parts`` without a last clause of words about the result after punctuation: "flip it. cool", "flip it,
     cool thanks". A lone "cool" after a comma ("flip it, cool") may be a thank-you or a cooling, so it is asked."""
-    if len(parts) < 2:
-        return parts
-    last, joiner = parts[-1]
-    words = _words(last)
-    if joiner in _JOINING_WORDS or not words or not set(words) <= ACKNOWLEDGEMENT_WORDS:
-        return parts
-    if words == ["cool"] and not re.search(r"[.!?]", joiner):
-        said = ", ".join(clause for clause, _ in parts)
-        raise InvalidInstructionError(
-            f"{quoted(said)}: is the last 'cool' said of the result, or a cooling? To cool it too, say '{parts[0][0]} "
-            f"and make it cooler'; otherwise leave 'cool' out.")
-    return parts[:-1]
+    thanked = False  # "make it brighter, cool, thanks": a thank-you after it makes the "cool" one too
+    while len(parts) >= 2:  # each from the end
+        last, joiner = parts[-1]
+        words = _words(last)
+        # "crop 10% from the left, right": a side, which the crop before it shares
+        if joiner in _JOINING_WORDS or not words or not set(words) <= ACKNOWLEDGEMENT_WORDS or words == ["right"]:
+            return parts
+        thanked = thanked or bool(set(words) & COURTESY_WORDS)
+        if "cool" in words and not re.search(r"[.!?]", joiner) and not thanked:
+            said = ", ".join(clause for clause, _ in parts)
+            raise InvalidInstructionError(
+                f"{quoted(said)}: is the last 'cool' said of the result, or a cooling? To cool it too, say "
+                f"'{parts[0][0]} and make it cooler'; otherwise leave 'cool' out.")
+        parts = parts[:-1]
+    return parts
 
 
 _FACTOR = r"(?P<factor>twice|double|thrice|triple|halve|half|(?P<times>\d+(?:\.\d+)?)\s*(?:x|times))"

@@ -802,6 +802,14 @@ def test_a_margin_that_cannot_mean_what_it_says_is_refused(photo, instruction, m
     ("make it brighter. cool", "Increase the brightness by 20%."),
     ("flip it, cool thanks", "Flip the image horizontally."),
     ("flip it, perfect", "Flip the image horizontally."),
+    ("cool flip it", "Flip the image horizontally."),  # a verb of its own after it: no cooling's
+    ("ok cool make it brighter", "Increase the brightness by 20%."),
+    ("cool now and brighten it", "Increase the brightness by 20%."),
+    ("make it brighter, cool, thanks", "Increase the brightness by 20%."),
+    # a side in a list of crop sides is no "that's right"
+    ("crop 10% from the left, right", "Crop 10% from the left, then crop 10% from the right."),
+    ("cut 5 px off the top, bottom, left, right", "Crop 5 px from the top, then crop 5 px from the bottom, then "
+     "crop 5 px from the left, then crop 5 px from the right."),
     # cooling said as such stays a cooling
     ("cool it down", "Make the image cooler by 20%."),
     ("cool please", "Make the image cooler by 20%."),
