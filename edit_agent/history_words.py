@@ -24,7 +24,7 @@ HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and 
 _LEAD_IN = (r"^\s*(?:(?:please|pls|ok(?:ay)?|oops|hmm+|so|just|now|actually|never\s*mind|no|nope|nah|ugh|argh|oh|sorry"
             r"|wait)\b[\s,]*"
             r"|(?:can|could|would|will)\s+(?:you|we)\s+|let['’]?s\s+"
-            r"|(?:is|would)\s+it\s+(?:be\s+)?possible\s+(?:for\s+you\s+)?to\s+|do\s+you\s+think\s+you\s+(?:could|can)\s+"
+            r"|(?:is|would)\s+it\s+(?:be\s+)?possible\s+(?:for\s+you\s+)?to\s+|do\s+you\s+think\s+(?:you|we)\s+(?:could|can)\s+"
             r"|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)\s+|i\s+(?:was|am)\s+wondering\s+if\s+you\s+(?:could|can)\s+"
             r"|(?:would|do)\s+you\s+mind\s+(?=\w+ing\b))*")
 """What people say before a move: "can you undo that", "oops, undo", "let's start over", "is it possible to undo

@@ -476,7 +476,7 @@ def _uncontracted(match: re.Match[str]) -> str:
 
 
 _POLITE_REQUEST = re.compile(
-    r"\b(?:(?:is|would)\s+it\s+(?:be\s+)?possible\s+(?:for\s+you\s+)?to|do\s+you\s+think\s+you\s+(?:could|can)"
+    r"\b(?:(?:is|would)\s+it\s+(?:be\s+)?possible\s+(?:for\s+you\s+)?to|do\s+you\s+think\s+(?:you|we)\s+(?:could|can)"
     r"|i\s+(?:was|am)\s+wondering\s+if\s+you\s+(?:could|can)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)"
     r"|(?:would|do)\s+you\s+mind\s+(?P<gerund>[a-z]+ing)\b)", re.IGNORECASE)
 """A request asked as a question ("is it possible to crop it?", "would you mind flipping it?"): what it asks is
@@ -1056,7 +1056,7 @@ _EDIT_VERB_WORDS = frozenset("""
 _EDIT_VERBS = "|".join(sorted(_EDIT_VERB_WORDS - {"give"})) + r"|give(?!\s+me\b)|get\s+rid|take\s+out"
 _REQUEST_ASKED = re.compile(
     r"^\W*(?:(?:hey|hi|ok|okay|so|please)\W+)*(?:(?:can|could|would|will)\s+you|(?:is|would)\s+it\s+(?:be\s+)?possible"
-    r"(?:\s+for\s+you)?\s+to|do\s+you\s+think\s+you\s+(?:could|can)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)"
+    r"(?:\s+for\s+you)?\s+to|do\s+you\s+think\s+(?:you|we)\s+(?:could|can)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)"
     rf")\s+(?:please\s+|kindly\s+|possibly\s+|just\s+)*(?:{_EDIT_VERBS})\b"
     r"|^\W*(?:would|do)\s+you\s+mind\s+(?P<gerund>[a-z]+ing)\b", re.I)
 

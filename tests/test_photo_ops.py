@@ -1108,6 +1108,8 @@ def test_asking_for_advice_is_no_edit(instruction):
     with pytest.raises(UnsupportedInstructionError, match="asks for advice"):
         parse_operations(instruction)
     assert describe_operations(parse_operations("can you make it warmer?")) == "Make the image warmer by 20%."
+    assert describe_operations(parse_operations("do you think we could make it brighter?")) == (
+        "Increase the brightness by 20%.")
 
 
 def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_no_rotation():
