@@ -1076,6 +1076,11 @@ _HOW_IT_IS = re.compile(
     r"(?:\s+(?:a\s+bit|a\s+little|kind\s+of|kinda|very|so|really|quite|rather|now|still))*\s+(?P<how>[a-z ]+?)\W*$", re.I)
 
 
+_LEAVE_IT = re.compile(r"^\W*(?:(?:ok|okay|cool|great|perfect|nice|good|fine|just|please)\W+)*leave\s+it"
+                       r"(?:\s+(?:like\s+that|that\s+way|as\s+it\s+is(?:\s+now)?|there|be))?(?:\W+(?:please|thanks|thank\s+you))*\W*$",
+                       re.IGNORECASE)
+
+
 def asks_for_nothing(instruction: str) -> str | None:
     """Why an instruction asks for no edit at all (courtesy, a question, how the image is), or None."""
     if not _meaningful_words(instruction) and _words(instruction):
@@ -1085,6 +1090,9 @@ def asks_for_nothing(instruction: str) -> str | None:
         return f"acknowledges the last result and asks for no change{cooling}"
     if _QUESTION.match(instruction) and not _asks_for_an_edit(instruction):
         return "is a question (say what to change, e.g. 'make it brighter')"
+    if _LEAVE_IT.match(instruction):
+        return ("asks for no change: the image stays as it is (to keep an edit for the rest of the session, say "
+                "'keep it black and white' or 'keep it square')")
     how = _HOW_IT_IS.match(instruction)
     if how is None:
         return None

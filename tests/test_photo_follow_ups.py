@@ -528,3 +528,14 @@ def test_keep_it_that_way_on_its_own_makes_the_edit_before_a_rule(session):
     assert other.edit(None, "rotate it left").constraints[0].text == "the image stays square"
     with pytest.raises(InvalidInstructionError, match="only black and white and a square shape can be kept"):
         intents(session, "make it brighter", "keep it that way")
+
+
+@pytest.mark.parametrize("said", ["leave it like that", "ok leave it as it is, thanks"])
+def test_leave_it_like_that_asks_for_no_change_and_sets_no_rule(session, said):
+    # "leave it like that" as often means "stop here": it keeps no edit for the rest of the session
+    from edit_agent.errors import UnsupportedInstructionError
+
+    intents(session, "make it black and white")
+    with pytest.raises(UnsupportedInstructionError, match="asks for no change"):
+        intents(session, said)
+    assert intents(session, "make it warmer")[-1] == "Make the image warmer by 20%."  # no rule refuses it
