@@ -136,7 +136,7 @@ def check_it_is_not_the_setting(instruction: str, earlier: Sequence[str]) -> Non
     settings = [op for op in operations if op.kind in PERCENT_KINDS]
     if position == len(earlier) - 1 and settings:
         raise InvalidInstructionError(
-            f"{quoted(instruction)} right after {describe_operations(settings)[:-1].lower()}: the size, or that setting? "
+            f"{quoted(instruction)} right after {describe_operations(settings)[:-1].lower()}: the size, or a setting? "
             f"Say e.g. 'resize to 50%' or 'double the size' for the size, or name the setting ('twice as bright', "
             f"'darker by 10%').")
 

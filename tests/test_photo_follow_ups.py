@@ -501,7 +501,7 @@ def test_a_bit_more_and_much_more_stay_under_and_over_more(session, first, more,
 ])
 def test_double_it_right_after_a_setting_is_asked_not_read_as_a_resize(session, earlier, said):
     intents(session, *earlier)
-    with pytest.raises(InvalidInstructionError, match="the size, or that setting"):
+    with pytest.raises(InvalidInstructionError, match="the size, or a setting"):
         intents(session, said)
     assert len(session.history) == len(earlier)
 
