@@ -215,10 +215,11 @@ def _check_edit_arguments(args: argparse.Namespace) -> None:
 
 def _check_move_is_one_step(instruction: str) -> None:
     """A move in the history other than one step back or forward ("go back two steps", "start over") is refused."""
-    from edit_agent.history_words import is_history_move, is_redo_request
+    from edit_agent.history_words import is_history_move, is_redo_request, steps_back
     from edit_agent.world.language import is_undo_request
 
-    if is_history_move(instruction) and not (is_undo_request(instruction) or is_redo_request(instruction)):
+    one_step = is_undo_request(instruction) or steps_back(instruction) == 1 or is_redo_request(instruction)
+    if is_history_move(instruction) and not one_step:  # "nope, undo that" is one step back, as in the app
         raise InvalidArgumentError(f"{instruction!r} moves in the history; between instructions the command line takes "
                                    "'undo that' and 'redo that' (the Python API and the app go anywhere in it).")
 

@@ -48,8 +48,9 @@ _WHOLLY_A_MOVE = re.compile(
 )
 """Phrases that are a move when they are all there is: "never mind the sky, add a dog" is an edit."""
 
-_REDO = re.compile(r"^\s*(?:please\s+)?(?:redo(?:\s+(?:that|it|the\s+last\s+(?:edit|change|step)))?|go\s+forward"
-                   r"(?:\s+(?:one|a)\s+(?:turn|step))?)(?:\s+please)?[\s.!]*$", re.IGNORECASE)
+_REDO = re.compile(_LEAD_IN + r"(?:redo(?:\s+(?:that|it|the\s+last\s+(?:edit|change|step)))?|go\s+forward"
+                   r"(?:\s+(?:one|a)\s+(?:turn|step))?)(?:\s+please)?" + _END, re.IGNORECASE)
+"""One step forward, as an undo is said ("redo, thanks", "nope, redo that", "ok redo")."""
 
 
 def is_history_move(text: str) -> bool:

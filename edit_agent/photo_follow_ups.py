@@ -363,11 +363,11 @@ def _more(operations: list[Operation], how: str, instruction: str) -> list[Opera
 def _more_amount(last: float, signed_last: float, how: str) -> float:
     """How much "more" adds after an edit of ``last`` percent: the same again; "a bit more" a gentle amount but
     under the plain "more" (half of it, after a small edit); "much more" a strong amount but over it (twice the
-    last, or for a reduction that twice would take to 100%, the last one applied twice: 60% darker twice is 84%)."""
+    last; for a reduction, the last one applied twice: 60% darker twice is 84%)."""
     if how == "gentle":
         return min(GENTLE_PERCENT, last / 2)
-    if how == "strong":
-        doubled = 2 * last if signed_last > 0 or 2 * last < 100 else 100 * (1 - (1 - last / 100) ** 2)
+    if how == "strong":  # a reduction applied twice (x0.8 twice is x0.64): it goes towards 100% and never reaches it
+        doubled = 2 * last if signed_last > 0 else min(100 * (1 - (1 - last / 100) ** 2), 99.9)
         return max(STRONG_PERCENT, round(doubled, 1))
     return last
 

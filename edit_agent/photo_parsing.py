@@ -575,10 +575,10 @@ def _without_a_last_acknowledgement(parts: list[tuple[str, str]]) -> list[tuple[
             return parts
         thanked = thanked or bool(set(words) & COURTESY_WORDS)
         if "cool" in words and not re.search(r"[.!?]", joiner) and not thanked:
-            said = ", ".join(clause for clause, _ in parts)
+            before = ", ".join(clause for clause, _ in parts[:-1])
             raise InvalidInstructionError(
-                f"{quoted(said)}: is the last 'cool' said of the result, or a cooling? To cool it too, say "
-                f"'{parts[0][0]} and make it cooler'; otherwise leave 'cool' out.")
+                f"{quoted(before + ', ' + last)}: is the last 'cool' said of the result, or a cooling? To cool it too, "
+                f"say '{before}, and make it cooler'; otherwise leave 'cool' out.")
         parts = parts[:-1]
     return parts
 
@@ -629,6 +629,9 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
                 and not _ASKS_UNREAD.search(clause)):
             if clauses and _has_amount(clause) and _degree_free(clauses[-1]):  # "make it warmer, just a little"
                 _say_amount_for_the_last(clauses, joined, clause)
+            elif clauses and _has_amount(clause) and _all_or_nothing(clauses[-1]):  # "sepia, just a little"
+                raise InvalidInstructionError(f"'{clauses[-1]}, {clause}': this operation is all or nothing, so it has "
+                                              "no amount; say it without one (for a little less colour: 'less saturated').")
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
         if clauses and joiner in ("and", ","):
             said_alone, clause = clause, _with_verb_of(clauses[-1], clause)
@@ -770,6 +773,11 @@ def _has_amount(clause: str) -> bool:
 def _amount_free(clause: str) -> bool:
     """Whether ``clause`` is made of changes that take an amount (brighter, more contrast...) and names none."""
     return _takes_amounts(clause) and not _has_amount(clause)
+
+
+def _all_or_nothing(clause: str) -> bool:
+    names = [name for _, _, name, _ in _matches(clause)[0]]
+    return bool(names) and all(name in _ALL_OR_NOTHING for name in names)
 
 
 def _degree_free(clause: str) -> bool:

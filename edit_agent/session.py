@@ -317,6 +317,7 @@ class EditSession:
         (``UnknownSessionError`` if it has no turns stored). This object can start a new session after."""
         with self._lock:
             self._store.delete_session(self.id)
+            self._had_turns = False  # deleted here, not meanwhile elsewhere: this object starts anew
 
     def export(self, folder: str | Path) -> Path:
         """Write the session as ``session.jsonl`` plus its PNGs under ``folder`` (created)."""

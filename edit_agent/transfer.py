@@ -140,7 +140,7 @@ def import_session(
         store.mark_in_use(digest)
     _store_images(store, folder, missing, image_limits)
     if new_id is not None or store.has_session(session.id) or store.existing_turn_ids([turn.id for turn in turns]) \
-            or not _printable_ids(session, turns):
+            or not _printable_ids(session, turns) or store.generated_ids_started_by(session.id):  # see session.py
         session, turns = _with_fresh_ids(session, turns, new_id or uuid.uuid4().hex)
     try:
         _commit_import(store, folder, (session, turns, visits), image_limits)

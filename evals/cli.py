@@ -272,6 +272,9 @@ def _seed_of_sessions(text: str) -> int:
     return seed
 
 
+_seed_of_sessions.__name__ = "seed"  # argparse names the type in its message: "invalid seed value: 'x'"
+
+
 def run_generate_command(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 

@@ -803,3 +803,13 @@ def test_world_interpret_writes_nothing_when_a_later_session_fails(tmp_path, mon
     assert main(["world", "interpret", str(sessions)]) == 2
     out = capsys.readouterr()
     assert out.out == "" and "the second session is bad" in out.err  # the first one's line read as a whole file
+
+
+def test_a_one_step_undo_said_as_in_a_chat_is_made_between_instructions(tmp_path, photo_path, capsys):
+    assert main(["edit", str(photo_path), "make it brighter", "nope, undo that", "flip it", "--out", str(tmp_path / "o"),
+                 "--store", str(tmp_path / "s")]) == 0
+    assert [turn.instruction for turn in EditSession.open(EditSession.list(tmp_path / "s")[0],
+                                                          store=tmp_path / "s").history] == ["flip it"]
+    with pytest.raises(SystemExit) as done:
+        main(["world", "generate", "--n", "1", "--seed", "x"])
+    assert done.value.code == 2 and "invalid seed value" in capsys.readouterr().err

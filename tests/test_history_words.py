@@ -78,3 +78,8 @@ def test_with_no_earlier_edit_a_refusal_names_no_history_move(tmp_path, typed):
     with pytest.raises(NeedsGenerativeEditorError) as refused:
         EditSession(store=tmp_path).edit(Image.new("RGB", (40, 30), "red"), typed)
     assert "history" not in str(refused.value)
+
+
+@pytest.mark.parametrize("typed", ["redo, thanks", "nope, redo that", "ok redo"])
+def test_a_redo_is_said_as_an_undo_is(typed):
+    assert is_redo_request(typed)

@@ -487,6 +487,8 @@ def test_a_bit_less_keeps_at_least_a_quarter_of_a_small_change(session, first, t
 @pytest.mark.parametrize(("first", "more", "intent"), [
     ("make it brighter by 60%", "much more", "Increase the brightness by 120%."),  # was 40%, less than "more"
     ("make it darker by 60%", "much more", "Decrease the brightness by 84%."),  # x0.4 twice, short of black
+    ("make it darker by 45%", "much more", "Decrease the brightness by 69.8%."),  # was 90%: more than after 50%
+    ("make it darker by 50%", "much more", "Decrease the brightness by 75%."),
     ("make it brighter by 5%", "a bit more", "Increase the brightness by 2.5%."),  # was 10%, twice "more"
     ("make it brighter", "much more", "Increase the brightness by 40%."),
     ("make it brighter", "a bit more", "Increase the brightness by 10%."),
@@ -518,7 +520,7 @@ def test_double_it_with_no_setting_just_changed_is_still_a_resize(session, earli
 
 def test_keep_it_that_way_on_its_own_makes_the_edit_before_a_rule(session):
     # it was refused as "neither" an edit nor a rule: only "make it black and white and keep it that way" worked
-    intents(session, "make it black and white", "keep it that way")
+    intents(session, "make it black and white", "keep it that way.")  # a full stop too
     assert [constraint.text for constraint in session.head.constraints] == ["the image stays black and white"]
     with pytest.raises(InvalidInstructionError, match="A rule keeps the image black and white"):
         intents(session, "make it warmer")

@@ -1070,13 +1070,15 @@ def test_a_share_is_no_side_in_pixels_and_two_maybes_are_no_two_edits(instructio
         parse_operations(instruction)
 
 
-@pytest.mark.parametrize("instruction", ["flip it, cool", "sharpen, brighten, cool"])
-def test_a_lone_cool_after_a_comma_at_the_end_is_asked(tmp_path, instruction):
+@pytest.mark.parametrize("instruction, say", [("flip it, cool", "'flip it, and make it cooler'"),
+                                               ("sharpen, brighten, cool", "'sharpen, brighten, and make it cooler'")])
+def test_a_lone_cool_after_a_comma_at_the_end_is_asked(tmp_path, instruction, say):
     from edit_agent import EditSession
 
     session = EditSession(store=tmp_path)
-    with pytest.raises(InvalidInstructionError, match="said of the result, or a cooling"):
+    with pytest.raises(InvalidInstructionError, match="said of the result, or a cooling") as asked:
         session.edit(Image.new("RGB", (40, 30), (120, 90, 60)), instruction)
+    assert say in str(asked.value)  # every edit said, not only the first
     assert session.turns == []
 
 
@@ -1086,6 +1088,8 @@ def test_a_little_of_an_all_or_nothing_effect_is_refused_not_done_whole(instruct
     # it used to apply the whole effect, as "sepia 50%" is refused for
     with pytest.raises(InvalidInstructionError, match="all or nothing"):
         parse_operations(instruction)
+    with pytest.raises(InvalidInstructionError, match="all or nothing"):  # the amount said after it
+        parse_operations("sepia, just a little")
     assert describe_operations(parse_operations("make it a bit brighter and black and white")) == (
         "Increase the brightness by 10%, then convert the image to grayscale.")
 

@@ -760,3 +760,20 @@ def test_after_a_photo_edit_on_a_canvas_its_follow_ups_read_as_on_a_photo(tmp_pa
     fresh.edit("sample:world-1", "add a small red circle at the top left")
     with pytest.raises(EditAgentError, match="world language"):  # before any photo edit: a shape's edit came before
         fresh.edit(None, "the opposite")
+
+
+def test_a_session_deleted_through_its_own_object_starts_anew(tmp_path):
+    session = _two_turns(tmp_path)
+    session.delete()
+    assert session.undo() is None and session.history == []  # deleted here: no "deleted meanwhile" error
+    session.edit(Image.new("RGB", (8, 8), (1, 2, 3)), "flip it")
+    assert len(session.history) == 1
+
+
+def test_an_import_cannot_take_the_short_id_of_a_stored_session(tmp_path):
+    stored = _two_turns(tmp_path / "a")
+    chosen = EditSession(store=tmp_path / "b", session_id=stored.id[:8])  # allowed in a store without it
+    chosen.edit(Image.new("RGB", (8, 8), (1, 2, 3)), "flip it")
+    imported = EditSession.import_folder(chosen.export(tmp_path / "export").parent, store=tmp_path / "a")
+    assert imported.id != stored.id[:8]  # a fresh id: the 8 characters still open the stored session
+    assert EditSession.open(stored.id[:8], store=tmp_path / "a").id == stored.id

@@ -918,3 +918,16 @@ def test_a_turns_reasoning_in_the_app_says_the_apps_way_not_the_sdks(tmp_path: P
     reasoning = [message["content"] for message in chat if (message.get("metadata") or {}).get("title") == "Reasoning"]
     assert "pick it in the timeline" in reasoning[-1]
     assert "EditSession" not in reasoning[-1] and "image_id" not in reasoning[-1]
+
+
+def test_a_first_turn_left_claimed_by_a_server_stopped_mid_turn_is_not_waited_for(tmp_path: Path, photo: str,
+                                                                                   monkeypatch):
+    import uuid
+
+    app, state, told = in_a_session_that_tells(tmp_path, photo, monkeypatch)
+    lost = uuid.uuid4().hex
+    app.owners.claim(lost, state["token"])  # as a server killed during the first turn leaves it
+    page = {**state, "session_id": None, "starting": lost}
+    assert app.turn_pending(dict(page)).active is False  # it polled each second, for ever
+    app.restore(dict(page))
+    assert told == []  # and no "still running" that never ends

@@ -332,13 +332,8 @@ class ChatApp:
         browser but not yet stored, or a later turn of the session shown."""
         starting = state["starting"]
         if starting is not None and starting != state["session_id"]:
-            if self._owns({**state, "session_id": starting}):
-                return False  # landed
-            try:
-                self.owners.check_claimed(starting, state["token"])
-            except EditAgentError:
-                return False  # refused, or still queued: a later reload finds it
-            return True
+            # Its turn runs in this server now (claimed but never stored by a server since restarted: no longer).
+            return not self._owns({**state, "session_id": starting}) and turn_running(self.store, starting)
         return state["session_id"] is not None and turn_running(self.store, state["session_id"])
 
     def _resume_started(self, state: dict[str, Any]) -> None:
@@ -354,7 +349,8 @@ class ChatApp:
             # Refused, or not begun yet (the turn waits in the queue): kept, so that a later reload still
             # finds a session that does come; the next message replaces it.
             return
-        _tell("The first turn of the image you sent is still running; it shows here when it is done.")
+        if turn_running(self.store, starting):  # claimed, and not left so by a server stopped mid-turn
+            _tell("The first turn of the image you sent is still running; it shows here when it is done.")
 
     @friendly_errors
     def edit(
