@@ -931,3 +931,20 @@ def test_a_first_turn_left_claimed_by_a_server_stopped_mid_turn_is_not_waited_fo
     assert app.turn_pending(dict(page)).active is False  # it polled each second, for ever
     app.restore(dict(page))
     assert told == []  # and no "still running" that never ends
+
+
+def test_again_right_after_an_undo_asks_which_edit(tmp_path: Path, photo: str, monkeypatch):
+    import gradio as gr
+
+    app, state, _ = in_a_session_that_tells(tmp_path, photo, monkeypatch)
+    state = app.edit({"text": "rotate it left", "files": []}, dict(state), "rules", "recording")[0]
+    state = app.undo(dict(state))[0]
+    session = EditSession.open(state["session_id"], store=app.store)
+    before = len(session.turns)
+    # it repeated the edit before the undone one: the reasoner sees the history, not the undo
+    with pytest.raises(gr.Error, match="↷ Redo brings back the undone edit"):
+        app.edit({"text": "again", "files": []}, dict(state), "rules", "recording")
+    assert len(session.turns) == before
+    state = app.redo(dict(state))[0]
+    app.edit({"text": "again", "files": []}, dict(state), "rules", "recording")  # with nothing to redo: repeats
+    assert session.head.intent == "Rotate the image 90 degrees counterclockwise."
