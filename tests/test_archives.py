@@ -39,6 +39,16 @@ def rezip(source: Path, target: Path, rename=lambda name: name, extra: dict[str,
     return target
 
 
+def with_settings(source: Path, target: Path, settings: dict[str, str]) -> Path:
+    """``source``'s export with its session line's settings replaced by ``settings``."""
+    import json
+
+    lines = zipfile.ZipFile(source).read("session.jsonl").decode().splitlines()
+    header = {**json.loads(lines[0]), "settings": settings}
+    return rezip(source, target, rename=lambda name: "x" if name == "session.jsonl" else name,
+                 extra={"session.jsonl": "\n".join([json.dumps(header), *lines[1:]]).encode()})
+
+
 def history(session: EditSession) -> list[str]:
     return [turn.instruction for turn in session.history]
 
@@ -225,13 +235,7 @@ def test_a_refused_import_leaves_no_image_in_the_store(tmp_path, session, archiv
 
 
 def test_an_export_whose_settings_name_no_backends_is_refused(tmp_path, archive):
-    import json
-
-    lines = zipfile.ZipFile(archive).read("session.jsonl").decode().splitlines()
-    header = json.loads(lines[0])
-    header["settings"] = {}
-    bare = rezip(archive, tmp_path / "bare.zip", rename=lambda name: "x" if name == "session.jsonl" else name,
-                 extra={"session.jsonl": "\n".join([json.dumps(header), *lines[1:]]).encode()})
+    bare = with_settings(archive, tmp_path / "bare.zip", {})
     with pytest.raises(InvalidExportError, match="settings must name its reasoner and editor"):
         EditSession.import_zip(bare, store=tmp_path / "other")
 
@@ -302,13 +306,7 @@ def test_what_a_killed_zip_import_unpacked_is_removed_by_the_next_one_and_a_live
 
 def test_an_export_whose_settings_hold_escape_codes_is_refused(tmp_path, archive):
     # `sessions show` prints the editor's name as it is: an escape code would reach the terminal
-    import json
-
-    lines = zipfile.ZipFile(archive).read("session.jsonl").decode().splitlines()
-    header = json.loads(lines[0])
-    header["settings"]["editor"] = "\x1b[33myellow"
-    forged = rezip(archive, tmp_path / "forged.zip", rename=lambda name: "x" if name == "session.jsonl" else name,
-                   extra={"session.jsonl": "\n".join([json.dumps(header), *lines[1:]]).encode()})
+    forged = with_settings(archive, tmp_path / "forged.zip", {"reasoner": "rules", "editor": "\x1b[33myellow"})
     with pytest.raises(InvalidExportError, match="holds control characters"):
         EditSession.import_zip(forged, store=tmp_path / "other")
 
