@@ -59,7 +59,7 @@ _PERCENT_RANGE = re.compile(r"(?<![\dx×])\d{1,3}(?:\.\d+)?[-\u2013]" + _PERCENT
 # ("less" and "too" are not among them: "less warm" and "too warm" ask for the opposite of "warm".)
 FILLER_WORDS = set(
     """a an the it its this that image photo picture pic whole entire make made please can could
-    you would like i want to by of be do give me so just also now slightly somewhat little bit lot
+    you u would like i want to by of be do give me so just also now slightly somewhat little bit lot
     much very more way further even really all overall again some little tone tones look
     version colors colours color colour into in up down with set apply effect filter add degrees
     degree percent should get turn convert tad touch significantly great deal lots far let us first finally next

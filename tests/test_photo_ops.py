@@ -456,6 +456,7 @@ def intent_of(instruction: str) -> str:
     ("Is it possible to make it warmer?", "Make the image warmer by 20%."),
     ("would it be possible to rotate it left?", "Rotate the image 90 degrees counterclockwise."),
     ("do you think you could add some contrast?", "Increase the contrast by 20%."),
+    ("can u make it brighter", "Increase the brightness by 20%."),  # as typed on a phone
     ("I was wondering if you could blur it", "Blur the image with radius 2."),
     # other common ways of saying the same operations
     ("turn it to the left", "Rotate the image 90 degrees counterclockwise."),
