@@ -634,9 +634,12 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
                                               "no amount; say it without one (for a little less colour: 'less saturated').")
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
         if clauses and joiner in ("and", ","):
-            said_alone, clause = clause, _with_verb_of(clauses[-1], clause)
-            if clause != said_alone and _ANY_SETTING.match(said_alone):  # "by 10% and the contrast": 10% too
-                clause = _with_amount_of(clauses[-1], clause)
+            said_alone = re.sub(r"^also\s+", "", clause, flags=re.IGNORECASE)  # "... and also the contrast"
+            shared = _with_verb_of(clauses[-1], said_alone)
+            if shared != said_alone:
+                clause = shared
+                if _ANY_SETTING.match(said_alone):  # "by 10% and the contrast": 10% too
+                    clause = _with_amount_of(clauses[-1], clause)
         clauses.append(clause)
         joined.append(joiner in ("and", ","))
     for i in range(1, len(clauses)):  # "blur and sharpen it twice": both twice, or the sharpen only?

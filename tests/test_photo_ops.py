@@ -1100,6 +1100,7 @@ def test_a_little_of_an_all_or_nothing_effect_is_refused_not_done_whole(instruct
     ("increase the brightness by 10% and the contrast", "Increase the brightness by 10%, then increase the contrast by 10%."),
     ("reduce the brightness by 10% and the contrast too", "Decrease the brightness by 10%, then decrease the contrast by 10%."),
     ("increase the brightness by 10% and the contrast by 5%", "Increase the brightness by 10%, then increase the contrast by 5%."),
+    ("increase the brightness by 10% and also the contrast", "Increase the brightness by 10%, then increase the contrast by 10%."),
     # a change said with a verb of its own keeps its own amount
     ("make it brighter by 10% and warmer", "Increase the brightness by 10%, then make the image warmer by 20%."),
 ])
