@@ -29,7 +29,7 @@ from edit_agent.photo_parsing import (
     check_operation_count,
     plain_request,
 )
-from edit_agent.photo_rules import KEEP_IT_THAT_WAY, RULES, known_reading
+from edit_agent.photo_rules import KEEP_IT_THAT_WAY, known_reading, rules_keeping
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
 """What people say before a follow-up: "ok, again", "no, more" (but "no more" means stop)."""
@@ -202,7 +202,7 @@ _BOTH_WAYS = {
 
 def _kept_as_rules(operations: Sequence[Operation], instruction: str, last: str) -> str:
     """The rules "keep it that way" makes of the last edit: black and white, a square shape (the rules there are)."""
-    rules = [rule for rule in RULES if rule.operation in operations]
+    rules = rules_keeping(operations)
     if not rules:
         raise InvalidInstructionError(
             f"{quoted(instruction)} after {last!r}: only black and white and a square shape can be kept for the rest "

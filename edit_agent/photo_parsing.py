@@ -529,11 +529,16 @@ def _verb_of(gerund: str, verbs: frozenset[str]) -> str | None:
 _JOINING_WORDS = frozenset({"and", "then", "but", "plus"})
 
 
+_EDIT_VERB_WORDS = frozenset("""
+    make turn change add remove erase delete replace put paint color colour recolor recolour rotate flip mirror crop
+    cut trim resize scale shrink enlarge brighten darken lighten blur sharpen soften fix enhance convert give apply
+    adjust move place insert draw swap clean restore retouch warm cool increase decrease reduce raise lower boost
+    straighten edit transform set fill extend blend spin invert saturate desaturate""".split())
+"""Verbs an edit is asked with, exact or not."""
 _ACKNOWLEDGED_BEFORE_A_REQUEST = re.compile(
     rf"^(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS))})\b\s*)+(?:[-\u2013\u2014]\s*)?"
-    r"(?=now\s+\w|(?:can|could|would|will)\s+you\b|please\s+\w|(?:make|turn|rotate|spin|flip|mirror|crop|cut|trim"
-    r"|resize|scale|shrink|enlarge|brighten|darken|lighten|blur|sharpen|soften|convert|give|add|increase|decrease"
-    r"|reduce|raise|lower|boost|invert|desaturate|saturate|set|change|apply)\b)", re.IGNORECASE)
+    rf"(?=now\s+\w|(?:can|could|would|will)\s+you\b|please\s+\w|(?:{'|'.join(sorted(_EDIT_VERB_WORDS - {'cool'}))})\b)",
+    re.IGNORECASE)
 """Words about the last result run into the request with no comma: "ok cool now flip it", "cool can you make it
 brighter?", "cool - now crop it", "cool flip it". What follows them ("now", "can you", "please", a verb of its
 own) is no cooling's: a cooling has no verb after it ("cool it down")."""
@@ -1058,12 +1063,6 @@ def _exact_operation_unread(clause: str) -> tuple[str, str] | None:
 
 
 _QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have|will|would|should|could|can)\b.*\?\W*$", re.I)
-_EDIT_VERB_WORDS = frozenset("""
-    make turn change add remove erase delete replace put paint color colour recolor recolour rotate flip mirror crop
-    cut trim resize scale shrink enlarge brighten darken lighten blur sharpen soften fix enhance convert give apply
-    adjust move place insert draw swap clean restore retouch warm cool increase decrease reduce raise lower boost
-    straighten edit transform set fill extend blend""".split())
-"""Verbs an edit is asked with, exact or not."""
 _EDIT_VERBS = "|".join(sorted(_EDIT_VERB_WORDS - {"give"})) + r"|give(?!\s+me\b)|get\s+rid|take\s+out"
 _REQUEST_ASKED = re.compile(
     r"^\W*(?:(?:hey|hi|ok|okay|so|please)\W+)*(?:(?:can|could|would|will)\s+you|(?:is|would)\s+it\s+(?:be\s+)?possible"

@@ -298,7 +298,7 @@ def rules_in_force(instructions: Sequence[str], numbers: Sequence[int] | None = 
     last_edit: list[Operation] = []
     for number, instruction in zip(numbers, instructions, strict=True):
         if said_keep_it_that_way(instruction):  # the rules of the edit before it (photo_follow_ups reads it so)
-            turn = ReadTurn(operations=[], sets=[rule for rule in RULES if rule.operation in last_edit], lifts=[])
+            turn = ReadTurn(operations=[], sets=rules_keeping(last_edit), lifts=[])
         else:
             turn = known_reading(instruction)
             if turn is None:
@@ -310,6 +310,11 @@ def rules_in_force(instructions: Sequence[str], numbers: Sequence[int] | None = 
         except EditAgentError:
             continue
     return in_force
+
+
+def rules_keeping(operations: Sequence[Operation]) -> list[PhotoRule]:
+    """The rules that keep what ``operations`` did ("keep it that way" after them): black and white, a square."""
+    return [rule for rule in RULES if rule.operation in operations]
 
 
 def said_keep_it_that_way(instruction: str) -> bool:

@@ -689,12 +689,10 @@ class EditSession:
     @property
     def history(self) -> list[EditResult]:
         """The turns from the source image to the head (the source itself is not a turn)."""
-        with self._store.one_moment():  # a deletion between the two reads is no damaged tree
-            session = self._record_or_none()
-            turns = self._store.turns(self.id) if session else []
+        session, turns = self._record_and_turns()
         if session is None:
             return []
-        return [self._result(turn) for turn in branch_to({turn.id: turn for turn in turns}, session.head)]
+        return [self._result(turn) for turn in branch_to(turns, session.head)]
 
     @property
     def turns(self) -> list[EditResult]:
@@ -716,11 +714,17 @@ class EditSession:
             return None
         return self._store.get_session(self.id)
 
+    def _record_and_turns(self) -> tuple[SessionRecord | None, dict[str, TurnRecord]]:
+        """The session's record and its turns by id, as of one moment: a deletion between the two reads is no
+        damaged tree."""
+        with self._store.one_moment():
+            session = self._record_or_none()
+            turns = {turn.id: turn for turn in self._store.turns(self.id)} if session else {}
+        return session, turns
+
     def _path_to(self, head: str | None) -> list[TurnRecord]:
-        with self._store.one_moment():  # a deletion between the two reads is no damaged tree
-            gone = not self._store.has_session(self.id)
-            turns = {} if gone else {turn.id: turn for turn in self._store.turns(self.id)}
-        if gone and head is not None:
+        session, turns = self._record_and_turns()
+        if session is None and head is not None:
             raise self._deleted("nothing was changed")
         return branch_to(turns, head)
 

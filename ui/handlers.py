@@ -313,8 +313,7 @@ class ChatApp:
             state["session_id"] = None
         if state["starting"] is not None and state["starting"] != state["session_id"]:
             self._resume_started(state)  # whether or not another session was on the page when it was sent
-        elif state["session_id"] is not None and turn_running(self.store, state["session_id"]):
-            # a reload while a later turn ran: the page shows the session without it until it lands
+        elif self._still_running(state):  # a reload while a later turn ran: shown without it until it lands
             _tell("A turn of this session is still running; it shows here when it is done.")
         return self._reply(state)
 
@@ -334,11 +333,10 @@ class ChatApp:
         return (*self.restore(state), gr.Timer(active=False))
 
     def _still_running(self, state: dict[str, Any]) -> bool:
-        """Whether the turn the page last sent is under way: a first turn whose session is claimed for this
-        browser but not yet stored, or a later turn of the session shown."""
+        """Whether the turn the page last sent runs in this server now: a first turn whose session is not yet
+        stored (one a server stopped mid-turn left claimed runs no longer), or a later turn of the session shown."""
         starting = state["starting"]
         if starting is not None and starting != state["session_id"]:
-            # Its turn runs in this server now (claimed but never stored by a server since restarted: no longer).
             return not self._owns({**state, "session_id": starting}) and turn_running(self.store, starting)
         return state["session_id"] is not None and turn_running(self.store, state["session_id"])
 
@@ -348,15 +346,10 @@ class ChatApp:
         starting = state["starting"]
         if self._owns({**state, "session_id": starting}):
             state["session_id"], state["starting"] = starting, None
-            return
-        try:
-            self.owners.check_claimed(starting, state["token"])
-        except EditAgentError:
-            # Refused, or not begun yet (the turn waits in the queue): kept, so that a later reload still
-            # finds a session that does come; the next message replaces it.
-            return
-        if turn_running(self.store, starting):  # claimed, and not left so by a server stopped mid-turn
+        elif self._still_running(state):
             _tell("The first turn of the image you sent is still running; it shows here when it is done.")
+        # Otherwise refused, or not begun yet (the turn waits in the queue): ``starting`` is kept, so that a later
+        # reload still finds a session that does come; the next message replaces it.
 
     @friendly_errors
     def edit(

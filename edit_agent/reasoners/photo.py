@@ -78,23 +78,15 @@ class PhotoRuleReasoner:
         operations = turn.operations + [held.rule.operation for held in again]
         constraints = tuple(Constraint(text=held.rule.statement, kind="rule", set_at_turn=held.set_at_turn)
                             for held in after)
-        reasoning = _reasoning(turn, before, again, number)
-        if follow_up is not None:  # "a bit more": what it refers to comes first
-            reasoning = (f"{typed!r} refers to turn {numbers[follow_up.refers_to]}, so it asks for: {follow_up.text} "
-                         + reasoning)
+        reasoning = _referred_to(follow_up, typed, request) + _reasoning(turn, before, again, number)
         if _LEVEL.search(numbers_as_digits(typed)) and any(op.kind in PERCENT_KINDS for op in turn.operations):
             reasoning += (" A level ('to N%') is taken from the image as it is now, so asking for the same level "
                           "again changes it again.")
         if corrections:
             read_as = ", ".join(f"{typo!r} as {word!r}" for typo, word in corrections)
             reasoning = f"Read {read_as} (a typo, or the instruction would not read). " + reasoning
-        redraw = _redraw(follow_up, request, earlier_instructions, bool(before))
-        if redraw is not None:  # its sentence says which image is drawn from instead
-            reasoning = reasoning.replace(f" {_CURRENT_IMAGE_ONLY}", "")
-        return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations), constraints=constraints),
-                       restores_turn=_turn_taken_back(follow_up, request, earlier_instructions, bool(before)),
-                       redraw=redraw)
-
+        return _thought(reasoning, Intent(text=describe_operations(operations), constraints=constraints), follow_up,
+                        request, ruled=bool(before))
 
     def _without_rules(self, request: TurnRequest) -> Thought:
         """A photo edit on a canvas: only the plain phrasings (there "make it square" or "too blue" is about one of
@@ -103,15 +95,25 @@ class PhotoRuleReasoner:
         follow_up = read_follow_up(request.instruction, earlier) if self.follow_ups and earlier else None
         operations = _read(lambda text: parse_operations(text, everyday=False),
                            follow_up.text if follow_up else request.instruction)
-        reasoning = _reasoning(ReadTurn(operations, [], []), [], [])
-        if follow_up is not None:
-            reasoning = (f"{request.instruction!r} refers to turn {request.turn_number(follow_up.refers_to + 1)}, so it "
-                         f"asks for: {follow_up.text} {reasoning}")
-        redraw = _redraw(follow_up, request, earlier, False)
-        if redraw is not None:
-            reasoning = reasoning.replace(f" {_CURRENT_IMAGE_ONLY}", "")
-        return Thought(reasoning=reasoning, intent=Intent(text=describe_operations(operations)),
-                       restores_turn=_turn_taken_back(follow_up, request, earlier, False), redraw=redraw)
+        reasoning = _referred_to(follow_up, request.instruction, request) + _reasoning(ReadTurn(operations, [], []), [], [])
+        return _thought(reasoning, Intent(text=describe_operations(operations)), follow_up, request, ruled=False)
+
+
+def _referred_to(follow_up: FollowUp | None, typed: str, request: TurnRequest) -> str:
+    """What a follow-up ("a bit more") refers to, said before the rest of the reasoning."""
+    if follow_up is None:
+        return ""
+    return f"{typed!r} refers to turn {request.turn_number(follow_up.refers_to + 1)}, so it asks for: {follow_up.text} "
+
+
+def _thought(reasoning: str, intent: Intent, follow_up: FollowUp | None, request: TurnRequest, *, ruled: bool) -> Thought:
+    """The turn's thought, giving back or drawing again from an earlier image where the follow-up takes its edit back."""
+    earlier = [turn.instruction for turn in request.history]
+    redraw = _redraw(follow_up, request, earlier, ruled)
+    if redraw is not None:  # its sentence says which image is drawn from instead
+        reasoning = reasoning.replace(f" {_CURRENT_IMAGE_ONLY}", "")
+    return Thought(reasoning=reasoning, intent=intent, restores_turn=_turn_taken_back(follow_up, request, earlier, ruled),
+                   redraw=redraw)
 
 
 def _turn_taken_back(follow_up: FollowUp | None, request: TurnRequest, earlier: list[str], ruled: bool) -> str | None:
