@@ -188,6 +188,9 @@ _RULES: list[tuple[str, str, bool]] = [
     # "rotate it a quarter turn (to the left)", "give it a half turn"
     (r"\b(?:rotate|turn|spin|give)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+by)?\s+(?:a|one)\s+"
      rf"(?P<part>quarter|half)(?:[\s-]+turn)?(?:\s+(?P<direction>{_DIRECTION}))?\b", "part_turn", True),
+    # ... or with "turn" said and no verb: "a quarter turn to the left", "do a half turn"
+    (rf"\b(?:(?:do|make)\s+)?(?:(?:a|one)\s+)?(?P<part>quarter|half)[\s-]+turn\b(?:\s+(?P<direction>{_DIRECTION}))?\b",
+     "part_turn", True),
     (r"\b(?:rotate|spin)\b" + _ROTATION_TAIL, "rotate", False),
     # "turn" also means "become" ("turn it grey"): it is a rotation only with an angle or a direction
     (r"\bturn\b(?=(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture|by|it\s+by))*\s+(?:-?\d+\s*(?:°|deg)|"

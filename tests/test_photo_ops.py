@@ -481,6 +481,8 @@ def intent_of(instruction: str) -> str:
     ("turn it 180", "Rotate the image 180 degrees."),  # a quarter turn's multiple needs no "degrees"
     ("rotate it a quarter turn to the left", "Rotate the image 90 degrees counterclockwise."),
     ("give it a half turn", "Rotate the image 180 degrees."),
+    ("a quarter turn to the left", "Rotate the image 90 degrees counterclockwise."),  # "turn" said: no verb needed
+    ("do a half turn please", "Rotate the image 180 degrees."),
     ("resize to a width of 300", "Resize to 300 px wide."),
     ("scale it to height 600 px", "Resize to 600 px tall."),
     ("make it 2x smaller", "Resize to 50%."),
