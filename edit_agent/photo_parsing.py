@@ -641,6 +641,9 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
                 raise InvalidInstructionError(f"'{clauses[-1]}, {clause}': this operation is all or nothing, so it has "
                                               "no amount; say it without one (for a little less colour: 'less saturated').")
             continue  # courtesy ("thanks!"), or an amount with nothing to apply to: nothing to do
+        if clauses and _AXIS_ALONE.match(clause) and _FLIP_SAID.search(clauses[-1]) and not _AXIS_SAID.search(clauses[-1]):
+            clauses[-1] = f"{clauses[-1]} {clause}"  # "flip it, vertically": which way that flip goes, not a second one
+            continue
         if clauses and joiner in ("and", ","):
             said_alone = re.sub(r"^also\s+", "", clause, flags=re.IGNORECASE)  # "... and also the contrast"
             shared = _with_verb_of(clauses[-1], said_alone)
@@ -648,6 +651,12 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
                 clause = shared
                 if _ANY_SETTING.match(said_alone):  # "by 10% and the contrast": 10% too
                     clause = _with_amount_of(clauses[-1], clause)
+        restated = _restated(clauses[-1], clause) if clauses and joiner not in _JOINING_WORDS else None
+        if restated == "later":  # "make it brighter, much brighter": one change, as said the second time
+            clauses.pop()
+            joiner = "," if joined.pop() else joiner
+        elif restated == "earlier":  # "brighter by 30%, brighter!": as said with its amount
+            continue
         clauses.append(clause)
         joined.append(joiner in ("and", ","))
     for i in range(1, len(clauses)):  # "blur and sharpen it twice": both twice, or the sharpen only?
@@ -672,6 +681,40 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     for index in made_gentle:
         clauses[index] = f"{clauses[index]} a bit"
     return clauses
+
+
+_SAID_AS_ANOTHER = re.compile(r"\b(?:again|another|once\s+more|further|also|as\s+well|even|twice|times)\b|\btoo\W*$",
+                              re.IGNORECASE)
+"""What makes a change said twice two changes: "brighter, then brighter again", "rotate it left, and left again"."""
+_RESTATABLE = frozenset({*PERCENT_KINDS, "blur", "sharpen", "rotate"})
+
+
+def _restated(before: str, clause: str) -> str | None:
+    """Whether ``clause``, set off by punctuation from ``before``, says its one change again: then which of the two
+    says it as meant, "earlier" or "later" (the one that says how much, or the direction of a rotation): "make it
+    brighter, much brighter", "it's too dark, way too dark", "rotate it, rotate it left". ``None`` for two changes.
+    Said with an amount each time ("brighter by 10%. brighter by 20%"), it is refused: one change, or two?"""
+    if _SAID_AS_ANOTHER.search(clause):
+        return None
+    try:
+        (first, first_stated), (second, second_stated) = parse_clause_read(before, before), parse_clause_read(clause, clause)
+    except EditAgentError:
+        return None
+    if first_stated != second_stated:  # "it's a bit too dark, brighten it": the fix says how (see without_restated_problems)
+        return None
+    if len(first) != 1 or len(second) != 1 or first[0].kind != second[0].kind or first[0].kind not in _RESTATABLE:
+        return None
+    if first[0].kind == "rotate":  # a rotation said first with no way to go: the second says it
+        said_how = re.search(_DIRECTION, before, re.IGNORECASE) or re.search(r"\d", before)
+        return None if said_how else "later"
+    if _direction(first[0]) != _direction(second[0]):
+        return None
+    if _degree_free(before):
+        return "later"
+    if _degree_free(clause):
+        return "earlier"
+    raise InvalidInstructionError(f"'{before}' and '{clause}' say the same change twice, each with its amount: say "
+                                  "it once with the amount you want, or add 'again' for a second one.")
 
 
 def _with_amount_of(previous: str, clause: str) -> str:

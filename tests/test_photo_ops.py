@@ -282,9 +282,9 @@ class TestPhotoRuleReasonerContract(ReasonerContract):
 
 
 def test_one_instruction_may_ask_for_at_most_twenty_operations():
-    assert len(parse_operations(", ".join(["blur it"] * 20))) == 20
+    assert len(parse_operations(" and ".join(["blur it"] * 20))) == 20
     with pytest.raises(InvalidInstructionError, match="at most 20"):
-        parse_operations(", ".join(["blur it"] * 21))
+        parse_operations(" and ".join(["blur it"] * 21))
 
 
 def test_a_typed_nul_does_not_collide_with_black_and_white():
@@ -515,6 +515,24 @@ def intent_of(instruction: str) -> str:
     ("turn it gray scale down by half", "Convert the image to grayscale, then resize to 50%."),
     ("blur it slightly", "Blur the image with radius 1."),  # the degree said is kept, as for a setting
     ("blur it a lot", "Blur the image with radius 5."),
+    # an axis set off after a flip that named none says which way it goes: one flip, not a second
+    ("flip it, vertically", "Flip the image vertically."),
+    ("mirror it, vertically", "Flip the image vertically."),
+    ("flip it horizontally, vertically", "Flip the image horizontally, then flip the image vertically."),
+    # one change said again, set off by punctuation, is one change: as said with its amount or direction
+    ("make it brighter, like 30% brighter", "Increase the brightness by 30%."),
+    ("make it brighter, much brighter", "Increase the brightness by 40%."),
+    ("it's too dark, way too dark", "Increase the brightness by 40%."),
+    ("too dark! too dark!", "Increase the brightness by 20%."),
+    ("it's too warm. Way too warm.", "Make the image cooler by 40%."),
+    ("brighter by 30%, brighter!", "Increase the brightness by 30%."),
+    ("blur it, blur it a lot", "Blur the image with radius 5."),
+    ("rotate it, rotate it left", "Rotate the image 90 degrees counterclockwise."),
+    # ... but not said again, or joined as a second one
+    ("make it brighter, then brighter again", "Increase the brightness by 20%, then increase the brightness by 20%."),
+    ("rotate it left, rotate it left", "Rotate the image 90 degrees counterclockwise, then rotate the image 90 "
+     "degrees counterclockwise."),
+    ("make it brighter, warmer", "Increase the brightness by 20%, then make the image warmer by 20%."),
 ])
 def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     assert intent_of(instruction) == intent
@@ -522,6 +540,7 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
 
 
 @pytest.mark.parametrize("instruction, message", [
+    ("brighter by 10%. brighter by 20%", "say the same change twice, each with its amount"),
     ("increase brightness to 80%", "80% of the current brightness is less, not more"),
     ("set the brightness to 100%", "changes nothing"),
     ("thanks", "asks for no change .say what to change, e.g. 'make it brighter'.; nothing was edited"),
