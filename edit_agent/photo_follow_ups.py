@@ -21,13 +21,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from edit_agent.errors import EditAgentError, InvalidInstructionError, quoted
-from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations, is_margin_crop
+from edit_agent.photo_ops import (
+    DEFAULT_BLUR_RADIUS,
+    GENTLE_SHARPEN,
+    PERCENT_KINDS,
+    STRONG_SHARPEN,
+    Operation,
+    describe_operations,
+    is_margin_crop,
+)
 from edit_agent.photo_parsing import (
     ACKNOWLEDGEMENT_WORDS,
     GENTLE_PERCENT,
     STRONG_PERCENT,
     check_operation_count,
+    parse_clause_read,
     plain_request,
+    split_clauses,
 )
 from edit_agent.photo_rules import KEEP_IT_THAT_WAY, known_reading, rules_keeping
 
@@ -141,6 +151,37 @@ def check_it_is_not_the_setting(instruction: str, earlier: Sequence[str]) -> Non
             f"'darker by 10%').")
 
 
+_CORRECTION = re.compile(
+    r"^\W*(?:(?:ok|okay|hmm+|oh|um+|uh+)\W+)*(?P<lead>actually|no|nope|oops|wait|sorry|i\s+meant|i\s+mean)\b\W*(?P<rest>\S.*)$",
+    re.IGNORECASE)
+"""An edit said as a correction: "actually, crop to the left half", "no, darker"."""
+_ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|more)\b", re.IGNORECASE)
+_WHOLE_EFFECTS = frozenset({"grayscale", "sepia", "invert"})
+
+
+def check_not_a_correction(instruction: str, earlier: Sequence[str]) -> None:
+    """Refuse an edit said as a correction of the last one ("actually, crop to the left half" after "crop to the right
+    half"): done to the current image it would be done on top of the edit it corrects (a quarter of the image, a
+    rotation and its undoing), where the person meant instead of it. Only where the two edits are of one kind (or
+    two whole effects: sepia, then "actually, black and white"); "actually, make it brighter too" adds to it."""
+    said = _CORRECTION.match(instruction.strip())
+    if said is None or not earlier or _ADDED.search(said.group("rest")):
+        return
+    turn = known_reading(said.group("rest"))
+    if turn is None or not turn.operations or turn.sets or turn.lifts or turn.lifts_all:
+        return
+    position, last_edit = _EarlierEdits(earlier).last_edit(len(earlier))
+    if position != len(earlier) - 1:
+        return
+    kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
+    if kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS):
+        lead = said.group("lead")
+        raise InvalidInstructionError(
+            f"{quoted(instruction)} sounds like a correction of the last edit ({describe_operations(last_edit)[:-1].lower()}), "
+            "and an edit here is made on top of it, to the image as it is now. To make it instead of that edit, undo "
+            f"that edit first and then say it; to make it as well, say it without {lead.lower()!r}.")
+
+
 def read_follow_up(instruction: str, earlier: Sequence[str]) -> FollowUp | None:
     """:func:`resolve_follow_up`, saying which earlier turn it refers to and whether it takes that turn back."""
     return _follow_up(instruction, _EarlierEdits(earlier), len(earlier))
@@ -152,7 +193,7 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
     _refuse_what_is_not_said_in_full(instruction, text)
     kind = _follow_up_kind(text)
     if kind is None:
-        return None
+        return _overdone(text, edits, end)
     if kind.startswith("same:"):  # "rotate again": the last rotation, however far back; else a plain rotation
         position, same = edits.last_edit(end, kind.removeprefix("same:"))
         return FollowUp(describe_operations(same), position) if position is not None else None
@@ -187,9 +228,43 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
         return FollowUp(describe_operations(taken_back), position, all_of_it,
                         None if all_of_it else _with_less_of_it(operations, how), describe_operations(operations))
     if kind.startswith("more"):
+        if _is_taking_back(last):  # more of the change, or more of taking it back? They go opposite ways
+            raise InvalidInstructionError(
+                f"{quoted(instruction)} right after taking a change back: say which way now "
+                f"({_either_way(operations)}), or undo.")
         return FollowUp(describe_operations(_more(operations, kind.removeprefix("more:"), instruction)), position)
     reversed_operations = [_opposite(op, instruction) for op in reversed(operations)]
     return FollowUp(describe_operations(reversed_operations), position, takes_back=True)
+
+
+_NOT_SO_SAID = re.compile(r"^not\s+(?:so|as)\b", re.IGNORECASE)
+_TOO_HOW = re.compile(rf"\b(?P<how>{_HOW})\s+too\b", re.IGNORECASE)
+
+
+def _overdone(text: str, edits: _EarlierEdits, end: int) -> FollowUp | None:
+    """'too bright' (or 'not so bright') said right after a brightening: too much of that edit, taken back as
+    "too much" takes it back (half of it; "a bit too bright" a gentle amount, "way too bright" all of it). A fix of
+    its own, by the default amount, could go past the image before that edit ("slightly brighter", then "too
+    bright", was darker than the start)."""
+    try:
+        clauses = split_clauses(text)
+        operations, stated = parse_clause_read(clauses[0], text) if len(clauses) == 1 else ([], False)
+    except EditAgentError:
+        return None
+    if len(operations) != 1 or operations[0].kind not in PERCENT_KINDS or not (stated or _NOT_SO_SAID.match(clauses[0])):
+        return None
+    position, last_edit = edits.last_edit(end)
+    fix = operations[0]
+    overdone = [op for op in last_edit if op.kind == fix.kind and (op.value or 0) * (fix.value or 0) < 0]
+    if position != end - 1 or not overdone:
+        return None
+    said = _TOO_HOW.search(clauses[0])
+    how = _degree(said.group("how")) if said else "half"
+    taken_back = _taken_back(overdone, how, text)
+    whole_edit = len(overdone) == len(last_edit)  # drawn again from before it only where nothing else changed
+    return FollowUp(describe_operations(taken_back), position, how == "strong" and whole_edit,
+                    _with_less_of_it(last_edit, how) if whole_edit and how != "strong" else None,
+                    describe_operations(last_edit))
 
 
 _BOTH_WAYS = {
@@ -351,13 +426,23 @@ def _more(operations: list[Operation], how: str, instruction: str) -> list[Opera
     if signed:
         return [_scaled(op, _more_amount(abs(op.value or 0), op.value or 0, how)) for op in signed]
     if all(op.kind in ("blur", "sharpen") for op in operations):
-        return operations  # "more" after a blur: another one
+        return [_more_filter(op, how) for op in operations]  # "more" after a blur: another one
     margins = [op for op in operations if is_margin_crop(op) and op.value is not None]
     if margins:
         return [op.model_copy(update={"value": _margin_value(op, _MARGIN_SHARE[how])}) for op in margins]
     raise InvalidInstructionError(
         f"{quoted(instruction)} has no amount to add to after the last edit ({describe_operations(operations)[:-1]}); say "
         "the next edit in full (e.g. 'rotate it 90 degrees again', 'resize to 50%').")
+
+
+def _more_filter(op: Operation, how: str) -> Operation:
+    """Another blur or sharpen: as strong as the last ("more"), half as strong ("a bit more"), twice ("much more");
+    a sharpen has three strengths, so "a bit more" is the gentle one and "much more" the strong one."""
+    if op.kind == "blur":
+        radius = (op.value or DEFAULT_BLUR_RADIUS) * _MARGIN_SHARE[how]
+        return op.model_copy(update={"value": max(0.1, round(radius, 1))})
+    strength = {"gentle": GENTLE_SHARPEN, "strong": STRONG_SHARPEN}.get(how, op.value)
+    return op.model_copy(update={"value": strength})
 
 
 def _more_amount(last: float, signed_last: float, how: str) -> float:

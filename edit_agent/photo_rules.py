@@ -118,7 +118,6 @@ class _Reading:
     lifts_all: bool = False
     last: str = ""
     """What the previous clause did: "set", "lift", "operations", "pending" (a bare "from now on")."""
-    last_operations: list[Operation] = field(default_factory=list)
 
     def add(self, clause: str, operations: list[Operation], *, stated: bool) -> None:
         self.read.append((operations, stated))
@@ -199,7 +198,7 @@ def _read_clause(reading: _Reading, clause: str, instruction: str) -> None:
                 "square' or 'drop all rules'.") from None
         raise
     reading.add(clause, operations, stated=stated)
-    reading.last, reading.last_operations = "operations", operations
+    reading.last = "operations"
 
 
 def _reads_as_operations(reading: _Reading, clause: str, instruction: str) -> bool:
@@ -208,16 +207,17 @@ def _reads_as_operations(reading: _Reading, clause: str, instruction: str) -> bo
     except EditAgentError:
         return False
     reading.add(clause, operations, stated=stated)
-    reading.last, reading.last_operations = "operations", operations
+    reading.last = "operations"
     return True
 
 
 def _keep_the_last_operations(reading: _Reading, clause: str, instruction: str) -> None:
-    """ "make it black and white and keep it that way": the operations just read become rules."""
-    rules = [next((rule for rule in RULES if rule.operation == operation), None) for operation in reading.last_operations]
-    if not rules or None in rules:
+    """ "make it black and white and crop it to a square, and keep it that way": what the message did so far that a
+    rule can keep becomes a rule (the rest stays as it is anyway), as "keep it that way" said on its own next does."""
+    rules = rules_keeping([op for operations, stated in reading.read if not stated for op in operations])
+    if not rules:
         raise _not_a_rule(instruction, clause)
-    reading.sets.extend(rule for rule in rules if rule is not None)
+    reading.sets.extend(rule for rule in rules if rule not in reading.sets)
     reading.last = "set"
 
 

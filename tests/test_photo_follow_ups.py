@@ -230,6 +230,16 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     # taking back a take-back: still too warm, or too cool now? The ways to say are the setting's own
     (["make it warmer", "that's too much"], "too much", r"say which way now \('a bit warmer', 'a bit cooler'\)"),
     (["make it brighter", "that's too much"], "tone it down", r"say which way now \('a bit brighter', 'a bit darker'\)"),
+    # more of the change, or more of taking it back? It kept taking the change back, past the start
+    (["make it brighter", "a bit less"], "more", r"say which way now \('a bit brighter', 'a bit darker'\)"),
+    (["make it brighter by 40%", "not so much"], "more", "right after taking a change back"),
+    # a correction of the last edit, which would be done on top of it: instead of it, or as well?
+    (["crop to the right half"], "actually, crop to the left half", "sounds like a correction of the last edit "
+     r"\(crop to the right half\).*undo that edit first.*without 'actually'"),
+    (["rotate it left"], "actually rotate it right", "sounds like a correction"),
+    (["make it sepia"], "actually, make it black and white", "sounds like a correction"),
+    (["resize to 50%"], "no, resize to 25%", "without 'no'"),
+    (["make it warmer"], "oops, make it cooler", "sounds like a correction"),
 ])
 def test_a_follow_up_that_could_go_either_way_is_refused_with_what_to_say(session, earlier, instruction, message):
     intents(session, *earlier)
@@ -541,3 +551,48 @@ def test_leave_it_like_that_asks_for_no_change_and_sets_no_rule(session, said):
     with pytest.raises(UnsupportedInstructionError, match="asks for no change"):
         intents(session, said)
     assert intents(session, "make it warmer")[-1] == "Make the image warmer by 20%."  # no rule refuses it
+
+
+def test_an_edit_said_with_actually_is_made_where_it_corrects_nothing(session):
+    assert intents(session, "actually, make it brighter", "crop to a square", "actually, make it warmer",
+                   "actually, make it warmer too") == [
+        "Increase the brightness by 20%.", "Crop to a centred square.", "Make the image warmer by 20%.",
+        "Make the image warmer by 20%."]
+
+
+@pytest.mark.parametrize(("earlier", "said", "intent"), [
+    ("blur it", "a bit more", "Blur the image with radius 1."),
+    ("blur it", "much more", "Blur the image with radius 4."),
+    ("blur it a lot", "a bit more", "Blur the image with radius 2.5."),
+    ("sharpen it", "a bit more", "Sharpen the image slightly."),
+    ("sharpen it", "much more", "Sharpen the image strongly."),
+    ("sharpen it slightly", "more", "Sharpen the image slightly."),
+])
+def test_a_bit_more_or_much_more_of_a_blur_or_sharpen_is_gentler_or_stronger_than_more(session, earlier, said, intent):
+    """Each was another blur or sharpen as strong as the last, as plain "more" is."""
+    assert intents(session, earlier, said)[-1] == intent
+
+
+@pytest.mark.parametrize(("earlier", "said", "intent"), [
+    # half of the change taken back, as "too much" takes it: a fix by the default 20% went past the start
+    ("make it a bit brighter", "too bright", "Decrease the brightness by 4.5%."),
+    ("make it a bit darker", "it's too dark now", "Increase the brightness by 5.6%."),
+    ("make it brighter", "not so bright", "Decrease the brightness by 8.3%."),
+    ("make it brighter by 40%", "way too bright", "Decrease the brightness by 28.6%."),  # all of it
+    ("make it brighter and warmer", "too warm", "Make the image cooler by 9.1%."),  # of the warming only
+])
+def test_a_problem_said_right_after_the_edit_that_made_it_takes_part_of_that_edit_back(session, earlier, said, intent):
+    assert intents(session, earlier, said)[-1] == intent
+
+
+def test_a_problem_not_made_by_the_last_edit_is_fixed_by_the_usual_amount(session):
+    assert intents(session, "make it brighter", "too dark")[-1] == "Increase the brightness by 20%."
+    assert intents(session, "rotate it left", "too bright")[-1] == "Decrease the brightness by 20%."
+
+
+def test_a_problem_said_right_after_the_edit_stays_above_the_image_before_it(session):
+    image = Image.new("RGB", (40, 30), (120, 90, 60))
+    session.edit(image, "make it a bit brighter")
+    result = session.edit(None, "too bright")
+    before, after = numpy.asarray(image, dtype=float).mean(), numpy.asarray(result.image, dtype=float).mean()
+    assert before < after < numpy.asarray(session.history[0].image, dtype=float).mean()

@@ -39,6 +39,12 @@ def is_gray(image: Image.Image) -> bool:
     ("keep it square and b&w", ["crop", "grayscale"], ["square", "black and white"], []),
     # persistence after the edit it keeps
     ("make it black and white and keep it that way", ["grayscale"], ["black and white"], []),
+    # all the message did that a rule can keep, as when "keep it that way" is said on its own next
+    ("make it black and white and crop to a square, and keep it that way", ["grayscale", "crop"],
+     ["black and white", "square"], []),
+    ("crop to a square and make it black and white and keep it that way", ["crop", "grayscale"],
+     ["black and white", "square"], []),
+    ("make it brighter and crop to a square and keep it that way", ["brightness", "crop"], ["square"], []),
     ("crop it to a square, always", ["crop"], ["square"], []),
     ("rotate it and from now on, keep it square", ["rotate", "crop"], ["square"], []),
     # a reminder keeps the rule; natural lifts lift it
