@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps
+from PIL import ExifTags, Image, ImageCms, ImageFile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edit_agent.errors import InvalidArgumentError, InvalidImageError, one_line
@@ -310,6 +310,8 @@ def _open_without_pillows_size_check(data: bytes, expected: str) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
         # Pillow's message names an internal BytesIO object; say what the caller can act on.
         raise InvalidImageError(f"Cannot decode the {expected} image: the data is not a readable {expected} file.") from None
+    except Image.DecompressionBombError as error:  # a GIF's first frame larger than its header's size is read here
+        raise InvalidImageError(f"Refusing a decompression bomb: {error}") from None
 
 
 CLOSED_IMAGE = (
@@ -370,8 +372,8 @@ def check_image_size(size: tuple[int, int], limits: ImageLimits, *, advice: str 
 
 def _to_rgb(image: Image.Image, *, decoded_here: bool = False) -> Image.Image:
     """``image`` as a fresh RGB image with no metadata, turned as its EXIF says. One ``decoded_here`` (from a file's
-    bytes) is nobody else's: it is turned in place, where a caller's image is left as it was (a copy of a 40 MP
-    photo is 150 MB more at the first turn)."""
+    bytes) is nobody else's: its pixels are let go once turned, where a caller's image is left as it was (a copy of
+    a 40 MP photo is 150 MB more at the first turn)."""
     try:
         image = _upright(image, decoded_here=decoded_here)
     except ValueError as error:
@@ -391,20 +393,30 @@ def _to_rgb(image: Image.Image, *, decoded_here: bool = False) -> Image.Image:
     return clean
 
 
-_TURNING_ORIENTATIONS = range(2, 9)
-"""EXIF orientations other than upright (1); Pillow's exif_transpose turns these and copies any other."""
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+}
+"""The turn that makes an image of each EXIF orientation upright (1, and any other value, is upright already)."""
 
 
 def _upright(image: Image.Image, *, decoded_here: bool) -> Image.Image:
     """``image`` turned as its EXIF orientation says; itself when there is nothing to turn (the fresh copy
-    :func:`_to_rgb` makes is then the only one)."""
+    :func:`_to_rgb` makes is then the only one).
+
+    Only the pixels are turned. Pillow's ``exif_transpose`` also writes the EXIF again without the orientation, and
+    that fails (struct.error, TypeError) where another tag is malformed, as some cameras and editors write them: such
+    a photo would be refused for metadata that is dropped anyway. Its orientation, which was read, still turns it,
+    so it comes out upright, as viewers show it."""
     image.getpixel((0, 0))  # a closed image fails here, in Pillow's words, before anything else reads it
-    if image.getexif().get(ExifTags.Base.Orientation, 1) not in _TURNING_ORIENTATIONS:
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    turn = _TURNS.get(orientation) if isinstance(orientation, int) else None
+    if turn is None:
         return image
+    upright = image.transpose(turn)
     if decoded_here:
-        ImageOps.exif_transpose(image, in_place=True)
-        return image
-    return ImageOps.exif_transpose(image)
+        image.close()  # nobody else's: its pixels go now, not after the copy _to_rgb makes (150 MB more at 40 MP)
+    return upright
 
 
 _SRGB = ImageCms.createProfile("sRGB")

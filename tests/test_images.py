@@ -171,6 +171,37 @@ def test_a_callers_turned_image_is_turned_in_a_copy_and_an_upright_one_keeps_no_
     assert loaded.size == (64, 32) and not loaded.getexif() and loaded is not upright
 
 
+def jpeg_with_a_malformed_exif_tag(image: Image.Image) -> tuple[bytes, bytes]:
+    """``image`` as a JPEG turned by its EXIF orientation (6), and the same file with another tag made malformed:
+    its Make (text) renumbered as ColorMap, a tag of numbers, as a broken camera or editor may write it."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Cam"
+    sound = encoded(image, "JPEG", exif=exif.tobytes(), quality=95)
+    broken = bytearray(sound)
+    at = broken.find(b"\x01\x0f\x00\x02")  # the Make entry: tag 0x010F, type ASCII (little-endian)
+    broken[at + 1] = 0x40  # tag 0x0140: ColorMap
+    return sound, bytes(broken)
+
+
+def test_a_photo_with_a_malformed_exif_tag_still_comes_upright(photo):
+    sound, broken = jpeg_with_a_malformed_exif_tag(photo.resize((64, 32)))
+    upright = load_image(sound)
+    assert upright.size == (32, 64)
+    assert load_image(broken).tobytes() == upright.tobytes()  # not refused, nor left lying on its side
+    given = Image.open(io.BytesIO(broken))
+    assert load_image(given).tobytes() == upright.tobytes()
+    assert given.size == (64, 32)  # the caller's image is left as it was
+
+
+def test_a_gif_whose_first_frame_is_larger_than_its_screen_is_refused():
+    gif = (b"GIF89a" + struct.pack("<HHBBB", 16, 16, 0, 0, 0)  # a 16x16 screen, no colour table
+           + b"," + struct.pack("<HHHHB", 0, 0, 20000, 20000, 0)  # whose first frame is 20000x20000
+           + b"\x02\x02\x44\x01\x00;")
+    with pytest.raises(InvalidImageError, match="decompression bomb"):
+        load_image(gif)
+
+
 @pytest.mark.parametrize("size", [(1, 1), (100_000, 1)], ids=["1x1", "100000x1"])
 def test_degenerate_sizes_are_rejected(size):
     with pytest.raises(InvalidImageError, match="at least 8 px|longest side"):
