@@ -54,22 +54,34 @@ class Record(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _storable_text(cls, value: Any) -> Any:
+    def _storable(cls, value: Any) -> Any:
         # Records go to SQLite and JSONL as UTF-8; a lone surrogate would fail there, after the edit ran. Free-form
         # fields (an editor's ``extra``) hold it anywhere inside, as a key or a value.
-        if not _is_utf8(value):
-            raise ValueError("text must be valid Unicode (it holds a lone surrogate)")
+        problem = _storage_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
-def _is_utf8(value: Any) -> bool:
-    if isinstance(value, str):
-        return is_valid_text(value)
-    if isinstance(value, dict):
-        return all(_is_utf8(key) and _is_utf8(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_is_utf8(item) for item in value)
-    return True
+MAX_NESTING = 100
+"""How many levels free-form values (an editor's ``extra``) may nest. The store reads a turn back with pydantic's JSON
+parser, which stops at 200 levels: a deeper value would be stored, and its session never read again."""
+
+
+def _storage_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be stored, or None. Walked without recursion: nesting as deep as JSON from an export
+    can hold would overflow Python's stack."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str) and not is_valid_text(item):
+            return "text must be valid Unicode (it holds a lone surrogate)"
+        if isinstance(item, (dict, list, tuple)):
+            if depth == MAX_NESTING:
+                return f"values may nest at most {MAX_NESTING} levels deep"
+            inside = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((part, depth + 1) for part in inside)
+    return None
 
 
 class Constraint(Record):

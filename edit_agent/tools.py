@@ -931,6 +931,8 @@ def _call_arguments(arguments: object) -> dict[str, Any]:
         except json.JSONDecodeError as error:
             raise ValueError(f"the arguments are not valid JSON ({error.msg} at character {error.pos}); "
                              "send one JSON object") from None
+        except RecursionError:  # Python's parser gives up on arrays or objects nested a thousand deep
+            raise ValueError("the arguments nest too deeply to read; send one JSON object of named fields") from None
     if arguments is None:
         return {}
     if not isinstance(arguments, Mapping):

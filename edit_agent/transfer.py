@@ -100,7 +100,7 @@ def exported_session_id(folder: Path) -> str | None:
     try:
         first = json.loads(existing.read_text(encoding="utf-8").split("\n", 1)[0])
         session_id = first.get("id") if isinstance(first, dict) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's parser goes
         session_id = None
     if not isinstance(session_id, str):
         raise InvalidArgumentError(f"{existing} is there but cannot be read; choose an empty folder.")
@@ -198,7 +198,7 @@ def named_images(text: bytes) -> set[str]:
     for line in text.decode("utf-8", errors="replace").splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # a zip import would report a RecursionError as a damaged zip
             continue
         for key in ("source", "input", "output") if isinstance(record, dict) else ():
             with contextlib.suppress(TypeError):
@@ -290,6 +290,8 @@ def _json_lines(path: Path) -> list[Any]:
                 lines.append(json.loads(line))
             except ValueError as error:
                 raise InvalidExportError(f"{path}, line {number}: not JSON ({error.msg}).") from None
+            except RecursionError:  # Python's parser gives up nesting long before a line ends
+                raise InvalidExportError(f"{path}, line {number}: its JSON nests too deeply to read.") from None
     return lines
 
 

@@ -105,6 +105,15 @@ def test_a_zip_that_is_no_good_download_is_refused_and_stores_nothing(tmp_path, 
     assert not (tmp_path / "other").exists()  # not even the store is made
 
 
+def test_a_zip_whose_records_nest_too_deeply_to_read_is_refused_as_such_not_as_damaged(tmp_path, archive):
+    lines = zipfile.ZipFile(archive).read("session.jsonl").decode().splitlines()
+    lines[1] = lines[1].replace('"extra": {', '"extra": {"x": ' + "[" * 100_000 + "]" * 100_000 + ", ", 1)
+    path = rezip(archive, tmp_path / "deep.zip", rename=lambda name: "x" if name == "session.jsonl" else name,
+                 extra={"session.jsonl": "\n".join(lines).encode()})
+    with pytest.raises(InvalidExportError, match="deep.zip: session.jsonl, line 2: its JSON nests too deeply to read"):
+        EditSession.import_zip(path, store=tmp_path / "other")
+
+
 def test_a_zip_that_unpacks_past_the_limit_is_refused_before_anything_is_written(tmp_path, archive):
     with pytest.raises(InvalidExportError, match=r"unpacks to [\d,]+ bytes, over the 1,000 bytes allowed"):
         unpack_session_archive(archive, tmp_path / "unpacked", max_bytes=1000)

@@ -298,6 +298,10 @@ def rewrite_turns(path, change):
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
+def nested(levels: int) -> list:
+    return json.loads("[" * levels + "]" * levels)
+
+
 @pytest.mark.parametrize(
     ("change", "match"),
     [
@@ -316,6 +320,8 @@ def rewrite_turns(path, change):
         (lambda turns: [turns[0]], "cut short"),
         (lambda turns: [{**turns[0], "editor": {**turns[0]["editor"], "extra": {"x": ["\ud800"]}}}, turns[1]],
          "Unicode"),
+        (lambda turns: [{**turns[0], "editor": {**turns[0]["editor"], "extra": {"x": nested(150)}}}, turns[1]],
+         "nest at most 100 levels"),  # the store could write it, then never read the session again
         (lambda turns: [turns[0], {**turns[1], "instruction": "rotate\x1b[2J it"}], "control character"),
         (lambda turns: [turns[0], {**turns[1], "instruction": "\u200b"}], "empty"),
     ],
@@ -427,6 +433,28 @@ def test_a_bad_json_line_is_named_by_its_number(exported):
     exported.write_text("\n".join(lines) + "\n")
     with pytest.raises(InvalidExportError, match="line 3: not JSON"):
         EditSession.import_folder(exported.parent, store=exported.parent.parent / "other")
+
+
+DEEPER_THAN_PYTHON_PARSES = "[" * 100_000 + "]" * 100_000
+
+
+def test_json_nested_deeper_than_python_parses_is_a_refused_export_line(tmp_path, exported):
+    lines = exported.read_text().splitlines()
+    lines[2] = lines[2].replace('"extra": {', f'"extra": {{"x": {DEEPER_THAN_PYTHON_PARSES}, ', 1)
+    exported.write_text("\n".join(lines) + "\n")
+    store = tmp_path / "other"
+    with pytest.raises(InvalidExportError, match="line 3: its JSON nests too deeply to read"):
+        EditSession.import_folder(exported.parent, store=store)
+    assert EditSession.list(store=store) == []
+
+
+def test_an_export_file_nested_too_deeply_to_read_is_not_overwritten(tmp_path, image, exported):
+    exported.write_text(f'{{"id": {DEEPER_THAN_PYTHON_PARSES}}}\n')
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "rotate it 90 degrees")
+    with pytest.raises(InvalidArgumentError, match="cannot be read; choose an empty folder"):
+        session.export(exported.parent)
+    assert exported.read_text().startswith('{"id": [[[')
 
 
 def test_an_export_image_that_is_a_named_pipe_is_refused_without_blocking(tmp_path, exported):

@@ -741,6 +741,8 @@ def test_a_store_folder_deleted_and_started_again_keeps_the_owners_of_its_new_se
     ("undo_edit", '"abc"', "the arguments must be one JSON object of named fields, not str"),
     ("edit_image", '{"instruction": "make it warmer",}', "the arguments are not valid JSON"),
     ("paint", "{}", "There is no tool named 'paint'; the tools are edit_image, undo_edit"),
+    pytest.param("list_sessions", "[" * 100_000 + "]" * 100_000, "the arguments nest too deeply to read",
+                 id="nested-past-pythons-parser"),
     # true read as 1: seed 1, one session listed
     ("edit_image", '{"instruction": "make it warmer", "attached_image": "sample:coffee", "seed": true}',
      "seed: must be a whole number, not true or false"),
