@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from edit_agent.errors import (
     StoreError,
     one_line,
 )
+from edit_agent.folders import partial_file_beside
 from edit_agent.images import STORED_LIMITS, ImageLimits, image_hash, is_plain_rgb_png, load_image, read_image_file
 from edit_agent.records import MAX_INSTRUCTION_CHARS, SessionRecord, TurnRecord, id_problem
 from edit_agent.store import Store
@@ -66,27 +69,43 @@ def export_session(store: Store, session_id: str, folder: Path) -> Path:
             raise StoreError(f"The stored image {store.image_path(digest)} does not match its content hash; "
                              "the store is damaged.")
     lines = [_session_line(session, len(turns))] + [_turn_line(turn, visited[turn.id]) for turn in turns]
-    # Written whole under another name, then renamed: a full disk never leaves half a session file.
-    partial = path.with_name(EXPORT_FILE + ".partial")
+    text = "".join(json.dumps(line) + "\n" for line in lines)
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
         for digest in to_copy:
-            shutil.copyfile(store.image_path(digest), folder / exported_image_name(digest))
-        partial.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-        os.replace(partial, path)
+            _write_whole(folder / exported_image_name(digest), functools.partial(shutil.copyfile, store.image_path(digest)))
+        _write_whole(path, lambda partial: partial.write_text(text, encoding="utf-8"))
     except OSError as error:  # a full disk, no permission: not the caller's argument, but still one clear error
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
         culprit = error.filename2 or error.filename  # a rename's target, where it failed onto one
         at = f" ({culprit})" if culprit and str(culprit) != str(folder) else ""
         raise EditAgentError(f"Cannot write the export to {folder}: {error.strerror or error}{at}.") from None
     return path
 
 
-def _same_bytes(source: Path, target: Path) -> bool:
-    """Whether ``target`` is a copy of ``source``, byte for byte (a copy cut short or damaged is copied again)."""
+def _write_whole(target: Path, write: Callable[[Path], object]) -> None:
+    """Make ``target`` the file ``write`` writes at the path it is given: a new file of its own beside ``target``,
+    renamed over it once whole. A full disk never leaves half a file, two exports to one folder never write into
+    each other's, and a symbolic link planted at ``target`` is replaced, never written through (writing at its name
+    would overwrite whatever file it points to)."""
+    partial = None
     try:
-        return target.is_file() and filecmp.cmp(source, target, shallow=False)
+        partial = partial_file_beside(target)
+        write(partial)
+        os.replace(partial, target)
+    except BaseException as error:  # an interrupt too: no temporary file is left behind
+        with contextlib.suppress(OSError):
+            if partial is not None:
+                partial.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # named by the file being written: the temporary name means nothing to a user
+            raise OSError(error.errno, error.strerror, str(target)) from None
+        raise
+
+
+def _same_bytes(source: Path, target: Path) -> bool:
+    """Whether ``target`` is a copy of ``source``, byte for byte (a copy cut short or damaged is copied again; a
+    symbolic link is replaced by a copy, so that the export holds its own files)."""
+    try:
+        return not target.is_symlink() and target.is_file() and filecmp.cmp(source, target, shallow=False)
     except OSError:  # the store's file is missing: the check that copies it says so
         return False
 
@@ -110,6 +129,9 @@ def exported_session_id(folder: Path) -> str | None:
 def _check_export_target(folder: Path, session_id: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise InvalidArgumentError(f"Cannot export to {folder}: it is a file, not a folder.")
+    if (folder / "images").is_symlink():  # the images would be written wherever it points
+        raise InvalidArgumentError(f"Cannot export to {folder}: its images folder is a symbolic link; "
+                                   "choose an empty folder.")
     existing_id = exported_session_id(folder)
     if existing_id is not None and existing_id != session_id:
         raise InvalidArgumentError(

@@ -609,10 +609,10 @@ def test_exporting_after_every_turn_copies_each_image_once(tmp_path, photo_path,
 
     copied: list[str] = []
     checked: list[str] = []
-    copy, image_hash = transfer.shutil.copyfile, transfer.image_hash
-    monkeypatch.setattr(transfer.shutil, "copyfile", lambda source, target: (Path(target).parent.name == "images"
-                                                                             and copied.append(Path(target).name))
-                        or copy(source, target))
+    write_whole, image_hash = transfer._write_whole, transfer.image_hash
+    monkeypatch.setattr(transfer, "_write_whole", lambda target, write: (target.parent.name == "images"
+                                                                        and copied.append(target.name))
+                        or write_whole(target, write))
     monkeypatch.setattr(transfer, "image_hash", lambda image: checked.append(image_hash(image)) or checked[-1])
     assert main(["edit", str(photo_path), "rotate it 90 degrees", "make it grayscale", "mirror it", "--out",
                  str(tmp_path / "out"), "--store", str(tmp_path / "store")]) == 0

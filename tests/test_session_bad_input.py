@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -369,6 +370,47 @@ def test_export_refuses_a_folder_holding_another_session(tmp_path, image, export
     assert json.loads(exported.read_text().splitlines()[0])["id"] != other.id
     with pytest.raises(InvalidArgumentError, match="is a file"):
         other.export(exported)
+
+
+def test_export_never_writes_through_a_link_planted_at_a_name_it_writes(tmp_path, image):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "rotate it 90 degrees")
+    first = session.export(tmp_path / "first").parent
+    images = [path.relative_to(first) for path in (first / "images").iterdir()]
+    out = tmp_path / "shared"
+    (out / "images").mkdir(parents=True)
+    victims = []
+    for name in [*images, Path("session.jsonl.partial")]:  # the name the session file was once written under
+        victims.append(tmp_path / f"victim-{len(victims)}")
+        victims[-1].write_text("precious\n")
+        (out / name).symlink_to(victims[-1])
+    session.export(out)
+    assert [victim.read_text() for victim in victims] == ["precious\n"] * len(victims)
+    for name in [*images, Path("session.jsonl")]:
+        assert not (out / name).is_symlink() and (out / name).read_bytes() == (first / name).read_bytes()
+
+
+def test_export_refuses_an_images_folder_that_is_a_link(tmp_path, image):
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "rotate it 90 degrees")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "images").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(InvalidArgumentError, match="images folder is a symbolic link"):
+        session.export(tmp_path / "out")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    assert list((tmp_path / "out").iterdir()) == [tmp_path / "out" / "images"]
+
+
+def test_exports_of_one_session_to_one_folder_at_once_all_succeed(tmp_path, image):
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = EditSession(store=tmp_path / "store")
+    session.edit(image, "rotate it 90 degrees")
+    with ThreadPoolExecutor(8) as pool:  # each wrote the same temporary file, and all but one found it gone
+        exported = list(pool.map(lambda _: session.export(tmp_path / "out"), range(64)))
+    assert set(exported) == {tmp_path / "out" / "session.jsonl"}
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["images", "session.jsonl"]
 
 
 def test_a_cycle_in_the_stored_turns_is_a_store_error(tmp_path, image):
