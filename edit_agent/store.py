@@ -574,7 +574,9 @@ class Store:
         moved it meanwhile, the move is refused rather than made from the wrong place.
         """
         with self._write():
-            if expected_head is not ANY_HEAD:
+            if expected_head is ANY_HEAD:
+                self._head_locked(session_id)  # the session may have been deleted since the caller looked
+            else:
                 self._check_head(session_id, expected_head)
             if turn_id is not None:
                 self.db.execute(
@@ -589,11 +591,15 @@ class Store:
         with self._write():
             self.db.execute("UPDATE turns SET visited = 0 WHERE session_id = ? AND id = ?", [session_id, turn_id])
 
-    def _check_head(self, session_id: str, expected_head: str | None) -> None:
+    def _head_locked(self, session_id: str) -> str | None:
+        """The session's head; :class:`UnknownSessionError` when there is no such session."""
         row = self.db.execute("SELECT head FROM sessions WHERE id = ?", [session_id]).fetchone()
         if row is None:
             raise UnknownSessionError(f"No session {session_id!r} in the store at {self.folder}.")
-        if row[0] != expected_head:
+        return row[0]
+
+    def _check_head(self, session_id: str, expected_head: str | None) -> None:
+        if self._head_locked(session_id) != expected_head:
             raise ConcurrentEditError(
                 f"Session {session_id} was changed by another process meanwhile; "
                 "nothing was saved. Try the turn again: it then continues from where the session now is."

@@ -740,6 +740,23 @@ def test_moving_the_head_of_a_session_deleted_meanwhile_says_so(tmp_path, monkey
         history[1].image  # noqa: B018
 
 
+@pytest.mark.parametrize("to_first_turn", [True, False], ids=["to-a-turn", "to-the-source"])
+def test_a_checkout_of_a_session_deleted_between_its_check_and_its_move_says_so(tmp_path, monkeypatch, to_first_turn):
+    from edit_agent.store import Store
+
+    session = _two_turns(tmp_path)
+    first_turn = session.history[0].turn_id
+    move_head = Store.move_head
+
+    def deleted_meanwhile(self, session_id, turn_id, **kwargs):
+        Store(tmp_path).delete_session(session_id)  # by another process, after checkout found the turn
+        return move_head(self, session_id, turn_id, **kwargs)
+
+    monkeypatch.setattr(Store, "move_head", deleted_meanwhile)
+    with pytest.raises(UnknownSessionError, match=f"No session '{session.id}'"):  # not sqlite-utils' NotFoundError
+        session.checkout(first_turn if to_first_turn else None)
+
+
 def test_a_new_session_cannot_take_the_short_id_of_a_stored_one(tmp_path):
     stored = _two_turns(tmp_path)
     with pytest.raises(InvalidArgumentError, match="is the start of the stored session"):
