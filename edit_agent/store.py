@@ -568,7 +568,8 @@ class Store:
             }
 
     def move_head(self, session_id: str, turn_id: str | None, *, expected_head: str | object | None = ANY_HEAD) -> None:
-        """Make ``turn_id`` (``None``: the source image) the head and remember it as visited.
+        """Make ``turn_id`` (``None``: the source image) the head, and remember it and the turns on the way to it as
+        the latest visited: redo from any of them then goes back toward it.
 
         A move relative to the head (undo, redo) passes the head it started from: when another process
         moved it meanwhile, the move is refused rather than made from the wrong place.
@@ -579,11 +580,18 @@ class Store:
             else:
                 self._check_head(session_id, expected_head)
             if turn_id is not None:
-                self.db.execute(
-                    "UPDATE turns SET visited = ? WHERE id = ?",
-                    [self._next_visit_locked(session_id), turn_id],
-                )
+                self._mark_visited_locked(session_id, turn_id)
             self.db["sessions"].update(session_id, {"head": turn_id})
+
+    def _mark_visited_locked(self, session_id: str, turn_id: str) -> None:
+        """Give ``turn_id`` and its ancestors the next visit number. Its ancestors too: after a checkout to a turn
+        deep in another branch, redo from one of them must go that way, not to a sibling visited in between."""
+        self.db.execute(
+            # UNION, not UNION ALL: a damaged store's loop of parents ends the walk instead of running forever
+            "WITH RECURSIVE path(id) AS (SELECT ? UNION SELECT parent_id FROM turns JOIN path USING (id) "
+            "WHERE parent_id IS NOT NULL) UPDATE turns SET visited = ? WHERE session_id = ? AND id IN path",
+            [turn_id, self._next_visit_locked(session_id), session_id],
+        )
 
     def take_back(self, session_id: str, turn_id: str) -> None:
         """Mark ``turn_id`` as taken back: redo does not go there until it is the head again. (A canvas's "undo
@@ -626,8 +634,8 @@ class Store:
                 "SELECT id, visited FROM turns WHERE session_id = ? ORDER BY visited, seq", [session_id])]
 
     def redo_target(self, session_id: str, head: str | None) -> str | None:
-        """The child of ``head`` that was most recently the head (where redo goes), if any; never one marked
-        :meth:`take_back` since it was last the head."""
+        """The child of ``head`` on the way to where the head most recently was (where redo goes), if any; never one
+        marked :meth:`take_back` since."""
         with self._reading():
             condition = "parent_id IS NULL" if head is None else "parent_id = ?"
             params = [session_id] + ([] if head is None else [head])

@@ -222,6 +222,26 @@ def test_checkout_branches_and_redo_follows_the_last_visited_child(tmp_path, pho
     assert session.edit(None, "from the source").image.tobytes() == ImageOps.invert(photo).tobytes()
 
 
+@pytest.mark.parametrize("back_to_source", [False, True], ids=["checkout-the-turn", "checkout-the-source"])
+def test_redo_after_a_checkout_to_an_ancestor_goes_toward_where_the_head_last_was(tmp_path, photo, back_to_source):
+    session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=inverting_editor())
+    first = session.edit(photo, "one")
+    session.edit(None, "two")
+    deep = session.edit(None, "three")
+    session.checkout(first.turn_id)
+    session.edit(None, "branch")  # a sibling of "two", made after it
+    session.checkout(deep.turn_id)  # the head was last here, past "two"
+    if back_to_source:
+        session.checkout(None)
+        assert session.redo().turn_id == first.turn_id
+    else:
+        session.checkout(first.turn_id)
+    assert [session.redo().instruction, session.redo().instruction] == ["two", "three"]  # not "branch"
+    session.checkout(None)  # and through a session's export, the same
+    imported = EditSession.import_folder(session.export(tmp_path / "export").parent, store=tmp_path / "other")
+    assert [imported.redo().instruction for _ in range(3)] == ["one", "two", "three"]
+
+
 def test_edit_from_an_earlier_turn_branches_there_with_that_turns_history(tmp_path, photo):
     reasoner = ScriptedReasoner()
     session = EditSession(store=tmp_path, reasoner=reasoner, editor=inverting_editor())
