@@ -103,17 +103,28 @@ def store_made_if_needed(store: str | Path | Store | None = None) -> Iterator[St
         return
     folder = (as_folder(store, "The store") if store is not None else default_store_folder()).absolute()
     made = [place for place in (folder, *folder.parents) if not place.exists()]
-    opened = open_store(folder)
+    try:
+        opened = open_store(folder)
+    except BaseException:  # a full disk: opening made the folder, an empty database and images/ before it failed
+        # With no store to ask, no image file tells that nothing was stored: every session names one.
+        if made and not any(folder.rglob("*.png")):
+            _remove_made_folders(made)
+        raise
     try:
         yield opened
     except BaseException:
         if made and opened.holds_nothing():
             opened.close()
-            shutil.rmtree(folder, ignore_errors=True)
-            for place in made[1:]:
-                with suppress(OSError):
-                    place.rmdir()  # only an empty one goes
+            _remove_made_folders(made)
         raise
+
+
+def _remove_made_folders(made: list[Path]) -> None:
+    """Remove the store folder ``made[0]`` with all in it, then the folders made above it that are still empty."""
+    shutil.rmtree(made[0], ignore_errors=True)
+    for place in made[1:]:
+        with suppress(OSError):
+            place.rmdir()  # only an empty one goes
 
 
 def existing_store(store: str | Path | Store | None = None) -> Store | None:

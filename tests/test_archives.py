@@ -243,6 +243,18 @@ def test_a_refused_import_leaves_no_image_in_the_store(tmp_path, session, archiv
     assert not (tmp_path / "fresh").exists()
 
 
+def test_an_import_into_a_new_store_on_a_full_disk_leaves_no_store_behind(tmp_path, archive, monkeypatch):
+    import sqlite3
+
+    def full_disk(self):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Store, "_prepare", full_disk)  # after images/ and the database file were made
+    with pytest.raises(EditAgentError, match="The disk is full"):
+        EditSession.import_zip(archive, store=tmp_path / "fresh" / "store")
+    assert not (tmp_path / "fresh").exists()
+
+
 def test_an_export_whose_settings_name_no_backends_is_refused(tmp_path, archive):
     bare = with_settings(archive, tmp_path / "bare.zip", {})
     with pytest.raises(InvalidExportError, match="settings must name its reasoner and editor"):
