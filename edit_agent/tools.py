@@ -71,7 +71,7 @@ from edit_agent.photo_ops import OPERATION_KINDS
 from edit_agent.protocols import Editor, Reasoner
 from edit_agent.records import SEED_RANGE, EditResult, unchanged_because
 from edit_agent.samples import SAMPLE_NAMES, SAMPLE_PREFIX, resolve_sample
-from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, as_folder, open_store
+from edit_agent.session import MAX_INSTRUCTION_CHARS, EditSession, as_folder, existing_store, open_store
 from edit_agent.store import Store
 
 SESSION_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -438,7 +438,13 @@ class _Toolbox:
     # Built on first use, so that exporting schemas neither opens a store nor loads a model.
     @cached_property
     def store(self) -> Store:
+        """The store, made where there is none: only a new session's first turn asks for it before one exists."""
         return open_store(self._store_spec)
+
+    def _store_is_there(self) -> bool:
+        """Whether the store exists. A read where there is none finds no session and makes no store: like the SDK
+        and the CLI, the tools never leave a mistyped store folder behind as an empty store."""
+        return "store" in self.__dict__ or existing_store(self._store_spec) is not None
 
     @cached_property
     def owners(self) -> SessionOwners:
@@ -453,6 +459,8 @@ class _Toolbox:
         return make_editor(self._editor_spec)
 
     def _open(self, session_id: str) -> EditSession:
+        if not self._store_is_there():
+            raise _unknown(session_id)
         self.owners.check(session_id, self.owner)
         return EditSession.open(session_id, store=self.store, reasoner=self.reasoner, editor=self.editor)
 
@@ -548,7 +556,7 @@ class _Toolbox:
 
     def list_sessions(self, limit: int = SESSIONS_LISTED, offset: int = 0) -> str:
         with _as_tool_errors():
-            owned = self.owners.sessions(self.owner)
+            owned = self.owners.sessions(self.owner) if self._store_is_there() else []
             listed = [self._summary(session_id) for session_id in owned[offset:offset + limit]]
         reply: dict[str, Any] = {"sessions": [summary for summary in listed if summary is not None], "total": len(owned)}
         older = len(owned) - offset - limit

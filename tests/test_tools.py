@@ -773,6 +773,22 @@ def test_a_store_that_is_a_file_is_refused_when_the_tools_are_made(tmp_path):
         make_tools("agent-1", store=tmp_path / "notes.txt")
 
 
+def test_reading_tools_make_no_store_where_there_is_none(tmp_path):
+    typo = tmp_path / "typo"
+    tools = make_tools("agent-1", store=typo)
+    assert json.loads(tools.run_tool_call("list_sessions", {}, "c1").content) == {"sessions": [], "total": 0}
+    for name in ("undo_edit", "redo_edit", "get_image", "session_history"):
+        refused = tools.run_tool_call(name, {"session_id": "0" * 32}, "c2")
+        assert refused.status == "error" and refused.content == f"Unknown session id {'0' * 32}."
+    continued = tools.run_tool_call("edit_image", {"instruction": "flip it", "session_id": "0" * 32}, "c3")
+    assert continued.content == f"Unknown session id {'0' * 32}."
+    assert not typo.exists()  # as the SDK's and the CLI's reads leave none
+    started = tools.run_tool_call("edit_image", {"instruction": "flip it", "attached_image": "sample:coffee"}, "c4")
+    session_id = json.loads(started.content)["session_id"]  # a new session's first turn makes it
+    assert json.loads(tools.run_tool_call("list_sessions", {}, "c5").content)["total"] == 1
+    assert tools.run_tool_call("undo_edit", {"session_id": session_id}, "c6").status == "success"
+
+
 def test_list_sessions_lists_a_session_whose_head_turn_is_gone(tmp_path):
     tools = {tool.name: tool for tool in make_tools("agent-1", store=tmp_path)}
     started = json.loads(tools["edit_image"].invoke({"instruction": "flip it", "image_base64": b64(Image.new("RGB", (20, 10)))}))
