@@ -300,6 +300,12 @@ def _from_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
     return _to_rgb(image, decoded_here=True)
 
 
+def declared_size(data: bytes) -> tuple[int, int]:
+    """The (width, height) that an image file's header declares, read without decoding its pixels;
+    :class:`InvalidImageError` for data that is no image of an allowed format."""
+    return _open_without_pillows_size_check(data, _sniff_format(data)).size
+
+
 def _open_without_pillows_size_check(data: bytes, expected: str) -> Image.Image:
     """The file opened lazily (header read, pixels not) by Pillow's plugin for its format. Image.open would
     also warn (89 MP) or refuse (179 MP) by Pillow's own threshold before our size check names the limit,

@@ -41,7 +41,15 @@ from edit_agent.errors import (
     one_line,
 )
 from edit_agent.folders import partial_file_beside
-from edit_agent.images import STORED_LIMITS, ImageLimits, image_hash, is_plain_rgb_png, load_image, read_image_file
+from edit_agent.images import (
+    STORED_LIMITS,
+    ImageLimits,
+    declared_size,
+    image_hash,
+    is_plain_rgb_png,
+    load_image,
+    read_image_file,
+)
 from edit_agent.records import MAX_INSTRUCTION_CHARS, SessionRecord, TurnRecord, id_problem
 from edit_agent.store import Store
 
@@ -143,13 +151,22 @@ RECORDED_OPTIONS = ("reasoner_options", "editor_options")
 """Session settings that name files on the machine that made the session (see ``EditSession``)."""
 
 
+DEFAULT_MAX_IMPORT_PIXELS = 8_000_000_000
+"""Most pixels the images an import stores may hold together: 200 turns that each edit a new 4096x4096 photo hold
+6.7 billion. Each image is decoded to be checked, at about 15 ms a megapixel, so without a bound a zip of a few MB of
+huge, flat PNGs kept an import busy for as long as it liked (five 9459x9459 ones in 1.3 MB took 13 s; the app takes
+zips of up to 1 GiB). This bound is a couple of minutes."""
+
+
 def import_session(
-    store: Store, folder: Path, *, new_id: str | None = None, image_limits: ImageLimits = STORED_LIMITS
+    store: Store, folder: Path, *, new_id: str | None = None, image_limits: ImageLimits = STORED_LIMITS,
+    max_pixels: int = DEFAULT_MAX_IMPORT_PIXELS,
 ) -> str:
     """Import an export folder into ``store`` in one transaction; return the session id.
 
     Records and images are all checked before anything is written to the store; images are held to
-    ``image_limits`` (by default :data:`STORED_LIMITS`, which every image a session stores fits).
+    ``image_limits`` (by default :data:`STORED_LIMITS`, which every image a session stores fits), and the
+    images it stores (those the store lacks) to ``max_pixels`` in all, read from their headers first.
     ``new_id`` gives the session that id and its turns fresh ones (the app claims the id before the
     import commits); by default the export's ids are kept unless the store already holds one of them.
     """
@@ -158,6 +175,7 @@ def import_session(
     session, turns, visits = _read_export(folder)
     digests = sorted(_hashes(session, turns))
     missing = [digest for digest in digests if not store.has_whole_image(digest)]
+    _check_total_pixels(folder, missing, image_limits, max_pixels)
     for digest in set(digests) - set(missing):  # another session's images this one will name too
         store.mark_in_use(digest)
     _store_images(store, folder, missing, image_limits)
@@ -188,6 +206,23 @@ def _store_images(store: Store, folder: Path, digests: list[str], image_limits: 
             store.put_png(data, digest)
         else:  # another PNG (a profile, a palette...), or a file changed since it was checked: the pixels
             store.put_image(_checked_pixels(folder, digest, data, image_limits), keep_decoded=False)
+
+
+def _check_total_pixels(folder: Path, digests: list[str], limits: ImageLimits, max_pixels: int) -> None:
+    """Refuse images ``digests`` that hold more than ``max_pixels`` together, from their headers: before any is
+    decoded, so that the refusal costs next to nothing."""
+    total = 0
+    for digest in digests:
+        data = _read_image_file(folder, digest, limits)
+        try:
+            width, height = declared_size(data)
+        except InvalidImageError as error:
+            raise InvalidImageError(f"{folder / exported_image_name(digest)}: {error}") from None
+        total += width * height
+    if total > max_pixels:
+        raise InvalidExportError(f"{folder}: the {len(digests)} images it would store hold {total / 1e6:,.1f} million "
+                                 f"pixels; an import takes at most {max_pixels / 1e6:,.1f} million, since each is "
+                                 "decoded to be checked.")
 
 
 IMPORT_ATTEMPTS = 3

@@ -517,6 +517,26 @@ def test_an_export_image_that_is_a_named_pipe_is_refused_without_blocking(tmp_pa
         signal.signal(signal.SIGALRM, previous)
 
 
+def test_an_import_whose_images_hold_too_many_pixels_is_refused_before_any_is_decoded(tmp_path, exported, monkeypatch):
+    import edit_agent.transfer as transfer
+
+    pixels = 0
+    for path in (exported.parent / "images").iterdir():
+        with Image.open(path) as stored:
+            pixels += stored.width * stored.height
+    store = Store(tmp_path / "other")
+    decode = transfer.load_image
+    monkeypatch.setattr(transfer, "load_image", lambda *_, **__: pytest.fail("decoded before the pixels were counted"))
+    with pytest.raises(InvalidExportError, match=r"the 3 images it would store hold 0\.0 million pixels; an import takes "
+                                                 r"at most 0\.0 million"):
+        transfer.import_session(store, exported.parent, max_pixels=pixels - 1)
+    assert store.list_sessions() == [] and not any(store.images_folder.rglob("*.png"))
+    monkeypatch.setattr(transfer, "load_image", decode)
+    assert store.has_session(transfer.import_session(store, exported.parent, max_pixels=pixels))
+    # what an import takes by default: 200 turns that each edit a new 4096x4096 photo
+    assert transfer.DEFAULT_MAX_IMPORT_PIXELS >= 401 * 4096 * 4096
+
+
 def test_an_imported_turn_numbered_near_the_integer_limit_can_still_be_edited(tmp_path, exported):
     rewrite_turns(exported, lambda turns: [turns[0], {**turns[1], "seq": 2**63 - 1}])
     imported = EditSession.import_folder(exported.parent, store=tmp_path / "other")
