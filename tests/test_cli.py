@@ -99,6 +99,17 @@ def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, photo_path, args,
     assert "Traceback" not in completed.stderr
 
 
+def test_python_dash_m_edit_agent_runs_the_command():
+    from edit_agent import __version__
+
+    completed = subprocess.run([sys.executable, "-m", "edit_agent", "--version"], capture_output=True, text=True,
+                               cwd=REPO)
+    assert completed.returncode == 0 and __version__ in completed.stdout, completed.stderr
+    refused = subprocess.run([sys.executable, "-m", "edit_agent", "no-such-command"], capture_output=True, text=True,
+                             cwd=REPO)
+    assert refused.returncode == 2 and refused.stderr.startswith("edit-agent: error:")
+
+
 def test_edit_takes_a_bundled_sample_by_name(tmp_path):
     from edit_agent.samples import sample_image
 
