@@ -14,6 +14,7 @@ and "two shapes" stay as they are. The words are read by ``text2num``:
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from text_to_num import text2num
 
@@ -36,10 +37,28 @@ _GROUPED_NUMBER = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])"
 numbers)."""
 
 
+_VULGAR_FRACTION = re.compile(r"(?:(?P<whole>\d+)\s*)?(?P<fraction>[\u00bc-\u00be\u2150-\u215e])(?P<unit>\s*" + _UNIT + r")?",
+                              re.IGNORECASE)
+_FRACTION_WORDS = {"½": "half", "¼": "quarter", "¾": "three quarters"}
+
+
 def numbers_as_digits(text: str) -> str:
     """``text`` with each number said in words before a unit written in digits, and without thousands separators
-    ("1,000 px": a comma there splits no clause); other words unchanged."""
+    ("1,000 px": a comma there splits no clause), and a fraction sign as a number ("1½ times": 1.5) or in words
+    ("a ½ turn": half); other words unchanged."""
+    text = _VULGAR_FRACTION.sub(_fraction_read, text)
     return _GROUPED_NUMBER.sub(lambda number: number.group(0).replace(",", ""), _SPOKEN_NUMBER.sub(_as_digits, text))
+
+
+def _fraction_read(match: re.Match[str]) -> str:
+    """A fraction sign, which no word pattern reads (it was dropped: "brighten by ½%" brightened by 20%): a number
+    with a whole part or a unit, else in words where it has them, else a number, for the reader to refuse."""
+    fraction = unicodedata.numeric(match.group("fraction"))
+    unit = match.group("unit") or ""
+    if match.group("whole") or unit or match.group("fraction") not in _FRACTION_WORDS:
+        number = int(match.group("whole") or 0) + fraction
+        return f"{round(number, 3):g}{unit}"
+    return _FRACTION_WORDS[match.group("fraction")]
 
 
 def _as_digits(match: re.Match[str]) -> str:

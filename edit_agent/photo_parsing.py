@@ -186,7 +186,8 @@ _RULES: list[tuple[str, str, bool]] = [
     # not "the upside down photo": that describes the photo, and what to do about it is not said
     (r"\b(?:rotate|spin|turn)\b[^,;]*?\bupside[\s-]+down\b|(?<!the )\bupside[\s-]+down\b", "upside_down", False),
     # "rotate it a quarter turn (to the left)", "give it a half turn"
-    (r"\b(?:rotate|turn|spin|give)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+by)?\s+(?:a|one)\s+"
+    (r"\b(?:rotate|turn|spin|give)\b(?:\s+(?:it|the\s+image|the\s+photo|the\s+picture))?(?:\s+by)?\s+"
+     r"(?:(?:a|one)\s+|(?=(?:quarter|half)[\s-]+turn\b))"  # "a half", or "half turn" ("turn it half the size" is no turn)
      rf"(?P<part>quarter|half)(?:[\s-]+turn)?(?:\s+(?P<direction>{_DIRECTION}))?\b", "part_turn", True),
     # ... or with "turn" said and no verb: "a quarter turn to the left", "do a half turn"
     (rf"\b(?:(?:do|make)\s+)?(?:(?:a|one)\s+)?(?P<part>quarter|half)[\s-]+turn\b(?:\s+(?P<direction>{_DIRECTION}))?\b",
@@ -387,7 +388,7 @@ def split_clauses(instruction: str) -> list[str]:
         raise UnsupportedInstructionError(f"{quoted(instruction)} asks for advice, which this editor cannot give; say "
                                           "what to change (e.g. 'make it warmer'); nothing was edited.")
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
-    text = re.sub(r"[\s\0]+", " ", instruction.strip())
+    text = _arrows_as_words(re.sub(r"[\s\0]+", " ", instruction.strip()), instruction)
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
     text = _SETTING_BY_HALF.sub(r"\g<setting> by 50%", text)
     text = _ONE_UNIT.sub(r"1 \g<unit>", text)  # "by a percent": 1%, not the default the dropped words left
@@ -395,6 +396,7 @@ def split_clauses(instruction: str) -> list[str]:
     text = re.sub(r"(?<=\d),(?=\d{1,2}\s*(?:%|per\s?cent\b))", ".", text, flags=re.IGNORECASE)
     text = re.sub(r"(?<![\w.])\.(?=\d)", "0.", text)
     text = _SIZE_KEEPING_SHAPE.sub(r"fit within \g<width>x\g<height>", text)
+    text = _SIDES_KEEPING_SHAPE.sub(_fit_within_sides, text)
     pieces = _CLAUSE_SPLIT.split(_protect_and(text))
     clauses, joiners = pieces[0::2], [""] + [joiner.strip().lower() for joiner in pieces[1::2]]
     parts = [(clause.replace("\0", "and").strip(), joiner) for clause, joiner in zip(clauses, joiners, strict=True)]
@@ -404,6 +406,26 @@ def split_clauses(instruction: str) -> list[str]:
                                       "to the left half').")
     parts = _first_said_alone_joined([(clause, joiner) for clause, joiner in parts if clause])
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
+
+
+_ARROW_WORDS = {"↺": "counterclockwise", "⟲": "counterclockwise", "↶": "counterclockwise", "↻": "clockwise",
+                "⟳": "clockwise", "↷": "clockwise", "↕": "vertically", "⇕": "vertically", "↔": "horizontally",
+                "⇔": "horizontally"}
+"""Arrows that say one way to rotate or flip, whatever else is said."""
+_ARROW = re.compile("[\u2190-\u21ff\u27f0-\u27ff\u2900-\u297f\u2b00-\u2bff\U0001f500-\U0001f503]\ufe0f?")
+
+
+def _arrows_as_words(text: str, instruction: str) -> str:
+    """``text`` with its rotation and flip arrows in words ("rotate ↺"). Any other arrow is refused: as a symbol it
+    was dropped, and the edit went the default way ("rotate it ←" turned it right, "brightness ↓" brightened);
+    "←" may be a direction or "then", so it is asked in words."""
+    text = _ARROW.sub(lambda arrow: f" {_ARROW_WORDS[arrow.group(0)[0]]} " if arrow.group(0)[0] in _ARROW_WORDS
+                      else arrow.group(0), text)
+    other = _ARROW.search(text)
+    if other is not None:
+        raise UnsupportedInstructionError(f"{quoted(instruction)}: the arrow {other.group(0)!r} is not read here; say "
+                                          "what it means in words ('rotate it left', 'darker', 'then').")
+    return re.sub(r" {2,}", " ", text).strip()
 
 
 _THEN_FIRST = re.compile(r"\bthen\s*,?\s*first\b", re.IGNORECASE)
@@ -469,6 +491,21 @@ _SIZE_KEEPING_SHAPE = re.compile(
     re.IGNORECASE)
 """"resize to 800x600 keeping the aspect ratio": both sides can hold only where the shapes agree; what is meant is the
 largest size of the image's shape within 800x600."""
+
+_KEEPING_SHAPE = (r"\s*,?\s+(?:while\s+|and\s+|but\s+)?(?:keep(?:ing)?|preserv(?:e|ing)|maintain(?:ing)?)\s+"
+                  r"(?:the\s+|its\s+)?(?:aspect\s+ratio|proportions|shape)\b")
+_SIDES_KEEPING_SHAPE = re.compile(
+    rf"\b(?P<first>\d+)\s*(?:px|pixels)?\s+(?P<first_side>wide|tall|high)\s*,?\s+(?:and\s+|by\s+)?"
+    rf"(?P<second>\d+)\s*(?:px|pixels)?\s+(?P<second_side>wide|tall|high)\b{_KEEPING_SHAPE}", re.IGNORECASE)
+"""The same said side by side: "resize to 300 px wide and 200 px tall keeping the aspect ratio"."""
+
+
+def _fit_within_sides(match: re.Match[str]) -> str:
+    sides = {_SIDE_OF[match.group(f"{which}_side").lower()]: match.group(which) for which in ("first", "second")}
+    if len(sides) != 2:  # "300 wide and 200 wide": left for the parser to refuse as said
+        return match.group(0)
+    return f"fit within {sides['width']}x{sides['height']}"
+
 
 _CONTRACTIONS = re.compile(r"\b(?:(?P<i>i)['’]d|(?P<let>let)['’]s)\b", re.IGNORECASE)
 """"I'd like it brighter", "let's make it warmer": said out, their words are filler."""
@@ -635,6 +672,8 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
             continue
         if (not _matches(clause)[0] and not _meaningful_words(clause) and not _REFERS_BACK.search(clause)
                 and not _ASKS_UNREAD.search(clause)):
+            if _FEELING_SAID.search(clause):  # "make it warmer, I like it a lot": of the person, not the change
+                continue
             if clauses and _has_amount(clause) and _degree_free(clauses[-1]):  # "make it warmer, just a little"
                 _say_amount_for_the_last(clauses, joined, clause)
             elif clauses and _has_amount(clause) and _all_or_nothing(clauses[-1]):  # "sepia, just a little"
@@ -756,6 +795,9 @@ _LEADING_PERCENT = re.compile(_PERCENT + r"(?=\s+(?:more\s+|less\s+)?[a-z]+er\b)
 _TRAILING_REPEAT = re.compile(r"\b(?:twice|\d+\s+times)\W*$", re.IGNORECASE)
 _OBJECT = re.compile(r"\b(?:it|the\s+(?:image|photo|picture|pic))\b", re.IGNORECASE)
 _NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
+_FEELING_SAID = re.compile(r"\b(?:like|love|want|wish|hope|need)\b", re.IGNORECASE)
+"""A clause of filler that says how the person feels ("I like it a lot", "I really do want it"): its degree is
+the feeling's, not an amount for the change before it."""
 _THANKS_AGAIN = re.compile(r"^(?:thanks|thank\s+you|thx)\s+again\W*$", re.IGNORECASE)
 _ASKS_UNREAD = re.compile(r"\b(?<!in\s)(?:turn|filter|effect|tone|tones)\b", re.IGNORECASE)
 """Filler words that still ask for something ("and turn it", "and apply a filter", "and tone it down"): a clause of
@@ -875,7 +917,13 @@ def parse_clause_read(clause: str, instruction: str, *, everyday: bool = True) -
             raise as_typed from None
 
 
+_EXPONENT = re.compile(r"\d(?:\.\d+)?e[-+]?\d+\b", re.IGNORECASE)
+
+
 def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tuple[list[Operation], bool]:
+    if (exponent := _EXPONENT.search(clause)) is not None:  # its "-3" read as a minus sign ("1e-3%")
+        raise InvalidInstructionError(f"{quoted(clause)} writes a number with an exponent ({exponent.group(0)}); write "
+                                      "it as a plain number (e.g. 'brighter by 0.5%').")
     found, remaining = _matches(clause, _COMPILED if everyday else _COMPILED_PLAIN)
     if _PERCENT_RANGE.search(clause):  # "20-30% brighter": not a minus sign, and not one amount
         raise InvalidInstructionError(f"{quoted(clause)} gives a range; say one amount (e.g. 'brighter by 25%').")
@@ -1165,7 +1213,9 @@ def _default_fix(name: str) -> Operation:
 
 _GENTLE = re.compile(r"\b(?:slightly|slight|subtle|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",
                      re.IGNORECASE)
-_STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really|significantly|strongly|a great deal)\b", re.IGNORECASE)
+_STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really(?!\s+(?:do\s+)?(?:want|need|like|love|wish|hope|mean)\b)"
+                     r"|significantly|strongly|a great deal)\b", re.IGNORECASE)
+"""Words that ask for a strong change; not "really" said of wanting it ("I really want it brighter")."""
 _HEDGE = re.compile(f"{_GENTLE.pattern}|{_STRONG.pattern}", re.IGNORECASE)
 GENTLE_PERCENT, STRONG_PERCENT = 10.0, 40.0
 """Strength when the amount is said in words: "a bit brighter" is half the default, "much brighter" twice."""

@@ -533,6 +533,21 @@ def intent_of(instruction: str) -> str:
     ("rotate it left, rotate it left", "Rotate the image 90 degrees counterclockwise, then rotate the image 90 "
      "degrees counterclockwise."),
     ("make it brighter, warmer", "Increase the brightness by 20%, then make the image warmer by 20%."),
+    # how much the person likes or wants it is no amount for the change
+    ("make it warmer, I like it a lot", "Make the image warmer by 20%."),
+    ("I really want it brighter", "Increase the brightness by 20%."),
+    ("make it brighter please, I really do want it", "Increase the brightness by 20%."),
+    ("make it warmer, a lot", "Make the image warmer by 40%."),
+    # both sides said and the shape kept: the largest size of its shape within them, as for "300x200"
+    ("resize to 300 px wide and 200 px tall keeping the aspect ratio", "Resize to fit within 300x200."),
+    ("make it 200 tall, 300 wide, keep the proportions", "Resize to fit within 300x200."),
+    # fraction signs and arrows were dropped: the edit went by the default
+    ("rotate it ½ turn", "Rotate the image 180 degrees."),
+    ("give it a ¼ turn", "Rotate the image 90 degrees clockwise."),
+    ("brighten by ½%", "Increase the brightness by 0.5%."),
+    ("make it 1½ times bigger", "Resize to 150%."),
+    ("rotate ↺", "Rotate the image 90 degrees counterclockwise."),
+    ("flip it ↕️", "Flip the image vertically."),
 ])
 def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     assert intent_of(instruction) == intent
@@ -541,6 +556,9 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
 
 @pytest.mark.parametrize("instruction, message", [
     ("brighter by 10%. brighter by 20%", "say the same change twice, each with its amount"),
+    ("rotate it ←", "the arrow '←' is not read here"),  # a direction, or "then"?
+    ("increase brightness ↓", "the arrow '↓' is not read here"),
+    ("resize to 1e-3%", r"writes a number with an exponent \(1e-3\)"),  # not "without a minus sign"
     ("increase brightness to 80%", "80% of the current brightness is less, not more"),
     ("set the brightness to 100%", "changes nothing"),
     ("thanks", "asks for no change .say what to change, e.g. 'make it brighter'.; nothing was edited"),

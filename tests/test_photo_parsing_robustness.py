@@ -87,6 +87,7 @@ def test_long_decimals_and_large_but_finite_numbers_keep_their_own_answers():
 
 @pytest.mark.parametrize("instruction", [
     "rotate it 90 degrees 不要", "make it warmer но не слишком", "make it warmer 但不要太多", "make it warmer, ça va",
+    "make it warmer ½",  # a fraction sign is a number: half of what? (it was dropped, and warmed by 20%)
 ])
 def test_words_in_any_script_that_are_not_read_are_refused_not_dropped(instruction):
     with pytest.raises(EditAgentError, match="not an exact photo operation"):
@@ -94,7 +95,7 @@ def test_words_in_any_script_that_are_not_read_are_refused_not_dropped(instructi
 
 
 @pytest.mark.parametrize("instruction", ["make it warmer 😀", "make it warmer!!! :)", "make it warmer…", "rotate it 90°",
-                                         "rotate it 90º", "make it warmer ½", "make it warmer ²"])
+                                         "rotate it 90º", "make it warmer ²"])
 def test_emoji_and_punctuation_say_nothing_to_refuse(instruction):
     assert PhotoRuleReasoner().reconstruct(request(instruction)).intent.text.startswith(("Make the image warmer", "Rotate"))
 
