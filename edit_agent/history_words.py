@@ -31,7 +31,7 @@ _LEAD_IN = (r"^\s*(?:(?:please|pls|ok(?:ay)?|oops|hmm+|so|just|now|actually|neve
 that?", "would you mind undoing that?"."""
 _MOVE = (r"(?:undo|redo|revert|go\s+back|go\s+forward|start\s+over|take\s+(?:me|us|it)\s+back"
          r"|undoing|redoing|reverting|going\s+back|going\s+forward|starting\s+over|taking\s+(?:me|us|it)\s+back)")
-_WHAT = (r"(?:\s+(?:that|it|this|everything|please"
+_WHAT = (r"(?:\s+(?:that|it|this|everything|please|pls|plz"
          r"|(?:the\s+)?last(?:\s+\w+)?(?:\s+(?:edits?|changes?|steps?|turns?))?"
          r"|(?:one|a|two|three|four|five|\d+)\s+(?:more\s+)?(?:steps?|turns?|edits?|changes?)"
          r"|twice|(?:two|three|four|five|\d+)\s+times|all|both|x\s*\d+|\d+\s*x|(?:one|two|three|four|five|\d+)"
@@ -39,7 +39,7 @@ _WHAT = (r"(?:\s+(?:that|it|this|everything|please"
          r"(?:\s+(?:image|photo|picture|version))?))*")
 """What a move may name: what it undoes or where it goes. Anything else makes it an edit ("go back to black
 and white", "revert the sky to blue", "start over with a blue background")."""
-_END = r"(?:[\s,.!?]+(?:thanks|thank\s+you|thx|ty|please))*[\s.!?]*$"
+_END = r"(?:[\s,.!?]+(?:thanks|thank\s+you|thx|ty|please|pls|plz))*[\s.!?]*$"
 _A_MOVE = re.compile(_LEAD_IN + _MOVE + _WHAT + _END, re.IGNORECASE)
 _WHOLLY_A_MOVE = re.compile(
     _LEAD_IN + r"(?:never\s*mind(?:\s+that)?|reset(?:\s+(?:it|everything|the\s+image))?"

@@ -58,11 +58,16 @@ _REPEAT_VERB = re.compile(
 rotate it', which is refused whole: see :func:`_refuse_what_is_not_said_in_full`)."""
 _REPEAT_SAID_WITH_MORE = re.compile(rf"^\s*(?:(?:ok|okay|now|please|just)\s+)*{_REPEATED}\b", re.IGNORECASE)
 _COUNTS = {"once": 1, "twice": 2, "thrice": 3}
-_HOW = r"a\s+(?:bit|little|tad|touch)|slightly|much|way|a\s+lot|far"
+_HOW = (r"(?:just\s+)?(?:a\s+)?(?:(?:tiny|little|wee)\s+)?(?:bit|tad|touch)|(?:just\s+)?a\s+little(?:\s+bit)?|slightly"
+        r"|much|way|a\s+lot|far")
 """How much of it: gentle ("a bit") or strong ("way"); see :func:`_degree`."""
 _MORE = re.compile(
     rf"^{_POLITE}(?P<how>{_HOW}|even)?\s*more"
     r"(?:\s+of\s+(?:that|the\s+same))?\s*(?:please)?[.!]*$", re.IGNORECASE)
+_MORE_BY = re.compile(
+    rf"^{_POLITE}(?:(?:another|(?:an?\s+)?(?:extra|additional))\s+(?P<another>\d+(?:\.\d+)?)\s*(?:%|percent)"
+    r"|(?:by\s+)?(?P<more>\d+(?:\.\d+)?)\s*(?:%|percent)\s+more)(?:\s+please)?[.!]*$", re.IGNORECASE)
+"""'10% more', 'another 10%': more of the last change, by that amount."""
 _TOO_MUCH = re.compile(
     rf"^{_REGRET}(?:(?:that['’]?s|that\s+is|it['’]?s|this\s+is)\s+)?(?:(?P<how>{_HOW})\s+)?(?:too\s+much|too\s+strong|too\s+far|overdone)"
     r"\s*(?:please)?[.!]*$", re.IGNORECASE)
@@ -162,8 +167,9 @@ _WHOLE_EFFECTS = frozenset({"grayscale", "sepia", "invert"})
 def check_not_a_correction(instruction: str, earlier: Sequence[str]) -> None:
     """Refuse an edit said as a correction of the last one ("actually, crop to the left half" after "crop to the right
     half"): done to the current image it would be done on top of the edit it corrects (a quarter of the image, a
-    rotation and its undoing), where the person meant instead of it. Only where the two edits are of one kind (or
-    two whole effects: sepia, then "actually, black and white"); "actually, make it brighter too" adds to it."""
+    rotation and its undoing), where the person meant instead of it. After "no", "oops" or "wait", any edit; after
+    "actually" or "sorry" (often only polite), only where the two edits are of one kind (or two whole effects: sepia, then "actually, black and
+    white"): "actually, make it brighter" after a crop, or "actually, make it brighter too", adds to it."""
     said = _CORRECTION.match(instruction.strip())
     if said is None or not earlier or _ADDED.search(said.group("rest")):
         return
@@ -174,8 +180,9 @@ def check_not_a_correction(instruction: str, earlier: Sequence[str]) -> None:
     if position != len(earlier) - 1:
         return
     kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
-    if kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS):
-        lead = said.group("lead")
+    lead = said.group("lead")
+    rejects = lead.lower() not in ("actually", "sorry")  # "no, make it brighter" turns the last edit down
+    if rejects or kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS):
         raise InvalidInstructionError(
             f"{quoted(instruction)} sounds like a correction of the last edit ({describe_operations(last_edit)[:-1].lower()}), "
             "and an edit here is made on top of it, to the image as it is now. To make it instead of that edit, undo "
@@ -328,6 +335,8 @@ def _follow_up_kind(text: str) -> str | None:
         return said[-1] if said else "less:half"
     if (more := _MORE.match(text)) is not None:
         return f"more:{_degree(more.group('how'))}"
+    if (more_by := _MORE_BY.match(text)) is not None:
+        return f"more:by:{more_by.group('another') or more_by.group('more')}"
     if (repeat := _REPEAT_VERB.match(text)) is not None:
         count = (repeat.group("count") or "once").lower()
         return f"again:{_COUNTS.get(count) or int(count.split()[0])}"
@@ -339,7 +348,7 @@ def _follow_up_kind(text: str) -> str | None:
 def _degree(how: str | None) -> str:
     """"gentle" for "a bit", "slightly"...; "strong" for "much", "way"...; "" when none is said."""
     how = re.sub(r"\s+", " ", (how or "").lower())
-    if how.startswith(("a bit", "a little", "a tad", "a touch", "slightly")):
+    if re.search(r"\b(?:bit|little|tad|touch|slightly)\b", how):
         return "gentle"
     return "strong" if how in ("much", "way", "a lot", "far") else ""
 
@@ -423,8 +432,16 @@ def _more(operations: list[Operation], how: str, instruction: str) -> list[Opera
     more"); another blur or sharpen; a crop margin again, half of it or twice it. An edit that mixed kinds
     gets more of its amounts only ("warmer and crop 10%": warmer again, no second crop)."""
     signed = [op for op in operations if op.kind in PERCENT_KINDS]
+    if signed and how.startswith("by:"):  # "10% more": that amount, the way the last change went
+        if float(how.removeprefix("by:")) == 0:
+            raise InvalidInstructionError(f"{quoted(instruction)}: 0% more changes nothing.")
+        return [_scaled(op, float(how.removeprefix("by:"))) for op in signed]
     if signed:
         return [_scaled(op, _more_amount(abs(op.value or 0), op.value or 0, how)) for op in signed]
+    if how.startswith("by:"):
+        raise InvalidInstructionError(
+            f"{quoted(instruction)} after {describe_operations(operations)[:-1].lower()}: a percentage of what? Say the "
+            "next edit in full (e.g. 'crop 10% from each side', 'resize to 110%').")
     if all(op.kind in ("blur", "sharpen") for op in operations):
         return [_more_filter(op, how) for op in operations]  # "more" after a blur: another one
     margins = [op for op in operations if is_margin_crop(op) and op.value is not None]

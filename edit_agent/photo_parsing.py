@@ -296,7 +296,7 @@ _RULES: list[tuple[str, str, bool]] = [
     *_problem_rules(),
     *_setting_rules(),
     (r"\b(?:brighten|brighter|lighten|lighter|more\s+bright)\b", "brighter", False),
-    (r"\b(?:darken|darker|dim|dimmer)\b", "darker", False),
+    (r"\b(?:darken|darker|dim|dimmer|more\s+dark)\b", "darker", False),
     (r"\bcontrastier\b", "more_contrast", False),
     (r"\b(?:more\s+)?(?:contrasty|punchier|punchy)\b", "more_contrast", True),
     (r"\b(?:more\s+saturated|saturate|more\s+vivid|more\s+vibrant|more\s+colou?rful)\b", "more_saturated", False),
@@ -1109,12 +1109,33 @@ def _unsupported(instruction: str, clause: str | None = None) -> UnsupportedInst
     if no_request is not None:  # "thanks!", "is it too dark?": no editor, generative or not, has work here
         return UnsupportedInstructionError(f"{quoted(instruction)} {no_request}; nothing was edited.")
     part = f" (the part {quoted(clause)})" if clause and clause.strip() != instruction.strip() else ""
+    if _reads_with_a_percent_sign(clause or instruction):  # "brighter by 10": 10 of what?
+        return UnsupportedInstructionError(f"{quoted(instruction)}{part} gives an amount without its unit; say it as a "
+                                           "percentage, e.g. 'brighter by 10%'. Nothing was edited.")
     unread = _exact_operation_unread(clause or instruction)
     if unread is not None:  # a generative editor would not do it better, and sending the user to one misleads
         kind, examples = unread
         return UnsupportedInstructionError(f"{quoted(instruction)}{part} asks for {kind} in words this editor does not "
                                            f"read; say e.g. {examples}. Nothing was edited.")
     return NeedsGenerativeEditorError(f"{quoted(instruction)}{part} is not an exact photo operation ({OPERATION_KINDS})")
+
+
+_SETTING_BY_A_BARE_NUMBER = re.compile(
+    r"\b(?:bright|dark|dim|light|contrast|saturat|vivid|colou?rful|warm|cool)\w*\b.*?\bby\s+\d+(?:\.\d+)?(?![\d.])"
+    r"(?!\s*(?:%|percent|per\s?cent|px|pixels?|degrees?|°|times|x\b))", re.IGNORECASE)
+
+
+def _reads_with_a_percent_sign(text: str) -> bool:
+    """Whether ``text`` reads once its setting's bare amount is a percentage ("brighter by 10"; not "make the car
+    brighter by 10", which a generative editor is still needed for)."""
+    bare = _SETTING_BY_A_BARE_NUMBER.search(text)
+    if bare is None:
+        return False
+    try:
+        parse_operations(text[:bare.end()] + "%" + text[bare.end():])
+    except EditAgentError:
+        return False
+    return True
 
 
 _EXACT_FAMILIES: tuple[tuple[frozenset[str], str, str], ...] = (
@@ -1211,7 +1232,8 @@ def _default_fix(name: str) -> Operation:
     return _SIGNED[name]("", "") if name in _SIGNED else _DEFAULT_OPERATIONS[name]
 
 
-_GENTLE = re.compile(r"\b(?:slightly|slight|subtle|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:bit|touch|tad)|not\s+(?:too|so)\s+much)\b",
+_GENTLE = re.compile(r"\b(?:slightly|slight|subtle|somewhat|(?:a\s+)?little(?:\s+bit)?|a\s+(?:(?:tiny|wee)\s+)?(?:bit|touch|tad)"
+                     r"|not\s+(?:too|so)\s+much)\b",
                      re.IGNORECASE)
 _STRONG = re.compile(r"\b(?:much|a lot|lots|way|far|very|really(?!\s+(?:do\s+)?(?:want|need|like|love|wish|hope|mean)\b)"
                      r"|significantly|strongly|a great deal)\b", re.IGNORECASE)

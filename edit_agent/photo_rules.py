@@ -83,7 +83,7 @@ _PERSIST = re.compile(
 # "keep it that way", "always" after an edit: the edit just written is the rule
 _KEEP_THAT = re.compile(r"\b(?:that\s+way|like\s+that|as\s+it\s+is\s+now|always)\b", re.I)
 KEEP_IT_THAT_WAY = re.compile(
-    r"^(?:(?:from\s+now\s+on|going\s+forward)\s*,?\s*)?keep\s+it\s+(?:that\s+way|like\s+that|as\s+it\s+is(?:\s+now)?)"
+    r"^(?:(?:from\s+now\s+on|going\s+forward)\s*,?\s*)?keep\s+it\s+(?:(?:that|this)\s+way|like\s+(?:that|this)|as\s+it\s+is(?:\s+now)?)"
     r"(?:\s*,?\s*(?:from\s+now\s+on|going\s+forward|for\s+the\s+rest\s+of\s+the\s+session))?[\s.!]*$", re.IGNORECASE)
 """'keep it that way' said on its own (a turn of its own, after the edit it means): that edit becomes a rule. (Not
 "leave it like that", which as often means "stop here".)"""

@@ -42,6 +42,7 @@ def test_a_redo_request_is_only_a_step_forward():
     # said as people type in a chat: with a word before or thanks after, a bare count, "both", "all", "x2"
     ("undo, thanks", 1), ("nope, undo that", 1), ("ugh undo", 1), ("oh undo that, thanks", 1), ("undo all", "source"),
     ("undo both", 2), ("undo x2", 2), ("undo 3x", 3), ("go back 2", 2), ("go back to the start, please", "source"),
+    ("undo pls", 1), ("undo that plz", 1),  # courtesy as typed in a chat
     ("no, go back to black and white", None),
     # a step forward, an edit, or a move that names what it undoes (a count could get it wrong): not made
     ("redo", None), ("undo the last blur", None), ("go back to black and white", None), ("undo 0 steps", None),

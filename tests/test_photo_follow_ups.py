@@ -240,6 +240,9 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     (["make it sepia"], "actually, make it black and white", "sounds like a correction"),
     (["resize to 50%"], "no, resize to 25%", "without 'no'"),
     (["make it warmer"], "oops, make it cooler", "sounds like a correction"),
+    (["crop to a square"], "no, make it brighter", "sounds like a correction"),  # "no" turns down any edit
+    # a percentage after an edit with none
+    (["crop 10% from each side"], "10% more", "a percentage of what"),
 ])
 def test_a_follow_up_that_could_go_either_way_is_refused_with_what_to_say(session, earlier, instruction, message):
     intents(session, *earlier)
@@ -538,6 +541,10 @@ def test_keep_it_that_way_on_its_own_makes_the_edit_before_a_rule(session):
     other.edit(Image.new("RGB", (40, 30), (120, 90, 60)), "crop to a square")
     other.edit(None, "keep it like that from now on")
     assert other.edit(None, "rotate it left").constraints[0].text == "the image stays square"
+    third = EditSession(store=session._store)
+    third.edit(Image.new("RGB", (40, 30), (120, 90, 60)), "make it black and white")
+    third.edit(None, "keep it like this")  # "this" as "that": it was refused as no rule
+    assert third.edit(None, "rotate it left").constraints[0].text == "the image stays black and white"
     with pytest.raises(InvalidInstructionError, match="only black and white and a square shape can be kept"):
         intents(session, "make it brighter", "keep it that way")
 
@@ -596,3 +603,20 @@ def test_a_problem_said_right_after_the_edit_stays_above_the_image_before_it(ses
     result = session.edit(None, "too bright")
     before, after = numpy.asarray(image, dtype=float).mean(), numpy.asarray(result.image, dtype=float).mean()
     assert before < after < numpy.asarray(session.history[0].image, dtype=float).mean()
+
+
+@pytest.mark.parametrize(("said", "intent"), [
+    ("a little bit more", "Make the image warmer by 10%."),
+    ("bit more", "Make the image warmer by 10%."),
+    ("a tiny bit more", "Make the image warmer by 10%."),
+    ("10% more", "Make the image warmer by 10%."),
+    ("another 5%", "Make the image warmer by 5%."),
+    ("an extra 30 percent", "Make the image warmer by 30%."),
+])
+def test_more_said_the_many_usual_ways_adds_to_the_last_change(session, said, intent):
+    """Each was refused ("asks for no change", "not an exact photo operation")."""
+    assert intents(session, "make it warmer", said)[-1] == intent
+
+
+def test_a_percentage_more_goes_the_way_the_last_change_went(session):
+    assert intents(session, "make it darker", "10% more")[-1] == "Decrease the brightness by 10%."

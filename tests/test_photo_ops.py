@@ -548,6 +548,8 @@ def intent_of(instruction: str) -> str:
     ("make it 1½ times bigger", "Resize to 150%."),
     ("rotate ↺", "Rotate the image 90 degrees counterclockwise."),
     ("flip it ↕️", "Flip the image vertically."),
+    ("make it more dark", "Decrease the brightness by 20%."),  # as "more bright" is read
+    ("a tiny bit brighter", "Increase the brightness by 10%."),
 ])
 def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
     assert intent_of(instruction) == intent
@@ -557,6 +559,8 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
 @pytest.mark.parametrize("instruction, message", [
     ("brighter by 10%. brighter by 20%", "say the same change twice, each with its amount"),
     ("rotate it ←", "the arrow '←' is not read here"),  # a direction, or "then"?
+    ("make it brighter by 10", "gives an amount without its unit; say it as a percentage"),
+    ("increase the contrast by 15 please", "gives an amount without its unit"),
     ("increase brightness ↓", "the arrow '↓' is not read here"),
     ("resize to 1e-3%", r"writes a number with an exponent \(1e-3\)"),  # not "without a minus sign"
     ("increase brightness to 80%", "80% of the current brightness is less, not more"),
