@@ -653,6 +653,14 @@ def test_the_keyboard_skips_to_the_message_box_and_escape_closes_a_refusal(page,
     page.wait_for_function("() => document.activeElement === document.querySelector('#message textarea')")
     toggle = page.locator("#chat .thought-group > .title").last
     expect(toggle).to_have_attribute("aria-expanded", "true")  # the latest trace starts open
+    # Read at full strength: Gradio's 0.8 opacity on the inner Markdown took the reasoning below 4.5:1.
+    faded = page.evaluate("""() => {
+        let element = [...document.querySelectorAll('#chat .thought-group p')].pop(), opacity = 1;
+        for (; element && !element.matches('.thought-group'); element = element.parentElement)
+            opacity *= Number(getComputedStyle(element).opacity);
+        return opacity;
+    }""")
+    assert faded == 1
     toggle.focus()
     page.keyboard.press(" ")  # Space works as Enter does on a button
     expect(toggle).to_have_attribute("aria-expanded", "false")
@@ -779,9 +787,36 @@ def test_the_turn_keeps_its_progress_bar_when_the_attachment_check_ends_during_i
     wait_for_status(page, "1 edit")
 
 
+def test_words_typed_while_an_attachment_is_checked_stay_when_it_is_refused(page, tmp_path: Path, monkeypatch):
+    """The box was sent back from the server as it was when the check began: what was typed meanwhile was lost."""
+    import threading
+
+    import ui.handlers
+
+    typed = threading.Event()
+
+    def check_once_typed(*args, **kwargs):
+        typed.wait(timeout=30)
+        return real_check(*args, **kwargs)
+
+    real_check = ui.handlers.check_attachment
+    monkeypatch.setattr(ui.handlers, "check_attachment", check_once_typed)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 20)
+    page.locator("#new-session").click()
+    page.locator("#message textarea").fill("")  # a refused message stays in the box
+    page.locator("#message input[type=file]").set_input_files(str(broken))
+    page.wait_for_function("() => document.querySelectorAll('#message .thumbnail-item, #message img').length > 0")
+    page.locator("#message textarea").type("make it brighter")
+    typed.set()
+    page.wait_for_function("() => document.querySelectorAll('#message .thumbnail-item, #message img').length === 0")
+    assert page.locator("#message textarea").input_value() == "make it brighter"
+    page.locator("#message textarea").fill("")  # the page is shared: leave the box empty
+
+
 # Twenty blurs (the most one turn may do) of a 2000 px photo: a few seconds on a CPU, long enough to act
 # while the turn runs.
-SLOW_TURN = ", ".join(["blur it"] * 20)
+SLOW_TURN = " and ".join(["blur it"] * 20)  # joined by "and": with commas, one blur said again
 
 
 def a_slow_photo(tmp_path: Path) -> Path:
@@ -914,16 +949,16 @@ def test_the_newest_turn_and_the_current_thumbnail_stay_in_view(page, tmp_path: 
     shoot(page, "8-ten-turns")
 
 
-def test_a_reload_during_the_first_turn_finds_the_session_after_it(page, app_url: str, tmp_path: Path):
-    photo = tmp_path / "big.png"
-    Image.effect_noise((1500, 1500), 60).convert("RGB").save(photo)
+def test_a_reload_during_the_first_turn_shows_the_session_when_it_lands(page, app_url: str, tmp_path: Path):
+    """Reloaded while the photo was still being read (before the session's lock), the page said "No session yet"
+    and stayed so: only a second reload showed the session, and a message sent meanwhile started another."""
     page.locator("#new-session").click()
-    send(page, ", ".join(["blur it"] * 12), photo)  # a few seconds of work on a CPU
-    page.wait_for_timeout(300)
+    send(page, SLOW_TURN, a_slow_photo(tmp_path))
+    page.wait_for_timeout(150)
     open_app(page, app_url)  # reloaded mid-turn: the page never gets the turn's reply
-    page.wait_for_timeout(8000)  # the turn finishes on the server meanwhile
-    open_app(page, app_url)
-    wait_for_status(page, "1 edit")
+    page.wait_for_function("() => document.querySelector('#message textarea').disabled")  # locked until it lands
+    wait_for_status(page, "1 edit")  # no second reload
+    page.wait_for_function("() => !document.querySelector('#message textarea').disabled")
 
 
 def test_a_reload_during_a_later_turn_shows_the_turn_when_it_lands(page, app_url: str, tmp_path: Path):
@@ -937,8 +972,13 @@ def test_a_reload_during_a_later_turn_shows_the_turn_when_it_lands(page, app_url
     page.wait_for_function("() => document.querySelector('#message textarea').disabled")
     page.wait_for_timeout(300)
     open_app(page, app_url)  # reloaded mid-turn: the page never gets the turn's reply
+    # Locked meanwhile, as on the page that sent it: a message sent now branched from the image before the turn.
+    page.wait_for_function("() => document.querySelector('#message textarea').disabled")
+    expect(page.locator("#undo")).to_be_disabled()
     wait_for_status(page, "at edit #2")  # no second reload: the page looked until the turn landed
     expect(page.locator("#chat .message").last).to_contain_text("Blur")
+    page.wait_for_function("() => !document.querySelector('#message textarea').disabled")
+    expect(page.locator("#undo")).to_be_enabled()
 
 
 def test_a_session_deleted_in_another_tab_is_said_gone_here(page, app_url: str, tmp_path: Path):

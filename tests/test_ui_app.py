@@ -920,6 +920,29 @@ def test_a_turns_reasoning_in_the_app_says_the_apps_way_not_the_sdks(tmp_path: P
     assert "EditSession" not in reasoning[-1] and "image_id" not in reasoning[-1]
 
 
+def test_a_first_turn_is_waited_for_while_its_photo_is_still_being_read(tmp_path: Path, photo: str, monkeypatch):
+    """Reading and scaling a large photo comes before the session's lock: a page reloaded then took the turn for
+    not running, said "No session yet" and never caught up."""
+    import uuid
+
+    import ui.handlers as handlers
+
+    app, state, told = in_a_session_that_tells(tmp_path, photo, monkeypatch)
+    page = {**state, "session_id": None, "starting": uuid.uuid4().hex}
+    seen: list[bool] = []
+
+    def reading(*args, **kwargs):
+        seen.append(app.turn_pending(dict(page)).active)  # a reload now
+        return real_load(*args, **kwargs)
+
+    real_load = handlers.load_attachment
+    monkeypatch.setattr(handlers, "load_attachment", reading)
+    shown = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, dict(page), "rules", "recording")[0]
+    assert seen == [True]
+    assert shown["session_id"] == page["starting"]
+    assert app.turn_pending(dict(page)).active is False  # landed: the reloaded page shows it and stops looking
+
+
 def test_a_first_turn_left_claimed_by_a_server_stopped_mid_turn_is_not_waited_for(tmp_path: Path, photo: str,
                                                                                    monkeypatch):
     import uuid

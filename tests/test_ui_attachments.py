@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,25 +71,24 @@ def test_a_photo_over_even_the_scalable_limits_is_refused(tmp_path: Path):
     assert checked.refusal is not None and "2100" in checked.refusal
 
 
-def test_a_box_with_a_usable_image_is_left_alone_and_a_broken_one_loses_only_the_image(tmp_path: Path):
-    import gradio as gr
-
+def test_a_usable_image_is_left_in_the_box_and_a_broken_one_is_named_for_the_page_to_take_out(tmp_path: Path):
     from ui.handlers import AppConfig, ChatApp
 
     app = ChatApp(AppConfig(store=tmp_path / "store", image_limits=LIMITS, scalable_limits=SCALABLE))
     fine = photo(tmp_path, (100, 80))
-    box, status = app.check_attachment({"text": "warmer", "files": [fine]})
-    assert isinstance(box, type(gr.skip())) and status.startswith("camera\\.jpg is attached: say what")  # Markdown
+    refused, status = app.check_attachment({"text": "warmer", "files": [fine]})
+    assert refused == "[]" and status.startswith("camera\\.jpg is attached: say what")  # Markdown
     from ui.views import EMPTY_STATUS
 
     assert app.check_attachment({"text": "warmer", "files": []})[1] == EMPTY_STATUS  # taken out: back to the start
-    large = photo(tmp_path, (1200, 800), "large.jpg")  # stays, to be scaled when sent: the box is not rewritten
-    assert isinstance(app.check_attachment({"text": "warmer", "files": [large]})[0], type(gr.skip()))
+    large = photo(tmp_path, (1200, 800), "large.jpg")  # stays, to be scaled when sent
+    assert app.check_attachment({"text": "warmer", "files": [large]})[0] == "[]"
     broken = tmp_path / "upload" / "broken.png"
     broken.write_bytes(b"no image")
     with pytest.warns(UserWarning, match="broken.png"):  # outside a running app, gr.Warning warns
-        update, status = app.check_attachment({"text": "warmer", "files": [{"path": str(broken)}]})
-    assert update.value == {"text": "warmer", "files": []} and status == EMPTY_STATUS
+        refused, status = app.check_attachment({"text": "warmer", "files": [fine, {"path": str(broken)}]})
+    # Only the refused image is named: the box itself is not sent back, so that what was typed meanwhile stays.
+    assert json.loads(refused) == [str(broken)] and status.startswith("camera\\.jpg is attached")
 
 
 def test_attaching_an_image_mid_session_says_that_sending_it_starts_a_new_one(tmp_path: Path, capsys):

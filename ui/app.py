@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,7 @@ footer .record.hidden + .divider { display: none; }
 /* Gradio's labels over a block are indigo-500 on indigo-100, 3.6:1: indigo-700 reads at 8:1. */
 [data-testid="block-label"], [data-testid="block-info"] { color: #3730a3; }
 /* The reasoning reads lighter than the messages without fading to 4.5:1 (Gradio's opacity 0.8): slate-600, 7:1. */
-#chat .thought-group .message-content { opacity: 1 !important; }
+#chat .thought-group .message-content, #chat .thought-group .message-content .md { opacity: 1 !important; }
 #chat .thought-group .message-content .prose :is(p, li) { color: #475569 !important; }
 /* Dark mode (Gradio's .dark): the colours above were chosen on white, and on dark fills they fell to 1.2-3:1.
    One selector a rule: Gradio scopes a rule to the page by taking out its first ".dark" only. */
@@ -421,11 +422,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         view = [state, chat, image, timeline, status, sessions, export_file, tab_head, undo, redo, export, delete]
         # Progress and errors show on the status line only: on every output they blank the whole page.
         internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
-        _follow(demo.load(app.restore, [state], view, api_name="restore", **internal))
-        # A reload while a turn ran: its reply went to the page that was; this one looks each second until it lands.
-        waiting = gr.Timer(1.0, active=False)
-        demo.load(app.turn_pending, [state], [waiting], api_visibility="private", show_progress="hidden")
-        _follow(waiting.tick(app.catch_up, [state], [*view, waiting], api_visibility="private", show_progress="hidden"))
+        restored = demo.load(app.restore, [state], view, api_name="restore", **internal)
+        _follow(restored)
         demo.load(
             _settings(config), [reasoner, editor, picked], [reasoner, reasoners_unavailable, editor, editors_unavailable],
             api_name="settings", **internal,
@@ -446,6 +444,18 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         sent = gr.State(None)
         sent_message = gr.MultimodalTextbox(visible=False, file_types=["image"])
         history_controls = [undo, redo, new, delete, sessions, timeline, chat, reopen_zip, export]
+        # A reload while a turn ran: its reply went to the page that was; this one looks each second until it lands,
+        # with the box and the history controls locked meanwhile, as they were on the page that sent it (a message
+        # sent now would branch from the image before that turn).
+        waiting, landed = gr.Timer(1.0, active=False), gr.State(False)
+        pending_outputs = [waiting, message, *history_controls]
+        # after the view is drawn, which enables Undo and Redo where they would act
+        restored.then(_pending(app), [state], pending_outputs, api_visibility="private", show_progress="hidden")
+        caught_up = waiting.tick(_caught_up(app), [state], [*view, waiting, landed], api_visibility="private",
+                                 show_progress="hidden")
+        _follow(caught_up)
+        caught_up.then(_unlock_when_landed, [landed], [message, *history_controls], queue=False,
+                       api_visibility="private")
         # Gradio shows toasts of one kind as one group that closes on its first toast's timer: a refusal of
         # this message joined the last one's toast and vanished with it. Sending closes what was shown before.
         message.submit(None, None, None, js=CLOSE_TOASTS_JS, queue=False, api_visibility="private")
@@ -525,11 +535,15 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # as scaled down when sent. The browser notes which files the box holds and the server is asked only
         # when they change: a call per keystroke would fill the queue that edits wait in.
         message.change(None, [message], [attached], js=ATTACHED_FILES_JS, queue=False, api_visibility="private")
-        attached.change(app.check_attachment, [message, state], [message, status], api_name="check_attachment",
-                        concurrency_id="attachments", concurrency_limit=2, **told,
-                        api_visibility="undocumented").then(
-            # The attach button leaves the page once a file is in the box, and the keyboard's focus with it.
-            None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")
+        refused_files = gr.Textbox(visible=False)
+        checked = attached.change(app.check_attachment, [message, state], [refused_files, status],
+                                  api_name="check_attachment", concurrency_id="attachments", concurrency_limit=2,
+                                  **told, api_visibility="undocumented")
+        # Taken out by the page, from the box as it is now: what was typed while the check ran stays.
+        checked.then(None, [refused_files, message], [message], js=TAKE_OUT_REFUSED_JS, queue=False,
+                     api_visibility="private")
+        # The attach button leaves the page once a file is in the box, and the keyboard's focus with it.
+        checked.then(None, None, None, js=FOCUS_BOX_JS, queue=False, api_visibility="private")
         serve_agent_tools(config)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=8)
     return demo
@@ -720,6 +734,16 @@ ATTACHED_FILES_JS = """
 (message) => JSON.stringify(((message && message.files) || []).map((file) => (file && file.path) || file))
 """
 
+# The box as it is now, without the images the server refused (a JSON list of their paths); unchanged, when none is.
+TAKE_OUT_REFUSED_JS = """
+(refused, message) => {
+  const paths = JSON.parse(refused || "[]");
+  const files = (message && message.files) || [];
+  const kept = files.filter((file) => !paths.includes((file && file.path) || file));
+  return kept.length === files.length ? message : {...message, files: kept};
+}
+"""
+
 # A sample picked goes into the message box: the words go there next. On a phone the box is a screen or more
 # above the samples, so it is brought into view ("nearest": where it is in view already, nothing moves).
 TO_THE_MESSAGE_BOX_JS = """
@@ -804,6 +828,31 @@ def _history_controls(*, locked: bool, chat: list[dict[str, Any]] | None = None)
     chat_update = gr.Chatbot(elem_classes=busy) if chat is None else gr.Chatbot(value=chat, elem_classes=busy)
     return (by_view, by_view, gr.Button(interactive=not locked), by_view, gr.Dropdown(interactive=not locked),
             gr.Gallery(elem_classes=busy), chat_update, gr.UploadButton(interactive=not locked), by_view)
+
+
+def _pending(app: ChatApp) -> Callable[[Any], tuple[Any, ...]]:
+    """Page load: the timer that watches for a turn this page sent before it was reloaded, and the box and history
+    controls locked while it runs (left as they are when none does)."""
+    def pending(state: Any) -> tuple[Any, ...]:
+        timer = app.turn_pending(state)
+        if not timer.active:
+            return (timer, gr.skip(), *(gr.skip() for _ in _history_controls(locked=True)))
+        return (timer, gr.MultimodalTextbox(interactive=False), *_history_controls(locked=True))
+    return pending
+
+
+def _caught_up(app: ChatApp) -> Callable[[Any], tuple[Any, ...]]:
+    """A tick of that timer: the view once the turn has landed, and whether it has."""
+    def caught_up(state: Any) -> tuple[Any, ...]:
+        *view, timer = app.catch_up(state)
+        return (*view, timer, not timer.active)
+    return caught_up
+
+
+def _unlock_when_landed(landed: Any) -> tuple[Any, ...]:
+    if landed is not True:
+        return (gr.skip(), *(gr.skip() for _ in _history_controls(locked=False)))
+    return _unlock_box()
 
 
 def _box_contents(message: Any) -> tuple[str, tuple[str, ...]]:

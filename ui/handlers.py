@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import json
 import logging
 import os
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -227,6 +229,24 @@ class ChatApp:
 
     def __init__(self, config: AppConfig) -> None:
         self.config = config
+        self._first_turns: set[str] = set()
+        """The ids of the new sessions whose first turn this app is making now, from the moment it is sent: decoding
+        a large photo and loading a model come before the session's lock is taken, and a page reloaded meanwhile
+        took the turn for not running (and never caught up)."""
+        self._first_turns_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _first_turn(self, session_id: str | None) -> Iterator[None]:
+        if session_id is None:
+            yield
+            return
+        with self._first_turns_lock:
+            self._first_turns.add(session_id)
+        try:
+            yield
+        finally:
+            with self._first_turns_lock:
+                self._first_turns.discard(session_id)
 
     @functools.cached_property
     def store(self) -> Store:
@@ -337,7 +357,9 @@ class ChatApp:
         stored (one a server stopped mid-turn left claimed runs no longer), or a later turn of the session shown."""
         starting = state["starting"]
         if starting is not None and starting != state["session_id"]:
-            return not self._owns({**state, "session_id": starting}) and turn_running(self.store, starting)
+            with self._first_turns_lock:
+                sent_here = starting in self._first_turns
+            return not self._owns({**state, "session_id": starting}) and (sent_here or turn_running(self.store, starting))
         return state["session_id"] is not None and turn_running(self.store, state["session_id"])
 
     def _resume_started(self, state: dict[str, Any]) -> None:
@@ -364,18 +386,10 @@ class ChatApp:
             raise InvalidInstructionError(EMPTY_MESSAGE)
         progress(0.1, desc="Reconstructing the intent and editing…")
         if image_path is not None:
-            session = EditSession(
-                store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
-                editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
-                session_id=self._fresh(state["starting"]),  # the id the page kept when it sent the message
-            )
-            with self.owners.claiming(session.id, state["token"]), _named_as_sent(Path(image_path)):
-                image, scaled = load_attachment(image_path, self.config.image_limits, self.config.scalable_limits)
-                session.edit(image, text)  # a refused upload leaves no owner row
+            with self._first_turn(state["starting"]):
+                session = self._start(state, image_path, text, reasoner, editor)
             # That it starts a new session was told when the image was attached (``attached_status``).
             state["session_id"], state["starting"] = session.id, None
-            if scaled:
-                _tell(html.escape(scaled, quote=False))
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
@@ -385,29 +399,39 @@ class ChatApp:
         progress(0.9, desc="Showing the result…")
         return self._reply(state)
 
+    def _start(self, state: dict[str, Any], image_path: str, text: str, reasoner: str, editor: str) -> EditSession:
+        """A new session from the image sent, with its first turn."""
+        session = EditSession(
+            store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
+            editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
+            session_id=self._fresh(state["starting"]),  # the id the page kept when it sent the message
+        )
+        with self.owners.claiming(session.id, state["token"]), _named_as_sent(Path(image_path)):
+            image, scaled = load_attachment(image_path, self.config.image_limits, self.config.scalable_limits)
+            session.edit(image, text)  # a refused upload leaves no owner row
+        if scaled:
+            _tell(html.escape(scaled, quote=False))
+        return session
+
     @friendly_errors
-    def check_attachment(self, message: Any, state: Any = None) -> tuple[Any, Any]:
-        """The message box after checking the image just attached (see :mod:`ui.attachments`): as it was (no
-        update: one sent back would overwrite what was typed meanwhile), or without an image that cannot be
-        used; a notice says why, or that a large photo will be scaled down when sent. And the status line: what
-        sending the image will do."""
+    def check_attachment(self, message: Any, state: Any = None) -> tuple[str, Any]:
+        """The images just attached that cannot be used (see :mod:`ui.attachments`), as a JSON list of their paths
+        for the page to take out of the box itself: a box sent back from here would overwrite what was typed while
+        the check ran. A notice says why each is refused, or that a large photo will be scaled down when sent. And
+        the status line: what sending the image will do."""
         attached = attached_paths(message)
         if not attached:
-            return gr.skip(), self.attached_status(message, state)
-        kept = []
+            return "[]", self.attached_status(message, state)
+        refused = []
         for path in attached:
             checked = check_attachment(path, self.config.image_limits, self.config.scalable_limits)
             if checked.refusal:
                 gr.Warning(html.escape(checked.refusal, quote=False), duration=REFUSAL_SECONDS)
-                continue
-            if checked.notice:
+                refused.append(path)
+            elif checked.notice:
                 _tell(html.escape(checked.notice, quote=False))
-            kept.append(path)
-        kept_message = {"text": message.get("text") or "", "files": kept}
-        status = self.attached_status(kept_message, state)
-        if kept == attached:
-            return gr.skip(), status
-        return gr.MultimodalTextbox(value=kept_message), status
+        kept = [path for path in attached if path not in refused]
+        return json.dumps(refused), self.attached_status({"text": message.get("text") or "", "files": kept}, state)
 
     @staticmethod
     def settings_picked(state: Any, reasoner: str, editor: str) -> None:
