@@ -58,7 +58,7 @@ _REPEAT_VERB = re.compile(
 rotate it', which is refused whole: see :func:`_refuse_what_is_not_said_in_full`)."""
 _REPEAT_SAID_WITH_MORE = re.compile(rf"^\s*(?:(?:ok|okay|now|please|just)\s+)*{_REPEATED}\b", re.IGNORECASE)
 _COUNTS = {"once": 1, "twice": 2, "thrice": 3}
-_HOW = (r"(?:just\s+)?(?:a\s+)?(?:(?:tiny|little|wee)\s+)?(?:bit|tad|touch)|(?:just\s+)?a\s+little(?:\s+bit)?|slightly"
+_HOW = (r"(?:just\s+)?(?:a\s+)?(?:(?:tiny|little|wee)\s+)?(?:bit|tad|touch)|(?:just\s+)?(?:a\s+)?little(?:\s+bit)?|slightly"
         r"|much|way|a\s+lot|far")
 """How much of it: gentle ("a bit") or strong ("way"); see :func:`_degree`."""
 _MORE = re.compile(
@@ -126,6 +126,8 @@ class FollowUp:
     text of what this turn makes when drawn again from the image before that turn. ``None`` for any other."""
     read_edit: str = ""
     """The canonical text of that turn's own edit, as read from its words."""
+    took_back_part: bool = False
+    """Whether it takes part of that edit back ("too much", "too bright"): "more" after it could go either way."""
 
 
 def resolve_follow_up(instruction: str, earlier: Sequence[str]) -> str | None:
@@ -160,7 +162,12 @@ _CORRECTION = re.compile(
     r"^\W*(?:(?:ok|okay|hmm+|oh|um+|uh+)\W+)*(?P<lead>actually|no|nope|oops|wait|sorry|i\s+meant|i\s+mean)\b\W*(?P<rest>\S.*)$",
     re.IGNORECASE)
 """An edit said as a correction: "actually, crop to the left half", "no, darker"."""
-_ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|more)\b", re.IGNORECASE)
+_ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|more|even|still|further|another|now"
+                    r"|next|then)\b|^\W*and\b", re.IGNORECASE)
+"""Words that say an edit comes on top of the last one: "actually, make it even brighter", "wait, and flip it"."""
+_APPROVED = re.compile(rf"^\W*(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS - {'actually', 'right'}))})\b\W*)+\W",
+                       re.IGNORECASE)
+"""The last result approved before the edit ("actually, looks great! make it brighter"): no correction of it."""
 _WHOLE_EFFECTS = frozenset({"grayscale", "sepia", "invert"})
 
 
@@ -171,13 +178,13 @@ def check_not_a_correction(instruction: str, earlier: Sequence[str]) -> None:
     "actually" or "sorry" (often only polite), only where the two edits are of one kind (or two whole effects: sepia, then "actually, black and
     white"): "actually, make it brighter" after a crop, or "actually, make it brighter too", adds to it."""
     said = _CORRECTION.match(instruction.strip())
-    if said is None or not earlier or _ADDED.search(said.group("rest")):
+    if said is None or not earlier or _ADDED.search(said.group("rest")) or _APPROVED.match(said.group("rest")):
         return
     turn = known_reading(said.group("rest"))
     if turn is None or not turn.operations or turn.sets or turn.lifts or turn.lifts_all:
         return
     position, last_edit = _EarlierEdits(earlier).last_edit(len(earlier))
-    if position != len(earlier) - 1:
+    if position != len(earlier) - 1 or turn.operations == last_edit:  # the same again corrects nothing: more of it
         return
     kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
     lead = said.group("lead")
@@ -233,9 +240,10 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
         all_of_it = how == "strong" and all(op.kind in PERCENT_KINDS for op in operations)
         taken_back = _taken_back(operations, how, instruction)
         return FollowUp(describe_operations(taken_back), position, all_of_it,
-                        None if all_of_it else _with_less_of_it(operations, how), describe_operations(operations))
+                        None if all_of_it else _with_less_of_it(operations, how), describe_operations(operations),
+                        took_back_part=True)
     if kind.startswith("more"):
-        if _is_taking_back(last):  # more of the change, or more of taking it back? They go opposite ways
+        if _took_back_part(edits, position):  # more of the change, or more of taking it back? They go opposite ways
             raise InvalidInstructionError(
                 f"{quoted(instruction)} right after taking a change back: say which way now "
                 f"({_either_way(operations)}), or undo.")
@@ -271,7 +279,7 @@ def _overdone(text: str, edits: _EarlierEdits, end: int) -> FollowUp | None:
     whole_edit = len(overdone) == len(last_edit)  # drawn again from before it only where nothing else changed
     return FollowUp(describe_operations(taken_back), position, how == "strong" and whole_edit,
                     _with_less_of_it(last_edit, how) if whole_edit and how != "strong" else None,
-                    describe_operations(last_edit))
+                    describe_operations(last_edit), took_back_part=True)
 
 
 _BOTH_WAYS = {
@@ -372,6 +380,15 @@ def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:
         raise InvalidInstructionError(
             f"{quoted(instruction)} asks for the last edit's opposite instead of it: undo it, then say which way "
             "('make it cooler', 'rotate it right'). ('The opposite' alone reverses the last edit.)")
+
+
+def _took_back_part(edits: _EarlierEdits, position: int) -> bool:
+    """Whether the turn at ``position`` took part of the edit before it back ("too much", "too bright")."""
+    try:
+        found = _follow_up(edits.instructions[position], edits, position)
+    except (EditAgentError, ArithmeticError):
+        return False
+    return found is not None and found.took_back_part
 
 
 def _is_taking_back(instruction: str) -> bool:

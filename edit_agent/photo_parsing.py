@@ -408,24 +408,39 @@ def split_clauses(instruction: str) -> list[str]:
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
 
 
-_ARROW_WORDS = {"↺": "counterclockwise", "⟲": "counterclockwise", "↶": "counterclockwise", "↻": "clockwise",
-                "⟳": "clockwise", "↷": "clockwise", "↕": "vertically", "⇕": "vertically", "↔": "horizontally",
-                "⇔": "horizontally"}
-"""Arrows that say one way to rotate or flip, whatever else is said."""
+_THEN_ARROW = re.compile(r"(?<=\S)\s*[→⇒⟶➡➔⟹]\ufe0f?\s*(?=\S)")
+"""An arrow between two edits: "then" ("brighten → crop to a square")."""
+_TURN_ARROWS = {"↺": "counterclockwise", "⟲": "counterclockwise", "↶": "counterclockwise", "←": "left", "⬅": "left",
+                "↻": "clockwise", "⟳": "clockwise", "↷": "clockwise", "🔃": "clockwise", "→": "right", "➡": "right",
+                "↕": "vertically", "⇕": "vertically", "↔": "horizontally", "⇔": "horizontally", "⇆": "horizontally",
+                "⇄": "horizontally"}
+"""Arrows that say which way to rotate or flip."""
+_UP_ARROWS, _DOWN_ARROWS = "↑⬆⤴⇧", "↓⬇⤵⇩"
 _ARROW = re.compile("[\u2190-\u21ff\u27f0-\u27ff\u2900-\u297f\u2b00-\u2bff\U0001f500-\U0001f503]\ufe0f?")
+_WAY_SAID = re.compile(rf"\b(?:{_DIRECTION}|horizontal(?:ly)?|vertical(?:ly)?|upside[\s-]+down|sideways)\b", re.IGNORECASE)
+_TURN_SAID = re.compile(r"\b(?:rotate|turn|spin|flip|mirror)\b", re.IGNORECASE)
 
 
 def _arrows_as_words(text: str, instruction: str) -> str:
-    """``text`` with its rotation and flip arrows in words ("rotate ↺"). Any other arrow is refused: as a symbol it
-    was dropped, and the edit went the default way ("rotate it ←" turned it right, "brightness ↓" brightened);
-    "←" may be a direction or "then", so it is asked in words."""
-    text = _ARROW.sub(lambda arrow: f" {_ARROW_WORDS[arrow.group(0)[0]]} " if arrow.group(0)[0] in _ARROW_WORDS
-                      else arrow.group(0), text)
-    other = _ARROW.search(text)
-    if other is not None:
-        raise UnsupportedInstructionError(f"{quoted(instruction)}: the arrow {other.group(0)!r} is not read here; say "
-                                          "what it means in words ('rotate it left', 'darker', 'then').")
-    return re.sub(r" {2,}", " ", text).strip()
+    """``text`` with its arrows read: one between two edits is "then"; one that says which way to rotate or flip is
+    that way in words, unless words say it already ("rotate it left ↺"); an arrow up or down against the words
+    ("increase the brightness ↓") is asked. Any other arrow only decorates, as an emoji does."""
+    text = _THEN_ARROW.sub(" then ", text)
+    arrows = [match.group(0)[0] for match in _ARROW.finditer(text)]
+    if not arrows:
+        return text
+    words = _ARROW.sub(" ", text)
+    ways = [_TURN_ARROWS[arrow] for arrow in arrows if arrow in _TURN_ARROWS]
+    up = re.search(rf"\b(?:{_UP}|brighter|brighten|lighter|lighten|warmer|sharper)\b", words, re.IGNORECASE)
+    down = re.search(rf"\b(?:{_DOWN}|darker|darken|dimmer|cooler|duller)\b", words, re.IGNORECASE)
+    against = (any(arrow in _DOWN_ARROWS for arrow in arrows) and up) or (any(arrow in _UP_ARROWS for arrow in arrows)
+                                                                          and down)
+    if against:
+        raise UnsupportedInstructionError(f"{quoted(instruction)}: the arrow and the words say opposite ways; say it in "
+                                          "words ('make it brighter', 'make it darker').")
+    if ways and _TURN_SAID.search(words) and not _WAY_SAID.search(words):
+        words = f"{words} {ways[0]}"  # "rotate ↺": the arrow is the only way said
+    return re.sub(r" {2,}", " ", words).strip()
 
 
 _THEN_FIRST = re.compile(r"\bthen\s*,?\s*first\b", re.IGNORECASE)
@@ -722,8 +737,8 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     return clauses
 
 
-_SAID_AS_ANOTHER = re.compile(r"\b(?:again|another|once\s+more|further|also|as\s+well|even|twice|times)\b|\btoo\W*$",
-                              re.IGNORECASE)
+_SAID_AS_ANOTHER = re.compile(r"\b(?:again|another|once\s+more|more|further|also|as\s+well|even|still|yet|now|next"
+                              r"|then|twice|times)\b|\btoo\W*$", re.IGNORECASE)
 """What makes a change said twice two changes: "brighter, then brighter again", "rotate it left, and left again"."""
 _RESTATABLE = frozenset({*PERCENT_KINDS, "blur", "sharpen", "rotate"})
 
@@ -743,6 +758,8 @@ def _restated(before: str, clause: str) -> str | None:
         return None
     if len(first) != 1 or len(second) != 1 or first[0].kind != second[0].kind or first[0].kind not in _RESTATABLE:
         return None
+    if first[0] == second[0]:  # "a bit brighter, a bit brighter", "rotate it left, rotate it left": said again
+        return "later"
     if first[0].kind == "rotate":  # a rotation said first with no way to go: the second says it
         said_how = re.search(_DIRECTION, before, re.IGNORECASE) or re.search(r"\d", before)
         return None if said_how else "later"
@@ -795,9 +812,10 @@ _LEADING_PERCENT = re.compile(_PERCENT + r"(?=\s+(?:more\s+|less\s+)?[a-z]+er\b)
 _TRAILING_REPEAT = re.compile(r"\b(?:twice|\d+\s+times)\W*$", re.IGNORECASE)
 _OBJECT = re.compile(r"\b(?:it|the\s+(?:image|photo|picture|pic))\b", re.IGNORECASE)
 _NOT_SO = re.compile(r"^not\s+(?:so|too|that|as)\s+(?:much\s+)?[a-z]+$", re.IGNORECASE)
-_FEELING_SAID = re.compile(r"\b(?:like|love|want|wish|hope|need)\b", re.IGNORECASE)
-"""A clause of filler that says how the person feels ("I like it a lot", "I really do want it"): its degree is
-the feeling's, not an amount for the change before it."""
+_FEELING_SAID = re.compile(r"\b(?:i|we)\s+(?:really\s+)?(?:do\s+)?(?:like|love|adore)\s+(?:it|this|that|the)\b",
+                           re.IGNORECASE)
+"""A clause of filler that says the person likes the result ("I like it a lot"): its degree is the liking's, not an
+amount for the change before it (as "make it warmer, like a lot" and "..., I want just a little" are)."""
 _THANKS_AGAIN = re.compile(r"^(?:thanks|thank\s+you|thx)\s+again\W*$", re.IGNORECASE)
 _ASKS_UNREAD = re.compile(r"\b(?<!in\s)(?:turn|filter|effect|tone|tones)\b", re.IGNORECASE)
 """Filler words that still ask for something ("and turn it", "and apply a filter", "and tone it down"): a clause of

@@ -243,6 +243,7 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     (["crop to a square"], "no, make it brighter", "sounds like a correction"),  # "no" turns down any edit
     # a percentage after an edit with none
     (["crop 10% from each side"], "10% more", "a percentage of what"),
+    (["make it brighter", "too bright"], "more", "right after taking a change back"),  # as after "too much"
 ])
 def test_a_follow_up_that_could_go_either_way_is_refused_with_what_to_say(session, earlier, instruction, message):
     intents(session, *earlier)
@@ -562,9 +563,15 @@ def test_leave_it_like_that_asks_for_no_change_and_sets_no_rule(session, said):
 
 def test_an_edit_said_with_actually_is_made_where_it_corrects_nothing(session):
     assert intents(session, "actually, make it brighter", "crop to a square", "actually, make it warmer",
-                   "actually, make it warmer too") == [
-        "Increase the brightness by 20%.", "Crop to a centred square.", "Make the image warmer by 20%.",
-        "Make the image warmer by 20%."]
+                   "actually, make it warmer too", "actually, make it even warmer", "actually, make it warmer",
+                   "actually, looks great! make it warmer") == [
+        "Increase the brightness by 20%.", "Crop to a centred square.", *["Make the image warmer by 20%."] * 5]
+
+
+def test_keep_it_that_way_said_with_an_edit_after_others_keeps_it(session):
+    """It was refused as a follow-up said among edits ("send them one at a time")."""
+    intents(session, "rotate it left", "make it black and white and keep it that way")
+    assert [constraint.text for constraint in session.head.constraints] == ["the image stays black and white"]
 
 
 @pytest.mark.parametrize(("earlier", "said", "intent"), [

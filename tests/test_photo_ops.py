@@ -530,14 +530,19 @@ def intent_of(instruction: str) -> str:
     ("rotate it, rotate it left", "Rotate the image 90 degrees counterclockwise."),
     # ... but not said again, or joined as a second one
     ("make it brighter, then brighter again", "Increase the brightness by 20%, then increase the brightness by 20%."),
-    ("rotate it left, rotate it left", "Rotate the image 90 degrees counterclockwise, then rotate the image 90 "
-     "degrees counterclockwise."),
+    ("rotate it left, rotate it left", "Rotate the image 90 degrees counterclockwise."),  # said again, as "brighter, brighter"
+    ("a bit brighter, a bit brighter", "Increase the brightness by 10%."),
+    ("brighter by 10%, brighter by 10%", "Increase the brightness by 10%."),
+    ("blur it, blur it more", "Blur the image with radius 2, then blur the image with radius 2."),
+    ("make it brighter. Now make it brighter", "Increase the brightness by 20%, then increase the brightness by 20%."),
     ("make it brighter, warmer", "Increase the brightness by 20%, then make the image warmer by 20%."),
     # how much the person likes or wants it is no amount for the change
     ("make it warmer, I like it a lot", "Make the image warmer by 20%."),
     ("I really want it brighter", "Increase the brightness by 20%."),
     ("make it brighter please, I really do want it", "Increase the brightness by 20%."),
     ("make it warmer, a lot", "Make the image warmer by 40%."),
+    ("make it warmer, like a lot", "Make the image warmer by 40%."),  # "like" here is filler
+    ("darken it, I want just a little", "Decrease the brightness by 10%."),
     # both sides said and the shape kept: the largest size of its shape within them, as for "300x200"
     ("resize to 300 px wide and 200 px tall keeping the aspect ratio", "Resize to fit within 300x200."),
     ("make it 200 tall, 300 wide, keep the proportions", "Resize to fit within 300x200."),
@@ -548,6 +553,11 @@ def intent_of(instruction: str) -> str:
     ("make it 1½ times bigger", "Resize to 150%."),
     ("rotate ↺", "Rotate the image 90 degrees counterclockwise."),
     ("flip it ↕️", "Flip the image vertically."),
+    ("rotate it ←", "Rotate the image 90 degrees counterclockwise."),
+    ("rotate it left ↺", "Rotate the image 90 degrees counterclockwise."),  # the arrow says it again
+    ("flip it horizontally ↔", "Flip the image horizontally."),
+    ("make it brighter ⬆", "Increase the brightness by 20%."),
+    ("brighten → crop to a square", "Increase the brightness by 20%, then crop to a centred square."),  # "then"
     ("make it more dark", "Decrease the brightness by 20%."),  # as "more bright" is read
     ("a tiny bit brighter", "Increase the brightness by 10%."),
 ])
@@ -558,10 +568,10 @@ def test_everyday_phrasings_read_as_the_user_means(instruction, intent):
 
 @pytest.mark.parametrize("instruction, message", [
     ("brighter by 10%. brighter by 20%", "say the same change twice, each with its amount"),
-    ("rotate it ←", "the arrow '←' is not read here"),  # a direction, or "then"?
-    ("make it brighter by 10", "gives an amount without its unit; say it as a percentage"),
+    ("increase brightness ↓", "the arrow and the words say opposite ways"),
+    ("make it brighter ↓", "the arrow and the words say opposite ways"),
     ("increase the contrast by 15 please", "gives an amount without its unit"),
-    ("increase brightness ↓", "the arrow '↓' is not read here"),
+    ("make it brighter by 10", "gives an amount without its unit; say it as a percentage"),
     ("resize to 1e-3%", r"writes a number with an exponent \(1e-3\)"),  # not "without a minus sign"
     ("increase brightness to 80%", "80% of the current brightness is less, not more"),
     ("set the brightness to 100%", "changes nothing"),

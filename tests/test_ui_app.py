@@ -927,7 +927,7 @@ def test_a_first_turn_is_waited_for_while_its_photo_is_still_being_read(tmp_path
 
     import ui.handlers as handlers
 
-    app, state, told = in_a_session_that_tells(tmp_path, photo, monkeypatch)
+    app, state, _ = in_a_session_that_tells(tmp_path, photo, monkeypatch)
     page = {**state, "session_id": None, "starting": uuid.uuid4().hex}
     seen: list[bool] = []
 

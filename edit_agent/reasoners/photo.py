@@ -32,6 +32,7 @@ from edit_agent.photo_rules import (
     next_rules,
     read_turn,
     rules_in_force,
+    said_keep_it_that_way,
 )
 from edit_agent.photo_typos import corrected_typos
 from edit_agent.records import Constraint, Intent, Redraw, Thought, TurnRequest
@@ -289,7 +290,7 @@ def _refuse_a_follow_up_among_edits(text: str, earlier: list[str]) -> None:
 
 
 def _only_refers_back(part: str) -> bool:
-    if not is_follow_up(part) or _AN_AMOUNT.match(part):
+    if not is_follow_up(part) or _AN_AMOUNT.match(part) or said_keep_it_that_way(part):  # a rule, kept as a rule
         return False
     try:
         parse_operations(part)
