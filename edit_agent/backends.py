@@ -106,7 +106,7 @@ def check_backend_name(spec: object, kind: str) -> None:
             raise UnknownBackendError(f"Unknown {kind} {spec!r}; choose one of: {', '.join(sorted(table))}.")
     elif not isinstance(spec, protocol):
         raise UnknownBackendError(
-            f"{type(spec).__name__} is not a {kind}: it must have a `name` and the {kind} methods "
+            f"{type(spec).__name__} is not {'an' if kind == 'editor' else 'a'} {kind}: it must have a `name` and the {kind} methods "
             f"({'reconstruct' if kind == 'reasoner' else 'edit and info'})."
         )
 

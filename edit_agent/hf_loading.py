@@ -25,7 +25,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from safetensors import SafetensorError
 from transformers import Qwen2VLProcessor
 
-from edit_agent.errors import EditAgentError, ModelUnavailableError, OutOfMemoryError, one_line
+from edit_agent.errors import EditAgentError, InvalidArgumentError, ModelUnavailableError, OutOfMemoryError, one_line
 
 ModelSource = str | os.PathLike[str]
 
@@ -135,7 +135,7 @@ def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.d
     if isinstance(dtype, str):
         resolved = getattr(torch, dtype.removeprefix("torch."), None)
         if not isinstance(resolved, torch.dtype):
-            raise ValueError(f"Unknown dtype {dtype!r}; use e.g. 'bfloat16', 'float16' or 'float32'.")
+            raise InvalidArgumentError(f"Unknown dtype {dtype!r}; use e.g. 'bfloat16', 'float16' or 'float32'.")
         return resolved
     return torch.bfloat16 if device.type == "cuda" else torch.float32
 
@@ -145,7 +145,7 @@ QUANTIZATIONS = (None, "nf4")
 
 def check_quantization(quantization: str | None) -> None:
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"Unknown quantization {quantization!r}; use None or 'nf4'.")
+        raise InvalidArgumentError(f"Unknown quantization {quantization!r}; use None or 'nf4'.")
 
 
 def nf4_config(compute_dtype: torch.dtype) -> Any:

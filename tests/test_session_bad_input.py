@@ -656,3 +656,15 @@ def test_a_refused_export_names_a_turn_id_with_an_escape_code_without_sending_it
     with pytest.raises(InvalidExportError, match="empty instruction") as refused:
         EditSession.import_folder(exported.parent, store=tmp_path / "other")
     assert "\x1b" not in str(refused.value) and "'\\x1b[2Jt'" in str(refused.value)
+
+
+@pytest.mark.parametrize(("backends", "match"), [
+    ({"editor": "world", "editor_options": {"steps": 0}}, "steps must be at least 1"),
+    ({"reasoner": "llm", "reasoner_options": {"quantization": "int3"}}, "Unknown quantization 'int3'"),
+    ({"reasoner": "llm", "reasoner_options": {"dtype": "float7"}}, "Unknown dtype 'float7'"),
+])
+def test_a_backend_option_of_a_wrong_value_is_an_edit_agent_error(tmp_path, backends, match):
+    """A wrong option name was an InvalidArgumentError, a wrong value a plain ValueError, which the app and the
+    tools do not catch as a refusal."""
+    with pytest.raises(InvalidArgumentError, match=match):
+        EditSession(store=tmp_path, **backends).edit("sample:world-1", "make it brighter")

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from edit_agent.errors import InvalidArgumentError
 from edit_agent.hf_loading import (
     ModelSource,
     check_quantization,
@@ -87,7 +88,7 @@ class DiffusersEditor:
     ) -> None:
         check_quantization(quantization)
         if offload not in OFFLOADS:
-            raise ValueError(f"Unknown offload {offload!r}; use None, 'model' or 'sequential'.")
+            raise InvalidArgumentError(f"Unknown offload {offload!r}; use None, 'model' or 'sequential'.")
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
         self.quantization = quantization
@@ -186,7 +187,7 @@ class DiffusersEditor:
             self.adapters = []
             return
         if adapter_name not in self.adapters:
-            raise ValueError(f"No LoRA adapter {adapter_name!r} is loaded; loaded: {self.adapters}.")
+            raise InvalidArgumentError(f"No LoRA adapter {adapter_name!r} is loaded; loaded: {self.adapters}.")
         self.pipeline.delete_adapters(adapter_name)
         self.adapters.remove(adapter_name)
         if self.adapters:

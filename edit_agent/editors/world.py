@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from edit_agent.errors import ModelUnavailableError, UnsupportedInstructionError
+from edit_agent.errors import InvalidArgumentError, ModelUnavailableError, UnsupportedInstructionError
 from edit_agent.flow.canvas import from_model_canvas_keeping_input, to_model_canvas, to_pixels, to_tensor
 from edit_agent.flow.model import FlowEditorModel
 from edit_agent.flow.sampling import gated_edit
@@ -61,7 +61,7 @@ class WorldEditor:
                  device: str | torch.device | None = None, keep_unchanged: bool = True,
                  redraw: bool = True) -> None:
         if steps < 1:
-            raise ValueError(f"steps must be at least 1; got {steps}")
+            raise InvalidArgumentError(f"steps must be at least 1; got {steps}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if isinstance(model, FlowEditorModel):
             self.model = model.to(self.device).eval()

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from edit_agent.errors import ModelUnavailableError
+from edit_agent.errors import InvalidArgumentError, ModelUnavailableError
 from edit_agent.hf_loading import (
     ModelSource,
     check_quantization,
@@ -130,7 +130,7 @@ class LLMReasoner:
     def _load(self, model: Any, tokenizer: Any, gguf_file: str | None) -> tuple[Any, Any, str]:
         if model is not None and not isinstance(model, (str, Path)):
             if tokenizer is None:
-                raise ValueError("Pass tokenizer=... with a model object.")
+                raise InvalidArgumentError("Pass tokenizer=... with a model object.")
             if self.quantization is None:
                 model = model.to(self.device)
             self.dtype = model.dtype  # a built model is used in its own dtype
@@ -190,7 +190,7 @@ class LLMReasoner:
         names = list(self.adapters) if adapter_name is None else [adapter_name]
         for name in names:
             if name not in self.adapters:
-                raise ValueError(f"No LoRA adapter {name!r} is loaded; loaded: {self.adapters}.")
+                raise InvalidArgumentError(f"No LoRA adapter {name!r} is loaded; loaded: {self.adapters}.")
         remaining = [name for name in self.adapters if name not in names]
         if not remaining:
             # Removes the LoRA layers without merging them: the base weights were never touched.

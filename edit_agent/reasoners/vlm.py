@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from edit_agent.errors import InvalidArgumentError
 from edit_agent.hf_loading import ImageOnlyQwen2VLProcessor, ModelSource, loading_errors, resolve_model
 from edit_agent.reasoners import iccot
 from edit_agent.reasoners.llm import LLMReasoner
@@ -50,7 +51,7 @@ class VLMReasoner(LLMReasoner):
     def _load(self, model: Any, processor: Any, gguf_file: str | None) -> tuple[Any, Any, str]:
         if not isinstance(model, (str, Path)):
             if processor is None:
-                raise ValueError("Pass processor=... with a model object.")
+                raise InvalidArgumentError("Pass processor=... with a model object.")
             self.processor = processor
             return super()._load(model, processor, None)
         source, local_only = resolve_model(model, probe_file="config.json")
