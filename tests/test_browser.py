@@ -811,6 +811,7 @@ def test_words_typed_while_an_attachment_is_checked_stay_when_it_is_refused(page
     typed.set()
     page.wait_for_function("() => document.querySelectorAll('#message .thumbnail-item, #message img').length === 0")
     assert page.locator("#message textarea").input_value() == "make it brighter"
+    assert page.locator(".toast-title").last.inner_text().strip() == "Note"  # Gradio's own heading was "Warning"
     page.locator("#message textarea").fill("")  # the page is shared: leave the box empty
 
 

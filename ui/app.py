@@ -274,12 +274,16 @@ document.addEventListener("load", (event) => {  // an image's size is known once
 }, true);
 // A refusal's toast is headed "Error" in red, however ordinary the mistake ("rotate it 45 degrees"): this Gradio
 // heads a toast by its kind and ignores the title given. Its heading says what happened instead.
+// Gradio heads a refusal "Error" and a notice such as an attachment taken out "Warning" (it ignores the titles
+// given): neither is what happened.
 const editAgentNameRefusals = () => {
-  document.querySelectorAll(".toast-title.error").forEach((title) => {
-    for (const node of title.childNodes) {
-      if (node.nodeType === Node.TEXT_NODE && node.nodeValue.trim() === "Error") node.nodeValue = "Not done ";
-    }
-  });
+  for (const [kind, given, said] of [["error", "Error", "Not done "], ["warning", "Warning", "Note "]]) {
+    document.querySelectorAll(`.toast-title.${kind}`).forEach((title) => {
+      for (const node of title.childNodes) {
+        if (node.nodeType === Node.TEXT_NODE && node.nodeValue.trim() === given) node.nodeValue = said;
+      }
+    });
+  }
 };
 // On a phone: toasts at the top while the message box is in the screen's lower half, else at the bottom.
 const editAgentPlaceToasts = () => {
