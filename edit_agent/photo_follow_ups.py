@@ -171,29 +171,33 @@ _APPROVED = re.compile(rf"^\W*(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS - {'a
 _WHOLE_EFFECTS = frozenset({"grayscale", "sepia", "invert"})
 
 
-def check_not_a_correction(instruction: str, earlier: Sequence[str]) -> None:
-    """Refuse an edit said as a correction of the last one ("actually, crop to the left half" after "crop to the right
-    half"): done to the current image it would be done on top of the edit it corrects (a quarter of the image, a
-    rotation and its undoing), where the person meant instead of it. After "no", "oops" or "wait", any edit; after
-    "actually" or "sorry" (often only polite), only where the two edits are of one kind (or two whole effects: sepia, then "actually, black and
-    white"): "actually, make it brighter" after a crop, or "actually, make it brighter too", adds to it."""
+def without_correction_lead(instruction: str, earlier: Sequence[str]) -> str:
+    """``instruction`` to read, where it opens as a correction ("actually, ...", "no, ...", "wait, ..."): refused where
+    it corrects the last edit ("actually, crop to the left half" after "crop to the right half"), since done to the
+    current image it would be done on top of the edit it corrects (a quarter of the image, a rotation and its
+    undoing), where the person meant instead of it; without the opening where it adds to it ("wait, and flip it",
+    "no, make it warmer" after a warming); else as it is. After "no", "oops" or "wait" any other edit corrects; after
+    "actually" or "sorry" (often only polite), only one of the same kind (or two whole effects: sepia, then
+    "actually, black and white"): "actually, make it brighter" after a crop adds to it."""
     said = _CORRECTION.match(instruction.strip())
-    if said is None or not earlier or _ADDED.search(said.group("rest")) or _APPROVED.match(said.group("rest")):
-        return
-    turn = known_reading(said.group("rest"))
+    if said is None or not earlier:
+        return instruction
+    rest, lead = said.group("rest"), said.group("lead")
+    turn = known_reading(rest)
     if turn is None or not turn.operations or turn.sets or turn.lifts or turn.lifts_all:
-        return
+        return instruction
     position, last_edit = _EarlierEdits(earlier).last_edit(len(earlier))
-    if position != len(earlier) - 1 or turn.operations == last_edit:  # the same again corrects nothing: more of it
-        return
+    # the same again corrects nothing: more of it
+    if _ADDED.search(rest) or _APPROVED.match(rest) or position != len(earlier) - 1 or turn.operations == last_edit:
+        return rest
     kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
-    lead = said.group("lead")
     rejects = lead.lower() not in ("actually", "sorry")  # "no, make it brighter" turns the last edit down
     if rejects or kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS):
         raise InvalidInstructionError(
             f"{quoted(instruction)} sounds like a correction of the last edit ({describe_operations(last_edit)[:-1].lower()}), "
             "and an edit here is made on top of it, to the image as it is now. To make it instead of that edit, undo "
             f"that edit first and then say it; to make it as well, say it without {lead.lower()!r}.")
+    return rest
 
 
 def read_follow_up(instruction: str, earlier: Sequence[str]) -> FollowUp | None:
@@ -424,6 +428,8 @@ class _EarlierEdits:
         for text in (instruction, _typos_corrected(instruction)):
             try:
                 found = _follow_up(text, self, position)
+                if found is None:  # "wait, and flip it": read as its turn read it
+                    text = without_correction_lead(text, self.instructions[:position])
             except (EditAgentError, ArithmeticError):  # an earlier turn another version read otherwise: no edit
                 continue
             turn = known_reading(found.text if found else text)
@@ -534,10 +540,10 @@ def _folded_amount(op: Operation, how: str) -> float:
 
 def _gentle_step_back(op: Operation, instruction: str) -> Operation:
     """A gentle amount the other way from ``op`` ("a bit less" after "much warmer": cooler by 10%), but never
-    more than three quarters of ``op``'s change: after "brighter by 5%" a 10% step would go past the start, and
-    "a bit too much" would take back more than "too much" does."""
+    more than a quarter of ``op``'s change: less than "too much" or "less" take back (half of it), and after
+    "brighter by 5%" a 10% step would go past the start."""
     gentle = GENTLE_PERCENT if (op.value or 0) < 0 else -GENTLE_PERCENT
-    at_most = _leaving(op, 0.25, instruction).value or 0
+    at_most = _leaving(op, 0.75, instruction).value or 0
     return op.model_copy(update={"value": gentle if abs(gentle) <= abs(at_most) else at_most})
 
 

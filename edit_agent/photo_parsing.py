@@ -412,7 +412,8 @@ _THEN_ARROW = re.compile(r"(?<=\S)\s*[→⇒⟶➡➔⟹]\ufe0f?\s*(?=\S)")
 """An arrow between two edits: "then" ("brighten → crop to a square")."""
 _TURN_ARROWS = {"↺": "counterclockwise", "⟲": "counterclockwise", "↶": "counterclockwise", "←": "left", "⬅": "left",
                 "↻": "clockwise", "⟳": "clockwise", "↷": "clockwise", "🔃": "clockwise", "→": "right", "➡": "right",
-                "↕": "vertically", "⇕": "vertically", "↔": "horizontally", "⇔": "horizontally", "⇆": "horizontally",
+                "↕": "vertically", "⇕": "vertically", "⇅": "vertically", "⇵": "vertically", "⬍": "vertically",
+                "↔": "horizontally", "⬌": "horizontally", "⇔": "horizontally", "⇆": "horizontally",
                 "⇄": "horizontally"}
 """Arrows that say which way to rotate or flip."""
 _UP_ARROWS, _DOWN_ARROWS = "↑⬆⤴⇧", "↓⬇⤵⇩"
@@ -737,9 +738,10 @@ def _share_amounts(parts: list[tuple[str, str]]) -> list[str]:
     return clauses
 
 
-_SAID_AS_ANOTHER = re.compile(r"\b(?:again|another|once\s+more|more|further|also|as\s+well|even|still|yet|now|next"
-                              r"|then|twice|times)\b|\btoo\W*$", re.IGNORECASE)
-"""What makes a change said twice two changes: "brighter, then brighter again", "rotate it left, and left again"."""
+_SAID_AS_ANOTHER = re.compile(r"\b(?:again|another|once\s+more|further|also|as\s+well|even|still|yet|now|next"
+                              r"|then|twice|times)\b|\b(?:too|more)\W*$", re.IGNORECASE)
+"""What makes a change said twice two changes: "brighter, then brighter again", "blur it, blur it more" (not "more
+contrast, more contrast", where "more" says the change)."""
 _RESTATABLE = frozenset({*PERCENT_KINDS, "blur", "sharpen", "rotate"})
 
 
@@ -758,11 +760,11 @@ def _restated(before: str, clause: str) -> str | None:
         return None
     if len(first) != 1 or len(second) != 1 or first[0].kind != second[0].kind or first[0].kind not in _RESTATABLE:
         return None
-    if first[0] == second[0]:  # "a bit brighter, a bit brighter", "rotate it left, rotate it left": said again
-        return "later"
-    if first[0].kind == "rotate":  # a rotation said first with no way to go: the second says it
+    if first[0].kind == "rotate":  # said first with no way to go, the second says it; else each is a quarter turn
         said_how = re.search(_DIRECTION, before, re.IGNORECASE) or re.search(r"\d", before)
         return None if said_how else "later"
+    if first[0] == second[0]:  # "a bit brighter, a bit brighter": said again
+        return "later"
     if _direction(first[0]) != _direction(second[0]):
         return None
     if _degree_free(before):

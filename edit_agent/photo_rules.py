@@ -81,7 +81,7 @@ _PERSIST = re.compile(
     r"\b(?:from\s+now\s+on|from\s+here\s+on(?:wards?)?|from\s+this\s+point\s+on|going\s+forward|"
     r"for\s+the\s+rest\s+of\s+the\s+session|always|keep(?:s|ing)?|stays?|remains?)\b", re.I)
 # "keep it that way", "always" after an edit: the edit just written is the rule
-_KEEP_THAT = re.compile(r"\b(?:that\s+way|like\s+that|as\s+it\s+is\s+now|always)\b", re.I)
+_KEEP_THAT = re.compile(r"\b(?:(?:that|this)\s+way|like\s+(?:that|this)|as\s+it\s+is\s+now|always)\b", re.I)
 KEEP_IT_THAT_WAY = re.compile(
     r"^(?:(?:from\s+now\s+on|going\s+forward)\s*,?\s*)?keep\s+it\s+(?:(?:that|this)\s+way|like\s+(?:that|this)|as\s+it\s+is(?:\s+now)?)"
     r"(?:\s*,?\s*(?:from\s+now\s+on|going\s+forward|for\s+the\s+rest\s+of\s+the\s+session))?[\s.!]*$", re.IGNORECASE)

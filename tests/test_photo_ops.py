@@ -530,7 +530,9 @@ def intent_of(instruction: str) -> str:
     ("rotate it, rotate it left", "Rotate the image 90 degrees counterclockwise."),
     # ... but not said again, or joined as a second one
     ("make it brighter, then brighter again", "Increase the brightness by 20%, then increase the brightness by 20%."),
-    ("rotate it left, rotate it left", "Rotate the image 90 degrees counterclockwise."),  # said again, as "brighter, brighter"
+    ("rotate it left, rotate it left", "Rotate the image 90 degrees counterclockwise, then rotate the image 90 degrees "
+     "counterclockwise."),  # quarter turns add up: each is one
+    ("more contrast, more contrast", "Increase the contrast by 20%."),  # "more" says the change, not a second one
     ("a bit brighter, a bit brighter", "Increase the brightness by 10%."),
     ("brighter by 10%, brighter by 10%", "Increase the brightness by 10%."),
     ("blur it, blur it more", "Blur the image with radius 2, then blur the image with radius 2."),
@@ -558,6 +560,7 @@ def intent_of(instruction: str) -> str:
     ("flip it horizontally ↔", "Flip the image horizontally."),
     ("make it brighter ⬆", "Increase the brightness by 20%."),
     ("brighten → crop to a square", "Increase the brightness by 20%, then crop to a centred square."),  # "then"
+    ("flip it ⇅", "Flip the image vertically."),
     ("make it more dark", "Decrease the brightness by 20%."),  # as "more bright" is read
     ("a tiny bit brighter", "Increase the brightness by 10%."),
 ])

@@ -45,6 +45,7 @@ def is_gray(image: Image.Image) -> bool:
     ("crop to a square and make it black and white and keep it that way", ["crop", "grayscale"],
      ["black and white", "square"], []),
     ("make it brighter and crop to a square and keep it that way", ["brightness", "crop"], ["square"], []),
+    ("make it black and white and keep it like this", ["grayscale"], ["black and white"], []),
     ("crop it to a square, always", ["crop"], ["square"], []),
     ("rotate it and from now on, keep it square", ["rotate", "crop"], ["square"], []),
     # a reminder keeps the rule; natural lifts lift it

@@ -17,9 +17,9 @@ from edit_agent.history_words import HISTORY_HINT, UNDO_HINT, is_history_move, m
 from edit_agent.photo_follow_ups import (
     FollowUp,
     check_it_is_not_the_setting,
-    check_not_a_correction,
     is_follow_up,
     read_follow_up,
+    without_correction_lead,
 )
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
@@ -258,7 +258,7 @@ def _negated_operation(clause: str) -> bool:
 def _read_turn(text: str, earlier: list[str]) -> _Reading:
     follow_up = read_follow_up(text, earlier)
     if follow_up is None:
-        check_not_a_correction(text, earlier)
+        text = without_correction_lead(text, earlier)
         _refuse_a_follow_up_among_edits(text, earlier)
         check_it_is_not_the_setting(text, earlier)
     return text, follow_up, read_turn(follow_up.text if follow_up else text)
