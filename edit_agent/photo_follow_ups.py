@@ -159,8 +159,10 @@ def check_it_is_not_the_setting(instruction: str, earlier: Sequence[str]) -> Non
 
 
 _CORRECTION = re.compile(
-    r"^\W*(?:(?:ok|okay|hmm+|oh|um+|uh+)\W+)*(?P<lead>actually|no|nope|oops|wait|sorry|i\s+meant|i\s+mean)\b\W*(?P<rest>\S.*)$",
-    re.IGNORECASE)
+    r"^\W*(?:(?:ok|okay|hmm+|oh|um+|uh+)\W+)*(?:(?P<lead>actually|i\s+meant|i\s+mean)\b\W*"
+    r"|(?P<rejecting>no|nope|oops|wait|sorry)\s*[,.!:;\u2013\u2014-]+\W*)(?P<rest>\S.*)$", re.IGNORECASE)
+"""An edit said as a correction: "actually, crop to the left half", "no, darker" ("no more black and white", with no
+comma, is no correction: it lifts a rule)."""
 """An edit said as a correction: "actually, crop to the left half", "no, darker"."""
 _ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|more|even|still|further|another|now"
                     r"|next|then)\b|^\W*and\b", re.IGNORECASE)
@@ -176,28 +178,38 @@ def without_correction_lead(instruction: str, earlier: Sequence[str]) -> str:
     it corrects the last edit ("actually, crop to the left half" after "crop to the right half"), since done to the
     current image it would be done on top of the edit it corrects (a quarter of the image, a rotation and its
     undoing), where the person meant instead of it; without the opening where it adds to it ("wait, and flip it",
-    "no, make it warmer" after a warming); else as it is. After "no", "oops" or "wait" any other edit corrects; after
-    "actually" or "sorry" (often only polite), only one of the same kind (or two whole effects: sepia, then
-    "actually, black and white"): "actually, make it brighter" after a crop adds to it."""
+    "no, make it warmer" after a warming) or refers to it ("no, too bright"); else as it is. After "no", "oops",
+    "wait" or "sorry" any other edit corrects; after "actually" or "I mean", only one of the same kind (or two whole
+    effects: sepia, then "actually, black and white"): "actually, make it brighter" after a crop adds to it. An edit
+    the other way ("no, now make it darker" after a brightening) always corrects."""
     said = _CORRECTION.match(instruction.strip())
     if said is None or not earlier:
         return instruction
-    rest, lead = said.group("rest"), said.group("lead")
+    rest, lead = said.group("rest"), (said.group("lead") or said.group("rejecting")).lower()
+    edits = _EarlierEdits(earlier)
+    if _follow_up(rest, edits, len(earlier)) is not None:  # "no, too bright", "oops, way too much": read as such
+        return rest
     turn = known_reading(rest)
     if turn is None or not turn.operations or turn.sets or turn.lifts or turn.lifts_all:
         return instruction
-    position, last_edit = _EarlierEdits(earlier).last_edit(len(earlier))
-    # the same again corrects nothing: more of it
-    if _ADDED.search(rest) or _APPROVED.match(rest) or position != len(earlier) - 1 or turn.operations == last_edit:
+    position, last_edit = edits.last_edit(len(earlier))
+    if position != len(earlier) - 1 or turn.operations == last_edit:  # the same again corrects nothing: more of it
         return rest
     kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
-    rejects = lead.lower() not in ("actually", "sorry")  # "no, make it brighter" turns the last edit down
-    if rejects or kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS):
+    reverses = any(op.kind == last.kind and _direction_of(op) * _direction_of(last) < 0
+                   for op in turn.operations for last in last_edit)  # "no, now make it darker" after a brightening
+    adds = (_ADDED.search(rest) or _APPROVED.match(rest)) and not reverses and lead != "i meant"
+    rejects = lead not in ("actually", "i mean")  # "no, make it brighter" turns the last edit down
+    if not adds and (rejects or reverses or kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS)):
         raise InvalidInstructionError(
             f"{quoted(instruction)} sounds like a correction of the last edit ({describe_operations(last_edit)[:-1].lower()}), "
             "and an edit here is made on top of it, to the image as it is now. To make it instead of that edit, undo "
-            f"that edit first and then say it; to make it as well, say it without {lead.lower()!r}.")
+            f"that edit first and then say it; to make it as well, say it without {lead!r}.")
     return rest
+
+
+def _direction_of(op: Operation) -> int:
+    return 0 if op.kind not in PERCENT_KINDS or not op.value else (1 if op.value > 0 else -1)
 
 
 def read_follow_up(instruction: str, earlier: Sequence[str]) -> FollowUp | None:
@@ -428,8 +440,9 @@ class _EarlierEdits:
         for text in (instruction, _typos_corrected(instruction)):
             try:
                 found = _follow_up(text, self, position)
-                if found is None:  # "wait, and flip it": read as its turn read it
+                if found is None:  # "wait, and flip it", "no, too bright": read as its turn read it
                     text = without_correction_lead(text, self.instructions[:position])
+                    found = _follow_up(text, self, position)
             except (EditAgentError, ArithmeticError):  # an earlier turn another version read otherwise: no edit
                 continue
             turn = known_reading(found.text if found else text)
@@ -517,16 +530,17 @@ def _taken_back(operations: list[Operation], how: str, instruction: str) -> list
 
 def _with_less_of_it(operations: list[Operation], how: str) -> str | None:
     """``operations`` with the amounts :func:`_taken_back` takes back folded in, before rounding: "brighter by 50%"
-    and "too much" is "brighter by 25%". ``None`` where an amount folds to nothing (nothing to draw again)."""
+    and "too much" is "brighter by 25%"; an amount taken back whole is left out ("warmer and crop to a square", then
+    "way too much": the crop). ``None`` where nothing is left to draw again."""
     folded = []
     for op in operations:
         if op.kind in PERCENT_KINDS:
-            value = _shown_percent(_folded_amount(op, how))
+            value = 0.0 if how == "strong" else _shown_percent(_folded_amount(op, how))
             if value == 0:
-                return None
+                continue
             op = op.model_copy(update={"value": value})
         folded.append(op)
-    return describe_operations(folded)
+    return describe_operations(folded) if folded else None
 
 
 def _folded_amount(op: Operation, how: str) -> float:

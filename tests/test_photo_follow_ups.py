@@ -241,6 +241,9 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     (["resize to 50%"], "no, resize to 25%", "without 'no'"),
     (["make it warmer"], "oops, make it cooler", "sounds like a correction"),
     (["crop to a square"], "no, make it brighter", "sounds like a correction"),  # "no" turns down any edit
+    (["crop 10% from each side"], "sorry, make it sepia", "sounds like a correction"),
+    (["make it brighter"], "no, now make it darker", "sounds like a correction"),  # the other way: never an addition
+    (["rotate it right"], "I meant rotate it left again", "sounds like a correction"),
     # a percentage after an edit with none
     (["crop 10% from each side"], "10% more", "a percentage of what"),
     (["make it brighter", "too bright"], "more", "right after taking a change back"),  # as after "too much"
@@ -636,9 +639,28 @@ def test_a_percentage_more_goes_the_way_the_last_change_went(session):
     ("make it warmer", "no, make it warmer", "Make the image warmer by 20%."),  # more of it
     ("rotate it left", "oh wait, and flip it", "Flip the image horizontally."),
     ("make it warmer", "wait, then rotate it left", "Rotate the image 90 degrees counterclockwise."),
-    ("make it brighter", "sorry, rotate it left", "Rotate the image 90 degrees counterclockwise."),  # only polite
+    ("make it brighter", "wait, and rotate it left", "Rotate the image 90 degrees counterclockwise."),
+    # ... or that refers to it
+    ("make it brighter", "no, too bright", "Decrease the brightness by 8.3%."),  # as "too bright"; it was -20%
+    ("make it brighter", "oops, a bit too bright", "Decrease the brightness by 4.2%."),
 ])
 def test_an_edit_after_a_correction_word_that_adds_to_the_last_one_is_made(session, earlier, said, intent):
     """Each was refused as needing a generative editor (the opening word read as no operation)."""
     assert intents(session, earlier, said)[-1] == intent
     assert intents(session, "again")[-1] == intent  # and the turn after it reads what it did
+
+
+def test_no_more_without_a_comma_lifts_the_rule_it_names(session):
+    """Read as "no, more black and white", it turned the image black and white again and kept the rule."""
+    intents(session, "make it black and white and keep it that way")
+    assert intents(session, "no more black and white")[-1] == "Make no change."
+    assert session.head.constraints == ()
+    assert intents(session, "make it warmer")[-1] == "Make the image warmer by 20%."
+
+
+def test_way_too_much_after_an_edit_with_a_crop_takes_the_whole_change_back_and_keeps_the_crop(session):
+    """The text said all of the warming was taken back, but the image was drawn again with only a gentle amount off."""
+    session.edit(bright_photo(), "make it warmer and crop to a square")
+    result = session.edit(None, "way too much")
+    direct = EditSession(store=session._store).edit(bright_photo(), "crop to a square")
+    assert result.image.tobytes() == direct.image.tobytes()

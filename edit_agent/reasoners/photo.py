@@ -257,8 +257,9 @@ def _negated_operation(clause: str) -> bool:
 
 def _read_turn(text: str, earlier: list[str]) -> _Reading:
     follow_up = read_follow_up(text, earlier)
+    if follow_up is None and (unled := without_correction_lead(text, earlier)) != text:
+        text, follow_up = unled, read_follow_up(unled, earlier)  # "no, too bright": the follow-up it opens
     if follow_up is None:
-        text = without_correction_lead(text, earlier)
         _refuse_a_follow_up_among_edits(text, earlier)
         check_it_is_not_the_setting(text, earlier)
     return text, follow_up, read_turn(follow_up.text if follow_up else text)
