@@ -900,7 +900,7 @@ def test_a_sample_picked_while_a_turn_runs_stays_in_the_box(page, tmp_path: Path
     send(page, SLOW_TURN, a_slow_photo(tmp_path))
     box = page.locator("#message textarea")
     expect(box).to_be_disabled()
-    expect(page.locator("#chat")).to_contain_text("blur it, blur it")  # the message shows while its turn runs
+    expect(page.locator("#chat")).to_contain_text("blur it and blur it")  # the message shows while its turn runs
     assert "1 edit" not in page.locator("#status").inner_text()
     page.locator("#samples .thumbnail-item").first.click()  # picked mid-turn, to start the next session from
     wait_for_status(page, "1 edit")

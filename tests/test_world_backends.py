@@ -248,7 +248,38 @@ def test_a_photo_edit_through_the_auto_editor_never_builds_the_world_editor(tmp_
     result = session.edit(Image.linear_gradient("L").convert("RGB").resize((64, 48)), "rotate it 90 degrees")
     assert result.image.size == (48, 64)
     assert session.editor._world is None  # loading it costs torch and its weights: seconds, for nothing
-    assert session.turn_records()[-1].editor.extra == {"world": WorldEditor.name, "photo": ExactEditor.name}
+    assert session.turn_records()[-1].editor.extra == {"world": WorldEditor.name, "photo": ExactEditor.name,
+                                                       "exact_render_given": False}
+
+
+def test_a_world_edit_that_shows_another_scene_than_its_intent_is_given_as_the_exact_render(tmp_path):
+    """The trained world editor recoloured a red triangle the intent never named ("make all yellow triangles
+    green"), and enlarged a locked one: the intent says the scene exactly, and the default editor now gives it."""
+    from edit_agent.session import EditSession
+
+    session = EditSession(store=tmp_path, editor=AutoEditor(world=IdentityEditor()))  # a world editor that fails
+    result = session.edit(render(START), "make the red circle blue")
+    assert parse(result.image) == apply_program(START, result.intent)
+    assert "the exact render of that scene is given instead" in result.reasoning
+    assert session.turn_records()[-1].editor.extra["exact_render_given"] is True
+
+
+def test_a_world_edit_that_shows_its_intents_scene_is_the_world_editors_own(tmp_path):
+    from edit_agent.session import EditSession
+
+    session = EditSession(store=tmp_path, editor=AutoEditor(world=ProgramEditor()))  # right every time
+    result = session.edit(render(START), "make the red circle blue")
+    assert "exact render" not in result.reasoning
+    assert session.turn_records()[-1].editor.extra["exact_render_given"] is False
+
+
+def test_the_default_editor_leaves_shapes_the_intent_does_not_name(tmp_path):
+    from edit_agent.samples import sample_image
+    from edit_agent.session import EditSession
+
+    source = parse(sample_image("world-0"))
+    result = EditSession(store=tmp_path).edit("sample:world-0", "make all yellow triangles green")
+    assert parse(result.image) == apply_program(source, result.intent)  # the red triangle stayed red
 
 def test_registry_names_and_default():
     assert {"rules", "passthrough"} <= set(REASONERS) and {"program", "identity", "auto"} <= set(EDITORS)
