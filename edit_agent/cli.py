@@ -309,7 +309,7 @@ def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: boo
     _keep_export_beside_turns(session, out, number)
     exported = _exported_png(session, out, head.turn_id) if head is not None else None
     _save_whole(head.image if head is not None else session.source_image, path, copy_of=exported)
-    where = f"edit #{len(session.history)}" if head else "the source image"
+    where = f"edit #{_number_of(session, head.turn_id)}" if head else "the source image"
     if took_back_undo_turn:
         told = "redo: took back the 'undo that' turn, at"
     elif redo:
@@ -317,6 +317,12 @@ def _move(session: EditSession, out: Path, number: int, path: Path, *, redo: boo
     else:
         told = "undo, back at" if moved else "nothing to undo, still at"
     print(f"turn {number}: {told} {where}  ->  {path}")
+
+
+def _number_of(session: EditSession, turn_id: str) -> int:
+    """A turn's number in its session, as the app's "#k" and the reasoning's "turn k" say it (the order turns were
+    made in; after an "undo that" turn, not its place on the way from the source)."""
+    return next(turn.seq for turn in session.turn_records() if turn.id == turn_id)
 
 
 def _exported_png(session: EditSession, out: Path, turn_id: str) -> Path | None:

@@ -321,6 +321,14 @@ def test_undo_that_moves_back_and_a_later_failure_keeps_the_turns_before_it(tmp_
     assert [turn.instruction for turn in imported.turns] == ["rotate it 90 degrees", "crop to a centred square"]
 
 
+def test_a_move_names_the_turn_by_its_number_in_the_session_as_the_app_and_the_reasoning_do(tmp_path, capsys):
+    """After a canvas's "undo that" turn was taken back, the head's place on the way from the source (2) was told,
+    where the app and the reasoning call it turn 3."""
+    assert main(["edit", "sample:world-1", "make the square blue", "undo that", "redo that", "make it small",
+                 "make it brighter", "undo that", "--out", str(tmp_path / "out"), "--store", str(tmp_path / "store")]) == 0
+    assert "turn 6: undo, back at edit #3" in capsys.readouterr().out
+
+
 def test_redo_that_moves_forward_again_as_the_redo_button_does(tmp_path, photo_path, capsys):
     out = tmp_path / "out"
     assert main(["edit", str(photo_path), "rotate it 90 degrees", "undo that", "redo that", "redo", "--out", str(out),
