@@ -140,6 +140,17 @@ def test_after_a_photo_edit_on_a_canvas_shape_instructions_name_that_turn():
     assert RuleReasoner().reconstruct(request("rotate it 90 degrees", "make it warmer")).intent.text.startswith("Rotate")
 
 
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("too bright", "Decrease the brightness by 20%."),
+    ("make it square", "Crop to a centred square."),
+])
+def test_once_a_canvas_is_a_photo_everyday_photo_phrasings_read(instruction, intent):
+    """They were refused with a message that said photo edits still work from there."""
+    assert RuleReasoner().reconstruct(request(instruction, "rotate it 90 degrees")).intent.text == intent
+    with pytest.raises(UnsupportedInstructionError):  # before, they may be about a shape ("the square")
+        RuleReasoner().reconstruct(request(instruction))
+
+
 def test_the_first_photo_edit_of_a_canvas_says_its_shapes_are_then_no_longer_editable():
     first = RuleReasoner().reconstruct(request("make it warmer", "move the circle right"))
     assert first.reasoning.startswith("This is a photo edit of the whole canvas: after it, its shapes can no longer")

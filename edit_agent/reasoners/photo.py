@@ -64,8 +64,9 @@ class PhotoRuleReasoner:
         self.keep_rules = keep_rules
         """Off for a photo edit on a MICE-World canvas: its rules are the world's, not ours."""
         self.follow_ups = follow_ups
-        """Without rules: whether "the opposite", "a bit more" and the like refer to the turn before (on a canvas,
-        only once its shapes are a photo: before, the turn before is a shape's edit, no photo edit's)."""
+        """Without rules: whether "the opposite", "a bit more" and the like refer to the turn before, and everyday
+        phrasings ("too bright", "make it square") read (on a canvas, only once its shapes are a photo: before, the
+        turn before is a shape's edit, no photo edit's, and "make it square" may be about a shape)."""
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         _check_numbers_fit(request.instruction)
@@ -97,10 +98,11 @@ class PhotoRuleReasoner:
 
     def _without_rules(self, request: TurnRequest) -> Thought:
         """A photo edit on a canvas: only the plain phrasings (there "make it square" or "too blue" is about one of
-        its shapes), and follow-ups of the photo edit before it where :attr:`follow_ups` is on."""
+        its shapes) until it is a photo; from then on, where :attr:`follow_ups` is on, everyday ones and follow-ups
+        of the photo edit before it too."""
         earlier = [turn.instruction for turn in request.history]
         follow_up = read_follow_up(request.instruction, earlier) if self.follow_ups and earlier else None
-        operations = _read(lambda text: parse_operations(text, everyday=False),
+        operations = _read(lambda text: parse_operations(text, everyday=self.follow_ups),
                            follow_up.text if follow_up else request.instruction)
         reasoning = _referred_to(follow_up, request.instruction, request) + _reasoning(ReadTurn(operations, [], []), [], [])
         return _thought(reasoning, Intent(text=describe_operations(operations)), follow_up, request, ruled=False)
