@@ -161,12 +161,12 @@ def check_it_is_not_the_setting(instruction: str, earlier: Sequence[str]) -> Non
 _CORRECTION = re.compile(
     r"^\W*(?:(?:ok|okay|hmm+|oh|um+|uh+)\W+)*(?:(?P<lead>actually|i\s+meant|i\s+mean)\b\W*"
     r"|(?P<rejecting>no|nope|oops|wait|sorry)\s*[,.!:;\u2013\u2014-]+\W*)(?P<rest>\S.*)$", re.IGNORECASE)
-"""An edit said as a correction: "actually, crop to the left half", "no, darker" ("no more black and white", with no
-comma, is no correction: it lifts a rule)."""
-"""An edit said as a correction: "actually, crop to the left half", "no, darker"."""
-_ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|more|even|still|further|another|now"
-                    r"|next|then)\b|^\W*and\b", re.IGNORECASE)
-"""Words that say an edit comes on top of the last one: "actually, make it even brighter", "wait, and flip it"."""
+"""An edit said as a correction: "actually, crop to the left half", "no, darker", "I meant rotate it left" ("no more
+black and white", with no comma, is no correction: it lifts a rule)."""
+_ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|even|still|further|another|now"
+                    r"|next|then)\b|\bmore\W*$|^\W*and\b", re.IGNORECASE)
+"""Words that say an edit comes on top of the last one: "actually, make it even brighter", "wait, and flip it" (not
+"more" in the edit's own words: "no, more contrast")."""
 _APPROVED = re.compile(rf"^\W*(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS - {'actually', 'right'}))})\b\W*)+\W",
                        re.IGNORECASE)
 """The last result approved before the edit ("actually, looks great! make it brighter"): no correction of it."""
@@ -180,20 +180,25 @@ def without_correction_lead(instruction: str, earlier: Sequence[str]) -> str:
     undoing), where the person meant instead of it; without the opening where it adds to it ("wait, and flip it",
     "no, make it warmer" after a warming) or refers to it ("no, too bright"); else as it is. After "no", "oops",
     "wait" or "sorry" any other edit corrects; after "actually" or "I mean", only one of the same kind (or two whole
-    effects: sepia, then "actually, black and white"): "actually, make it brighter" after a crop adds to it. An edit
-    the other way ("no, now make it darker" after a brightening) always corrects."""
+    effects: sepia, then "actually, black and white"): "actually, make it brighter" after a crop adds to it. After "I
+    meant", and for an edit the other way ("no, now make it darker" after a brightening), nothing adds to it."""
+    return _without_correction_lead(instruction, _EarlierEdits(earlier), len(earlier))
+
+
+def _without_correction_lead(instruction: str, edits: _EarlierEdits, end: int) -> str:
+    """:func:`without_correction_lead` after the first ``end`` of ``edits``' turns (read once, as they are)."""
     said = _CORRECTION.match(instruction.strip())
-    if said is None or not earlier:
+    if said is None or not end:
         return instruction
-    rest, lead = said.group("rest"), (said.group("lead") or said.group("rejecting")).lower()
-    edits = _EarlierEdits(earlier)
-    if _follow_up(rest, edits, len(earlier)) is not None:  # "no, too bright", "oops, way too much": read as such
+    rest = said.group("rest")
+    lead = re.sub(r"\s+", " ", said.group("lead") or said.group("rejecting")).lower()
+    if _follow_up(rest, edits, end) is not None:  # "no, too bright", "oops, way too much": read as such
         return rest
     turn = known_reading(rest)
     if turn is None or not turn.operations or turn.sets or turn.lifts or turn.lifts_all:
         return instruction
-    position, last_edit = edits.last_edit(len(earlier))
-    if position != len(earlier) - 1 or turn.operations == last_edit:  # the same again corrects nothing: more of it
+    position, last_edit = edits.last_edit(end)
+    if position != end - 1 or turn.operations == last_edit:  # the same again corrects nothing: more of it
         return rest
     kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
     reverses = any(op.kind == last.kind and _direction_of(op) * _direction_of(last) < 0
@@ -259,7 +264,7 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
                         None if all_of_it else _with_less_of_it(operations, how), describe_operations(operations),
                         took_back_part=True)
     if kind.startswith("more"):
-        if _took_back_part(edits, position):  # more of the change, or more of taking it back? They go opposite ways
+        if edits.took_back_part(position):  # more of the change, or more of taking it back? They go opposite ways
             raise InvalidInstructionError(
                 f"{quoted(instruction)} right after taking a change back: say which way now "
                 f"({_either_way(operations)}), or undo.")
@@ -268,7 +273,7 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
     return FollowUp(describe_operations(reversed_operations), position, takes_back=True)
 
 
-_NOT_SO_SAID = re.compile(r"^not\s+(?:so|as)\b", re.IGNORECASE)
+_NOT_SO_SAID = re.compile(r"^not\s+(?:so|as|that|too)\b", re.IGNORECASE)
 _TOO_HOW = re.compile(rf"\b(?P<how>{_HOW})\s+too\b", re.IGNORECASE)
 
 
@@ -398,15 +403,6 @@ def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:
             "('make it cooler', 'rotate it right'). ('The opposite' alone reverses the last edit.)")
 
 
-def _took_back_part(edits: _EarlierEdits, position: int) -> bool:
-    """Whether the turn at ``position`` took part of the edit before it back ("too much", "too bright")."""
-    try:
-        found = _follow_up(edits.instructions[position], edits, position)
-    except (EditAgentError, ArithmeticError):
-        return False
-    return found is not None and found.took_back_part
-
-
 def _is_taking_back(instruction: str) -> bool:
     kind = _follow_up_kind(_said_plainly(instruction)) or ""
     return kind.startswith("less")
@@ -420,6 +416,12 @@ class _EarlierEdits:
     def __init__(self, instructions: Sequence[str]) -> None:
         self.instructions = instructions
         self._own: list[list[Operation]] = []
+        self._took_back: list[bool] = []
+
+    def took_back_part(self, position: int) -> bool:
+        """Whether the turn at ``position`` took part of the edit before it back ("too much", "too bright")."""
+        self._own_operations(position)
+        return self._took_back[position]
 
     def last_edit(self, end: int, kind: str | None = None) -> tuple[int | None, list[Operation]]:
         """The position of the last of the first ``end`` turns that asked for operations of its own (of ``kind``,
@@ -432,24 +434,26 @@ class _EarlierEdits:
 
     def _own_operations(self, position: int) -> list[Operation]:
         while len(self._own) <= position:
-            self._own.append(self._read(len(self._own)))
+            operations, took_back = self._read(len(self._own))
+            self._own.append(operations)
+            self._took_back.append(took_back)
         return self._own[position]
 
-    def _read(self, position: int) -> list[Operation]:
+    def _read(self, position: int) -> tuple[list[Operation], bool]:
         instruction = self.instructions[position]
         for text in (instruction, _typos_corrected(instruction)):
             try:
                 found = _follow_up(text, self, position)
                 if found is None:  # "wait, and flip it", "no, too bright": read as its turn read it
-                    text = without_correction_lead(text, self.instructions[:position])
+                    text = _without_correction_lead(text, self, position)
                     found = _follow_up(text, self, position)
             except (EditAgentError, ArithmeticError):  # an earlier turn another version read otherwise: no edit
                 continue
             turn = known_reading(found.text if found else text)
             if turn is not None:
                 rules = [rule.operation for rule in turn.sets]
-                return [op for op in turn.operations if op not in rules]
-        return []
+                return [op for op in turn.operations if op not in rules], found is not None and found.took_back_part
+        return [], False
 
 
 @lru_cache(maxsize=4096)

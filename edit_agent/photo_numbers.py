@@ -39,7 +39,8 @@ numbers)."""
 
 _VULGAR_FRACTION = re.compile(r"(?:(?P<whole>\d+)\s*)?(?P<fraction>[\u00bc-\u00be\u2150-\u215e])(?P<unit>\s*" + _UNIT + r")?",
                               re.IGNORECASE)
-_FRACTION_WORDS = {"½": "half", "¼": "quarter", "¾": "three quarters"}
+_FRACTION_WORDS = {"½": "half", "¼": "quarter"}
+"""Fraction signs said in words where no number is around them ("a ½ turn"); any other is a number ("¾": 0.75)."""
 
 
 def numbers_as_digits(text: str) -> str:

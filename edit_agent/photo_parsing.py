@@ -439,9 +439,22 @@ def _arrows_as_words(text: str, instruction: str) -> str:
     if against:
         raise UnsupportedInstructionError(f"{quoted(instruction)}: the arrow and the words say opposite ways; say it in "
                                           "words ('make it brighter', 'make it darker').")
-    if ways and _TURN_SAID.search(words) and not _WAY_SAID.search(words):
-        words = f"{words} {ways[0]}"  # "rotate ↺": the arrow is the only way said
-    return re.sub(r" {2,}", " ", words).strip()
+    if not ways:
+        return re.sub(r" {2,}", " ", words).strip()
+    # each clause on its own: "rotate it ↺, then crop to the left half" rotates left
+    pieces = re.split(r"(\s*(?:[,;.!?]|\band\b|\bthen\b)\s*)", text)
+    return re.sub(r" {2,}", " ", "".join(_arrow_as_way(piece) for piece in pieces)).strip()
+
+
+def _arrow_as_way(clause: str) -> str:
+    """``clause`` with its first rotation or flip arrow as the way it says, where the clause rotates or flips and
+    says no way in words ("rotate ↺"); every other arrow only decorates, and goes."""
+    words = _ARROW.sub(" ", clause)
+    first = next((match for match in _ARROW.finditer(clause) if match.group(0)[0] in _TURN_ARROWS), None)
+    if first is None or not _TURN_SAID.search(words) or _WAY_SAID.search(words):
+        return words
+    said = f" {_TURN_ARROWS[first.group(0)[0]]} "  # where the arrow stood: "rotate ↻ twice"
+    return _ARROW.sub(" ", clause[:first.start()]) + said + _ARROW.sub(" ", clause[first.end():])
 
 
 _THEN_FIRST = re.compile(r"\bthen\s*,?\s*first\b", re.IGNORECASE)
@@ -761,8 +774,7 @@ def _restated(before: str, clause: str) -> str | None:
     if len(first) != 1 or len(second) != 1 or first[0].kind != second[0].kind or first[0].kind not in _RESTATABLE:
         return None
     if first[0].kind == "rotate":  # said first with no way to go, the second says it; else each is a quarter turn
-        said_how = re.search(_DIRECTION, before, re.IGNORECASE) or re.search(r"\d", before)
-        return None if said_how else "later"
+        return "later" if not _way_of_turn_said(before) and _way_of_turn_said(clause) else None
     if first[0] == second[0]:  # "a bit brighter, a bit brighter": said again
         return "later"
     if _direction(first[0]) != _direction(second[0]):
@@ -773,6 +785,10 @@ def _restated(before: str, clause: str) -> str | None:
         return "earlier"
     raise InvalidInstructionError(f"'{before}' and '{clause}' say the same change twice, each with its amount: say "
                                   "it once with the amount you want, or add 'again' for a second one.")
+
+
+def _way_of_turn_said(clause: str) -> bool:
+    return bool(re.search(_DIRECTION, clause, re.IGNORECASE) or re.search(r"\d", clause))
 
 
 def _with_amount_of(previous: str, clause: str) -> str:

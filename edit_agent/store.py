@@ -594,8 +594,9 @@ class Store:
         )
 
     def take_back(self, session_id: str, turn_id: str) -> None:
-        """Mark ``turn_id`` as taken back: redo does not go there until it is the head again. (A canvas's "undo
-        that" turn, which redo moved back past: going into it again would make the next redo an undo.)"""
+        """Mark ``turn_id`` as taken back: redo does not go there until it, or a turn after it, is the head again. (A
+        canvas's "undo that" turn, which redo moved back past: going into it again would make the next redo an
+        undo.)"""
         with self._write():
             self.db.execute("UPDATE turns SET visited = 0 WHERE session_id = ? AND id = ?", [session_id, turn_id])
 

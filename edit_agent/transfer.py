@@ -220,9 +220,12 @@ def _check_total_pixels(folder: Path, digests: list[str], limits: ImageLimits, m
             raise InvalidImageError(f"{folder / exported_image_name(digest)}: {error}") from None
         total += width * height
     if total > max_pixels:
-        raise InvalidExportError(f"{folder}: the {len(digests)} images it would store hold {total / 1e6:,.1f} million "
-                                 f"pixels; an import takes at most {max_pixels / 1e6:,.1f} million, since each is "
-                                 "decoded to be checked.")
+        raise InvalidExportError(f"{folder}: the {len(digests)} images it would store hold {_pixels(total)}; an import "
+                                 f"takes at most {_pixels(max_pixels)}, since each is decoded to be checked.")
+
+
+def _pixels(count: int) -> str:
+    return f"{count / 1e6:,.1f} million pixels" if count >= 1_000_000 else f"{count:,} pixels"
 
 
 IMPORT_ATTEMPTS = 3

@@ -244,6 +244,8 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     (["crop 10% from each side"], "sorry, make it sepia", "sounds like a correction"),
     (["make it brighter"], "no, now make it darker", "sounds like a correction"),  # the other way: never an addition
     (["rotate it right"], "I meant rotate it left again", "sounds like a correction"),
+    (["rotate it right"], "I  meant rotate it left again", "sounds like a correction"),  # however spaced
+    (["crop to a square"], "no, more contrast", "sounds like a correction"),  # "more" here says the change
     # a percentage after an edit with none
     (["crop 10% from each side"], "10% more", "a percentage of what"),
     (["make it brighter", "too bright"], "more", "right after taking a change back"),  # as after "too much"
@@ -398,6 +400,11 @@ def test_a_long_run_of_again_reads_each_from_the_one_before():
     # Each "again" refers to the one before it; reading them by recursion failed after about 330 of them.
     assert resolve_follow_up("again", ["rotate it 90 degrees"] + ["again"] * 1500) == (
         "Rotate the image 90 degrees clockwise.")
+    # "more" asks whether the turn before took part of an edit back, and "wait, ..." how the one before it read:
+    # each read the earlier turns again, so a long run took exponential time or ended in a RecursionError
+    assert resolve_follow_up("more", ["make it warmer"] + ["more"] * 1500) == "Make the image warmer by 20%."
+    assert resolve_follow_up("more", ["make it warmer"] + ["wait, and make it warmer"] * 40) == (
+        "Make the image warmer by 20%.")
 
 
 @pytest.mark.parametrize(("instructions", "turn"), [

@@ -561,6 +561,11 @@ def intent_of(instruction: str) -> str:
     ("make it brighter ⬆", "Increase the brightness by 20%."),
     ("brighten → crop to a square", "Increase the brightness by 20%, then crop to a centred square."),  # "then"
     ("flip it ⇅", "Flip the image vertically."),
+    # an arrow says the way of its own clause, where it stands
+    ("rotate it ↺, then crop to the left half", "Rotate the image 90 degrees counterclockwise, then crop to the left half."),
+    ("rotate it ↺ and make it brighter", "Rotate the image 90 degrees counterclockwise, then increase the brightness by 20%."),
+    ("rotate ↻ twice", "Rotate the image 90 degrees clockwise, then rotate the image 90 degrees clockwise."),
+    ("rotate it. rotate it.", "Rotate the image 90 degrees clockwise, then rotate the image 90 degrees clockwise."),
     ("make it more dark", "Decrease the brightness by 20%."),  # as "more bright" is read
     ("a tiny bit brighter", "Increase the brightness by 10%."),
 ])
@@ -612,13 +617,14 @@ def test_a_level_that_contradicts_its_verb_or_text_that_asks_nothing_is_refused(
 @pytest.mark.parametrize("instruction", ["make it square", "make it less blue", "it's too blue", "shrink it by 50%",
                                          "make it 50% smaller", "turn it left", "upscale it 2x"])
 def test_on_a_world_canvas_everyday_phrasings_about_it_are_not_read_as_canvas_edits(instruction):
-    """There "it" is one of the canvas's shapes: a photo edit of the whole canvas would not be what was meant."""
+    """There "it" is one of the canvas's shapes: a photo edit of the whole canvas would not be what was meant (until
+    the canvas is a photo: then the reasoner that reads follow-ups reads them too)."""
     image = Image.new("RGB", (8, 8))
     from edit_agent.records import TurnRequest
 
     with pytest.raises(UnsupportedInstructionError):
-        PhotoRuleReasoner(keep_rules=False).reconstruct(TurnRequest(instruction=instruction, image=image,
-                                                                    source_image=image))
+        PhotoRuleReasoner(keep_rules=False, follow_ups=False).reconstruct(
+            TurnRequest(instruction=instruction, image=image, source_image=image))
     assert parse_operations("rotate the image 90 degrees", everyday=False)  # the plain phrasings still read
 
 

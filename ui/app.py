@@ -272,11 +272,9 @@ const editAgentSharpWhenEnlarged = () => {
 document.addEventListener("load", (event) => {  // an image's size is known once it has loaded; load does not bubble
   if (event.target instanceof HTMLImageElement && event.target.closest("#current-image")) editAgentSharpWhenEnlarged();
 }, true);
-// A refusal's toast is headed "Error" in red, however ordinary the mistake ("rotate it 45 degrees"): this Gradio
-// heads a toast by its kind and ignores the title given. Its heading says what happened instead.
-// Gradio heads a refusal "Error" and a notice such as an attachment taken out "Warning" (it ignores the titles
-// given): neither is what happened.
-const editAgentNameRefusals = () => {
+// Gradio heads a refusal "Error" in red, however ordinary the mistake ("rotate it 45 degrees"), and a notice such as
+// an attachment taken out "Warning"; it ignores the titles given. Each heading says what happened instead.
+const editAgentNameToasts = () => {
   for (const [kind, given, said] of [["error", "Error", "Not done "], ["warning", "Warning", "Note "]]) {
     document.querySelectorAll(`.toast-title.${kind}`).forEach((title) => {
       for (const node of title.childNodes) {
@@ -329,7 +327,7 @@ new MutationObserver(() => {
     editAgentPending = false;
     editAgentAccessibility();
     editAgentPlaceToasts();
-    editAgentNameRefusals();
+    editAgentNameToasts();
   });
 }).observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
 </script>"""

@@ -230,9 +230,10 @@ class ChatApp:
     def __init__(self, config: AppConfig) -> None:
         self.config = config
         self._first_turns: set[str] = set()
-        """The ids of the new sessions whose first turn this app is making now, from the moment it is sent: decoding
-        a large photo and loading a model come before the session's lock is taken, and a page reloaded meanwhile
-        took the turn for not running (and never caught up)."""
+        """The ids of the new sessions whose first turn this app is making now, from the moment its handler starts:
+        decoding a large photo and loading a model come before the session's lock is taken, and a page reloaded
+        meanwhile took the turn for not running (and never caught up). A turn still waiting in the queue is not
+        seen: a page reloaded then finds its session on a later reload."""
         self._first_turns_lock = threading.Lock()
 
     @contextlib.contextmanager
