@@ -943,6 +943,22 @@ def test_a_first_turn_is_waited_for_while_its_photo_is_still_being_read(tmp_path
     assert app.turn_pending(dict(page)).active is False  # landed: the reloaded page shows it and stops looking
 
 
+def test_a_first_turn_waiting_in_the_queue_is_waited_for_but_not_for_ever(tmp_path: Path, photo: str, monkeypatch):
+    """A reload while the first turn still waited in the queue (another turn ran) left the page on "No session yet"."""
+    import time
+    import uuid
+
+    import ui.handlers as handlers
+
+    app, state, _ = in_a_session_that_tells(tmp_path, photo, monkeypatch)
+    page = {**state, "session_id": None, "starting": uuid.uuid4().hex}
+    app.first_turn_sent(page["starting"])  # as the page's Enter tells it, before the turn waits in the queue
+    assert app.turn_pending(dict(page)).active is True
+    later = time.monotonic() + app.QUEUED_AT_MOST + 1  # a page that left before the queue reached its turn
+    monkeypatch.setattr(handlers.time, "monotonic", lambda: later)
+    assert app.turn_pending(dict(page)).active is False
+
+
 def test_a_first_turn_left_claimed_by_a_server_stopped_mid_turn_is_not_waited_for(tmp_path: Path, photo: str,
                                                                                    monkeypatch):
     import uuid

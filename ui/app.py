@@ -462,7 +462,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # this message joined the last one's toast and vanished with it. Sending closes what was shown before.
         message.submit(None, None, None, js=CLOSE_TOASTS_JS, queue=False, api_visibility="private")
         turn = message.submit(
-            _lock_box, [message, chat, state], [message, sent, sent_message, state, *history_controls], queue=False,
+            _box_locked(app), [message, chat, state], [message, sent, sent_message, state, *history_controls], queue=False,
             api_visibility="private", js=AS_ENTER_SAW_IT_JS,
         ).then(
             app.edit, [sent_message, state, reasoner, editor], view, api_name="edit",
@@ -784,6 +784,17 @@ def _follow(event: Any) -> None:
 
 def _show_export() -> Any:
     return gr.File(visible=True)
+
+
+def _box_locked(app: ChatApp) -> Callable[[Any, Any, Any], tuple[Any, ...]]:
+    """:func:`_lock_box`, telling ``app`` of a first turn sent, before it waits in the queue (see
+    ``ChatApp.first_turn_sent``)."""
+    def lock_box(message: Any, chat: Any, state: Any) -> tuple[Any, ...]:
+        locked = _lock_box(message, chat, state)
+        if locked[3]["starting"] is not None:
+            app.first_turn_sent(locked[3]["starting"])
+        return locked
+    return lock_box
 
 
 def _lock_box(message: Any, chat: Any, state: Any) -> tuple[Any, ...]:

@@ -13,10 +13,12 @@ import functools
 import html
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -229,12 +231,21 @@ class ChatApp:
 
     def __init__(self, config: AppConfig) -> None:
         self.config = config
-        self._first_turns: set[str] = set()
-        """The ids of the new sessions whose first turn this app is making now, from the moment its handler starts:
-        decoding a large photo and loading a model come before the session's lock is taken, and a page reloaded
-        meanwhile took the turn for not running (and never caught up). A turn still waiting in the queue is not
-        seen: a page reloaded then finds its session on a later reload."""
+        self._first_turns: dict[str, float] = {}
+        """The ids of the new sessions whose first turn this app is making now, from the moment the page sent it
+        (:meth:`first_turn_sent`), by when it was sent: reading a large photo, loading a model and waiting in the
+        queue all come before the session's lock is taken, and a page reloaded meanwhile took the turn for not
+        running (and never caught up)."""
         self._first_turns_lock = threading.Lock()
+
+    QUEUED_AT_MOST = 600.0
+    """Seconds a first turn sent is taken to be on its way before its handler starts: one whose page left before
+    the queue reached it may never run."""
+
+    def first_turn_sent(self, session_id: str) -> None:
+        """The page sent a first turn that will make session ``session_id`` (before it waits in the queue)."""
+        with self._first_turns_lock:
+            self._first_turns[session_id] = time.monotonic()
 
     @contextlib.contextmanager
     def _first_turn(self, session_id: str | None) -> Iterator[None]:
@@ -242,12 +253,12 @@ class ChatApp:
             yield
             return
         with self._first_turns_lock:
-            self._first_turns.add(session_id)
+            self._first_turns[session_id] = math.inf  # running: no longer only queued
         try:
             yield
         finally:
             with self._first_turns_lock:
-                self._first_turns.discard(session_id)
+                self._first_turns.pop(session_id, None)
 
     @functools.cached_property
     def store(self) -> Store:
@@ -359,7 +370,8 @@ class ChatApp:
         starting = state["starting"]
         if starting is not None and starting != state["session_id"]:
             with self._first_turns_lock:
-                sent_here = starting in self._first_turns
+                sent_at = self._first_turns.get(starting)
+            sent_here = sent_at is not None and (sent_at == math.inf or time.monotonic() - sent_at < self.QUEUED_AT_MOST)
             return not self._owns({**state, "session_id": starting}) and (sent_here or turn_running(self.store, starting))
         return state["session_id"] is not None and turn_running(self.store, state["session_id"])
 
