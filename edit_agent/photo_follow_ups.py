@@ -159,15 +159,20 @@ def check_it_is_not_the_setting(instruction: str, earlier: Sequence[str]) -> Non
 
 
 _CORRECTION = re.compile(
-    r"^\W*(?:(?:ok|okay|hmm+|oh|um+|uh+)\W+)*(?:(?P<lead>actually|i\s+meant|i\s+mean)\b\W*"
-    r"|(?P<rejecting>no|nope|oops|wait|sorry)\s*[,.!:;\u2013\u2014-]+\W*)(?P<rest>\S.*)$", re.IGNORECASE)
+    r"^\W*(?:(?:ok|okay|hmm+|oh|um+|uh+)\W+)*(?:(?P<lead>actually|i\s+meant)\b\W*"
+    r"|(?P<rejecting>no|nope|oops|wait|sorry|i\s+mean)(?:\s*[,.!:;\u2013\u2014-]+\W*|\s+(?!more\b|longer\b|need\b|change)))"
+    r"(?P<rest>\S.*)$", re.IGNORECASE)
 """An edit said as a correction: "actually, crop to the left half", "no, darker", "I meant rotate it left" ("no more
 black and white", with no comma, is no correction: it lifts a rule)."""
-_ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|even|still|further|another|now"
-                    r"|next|then)\b|\bmore\W*$|^\W*and\b", re.IGNORECASE)
+_ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|even|still|further|another)\b"
+                    r"|\bmore\W*$|^\W*and\b", re.IGNORECASE)
+_NEXT = re.compile(r"\b(?:now|next|then)\b", re.IGNORECASE)
+"""Words that order an edit after the last one: on top of it after "actually" ("actually, now crop it") or for another
+kind of edit ("wait, then rotate it left" after a warming), but not for the same kind after "no" ("no, now flip it
+vertically" turns the last flip down)."""
 """Words that say an edit comes on top of the last one: "actually, make it even brighter", "wait, and flip it" (not
 "more" in the edit's own words: "no, more contrast")."""
-_APPROVED = re.compile(rf"^\W*(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS - {'actually', 'right'}))})\b\W*)+\W",
+_APPROVED = re.compile(rf"^\W*(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS - {'actually', 'right', 'now', 'so', 'well', 'very'}))})\b\W*)+\W",
                        re.IGNORECASE)
 """The last result approved before the edit ("actually, looks great! make it brighter"): no correction of it."""
 _WHOLE_EFFECTS = frozenset({"grayscale", "sepia", "invert"})
@@ -203,8 +208,12 @@ def _without_correction_lead(instruction: str, edits: _EarlierEdits, end: int) -
     kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
     reverses = any(op.kind == last.kind and _direction_of(op) * _direction_of(last) < 0
                    for op in turn.operations for last in last_edit)  # "no, now make it darker" after a brightening
-    adds = (_ADDED.search(rest) or _APPROVED.match(rest)) and not reverses and lead != "i meant"
-    rejects = lead not in ("actually", "i mean")  # "no, make it brighter" turns the last edit down
+    rejects = lead != "actually"  # "no, make it brighter" turns the last edit down; "actually" may add to it
+    said_after = _ADDED.search(rest) or _APPROVED.match(rest) or (
+        _NEXT.search(rest) and (lead == "actually" or not kinds & last_kinds))  # "wait, then rotate it" after a warming
+    same_way = all(any(op.kind == last.kind and _direction_of(op) * _direction_of(last) > 0 for last in last_edit)
+                   for op in turn.operations)  # "no, more contrast" after more contrast: more of it
+    adds = (said_after or same_way) and not reverses and lead != "i meant"
     if not adds and (rejects or reverses or kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS)):
         raise InvalidInstructionError(
             f"{quoted(instruction)} sounds like a correction of the last edit ({describe_operations(last_edit)[:-1].lower()}), "
@@ -214,6 +223,9 @@ def _without_correction_lead(instruction: str, edits: _EarlierEdits, end: int) -
 
 
 def _direction_of(op: Operation) -> int:
+    """Which way ``op`` goes: up or down for an amount, clockwise or not for a quarter turn; 0 for any other."""
+    if op.kind == "rotate" and op.value in (90.0, 270.0):
+        return 1 if op.value == 90.0 else -1
     return 0 if op.kind not in PERCENT_KINDS or not op.value else (1 if op.value > 0 else -1)
 
 

@@ -246,6 +246,10 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     (["rotate it right"], "I meant rotate it left again", "sounds like a correction"),
     (["rotate it right"], "I  meant rotate it left again", "sounds like a correction"),  # however spaced
     (["crop to a square"], "no, more contrast", "sounds like a correction"),  # "more" here says the change
+    (["make it warmer"], "no make it cooler", "sounds like a correction"),  # no comma: still "no"
+    (["make it brighter"], "i mean, make it warmer", "sounds like a correction"),
+    (["rotate it right"], "no, now rotate it left", "sounds like a correction"),  # a quarter turn back: nothing
+    (["flip it"], "no, now flip it vertically", "sounds like a correction"),  # "now" after "no" adds nothing
     # a percentage after an edit with none
     (["crop 10% from each side"], "10% more", "a percentage of what"),
     (["make it brighter", "too bright"], "more", "right after taking a change back"),  # as after "too much"
@@ -650,6 +654,9 @@ def test_a_percentage_more_goes_the_way_the_last_change_went(session):
     # ... or that refers to it
     ("make it brighter", "no, too bright", "Decrease the brightness by 8.3%."),  # as "too bright"; it was -20%
     ("make it brighter", "oops, a bit too bright", "Decrease the brightness by 4.2%."),
+    # ... or that goes the same way
+    ("increase the contrast by 10%", "no, more contrast", "Increase the contrast by 20%."),
+    ("make it a bit brighter", "no make it warmer as well", "Make the image warmer by 20%."),
 ])
 def test_an_edit_after_a_correction_word_that_adds_to_the_last_one_is_made(session, earlier, said, intent):
     """Each was refused as needing a generative editor (the opening word read as no operation)."""
