@@ -18,7 +18,7 @@ from edit_agent.backends import (
 from edit_agent.editors.auto import AutoEditor
 from edit_agent.editors.identity import IdentityEditor
 from edit_agent.editors.program import ProgramEditor
-from edit_agent.errors import UnsupportedInstructionError
+from edit_agent.errors import InvalidInstructionError, UnsupportedInstructionError
 from edit_agent.reasoners.passthrough import PassthroughReasoner
 from edit_agent.reasoners.rules import RuleReasoner
 from edit_agent.records import HistoryTurn, Intent, TurnRequest
@@ -149,6 +149,14 @@ def test_once_a_canvas_is_a_photo_everyday_photo_phrasings_read(instruction, int
     assert RuleReasoner().reconstruct(request(instruction, "rotate it 90 degrees")).intent.text == intent
     with pytest.raises(UnsupportedInstructionError):  # before, they may be about a shape ("the square")
         RuleReasoner().reconstruct(request(instruction))
+
+
+def test_once_a_canvas_is_a_photo_a_correction_of_its_last_photo_edit_is_asked_as_on_a_photo():
+    """'actually, make it darker' after a brightening was made on top of it, where on a photo it is asked."""
+    with pytest.raises(InvalidInstructionError, match="sounds like a correction of the last edit"):
+        RuleReasoner().reconstruct(request("actually, make it darker", "make it brighter"))
+    assert RuleReasoner().reconstruct(request("wait, and rotate it 90 degrees", "make it brighter")).intent.text == (
+        "Rotate the image 90 degrees clockwise.")
 
 
 def test_the_first_photo_edit_of_a_canvas_says_its_shapes_are_then_no_longer_editable():

@@ -101,9 +101,13 @@ class PhotoRuleReasoner:
         its shapes) until it is a photo; from then on, where :attr:`follow_ups` is on, everyday ones and follow-ups
         of the photo edit before it too."""
         earlier = [turn.instruction for turn in request.history]
-        follow_up = read_follow_up(request.instruction, earlier) if self.follow_ups and earlier else None
-        operations = _read(lambda text: parse_operations(text, everyday=self.follow_ups),
-                           follow_up.text if follow_up else request.instruction)
+        text, follow_up = request.instruction, None
+        if self.follow_ups and earlier:  # as on a photo: what refers to the edit before it, or corrects it
+            follow_up = read_follow_up(text, earlier)
+            if follow_up is None and (unled := without_correction_lead(text, earlier)) != text:
+                text, follow_up = unled, read_follow_up(unled, earlier)
+        operations = _read(lambda said: parse_operations(said, everyday=self.follow_ups),
+                           follow_up.text if follow_up else text)
         reasoning = _referred_to(follow_up, request.instruction, request) + _reasoning(ReadTurn(operations, [], []), [], [])
         return _thought(reasoning, Intent(text=describe_operations(operations)), follow_up, request, ruled=False)
 
