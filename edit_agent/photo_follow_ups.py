@@ -35,6 +35,7 @@ from edit_agent.photo_parsing import (
     GENTLE_PERCENT,
     STRONG_PERCENT,
     check_operation_count,
+    direction_of,
     parse_clause_read,
     plain_request,
     split_clauses,
@@ -166,52 +167,57 @@ _CORRECTION = re.compile(
 black and white", with no comma, is no correction: it lifts a rule)."""
 _ADDED = re.compile(r"\b(?:also|too|as\s+well|additionally|in\s+addition|again|even|still|further|another)\b"
                     r"|\bmore\W*$|^\W*and\b", re.IGNORECASE)
+"""Words that say an edit comes on top of the last one: "actually, make it even brighter", "wait, and flip it" (not
+"more" in the edit's own words: "no, more contrast")."""
 _NEXT = re.compile(r"\b(?:now|next|then)\b", re.IGNORECASE)
 """Words that order an edit after the last one: on top of it after "actually" ("actually, now crop it") or for another
 kind of edit ("wait, then rotate it left" after a warming), but not for the same kind after "no" ("no, now flip it
 vertically" turns the last flip down)."""
-"""Words that say an edit comes on top of the last one: "actually, make it even brighter", "wait, and flip it" (not
-"more" in the edit's own words: "no, more contrast")."""
 _APPROVED = re.compile(rf"^\W*(?:(?:{'|'.join(sorted(ACKNOWLEDGEMENT_WORDS - {'actually', 'right', 'now', 'so', 'well', 'very'}))})\b\W*)+\W",
                        re.IGNORECASE)
 """The last result approved before the edit ("actually, looks great! make it brighter"): no correction of it."""
 _WHOLE_EFFECTS = frozenset({"grayscale", "sepia", "invert"})
 
 
-def without_correction_lead(instruction: str, earlier: Sequence[str]) -> str:
-    """``instruction`` to read, where it opens as a correction ("actually, ...", "no, ...", "wait, ..."): refused where
-    it corrects the last edit ("actually, crop to the left half" after "crop to the right half"), since done to the
-    current image it would be done on top of the edit it corrects (a quarter of the image, a rotation and its
-    undoing), where the person meant instead of it; without the opening where it adds to it ("wait, and flip it",
-    "no, make it warmer" after a warming) or refers to it ("no, too bright"); else as it is. After "no", "oops",
-    "wait" or "sorry" any other edit corrects; after "actually" or "I mean", only one of the same kind (or two whole
-    effects: sepia, then "actually, black and white"): "actually, make it brighter" after a crop adds to it. After "I
-    meant", and for an edit the other way ("no, now make it darker" after a brightening), nothing adds to it."""
-    return _without_correction_lead(instruction, _EarlierEdits(earlier), len(earlier))
+def read_as_said(instruction: str, earlier: Sequence[str]) -> tuple[str, FollowUp | None]:
+    """What to read of ``instruction`` after ``earlier``, and the follow-up it is (``None`` for an edit of its own).
+
+    Where it opens as a correction ("actually, ...", "no, ...", "wait, ..."), it is refused where it corrects the last
+    edit ("actually, crop to the left half" after "crop to the right half"), since done to the current image it would
+    be done on top of the edit it corrects (a quarter of the image, a rotation and its undoing), where the person
+    meant instead of it; it is read without the opening where it adds to it ("wait, and flip it", "no, make it warmer"
+    after a warming) or refers to it ("no, too bright"). After "no", "oops", "wait", "sorry" or "I mean" any other edit
+    corrects; after "actually", only one of the same kind (or two whole effects: sepia, then "actually, black and
+    white"): "actually, make it brighter" after a crop adds to it. After "I meant", and for an edit the other way ("no,
+    now make it darker" after a brightening), nothing adds to it."""
+    return _as_said(instruction, _EarlierEdits(earlier), len(earlier))
 
 
-def _without_correction_lead(instruction: str, edits: _EarlierEdits, end: int) -> str:
-    """:func:`without_correction_lead` after the first ``end`` of ``edits``' turns (read once, as they are)."""
+def _as_said(instruction: str, edits: _EarlierEdits, end: int) -> tuple[str, FollowUp | None]:
+    """:func:`read_as_said` after the first ``end`` of ``edits``' turns (read once, as they are)."""
+    found = _follow_up(instruction, edits, end)
+    if found is not None:
+        return instruction, found
     said = _CORRECTION.match(instruction.strip())
     if said is None or not end:
-        return instruction
+        return instruction, None
     rest = said.group("rest")
     lead = re.sub(r"\s+", " ", said.group("lead") or said.group("rejecting")).lower()
-    if _follow_up(rest, edits, end) is not None:  # "no, too bright", "oops, way too much": read as such
-        return rest
+    if (found := _follow_up(rest, edits, end)) is not None:  # "no, too bright", "oops, way too much": read as such
+        return rest, found
     turn = known_reading(rest)
     if turn is None or not turn.operations or turn.sets or turn.lifts or turn.lifts_all:
-        return instruction
+        return instruction, None
     position, last_edit = edits.last_edit(end)
     if position != end - 1 or turn.operations == last_edit:  # the same again corrects nothing: more of it
-        return rest
+        return rest, None
     kinds, last_kinds = {op.kind for op in turn.operations}, {op.kind for op in last_edit}
-    reverses = any(op.kind == last.kind and _direction_of(op) * _direction_of(last) < 0
+    reverses = any(op.kind == last.kind and direction_of(op) * direction_of(last) < 0
                    for op in turn.operations for last in last_edit)  # "no, now make it darker" after a brightening
     rejects = lead != "actually"  # "no, make it brighter" turns the last edit down; "actually" may add to it
     said_after = _ADDED.search(rest) or _APPROVED.match(rest) or (
         _NEXT.search(rest) and (lead == "actually" or not kinds & last_kinds))  # "wait, then rotate it" after a warming
-    same_way = all(any(op.kind == last.kind and _direction_of(op) * _direction_of(last) > 0 for last in last_edit)
+    same_way = all(any(op.kind == last.kind and direction_of(op) * direction_of(last) > 0 for last in last_edit)
                    for op in turn.operations)  # "no, more contrast" after more contrast: more of it
     adds = (said_after or same_way) and not reverses and lead != "i meant"
     if not adds and (rejects or reverses or kinds & last_kinds or (kinds & _WHOLE_EFFECTS and last_kinds & _WHOLE_EFFECTS)):
@@ -219,14 +225,7 @@ def _without_correction_lead(instruction: str, edits: _EarlierEdits, end: int) -
             f"{quoted(instruction)} sounds like a correction of the last edit ({describe_operations(last_edit)[:-1].lower()}), "
             "and an edit here is made on top of it, to the image as it is now. To make it instead of that edit, undo "
             f"that edit first and then say it; to make it as well, say it without {lead!r}.")
-    return rest
-
-
-def _direction_of(op: Operation) -> int:
-    """Which way ``op`` goes: up or down for an amount, clockwise or not for a quarter turn; 0 for any other."""
-    if op.kind == "rotate" and op.value in (90.0, 270.0):
-        return 1 if op.value == 90.0 else -1
-    return 0 if op.kind not in PERCENT_KINDS or not op.value else (1 if op.value > 0 else -1)
+    return rest, None
 
 
 def read_follow_up(instruction: str, earlier: Sequence[str]) -> FollowUp | None:
@@ -265,16 +264,12 @@ def _follow_up(instruction: str, edits: _EarlierEdits, end: int) -> FollowUp | N
             raise InvalidInstructionError(
                 f"{quoted(instruction)} after {last!r}: less of that change, or still less? Say e.g. 'a bit less warm' or "
                 "'that's too much'.")
-        if _is_taking_back(last):
+        if edits.took_back_part(position):
             raise InvalidInstructionError(
                 f"{quoted(instruction)} right after taking a change back: say which way now "
                 f"({_either_way(operations)}), or undo.")
-        how = kind.removeprefix("less:")
-        all_of_it = how == "strong" and all(op.kind in PERCENT_KINDS for op in operations)
-        taken_back = _taken_back(operations, how, instruction)
-        return FollowUp(describe_operations(taken_back), position, all_of_it,
-                        None if all_of_it else _with_less_of_it(operations, how), describe_operations(operations),
-                        took_back_part=True)
+        amounts = [op for op in operations if op.kind in PERCENT_KINDS]
+        return _part_taken_back(operations, amounts, kind.removeprefix("less:"), position, instruction)
     if kind.startswith("more"):
         if edits.took_back_part(position):  # more of the change, or more of taking it back? They go opposite ways
             raise InvalidInstructionError(
@@ -307,12 +302,23 @@ def _overdone(text: str, edits: _EarlierEdits, end: int) -> FollowUp | None:
     if position != end - 1 or not overdone:
         return None
     said = _TOO_HOW.search(clauses[0])
-    how = _degree(said.group("how")) if said else "half"
-    taken_back = _taken_back(overdone, how, text)
-    whole_edit = len(overdone) == len(last_edit)  # drawn again from before it only where nothing else changed
-    return FollowUp(describe_operations(taken_back), position, how == "strong" and whole_edit,
-                    _with_less_of_it(last_edit, how) if whole_edit and how != "strong" else None,
-                    describe_operations(last_edit), took_back_part=True)
+    return _part_taken_back(last_edit, overdone, _degree(said.group("how")) if said else "half", position, text)
+
+
+def _part_taken_back(edit: list[Operation], amounts: list[Operation], how: str, position: int,
+                     instruction: str) -> FollowUp:
+    """``amounts`` of ``edit`` (the turn at ``position``) taken back, ``how`` much of each: all of the edit where that
+    is all it did ("way too much" after a brightening), else drawn again as the edit with less of it from the image
+    before it, where every amount it changed is taken back (only some of them: done to the current image)."""
+    if not amounts:
+        raise InvalidInstructionError(
+            f"{quoted(instruction)}: the edit before it ({describe_operations(edit)[:-1].lower()}) cannot be partly "
+            "taken back; undo it instead ('undo that').")
+    every_amount = len(amounts) == sum(op.kind in PERCENT_KINDS for op in edit)
+    all_of_it = how == "strong" and len(amounts) == len(edit)
+    redrawn = _with_less_of_it(edit, how) if every_amount and not all_of_it else None
+    return FollowUp(describe_operations(_taken_back(amounts, how, instruction)), position, all_of_it, redrawn,
+                    describe_operations(edit), took_back_part=True)
 
 
 _BOTH_WAYS = {
@@ -415,11 +421,6 @@ def _refuse_what_is_not_said_in_full(instruction: str, text: str) -> None:
             "('make it cooler', 'rotate it right'). ('The opposite' alone reverses the last edit.)")
 
 
-def _is_taking_back(instruction: str) -> bool:
-    kind = _follow_up_kind(_said_plainly(instruction)) or ""
-    return kind.startswith("less")
-
-
 class _EarlierEdits:
     """The operations each earlier turn asked for of its own: a follow-up resolved, a typo read as it was, a rule's
     own operation left out ("keep it square" asks for no edit of its own). Read from the first turn on, each once,
@@ -455,10 +456,7 @@ class _EarlierEdits:
         instruction = self.instructions[position]
         for text in (instruction, _typos_corrected(instruction)):
             try:
-                found = _follow_up(text, self, position)
-                if found is None:  # "wait, and flip it", "no, too bright": read as its turn read it
-                    text = _without_correction_lead(text, self, position)
-                    found = _follow_up(text, self, position)
+                text, found = _as_said(text, self, position)  # "wait, and flip it", "no, too bright": as its turn read it
             except (EditAgentError, ArithmeticError):  # an earlier turn another version read otherwise: no edit
                 continue
             turn = known_reading(found.text if found else text)
@@ -531,17 +529,12 @@ def _margin_value(op: Operation, share: float) -> float:
     return round(value, 1) if op.unit == "%" else float(max(1, round(value)))
 
 
-def _taken_back(operations: list[Operation], how: str, instruction: str) -> list[Operation]:
-    """The opposite of the amounts of ``operations``: half of each ("too much"), a gentle amount ("a bit less"),
+def _taken_back(amounts: list[Operation], how: str, instruction: str) -> list[Operation]:
+    """The opposite of ``amounts`` (changes of a setting): half of each ("too much"), a gentle amount ("a bit less"),
     or all of it ("way too much")."""
-    signed = [op for op in operations if op.kind in PERCENT_KINDS]
-    if not signed:
-        raise InvalidInstructionError(
-            f"{quoted(instruction)}: the edit before it ({describe_operations(operations)[:-1].lower()}) cannot be partly "
-            "taken back; undo it instead ('undo that').")
     kept = {"half": 0.5, "strong": 0.0}  # of the change; "a bit" takes a gentle amount back (see below)
     return [_gentle_step_back(op, instruction) if how == "gentle" else _leaving(op, kept[how], instruction)
-            for op in reversed(signed)]
+            for op in reversed(amounts)]
 
 
 def _with_less_of_it(operations: list[Operation], how: str) -> str | None:

@@ -777,7 +777,7 @@ def _restated(before: str, clause: str) -> str | None:
         return "later" if not _way_of_turn_said(before) and _way_of_turn_said(clause) else None
     if first[0] == second[0]:  # "a bit brighter, a bit brighter": said again
         return "later"
-    if _direction(first[0]) != _direction(second[0]):
+    if direction_of(first[0]) != direction_of(second[0]):
         return None
     if _degree_free(before):
         return "later"
@@ -1059,14 +1059,16 @@ _ASKS_FOR_THE_PROBLEM = re.compile(r"\bmake\s+(?:it|the\s+(?:image|photo|picture
 def without_restated_problems(read: list[tuple[list[Operation], bool]]) -> list[Operation]:
     """The operations of an instruction's clauses, less a stated problem that another clause already fixes
     the same way: "too warm, cool it down a bit" cools once, a bit."""
-    fixes = {(op.kind, _direction(op)) for operations, stated in read if not stated for op in operations}
+    fixes = {(op.kind, direction_of(op)) for operations, stated in read if not stated for op in operations}
     return [op for operations, stated in read for op in operations
-            if not (stated and (op.kind, _direction(op)) in fixes)]
+            if not (stated and (op.kind, direction_of(op)) in fixes)]
 
 
-def _direction(operation: Operation) -> int:
-    """Which way an operation goes: up or down for a signed amount; a blur's radius or a sharpen's strength says
-    how much, not which way."""
+def direction_of(operation: Operation) -> int:
+    """Which way an operation goes: up or down for a signed amount, clockwise or not for a quarter turn; 0 for any
+    other (a blur's radius or a sharpen's strength says how much, not which way)."""
+    if operation.kind == "rotate" and operation.value in (90.0, 270.0):
+        return 1 if operation.value == 90.0 else -1
     if operation.value is None or operation.kind not in PERCENT_KINDS:
         return 0
     return 1 if operation.value > 0 else -1

@@ -253,6 +253,7 @@ def test_again_with_a_change_asks_for_the_edit_in_full(session):
     # a percentage after an edit with none
     (["crop 10% from each side"], "10% more", "a percentage of what"),
     (["make it brighter", "too bright"], "more", "right after taking a change back"),  # as after "too much"
+    (["make it brighter", "too bright"], "too much", "right after taking a change back"),
 ])
 def test_a_follow_up_that_could_go_either_way_is_refused_with_what_to_say(session, earlier, instruction, message):
     intents(session, *earlier)
@@ -677,4 +678,12 @@ def test_way_too_much_after_an_edit_with_a_crop_takes_the_whole_change_back_and_
     session.edit(bright_photo(), "make it warmer and crop to a square")
     result = session.edit(None, "way too much")
     direct = EditSession(store=session._store).edit(bright_photo(), "crop to a square")
+    assert result.image.tobytes() == direct.image.tobytes()
+
+
+def test_too_warm_after_an_edit_with_a_crop_is_drawn_as_that_edit_with_less_warming(session):
+    """As "too much" after it is: the warming taken back on its own, done to the result, kept what it clipped."""
+    session.edit(bright_photo(), "make it warmer and crop to a square")
+    result = session.edit(None, "too warm")
+    direct = EditSession(store=session._store).edit(bright_photo(), "make it warmer by 10% and crop to a square")
     assert result.image.tobytes() == direct.image.tobytes()

@@ -18,8 +18,8 @@ from edit_agent.photo_follow_ups import (
     FollowUp,
     check_it_is_not_the_setting,
     is_follow_up,
+    read_as_said,
     read_follow_up,
-    without_correction_lead,
 )
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
@@ -103,9 +103,7 @@ class PhotoRuleReasoner:
         earlier = [turn.instruction for turn in request.history]
         text, follow_up = request.instruction, None
         if self.follow_ups and earlier:  # as on a photo: what refers to the edit before it, or corrects it
-            follow_up = read_follow_up(text, earlier)
-            if follow_up is None and (unled := without_correction_lead(text, earlier)) != text:
-                text, follow_up = unled, read_follow_up(unled, earlier)
+            text, follow_up = read_as_said(text, earlier)
         operations = _read(lambda said: parse_operations(said, everyday=self.follow_ups),
                            follow_up.text if follow_up else text)
         reasoning = _referred_to(follow_up, request.instruction, request) + _reasoning(ReadTurn(operations, [], []), [], [])
@@ -262,9 +260,7 @@ def _negated_operation(clause: str) -> bool:
 
 
 def _read_turn(text: str, earlier: list[str]) -> _Reading:
-    follow_up = read_follow_up(text, earlier)
-    if follow_up is None and (unled := without_correction_lead(text, earlier)) != text:
-        text, follow_up = unled, read_follow_up(unled, earlier)  # "no, too bright": the follow-up it opens
+    text, follow_up = read_as_said(text, earlier)  # "a bit more", "no, too bright", "wait, and flip it"
     if follow_up is None:
         _refuse_a_follow_up_among_edits(text, earlier)
         check_it_is_not_the_setting(text, earlier)
