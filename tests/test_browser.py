@@ -375,6 +375,7 @@ def test_a_refused_first_message_leaves_the_status_saying_the_image_is_attached(
     photo = tmp_path / "hat.png"
     Image.new("RGB", (96, 64), (90, 120, 40)).save(photo)
     page.locator("#new-session").click()
+    wait_for_status(page, "No session yet")  # sent before the click's reply, the refusal redrew the session before
     send(page, "add a hat", photo)
     page.locator("[data-testid='toast-body']").last.wait_for()  # the first turn of a fresh page may take a while
     expect(page.locator("[data-testid='toast-body']").last).to_contain_text("not an exact photo operation")
