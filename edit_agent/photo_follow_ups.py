@@ -39,6 +39,7 @@ from edit_agent.photo_parsing import (
     parse_clause_read,
     plain_request,
     split_clauses,
+    without_plain_reasons,
 )
 from edit_agent.photo_rules import KEEP_IT_THAT_WAY, known_reading, rules_keeping
 
@@ -198,6 +199,9 @@ def _as_said(instruction: str, edits: _EarlierEdits, end: int) -> tuple[str, Fol
     found = _follow_up(instruction, edits, end)
     if found is not None:
         return instruction, found
+    without_reasons = without_plain_reasons(instruction)  # "more, because it's still dark"
+    if without_reasons != instruction and (found := _follow_up(without_reasons, edits, end)) is not None:
+        return without_reasons, found
     said = _CORRECTION.match(instruction.strip())
     if said is None or not end:
         return instruction, None

@@ -46,6 +46,7 @@ from edit_agent.photo_ops import (
     describe_operations,
     plain_number,
 )
+from edit_agent.photo_reasons import reasons_given, without_reasons
 from edit_agent.world.language import is_no_change_request
 
 _PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|per\s?cent\b)"
@@ -153,7 +154,7 @@ _STATED_BY = (r"(?:(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|�
 
 
 def _problem_rules() -> list[tuple[str, str, bool]]:
-    return [(rf"\b{_STATED_BY}{_HEDGE_PREFIX}(?P<how>too|overly|less|not\s+so|not\s+as)\s+(?:{adjectives})\b",
+    return [(rf"\b{_STATED_BY}{_HEDGE_PREFIX}(?P<how>too|overly|less|not\s+so|not\s+as|not\s+that)\s+(?:{adjectives})\b",
              f"problem:{fix}", True) for adjectives, fix in _PROBLEMS]
 
 
@@ -389,6 +390,7 @@ def split_clauses(instruction: str) -> list[str]:
                                           "what to change (e.g. 'make it warmer'); nothing was edited.")
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
     text = _arrows_as_words(re.sub(r"[\s\0]+", " ", instruction.strip()), instruction)
+    text = _reasons_left_out(text, instruction)
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
     text = _SETTING_BY_HALF.sub(r"\g<setting> by 50%", text)
     text = _ONE_UNIT.sub(r"1 \g<unit>", text)  # "by a percent": 1%, not the default the dropped words left
@@ -406,6 +408,50 @@ def split_clauses(instruction: str) -> list[str]:
                                       "to the left half').")
     parts = _first_said_alone_joined([(clause, joiner) for clause, joiner in parts if clause])
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
+
+
+def _reasons_left_out(text: str, instruction: str) -> str:
+    """``text`` without the reasons given for its edits ("make it brighter because it's too dark"), each checked
+    first: a reason may not say which way a rotation or flip goes where the edit does not ("rotate it because it's
+    upside down" is no quarter turn), nor read as a change the edit does not make ("brighter because it's too
+    bright", "crop it to a square because it's too dark")."""
+    for given in reasons_given(text):
+        try:
+            operations = parse_operations(given.edit)
+        except EditAgentError:
+            continue  # the edit is refused as said, reason or not
+        if any(_way_unsaid(op, given.edit) for op in operations):
+            raise InvalidInstructionError(
+                f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
+                "'flip it vertically'); the reason is not read for that.")
+        try:
+            reason_reads_as = parse_operations(given.reason)
+        except EditAgentError:
+            continue  # a reason of its own ("since it's for print"): why, not what
+        if not all(any(op.kind == edit_op.kind and direction_of(op) * direction_of(edit_op) >= 0 for edit_op in operations)
+                   for op in reason_reads_as):
+            raise InvalidInstructionError(
+                f"{quoted(instruction)}: the reason ('{given.reason}') reads as another change than '{given.edit}'; "
+                "say each change to make, without the reason.")
+    return without_reasons(text)
+
+
+def without_plain_reasons(text: str) -> str:
+    """``text`` without the reasons it gives, where none reads as a change ("more, because it's still dark" is
+    "more"); else ``text`` as it is, to be read or refused as said."""
+    for given in reasons_given(text):
+        try:
+            parse_operations(given.reason)
+        except EditAgentError:
+            continue
+        return text
+    return without_reasons(text)
+
+
+def _way_unsaid(operation: Operation, edit: str) -> bool:
+    if operation.kind == "rotate":
+        return not _way_of_turn_said(edit)
+    return operation.kind == "flip" and re.search(r"\bflip", edit, re.IGNORECASE) is not None and not _AXIS_SAID.search(edit)
 
 
 _THEN_ARROW = re.compile(r"(?<=\S)\s*[→⇒⟶➡➔⟹]\ufe0f?\s*(?=\S)")
@@ -989,6 +1035,10 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
         too = name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
         if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
             raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
+        if name.startswith("problem:") and _STATED_NOT_SO.match(match.group(0)):
+            said = re.split(r"\s+", match.group(0))[-1].lower()  # "it's not so bright": too dark, or less wanted?
+            raise InvalidInstructionError(f"{quoted(clause)}: is it not {said} enough, or should it be less {said}? Say "
+                                          f"the change to make ('make it more {said}' or 'make it less {said}').")
     operations = [_operation(clause, found, i) for i in range(len(found))]
     if COLOUR_SAID.search(clause) and all(operation.kind in _NOT_OF_COLOURS for operation in operations):
         # "soften the colours", "flip the colours": not a blur or a flip ("crop it with warmer colours" says one)
@@ -1053,6 +1103,9 @@ def _repeated(operations: list[Operation], repeat: re.Match[str], clause: str) -
     return operations * times
 
 
+_STATED_NOT_SO = re.compile(rf"{_STATED_BY.removesuffix('?')}.*\bnot\s+(?:so|as|that)\b", re.IGNORECASE)
+"""A problem said with "not so" of the image ("it's not so bright"): said of how it is, that is too dark; said as an
+answer ("not so bright") it asks for less."""
 _ASKS_FOR_THE_PROBLEM = re.compile(r"\bmake\s+(?:it|the\s+(?:image|photo|picture))\s*$", re.IGNORECASE)
 
 

@@ -609,6 +609,7 @@ def test_a_bit_more_or_much_more_of_a_blur_or_sharpen_is_gentler_or_stronger_tha
     ("make it a bit brighter", "too bright", "Decrease the brightness by 4.5%."),
     ("make it a bit darker", "it's too dark now", "Increase the brightness by 5.6%."),
     ("make it brighter", "not so bright", "Decrease the brightness by 8.3%."),
+    ("make it brighter", "not that bright", "Decrease the brightness by 8.3%."),
     ("make it brighter by 40%", "way too bright", "Decrease the brightness by 28.6%."),  # all of it
     ("make it brighter and warmer", "too warm", "Make the image cooler by 9.1%."),  # of the warming only
 ])
@@ -687,3 +688,16 @@ def test_too_warm_after_an_edit_with_a_crop_is_drawn_as_that_edit_with_less_warm
     result = session.edit(None, "too warm")
     direct = EditSession(store=session._store).edit(bright_photo(), "make it warmer by 10% and crop to a square")
     assert result.image.tobytes() == direct.image.tobytes()
+
+
+@pytest.mark.parametrize(("said", "intent"), [
+    ("more, because it's still dark", "Increase the brightness by 20%."),
+    ("too much because it's washed out now", "Decrease the brightness by 8.3%."),
+])
+def test_a_follow_up_given_with_a_reason_reads_as_the_follow_up(session, said, intent):
+    assert intents(session, "make it brighter", said)[-1] == intent
+
+
+def test_a_follow_up_whose_reason_goes_the_other_way_is_refused(session):
+    with pytest.raises(EditAgentError):
+        intents(session, "make it brighter", "more because it's too bright")

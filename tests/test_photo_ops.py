@@ -1187,3 +1187,43 @@ def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_n
     # "crop a quarter off each side" was refused as "a rotation in words this editor does not read"
     with pytest.raises(UnsupportedInstructionError, match="asks for a crop in words"):
         parse_operations("crop a quarter off each side")
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("make it brighter because it's too dark", "Increase the brightness by 20%."),
+    ("crop to a square since it's for instagram", "Crop to a centred square."),
+    ("make it warmer cause the light was cold and grey", "Make the image warmer by 20%."),
+    ("rotate it left because it's sideways", "Rotate the image 90 degrees counterclockwise."),
+    ("mirror it because the text is backwards", "Flip the image horizontally."),
+    # the request goes on after the reason
+    ("make it brighter because it's too dark, and crop to a square",
+     "Increase the brightness by 20%, then crop to a centred square."),
+    ("make it brighter because it's dull. Then rotate it left",
+     "Increase the brightness by 20%, then rotate the image 90 degrees counterclockwise."),
+])
+def test_a_reason_given_for_an_edit_is_why_not_what(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize(("instruction", "message"), [
+    # the reason would say the way: a quarter turn or a left-right flip by default is not what was meant
+    ("rotate it because it's upside down", "say which way to turn or flip it"),
+    ("flip it because it's mirrored", "say which way to turn or flip it"),
+    # the reason reads as a change the edit does not make
+    ("make it brighter because it's too bright", "reads as another change than 'make it brighter'"),
+    ("crop to a square because it's too dark", "reads as another change than 'crop to a square'"),
+])
+def test_a_reason_that_says_more_than_its_edit_is_asked_not_dropped(instruction, message):
+    with pytest.raises(InvalidInstructionError, match=re.escape(message)):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize("instruction", ["it's not so bright", "the photo looks not as warm", "it is not that blurry"])
+def test_not_so_said_of_how_the_image_is_is_asked_not_read_as_too_much(instruction):
+    # "it's not so bright" says it is dim: read as "too bright" it darkened a dim image
+    with pytest.raises(InvalidInstructionError, match="enough, or should it be less"):
+        parse_operations(instruction)
+
+
+def test_not_that_bright_asks_for_less_as_not_so_bright_does():
+    assert parse_operations("not that bright") == parse_operations("not so bright") == parse_operations("make it darker")
