@@ -15,6 +15,10 @@ import re
 
 UNDO_HINT = ("Going back is a move in the session: the undo_edit tool (agents), the Undo button (the app) "
              "or EditSession.undo() (Python).")
+REDO_AFTER_UNDO = ("Right after an undo, 'again' could mean the edit just undone or the one before it: redo brings "
+                   "back the undone edit (the redo_edit tool, the Redo button, EditSession.redo()); to repeat another, "
+                   "say it in full.")
+"""The answer to 'again' right after an undo, where the history the reasoner reads ends before the undone edit."""
 EARLIER_IMAGE_HINT = "the timeline in the app, edit_image's image_id for agents, EditSession.checkout() in Python"
 """Where a user, an agent or a program continues from an earlier turn's image, for refusals that send them there."""
 HISTORY_HINT = ("Moves in the history are the undo_edit and redo_edit tools and edit_image's image_id (agents), "
@@ -113,3 +117,13 @@ def steps_back(text: str) -> int | str | None:
             or several.group("times").split()[0]).lower()
     count = int(word) if word.isdigit() else _COUNTS[word]
     return count if count >= 1 else None
+
+
+_AGAIN_ALONE = re.compile(r"^\W*(?:(?:please|ok|okay)\W+)*(?:(?:do\s+)?(?:it|that|this)\s+)?(?:again|once\s+more|one\s+more"
+                          r"\s+time)(?:\W+(?:please|thanks))*\W*$", re.IGNORECASE)
+
+
+def is_again_alone(text: str) -> bool:
+    """Whether ``text`` is 'again' with nothing else ("do it again", "once more please"): it repeats the last edit
+    of the history, which right after an undo is the edit before the one undone, seldom what is meant."""
+    return _AGAIN_ALONE.match(text) is not None

@@ -47,6 +47,7 @@ from edit_agent.errors import (
     is_valid_text,
 )
 from edit_agent.folders import NAME_MAX, scratch_folder
+from edit_agent.history_words import REDO_AFTER_UNDO, is_again_alone
 from edit_agent.images import DEFAULT_LIMITS, STORED_LIMITS, ImageInput, ImageLimits, check_image_size, load_image
 from edit_agent.protocols import Editor, Reasoner, draws_exactly
 from edit_agent.records import (
@@ -413,6 +414,9 @@ class EditSession:
             session = self._record_or_none()
             head = session.head if session else None
             parent = head if from_turn is None else self._existing_turn(from_turn)
+            if parent == head and head is not None and not from_source and is_again_alone(instruction) \
+                    and self._store.redo_target(self.id, head) is not None:
+                raise InvalidInstructionError(REDO_AFTER_UNDO)
             if from_source:
                 if session is None:
                     raise self._no_image_to_start_from()

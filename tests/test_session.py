@@ -204,6 +204,20 @@ def test_edit_after_undo_continues_from_the_undone_head(tmp_path, photo):
     assert len(session.turns) == 3
 
 
+def test_again_right_after_an_undo_is_asked_and_after_an_edit_repeats(tmp_path, photo):
+    """Right after an undo the history ends before the undone edit, so 'again' would repeat the one before it."""
+    session = EditSession(store=tmp_path)
+    session.edit(photo, "make it brighter")
+    session.edit(None, "crop to a square")
+    session.undo()
+    head = session.head.turn_id
+    with pytest.raises(InvalidInstructionError, match="redo brings back the undone edit"):
+        session.edit(None, "again")
+    assert session.head.turn_id == head and len(session.turns) == 2
+    session.redo()
+    assert session.edit(None, "do it again").intent == "Crop to a centred square."
+
+
 def test_checkout_branches_and_redo_follows_the_last_visited_child(tmp_path, photo):
     session = EditSession(store=tmp_path, reasoner=ScriptedReasoner(), editor=inverting_editor())
     first = session.edit(photo, "one")

@@ -91,6 +91,17 @@ def test_continue_branch_and_history(tools):
     assert history["head"] == branch["turn_id"] and history["turns"][2]["is_head"]
 
 
+def test_again_right_after_an_undo_is_asked_not_the_edit_before_the_undone_one(tools):
+    first = json.loads(tools["edit_image"].invoke({"instruction": "make it brighter",
+                                                   "image_base64": b64(Image.new("RGB", (20, 10)))}))
+    sid = first["session_id"]
+    tools["edit_image"].invoke({"instruction": "rotate it left", "session_id": sid})
+    tools["undo_edit"].invoke({"session_id": sid})
+    refused = tools["edit_image"].invoke({"instruction": "again", "session_id": sid})
+    assert "redo brings back the undone edit" in refused
+    history = json.loads(tools["session_history"].invoke({"session_id": sid}))
+    assert history["head"] == first["turn_id"] and len(history["turns"]) == 2
+
 
 def test_a_refused_edit_on_an_earlier_image_leaves_the_head_where_it_was(tools):
     first = json.loads(tools["edit_image"].invoke({"instruction": "rotate it 90 degrees",

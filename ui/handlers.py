@@ -138,12 +138,6 @@ SESSION_GONE = ("The session shown here is gone (deleted in another tab?): attac
                 "a new one; the others are under My sessions.")
 
 
-_AGAIN_ALONE = re.compile(r"^\W*(?:(?:please|ok|okay)\W+)*(?:(?:do\s+)?(?:it|that|this)\s+)?(?:again|once\s+more|one\s+more"
-                          r"\s+time)(?:\W+(?:please|thanks))*\W*$", re.IGNORECASE)
-"""'again' with nothing else: after an Undo, the reasoner (which sees the history, not the undo) repeats the edit
-before the one undone."""
-
-
 class _SessionGone(Exception):
     """The page's session is no longer there; ``state`` is the page's state without it."""
 
@@ -490,11 +484,6 @@ class ChatApp:
             # on a canvas the world language would commit "undo that" as a turn that changes nothing
             _tell("Nothing to undo: this is the image the session started from.")
             return
-        if _AGAIN_ALONE.match(text) and not moved_elsewhere and session.can_redo:
-            # right after an Undo, the edit before the undone one would be repeated, which is seldom what is meant
-            raise InvalidInstructionError(
-                "Right after an undo, 'again' could mean the edit just undone or the one before it: ↷ Redo brings back "
-                "the undone edit; to repeat another, say it in full.")
         try:
             if shown_head is None:
                 session.edit(None, text)
