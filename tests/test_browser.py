@@ -1018,6 +1018,41 @@ def test_a_new_session_with_an_image_in_the_box_says_the_image_starts_it(page, t
     assert page.locator("#timeline .thumbnail-item").count() == 2
 
 
+def test_a_message_sent_before_new_sessions_reply_goes_to_the_new_session(page, tmp_path: Path, monkeypatch):
+    """Sent before the reply of New session (or the chat's trash icon) landed, a message went to the session the page
+    had before: the browser state still named it. Here the reply is held back until the message has been answered."""
+    import threading
+
+    from playwright.sync_api import expect
+
+    import ui.views
+
+    def empty_view_once_released():
+        released.wait(timeout=30)
+        return real_empty_view()
+
+    real_empty_view = ui.views.empty_view
+    monkeypatch.setattr(ui.views, "empty_view", empty_view_once_released)
+    for button in ("#new-session", '#chat button[aria-label="Clear"]'):
+        released = threading.Event()
+        released.set()  # while the session starts
+        start_session(page, tmp_path, "make it warmer", (150, 90, 60))
+        released.clear()
+        try:
+            page.locator(button).click()
+            if button != "#new-session":  # it says where the session it left is, though the page forgot it at once
+                expect(page.locator("[data-testid='toast-body']").last).to_contain_text("The one you left is under")
+            send(page, "make it cooler")
+            page.wait_for_function("""() => document.querySelector('#status').innerText.includes('2 edits')
+                || [...document.querySelectorAll('[data-testid="toast-body"]')].some(
+                    (toast) => toast.innerText.includes('Upload an image or pick a sample first'))""")
+            assert "2 edits" not in page.locator("#status").inner_text(), button  # the session before is as it was
+        finally:
+            released.set()
+        wait_for_status(page, "No session yet")
+        page.locator("#message textarea").fill("")  # the refused message stays in the box
+
+
 def test_undo_goes_back_from_the_image_this_tab_shows_after_another_tab_moved(page, app_url: str, tmp_path: Path):
     start_session(page, tmp_path, "rotate it 90 degrees", (90, 30, 160))
     for number in (2, 3):

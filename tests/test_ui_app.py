@@ -721,6 +721,11 @@ def test_the_chats_trash_icon_says_it_started_a_new_session_and_where_the_old_on
     app.clear_chat(left)
     app.new_session(state)  # the New session button says what it does
     assert len(told) == 1  # with no session on the page there was nothing to leave
+    # The page forgets its session before it asks (a message sent meanwhile went to it) and says which it left.
+    app.clear_chat(left, state["session_id"])
+    assert len(told) == 2
+    app.clear_chat(left, "f" * 32)  # not this browser's: nothing under My sessions to point to
+    assert len(told) == 2
 
 
 def test_an_mcp_client_gets_images_as_images_and_the_json_without_them(app):

@@ -497,8 +497,15 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # per component, the last event's, so one that ended while a turn ran took the turn's progress bar with it.
         attached = gr.Textbox(visible=False)
         told: dict[str, Any] = {"show_progress": "hidden", "show_progress_on": [attached]}
-        for starts_anew in (new.click(app.new_session, [state], view, api_name="new_session", **internal),
-                            chat.clear(app.clear_chat, [state], view, api_name=False, **internal)):  # the trash icon
+        # The page forgets the session at once, before the server is asked: a message sent before the reply landed
+        # went to the session the page had before, which the state in the browser still named. The trash icon's
+        # notice is told which session the page left (see ChatApp.clear_chat).
+        left_session = gr.Textbox(visible=False)
+        forget = {"js": FORGET_SESSION_JS, "queue": False, "api_visibility": "private"}
+        for starts_anew in (new.click(None, [state], [state, left_session], **forget)
+                            .then(app.new_session, [state], view, api_name="new_session", **internal),
+                            chat.clear(None, [state], [state, left_session], **forget)  # the trash icon
+                            .then(app.clear_chat, [state, left_session], view, api_name=False, **internal)):
             starts_anew.then(_no_sample_picked, None, [sample_gallery], queue=False, show_progress="hidden",
                              api_visibility="private")
             # an image still in the box is what the new session starts from: the status line says so, not "attach one"
@@ -681,6 +688,11 @@ TOUCH_TO_THE_MESSAGE_BOX_JS = """
 # would be left on nothing; it goes to the box. Once the page has drawn the button's new state.
 FOCUS_BOX_IF_LOST_JS = f"""
 () => {{ setTimeout({KEYBOARD_FOCUS_BOX_JS.strip()}, 100); }}
+"""
+
+# What ChatApp.new_session does to the state, done in the browser (the token is kept); and the session left.
+FORGET_SESSION_JS = """
+(state) => [{...(state || {}), session_id: null, starting: null, shown_head: null}, (state && state.session_id) || ""]
 """
 
 CONFIRM_DELETE_JS = """

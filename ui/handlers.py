@@ -551,10 +551,13 @@ class ChatApp:
         return self.checkout(state, turn_id)
 
     @friendly_errors
-    def clear_chat(self, state: Any) -> tuple[Any, ...]:
+    def clear_chat(self, state: Any, left: Any = None) -> tuple[Any, ...]:
         """The chat's trash icon: a new session, as the New session button starts, said so (an icon with no label
-        that emptied the chat read as the session gone)."""
-        if self._state(state, gone_is_told=False)["session_id"] is not None:
+        that emptied the chat read as the session gone). ``left``: the session the page showed, where the page has
+        forgotten it already (the page does so at once, so that a message sent meanwhile is not sent to it)."""
+        clean = self._state(state, gone_is_told=False)
+        left = left if isinstance(left, str) and left else clean["session_id"]
+        if left is not None and self._owns({**clean, "session_id": left}):
             _tell("A new session: attach a photo or pick a sample. The one you left is under My sessions.")
         return self.new_session(state)
 
