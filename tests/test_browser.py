@@ -252,6 +252,29 @@ def test_a_photo_rule_holds_and_shows_as_a_constraint(page, app_url: str, tmp_pa
     shoot(page, "10-photo-rule")
 
 
+def test_the_page_and_its_api_panel_log_no_console_errors(browser, app_url: str):
+    """Gradio's API panel asks for /monitoring/summary, which answered 403 with monitoring off (launch_options): the
+    browser logged the refusal as an error."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(f"{message.text} ({message.location.get('url')})")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        open_app(page, app_url)
+        page.wait_for_timeout(1000)  # what the page fetches after the restore has come back
+        assert errors == []
+        page.locator("footer button.show-api").click()
+        page.locator(".api-docs .api-name").first.wait_for(state="attached")  # the panel has its endpoints
+        page.wait_for_timeout(1000)  # and what the panel fetches
+        assert errors == []
+        assert page.request.get(f"{app_url.rstrip('/')}/monitoring").status == 403  # monitoring is still off
+    finally:
+        context.close()
+
+
 def test_settings_show_unavailable_backends_disabled_with_reasons(page):
     from ui import backends
 

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from edit_agent.session import default_store_folder
 from ui import backends, files, views
@@ -558,6 +561,16 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     return demo
 
 
+def _no_monitoring_summary(request: Request) -> JSONResponse:
+    return JSONResponse({"functions": {}})
+
+
+NO_MONITORING_SUMMARY = Route("/monitoring/summary", _no_monitoring_summary)
+"""Gradio's API panel asks for each endpoint's timings whether or not monitoring is on; with it off, Gradio answered
+403, which the browser logged as an error. Here it gets no timings, as the panel itself takes any failure (a route
+given to the app when it is made comes before Gradio's own)."""
+
+
 def launch_options(config: AppConfig, *, host: str = "127.0.0.1", port: int | None = None) -> dict[str, Any]:
     """Production settings for ``demo.launch``."""
     return {
@@ -569,6 +582,7 @@ def launch_options(config: AppConfig, *, host: str = "127.0.0.1", port: int | No
         "mcp_server": mcp_available(),
         "footer_links": ["api"],
         "enable_monitoring": False,
+        "app_kwargs": {"routes": [NO_MONITORING_SUMMARY]},
         "show_error": False,
         "theme": THEME,
         "css": CSS,
