@@ -1199,6 +1199,41 @@ def test_on_a_phone_a_session_opened_from_my_sessions_shows_its_image(browser, a
         phone.close()
 
 
+def test_copy_conversation_copies_the_text_the_chat_shows(browser, app_url: str, tmp_path: Path):
+    """The chat's copy button copied each message's Markdown: the backslashes and entities that show an instruction
+    as typed, and the ** of "Edit #1"."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_app(page, app_url)
+        photo = tmp_path / "photo.png"
+        Image.new("RGB", (64, 48), (90, 120, 150)).save(photo)
+        send(page, "make it *warmer* (a bit) & brighter", photo)
+        wait_for_status(page, "at edit #1")
+        send(page, "rotate it 90 degrees")
+        wait_for_status(page, "at edit #2")
+        page.locator('#chat button[aria-label="Copy conversation"]').click()
+        page.wait_for_function("() => navigator.clipboard.readText().then((text) => text.includes('Edit #2'))")
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert "user: make it *warmer* (a bit) & brighter\n" in copied
+        assert "assistant: Edit #1: Make the image warmer by 20%, then increase the brightness by 10%.\n" in copied
+        assert copied.endswith("assistant: Edit #2: Rotate the image 90 degrees clockwise.")
+        # the reasoning folded away under the first turn is copied too, and the images as Gradio gives them
+        assert "applied in this order: 1. Make the image warmer by 20%; 2. Increase the brightness" in copied
+        assert re.search(r"^assistant: http://\S+\.(jpg|png)$", copied, re.MULTILINE)
+        assert not re.search(r"\\|&amp;|\*\*", copied), copied
+        # any text that the chat shows as typed is copied as typed: addresses (code spans), tags, escapes, backticks
+        from ui.views import as_typed
+
+        typed = ["see https://example.com/a_b*c and me@x.org", r"<b>bold</b> & _under_ \ `tick` [x](y) # 1.",
+                 "**Edit #1:** x", "a `` b ``` c"]
+        assert page.evaluate("(shown) => shown.map(editAgentShownText)", [as_typed(text) for text in typed]) == typed
+    finally:
+        context.close()
+
+
 def test_follow_up_captions_say_what_the_turn_did_and_fit(page, tmp_path: Path):
     start_session(page, tmp_path, "make it warmer", (120, 90, 200))
     send(page, "a bit more")

@@ -322,6 +322,30 @@ document.addEventListener("keydown", (event) => {
     target.click();
   }
 }, true);  // capturing, so that no component that stops the key's propagation keeps it from here
+// Gradio's "Copy conversation" copied each message's Markdown: the backslashes and entities that show an instruction as
+// typed (views.as_typed), and the app's own ** and _. It copies the text the chat shows: a click on the button marks
+// the clipboard write that Gradio makes next, which then takes the chat's messages (KEEP_CHAT_JS) as shown, in
+// Gradio's own form ("role: text", an image by its address).
+const editAgentShownText = (markdown) => markdown.replace(
+  /(`+) ?([\s\S]*?) ?\1(?!`)|\\([\s\S])|&(lt|gt|amp);|[*_]/g,  // a code span, an escape, an entity, emphasis
+  (match, fence, code, escaped, entity) => fence ? code : escaped ?? ({lt: "<", gt: ">", amp: "&"}[entity] || ""));
+const editAgentConversation = () => window.editAgentChat.flatMap((message) =>
+  (Array.isArray(message.content) ? message.content : [message.content]).map((part) =>
+    `${message.role}: ${part?.type === "text" ? editAgentShownText(part.text) : part?.file?.url ?? ""}`)).join("\n\n");
+let editAgentCopyingConversation = false;
+document.addEventListener("click", (event) => {
+  if (!event.target.closest?.('#chat button[aria-label$=" conversation"]')) return;  // "Copy", then "Copied"
+  editAgentCopyingConversation = true;
+  setTimeout(() => { editAgentCopyingConversation = false; });  // Gradio writes within the click, or not at all
+}, true);
+if (navigator.clipboard) {
+  const editAgentWriteText = navigator.clipboard.writeText.bind(navigator.clipboard);
+  navigator.clipboard.writeText = (text) => {
+    const conversation = editAgentCopyingConversation && Array.isArray(window.editAgentChat);
+    editAgentCopyingConversation = false;
+    return editAgentWriteText(conversation ? editAgentConversation() : text);
+  };
+}
 let editAgentPending = false;
 new MutationObserver(() => {
   if (editAgentPending) return;
@@ -428,6 +452,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         # Progress and errors show on the status line only: on every output they blank the whole page.
         internal: dict[str, Any] = {"api_visibility": "undocumented", "show_progress_on": [status]}
         restored = demo.load(app.restore, [state], view, api_name="restore", **internal)
+        chat.change(None, [chat], None, js=KEEP_CHAT_JS, queue=False, api_visibility="private")
         _follow(restored)
         demo.load(
             _settings(config), [reasoner, editor, picked], [reasoner, reasoners_unavailable, editor, editors_unavailable],
@@ -707,6 +732,11 @@ FOCUS_BOX_IF_LOST_JS = f"""
 # What ChatApp.new_session does to the state, done in the browser (the token is kept); and the session left.
 FORGET_SESSION_JS = """
 (state) => [{...(state || {}), session_id: null, starting: null, shown_head: null}, (state && state.session_id) || ""]
+"""
+
+# The chat's messages, kept in the page for its "Copy conversation" (see HEAD).
+KEEP_CHAT_JS = """
+(chat) => { window.editAgentChat = chat; }
 """
 
 CONFIRM_DELETE_JS = """

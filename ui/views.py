@@ -158,7 +158,8 @@ _ADDRESS = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S+|[\w.+-]+@[\w-]+(?:
 def as_typed(text: str) -> str:
     """``text`` for the chat's Markdown renderer, shown as it was typed: HTML tags, emphasis, headings and
     lists in an instruction (or a model's answer) are text, not markup, and an address is code, not a link
-    (its escaped dots showed as backslashes inside the link the chat made of it)."""
+    (its escaped dots showed as backslashes inside the link the chat made of it). The page's "Copy conversation"
+    undoes this (``editAgentShownText`` in :data:`ui.app.HEAD`): markup added here is to be taken out there too."""
     shown, start = [], 0
     for address in _ADDRESS.finditer(text):
         shown += [_escaped(text[start:address.start()]), _code_span(address.group())]
