@@ -634,6 +634,27 @@ def test_a_new_session_leaves_the_samples_in_view(page, tmp_path: Path):
     assert not page.evaluate("() => window.samplesBlanked")
 
 
+def test_a_sample_taken_out_of_the_box_is_no_longer_highlighted_nor_said_attached(page, tmp_path: Path):
+    """Gradio's box tells a change of its text only: a sample the server put in it went unnoticed, and once it was
+    taken out again nothing had changed. It stayed highlighted, as if still to be sent, and with no session the
+    status line still said it was attached."""
+    start_session(page, tmp_path, "make it warmer", (40, 90, 160))  # after the turn the server empties the box
+    page.wait_for_function("() => !document.querySelector('#message textarea').disabled")
+    page.wait_for_timeout(1000)  # and the page notes it: a sample picked before then is taken out again
+    for sample in (1, 2):
+        page.locator("#samples .thumbnail-item").nth(sample).click()
+        wait_for_attached(page, 1)
+        page.wait_for_function("() => document.querySelector('#samples .thumbnail-item.selected')")
+        page.locator("#message .delete-button").click()
+        wait_for_attached(page, 0)
+        page.wait_for_function("() => !document.querySelector('#samples .thumbnail-item.selected')", timeout=15_000)
+        if sample == 1:  # and with no session
+            page.locator("#new-session").click()
+            wait_for_status(page, "No session yet")
+            page.wait_for_timeout(1000)  # the samples are cleared after the new session's reply
+    wait_for_status(page, "No session yet")
+
+
 def test_a_screen_reader_hears_what_each_image_turn_and_sample_is_and_where_the_session_is(page, tmp_path: Path):
     """Gradio names every gallery item "Thumbnail N of M", drops the chat images' alt text and announces no
     status; the page says them again."""

@@ -10,6 +10,7 @@ when ``gradio[mcp]`` is installed, its MCP tools (:mod:`ui.agent_api`); the chat
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -564,14 +565,17 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         _follow(imported)
         imported.then(None, None, None, js=TO_THE_CURRENT_IMAGE_JS, queue=False, api_visibility="private")
         imported.then(app.attached_status, [message, state], [status], **told, api_visibility="private")
-        picked_sample = sample_gallery.select(_pick_sample, None, [message], api_name="pick_sample", **internal)
+        # The pick also says which file the box holds (``attached``): Gradio's box tells a change of its text only, and
+        # the sample put in it by the server went unnoticed, so that once it was taken out again, nothing had changed
+        # (the status line still said it was attached). The change checks it and tells the status line, as an upload.
+        picked_sample = sample_gallery.select(_pick_sample, None, [message, attached], api_name="pick_sample", **internal)
         picked_sample.then(None, None, None, js=TO_THE_MESSAGE_BOX_JS, queue=False, api_visibility="private")
-        # A box changed by the server fires no change event in the page: the status line is told here.
-        picked_sample.then(app.attached_status, [message, state], [status], **told, api_visibility="private")
         # On attaching, not on sending: an image that cannot be used is taken out, one too large is announced
         # as scaled down when sent. The browser notes which files the box holds and the server is asked only
         # when they change: a call per keystroke would fill the queue that edits wait in.
         message.change(None, [message], [attached], js=ATTACHED_FILES_JS, queue=False, api_visibility="private")
+        attached.change(_no_sample_unless_attached, [message], [sample_gallery], queue=False, show_progress="hidden",
+                        api_visibility="private")
         refused_files = gr.Textbox(visible=False)
         checked = attached.change(app.check_attachment, [message, state], [refused_files, status],
                                   api_name="check_attachment", concurrency_id="attachments", concurrency_limit=2,
@@ -939,10 +943,17 @@ def _no_sample_picked() -> Any:
     return gr.Gallery(selected_index=None)
 
 
-def _pick_sample(event: gr.SelectData) -> dict[str, Any]:
-    """Put the clicked sample into the message box; sending a message then starts a session."""
+def _no_sample_unless_attached(message: Any) -> Any:
+    """No sample highlighted once the box holds no image: one taken out of the box stayed highlighted, as if it were
+    still to be sent."""
+    return gr.skip() if _box_contents(message)[1] else _no_sample_picked()
+
+
+def _pick_sample(event: gr.SelectData) -> tuple[dict[str, Any], str]:
+    """Put the clicked sample into the message box (sending a message then starts a session), and its path in the
+    list of the box's files (as ATTACHED_FILES_JS writes it)."""
     path = event.value["image"]["path"] if isinstance(event.value, dict) else event.value
-    return {"text": "", "files": [path]}
+    return {"text": "", "files": [path]}, json.dumps([path])
 
 
 def _browser_secret(config: AppConfig) -> str:
