@@ -36,14 +36,53 @@ def out_folder_problem(folder: Path) -> str | None:
 def partial_file_beside(target: Path) -> Path:
     """A new empty file in ``target``'s folder to write ``target`` under before renaming it: readers never
     see half a file. Its permissions are those a plain ``open()`` gives (the umask's), not ``mkstemp``'s
-    owner-only, so an exported file can be shared like any other the user makes."""
+    owner-only, so an exported file can be shared like any other the user makes. Its name carries the writer's
+    process id, so the partial files of ``target`` that killed writers left are taken away here."""
+    _remove_partials_left_by_the_dead(target)
     while True:
-        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+        partial = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
         try:
             os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:  # another writer's name: draw again
             continue
         return partial
+
+
+PARTIAL_LEFT_AFTER_S = 60.0
+"""How long a partial file of a writer no longer running here must have stood still before it is taken away: a
+writer on another machine sharing the folder has a process id that means nothing here, and keeps its file moving."""
+
+
+def _remove_partials_left_by_the_dead(target: Path) -> None:
+    """A writer killed before its rename (SIGKILL, a power cut) leaves its partial file for good: the next writer of
+    the same target removes each one whose process is gone and which has not changed for a minute."""
+    prefix = f".{target.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            pid = _writer_of(entry.name, prefix)
+            if pid is None or _is_running(pid):
+                continue
+            with contextlib.suppress(OSError):
+                if time.time() - entry.stat(follow_symlinks=False).st_mtime > PARTIAL_LEFT_AFTER_S:
+                    os.unlink(entry.path)
+
+
+def _writer_of(name: str, prefix: str) -> int | None:
+    """The process id in a partial file's name made for the target ``prefix`` names, else None."""
+    if not (name.startswith(prefix) and name.endswith(".partial")):
+        return None
+    writer, _, drawn = name[len(prefix):-len(".partial")].partition("-")
+    return int(writer) if writer.isdigit() and len(drawn) == 8 else None
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):  # another user's, or not a process id this system knows
+        return True
+    return True
 
 
 def share_weights_like_other_files(where: Path) -> None:
