@@ -37,9 +37,10 @@ from edit_agent.photo_parsing import (
     check_operation_count,
     direction_of,
     parse_clause_read,
+    parse_operations,
     plain_request,
+    reasons_left_out,
     split_clauses,
-    without_plain_reasons,
 )
 from edit_agent.photo_rules import KEEP_IT_THAT_WAY, known_reading, rules_keeping
 
@@ -199,9 +200,10 @@ def _as_said(instruction: str, edits: _EarlierEdits, end: int) -> tuple[str, Fol
     found = _follow_up(instruction, edits, end)
     if found is not None:
         return instruction, found
-    without_reasons = without_plain_reasons(instruction)  # "more, because it's still dark"
-    if without_reasons != instruction and (found := _follow_up(without_reasons, edits, end)) is not None:
-        return without_reasons, found
+    said = reasons_left_out(instruction, instruction, checked=False)  # "more, because it's still dark"
+    if said != instruction and (found := _follow_up(said, edits, end)) is not None:
+        reasons_left_out(instruction, instruction, parse_operations(found.text))  # each reason checked against it
+        return said, found
     said = _CORRECTION.match(instruction.strip())
     if said is None or not end:
         return instruction, None

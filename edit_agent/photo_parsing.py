@@ -19,8 +19,11 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import re
+from collections.abc import Iterator
 
 from edit_agent.errors import (
     EditAgentError,
@@ -46,8 +49,8 @@ from edit_agent.photo_ops import (
     describe_operations,
     plain_number,
 )
-from edit_agent.photo_reasons import reasons_given, without_reasons
-from edit_agent.world.language import is_no_change_request
+from edit_agent.photo_reasons import GivenReason, reasons_given, says_a_way, says_what_to_do, ways_on
+from edit_agent.world.language import is_no_change_request, is_undo_request
 
 _PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|per\s?cent\b)"
 # A full stop ends a clause, except between two digits: "brighter by 12.5%" is one clause.
@@ -148,9 +151,11 @@ def _setting_rules() -> list[tuple[str, str, bool]]:
     return [(pattern, name, False) for pattern, name in rules]
 
 
-_STATED_BY = (r"(?:(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
+_STATED_BY = (r"(?:(?:(?:it|this|that|the\s+(?:image|photo|picture|pic))\s*(?:'s|’s|\s+is|\s+looks|\s+seems|\s+feels)"
+              r"|its)"
               r"(?:\s+(?:now|still|just|kind\s+of|kinda))?\s+)?")
-"""Who states a problem ("it's too dark"): only before "too", never alone ("it's dark" is no instruction)."""
+"""Who states a problem ("it's too dark", "its too dark"): only before "too", never alone ("it's dark" is no
+instruction)."""
 
 
 def _problem_rules() -> list[tuple[str, str, bool]]:
@@ -390,7 +395,7 @@ def split_clauses(instruction: str) -> list[str]:
                                           "what to change (e.g. 'make it warmer'); nothing was edited.")
     # NUL is the placeholder of _protect_and, so a NUL the user typed must not survive to it.
     text = _arrows_as_words(re.sub(r"[\s\0]+", " ", instruction.strip()), instruction)
-    text = _reasons_left_out(text, instruction)
+    text = reasons_left_out(text, instruction)
     text = numbers_as_digits(plain_request(_CONTRACTIONS.sub(_uncontracted, text)))
     text = _SETTING_BY_HALF.sub(r"\g<setting> by 50%", text)
     text = _ONE_UNIT.sub(r"1 \g<unit>", text)  # "by a percent": 1%, not the default the dropped words left
@@ -410,48 +415,115 @@ def split_clauses(instruction: str) -> list[str]:
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
 
 
-def _reasons_left_out(text: str, instruction: str) -> str:
-    """``text`` without the reasons given for its edits ("make it brighter because it's too dark"), each checked
-    first: a reason may not say which way a rotation or flip goes where the edit does not ("rotate it because it's
-    upside down" is no quarter turn), nor read as a change the edit does not make ("brighter because it's too
-    bright", "crop it to a square because it's too dark")."""
-    for given in reasons_given(text):
-        try:
-            operations = parse_operations(given.edit)
-        except EditAgentError:
-            continue  # the edit is refused as said, reason or not
-        if any(_way_unsaid(op, given.edit) for op in operations):
-            raise InvalidInstructionError(
-                f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
-                "'flip it vertically'); the reason is not read for that.")
-        try:
-            reason_reads_as = parse_operations(given.reason)
-        except EditAgentError:
-            continue  # a reason of its own ("since it's for print"): why, not what
-        if not all(any(op.kind == edit_op.kind and direction_of(op) * direction_of(edit_op) >= 0 for edit_op in operations)
-                   for op in reason_reads_as):
-            raise InvalidInstructionError(
-                f"{quoted(instruction)}: the reason ('{given.reason}') reads as another change than '{given.edit}'; "
-                "say each change to make, without the reason.")
-    return without_reasons(text)
+def reasons_left_out(text: str, instruction: str, operations: list[Operation] | None = None, *,
+                     checked: bool = True) -> str:
+    """``text`` without the reasons given for its edits ("make it brighter because it's too dark", "because it's
+    dark, brighten it"), where the request may go on after one ("... because it's dark, and crop it"). Each is
+    checked first (``checked``) against what it is given for (``operations``, else what the request around it
+    reads as): one that could say what to do, how much or how often ("because it's dark, by 10%"), which way a turn
+    goes ("rotate it because it's upside down"), or that reads as another change ("brighter because it's too
+    bright") is asked, never dropped."""
+    if _READING_A_REASON.get():  # what is read to place or check a reason is read as said: no reason in it
+        return text                # is looked for again, so the work stays linear in the reasons given
+    position = 0
+    while (given := next(iter(reasons_given(text, position)), None)) is not None:
+        reason_end, request_from = _reason_extent(text, given)
+        reason = text[given.reason_start:reason_end].strip(" ,")
+        if given.leading:
+            request = text[request_from:given.end] if request_from < given.end else text[request_from:]
+        else:
+            request = text[max([0] + [m.end() for m in re.finditer(r"[.!?;]", text[:given.start])]):given.start]
+        if checked:
+            with _reading_a_reason():
+                _check_reason(reason, request, operations, instruction)
+        text = text[:given.start] + (" " if given.start else "") + text[request_from:].lstrip()
+        position = given.start
+    return text.strip()
 
 
-def without_plain_reasons(text: str) -> str:
-    """``text`` without the reasons it gives, where none reads as a change ("more, because it's still dark" is
-    "more"); else ``text`` as it is, to be read or refused as said."""
-    for given in reasons_given(text):
+_READING_A_REASON: contextvars.ContextVar[bool] = contextvars.ContextVar("reading_a_reason", default=False)
+
+
+@contextlib.contextmanager
+def _reading_a_reason() -> Iterator[None]:
+    token = _READING_A_REASON.set(True)
+    try:
+        yield
+    finally:
+        _READING_A_REASON.reset(token)
+
+
+def asks_to_undo(text: str) -> bool:
+    """Whether ``text`` asks to go back one turn, with or without a reason ("undo that because I hate it")."""
+    return is_undo_request(text) or is_undo_request(reasons_left_out(text, text, checked=False))
+
+
+_WAYS_ON_TRIED = 12
+"""Joining words in one reason tried as where the request goes on: each try reads the rest of the sentence, so a
+reason of hundreds of commas must not try them all; past them it is the reason's, and asked if it says what to do."""
+
+
+def _reason_extent(text: str, given: GivenReason) -> tuple[int, int]:
+    """Where ``given``'s reason ends, and where the request goes on after it: at the first joining word after which
+    the rest of its sentence reads as an edit ("because it's dark, and crop it"), else at its sentence's end (past
+    it, for a reason said before the request in a sentence of its own: "Because it's dark. Brighten it.")."""
+    for start, end in ways_on(text[given.reason_start:given.end])[:_WAYS_ON_TRIED]:
+        after = text[given.reason_start + end:given.end]
+        if not says_what_to_do(after):  # no word of a change, an amount or a count: still the reason
+            continue
+        next_reason = next(iter(reasons_given(after)), None)  # "... and brighter because it's dark": up to it
         try:
-            parse_operations(given.reason)
+            with _reading_a_reason():
+                parse_operations(after[:next_reason.start] if next_reason else after)
         except EditAgentError:
             continue
-        return text
-    return without_reasons(text)
+        return given.reason_start + start, given.reason_start + (end if given.leading else start)
+    if given.leading:
+        after = re.match(r"[.!?;]*\s*", text[given.end:])
+        return given.end, given.end + after.end()
+    return given.end, given.end
 
 
-def _way_unsaid(operation: Operation, edit: str) -> bool:
+_PART_NAMED = re.compile(r"\b(?:background|foreground|faces?|plates?|licen[cs]e|number|names?|address|text|logo|people"
+                         r"|person|kids?|child(?:ren)?|eyes|skin|sky|house|cars?|signs?|screen|corner|edges?|side)\b",
+                         re.IGNORECASE)
+"""A part of the picture named in a reason for a blur ("because of the license plate"): a blur here is of all of it."""
+
+
+def _check_reason(reason: str, request: str, operations: list[Operation] | None, instruction: str) -> None:
+    """Refuse ``reason`` where leaving it out could do other than what was meant (see :func:`reasons_left_out`)."""
+    if operations is None:
+        try:
+            operations = parse_operations(request)
+        except EditAgentError:
+            return  # the request is refused as said, reason or not
+    try:
+        read_as: list[Operation] | None = parse_operations(reason)
+    except EditAgentError:
+        read_as = None
+    if read_as is not None and not all(
+            any(op.kind == done.kind and direction_of(op) * direction_of(done) >= 0 for done in operations)
+            for op in read_as):
+        raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') reads as another change than "
+                                      f"'{request.strip(' ,')}'; say each change to make, without the reason.")
+    if read_as is None and says_what_to_do(reason):
+        raise InvalidInstructionError(
+            f"{quoted(instruction)}: the reason ('{reason}') has words that could say what to do, how much or how "
+            "often; say every change and its amount before the reason (or leave the reason out).")
+    if says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
+        raise InvalidInstructionError(
+            f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
+            "'flip it vertically'); the reason is not read for that.")
+    if read_as is None and _PART_NAMED.search(reason) and any(op.kind == "blur" for op in operations):
+        raise UnsupportedInstructionError(
+            f"{quoted(instruction)}: a blur here is of the whole image; blurring a part of it (a face, a plate, the "
+            "background) needs a generative editor. Nothing was edited.")
+
+
+def _way_unsaid(operation: Operation, request: str) -> bool:
     if operation.kind == "rotate":
-        return not _way_of_turn_said(edit)
-    return operation.kind == "flip" and re.search(r"\bflip", edit, re.IGNORECASE) is not None and not _AXIS_SAID.search(edit)
+        return operation.value in (90.0, 270.0) and not _way_of_turn_said(request)
+    return operation.kind == "flip" and not _AXIS_SAID.search(request)
 
 
 _THEN_ARROW = re.compile(r"(?<=\S)\s*[→⇒⟶➡➔⟹]\ufe0f?\s*(?=\S)")
@@ -1040,6 +1112,9 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
             raise InvalidInstructionError(f"{quoted(clause)}: is it not {said} enough, or should it be less {said}? Say "
                                           f"the change to make ('make it more {said}' or 'make it less {said}').")
     operations = [_operation(clause, found, i) for i in range(len(found))]
+    if len(fixed_as_said := _without_problems_fixed_as_said(found, operations)) < len(found):
+        found = fixed_as_said  # read again: an amount the problem took ("too dark so 10% brighter") is the change's
+        operations = [_operation(clause, found, i) for i in range(len(found))]
     if COLOUR_SAID.search(clause) and all(operation.kind in _NOT_OF_COLOURS for operation in operations):
         # "soften the colours", "flip the colours": not a blur or a flip ("crop it with warmer colours" says one)
         raise _unsupported(instruction, clause)
@@ -1051,6 +1126,16 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
     stated = all(name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
                  for _, _, name, match in found)
     return operations, stated
+
+
+def _without_problems_fixed_as_said(found: list[tuple[int, int, str, re.Match[str]]],
+                                    operations: list[Operation]) -> list[tuple[int, int, str, re.Match[str]]]:
+    """A clause's matches, less a stated problem that a change said in the same clause fixes the same way: "it's too
+    dark so brighten it" and "brighten it so it's less dark" brighten once, as said."""
+    said = {(op.kind, direction_of(op)) for (_, _, name, _), op in zip(found, operations, strict=True)
+            if not name.startswith("problem:")}
+    return [match for match, op in zip(found, operations, strict=True)
+            if not (match[2].startswith("problem:") and (op.kind, direction_of(op)) in said)]
 
 
 COLOUR_SAID = re.compile(r"\b(?:colou?rs?|tones?|hues?|tints?)\b", re.IGNORECASE)

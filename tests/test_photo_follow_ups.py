@@ -692,12 +692,23 @@ def test_too_warm_after_an_edit_with_a_crop_is_drawn_as_that_edit_with_less_warm
 
 @pytest.mark.parametrize(("said", "intent"), [
     ("more, because it's still dark", "Increase the brightness by 20%."),
+    ("more because it's still too dark", "Increase the brightness by 20%."),  # the reason goes the same way
     ("too much because it's washed out now", "Decrease the brightness by 8.3%."),
+    ("less because it's too bright", "Decrease the brightness by 8.3%."),
 ])
 def test_a_follow_up_given_with_a_reason_reads_as_the_follow_up(session, said, intent):
     assert intents(session, "make it brighter", said)[-1] == intent
 
 
-def test_a_follow_up_whose_reason_goes_the_other_way_is_refused(session):
-    with pytest.raises(EditAgentError):
-        intents(session, "make it brighter", "more because it's too bright")
+@pytest.mark.parametrize(("said", "message"), [
+    ("more because it's too bright", "reads as another change"),
+    ("more, because it's still dark, like 10%", "could say what to do, how much or how often"),
+])
+def test_a_follow_up_whose_reason_goes_the_other_way_or_says_more_is_asked(session, said, message):
+    with pytest.raises(InvalidInstructionError, match=message):
+        intents(session, "make it brighter", said)
+
+
+def test_undo_given_with_a_reason_is_told_where_undo_is(session):
+    with pytest.raises(EditAgentError, match="Going back is a move in the session"):
+        intents(session, "make it brighter", "undo that because I hate it")

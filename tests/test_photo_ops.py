@@ -1192,12 +1192,27 @@ def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_n
 @pytest.mark.parametrize(("instruction", "intent"), [
     ("make it brighter because it's too dark", "Increase the brightness by 20%."),
     ("crop to a square since it's for instagram", "Crop to a centred square."),
+    ("crop to a square for instagram", "Crop to a centred square."),
+    ("crop to a square so I can post it", "Crop to a centred square."),
     ("make it warmer cause the light was cold and grey", "Make the image warmer by 20%."),
+    ("make it brighter because it doesn't look right", "Increase the brightness by 20%."),
     ("rotate it left because it's sideways", "Rotate the image 90 degrees counterclockwise."),
-    ("mirror it because the text is backwards", "Flip the image horizontally."),
-    # the request goes on after the reason
+    ("rotate it a half turn because it's upside down", "Rotate the image 180 degrees."),
+    ("mirror it because the text reads wrong", "Flip the image horizontally."),
+    # said before the request
+    ("because it's too dark, make it brighter", "Increase the brightness by 20%."),
+    ("Because it's too dark. Make it brighter.", "Increase the brightness by 20%."),
+    ("since it's dark, brighten it", "Increase the brightness by 20%."),
+    # the request goes on after the reason: each change is made
     ("make it brighter because it's too dark, and crop to a square",
      "Increase the brightness by 20%, then crop to a centred square."),
+    ("brighten it since it's dark, crop to a square", "Increase the brightness by 20%, then crop to a centred square."),
+    ("make it brighter because it's dark and give it more contrast",
+     "Increase the brightness by 20%, then increase the contrast by 20%."),
+    ("rotate it left because it's sideways, crop to a square because it's for instagram",
+     "Rotate the image 90 degrees counterclockwise, then crop to a centred square."),
+    ("make it warmer because it's cold and brighter because it's dark",
+     "Make the image warmer by 20%, then increase the brightness by 20%."),
     ("make it brighter because it's dull. Then rotate it left",
      "Increase the brightness by 20%, then rotate the image 90 degrees counterclockwise."),
 ])
@@ -1206,9 +1221,15 @@ def test_a_reason_given_for_an_edit_is_why_not_what(instruction, intent):
 
 
 @pytest.mark.parametrize(("instruction", "message"), [
+    # what follows the reason could be an amount, a count or a change: dropped with it, the edit would be another
+    ("make it brighter because it's too dark, by 10%", "could say what to do, how much or how often"),
+    ("make it brighter because it's dark, just a little bit", "could say what to do, how much or how often"),
+    ("rotate it left because it's sideways, twice", "could say what to do, how much or how often"),
+    ("make it brighter because it's dark, and square it", "could say what to do, how much or how often"),
     # the reason would say the way: a quarter turn or a left-right flip by default is not what was meant
     ("rotate it because it's upside down", "say which way to turn or flip it"),
     ("flip it because it's mirrored", "say which way to turn or flip it"),
+    ("mirror it because it's upside down", "say which way to turn or flip it"),
     # the reason reads as a change the edit does not make
     ("make it brighter because it's too bright", "reads as another change than 'make it brighter'"),
     ("crop to a square because it's too dark", "reads as another change than 'crop to a square'"),
@@ -1218,7 +1239,26 @@ def test_a_reason_that_says_more_than_its_edit_is_asked_not_dropped(instruction,
         parse_operations(instruction)
 
 
-@pytest.mark.parametrize("instruction", ["it's not so bright", "the photo looks not as warm", "it is not that blurry"])
+def test_a_blur_given_for_a_part_of_the_picture_is_refused_not_done_to_all_of_it():
+    with pytest.raises(UnsupportedInstructionError, match="blurring a part of it"):
+        parse_operations("blur it because there's a license plate")
+    assert parse_operations("blur it because it's too sharp") == parse_operations("blur it")
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("it's too dark so brighten it", "Increase the brightness by 20%."),
+    ("it's too dark so make it 10% brighter", "Increase the brightness by 10%."),
+    ("make it brighter so it's less dark", "Increase the brightness by 20%."),
+    ("warm it up so it's less blue", "Make the image warmer by 20%."),
+    ("brighter (it's too dark) and crop to a square", "Increase the brightness by 20%, then crop to a centred square."),
+])
+def test_a_problem_and_its_fix_said_in_one_clause_is_one_change(instruction, intent):
+    """Each was done twice: the problem's fix, then the change said for it."""
+    assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize("instruction", ["it's not so bright", "the photo looks not as warm", "it is not that blurry",
+                                         "its not that bright"])
 def test_not_so_said_of_how_the_image_is_is_asked_not_read_as_too_much(instruction):
     # "it's not so bright" says it is dim: read as "too bright" it darkened a dim image
     with pytest.raises(InvalidInstructionError, match="enough, or should it be less"):
@@ -1227,3 +1267,16 @@ def test_not_so_said_of_how_the_image_is_is_asked_not_read_as_too_much(instructi
 
 def test_not_that_bright_asks_for_less_as_not_so_bright_does():
     assert parse_operations("not that bright") == parse_operations("not so bright") == parse_operations("make it darker")
+
+
+def test_a_reason_of_many_commas_is_read_with_a_bounded_number_of_readings(monkeypatch):
+    """Each comma in a reason may be where the request goes on, and trying one reads the rest of the sentence: tried
+    at every one of 180 commas, within one another, such an instruction took minutes."""
+    import edit_agent.photo_parsing as parsing
+
+    readings = []
+    read = parsing.parse_operations
+    monkeypatch.setattr(parsing, "parse_operations", lambda text, **kw: readings.append(text) or read(text, **kw))
+    with pytest.raises(InvalidInstructionError, match="could say what to do"):
+        parsing.parse_operations("make it brighter because " + "it's dark, brighter " * 90)
+    assert len(readings) < 40

@@ -23,7 +23,7 @@ from edit_agent.photo_follow_ups import (
 )
 from edit_agent.photo_numbers import numbers_as_digits
 from edit_agent.photo_ops import PERCENT_KINDS, Operation, describe_operations
-from edit_agent.photo_parsing import parse_operations, split_clauses
+from edit_agent.photo_parsing import asks_to_undo, parse_operations, split_clauses
 from edit_agent.photo_rules import (
     ReadTurn,
     RuleInForce,
@@ -36,7 +36,6 @@ from edit_agent.photo_rules import (
 )
 from edit_agent.photo_typos import corrected_typos
 from edit_agent.records import Constraint, Intent, Redraw, Thought, TurnRequest
-from edit_agent.world.language import is_undo_request
 
 _Read = TypeVar("_Read")
 
@@ -70,7 +69,7 @@ class PhotoRuleReasoner:
 
     def reconstruct(self, request: TurnRequest) -> Thought:
         _check_numbers_fit(request.instruction)
-        if is_undo_request(request.instruction):
+        if asks_to_undo(request.instruction):
             # Going back a turn is a move in the session, not an operation on the pixels.
             raise UnsupportedInstructionError(f"{quoted(request.instruction)} asks to go back one turn. {UNDO_HINT}")
         if not self.keep_rules:
