@@ -1,20 +1,16 @@
 """World editor: the project's own flow-matching editing model for MICE-World canvases.
 
 It runs offline with the weights shipped in ``edit_agent/weights/`` (see the README there for the
-command that reproduces them). The input is resampled to the model canvas (nearest neighbour, snapped
-to the docs/world.md palette) and edited by integrating the model's flow from seeded noise. The cells
-the model changed are snapped to the palette again and resampled back to the input size, and the input's
-own pixels are kept everywhere else (resampling a large canvas down to the model's and back would turn
-every shape's edge into stair-steps).
+command that reproduces them). The input is read as a scene (docs/world.md parsing) and drawn at the model's
+canvas side, as it was trained on, then edited by integrating the model's flow from seeded noise.
 
-That result is then read back as a scene (docs/world.md parsing) and drawn again at the input's size
-(``redraw``, on by default): the model's cells decide the scene and the renderer draws it, so a moved shape
-keeps smooth edges instead of the model grid's stair-steps, and the shapes around a changed background keep
-their exact outlines. An exact render (the samples, world files, every earlier output) keeps every pixel
-the edit did not touch; a canvas that was not one (a JPEG of one, a resized screenshot) comes back as the
-exact render of the scene it shows, without its blur and fringes, and anything the world cannot hold (a
-smear under a cell's share of colour) is gone. With ``redraw=False`` the output is the first result: the
-world's colours only, changed only where the model changed cells.
+The result is read back as a scene at the model's side and drawn again at the input's size (``redraw``, on by
+default): the model's cells decide the scene and the renderer draws it, so a moved shape keeps smooth edges
+instead of the model grid's stair-steps, at any canvas size (a side that is no multiple of the model's, 99 px,
+no longer drops or doubles rows of cells). An exact render (the samples, world files, every earlier output)
+keeps every pixel the edit did not touch; a canvas that was not one (a JPEG of one, a resized screenshot) comes
+back as the exact render of the scene it shows, without its blur and fringes. With ``redraw=False`` the output is
+the model's cells resampled to the input's size where they changed, and the input's own pixels elsewhere.
 
 >>> from edit_agent.flow.model import FlowEditorConfig, FlowEditorModel
 >>> from edit_agent.world import Scene, render
@@ -40,6 +36,7 @@ from edit_agent.records import EditorInfo, Intent
 from edit_agent.world.canvas import is_world_canvas, render_at
 from edit_agent.world.interpreter import NO_CHANGE_INTENT
 from edit_agent.world.parse import parse
+from edit_agent.world.render import render
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "world_editor.safetensors"
 DEFAULT_STEPS = 1
@@ -95,7 +92,9 @@ class WorldEditor:
             raise UnsupportedInstructionError(
                 "The world editor edits MICE-World canvases only; this image is not one. Use the auto, exact "
                 "or a generative editor for photos.")
-        model_input = to_model_canvas(image, canvas)
+        # The scene drawn at the model's side, as it was trained on; shrunk by nearest neighbour, a canvas whose side
+        # is no multiple of the model's (99 px, 201 px) lost or split cells, and shapes came back moved or merged.
+        model_input = to_model_canvas(render(parse(image), canvas), canvas)
         condition = to_tensor(model_input).to(self.device)
         ids, mask = self.model.tokenizer([intent.text])
         ids, mask = ids.to(self.device), mask.to(self.device)
@@ -106,10 +105,10 @@ class WorldEditor:
         result = gated_edit(self.model, condition, mask, text, noise, steps=self.steps,
                             keep_unchanged=self.keep_unchanged).sample
         # Resampled back whole, a large canvas's untouched shapes would come back as the model grid's stair-steps.
-        output = from_model_canvas_keeping_input(image, model_input, to_pixels(result)[0])
-        if self.redraw:  # still the model grid's stair-steps where it changed cells: the scene is drawn crisply
-            return render_at(parse(output), output.size)
-        return output
+        edited = to_pixels(result)[0]
+        if self.redraw:  # the scene the model drew, read at its own side, drawn crisply at the input's
+            return render_at(parse(Image.fromarray(edited)), image.size)
+        return from_model_canvas_keeping_input(image, model_input, edited)
 
     def info(self) -> EditorInfo:
         return EditorInfo(backend=self.name, model=self._source, steps=self.steps,
