@@ -201,9 +201,12 @@ def _as_said(instruction: str, edits: _EarlierEdits, end: int) -> tuple[str, Fol
     if found is not None:
         return instruction, found
     said = reasons_left_out(instruction, instruction, checked=False)  # "more, because it's still dark"
-    if said != instruction and (found := _follow_up(said, edits, end)) is not None:
-        reasons_left_out(instruction, instruction, parse_operations(found.text))  # each reason checked against it
-        return said, found
+    if said != instruction:
+        if (found := _follow_up(said, edits, end)) is not None:
+            reasons_left_out(instruction, instruction, parse_operations(found.text))  # each checked against it
+            return said, found
+        reasons_left_out(instruction, instruction)  # each checked against the edit it is given for
+        instruction = said  # read on as said without them ("too much because ..., and crop it": two at once)
     said = _CORRECTION.match(instruction.strip())
     if said is None or not end:
         return instruction, None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -49,7 +50,14 @@ from edit_agent.photo_ops import (
     describe_operations,
     plain_number,
 )
-from edit_agent.photo_reasons import GivenReason, reasons_given, says_a_way, says_what_to_do, ways_on
+from edit_agent.photo_reasons import (
+    GivenReason,
+    first_reason,
+    says_a_way,
+    says_more_than_a_state,
+    says_what_to_do,
+    ways_on,
+)
 from edit_agent.world.language import is_no_change_request, is_undo_request
 
 _PERCENT = r"(\d+(?:\.\d+)?)\s*(?:%|per\s?cent\b)"
@@ -415,63 +423,78 @@ def split_clauses(instruction: str) -> list[str]:
     return _said_first_first(_share_amounts(_without_acknowledgements(parts)))
 
 
+MAX_REASONS = 8
+"""Most reasons one instruction may give: each is placed and checked by reading the request around it."""
+
+
 def reasons_left_out(text: str, instruction: str, operations: list[Operation] | None = None, *,
                      checked: bool = True) -> str:
     """``text`` without the reasons given for its edits ("make it brighter because it's too dark", "because it's
     dark, brighten it"), where the request may go on after one ("... because it's dark, and crop it"). Each is
-    checked first (``checked``) against what it is given for (``operations``, else what the request around it
-    reads as): one that could say what to do, how much or how often ("because it's dark, by 10%"), which way a turn
-    goes ("rotate it because it's upside down"), or that reads as another change ("brighter because it's too
-    bright") is asked, never dropped."""
+    checked first (``checked``) against what it is given for (``operations``, for a follow-up; else what the request
+    around it reads as): one that could say what to do, how much or how often ("because it's dark, by 10%"), which
+    way a turn goes ("rotate it because it's upside down"), or that reads as another change ("brighter because it's
+    too bright") is asked, never dropped."""
     if _READING_A_REASON.get():  # what is read to place or check a reason is read as said: no reason in it
         return text                # is looked for again, so the work stays linear in the reasons given
-    position = 0
-    while (given := next(iter(reasons_given(text, position)), None)) is not None:
+    position, count = 0, 0
+    while (given := first_reason(text, position)) is not None:
+        count += 1
+        if count > MAX_REASONS:
+            raise InvalidInstructionError(f"{quoted(instruction)[:200]} gives more than {MAX_REASONS} reasons; say the "
+                                          "changes to make, with a reason or two at most.")
         reason_end, request_from = _reason_extent(text, given)
-        reason = text[given.reason_start:reason_end].strip(" ,")
-        if given.leading:
-            request = text[request_from:given.end] if request_from < given.end else text[request_from:]
-        else:
-            request = text[max([0] + [m.end() for m in re.finditer(r"[.!?;]", text[:given.start])]):given.start]
+        reason = text[given.reason_start:reason_end].strip(" ,:")
+        request = _request_of(text, given, request_from)
+        if given.leading and not re.search(r"\w", request):  # "Because it's dark." alone: nothing said for it
+            position = given.end
+            continue
         if checked:
             with _reading_a_reason():
                 _check_reason(reason, request, operations, instruction)
-        text = text[:given.start] + (" " if given.start else "") + text[request_from:].lstrip()
+        rest = text[request_from:].lstrip()
+        text = text[:given.start] + (" " if given.start and rest[:1] not in tuple(",;:.!?") else "") + rest
         position = given.start
     return text.strip()
 
 
-_READING_A_REASON: contextvars.ContextVar[bool] = contextvars.ContextVar("reading_a_reason", default=False)
+def _request_of(text: str, given: GivenReason, request_from: int) -> str:
+    """What ``given`` is said for: its sentence before it, or after it for a reason said first (the rest of its
+    sentence, or the sentence after it)."""
+    if not given.leading:
+        return text[given.sentence_start:given.start]
+    if request_from < given.end:
+        return text[request_from:given.end]
+    ends = [end for end in (text.find(mark, request_from) for mark in ".!?;") if end >= 0]
+    return text[request_from:min(ends, default=len(text))]
 
 
-@contextlib.contextmanager
-def _reading_a_reason() -> Iterator[None]:
-    token = _READING_A_REASON.set(True)
-    try:
-        yield
-    finally:
-        _READING_A_REASON.reset(token)
-
-
-def asks_to_undo(text: str) -> bool:
-    """Whether ``text`` asks to go back one turn, with or without a reason ("undo that because I hate it")."""
-    return is_undo_request(text) or is_undo_request(reasons_left_out(text, text, checked=False))
+@functools.cache
+def _request_starts() -> re.Pattern[str]:
+    """What the request says when it goes on after a reason: a verb ("..., and crop it", "... so brighten it"). A
+    comparative or an adjective there ("and a little blurry", "and darker now") may still be how the image is."""
+    verbs = "|".join(sorted(_EDIT_VERB_WORDS | {"crop", "rotate", "flip", "mirror", "undo"}))
+    return re.compile(rf"^(?:(?:please|pls|also|then|now|just|and|can\s+you|could\s+you|would\s+you)\s+)*(?:{verbs})\b",
+                      re.IGNORECASE)
 
 
 _WAYS_ON_TRIED = 12
-"""Joining words in one reason tried as where the request goes on: each try reads the rest of the sentence, so a
-reason of hundreds of commas must not try them all; past them it is the reason's, and asked if it says what to do."""
+"""Places in one reason tried as where the request goes on: each try reads the rest of the sentence, so a reason
+of hundreds of commas must not try them all; past them it is the reason's, and asked if it says what to do."""
 
 
 def _reason_extent(text: str, given: GivenReason) -> tuple[int, int]:
     """Where ``given``'s reason ends, and where the request goes on after it: at the first joining word after which
-    the rest of its sentence reads as an edit ("because it's dark, and crop it"), else at its sentence's end (past
-    it, for a reason said before the request in a sentence of its own: "Because it's dark. Brighten it.")."""
-    for start, end in ways_on(text[given.reason_start:given.end])[:_WAYS_ON_TRIED]:
-        after = text[given.reason_start + end:given.end]
-        if not says_what_to_do(after):  # no word of a change, an amount or a count: still the reason
-            continue
-        next_reason = next(iter(reasons_given(after)), None)  # "... and brighter because it's dark": up to it
+    the rest of its sentence says an edit with its verb ("because it's dark, and crop it"), else at its sentence's
+    end (past it, for a reason said first in a sentence of its own: "Because it's dark. Brighten it.")."""
+    reason = text[given.reason_start:given.end]
+    places = ways_on(reason)
+    if given.leading:  # "since it's too dark brighten it": where a verb starts, with no word between
+        places += [(match.start(), match.start()) for match in re.finditer(r"(?:^|(?<=\s))\w", reason)]
+        places.sort()
+    for start, end in [place for place in places if _request_starts().match(reason[place[1]:])][:_WAYS_ON_TRIED]:
+        after = reason[end:]
+        next_reason = first_reason(after)  # "..., crop to a square because it's for instagram": up to it
         try:
             with _reading_a_reason():
                 parse_operations(after[:next_reason.start] if next_reason else after)
@@ -492,11 +515,16 @@ _PART_NAMED = re.compile(r"\b(?:background|foreground|faces?|plates?|licen[cs]e|
 
 def _check_reason(reason: str, request: str, operations: list[Operation] | None, instruction: str) -> None:
     """Refuse ``reason`` where leaving it out could do other than what was meant (see :func:`reasons_left_out`)."""
+    follow_up = operations is not None  # its way and amount are the earlier edit's, said then
     if operations is None:
         try:
             operations = parse_operations(request)
         except EditAgentError:
             return  # the request is refused as said, reason or not
+    say_it = "say every change and its amount before the reason, and the reason on its own at the end"
+    if says_what_to_do(reason, request) or says_more_than_a_state(reason):
+        raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') has words that could say what "
+                                      f"to do, how much or how often; {say_it} (or leave it out).")
     try:
         read_as: list[Operation] | None = parse_operations(reason)
     except EditAgentError:
@@ -506,11 +534,7 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
             for op in read_as):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') reads as another change than "
                                       f"'{request.strip(' ,')}'; say each change to make, without the reason.")
-    if read_as is None and says_what_to_do(reason):
-        raise InvalidInstructionError(
-            f"{quoted(instruction)}: the reason ('{reason}') has words that could say what to do, how much or how "
-            "often; say every change and its amount before the reason (or leave the reason out).")
-    if says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
+    if not follow_up and says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
         raise InvalidInstructionError(
             f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
             "'flip it vertically'); the reason is not read for that.")
@@ -521,9 +545,27 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
 
 
 def _way_unsaid(operation: Operation, request: str) -> bool:
+    """Whether a quarter turn or a flip was said without its way in words ("rotate it 90 degrees" says none)."""
     if operation.kind == "rotate":
-        return operation.value in (90.0, 270.0) and not _way_of_turn_said(request)
+        return operation.value in (90.0, 270.0) and not re.search(_DIRECTION, request, re.IGNORECASE)
     return operation.kind == "flip" and not _AXIS_SAID.search(request)
+
+
+_READING_A_REASON: contextvars.ContextVar[bool] = contextvars.ContextVar("reading_a_reason", default=False)
+
+
+@contextlib.contextmanager
+def _reading_a_reason() -> Iterator[None]:
+    token = _READING_A_REASON.set(True)
+    try:
+        yield
+    finally:
+        _READING_A_REASON.reset(token)
+
+
+def asks_to_undo(text: str) -> bool:
+    """Whether ``text`` asks to go back one turn, with or without a reason ("undo that because I hate it")."""
+    return is_undo_request(text) or is_undo_request(reasons_left_out(text, text, checked=False))
 
 
 _THEN_ARROW = re.compile(r"(?<=\S)\s*[→⇒⟶➡➔⟹]\ufe0f?\s*(?=\S)")
@@ -1107,13 +1149,16 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
         too = name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
         if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
             raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
-        if name.startswith("problem:") and _STATED_NOT_SO.match(match.group(0)):
+        if name.startswith("problem:") and _STATED_NOT_SO.match(match.group(0)) and not re.search(r"\w", clause[:start]):
             said = re.split(r"\s+", match.group(0))[-1].lower()  # "it's not so bright": too dark, or less wanted?
             raise InvalidInstructionError(f"{quoted(clause)}: is it not {said} enough, or should it be less {said}? Say "
                                           f"the change to make ('make it more {said}' or 'make it less {said}').")
     operations = [_operation(clause, found, i) for i in range(len(found))]
-    if len(fixed_as_said := _without_problems_fixed_as_said(found, operations)) < len(found):
-        found = fixed_as_said  # read again: an amount the problem took ("too dark so 10% brighter") is the change's
+    if len(fixed_as_said := _without_problems_fixed_as_said(found, operations, clause)) < len(found):
+        # read again without the problem's words: its amounts ("a bit too dark so brighten it a lot", "too dark so
+        # 10% brighter") are not the change's
+        clause = functools.reduce(_blanked, [entry[3] for entry in found if entry not in fixed_as_said], clause)
+        found = fixed_as_said
         operations = [_operation(clause, found, i) for i in range(len(found))]
     if COLOUR_SAID.search(clause) and all(operation.kind in _NOT_OF_COLOURS for operation in operations):
         # "soften the colours", "flip the colours": not a blur or a flip ("crop it with warmer colours" says one)
@@ -1128,14 +1173,22 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
     return operations, stated
 
 
-def _without_problems_fixed_as_said(found: list[tuple[int, int, str, re.Match[str]]],
-                                    operations: list[Operation]) -> list[tuple[int, int, str, re.Match[str]]]:
+def _without_problems_fixed_as_said(found: list[tuple[int, int, str, re.Match[str]]], operations: list[Operation],
+                                    clause: str) -> list[tuple[int, int, str, re.Match[str]]]:
     """A clause's matches, less a stated problem that a change said in the same clause fixes the same way: "it's too
-    dark so brighten it" and "brighten it so it's less dark" brighten once, as said."""
-    said = {(op.kind, direction_of(op)) for (_, _, name, _), op in zip(found, operations, strict=True)
-            if not name.startswith("problem:")}
-    return [match for match, op in zip(found, operations, strict=True)
-            if not (match[2].startswith("problem:") and (op.kind, direction_of(op)) in said)]
+    dark so brighten it" and "brighten it so it's less dark" brighten once, as said. A problem said with a change
+    that does not fix it ("it's too dark so increase the contrast", "too dark so darken it") is asked."""
+    said = [(op.kind, direction_of(op)) for (_, _, name, _), op in zip(found, operations, strict=True)
+            if not name.startswith("problem:")]
+    if not said:
+        return found
+    unfixed = [match.group(0) for (_, _, name, match), op in zip(found, operations, strict=True)
+               if name.startswith("problem:") and (op.kind, direction_of(op)) not in said]
+    if unfixed:
+        raise InvalidInstructionError(f"{quoted(clause)} says what is wrong ('{unfixed[0]}') and a change that does "
+                                      "not fix it: say each change to make ('make it brighter and increase the "
+                                      "contrast').")
+    return [entry for entry in found if not entry[2].startswith("problem:")]
 
 
 COLOUR_SAID = re.compile(r"\b(?:colou?rs?|tones?|hues?|tints?)\b", re.IGNORECASE)

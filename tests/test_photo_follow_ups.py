@@ -709,6 +709,17 @@ def test_a_follow_up_whose_reason_goes_the_other_way_or_says_more_is_asked(sessi
         intents(session, "make it brighter", said)
 
 
+def test_a_follow_up_with_a_reason_and_another_edit_is_sent_one_at_a_time_not_dropped(session):
+    """The reason left out, 'too much, and crop it square' was read as the crop alone."""
+    with pytest.raises(EditAgentError, match="one at a time"):
+        intents(session, "make it brighter", "too much because it's too bright now, and crop it square")
+
+
+def test_a_reason_says_how_much_of_a_state_not_of_the_follow_up(session):
+    assert intents(session, "make it brighter", "a bit more since it's still a bit dark")[-1] == (
+        "Increase the brightness by 10%.")
+
+
 def test_undo_given_with_a_reason_is_told_where_undo_is(session):
     with pytest.raises(EditAgentError, match="Going back is a move in the session"):
         intents(session, "make it brighter", "undo that because I hate it")

@@ -1199,10 +1199,18 @@ def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_n
     ("rotate it left because it's sideways", "Rotate the image 90 degrees counterclockwise."),
     ("rotate it a half turn because it's upside down", "Rotate the image 180 degrees."),
     ("mirror it because the text reads wrong", "Flip the image horizontally."),
+    ("make it brighter because it's a little dark", "Increase the brightness by 20%."),  # how dark, not how much
+    ("make it brighter because it's dark and gloomy", "Increase the brightness by 20%."),
+    ("crop to a square because I need it square", "Crop to a centred square."),  # the request's words said again
+    ("make it brighter as it's too dark", "Increase the brightness by 20%."),
+    ("crop to a square for instagram please", "Crop to a centred square."),
     # said before the request
     ("because it's too dark, make it brighter", "Increase the brightness by 20%."),
     ("Because it's too dark. Make it brighter.", "Increase the brightness by 20%."),
     ("since it's dark, brighten it", "Increase the brightness by 20%."),
+    ("since it's too dark brighten it", "Increase the brightness by 20%."),
+    ("because it's dark: make it brighter", "Increase the brightness by 20%."),
+    ("For Instagram: crop to a square", "Crop to a centred square."),
     # the request goes on after the reason: each change is made
     ("make it brighter because it's too dark, and crop to a square",
      "Increase the brightness by 20%, then crop to a centred square."),
@@ -1211,8 +1219,9 @@ def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_n
      "Increase the brightness by 20%, then increase the contrast by 20%."),
     ("rotate it left because it's sideways, crop to a square because it's for instagram",
      "Rotate the image 90 degrees counterclockwise, then crop to a centred square."),
-    ("make it warmer because it's cold and brighter because it's dark",
-     "Make the image warmer by 20%, then increase the brightness by 20%."),
+    ("crop to a square for instagram and make it brighter", "Crop to a centred square, then increase the brightness by 20%."),
+    ("make it brighter because it's dark and gloomy, and crop to a square",
+     "Increase the brightness by 20%, then crop to a centred square."),
     ("make it brighter because it's dull. Then rotate it left",
      "Increase the brightness by 20%, then rotate the image 90 degrees counterclockwise."),
 ])
@@ -1226,9 +1235,17 @@ def test_a_reason_given_for_an_edit_is_why_not_what(instruction, intent):
     ("make it brighter because it's dark, just a little bit", "could say what to do, how much or how often"),
     ("rotate it left because it's sideways, twice", "could say what to do, how much or how often"),
     ("make it brighter because it's dark, and square it", "could say what to do, how much or how often"),
+    # an amount in a reason that reads as the same change was dropped with it
+    ("make it brighter because it's too dark by 30%", "could say what to do, how much or how often"),
+    ("make it brighter because it's too dark, a lot", "could say what to do, how much or how often"),
+    # what follows may be the request going on, in words no operation list holds
+    ("make it brighter because it's dark, and monochrome", "could say what to do, how much or how often"),
+    ("make it brighter because it's dark, and punchier", "could say what to do, how much or how often"),
+    ("make it brighter because it's dark, but don't overdo it", "could say what to do, how much or how often"),
+    ("make it brighter because it's dark and I want it punchy", "could say what to do, how much or how often"),
     # the reason would say the way: a quarter turn or a left-right flip by default is not what was meant
     ("rotate it because it's upside down", "say which way to turn or flip it"),
-    ("flip it because it's mirrored", "say which way to turn or flip it"),
+    ("flip it because it's mirrored", "could say what to do, how much or how often"),
     ("mirror it because it's upside down", "say which way to turn or flip it"),
     # the reason reads as a change the edit does not make
     ("make it brighter because it's too bright", "reads as another change than 'make it brighter'"),
@@ -1248,6 +1265,8 @@ def test_a_blur_given_for_a_part_of_the_picture_is_refused_not_done_to_all_of_it
 @pytest.mark.parametrize(("instruction", "intent"), [
     ("it's too dark so brighten it", "Increase the brightness by 20%."),
     ("it's too dark so make it 10% brighter", "Increase the brightness by 10%."),
+    ("it's a bit too dark so brighten it a lot", "Increase the brightness by 40%."),  # the amount of the change said
+    ("brighten it so it's not so dark", "Increase the brightness by 20%."),
     ("make it brighter so it's less dark", "Increase the brightness by 20%."),
     ("warm it up so it's less blue", "Make the image warmer by 20%."),
     ("brighter (it's too dark) and crop to a square", "Increase the brightness by 20%, then crop to a centred square."),
@@ -1255,6 +1274,17 @@ def test_a_blur_given_for_a_part_of_the_picture_is_refused_not_done_to_all_of_it
 def test_a_problem_and_its_fix_said_in_one_clause_is_one_change(instruction, intent):
     """Each was done twice: the problem's fix, then the change said for it."""
     assert describe_operations(parse_operations(instruction)) == intent
+
+
+@pytest.mark.parametrize("instruction", ["it's too dark so increase the contrast", "it's too dark so darken it"])
+def test_a_problem_said_with_a_change_that_does_not_fix_it_is_asked(instruction):
+    """Both were done: a brightening nobody asked for, or a brightening and its undoing."""
+    with pytest.raises(InvalidInstructionError, match="a change that does not fix it"):
+        parse_operations(instruction)
+
+
+def test_not_so_after_make_it_so_is_what_to_make_not_how_it_is():
+    assert parse_operations("make it so it's not so bright") == parse_operations("make it darker")
 
 
 @pytest.mark.parametrize("instruction", ["it's not so bright", "the photo looks not as warm", "it is not that blurry",
