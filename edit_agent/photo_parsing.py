@@ -563,9 +563,15 @@ def _reading_a_reason() -> Iterator[None]:
         _READING_A_REASON.reset(token)
 
 
+_SYMBOLS = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]\ufe0f?")
+"""Arrows and emoji, which decorate a move ("undo ↩", "undo 🙏") without saying more."""
+
+
 def asks_to_undo(text: str) -> bool:
-    """Whether ``text`` asks to go back one turn, with or without a reason ("undo that because I hate it")."""
-    return is_undo_request(text) or is_undo_request(reasons_left_out(text, text, checked=False))
+    """Whether ``text`` asks to go back one turn, with or without a reason or a symbol ("undo that because I hate
+    it", "undo ↩")."""
+    plain = _SYMBOLS.sub(" ", text)
+    return is_undo_request(plain) or is_undo_request(reasons_left_out(plain, plain, checked=False))
 
 
 _THEN_ARROW = re.compile(r"(?<=\S)\s*[→⇒⟶➡➔⟹]\ufe0f?\s*(?=\S)")

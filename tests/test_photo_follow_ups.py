@@ -720,6 +720,7 @@ def test_a_reason_says_how_much_of_a_state_not_of_the_follow_up(session):
         "Increase the brightness by 10%.")
 
 
-def test_undo_given_with_a_reason_is_told_where_undo_is(session):
+@pytest.mark.parametrize("said", ["undo that because I hate it", "undo ↩", "undo 🙏"])
+def test_undo_given_with_a_reason_or_a_symbol_is_told_where_undo_is(session, said):
     with pytest.raises(EditAgentError, match="Going back is a move in the session"):
-        intents(session, "make it brighter", "undo that because I hate it")
+        intents(session, "make it brighter", said)
