@@ -446,9 +446,11 @@ def reasons_left_out(text: str, instruction: str, operations: list[Operation] | 
         reason_end, request_from = _reason_extent(text, given)
         reason = text[given.reason_start:reason_end].strip(" ,:")
         request = _request_of(text, given, request_from)
-        if given.leading and not re.search(r"\w", request):  # "Because it's dark." alone: nothing said for it
-            position = given.end
-            continue
+        if given.leading and not re.search(r"\w", request):  # a sentence of its own after the request ("Brighten
+            request = text[:given.sentence_start]              # it. Because it's dark."), or alone: as said
+            if not re.search(r"\w", request):
+                position = given.end
+                continue
         if checked:
             with _reading_a_reason():
                 _check_reason(reason, request, operations, instruction)
@@ -472,10 +474,11 @@ def _request_of(text: str, given: GivenReason, request_from: int) -> str:
 @functools.cache
 def _request_starts() -> re.Pattern[str]:
     """What the request says when it goes on after a reason: a verb ("..., and crop it", "... so brighten it"). A
-    comparative or an adjective there ("and a little blurry", "and darker now") may still be how the image is."""
-    verbs = "|".join(sorted(_EDIT_VERB_WORDS | {"crop", "rotate", "flip", "mirror", "undo"}))
-    return re.compile(rf"^(?:(?:please|pls|also|then|now|just|and|can\s+you|could\s+you|would\s+you)\s+)*(?:{verbs})\b",
-                      re.IGNORECASE)
+    comparative or an adjective there ("and a little blurry", "and darker now") may still be how the image is, and
+    "warm" or "cool" alone too ("because it's dark and warm"): as verbs they take an object ("and warm it up")."""
+    verbs = "|".join(sorted(_EDIT_VERB_WORDS - {"warm", "cool"} | {"crop", "rotate", "flip", "mirror", "undo"}))
+    return re.compile(rf"^(?:(?:please|pls|also|then|now|just|and|can\s+you|could\s+you|would\s+you)\s+)*"
+                      rf"(?:(?:{verbs})\b|(?:warm|cool)\s+(?:it|up|down|the|this|that|everything)\b)", re.IGNORECASE)
 
 
 _WAYS_ON_TRIED = 12
@@ -485,26 +488,43 @@ of hundreds of commas must not try them all; past them it is the reason's, and a
 
 def _reason_extent(text: str, given: GivenReason) -> tuple[int, int]:
     """Where ``given``'s reason ends, and where the request goes on after it: at the first joining word after which
-    the rest of its sentence says an edit with its verb ("because it's dark, and crop it"), else at its sentence's
-    end (past it, for a reason said first in a sentence of its own: "Because it's dark. Brighten it.")."""
+    the request is said again, with its verb ("because it's dark, and crop it"; after a comma, for a reason said
+    first: "because it's dark, a bit brighter"), else at its sentence's end (past it, for a reason said first in a
+    sentence of its own: "Because it's dark. Brighten it.")."""
     reason = text[given.reason_start:given.end]
     places = ways_on(reason)
     if given.leading:  # "since it's too dark brighten it": where a verb starts, with no word between
         places += [(match.start(), match.start()) for match in re.finditer(r"(?:^|(?<=\s))\w", reason)]
         places.sort()
-    for start, end in [place for place in places if _request_starts().match(reason[place[1]:])][:_WAYS_ON_TRIED]:
+    tried = 0
+    for start, end in places:
         after = reason[end:]
-        next_reason = first_reason(after)  # "..., crop to a square because it's for instagram": up to it
-        try:
-            with _reading_a_reason():
-                parse_operations(after[:next_reason.start] if next_reason else after)
-        except EditAgentError:
+        said_again = _request_starts().match(after) or (given.leading and re.fullmatch(r"\s*[,:]\s*", reason[start:end]))
+        if not said_again or not says_what_to_do(after):
             continue
-        return given.reason_start + start, given.reason_start + (end if given.leading else start)
+        tried += 1
+        if tried > _WAYS_ON_TRIED:
+            break
+        if _first_clause_reads(after):
+            return given.reason_start + start, given.reason_start + (end if given.leading else start)
     if given.leading:
         after = re.match(r"[.!?;]*\s*", text[given.end:])
         return given.end, given.end + after.end()
     return given.end, given.end
+
+
+def _first_clause_reads(text: str) -> bool:
+    """Whether the first clause of ``text`` reads as an edit: read alone, so that placing a reason before a long
+    request reads a clause, not the whole of it, at each place tried."""
+    clauses = ways_on(text)
+    first = text[:clauses[0][0]] if clauses and clauses[0][0] > 0 else text
+    next_reason = first_reason(first)  # "crop to a square because it's for instagram": up to the reason
+    try:
+        with _reading_a_reason():
+            parse_operations(first[:next_reason.start] if next_reason else first)
+    except EditAgentError:
+        return False
+    return True
 
 
 _PART_NAMED = re.compile(r"\b(?:background|foreground|faces?|plates?|licen[cs]e|number|names?|address|text|logo|people"
@@ -516,11 +536,7 @@ _PART_NAMED = re.compile(r"\b(?:background|foreground|faces?|plates?|licen[cs]e|
 def _check_reason(reason: str, request: str, operations: list[Operation] | None, instruction: str) -> None:
     """Refuse ``reason`` where leaving it out could do other than what was meant (see :func:`reasons_left_out`)."""
     follow_up = operations is not None  # its way and amount are the earlier edit's, said then
-    if operations is None:
-        try:
-            operations = parse_operations(request)
-        except EditAgentError:
-            return  # the request is refused as said, reason or not
+    reason = _COURTESY_AT_THE_END.sub("", reason)
     say_it = "say every change and its amount before the reason, and the reason on its own at the end"
     if says_what_to_do(reason, request) or says_more_than_a_state(reason):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') has words that could say what "
@@ -529,11 +545,16 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
         read_as: list[Operation] | None = parse_operations(reason)
     except EditAgentError:
         read_as = None
+    if operations is None:
+        try:
+            operations = parse_operations(request)
+        except EditAgentError:  # a rule ("keep it square"), or refused as said: a reason that reads as a change is
+            operations = []     # none of it
     if read_as is not None and not all(
             any(op.kind == done.kind and direction_of(op) * direction_of(done) >= 0 for done in operations)
             for op in read_as):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') reads as another change than "
-                                      f"'{request.strip(' ,')}'; say each change to make, without the reason.")
+                                      f"'{request.strip(' ,.')}'; say each change to make, without the reason.")
     if not follow_up and says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
         raise InvalidInstructionError(
             f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
@@ -544,10 +565,15 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
             "background) needs a generative editor. Nothing was edited.")
 
 
+_COURTESY_AT_THE_END = re.compile(r"(?:\s*,?\s*\b(?:thanks|thank\s+you|thx|ty|please|pls|plz|lol|haha|cheers)\b[!.]*)+\s*$",
+                                  re.IGNORECASE)
+
+
 def _way_unsaid(operation: Operation, request: str) -> bool:
     """Whether a quarter turn or a flip was said without its way in words ("rotate it 90 degrees" says none)."""
-    if operation.kind == "rotate":
-        return operation.value in (90.0, 270.0) and not re.search(_DIRECTION, request, re.IGNORECASE)
+    if operation.kind == "rotate":  # "rotate it 270 degrees" and "by -90" say the way in their numbers
+        return (operation.value in (90.0, 270.0) and not re.search(_DIRECTION, request, re.IGNORECASE)
+                and not re.search(r"270|[-\u2212]\s*90", request))
     return operation.kind == "flip" and not _AXIS_SAID.search(request)
 
 

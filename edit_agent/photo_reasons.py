@@ -19,10 +19,12 @@ from dataclasses import dataclass
 
 _SUBJECT = (r"(?:it|it['’]?s|i|i['’]m|i['’]ve|we|we['’]re|they|they['’]re|the|this|that|these|those|my|our|there"
             r"|you|he|she|people|everyone)")
+_SINCE_SUBJECT = r"(?:it|it['’]?s|i|i['’]m|i['’]ve|we|we['’]re|they|they['’]re|you|he|she|there['’]s)"
+"""Who or what a reason after "since" is about: "since it's for print", not "since the crop" (since when)."""
 _PURPOSES = (r"instagram|insta|ig|facebook|fb|twitter|tiktok|linkedin|pinterest|youtube|whatsapp|email|e-mail|web"
              r"|website|blog|print|printing|wallpaper|desktop|lock\s*screen|profile\s+(?:picture|pic|photo)|pfp|avatar"
              r"|thumbnail|story|stories|post|banner|cover|presentation|slides?|card|frame|album")
-_OPENING = (rf"(?:because(?:\s+of)?|becuase|becasue|b/c|bc|['’]?cause|cuz|coz|cos|since(?=\s+{_SUBJECT}\b)"
+_OPENING = (rf"(?:because(?:\s+of)?|becuase|becasue|b/c|bc|['’]?cause|cuz|coz|cos|since(?=\s+{_SINCE_SUBJECT}\b)"
             r"|as(?=\s+(?:it['’]s|i['’]m|we['’]re|they['’]re)\b)"
             r"|so\s+(?:that\s+)?(?:i|we|you|they|people|everyone)\s+can\b"
             rf"|for\s+(?:my\s+|our\s+|the\s+|a\s+|an\s+)?(?:{_PURPOSES})(?:\s+(?:post|story|stories|feed|page))?"
@@ -31,6 +33,10 @@ _OPENING = (rf"(?:because(?:\s+of)?|becuase|becasue|b/c|bc|['’]?cause|cuz|coz|
 (a purpose named alone: "for the web" says no size). "since" only before who or what it is about ("since it's for
 print"), not "since the crop"; "as" only before "it's" and the like ("keep it as it is" is no reason)."""
 _REASON = re.compile(rf"(?<![\w/'’])(?P<opening>{_OPENING})(?![\w/])(?P<reason>[^.!?;]*)", re.IGNORECASE)
+_STATE_FIRST = re.compile(
+    r"(?:^|(?<=[.!?;]))\s*(?P<reason>(?:it['’]?s|it\s+is|it\s+looks|its|this\s+is|the\s+(?:image|photo|picture|pic)"
+    r"\s+(?:is|looks))\b[^.!?;]*?\bso\s+[^.!?;]*)", re.IGNORECASE)
+"""How the image is, then what to do about it: "it's blurry so sharpen it" (the state is the reason)."""
 _GOES_ON = re.compile(r"\s*(?:[,;:]\s*)?(?:\b(?:and\s+then|and|then|but|plus|also|so)\b|&|\+|[-–—](?=\s))\s*|\s*[,:]\s*",
                       re.IGNORECASE)
 """Where what follows a reason may be the request again: "because it's dark, and crop it", "since it's dark, crop
@@ -54,7 +60,8 @@ class GivenReason:
 
 def first_reason(text: str, start: int = 0) -> GivenReason | None:
     """The first reason ``text`` gives from ``start`` on, said to the end of its sentence."""
-    match = _REASON.search(text, start)
+    match = min((found for found in (_REASON.search(text, start), _STATE_FIRST.search(text, start)) if found),
+                key=lambda found: found.start("reason"), default=None)
     if match is None:
         return None
     sentence_start = max(text.rfind(end, 0, match.start()) for end in ".!?;") + 1
@@ -82,8 +89,8 @@ _SAYS_WHAT_TO_DO = re.compile(
     r"\d|%|\b(?:brighter|lighter|warmer|cooler|colder|sharper|blurrier|softer|crisper|bigger|smaller|larger"
     r"|wider|narrower|taller|shorter|more|less|bit|little|slightly|slight|touch|tad|subtly|subtle|lot|twice|thrice"
     r"|times|again|same|double|half|quarter|square|crop(?:ped)?|black\s*(?:and|&|n)\s*white|b\s*[&/]\s*w|gr[ae]yscale"
-    r"|monochrome|mono|sepia|invert(?:ed)?|negative|portrait|landscape|aspect|contrast|saturation|brightness|warmth"
-    r"|make|turn|rotate[ds]?|flip(?:ped)?|mirror(?:ed)?|cut|trim|resize[ds]?|scale|shrink|enlarge|brighten|darken"
+    r"|monochrome|mono|sepia|invert|aspect|contrast|saturation|brightness|warmth"
+    r"|make|turn|rotate|flip|mirror|cut|trim|resize[ds]?|scale|shrink|enlarge|brighten|darken"
     r"|lighten|blur|sharpen(?:ed)?|soften|fix|convert|adjust|increase|decrease|reduce|raise|lower|boost|add|remove"
     r"|warm|cool|straighten|saturate|desaturated?|keep|undo|redo|gently|gentle|easy|overdo|subtle)\b",
     re.IGNORECASE)
