@@ -481,6 +481,9 @@ def _request_starts() -> re.Pattern[str]:
                       rf"(?:(?:{verbs})\b|(?:warm|cool)\s+(?:it|up|down|the|this|that|everything)\b)", re.IGNORECASE)
 
 
+_PLACES_LOOKED_AT, _CLAUSE_LOOKED_AT = 40, 160
+"""Places in one reason looked at as where the request may go on, and how much of what follows each: a reason of
+hundreds of commas ("bc,bc,bc,...") must not make the reading grow with the square of its length."""
 _WAYS_ON_TRIED = 12
 """Places in one reason tried as where the request goes on: each try reads the rest of the sentence, so a reason
 of hundreds of commas must not try them all; past them it is the reason's, and asked if it says what to do."""
@@ -497,10 +500,10 @@ def _reason_extent(text: str, given: GivenReason) -> tuple[int, int]:
         places += [(match.start(), match.start()) for match in re.finditer(r"(?:^|(?<=\s))\w", reason)]
         places.sort()
     tried = 0
-    for start, end in places:
+    for start, end in places[:_PLACES_LOOKED_AT]:
         after = reason[end:]
-        said_again = _request_starts().match(after) or (given.leading and re.fullmatch(r"\s*[,:]\s*", reason[start:end]))
-        if not said_again or not says_what_to_do(after):
+        said_again = _request_starts().match(after) or (given.leading and re.fullmatch(r"\s*(?:,|(?<!\d):(?!\d))\s*", reason[start:end]))
+        if not said_again or not says_what_to_do(after[:_CLAUSE_LOOKED_AT]):
             continue
         tried += 1
         if tried > _WAYS_ON_TRIED:
@@ -550,11 +553,19 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
             operations = parse_operations(request)
         except EditAgentError:  # a rule ("keep it square"), or refused as said: a reason that reads as a change is
             operations = []     # none of it
-    if read_as is not None and not all(
-            any(op.kind == done.kind and direction_of(op) * direction_of(done) >= 0 for done in operations)
-            for op in read_as):
+    if read_as is not None and not all(any(_agrees(op, done) for done in operations) for op in read_as):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') reads as another change than "
                                       f"'{request.strip(' ,.')}'; say each change to make, without the reason.")
+    named = _settings_named(reason)
+    if named and operations and (not named <= _settings_changed(operations)
+                                 or (follow_up and named != _settings_changed(operations))):
+        # "more because it's still cold" after a brightening, or after "brighter and warmer": of the warmth only
+        raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') is about other settings than "
+                                      f"the change ({describe_operations(operations)[:-1].lower()}); say the change "
+                                      "to make (e.g. 'make it warmer').")
+    if _TILT.search(reason) and any(op.kind == "rotate" and op.value in (90.0, 270.0) for op in operations):
+        raise UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter turn; straightening a "
+                                          "tilt by a few degrees needs a generative editor. Nothing was edited.")
     if not follow_up and says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
         raise InvalidInstructionError(
             f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
@@ -565,7 +576,42 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
             "background) needs a generative editor. Nothing was edited.")
 
 
-_COURTESY_AT_THE_END = re.compile(r"(?:\s*,?\s*\b(?:thanks|thank\s+you|thx|ty|please|pls|plz|lol|haha|cheers)\b[!.]*)+\s*$",
+def _agrees(fix: Operation, done: Operation) -> bool:
+    """Whether a change a reason reads as (``fix``) is what ``done`` does: the same way, or colour taken away."""
+    if fix.kind == "saturation" and (fix.value or 0) < 0 and done.kind == "grayscale":
+        return True  # "black and white because it's too colourful"
+    return fix.kind == done.kind and direction_of(fix) * direction_of(done) >= 0
+
+
+_SETTING_WORDS = {
+    "brightness": r"dark|darker|dim|dimmer|underexposed|gloomy|bright|brighter|overexposed",
+    "warmth": r"warm|warmer|yellow|yellowish|orange|cold|colder|cool|cooler|blue|bluish",
+    "sharpen": r"blurry|blurred|blurrier|fuzzy|out\s+of\s+focus",
+    "blur": r"sharp|sharper|crisp",
+    "saturation": r"saturated|oversaturated|garish|colou?rful|vivid",
+    "contrast": r"contrasty|(?:high|low)\s+contrast",
+}
+"""Words of how the image is that name one setting each ("dull", "washed out", "soft" could be of several)."""
+
+
+def _settings_named(reason: str) -> set[str]:
+    """The settings a reason's words of how the image is are about: "still cold" the warmth, "dark" the brightness;
+    not a noun's ("because the light was cold": the warmth only)."""
+    return {setting for setting, words in _SETTING_WORDS.items()
+            if re.search(rf"(?<!\bthe\s)(?<!\bof\s)(?<!\bin\s)(?<!\ba\s)\b(?:{words})\b", reason, re.IGNORECASE)}
+
+
+def _settings_changed(operations: list[Operation]) -> set[str]:
+    """The settings ``operations`` change: an effect that takes the colour away changes the saturation too."""
+    kinds = {op.kind for op in operations}
+    return kinds | ({"saturation"} if kinds & {"grayscale", "sepia"} else set())
+
+
+_TILT = re.compile(r"\b(?:tilt(?:ed|s)?|lean(?:s|ing)?|slop(?:e|es|ing)|crooked|skew(?:ed)?|askew|wonky|not\s+(?:level|straight)"
+                   r"|horizon)\b", re.IGNORECASE)
+"""A reason about a tilt: straightening it is a turn of a few degrees, not the quarter turn asked."""
+_COURTESY_AT_THE_END = re.compile(r"(?:\s*,?\s*\b(?:thanks|thank\s+you|thx|ty|please|pls|plz|lol|haha|cheers|if\s+possible"
+                                  r"|much\s+appreciated|appreciate\s+it)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\b[!.]*)+\s*$",
                                   re.IGNORECASE)
 
 
@@ -1181,7 +1227,7 @@ def _parse_clause_read(clause: str, instruction: str, *, everyday: bool) -> tupl
         too = name.startswith("problem:") and match.group("how").lower() in ("too", "overly")
         if too and _ASKS_FOR_THE_PROBLEM.search(clause[:start]):
             raise _unsupported(instruction, clause)  # "make it too warm": more, or less? Never guessed.
-        if name.startswith("problem:") and _STATED_NOT_SO.match(match.group(0)) and not re.search(r"\w", clause[:start]):
+        if name.startswith("problem:") and _STATED_NOT_SO.match(match.group(0)) and _STATED_FIRST.fullmatch(clause[:start]):
             said = re.split(r"\s+", match.group(0))[-1].lower()  # "it's not so bright": too dark, or less wanted?
             raise InvalidInstructionError(f"{quoted(clause)}: is it not {said} enough, or should it be less {said}? Say "
                                           f"the change to make ('make it more {said}' or 'make it less {said}').")
@@ -1273,6 +1319,8 @@ def _repeated(operations: list[Operation], repeat: re.Match[str], clause: str) -
     return operations * times
 
 
+_STATED_FIRST = re.compile(r"\W*(?:(?:now|but|and|hmm+|well|ok|okay|still|yeah|oh|ugh|though|so)\W+)*", re.IGNORECASE)
+"""What may come before a "not so" said of how the image is ("now it's not that bright"), unlike "make it so"."""
 _STATED_NOT_SO = re.compile(rf"{_STATED_BY.removesuffix('?')}.*\bnot\s+(?:so|as|that)\b", re.IGNORECASE)
 """A problem said with "not so" of the image ("it's not so bright"): said of how it is, that is too dark; said as an
 answer ("not so bright") it asks for less."""

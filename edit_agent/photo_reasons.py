@@ -19,14 +19,16 @@ from dataclasses import dataclass
 
 _SUBJECT = (r"(?:it|it['’]?s|i|i['’]m|i['’]ve|we|we['’]re|they|they['’]re|the|this|that|these|those|my|our|there"
             r"|you|he|she|people|everyone)")
-_SINCE_SUBJECT = r"(?:it|it['’]?s|i|i['’]m|i['’]ve|we|we['’]re|they|they['’]re|you|he|she|there['’]s)"
+_SINCE_SUBJECT = (r"(?:it|it['’]?s|i|i['’]m|i['’]ve|we|we['’]re|they|they['’]re|you|he|she|there['’]s"
+                  r"|(?:this|that|these|those|my|our|the)\s+(?:\w+\s+){0,2}?(?:is|are|was|were|looks?|seems?))")
 """Who or what a reason after "since" is about: "since it's for print", not "since the crop" (since when)."""
 _PURPOSES = (r"instagram|insta|ig|facebook|fb|twitter|tiktok|linkedin|pinterest|youtube|whatsapp|email|e-mail|web"
              r"|website|blog|print|printing|wallpaper|desktop|lock\s*screen|profile\s+(?:picture|pic|photo)|pfp|avatar"
-             r"|thumbnail|story|stories|post|banner|cover|presentation|slides?|card|frame|album")
+             r"|thumbnail|story|stories|post|banner|cover|presentation|slides?|card|frame|album|me|client|boss|mum|mom|dad"
+             r"|friend|family")
 _OPENING = (rf"(?:because(?:\s+of)?|becuase|becasue|b/c|bc|['’]?cause|cuz|coz|cos|since(?=\s+{_SINCE_SUBJECT}\b)"
             r"|as(?=\s+(?:it['’]s|i['’]m|we['’]re|they['’]re)\b)"
-            r"|so\s+(?:that\s+)?(?:i|we|you|they|people|everyone)\s+can\b"
+            r"|so\s+(?:that\s+)?(?:i|we|you|they|people|everyone)\s+can\b|it['’]?s\s+for(?=\s)"
             rf"|for\s+(?:my\s+|our\s+|the\s+|a\s+|an\s+)?(?:{_PURPOSES})(?:\s+(?:post|story|stories|feed|page))?"
             r"(?=\s*(?:[.!?;:,]|$|\s+(?:please|pls|thanks|thank\s+you|and|then|but|plus)\b)))")
 """What opens a reason or a purpose: "because ...", "since it's ...", "as it's ...", "so I can ...", "for Instagram"
@@ -34,11 +36,12 @@ _OPENING = (rf"(?:because(?:\s+of)?|becuase|becasue|b/c|bc|['’]?cause|cuz|coz|
 print"), not "since the crop"; "as" only before "it's" and the like ("keep it as it is" is no reason)."""
 _REASON = re.compile(rf"(?<![\w/'’])(?P<opening>{_OPENING})(?![\w/])(?P<reason>[^.!?;]*)", re.IGNORECASE)
 _STATE_FIRST = re.compile(
-    r"(?:^|(?<=[.!?;]))\s*(?P<reason>(?:it['’]?s|it\s+is|it\s+looks|its|this\s+is|the\s+(?:image|photo|picture|pic)"
-    r"\s+(?:is|looks))\b[^.!?;]*?\bso\s+[^.!?;]*)", re.IGNORECASE)
+    r"(?:^|(?<=[.!?;]))\s*(?P<reason>(?:it['’]?s|it\s+is|it\s+was|it\s+looks|its|this\s+(?:is|was)|(?:we|i)\s+(?:shot|took)"
+    r"|the\s+(?:image|photo|picture|pic)\s+(?:is|was|looks))\b[^.!?;]*?\bso\s+[^.!?;]*)", re.IGNORECASE)
 """How the image is, then what to do about it: "it's blurry so sharpen it" (the state is the reason)."""
-_GOES_ON = re.compile(r"\s*(?:[,;:]\s*)?(?:\b(?:and\s+then|and|then|but|plus|also|so)\b|&|\+|[-–—](?=\s))\s*|\s*[,:]\s*",
-                      re.IGNORECASE)
+_COLON = r"(?<!\d):(?!\d)"  # not of a ratio ("4:5")
+_GOES_ON = re.compile(rf"\s*(?:(?:[,;]|{_COLON})\s*)?(?:\b(?:and\s+then|and|then|but|plus|also|so)\b|&|\+|[-–—](?=\s))\s*"
+                      rf"|\s*(?:,|{_COLON})\s*", re.IGNORECASE)
 """Where what follows a reason may be the request again: "because it's dark, and crop it", "since it's dark, crop
 it", "because it's dark: brighten it", "since it's too dark so brighten it"."""
 

@@ -716,6 +716,20 @@ def test_a_follow_up_with_a_reason_and_another_edit_is_sent_one_at_a_time_not_dr
     assert len(session.turns) == 1
 
 
+@pytest.mark.parametrize(("earlier", "said"), [
+    ("make it brighter", "more because it's still cold"),  # the warmth, not another brightening
+    ("make it brighter and warmer", "more because it's still dark"),  # the brightness only, not both
+])
+def test_a_follow_up_whose_reason_names_other_settings_than_it_repeats_is_asked(session, earlier, said):
+    with pytest.raises(InvalidInstructionError, match="is about other settings than the change"):
+        intents(session, earlier, said)
+
+
+def test_now_its_not_that_bright_said_of_how_it_is_is_asked_not_another_darkening(session):
+    with pytest.raises(InvalidInstructionError, match="enough, or should it be less"):
+        intents(session, "make it darker", "now it's not that bright")
+
+
 def test_a_reason_says_how_much_of_a_state_not_of_the_follow_up(session):
     assert intents(session, "make it brighter", "a bit more since it's still a bit dark")[-1] == (
         "Increase the brightness by 10%.")

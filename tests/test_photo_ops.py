@@ -1218,6 +1218,13 @@ def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_n
     ("it's sideways so rotate it left", "Rotate the image 90 degrees counterclockwise."),
     ("flip it horizontally because it's mirrored", "Flip the image horizontally."),
     ("rotate it 270 degrees because it's sideways", "Rotate the image 90 degrees counterclockwise."),
+    ("make it brighter since this is too dark", "Increase the brightness by 20%."),
+    ("crop to a square, it's for instagram", "Crop to a centred square."),
+    ("it was taken at night so brighten it", "Increase the brightness by 20%."),
+    ("it's a portrait so crop it to 4:5", "Crop to a centred 4:5."),  # a ratio's colon joins nothing
+    ("make it black and white because it's too colourful", "Convert the image to grayscale."),
+    ("make it warmer because the light was cold", "Make the image warmer by 20%."),  # "the light": no brightness
+    ("make it brighter because it's too dark, thank you very much!", "Increase the brightness by 20%."),
     # the request goes on after the reason: each change is made
     ("make it brighter because it's too dark, and crop to a square",
      "Increase the brightness by 20%, then crop to a centred square."),
@@ -1267,6 +1274,18 @@ def test_a_reason_given_for_an_edit_is_why_not_what(instruction, intent):
 def test_a_reason_that_says_more_than_its_edit_is_asked_not_dropped(instruction, message):
     with pytest.raises(InvalidInstructionError, match=re.escape(message)):
         parse_operations(instruction)
+
+
+@pytest.mark.parametrize("instruction", ["rotate it right because it's tilted to the left", "it's tilted so rotate it left"])
+def test_a_quarter_turn_given_for_a_tilt_is_refused_not_made(instruction):
+    """A tilt is straightened by a few degrees: the quarter turn was made."""
+    with pytest.raises(UnsupportedInstructionError, match="straightening a tilt"):
+        parse_operations(instruction)
+
+
+def test_a_reason_about_another_setting_than_the_edit_is_asked():
+    with pytest.raises(InvalidInstructionError, match="is about other settings than the change"):
+        parse_operations("crop to a square because it's dark")
 
 
 def test_a_blur_given_for_a_part_of_the_picture_is_refused_not_done_to_all_of_it():
