@@ -225,10 +225,11 @@ def test_a_refusal_that_needs_a_generative_editor_says_none_runs_here(client: Cl
         edit(client, state, "make the car red")
 
 
-def test_undo_that_on_a_photo_moves_back_a_turn(client: Client, photo: str):
+@pytest.mark.parametrize("said", ["undo that", "undo that because I hate it", "undo ↩"])
+def test_undo_that_on_a_photo_moves_back_a_turn(client: Client, photo: str, said: str):
     state = edit(client, fresh_state(client), INSTRUCTIONS[0], photo)[0]
     state = edit(client, state, INSTRUCTIONS[1])[0]  # the page now shows edit #2
-    view = edit(client, state, "undo that")
+    view = edit(client, state, said)
     assert "at edit #1" in view[4] and len(captions(view)) == 3  # moved back; no new turn
 
 

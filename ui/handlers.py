@@ -44,12 +44,12 @@ from edit_agent.history_words import (
 )
 from edit_agent.image_fitting import SCALABLE_LIMITS
 from edit_agent.images import ImageLimits
+from edit_agent.photo_parsing import asks_to_undo
 from edit_agent.records import EditorInfo, Intent, Thought, TurnRequest
 from edit_agent.session import EditSession, open_store, turn_running
 from edit_agent.store import Store
 from edit_agent.tools import TOOL_LIMITS, SessionOwners, session_owners
 from edit_agent.transfer import import_session
-from edit_agent.world.language import is_undo_request
 from ui import backends, files, views
 from ui.attachments import check_attachment, load_attachment
 
@@ -479,7 +479,8 @@ class ChatApp:
         an edit, moves back a turn."""
         head = session.head.turn_id if session.head is not None else SOURCE_SHOWN
         moved_elsewhere = shown_head is not None and shown_head != head
-        back = steps_back(text) or (1 if is_undo_request(text) else None)  # "go back", "undo the last two edits"
+        # "go back", "undo the last two edits", "undo that because I hate it"
+        back = steps_back(text) or (1 if asks_to_undo(text) else None)
         if (shown_head or head) == SOURCE_SHOWN and back is not None:
             # on a canvas the world language would commit "undo that" as a turn that changes nothing
             _tell("Nothing to undo: this is the image the session started from.")
