@@ -485,8 +485,8 @@ _PLACES_LOOKED_AT, _CLAUSE_LOOKED_AT = 40, 160
 """Places in one reason looked at as where the request may go on, and how much of what follows each: a reason of
 hundreds of commas ("bc,bc,bc,...") must not make the reading grow with the square of its length."""
 _WAYS_ON_TRIED = 12
-"""Places in one reason tried as where the request goes on: each try reads the rest of the sentence, so a reason
-of hundreds of commas must not try them all; past them it is the reason's, and asked if it says what to do."""
+"""Places in one reason read as where the request may go on (each reads a clause): past them the rest is the
+reason's, and asked if it says what to do."""
 
 
 def _reason_extent(text: str, given: GivenReason) -> tuple[int, int]:
