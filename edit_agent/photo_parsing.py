@@ -556,13 +556,16 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
     if read_as is not None and not all(any(_agrees(op, done) for done in operations) for op in read_as):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') reads as another change than "
                                       f"'{request.strip(' ,.')}'; say each change to make, without the reason.")
-    named = _settings_named(reason)
-    if named and operations and (not named <= _settings_changed(operations)
-                                 or (follow_up and named != _settings_changed(operations))):
-        # "more because it's still cold" after a brightening, or after "brighter and warmer": of the warmth only
+    named, changed = _settings_named(reason), _settings_changed(operations)
+    if named and operations and (not set(named) & changed or (follow_up and set(named) != changed)):
+        # "crop it because it's dark"; "more because it's still cold" after a brightening, or after "brighter and
+        # warmer" (of the warmth only)
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') is about other settings than "
                                       f"the change ({describe_operations(operations)[:-1].lower()}); say the change "
-                                      "to make (e.g. 'make it warmer').")
+                                      "to make for it.")
+    if any(op.kind in named and direction_of(op) * named[op.kind] < 0 for op in operations):
+        raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') asks for the change the other "
+                                      "way; say the change to make, without the reason.")  # "since it's cold, cooler"
     if _TILT.search(reason) and any(op.kind == "rotate" and op.value in (90.0, 270.0) for op in operations):
         raise UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter turn; straightening a "
                                           "tilt by a few degrees needs a generative editor. Nothing was edited.")
@@ -594,11 +597,21 @@ _SETTING_WORDS = {
 """Words of how the image is that name one setting each ("dull", "washed out", "soft" could be of several)."""
 
 
-def _settings_named(reason: str) -> set[str]:
-    """The settings a reason's words of how the image is are about: "still cold" the warmth, "dark" the brightness;
-    not a noun's ("because the light was cold": the warmth only)."""
-    return {setting for setting, words in _SETTING_WORDS.items()
-            if re.search(rf"(?<!\bthe\s)(?<!\bof\s)(?<!\bin\s)(?<!\ba\s)\b(?:{words})\b", reason, re.IGNORECASE)}
+_WANTED_OR_DENIED = re.compile(r"\b(?:(?:want|like|need|prefer)s?\s+it\s+|not\s+(?:\w+\s+)?)\w+(?:\s+enough)?|\w+\s+enough\b",
+                               re.IGNORECASE)
+"""Words of a state that is wanted or missing ("I want it blurry", "not sharp enough"), not how the image is."""
+
+
+def _settings_named(reason: str) -> dict[str, int]:
+    """The settings a reason's words of how the image is are about, each with the way that state is fixed: "still
+    cold" the warmth (up), "dark" the brightness (up); not a noun's ("because the light was cold": the warmth only)."""
+    said = _WANTED_OR_DENIED.sub(" ", reason)
+    named = {}
+    for setting, words in _SETTING_WORDS.items():
+        found = re.search(rf"(?<!\bthe\s)(?<!\bof\s)(?<!\bin\s)(?<!\ba\s)\b(?:{words})\b", said, re.IGNORECASE)
+        if found:
+            named[setting] = direction_of(parse_operations(f"too {found.group(0)}")[0])
+    return named
 
 
 def _settings_changed(operations: list[Operation]) -> set[str]:

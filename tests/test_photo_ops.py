@@ -1224,6 +1224,9 @@ def test_a_size_change_said_after_another_clause_shares_its_verb_and_a_crop_is_n
     ("it's a portrait so crop it to 4:5", "Crop to a centred 4:5."),  # a ratio's colon joins nothing
     ("make it black and white because it's too colourful", "Convert the image to grayscale."),
     ("make it warmer because the light was cold", "Make the image warmer by 20%."),  # "the light": no brightness
+    ("make it brighter because it's dark and blurry", "Increase the brightness by 20%."),  # about the edit too
+    ("sharpen it because it's not sharp enough", "Sharpen the image."),  # a state missing, not how it is
+    ("blur it because I want it blurry", "Blur the image with radius 2."),
     ("make it brighter because it's too dark, thank you very much!", "Increase the brightness by 20%."),
     # the request goes on after the reason: each change is made
     ("make it brighter because it's too dark, and crop to a square",
@@ -1286,6 +1289,8 @@ def test_a_quarter_turn_given_for_a_tilt_is_refused_not_made(instruction):
 def test_a_reason_about_another_setting_than_the_edit_is_asked():
     with pytest.raises(InvalidInstructionError, match="is about other settings than the change"):
         parse_operations("crop to a square because it's dark")
+    with pytest.raises(InvalidInstructionError, match="asks for the change the other way"):
+        parse_operations("since it's cold, cooler")  # it cooled a cold image
 
 
 def test_a_blur_given_for_a_part_of_the_picture_is_refused_not_done_to_all_of_it():
