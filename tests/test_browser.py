@@ -871,6 +871,12 @@ def a_slow_photo(tmp_path: Path) -> Path:
     return photo
 
 
+def wait_for_the_turn_to_run(page) -> None:
+    """Until the server runs the turn sent: a reload before then, while the turn is still on its way to the queue,
+    is another case (the turn never runs)."""
+    page.wait_for_function("() => document.body.innerText.includes('Reconstructing the intent')")
+
+
 def show_my_sessions(page, shown: bool = True) -> None:
     """Open (or close) the My sessions panel whatever state an earlier test left it in."""
     toggle = page.get_by_role("button", name="My sessions")
@@ -1000,12 +1006,50 @@ def test_a_reload_during_the_first_turn_shows_the_session_when_it_lands(page, ap
     and stayed so: only a second reload showed the session, and a message sent meanwhile started another."""
     page.locator("#new-session").click()
     send(page, SLOW_TURN, a_slow_photo(tmp_path))
-    page.wait_for_timeout(150)
+    wait_for_the_turn_to_run(page)  # reading the 2000 px photo comes next, before the session's lock
     open_app(page, app_url)  # reloaded mid-turn: the page never gets the turn's reply
     page.wait_for_function("() => document.querySelector('#message textarea').disabled")  # locked until it lands
     wait_for_status(page, "1 edit")  # no second reload
     page.wait_for_function("() => !document.querySelector('#message textarea').disabled")
 
+
+def test_a_reload_before_the_first_turn_reached_the_queue_unlocks_the_page_and_says_so(page, app_url: str,
+                                                                                       tmp_path: Path):
+    """The turn never runs (its page is gone): the reloaded page stayed locked for ten minutes, as it did on a
+    loaded CI machine whose reload came between the box's lock and the turn's joining the queue."""
+    import json
+
+    from playwright.sync_api import expect
+
+    page.locator("#new-session").click()
+    held: list[object] = []
+
+    def hold(route) -> None:  # the turn's request is kept from the server until the page has left
+        sent = json.loads(route.request.post_data or "{}").get("data") or []
+        if len(sent) == 4 and isinstance(sent[1], dict) and sent[1].get("starting"):  # the edit: message, state, backends
+            held.append(route)
+        else:
+            route.continue_()  # other events: the attachment's check, the reloaded page's own
+
+    page.route("**/queue/join*", hold)
+    try:
+        kept = page.evaluate("() => localStorage.getItem('edit-agent')")
+        send(page, "make it warmer", a_slow_photo(tmp_path))
+        for _ in range(TIMEOUT_MS // 100):  # by then the box's lock has told the server the turn is on its way
+            if held:
+                break
+            page.wait_for_timeout(100)  # the route's handler runs while the page waits
+        assert held
+        # and the browser keeps the new session's id (Gradio stores the page's state a moment after it changes)
+        page.wait_for_function("(kept) => localStorage.getItem('edit-agent') !== kept", arg=kept)
+        open_app(page, app_url)
+        page.wait_for_function("() => document.querySelector('#message textarea').disabled")  # it may still come
+        # then unlocked, and told (Gradio would have dropped the turn of the page that left by then)
+        expect(page.locator("[data-testid='toast-body']").last).to_contain_text("send it again", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => !document.querySelector('#message textarea').disabled")
+        wait_for_status(page, "No session yet")
+    finally:
+        page.unroute_all(behavior="ignoreErrors")  # the held request went with the page that sent it
 
 def test_a_reload_during_a_later_turn_shows_the_turn_when_it_lands(page, app_url: str, tmp_path: Path):
     from playwright.sync_api import expect
@@ -1015,8 +1059,7 @@ def test_a_reload_during_a_later_turn_shows_the_turn_when_it_lands(page, app_url
     send(page, "rotate it 90 degrees", a_slow_photo(tmp_path))
     wait_for_status(page, "at edit #1")
     send(page, SLOW_TURN)
-    page.wait_for_function("() => document.querySelector('#message textarea').disabled")
-    page.wait_for_timeout(300)
+    wait_for_the_turn_to_run(page)
     open_app(page, app_url)  # reloaded mid-turn: the page never gets the turn's reply
     # Locked meanwhile, as on the page that sent it: a message sent now branched from the image before the turn.
     page.wait_for_function("() => document.querySelector('#message textarea').disabled")

@@ -232,9 +232,11 @@ class ChatApp:
         running (and never caught up)."""
         self._first_turns_lock = threading.Lock()
 
-    QUEUED_AT_MOST = 600.0
-    """Seconds a first turn sent is taken to be on its way before its handler starts: one whose page left before
-    the queue reached it may never run."""
+    UNSTARTED_AT_MOST = 20.0
+    """Seconds a first turn sent is taken to be on its way before its handler starts. A turn waiting in the queue
+    runs only while the page that sent it is there: Gradio drops the queued events of a page that left (a reload)
+    once it sees it gone, within about ten seconds, and a page reloaded between its Enter and the turn's joining the
+    queue never sent the turn at all. Waited for ten minutes, such a turn left the reloaded page locked for them."""
 
     def first_turn_sent(self, session_id: str) -> None:
         """The page sent a first turn that will make session ``session_id`` (before it waits in the queue)."""
@@ -356,6 +358,11 @@ class ChatApp:
         checked = self._state(state, gone_is_told=False)
         if self._still_running(checked):
             return (*(gr.skip() for _ in range(self.VIEW_OUTPUTS)), gr.Timer(active=True))
+        starting = checked["starting"]
+        if starting is not None and not self._owns({**checked, "session_id": starting}):
+            # The page was locked while it looked: unlocked with nothing new, the message sent would seem lost.
+            _tell("The message sent before the page was reloaded started no session (refused, or it never ran): "
+                  "send it again.")
         return (*self.restore(state), gr.Timer(active=False))
 
     def _still_running(self, state: dict[str, Any]) -> bool:
@@ -365,7 +372,7 @@ class ChatApp:
         if starting is not None and starting != state["session_id"]:
             with self._first_turns_lock:
                 sent_at = self._first_turns.get(starting)
-            sent_here = sent_at is not None and (sent_at == math.inf or time.monotonic() - sent_at < self.QUEUED_AT_MOST)
+            sent_here = sent_at is not None and (sent_at == math.inf or time.monotonic() - sent_at < self.UNSTARTED_AT_MOST)
             return not self._owns({**state, "session_id": starting}) and (sent_here or turn_running(self.store, starting))
         return state["session_id"] is not None and turn_running(self.store, state["session_id"])
 
