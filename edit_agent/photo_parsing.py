@@ -347,7 +347,7 @@ def parse_operations(instruction: str, *, limit: int = MAX_OPERATIONS, everyday:
     clauses = split_clauses(instruction)
     read = [parse_clause_read(clause, instruction, everyday=everyday) for clause in clauses]
     check_no_flip_undoes_another(clauses, [operations for operations, _ in read])
-    operations = without_restated_problems(read)
+    operations = without_restated_problems(read, instruction)
     if not operations:
         raise _unsupported(instruction)
     check_operation_count(len(operations), limit)
@@ -437,7 +437,7 @@ def reasons_left_out(text: str, instruction: str, operations: list[Operation] | 
     too bright") is asked, never dropped."""
     if _READING_A_REASON.get():  # what is read to place or check a reason is read as said: no reason in it
         return text                # is looked for again, so the work stays linear in the reasons given
-    position, count = 0, 0
+    position, count, tilted = 0, 0, False
     while (given := first_reason(text, position)) is not None:
         count += 1
         if count > MAX_REASONS:
@@ -454,10 +454,34 @@ def reasons_left_out(text: str, instruction: str, operations: list[Operation] | 
         if checked:
             with _reading_a_reason():
                 _check_reason(reason, request, operations, instruction)
+        tilted = tilted or bool(_TILT.search(reason))
         rest = text[request_from:].lstrip()
         text = text[:given.start] + (" " if given.start and rest[:1] not in tuple(",;:.!?") else "") + rest
         position = given.start
+    if checked and tilted and operations is None:
+        _check_no_quarter_turn_for_a_tilt(text.strip(), instruction)
     return text.strip()
+
+
+def _check_no_quarter_turn_for_a_tilt(request: str, instruction: str) -> None:
+    """A quarter turn asked anywhere in an instruction whose reason says the image is tilted: "brighten it because
+    it's dark and tilted, rotate it left" turned it 90 degrees (the tilt was the brightening's reason)."""
+    try:
+        with _reading_a_reason():
+            operations = parse_operations(request)
+    except EditAgentError:
+        return  # refused as it is read next, with its own reason
+    if any(_quarter_turn(op) for op in operations):
+        raise _tilt_refused(instruction)
+
+
+def _quarter_turn(operation: Operation) -> bool:
+    return operation.kind == "rotate" and operation.value in (90.0, 270.0)
+
+
+def _tilt_refused(instruction: str) -> UnsupportedInstructionError:
+    return UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter turn; straightening a "
+                                       "tilt by a few degrees needs a generative editor. Nothing was edited.")
 
 
 def _request_of(text: str, given: GivenReason, request_from: int) -> str:
@@ -566,9 +590,8 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
     if any(op.kind in named and direction_of(op) * named[op.kind] < 0 for op in operations):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') asks for the change the other "
                                       "way; say the change to make, without the reason.")  # "since it's cold, cooler"
-    if _TILT.search(reason) and any(op.kind == "rotate" and op.value in (90.0, 270.0) for op in operations):
-        raise UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter turn; straightening a "
-                                          "tilt by a few degrees needs a generative editor. Nothing was edited.")
+    if _TILT.search(reason) and any(_quarter_turn(op) for op in operations):
+        raise _tilt_refused(instruction)
     if not follow_up and says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
         raise InvalidInstructionError(
             f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
@@ -1340,12 +1363,37 @@ answer ("not so bright") it asks for less."""
 _ASKS_FOR_THE_PROBLEM = re.compile(r"\bmake\s+(?:it|the\s+(?:image|photo|picture))\s*$", re.IGNORECASE)
 
 
-def without_restated_problems(read: list[tuple[list[Operation], bool]]) -> list[Operation]:
+def without_restated_problems(read: list[tuple[list[Operation], bool]], instruction: str) -> list[Operation]:
     """The operations of an instruction's clauses, less a stated problem that another clause already fixes
-    the same way: "too warm, cool it down a bit" cools once, a bit."""
-    fixes = {(op.kind, direction_of(op)) for operations, stated in read if not stated for op in operations}
+    the same way: "too warm, cool it down a bit" cools once, a bit. A problem that a change said in another clause
+    makes worse ("Make it darker. It's too dark.") is asked: done as read, the two cancelled out."""
+    said = [op for operations, stated in read if not stated for op in operations]
+    fixes = {(op.kind, direction_of(op)) for op in said}
+    for operations, stated in read:
+        for fix in operations if stated else ():
+            worse = next((op for op in said if _opposite(op, fix)), None)
+            if worse is not None:
+                raise InvalidInstructionError(
+                    f"{quoted(instruction)} asks to {_change_named(worse)}, but the problem it states asks to "
+                    f"{_change_named(fix)}: say the one change to make.")
     return [op for operations, stated in read for op in operations
             if not (stated and (op.kind, direction_of(op)) in fixes)]
+
+
+_OPPOSITE_KINDS = frozenset({frozenset({"blur", "sharpen"})})
+
+
+def _opposite(change: Operation, fix: Operation) -> bool:
+    """Whether ``change`` undoes ``fix``: the same setting the other way ("darker", for "too dark"), or a blur for a
+    sharpening."""
+    if change.kind == fix.kind:
+        return direction_of(fix) != 0 and direction_of(change) == -direction_of(fix)
+    return frozenset({change.kind, fix.kind}) in _OPPOSITE_KINDS
+
+
+def _change_named(operation: Operation) -> str:
+    """"decrease the brightness", "make the image warmer": an operation without its amount."""
+    return re.sub(r"\s+(?:by\s+\S+%|with\s+radius\s+\S+)$", "", describe_operations([operation]).rstrip(".")).lower()
 
 
 def direction_of(operation: Operation) -> int:

@@ -134,7 +134,7 @@ def read_turn(instruction: str) -> ReadTurn:
     if reading.last == "pending":
         raise _not_a_rule(instruction, instruction)
     check_no_flip_undoes_another(reading.said, [operations for operations, _ in reading.read])
-    operations = without_restated_problems(reading.read)
+    operations = without_restated_problems(reading.read, instruction)
     if not (operations or reading.lifts or reading.lifts_all):
         if not reading.said:  # no clause asks for anything: "thanks!", "cool!"
             raise refusal_of(instruction)

@@ -1279,11 +1279,21 @@ def test_a_reason_that_says_more_than_its_edit_is_asked_not_dropped(instruction,
         parse_operations(instruction)
 
 
-@pytest.mark.parametrize("instruction", ["rotate it right because it's tilted to the left", "it's tilted so rotate it left"])
+@pytest.mark.parametrize("instruction", ["rotate it right because it's tilted to the left", "it's tilted so rotate it left",
+                                         # the tilt given for another change, the turn said after it
+                                         "make it brighter because it's dark and tilted, rotate it left",
+                                         "Because the horizon is crooked, brighten it. Rotate it 90 degrees."])
 def test_a_quarter_turn_given_for_a_tilt_is_refused_not_made(instruction):
     """A tilt is straightened by a few degrees: the quarter turn was made."""
     with pytest.raises(UnsupportedInstructionError, match="straightening a tilt"):
         parse_operations(instruction)
+
+
+def test_a_tilt_given_for_another_change_leaves_the_rest_of_the_request_done():
+    assert describe_operations(parse_operations("make it brighter because it's dark and tilted, and crop to a square")) \
+        == "Increase the brightness by 20%, then crop to a centred square."
+    assert parse_operations("rotate it 180 because it's upside down, and brighten it since it's tilted") \
+        == parse_operations("rotate it 180 and brighten it")  # a half turn is not given for the tilt
 
 
 def test_a_reason_about_another_setting_than_the_edit_is_asked():
@@ -1318,6 +1328,33 @@ def test_a_problem_said_with_a_change_that_does_not_fix_it_is_asked(instruction)
     """Both were done: a brightening nobody asked for, or a brightening and its undoing."""
     with pytest.raises(InvalidInstructionError, match="a change that does not fix it|reads as another change"):
         parse_operations(instruction)
+
+
+@pytest.mark.parametrize(("instruction", "asked"), [
+    ("Make it darker. It's too dark.", "asks to decrease the brightness, but the problem it states asks to increase the brightness"),
+    ("make it darker, it's too dark", "asks to decrease the brightness"),
+    ("It's too warm. Make it warmer.", "asks to make the image warmer, but the problem it states asks to make the image cooler"),
+    ("it's too flat. reduce the contrast", "asks to decrease the contrast"),
+    ("It's too dull, desaturate it", "asks to decrease the saturation"),
+    ("it's too blurry, blur it", "asks to blur the image, but the problem it states asks to sharpen the image:"),
+    ("Sharpen it. It's too sharp.", "asks to sharpen the image, but the problem it states asks to blur the image:"),
+    ("it's too bright. brighten it by 10% and crop to a square", "asks to increase the brightness"),
+])
+def test_a_problem_stated_apart_from_a_change_that_makes_it_worse_is_asked(instruction, asked):
+    """Done as read, the change and the problem's fix cancelled out: "Make it darker. It's too dark." darkened, then
+    brightened."""
+    with pytest.raises(InvalidInstructionError, match=re.escape(asked)):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize(("instruction", "intent"), [
+    ("It's too dark. Make it brighter.", "Increase the brightness by 20%."),  # its fix: once
+    ("make it warmer. it's too dark", "Make the image warmer by 20%, then increase the brightness by 20%."),
+    ("rotate it left, it's too dark", "Rotate the image 90 degrees counterclockwise, then increase the brightness by 20%."),
+    ("blur it. it's too warm", "Blur the image with radius 2, then make the image cooler by 20%."),
+])
+def test_a_problem_stated_apart_from_a_change_that_does_not_undo_its_fix_is_still_fixed(instruction, intent):
+    assert describe_operations(parse_operations(instruction)) == intent
 
 
 def test_not_so_after_make_it_so_is_what_to_make_not_how_it_is():
