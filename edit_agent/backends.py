@@ -162,6 +162,13 @@ def _shared_backend(kind: Kind, name: str, options: dict[str, Any]) -> Any:
         return _shared[key]
 
 
+def shared_is_built(kind: Kind, name: str, **options: Any) -> bool:
+    """Whether the process's one instance of this backend is built already: its model loaded, so asking for it
+    answers at once."""
+    recordable = _recordable(options)
+    return len(recordable) == len(options) and (kind, name, json.dumps(recordable, sort_keys=True)) in _shared
+
+
 def forget_shared(kind: Kind, name: str) -> None:
     """Drop the shared instances of one backend (all options), e.g. after its registration changed."""
     for key in [key for key in _shared if key[:2] == (kind, name)]:

@@ -635,8 +635,28 @@ def test_a_turn_says_it_is_showing_the_result_while_the_reply_is_drawn_not_done(
     said: list[tuple[float, str]] = []
     app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording"))
     app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
+             "recording")  # the backends' first use: they load
+    app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
              "recording", progress=lambda share, desc: said.append((share, desc)))
     assert said == [(0.1, "Reconstructing the intent and editing…"), (0.9, "Showing the result…")]
+
+
+def test_a_backends_first_use_says_it_is_loading(tmp_path: Path, photo: str):
+    """A language model takes a minute to load on its first turn: the bar said "Reconstructing the intent" all along,
+    as if stuck."""
+    from edit_agent.backends import forget_shared
+    from ui.handlers import AppConfig, ChatApp
+
+    app = ChatApp(AppConfig(store=tmp_path / "server", editor="recording"))
+    page = app.edit({"text": INSTRUCTIONS[0], "files": [photo]}, {"token": "t" * 40, "session_id": None}, "rules",
+                    "recording")[0]
+    forget_shared("reasoner", "rules")  # as in a process that has not used it yet
+    said: list[tuple[float, str]] = []
+    app.edit({"text": INSTRUCTIONS[1], "files": []}, page, "rules", "recording",
+             progress=lambda share, desc: said.append((share, desc)))
+    assert said == [(0.1, "Reconstructing the intent and editing…"),
+                    (0.05, "Loading the reasoner rules (its first use here: this can take a minute)…"),
+                    (0.1, "Reconstructing the intent and editing…"), (0.9, "Showing the result…")]
 
 
 def test_a_backend_picked_mid_session_says_it_is_for_new_sessions(tmp_path: Path, photo: str, monkeypatch):

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
-from edit_agent.backends import EDITORS, REASONERS, SUMMARIES, Kind, shared_editor, shared_reasoner
+from edit_agent.backends import EDITORS, REASONERS, SUMMARIES, Kind, shared_editor, shared_is_built, shared_reasoner
 from edit_agent.errors import EditAgentError
 from edit_agent.protocols import Editor, Reasoner
 
@@ -199,6 +199,11 @@ def choices(kind: Kind, configured: str, *, loaded: bool = False) -> tuple[list[
 def reasoner(name: str, **options: Any) -> Reasoner:
     """The process's one instance of a reasoner (with these options): models load once, not per request."""
     return shared_reasoner(name, **options)
+
+
+def is_loaded(kind: Kind, name: str, **options: Any) -> bool:
+    """Whether the process's instance of a backend is built already (its model loaded)."""
+    return shared_is_built(kind, name, **options)
 
 
 def editor(name: str, **options: Any) -> Editor:

@@ -220,6 +220,10 @@ SOURCE_SHOWN = "source"
 """The page state's ``shown_head`` when the page shows the source image (turn ids are hex)."""
 
 
+EDITING = "Reconstructing the intent and editing…"
+"""What the progress bar says while a turn runs."""
+
+
 class ChatApp:
     """The handlers, bound to one store."""
 
@@ -288,7 +292,7 @@ class ChatApp:
                 "shown_head": shown if isinstance(shown, str) else None,
                 "starting": starting if isinstance(starting, str) and _NEW_SESSION_ID.fullmatch(starting) else None}
 
-    def _open(self, state: dict[str, Any], *, for_edit: bool = False) -> EditSession:
+    def _open(self, state: dict[str, Any], *, for_edit: bool = False, progress: Any = None) -> EditSession:
         session_id = self.owners.check(state["session_id"], state["token"])
         if not for_edit:
             return EditSession.open(
@@ -298,15 +302,23 @@ class ChatApp:
         # The backends the session recorded, shared with every other session: with the options it recorded
         # (a recorded model path is checked when it loads), or else this app's for that backend, which is
         # how a session opened from a download finds the model this app serves.
-        chosen = {kind: self._backend(kind, settings.get(kind) or getattr(self.config, kind))
+        chosen = {kind: self._backend(kind, settings.get(kind) or getattr(self.config, kind), progress)
                   for kind in ("reasoner", "editor") if not settings.get(f"{kind}_options")}
         return EditSession.open(session_id, store=self.store, **chosen)
 
-    def _backend(self, kind: backends.Kind, name: str) -> Any:
+    def _backend(self, kind: backends.Kind, name: str, progress: Any = None) -> Any:
+        """The shared instance of a backend; its first use in this process loads its model, which ``progress`` is
+        told of (the bar sat at "Reconstructing the intent" for the minute a language model took to load)."""
         options = self.config.options(kind, name)
         if not options:  # a configured model was loaded when the app started
             self._check_available(kind, name)
-        return backends.reasoner(name, **options) if kind == "reasoner" else backends.editor(name, **options)
+        loading = progress is not None and not backends.is_loaded(kind, name, **options)
+        if loading:
+            progress(0.05, desc=f"Loading the {kind} {name} (its first use here: this can take a minute)…")
+        built = backends.reasoner(name, **options) if kind == "reasoner" else backends.editor(name, **options)
+        if loading:
+            progress(0.1, desc=EDITING)
+        return built
 
     @staticmethod
     def _check_available(kind: backends.Kind, name: str) -> None:
@@ -398,26 +410,27 @@ class ChatApp:
             raise gr.Error(EMPTY_MESSAGE, visible=False, print_exception=False)
         if not text:
             raise InvalidInstructionError(EMPTY_MESSAGE)
-        progress(0.1, desc="Reconstructing the intent and editing…")
+        progress(0.1, desc=EDITING)
         if image_path is not None:
             with self._first_turn(state["starting"]):
-                session = self._start(state, image_path, text, reasoner, editor)
+                session = self._start(state, image_path, text, reasoner, editor, progress)
             # That it starts a new session was told when the image was attached (``attached_status``).
             state["session_id"], state["starting"] = session.id, None
         elif state["session_id"] is None:
             raise InvalidImageError("Upload an image or pick a sample first.")
         else:
-            self._continue(self._open(state, for_edit=True), text, state["shown_head"])
+            self._continue(self._open(state, for_edit=True, progress=progress), text, state["shown_head"])
         # Drawing the reply (the chat, the timeline's thumbnails, the current image) takes a second or more for a
         # large photo: "Done" shown meanwhile read as a hang.
         progress(0.9, desc="Showing the result…")
         return self._reply(state)
 
-    def _start(self, state: dict[str, Any], image_path: str, text: str, reasoner: str, editor: str) -> EditSession:
+    def _start(self, state: dict[str, Any], image_path: str, text: str, reasoner: str, editor: str,
+               progress: Any = None) -> EditSession:
         """A new session from the image sent, with its first turn."""
         session = EditSession(
-            store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner),
-            editor=self._backend("editor", editor or self.config.editor), limits=self.config.image_limits,
+            store=self.store, reasoner=self._backend("reasoner", reasoner or self.config.reasoner, progress),
+            editor=self._backend("editor", editor or self.config.editor, progress), limits=self.config.image_limits,
             session_id=self._fresh(state["starting"]),  # the id the page kept when it sent the message
         )
         with self.owners.claiming(session.id, state["token"]), _named_as_sent(Path(image_path)):
