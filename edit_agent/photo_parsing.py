@@ -480,8 +480,9 @@ def _quarter_turn(operation: Operation) -> bool:
 
 
 def _tilt_refused(instruction: str) -> UnsupportedInstructionError:
-    return UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter turn; straightening a "
-                                       "tilt by a few degrees needs a generative editor. Nothing was edited.")
+    return UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter or half turn, and a flip "
+                                       "a mirror image; straightening a tilt by a few degrees needs a generative "
+                                       "editor. Nothing was edited.")
 
 
 def _request_of(text: str, given: GivenReason, request_from: int) -> str:
@@ -568,6 +569,9 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
     if says_what_to_do(reason, request) or says_more_than_a_state(reason):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') has words that could say what "
                                       f"to do, how much or how often; {say_it} (or leave it out).")
+    if _SAYS_NOT_TO.search(reason):  # "it's fine so don't flip it": "don't" was read as the reason's, and it flipped
+        raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') says not to do something; say "
+                                      "only the changes to make (what is not said is not done).")
     try:
         read_as: list[Operation] | None = parse_operations(reason)
     except EditAgentError:
@@ -587,11 +591,12 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') is about other settings than "
                                       f"the change ({describe_operations(operations)[:-1].lower()}); say the change "
                                       "to make for it.")
-    if any(op.kind in named and direction_of(op) * named[op.kind] < 0 for op in operations):
+    if any(op.kind in named and (named[op.kind] is None or direction_of(op) * (named[op.kind] or 0) < 0)
+           for op in operations):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') asks for the change the other "
                                       "way; say the change to make, without the reason.")  # "since it's cold, cooler"
-    if _TILT.search(reason) and any(_quarter_turn(op) for op in operations):
-        raise _tilt_refused(instruction)
+    if _TILT.search(reason) and any(op.kind in ("rotate", "flip") for op in operations):
+        raise _tilt_refused(instruction)  # a turn or a flip straightens no tilt
     if not follow_up and says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
         raise InvalidInstructionError(
             f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
@@ -620,21 +625,46 @@ _SETTING_WORDS = {
 """Words of how the image is that name one setting each ("dull", "washed out", "soft" could be of several)."""
 
 
+_SAYS_NOT_TO = re.compile(r"\b(?:(?:don'?t|dont|do\s+not)(?!\s+(?:like|love|think)\b)|never|no\s+need|needn'?t|shouldn'?t"
+                          r"|should\s+not|mustn'?t|must\s+not|won'?t|will\s+not|wouldn'?t|would\s+not|not\s+want|no\s+more)\b"
+                          r"|\b(?:no|not)\W*$", re.IGNORECASE)
+"""Words of a reason that say not to do something ("so don't", "so no"): what follows them may be the change not to
+make. Not a dislike ("because I don't like how dark it is")."""
 _WANTED_OR_DENIED = re.compile(r"\b(?:(?:want|like|need|prefer)s?\s+it\s+|not\s+(?:\w+\s+)?)\w+(?:\s+enough)?|\w+\s+enough\b",
                                re.IGNORECASE)
 """Words of a state that is wanted or missing ("I want it blurry", "not sharp enough"), not how the image is."""
 
 
-def _settings_named(reason: str) -> dict[str, int]:
+def _settings_named(reason: str) -> dict[str, int | None]:
     """The settings a reason's words of how the image is are about, each with the way that state is fixed: "still
-    cold" the warmth (up), "dark" the brightness (up); not a noun's ("because the light was cold": the warmth only)."""
-    said = _WANTED_OR_DENIED.sub(" ", reason)
+    cold" the warmth (up), "dark" the brightness (up); not a noun's ("because the light was cold": the warmth only).
+    A state denied or wanted is fixed the other way ("not bright enough", "I want it blurry"); one said to be enough
+    ("bright enough") by no change of it (``None``)."""
+    reason = _HEDGES.sub(" ", reason)  # "kind of dark" is dark, not the "of" of a noun's
+    named: dict[str, int | None] = {}
+    for said in _WANTED_OR_DENIED.finditer(reason):
+        enough_as_it_is = not re.match(r"(?:want|like|need|prefer|not)\b", said.group(0), re.IGNORECASE)
+        for setting, way in _states_in(said.group(0)).items():
+            named.update([(setting, None)] if enough_as_it_is else [_the_other_way(setting, way)])
+    named.update(_states_in(_WANTED_OR_DENIED.sub(" ", reason)))
+    return named
+
+
+_HEDGES = re.compile(r"\b(?:kind|sort)\s+of\b|\b(?:kinda|sorta)\b", re.IGNORECASE)
+
+
+def _states_in(text: str) -> dict[str, int]:
     named = {}
     for setting, words in _SETTING_WORDS.items():
-        found = re.search(rf"(?<!\bthe\s)(?<!\bof\s)(?<!\bin\s)(?<!\ba\s)\b(?:{words})\b", said, re.IGNORECASE)
+        found = re.search(rf"(?<!\bthe\s)(?<!\bof\s)(?<!\bin\s)(?<!\ba\s)\b(?:{words})\b", text, re.IGNORECASE)
         if found:
             named[setting] = direction_of(parse_operations(f"too {found.group(0)}")[0])
     return named
+
+
+def _the_other_way(setting: str, way: int) -> tuple[str, int]:
+    """The fix of the opposite state: a blur for sharpness wanted, else the same setting the other way."""
+    return {"blur": ("sharpen", way), "sharpen": ("blur", way)}.get(setting, (setting, -way))
 
 
 def _settings_changed(operations: list[Operation]) -> set[str]:
@@ -643,8 +673,9 @@ def _settings_changed(operations: list[Operation]) -> set[str]:
     return kinds | ({"saturation"} if kinds & {"grayscale", "sepia"} else set())
 
 
-_TILT = re.compile(r"\b(?:tilt(?:ed|s)?|lean(?:s|ing)?|slop(?:e|es|ing)|crooked|skew(?:ed)?|askew|wonky|not\s+(?:level|straight)"
-                   r"|horizon)\b", re.IGNORECASE)
+_TILT = re.compile(r"\b(?:tilt(?:ed|s|ing)?|lean(?:s|ing)?|slop(?:e|es|ing)|crooked|skew(?:ed)?|askew|wonky|slant(?:ed|ing)?"
+                   r"|lopsided|off[\s-]+kilter|(?:at\s+an\s+)?angle(?:d)?|diagonal|tipped|uneven|off[\s-]+level"
+                   r"|not\s+(?:level|straight|horizontal|upright)|horizon)\b", re.IGNORECASE)
 """A reason about a tilt: straightening it is a turn of a few degrees, not the quarter turn asked."""
 _COURTESY_AT_THE_END = re.compile(r"(?:\s*,?\s*\b(?:thanks|thank\s+you|thx|ty|please|pls|plz|lol|haha|cheers|if\s+possible"
                                   r"|much\s+appreciated|appreciate\s+it)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\b[!.]*)+\s*$",
@@ -1369,13 +1400,15 @@ def without_restated_problems(read: list[tuple[list[Operation], bool]], instruct
     makes worse ("Make it darker. It's too dark.") is asked: done as read, the two cancelled out."""
     said = [op for operations, stated in read if not stated for op in operations]
     fixes = {(op.kind, direction_of(op)) for op in said}
-    for operations, stated in read:
-        for fix in operations if stated else ():
-            worse = next((op for op in said if _opposite(op, fix)), None)
-            if worse is not None:
-                raise InvalidInstructionError(
-                    f"{quoted(instruction)} asks to {_change_named(worse)}, but the problem it states asks to "
-                    f"{_change_named(fix)}: say the one change to make.")
+    problems = [op for operations, stated in read if stated for op in operations]
+    for fix in problems:
+        if (worse := next((op for op in said if _opposite(op, fix)), None)) is not None:
+            raise InvalidInstructionError(
+                f"{quoted(instruction)} asks to {_change_named(worse)}, but the problem it states asks to "
+                f"{_change_named(fix)}: say the one change to make.")
+        if any(_opposite(other, fix) for other in problems):  # "it's too dark. it's too bright."
+            raise InvalidInstructionError(f"{quoted(instruction)} states problems that ask for opposite changes: say the "
+                                          "one change to make.")
     return [op for operations, stated in read for op in operations
             if not (stated and (op.kind, direction_of(op)) in fixes)]
 

@@ -1289,11 +1289,62 @@ def test_a_quarter_turn_given_for_a_tilt_is_refused_not_made(instruction):
         parse_operations(instruction)
 
 
+@pytest.mark.parametrize("instruction", ["rotate left because it's slanted", "rotate it left since it's tilting",
+                                         "rotate it 180 because it's tilted", "flip it horizontally because it's crooked",
+                                         "rotate it right because it's at an angle"])
+def test_any_turn_or_flip_given_for_a_tilt_is_refused(instruction):
+    """Each was done: the tilt words were not known, or a half turn or a flip was taken for a fix."""
+    with pytest.raises(UnsupportedInstructionError, match="straightening a tilt"):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize("instruction", [
+    "it's fine so don't flip it", "its fine so dont flip it", "it's fine so no need to flip it",
+    "since it's fine don't rotate it left", "because it's fine don't flip it", "it's too dark so don't brighten it",
+    "it's the right way up so don't rotate it, brighten it", "It's fine so don't flip it. Brighten it.",
+    "it's blurry so no blur, sharpen it", "it's good so never rotate it, sharpen it",
+])
+def test_a_reason_said_first_that_says_not_to_do_something_is_asked(instruction):
+    """"don't" was read as the end of the reason, and the change it was said of was made."""
+    with pytest.raises(InvalidInstructionError, match="says not to do something"):
+        parse_operations(instruction)
+
+
+def test_a_dislike_in_a_reason_is_no_change_not_to_make():
+    assert parse_operations("brighten it because I don't like how dark it is") == parse_operations("brighten it")
+
+
+@pytest.mark.parametrize("instruction", [
+    "darken it because it's kind of dark", "it's kind of dark so darken it", "make it warmer because it's sort of warm",
+    "darken it because it's not bright enough", "darken it because it isn't bright enough",
+    "it's not bright enough so darken it", "brighten it because it's not dark enough",
+    "brighten it because it's bright enough",
+])
+def test_a_hedged_denied_or_enough_state_given_for_the_wrong_change_is_asked(instruction):
+    """Done the wrong way: "kind of" hid the state, and a state denied ("not bright enough") was not checked at all."""
+    with pytest.raises(InvalidInstructionError, match="asks for the change the other way"):
+        parse_operations(instruction)
+
+
+@pytest.mark.parametrize(("instruction", "same_as"), [
+    ("brighten it because it's kind of dark", "brighten it"),
+    ("brighten it because it's not bright enough", "brighten it"),
+    ("sharpen it because it's not sharp enough", "sharpen it"),
+    ("blur it because I want it blurry", "blur it"),
+])
+def test_a_hedged_or_denied_state_given_for_its_fix_is_read(instruction, same_as):
+    assert parse_operations(instruction) == parse_operations(same_as)
+
+
+def test_problems_that_ask_for_opposite_changes_are_asked():
+    for instruction in ("it's too dark. it's too bright.", "too dark and too bright"):
+        with pytest.raises(InvalidInstructionError, match="opposite changes"):
+            parse_operations(instruction)
+
+
 def test_a_tilt_given_for_another_change_leaves_the_rest_of_the_request_done():
     assert describe_operations(parse_operations("make it brighter because it's dark and tilted, and crop to a square")) \
         == "Increase the brightness by 20%, then crop to a centred square."
-    assert parse_operations("rotate it 180 because it's upside down, and brighten it since it's tilted") \
-        == parse_operations("rotate it 180 and brighten it")  # a half turn is not given for the tilt
 
 
 def test_a_reason_about_another_setting_than_the_edit_is_asked():
