@@ -656,10 +656,27 @@ _HEDGES = re.compile(r"\b(?:kind|sort)\s+of\b|\b(?:kinda|sorta)\b", re.IGNORECAS
 def _states_in(text: str) -> dict[str, int]:
     named = {}
     for setting, words in _SETTING_WORDS.items():
-        found = re.search(rf"(?<!\bthe\s)(?<!\bof\s)(?<!\bin\s)(?<!\ba\s)\b(?:{words})\b", text, re.IGNORECASE)
-        if found:
+        if found := _state_said(words, text):
             named[setting] = direction_of(parse_operations(f"too {found.group(0)}")[0])
+    for setting, way, words in _STATES_NO_PROBLEM_NAMES:
+        if _state_said(words, text):
+            named[setting] = way
     return named
+
+
+def _state_said(words: str, text: str) -> re.Match[str] | None:
+    return re.search(rf"(?<!\bthe\s)(?<!\bof\s)(?<!\bin\s)(?<!\ba\s)\b(?:{words})\b", text, re.IGNORECASE)
+
+
+_STATES_NO_PROBLEM_NAMES = [
+    ("brightness", -1, r"blown[\s-]+out|bleached|overlit"),
+    ("brightness", 1, r"pitch[\s-]+black|underlit|darkish"),
+    ("contrast", 1, r"flat"),
+    ("saturation", 1, r"muted|drab|desaturated"),
+    ("saturation", -1, r"vibrant|oversaturated"),
+]
+"""Words of how the image is that say one setting and the way it is fixed, where "too ..." names no problem the
+parser reads ("blown out": the brightness, down): given for the change the other way, they were not checked."""
 
 
 def _the_other_way(setting: str, way: int) -> tuple[str, int]:

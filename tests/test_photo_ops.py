@@ -1336,6 +1336,23 @@ def test_a_hedged_or_denied_state_given_for_its_fix_is_read(instruction, same_as
     assert parse_operations(instruction) == parse_operations(same_as)
 
 
+@pytest.mark.parametrize(("instruction", "asked"), [
+    ("brighten it because it's blown out", True), ("darken it because it's pitch black", True),
+    ("reduce the contrast because it's flat", True), ("reduce the saturation because it's muted", True),
+    ("increase the saturation because it's vibrant", True),
+    ("darken it because it's blown out", False), ("brighten it because it's underlit", False),
+    ("increase the contrast because it's flat", False), ("make it more vivid because it's drab", False),
+    ("desaturate it because it's vibrant", False),
+])
+def test_state_words_no_problem_names_are_checked_against_the_change(instruction, asked):
+    """Unknown to the check, these reasons were dropped unread: "brighten it because it's blown out" brightened."""
+    if asked:
+        with pytest.raises(InvalidInstructionError, match="asks for the change the other way"):
+            parse_operations(instruction)
+    else:
+        assert len(parse_operations(instruction)) == 1
+
+
 def test_problems_that_ask_for_opposite_changes_are_asked():
     for instruction in ("it's too dark. it's too bright.", "too dark and too bright"):
         with pytest.raises(InvalidInstructionError, match="opposite changes"):
