@@ -39,6 +39,10 @@ _STATE_FIRST = re.compile(
     r"(?:^|(?<=[.!?;]))\s*(?P<reason>(?:it['’]?s|it\s+is|it\s+was|it\s+looks|its|this\s+(?:is|was)|(?:we|i)\s+(?:shot|took)"
     r"|the\s+(?:image|photo|picture|pic)\s+(?:is|was|looks))\b[^.!?;]*?\bso\s+[^.!?;]*)", re.IGNORECASE)
 """How the image is, then what to do about it: "it's blurry so sharpen it" (the state is the reason)."""
+_STATE_SENTENCE = re.compile(
+    r"(?:^|(?<=[.!?;]))\s*(?P<reason>(?:it['’]?s|it\s+is|its|it\s+looks|this\s+is|the\s+(?:image|photo|picture|pic)"
+    r"\s+(?:is|looks))\s+(?P<state>[^.!?;]{1,80}?))\s*(?=[.!?;]|$)", re.IGNORECASE)
+"""A sentence of its own that may only say how the image is (checked with ``_ONLY_A_STATE``)."""
 _COLON = r"(?<!\d):(?!\d)"  # not of a ratio ("4:5")
 _GOES_ON = re.compile(rf"\s*(?:(?:[,;]|{_COLON})\s*)?(?:\b(?:and\s+then|and|then|but|plus|also|so)\b|&|\+|[-–—](?=\s))\s*"
                       rf"|\s*(?:,|{_COLON})\s*", re.IGNORECASE)
@@ -63,7 +67,8 @@ class GivenReason:
 
 def first_reason(text: str, start: int = 0) -> GivenReason | None:
     """The first reason ``text`` gives from ``start`` on, said to the end of its sentence."""
-    match = min((found for found in (_REASON.search(text, start), _STATE_FIRST.search(text, start)) if found),
+    match = min((found for found in (_REASON.search(text, start), _STATE_FIRST.search(text, start),
+                                     _state_sentence(text, start)) if found),
                 key=lambda found: found.start("reason"), default=None)
     if match is None:
         return None
@@ -73,6 +78,16 @@ def first_reason(text: str, start: int = 0) -> GivenReason | None:
     said = match.group("reason")
     return GivenReason(said.strip(" ,"), sentence_start + comma.start(), match.start("reason") + len(said) - len(said.lstrip(" ,")),
                        match.end("reason"), not re.search(r"\w", before), sentence_start)
+
+
+def _state_sentence(text: str, start: int) -> re.Match[str] | None:
+    """The first sentence from ``start`` on that only says how the image is, without "too" ("It's dark. Brighten
+    it.", "Sharpen it. It's blurry."): a reason; "too dark" is a problem, which the parser reads as its fix."""
+    for found in _STATE_SENTENCE.finditer(text, start):
+        said = found.group("state")
+        if _ONLY_A_STATE.match(said) and not re.search(r"\b(?:too|overly|not)\b", said, re.IGNORECASE):
+            return found
+    return None
 
 
 def ways_on(reason: str) -> list[tuple[int, int]]:

@@ -1353,6 +1353,23 @@ def test_state_words_no_problem_names_are_checked_against_the_change(instruction
         assert len(parse_operations(instruction)) == 1
 
 
+@pytest.mark.parametrize(("instruction", "same_as"), [
+    ("Sharpen it. It's blurry.", "sharpen it"),
+    ("It's dark. Brighten it.", "brighten it"),
+    ("It's a bit dark. Brighten it a little.", "brighten it a little"),
+    ("It's too dark. It's too warm.", "brighten it and cool it"),  # problems, as before: each is fixed
+])
+def test_a_sentence_that_only_says_how_the_image_is_reads_as_a_reason(instruction, same_as):
+    """"It's dark. Brighten it." was refused: "It's dark" read as an edit no exact operation makes."""
+    assert parse_operations(instruction) == parse_operations(same_as)
+
+
+@pytest.mark.parametrize("instruction", ["It's dark. Darken it.", "Make it darker. It's dark."])
+def test_a_state_sentence_given_for_the_change_the_other_way_is_asked(instruction):
+    with pytest.raises(InvalidInstructionError, match="asks for the change the other way"):
+        parse_operations(instruction)
+
+
 def test_problems_that_ask_for_opposite_changes_are_asked():
     for instruction in ("it's too dark. it's too bright.", "too dark and too bright"):
         with pytest.raises(InvalidInstructionError, match="opposite changes"):
