@@ -42,6 +42,7 @@ from edit_agent.photo_parsing import (
     reasons_left_out,
     split_clauses,
 )
+from edit_agent.photo_reasons import too_states_as_reasons
 from edit_agent.photo_rules import KEEP_IT_THAT_WAY, known_reading, rules_keeping
 
 _POLITE = r"(?:(?:please|ok|okay|now|and|just)\s+|(?:no|oops|hmm|actually|wait)\s*,\s*)*"
@@ -200,6 +201,11 @@ def _as_said(instruction: str, edits: _EarlierEdits, end: int) -> tuple[str, Fol
     found = _follow_up(instruction, edits, end)
     if found is not None:
         return instruction, found
+    with too_states_as_reasons():  # "More. It's still too dark.": why more, when the rest is a follow-up
+        said = reasons_left_out(instruction, instruction, checked=False)
+        if said != instruction and (found := _follow_up(said, edits, end)) is not None:
+            reasons_left_out(instruction, instruction, parse_operations(found.text))  # each checked against it
+            return said, found
     said = reasons_left_out(instruction, instruction, checked=False)  # "more, because it's still dark"
     if said != instruction:
         if (found := _follow_up(said, edits, end)) is not None:

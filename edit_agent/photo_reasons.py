@@ -14,7 +14,10 @@ on after it: "... because it's dark, and crop it") and whether it may be left ou
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _SUBJECT = (r"(?:it|it['’]?s|i|i['’]m|i['’]ve|we|we['’]re|they|they['’]re|the|this|that|these|those|my|our|there"
@@ -85,9 +88,24 @@ def _state_sentence(text: str, start: int) -> re.Match[str] | None:
     it.", "Sharpen it. It's blurry."): a reason; "too dark" is a problem, which the parser reads as its fix."""
     for found in _STATE_SENTENCE.finditer(text, start):
         said = found.group("state")
-        if _ONLY_A_STATE.match(said) and not re.search(r"\b(?:too|overly|not)\b", said, re.IGNORECASE):
+        denied_or_too = r"\b(?:not)\b" if _TOO_IS_A_REASON.get() else r"\b(?:too|overly|not)\b"
+        if _ONLY_A_STATE.match(said) and not re.search(denied_or_too, said, re.IGNORECASE):
             return found
     return None
+
+
+_TOO_IS_A_REASON = contextvars.ContextVar("too_is_a_reason", default=False)
+
+
+@contextlib.contextmanager
+def too_states_as_reasons() -> Iterator[None]:
+    """Read "It's still too dark." as a reason too, as said with a follow-up ("More. It's still too dark."): with an
+    edit of its own it is a problem, which the parser reads as its fix."""
+    token = _TOO_IS_A_REASON.set(True)
+    try:
+        yield
+    finally:
+        _TOO_IS_A_REASON.reset(token)
 
 
 def ways_on(reason: str) -> list[tuple[int, int]]:

@@ -695,6 +695,10 @@ def test_too_warm_after_an_edit_with_a_crop_is_drawn_as_that_edit_with_less_warm
     ("more because it's still too dark", "Increase the brightness by 20%."),  # the reason goes the same way
     ("too much because it's washed out now", "Decrease the brightness by 8.3%."),
     ("less because it's too bright", "Decrease the brightness by 8.3%."),
+    # said in a sentence of its own: refused as "more" and another edit in one message
+    ("More. It's still too dark.", "Increase the brightness by 20%."),
+    ("More. It's still dark.", "Increase the brightness by 20%."),
+    ("Too much. It's too bright now.", "Decrease the brightness by 8.3%."),
 ])
 def test_a_follow_up_given_with_a_reason_reads_as_the_follow_up(session, said, intent):
     assert intents(session, "make it brighter", said)[-1] == intent
@@ -702,6 +706,8 @@ def test_a_follow_up_given_with_a_reason_reads_as_the_follow_up(session, said, i
 
 @pytest.mark.parametrize(("said", "message"), [
     ("more because it's too bright", "reads as another change"),
+    ("More. It's too bright now.", "reads as another change"),
+    ("Less. It's dark now.", "asks for the change the other way"),
     ("more, because it's still dark, like 10%", "could say what to do, how much or how often"),
 ])
 def test_a_follow_up_whose_reason_goes_the_other_way_or_says_more_is_asked(session, said, message):
