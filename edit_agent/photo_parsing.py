@@ -625,11 +625,11 @@ _SETTING_WORDS = {
 """Words of how the image is that name one setting each ("dull", "washed out", "soft" could be of several)."""
 
 
-_SAYS_NOT_TO = re.compile(r"\b(?:(?:don'?t|dont|do\s+not)(?!\s+(?:like|love|think)\b)|never|no\s+need|needn'?t|shouldn'?t"
-                          r"|should\s+not|mustn'?t|must\s+not|won'?t|will\s+not|wouldn'?t|would\s+not|not\s+want|no\s+more)\b"
-                          r"|\b(?:no|not)\W*$", re.IGNORECASE)
-"""Words of a reason that say not to do something ("so don't", "so no"): what follows them may be the change not to
-make. Not a dislike ("because I don't like how dark it is")."""
+_SAYS_NOT_TO = re.compile(r"\b(?:(?:don'?t|dont|do\s+not|no)(?:\s+(?:want|need)(?:\s+to)?)?|never|no\s+need\s+to|needn'?t"
+                          r"|shouldn'?t|should\s+not|mustn'?t|must\s+not|won'?t|will\s+not|wouldn'?t|would\s+not|not)\W*$",
+                          re.IGNORECASE)
+"""How a reason said first ends where it says not to do what follows ("it's fine so don't", "... so no need to"):
+that is the change not to make. Inside a reason these words explain ("because I don't want colour")."""
 _WANTED_OR_DENIED = re.compile(r"\b(?:(?:want|like|need|prefer)s?\s+it\s+|not\s+(?:\w+\s+)?)\w+(?:\s+enough)?|\w+\s+enough\b",
                                re.IGNORECASE)
 """Words of a state that is wanted or missing ("I want it blurry", "not sharp enough"), not how the image is."""
@@ -643,13 +643,21 @@ def _settings_named(reason: str) -> dict[str, int | None]:
     reason = _HEDGES.sub(" ", reason)  # "kind of dark" is dark, not the "of" of a noun's
     named: dict[str, int | None] = {}
     for said in _WANTED_OR_DENIED.finditer(reason):
-        enough_as_it_is = not re.match(r"(?:want|like|need|prefer|not)\b", said.group(0), re.IGNORECASE)
+        wanted = re.match(r"(?:want|like|need|prefer)", said.group(0), re.IGNORECASE) is not None
+        denied = re.match(r"not\b", said.group(0), re.IGNORECASE) is not None
+        negated = _NEGATED_BEFORE.search(reason[:said.start()]) is not None  # "I don't like it dark": it is dark
         for setting, way in _states_in(said.group(0)).items():
-            named.update([(setting, None)] if enough_as_it_is else [_the_other_way(setting, way)])
+            if wanted and negated:
+                named[setting] = way
+            elif (wanted or denied or negated):  # "I want it blurry", "not bright enough", "don't think it's ... enough"
+                named.update([_the_other_way(setting, way)])
+            else:  # "bright enough"
+                named[setting] = None
     named.update(_states_in(_WANTED_OR_DENIED.sub(" ", reason)))
     return named
 
 
+_NEGATED_BEFORE = re.compile(r"\b(?:don'?t|dont|do\s+not|doesn'?t|does\s+not|never)\s+(?:\S+\s+){0,2}$", re.IGNORECASE)
 _HEDGES = re.compile(r"\b(?:kind|sort)\s+of\b|\b(?:kinda|sorta)\b", re.IGNORECASE)
 
 
@@ -691,8 +699,7 @@ def _settings_changed(operations: list[Operation]) -> set[str]:
 
 
 _TILT = re.compile(r"\b(?:tilt(?:ed|s|ing)?|lean(?:s|ing)?|slop(?:e|es|ing)|crooked|skew(?:ed)?|askew|wonky|slant(?:ed|ing)?"
-                   r"|lopsided|off[\s-]+kilter|(?:at\s+an\s+)?angle(?:d)?|diagonal|tipped|uneven|off[\s-]+level"
-                   r"|not\s+(?:level|straight|horizontal|upright)|horizon)\b", re.IGNORECASE)
+                   r"|lopsided|off[\s-]+kilter|off[\s-]+level|not\s+(?:level|straight)|horizon)\b", re.IGNORECASE)
 """A reason about a tilt: straightening it is a turn of a few degrees, not the quarter turn asked."""
 _COURTESY_AT_THE_END = re.compile(r"(?:\s*,?\s*\b(?:thanks|thank\s+you|thx|ty|please|pls|plz|lol|haha|cheers|if\s+possible"
                                   r"|much\s+appreciated|appreciate\s+it)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\b[!.]*)+\s*$",

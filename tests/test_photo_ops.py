@@ -1291,7 +1291,7 @@ def test_a_quarter_turn_given_for_a_tilt_is_refused_not_made(instruction):
 
 @pytest.mark.parametrize("instruction", ["rotate left because it's slanted", "rotate it left since it's tilting",
                                          "rotate it 180 because it's tilted", "flip it horizontally because it's crooked",
-                                         "rotate it right because it's at an angle"])
+                                         "rotate it right because it's off-kilter"])
 def test_any_turn_or_flip_given_for_a_tilt_is_refused(instruction):
     """Each was done: the tilt words were not known, or a half turn or a flip was taken for a fix."""
     with pytest.raises(UnsupportedInstructionError, match="straightening a tilt"):
@@ -1308,6 +1308,27 @@ def test_a_reason_said_first_that_says_not_to_do_something_is_asked(instruction)
     """"don't" was read as the end of the reason, and the change it was said of was made."""
     with pytest.raises(InvalidInstructionError, match="says not to do something"):
         parse_operations(instruction)
+
+
+@pytest.mark.parametrize(("instruction", "same_as"), [
+    # words that say not to do something, inside a reason, explain it: only where they end one said first
+    ("make it black and white because I don't want color", "make it black and white"),
+    ("crop to a square because it won't fit otherwise", "crop to a square"),
+    ("resize to 800 wide because the site won't accept big images", "resize to 800 wide"),
+    ("rotate it left because it shouldn't be sideways", "rotate it left"),
+    ("Because I don't want it dark, brighten it", "brighten it"),
+    # a state disliked is how the image is; one not thought enough is missing
+    ("brighten it because I don't like it dark", "brighten it"),
+    ("make it warmer because I don't like it cold", "make it warmer"),
+    ("sharpen it because I don't like it blurry", "sharpen it"),
+    ("brighten it because I don't think it's bright enough", "brighten it"),
+    # no tilt: the turn or flip is done, and a turn said apart from such a reason too
+    ("brighten it because the lighting is uneven, then rotate it left", "brighten it, then rotate it left"),
+    ("rotate it 90 degrees clockwise because it's tipped on its side", "rotate it 90 degrees clockwise"),
+    ("flip it horizontally because it's a wide angle shot", "flip it horizontally"),
+])
+def test_reasons_that_explain_with_a_negation_or_an_angle_are_read(instruction, same_as):
+    assert parse_operations(instruction) == parse_operations(same_as)
 
 
 def test_a_dislike_in_a_reason_is_no_change_not_to_make():
