@@ -453,8 +453,8 @@ def reasons_left_out(text: str, instruction: str, operations: list[Operation] | 
                 continue
         if checked:
             with _reading_a_reason():
-                _check_reason(reason, request, operations, instruction)
-        tilted = tilted or bool(_TILT.search(reason))
+                _check_reason(reason, request, operations, instruction, said_first=given.leading)
+        tilted = tilted or bool(_TILTED_IMAGE.search(reason))
         rest = text[request_from:].lstrip()
         text = text[:given.start] + (" " if given.start and rest[:1] not in tuple(",;:.!?") else "") + rest
         position = given.start
@@ -480,9 +480,8 @@ def _quarter_turn(operation: Operation) -> bool:
 
 
 def _tilt_refused(instruction: str) -> UnsupportedInstructionError:
-    return UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter or half turn, and a flip "
-                                       "a mirror image; straightening a tilt by a few degrees needs a generative "
-                                       "editor. Nothing was edited.")
+    return UnsupportedInstructionError(f"{quoted(instruction)}: a rotation here is a quarter turn; straightening a "
+                                       "tilt by a few degrees needs a generative editor. Nothing was edited.")
 
 
 def _request_of(text: str, given: GivenReason, request_from: int) -> str:
@@ -561,7 +560,8 @@ _PART_NAMED = re.compile(r"\b(?:background|foreground|faces?|plates?|licen[cs]e|
 """A part of the picture named in a reason for a blur ("because of the license plate"): a blur here is of all of it."""
 
 
-def _check_reason(reason: str, request: str, operations: list[Operation] | None, instruction: str) -> None:
+def _check_reason(reason: str, request: str, operations: list[Operation] | None, instruction: str, *,
+                  said_first: bool = False) -> None:
     """Refuse ``reason`` where leaving it out could do other than what was meant (see :func:`reasons_left_out`)."""
     follow_up = operations is not None  # its way and amount are the earlier edit's, said then
     reason = _COURTESY_AT_THE_END.sub("", reason)
@@ -569,7 +569,7 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
     if says_what_to_do(reason, request) or says_more_than_a_state(reason):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') has words that could say what "
                                       f"to do, how much or how often; {say_it} (or leave it out).")
-    if _SAYS_NOT_TO.search(reason):  # "it's fine so don't flip it": "don't" was read as the reason's, and it flipped
+    if said_first and _SAYS_NOT_TO.search(reason):  # "it's fine so don't flip it": "don't" was read as the reason's
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') says not to do something; say "
                                       "only the changes to make (what is not said is not done).")
     try:
@@ -595,8 +595,8 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
            for op in operations):
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') asks for the change the other "
                                       "way; say the change to make, without the reason.")  # "since it's cold, cooler"
-    if _TILT.search(reason) and any(op.kind in ("rotate", "flip") for op in operations):
-        raise _tilt_refused(instruction)  # a turn or a flip straightens no tilt
+    if _TILT.search(reason) and any(_quarter_turn(op) for op in operations):
+        raise _tilt_refused(instruction)
     if not follow_up and says_a_way(reason) and any(_way_unsaid(op, request) for op in operations):
         raise InvalidInstructionError(
             f"{quoted(instruction)}: say which way to turn or flip it ('rotate it left', 'rotate it 180 degrees', "
@@ -657,7 +657,10 @@ def _settings_named(reason: str) -> dict[str, int | None]:
     return named
 
 
-_NEGATED_BEFORE = re.compile(r"\b(?:don'?t|dont|do\s+not|doesn'?t|does\s+not|never)\s+(?:\S+\s+){0,2}$", re.IGNORECASE)
+_NEGATED_BEFORE = re.compile(r"\b(?:(?:do|does|did|is|was|are|were|would|will|could)n['’]?t|do\s+not|does\s+not|did\s+not|is\s+not"
+                             r"|was\s+not|won['’]?t|will\s+not|would\s+not|never|nobody|no\s+one|hardly|barely"
+                             r"|nowhere\s+near)\s+(?:\S+\s+){0,2}$", re.IGNORECASE)
+"""A negation just before a state wanted or said enough: "I didn't like it dark", "it isn't bright enough"."""
 _HEDGES = re.compile(r"\b(?:kind|sort)\s+of\b|\b(?:kinda|sorta)\b", re.IGNORECASE)
 
 
@@ -698,9 +701,15 @@ def _settings_changed(operations: list[Operation]) -> set[str]:
     return kinds | ({"saturation"} if kinds & {"grayscale", "sepia"} else set())
 
 
-_TILT = re.compile(r"\b(?:tilt(?:ed|s|ing)?|lean(?:s|ing)?|slop(?:e|es|ing)|crooked|skew(?:ed)?|askew|wonky|slant(?:ed|ing)?"
-                   r"|lopsided|off[\s-]+kilter|off[\s-]+level|not\s+(?:level|straight)|horizon)\b", re.IGNORECASE)
-"""A reason about a tilt: straightening it is a turn of a few degrees, not the quarter turn asked."""
+_TILT = re.compile(r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|s|ing)?|lean(?:s|ing)?|slop(?:e|es|ing)|crooked|skew(?:ed)?|askew"
+                   r"|wonky|slant(?:ed|ing)?|lopsided|off[\s-]+kilter|off[\s-]+level|not\s+(?:level|straight)|horizon)\b",
+                   re.IGNORECASE)
+"""A reason about a tilt: straightening it is a turn of a few degrees, not the quarter turn asked. Not a thing in the
+picture ("the slanted roof")."""
+_TILTED_IMAGE = re.compile(r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|ing)?|crooked|skew(?:ed)?|askew|wonky|lopsided"
+                           r"|off[\s-]+kilter|off[\s-]+level|not\s+(?:level|straight))\b", re.IGNORECASE)
+"""A tilt of the image itself, in a reason for another change: a quarter turn said elsewhere in the message is taken
+for its fix. Not the words of things in it ("the horizon is dark", "the light is slanting")."""
 _COURTESY_AT_THE_END = re.compile(r"(?:\s*,?\s*\b(?:thanks|thank\s+you|thx|ty|please|pls|plz|lol|haha|cheers|if\s+possible"
                                   r"|much\s+appreciated|appreciate\s+it)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\b[!.]*)+\s*$",
                                   re.IGNORECASE)
