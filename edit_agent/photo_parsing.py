@@ -585,7 +585,8 @@ def _check_reason(reason: str, request: str, operations: list[Operation] | None,
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') reads as another change than "
                                       f"'{request.strip(' ,.')}'; say each change to make, without the reason.")
     named, changed = _settings_named(reason), _settings_changed(operations)
-    if named and operations and (not set(named) & changed or (follow_up and set(named) != changed)):
+    plainly = _states_in(_WANTED_OR_DENIED.sub(" ", _HEDGES.sub(" ", reason)), every_word=False)
+    if plainly and operations and (not set(plainly) & changed or (follow_up and set(plainly) != changed)):
         # "crop it because it's dark"; "more because it's still cold" after a brightening, or after "brighter and
         # warmer" (of the warmth only)
         raise InvalidInstructionError(f"{quoted(instruction)}: the reason ('{reason}') is about other settings than "
@@ -657,19 +658,24 @@ def _settings_named(reason: str) -> dict[str, int | None]:
     return named
 
 
-_NEGATED_BEFORE = re.compile(r"\b(?:(?:do|does|did|is|was|are|were|would|will|could)n['’]?t|do\s+not|does\s+not|did\s+not|is\s+not"
-                             r"|was\s+not|won['’]?t|will\s+not|would\s+not|never|nobody|no\s+one|hardly|barely"
-                             r"|nowhere\s+near)\s+(?:\S+\s+){0,2}$", re.IGNORECASE)
+_NEGATED_BEFORE = re.compile(r"\b(?:(?:do|does|did|is|was|are|were|would|will|could)n['’]?t|ain['’]?t|do\s+not|does\s+not"
+                             r"|did\s+not|is\s+not|was\s+not|won['’]?t|will\s+not|would\s+not|never|nobody|no\s+one|none"
+                             r"|nothing|neither|hardly|barely|scarcely|seldom|rarely|nowhere\s+near)\s+(?:\S+\s+){0,3}$",
+                             re.IGNORECASE)
 """A negation just before a state wanted or said enough: "I didn't like it dark", "it isn't bright enough"."""
 _HEDGES = re.compile(r"\b(?:kind|sort)\s+of\b|\b(?:kinda|sorta)\b", re.IGNORECASE)
 
 
-def _states_in(text: str) -> dict[str, int]:
+def _states_in(text: str, *, every_word: bool = True) -> dict[str, int]:
+    """The settings ``text``'s words of how the image is name, and the way each is fixed. Without ``every_word``,
+    the words that name one setting plainly only: what a reason about other settings than the change is told by
+    ("boost the saturation because the colours aren't bright enough", "lower the contrast because the highlights are
+    blown out" are remedies, not other settings)."""
     named = {}
     for setting, words in _SETTING_WORDS.items():
         if found := _state_said(words, text):
             named[setting] = direction_of(parse_operations(f"too {found.group(0)}")[0])
-    for setting, way, words in _STATES_NO_PROBLEM_NAMES:
+    for setting, way, words in _STATES_NO_PROBLEM_NAMES if every_word else ():
         if _state_said(words, text):
             named[setting] = way
     return named
@@ -701,11 +707,12 @@ def _settings_changed(operations: list[Operation]) -> set[str]:
     return kinds | ({"saturation"} if kinds & {"grayscale", "sepia"} else set())
 
 
-_TILT = re.compile(r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|s|ing)?|lean(?:s|ing)?|slop(?:e|es|ing)|crooked|skew(?:ed)?|askew"
-                   r"|wonky|slant(?:ed|ing)?|lopsided|off[\s-]+kilter|off[\s-]+level|not\s+(?:level|straight)|horizon)\b",
-                   re.IGNORECASE)
+_TILT = re.compile(r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|s|ing)?|crooked|skew(?:ed)?|askew|wonky|lopsided|off[\s-]+kilter"
+                   r"|off[\s-]+level|not\s+(?:level|straight)|horizon)\b"
+                   r"|\b(?:it|image|photo|picture|pic)(?:['’]?s|\s+is|\s+was)?\s+(?:(?:a\s+)?(?:bit|little|slightly|kind\s+of)\s+)?"
+                   r"(?:lean(?:s|ing)?|slop(?:es|ing)|slant(?:s|ed|ing)?)\b", re.IGNORECASE)
 """A reason about a tilt: straightening it is a turn of a few degrees, not the quarter turn asked. Not a thing in the
-picture ("the slanted roof")."""
+picture ("the slanted roof", "the light is slanting"): leaning, sloping and slanting only of the image."""
 _TILTED_IMAGE = re.compile(r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|ing)?|crooked|skew(?:ed)?|askew|wonky|lopsided"
                            r"|off[\s-]+kilter|off[\s-]+level|not\s+(?:level|straight))\b", re.IGNORECASE)
 """A tilt of the image itself, in a reason for another change: a quarter turn said elsewhere in the message is taken

@@ -1290,7 +1290,8 @@ def test_a_quarter_turn_given_for_a_tilt_is_refused_not_made(instruction):
 
 
 @pytest.mark.parametrize("instruction", ["rotate left because it's slanted", "rotate it left since it's tilting",
-                                         "rotate it right because it's off-kilter"])
+                                         "rotate it right because it's off-kilter",
+                                         "rotate it left because it's leaning"])
 def test_a_quarter_turn_given_for_a_tilt_said_in_other_words_is_refused(instruction):
     """Each turned 90 degrees: the tilt words were not known."""
     with pytest.raises(UnsupportedInstructionError, match="straightening a tilt"):
@@ -1339,6 +1340,13 @@ def test_a_reason_said_first_that_says_not_to_do_something_is_asked(instruction)
     ("boost the saturation because the colors aren't vibrant enough", "boost the saturation"),
     ("brighten it because I didn't like it dark", "brighten it"),
     ("brighten it because nobody likes it dark", "brighten it"),
+    ("brighten it because none of it is bright enough", "brighten it"),
+    ("rotate it left because the shadows are slanted", "rotate it left"),  # slanting things, not the image
+    ("rotate it 90 degrees clockwise because the light is slanting", "rotate it 90 degrees clockwise"),
+    # a state of another setting named as what the change remedies
+    ("boost the saturation because the colours aren't bright enough", "boost the saturation"),
+    ("lower the contrast because the highlights are blown out", "lower the contrast"),
+    ("increase the contrast because the colours are drab", "increase the contrast"),
 ])
 def test_reasons_that_explain_with_a_negation_or_an_angle_are_read(instruction, same_as):
     assert parse_operations(instruction) == parse_operations(same_as)
