@@ -148,10 +148,9 @@ def shared_editor(name: str, **options: Any) -> Editor:
 
 def _shared_backend(kind: Kind, name: str, options: dict[str, Any]) -> Any:
     check_backend_name(name, kind)
-    recordable = _recordable(options)
-    if len(recordable) != len(options):  # options that are Python objects: not the same backend twice
+    key = _shared_key(kind, name, options)
+    if key is None:  # options that are Python objects: not the same backend twice
         return _make(name, REASONERS if kind == "reasoner" else EDITORS, kind, options)
-    key = (kind, name, json.dumps(recordable, sort_keys=True))
     # One lock per backend: two first requests must not load its weights twice, and one that is
     # loading must not hold up requests for the others (built ones answer at once).
     with _shared_locks_lock:
@@ -165,8 +164,14 @@ def _shared_backend(kind: Kind, name: str, options: dict[str, Any]) -> Any:
 def shared_is_built(kind: Kind, name: str, **options: Any) -> bool:
     """Whether the process's one instance of this backend is built already: its model loaded, so asking for it
     answers at once."""
+    key = _shared_key(kind, name, options)
+    return key is not None and key in _shared
+
+
+def _shared_key(kind: Kind, name: str, options: dict[str, Any]) -> tuple[Kind, str, str] | None:
+    """Which shared instance these options name; ``None`` where an option is a Python object (never shared)."""
     recordable = _recordable(options)
-    return len(recordable) == len(options) and (kind, name, json.dumps(recordable, sort_keys=True)) in _shared
+    return (kind, name, json.dumps(recordable, sort_keys=True)) if len(recordable) == len(options) else None
 
 
 def forget_shared(kind: Kind, name: str) -> None:

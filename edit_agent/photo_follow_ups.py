@@ -206,7 +206,8 @@ def _as_said(instruction: str, edits: _EarlierEdits, end: int) -> tuple[str, Fol
         if said != instruction and (found := _follow_up(said, edits, end)) is not None:
             reasons_left_out(instruction, instruction, parse_operations(found.text))  # each checked against it
             return said, found
-    said = reasons_left_out(instruction, instruction, checked=False)  # "more, because it's still dark"
+    if said != instruction:  # read again, "too" states left in: none was left out, none is without them either
+        said = reasons_left_out(instruction, instruction, checked=False)  # "more, because it's still dark"
     if said != instruction:
         if (found := _follow_up(said, edits, end)) is not None:
             reasons_left_out(instruction, instruction, parse_operations(found.text))  # each checked against it

@@ -707,16 +707,17 @@ def _settings_changed(operations: list[Operation]) -> set[str]:
     return kinds | ({"saturation"} if kinds & {"grayscale", "sepia"} else set())
 
 
-_TILT = re.compile(r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|s|ing)?|crooked|skew(?:ed)?|askew|wonky|lopsided|off[\s-]+kilter"
-                   r"|off[\s-]+level|not\s+(?:level|straight)|horizon)\b"
-                   r"|\b(?:it|image|photo|picture|pic)(?:['’]?s|\s+is|\s+was)?\s+(?:(?:a\s+)?(?:bit|little|slightly|kind\s+of)\s+)?"
-                   r"(?:lean(?:s|ing)?|slop(?:es|ing)|slant(?:s|ed|ing)?)\b", re.IGNORECASE)
-"""A reason about a tilt: straightening it is a turn of a few degrees, not the quarter turn asked. Not a thing in the
-picture ("the slanted roof", "the light is slanting"): leaning, sloping and slanting only of the image."""
-_TILTED_IMAGE = re.compile(r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|ing)?|crooked|skew(?:ed)?|askew|wonky|lopsided"
-                           r"|off[\s-]+kilter|off[\s-]+level|not\s+(?:level|straight))\b", re.IGNORECASE)
+_TILTED_WORDS = (r"(?<!\bthe\s)(?<!\ba\s)\b(?:tilt(?:ed|ing)?|crooked|skew(?:ed)?|askew|wonky|lopsided|off[\s-]+kilter"
+                 r"|off[\s-]+level|not\s+(?:level|straight))\b")
+"""Words of a tilt of the image itself. Not a thing in it ("the crooked tree")."""
+_TILTED_IMAGE = re.compile(_TILTED_WORDS, re.IGNORECASE)
 """A tilt of the image itself, in a reason for another change: a quarter turn said elsewhere in the message is taken
 for its fix. Not the words of things in it ("the horizon is dark", "the light is slanting")."""
+_TILT = re.compile(rf"{_TILTED_WORDS}|(?<!\bthe\s)(?<!\ba\s)\b(?:tilts|horizon)\b"
+                   r"|\b(?:it|image|photo|picture|pic)(?:['’]?s|\s+is|\s+was)?\s+(?:(?:a\s+)?(?:bit|little|slightly|kind\s+of)\s+)?"
+                   r"(?:lean(?:s|ing)?|slop(?:es|ing)|slant(?:s|ed|ing)?)\b", re.IGNORECASE)
+"""A reason about a tilt, given for a quarter turn: straightening it is a turn of a few degrees, not the quarter turn
+asked. Leaning, sloping and slanting only of the image ("the slanted roof", "the light is slanting" are things in it)."""
 _COURTESY_AT_THE_END = re.compile(r"(?:\s*,?\s*\b(?:thanks|thank\s+you|thx|ty|please|pls|plz|lol|haha|cheers|if\s+possible"
                                   r"|much\s+appreciated|appreciate\s+it)(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\b[!.]*)+\s*$",
                                   re.IGNORECASE)
